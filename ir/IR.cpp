@@ -1,0 +1,155 @@
+// Graph IR containers: values, ops, functions, modules and the op builder.
+#include "ir/IR.h"
+#include "ir/Parser.h"
+#include "ir/ShapeInference.h"
+
+#include "llvm/ADT/StringMap.h"
+
+#include <map>
+#include <mutex>
+
+using namespace dlc;
+
+Value *Operation::addResult(TensorType T) {
+  auto V = std::make_unique<Value>();
+  V->Type = std::move(T);
+  V->Def = this;
+  V->ResultNo = Results.size();
+  Results.push_back(std::move(V));
+  return Results.back().get();
+}
+
+const Attribute *Operation::findAttr(llvm::StringRef Name) const {
+  for (const NamedAttr &A : Attrs)
+    if (A.Name == Name)
+      return &A.Value;
+  return nullptr;
+}
+
+void Operation::setAttr(llvm::StringRef Name, Attribute A) {
+  auto It = Attrs.begin();
+  while (It != Attrs.end() && It->Name < Name)
+    ++It;
+  if (It != Attrs.end() && It->Name == Name)
+    It->Value = std::move(A);
+  else
+    Attrs.insert(It, NamedAttr{Name.str(), std::move(A)});
+}
+
+/// The parsed default value of an op's attribute, cached.
+static const Attribute &defaultAttr(OpKind K, llvm::StringRef Name) {
+  static std::mutex M;
+  static std::map<std::pair<unsigned, std::string>, Attribute> Cache;
+  std::lock_guard<std::mutex> Lock(M);
+  auto Key = std::make_pair(unsigned(K), Name.str());
+  auto It = Cache.find(Key);
+  if (It != Cache.end())
+    return It->second;
+  const AttrSpec *S = getOpInfo(K).findAttr(Name);
+  assert(S && "attribute not declared in Ops.def");
+  assert(S->Default && "required attribute has no default");
+  Attribute A = llvm::cantFail(parseAttributeText(S->Default, S->Kind));
+  return Cache.emplace(Key, std::move(A)).first->second;
+}
+
+const Attribute &Operation::attr(llvm::StringRef Name) const {
+  if (const Attribute *A = findAttr(Name))
+    return *A;
+  return defaultAttr(Kind, Name);
+}
+
+Value *Function::addInput(llvm::StringRef Name, TensorType T) {
+  auto V = std::make_unique<Value>();
+  V->Name = Name.str();
+  V->Type = std::move(T);
+  Inputs.push_back(std::move(V));
+  return Inputs.back().get();
+}
+
+Value *Function::addParam(llvm::StringRef Name, TensorType T,
+                          std::optional<Attribute> Init) {
+  auto V = std::make_unique<Value>();
+  V->Name = Name.str();
+  V->Type = std::move(T);
+  Params.push_back(std::move(V));
+  ParamInits.push_back(std::move(Init));
+  return Params.back().get();
+}
+
+void Function::addOutput(llvm::StringRef Name, Value *V) {
+  Outputs.push_back(V);
+  OutputNames.push_back(Name.str());
+}
+
+void Function::replaceAllUses(Value *From, Value *To) {
+  for (auto &Op : Body)
+    for (Value *&O : Op->Operands)
+      if (O == From)
+        O = To;
+  for (Value *&O : Outputs)
+    if (O == From)
+      O = To;
+}
+
+llvm::DenseMap<const Value *, unsigned> Function::countUses() const {
+  llvm::DenseMap<const Value *, unsigned> Uses;
+  for (auto &Op : Body)
+    for (Value *O : Op->Operands)
+      ++Uses[O];
+  for (Value *O : Outputs)
+    ++Uses[O];
+  return Uses;
+}
+
+Function *Module::lookup(llvm::StringRef Name) const {
+  for (auto &F : Functions)
+    if (F->Name == Name)
+      return F.get();
+  return nullptr;
+}
+
+Function *Module::addFunction(llvm::StringRef Name) {
+  Functions.push_back(std::make_unique<Function>());
+  Functions.back()->Name = Name.str();
+  return Functions.back().get();
+}
+
+llvm::Expected<Operation *> OpBuilder::tryCreate(OpKind K,
+                                                 llvm::ArrayRef<Value *> Ops,
+                                                 std::vector<NamedAttr> Attrs) {
+  auto Op = std::make_unique<Operation>(K, L);
+  Op->Operands.assign(Ops.begin(), Ops.end());
+  for (NamedAttr &A : Attrs)
+    Op->setAttr(A.Name, std::move(A.Value));
+  auto Types = inferResultTypes(*Op);
+  if (!Types)
+    return Types.takeError();
+  for (TensorType &T : *Types)
+    Op->addResult(std::move(T));
+  Operation *Raw = Op.get();
+  F.Body.insert(IP, std::move(Op));
+  return Raw;
+}
+
+Value *OpBuilder::create(OpKind K, llvm::ArrayRef<Value *> Ops,
+                         std::vector<NamedAttr> Attrs) {
+  auto Op = tryCreate(K, Ops, std::move(Attrs));
+  if (!Op) {
+    std::string Msg = llvm::toString(Op.takeError());
+    llvm::report_fatal_error(llvm::Twine("dlc internal error: building ") +
+                             getOpInfo(K).Mnemonic + ": " + Msg);
+  }
+  return (*Op)->result(0);
+}
+
+Value *OpBuilder::constant(Tensor T) {
+  auto Ref = std::make_shared<const Tensor>(std::move(T));
+  return create(OpKind::Constant, {},
+                {{"value", Attribute::getTensor(std::move(Ref))}});
+}
+
+Value *OpBuilder::scalar(DType E, double V) {
+  Tensor T(E, {});
+  T.setF(0, V);
+  return constant(std::move(T));
+}

@@ -1,0 +1,57 @@
+// Internal to ShapeInference*.cpp: the per-family shape rules.
+#ifndef DLC_IR_SHAPERULES_H
+#define DLC_IR_SHAPERULES_H
+
+#include "ir/ShapeInference.h"
+
+namespace dlc {
+namespace shape {
+
+using Result = llvm::Expected<llvm::SmallVector<TensorType, 1>>;
+
+/// What a rule sees: the op (for attributes and its location) and the
+/// operand types.
+struct Ctx {
+  const Operation &Op;
+  llvm::ArrayRef<TensorType> In;
+
+  llvm::Error err(const llvm::Twine &Msg) const {
+    return makeError(Op.L, "'" + Op.mnemonic() + "': " + Msg);
+  }
+  Result one(TensorType T) const {
+    llvm::SmallVector<TensorType, 1> R;
+    R.push_back(std::move(T));
+    return R;
+  }
+};
+
+/// The product of dims: static when all are, a symbol when it is exactly one
+/// symbol times 1, else unknown.
+Dim productDim(llvm::ArrayRef<Dim> Dims);
+/// Dim of (In + PadTotal - Eff) / Stride + 1 (floor or ceil), or unknown.
+Dim windowDim(const Dim &In, int64_t PadTotal, int64_t Eff, int64_t Stride,
+              bool Ceil, int64_t PadBegin);
+
+Result inferConv(const Ctx &C);
+Result inferConvTranspose(const Ctx &C);
+Result inferPool(const Ctx &C);
+Result inferGlobalPool(const Ctx &C);
+Result inferBatchNorm(const Ctx &C);
+Result inferLayerNorm(const Ctx &C);
+Result inferReshape(const Ctx &C);
+Result inferTranspose(const Ctx &C);
+Result inferFlatten(const Ctx &C);
+Result inferSqueeze(const Ctx &C);
+Result inferUnsqueeze(const Ctx &C);
+Result inferConcat(const Ctx &C);
+Result inferSplit(const Ctx &C);
+Result inferSlice(const Ctx &C);
+Result inferPad(const Ctx &C);
+Result inferGather(const Ctx &C);
+Result inferExpand(const Ctx &C);
+Result inferTile(const Ctx &C);
+
+} // namespace shape
+} // namespace dlc
+
+#endif

@@ -1,0 +1,30 @@
+// Internal to the decompose pass: rewrite rules for composite ops.
+#ifndef DLC_PASSES_DECOMPOSE_H
+#define DLC_PASSES_DECOMPOSE_H
+
+#include "ir/IR.h"
+
+namespace dlc {
+
+/// Builds the primitive form of composite op Op with B (placed before Op)
+/// and returns one replacement per result.
+using DecomposeResult = llvm::Expected<llvm::SmallVector<Value *, 1>>;
+
+DecomposeResult decomposeActivation(Operation &Op, OpBuilder &B);
+DecomposeResult decomposeNN(Operation &Op, OpBuilder &B);
+DecomposeResult decomposeLoss(Operation &Op, OpBuilder &B);
+
+/// Shorthands for building attribute lists.
+inline NamedAttr intsAttr(llvm::StringRef N, llvm::ArrayRef<int64_t> V) {
+  return {N.str(), Attribute::getInts(V)};
+}
+inline NamedAttr intAttr(llvm::StringRef N, int64_t V) {
+  return {N.str(), Attribute::getInt(V)};
+}
+inline NamedAttr boolAttr(llvm::StringRef N, bool V) {
+  return {N.str(), Attribute::getBool(V)};
+}
+
+} // namespace dlc
+
+#endif

@@ -1,0 +1,74 @@
+// --fold-constants: evaluates ops whose operands are all constants, using
+// the reference interpreter, and replaces them with constants.
+//
+// 1. Walk ops in order; an op qualifies when every operand is the result of
+//    a `constant`, or when it is `shape` of a statically shaped value.
+// 2. Evaluate it with evaluateOp (the interpreter's kernel for that op).
+// 3. Replace each result with a new `constant` placed before the op; the op
+//    itself is left for --dce. Results above FoldLimit elements are not
+//    folded, so a small constant expanded to a huge tensor stays an op.
+#include "passes/Pass.h"
+#include "interp/Interpreter.h"
+
+using namespace dlc;
+
+namespace {
+constexpr int64_t FoldLimit = 1 << 20;
+
+class FoldConstants : public Pass {
+public:
+  llvm::StringRef name() const override { return "fold-constants"; }
+  llvm::StringRef description() const override {
+    return "Evaluate ops whose operands are constants";
+  }
+  llvm::Error run(Function &F) override {
+    for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
+      Operation &Op = **It;
+      if (Op.kind() == OpKind::Constant)
+        continue;
+      OpBuilder B(F, It, Op.L);
+      if (Op.kind() == OpKind::ShapeOf && Op.operand(0)->Type.isStatic()) {
+        auto Sizes = Op.operand(0)->Type.staticSizes();
+        Tensor T(DType::I64, {int64_t(Sizes.size())});
+        for (size_t I = 0; I < Sizes.size(); ++I)
+          T.setI(I, Sizes[I]);
+        F.replaceAllUses(Op.result(), B.constant(std::move(T)));
+        continue;
+      }
+      if (Op.numOperands() == 0)
+        continue; // already a source; folding would only copy data
+      llvm::SmallVector<const Tensor *, 4> Args;
+      for (Value *V : Op.Operands) {
+        if (!V->Def || V->Def->kind() != OpKind::Constant)
+          break;
+        Args.push_back(V->Def->attr("value").getTensor().get());
+      }
+      if (Args.size() != Op.numOperands())
+        continue;
+      bool Small = true;
+      for (unsigned I = 0; I < Op.numResults(); ++I) {
+        auto N = Op.result(I)->Type.numElements();
+        Small &= N && *N <= FoldLimit;
+      }
+      if (!Small)
+        continue;
+      auto Results = evaluateOp(Op, Args);
+      if (!Results) {
+        // A run-time error (say, an out-of-range gather index) stays where
+        // it is and is reported when the graph runs.
+        llvm::consumeError(Results.takeError());
+        continue;
+      }
+      for (unsigned I = 0; I < Op.numResults(); ++I) {
+        Value *C = B.constant(std::move((*Results)[I]));
+        F.replaceAllUses(Op.result(I), C);
+      }
+    }
+    return llvm::Error::success();
+  }
+};
+} // namespace
+
+std::unique_ptr<Pass> dlc::createFoldConstantsPass() {
+  return std::make_unique<FoldConstants>();
+}

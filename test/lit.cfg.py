@@ -1,0 +1,15 @@
+# lit configuration for dlc's IR, pass and tool tests.
+import os
+import lit.formats
+
+config.name = "dlc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".dlc", ".test"]
+config.excludes = ["Inputs", "unit", "CMakeLists.txt"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(os.path.dirname(config.dlc_tools_dir), "test")
+
+path = os.pathsep.join([config.dlc_tools_dir, config.llvm_tools_dir,
+                        config.environment.get("PATH", "")])
+config.environment["PATH"] = path
+config.substitutions.append(("%dlc_src", config.dlc_source_dir))

@@ -1,0 +1,134 @@
+// dlc-opt: runs named passes on IR text and prints the result (the base of
+// the lit tests), in the spirit of mlir-opt.
+#include "ir/Parser.h"
+#include "ir/Printer.h"
+#include "ir/Verifier.h"
+#include "passes/Pass.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace dlc;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory Cat("dlc-opt options");
+static cl::opt<std::string> InputFile(cl::Positional, cl::desc("<input .dlc>"),
+                                      cl::init("-"), cl::cat(Cat));
+static cl::opt<std::string> OutputFile("o", cl::desc("Output file"),
+                                       cl::init("-"), cl::cat(Cat));
+static cl::opt<std::string>
+    Pipeline("pass-pipeline",
+             cl::desc("Comma-separated passes to run, in order"), cl::cat(Cat));
+static cl::opt<bool> SplitInput(
+    "split-input-file",
+    cl::desc("Treat '// -----' lines as separators of independent inputs"),
+    cl::cat(Cat));
+static cl::opt<bool> VerifyEach("verify-each",
+                                cl::desc("Verify the IR after every pass"),
+                                cl::cat(Cat));
+static cl::list<std::string>
+    PrintAfter("print-ir-after",
+               cl::desc("Print the IR after the named pass ('all' for every)"),
+               cl::CommaSeparated, cl::cat(Cat));
+static cl::opt<bool> TimePasses("time-passes",
+                                cl::desc("Print the time spent in each pass"),
+                                cl::cat(Cat));
+
+/// One pass flag per registered pass (`--cse`, `--dce`, ...), in the order
+/// given on the command line.
+static cl::list<const PassInfo *, bool, cl::parser<const PassInfo *>> &
+passFlags() {
+  static cl::list<const PassInfo *, bool, cl::parser<const PassInfo *>> L(
+      cl::desc("Passes (run in command-line order):"), cl::cat(Cat));
+  return L;
+}
+
+/// Runs one chunk; errors are printed and counted, output goes to OS.
+static bool processChunk(llvm::StringRef Text, unsigned FirstLine,
+                         llvm::raw_ostream &OS) {
+  auto M = parseModule(Text, InputFile == "-" ? "<stdin>" : InputFile.getValue(),
+                       FirstLine);
+  if (!M) {
+    llvm::errs() << llvm::toString(M.takeError()) << "\n";
+    return false;
+  }
+  PassManagerOptions Opts;
+  Opts.VerifyEach = VerifyEach;
+  Opts.PrintAfter.assign(PrintAfter.begin(), PrintAfter.end());
+  Opts.TimePasses = TimePasses;
+  PassManager PM(Opts);
+  if (!Pipeline.empty())
+    if (auto E = PM.addPipeline(Pipeline)) {
+      llvm::errs() << llvm::toString(std::move(E)) << "\n";
+      return false;
+    }
+  for (const PassInfo *P : passFlags())
+    PM.add(P->Create());
+  if (auto E = PM.run(**M)) {
+    llvm::errs() << llvm::toString(std::move(E)) << "\n";
+    return false;
+  }
+  if (auto E = verifyModule(**M)) {
+    llvm::errs() << llvm::toString(std::move(E)) << "\n";
+    return false;
+  }
+  printModule(**M, OS);
+  return true;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM X(argc, argv);
+  for (const PassInfo &P : allPasses())
+    passFlags().getParser().addLiteralOption(P.Name, &P, P.Description);
+  cl::HideUnrelatedOptions(Cat);
+  cl::ParseCommandLineOptions(argc, argv, "dlc IR optimizer driver\n");
+
+  auto Buf = llvm::MemoryBuffer::getFileOrSTDIN(InputFile);
+  if (!Buf) {
+    llvm::errs() << "error: cannot read '" << InputFile
+                 << "': " << Buf.getError().message() << "\n";
+    return 1;
+  }
+  std::error_code EC;
+  llvm::ToolOutputFile Out(OutputFile, EC, llvm::sys::fs::OF_None);
+  if (EC) {
+    llvm::errs() << "error: cannot write '" << OutputFile
+                 << "': " << EC.message() << "\n";
+    return 1;
+  }
+  llvm::StringRef Text = (*Buf)->getBuffer();
+  bool Ok = true;
+  if (!SplitInput) {
+    Ok = processChunk(Text, 1, Out.os());
+  } else {
+    // Split at lines that are exactly "// -----"; keep line numbers.
+    unsigned Line = 1, ChunkLine = 1;
+    size_t ChunkStart = 0, Pos = 0;
+    bool First = true;
+    auto flush = [&](size_t End) {
+      if (!First)
+        Out.os() << "// -----\n";
+      First = false;
+      Ok &= processChunk(Text.slice(ChunkStart, End), ChunkLine, Out.os());
+    };
+    while (Pos < Text.size()) {
+      size_t EOL = Text.find('\n', Pos);
+      if (EOL == llvm::StringRef::npos)
+        EOL = Text.size();
+      if (Text.slice(Pos, EOL).rtrim() == "// -----") {
+        flush(Pos);
+        ChunkStart = EOL + 1;
+        ChunkLine = Line + 1;
+      }
+      Pos = EOL + 1;
+      ++Line;
+    }
+    flush(std::min(ChunkStart, Text.size()));
+  }
+  if (Ok)
+    Out.keep();
+  return Ok ? 0 : 1;
+}

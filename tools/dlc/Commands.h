@@ -1,0 +1,27 @@
+// The dlc driver's subcommands.
+#ifndef DLC_TOOLS_DLC_COMMANDS_H
+#define DLC_TOOLS_DLC_COMMANDS_H
+
+#include "llvm/Support/raw_ostream.h"
+
+namespace dlc {
+
+/// `dlc --list-ops`: per op, which of shape inference, interpreter,
+/// gradient, CPU and GPU lowering exist, probed from the implementations.
+void listOps(llvm::raw_ostream &OS, bool Markdown);
+
+/// Loads a model file (IR text for now), ready to run.
+struct RunOptions {
+  std::string Model;
+  std::vector<std::string> Inputs; // NAME=FILE.npy
+  std::vector<std::string> Dims;   // SYM=SIZE for --random-inputs
+  std::string OutDir;
+  bool RandomInputs = false;
+  unsigned Seed = 0;
+  bool PrintIR = false;
+};
+int runCommand(const RunOptions &Opts);
+
+} // namespace dlc
+
+#endif

@@ -1,0 +1,207 @@
+// `dlc run`: loads a model, optimizes it, runs it on .npy inputs (or seeded
+// random ones) and writes one .npy per output.
+#include "Commands.h"
+
+#include "interp/Interpreter.h"
+#include "ir/Parser.h"
+#include "ir/Printer.h"
+#include "ir/Random.h"
+#include "passes/Pass.h"
+#include "runtime/Npy.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+using namespace dlc;
+
+static const struct {
+  DType T;
+  const char *Descr;
+} NpyTypes[] = {{DType::F32, "<f4"}, {DType::F64, "<f8"}, {DType::F16, "<f2"},
+                {DType::I8, "|i1"},  {DType::I16, "<i2"}, {DType::I32, "<i4"},
+                {DType::I64, "<i8"}, {DType::U8, "|u1"},  {DType::Bool, "|b1"}};
+
+static std::optional<DType> dtypeFromNpy(llvm::StringRef D) {
+  for (auto &E : NpyTypes)
+    if (D == E.Descr || (D.size() == 3 && D.substr(1) == llvm::StringRef(E.Descr).substr(1) &&
+                         (D[0] == '=' || D[0] == '|' || D[0] == '<')))
+      return E.T;
+  return std::nullopt;
+}
+
+static const char *npyDescr(DType T) {
+  for (auto &E : NpyTypes)
+    if (E.T == T)
+      return E.Descr;
+  return nullptr;
+}
+
+/// Output names become file names: characters outside [A-Za-z0-9_.-] turn
+/// into '_'.
+static std::string sanitize(llvm::StringRef Name) {
+  std::string S;
+  for (char C : Name)
+    S += (std::isalnum((unsigned char)C) || C == '_' || C == '.' || C == '-') ? C : '_';
+  return S.empty() ? "_" : S;
+}
+
+static llvm::Expected<std::unique_ptr<Module>> loadModel(llvm::StringRef Path) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path);
+  if (!Buf)
+    return makeError("cannot read model '" + Path + "': " +
+                     Buf.getError().message());
+  return parseModule((*Buf)->getBuffer(), Path);
+}
+
+static llvm::Expected<Tensor> loadInput(const Value &In, llvm::StringRef File) {
+  rt::NpyArray A;
+  std::string Err;
+  if (!rt::readNpy(File.str(), A, Err))
+    return makeError("input '" + In.Name + "': " + Err);
+  auto T = dtypeFromNpy(A.Descr);
+  if (!T)
+    return makeError("input '" + In.Name + "': unsupported .npy dtype '" +
+                     A.Descr + "'");
+  if (*T != In.Type.elem())
+    return makeError("input '" + In.Name + "' must be " +
+                     dtypeName(In.Type.elem()) + " (" + In.Type.str() +
+                     "), but '" + File + "' holds " + dtypeName(*T));
+  Tensor X(*T, A.Shape);
+  if (X.byteSize() != A.Data.size())
+    return makeError("input '" + In.Name + "': size mismatch in '" + File + "'");
+  std::memcpy(X.data(), A.Data.data(), A.Data.size());
+  return X;
+}
+
+static llvm::Expected<Tensor> randomInput(const Value &In,
+                                          const llvm::StringMap<int64_t> &Dims,
+                                          unsigned Seed, unsigned Index) {
+  llvm::SmallVector<int64_t, 4> Sizes;
+  for (const Dim &D : In.Type.dims()) {
+    if (D.isStatic()) {
+      Sizes.push_back(D.size());
+      continue;
+    }
+    auto It = Dims.find(D.sym());
+    if (It == Dims.end())
+      return makeError("input '" + In.Name + "' has dim " + D.str() +
+                       "; give its size with --dim " +
+                       (D.isSymbol() ? D.str() : "SYM") + "=SIZE");
+    Sizes.push_back(It->second);
+  }
+  Tensor X(In.Type.elem(), Sizes);
+  for (int64_t I = 0; I < X.numElements(); ++I) {
+    double U = uniformAt(Seed * 1000003ull + Index, I);
+    if (isFloat(X.elem()))
+      X.setF(I, 2 * U - 1);
+    else
+      X.setI(I, int64_t(U * 10));
+  }
+  return X;
+}
+
+static void printPreview(llvm::StringRef Name, const Tensor &T) {
+  llvm::outs() << Name << ": " << T.type().str() << " = [";
+  int64_t N = std::min<int64_t>(T.numElements(), 8);
+  for (int64_t I = 0; I < N; ++I) {
+    if (I)
+      llvm::outs() << ", ";
+    if (isFloat(T.elem()))
+      llvm::outs() << llvm::format("%.6g", T.getF(I));
+    else
+      llvm::outs() << T.getI(I);
+  }
+  llvm::outs() << (T.numElements() > N ? ", ...]\n" : "]\n");
+}
+
+static llvm::Error run(const RunOptions &Opts) {
+  auto M = loadModel(Opts.Model);
+  if (!M)
+    return M.takeError();
+  Function *F = (*M)->lookup("main");
+  if (!F) {
+    if ((*M)->Functions.empty())
+      return makeError("model '" + Opts.Model + "' has no function");
+    F = (*M)->Functions.front().get();
+  }
+  PassManager PM;
+  if (auto E = PM.addPipeline(
+          "decompose,canonicalize,fold-constants,cse,dce,infer-shapes"))
+    return E;
+  if (auto E = PM.run(**M))
+    return E;
+  if (Opts.PrintIR)
+    printFunction(*F, llvm::outs());
+
+  llvm::StringMap<std::string> Files;
+  for (const std::string &S : Opts.Inputs) {
+    auto [Name, File] = llvm::StringRef(S).split('=');
+    if (File.empty())
+      return makeError("--input expects NAME=FILE.npy, got '" + S + "'");
+    Files[Name] = File.str();
+  }
+  for (auto &KV : Files) {
+    bool Known = false;
+    for (auto &In : F->Inputs)
+      Known |= In->Name == KV.getKey();
+    if (!Known)
+      return makeError("model has no input named '" + KV.getKey() + "'");
+  }
+  llvm::StringMap<int64_t> Dims;
+  for (const std::string &S : Opts.Dims) {
+    auto [Sym, Size] = llvm::StringRef(S).split('=');
+    int64_t N;
+    if (Size.getAsInteger(10, N) || N < 0)
+      return makeError("--dim expects SYM=SIZE, got '" + S + "'");
+    Dims[Sym] = N;
+  }
+  std::vector<Tensor> Inputs;
+  for (size_t I = 0; I < F->Inputs.size(); ++I) {
+    const Value &In = *F->Inputs[I];
+    auto It = Files.find(In.Name);
+    llvm::Expected<Tensor> T =
+        It != Files.end() ? loadInput(In, It->second)
+        : Opts.RandomInputs
+            ? randomInput(In, Dims, Opts.Seed, I)
+            : llvm::Expected<Tensor>(makeError(
+                  "missing input '" + In.Name + "' (" + In.Type.str() +
+                  "): pass --input " + In.Name +
+                  "=FILE.npy, or --random-inputs"));
+    if (!T)
+      return T.takeError();
+    Inputs.push_back(std::move(*T));
+  }
+  auto Outs = interpret(*F, Inputs);
+  if (!Outs)
+    return Outs.takeError();
+  if (!Opts.OutDir.empty())
+    if (auto EC = llvm::sys::fs::create_directories(Opts.OutDir))
+      return makeError("cannot create '" + Opts.OutDir + "': " + EC.message());
+  for (size_t I = 0; I < Outs->size(); ++I) {
+    const Tensor &T = (*Outs)[I];
+    printPreview(F->OutputNames[I], T);
+    if (Opts.OutDir.empty())
+      continue;
+    const char *Descr = npyDescr(T.elem());
+    if (!Descr)
+      return makeError("output '" + F->OutputNames[I] + "' has type " +
+                       dtypeName(T.elem()) + ", which .npy cannot hold");
+    rt::NpyArray A{Descr, {T.shape().begin(), T.shape().end()}, T.bytes()};
+    llvm::SmallString<128> Path(Opts.OutDir);
+    llvm::sys::path::append(Path, sanitize(F->OutputNames[I]) + ".npy");
+    std::string Err;
+    if (!rt::writeNpy(Path.str().str(), A, Err))
+      return makeError(Err);
+  }
+  return llvm::Error::success();
+}
+
+int dlc::runCommand(const RunOptions &Opts) {
+  if (auto E = run(Opts)) {
+    llvm::errs() << llvm::toString(std::move(E)) << "\n";
+    return 1;
+  }
+  return 0;
+}

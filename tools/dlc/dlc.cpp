@@ -1,0 +1,76 @@
+// dlc: the user-facing driver (compile, run, train, bench, --list-ops).
+#include "Commands.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+
+using namespace dlc;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory Cat("dlc options");
+static cl::opt<bool> ListOps("list-ops",
+                             cl::desc("List every op and what supports it"),
+                             cl::cat(Cat));
+static cl::opt<bool> Markdown("markdown",
+                              cl::desc("With --list-ops: print a Markdown table"),
+                              cl::cat(Cat));
+
+static cl::SubCommand RunCmd("run", "Run a model on .npy inputs");
+static cl::opt<std::string> RunModel(cl::Positional, cl::desc("<model.dlc>"),
+                                     cl::Required, cl::sub(RunCmd));
+static cl::list<std::string> RunInputs("input", cl::desc("NAME=FILE.npy"),
+                                       cl::sub(RunCmd));
+static cl::opt<std::string> RunOut("out",
+                                   cl::desc("Write DIR/<output>.npy per output"),
+                                   cl::sub(RunCmd));
+static cl::opt<bool> RunRandom(
+    "random-inputs", cl::desc("Use seeded random values for missing inputs"),
+    cl::sub(RunCmd));
+static cl::list<std::string>
+    RunDims("dim", cl::desc("SYM=SIZE: size of a symbolic dim for random inputs"),
+            cl::sub(RunCmd));
+static cl::opt<unsigned> RunSeed("seed", cl::desc("Seed for --random-inputs"),
+                                 cl::init(0), cl::sub(RunCmd));
+static cl::opt<bool> RunPrintIR("print-ir",
+                                cl::desc("Print the optimized IR before running"),
+                                cl::sub(RunCmd));
+
+static cl::SubCommand CompileCmd("compile",
+                                 "Compile a model to an object or shared library");
+static cl::SubCommand TrainCmd("train", "Train a model");
+static cl::SubCommand BenchCmd("bench", "Measure a model's latency");
+static cl::list<std::string> Rest(cl::Sink, cl::sub(CompileCmd),
+                                  cl::sub(TrainCmd), cl::sub(BenchCmd));
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM X(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "dlc: deep-learning graph compiler\n\n"
+      "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR]\n"
+      "  dlc --list-ops [--markdown]\n");
+  if (ListOps) {
+    listOps(llvm::outs(), Markdown);
+    return 0;
+  }
+  if (RunCmd) {
+    RunOptions O;
+    O.Model = RunModel;
+    O.Inputs.assign(RunInputs.begin(), RunInputs.end());
+    O.Dims.assign(RunDims.begin(), RunDims.end());
+    O.OutDir = RunOut;
+    O.RandomInputs = RunRandom;
+    O.Seed = RunSeed;
+    O.PrintIR = RunPrintIR;
+    return runCommand(O);
+  }
+  for (cl::SubCommand *S : {&CompileCmd, &TrainCmd, &BenchCmd})
+    if (*S) {
+      llvm::errs() << "error: 'dlc " << S->getName()
+                   << "' is not available in this build yet: it needs the "
+                      "code generator (see the README's roadmap)\n";
+      return 1;
+    }
+  llvm::errs() << "error: no command given; see 'dlc --help'\n";
+  return 1;
+}
