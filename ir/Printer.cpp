@@ -3,8 +3,10 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Format.h"
 
 #include <charconv>
+#include <cstring>
 #include <cmath>
 
 using namespace dlc;
@@ -71,6 +73,14 @@ static void printName(llvm::StringRef S, llvm::raw_ostream &OS) {
 
 static void printTensorElems(const Tensor &T, llvm::raw_ostream &OS) {
   int64_t N = T.numElements();
+  // A tensor whose elements are all the same prints as that one element
+  // (the parser splats it back).
+  size_t ES = dtypeSize(T.elem());
+  bool Splat = N > 1;
+  for (int64_t I = 1; Splat && I < N; ++I)
+    Splat = std::memcmp(T.data(), T.data() + I * ES, ES) == 0;
+  if (Splat)
+    N = 1;
   for (int64_t I = 0; I < N; ++I) {
     if (I)
       OS << ", ";

@@ -87,7 +87,8 @@ static llvm::Error checkElementTypes(const Ctx &C) {
   const OpInfo &I = C.Op.info();
   for (size_t K = 0; K < C.In.size(); ++K) {
     DType E = C.In[K].elem();
-    if (I.has(FloatOnly) && !isFloat(E))
+    // Loss labels may be integers; the loss rule checks them.
+    if (I.has(FloatOnly) && !isFloat(E) && !(I.has(Loss) && K == 1))
       return C.err("operand " + std::to_string(K) + " has element type " +
                    dtypeName(E) + ", expected a floating-point type");
     if (I.has(BoolOnly) && E != DType::Bool)
