@@ -18,11 +18,10 @@ using namespace dlc::interp;
 static double roundHalfEven(double X) {
   double F = std::floor(X);
   double Diff = X - F;
-  if (Diff > 0.5)
-    return F + 1;
-  if (Diff < 0.5)
-    return F;
-  return std::fmod(F, 2.0) == 0 ? F : F + 1;
+  double R = F;
+  if (Diff > 0.5 || (Diff == 0.5 && std::fmod(F, 2.0) != 0))
+    R = F + 1;
+  return std::copysign(R, X); // -0.4 rounds to -0, as nearbyint does
 }
 
 static double gelu(double X, bool Tanh) {

@@ -97,6 +97,9 @@ public:
 class Module {
 public:
   std::vector<std::unique_ptr<Function>> Functions;
+  /// The weights side file that `resource<...>` tensors come from, as
+  /// written after `weights` in the text; empty when everything is inline.
+  std::string WeightsFile;
   Function *lookup(llvm::StringRef Name) const;
   Function *addFunction(llvm::StringRef Name);
 };

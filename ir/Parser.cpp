@@ -1,6 +1,6 @@
 // Recursive-descent parser for the textual graph IR.
 //
-//   module   ::= func*
+//   module   ::= ('weights' string)? func*
 //   func     ::= 'func' @name '(' (arg (',' arg)*)? ')'
 //                ('params' '(' (param (',' param)*)? ')')?
 //                '->' '(' (out (',' out)*)? ')' '{' op* 'return' values '}'
@@ -16,6 +16,10 @@
 #include "ir/Lexer.h"
 #include "ir/ShapeInference.h"
 #include "ir/Verifier.h"
+#include "ir/Weights.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/Path.h"
 
 #include "llvm/ADT/StringMap.h"
 
@@ -85,6 +89,8 @@ private:
   llvm::Error parseOp(Function &F);
   llvm::Error parseAttrDict(Operation &Op);
   llvm::Expected<Attribute> parseDense();
+  llvm::Expected<Attribute> parseResource();
+  llvm::Error parseWeightsDirective(Module &M);
   llvm::Error define(const Token &T, Value *V);
   llvm::Expected<Value *> useValue();
   llvm::Expected<int64_t> parseInt(const Token &T);
@@ -93,6 +99,7 @@ private:
   Token Cur;
   std::string File;
   llvm::StringMap<Value *> Names; // per function
+  std::optional<llvm::StringMap<TensorRef>> Weights;
 };
 
 } // namespace
@@ -217,6 +224,57 @@ llvm::Expected<Attribute> Parser::parseDense() {
   return Attribute::getTensor(std::move(Data));
 }
 
+/// `resource<f32[784,10]>"fc1.weight"`: a tensor from the weights file.
+llvm::Expected<Attribute> Parser::parseResource() {
+  Token Start = Cur;
+  consume(); // resource
+  if (auto E = expect(Tok::LAngle, "'<' after 'resource'"))
+    return std::move(E);
+  auto T = parseType();
+  if (!T)
+    return T.takeError();
+  if (auto E = expect(Tok::RAngle, "'>' after the tensor type"))
+    return std::move(E);
+  if (Cur.Kind != Tok::String)
+    return err("expected the resource name as a string, found " + describe(Cur));
+  std::string Name = Cur.Text;
+  consume();
+  if (!Weights)
+    return errAt(Start, "resource \"" + Name +
+                            "\" needs a weights file: add `weights \"FILE\"` "
+                            "at the top of the module");
+  auto It = Weights->find(Name);
+  if (It == Weights->end())
+    return errAt(Start, "resource \"" + Name + "\" is not in the weights file");
+  if (It->second->type() != *T)
+    return errAt(Start, "resource \"" + Name + "\" has type " +
+                            It->second->type().str() + ", not " + T->str());
+  return Attribute::getTensor(It->second, Name);
+}
+
+llvm::Error Parser::parseWeightsDirective(Module &M) {
+  Token Start = Cur;
+  consume(); // weights
+  if (Cur.Kind != Tok::String)
+    return err("expected the weights file name as a string, found " +
+               describe(Cur));
+  M.WeightsFile = Cur.Text;
+  consume();
+  llvm::SmallString<256> Path(M.WeightsFile);
+  if (!llvm::sys::path::is_absolute(Path) && File != "<stdin>") {
+    Path = llvm::sys::path::parent_path(File);
+    llvm::sys::path::append(Path, M.WeightsFile);
+  }
+  auto W = readWeights(Path);
+  if (!W) {
+    std::string Msg = llvm::toString(W.takeError());
+    return errAt(Start, llvm::StringRef(Msg).drop_front(
+                            llvm::StringRef(Msg).starts_with("error: ") ? 7 : 0));
+  }
+  Weights = std::move(*W);
+  return llvm::Error::success();
+}
+
 llvm::Expected<Attribute> Parser::parseAttrValue(std::optional<AttrKind> Want,
                                                  llvm::StringRef AttrName) {
   Token Start = Cur;
@@ -264,6 +322,10 @@ llvm::Expected<Attribute> Parser::parseAttrValue(std::optional<AttrKind> Want,
     if (Cur.Kind == Tok::Ident && Cur.Text == "dense") {
       Kind = AttrKind::Tensor;
       return parseDense();
+    }
+    if (Cur.Kind == Tok::Ident && Cur.Text == "resource") {
+      Kind = AttrKind::Tensor;
+      return parseResource();
     }
     return err("expected an attribute value, found " + describe(Cur));
   };
@@ -613,6 +675,9 @@ llvm::Error Parser::parseFunction(Module &M) {
 
 llvm::Expected<std::unique_ptr<Module>> Parser::parseModule() {
   auto M = std::make_unique<Module>();
+  if (Cur.Kind == Tok::Ident && Cur.Text == "weights")
+    if (auto E = parseWeightsDirective(*M))
+      return std::move(E);
   while (Cur.Kind != Tok::Eof) {
     if (Cur.Kind == Tok::Error)
       return lexError();

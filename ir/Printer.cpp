@@ -148,6 +148,11 @@ void dlc::printAttribute(const Attribute &A, llvm::raw_ostream &OS,
   }
   case AttrKind::Tensor: {
     const Tensor &T = *A.getTensor();
+    if (!A.blobName().empty()) {
+      OS << "resource<" << T.type().str() << ">";
+      printQuoted(A.blobName(), OS);
+      return;
+    }
     OS << "dense<" << T.type().str() << ">[";
     if (Opts.ElideTensorsAbove > 0 && T.numElements() > Opts.ElideTensorsAbove)
       OS << "...";
@@ -294,6 +299,11 @@ void dlc::printFunction(const Function &F, llvm::raw_ostream &OS,
 
 void dlc::printModule(const Module &M, llvm::raw_ostream &OS,
                       const PrintOptions &Opts) {
+  if (!M.WeightsFile.empty()) {
+    OS << "weights ";
+    printQuoted(M.WeightsFile, OS);
+    OS << "\n\n";
+  }
   for (size_t I = 0; I < M.Functions.size(); ++I) {
     if (I)
       OS << '\n';

@@ -2,7 +2,8 @@
 // the reference interpreter, and replaces them with constants.
 //
 // 1. Walk ops in order; an op qualifies when every operand is the result of
-//    a `constant`, or when it is `shape` of a statically shaped value.
+//    a `constant` (sources such as range and seeded random ops have none),
+//    or when it is `shape` of a statically shaped value.
 // 2. Evaluate it with evaluateOp (the interpreter's kernel for that op).
 // 3. Replace each result with a new `constant` placed before the op; the op
 //    itself is left for --dce. Results above FoldLimit elements are not
@@ -35,8 +36,6 @@ public:
         F.replaceAllUses(Op.result(), B.constant(std::move(T)));
         continue;
       }
-      if (Op.numOperands() == 0)
-        continue; // already a source; folding would only copy data
       llvm::SmallVector<const Tensor *, 4> Args;
       for (Value *V : Op.Operands) {
         if (!V->Def || V->Def->kind() != OpKind::Constant)
@@ -61,6 +60,7 @@ public:
       }
       for (unsigned I = 0; I < Op.numResults(); ++I) {
         Value *C = B.constant(std::move((*Results)[I]));
+        C->Name = Op.result(I)->Name; // the folded op goes away with --dce
         F.replaceAllUses(Op.result(I), C);
       }
     }

@@ -1,6 +1,7 @@
 // Unit tests of the reference interpreter against hand-computed values.
 #include "interp/Interpreter.h"
 
+#include "ir/Parser.h"
 #include "ir/Random.h"
 
 #include "gtest/gtest.h"
@@ -767,6 +768,87 @@ TEST(InterpEdge, ZeroElementTensors) {
 TEST(InterpEdge, EveryOpIsSupported) {
   for (const OpInfo &I : allOps())
     EXPECT_TRUE(interpreterSupports(I.Kind)) << I.Mnemonic.str();
+}
+
+/// Splits "{a = 1, b = [1, 2]}" into named attributes of the op's kinds.
+std::vector<NamedAttr> parseExampleAttrs(const OpInfo &I) {
+  std::vector<NamedAttr> Attrs;
+  llvm::StringRef Text = I.ExampleAttrs.trim();
+  if (Text.empty())
+    return Attrs;
+  Text = Text.drop_front().drop_back(); // braces
+  std::vector<std::string> Items(1);
+  int Depth = 0;
+  bool Quoted = false;
+  for (char C : Text) {
+    if (C == '"')
+      Quoted = !Quoted;
+    if (!Quoted && (C == '[' || C == '<'))
+      ++Depth;
+    if (!Quoted && (C == ']' || C == '>'))
+      --Depth;
+    if (C == ',' && Depth == 0 && !Quoted)
+      Items.emplace_back();
+    else
+      Items.back() += C;
+  }
+  for (const std::string &Item : Items) {
+    auto [Name, Val] = llvm::StringRef(Item).split('=');
+    const AttrSpec *S = I.findAttr(Name.trim());
+    EXPECT_TRUE(S) << I.Mnemonic.str() << ": " << Name.str();
+    if (!S)
+      continue;
+    auto A = parseAttributeText(Val.trim(), S->Kind);
+    EXPECT_TRUE(bool(A)) << llvm::toString(A.takeError());
+    if (A)
+      Attrs.push_back({S->Name.str(), *A});
+  }
+  return Attrs;
+}
+
+/// A concrete tensor for a type, symbolic dims set to 2: floats in (0, 1),
+/// integers 0 (valid labels and indices), bools alternating.
+Tensor exampleTensor(const TensorType &Ty) {
+  std::vector<int64_t> Shape;
+  for (const Dim &D : Ty.dims())
+    Shape.push_back(D.isStatic() ? D.size() : 2);
+  Tensor T(Ty.elem(), Shape);
+  for (int64_t I = 0; I < T.numElements(); ++I) {
+    if (isFloat(Ty.elem()))
+      T.setF(I, 0.05 + 0.1 * double(I % 9));
+    else if (Ty.elem() == DType::Bool)
+      T.setI(I, I % 2);
+  }
+  return T;
+}
+
+TEST(InterpEdge, EveryTableExampleEvaluates) {
+  for (const OpInfo &I : allOps()) {
+    SCOPED_TRACE(I.Mnemonic.str());
+    std::vector<Tensor> Ins;
+    llvm::SmallVector<llvm::StringRef, 4> Parts;
+    if (!I.ExampleOperands.empty())
+      I.ExampleOperands.split(Parts, ';');
+    for (llvm::StringRef P : Parts) {
+      auto Ty = parseTensorType(P.trim());
+      ASSERT_TRUE(bool(Ty)) << llvm::toString(Ty.takeError());
+      Ins.push_back(exampleTensor(*Ty));
+    }
+    auto R = eval(I.Kind, Ins, parseExampleAttrs(I));
+    ASSERT_TRUE(bool(R)) << llvm::toString(R.takeError());
+    Parts.clear();
+    I.ExampleResults.split(Parts, ';');
+    ASSERT_EQ(R->size(), Parts.size());
+    for (size_t J = 0; J < Parts.size(); ++J) {
+      auto Ty = parseTensorType(Parts[J].trim());
+      ASSERT_TRUE(bool(Ty)) << llvm::toString(Ty.takeError());
+      Tensor Want = exampleTensor(*Ty);
+      EXPECT_EQ((*R)[J].type(), Want.type());
+      for (int64_t K = 0; K < (*R)[J].numElements(); ++K)
+        if (isFloat((*R)[J].elem()))
+          ASSERT_TRUE(std::isfinite((*R)[J].getF(K))) << K;
+    }
+  }
 }
 
 TEST(InterpEdge, OperandCountMismatchIsAnError) {

@@ -3,10 +3,12 @@
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
+#include "ir/Weights.h"
 #include "passes/Pass.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -33,6 +35,16 @@ static cl::list<std::string>
     PrintAfter("print-ir-after",
                cl::desc("Print the IR after the named pass ('all' for every)"),
                cl::CommaSeparated, cl::cat(Cat));
+static cl::opt<std::string> SaveWeights(
+    "save-weights",
+    cl::desc("Move large tensors into this weights file; the printed IR "
+             "references them by name"),
+    cl::cat(Cat));
+static cl::opt<int64_t> WeightsThreshold(
+    "weights-threshold",
+    cl::desc("With --save-weights: tensors with more elements than this move "
+             "(default 16)"),
+    cl::init(16), cl::cat(Cat));
 static cl::opt<bool> TimePasses("time-passes",
                                 cl::desc("Print the time spent in each pass"),
                                 cl::cat(Cat));
@@ -75,6 +87,21 @@ static bool processChunk(llvm::StringRef Text, unsigned FirstLine,
     llvm::errs() << llvm::toString(std::move(E)) << "\n";
     return false;
   }
+  if (!SaveWeights.empty())
+    if (auto E = externalizeWeights(**M, SaveWeights, WeightsThreshold)) {
+      llvm::errs() << llvm::toString(std::move(E)) << "\n";
+      return false;
+    } else {
+      // The text names the weights file relative to itself: by its base
+      // name when both sit in one folder, else by its absolute path.
+      llvm::SmallString<256> W(SaveWeights), O(OutputFile);
+      llvm::sys::fs::make_absolute(W);
+      llvm::sys::fs::make_absolute(O);
+      bool SameDir = OutputFile != "-" && llvm::sys::path::parent_path(W) ==
+                                              llvm::sys::path::parent_path(O);
+      (*M)->WeightsFile = SameDir ? llvm::sys::path::filename(W).str()
+                                  : std::string(W.str());
+    }
   printModule(**M, OS);
   return true;
 }
