@@ -30,8 +30,8 @@ static llvm::Expected<Sizes> spatialList(const Operation &Op,
                            " entries, expected " + std::to_string(K));
   for (int64_t V : L)
     if (V < Min)
-      return opError(Op, Name + " entries must be at least " +
-                             std::to_string(Min));
+      return opError(Op,
+                     Name + " entries must be at least " + std::to_string(Min));
   return Sizes(L.begin(), L.end());
 }
 
@@ -89,7 +89,8 @@ llvm::Error interp::evalConv(const Operation &Op, TensorList In,
   for (unsigned D = 0; D < K; ++D) {
     int64_t Span = (Win->Kernel[D] - 1) * Win->Dilations[D] + 1;
     int64_t Padded = InSp[D] + Win->PadBegin[D] + Win->PadEnd[D];
-    Expected.push_back(Padded < Span ? 0 : (Padded - Span) / Win->Strides[D] + 1);
+    Expected.push_back(Padded < Span ? 0
+                                     : (Padded - Span) / Win->Strides[D] + 1);
   }
   if (llvm::Error E = expectShape(Op, R, Expected))
     return E;
@@ -207,8 +208,7 @@ llvm::Error interp::evalConvTranspose(const Operation &Op, TensorList In,
 // Pooling
 //===----------------------------------------------------------------------===//
 
-static llvm::Error globalPool(const Operation &Op, const Tensor &X,
-                              Tensor &R) {
+static llvm::Error globalPool(const Operation &Op, const Tensor &X, Tensor &R) {
   if (X.rank() < 2)
     return opError(Op, "expected x[N,C,*]");
   Sizes Expected(X.shape().begin(), X.shape().end());
@@ -299,8 +299,8 @@ llvm::Error interp::evalPool(const Operation &Op, TensorList In,
           Count = 1;
           for (unsigned D = 0; D < K; ++D) {
             int64_t Start = OIdx[D] * Win->Strides[D] - Win->PadBegin[D];
-            int64_t End = std::min(Start + Win->Kernel[D],
-                                   InSp[D] + Win->PadEnd[D]);
+            int64_t End =
+                std::min(Start + Win->Kernel[D], InSp[D] + Win->PadEnd[D]);
             Count *= std::max<int64_t>(End - Start, 0);
           }
         }

@@ -34,24 +34,37 @@ static double gelu(double X, bool Tanh) {
 
 static double unaryFloat(const Operation &Op, double X) {
   switch (Op.kind()) {
-  case OpKind::Neg: return -X;
-  case OpKind::Abs: return std::fabs(X);
-  case OpKind::Exp: return std::exp(X);
-  case OpKind::Log: return std::log(X);
-  case OpKind::Sqrt: return std::sqrt(X);
-  case OpKind::Rsqrt: return 1.0 / std::sqrt(X);
-  case OpKind::Reciprocal: return 1.0 / X;
-  case OpKind::Tanh: return std::tanh(X);
+  case OpKind::Neg:
+    return -X;
+  case OpKind::Abs:
+    return std::fabs(X);
+  case OpKind::Exp:
+    return std::exp(X);
+  case OpKind::Log:
+    return std::log(X);
+  case OpKind::Sqrt:
+    return std::sqrt(X);
+  case OpKind::Rsqrt:
+    return 1.0 / std::sqrt(X);
+  case OpKind::Reciprocal:
+    return 1.0 / X;
+  case OpKind::Tanh:
+    return std::tanh(X);
   case OpKind::Sigmoid:
     // Stable for large |x|.
     if (X >= 0)
       return 1.0 / (1.0 + std::exp(-X));
     return std::exp(X) / (1.0 + std::exp(X));
-  case OpKind::Relu: return X < 0 ? 0.0 : X;
-  case OpKind::LeakyRelu: return X >= 0 ? X : Op.getFloat("alpha") * X;
-  case OpKind::Elu: return X > 0 ? X : Op.getFloat("alpha") * std::expm1(X);
-  case OpKind::Gelu: return gelu(X, Op.getString("approximate") == "tanh");
-  case OpKind::Erf: return std::erf(X);
+  case OpKind::Relu:
+    return X < 0 ? 0.0 : X;
+  case OpKind::LeakyRelu:
+    return X >= 0 ? X : Op.getFloat("alpha") * X;
+  case OpKind::Elu:
+    return X > 0 ? X : Op.getFloat("alpha") * std::expm1(X);
+  case OpKind::Gelu:
+    return gelu(X, Op.getString("approximate") == "tanh");
+  case OpKind::Erf:
+    return std::erf(X);
   case OpKind::Softplus:
     // log(1 + e^x) = max(x, 0) + log1p(e^-|x|).
     return std::fmax(X, 0.0) + std::log1p(std::exp(-std::fabs(X)));
@@ -66,13 +79,20 @@ static double unaryFloat(const Operation &Op, double X) {
     if (std::isnan(X))
       return X;
     return X > 0 ? 1.0 : (X < 0 ? -1.0 : 0.0);
-  case OpKind::Floor: return std::floor(X);
-  case OpKind::Ceil: return std::ceil(X);
-  case OpKind::Round: return roundHalfEven(X);
-  case OpKind::Sin: return std::sin(X);
-  case OpKind::Cos: return std::cos(X);
-  case OpKind::Identity: return X;
-  default: llvm_unreachable("not a float unary op");
+  case OpKind::Floor:
+    return std::floor(X);
+  case OpKind::Ceil:
+    return std::ceil(X);
+  case OpKind::Round:
+    return roundHalfEven(X);
+  case OpKind::Sin:
+    return std::sin(X);
+  case OpKind::Cos:
+    return std::cos(X);
+  case OpKind::Identity:
+    return X;
+  default:
+    llvm_unreachable("not a float unary op");
   }
 }
 
@@ -91,12 +111,24 @@ static int64_t toI64(double V) {
 /// ops that have no integer form.
 static bool unaryInt(const Operation &Op, int64_t X, int64_t &R) {
   switch (Op.kind()) {
-  case OpKind::Neg: R = int64_t(0ull - uint64_t(X)); return true;
-  case OpKind::Abs: R = X < 0 ? int64_t(0ull - uint64_t(X)) : X; return true;
-  case OpKind::Relu: R = X < 0 ? 0 : X; return true;
-  case OpKind::Sign: R = X > 0 ? 1 : (X < 0 ? -1 : 0); return true;
-  case OpKind::Identity: R = X; return true;
-  case OpKind::Not: R = X == 0; return true;
+  case OpKind::Neg:
+    R = int64_t(0ull - uint64_t(X));
+    return true;
+  case OpKind::Abs:
+    R = X < 0 ? int64_t(0ull - uint64_t(X)) : X;
+    return true;
+  case OpKind::Relu:
+    R = X < 0 ? 0 : X;
+    return true;
+  case OpKind::Sign:
+    R = X > 0 ? 1 : (X < 0 ? -1 : 0);
+    return true;
+  case OpKind::Identity:
+    R = X;
+    return true;
+  case OpKind::Not:
+    R = X == 0;
+    return true;
   case OpKind::Clip: {
     double Lo = Op.getFloat("min"), Hi = Op.getFloat("max");
     R = X;
@@ -106,7 +138,8 @@ static bool unaryInt(const Operation &Op, int64_t X, int64_t &R) {
       R = toI64(std::floor(Hi));
     return true;
   }
-  default: return false;
+  default:
+    return false;
   }
 }
 
@@ -146,17 +179,16 @@ llvm::Error interp::evalUnary(const Operation &Op, TensorList In,
     int64_t Seed = Op.getInt("seed");
     double Scale = Ratio < 1 ? 1.0 / (1.0 - Ratio) : 0.0;
     for (int64_t I = 0; I < N; ++I)
-      R.setF(I, uniformAt(Seed, uint64_t(I)) >= Ratio ? X.getF(I) * Scale
-                                                       : 0.0);
+      R.setF(I,
+             uniformAt(Seed, uint64_t(I)) >= Ratio ? X.getF(I) * Scale : 0.0);
     return llvm::Error::success();
   }
 
   if (isIntLike(X.elem())) {
-    int64_t V;
+    int64_t V = 0;
     for (int64_t I = 0; I < N; ++I) {
       if (!unaryInt(Op, X.getI(I), V))
-        return opError(Op, "unsupported element type " +
-                               dtypeName(X.elem()));
+        return opError(Op, "unsupported element type " + dtypeName(X.elem()));
       R.setI(I, V);
     }
     return llvm::Error::success();
@@ -174,11 +206,16 @@ llvm::Error interp::evalUnary(const Operation &Op, TensorList In,
 
 static double binaryFloat(OpKind K, double A, double B) {
   switch (K) {
-  case OpKind::Add: return A + B;
-  case OpKind::Sub: return A - B;
-  case OpKind::Mul: return A * B;
-  case OpKind::Div: return A / B;
-  case OpKind::Pow: return std::pow(A, B);
+  case OpKind::Add:
+    return A + B;
+  case OpKind::Sub:
+    return A - B;
+  case OpKind::Mul:
+    return A * B;
+  case OpKind::Div:
+    return A / B;
+  case OpKind::Pow:
+    return std::pow(A, B);
   case OpKind::Max:
     if (std::isnan(A) || std::isnan(B))
       return std::numeric_limits<double>::quiet_NaN();
@@ -187,12 +224,18 @@ static double binaryFloat(OpKind K, double A, double B) {
     if (std::isnan(A) || std::isnan(B))
       return std::numeric_limits<double>::quiet_NaN();
     return A < B ? A : B;
-  case OpKind::Equal: return A == B;
-  case OpKind::Less: return A < B;
-  case OpKind::LessEqual: return A <= B;
-  case OpKind::Greater: return A > B;
-  case OpKind::GreaterEqual: return A >= B;
-  default: llvm_unreachable("not a float binary op");
+  case OpKind::Equal:
+    return A == B;
+  case OpKind::Less:
+    return A < B;
+  case OpKind::LessEqual:
+    return A <= B;
+  case OpKind::Greater:
+    return A > B;
+  case OpKind::GreaterEqual:
+    return A >= B;
+  default:
+    llvm_unreachable("not a float binary op");
   }
 }
 
@@ -202,9 +245,15 @@ static llvm::Error binaryInt(const Operation &Op, int64_t A, int64_t B,
                              int64_t &R) {
   uint64_t UA = uint64_t(A), UB = uint64_t(B);
   switch (Op.kind()) {
-  case OpKind::Add: R = int64_t(UA + UB); break;
-  case OpKind::Sub: R = int64_t(UA - UB); break;
-  case OpKind::Mul: R = int64_t(UA * UB); break;
+  case OpKind::Add:
+    R = int64_t(UA + UB);
+    break;
+  case OpKind::Sub:
+    R = int64_t(UA - UB);
+    break;
+  case OpKind::Mul:
+    R = int64_t(UA * UB);
+    break;
   case OpKind::Div:
     if (B == 0)
       return opError(Op, "integer division by zero");
@@ -213,16 +262,36 @@ static llvm::Error binaryInt(const Operation &Op, int64_t A, int64_t B,
     else
       R = A / B; // C++ truncates toward zero
     break;
-  case OpKind::Max: R = A > B ? A : B; break;
-  case OpKind::Min: R = A < B ? A : B; break;
-  case OpKind::And: R = (A != 0) && (B != 0); break;
-  case OpKind::Or: R = (A != 0) || (B != 0); break;
-  case OpKind::Xor: R = (A != 0) != (B != 0); break;
-  case OpKind::Equal: R = A == B; break;
-  case OpKind::Less: R = A < B; break;
-  case OpKind::LessEqual: R = A <= B; break;
-  case OpKind::Greater: R = A > B; break;
-  case OpKind::GreaterEqual: R = A >= B; break;
+  case OpKind::Max:
+    R = A > B ? A : B;
+    break;
+  case OpKind::Min:
+    R = A < B ? A : B;
+    break;
+  case OpKind::And:
+    R = (A != 0) && (B != 0);
+    break;
+  case OpKind::Or:
+    R = (A != 0) || (B != 0);
+    break;
+  case OpKind::Xor:
+    R = (A != 0) != (B != 0);
+    break;
+  case OpKind::Equal:
+    R = A == B;
+    break;
+  case OpKind::Less:
+    R = A < B;
+    break;
+  case OpKind::LessEqual:
+    R = A <= B;
+    break;
+  case OpKind::Greater:
+    R = A > B;
+    break;
+  case OpKind::GreaterEqual:
+    R = A >= B;
+    break;
   default:
     return opError(Op, "unsupported on integer element types");
   }
@@ -276,7 +345,7 @@ llvm::Error interp::evalBinary(const Operation &Op, TensorList In,
     unravel(I, Shape, Idx);
     int64_t IA = dot(Idx, Strides[0]), IB = dot(Idx, Strides[1]);
     if (IntPath) {
-      int64_t V;
+      int64_t V = 0;
       if (llvm::Error E = binaryInt(Op, A.getI(IA), B.getI(IB), V))
         return E;
       R.setI(I, V);

@@ -70,9 +70,13 @@ static llvm::Error shapeOf(const Operation &Op, const Tensor &X, Tensor &R) {
 llvm::Error interp::evalIndexing(const Operation &Op, TensorList In,
                                  ResultList Out) {
   switch (Op.kind()) {
-  case OpKind::Gather: return gather(Op, *In[0], *In[1], Out[0]);
-  case OpKind::OneHot: return oneHot(Op, *In[0], Out[0]);
-  case OpKind::ShapeOf: return shapeOf(Op, *In[0], Out[0]);
-  default: llvm_unreachable("not an indexing op");
+  case OpKind::Gather:
+    return gather(Op, *In[0], *In[1], Out[0]);
+  case OpKind::OneHot:
+    return oneHot(Op, *In[0], Out[0]);
+  case OpKind::ShapeOf:
+    return shapeOf(Op, *In[0], Out[0]);
+  default:
+    llvm_unreachable("not an indexing op");
   }
 }

@@ -46,8 +46,8 @@ llvm::Expected<Sizes> interp::broadcastStrides(const Operation &Op,
                                                llvm::ArrayRef<int64_t> In,
                                                llvm::ArrayRef<int64_t> Out) {
   if (In.size() > Out.size())
-    return opError(Op, "cannot broadcast " + shapeStr(In) + " to " +
-                           shapeStr(Out));
+    return opError(Op,
+                   "cannot broadcast " + shapeStr(In) + " to " + shapeStr(Out));
   Sizes InStrides = stridesOf(In);
   Sizes R(Out.size(), 0);
   size_t Off = Out.size() - In.size();
@@ -101,8 +101,7 @@ llvm::Expected<unsigned> interp::axisIn(const Operation &Op, int64_t Axis,
   int64_t A = Axis < 0 ? Axis + int64_t(Rank) : Axis;
   if (A < 0 || A >= int64_t(Rank))
     return opError(Op, "axis " + std::to_string(Axis) +
-                           " is out of range for rank " +
-                           std::to_string(Rank));
+                           " is out of range for rank " + std::to_string(Rank));
   return unsigned(A);
 }
 
@@ -110,9 +109,8 @@ llvm::Error interp::expectShape(const Operation &Op, const Tensor &R,
                                 llvm::ArrayRef<int64_t> Expected) {
   if (R.shape() == Expected)
     return llvm::Error::success();
-  return opError(Op, "interpreter computed result shape " +
-                         shapeStr(Expected) + " but shape inference gave " +
-                         shapeStr(R.shape()));
+  return opError(Op, "interpreter computed result shape " + shapeStr(Expected) +
+                         " but shape inference gave " + shapeStr(R.shape()));
 }
 
 void interp::copyElem(const Tensor &Src, int64_t SI, Tensor &Dst, int64_t DI) {
@@ -278,9 +276,8 @@ public:
   llvm::Error check(const Tensor &T, const TensorType &Ty,
                     const std::string &What, const Loc &L) {
     if (T.elem() != Ty.elem())
-      return makeError(L, What + " has element type " +
-                              dtypeName(T.elem()) + " but " +
-                              dtypeName(Ty.elem()) + " was expected");
+      return makeError(L, What + " has element type " + dtypeName(T.elem()) +
+                              " but " + dtypeName(Ty.elem()) + " was expected");
     if (T.rank() != Ty.rank())
       return makeError(L, What + " has rank " + std::to_string(T.rank()) +
                               " but " + Ty.str() + " was expected");
@@ -290,8 +287,8 @@ public:
       std::string Where = What + " dim " + std::to_string(I);
       if (D.isStatic()) {
         if (D.size() != Size)
-          return makeError(L, Where + " is " + std::to_string(Size) +
-                                  " but " + Ty.str() + " was expected");
+          return makeError(L, Where + " is " + std::to_string(Size) + " but " +
+                                  Ty.str() + " was expected");
         continue;
       }
       if (!D.isSymbol())
@@ -339,8 +336,8 @@ dlc::interpret(const Function &F, llvm::ArrayRef<Tensor> Inputs,
   llvm::DenseMap<const Value *, Tensor> Env;
   for (size_t I = 0; I < Inputs.size(); ++I) {
     const Value *V = F.Inputs[I].get();
-    if (llvm::Error E = Binder.check(Inputs[I], V->Type,
-                                     valueName(V, "input", I), F.L))
+    if (llvm::Error E =
+            Binder.check(Inputs[I], V->Type, valueName(V, "input", I), F.L))
       return E;
     Env[V] = Inputs[I];
   }

@@ -30,8 +30,7 @@ llvm::Error evalPool(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalLinear(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalNorm(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalLoss(const Operation &Op, TensorList In, ResultList Out);
-llvm::Error evalReshapeLike(const Operation &Op, TensorList In,
-                            ResultList Out);
+llvm::Error evalReshapeLike(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalMovement(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalIndexing(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalSource(const Operation &Op, TensorList In, ResultList Out);

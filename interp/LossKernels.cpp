@@ -9,8 +9,7 @@ using namespace dlc;
 using namespace dlc::interp;
 
 /// Writes per-item losses L (shaped Shape) reduced per the op's reduction.
-static llvm::Error reduceLoss(const Operation &Op,
-                              const std::vector<double> &L,
+static llvm::Error reduceLoss(const Operation &Op, const std::vector<double> &L,
                               llvm::ArrayRef<int64_t> Shape, Tensor &R) {
   llvm::StringRef Red = Op.getString("reduction");
   if (Red == "none") {
@@ -21,8 +20,9 @@ static llvm::Error reduceLoss(const Operation &Op,
     return llvm::Error::success();
   }
   if (Red != "mean" && Red != "sum")
-    return opError(Op, "reduction must be \"mean\", \"sum\" or \"none\", not \"" +
-                           Red + "\"");
+    return opError(Op,
+                   "reduction must be \"mean\", \"sum\" or \"none\", not \"" +
+                       Red + "\"");
   if (llvm::Error E = expectShape(Op, R, {}))
     return E;
   double Sum = 0;
@@ -100,9 +100,8 @@ static llvm::Error nllLoss(const Operation &Op, const Tensor &X,
 static llvm::Error pointwiseLoss(const Operation &Op, const Tensor &P,
                                  const Tensor &T, Tensor &R) {
   if (P.shape() != T.shape())
-    return opError(Op, "prediction " + shapeStr(P.shape()) +
-                           " and target " + shapeStr(T.shape()) +
-                           " differ in shape");
+    return opError(Op, "prediction " + shapeStr(P.shape()) + " and target " +
+                           shapeStr(T.shape()) + " differ in shape");
   bool Mse = Op.kind() == OpKind::MseLoss;
   std::vector<double> L(P.numElements());
   for (size_t I = 0; I < L.size(); ++I) {

@@ -175,8 +175,7 @@ static llvm::Error concat(const Operation &Op, TensorList In, Tensor &R) {
   return llvm::Error::success();
 }
 
-static llvm::Error split(const Operation &Op, const Tensor &X,
-                         ResultList Out) {
+static llvm::Error split(const Operation &Op, const Tensor &X, ResultList Out) {
   auto Ax = axisIn(Op, Op.getInt("axis"), X.rank());
   if (!Ax)
     return Ax.takeError();
@@ -186,8 +185,7 @@ static llvm::Error split(const Operation &Op, const Tensor &X,
     Sum += P < 0 ? X.shape()[*Ax] + 1 : P; // a negative size never sums up
   if (Sum != X.shape()[*Ax] || Parts.size() != Out.size())
     return opError(Op, "sizes " + shapeStr(Parts) + " do not split dim " +
-                           std::to_string(*Ax) + " of " +
-                           shapeStr(X.shape()));
+                           std::to_string(*Ax) + " of " + shapeStr(X.shape()));
   unsigned Size = dtypeSize(X.elem());
   int64_t Outer = product(X.shape().take_front(*Ax));
   int64_t Inner = product(X.shape().drop_front(*Ax + 1)) * Size;
@@ -208,14 +206,17 @@ static llvm::Error split(const Operation &Op, const Tensor &X,
 
 static llvm::Error slice(const Operation &Op, const Tensor &X, Tensor &R) {
   unsigned Rank = X.rank();
-  llvm::ArrayRef<int64_t> Starts = Op.getInts("starts"), Ends = Op.getInts("ends");
-  llvm::ArrayRef<int64_t> Axes = Op.getInts("axes"), Steps = Op.getInts("steps");
+  llvm::ArrayRef<int64_t> Starts = Op.getInts("starts"),
+                          Ends = Op.getInts("ends");
+  llvm::ArrayRef<int64_t> Axes = Op.getInts("axes"),
+                          Steps = Op.getInts("steps");
   if (Ends.size() != Starts.size() ||
       (!Axes.empty() && Axes.size() != Starts.size()) ||
       (!Steps.empty() && Steps.size() != Starts.size()))
     return opError(Op, "starts, ends, axes and steps differ in length");
   // Per dim: first index, step and count.
-  Sizes First(Rank, 0), Step(Rank, 1), Expected(X.shape().begin(), X.shape().end());
+  Sizes First(Rank, 0), Step(Rank, 1),
+      Expected(X.shape().begin(), X.shape().end());
   llvm::SmallVector<bool, 4> Seen(Rank, false);
   for (size_t I = 0; I < Starts.size(); ++I) {
     auto Ax = axisIn(Op, Axes.empty() ? int64_t(I) : Axes[I], Rank);
@@ -282,8 +283,8 @@ static llvm::Error pad(const Operation &Op, const Tensor &X, Tensor &R) {
   llvm::ArrayRef<int64_t> Pads = Op.getInts("pads");
   llvm::StringRef Mode = Op.getString("mode");
   if (Pads.size() != 2 * Rank)
-    return opError(Op, "pads must have " + std::to_string(2 * Rank) +
-                           " entries");
+    return opError(Op,
+                   "pads must have " + std::to_string(2 * Rank) + " entries");
   if (Mode != "constant" && Mode != "reflect" && Mode != "edge")
     return opError(Op, "unknown mode \"" + Mode + "\"");
   Sizes Expected;
@@ -362,13 +363,21 @@ llvm::Error interp::evalMovement(const Operation &Op, TensorList In,
     if (R.elem() != X.elem())
       return opError(Op, "result element type differs from the operand's");
   switch (Op.kind()) {
-  case OpKind::Transpose: return transpose(Op, X, Out[0]);
-  case OpKind::Concat: return concat(Op, In, Out[0]);
-  case OpKind::Split: return split(Op, X, Out);
-  case OpKind::Slice: return slice(Op, X, Out[0]);
-  case OpKind::Pad: return pad(Op, X, Out[0]);
-  case OpKind::Expand: return expand(Op, X, Out[0]);
-  case OpKind::Tile: return tile(Op, X, Out[0]);
-  default: llvm_unreachable("not a movement op");
+  case OpKind::Transpose:
+    return transpose(Op, X, Out[0]);
+  case OpKind::Concat:
+    return concat(Op, In, Out[0]);
+  case OpKind::Split:
+    return split(Op, X, Out);
+  case OpKind::Slice:
+    return slice(Op, X, Out[0]);
+  case OpKind::Pad:
+    return pad(Op, X, Out[0]);
+  case OpKind::Expand:
+    return expand(Op, X, Out[0]);
+  case OpKind::Tile:
+    return tile(Op, X, Out[0]);
+  default:
+    llvm_unreachable("not a movement op");
   }
 }

@@ -11,8 +11,8 @@ using namespace dlc::interp;
 // matmul, gemm
 //===----------------------------------------------------------------------===//
 
-static llvm::Error matmul(const Operation &Op, const Tensor &A,
-                          const Tensor &B, Tensor &R) {
+static llvm::Error matmul(const Operation &Op, const Tensor &A, const Tensor &B,
+                          Tensor &R) {
   if (A.rank() == 0 || B.rank() == 0)
     return opError(Op, "operands must have rank at least 1");
   // 1-D operands are promoted: a[K] -> [1,K], b[K] -> [K,1].
@@ -211,8 +211,11 @@ static llvm::Error softmax(const Operation &Op, const Tensor &X, Tensor &R) {
 llvm::Error interp::evalNorm(const Operation &Op, TensorList In,
                              ResultList Out) {
   switch (Op.kind()) {
-  case OpKind::BatchNorm: return batchNorm(Op, In, Out[0]);
-  case OpKind::LayerNorm: return layerNorm(Op, In, Out[0]);
-  default: return softmax(Op, *In[0], Out[0]);
+  case OpKind::BatchNorm:
+    return batchNorm(Op, In, Out[0]);
+  case OpKind::LayerNorm:
+    return layerNorm(Op, In, Out[0]);
+  default:
+    return softmax(Op, *In[0], Out[0]);
   }
 }

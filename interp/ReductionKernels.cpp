@@ -11,21 +11,32 @@ using namespace dlc::interp;
 /// Smallest and largest values of an integer element type.
 static int64_t intMin(DType T) {
   switch (T) {
-  case DType::I8: return std::numeric_limits<int8_t>::min();
-  case DType::I16: return std::numeric_limits<int16_t>::min();
-  case DType::I32: return std::numeric_limits<int32_t>::min();
-  case DType::I64: return std::numeric_limits<int64_t>::min();
-  default: return 0; // u8, bool
+  case DType::I8:
+    return std::numeric_limits<int8_t>::min();
+  case DType::I16:
+    return std::numeric_limits<int16_t>::min();
+  case DType::I32:
+    return std::numeric_limits<int32_t>::min();
+  case DType::I64:
+    return std::numeric_limits<int64_t>::min();
+  default:
+    return 0; // u8, bool
   }
 }
 static int64_t intMax(DType T) {
   switch (T) {
-  case DType::I8: return std::numeric_limits<int8_t>::max();
-  case DType::I16: return std::numeric_limits<int16_t>::max();
-  case DType::I32: return std::numeric_limits<int32_t>::max();
-  case DType::U8: return std::numeric_limits<uint8_t>::max();
-  case DType::Bool: return 1;
-  default: return std::numeric_limits<int64_t>::max();
+  case DType::I8:
+    return std::numeric_limits<int8_t>::max();
+  case DType::I16:
+    return std::numeric_limits<int16_t>::max();
+  case DType::I32:
+    return std::numeric_limits<int32_t>::max();
+  case DType::U8:
+    return std::numeric_limits<uint8_t>::max();
+  case DType::Bool:
+    return 1;
+  default:
+    return std::numeric_limits<int64_t>::max();
   }
 }
 
@@ -94,8 +105,12 @@ static llvm::Error reduceFloat(const Operation &Op, const Tensor &X,
     double V = X.getF(I);
     switch (K) {
     case OpKind::ReduceSum:
-    case OpKind::ReduceMean: A += V; break;
-    case OpKind::ReduceProd: A *= V; break;
+    case OpKind::ReduceMean:
+      A += V;
+      break;
+    case OpKind::ReduceProd:
+      A *= V;
+      break;
     case OpKind::ReduceMax:
     case OpKind::ReduceLogSumExp:
       if (std::isnan(V) || V > A)
@@ -105,7 +120,8 @@ static llvm::Error reduceFloat(const Operation &Op, const Tensor &X,
       if (std::isnan(V) || V < A)
         A = std::isnan(A) ? A : V;
       break;
-    default: llvm_unreachable("not a float reduction");
+    default:
+      llvm_unreachable("not a float reduction");
     }
   }
   if (K == OpKind::ReduceMean)
@@ -148,11 +164,20 @@ static llvm::Error reduceInt(const Operation &Op, const Tensor &X,
     int64_t &A = Acc[dot(Idx, M.OutStrides)];
     int64_t V = X.getI(I);
     switch (K) {
-    case OpKind::ReduceSum: A = int64_t(uint64_t(A) + uint64_t(V)); break;
-    case OpKind::ReduceProd: A = int64_t(uint64_t(A) * uint64_t(V)); break;
-    case OpKind::ReduceMax: A = V > A ? V : A; break;
-    case OpKind::ReduceMin: A = V < A ? V : A; break;
-    default: llvm_unreachable("handled above");
+    case OpKind::ReduceSum:
+      A = int64_t(uint64_t(A) + uint64_t(V));
+      break;
+    case OpKind::ReduceProd:
+      A = int64_t(uint64_t(A) * uint64_t(V));
+      break;
+    case OpKind::ReduceMax:
+      A = V > A ? V : A;
+      break;
+    case OpKind::ReduceMin:
+      A = V < A ? V : A;
+      break;
+    default:
+      llvm_unreachable("handled above");
     }
   }
   for (int64_t O = 0; O < M.NumOut; ++O)
@@ -161,8 +186,7 @@ static llvm::Error reduceInt(const Operation &Op, const Tensor &X,
 }
 
 /// argmax / argmin along one axis.
-static llvm::Error argReduce(const Operation &Op, const Tensor &X,
-                             Tensor &R) {
+static llvm::Error argReduce(const Operation &Op, const Tensor &X, Tensor &R) {
   unsigned Rank = X.rank();
   auto Ax = axisIn(Op, Op.getInt("axis"), Rank);
   if (!Ax)
@@ -218,8 +242,8 @@ llvm::Error interp::evalReduction(const Operation &Op, TensorList In,
   Tensor &R = Out[0];
   if (Op.kind() == OpKind::ArgMax || Op.kind() == OpKind::ArgMin)
     return argReduce(Op, X, R);
-  auto M = makeReduceMap(Op, X.shape(), Op.getInts("axes"),
-                         Op.getBool("keepdims"));
+  auto M =
+      makeReduceMap(Op, X.shape(), Op.getInts("axes"), Op.getBool("keepdims"));
   if (!M)
     return M.takeError();
   if (llvm::Error E = expectShape(Op, R, M->OutShape))

@@ -64,8 +64,11 @@ static llvm::Error random(const Operation &Op, TensorList In, Tensor &R) {
 llvm::Error interp::evalSource(const Operation &Op, TensorList In,
                                ResultList Out) {
   switch (Op.kind()) {
-  case OpKind::Constant: return constant(Op, Out[0]);
-  case OpKind::Range: return range(Op, Out[0]);
-  default: return random(Op, In, Out[0]);
+  case OpKind::Constant:
+    return constant(Op, Out[0]);
+  case OpKind::Range:
+    return range(Op, Out[0]);
+  default:
+    return random(Op, In, Out[0]);
   }
 }

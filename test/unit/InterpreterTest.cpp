@@ -43,7 +43,9 @@ Tensor iota(std::vector<int64_t> Shape, DType E = DType::F32) {
 NamedAttr ints(const char *N, std::vector<int64_t> V) {
   return {N, Attribute::getInts(V)};
 }
-NamedAttr integer(const char *N, int64_t V) { return {N, Attribute::getInt(V)}; }
+NamedAttr integer(const char *N, int64_t V) {
+  return {N, Attribute::getInt(V)};
+}
 NamedAttr flt(const char *N, double V) { return {N, Attribute::getFloat(V)}; }
 NamedAttr boolean(const char *N, bool V) { return {N, Attribute::getBool(V)}; }
 NamedAttr str(const char *N, const char *V) {
@@ -142,7 +144,8 @@ TEST(InterpElementwise, BroadcastScalarAndRank3) {
 }
 
 TEST(InterpElementwise, IntegerDivisionTruncatesTowardZero) {
-  Tensor R = run(OpKind::Div, {i64({4}, {7, -7, 7, -7}), i64({4}, {2, 2, -2, -2})});
+  Tensor R =
+      run(OpKind::Div, {i64({4}, {7, -7, 7, -7}), i64({4}, {2, 2, -2, -2})});
   expectI64(R, {4}, {3, -3, -3, 3});
   std::string E = runErr(OpKind::Div, {i64({2}, {1, 2}), i64({2}, {1, 0})});
   EXPECT_NE(E.find("test_op: error: div: integer division by zero"),
@@ -175,19 +178,20 @@ TEST(InterpElementwise, CastSaturatesAndTruncates) {
                {255, 0, 3, 0, 0});
   expectTensor(run(OpKind::Cast, {X}, {type("to", DType::I8)}), DType::I8, {5},
                {127, -5, 3, -3, 0});
-  expectTensor(run(OpKind::Cast, {f32({3}, {0, 0.5, -2})},
-                   {type("to", DType::Bool)}),
-               DType::Bool, {3}, {0, 1, 1});
+  expectTensor(
+      run(OpKind::Cast, {f32({3}, {0, 0.5, -2})}, {type("to", DType::Bool)}),
+      DType::Bool, {3}, {0, 1, 1});
   expectTensor(run(OpKind::Cast, {i64({2}, {7, -1})}, {type("to", DType::F64)}),
                DType::F64, {2}, {7, -1});
   // Integer narrowing wraps.
-  expectTensor(run(OpKind::Cast, {i64({2}, {300, -1})}, {type("to", DType::U8)}),
-               DType::U8, {2}, {44, 255});
+  expectTensor(
+      run(OpKind::Cast, {i64({2}, {300, -1})}, {type("to", DType::U8)}),
+      DType::U8, {2}, {44, 255});
 }
 
 TEST(InterpElementwise, RoundHalfToEven) {
-  Tensor R = run(OpKind::Round, {f32({8}, {0.5, 1.5, 2.5, -0.5, -1.5, 2.4, 2.6,
-                                          -2.5})});
+  Tensor R = run(OpKind::Round,
+                 {f32({8}, {0.5, 1.5, 2.5, -0.5, -1.5, 2.4, 2.6, -2.5})});
   expectF32(R, {8}, {0, 2, 2, 0, -2, 2, 3, -2});
   EXPECT_TRUE(std::signbit(R.getF(3))); // -0.5 rounds to -0
 }
@@ -262,8 +266,8 @@ TEST(InterpElementwise, CompareAndLogic) {
                {3}, {1, 1, 0});
   expectTensor(run(OpKind::Greater, {A, f32({3}, {2, 2, 2})}), DType::Bool, {3},
                {0, 0, 1});
-  expectTensor(run(OpKind::GreaterEqual, {A, f32({3}, {2, 2, 2})}),
-               DType::Bool, {3}, {0, 1, 1});
+  expectTensor(run(OpKind::GreaterEqual, {A, f32({3}, {2, 2, 2})}), DType::Bool,
+               {3}, {0, 1, 1});
   expectTensor(run(OpKind::Equal, {i64({3}, {1, 2, 3}), i64({3}, {1, 0, 3})}),
                DType::Bool, {3}, {1, 0, 1});
   Tensor P = make(DType::Bool, {4}, {0, 0, 1, 1});
@@ -287,8 +291,9 @@ TEST(InterpElementwise, IdentityKeepsBits) {
 
 TEST(InterpElementwise, DropoutTrainingAndInference) {
   Tensor X = f32({64}, std::vector<double>(64, 3.0));
-  Tensor R = run(OpKind::Dropout, {X},
-                 {flt("ratio", 0.5), integer("seed", 7), boolean("training", true)});
+  Tensor R =
+      run(OpKind::Dropout, {X},
+          {flt("ratio", 0.5), integer("seed", 7), boolean("training", true)});
   int Kept = 0;
   for (int64_t I = 0; I < 64; ++I) {
     bool Keep = uniformAt(7, I) >= 0.5;
@@ -354,8 +359,8 @@ TEST(InterpReduce, EmptyAxes) {
 TEST(InterpReduce, ArgMaxTies) {
   Tensor X = f32({4}, {1, 3, 3, 2});
   expectI64(run(OpKind::ArgMax, {X}), {1}, {1});
-  expectI64(run(OpKind::ArgMax, {X}, {boolean("select_last_index", true)}),
-            {1}, {2});
+  expectI64(run(OpKind::ArgMax, {X}, {boolean("select_last_index", true)}), {1},
+            {2});
   Tensor Y = f32({2, 3}, {2, 1, 1, 0, 5, 0});
   expectI64(run(OpKind::ArgMin, {Y}, {integer("axis", 1)}), {2, 1}, {1, 0});
   expectI64(run(OpKind::ArgMin, {Y},
@@ -432,21 +437,20 @@ TEST(InterpNorm, BatchNorm) {
   Tensor X = f32({1, 2, 1, 2}, {1, 3, 2, 6});
   Tensor Scale = f32({2}, {2, 3}), Bias = f32({2}, {1, 1});
   Tensor Mean = f32({2}, {0, 1}), Var = f32({2}, {1, 4});
-  expectF32(run(OpKind::BatchNorm, {X, Scale, Bias, Mean, Var},
-                {flt("epsilon", 0)}),
-            {1, 2, 1, 2}, {3, 7, 2.5, 8.5});
+  expectF32(
+      run(OpKind::BatchNorm, {X, Scale, Bias, Mean, Var}, {flt("epsilon", 0)}),
+      {1, 2, 1, 2}, {3, 7, 2.5, 8.5});
 }
 
 TEST(InterpNorm, LayerNorm) {
   Tensor X = f32({2, 4}, {1, 2, 3, 4, 0, 2, 4, 6});
   double S = 1 / std::sqrt(1.25), T = 1 / std::sqrt(5.0);
   expectF32(run(OpKind::LayerNorm, {X}, {flt("epsilon", 0)}), {2, 4},
-            {-1.5 * S, -0.5 * S, 0.5 * S, 1.5 * S, -3 * T, -T, T, 3 * T},
-            1e-5);
+            {-1.5 * S, -0.5 * S, 0.5 * S, 1.5 * S, -3 * T, -T, T, 3 * T}, 1e-5);
   Tensor G = f32({4}, {1, 2, 1, 2}), B = f32({4}, {0, 0, 1, 1});
   expectF32(run(OpKind::LayerNorm, {X, G, B}, {flt("epsilon", 0)}), {2, 4},
-            {-1.5 * S, -1.0 * S, 1 + 0.5 * S, 1 + 3 * S, -3 * T, -2 * T,
-             1 + T, 1 + 6 * T},
+            {-1.5 * S, -1.0 * S, 1 + 0.5 * S, 1 + 3 * S, -3 * T, -2 * T, 1 + T,
+             1 + 6 * T},
             1e-5);
   // axis 0 normalizes everything.
   Tensor R = run(OpKind::LayerNorm, {X}, {integer("axis", 0)});
@@ -502,9 +506,8 @@ TEST(InterpConv, ConvTranspose) {
             {1, 1, 4, 4}, {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
   expectF32(run(OpKind::ConvTranspose, {X, W, f32({1}, {10})},
                 {ints("strides", {2, 2}), ints("output_padding", {1, 1})}),
-            {1, 1, 5, 5},
-            {11, 11, 12, 12, 10, 11, 11, 12, 12, 10, 13, 13, 14, 14, 10,
-             13, 13, 14, 14, 10, 10, 10, 10, 10, 10});
+            {1, 1, 5, 5}, {11, 11, 12, 12, 10, 11, 11, 12, 12, 10, 13, 13, 14,
+                           14, 10, 13, 13, 14, 14, 10, 10, 10, 10, 10, 10});
   expectF32(run(OpKind::ConvTranspose, {X, W}, {ints("pads", {1, 1, 1, 1})}),
             {1, 1, 1, 1}, {10});
   Tensor Xg = f32({1, 2, 1, 1}, {1, 2});
@@ -525,7 +528,8 @@ TEST(InterpPool, MaxPoolWithPads) {
 
 TEST(InterpPool, AvgPoolCountIncludePad) {
   Tensor X = f32({1, 1, 2, 2}, {1, 2, 3, 4});
-  std::vector<NamedAttr> A = {ints("kernel", {2, 2}), ints("pads", {1, 1, 1, 1})};
+  std::vector<NamedAttr> A = {ints("kernel", {2, 2}),
+                              ints("pads", {1, 1, 1, 1})};
   expectF32(run(OpKind::AvgPool, {X}, A), {1, 1, 3, 3},
             {1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4});
   A.push_back(boolean("count_include_pad", true));
@@ -541,8 +545,8 @@ TEST(InterpPool, CeilMode) {
   expectF32(run(OpKind::MaxPool, {X}, A), {1, 1, 1, 3}, {2, 4, 5});
   A.push_back(boolean("count_include_pad", true));
   expectF32(run(OpKind::AvgPool, {X}, A), {1, 1, 1, 3}, {1.5, 3.5, 5});
-  expectF32(run(OpKind::AvgPool, {X}, {ints("kernel", {1, 2}),
-                                       ints("strides", {1, 2})}),
+  expectF32(run(OpKind::AvgPool, {X},
+                {ints("kernel", {1, 2}), ints("strides", {1, 2})}),
             {1, 1, 1, 2}, {1.5, 3.5});
 }
 
@@ -568,8 +572,9 @@ TEST(InterpMovement, ReshapeFlattenSqueezeUnsqueeze) {
   EXPECT_EQ(shapeOf(run(OpKind::Squeeze, {Y})), (std::vector<int64_t>{3}));
   EXPECT_EQ(shapeOf(run(OpKind::Squeeze, {Y}, {ints("axes", {-1})})),
             (std::vector<int64_t>{1, 3}));
-  EXPECT_EQ(shapeOf(run(OpKind::Unsqueeze, {iota({3})}, {ints("axes", {0, -1})})),
-            (std::vector<int64_t>{1, 3, 1}));
+  EXPECT_EQ(
+      shapeOf(run(OpKind::Unsqueeze, {iota({3})}, {ints("axes", {0, -1})})),
+      (std::vector<int64_t>{1, 3, 1}));
   std::string E = runErr(OpKind::Reshape, {X}, {ints("shape", {5, -1})});
   EXPECT_NE(E.find("test_op: error:"), std::string::npos) << E;
 }
@@ -598,46 +603,49 @@ TEST(InterpMovement, ConcatAndSplit) {
 
 TEST(InterpMovement, SliceNegativeStepsAndClamping) {
   Tensor X = iota({10});
-  expectF32(run(OpKind::Slice, {X}, {ints("starts", {8}), ints("ends", {1}),
-                                     ints("steps", {-3})}),
+  expectF32(run(OpKind::Slice, {X},
+                {ints("starts", {8}), ints("ends", {1}), ints("steps", {-3})}),
             {3}, {8, 5, 2});
-  expectF32(run(OpKind::Slice, {X}, {ints("starts", {-1}), ints("ends", {-100}),
-                                     ints("steps", {-4})}),
-            {3}, {9, 5, 1});
+  expectF32(
+      run(OpKind::Slice, {X},
+          {ints("starts", {-1}), ints("ends", {-100}), ints("steps", {-4})}),
+      {3}, {9, 5, 1});
   expectF32(run(OpKind::Slice, {X},
                 {ints("starts", {std::numeric_limits<int64_t>::max()}),
                  ints("ends", {std::numeric_limits<int64_t>::min()}),
                  ints("steps", {-1})}),
             {10}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0});
-  expectF32(run(OpKind::Slice, {X}, {ints("starts", {-3}), ints("ends", {100})}),
-            {3}, {7, 8, 9});
+  expectF32(
+      run(OpKind::Slice, {X}, {ints("starts", {-3}), ints("ends", {100})}), {3},
+      {7, 8, 9});
   expectF32(run(OpKind::Slice, {X}, {ints("starts", {5}), ints("ends", {2})}),
             {0}, {});
   Tensor Y = iota({3, 4});
-  expectF32(run(OpKind::Slice, {Y}, {ints("starts", {1}), ints("ends", {100}),
-                                     ints("axes", {-1}), ints("steps", {2})}),
+  expectF32(run(OpKind::Slice, {Y},
+                {ints("starts", {1}), ints("ends", {100}), ints("axes", {-1}),
+                 ints("steps", {2})}),
             {3, 2}, {1, 3, 5, 7, 9, 11});
 }
 
 TEST(InterpMovement, PadModes) {
   Tensor X = f32({3}, {1, 2, 3});
-  expectF32(run(OpKind::Pad, {X}, {ints("pads", {2, 2}), str("mode", "reflect")}),
-            {7}, {3, 2, 1, 2, 3, 2, 1});
+  expectF32(
+      run(OpKind::Pad, {X}, {ints("pads", {2, 2}), str("mode", "reflect")}),
+      {7}, {3, 2, 1, 2, 3, 2, 1});
   expectF32(run(OpKind::Pad, {X}, {ints("pads", {2, 2}), str("mode", "edge")}),
             {7}, {1, 1, 1, 2, 3, 3, 3});
   expectF32(run(OpKind::Pad, {X}, {ints("pads", {2, 2}), flt("value", 9)}), {7},
             {9, 9, 1, 2, 3, 9, 9});
   expectF32(run(OpKind::Pad, {X}, {ints("pads", {-1, 1})}), {3}, {2, 3, 0});
   Tensor Y = iota({2, 2});
-  expectF32(run(OpKind::Pad, {Y}, {ints("pads", {0, 1, 1, 0}),
-                                   str("mode", "reflect")}),
+  expectF32(run(OpKind::Pad, {Y},
+                {ints("pads", {0, 1, 1, 0}), str("mode", "reflect")}),
             {3, 3}, {1, 0, 1, 3, 2, 3, 1, 0, 1});
 }
 
 TEST(InterpMovement, GatherNegativeIndices) {
   Tensor X = f32({3, 2}, {1, 2, 3, 4, 5, 6});
-  expectF32(run(OpKind::Gather, {X, i64({2}, {-1, 0})}), {2, 2},
-            {5, 6, 1, 2});
+  expectF32(run(OpKind::Gather, {X, i64({2}, {-1, 0})}), {2, 2}, {5, 6, 1, 2});
   expectF32(run(OpKind::Gather, {X, i64({1, 1}, {1})}, {integer("axis", 1)}),
             {3, 1, 1}, {2, 4, 6});
   expectF32(run(OpKind::Gather, {X, i64({}, {-2})}), {2}, {3, 4});
@@ -672,14 +680,15 @@ TEST(InterpSource, ShapeConstantRange) {
   expectI64(run(OpKind::ShapeOf, {iota({2, 0, 5})}), {3}, {2, 0, 5});
   Tensor C = f32({2}, {1.5, -2});
   auto Ref = std::make_shared<const Tensor>(C);
-  EXPECT_TRUE(run(OpKind::Constant, {}, {{"value", Attribute::getTensor(Ref)}}) ==
-              C);
-  expectF32(run(OpKind::Range, {}, {flt("start", 1), flt("limit", 9),
-                                    flt("delta", 2)}),
+  EXPECT_TRUE(
+      run(OpKind::Constant, {}, {{"value", Attribute::getTensor(Ref)}}) == C);
+  expectF32(run(OpKind::Range, {},
+                {flt("start", 1), flt("limit", 9), flt("delta", 2)}),
             {4}, {1, 3, 5, 7});
-  expectI64(run(OpKind::Range, {}, {flt("limit", -3), flt("delta", -1),
-                                    type("dtype", DType::I64)}),
-            {3}, {0, -1, -2});
+  expectI64(
+      run(OpKind::Range, {},
+          {flt("limit", -3), flt("delta", -1), type("dtype", DType::I64)}),
+      {3}, {0, -1, -2});
 }
 
 TEST(InterpSource, RandomIsReproducible) {
@@ -715,9 +724,9 @@ TEST(InterpLoss, SoftmaxCrossEntropy) {
             {}, {2.81521192});
   // Probability labels: half on class 0, half on class 2.
   Tensor P = f32({2, 3}, {0.5, 0, 0.5, 0, 0, 1});
-  expectF32(run(OpKind::SoftmaxCrossEntropy, {X, P},
-                {str("reduction", "none")}),
-            {2}, {1.40760596, 0.40760596});
+  expectF32(
+      run(OpKind::SoftmaxCrossEntropy, {X, P}, {str("reduction", "none")}), {2},
+      {1.40760596, 0.40760596});
   std::string E = runErr(OpKind::SoftmaxCrossEntropy, {X, i64({2}, {3, 0})});
   EXPECT_NE(E.find("out of range"), std::string::npos) << E;
 }
@@ -845,8 +854,9 @@ TEST(InterpEdge, EveryTableExampleEvaluates) {
       Tensor Want = exampleTensor(*Ty);
       EXPECT_EQ((*R)[J].type(), Want.type());
       for (int64_t K = 0; K < (*R)[J].numElements(); ++K)
-        if (isFloat((*R)[J].elem()))
+        if (isFloat((*R)[J].elem())) {
           ASSERT_TRUE(std::isfinite((*R)[J].getF(K))) << K;
+        }
     }
   }
 }
