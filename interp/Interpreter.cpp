@@ -11,6 +11,8 @@
 #include <cstring>
 
 using namespace dlc;
+
+static constexpr uint64_t InterpreterMaxBytes = uint64_t(16) << 30;
 using namespace dlc::interp;
 
 //===----------------------------------------------------------------------===//
@@ -256,6 +258,12 @@ dlc::evaluateOp(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
     auto N = T.numElements();
     if (!N || *N > MaxElements)
       return opError(Op, "result " + T.str() + " is too large");
+    // The interpreter is an oracle for tests and small models: refuse a
+    // result that would not fit in memory instead of dying in the allocator.
+    if (uint64_t(*N) * dtypeSize(T.elem()) > InterpreterMaxBytes)
+      return opError(Op, "result " + T.str() +
+                             " needs more than 16 GiB, the reference "
+                             "interpreter's limit per tensor");
     Results.emplace_back(T.elem(), T.staticSizes());
   }
   if (llvm::Error E = dispatch(Op, Operands, Results))
@@ -359,6 +367,8 @@ dlc::interpret(const Function &F, llvm::ArrayRef<Tensor> Inputs,
     Env[V] = *T;
   }
 
+  // Values are dropped after their last use (outputs count as uses).
+  llvm::DenseMap<const Value *, unsigned> UsesLeft = F.countUses();
   for (const auto &OpPtr : F.Body) {
     const Operation &Op = *OpPtr;
     llvm::SmallVector<const Tensor *, 4> Operands;
@@ -383,8 +393,12 @@ dlc::interpret(const Function &F, llvm::ArrayRef<Tensor> Inputs,
               (*Results)[I], R->Type,
               Op.mnemonic().str() + " result " + std::to_string(I), Op.L))
         return E;
-      Env[R] = std::move((*Results)[I]);
+      if (UsesLeft.lookup(R))
+        Env[R] = std::move((*Results)[I]);
     }
+    for (const Value *V : Op.Operands)
+      if (--UsesLeft[V] == 0)
+        Env.erase(V);
   }
 
   std::vector<Tensor> Outs;

@@ -30,7 +30,7 @@ public:
 
 class Operation {
 public:
-  Operation(OpKind K, Loc L = {}) : Kind(K), L(std::move(L)) {}
+  Operation(OpKind K, Loc Where = {}) : L(std::move(Where)), Kind(K) {}
 
   OpKind kind() const { return Kind; }
   const OpInfo &info() const { return getOpInfo(Kind); }

@@ -87,21 +87,21 @@ static bool processChunk(llvm::StringRef Text, unsigned FirstLine,
     llvm::errs() << llvm::toString(std::move(E)) << "\n";
     return false;
   }
-  if (!SaveWeights.empty())
+  if (!SaveWeights.empty()) {
     if (auto E = externalizeWeights(**M, SaveWeights, WeightsThreshold)) {
       llvm::errs() << llvm::toString(std::move(E)) << "\n";
       return false;
-    } else {
-      // The text names the weights file relative to itself: by its base
-      // name when both sit in one folder, else by its absolute path.
-      llvm::SmallString<256> W(SaveWeights), O(OutputFile);
-      llvm::sys::fs::make_absolute(W);
-      llvm::sys::fs::make_absolute(O);
-      bool SameDir = OutputFile != "-" && llvm::sys::path::parent_path(W) ==
-                                              llvm::sys::path::parent_path(O);
-      (*M)->WeightsFile = SameDir ? llvm::sys::path::filename(W).str()
-                                  : std::string(W.str());
     }
+    // The text names the weights file relative to itself: by its base name
+    // when both sit in one folder, else by its absolute path.
+    llvm::SmallString<256> W(SaveWeights), O(OutputFile);
+    llvm::sys::fs::make_absolute(W);
+    llvm::sys::fs::make_absolute(O);
+    bool SameDir = OutputFile != "-" && llvm::sys::path::parent_path(W) ==
+                                            llvm::sys::path::parent_path(O);
+    (*M)->WeightsFile =
+        SameDir ? llvm::sys::path::filename(W).str() : std::string(W.str());
+  }
   printModule(**M, OS);
   return true;
 }
