@@ -54,6 +54,10 @@ private:
   PassManagerOptions Opts;
 };
 
+/// The standard graph optimization pipeline (see Pipelines.cpp for the
+/// reason behind each step), as a --pass-pipeline string.
+std::string optimizePipeline();
+
 // Pass constructors, one per file.
 std::unique_ptr<Pass> createInferShapesPass();
 std::unique_ptr<Pass> createCanonicalizePass();

@@ -33,6 +33,8 @@ const PassInfo *dlc::lookupPass(llvm::StringRef Name) {
 }
 
 llvm::Error PassManager::addPipeline(llvm::StringRef Pipeline) {
+  if (Pipeline == "optimize")
+    return addPipeline(optimizePipeline());
   llvm::SmallVector<llvm::StringRef, 8> Names;
   Pipeline.split(Names, ',', -1, false);
   for (llvm::StringRef N : Names) {

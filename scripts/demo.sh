@@ -10,7 +10,7 @@ out=build/demo
 mkdir -p "$out"
 echo "== The model (examples/mnist_cnn.dlc), optimized:"
 build/tools/dlc-opt examples/mnist_cnn.dlc \
-  --pass-pipeline=decompose,canonicalize,fold-constants,cse,dce \
+  --pass-pipeline=optimize \
   --save-weights="$out/mnist_cnn.weights" -o "$out/mnist_cnn.opt.dlc" --time-passes
 cat "$out/mnist_cnn.opt.dlc"
 echo

@@ -23,7 +23,9 @@ static cl::opt<std::string> OutputFile("o", cl::desc("Output file"),
                                        cl::init("-"), cl::cat(Cat));
 static cl::opt<std::string>
     Pipeline("pass-pipeline",
-             cl::desc("Comma-separated passes to run, in order"), cl::cat(Cat));
+             cl::desc("Comma-separated passes to run, in order ('optimize' is "
+                      "the standard pipeline)"),
+             cl::cat(Cat));
 static cl::opt<bool> SplitInput(
     "split-input-file",
     cl::desc("Treat '// -----' lines as separators of independent inputs"),

@@ -127,8 +127,7 @@ static llvm::Error run(const RunOptions &Opts) {
     F = (*M)->Functions.front().get();
   }
   PassManager PM;
-  if (auto E = PM.addPipeline(
-          "decompose,canonicalize,fold-constants,cse,dce,infer-shapes"))
+  if (auto E = PM.addPipeline(optimizePipeline()))
     return E;
   if (auto E = PM.run(**M))
     return E;
