@@ -132,6 +132,8 @@ llvm::Expected<TensorType> Parser::parseType() {
           return V.takeError();
         if (*V > MaxElements)
           return err("dimension " + Cur.Text + " is too large (limit 2^40)");
+        if (*V < 0)
+          return err("dimension " + Cur.Text + " is negative");
         Dims.push_back(Dim::fixed(*V));
         consume();
       } else if (Cur.Kind == Tok::Ident) {
@@ -151,6 +153,21 @@ llvm::Expected<TensorType> Parser::parseType() {
     }
   }
   return TensorType(*E, std::move(Dims));
+}
+
+/// Whether integer V is representable in integer (or bool) type T.
+static bool fitsInteger(DType T, int64_t V) {
+  switch (T) {
+  case DType::Bool: return V == 0 || V == 1;
+  case DType::I8: return V >= INT8_MIN && V <= INT8_MAX;
+  case DType::U8: return V >= 0 && V <= UINT8_MAX;
+  case DType::I16: return V >= INT16_MIN && V <= INT16_MAX;
+  case DType::I32: return V >= INT32_MIN && V <= INT32_MAX;
+  case DType::I64: return true;
+  case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
+    return true;
+  }
+  llvm_unreachable("bad dtype");
 }
 
 /// `dense<f32[2,2]>[1.0, 2.0, 3.0, 4.0]`; one value fills the whole tensor.
@@ -183,10 +200,14 @@ llvm::Expected<Attribute> Parser::parseDense() {
         auto V = parseInt(Cur);
         if (!V)
           return V.takeError();
-        if (IsInt)
+        if (IsInt) {
+          if (!fitsInteger(T->elem(), *V))
+            return err("element " + Cur.Text + " does not fit in " +
+                       dtypeName(T->elem()));
           Data->setI(Count, *V);
-        else
+        } else {
           Data->setF(Count, double(*V));
+        }
       } else if (Cur.Kind == Tok::Float ||
                  (Cur.Kind == Tok::Ident &&
                   (Cur.Text == "inf" || Cur.Text == "nan"))) {

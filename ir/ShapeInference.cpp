@@ -107,6 +107,12 @@ static llvm::Error checkElementTypes(const Ctx &C) {
 
 static Result inferElementwise(const Ctx &C) {
   OpKind K = C.Op.kind();
+  if (K == OpKind::Gelu) {
+    llvm::StringRef A = C.Op.getString("approximate");
+    if (A != "none" && A != "tanh")
+      return C.err("approximate must be \"none\" or \"tanh\", got \"" + A +
+                   "\"");
+  }
   size_t First = K == OpKind::Where ? 1 : 0;
   if (K == OpKind::Where && C.In[0].elem() != DType::Bool)
     return C.err("condition has element type " +

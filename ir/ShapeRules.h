@@ -8,6 +8,8 @@ namespace dlc {
 namespace shape {
 
 using Result = llvm::Expected<llvm::SmallVector<TensorType, 1>>;
+/// Wide enough for products of two 2^40-bounded sizes.
+using Wide = __int128;
 
 /// What a rule sees: the op (for attributes and its location) and the
 /// operand types.
@@ -29,7 +31,7 @@ struct Ctx {
 /// symbol times 1, else unknown.
 Dim productDim(llvm::ArrayRef<Dim> Dims);
 /// Dim of (In + PadTotal - Eff) / Stride + 1 (floor or ceil), or unknown.
-Dim windowDim(const Dim &In, int64_t PadTotal, int64_t Eff, int64_t Stride,
+Dim windowDim(const Dim &In, int64_t PadTotal, Wide Eff, int64_t Stride,
               bool Ceil, int64_t PadBegin);
 
 Result inferConv(const Ctx &C);

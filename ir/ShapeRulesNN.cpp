@@ -6,19 +6,21 @@
 using namespace dlc;
 using namespace dlc::shape;
 
-Dim shape::windowDim(const Dim &In, int64_t PadTotal, int64_t Eff,
+Dim shape::windowDim(const Dim &In, int64_t PadTotal, Wide Eff,
                      int64_t Stride, bool Ceil, int64_t PadBegin) {
   if (!In.isStatic())
     return Dim::unknown();
-  int64_t Span = In.size() + PadTotal - Eff;
+  // Attributes are bounded by 2^40 (windowAttrs), so 128-bit arithmetic
+  // cannot overflow here.
+  Wide Span = Wide(In.size()) + PadTotal - Eff;
   if (Span < 0)
-    return Dim::fixed(-1); // caller reports
-  int64_t Out = (Ceil ? (Span + Stride - 1) / Stride : Span / Stride) + 1;
+    return Dim::fixed(0); // the window does not fit: callers report it
+  Wide Out = (Ceil ? (Span + Stride - 1) / Stride : Span / Stride) + 1;
   // With ceil_mode the last window must start inside the input or its
   // leading padding (as in ONNX and PyTorch).
-  if (Ceil && (Out - 1) * Stride >= In.size() + PadBegin)
+  if (Ceil && (Out - 1) * Stride >= Wide(In.size()) + PadBegin)
     --Out;
-  return Dim::fixed(Out);
+  return Dim::fixed(int64_t(Out));
 }
 
 /// strides, dilations (default 1) and pads (default 0) of a windowed op
@@ -41,8 +43,9 @@ static llvm::Expected<Window> windowAttrs(const Ctx &C, unsigned Spatial,
       return C.err(Name + " must have " + std::to_string(Len) +
                    " entries, got " + std::to_string(V.size()));
     for (int64_t X : V)
-      if (X < Min)
-        return C.err(Name + " entries must be >= " + std::to_string(Min));
+      if (X < Min || X > MaxElements)
+        return C.err(Name + " entries must be in [" + std::to_string(Min) +
+                     ", 2^40], got " + std::to_string(X));
     Out.assign(V.begin(), V.end());
     return llvm::Error::success();
   };
@@ -94,7 +97,7 @@ Result shape::inferConv(const Ctx &C) {
       Out.push_back(Dim::unknown());
       continue;
     }
-    int64_t Eff = Win->Dilations[I] * (K.size() - 1) + 1;
+    Wide Eff = Wide(Win->Dilations[I]) * (K.size() - 1) + 1;
     Dim D = windowDim(X.dim(2 + I), Win->Pads[I] + Win->Pads[S + I], Eff,
                       Win->Strides[I], false, Win->Pads[I]);
     if (D.isStatic() && D.size() < 1)
@@ -135,12 +138,17 @@ Result shape::inferConvTranspose(const Ctx &C) {
       continue;
     }
     int64_t OP = OutPad.empty() ? 0 : OutPad[I];
-    int64_t D = Win->Strides[I] * (In.size() - 1) + OP +
-                (K.size() - 1) * Win->Dilations[I] + 1 - Win->Pads[I] -
-                Win->Pads[S + I];
+    if (OP < 0 || OP >= std::max(Win->Strides[I], Win->Dilations[I]))
+      return C.err("output_padding must be >= 0 and smaller than the stride "
+                   "or the dilation");
+    Wide D = Wide(Win->Strides[I]) * (In.size() - 1) + OP +
+             Wide(K.size() - 1) * Win->Dilations[I] + 1 - Win->Pads[I] -
+             Win->Pads[S + I];
     if (D < 1)
       return C.err("padding leaves no output");
-    Out.push_back(Dim::fixed(D));
+    if (D > MaxElements)
+      return C.err("output dim is larger than 2^40");
+    Out.push_back(Dim::fixed(int64_t(D)));
   }
   return C.one(TensorType(X.elem(), Out));
 }
@@ -155,8 +163,8 @@ Result shape::inferPool(const Ctx &C) {
     return C.err("kernel must have " + std::to_string(S) + " entries, got " +
                  std::to_string(K.size()));
   for (int64_t V : K)
-    if (V < 1)
-      return C.err("kernel sizes must be >= 1");
+    if (V < 1 || V > MaxElements)
+      return C.err("kernel sizes must be in [1, 2^40]");
   auto Win = windowAttrs(C, S, C.Op.kind() == OpKind::MaxPool);
   if (!Win)
     return Win.takeError();
@@ -165,7 +173,7 @@ Result shape::inferPool(const Ctx &C) {
   for (unsigned I = 0; I < S; ++I) {
     if (Win->Pads[I] >= K[I] || Win->Pads[S + I] >= K[I])
       return C.err("padding must be smaller than the kernel");
-    int64_t Eff = Win->Dilations[I] * (K[I] - 1) + 1;
+    Wide Eff = Wide(Win->Dilations[I]) * (K[I] - 1) + 1;
     Dim D = windowDim(X.dim(2 + I), Win->Pads[I] + Win->Pads[S + I], Eff,
                       Win->Strides[I], Ceil, Win->Pads[I]);
     if (D.isStatic() && D.size() < 1)
@@ -264,7 +272,9 @@ Result shape::inferReshape(const Ctx &C) {
     Known.erase(Known.begin() + Infer);
   split(Known, NOut, SOut, UOut);
   if (Infer < 0) {
-    if (!UIn && !UOut && (NIn != NOut || SIn != SOut))
+    // Only a fully static mismatch is certain; with symbols the run time
+    // checks the element count.
+    if (!UIn && !UOut && SIn.empty() && SOut.empty() && NIn != NOut)
       return C.err("cannot reshape " + X.str() + " (" + std::to_string(NIn) +
                    " elements) to " + TensorType(X.elem(), Out).str());
     return C.one(TensorType(X.elem(), Out));
@@ -281,6 +291,8 @@ Result shape::inferReshape(const Ctx &C) {
       Rest.push_back(S);
   }
   if (!SOut.empty())
+    return C.one(TensorType(X.elem(), Out)); // stays unknown
+  if (!Rest.empty() && (NOut == 0 || NIn % NOut))
     return C.one(TensorType(X.elem(), Out)); // stays unknown
   if (NOut == 0 || NIn % NOut)
     return C.err("cannot reshape " + X.str() + " to " +
@@ -421,9 +433,9 @@ Result shape::inferSplit(const Ctx &C) {
     return C.err("sizes must not be empty");
   int64_t Sum = 0;
   for (int64_t S : Sizes) {
-    if (S < 0)
-      return C.err("sizes must be >= 0");
-    Sum += S;
+    if (S < 0 || S > MaxElements)
+      return C.err("sizes must be in [0, 2^40]");
+    Sum += S; // at most 2^40 entries of at most 2^40 each: no overflow
   }
   if (X.dim(*A).isStatic() && X.dim(*A).size() != Sum)
     return C.err("sizes add up to " + std::to_string(Sum) + " but dim " +
@@ -459,6 +471,8 @@ Result shape::inferSlice(const Ctx &C) {
     int64_t Step = Steps.empty() ? 1 : Steps[I];
     if (Step == 0)
       return C.err("steps must be non-zero");
+    // A step beyond any dim takes one element; bound it so -Step is safe.
+    Step = std::max(std::min(Step, MaxElements + 1), -(MaxElements + 1));
     const Dim &D = X.dim(*Ax);
     if (!D.isStatic()) {
       bool Whole = Starts[I] == 0 && Step == 1 && Ends[I] >= (int64_t(1) << 31);
@@ -495,6 +509,9 @@ Result shape::inferPad(const Ctx &C) {
   if (Mode != "constant" && Mode != "reflect" && Mode != "edge")
     return C.err("mode must be \"constant\", \"reflect\" or \"edge\", got \"" +
                  Mode + "\"");
+  for (int64_t P : Pads)
+    if (P > MaxElements || P < -MaxElements)
+      return C.err("pads must be within +-2^40, got " + std::to_string(P));
   Shape Out;
   for (unsigned I = 0; I < X.rank(); ++I) {
     int64_t B = Pads[I], E = Pads[X.rank() + I];
@@ -502,9 +519,12 @@ Result shape::inferPad(const Ctx &C) {
     if (B == 0 && E == 0) {
       Out.push_back(D);
     } else if (D.isStatic()) {
-      if (D.size() + B + E < 0)
+      int64_t N = D.size() + B + E; // each term within 2^40
+      if (N < 0)
         return C.err("negative pads remove more than dim " + std::to_string(I));
-      Out.push_back(Dim::fixed(D.size() + B + E));
+      if (N > MaxElements)
+        return C.err("padded dim " + std::to_string(I) + " is larger than 2^40");
+      Out.push_back(Dim::fixed(N));
     } else {
       Out.push_back(Dim::unknown());
     }
@@ -548,11 +568,14 @@ Result shape::inferTile(const Ctx &C) {
     return C.err("repeats must have " + std::to_string(X.rank()) + " entries");
   Shape Out;
   for (unsigned I = 0; I < X.rank(); ++I) {
-    if (Rep[I] < 0)
-      return C.err("repeats must be >= 0");
+    if (Rep[I] < 0 || Rep[I] > MaxElements)
+      return C.err("repeats must be in [0, 2^40]");
     const Dim &D = X.dim(I);
+    Wide N = Wide(D.isStatic() ? D.size() : 0) * Rep[I];
+    if (N > MaxElements)
+      return C.err("tiled dim " + std::to_string(I) + " is larger than 2^40");
     Out.push_back(Rep[I] == 1   ? D
-                  : D.isStatic() ? Dim::fixed(D.size() * Rep[I])
+                  : D.isStatic() ? Dim::fixed(int64_t(N))
                                  : Dim::unknown());
   }
   return C.one(TensorType(X.elem(), Out));

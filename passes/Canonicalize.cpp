@@ -8,6 +8,7 @@
 // 3. Put a constant operand of a commutative op on the right.
 // Replaced ops stay in place for --dce to remove.
 #include "passes/Pass.h"
+#include "ir/ShapeInference.h"
 
 using namespace dlc;
 
@@ -57,6 +58,12 @@ static Value *forwardedValue(Operation &Op) {
         return nullptr;
     return X;
   case OpKind::Slice:
+    // With unit steps an unchanged length means the whole range; a negative
+    // step of the same length reverses.
+    for (int64_t S : Op.getInts("steps"))
+      if (S != 1)
+        return nullptr;
+    return SameType && RT.isStatic() ? X : nullptr;
   case OpKind::Tile:
     return SameType && RT.isStatic() ? X : nullptr;
   case OpKind::Add:
@@ -124,8 +131,19 @@ public:
       }
       if (Op.kind() == OpKind::Reshape && X->Def &&
           X->Def->kind() == OpKind::Reshape &&
-          !llvm::is_contained(Op.getInts("shape"), 0))
+          !llvm::is_contained(Op.getInts("shape"), 0)) {
+        // Reshape the original directly, if the rules still give this type.
         Op.Operands[0] = X->Def->operand(0);
+        auto Types = inferResultTypes(Op);
+        if (!Types || !compatible((*Types)[0], Op.result()->Type)) {
+          if (!Types)
+            llvm::consumeError(Types.takeError());
+          Op.Operands[0] = X;
+          continue;
+        }
+        if (Value *V = forwardedValue(Op))
+          F.replaceAllUses(Op.result(), V);
+      }
     }
     return llvm::Error::success();
   }

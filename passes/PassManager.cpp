@@ -65,8 +65,10 @@ llvm::Error PassManager::run(Module &M) {
                         .count();
       if (Opts.VerifyEach)
         if (auto E = verifyFunction(*F))
-          return makeError("IR is invalid after pass '" + P.name() +
-                           "': " + llvm::toString(std::move(E)));
+          return llvm::createStringError(
+              llvm::inconvertibleErrorCode(),
+              llvm::toString(std::move(E)) + " (IR invalid after pass '" +
+                  P.name() + "')");
       for (const std::string &Name : Opts.PrintAfter)
         if (Name == "all" || Name == P.name()) {
           OS << "// -----// IR after " << P.name() << " //----- //\n";

@@ -56,7 +56,8 @@ static cl::opt<bool> TimePasses("time-passes",
 static cl::list<const PassInfo *, bool, cl::parser<const PassInfo *>> &
 passFlags() {
   static cl::list<const PassInfo *, bool, cl::parser<const PassInfo *>> L(
-      cl::desc("Passes (run in command-line order):"), cl::cat(Cat));
+      cl::desc("Passes (run in command-line order, after --pass-pipeline):"),
+      cl::cat(Cat));
   return L;
 }
 
@@ -114,6 +115,12 @@ int main(int argc, char **argv) {
     passFlags().getParser().addLiteralOption(P.Name, &P, P.Description);
   cl::HideUnrelatedOptions(Cat);
   cl::ParseCommandLineOptions(argc, argv, "dlc IR optimizer driver\n");
+  for (const std::string &Name : PrintAfter)
+    if (Name != "all" && !lookupPass(Name)) {
+      llvm::errs() << "error: --print-ir-after names unknown pass '" << Name
+                   << "'; see dlc-opt --help\n";
+      return 1;
+    }
 
   auto Buf = llvm::MemoryBuffer::getFileOrSTDIN(InputFile);
   if (!Buf) {
@@ -155,7 +162,8 @@ int main(int argc, char **argv) {
       Pos = EOL + 1;
       ++Line;
     }
-    flush(std::min(ChunkStart, Text.size()));
+    ChunkStart = std::min(ChunkStart, Text.size());
+    flush(Text.size());
   }
   if (Ok)
     Out.keep();

@@ -156,18 +156,34 @@ static llvm::Error run(const RunOptions &Opts) {
       return makeError("--dim expects SYM=SIZE, got '" + S + "'");
     Dims[Sym] = N;
   }
-  std::vector<Tensor> Inputs;
+  // Inputs from files first: their sizes also fix symbolic dims for the
+  // random ones.
+  std::vector<std::optional<Tensor>> Loaded(F->Inputs.size());
   for (size_t I = 0; I < F->Inputs.size(); ++I) {
     const Value &In = *F->Inputs[I];
     auto It = Files.find(In.Name);
-    llvm::Expected<Tensor> T =
-        It != Files.end() ? loadInput(In, It->second)
-        : Opts.RandomInputs
-            ? randomInput(In, Dims, Opts.Seed, I)
-            : llvm::Expected<Tensor>(makeError(
-                  "missing input '" + In.Name + "' (" + In.Type.str() +
-                  "): pass --input " + In.Name +
-                  "=FILE.npy, or --random-inputs"));
+    if (It == Files.end())
+      continue;
+    auto T = loadInput(In, It->second);
+    if (!T)
+      return T.takeError();
+    for (unsigned D = 0; D < In.Type.rank() && D < T->rank(); ++D)
+      if (In.Type.dim(D).isSymbol())
+        Dims.try_emplace(In.Type.dim(D).sym(), T->shape()[D]);
+    Loaded[I] = std::move(*T);
+  }
+  std::vector<Tensor> Inputs;
+  for (size_t I = 0; I < F->Inputs.size(); ++I) {
+    const Value &In = *F->Inputs[I];
+    if (Loaded[I]) {
+      Inputs.push_back(std::move(*Loaded[I]));
+      continue;
+    }
+    if (!Opts.RandomInputs)
+      return makeError("missing input '" + In.Name + "' (" + In.Type.str() +
+                       "): pass --input " + In.Name +
+                       "=FILE.npy, or --random-inputs");
+    auto T = randomInput(In, Dims, Opts.Seed, I);
     if (!T)
       return T.takeError();
     Inputs.push_back(std::move(*T));
