@@ -90,6 +90,7 @@ private:
   llvm::Error parseAttrDict(Operation &Op);
   llvm::Expected<Attribute> parseDense();
   llvm::Expected<Attribute> parseResource();
+  llvm::Expected<TensorType> parseAngleType();
   llvm::Error parseWeightsDirective(Module &M);
   llvm::Error define(const Token &T, Value *V);
   llvm::Expected<Value *> useValue();
@@ -155,6 +156,36 @@ llvm::Expected<TensorType> Parser::parseType() {
   return TensorType(*E, std::move(Dims));
 }
 
+/// `KEYWORD<type>` as in `dense<f32[2]>` and `resource<f32[2]>`.
+llvm::Expected<TensorType> Parser::parseAngleType() {
+  std::string Keyword = Cur.Text;
+  consume();
+  if (auto E = expect(Tok::LAngle, "'<' after '" + Keyword + "'"))
+    return std::move(E);
+  auto T = parseType();
+  if (!T)
+    return T.takeError();
+  if (auto E = expect(Tok::RAngle, "'>' after the tensor type"))
+    return std::move(E);
+  return T;
+}
+
+/// The value of a float token (`1.5`, `-2e-3`, `inf`, `-inf`, `nan`).
+static double floatValue(const Token &T) {
+  if (T.Text == "inf")
+    return INFINITY;
+  if (T.Text == "-inf")
+    return -INFINITY;
+  if (T.Text == "nan")
+    return NAN;
+  return strtod(T.Text.c_str(), nullptr);
+}
+
+static bool isFloatToken(const Token &T) {
+  return T.Kind == Tok::Float ||
+         (T.Kind == Tok::Ident && (T.Text == "inf" || T.Text == "nan"));
+}
+
 /// Whether integer V is representable in integer (or bool) type T.
 static bool fitsInteger(DType T, int64_t V) {
   switch (T) {
@@ -173,14 +204,9 @@ static bool fitsInteger(DType T, int64_t V) {
 /// `dense<f32[2,2]>[1.0, 2.0, 3.0, 4.0]`; one value fills the whole tensor.
 llvm::Expected<Attribute> Parser::parseDense() {
   Token Start = Cur;
-  consume(); // dense
-  if (auto E = expect(Tok::LAngle, "'<' after 'dense'"))
-    return std::move(E);
-  auto T = parseType();
+  auto T = parseAngleType();
   if (!T)
     return T.takeError();
-  if (auto E = expect(Tok::RAngle, "'>' after the tensor type"))
-    return std::move(E);
   if (!T->isStatic())
     return errAt(Start, "a dense tensor needs a static shape, got " + T->str());
   int64_t N = *T->numElements();
@@ -208,17 +234,11 @@ llvm::Expected<Attribute> Parser::parseDense() {
         } else {
           Data->setF(Count, double(*V));
         }
-      } else if (Cur.Kind == Tok::Float ||
-                 (Cur.Kind == Tok::Ident &&
-                  (Cur.Text == "inf" || Cur.Text == "nan"))) {
+      } else if (isFloatToken(Cur)) {
         if (IsInt)
           return err("expected an integer element for " + T->str() +
                      ", found '" + Cur.Text + "'");
-        double V = Cur.Text == "inf"    ? INFINITY
-                   : Cur.Text == "-inf" ? -INFINITY
-                   : Cur.Text == "nan"  ? NAN
-                                        : strtod(Cur.Text.c_str(), nullptr);
-        Data->setF(Count, V);
+        Data->setF(Count, floatValue(Cur));
       } else if (Cur.Kind == Tok::Ident &&
                  (Cur.Text == "true" || Cur.Text == "false")) {
         Data->setI(Count, Cur.Text == "true");
@@ -248,14 +268,9 @@ llvm::Expected<Attribute> Parser::parseDense() {
 /// `resource<f32[784,10]>"fc1.weight"`: a tensor from the weights file.
 llvm::Expected<Attribute> Parser::parseResource() {
   Token Start = Cur;
-  consume(); // resource
-  if (auto E = expect(Tok::LAngle, "'<' after 'resource'"))
-    return std::move(E);
-  auto T = parseType();
+  auto T = parseAngleType();
   if (!T)
     return T.takeError();
-  if (auto E = expect(Tok::RAngle, "'>' after the tensor type"))
-    return std::move(E);
   if (Cur.Kind != Tok::String)
     return err("expected the resource name as a string, found " + describe(Cur));
   std::string Name = Cur.Text;
@@ -312,12 +327,8 @@ llvm::Expected<Attribute> Parser::parseAttrValue(std::optional<AttrKind> Want,
       Kind = AttrKind::Int;
       return Attribute::getInt(*V);
     }
-    if (Cur.Kind == Tok::Float ||
-        (Cur.Kind == Tok::Ident && (Cur.Text == "inf" || Cur.Text == "nan"))) {
-      double V = Cur.Text == "inf"    ? INFINITY
-                 : Cur.Text == "-inf" ? -INFINITY
-                 : Cur.Text == "nan"  ? NAN
-                                      : strtod(Cur.Text.c_str(), nullptr);
+    if (isFloatToken(Cur)) {
+      double V = floatValue(Cur);
       consume();
       Kind = AttrKind::Float;
       return Attribute::getFloat(V);
