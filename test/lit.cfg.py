@@ -13,3 +13,4 @@ path = os.pathsep.join([config.dlc_tools_dir, config.llvm_tools_dir,
                         config.environment.get("PATH", "")])
 config.environment["PATH"] = path
 config.substitutions.append(("%dlc_src", config.dlc_source_dir))
+config.substitutions.append(("%dlc_bin", config.dlc_binary_dir))
