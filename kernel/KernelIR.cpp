@@ -1,0 +1,387 @@
+// Kernel IR: builder, printer and verifier.
+#include "kernel/KernelIR.h"
+
+#include "ir/Location.h"
+#include "ir/Printer.h"
+
+#include "llvm/ADT/DenseSet.h"
+
+using namespace dlc;
+using namespace dlc::kir;
+
+std::string SType::str() const {
+  return IsIndex ? "index" : dtypeName(Elem).str();
+}
+
+llvm::StringRef kir::indexOpName(IndexOp Op) {
+  switch (Op) {
+  case IndexOp::Add: return "iadd";
+  case IndexOp::Sub: return "isub";
+  case IndexOp::Mul: return "imul";
+  case IndexOp::Div: return "idiv";
+  case IndexOp::Rem: return "irem";
+  case IndexOp::Min: return "imin";
+  case IndexOp::Max: return "imax";
+  }
+  llvm_unreachable("bad index op");
+}
+
+//===----------------------------------------------------------------------===//
+// Builder
+//===----------------------------------------------------------------------===//
+
+KOp *KBuilder::add(std::unique_ptr<KOp> Op) {
+  Ops->push_back(std::move(Op));
+  return Ops->back().get();
+}
+
+KValue *KBuilder::result(KOp *Op, SType T) {
+  Op->Result = std::make_unique<KValue>();
+  Op->Result->Name = std::to_string(NextId++);
+  Op->Result->Type = T;
+  Op->Result->Def = Op;
+  return Op->Result.get();
+}
+
+KValue *KBuilder::arg(llvm::StringRef Name, TensorType T) {
+  auto V = std::make_unique<KValue>();
+  V->Name = Name.str();
+  V->IsBuffer = true;
+  V->BufType = std::move(T);
+  K.Args.push_back(std::move(V));
+  return K.Args.back().get();
+}
+
+KValue *KBuilder::constIndex(int64_t V) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::ConstIndex));
+  Op->IntValue = V;
+  return result(Op, SType::index());
+}
+
+KValue *KBuilder::constFloat(DType E, double V) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::ConstFloat));
+  Op->FloatValue = V;
+  return result(Op, SType::of(E));
+}
+
+KValue *KBuilder::dim(KValue *Buf, unsigned Axis) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Dim));
+  Op->Operands = {Buf};
+  Op->IntValue = Axis;
+  return result(Op, SType::index());
+}
+
+KValue *KBuilder::index(IndexOp IO, KValue *A, KValue *B) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::IndexArith));
+  Op->IOp = IO;
+  Op->Operands = {A, B};
+  return result(Op, SType::index());
+}
+
+KValue *KBuilder::scalar(OpKind S, llvm::ArrayRef<KValue *> Args, SType T,
+                         std::vector<std::pair<std::string, double>> Attrs) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Scalar));
+  Op->Scalar = S;
+  Op->Operands.assign(Args.begin(), Args.end());
+  Op->ScalarAttrs = std::move(Attrs);
+  return result(Op, T);
+}
+
+KValue *KBuilder::load(KValue *Buf, llvm::ArrayRef<KValue *> Idx) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Load));
+  Op->Operands.push_back(Buf);
+  Op->Operands.insert(Op->Operands.end(), Idx.begin(), Idx.end());
+  return result(Op, SType::of(Buf->BufType.elem()));
+}
+
+void KBuilder::store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Store));
+  Op->Operands = {V, Buf};
+  Op->Operands.insert(Op->Operands.end(), Idx.begin(), Idx.end());
+}
+
+KValue *KBuilder::local(DType E) {
+  return result(add(std::make_unique<KOp>(KOpKind::Local)), SType::of(E));
+}
+
+KValue *KBuilder::get(KValue *Local) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Get));
+  Op->Operands = {Local};
+  return result(Op, Local->Type);
+}
+
+void KBuilder::set(KValue *Local, KValue *V) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Set));
+  Op->Operands = {Local, V};
+}
+
+KValue *KBuilder::beginFor(KValue *Lo, KValue *Hi, int64_t Step) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::For));
+  Op->Operands = {Lo, Hi};
+  Op->Step = Step;
+  Op->IndVar = std::make_unique<KValue>();
+  Op->IndVar->Name = "i" + std::to_string(NextId++);
+  Op->IndVar->Type = SType::index();
+  Open.push_back({Op, Ops});
+  Ops = &Op->Body;
+  return Op->IndVar.get();
+}
+
+KOp *KBuilder::endFor() {
+  assert(!Open.empty() && "endFor without beginFor");
+  auto [Op, Outer] = Open.back();
+  Open.pop_back();
+  Ops = Outer;
+  return Op;
+}
+
+//===----------------------------------------------------------------------===//
+// Printer
+//===----------------------------------------------------------------------===//
+
+static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
+                     llvm::raw_ostream &OS, unsigned Indent) {
+  auto name = [](const KValue *V) { return "%" + V->Name; };
+  auto indices = [&](const KOp &Op, size_t From) {
+    std::string S = "[";
+    for (size_t I = From; I < Op.Operands.size(); ++I)
+      S += (I > From ? ", " : "") + name(Op.Operands[I]);
+    return S + "]";
+  };
+  for (const auto &P : Ops) {
+    const KOp &Op = *P;
+    OS.indent(Indent);
+    if (Op.Result)
+      OS << name(Op.Result.get()) << " = ";
+    switch (Op.kind()) {
+    case KOpKind::ConstIndex:
+      OS << "const " << Op.IntValue << " : index";
+      break;
+    case KOpKind::ConstFloat:
+      OS << "const " << formatDouble(Op.FloatValue) << " : "
+         << Op.Result->Type.str();
+      break;
+    case KOpKind::Dim:
+      OS << "dim " << name(Op.Operands[0]) << ", " << Op.IntValue;
+      break;
+    case KOpKind::IndexArith:
+      OS << indexOpName(Op.IOp) << " " << name(Op.Operands[0]) << ", "
+         << name(Op.Operands[1]);
+      break;
+    case KOpKind::Scalar: {
+      OS << getOpInfo(Op.Scalar).Mnemonic;
+      for (size_t I = 0; I < Op.Operands.size(); ++I)
+        OS << (I ? ", " : " ") << name(Op.Operands[I]);
+      if (!Op.ScalarAttrs.empty()) {
+        OS << " {";
+        for (size_t I = 0; I < Op.ScalarAttrs.size(); ++I)
+          OS << (I ? ", " : "") << Op.ScalarAttrs[I].first << " = "
+             << formatDouble(Op.ScalarAttrs[I].second);
+        OS << "}";
+      }
+      OS << " : " << Op.Result->Type.str();
+      break;
+    }
+    case KOpKind::Load:
+      OS << "load " << name(Op.Operands[0]) << indices(Op, 1) << " : "
+         << Op.Result->Type.str();
+      break;
+    case KOpKind::Store:
+      OS << "store " << name(Op.Operands[0]) << ", " << name(Op.Operands[1])
+         << indices(Op, 2);
+      break;
+    case KOpKind::Local:
+      OS << "local " << Op.Result->Type.str();
+      break;
+    case KOpKind::Get:
+      OS << "get " << name(Op.Operands[0]) << " : " << Op.Result->Type.str();
+      break;
+    case KOpKind::Set:
+      OS << "set " << name(Op.Operands[0]) << ", " << name(Op.Operands[1]);
+      break;
+    case KOpKind::For:
+      OS << "for " << name(Op.IndVar.get()) << " = " << name(Op.Operands[0])
+         << " to " << name(Op.Operands[1]);
+      if (Op.Step != 1)
+        OS << " step " << Op.Step;
+      if (Op.Marks.Parallel)
+        OS << " parallel";
+      if (Op.Marks.Vectorize)
+        OS << " vectorize(" << Op.Marks.Vectorize << ")";
+      if (Op.Marks.Unroll)
+        OS << " unroll(" << Op.Marks.Unroll << ")";
+      OS << " {\n";
+      printOps(Op.Body, OS, Indent + 2);
+      OS.indent(Indent) << "}";
+      break;
+    }
+    OS << "\n";
+  }
+}
+
+void kir::printKernel(const Kernel &K, llvm::raw_ostream &OS) {
+  OS << "kernel @" << K.Name << "(";
+  for (size_t I = 0; I < K.Args.size(); ++I)
+    OS << (I ? ", " : "") << "%" << K.Args[I]->Name << ": "
+       << K.Args[I]->BufType.str();
+  OS << ") {\n";
+  printOps(K.Body, OS, 2);
+  OS << "}\n";
+}
+
+std::string kir::toString(const Kernel &K) {
+  std::string S;
+  llvm::raw_string_ostream OS(S);
+  printKernel(K, OS);
+  return S;
+}
+
+//===----------------------------------------------------------------------===//
+// Verifier
+//===----------------------------------------------------------------------===//
+
+namespace {
+class Verifier {
+public:
+  explicit Verifier(const Kernel &K) : K(K) {}
+
+  llvm::Error run() {
+    for (auto &A : K.Args) {
+      if (!A->IsBuffer)
+        return fail("kernel argument %" + A->Name + " is not a buffer");
+      Scope.insert(A.get());
+    }
+    return block(K.Body);
+  }
+
+private:
+  llvm::Error fail(const llvm::Twine &Msg) {
+    return makeError("kernel @" + K.Name + ": " + Msg);
+  }
+  llvm::Error use(const KValue *V) {
+    if (!V || !Scope.count(V))
+      return fail("use of a value that is not in scope (%" +
+                  (V ? V->Name : std::string("null")) + ")");
+    return llvm::Error::success();
+  }
+  llvm::Error scalarOperand(const KValue *V, SType T) {
+    if (auto E = use(V))
+      return E;
+    if (V->IsBuffer || V->Type != T)
+      return fail("%" + V->Name + " has type " +
+                  (V->IsBuffer ? V->BufType.str() : V->Type.str()) +
+                  ", expected " + T.str());
+    return llvm::Error::success();
+  }
+  llvm::Error access(const KOp &Op, size_t BufPos) {
+    const KValue *Buf = Op.Operands[BufPos];
+    if (auto E = use(Buf))
+      return E;
+    if (!Buf->IsBuffer)
+      return fail("%" + Buf->Name + " is not a buffer");
+    size_t N = Op.Operands.size() - BufPos - 1;
+    if (N != Buf->BufType.rank())
+      return fail("%" + Buf->Name + " has rank " +
+                  std::to_string(Buf->BufType.rank()) + " but is indexed with " +
+                  std::to_string(N) + " indices");
+    for (size_t I = BufPos + 1; I < Op.Operands.size(); ++I)
+      if (auto E = scalarOperand(Op.Operands[I], SType::index()))
+        return E;
+    return llvm::Error::success();
+  }
+
+  llvm::Error op(const KOp &Op) {
+    switch (Op.kind()) {
+    case KOpKind::ConstIndex:
+    case KOpKind::ConstFloat:
+    case KOpKind::Local:
+      break;
+    case KOpKind::Dim:
+      if (auto E = use(Op.Operands[0]))
+        return E;
+      if (!Op.Operands[0]->IsBuffer ||
+          Op.IntValue >= int64_t(Op.Operands[0]->BufType.rank()) ||
+          Op.IntValue < 0)
+        return fail("dim " + std::to_string(Op.IntValue) + " of %" +
+                    Op.Operands[0]->Name + " is out of range");
+      break;
+    case KOpKind::IndexArith:
+      for (const KValue *V : Op.Operands)
+        if (auto E = scalarOperand(V, SType::index()))
+          return E;
+      break;
+    case KOpKind::Scalar: {
+      const OpInfo &I = getOpInfo(Op.Scalar);
+      if (!I.has(Elementwise))
+        return fail("'" + I.Mnemonic + "' is not an elementwise op");
+      if (int(Op.Operands.size()) < I.MinOperands ||
+          int(Op.Operands.size()) > I.MaxOperands)
+        return fail("'" + I.Mnemonic + "' has the wrong number of operands");
+      for (const KValue *V : Op.Operands)
+        if (auto E = use(V))
+          return E;
+      break;
+    }
+    case KOpKind::Load:
+      if (auto E = access(Op, 0))
+        return E;
+      if (Op.Result->Type != SType::of(Op.Operands[0]->BufType.elem()))
+        return fail("load type differs from the buffer's element type");
+      break;
+    case KOpKind::Store:
+      if (auto E = access(Op, 1))
+        return E;
+      if (auto E = scalarOperand(Op.Operands[0],
+                                 SType::of(Op.Operands[1]->BufType.elem())))
+        return E;
+      break;
+    case KOpKind::Get:
+      if (auto E = use(Op.Operands[0]))
+        return E;
+      if (!Op.Operands[0]->Def || Op.Operands[0]->Def->kind() != KOpKind::Local)
+        return fail("get of %" + Op.Operands[0]->Name + ", not a local");
+      break;
+    case KOpKind::Set:
+      if (auto E = use(Op.Operands[0]))
+        return E;
+      if (!Op.Operands[0]->Def || Op.Operands[0]->Def->kind() != KOpKind::Local)
+        return fail("set of %" + Op.Operands[0]->Name + ", not a local");
+      if (auto E = scalarOperand(Op.Operands[1], Op.Operands[0]->Type))
+        return E;
+      break;
+    case KOpKind::For: {
+      for (const KValue *V : Op.Operands)
+        if (auto E = scalarOperand(V, SType::index()))
+          return E;
+      if (Op.Step < 1)
+        return fail("loop step must be >= 1");
+      if (Op.Marks.Vectorize && (Op.Marks.Vectorize & (Op.Marks.Vectorize - 1)))
+        return fail("vector width must be a power of two");
+      Scope.insert(Op.IndVar.get());
+      // Values defined in the body are visible only inside it.
+      auto Saved = Scope;
+      if (auto E = block(Op.Body))
+        return E;
+      Scope = std::move(Saved);
+      Scope.erase(Op.IndVar.get());
+      break;
+    }
+    }
+    if (Op.Result)
+      Scope.insert(Op.Result.get());
+    return llvm::Error::success();
+  }
+
+  llvm::Error block(const std::vector<std::unique_ptr<KOp>> &Ops) {
+    for (const auto &O : Ops)
+      if (auto E = op(*O))
+        return E;
+    return llvm::Error::success();
+  }
+
+  const Kernel &K;
+  llvm::DenseSet<const KValue *> Scope;
+};
+} // namespace
+
+llvm::Error kir::verifyKernel(const Kernel &K) { return Verifier(K).run(); }

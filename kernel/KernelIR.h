@@ -1,0 +1,157 @@
+// Kernel IR: the loop level between the graph and LLVM. A kernel is a loop
+// nest over buffers with loads, stores and scalar arithmetic; scheduling
+// marks loops parallel, vectorized or unrolled. It is target-neutral: the CPU
+// and NVPTX emitters both start from it.
+//
+//   kernel @add_relu(%a: f32[?,?], %b: f32[?], %out: f32[?,?]) {
+//     %n = dim %out, 0
+//     %m = dim %out, 1
+//     for %i = 0 to %n parallel {
+//       for %j = 0 to %m vectorize(16) {
+//         %x = load %a[%i, %j] : f32
+//         %y = load %b[%j] : f32
+//         %s = add %x, %y : f32
+//         %r = relu %s : f32
+//         store %r, %out[%i, %j]
+//       }
+//     }
+//   }
+//
+// Scalar arithmetic reuses the graph's elementwise ops (same mnemonics, same
+// semantics), so each elementwise op is defined once for every backend.
+// Reductions use `local` accumulators: a scalar variable read with `get` and
+// written with `set`, which LLVM promotes to registers.
+#ifndef DLC_KERNEL_KERNELIR_H
+#define DLC_KERNEL_KERNELIR_H
+
+#include "ir/OpInfo.h"
+#include "ir/Types.h"
+
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace dlc {
+namespace kir {
+
+/// A scalar type: an element type, or `index` (a 64-bit loop counter/size).
+struct SType {
+  bool IsIndex = false;
+  DType Elem = DType::F32;
+  static SType index() { return {true, DType::I64}; }
+  static SType of(DType E) { return {false, E}; }
+  bool operator==(const SType &O) const {
+    return IsIndex == O.IsIndex && (IsIndex || Elem == O.Elem);
+  }
+  bool operator!=(const SType &O) const { return !(*this == O); }
+  std::string str() const;
+};
+
+enum class KOpKind : uint8_t {
+  ConstIndex, // %c = const 4 : index
+  ConstFloat, // %c = const 0.5 : f32 (any element type)
+  Dim,        // %n = dim %buf, 1
+  IndexArith, // %k = imul %i, %n   (iadd isub imul idiv irem imin imax)
+  Scalar,     // %s = add %x, %y : f32   (an elementwise graph op)
+  Load,       // %x = load %buf[%i, %j] : f32
+  Store,      // store %x, %buf[%i, %j]
+  Local,      // %acc = local f32
+  Get,        // %v = get %acc : f32
+  Set,        // set %acc, %v
+  For,        // for %i = %lo to %hi step S [parallel] [vectorize(W)] [unroll(U)] { ... }
+};
+
+enum class IndexOp : uint8_t { Add, Sub, Mul, Div, Rem, Min, Max };
+llvm::StringRef indexOpName(IndexOp Op);
+
+class KOp;
+
+/// A value: a kernel argument (buffer), a loop variable, or an op result.
+struct KValue {
+  std::string Name;
+  SType Type;        // for scalars and loop variables
+  bool IsBuffer = false;
+  TensorType BufType; // for buffers: element type and rank ('?' dims)
+  KOp *Def = nullptr;
+};
+
+/// Loop schedule marks, set by scheduling passes and read by the emitters.
+struct LoopMarks {
+  bool Parallel = false;  // iterations may run on different threads
+  unsigned Vectorize = 0; // vector width in lanes, 0: none
+  unsigned Unroll = 0;    // unroll factor, 0: none
+};
+
+class KOp {
+public:
+  explicit KOp(KOpKind K) : Kind(K) {}
+  KOpKind kind() const { return Kind; }
+
+  std::vector<KValue *> Operands;     // for Load/Store: buffer first, then indices
+  std::unique_ptr<KValue> Result;     // null for Store, Set, For
+  // Payloads (used by the kinds noted).
+  int64_t IntValue = 0;               // ConstIndex value, Dim axis
+  double FloatValue = 0;              // ConstFloat value
+  IndexOp IOp = IndexOp::Add;         // IndexArith
+  OpKind Scalar = OpKind::Add;        // Scalar: the elementwise op
+  std::vector<std::pair<std::string, double>> ScalarAttrs; // e.g. alpha
+  // For: Operands = {lo, hi}, Step, induction variable and body.
+  int64_t Step = 1;
+  std::unique_ptr<KValue> IndVar;
+  std::vector<std::unique_ptr<KOp>> Body;
+  LoopMarks Marks;
+
+private:
+  KOpKind Kind;
+};
+
+class Kernel {
+public:
+  std::string Name;
+  std::vector<std::unique_ptr<KValue>> Args; // buffers
+  std::vector<std::unique_ptr<KOp>> Body;
+};
+
+void printKernel(const Kernel &K, llvm::raw_ostream &OS);
+std::string toString(const Kernel &K);
+/// Checks types, that values are defined before use and in scope, buffer
+/// ranks against index counts, and that loop marks are sane.
+llvm::Error verifyKernel(const Kernel &K);
+
+/// Builds kernel IR at the end of a body (a kernel's or a loop's).
+class KBuilder {
+public:
+  KBuilder(Kernel &K) : K(K), Ops(&K.Body) {}
+  KValue *arg(llvm::StringRef Name, TensorType T);
+  KValue *constIndex(int64_t V);
+  KValue *constFloat(DType E, double V);
+  KValue *dim(KValue *Buf, unsigned Axis);
+  KValue *index(IndexOp Op, KValue *A, KValue *B);
+  KValue *scalar(OpKind Op, llvm::ArrayRef<KValue *> Args, SType T,
+                 std::vector<std::pair<std::string, double>> Attrs = {});
+  KValue *load(KValue *Buf, llvm::ArrayRef<KValue *> Idx);
+  void store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx);
+  KValue *local(DType E);
+  KValue *get(KValue *Local);
+  void set(KValue *Local, KValue *V);
+  /// Opens a loop; ops built until endFor() go into its body. Returns the
+  /// induction variable.
+  KValue *beginFor(KValue *Lo, KValue *Hi, int64_t Step = 1);
+  KOp *endFor();
+
+private:
+  KOp *add(std::unique_ptr<KOp> Op);
+  KValue *result(KOp *Op, SType T);
+  Kernel &K;
+  std::vector<std::unique_ptr<KOp>> *Ops;
+  std::vector<std::pair<KOp *, std::vector<std::unique_ptr<KOp>> *>> Open;
+  unsigned NextId = 0;
+};
+
+} // namespace kir
+} // namespace dlc
+
+#endif
