@@ -1,0 +1,38 @@
+// The JIT: compiles kernels with LLVM ORC (LLJIT) for the host CPU, using
+// its features (AVX-512 where present), and hands out callable functions.
+#ifndef DLC_CODEGEN_JIT_H
+#define DLC_CODEGEN_JIT_H
+
+#include "codegen/LLVMEmitter.h"
+
+#include <memory>
+
+namespace llvm::orc {
+class LLJIT;
+}
+
+namespace dlc {
+
+using KernelFn = void (*)(const BufferArg *Args);
+
+class JitModule {
+public:
+  /// Emits, optimizes (-O0..-O3) and compiles the kernels into one module.
+  static llvm::Expected<std::unique_ptr<JitModule>>
+  compile(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel);
+  ~JitModule();
+
+  /// The compiled kernel called Name.
+  llvm::Expected<KernelFn> lookup(llvm::StringRef Name);
+  /// The optimized LLVM IR, for --emit=llvm and tests.
+  const std::string &llvmIR() const { return IR; }
+
+private:
+  JitModule() = default;
+  std::unique_ptr<llvm::orc::LLJIT> J;
+  std::string IR;
+};
+
+} // namespace dlc
+
+#endif

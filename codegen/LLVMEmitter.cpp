@@ -1,0 +1,311 @@
+// Kernel IR to LLVM IR, and the host optimization pipeline.
+//
+// 1. The function takes one pointer to an array of {data, sizes} pairs; the
+//    entry block loads each buffer's data pointer and sizes and computes its
+//    row-major strides once.
+// 2. Loops become a header/body/latch CFG with the induction variable as a
+//    phi; `vectorize(W)` and `unroll(U)` become llvm.loop metadata that the
+//    loop vectorizer and unroller honour.
+// 3. Scalar ops compute in the element type (f16 and bf16 in f32); each
+//    elementwise op of the graph maps to LLVM instructions or intrinsics with
+//    the interpreter's semantics (NaN propagation in max/min, saturating
+//    float-to-int casts, round half to even).
+// 4. `local` is an alloca in the entry block, which mem2reg promotes.
+#include "codegen/LLVMEmitter.h"
+
+#include "codegen/ScalarOps.h"
+#include "ir/Location.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Passes/PassBuilder.h"
+
+using namespace dlc;
+using namespace dlc::kir;
+
+namespace {
+
+class Emitter {
+public:
+  Emitter(const Kernel &K, llvm::Module &M)
+      : K(K), M(M), Ctx(M.getContext()), B(Ctx) {}
+  llvm::Error run();
+
+private:
+  llvm::Type *computeType(SType T) {
+    if (T.IsIndex)
+      return B.getInt64Ty();
+    switch (T.Elem) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+      return B.getFloatTy();
+    case DType::F64:
+      return B.getDoubleTy();
+    case DType::I8:
+    case DType::U8:
+      return B.getInt8Ty();
+    case DType::I16:
+      return B.getInt16Ty();
+    case DType::I32:
+      return B.getInt32Ty();
+    case DType::I64:
+      return B.getInt64Ty();
+    case DType::Bool:
+      return B.getInt1Ty();
+    }
+    llvm_unreachable("bad dtype");
+  }
+  llvm::Type *storageType(DType E) {
+    switch (E) {
+    case DType::F16:
+      return B.getHalfTy();
+    case DType::BF16:
+      return B.getBFloatTy();
+    case DType::Bool:
+      return B.getInt8Ty();
+    default:
+      return computeType(SType::of(E));
+    }
+  }
+  llvm::Error fail(const llvm::Twine &Msg) {
+    return makeError("kernel @" + K.Name + ": " + Msg);
+  }
+  llvm::Value *get(const KValue *V) { return Values.lookup(V); }
+  llvm::Value *address(const KOp &Op, size_t BufPos);
+  llvm::Error block(const std::vector<std::unique_ptr<KOp>> &Ops);
+  llvm::Error op(const KOp &Op);
+  llvm::Error loop(const KOp &Op);
+  llvm::Expected<llvm::Value *> scalar(const KOp &Op);
+  const Kernel &K;
+  llvm::Module &M;
+  llvm::LLVMContext &Ctx;
+  llvm::IRBuilder<> B;
+  llvm::Function *Fn = nullptr;
+  llvm::BasicBlock *Entry = nullptr;
+  llvm::DenseMap<const KValue *, llvm::Value *> Values;
+  struct BufInfo {
+    llvm::Value *Data;
+    llvm::SmallVector<llvm::Value *, 4> Sizes, Strides;
+  };
+  llvm::DenseMap<const KValue *, BufInfo> Bufs;
+};
+
+} // namespace
+
+llvm::Error Emitter::run() {
+  llvm::Type *Ptr = B.getPtrTy();
+  auto *FT = llvm::FunctionType::get(B.getVoidTy(), {Ptr}, false);
+  Fn = llvm::Function::Create(FT, llvm::Function::ExternalLinkage, K.Name, M);
+  Fn->addFnAttr(llvm::Attribute::NoUnwind);
+  Fn->getArg(0)->setName("args");
+  Entry = llvm::BasicBlock::Create(Ctx, "entry", Fn);
+  B.SetInsertPoint(Entry);
+  llvm::StructType *ArgTy = llvm::StructType::get(Ctx, {Ptr, Ptr});
+  for (size_t I = 0; I < K.Args.size(); ++I) {
+    const KValue *A = K.Args[I].get();
+    llvm::Value *Slot = B.CreateConstGEP1_64(ArgTy, Fn->getArg(0), I);
+    BufInfo Info;
+    Info.Data = B.CreateLoad(Ptr, B.CreateStructGEP(ArgTy, Slot, 0), A->Name + ".data");
+    llvm::Value *SizesPtr =
+        B.CreateLoad(Ptr, B.CreateStructGEP(ArgTy, Slot, 1), A->Name + ".sizes");
+    unsigned R = A->BufType.rank();
+    for (unsigned D = 0; D < R; ++D) {
+      const Dim &Dm = A->BufType.dim(D);
+      Info.Sizes.push_back(
+          Dm.isStatic() ? static_cast<llvm::Value *>(B.getInt64(Dm.size()))
+                        : B.CreateLoad(B.getInt64Ty(),
+                                       B.CreateConstGEP1_64(B.getInt64Ty(), SizesPtr, D)));
+    }
+    Info.Strides.resize(R);
+    llvm::Value *S = B.getInt64(1);
+    for (int D = int(R) - 1; D >= 0; --D) {
+      Info.Strides[D] = S;
+      S = B.CreateMul(S, Info.Sizes[D]);
+    }
+    Bufs[A] = std::move(Info);
+  }
+  if (auto E = block(K.Body))
+    return E;
+  B.CreateRetVoid();
+  std::string Err;
+  llvm::raw_string_ostream OS(Err);
+  if (llvm::verifyFunction(*Fn, &OS))
+    return fail("emitted invalid LLVM IR: " + OS.str());
+  return llvm::Error::success();
+}
+
+llvm::Value *Emitter::address(const KOp &Op, size_t BufPos) {
+  const KValue *Buf = Op.Operands[BufPos];
+  const BufInfo &Info = Bufs.find(Buf)->second;
+  llvm::Value *Lin = B.getInt64(0);
+  for (size_t I = BufPos + 1; I < Op.Operands.size(); ++I)
+    Lin = B.CreateAdd(Lin, B.CreateMul(get(Op.Operands[I]),
+                                       Info.Strides[I - BufPos - 1]));
+  return B.CreateInBoundsGEP(storageType(Buf->BufType.elem()), Info.Data, Lin);
+}
+
+llvm::Error Emitter::block(const std::vector<std::unique_ptr<KOp>> &Ops) {
+  for (const auto &O : Ops)
+    if (auto E = op(*O))
+      return E;
+  return llvm::Error::success();
+}
+
+llvm::Error Emitter::op(const KOp &Op) {
+  llvm::Value *R = nullptr;
+  switch (Op.kind()) {
+  case KOpKind::ConstIndex:
+    R = B.getInt64(Op.IntValue);
+    break;
+  case KOpKind::ConstFloat: {
+    llvm::Type *T = computeType(Op.Result->Type);
+    R = T->isFloatingPointTy() ? llvm::ConstantFP::get(T, Op.FloatValue)
+                               : llvm::ConstantInt::get(T, int64_t(Op.FloatValue), true);
+    break;
+  }
+  case KOpKind::Dim:
+    R = Bufs.find(Op.Operands[0])->second.Sizes[Op.IntValue];
+    break;
+  case KOpKind::IndexArith: {
+    llvm::Value *X = get(Op.Operands[0]), *Y = get(Op.Operands[1]);
+    switch (Op.IOp) {
+    case IndexOp::Add: R = B.CreateAdd(X, Y); break;
+    case IndexOp::Sub: R = B.CreateSub(X, Y); break;
+    case IndexOp::Mul: R = B.CreateMul(X, Y); break;
+    case IndexOp::Div: R = B.CreateSDiv(X, Y); break;
+    case IndexOp::Rem: R = B.CreateSRem(X, Y); break;
+    case IndexOp::Min: R = B.CreateBinaryIntrinsic(llvm::Intrinsic::smin, X, Y); break;
+    case IndexOp::Max: R = B.CreateBinaryIntrinsic(llvm::Intrinsic::smax, X, Y); break;
+    }
+    break;
+  }
+  case KOpKind::Scalar: {
+    auto V = scalar(Op);
+    if (!V)
+      return V.takeError();
+    R = *V;
+    break;
+  }
+  case KOpKind::Load: {
+    DType E = Op.Operands[0]->BufType.elem();
+    R = B.CreateLoad(storageType(E), address(Op, 0));
+    if (E == DType::F16 || E == DType::BF16)
+      R = B.CreateFPExt(R, B.getFloatTy());
+    else if (E == DType::Bool)
+      R = B.CreateICmpNE(R, B.getInt8(0));
+    break;
+  }
+  case KOpKind::Store: {
+    DType E = Op.Operands[1]->BufType.elem();
+    llvm::Value *V = get(Op.Operands[0]);
+    if (E == DType::F16 || E == DType::BF16)
+      V = B.CreateFPTrunc(V, storageType(E));
+    else if (E == DType::Bool)
+      V = B.CreateZExt(V, B.getInt8Ty());
+    B.CreateStore(V, address(Op, 1));
+    break;
+  }
+  case KOpKind::Local: {
+    llvm::IRBuilder<> EB(Entry, Entry->begin());
+    R = EB.CreateAlloca(computeType(Op.Result->Type));
+    break;
+  }
+  case KOpKind::Get:
+    R = B.CreateLoad(computeType(Op.Result->Type), get(Op.Operands[0]));
+    break;
+  case KOpKind::Set:
+    B.CreateStore(get(Op.Operands[1]), get(Op.Operands[0]));
+    break;
+  case KOpKind::For:
+    return loop(Op);
+  }
+  if (Op.Result)
+    Values[Op.Result.get()] = R;
+  return llvm::Error::success();
+}
+
+llvm::Error Emitter::loop(const KOp &Op) {
+  llvm::BasicBlock *Pre = B.GetInsertBlock();
+  auto *Header = llvm::BasicBlock::Create(Ctx, "loop.header", Fn);
+  auto *Body = llvm::BasicBlock::Create(Ctx, "loop.body", Fn);
+  auto *Exit = llvm::BasicBlock::Create(Ctx, "loop.exit", Fn);
+  llvm::Value *Lo = get(Op.Operands[0]), *Hi = get(Op.Operands[1]);
+  B.CreateBr(Header);
+  B.SetInsertPoint(Header);
+  llvm::PHINode *IV = B.CreatePHI(B.getInt64Ty(), 2, Op.IndVar->Name);
+  IV->addIncoming(Lo, Pre);
+  B.CreateCondBr(B.CreateICmpSLT(IV, Hi), Body, Exit);
+  B.SetInsertPoint(Body);
+  Values[Op.IndVar.get()] = IV;
+  if (auto E = block(Op.Body))
+    return E;
+  llvm::Value *Next = B.CreateAdd(IV, B.getInt64(Op.Step), "", /*NUW=*/false,
+                                  /*NSW=*/true);
+  llvm::BranchInst *Back = B.CreateBr(Header);
+  IV->addIncoming(Next, B.GetInsertBlock());
+  // Schedule marks become loop metadata.
+  llvm::SmallVector<llvm::Metadata *, 4> MDs = {nullptr};
+  auto flag = [&](llvm::StringRef Name, llvm::Metadata *V) {
+    MDs.push_back(llvm::MDNode::get(Ctx, {llvm::MDString::get(Ctx, Name), V}));
+  };
+  auto i32 = [&](unsigned N) {
+    return llvm::ConstantAsMetadata::get(B.getInt32(N));
+  };
+  if (Op.Marks.Vectorize) {
+    flag("llvm.loop.vectorize.enable", llvm::ConstantAsMetadata::get(B.getTrue()));
+    flag("llvm.loop.vectorize.width", i32(Op.Marks.Vectorize));
+  }
+  if (Op.Marks.Unroll)
+    flag("llvm.loop.unroll.count", i32(Op.Marks.Unroll));
+  if (MDs.size() > 1) {
+    llvm::MDNode *Loop = llvm::MDNode::getDistinct(Ctx, MDs);
+    Loop->replaceOperandWith(0, Loop);
+    Back->setMetadata(llvm::LLVMContext::MD_loop, Loop);
+  }
+  B.SetInsertPoint(Exit);
+  return llvm::Error::success();
+}
+
+llvm::Error dlc::emitKernel(const Kernel &K, llvm::Module &M) {
+  if (auto E = verifyKernel(K))
+    return E;
+  return Emitter(K, M).run();
+}
+
+void dlc::optimizeModule(llvm::Module &M, unsigned OptLevel) {
+  if (OptLevel == 0)
+    return;
+  llvm::LoopAnalysisManager LAM;
+  llvm::FunctionAnalysisManager FAM;
+  llvm::CGSCCAnalysisManager CGAM;
+  llvm::ModuleAnalysisManager MAM;
+  llvm::PassBuilder PB;
+  PB.registerModuleAnalyses(MAM);
+  PB.registerCGSCCAnalyses(CGAM);
+  PB.registerFunctionAnalyses(FAM);
+  PB.registerLoopAnalyses(LAM);
+  PB.crossRegisterProxies(LAM, FAM, CGAM, MAM);
+  llvm::OptimizationLevel L = OptLevel == 1   ? llvm::OptimizationLevel::O1
+                              : OptLevel == 2 ? llvm::OptimizationLevel::O2
+                                              : llvm::OptimizationLevel::O3;
+  PB.buildPerModuleDefaultPipeline(L).run(M, MAM);
+}
+
+llvm::Expected<llvm::Value *> Emitter::scalar(const KOp &Op) {
+  llvm::SmallVector<llvm::Value *, 3> Args;
+  for (const KValue *V : Op.Operands)
+    Args.push_back(get(V));
+  // The data type is the first operand's, except for where (operand 1).
+  const KValue *Data = Op.Operands[Op.Scalar == OpKind::Where ? 1 : 0];
+  ScalarOpInput In{Op.Scalar, Data->Type.Elem, Op.Result->Type.Elem, Args,
+                   Op.ScalarAttrs};
+  if (llvm::Value *V = emitScalarOp(B, M, In))
+    return V;
+  return fail("no CPU lowering for '" + getOpInfo(Op.Scalar).Mnemonic +
+              "' on " + dtypeName(Data->Type.Elem));
+}
+
+bool dlc::emitterSupports(OpKind K, DType E) { return scalarOpSupported(K, E); }

@@ -1,0 +1,33 @@
+// Kernel IR to LLVM IR. Every kernel becomes a function
+//   void @name(const dlc_buffer *args)
+// where dlc_buffer is { void *data; const int64_t *sizes; } per kernel
+// argument, in order. Buffers are dense and row-major.
+#ifndef DLC_CODEGEN_LLVMEMITTER_H
+#define DLC_CODEGEN_LLVMEMITTER_H
+
+#include "kernel/KernelIR.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+
+namespace dlc {
+
+/// The C layout of one kernel argument.
+struct BufferArg {
+  void *Data;
+  const int64_t *Sizes;
+};
+
+/// Emits K into M as a function named K.Name. Errors name what the emitter
+/// cannot handle yet (an elementwise op without a lowering, for instance).
+llvm::Error emitKernel(const kir::Kernel &K, llvm::Module &M);
+
+/// Runs LLVM's optimization pipeline (O0..O3) on M for the host CPU.
+void optimizeModule(llvm::Module &M, unsigned OptLevel);
+
+/// Whether the emitter can lower the elementwise op K on element type E.
+bool emitterSupports(OpKind K, DType E);
+
+} // namespace dlc
+
+#endif

@@ -1,0 +1,19 @@
+// Lowering of graph ops to kernel IR.
+#ifndef DLC_KERNEL_LOWERING_H
+#define DLC_KERNEL_LOWERING_H
+
+#include "ir/IR.h"
+#include "kernel/KernelIR.h"
+
+namespace dlc {
+
+/// Lowers one elementwise op (numpy broadcasting included) to a kernel named
+/// Name whose arguments are the op's operands followed by its result. The
+/// loop nest runs over the result's dims, read at run time, so one kernel
+/// serves every batch size.
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerElementwise(const Operation &Op, llvm::StringRef Name);
+
+} // namespace dlc
+
+#endif
