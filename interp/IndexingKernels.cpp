@@ -41,10 +41,12 @@ static llvm::Error gather(const Operation &Op, const Tensor &X,
   return llvm::Error::success();
 }
 
-static llvm::Error oneHot(const Operation &Op, const Tensor &Idx, Tensor &R) {
+static llvm::Error oneHot(const Operation &Op, TensorList In, Tensor &R) {
+  const Tensor &Idx = *In[0];
   if (isFloat(Idx.elem()) || Idx.elem() == DType::Bool)
     return opError(Op, "indices must be integers");
-  int64_t Depth = Op.getInt("depth");
+  int64_t Depth = In.size() == 2 && In[1]->rank() ? In[1]->shape().back()
+                                                  : Op.getInt("depth");
   if (Depth < 0)
     return opError(Op, "depth must be non-negative");
   Sizes Expected(Idx.shape().begin(), Idx.shape().end());
@@ -73,7 +75,7 @@ llvm::Error interp::evalIndexing(const Operation &Op, TensorList In,
   case OpKind::Gather:
     return gather(Op, *In[0], *In[1], Out[0]);
   case OpKind::OneHot:
-    return oneHot(Op, *In[0], Out[0]);
+    return oneHot(Op, In, Out[0]);
   case OpKind::ShapeOf:
     return shapeOf(Op, *In[0], Out[0]);
   default:

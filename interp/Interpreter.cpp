@@ -12,7 +12,7 @@
 
 using namespace dlc;
 
-static constexpr uint64_t InterpreterMaxBytes = uint64_t(16) << 30;
+static constexpr uint64_t InterpreterMaxBytes = InterpreterTensorLimit;
 using namespace dlc::interp;
 
 //===----------------------------------------------------------------------===//
@@ -262,7 +262,7 @@ dlc::evaluateOp(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
     // result that would not fit in memory instead of dying in the allocator.
     if (uint64_t(*N) * dtypeSize(T.elem()) > InterpreterMaxBytes)
       return opError(Op, "result " + T.str() +
-                             " needs more than 16 GiB, the reference "
+                             " needs more than 4 GiB, the reference "
                              "interpreter's limit per tensor");
     Results.emplace_back(T.elem(), T.staticSizes());
   }

@@ -20,6 +20,10 @@ llvm::Expected<std::vector<Tensor>> interpret(const Function &F,
                                               llvm::ArrayRef<Tensor> Inputs,
                                               llvm::ArrayRef<Tensor> Params = {});
 
+/// The largest tensor the interpreter allocates (4 GiB); larger ones are an
+/// error, not an out-of-memory abort.
+constexpr uint64_t InterpreterTensorLimit = uint64_t(4) << 30;
+
 /// Whether the interpreter implements K (for `dlc --list-ops`).
 bool interpreterSupports(OpKind K);
 

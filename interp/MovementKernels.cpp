@@ -24,7 +24,14 @@ static llvm::Expected<Sizes> reshapeLikeShape(const Operation &Op,
     int64_t Known = 1;
     int Infer = -1;
     for (int64_t S : Op.getInts("shape")) {
-      if (S == -1 && Infer < 0) {
+      if (S == 0) { // copies the input dim at this position
+        if (R.size() >= Rank)
+          return opError(Op, "shape entry 0 at position " +
+                                 std::to_string(R.size()) +
+                                 " is beyond the input rank");
+        S = Shape[R.size()];
+        Known *= S;
+      } else if (S == -1 && Infer < 0) {
         Infer = R.size();
       } else if (S < 0) {
         return opError(Op, "shape entries must be sizes or a single -1");

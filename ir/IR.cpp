@@ -91,6 +91,28 @@ void Function::replaceAllUses(Value *From, Value *To) {
       O = To;
 }
 
+Value *ValueReplacer::lookup(Value *V) const {
+  for (auto It = Map.find(V); It != Map.end(); It = Map.find(V))
+    V = It->second;
+  return V;
+}
+
+void ValueReplacer::remapOperands(Operation &Op) const {
+  if (Map.empty())
+    return;
+  for (Value *&O : Op.Operands)
+    O = lookup(O);
+}
+
+void ValueReplacer::finish(Function &F) const {
+  if (Map.empty())
+    return;
+  for (auto &Op : F.Body)
+    remapOperands(*Op);
+  for (Value *&O : F.Outputs)
+    O = lookup(O);
+}
+
 llvm::DenseMap<const Value *, unsigned> Function::countUses() const {
   llvm::DenseMap<const Value *, unsigned> Uses;
   for (auto &Op : Body)

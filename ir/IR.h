@@ -104,6 +104,24 @@ public:
   Function *addFunction(llvm::StringRef Name);
 };
 
+/// Batched replaceAllUses for passes that walk a function in order: record
+/// replacements, remap each op's operands when the walk reaches it, and
+/// remap everything once at the end. Linear, where one replaceAllUses per
+/// rewrite would be quadratic. Ops whose results were replaced must stay
+/// alive until finish(): a freed value's address may be reused by a new one.
+class ValueReplacer {
+public:
+  void replace(Value *From, Value *To) { Map[From] = To; }
+  /// The value V now stands for (following chains of replacements).
+  Value *lookup(Value *V) const;
+  void remapOperands(Operation &Op) const;
+  /// Remaps every operand and output of F.
+  void finish(Function &F) const;
+
+private:
+  llvm::DenseMap<Value *, Value *> Map;
+};
+
 /// Inserts new ops into a function at a fixed point, inferring result types.
 class OpBuilder {
 public:

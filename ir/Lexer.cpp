@@ -3,6 +3,8 @@
 #include "ir/Lexer.h"
 
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 
 using namespace dlc;
 
@@ -138,8 +140,22 @@ Token Lexer::lexNumber(unsigned L, unsigned C0) {
       get();
     return make(Tok::Error, "invalid number '" + Buf.slice(Start, Pos).str() + "'", L, C0);
   }
-  return make(IsFloat ? Tok::Float : Tok::Int, Buf.slice(Start, Pos).str(), L,
-              C0);
+  std::string Text = Buf.slice(Start, Pos).str();
+  if (IsFloat) {
+    // The whole literal must be one number: digits, at most one '.', an
+    // optional exponent with digits, and a finite value.
+    char *End = nullptr;
+    double V = std::strtod(Text.c_str(), &End);
+    size_t Dot = Text.find('.'), E = Text.find_first_of("eE");
+    bool Shape = End == Text.c_str() + Text.size() &&
+                 (Dot == std::string::npos || Dot + 1 < Text.size()) &&
+                 (E == std::string::npos || std::isdigit((unsigned char)Text.back()));
+    if (!Shape)
+      return make(Tok::Error, "invalid number '" + Text + "'", L, C0);
+    if (std::isinf(V))
+      return make(Tok::Error, "float literal '" + Text + "' is out of range", L, C0);
+  }
+  return make(IsFloat ? Tok::Float : Tok::Int, Text, L, C0);
 }
 
 Token Lexer::lexString(unsigned L, unsigned C0, std::string &Out) {

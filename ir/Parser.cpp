@@ -219,7 +219,7 @@ llvm::Expected<Attribute> Parser::parseDense() {
   bool IsInt = !isFloat(T->elem());
   if (!consumeIf(Tok::RSquare)) {
     while (true) {
-      if (Count >= std::max<int64_t>(N, 1))
+      if (Count >= std::max<int64_t>(N, 1) || N == 0)
         return err("too many elements for " + T->str() + " (expected " +
                    std::to_string(N) + ")");
       if (Cur.Kind == Tok::Int) {
@@ -238,8 +238,12 @@ llvm::Expected<Attribute> Parser::parseDense() {
         if (IsInt)
           return err("expected an integer element for " + T->str() +
                      ", found '" + Cur.Text + "'");
-        Data->setF(Count, floatValue(Cur));
-      } else if (Cur.Kind == Tok::Ident &&
+        double V = floatValue(Cur);
+        Data->setF(Count, V);
+        if (std::isfinite(V) && !std::isfinite(Data->getF(Count)))
+          return err("element " + Cur.Text + " does not fit in " +
+                     dtypeName(T->elem()));
+      } else if (Cur.Kind == Tok::Ident && T->elem() == DType::Bool &&
                  (Cur.Text == "true" || Cur.Text == "false")) {
         Data->setI(Count, Cur.Text == "true");
       } else {

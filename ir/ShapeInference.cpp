@@ -352,9 +352,17 @@ static Result inferOneHot(const Ctx &C) {
   if (!isInteger(C.In[0].elem()))
     return C.err("indices must be integers, got " + C.In[0].str());
   int64_t Depth = C.Op.getInt("depth");
+  Shape S = C.In[0].dims();
+  if (C.In.size() == 2) {
+    // The depth is the last dim of the second operand, possibly symbolic.
+    if (Depth != 0 || C.In[1].rank() == 0)
+      return C.err("with a second operand, depth must be 0 and the operand "
+                   "must have rank >= 1");
+    S.push_back(C.In[1].dims().back());
+    return C.one(TensorType(C.Op.getType("dtype"), S));
+  }
   if (Depth <= 0 || Depth > MaxElements)
     return C.err("depth must be positive, got " + std::to_string(Depth));
-  Shape S = C.In[0].dims();
   S.push_back(Dim::fixed(Depth));
   return C.one(TensorType(C.Op.getType("dtype"), S));
 }

@@ -344,8 +344,13 @@ Result shape::inferSqueeze(const Ctx &C) {
   llvm::SmallVector<bool, 4> Drop(X.rank(), false);
   llvm::ArrayRef<int64_t> Axes = C.Op.getInts("axes");
   if (Axes.empty()) {
-    for (unsigned I = 0; I < X.rank(); ++I)
-      Drop[I] = X.dim(I).isStatic() && X.dim(I).size() == 1;
+    // Which dims go must be known now: a symbol may be 1 at run time.
+    for (unsigned I = 0; I < X.rank(); ++I) {
+      if (!X.dim(I).isStatic())
+        return C.err("squeeze without axes needs static dims, got " + X.str() +
+                     "; list the axes to remove");
+      Drop[I] = X.dim(I).size() == 1;
+    }
   }
   for (int64_t A : Axes) {
     auto N = normalizeAxis(A, X.rank(), C.Op.L);

@@ -111,8 +111,13 @@ llvm::Error dlc::externalizeWeights(Module &M, llvm::StringRef Path,
   llvm::StringSet<> Used;
   auto take = [&](Attribute &A, llvm::StringRef Hint) {
     const TensorRef &T = A.getTensor();
-    if (!T || T->numElements() <= Threshold)
+    if (!T)
       return;
+    if (T->numElements() <= Threshold) {
+      // Small tensors live in the text, even if they came from a file.
+      A = Attribute::getTensor(T);
+      return;
+    }
     std::string Name = A.blobName().empty() ? Hint.str() : A.blobName().str();
     if (Name.empty())
       Name = "t";

@@ -22,6 +22,7 @@ llvm::Error writeWeights(llvm::StringRef Path,
 /// Moves every tensor attribute and parameter initial value with more than
 /// Threshold elements into the weights file at Path, names it after its
 /// value (made unique), writes the file, and points M.WeightsFile at it.
+/// Smaller tensors become inline `dense` literals.
 llvm::Error externalizeWeights(Module &M, llvm::StringRef Path,
                                int64_t Threshold);
 

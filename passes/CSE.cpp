@@ -87,8 +87,11 @@ public:
   }
   llvm::Error run(Function &F) override {
     std::unordered_map<Key, Operation *, KeyHash, KeyEq> Seen;
+    ValueReplacer R;
+    std::vector<std::unique_ptr<Operation>> Dead;
     for (auto It = F.Body.begin(); It != F.Body.end();) {
       Operation &Op = **It;
+      R.remapOperands(Op);
       Key K{Op.kind(), Op.Operands, &Op};
       if (Op.info().has(Commutative) && K.Operands.size() == 2 &&
           std::less<Value *>()(K.Operands[1], K.Operands[0]))
@@ -100,9 +103,11 @@ public:
       }
       Operation &Prev = *Found->second;
       for (unsigned I = 0; I < Op.numResults(); ++I)
-        F.replaceAllUses(Op.result(I), Prev.result(I));
+        R.replace(Op.result(I), Prev.result(I));
+      Dead.push_back(std::move(*It)); // freed later: see ValueReplacer
       It = F.Body.erase(It);
     }
+    R.finish(F);
     return llvm::Error::success();
   }
 };

@@ -10,17 +10,25 @@
 #include "passes/Pass.h"
 #include "ir/ShapeInference.h"
 
+#include <cmath>
+
 using namespace dlc;
 
-/// True when V is a constant whose every element equals X.
+/// True when V is a constant whose every element equals X, with the same
+/// sign for zeros (x + -0.0 is x for every x, x + 0.0 is not for x = -0.0).
 static bool isSplat(const Value *V, double X) {
   if (!V->Def || V->Def->kind() != OpKind::Constant)
     return false;
   const Tensor &T = *V->Def->attr("value").getTensor();
   for (int64_t I = 0; I < T.numElements(); ++I)
-    if (T.getF(I) != X)
+    if (T.getF(I) != X || std::signbit(T.getF(I)) != std::signbit(X))
       return false;
   return true;
+}
+
+/// The additive identity of a type: -0.0 for floats, 0 for integers.
+static double addIdentity(const Value *V) {
+  return isFloat(V->Type.elem()) ? -0.0 : 0.0;
 }
 
 static bool isConstant(const Value *V) {
@@ -67,9 +75,9 @@ static Value *forwardedValue(Operation &Op) {
   case OpKind::Tile:
     return SameType && RT.isStatic() ? X : nullptr;
   case OpKind::Add:
-    if (SameType && isSplat(Op.operand(1), 0))
+    if (SameType && isSplat(Op.operand(1), addIdentity(X)))
       return X;
-    if (Op.operand(1)->Type == RT && isSplat(X, 0))
+    if (Op.operand(1)->Type == RT && isSplat(X, addIdentity(X)))
       return Op.operand(1);
     return nullptr;
   case OpKind::Sub:
@@ -98,10 +106,12 @@ public:
     return "Remove no-op ops, merge chains, order operands";
   }
   llvm::Error run(Function &F) override {
+    ValueReplacer R;
     for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
       Operation &Op = **It;
+      R.remapOperands(Op);
       if (Value *V = forwardedValue(Op)) {
-        F.replaceAllUses(Op.result(), V);
+        R.replace(Op.result(), V);
         continue;
       }
       if (Op.info().has(Commutative) && Op.numOperands() == 2 &&
@@ -110,23 +120,23 @@ public:
       Value *X = Op.numOperands() ? Op.operand(0) : nullptr;
       if (Op.kind() == OpKind::Transpose && X->Def &&
           X->Def->kind() == OpKind::Transpose) {
-        auto Rev = [](llvm::ArrayRef<int64_t> P, unsigned R) {
+        auto Rev = [](llvm::ArrayRef<int64_t> P, unsigned Rank) {
           llvm::SmallVector<int64_t, 4> V(P);
           if (V.empty())
-            for (unsigned I = 0; I < R; ++I)
-              V.push_back(R - 1 - I);
+            for (unsigned I = 0; I < Rank; ++I)
+              V.push_back(Rank - 1 - I);
           return V;
         };
-        unsigned R = X->Type.rank();
-        auto Inner = Rev(X->Def->getInts("perm"), R);
-        auto Outer = Rev(Op.getInts("perm"), R);
+        unsigned Rank = X->Type.rank();
+        auto Inner = Rev(X->Def->getInts("perm"), Rank);
+        auto Outer = Rev(Op.getInts("perm"), Rank);
         llvm::SmallVector<int64_t, 4> Composed;
         for (int64_t P : Outer)
           Composed.push_back(Inner[P]);
         Op.Operands[0] = X->Def->operand(0);
         Op.setAttr("perm", Attribute::getInts(Composed));
         if (Value *V = forwardedValue(Op))
-          F.replaceAllUses(Op.result(), V);
+          R.replace(Op.result(), V);
         continue;
       }
       if (Op.kind() == OpKind::Reshape && X->Def &&
@@ -142,9 +152,10 @@ public:
           continue;
         }
         if (Value *V = forwardedValue(Op))
-          F.replaceAllUses(Op.result(), V);
+          R.replace(Op.result(), V);
       }
     }
+    R.finish(F);
     return llvm::Error::success();
   }
 };

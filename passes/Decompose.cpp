@@ -79,8 +79,11 @@ public:
     return "Rewrite composite ops into primitive ops";
   }
   llvm::Error run(Function &F) override {
+    ValueReplacer Repl;
+    std::vector<std::unique_ptr<Operation>> Dead;
     for (auto It = F.Body.begin(); It != F.Body.end();) {
       Operation &Op = **It;
+      Repl.remapOperands(Op);
       if (!Op.info().has(Composite)) {
         ++It;
         continue;
@@ -105,10 +108,14 @@ public:
               Dims[D] = Orig.dim(D);
           New->Type = TensorType(New->Type.elem(), Dims);
         }
-        F.replaceAllUses(Op.result(I), New);
+        Repl.replace(Op.result(I), New);
       }
+      // Keep the op alive until the end: a freed result's address could be
+      // reused by a new value and alias a key of Repl.
+      Dead.push_back(std::move(*It));
       It = F.Body.erase(It);
     }
+    Repl.finish(F);
     return llvm::Error::success();
   }
 };

@@ -127,13 +127,13 @@ DecomposeResult dlc::decomposeLoss(Operation &Op, OpBuilder &B) {
     Value *Target = T;
     if (isInteger(T->Type.elem())) {
       const Dim &Classes = P->Type.dim(1);
-      if (!Classes.isStatic())
-        return makeError(Op.L, "'" + Op.mnemonic() +
-                                   "' with integer labels needs a static "
-                                   "class count, got " + P->Type.str());
-      Target = B.create(OpKind::OneHot, {T},
-                        {intAttr("depth", Classes.size()),
-                         {"dtype", Attribute::getType(E)}});
+      // A symbolic class count takes the depth from the scores at run time.
+      Target = Classes.isStatic()
+                   ? B.create(OpKind::OneHot, {T},
+                              {intAttr("depth", Classes.size()),
+                               {"dtype", Attribute::getType(E)}})
+                   : B.create(OpKind::OneHot, {T, P},
+                              {{"dtype", Attribute::getType(E)}});
     }
     PerElem = B.create(
         OpKind::Neg,

@@ -23,8 +23,10 @@ public:
     return "Evaluate ops whose operands are constants";
   }
   llvm::Error run(Function &F) override {
+    ValueReplacer R;
     for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
       Operation &Op = **It;
+      R.remapOperands(Op);
       if (Op.kind() == OpKind::Constant)
         continue;
       OpBuilder B(F, It, Op.L);
@@ -33,7 +35,7 @@ public:
         Tensor T(DType::I64, {int64_t(Sizes.size())});
         for (size_t I = 0; I < Sizes.size(); ++I)
           T.setI(I, Sizes[I]);
-        F.replaceAllUses(Op.result(), B.constant(std::move(T)));
+        R.replace(Op.result(), B.constant(std::move(T)));
         continue;
       }
       llvm::SmallVector<const Tensor *, 4> Args;
@@ -61,9 +63,10 @@ public:
       for (unsigned I = 0; I < Op.numResults(); ++I) {
         Value *C = B.constant(std::move((*Results)[I]));
         C->Name = Op.result(I)->Name; // the folded op goes away with --dce
-        F.replaceAllUses(Op.result(I), C);
+        R.replace(Op.result(I), C);
       }
     }
+    R.finish(F);
     return llvm::Error::success();
   }
 };

@@ -128,17 +128,19 @@ int main(int argc, char **argv) {
                  << "': " << Buf.getError().message() << "\n";
     return 1;
   }
-  std::error_code EC;
-  llvm::ToolOutputFile Out(OutputFile, EC, llvm::sys::fs::OF_None);
-  if (EC) {
-    llvm::errs() << "error: cannot write '" << OutputFile
-                 << "': " << EC.message() << "\n";
+  if (SplitInput && !SaveWeights.empty()) {
+    llvm::errs() << "error: --save-weights cannot be combined with "
+                    "--split-input-file (the chunks would share one file)\n";
     return 1;
   }
+  // Output is collected first: an output file (possibly the input itself)
+  // is only written when everything succeeded.
+  std::string Result;
+  llvm::raw_string_ostream OutOS(Result);
   llvm::StringRef Text = (*Buf)->getBuffer();
   bool Ok = true;
   if (!SplitInput) {
-    Ok = processChunk(Text, 1, Out.os());
+    Ok = processChunk(Text, 1, OutOS);
   } else {
     // Split at lines that are exactly "// -----"; keep line numbers.
     unsigned Line = 1, ChunkLine = 1;
@@ -146,9 +148,9 @@ int main(int argc, char **argv) {
     bool First = true;
     auto flush = [&](size_t End) {
       if (!First)
-        Out.os() << "// -----\n";
+        OutOS << "// -----\n";
       First = false;
-      Ok &= processChunk(Text.slice(ChunkStart, End), ChunkLine, Out.os());
+      Ok &= processChunk(Text.slice(ChunkStart, End), ChunkLine, OutOS);
     };
     while (Pos < Text.size()) {
       size_t EOL = Text.find('\n', Pos);
@@ -165,7 +167,18 @@ int main(int argc, char **argv) {
     ChunkStart = std::min(ChunkStart, Text.size());
     flush(Text.size());
   }
-  if (Ok)
-    Out.keep();
+  if (OutputFile == "-") {
+    llvm::outs() << Result; // with --split-input-file, the chunks that worked
+  } else if (Ok) {
+    std::error_code EC;
+    llvm::ToolOutputFile File(OutputFile, EC, llvm::sys::fs::OF_None);
+    if (EC) {
+      llvm::errs() << "error: cannot write '" << OutputFile
+                   << "': " << EC.message() << "\n";
+      return 1;
+    }
+    File.os() << Result;
+    File.keep();
+  }
   return Ok ? 0 : 1;
 }

@@ -84,13 +84,23 @@ static llvm::Expected<Tensor> randomInput(const Value &In,
       Sizes.push_back(D.size());
       continue;
     }
+    if (D.isUnknown())
+      return makeError("input '" + In.Name + "' has an unknown dim ('?'); "
+                       "random inputs need named dims: pass this input as "
+                       "--input " + In.Name + "=FILE.npy");
     auto It = Dims.find(D.sym());
     if (It == Dims.end())
       return makeError("input '" + In.Name + "' has dim " + D.str() +
-                       "; give its size with --dim " +
-                       (D.isSymbol() ? D.str() : "SYM") + "=SIZE");
+                       "; give its size with --dim " + D.str() + "=SIZE");
     Sizes.push_back(It->second);
   }
+  uint64_t Bytes = dtypeSize(In.Type.elem());
+  for (int64_t S : Sizes)
+    if (S && Bytes > InterpreterTensorLimit / uint64_t(S))
+      return makeError("input '" + In.Name + "' would need more than 4 GiB "
+                       "with these --dim sizes");
+    else
+      Bytes *= uint64_t(S);
   Tensor X(In.Type.elem(), Sizes);
   for (int64_t I = 0; I < X.numElements(); ++I) {
     double U = uniformAt(Seed * 1000003ull + Index, I);
@@ -139,7 +149,8 @@ static llvm::Error run(const RunOptions &Opts) {
     auto [Name, File] = llvm::StringRef(S).split('=');
     if (File.empty())
       return makeError("--input expects NAME=FILE.npy, got '" + S + "'");
-    Files[Name] = File.str();
+    if (!Files.try_emplace(Name, File.str()).second)
+      return makeError("--input " + Name + " is given twice");
   }
   for (auto &KV : Files) {
     bool Known = false;
@@ -154,6 +165,13 @@ static llvm::Error run(const RunOptions &Opts) {
     int64_t N;
     if (Size.getAsInteger(10, N) || N < 0)
       return makeError("--dim expects SYM=SIZE, got '" + S + "'");
+    bool Known = false;
+    for (auto &In : F->Inputs)
+      for (const Dim &D : In->Type.dims())
+        Known |= D.isSymbol() && D.sym() == Sym;
+    if (!Known)
+      return makeError("--dim " + Sym + ": the model's inputs have no "
+                       "symbolic dim named '" + Sym + "'");
     Dims[Sym] = N;
   }
   // Inputs from files first: their sizes also fix symbolic dims for the
@@ -191,6 +209,22 @@ static llvm::Error run(const RunOptions &Opts) {
   auto Outs = interpret(*F, Inputs);
   if (!Outs)
     return Outs.takeError();
+  // Check everything that could stop the writing before anything is written.
+  llvm::StringMap<std::string> FileOwner;
+  for (size_t I = 0; I < Outs->size(); ++I) {
+    if (Opts.OutDir.empty())
+      break;
+    if (!npyDescr((*Outs)[I].elem()))
+      return makeError("output '" + F->OutputNames[I] + "' has type " +
+                       dtypeName((*Outs)[I].elem()) +
+                       ", which .npy cannot hold; nothing was written");
+    auto [It, New] = FileOwner.try_emplace(sanitize(F->OutputNames[I]),
+                                           F->OutputNames[I]);
+    if (!New)
+      return makeError("outputs '" + It->second + "' and '" +
+                       F->OutputNames[I] + "' would both be written to " +
+                       It->getKey() + ".npy; nothing was written");
+  }
   if (!Opts.OutDir.empty())
     if (auto EC = llvm::sys::fs::create_directories(Opts.OutDir))
       return makeError("cannot create '" + Opts.OutDir + "': " + EC.message());
@@ -200,9 +234,6 @@ static llvm::Error run(const RunOptions &Opts) {
     if (Opts.OutDir.empty())
       continue;
     const char *Descr = npyDescr(T.elem());
-    if (!Descr)
-      return makeError("output '" + F->OutputNames[I] + "' has type " +
-                       dtypeName(T.elem()) + ", which .npy cannot hold");
     rt::NpyArray A{Descr, {T.shape().begin(), T.shape().end()}, T.bytes()};
     llvm::SmallString<128> Path(Opts.OutDir);
     llvm::sys::path::append(Path, sanitize(F->OutputNames[I]) + ".npy");
