@@ -1,6 +1,7 @@
 // Shape inference: the dispatch over every op, element-type checks, and the
 // rules for elementwise, reduction, matmul, loss and source ops. Rules for
-// convolution, pooling, normalization and movement ops are in ShapeRulesNN.cpp.
+// convolution, pooling and normalization ops are in ShapeRulesNN.cpp, for
+// movement ops in ShapeRulesMovement.cpp.
 #include "ir/ShapeRules.h"
 
 #include "llvm/ADT/SmallSet.h"

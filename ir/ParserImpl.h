@@ -1,0 +1,93 @@
+// Internal to the IR parser (Parser.cpp, ParseAttributes.cpp): the
+// recursive-descent parser class.
+#ifndef DLC_IR_PARSERIMPL_H
+#define DLC_IR_PARSERIMPL_H
+
+#include "ir/IR.h"
+#include "ir/Lexer.h"
+
+#include "llvm/ADT/StringMap.h"
+
+#include <optional>
+
+namespace dlc {
+namespace detail {
+
+class Parser {
+public:
+  Parser(llvm::StringRef Text, llvm::StringRef File, unsigned FirstLine)
+      : Lex(Text, FirstLine), File(File.str()) {
+    Cur = Lex.next();
+  }
+
+  llvm::Expected<std::unique_ptr<Module>> parseModule();
+  llvm::Expected<TensorType> parseType();
+  llvm::Expected<Attribute> parseAttrValue(std::optional<AttrKind> Want,
+                                           llvm::StringRef AttrName);
+  bool atEof() const { return Cur.Kind == Tok::Eof; }
+  llvm::Error expectEof() {
+    if (Cur.Kind == Tok::Eof)
+      return llvm::Error::success();
+    return err("unexpected '" + Cur.Text + "' after the end");
+  }
+  llvm::Error lexError() { return err(Cur.Text); }
+
+private:
+  Loc here() const { return Loc::at(File, Cur.Line, Cur.Col); }
+  llvm::Error err(const llvm::Twine &Msg) const {
+    if (Cur.Kind == Tok::Error)
+      return makeError(here(), Cur.Text);
+    return makeError(here(), Msg);
+  }
+  llvm::Error errAt(const Token &T, const llvm::Twine &Msg) const {
+    return makeError(Loc::at(File, T.Line, T.Col), Msg);
+  }
+  void consume() { Cur = Lex.next(); }
+  bool consumeIf(Tok K) {
+    if (Cur.Kind != K)
+      return false;
+    consume();
+    return true;
+  }
+  std::string describe(const Token &T) const {
+    if (T.Kind == Tok::Eof)
+      return "end of input";
+    return "'" + T.Text + "'";
+  }
+  llvm::Error expect(Tok K, llvm::StringRef What) {
+    if (Cur.Kind == K) {
+      consume();
+      return llvm::Error::success();
+    }
+    return err("expected " + What + ", found " + describe(Cur));
+  }
+  llvm::Error expectKeyword(llvm::StringRef KW) {
+    if (Cur.Kind == Tok::Ident && Cur.Text == KW) {
+      consume();
+      return llvm::Error::success();
+    }
+    return err("expected '" + KW + "', found " + describe(Cur));
+  }
+
+  llvm::Error parseFunction(Module &M);
+  llvm::Error parseOp(Function &F);
+  llvm::Error parseAttrDict(Operation &Op);
+  llvm::Expected<Attribute> parseDense();
+  llvm::Expected<Attribute> parseResource();
+  llvm::Expected<TensorType> parseAngleType();
+  llvm::Error parseWeightsDirective(Module &M);
+  llvm::Error define(const Token &T, Value *V);
+  llvm::Expected<Value *> useValue();
+  llvm::Expected<int64_t> parseInt(const Token &T);
+
+  Lexer Lex;
+  Token Cur;
+  std::string File;
+  llvm::StringMap<Value *> Names; // per function
+  std::optional<llvm::StringMap<TensorRef>> Weights;
+};
+
+} // namespace detail
+} // namespace dlc
+
+#endif
