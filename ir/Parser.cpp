@@ -303,6 +303,12 @@ llvm::Error Parser::parseFunction(Module &M) {
       return errAt(RetTok, "result '" + Outs[I].first.Text + "' is declared " +
                                Outs[I].second.str() + " but returns " +
                                Rets[I]->Type.str());
+    // A declared dim refines a '?' of the returned value.
+    Shape Dims = Rets[I]->Type.dims();
+    for (unsigned D = 0; D < Dims.size(); ++D)
+      if (Dims[D].isUnknown())
+        Dims[D] = Outs[I].second.dim(D);
+    Rets[I]->Type = TensorType(Rets[I]->Type.elem(), Dims);
     F.addOutput(Outs[I].first.Text, Rets[I]);
   }
   if (Cur.Kind == Tok::Eof)

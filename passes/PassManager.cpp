@@ -36,9 +36,11 @@ llvm::Error PassManager::addPipeline(llvm::StringRef Pipeline) {
   if (Pipeline == "optimize")
     return addPipeline(optimizePipeline());
   llvm::SmallVector<llvm::StringRef, 8> Names;
-  Pipeline.split(Names, ',', -1, false);
+  Pipeline.split(Names, ',', -1, /*KeepEmpty=*/true);
   for (llvm::StringRef N : Names) {
     N = N.trim();
+    if (N.empty())
+      return makeError("empty pass name in pipeline '" + Pipeline + "'");
     const PassInfo *P = lookupPass(N);
     if (!P) {
       std::string Known;
