@@ -35,28 +35,7 @@ public:
 
 private:
   llvm::Type *computeType(SType T) {
-    if (T.IsIndex)
-      return B.getInt64Ty();
-    switch (T.Elem) {
-    case DType::F32:
-    case DType::F16:
-    case DType::BF16:
-      return B.getFloatTy();
-    case DType::F64:
-      return B.getDoubleTy();
-    case DType::I8:
-    case DType::U8:
-      return B.getInt8Ty();
-    case DType::I16:
-      return B.getInt16Ty();
-    case DType::I32:
-      return B.getInt32Ty();
-    case DType::I64:
-      return B.getInt64Ty();
-    case DType::Bool:
-      return B.getInt1Ty();
-    }
-    llvm_unreachable("bad dtype");
+    return T.IsIndex ? B.getInt64Ty() : scalarComputeType(B, T.Elem);
   }
   llvm::Type *storageType(DType E) {
     switch (E) {

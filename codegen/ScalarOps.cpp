@@ -137,7 +137,7 @@ static llvm::Value *emitInt(llvm::IRBuilder<> &B, const ScalarOpInput &In) {
   }
 }
 
-static llvm::Type *computeType(llvm::IRBuilder<> &B, DType E) {
+llvm::Type *dlc::scalarComputeType(llvm::IRBuilder<> &B, DType E) {
   switch (E) {
   case DType::F32: case DType::F16: case DType::BF16: return B.getFloatTy();
   case DType::F64: return B.getDoubleTy();
@@ -153,7 +153,7 @@ static llvm::Type *computeType(llvm::IRBuilder<> &B, DType E) {
 static llvm::Value *emitCast(llvm::IRBuilder<> &B, const ScalarOpInput &In) {
   llvm::Value *X = In.Args[0];
   DType From = In.OperandType, To = In.ResultType;
-  llvm::Type *T = computeType(B, To);
+  llvm::Type *T = scalarComputeType(B, To);
   if (To == DType::Bool)
     return isFloat(From) ? B.CreateFCmpUNE(X, llvm::ConstantFP::get(X->getType(), 0.0))
                          : B.CreateICmpNE(X, llvm::ConstantInt::get(X->getType(), 0));

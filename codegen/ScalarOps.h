@@ -23,6 +23,9 @@ struct ScalarOpInput {
   llvm::ArrayRef<std::pair<std::string, double>> Attrs; // e.g. alpha, min
 };
 
+/// The LLVM type scalars of E compute in: f16 and bf16 as float, bool as i1.
+llvm::Type *scalarComputeType(llvm::IRBuilder<> &B, DType E);
+
 /// Emits the op, or returns null when it has no lowering for these types
 /// (see scalarOpSupported).
 llvm::Value *emitScalarOp(llvm::IRBuilder<> &B, llvm::Module &M,

@@ -9,19 +9,15 @@
 #include "ir/Random.h"
 #include "kernel/Lowering.h"
 
+#include "TestUtil.h"
+
 #include "gtest/gtest.h"
 
 #include <cmath>
 
 using namespace dlc;
 
-namespace dlc {
-void PrintTo(OpKind K, std::ostream *OS) { *OS << getOpInfo(K).Mnemonic.str(); }
-} // namespace dlc
-
 namespace {
-
-std::string errText(llvm::Error E) { return llvm::toString(std::move(E)); }
 
 /// Random values; floats include negatives, zeros and large magnitudes.
 Tensor randomTensor(DType E, llvm::ArrayRef<int64_t> Shape, uint64_t Seed) {

@@ -10,20 +10,15 @@
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
 
+#include "TestUtil.h"
+
 #include "gtest/gtest.h"
 
 #include <cmath>
 
 using namespace dlc;
 
-namespace dlc {
-// Readable test names in gtest and ctest output.
-void PrintTo(OpKind K, std::ostream *OS) { *OS << getOpInfo(K).Mnemonic.str(); }
-} // namespace dlc
-
 namespace {
-
-std::string errText(llvm::Error E) { return llvm::toString(std::move(E)); }
 
 class OpTable : public ::testing::TestWithParam<OpKind> {
 protected:
