@@ -14,6 +14,11 @@ namespace dlc {
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerElementwise(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers reduce_sum, reduce_mean, reduce_max, reduce_min and reduce_prod
+/// (any axes, keepdims) to a kernel with arguments (input, result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerReduction(const Operation &Op, llvm::StringRef Name);
+
 } // namespace dlc
 
 #endif

@@ -1,0 +1,139 @@
+// Reductions (sum, mean, max, min, prod over any axes, keepdims) to kernel
+// IR.
+//
+// 1. Loop over the kept dims of the input (bounds read at run time).
+// 2. A `local` accumulator starts at the reduction's identity (0, 1, -inf,
+//    +inf, or the integer type's extremes).
+// 3. Nested loops over the reduced dims fold each element in; max and min
+//    use the NaN-propagating scalar ops, like the interpreter.
+// 4. mean divides by the product of the reduced extents; the result is
+//    stored at the kept indices (with 0 at reduced positions under keepdims).
+#include "kernel/Lowering.h"
+
+#include "ir/Location.h"
+#include "ir/ShapeInference.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace dlc;
+using namespace dlc::kir;
+
+static double lowest(DType E) {
+  switch (E) {
+  case DType::I8: return std::numeric_limits<int8_t>::min();
+  case DType::I16: return std::numeric_limits<int16_t>::min();
+  case DType::I32: return std::numeric_limits<int32_t>::min();
+  case DType::I64: return double(std::numeric_limits<int64_t>::min());
+  case DType::U8: case DType::Bool: return 0;
+  case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
+    return -INFINITY;
+  }
+  llvm_unreachable("bad dtype");
+}
+
+static double highest(DType E) {
+  switch (E) {
+  case DType::I8: return std::numeric_limits<int8_t>::max();
+  case DType::I16: return std::numeric_limits<int16_t>::max();
+  case DType::I32: return std::numeric_limits<int32_t>::max();
+  // The largest double below 2^63 converts to an i64 without overflow.
+  case DType::I64: return 9223372036854774784.0;
+  case DType::U8: return 255;
+  case DType::Bool: return 1;
+  case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
+    return INFINITY;
+  }
+  llvm_unreachable("bad dtype");
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerReduction(const Operation &Op, llvm::StringRef Name) {
+  OpKind RK = Op.kind();
+  OpKind Combine;
+  double Init;
+  DType E = Op.operand(0)->Type.elem();
+  switch (RK) {
+  case OpKind::ReduceSum: case OpKind::ReduceMean:
+    Combine = OpKind::Add, Init = 0;
+    break;
+  case OpKind::ReduceProd:
+    Combine = OpKind::Mul, Init = 1;
+    break;
+  case OpKind::ReduceMax:
+    Combine = OpKind::Max, Init = lowest(E);
+    break;
+  case OpKind::ReduceMin:
+    Combine = OpKind::Min, Init = highest(E);
+    break;
+  default:
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not a plain reduction");
+  }
+  if (E == DType::Bool)
+    return makeError(Op.L, "reductions over bool are not lowered");
+  const TensorType &XT = Op.operand(0)->Type;
+  unsigned R = XT.rank();
+  llvm::SmallVector<bool, 4> Reduced(R, Op.getInts("axes").empty());
+  for (int64_t A : Op.getInts("axes")) {
+    auto N = normalizeAxis(A, R, Op.L);
+    if (!N)
+      return N.takeError();
+    Reduced[*N] = true;
+  }
+  bool Keep = Op.getBool("keepdims");
+
+  auto K = std::make_unique<Kernel>();
+  K->Name = Name.str();
+  KBuilder B(*K);
+  auto dyn = [](const TensorType &T) {
+    Shape S;
+    for (const Dim &D : T.dims())
+      S.push_back(D.isStatic() ? D : Dim::unknown());
+    return TensorType(T.elem(), S);
+  };
+  KValue *In = B.arg("in", dyn(XT));
+  KValue *Out = B.arg("out", dyn(Op.result()->Type));
+  KValue *Zero = B.constIndex(0);
+  std::vector<KValue *> Ext(R);
+  for (unsigned D = 0; D < R; ++D)
+    Ext[D] = B.dim(In, D);
+
+  std::vector<KValue *> Idx(R, nullptr), OutIdx;
+  for (unsigned D = 0; D < R; ++D)
+    if (!Reduced[D])
+      Idx[D] = B.beginFor(Zero, Ext[D]);
+  KValue *Acc = B.local(E);
+  B.set(Acc, B.constFloat(E, Init));
+  unsigned Inner = 0;
+  for (unsigned D = 0; D < R; ++D)
+    if (Reduced[D]) {
+      Idx[D] = B.beginFor(Zero, Ext[D]);
+      ++Inner;
+    }
+  KValue *X = B.load(In, Idx);
+  B.set(Acc, B.scalar(Combine, {B.get(Acc), X}, SType::of(E)));
+  for (unsigned I = 0; I < Inner; ++I)
+    B.endFor();
+  KValue *V = B.get(Acc);
+  if (RK == OpKind::ReduceMean) {
+    KValue *Count = B.constIndex(1);
+    for (unsigned D = 0; D < R; ++D)
+      if (Reduced[D])
+        Count = B.index(IndexOp::Mul, Count, Ext[D]);
+    KValue *CountF = B.scalar(OpKind::Cast, {Count}, SType::of(E));
+    V = B.scalar(OpKind::Div, {V, CountF}, SType::of(E));
+  }
+  for (unsigned D = 0; D < R; ++D) {
+    if (!Reduced[D])
+      OutIdx.push_back(Idx[D]);
+    else if (Keep)
+      OutIdx.push_back(Zero);
+  }
+  B.store(V, Out, OutIdx);
+  for (unsigned D = 0; D < R; ++D)
+    if (!Reduced[D])
+      B.endFor();
+  if (auto Err = verifyKernel(*K))
+    return std::move(Err);
+  return K;
+}
