@@ -19,6 +19,8 @@ struct RunOptions {
   bool RandomInputs = false;
   unsigned Seed = 0;
   bool PrintIR = false;
+  std::string Engine = "interp"; // interp | jit
+  unsigned OptLevel = 3;
 };
 int runCommand(const RunOptions &Opts);
 

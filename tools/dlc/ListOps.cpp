@@ -4,7 +4,10 @@
 #include "Commands.h"
 
 #include "interp/Interpreter.h"
+#include "codegen/Executor.h"
 #include "ir/OpExample.h"
+#include "ir/Parser.h"
+#include "passes/Pass.h"
 
 #include "llvm/Support/Format.h"
 
@@ -17,6 +20,27 @@ static bool shapeInferenceWorks(const OpInfo &I) {
     llvm::consumeError(std::move(E));
     return false;
   }
+  return true;
+}
+
+/// CPU lowering "exists" for an op when its example, after the standard
+/// optimization pipeline, has only ops the CPU executor compiles.
+static bool cpuLoweringWorks(const OpInfo &I) {
+  auto M = parseModule(exampleText(I), "<example>");
+  if (!M) {
+    llvm::consumeError(M.takeError());
+    return false;
+  }
+  PassManager PM;
+  if (auto E = PM.addPipeline("optimize"))
+    llvm::report_fatal_error(std::move(E));
+  if (auto E = PM.run(**M)) {
+    llvm::consumeError(std::move(E));
+    return false;
+  }
+  for (auto &Op : (*M)->Functions[0]->Body)
+    if (!CompiledFunction::supports(*Op))
+      return false;
   return true;
 }
 
@@ -33,16 +57,17 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
                        (const char *)"cpu", (const char *)"gpu",
                        (const char *)"kind");
   }
-  unsigned Counts[3] = {0, 0, 0};
+  unsigned Counts[4] = {0, 0, 0, 0};
   for (const OpInfo &I : allOps()) {
     bool Shape = shapeInferenceWorks(I), Interp = interpreterSupports(I.Kind);
-    // Gradients and CPU/GPU lowering do not exist yet: later issues add
-    // their registries, and these columns will read them.
-    bool Grad = false, Cpu = false, Gpu = false;
+    // Gradients and GPU lowering do not exist yet: later issues add them,
+    // and these columns will probe them the same way.
+    bool Grad = false, Cpu = cpuLoweringWorks(I), Gpu = false;
     Counts[0] += Shape;
     Counts[1] += Interp;
     const char *Kind = I.has(Composite) ? "composite" : "primitive";
     Counts[2] += I.has(Composite);
+    Counts[3] += Cpu;
     if (Markdown)
       OS << "| `" << I.Mnemonic << "` | " << (Shape ? Yes : No) << " | "
          << (Interp ? Yes : No) << " | " << (Grad ? Yes : No) << " | "
@@ -57,5 +82,5 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
   if (!Markdown)
     OS << allOps().size() << " ops (" << Counts[2] << " composite): shape "
        << Counts[0] << ", interp " << Counts[1]
-       << ", grad 0, cpu 0, gpu 0\n";
+       << ", grad 0, cpu " << Counts[3] << ", gpu 0\n";
 }

@@ -2,6 +2,7 @@
 // random ones) and writes one .npy per output.
 #include "Commands.h"
 
+#include "codegen/Executor.h"
 #include "interp/Interpreter.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
@@ -206,7 +207,18 @@ static llvm::Error run(const RunOptions &Opts) {
       return T.takeError();
     Inputs.push_back(std::move(*T));
   }
-  auto Outs = interpret(*F, Inputs);
+  llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
+  if (Opts.Engine == "jit") {
+    auto C = CompiledFunction::compile(*F, Opts.OptLevel);
+    if (!C)
+      return C.takeError();
+    Outs = (*C)->run(Inputs);
+  } else if (Opts.Engine == "interp") {
+    Outs = interpret(*F, Inputs);
+  } else {
+    return makeError("--engine must be 'interp' or 'jit', got '" +
+                     Opts.Engine + "'");
+  }
   if (!Outs)
     return Outs.takeError();
   // Check everything that could stop the writing before anything is written.

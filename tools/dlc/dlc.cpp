@@ -4,6 +4,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 
+#include <algorithm>
+
 using namespace dlc;
 namespace cl = llvm::cl;
 
@@ -31,6 +33,13 @@ static cl::list<std::string>
             cl::sub(RunCmd));
 static cl::opt<unsigned> RunSeed("seed", cl::desc("Seed for --random-inputs"),
                                  cl::init(0), cl::sub(RunCmd));
+static cl::opt<std::string> RunEngine(
+    "engine",
+    cl::desc("interp (reference interpreter, every op) or jit (LLVM JIT; "
+             "elementwise ops and reductions so far)"),
+    cl::init("interp"), cl::sub(RunCmd));
+static cl::opt<unsigned> RunOpt("O", cl::desc("JIT optimization level 0-3"),
+                                cl::init(3), cl::Prefix, cl::sub(RunCmd));
 static cl::opt<bool> RunPrintIR("print-ir",
                                 cl::desc("Print the optimized IR before running"),
                                 cl::sub(RunCmd));
@@ -62,6 +71,8 @@ int main(int argc, char **argv) {
     O.RandomInputs = RunRandom;
     O.Seed = RunSeed;
     O.PrintIR = RunPrintIR;
+    O.Engine = RunEngine;
+    O.OptLevel = std::min(3u, RunOpt.getValue());
     return runCommand(O);
   }
   for (cl::SubCommand *S : {&CompileCmd, &TrainCmd, &BenchCmd})

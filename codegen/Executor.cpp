@@ -1,0 +1,190 @@
+// The CPU graph executor.
+//
+// 1. compile: each op of the function becomes a kernel (elementwise and
+//    reduction lowerings), a view (reshape-like ops copy their bytes), or a
+//    constant; anything else is collected and reported in one error.
+// 2. run: check the inputs against the signature (count, dtype, rank,
+//    static dims, one size per symbol), then walk the ops: result shapes come
+//    from shape inference on the concrete operand shapes, results are
+//    allocated, and the kernel is called with {data, sizes} per buffer.
+#include "codegen/Executor.h"
+
+#include "codegen/ScalarOps.h"
+#include "ir/ShapeInference.h"
+#include "kernel/Lowering.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cstring>
+
+using namespace dlc;
+
+CompiledFunction::~CompiledFunction() = default;
+
+/// Ops that only reinterpret the bytes of their operand.
+static bool isView(OpKind K) {
+  return K == OpKind::Reshape || K == OpKind::Flatten ||
+         K == OpKind::Squeeze || K == OpKind::Unsqueeze ||
+         K == OpKind::Identity;
+}
+
+static bool isReduction(OpKind K) {
+  return K == OpKind::ReduceSum || K == OpKind::ReduceMean ||
+         K == OpKind::ReduceMax || K == OpKind::ReduceMin ||
+         K == OpKind::ReduceProd;
+}
+
+bool CompiledFunction::supports(const Operation &Op) {
+  OpKind K = Op.kind();
+  if (K == OpKind::Constant || isView(K))
+    return true;
+  if (isReduction(K))
+    return Op.operand(0)->Type.elem() != DType::Bool;
+  if (Op.info().has(Elementwise) && !Op.info().has(Composite)) {
+    const Value *Data = Op.operand(K == OpKind::Where ? 1 : 0);
+    return scalarOpSupported(K, Data->Type.elem());
+  }
+  return false;
+}
+
+llvm::Expected<std::unique_ptr<CompiledFunction>>
+CompiledFunction::compile(const Function &F, unsigned OptLevel) {
+  std::string Unsupported;
+  std::vector<std::unique_ptr<kir::Kernel>> Ks;
+  std::vector<int> KernelOf; // per op: index into Ks, or -1
+  unsigned N = 0;
+  for (auto &Op : F.Body) {
+    KernelOf.push_back(-1);
+    if (!supports(*Op)) {
+      Unsupported += "\n  " + Op->L.str() + ": '" + Op->mnemonic().str() +
+                     "' on " + (Op->numOperands() ? Op->operand(0)->Type.str()
+                                                  : std::string("no operands"));
+      continue;
+    }
+    if (Op->kind() == OpKind::Constant || isView(Op->kind()))
+      continue;
+    std::string Name = "k" + std::to_string(N++) + "_" + Op->mnemonic().str();
+    auto K = isReduction(Op->kind()) ? lowerReduction(*Op, Name)
+                                     : lowerElementwise(*Op, Name);
+    if (!K)
+      return K.takeError();
+    KernelOf.back() = int(Ks.size());
+    Ks.push_back(std::move(*K));
+  }
+  if (!Unsupported.empty())
+    return makeError("'@" + F.Name +
+                     "' has ops without a CPU lowering yet (run it with the "
+                     "interpreter instead):" + Unsupported);
+  std::vector<const kir::Kernel *> Ptrs;
+  for (auto &K : Ks)
+    Ptrs.push_back(K.get());
+  auto J = JitModule::compile(Ptrs, OptLevel);
+  if (!J)
+    return J.takeError();
+  std::unique_ptr<CompiledFunction> C(new CompiledFunction());
+  C->F = &F;
+  C->Jit = std::move(*J);
+  for (int KI : KernelOf) {
+    if (KI < 0) {
+      C->Kernels.push_back(nullptr);
+      continue;
+    }
+    auto Fn = C->Jit->lookup(Ks[KI]->Name);
+    if (!Fn)
+      return Fn.takeError();
+    C->Kernels.push_back(*Fn);
+  }
+  return C;
+}
+
+/// Checks run-time inputs against the signature and binds symbolic dims.
+static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
+  if (In.size() != F.Inputs.size())
+    return makeError("'@" + F.Name + "' takes " +
+                     std::to_string(F.Inputs.size()) + " input(s), got " +
+                     std::to_string(In.size()));
+  llvm::StringMap<std::pair<int64_t, std::string>> Bound;
+  for (size_t I = 0; I < In.size(); ++I) {
+    const Value &V = *F.Inputs[I];
+    const Tensor &T = In[I];
+    std::string What = "input '" + V.Name + "'";
+    if (T.elem() != V.Type.elem())
+      return makeError(What + " must be " + V.Type.str() + ", got " +
+                       dtypeName(T.elem()));
+    if (T.rank() != V.Type.rank())
+      return makeError(What + " must have rank " +
+                       std::to_string(V.Type.rank()) + " (" + V.Type.str() +
+                       "), got " + T.type().str());
+    for (unsigned D = 0; D < T.rank(); ++D) {
+      const Dim &Want = V.Type.dim(D);
+      int64_t Got = T.shape()[D];
+      if (Want.isStatic() && Want.size() != Got)
+        return makeError(What + " dim " + std::to_string(D) + " must be " +
+                         Want.str() + ", got " + std::to_string(Got));
+      if (!Want.isSymbol())
+        continue;
+      auto [It, New] = Bound.try_emplace(Want.sym(), Got, V.Name);
+      if (!New && It->second.first != Got)
+        return makeError(What + " dim " + std::to_string(D) + " (" +
+                         Want.str() + ") is " + std::to_string(Got) + " but " +
+                         Want.str() + " was bound to " +
+                         std::to_string(It->second.first) + " by input '" +
+                         It->second.second + "'");
+    }
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<Tensor>>
+CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs) const {
+  if (auto E = checkInputs(*F, Inputs))
+    return std::move(E);
+  llvm::DenseMap<const Value *, const Tensor *> Env;
+  std::vector<std::unique_ptr<Tensor>> Owned;
+  for (size_t I = 0; I < Inputs.size(); ++I)
+    Env[F->Inputs[I].get()] = &Inputs[I];
+  for (size_t I = 0; I < F->Params.size(); ++I) {
+    if (I >= F->ParamInits.size() || !F->ParamInits[I])
+      return makeError("parameter '" + F->Params[I]->Name + "' has no value");
+    Env[F->Params[I].get()] = F->ParamInits[I]->getTensor().get();
+  }
+  size_t OpIndex = 0;
+  for (auto &Op : F->Body) {
+    KernelFn Fn = Kernels[OpIndex++];
+    if (Op->kind() == OpKind::Constant) {
+      Env[Op->result()] = Op->attr("value").getTensor().get();
+      continue;
+    }
+    llvm::SmallVector<TensorType, 4> Types;
+    llvm::SmallVector<const Tensor *, 4> Args;
+    for (Value *V : Op->Operands) {
+      Args.push_back(Env.lookup(V));
+      Types.push_back(Args.back()->type());
+    }
+    auto RT = inferResultTypes(*Op, Types);
+    if (!RT)
+      return RT.takeError();
+    auto Sizes = (*RT)[0].staticSizes();
+    auto Result = std::make_unique<Tensor>((*RT)[0].elem(), Sizes);
+    if (isView(Op->kind())) {
+      if (Result->byteSize() != Args[0]->byteSize())
+        return makeError(Op->L, "'" + Op->mnemonic() + "' cannot view " +
+                                    Args[0]->type().str() + " as " +
+                                    (*RT)[0].str());
+      std::memcpy(Result->data(), Args[0]->data(), Result->byteSize());
+    } else {
+      llvm::SmallVector<BufferArg, 4> Bufs;
+      for (const Tensor *T : Args)
+        Bufs.push_back({const_cast<uint8_t *>(T->data()), T->shape().data()});
+      Bufs.push_back({Result->data(), Result->shape().data()});
+      Fn(Bufs.data());
+    }
+    Env[Op->result()] = Result.get();
+    Owned.push_back(std::move(Result));
+  }
+  std::vector<Tensor> Outs;
+  for (Value *V : F->Outputs)
+    Outs.push_back(*Env.lookup(V));
+  return Outs;
+}

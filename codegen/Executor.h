@@ -1,0 +1,38 @@
+// Runs a whole graph function on the CPU: every op with a kernel lowering is
+// compiled once by the JIT; shapes are resolved at run time, so one compiled
+// function serves any batch size.
+#ifndef DLC_CODEGEN_EXECUTOR_H
+#define DLC_CODEGEN_EXECUTOR_H
+
+#include "codegen/Jit.h"
+#include "ir/IR.h"
+#include "ir/Tensor.h"
+
+namespace dlc {
+
+class CompiledFunction {
+public:
+  /// Compiles F (which should be decomposed: see the `optimize` pipeline).
+  /// Ops without a CPU lowering are all reported at once, with locations.
+  static llvm::Expected<std::unique_ptr<CompiledFunction>>
+  compile(const Function &F, unsigned OptLevel = 3);
+  ~CompiledFunction();
+
+  /// Runs on Inputs (in F's input order). Safe to call from several threads
+  /// at once: it keeps no state between calls.
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs) const;
+
+  const std::string &llvmIR() const { return Jit->llvmIR(); }
+  /// Whether compile() can handle op Op (for `dlc --list-ops`).
+  static bool supports(const Operation &Op);
+
+private:
+  CompiledFunction() = default;
+  const Function *F = nullptr;
+  std::unique_ptr<JitModule> Jit;
+  std::vector<KernelFn> Kernels; // per op of F.Body, null when not a kernel
+};
+
+} // namespace dlc
+
+#endif
