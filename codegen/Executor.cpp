@@ -41,6 +41,8 @@ bool CompiledFunction::supports(const Operation &Op) {
     return true;
   if (isReduction(K))
     return Op.operand(0)->Type.elem() != DType::Bool;
+  if (K == OpKind::MatMul || K == OpKind::Transpose || K == OpKind::OneHot)
+    return true;
   if (Op.info().has(Elementwise) && !Op.info().has(Composite)) {
     const Value *Data = Op.operand(K == OpKind::Where ? 1 : 0);
     return scalarOpSupported(K, Data->Type.elem());
@@ -65,8 +67,11 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
     if (Op->kind() == OpKind::Constant || isView(Op->kind()))
       continue;
     std::string Name = "k" + std::to_string(N++) + "_" + Op->mnemonic().str();
-    auto K = isReduction(Op->kind()) ? lowerReduction(*Op, Name)
-                                     : lowerElementwise(*Op, Name);
+    auto K = isReduction(Op->kind())       ? lowerReduction(*Op, Name)
+             : Op->kind() == OpKind::MatMul    ? lowerMatMul(*Op, Name)
+             : Op->kind() == OpKind::Transpose ? lowerTranspose(*Op, Name)
+             : Op->kind() == OpKind::OneHot    ? lowerOneHot(*Op, Name)
+                                               : lowerElementwise(*Op, Name);
     if (!K)
       return K.takeError();
     KernelOf.back() = int(Ks.size());

@@ -19,6 +19,19 @@ lowerElementwise(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerReduction(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers matmul (batched, broadcasting, 1-D promotion) to a kernel with
+/// arguments (a, b, result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerMatMul(const Operation &Op, llvm::StringRef Name);
+
+/// Lowers transpose to a copy kernel with arguments (input, result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerTranspose(const Operation &Op, llvm::StringRef Name);
+
+/// Lowers one_hot to a kernel with arguments (indices, [like,] result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerOneHot(const Operation &Op, llvm::StringRef Name);
+
 } // namespace dlc
 
 #endif

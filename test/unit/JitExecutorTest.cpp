@@ -114,19 +114,19 @@ TEST(JitExecutor, RunTimeInputErrors) {
 }
 
 TEST(JitExecutor, UnsupportedOpsAreListedTogether) {
-  auto M = parseModule("func @f(%a: f32[2,3], %w: f32[3,4]) -> (c: f32[2,4]) {\n"
-                       "  %m = matmul %a, %w\n"
-                       "  %t = transpose %m {perm = [1, 0]}\n"
-                       "  %c = transpose %t {perm = [1, 0]}\n"
-                       "  return %c\n}\n",
+  auto M = parseModule("func @f(%a: f32[1,1,5,5], %w: f32[1,1,3,3]) -> (c: f32[1,1,1,1]) {\n"
+                       "  %m = conv %a, %w\n"
+                       "  %t = max_pool %m {kernel = [3, 3]}\n"
+                       "  %c = argmax %t {axis = 2}\n"
+                       "  return %t\n}\n",
                        "<t.dlc>");
   ASSERT_TRUE(bool(M));
   auto C = CompiledFunction::compile(*(*M)->Functions[0], 0);
   ASSERT_FALSE(bool(C));
   std::string Msg = errText(C.takeError());
-  EXPECT_NE(Msg.find("<t.dlc>:2:8: 'matmul'"), std::string::npos) << Msg;
-  EXPECT_NE(Msg.find("<t.dlc>:3:8: 'transpose'"), std::string::npos) << Msg;
-  EXPECT_NE(Msg.find("<t.dlc>:4:8: 'transpose'"), std::string::npos) << Msg;
+  EXPECT_NE(Msg.find("<t.dlc>:2:8: 'conv'"), std::string::npos) << Msg;
+  EXPECT_NE(Msg.find("<t.dlc>:3:8: 'max_pool'"), std::string::npos) << Msg;
+  EXPECT_NE(Msg.find("<t.dlc>:4:8: 'argmax'"), std::string::npos) << Msg;
 }
 
 } // namespace

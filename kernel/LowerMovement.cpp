@@ -1,0 +1,86 @@
+// Movement and indexing ops to kernel IR: transpose (a copy loop over the
+// result whose reads follow the inverse permutation) and one_hot.
+#include "kernel/Lowering.h"
+
+#include "ir/Location.h"
+
+using namespace dlc;
+using namespace dlc::kir;
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerTranspose(const Operation &Op, llvm::StringRef Name) {
+  if (Op.kind() != OpKind::Transpose)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not transpose");
+  const TensorType &XT = Op.operand(0)->Type, &RT = Op.result()->Type;
+  unsigned R = XT.rank();
+  llvm::SmallVector<int64_t, 4> Perm(Op.getInts("perm"));
+  if (Perm.empty())
+    for (unsigned I = 0; I < R; ++I)
+      Perm.push_back(R - 1 - I);
+  auto K = std::make_unique<Kernel>();
+  K->Name = Name.str();
+  KBuilder B(*K);
+  auto dyn = [](const TensorType &T) {
+    Shape S;
+    for (const Dim &D : T.dims())
+      S.push_back(D.isStatic() ? D : Dim::unknown());
+    return TensorType(T.elem(), S);
+  };
+  KValue *In = B.arg("in", dyn(XT)), *Out = B.arg("out", dyn(RT));
+  KValue *Zero = B.constIndex(0);
+  std::vector<KValue *> Ext;
+  for (unsigned D = 0; D < R; ++D)
+    Ext.push_back(B.dim(Out, D));
+  std::vector<KValue *> OutIdx, InIdx(R);
+  for (unsigned D = 0; D < R; ++D)
+    OutIdx.push_back(B.beginFor(Zero, Ext[D]));
+  // Result dim D is input dim Perm[D].
+  for (unsigned D = 0; D < R; ++D)
+    InIdx[Perm[D]] = OutIdx[D];
+  B.store(B.load(In, InIdx), Out, OutIdx);
+  for (unsigned D = 0; D < R; ++D)
+    B.endFor();
+  if (auto Err = verifyKernel(*K))
+    return std::move(Err);
+  return K;
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerOneHot(const Operation &Op, llvm::StringRef Name) {
+  if (Op.kind() != OpKind::OneHot)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not one_hot");
+  const TensorType &IT = Op.operand(0)->Type, &RT = Op.result()->Type;
+  auto K = std::make_unique<Kernel>();
+  K->Name = Name.str();
+  KBuilder B(*K);
+  auto dyn = [](const TensorType &T) {
+    Shape S;
+    for (const Dim &D : T.dims())
+      S.push_back(D.isStatic() ? D : Dim::unknown());
+    return TensorType(T.elem(), S);
+  };
+  KValue *Idx = B.arg("indices", dyn(IT));
+  // A second operand only supplies the depth (the result's last dim).
+  if (Op.numOperands() == 2)
+    B.arg("like", dyn(Op.operand(1)->Type));
+  KValue *Out = B.arg("out", dyn(RT));
+  KValue *Zero = B.constIndex(0);
+  std::vector<KValue *> IVs;
+  for (unsigned D = 0; D < IT.rank(); ++D)
+    IVs.push_back(B.beginFor(Zero, B.dim(Out, D)));
+  KValue *Label = B.load(Idx, IVs);
+  if (IT.elem() != DType::I64)
+    Label = B.scalar(OpKind::Cast, {Label}, SType::of(DType::I64));
+  KValue *C = B.beginFor(Zero, B.dim(Out, IT.rank()));
+  // Indices compare as i64 with the class counter; out-of-range rows stay 0.
+  KValue *Hit = B.scalar(OpKind::Equal, {Label, C}, SType::of(DType::Bool));
+  std::vector<KValue *> OutIdx(IVs);
+  OutIdx.push_back(C);
+  B.store(B.scalar(OpKind::Cast, {Hit}, SType::of(RT.elem())), Out, OutIdx);
+  B.endFor();
+  for (unsigned D = 0; D < IT.rank(); ++D)
+    B.endFor();
+  if (auto Err = verifyKernel(*K))
+    return std::move(Err);
+  return K;
+}

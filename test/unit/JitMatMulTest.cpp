@@ -1,0 +1,102 @@
+// matmul and transpose through the CPU executor equal the interpreter for
+// numpy's shape cases (1-D operands, batch broadcasting) on odd sizes, and an
+// MLP written in IR runs end to end on the JIT.
+#include "TestUtil.h"
+
+#include "codegen/Executor.h"
+#include "interp/Interpreter.h"
+#include "ir/Parser.h"
+#include "ir/Random.h"
+#include "passes/Pass.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+
+using namespace dlc;
+
+namespace {
+
+Tensor random(llvm::ArrayRef<int64_t> Shape, int64_t Seed) {
+  Tensor T(DType::F32, Shape);
+  for (int64_t I = 0; I < T.numElements(); ++I)
+    T.setF(I, uniformAt(Seed, I) * 2 - 1);
+  return T;
+}
+
+void expectSame(llvm::StringRef Text, std::vector<Tensor> In) {
+  auto M = parseModule(Text, "<test>");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  Function &F = *(*M)->Functions[0];
+  auto Want = interpret(F, In);
+  ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+  PassManager PM;
+  ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+  ASSERT_FALSE(bool(PM.run(**M)));
+  for (unsigned Opt : {0u, 3u}) {
+    auto C = CompiledFunction::compile(F, Opt);
+    ASSERT_TRUE(bool(C)) << errText(C.takeError());
+    auto Got = (*C)->run(In);
+    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+    for (size_t K = 0; K < Want->size(); ++K) {
+      const Tensor &W = (*Want)[K], &G = (*Got)[K];
+      ASSERT_EQ(W.type(), G.type());
+      for (int64_t E = 0; E < W.numElements(); ++E)
+        ASSERT_NEAR(W.getF(E), G.getF(E), 2e-5 * (1 + std::fabs(W.getF(E))))
+            << Text.str() << " -O" << Opt << " element " << E;
+    }
+  }
+}
+
+TEST(JitMatMul, Shapes) {
+  const char *T2 = "func @f(%a: f32[M,K], %b: f32[K,N]) -> (c: f32[M,N]) {\n"
+                   "  %c = matmul %a, %b\n  return %c\n}\n";
+  for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                         {7, 3, 5}, {33, 17, 1}, {1, 1000, 7}, {64, 64, 64}})
+    expectSame(T2, {random({M, K}, 1), random({K, N}, 2)});
+  expectSame("func @f(%a: f32[K], %b: f32[K,N]) -> (c: f32[N]) {\n"
+             "  %c = matmul %a, %b\n  return %c\n}\n",
+             {random({7}, 3), random({7, 5}, 4)});
+  expectSame("func @f(%a: f32[M,K], %b: f32[K]) -> (c: f32[M]) {\n"
+             "  %c = matmul %a, %b\n  return %c\n}\n",
+             {random({3, 33}, 5), random({33}, 6)});
+  expectSame("func @f(%a: f32[K], %b: f32[K]) -> (c: f32[]) {\n"
+             "  %c = matmul %a, %b\n  return %c\n}\n",
+             {random({9}, 7), random({9}, 8)});
+  // Batch dims broadcast: [2,1,M,K] @ [3,K,N] -> [2,3,M,N].
+  expectSame("func @f(%a: f32[2,1,M,K], %b: f32[3,K,N]) -> (c: f32[2,3,M,N]) {\n"
+             "  %c = matmul %a, %b\n  return %c\n}\n",
+             {random({2, 1, 5, 4}, 9), random({3, 4, 6}, 10)});
+}
+
+TEST(JitMatMul, TransposeAndGemm) {
+  expectSame("func @f(%a: f32[A,B,C]) -> (c: f32[C,A,B]) {\n"
+             "  %c = transpose %a {perm = [2, 0, 1]}\n  return %c\n}\n",
+             {random({3, 7, 5}, 11)});
+  expectSame("func @f(%x: f32[N,784], %w: f32[10,784], %b: f32[10]) -> (y: f32[N,10]) {\n"
+             "  %y = gemm %x, %w, %b {alpha = 0.5, trans_b = true}\n  return %y\n}\n",
+             {random({3, 784}, 12), random({10, 784}, 13), random({10}, 14)});
+}
+
+TEST(JitMatMul, MlpEndToEnd) {
+  // Dense(128, relu) - Dense(10) - log_softmax - NLL, as a model would use it.
+  expectSame(
+      "func @f(%x: f32[N,784], %w1: f32[784,128], %b1: f32[128], %w2: f32[128,10], "
+      "%b2: f32[10], %y: i64[N]) -> (logp: f32[N,10], loss: f32[]) {\n"
+      "  %h = matmul %x, %w1\n  %h1 = add %h, %b1\n  %r = relu %h1\n"
+      "  %z = matmul %r, %w2\n  %z1 = add %z, %b2\n"
+      "  %logp = log_softmax %z1\n  %loss = nll_loss %logp, %y\n"
+      "  return %logp, %loss\n}\n",
+      [] {
+        std::vector<Tensor> In = {random({5, 784}, 20), random({784, 128}, 21),
+                                  random({128}, 22), random({128, 10}, 23),
+                                  random({10}, 24)};
+        Tensor Y(DType::I64, {5});
+        for (int I = 0; I < 5; ++I)
+          Y.setI(I, (I * 3) % 10);
+        In.push_back(Y);
+        return In;
+      }());
+}
+
+} // namespace
