@@ -41,7 +41,8 @@ bool CompiledFunction::supports(const Operation &Op) {
     return true;
   if (isReduction(K))
     return Op.operand(0)->Type.elem() != DType::Bool;
-  if (K == OpKind::MatMul || K == OpKind::Transpose || K == OpKind::OneHot)
+  if (K == OpKind::MatMul || K == OpKind::Transpose || K == OpKind::OneHot ||
+      K == OpKind::Conv || K == OpKind::MaxPool || K == OpKind::AvgPool)
     return true;
   if (Op.info().has(Elementwise) && !Op.info().has(Composite)) {
     const Value *Data = Op.operand(K == OpKind::Where ? 1 : 0);
@@ -71,6 +72,10 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
              : Op->kind() == OpKind::MatMul    ? lowerMatMul(*Op, Name)
              : Op->kind() == OpKind::Transpose ? lowerTranspose(*Op, Name)
              : Op->kind() == OpKind::OneHot    ? lowerOneHot(*Op, Name)
+             : Op->kind() == OpKind::Conv      ? lowerConv(*Op, Name)
+             : Op->kind() == OpKind::MaxPool ||
+                     Op->kind() == OpKind::AvgPool
+                 ? lowerPool(*Op, Name)
                                                : lowerElementwise(*Op, Name);
     if (!K)
       return K.takeError();

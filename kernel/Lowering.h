@@ -32,6 +32,15 @@ lowerTranspose(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerOneHot(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers conv (N-D, groups, strides, pads, dilations, optional bias) to a
+/// direct loop nest with arguments (x, w, [bias,] result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerConv(const Operation &Op, llvm::StringRef Name);
+
+/// Lowers max_pool and avg_pool to a kernel with arguments (x, result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerPool(const Operation &Op, llvm::StringRef Name);
+
 } // namespace dlc
 
 #endif

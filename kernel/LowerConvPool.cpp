@@ -1,0 +1,220 @@
+// Convolution and pooling (N-D, strides, pads, dilations, groups, ceil
+// mode) to kernel IR, as direct loop nests.
+//
+// 1. Loops over the result: batch, channel, then each spatial dim.
+// 2. For each window position the input coordinate is o * stride - pad +
+//    k * dilation. Padding needs no branches: the coordinate is clamped into
+//    the input for the load, and a `valid` flag (0 <= coord < size, computed
+//    with index comparisons) selects the loaded value or the padding value
+//    (0 for conv and average pooling, -inf for max pooling).
+// 3. conv accumulates x * w over input channels of the group and the kernel
+//    window, starting from the bias; max_pool keeps the maximum; avg_pool
+//    divides by the number of valid positions (count_include_pad counts the
+//    padded positions inside the explicit pads, as the interpreter does).
+// This is the reference schedule; the implicit-GEMM micro-kernel replaces it
+// for speed.
+#include "kernel/Lowering.h"
+
+#include "ir/Location.h"
+
+#include <cmath>
+
+using namespace dlc;
+using namespace dlc::kir;
+
+namespace {
+struct WindowAttrs {
+  llvm::SmallVector<int64_t, 3> Strides, Dilations, Pads, Kernel;
+};
+
+TensorType dynamicLike(const TensorType &T) {
+  Shape S;
+  for (const Dim &D : T.dims())
+    S.push_back(D.isStatic() ? D : Dim::unknown());
+  return TensorType(T.elem(), S);
+}
+
+WindowAttrs windowAttrs(const Operation &Op, unsigned S, bool HasDilations) {
+  WindowAttrs W;
+  auto get = [&](llvm::StringRef Name, unsigned Len, int64_t Def,
+                 llvm::SmallVector<int64_t, 3> &Out) {
+    llvm::ArrayRef<int64_t> V = Op.getInts(Name);
+    if (V.empty())
+      Out.assign(Len, Def);
+    else
+      Out.assign(V.begin(), V.end());
+  };
+  get("strides", S, 1, W.Strides);
+  if (HasDilations)
+    get("dilations", S, 1, W.Dilations);
+  else
+    W.Dilations.assign(S, 1);
+  get("pads", 2 * S, 0, W.Pads);
+  return W;
+}
+
+/// The input coordinate of window position K at result position O along one
+/// spatial dim, clamped into [0, Size), and whether it was in range.
+std::pair<KValue *, KValue *> windowCoord(KBuilder &B, KValue *O, KValue *K,
+                                          int64_t Stride, int64_t Pad,
+                                          int64_t Dil, KValue *Size,
+                                          KValue *Zero, KValue *One) {
+  KValue *C = B.index(IndexOp::Add, B.index(IndexOp::Mul, O, B.constIndex(Stride)),
+                      B.index(IndexOp::Mul, K, B.constIndex(Dil)));
+  C = B.index(IndexOp::Sub, C, B.constIndex(Pad));
+  KValue *Valid = B.scalar(
+      OpKind::And,
+      {B.scalar(OpKind::LessEqual, {Zero, C}, SType::of(DType::Bool)),
+       B.scalar(OpKind::Less, {C, Size}, SType::of(DType::Bool))},
+      SType::of(DType::Bool));
+  KValue *Clamped = B.index(IndexOp::Min, B.index(IndexOp::Max, C, Zero),
+                            B.index(IndexOp::Sub, Size, One));
+  return {Clamped, Valid};
+}
+} // namespace
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
+  if (Op.kind() != OpKind::Conv)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not conv");
+  const TensorType &XT = Op.operand(0)->Type, &WT = Op.operand(1)->Type,
+                   &RT = Op.result()->Type;
+  unsigned S = XT.rank() - 2;
+  DType E = RT.elem();
+  WindowAttrs W = windowAttrs(Op, S, true);
+  int64_t G = Op.getInt("group");
+  bool HasBias = Op.numOperands() == 3;
+
+  auto K = std::make_unique<Kernel>();
+  K->Name = Name.str();
+  KBuilder B(*K);
+  KValue *X = B.arg("x", dynamicLike(XT)), *Wt = B.arg("w", dynamicLike(WT));
+  KValue *Bias = HasBias ? B.arg("bias", dynamicLike(Op.operand(2)->Type)) : nullptr;
+  KValue *Out = B.arg("out", dynamicLike(RT));
+  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  KValue *ChanPerGroupOut = B.index(IndexOp::Div, B.dim(Wt, 0), B.constIndex(G));
+  KValue *ChanPerGroupIn = B.dim(Wt, 1);
+  std::vector<KValue *> InSize, KSize;
+  for (unsigned D = 0; D < S; ++D) {
+    InSize.push_back(B.dim(X, 2 + D));
+    KSize.push_back(B.dim(Wt, 2 + D));
+  }
+  KValue *N = B.beginFor(Zero, B.dim(Out, 0));
+  KValue *M = B.beginFor(Zero, B.dim(Out, 1));
+  std::vector<KValue *> O;
+  for (unsigned D = 0; D < S; ++D)
+    O.push_back(B.beginFor(Zero, B.dim(Out, 2 + D)));
+  KValue *Acc = B.local(E);
+  B.set(Acc, HasBias ? B.load(Bias, {M}) : B.constFloat(E, 0.0));
+  KValue *GroupBase = B.index(IndexOp::Mul,
+                              B.index(IndexOp::Div, M, ChanPerGroupOut),
+                              ChanPerGroupIn);
+  KValue *C = B.beginFor(Zero, ChanPerGroupIn);
+  KValue *InC = B.index(IndexOp::Add, GroupBase, C);
+  std::vector<KValue *> Kv, XIdx = {N, InC}, WIdx = {M, C};
+  KValue *Valid = nullptr;
+  for (unsigned D = 0; D < S; ++D) {
+    Kv.push_back(B.beginFor(Zero, KSize[D]));
+    auto [Coord, V] = windowCoord(B, O[D], Kv[D], W.Strides[D], W.Pads[D],
+                                  W.Dilations[D], InSize[D], Zero, One);
+    XIdx.push_back(Coord);
+    WIdx.push_back(Kv[D]);
+    Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, SType::of(DType::Bool)) : V;
+  }
+  KValue *XV = B.scalar(OpKind::Where, {Valid, B.load(X, XIdx), B.constFloat(E, 0.0)},
+                        SType::of(E));
+  KValue *Prod = B.scalar(OpKind::Mul, {XV, B.load(Wt, WIdx)}, SType::of(E));
+  B.set(Acc, B.scalar(OpKind::Add, {B.get(Acc), Prod}, SType::of(E)));
+  for (unsigned D = 0; D < S; ++D)
+    B.endFor();
+  B.endFor(); // c
+  std::vector<KValue *> OutIdx = {N, M};
+  OutIdx.insert(OutIdx.end(), O.begin(), O.end());
+  B.store(B.get(Acc), Out, OutIdx);
+  for (unsigned D = 0; D < S + 2; ++D)
+    B.endFor();
+  if (auto Err = verifyKernel(*K))
+    return std::move(Err);
+  return K;
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
+  bool IsMax = Op.kind() == OpKind::MaxPool;
+  if (!IsMax && Op.kind() != OpKind::AvgPool)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not a pooling op");
+  const TensorType &XT = Op.operand(0)->Type, &RT = Op.result()->Type;
+  unsigned S = XT.rank() - 2;
+  DType E = RT.elem();
+  WindowAttrs W = windowAttrs(Op, S, IsMax);
+  llvm::ArrayRef<int64_t> Kern = Op.getInts("kernel");
+  bool IncludePad = !IsMax && Op.getBool("count_include_pad");
+
+  auto K = std::make_unique<Kernel>();
+  K->Name = Name.str();
+  KBuilder B(*K);
+  KValue *X = B.arg("x", dynamicLike(XT)), *Out = B.arg("out", dynamicLike(RT));
+  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  std::vector<KValue *> InSize;
+  for (unsigned D = 0; D < S; ++D)
+    InSize.push_back(B.dim(X, 2 + D));
+  KValue *N = B.beginFor(Zero, B.dim(Out, 0));
+  KValue *C = B.beginFor(Zero, B.dim(Out, 1));
+  std::vector<KValue *> O;
+  for (unsigned D = 0; D < S; ++D)
+    O.push_back(B.beginFor(Zero, B.dim(Out, 2 + D)));
+  KValue *Acc = B.local(E);
+  B.set(Acc, B.constFloat(E, IsMax ? -INFINITY : 0.0));
+  KValue *Count = IsMax ? nullptr : B.local(E);
+  if (Count)
+    B.set(Count, B.constFloat(E, 0.0));
+  std::vector<KValue *> XIdx = {N, C};
+  KValue *Valid = nullptr, *InPads = nullptr;
+  for (unsigned D = 0; D < S; ++D) {
+    KValue *Kv = B.beginFor(Zero, B.constIndex(Kern[D]));
+    auto [Coord, V] = windowCoord(B, O[D], Kv, W.Strides[D], W.Pads[D],
+                                  W.Dilations[D], InSize[D], Zero, One);
+    XIdx.push_back(Coord);
+    Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, SType::of(DType::Bool)) : V;
+    if (IncludePad) {
+      // Inside the explicitly padded extent [-pad_begin, size + pad_end).
+      KValue *Raw = B.index(
+          IndexOp::Sub,
+          B.index(IndexOp::Add, B.index(IndexOp::Mul, O[D], B.constIndex(W.Strides[D])), Kv),
+          B.constIndex(W.Pads[D]));
+      KValue *Hi = B.index(IndexOp::Add, InSize[D], B.constIndex(W.Pads[S + D]));
+      KValue *P = B.scalar(
+          OpKind::And,
+          {B.scalar(OpKind::LessEqual, {B.constIndex(-W.Pads[D]), Raw}, SType::of(DType::Bool)),
+           B.scalar(OpKind::Less, {Raw, Hi}, SType::of(DType::Bool))},
+          SType::of(DType::Bool));
+      InPads = InPads ? B.scalar(OpKind::And, {InPads, P}, SType::of(DType::Bool)) : P;
+    }
+  }
+  KValue *Pad = B.constFloat(E, IsMax ? -INFINITY : 0.0);
+  KValue *XV = B.scalar(OpKind::Where, {Valid, B.load(X, XIdx), Pad}, SType::of(E));
+  B.set(Acc, B.scalar(IsMax ? OpKind::Max : OpKind::Add, {B.get(Acc), XV},
+                      SType::of(E)));
+  if (Count) {
+    KValue *Counted = B.scalar(OpKind::Cast, {IncludePad ? InPads : Valid},
+                               SType::of(E));
+    B.set(Count, B.scalar(OpKind::Add, {B.get(Count), Counted}, SType::of(E)));
+  }
+  for (unsigned D = 0; D < S; ++D)
+    B.endFor();
+  KValue *V = B.get(Acc);
+  if (Count) {
+    // A window with no counted element gives 0, like the interpreter.
+    KValue *Cnt = B.get(Count);
+    KValue *Safe = B.scalar(OpKind::Max, {Cnt, B.constFloat(E, 1.0)}, SType::of(E));
+    V = B.scalar(OpKind::Div, {V, Safe}, SType::of(E));
+  }
+  std::vector<KValue *> OutIdx = {N, C};
+  OutIdx.insert(OutIdx.end(), O.begin(), O.end());
+  B.store(V, Out, OutIdx);
+  for (unsigned D = 0; D < S + 2; ++D)
+    B.endFor();
+  if (auto Err = verifyKernel(*K))
+    return std::move(Err);
+  return K;
+}

@@ -1,0 +1,117 @@
+// conv, max_pool and avg_pool through the CPU JIT equal the interpreter:
+// 1-D, 2-D and 3-D, strides, asymmetric pads, dilations, groups, bias,
+// ceil_mode and count_include_pad, at -O0 and -O3, plus the tutorial CNN.
+#include "TestUtil.h"
+
+#include "codegen/Executor.h"
+#include "interp/Interpreter.h"
+#include "ir/Parser.h"
+#include "ir/Random.h"
+#include "passes/Pass.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+
+using namespace dlc;
+
+namespace {
+
+Tensor random(llvm::ArrayRef<int64_t> Shape, int64_t Seed) {
+  Tensor T(DType::F32, Shape);
+  for (int64_t I = 0; I < T.numElements(); ++I)
+    T.setF(I, uniformAt(Seed, I) * 2 - 1);
+  return T;
+}
+
+/// Builds `func @f(inputs) { %y = BODY; return }` and compares JIT and
+/// interpreter. Out is the declared result type.
+void check(const std::string &Args, const std::string &Body,
+           const std::string &Out, std::vector<Tensor> In) {
+  std::string Text = "func @f(" + Args + ") -> (y: " + Out + ") {\n  %y = " +
+                     Body + "\n  return %y\n}\n";
+  auto M = parseModule(Text, "<test>");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError()) << "\n" << Text;
+  Function &F = *(*M)->Functions[0];
+  auto Want = interpret(F, In);
+  ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+  for (unsigned Opt : {0u, 3u}) {
+    auto C = CompiledFunction::compile(F, Opt);
+    ASSERT_TRUE(bool(C)) << errText(C.takeError());
+    auto Got = (*C)->run(In);
+    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+    const Tensor &W = (*Want)[0], &G = (*Got)[0];
+    ASSERT_EQ(W.type(), G.type()) << Text;
+    for (int64_t E = 0; E < W.numElements(); ++E)
+      ASSERT_NEAR(W.getF(E), G.getF(E), 1e-5 * (1 + std::fabs(W.getF(E))))
+          << Text << " -O" << Opt << " element " << E;
+  }
+}
+
+TEST(JitConv, TwoD) {
+  check("%x: f32[N,1,28,28], %w: f32[32,1,3,3], %b: f32[32]", "conv %x, %w, %b",
+        "f32[N,32,26,26]", {random({2, 1, 28, 28}, 1), random({32, 1, 3, 3}, 2),
+                            random({32}, 3)});
+  check("%x: f32[1,3,7,9], %w: f32[4,3,3,2]",
+        "conv %x, %w {dilations = [2, 1], pads = [1, 0, 2, 1], strides = [2, 3]}",
+        "f32[1,4,3,3]", {random({1, 3, 7, 9}, 4), random({4, 3, 3, 2}, 5)});
+  check("%x: f32[2,6,5,5], %w: f32[4,3,3,3]", "conv %x, %w {group = 2, pads = [1, 1, 1, 1]}",
+        "f32[2,4,5,5]", {random({2, 6, 5, 5}, 6), random({4, 3, 3, 3}, 7)});
+  // Depthwise.
+  check("%x: f32[1,8,6,6], %w: f32[8,1,3,3]", "conv %x, %w {group = 8}",
+        "f32[1,8,4,4]", {random({1, 8, 6, 6}, 8), random({8, 1, 3, 3}, 9)});
+}
+
+TEST(JitConv, OneAndThreeD) {
+  check("%x: f32[2,3,33], %w: f32[5,3,4]", "conv %x, %w {pads = [2, 1], strides = [3]}",
+        "f32[2,5,11]", {random({2, 3, 33}, 10), random({5, 3, 4}, 11)});
+  check("%x: f32[1,2,5,6,7], %w: f32[3,2,2,3,2]", "conv %x, %w {pads = [1, 0, 1, 0, 1, 0]}",
+        "f32[1,3,5,5,7]", {random({1, 2, 5, 6, 7}, 12), random({3, 2, 2, 3, 2}, 13)});
+}
+
+TEST(JitPool, MaxAndAvg) {
+  check("%x: f32[N,32,26,26]", "max_pool %x {kernel = [2, 2], strides = [2, 2]}",
+        "f32[N,32,13,13]", {random({3, 32, 26, 26}, 14)});
+  check("%x: f32[1,2,7,7]", "max_pool %x {ceil_mode = true, kernel = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}",
+        "f32[1,2,4,4]", {random({1, 2, 7, 7}, 15)});
+  check("%x: f32[1,2,9]", "max_pool %x {dilations = [2], kernel = [3]}", "f32[1,2,5]",
+        {random({1, 2, 9}, 16)});
+  check("%x: f32[1,3,7,7]", "avg_pool %x {ceil_mode = true, kernel = [2, 2], strides = [2, 2]}",
+        "f32[1,3,4,4]", {random({1, 3, 7, 7}, 17)});
+  check("%x: f32[1,3,5,5]", "avg_pool %x {count_include_pad = true, kernel = [3, 3], pads = [1, 1, 1, 1]}",
+        "f32[1,3,5,5]", {random({1, 3, 5, 5}, 18)});
+  check("%x: f32[1,3,5,5]", "avg_pool %x {kernel = [3, 3], pads = [1, 1, 1, 1]}",
+        "f32[1,3,5,5]", {random({1, 3, 5, 5}, 19)});
+}
+
+TEST(JitConv, TutorialCnnEndToEnd) {
+  // examples/mnist_cnn.dlc at batch 2: conv, relu, pools, flatten, dense,
+  // softmax and argmax... except argmax, which is checked by the executor's
+  // error list elsewhere, so the probabilities are the output here.
+  auto Buf = llvm::MemoryBuffer::getFile(DLC_SOURCE_DIR "/examples/mnist_cnn.dlc");
+  ASSERT_TRUE(bool(Buf));
+  std::string Text = (*Buf)->getBuffer().str();
+  size_t Pos = Text.find("  %label = argmax");
+  Text.erase(Pos, Text.find('\n', Pos) - Pos + 1);
+  Text.replace(Text.find("return %probs, %label"), 21, "return %probs");
+  Text.replace(Text.find(", label: i64[N])"), 16, ")");
+  auto M = parseModule(Text, "mnist_cnn.dlc");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  Function &F = *(*M)->Functions[0];
+  std::vector<Tensor> In = {random({2, 1, 28, 28}, 20)};
+  auto Want = interpret(F, In);
+  ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+  PassManager PM;
+  ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+  ASSERT_FALSE(bool(PM.run(**M)));
+  auto C = CompiledFunction::compile(F, 3);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  auto Got = (*C)->run(In);
+  ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+  for (int64_t E = 0; E < 20; ++E)
+    EXPECT_NEAR((*Want)[0].getF(E), (*Got)[0].getF(E), 1e-5) << E;
+}
+
+} // namespace
