@@ -44,6 +44,8 @@ bool CompiledFunction::supports(const Operation &Op) {
   if (K == OpKind::MatMul || K == OpKind::Transpose || K == OpKind::OneHot ||
       K == OpKind::Conv || K == OpKind::MaxPool || K == OpKind::AvgPool)
     return true;
+  if (K == OpKind::ArgMax || K == OpKind::ArgMin)
+    return Op.operand(0)->Type.elem() != DType::Bool;
   if (Op.info().has(Elementwise) && !Op.info().has(Composite)) {
     const Value *Data = Op.operand(K == OpKind::Where ? 1 : 0);
     return scalarOpSupported(K, Data->Type.elem());
@@ -73,6 +75,9 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
              : Op->kind() == OpKind::Transpose ? lowerTranspose(*Op, Name)
              : Op->kind() == OpKind::OneHot    ? lowerOneHot(*Op, Name)
              : Op->kind() == OpKind::Conv      ? lowerConv(*Op, Name)
+             : Op->kind() == OpKind::ArgMax ||
+                     Op->kind() == OpKind::ArgMin
+                 ? lowerArgReduce(*Op, Name)
              : Op->kind() == OpKind::MaxPool ||
                      Op->kind() == OpKind::AvgPool
                  ? lowerPool(*Op, Name)
@@ -175,6 +180,10 @@ CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs) const {
     auto RT = inferResultTypes(*Op, Types);
     if (!RT)
       return RT.takeError();
+    if ((Op->kind() == OpKind::ArgMax || Op->kind() == OpKind::ArgMin) &&
+        Args[0]->numElements() == 0 && (*RT)[0].numElements() != 0)
+      return makeError(Op->L, "'" + Op->mnemonic() +
+                                  "' cannot take the index of an empty axis");
     auto Sizes = (*RT)[0].staticSizes();
     auto Result = std::make_unique<Tensor>((*RT)[0].elem(), Sizes);
     if (isView(Op->kind())) {

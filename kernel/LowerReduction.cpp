@@ -137,3 +137,73 @@ dlc::lowerReduction(const Operation &Op, llvm::StringRef Name) {
     return std::move(Err);
   return K;
 }
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerArgReduce(const Operation &Op, llvm::StringRef Name) {
+  bool IsMax = Op.kind() == OpKind::ArgMax;
+  if (!IsMax && Op.kind() != OpKind::ArgMin)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not argmax or argmin");
+  const TensorType &XT = Op.operand(0)->Type;
+  unsigned R = XT.rank();
+  auto Axis = normalizeAxis(Op.getInt("axis"), R, Op.L);
+  if (!Axis)
+    return Axis.takeError();
+  bool Keep = Op.getBool("keepdims"), Last = Op.getBool("select_last_index");
+  DType E = XT.elem();
+  if (E == DType::Bool)
+    return makeError(Op.L, "argmax/argmin over bool is not lowered");
+
+  auto K = std::make_unique<Kernel>();
+  K->Name = Name.str();
+  KBuilder B(*K);
+  auto dyn = [](const TensorType &T) {
+    Shape S;
+    for (const Dim &D : T.dims())
+      S.push_back(D.isStatic() ? D : Dim::unknown());
+    return TensorType(T.elem(), S);
+  };
+  KValue *In = B.arg("in", dyn(XT)), *Out = B.arg("out", dyn(Op.result()->Type));
+  KValue *Zero = B.constIndex(0);
+  std::vector<KValue *> Idx(R), OutIdx;
+  for (unsigned D = 0; D < R; ++D)
+    if (D != *Axis)
+      Idx[D] = B.beginFor(Zero, B.dim(In, D));
+  // Start from element 0 of the axis (the executor rejects empty axes).
+  Idx[*Axis] = Zero;
+  KValue *BestV = B.local(E), *BestI = B.local(DType::I64);
+  B.set(BestV, B.load(In, Idx));
+  B.set(BestI, B.constFloat(DType::I64, 0));
+  KValue *J = B.beginFor(B.constIndex(1), B.dim(In, *Axis));
+  Idx[*Axis] = J;
+  KValue *V = B.load(In, Idx), *Cur = B.get(BestV);
+  SType Bool = SType::of(DType::Bool);
+  OpKind Cmp = IsMax ? (Last ? OpKind::GreaterEqual : OpKind::Greater)
+                     : (Last ? OpKind::LessEqual : OpKind::Less);
+  KValue *Better = B.scalar(Cmp, {V, Cur}, Bool);
+  if (isFloat(E)) {
+    // NaN is the extreme value and the first NaN wins, as in the
+    // interpreter: a NaN best is never replaced, a NaN candidate always wins.
+    KValue *VNaN = B.scalar(OpKind::Not, {B.scalar(OpKind::Equal, {V, V}, Bool)}, Bool);
+    KValue *CurOk = B.scalar(OpKind::Equal, {Cur, Cur}, Bool);
+    Better = B.scalar(OpKind::And,
+                      {CurOk, B.scalar(OpKind::Or, {VNaN, Better}, Bool)}, Bool);
+  }
+  B.set(BestV, B.scalar(OpKind::Where, {Better, V, Cur}, SType::of(E)));
+  KValue *JI = B.scalar(OpKind::Cast, {J}, SType::of(DType::I64));
+  B.set(BestI, B.scalar(OpKind::Where, {Better, JI, B.get(BestI)},
+                        SType::of(DType::I64)));
+  B.endFor();
+  for (unsigned D = 0; D < R; ++D) {
+    if (D != *Axis)
+      OutIdx.push_back(Idx[D]);
+    else if (Keep)
+      OutIdx.push_back(Zero);
+  }
+  B.store(B.get(BestI), Out, OutIdx);
+  for (unsigned D = 0; D < R; ++D)
+    if (D != *Axis)
+      B.endFor();
+  if (auto Err = verifyKernel(*K))
+    return std::move(Err);
+  return K;
+}

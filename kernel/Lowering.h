@@ -41,6 +41,11 @@ lowerConv(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerPool(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers argmax and argmin (i64 result, NaN and tie rules of the
+/// interpreter). The axis must not be empty at run time.
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerArgReduce(const Operation &Op, llvm::StringRef Name);
+
 } // namespace dlc
 
 #endif
