@@ -35,6 +35,11 @@ static bool isReduction(OpKind K) {
          K == OpKind::ReduceProd;
 }
 
+static bool isCopy(OpKind K) {
+  return K == OpKind::Concat || K == OpKind::Slice || K == OpKind::Pad ||
+         K == OpKind::Expand || K == OpKind::Tile || K == OpKind::ShapeOf;
+}
+
 bool CompiledFunction::supports(const Operation &Op) {
   OpKind K = Op.kind();
   if (K == OpKind::Constant || isView(K))
@@ -43,6 +48,8 @@ bool CompiledFunction::supports(const Operation &Op) {
     return Op.operand(0)->Type.elem() != DType::Bool;
   if (K == OpKind::MatMul || K == OpKind::Transpose || K == OpKind::OneHot ||
       K == OpKind::Conv || K == OpKind::MaxPool || K == OpKind::AvgPool)
+    return true;
+  if (isCopy(K))
     return true;
   if (K == OpKind::ArgMax || K == OpKind::ArgMin)
     return Op.operand(0)->Type.elem() != DType::Bool;
@@ -75,6 +82,7 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
              : Op->kind() == OpKind::Transpose ? lowerTranspose(*Op, Name)
              : Op->kind() == OpKind::OneHot    ? lowerOneHot(*Op, Name)
              : Op->kind() == OpKind::Conv      ? lowerConv(*Op, Name)
+             : isCopy(Op->kind())              ? lowerCopy(*Op, Name)
              : Op->kind() == OpKind::ArgMax ||
                      Op->kind() == OpKind::ArgMin
                  ? lowerArgReduce(*Op, Name)

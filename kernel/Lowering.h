@@ -46,6 +46,11 @@ lowerPool(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerArgReduce(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers concat, slice, pad (constant, reflect, edge), expand, tile and
+/// shape to a kernel with arguments (inputs..., result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerCopy(const Operation &Op, llvm::StringRef Name);
+
 } // namespace dlc
 
 #endif

@@ -1,0 +1,156 @@
+// Copy-like movement ops to kernel IR: concat, slice, pad, expand, tile and
+// shape. Each is one loop nest over the result whose reads map result
+// indices back to input indices; none needs a branch.
+#include "kernel/Lowering.h"
+
+#include "ir/Location.h"
+#include "ir/ShapeInference.h"
+
+using namespace dlc;
+using namespace dlc::kir;
+
+namespace {
+TensorType dynamicLike(const TensorType &T) {
+  Shape S;
+  for (const Dim &D : T.dims())
+    S.push_back(D.isStatic() ? D : Dim::unknown());
+  return TensorType(T.elem(), S);
+}
+
+/// Opens loops over every dim of Buf; returns the induction variables.
+std::vector<KValue *> loopsOver(KBuilder &B, KValue *Buf, KValue *Zero) {
+  std::vector<KValue *> IVs;
+  for (unsigned D = 0; D < Buf->BufType.rank(); ++D)
+    IVs.push_back(B.beginFor(Zero, B.dim(Buf, D)));
+  return IVs;
+}
+
+void closeLoops(KBuilder &B, size_t N) {
+  for (size_t I = 0; I < N; ++I)
+    B.endFor();
+}
+
+llvm::Expected<std::unique_ptr<Kernel>> finish(std::unique_ptr<Kernel> K) {
+  if (auto E = verifyKernel(*K))
+    return std::move(E);
+  return std::move(K);
+}
+} // namespace
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
+  auto K = std::make_unique<Kernel>();
+  K->Name = Name.str();
+  KBuilder B(*K);
+  std::vector<KValue *> Ins;
+  for (unsigned I = 0; I < Op.numOperands(); ++I)
+    Ins.push_back(B.arg("in" + std::to_string(I), dynamicLike(Op.operand(I)->Type)));
+  KValue *Out = B.arg("out", dynamicLike(Op.result()->Type));
+  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  KValue *X = Ins[0];
+  unsigned R = Op.operand(0)->Type.rank();
+  switch (Op.kind()) {
+  case OpKind::Concat: {
+    auto Axis = normalizeAxis(Op.getInt("axis"), R, Op.L);
+    if (!Axis)
+      return Axis.takeError();
+    // Each operand is copied to its offset along the axis.
+    KValue *Offset = Zero;
+    for (KValue *In : Ins) {
+      std::vector<KValue *> IVs = loopsOver(B, In, Zero);
+      std::vector<KValue *> OutIdx(IVs);
+      OutIdx[*Axis] = B.index(IndexOp::Add, IVs[*Axis], Offset);
+      B.store(B.load(In, IVs), Out, OutIdx);
+      closeLoops(B, IVs.size());
+      Offset = B.index(IndexOp::Add, Offset, B.dim(In, *Axis));
+    }
+    return finish(std::move(K));
+  }
+  case OpKind::Slice: {
+    llvm::ArrayRef<int64_t> Starts = Op.getInts("starts"), Axes = Op.getInts("axes"),
+                            Steps = Op.getInts("steps");
+    // Per input dim: the first index read and the step (1 when not sliced).
+    std::vector<KValue *> First(R, Zero);
+    std::vector<int64_t> Step(R, 1);
+    for (size_t I = 0; I < Starts.size(); ++I) {
+      auto Ax = normalizeAxis(Axes.empty() ? int64_t(I) : Axes[I], R, Op.L);
+      if (!Ax)
+        return Ax.takeError();
+      int64_t St = Steps.empty() ? 1 : Steps[I];
+      KValue *Dm = B.dim(X, *Ax);
+      KValue *S = Starts[I] < 0 ? B.index(IndexOp::Add, B.constIndex(Starts[I]), Dm)
+                                : B.constIndex(Starts[I]);
+      // Clamp as ONNX does: [0, dim] going forward, [-1, dim-1] backward.
+      S = St > 0 ? B.index(IndexOp::Min, B.index(IndexOp::Max, S, Zero), Dm)
+                 : B.index(IndexOp::Min, B.index(IndexOp::Max, S, B.constIndex(-1)),
+                           B.index(IndexOp::Sub, Dm, One));
+      First[*Ax] = S;
+      Step[*Ax] = St;
+    }
+    std::vector<KValue *> IVs = loopsOver(B, Out, Zero), InIdx;
+    for (unsigned D = 0; D < R; ++D)
+      InIdx.push_back(B.index(IndexOp::Add, First[D],
+                              B.index(IndexOp::Mul, IVs[D], B.constIndex(Step[D]))));
+    B.store(B.load(X, InIdx), Out, IVs);
+    closeLoops(B, R);
+    return finish(std::move(K));
+  }
+  case OpKind::Pad: {
+    llvm::ArrayRef<int64_t> Pads = Op.getInts("pads");
+    llvm::StringRef Mode = Op.getString("mode");
+    std::vector<KValue *> IVs = loopsOver(B, Out, Zero), InIdx;
+    KValue *Valid = nullptr;
+    SType Bool = SType::of(DType::Bool);
+    for (unsigned D = 0; D < R; ++D) {
+      KValue *Dm = B.dim(X, D), *Last = B.index(IndexOp::Sub, Dm, One);
+      KValue *J = B.index(IndexOp::Sub, IVs[D], B.constIndex(Pads[D]));
+      if (Mode == "reflect") {
+        // Mirror at both ends without repeating the edge: |j|, then
+        // 2(n-1) - j past the end.
+        J = B.index(IndexOp::Max, J, B.index(IndexOp::Sub, Zero, J));
+        J = B.index(IndexOp::Min, J,
+                    B.index(IndexOp::Sub, B.index(IndexOp::Add, Last, Last), J));
+      } else if (Mode == "constant") {
+        KValue *V = B.scalar(OpKind::And,
+                             {B.scalar(OpKind::LessEqual, {Zero, J}, Bool),
+                              B.scalar(OpKind::Less, {J, Dm}, Bool)},
+                             Bool);
+        Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, Bool) : V;
+      }
+      InIdx.push_back(B.index(IndexOp::Min, B.index(IndexOp::Max, J, Zero), Last));
+    }
+    KValue *V = B.load(X, InIdx);
+    if (Valid)
+      V = B.scalar(OpKind::Where,
+                   {Valid, V, B.constFloat(X->BufType.elem(), Op.getFloat("value"))},
+                   SType::of(X->BufType.elem()));
+    B.store(V, Out, IVs);
+    closeLoops(B, R);
+    return finish(std::move(K));
+  }
+  case OpKind::Expand:
+  case OpKind::Tile: {
+    // expand reads min(i, dim - 1) (1 or the result's size); tile reads
+    // i mod dim. Input dims align with the result's trailing dims.
+    std::vector<KValue *> IVs = loopsOver(B, Out, Zero), InIdx;
+    unsigned RO = Op.result()->Type.rank();
+    for (unsigned D = 0; D < R; ++D) {
+      KValue *IV = IVs[D + RO - R], *Dm = B.dim(X, D);
+      InIdx.push_back(Op.kind() == OpKind::Tile
+                          ? B.index(IndexOp::Rem, IV, Dm)
+                          : B.index(IndexOp::Min, IV, B.index(IndexOp::Sub, Dm, One)));
+    }
+    B.store(B.load(X, InIdx), Out, IVs);
+    closeLoops(B, RO);
+    return finish(std::move(K));
+  }
+  case OpKind::ShapeOf: {
+    for (unsigned D = 0; D < R; ++D)
+      B.store(B.scalar(OpKind::Cast, {B.dim(X, D)}, SType::of(DType::I64)), Out,
+              {B.constIndex(D)});
+    return finish(std::move(K));
+  }
+  default:
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not a copy-like op");
+  }
+}
