@@ -37,7 +37,8 @@ static bool isReduction(OpKind K) {
 
 static bool isCopy(OpKind K) {
   return K == OpKind::Concat || K == OpKind::Slice || K == OpKind::Pad ||
-         K == OpKind::Expand || K == OpKind::Tile || K == OpKind::ShapeOf;
+         K == OpKind::Expand || K == OpKind::Tile || K == OpKind::ShapeOf ||
+         K == OpKind::Split || K == OpKind::Gather;
 }
 
 bool CompiledFunction::supports(const Operation &Op) {
@@ -159,6 +160,25 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   return llvm::Error::success();
 }
 
+/// Gather indices must lie in [-dim, dim): checked before the kernel runs,
+/// which then only normalizes negative ones.
+static llvm::Error checkGatherIndices(const Operation &Op, const Tensor &Data,
+                                      const Tensor &Idx) {
+  int64_t Axis = Op.getInt("axis");
+  if (Axis < 0)
+    Axis += Data.rank();
+  int64_t N = Data.shape()[Axis];
+  for (int64_t I = 0; I < Idx.numElements(); ++I) {
+    int64_t V = Idx.getI(I);
+    if (V < -N || V >= N)
+      return makeError(Op.L, "'gather': index " + std::to_string(V) +
+                                 " is out of range for dim " +
+                                 std::to_string(Axis) + " of size " +
+                                 std::to_string(N));
+  }
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::vector<Tensor>>
 CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs) const {
   if (auto E = checkInputs(*F, Inputs))
@@ -192,23 +212,30 @@ CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs) const {
         Args[0]->numElements() == 0 && (*RT)[0].numElements() != 0)
       return makeError(Op->L, "'" + Op->mnemonic() +
                                   "' cannot take the index of an empty axis");
-    auto Sizes = (*RT)[0].staticSizes();
-    auto Result = std::make_unique<Tensor>((*RT)[0].elem(), Sizes);
+    if (Op->kind() == OpKind::Gather)
+      if (auto E = checkGatherIndices(*Op, *Args[0], *Args[1]))
+        return std::move(E);
+    std::vector<std::unique_ptr<Tensor>> Results;
+    for (const TensorType &T : *RT)
+      Results.push_back(std::make_unique<Tensor>(T.elem(), T.staticSizes()));
     if (isView(Op->kind())) {
-      if (Result->byteSize() != Args[0]->byteSize())
+      if (Results[0]->byteSize() != Args[0]->byteSize())
         return makeError(Op->L, "'" + Op->mnemonic() + "' cannot view " +
                                     Args[0]->type().str() + " as " +
                                     (*RT)[0].str());
-      std::memcpy(Result->data(), Args[0]->data(), Result->byteSize());
+      std::memcpy(Results[0]->data(), Args[0]->data(), Results[0]->byteSize());
     } else {
       llvm::SmallVector<BufferArg, 4> Bufs;
       for (const Tensor *T : Args)
         Bufs.push_back({const_cast<uint8_t *>(T->data()), T->shape().data()});
-      Bufs.push_back({Result->data(), Result->shape().data()});
+      for (auto &R : Results)
+        Bufs.push_back({R->data(), R->shape().data()});
       Fn(Bufs.data());
     }
-    Env[Op->result()] = Result.get();
-    Owned.push_back(std::move(Result));
+    for (unsigned I = 0; I < Results.size(); ++I) {
+      Env[Op->result(I)] = Results[I].get();
+      Owned.push_back(std::move(Results[I]));
+    }
   }
   std::vector<Tensor> Outs;
   for (Value *V : F->Outputs)

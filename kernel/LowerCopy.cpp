@@ -1,5 +1,5 @@
-// Copy-like movement ops to kernel IR: concat, slice, pad, expand, tile and
-// shape. Each is one loop nest over the result whose reads map result
+// Copy-like movement ops to kernel IR: concat, split, slice, pad, gather,
+// expand, tile and shape. Each is one loop nest over the result whose reads map result
 // indices back to input indices; none needs a branch.
 #include "kernel/Lowering.h"
 
@@ -45,7 +45,10 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
   std::vector<KValue *> Ins;
   for (unsigned I = 0; I < Op.numOperands(); ++I)
     Ins.push_back(B.arg("in" + std::to_string(I), dynamicLike(Op.operand(I)->Type)));
-  KValue *Out = B.arg("out", dynamicLike(Op.result()->Type));
+  std::vector<KValue *> Outs;
+  for (unsigned I = 0; I < Op.numResults(); ++I)
+    Outs.push_back(B.arg("out" + std::to_string(I), dynamicLike(Op.result(I)->Type)));
+  KValue *Out = Outs[0];
   KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
   KValue *X = Ins[0];
   unsigned R = Op.operand(0)->Type.rank();
@@ -142,6 +145,46 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
     }
     B.store(B.load(X, InIdx), Out, IVs);
     closeLoops(B, RO);
+    return finish(std::move(K));
+  }
+  case OpKind::Split: {
+    auto Axis = normalizeAxis(Op.getInt("axis"), R, Op.L);
+    if (!Axis)
+      return Axis.takeError();
+    // Each result reads the input from its offset along the axis.
+    KValue *Offset = Zero;
+    for (KValue *O : Outs) {
+      std::vector<KValue *> IVs = loopsOver(B, O, Zero);
+      std::vector<KValue *> InIdx(IVs);
+      InIdx[*Axis] = B.index(IndexOp::Add, IVs[*Axis], Offset);
+      B.store(B.load(X, InIdx), O, IVs);
+      closeLoops(B, IVs.size());
+      Offset = B.index(IndexOp::Add, Offset, B.dim(O, *Axis));
+    }
+    return finish(std::move(K));
+  }
+  case OpKind::Gather: {
+    auto Axis = normalizeAxis(Op.getInt("axis"), R, Op.L);
+    if (!Axis)
+      return Axis.takeError();
+    KValue *Idx = Ins[1];
+    unsigned IR = Op.operand(1)->Type.rank();
+    // result[pre, idx..., post] = data[pre, indices[idx...], post]; the
+    // executor has checked that indices lie in [-dim, dim).
+    std::vector<KValue *> IVs = loopsOver(B, Out, Zero);
+    std::vector<KValue *> IIdx(IVs.begin() + *Axis, IVs.begin() + *Axis + IR);
+    KValue *I = B.load(Idx, IIdx);
+    if (Op.operand(1)->Type.elem() != DType::I64)
+      I = B.scalar(OpKind::Cast, {I}, SType::of(DType::I64));
+    KValue *Dm = B.dim(X, *Axis);
+    KValue *Neg = B.scalar(OpKind::Less, {I, Zero}, SType::of(DType::Bool));
+    KValue *Wrapped = B.scalar(OpKind::Add, {I, Dm}, SType::of(DType::I64));
+    I = B.scalar(OpKind::Where, {Neg, Wrapped, I}, SType::index());
+    std::vector<KValue *> DIdx(IVs.begin(), IVs.begin() + *Axis);
+    DIdx.push_back(I);
+    DIdx.insert(DIdx.end(), IVs.begin() + *Axis + IR, IVs.end());
+    B.store(B.load(X, DIdx), Out, IVs);
+    closeLoops(B, IVs.size());
     return finish(std::move(K));
   }
   case OpKind::ShapeOf: {

@@ -46,8 +46,8 @@ lowerPool(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerArgReduce(const Operation &Op, llvm::StringRef Name);
 
-/// Lowers concat, slice, pad (constant, reflect, edge), expand, tile and
-/// shape to a kernel with arguments (inputs..., result).
+/// Lowers concat, split, slice, pad (constant, reflect, edge), gather, expand,
+/// tile and shape to a kernel with arguments (inputs..., results...).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerCopy(const Operation &Op, llvm::StringRef Name);
 

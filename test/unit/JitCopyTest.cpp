@@ -71,4 +71,49 @@ TEST(JitCopy, ExpandTileShape) {
   check("%x: f32[N,3]", "shape %x", "i64[2]", {iota({6, 3})});
 }
 
+TEST(JitCopy, SplitAndGather) {
+  auto M = parseModule("func @f(%x: f32[N,8]) -> (a: f32[N,3], b: f32[N,5]) {\n"
+                       "  %a, %b = split %x {axis = 1, sizes = [3, 5]}\n"
+                       "  return %a, %b\n}\n",
+                       "<test>");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  auto C = CompiledFunction::compile(*(*M)->Functions[0], 2);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  Tensor X = iota({4, 8});
+  auto Want = interpret(*(*M)->Functions[0], {X});
+  auto Got = (*C)->run({X});
+  ASSERT_TRUE(bool(Want) && bool(Got));
+  EXPECT_TRUE((*Want)[0] == (*Got)[0]);
+  EXPECT_TRUE((*Want)[1] == (*Got)[1]);
+
+  Tensor Idx(DType::I64, {2, 3});
+  const int64_t Vals[] = {0, -1, 3, -4, 2, 1};
+  for (int I = 0; I < 6; ++I)
+    Idx.setI(I, Vals[I]);
+  check("%d: f32[4,5], %i: i64[2,3]", "gather %d, %i", "f32[2,3,5]", {iota({4, 5}), Idx});
+  check("%d: f32[N,4,2], %i: i64[2,3]", "gather %d, %i {axis = 1}", "f32[N,2,3,2]",
+        {iota({3, 4, 2}), Idx});
+  Tensor I32(DType::I32, {3});
+  I32.setI(0, -2);
+  I32.setI(1, 0);
+  I32.setI(2, 1);
+  check("%d: f32[4,5], %i: i32[3]", "gather %d, %i {axis = -1}", "f32[4,3]",
+        {iota({4, 5}), I32});
+}
+
+TEST(JitCopy, GatherIndexOutOfRangeIsAnError) {
+  auto M = parseModule("func @f(%d: f32[4], %i: i64[1]) -> (y: f32[1]) {\n"
+                       "  %y = gather %d, %i\n  return %y\n}\n",
+                       "g.dlc");
+  ASSERT_TRUE(bool(M));
+  auto C = CompiledFunction::compile(*(*M)->Functions[0], 0);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  Tensor I(DType::I64, {1});
+  I.setI(0, 4);
+  auto R = (*C)->run({iota({4}), I});
+  ASSERT_FALSE(bool(R));
+  EXPECT_NE(errText(R.takeError()).find("g.dlc:2:8: error: 'gather': index 4 is out of range"),
+            std::string::npos);
+}
+
 } // namespace
