@@ -1,5 +1,5 @@
-// Convolution and pooling (N-D, strides, pads, dilations, groups, ceil
-// mode) to kernel IR, as direct loop nests.
+// Convolution, transposed convolution and pooling (N-D, strides, pads,
+// dilations, groups, ceil mode) to kernel IR, as direct loop nests.
 //
 // 1. Loops over the result: batch, channel, then each spatial dim.
 // 2. For each window position the input coordinate is o * stride - pad +
@@ -212,6 +212,85 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
   std::vector<KValue *> OutIdx = {N, C};
   OutIdx.insert(OutIdx.end(), O.begin(), O.end());
   B.store(V, Out, OutIdx);
+  for (unsigned D = 0; D < S + 2; ++D)
+    B.endFor();
+  if (auto Err = verifyKernel(*K))
+    return std::move(Err);
+  return K;
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerConvTranspose(const Operation &Op, llvm::StringRef Name) {
+  if (Op.kind() != OpKind::ConvTranspose)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not conv_transpose");
+  const TensorType &XT = Op.operand(0)->Type, &WT = Op.operand(1)->Type,
+                   &RT = Op.result()->Type;
+  unsigned S = XT.rank() - 2;
+  DType E = RT.elem();
+  WindowAttrs W = windowAttrs(Op, S, true);
+  int64_t G = Op.getInt("group");
+  bool HasBias = Op.numOperands() == 3;
+  SType Bool = SType::of(DType::Bool);
+
+  auto K = std::make_unique<Kernel>();
+  K->Name = Name.str();
+  KBuilder B(*K);
+  KValue *X = B.arg("x", dynamicLike(XT)), *Wt = B.arg("w", dynamicLike(WT));
+  KValue *Bias = HasBias ? B.arg("bias", dynamicLike(Op.operand(2)->Type)) : nullptr;
+  KValue *Out = B.arg("out", dynamicLike(RT));
+  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  // Weight is [C, M/group, k...]: result channel m belongs to group
+  // m / (M/group) and reads input channels of that group.
+  KValue *OutPerGroup = B.dim(Wt, 1);
+  KValue *InPerGroup = B.index(IndexOp::Div, B.dim(X, 1), B.constIndex(G));
+  std::vector<KValue *> InSize, KSize;
+  for (unsigned D = 0; D < S; ++D) {
+    InSize.push_back(B.dim(X, 2 + D));
+    KSize.push_back(B.dim(Wt, 2 + D));
+  }
+  KValue *N = B.beginFor(Zero, B.dim(Out, 0));
+  KValue *M = B.beginFor(Zero, B.dim(Out, 1));
+  std::vector<KValue *> O;
+  for (unsigned D = 0; D < S; ++D)
+    O.push_back(B.beginFor(Zero, B.dim(Out, 2 + D)));
+  KValue *Acc = B.local(E);
+  B.set(Acc, HasBias ? B.load(Bias, {M}) : B.constFloat(E, 0.0));
+  KValue *Grp = B.index(IndexOp::Div, M, OutPerGroup);
+  KValue *MInGroup = B.index(IndexOp::Sub, M, B.index(IndexOp::Mul, Grp, OutPerGroup));
+  KValue *C = B.beginFor(Zero, InPerGroup);
+  KValue *InC = B.index(IndexOp::Add, B.index(IndexOp::Mul, Grp, InPerGroup), C);
+  std::vector<KValue *> XIdx = {N, InC}, WIdx = {InC, MInGroup};
+  KValue *Valid = nullptr;
+  for (unsigned D = 0; D < S; ++D) {
+    KValue *Kv = B.beginFor(Zero, KSize[D]);
+    // o = i * stride - pad + k * dilation  =>  i = (o + pad - k * dil) / stride
+    KValue *T = B.index(IndexOp::Sub, B.index(IndexOp::Add, O[D], B.constIndex(W.Pads[D])),
+                        B.index(IndexOp::Mul, Kv, B.constIndex(W.Dilations[D])));
+    KValue *Stride = B.constIndex(W.Strides[D]);
+    KValue *I = B.index(IndexOp::Div, T, Stride);
+    KValue *V = B.scalar(
+        OpKind::And,
+        {B.scalar(OpKind::And,
+                  {B.scalar(OpKind::LessEqual, {Zero, T}, Bool),
+                   B.scalar(OpKind::Equal, {B.index(IndexOp::Rem, T, Stride), Zero}, Bool)},
+                  Bool),
+         B.scalar(OpKind::Less, {I, InSize[D]}, Bool)},
+        Bool);
+    Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, Bool) : V;
+    XIdx.push_back(B.index(IndexOp::Min, B.index(IndexOp::Max, I, Zero),
+                           B.index(IndexOp::Sub, InSize[D], One)));
+    WIdx.push_back(Kv);
+  }
+  KValue *XV = B.scalar(OpKind::Where, {Valid, B.load(X, XIdx), B.constFloat(E, 0.0)},
+                        SType::of(E));
+  KValue *Prod = B.scalar(OpKind::Mul, {XV, B.load(Wt, WIdx)}, SType::of(E));
+  B.set(Acc, B.scalar(OpKind::Add, {B.get(Acc), Prod}, SType::of(E)));
+  for (unsigned D = 0; D < S; ++D)
+    B.endFor();
+  B.endFor(); // c
+  std::vector<KValue *> OutIdx = {N, M};
+  OutIdx.insert(OutIdx.end(), O.begin(), O.end());
+  B.store(B.get(Acc), Out, OutIdx);
   for (unsigned D = 0; D < S + 2; ++D)
     B.endFor();
   if (auto Err = verifyKernel(*K))

@@ -37,6 +37,12 @@ lowerOneHot(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerConv(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers conv_transpose (N-D, groups, strides, pads, dilations,
+/// output_padding through the result's shape, optional bias) to a gather
+/// loop nest with arguments (x, w, [bias,] result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerConvTranspose(const Operation &Op, llvm::StringRef Name);
+
 /// Lowers max_pool and avg_pool to a kernel with arguments (x, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerPool(const Operation &Op, llvm::StringRef Name);

@@ -71,6 +71,17 @@ TEST(JitConv, OneAndThreeD) {
         "f32[1,3,5,5,7]", {random({1, 2, 5, 6, 7}, 12), random({3, 2, 2, 3, 2}, 13)});
 }
 
+TEST(JitConv, Transposed) {
+  check("%x: f32[N,8,5,5], %w: f32[8,4,3,3]", "conv_transpose %x, %w {strides = [2, 2]}",
+        "f32[N,4,11,11]", {random({2, 8, 5, 5}, 30), random({8, 4, 3, 3}, 31)});
+  check("%x: f32[1,4,4,3], %w: f32[4,3,2,3], %b: f32[6]",
+        "conv_transpose %x, %w, %b {dilations = [2, 1], group = 2, output_padding = [1, 0], pads = [1, 0, 0, 2], strides = [2, 2]}",
+        "f32[1,6,9,5]",
+        {random({1, 4, 4, 3}, 32), random({4, 3, 2, 3}, 33), random({6}, 34)});
+  check("%x: f32[2,3,7], %w: f32[3,2,4]", "conv_transpose %x, %w {pads = [1, 2], strides = [3]}",
+        "f32[2,2,19]", {random({2, 3, 7}, 35), random({3, 2, 4}, 36)});
+}
+
 TEST(JitPool, MaxAndAvg) {
   check("%x: f32[N,32,26,26]", "max_pool %x {kernel = [2, 2], strides = [2, 2]}",
         "f32[N,32,13,13]", {random({3, 32, 26, 26}, 14)});
