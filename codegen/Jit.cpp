@@ -49,7 +49,7 @@ JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
       F.addFnAttr("target-cpu", (*TM)->getTargetCPU());
       F.addFnAttr("target-features", (*TM)->getTargetFeatureString());
     }
-  optimizeModule(*M, OptLevel);
+  optimizeModule(*M, OptLevel, TM->get());
 
   std::unique_ptr<JitModule> R(new JitModule());
   llvm::raw_string_ostream OS(R->IR);

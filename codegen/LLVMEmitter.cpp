@@ -11,6 +11,9 @@
 //    the interpreter's semantics (NaN propagation in max/min, saturating
 //    float-to-int casts, round half to even).
 // 4. `local` is an alloca in the entry block, which mem2reg promotes.
+// 5. Every buffer gets its own alias scope, and float ops may contract into
+//    FMAs; the optimizer runs with the host's target machine so the
+//    vectorizer uses its registers.
 #include "codegen/LLVMEmitter.h"
 
 #include "codegen/ScalarOps.h"
@@ -18,6 +21,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/MDBuilder.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -65,7 +69,16 @@ private:
   llvm::Function *Fn = nullptr;
   llvm::BasicBlock *Entry = nullptr;
   llvm::DenseMap<const KValue *, llvm::Value *> Values;
+  /// Marks an access to Buf: it is in Buf's alias scope and does not alias
+  /// the other buffers (kernel buffers never overlap; see the executor).
+  void markAccess(llvm::Instruction *I, const KValue *Buf) {
+    const BufInfo &Info = Bufs.find(Buf)->second;
+    I->setMetadata(llvm::LLVMContext::MD_alias_scope, Info.Scope);
+    I->setMetadata(llvm::LLVMContext::MD_noalias, Info.NoAlias);
+  }
+
   struct BufInfo {
+    llvm::MDNode *Scope = nullptr, *NoAlias = nullptr;
     llvm::Value *Data;
     llvm::SmallVector<llvm::Value *, 4> Sizes, Strides;
   };
@@ -82,6 +95,11 @@ llvm::Error Emitter::run() {
   Fn->getArg(0)->setName("args");
   Entry = llvm::BasicBlock::Create(Ctx, "entry", Fn);
   B.SetInsertPoint(Entry);
+  // a * b + c may become one fused multiply-add (rounded once): the only
+  // floating-point liberty the emitter takes.
+  llvm::FastMathFlags FMF;
+  FMF.setAllowContract(true);
+  B.setFastMathFlags(FMF);
   llvm::StructType *ArgTy = llvm::StructType::get(Ctx, {Ptr, Ptr});
   for (size_t I = 0; I < K.Args.size(); ++I) {
     const KValue *A = K.Args[I].get();
@@ -105,6 +123,21 @@ llvm::Error Emitter::run() {
       S = B.CreateMul(S, Info.Sizes[D]);
     }
     Bufs[A] = std::move(Info);
+  }
+  // One alias scope per buffer.
+  llvm::MDBuilder MDB(Ctx);
+  llvm::MDNode *Domain = MDB.createAnonymousAliasScopeDomain(K.Name);
+  std::vector<llvm::MDNode *> Scopes;
+  for (size_t I = 0; I < K.Args.size(); ++I)
+    Scopes.push_back(MDB.createAnonymousAliasScope(Domain, K.Args[I]->Name));
+  for (size_t I = 0; I < K.Args.size(); ++I) {
+    llvm::SmallVector<llvm::Metadata *, 4> Others;
+    for (size_t J = 0; J < K.Args.size(); ++J)
+      if (J != I)
+        Others.push_back(Scopes[J]);
+    BufInfo &Info = Bufs[K.Args[I].get()];
+    Info.Scope = llvm::MDNode::get(Ctx, {Scopes[I]});
+    Info.NoAlias = llvm::MDNode::get(Ctx, Others);
   }
   if (auto E = block(K.Body))
     return E;
@@ -170,7 +203,9 @@ llvm::Error Emitter::op(const KOp &Op) {
   }
   case KOpKind::Load: {
     DType E = Op.Operands[0]->BufType.elem();
-    R = B.CreateLoad(storageType(E), address(Op, 0));
+    auto *L = B.CreateLoad(storageType(E), address(Op, 0));
+    markAccess(L, Op.Operands[0]);
+    R = L;
     if (E == DType::F16 || E == DType::BF16)
       R = B.CreateFPExt(R, B.getFloatTy());
     else if (E == DType::Bool)
@@ -184,7 +219,7 @@ llvm::Error Emitter::op(const KOp &Op) {
       V = B.CreateFPTrunc(V, storageType(E));
     else if (E == DType::Bool)
       V = B.CreateZExt(V, B.getInt8Ty());
-    B.CreateStore(V, address(Op, 1));
+    markAccess(B.CreateStore(V, address(Op, 1)), Op.Operands[1]);
     break;
   }
   case KOpKind::Local: {
@@ -254,14 +289,15 @@ llvm::Error dlc::emitKernel(const Kernel &K, llvm::Module &M) {
   return Emitter(K, M).run();
 }
 
-void dlc::optimizeModule(llvm::Module &M, unsigned OptLevel) {
+void dlc::optimizeModule(llvm::Module &M, unsigned OptLevel,
+                         llvm::TargetMachine *TM) {
   if (OptLevel == 0)
     return;
   llvm::LoopAnalysisManager LAM;
   llvm::FunctionAnalysisManager FAM;
   llvm::CGSCCAnalysisManager CGAM;
   llvm::ModuleAnalysisManager MAM;
-  llvm::PassBuilder PB;
+  llvm::PassBuilder PB(TM);
   PB.registerModuleAnalyses(MAM);
   PB.registerCGSCCAnalyses(CGAM);
   PB.registerFunctionAnalyses(FAM);

@@ -10,6 +10,10 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 
+namespace llvm {
+class TargetMachine;
+}
+
 namespace dlc {
 
 /// The C layout of one kernel argument.
@@ -22,8 +26,10 @@ struct BufferArg {
 /// cannot handle yet (an elementwise op without a lowering, for instance).
 llvm::Error emitKernel(const kir::Kernel &K, llvm::Module &M);
 
-/// Runs LLVM's optimization pipeline (O0..O3) on M for the host CPU.
-void optimizeModule(llvm::Module &M, unsigned OptLevel);
+/// Runs LLVM's optimization pipeline (O0..O3) on M. With a target machine
+/// the vectorizer and cost models know the target's vector registers.
+void optimizeModule(llvm::Module &M, unsigned OptLevel,
+                    llvm::TargetMachine *TM = nullptr);
 
 /// Whether the emitter can lower the elementwise op K on element type E.
 bool emitterSupports(OpKind K, DType E);

@@ -21,6 +21,7 @@ struct RunOptions {
   bool PrintIR = false;
   std::string Engine = "interp"; // interp | jit
   unsigned OptLevel = 3;
+  bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
 };
 int runCommand(const RunOptions &Opts);
 

@@ -212,6 +212,8 @@ static llvm::Error run(const RunOptions &Opts) {
     auto C = CompiledFunction::compile(*F, Opts.OptLevel);
     if (!C)
       return C.takeError();
+    if (Opts.PrintLLVM)
+      llvm::outs() << (*C)->llvmIR();
     Outs = (*C)->run(Inputs);
   } else if (Opts.Engine == "interp") {
     Outs = interpret(*F, Inputs);

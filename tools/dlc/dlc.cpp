@@ -40,6 +40,9 @@ static cl::opt<std::string> RunEngine(
     cl::init("interp"), cl::sub(RunCmd));
 static cl::opt<unsigned> RunOpt("O", cl::desc("JIT optimization level 0-3"),
                                 cl::init(3), cl::Prefix, cl::sub(RunCmd));
+static cl::opt<bool> RunPrintLLVM(
+    "print-llvm", cl::desc("With --engine=jit: print the optimized LLVM IR"),
+    cl::sub(RunCmd));
 static cl::opt<bool> RunPrintIR("print-ir",
                                 cl::desc("Print the optimized IR before running"),
                                 cl::sub(RunCmd));
@@ -72,6 +75,7 @@ int main(int argc, char **argv) {
     O.Seed = RunSeed;
     O.PrintIR = RunPrintIR;
     O.Engine = RunEngine;
+    O.PrintLLVM = RunPrintLLVM;
     O.OptLevel = std::min(3u, RunOpt.getValue());
     return runCommand(O);
   }
