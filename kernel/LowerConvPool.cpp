@@ -14,6 +14,7 @@
 // This is the reference schedule; the implicit-GEMM micro-kernel replaces it
 // for speed.
 #include "kernel/Lowering.h"
+#include "kernel/LoweringUtil.h"
 
 #include "ir/Location.h"
 
@@ -26,13 +27,6 @@ namespace {
 struct WindowAttrs {
   llvm::SmallVector<int64_t, 3> Strides, Dilations, Pads, Kernel;
 };
-
-TensorType dynamicLike(const TensorType &T) {
-  Shape S;
-  for (const Dim &D : T.dims())
-    S.push_back(D.isStatic() ? D : Dim::unknown());
-  return TensorType(T.elem(), S);
-}
 
 WindowAttrs windowAttrs(const Operation &Op, unsigned S, bool HasDilations) {
   WindowAttrs W;
@@ -85,8 +79,7 @@ dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
   int64_t G = Op.getInt("group");
   bool HasBias = Op.numOperands() == 3;
 
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
   KValue *X = B.arg("x", dynamicLike(XT)), *Wt = B.arg("w", dynamicLike(WT));
   KValue *Bias = HasBias ? B.arg("bias", dynamicLike(Op.operand(2)->Type)) : nullptr;
@@ -133,9 +126,7 @@ dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
   B.store(B.get(Acc), Out, OutIdx);
   for (unsigned D = 0; D < S + 2; ++D)
     B.endFor();
-  if (auto Err = verifyKernel(*K))
-    return std::move(Err);
-  return K;
+  return finishKernel(std::move(K));
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>
@@ -150,8 +141,7 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
   llvm::ArrayRef<int64_t> Kern = Op.getInts("kernel");
   bool IncludePad = !IsMax && Op.getBool("count_include_pad");
 
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
   KValue *X = B.arg("x", dynamicLike(XT)), *Out = B.arg("out", dynamicLike(RT));
   KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
@@ -214,9 +204,7 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
   B.store(V, Out, OutIdx);
   for (unsigned D = 0; D < S + 2; ++D)
     B.endFor();
-  if (auto Err = verifyKernel(*K))
-    return std::move(Err);
-  return K;
+  return finishKernel(std::move(K));
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>
@@ -232,8 +220,7 @@ dlc::lowerConvTranspose(const Operation &Op, llvm::StringRef Name) {
   bool HasBias = Op.numOperands() == 3;
   SType Bool = SType::of(DType::Bool);
 
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
   KValue *X = B.arg("x", dynamicLike(XT)), *Wt = B.arg("w", dynamicLike(WT));
   KValue *Bias = HasBias ? B.arg("bias", dynamicLike(Op.operand(2)->Type)) : nullptr;
@@ -293,7 +280,5 @@ dlc::lowerConvTranspose(const Operation &Op, llvm::StringRef Name) {
   B.store(B.get(Acc), Out, OutIdx);
   for (unsigned D = 0; D < S + 2; ++D)
     B.endFor();
-  if (auto Err = verifyKernel(*K))
-    return std::move(Err);
-  return K;
+  return finishKernel(std::move(K));
 }

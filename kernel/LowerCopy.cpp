@@ -2,6 +2,7 @@
 // expand, tile and shape. Each is one loop nest over the result whose reads map result
 // indices back to input indices; none needs a branch.
 #include "kernel/Lowering.h"
+#include "kernel/LoweringUtil.h"
 
 #include "ir/Location.h"
 #include "ir/ShapeInference.h"
@@ -10,13 +11,6 @@ using namespace dlc;
 using namespace dlc::kir;
 
 namespace {
-TensorType dynamicLike(const TensorType &T) {
-  Shape S;
-  for (const Dim &D : T.dims())
-    S.push_back(D.isStatic() ? D : Dim::unknown());
-  return TensorType(T.elem(), S);
-}
-
 /// Opens loops over every dim of Buf; returns the induction variables.
 std::vector<KValue *> loopsOver(KBuilder &B, KValue *Buf, KValue *Zero) {
   std::vector<KValue *> IVs;
@@ -30,17 +24,11 @@ void closeLoops(KBuilder &B, size_t N) {
     B.endFor();
 }
 
-llvm::Expected<std::unique_ptr<Kernel>> finish(std::unique_ptr<Kernel> K) {
-  if (auto E = verifyKernel(*K))
-    return std::move(E);
-  return std::move(K);
-}
 } // namespace
 
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
   std::vector<KValue *> Ins;
   for (unsigned I = 0; I < Op.numOperands(); ++I)
@@ -67,7 +55,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
       closeLoops(B, IVs.size());
       Offset = B.index(IndexOp::Add, Offset, B.dim(In, *Axis));
     }
-    return finish(std::move(K));
+    return finishKernel(std::move(K));
   }
   case OpKind::Slice: {
     llvm::ArrayRef<int64_t> Starts = Op.getInts("starts"), Axes = Op.getInts("axes"),
@@ -96,7 +84,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
                               B.index(IndexOp::Mul, IVs[D], B.constIndex(Step[D]))));
     B.store(B.load(X, InIdx), Out, IVs);
     closeLoops(B, R);
-    return finish(std::move(K));
+    return finishKernel(std::move(K));
   }
   case OpKind::Pad: {
     llvm::ArrayRef<int64_t> Pads = Op.getInts("pads");
@@ -129,7 +117,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
                    SType::of(X->BufType.elem()));
     B.store(V, Out, IVs);
     closeLoops(B, R);
-    return finish(std::move(K));
+    return finishKernel(std::move(K));
   }
   case OpKind::Expand:
   case OpKind::Tile: {
@@ -145,7 +133,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
     }
     B.store(B.load(X, InIdx), Out, IVs);
     closeLoops(B, RO);
-    return finish(std::move(K));
+    return finishKernel(std::move(K));
   }
   case OpKind::Split: {
     auto Axis = normalizeAxis(Op.getInt("axis"), R, Op.L);
@@ -161,7 +149,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
       closeLoops(B, IVs.size());
       Offset = B.index(IndexOp::Add, Offset, B.dim(O, *Axis));
     }
-    return finish(std::move(K));
+    return finishKernel(std::move(K));
   }
   case OpKind::Gather: {
     auto Axis = normalizeAxis(Op.getInt("axis"), R, Op.L);
@@ -185,13 +173,13 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
     DIdx.insert(DIdx.end(), IVs.begin() + *Axis + IR, IVs.end());
     B.store(B.load(X, DIdx), Out, IVs);
     closeLoops(B, IVs.size());
-    return finish(std::move(K));
+    return finishKernel(std::move(K));
   }
   case OpKind::ShapeOf: {
     for (unsigned D = 0; D < R; ++D)
       B.store(B.scalar(OpKind::Cast, {B.dim(X, D)}, SType::of(DType::I64)), Out,
               {B.constIndex(D)});
-    return finish(std::move(K));
+    return finishKernel(std::move(K));
   }
   default:
     return makeError(Op.L, "'" + Op.mnemonic() + "' is not a copy-like op");

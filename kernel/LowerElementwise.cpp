@@ -7,26 +7,19 @@
 //    both sizes broadcasting allows (1 and the result's size).
 // 3. The body loads one scalar per operand, applies the op and stores.
 #include "kernel/Lowering.h"
+#include "kernel/LoweringUtil.h"
 
 #include "ir/Location.h"
 
 using namespace dlc;
 using namespace dlc::kir;
 
-static TensorType dynamicLike(const TensorType &T) {
-  Shape S;
-  for (const Dim &D : T.dims())
-    S.push_back(D.isStatic() ? D : Dim::unknown());
-  return TensorType(T.elem(), S);
-}
-
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerElementwise(const Operation &Op, llvm::StringRef Name) {
   if (!Op.info().has(Elementwise) || Op.info().has(Composite))
     return makeError(Op.L, "'" + Op.mnemonic() +
                                "' is not a primitive elementwise op");
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
   std::vector<KValue *> Ins;
   for (unsigned I = 0; I < Op.numOperands(); ++I)
@@ -78,7 +71,5 @@ dlc::lowerElementwise(const Operation &Op, llvm::StringRef Name) {
   B.store(V, Out, IVs);
   for (unsigned D = 0; D < R; ++D)
     B.endFor();
-  if (auto E = verifyKernel(*K))
-    return std::move(E);
-  return K;
+  return finishKernel(std::move(K));
 }

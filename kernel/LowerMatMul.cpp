@@ -10,6 +10,7 @@
 // This is the straightforward schedule; the tiled, packed micro-kernel
 // replaces it for large sizes.
 #include "kernel/Lowering.h"
+#include "kernel/LoweringUtil.h"
 
 #include "ir/Location.h"
 
@@ -27,17 +28,10 @@ dlc::lowerMatMul(const Operation &Op, llvm::StringRef Name) {
   unsigned BatchA = VecA ? 0 : AT.rank() - 2, BatchB = VecB ? 0 : BT.rank() - 2;
   unsigned Batch = RT.rank() - (VecA ? 0 : 1) - (VecB ? 0 : 1);
 
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
-  auto dyn = [](const TensorType &T) {
-    Shape S;
-    for (const Dim &D : T.dims())
-      S.push_back(D.isStatic() ? D : Dim::unknown());
-    return TensorType(T.elem(), S);
-  };
-  KValue *A = B.arg("a", dyn(AT)), *Bm = B.arg("b", dyn(BT)),
-         *Out = B.arg("out", dyn(RT));
+  KValue *A = B.arg("a", dynamicLike(AT)), *Bm = B.arg("b", dynamicLike(BT)),
+         *Out = B.arg("out", dynamicLike(RT));
   KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
   KValue *Kx = B.dim(A, AT.rank() - 1);
   KValue *M = VecA ? nullptr : B.dim(A, AT.rank() - 2);
@@ -99,7 +93,5 @@ dlc::lowerMatMul(const Operation &Op, llvm::StringRef Name) {
     B.endFor();
   for (unsigned D = 0; D < Batch; ++D)
     B.endFor();
-  if (auto Err = verifyKernel(*K))
-    return std::move(Err);
-  return K;
+  return finishKernel(std::move(K));
 }

@@ -1,6 +1,7 @@
 // Movement and indexing ops to kernel IR: transpose (a copy loop over the
 // result whose reads follow the inverse permutation) and one_hot.
 #include "kernel/Lowering.h"
+#include "kernel/LoweringUtil.h"
 
 #include "ir/Location.h"
 
@@ -17,16 +18,9 @@ dlc::lowerTranspose(const Operation &Op, llvm::StringRef Name) {
   if (Perm.empty())
     for (unsigned I = 0; I < R; ++I)
       Perm.push_back(R - 1 - I);
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
-  auto dyn = [](const TensorType &T) {
-    Shape S;
-    for (const Dim &D : T.dims())
-      S.push_back(D.isStatic() ? D : Dim::unknown());
-    return TensorType(T.elem(), S);
-  };
-  KValue *In = B.arg("in", dyn(XT)), *Out = B.arg("out", dyn(RT));
+  KValue *In = B.arg("in", dynamicLike(XT)), *Out = B.arg("out", dynamicLike(RT));
   KValue *Zero = B.constIndex(0);
   std::vector<KValue *> Ext;
   for (unsigned D = 0; D < R; ++D)
@@ -40,9 +34,7 @@ dlc::lowerTranspose(const Operation &Op, llvm::StringRef Name) {
   B.store(B.load(In, InIdx), Out, OutIdx);
   for (unsigned D = 0; D < R; ++D)
     B.endFor();
-  if (auto Err = verifyKernel(*K))
-    return std::move(Err);
-  return K;
+  return finishKernel(std::move(K));
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>
@@ -50,20 +42,13 @@ dlc::lowerOneHot(const Operation &Op, llvm::StringRef Name) {
   if (Op.kind() != OpKind::OneHot)
     return makeError(Op.L, "'" + Op.mnemonic() + "' is not one_hot");
   const TensorType &IT = Op.operand(0)->Type, &RT = Op.result()->Type;
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
-  auto dyn = [](const TensorType &T) {
-    Shape S;
-    for (const Dim &D : T.dims())
-      S.push_back(D.isStatic() ? D : Dim::unknown());
-    return TensorType(T.elem(), S);
-  };
-  KValue *Idx = B.arg("indices", dyn(IT));
+  KValue *Idx = B.arg("indices", dynamicLike(IT));
   // A second operand only supplies the depth (the result's last dim).
   if (Op.numOperands() == 2)
-    B.arg("like", dyn(Op.operand(1)->Type));
-  KValue *Out = B.arg("out", dyn(RT));
+    B.arg("like", dynamicLike(Op.operand(1)->Type));
+  KValue *Out = B.arg("out", dynamicLike(RT));
   KValue *Zero = B.constIndex(0);
   std::vector<KValue *> IVs;
   for (unsigned D = 0; D < IT.rank(); ++D)
@@ -80,7 +65,5 @@ dlc::lowerOneHot(const Operation &Op, llvm::StringRef Name) {
   B.endFor();
   for (unsigned D = 0; D < IT.rank(); ++D)
     B.endFor();
-  if (auto Err = verifyKernel(*K))
-    return std::move(Err);
-  return K;
+  return finishKernel(std::move(K));
 }

@@ -9,6 +9,7 @@
 // 4. mean divides by the product of the reduced extents; the result is
 //    stored at the kept indices (with 0 at reduced positions under keepdims).
 #include "kernel/Lowering.h"
+#include "kernel/LoweringUtil.h"
 
 #include "ir/Location.h"
 #include "ir/ShapeInference.h"
@@ -82,17 +83,10 @@ dlc::lowerReduction(const Operation &Op, llvm::StringRef Name) {
   }
   bool Keep = Op.getBool("keepdims");
 
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
-  auto dyn = [](const TensorType &T) {
-    Shape S;
-    for (const Dim &D : T.dims())
-      S.push_back(D.isStatic() ? D : Dim::unknown());
-    return TensorType(T.elem(), S);
-  };
-  KValue *In = B.arg("in", dyn(XT));
-  KValue *Out = B.arg("out", dyn(Op.result()->Type));
+  KValue *In = B.arg("in", dynamicLike(XT));
+  KValue *Out = B.arg("out", dynamicLike(Op.result()->Type));
   KValue *Zero = B.constIndex(0);
   std::vector<KValue *> Ext(R);
   for (unsigned D = 0; D < R; ++D)
@@ -133,9 +127,7 @@ dlc::lowerReduction(const Operation &Op, llvm::StringRef Name) {
   for (unsigned D = 0; D < R; ++D)
     if (!Reduced[D])
       B.endFor();
-  if (auto Err = verifyKernel(*K))
-    return std::move(Err);
-  return K;
+  return finishKernel(std::move(K));
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>
@@ -153,16 +145,9 @@ dlc::lowerArgReduce(const Operation &Op, llvm::StringRef Name) {
   if (E == DType::Bool)
     return makeError(Op.L, "argmax/argmin over bool is not lowered");
 
-  auto K = std::make_unique<Kernel>();
-  K->Name = Name.str();
+  auto K = newKernel(Name);
   KBuilder B(*K);
-  auto dyn = [](const TensorType &T) {
-    Shape S;
-    for (const Dim &D : T.dims())
-      S.push_back(D.isStatic() ? D : Dim::unknown());
-    return TensorType(T.elem(), S);
-  };
-  KValue *In = B.arg("in", dyn(XT)), *Out = B.arg("out", dyn(Op.result()->Type));
+  KValue *In = B.arg("in", dynamicLike(XT)), *Out = B.arg("out", dynamicLike(Op.result()->Type));
   KValue *Zero = B.constIndex(0);
   std::vector<KValue *> Idx(R), OutIdx;
   for (unsigned D = 0; D < R; ++D)
@@ -203,7 +188,5 @@ dlc::lowerArgReduce(const Operation &Op, llvm::StringRef Name) {
   for (unsigned D = 0; D < R; ++D)
     if (D != *Axis)
       B.endFor();
-  if (auto Err = verifyKernel(*K))
-    return std::move(Err);
-  return K;
+  return finishKernel(std::move(K));
 }
