@@ -65,6 +65,30 @@ std::pair<KValue *, KValue *> windowCoord(KBuilder &B, KValue *O, KValue *K,
                             B.index(IndexOp::Sub, Size, One));
   return {Clamped, Valid};
 }
+
+/// The innermost step and the epilogue shared by conv and conv_transpose:
+/// acc += (valid ? x[XIdx] : 0) * w[WIdx]; close the window and channel
+/// loops; store acc at [N, M, O...]; close the result loops.
+struct ConvTail {
+  KValue *X, *W, *Out, *Acc, *Valid;
+  std::vector<KValue *> XIdx, WIdx, Lead, O;
+  DType E;
+};
+
+void accumulateAndStore(KBuilder &B, const ConvTail &T) {
+  SType ST = SType::of(T.E);
+  KValue *XV =
+      B.scalar(OpKind::Where, {T.Valid, B.load(T.X, T.XIdx), B.constFloat(T.E, 0.0)}, ST);
+  KValue *Prod = B.scalar(OpKind::Mul, {XV, B.load(T.W, T.WIdx)}, ST);
+  B.set(T.Acc, B.scalar(OpKind::Add, {B.get(T.Acc), Prod}, ST));
+  for (size_t D = 0; D < T.O.size() + 1; ++D) // window dims, then channels
+    B.endFor();
+  std::vector<KValue *> OutIdx(T.Lead);
+  OutIdx.insert(OutIdx.end(), T.O.begin(), T.O.end());
+  B.store(B.get(T.Acc), T.Out, OutIdx);
+  for (size_t D = 0; D < T.O.size() + T.Lead.size(); ++D)
+    B.endFor();
+}
 } // namespace
 
 llvm::Expected<std::unique_ptr<Kernel>>
@@ -114,18 +138,7 @@ dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
     WIdx.push_back(Kv[D]);
     Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, SType::of(DType::Bool)) : V;
   }
-  KValue *XV = B.scalar(OpKind::Where, {Valid, B.load(X, XIdx), B.constFloat(E, 0.0)},
-                        SType::of(E));
-  KValue *Prod = B.scalar(OpKind::Mul, {XV, B.load(Wt, WIdx)}, SType::of(E));
-  B.set(Acc, B.scalar(OpKind::Add, {B.get(Acc), Prod}, SType::of(E)));
-  for (unsigned D = 0; D < S; ++D)
-    B.endFor();
-  B.endFor(); // c
-  std::vector<KValue *> OutIdx = {N, M};
-  OutIdx.insert(OutIdx.end(), O.begin(), O.end());
-  B.store(B.get(Acc), Out, OutIdx);
-  for (unsigned D = 0; D < S + 2; ++D)
-    B.endFor();
+  accumulateAndStore(B, {X, Wt, Out, Acc, Valid, XIdx, WIdx, {N, M}, O, E});
   return finishKernel(std::move(K));
 }
 
@@ -268,17 +281,6 @@ dlc::lowerConvTranspose(const Operation &Op, llvm::StringRef Name) {
                            B.index(IndexOp::Sub, InSize[D], One)));
     WIdx.push_back(Kv);
   }
-  KValue *XV = B.scalar(OpKind::Where, {Valid, B.load(X, XIdx), B.constFloat(E, 0.0)},
-                        SType::of(E));
-  KValue *Prod = B.scalar(OpKind::Mul, {XV, B.load(Wt, WIdx)}, SType::of(E));
-  B.set(Acc, B.scalar(OpKind::Add, {B.get(Acc), Prod}, SType::of(E)));
-  for (unsigned D = 0; D < S; ++D)
-    B.endFor();
-  B.endFor(); // c
-  std::vector<KValue *> OutIdx = {N, M};
-  OutIdx.insert(OutIdx.end(), O.begin(), O.end());
-  B.store(B.get(Acc), Out, OutIdx);
-  for (unsigned D = 0; D < S + 2; ++D)
-    B.endFor();
+  accumulateAndStore(B, {X, Wt, Out, Acc, Valid, XIdx, WIdx, {N, M}, O, E});
   return finishKernel(std::move(K));
 }

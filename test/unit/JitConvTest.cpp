@@ -1,7 +1,7 @@
 // conv, max_pool and avg_pool through the CPU JIT equal the interpreter:
 // 1-D, 2-D and 3-D, strides, asymmetric pads, dilations, groups, bias,
 // ceil_mode and count_include_pad, at -O0 and -O3, plus the tutorial CNN.
-#include "TestUtil.h"
+#include "JitTestUtil.h"
 
 #include "codegen/Executor.h"
 #include "interp/Interpreter.h"
@@ -19,35 +19,12 @@ using namespace dlc;
 
 namespace {
 
-Tensor random(llvm::ArrayRef<int64_t> Shape, int64_t Seed) {
-  Tensor T(DType::F32, Shape);
-  for (int64_t I = 0; I < T.numElements(); ++I)
-    T.setF(I, uniformAt(Seed, I) * 2 - 1);
-  return T;
-}
 
-/// Builds `func @f(inputs) { %y = BODY; return }` and compares JIT and
-/// interpreter. Out is the declared result type.
+using jit_test::random;
+
 void check(const std::string &Args, const std::string &Body,
            const std::string &Out, std::vector<Tensor> In) {
-  std::string Text = "func @f(" + Args + ") -> (y: " + Out + ") {\n  %y = " +
-                     Body + "\n  return %y\n}\n";
-  auto M = parseModule(Text, "<test>");
-  ASSERT_TRUE(bool(M)) << errText(M.takeError()) << "\n" << Text;
-  Function &F = *(*M)->Functions[0];
-  auto Want = interpret(F, In);
-  ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
-  for (unsigned Opt : {0u, 3u}) {
-    auto C = CompiledFunction::compile(F, Opt);
-    ASSERT_TRUE(bool(C)) << errText(C.takeError());
-    auto Got = (*C)->run(In);
-    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
-    const Tensor &W = (*Want)[0], &G = (*Got)[0];
-    ASSERT_EQ(W.type(), G.type()) << Text;
-    for (int64_t E = 0; E < W.numElements(); ++E)
-      ASSERT_NEAR(W.getF(E), G.getF(E), 1e-5 * (1 + std::fabs(W.getF(E))))
-          << Text << " -O" << Opt << " element " << E;
-  }
+  jit_test::checkOneOp(Args, Body, Out, In, 1e-5, {0, 3});
 }
 
 TEST(JitConv, TwoD) {

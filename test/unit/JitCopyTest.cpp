@@ -1,7 +1,7 @@
 // Copy-like movement ops (concat, slice, pad, expand, tile, shape) through
 // the CPU JIT equal the interpreter, including negative and clamped slice
 // bounds, negative steps, every pad mode and run-time (symbolic) sizes.
-#include "TestUtil.h"
+#include "JitTestUtil.h"
 
 #include "codegen/Executor.h"
 #include "interp/Interpreter.h"
@@ -14,6 +14,12 @@ using namespace dlc;
 
 namespace {
 
+/// Copies are exact: compare bit for bit at -O2.
+void check(const std::string &Args, const std::string &Body,
+           const std::string &Out, std::vector<Tensor> In) {
+  jit_test::checkOneOp(Args, Body, Out, In, 0, {2});
+}
+
 Tensor iota(llvm::ArrayRef<int64_t> Shape) {
   Tensor T(DType::F32, Shape);
   for (int64_t I = 0; I < T.numElements(); ++I)
@@ -21,22 +27,6 @@ Tensor iota(llvm::ArrayRef<int64_t> Shape) {
   return T;
 }
 
-void check(const std::string &Args, const std::string &Body,
-           const std::string &Out, std::vector<Tensor> In) {
-  std::string Text = "func @f(" + Args + ") -> (y: " + Out + ") {\n  %y = " +
-                     Body + "\n  return %y\n}\n";
-  auto M = parseModule(Text, "<test>");
-  ASSERT_TRUE(bool(M)) << errText(M.takeError()) << "\n" << Text;
-  Function &F = *(*M)->Functions[0];
-  auto Want = interpret(F, In);
-  ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
-  auto C = CompiledFunction::compile(F, 2);
-  ASSERT_TRUE(bool(C)) << errText(C.takeError());
-  auto Got = (*C)->run(In);
-  ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
-  ASSERT_EQ((*Want)[0].type(), (*Got)[0].type()) << Text;
-  EXPECT_TRUE((*Want)[0] == (*Got)[0]) << Text; // copies are exact
-}
 
 TEST(JitCopy, Concat) {
   check("%a: f32[N,3], %b: f32[N,5], %c: f32[N,1]", "concat %a, %b, %c {axis = 1}",

@@ -1,7 +1,7 @@
 // matmul and transpose through the CPU executor equal the interpreter for
 // numpy's shape cases (1-D operands, batch broadcasting) on odd sizes, and an
 // MLP written in IR runs end to end on the JIT.
-#include "TestUtil.h"
+#include "JitTestUtil.h"
 
 #include "codegen/Executor.h"
 #include "interp/Interpreter.h"
@@ -17,12 +17,7 @@ using namespace dlc;
 
 namespace {
 
-Tensor random(llvm::ArrayRef<int64_t> Shape, int64_t Seed) {
-  Tensor T(DType::F32, Shape);
-  for (int64_t I = 0; I < T.numElements(); ++I)
-    T.setF(I, uniformAt(Seed, I) * 2 - 1);
-  return T;
-}
+using jit_test::random;
 
 void expectSame(llvm::StringRef Text, std::vector<Tensor> In) {
   auto M = parseModule(Text, "<test>");
