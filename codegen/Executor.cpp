@@ -15,12 +15,34 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <cstring>
 
 using namespace dlc;
 
 CompiledFunction::~CompiledFunction() = default;
+
+/// The host's widest vector register in bytes (64 with AVX-512).
+static unsigned hostVectorBytes() {
+  llvm::StringMap<bool> F = llvm::sys::getHostCPUFeatures();
+  if (F.lookup("avx512f"))
+    return 64;
+  if (F.lookup("avx"))
+    return 32;
+  return 16;
+}
+
+/// 2-D float matmuls get the register-blocked kernel; the rest (batched,
+/// 1-D operands) the general loop nest.
+static llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerMatMulFor(const Operation &Op, llvm::StringRef Name) {
+  DType E = Op.result()->Type.elem();
+  if (Op.operand(0)->Type.rank() == 2 && Op.operand(1)->Type.rank() == 2 &&
+      (E == DType::F32 || E == DType::F64))
+    return lowerMatMulBlocked(Op, Name, hostVectorBytes());
+  return lowerMatMul(Op, Name);
+}
 
 /// Ops that only reinterpret the bytes of their operand.
 static bool isView(OpKind K) {
@@ -80,7 +102,7 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
       continue;
     std::string Name = "k" + std::to_string(N++) + "_" + Op->mnemonic().str();
     auto K = isReduction(Op->kind())       ? lowerReduction(*Op, Name)
-             : Op->kind() == OpKind::MatMul    ? lowerMatMul(*Op, Name)
+             : Op->kind() == OpKind::MatMul    ? lowerMatMulFor(*Op, Name)
              : Op->kind() == OpKind::Transpose ? lowerTranspose(*Op, Name)
              : Op->kind() == OpKind::OneHot    ? lowerOneHot(*Op, Name)
              : Op->kind() == OpKind::Conv      ? lowerConv(*Op, Name)

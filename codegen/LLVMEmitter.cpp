@@ -39,7 +39,8 @@ public:
 
 private:
   llvm::Type *computeType(SType T) {
-    return T.IsIndex ? B.getInt64Ty() : scalarComputeType(B, T.Elem);
+    llvm::Type *S = T.IsIndex ? B.getInt64Ty() : scalarComputeType(B, T.Elem);
+    return T.isVector() ? llvm::FixedVectorType::get(S, T.Lanes) : S;
   }
   llvm::Type *storageType(DType E) {
     switch (E) {
@@ -174,7 +175,7 @@ llvm::Error Emitter::op(const KOp &Op) {
     break;
   case KOpKind::ConstFloat: {
     llvm::Type *T = computeType(Op.Result->Type);
-    R = T->isFloatingPointTy() ? llvm::ConstantFP::get(T, Op.FloatValue)
+    R = T->isFPOrFPVectorTy() ? llvm::ConstantFP::get(T, Op.FloatValue)
                                : llvm::ConstantInt::get(T, int64_t(Op.FloatValue), true);
     break;
   }
@@ -203,23 +204,35 @@ llvm::Error Emitter::op(const KOp &Op) {
   }
   case KOpKind::Load: {
     DType E = Op.Operands[0]->BufType.elem();
-    auto *L = B.CreateLoad(storageType(E), address(Op, 0));
+    llvm::Type *LT = storageType(E);
+    if (Op.Result->Type.isVector())
+      LT = llvm::FixedVectorType::get(LT, Op.Result->Type.Lanes);
+    auto *L = B.CreateAlignedLoad(LT, address(Op, 0),
+                                  llvm::Align(dtypeSize(E)));
     markAccess(L, Op.Operands[0]);
     R = L;
     if (E == DType::F16 || E == DType::BF16)
-      R = B.CreateFPExt(R, B.getFloatTy());
+      R = B.CreateFPExt(R, computeType(Op.Result->Type));
     else if (E == DType::Bool)
-      R = B.CreateICmpNE(R, B.getInt8(0));
+      R = B.CreateICmpNE(R, llvm::Constant::getNullValue(R->getType()));
     break;
   }
+  case KOpKind::Broadcast:
+    R = B.CreateVectorSplat(Op.Result->Type.Lanes, get(Op.Operands[0]));
+    break;
   case KOpKind::Store: {
     DType E = Op.Operands[1]->BufType.elem();
     llvm::Value *V = get(Op.Operands[0]);
+    unsigned Lanes = Op.Operands[0]->Type.Lanes;
+    auto lanes = [&](llvm::Type *T) -> llvm::Type * {
+      return Lanes > 1 ? llvm::FixedVectorType::get(T, Lanes) : T;
+    };
     if (E == DType::F16 || E == DType::BF16)
-      V = B.CreateFPTrunc(V, storageType(E));
+      V = B.CreateFPTrunc(V, lanes(storageType(E)));
     else if (E == DType::Bool)
-      V = B.CreateZExt(V, B.getInt8Ty());
-    markAccess(B.CreateStore(V, address(Op, 1)), Op.Operands[1]);
+      V = B.CreateZExt(V, lanes(B.getInt8Ty()));
+    markAccess(B.CreateAlignedStore(V, address(Op, 1), llvm::Align(dtypeSize(E))),
+               Op.Operands[1]);
     break;
   }
   case KOpKind::Local: {

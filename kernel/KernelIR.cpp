@@ -10,7 +10,10 @@ using namespace dlc;
 using namespace dlc::kir;
 
 std::string SType::str() const {
-  return IsIndex ? "index" : dtypeName(Elem).str();
+  if (IsIndex)
+    return "index";
+  std::string S = dtypeName(Elem).str();
+  return Lanes > 1 ? S + "x" + std::to_string(Lanes) : S;
 }
 
 llvm::StringRef kir::indexOpName(IndexOp Op) {
@@ -58,10 +61,10 @@ KValue *KBuilder::constIndex(int64_t V) {
   return result(Op, SType::index());
 }
 
-KValue *KBuilder::constFloat(DType E, double V) {
+KValue *KBuilder::constFloat(DType E, double V, unsigned Lanes) {
   KOp *Op = add(std::make_unique<KOp>(KOpKind::ConstFloat));
   Op->FloatValue = V;
-  return result(Op, SType::of(E));
+  return result(Op, SType::vec(E, Lanes));
 }
 
 KValue *KBuilder::dim(KValue *Buf, unsigned Axis) {
@@ -87,11 +90,18 @@ KValue *KBuilder::scalar(OpKind S, llvm::ArrayRef<KValue *> Args, SType T,
   return result(Op, T);
 }
 
-KValue *KBuilder::load(KValue *Buf, llvm::ArrayRef<KValue *> Idx) {
+KValue *KBuilder::load(KValue *Buf, llvm::ArrayRef<KValue *> Idx,
+                       unsigned Lanes) {
   KOp *Op = add(std::make_unique<KOp>(KOpKind::Load));
   Op->Operands.push_back(Buf);
   Op->Operands.insert(Op->Operands.end(), Idx.begin(), Idx.end());
-  return result(Op, SType::of(Buf->BufType.elem()));
+  return result(Op, SType::vec(Buf->BufType.elem(), Lanes));
+}
+
+KValue *KBuilder::broadcast(KValue *V, unsigned Lanes) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Broadcast));
+  Op->Operands = {V};
+  return result(Op, SType::vec(V->Type.Elem, Lanes));
 }
 
 void KBuilder::store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx) {
@@ -100,8 +110,8 @@ void KBuilder::store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx) {
   Op->Operands.insert(Op->Operands.end(), Idx.begin(), Idx.end());
 }
 
-KValue *KBuilder::local(DType E) {
-  return result(add(std::make_unique<KOp>(KOpKind::Local)), SType::of(E));
+KValue *KBuilder::local(DType E, unsigned Lanes) {
+  return result(add(std::make_unique<KOp>(KOpKind::Local)), SType::vec(E, Lanes));
 }
 
 KValue *KBuilder::get(KValue *Local) {
@@ -189,6 +199,9 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
     case KOpKind::Store:
       OS << "store " << name(Op.Operands[0]) << ", " << name(Op.Operands[1])
          << indices(Op, 2);
+      break;
+    case KOpKind::Broadcast:
+      OS << "broadcast " << name(Op.Operands[0]) << " : " << Op.Result->Type.str();
       break;
     case KOpKind::Local:
       OS << "local " << Op.Result->Type.str();
@@ -325,15 +338,26 @@ private:
     case KOpKind::Load:
       if (auto E = access(Op, 0))
         return E;
-      if (Op.Result->Type != SType::of(Op.Operands[0]->BufType.elem()))
+      if (Op.Result->Type.scalar() != SType::of(Op.Operands[0]->BufType.elem()))
         return fail("load type differs from the buffer's element type");
+      if (Op.Result->Type.isVector() && Op.Operands[0]->BufType.rank() == 0)
+        return fail("a vector load needs a buffer of rank >= 1");
       break;
-    case KOpKind::Store:
+    case KOpKind::Store: {
       if (auto E = access(Op, 1))
         return E;
-      if (auto E = scalarOperand(Op.Operands[0],
-                                 SType::of(Op.Operands[1]->BufType.elem())))
+      const KValue *V = Op.Operands[0];
+      SType Want = SType::vec(Op.Operands[1]->BufType.elem(),
+                              V->IsBuffer ? 1 : V->Type.Lanes);
+      if (auto E = scalarOperand(V, Want))
         return E;
+      break;
+    }
+    case KOpKind::Broadcast:
+      if (auto E = use(Op.Operands[0]))
+        return E;
+      if (Op.Operands[0]->Type.isVector() || Op.Operands[0]->Type.IsIndex)
+        return fail("broadcast takes a scalar");
       break;
     case KOpKind::Get:
       if (auto E = use(Op.Operands[0]))

@@ -37,14 +37,20 @@
 namespace dlc {
 namespace kir {
 
-/// A scalar type: an element type, or `index` (a 64-bit loop counter/size).
+/// A value type: an element type, a vector of Lanes elements (`f32x16`),
+/// or `index` (a 64-bit loop counter or size).
 struct SType {
   bool IsIndex = false;
   DType Elem = DType::F32;
-  static SType index() { return {true, DType::I64}; }
-  static SType of(DType E) { return {false, E}; }
+  unsigned Lanes = 1;
+  static SType index() { return {true, DType::I64, 1}; }
+  static SType of(DType E) { return {false, E, 1}; }
+  static SType vec(DType E, unsigned Lanes) { return {false, E, Lanes}; }
+  bool isVector() const { return Lanes > 1; }
+  SType scalar() const { return {IsIndex, Elem, 1}; }
   bool operator==(const SType &O) const {
-    return IsIndex == O.IsIndex && (IsIndex || Elem == O.Elem);
+    return IsIndex == O.IsIndex && (IsIndex || Elem == O.Elem) &&
+           Lanes == O.Lanes;
   }
   bool operator!=(const SType &O) const { return !(*this == O); }
   std::string str() const;
@@ -56,8 +62,9 @@ enum class KOpKind : uint8_t {
   Dim,        // %n = dim %buf, 1
   IndexArith, // %k = imul %i, %n   (iadd isub imul idiv irem imin imax)
   Scalar,     // %s = add %x, %y : f32   (an elementwise graph op)
-  Load,       // %x = load %buf[%i, %j] : f32
-  Store,      // store %x, %buf[%i, %j]
+  Load,       // %x = load %buf[%i, %j] : f32 (f32x16: 16 lanes from [%i, %j])
+  Store,      // store %x, %buf[%i, %j]   (a vector fills lanes along the last dim)
+  Broadcast,  // %v = broadcast %x : f32x16
   Local,      // %acc = local f32
   Get,        // %v = get %acc : f32
   Set,        // set %acc, %v
@@ -127,14 +134,16 @@ public:
   KBuilder(Kernel &K) : K(K), Ops(&K.Body) {}
   KValue *arg(llvm::StringRef Name, TensorType T);
   KValue *constIndex(int64_t V);
-  KValue *constFloat(DType E, double V);
+  KValue *constFloat(DType E, double V, unsigned Lanes = 1);
   KValue *dim(KValue *Buf, unsigned Axis);
   KValue *index(IndexOp Op, KValue *A, KValue *B);
   KValue *scalar(OpKind Op, llvm::ArrayRef<KValue *> Args, SType T,
                  std::vector<std::pair<std::string, double>> Attrs = {});
-  KValue *load(KValue *Buf, llvm::ArrayRef<KValue *> Idx);
+  /// Loads one element, or Lanes consecutive elements along the last dim.
+  KValue *load(KValue *Buf, llvm::ArrayRef<KValue *> Idx, unsigned Lanes = 1);
+  KValue *broadcast(KValue *V, unsigned Lanes);
   void store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx);
-  KValue *local(DType E);
+  KValue *local(DType E, unsigned Lanes = 1);
   KValue *get(KValue *Local);
   void set(KValue *Local, KValue *V);
   /// Opens a loop; ops built until endFor() go into its body. Returns the

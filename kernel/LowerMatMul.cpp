@@ -7,8 +7,8 @@
 //    out[i, j] += a[i, k] * b[k, j]. The innermost loop walks contiguous
 //    rows of b and of the result, so it vectorizes without reassociating
 //    any sum, and the result matches a sequential dot product per element.
-// This is the straightforward schedule; the tiled, packed micro-kernel
-// replaces it for large sizes.
+// This is the general schedule. lowerMatMulBlocked (below) handles the 2-D
+// f32/f64 case with a register-blocked micro-kernel.
 #include "kernel/Lowering.h"
 #include "kernel/LoweringUtil.h"
 
@@ -93,5 +93,100 @@ dlc::lowerMatMul(const Operation &Op, llvm::StringRef Name) {
     B.endFor();
   for (unsigned D = 0; D < Batch; ++D)
     B.endFor();
+  return finishKernel(std::move(K));
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
+                        unsigned VectorBytes) {
+  const TensorType &AT = Op.operand(0)->Type, &BT = Op.operand(1)->Type,
+                   &RT = Op.result()->Type;
+  DType E = RT.elem();
+  if (Op.kind() != OpKind::MatMul || AT.rank() != 2 || BT.rank() != 2 ||
+      (E != DType::F32 && E != DType::F64))
+    return makeError(Op.L, "the blocked matmul takes 2-D f32 or f64 operands");
+  const unsigned L = VectorBytes / dtypeSize(E); // lanes per vector register
+  const unsigned MR = 6, NV = 4, NR = NV * L;     // register block: MR x NR
+  SType VT = SType::vec(E, L), ST = SType::of(E);
+
+  auto K = newKernel(Name);
+  KBuilder B(*K);
+  KValue *A = B.arg("a", dynamicLike(AT)), *Bm = B.arg("b", dynamicLike(BT)),
+         *Out = B.arg("out", dynamicLike(RT));
+  KValue *Zero = B.constIndex(0);
+  KValue *M = B.dim(A, 0), *Kx = B.dim(A, 1), *N = B.dim(Bm, 1);
+  KValue *MF = B.index(IndexOp::Mul, B.index(IndexOp::Div, M, B.constIndex(MR)),
+                       B.constIndex(MR));
+  KValue *NF = B.index(IndexOp::Mul, B.index(IndexOp::Div, N, B.constIndex(NR)),
+                       B.constIndex(NR));
+  KValue *ZeroV = B.constFloat(E, 0.0, L), *ZeroS = B.constFloat(E, 0.0);
+
+  // Rows [Lo, Hi) x columns [CLo, CHi) with the plain i-k-j schedule.
+  auto plain = [&](KValue *Lo, KValue *Hi, KValue *CLo, KValue *CHi) {
+    KValue *I = B.beginFor(Lo, Hi);
+    KValue *J = B.beginFor(CLo, CHi);
+    B.store(ZeroS, Out, {I, J});
+    B.endFor();
+    KValue *Kv = B.beginFor(Zero, Kx);
+    KValue *AV = B.load(A, {I, Kv});
+    KValue *J2 = B.beginFor(CLo, CHi);
+    KValue *Prod = B.scalar(OpKind::Mul, {AV, B.load(Bm, {Kv, J2})}, ST);
+    B.store(B.scalar(OpKind::Add, {B.load(Out, {I, J2}), Prod}, ST), Out, {I, J2});
+    B.endFor();
+    B.endFor();
+    B.endFor();
+  };
+
+  // Full MR x NR blocks: the block of the result lives in MR * NV vector
+  // registers (6 x 4: 24 of the 32 AVX-512 registers) across a KC-long slice
+  // of the k loop. Slices of k outermost, then columns, then rows: a KC x NR
+  // panel of b (32 KiB for f32 on AVX-512) stays in cache while the rows of
+  // a stream past it. The blocks are zeroed first and accumulate across the
+  // slices.
+  const int64_t KC = 128;
+  {
+    KValue *I = B.beginFor(Zero, MF);
+    KValue *J = B.beginFor(Zero, NF, L);
+    B.store(ZeroV, Out, {I, J});
+    B.endFor();
+    B.endFor();
+  }
+  KValue *KK = B.beginFor(Zero, Kx, KC);
+  KValue *KEnd = B.index(IndexOp::Min, B.index(IndexOp::Add, KK, B.constIndex(KC)), Kx);
+  KValue *J0 = B.beginFor(Zero, NF, NR);
+  KValue *I0 = B.beginFor(Zero, MF, MR);
+  std::vector<KValue *> Rows, Cols;
+  for (unsigned R = 0; R < MR; ++R)
+    Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
+  for (unsigned V = 0; V < NV; ++V)
+    Cols.push_back(B.index(IndexOp::Add, J0, B.constIndex(V * L)));
+  std::vector<std::vector<KValue *>> Acc(MR, std::vector<KValue *>(NV));
+  for (unsigned R = 0; R < MR; ++R)
+    for (unsigned V = 0; V < NV; ++V) {
+      Acc[R][V] = B.local(E, L);
+      B.set(Acc[R][V], B.load(Out, {Rows[R], Cols[V]}, L));
+    }
+  KValue *Kv = B.beginFor(KK, KEnd);
+  std::vector<KValue *> BV;
+  for (unsigned V = 0; V < NV; ++V)
+    BV.push_back(B.load(Bm, {Kv, Cols[V]}, L));
+  for (unsigned R = 0; R < MR; ++R) {
+    KValue *AV = B.broadcast(B.load(A, {Rows[R], Kv}), L);
+    for (unsigned V = 0; V < NV; ++V)
+      B.set(Acc[R][V],
+            B.scalar(OpKind::Add, {B.get(Acc[R][V]), B.scalar(OpKind::Mul, {AV, BV[V]}, VT)},
+                     VT));
+  }
+  B.endFor(); // k
+  for (unsigned R = 0; R < MR; ++R)
+    for (unsigned V = 0; V < NV; ++V)
+      B.store(B.get(Acc[R][V]), Out, {Rows[R], Cols[V]});
+  B.endFor(); // i0
+  B.endFor(); // j0
+  B.endFor(); // kk
+  // The edges: columns past the last full block for the blocked rows, then
+  // the rows past the last full block for every column.
+  plain(Zero, MF, NF, N);
+  plain(MF, M, Zero, N);
   return finishKernel(std::move(K));
 }

@@ -24,6 +24,13 @@ lowerReduction(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerMatMul(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers a 2-D f32/f64 matmul to a register-blocked kernel: 6 x 4-vector
+/// blocks of the result held in vector registers across the k loop
+/// (VectorBytes wide vectors: 64 for AVX-512), plain loops at the edges.
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
+                   unsigned VectorBytes);
+
 /// Lowers transpose to a copy kernel with arguments (input, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerTranspose(const Operation &Op, llvm::StringRef Name);

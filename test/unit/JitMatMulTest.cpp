@@ -47,7 +47,9 @@ TEST(JitMatMul, Shapes) {
   const char *T2 = "func @f(%a: f32[M,K], %b: f32[K,N]) -> (c: f32[M,N]) {\n"
                    "  %c = matmul %a, %b\n  return %c\n}\n";
   for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
-                         {7, 3, 5}, {33, 17, 1}, {1, 1000, 7}, {64, 64, 64}})
+                         {7, 3, 5}, {33, 17, 1}, {1, 1000, 7}, {64, 64, 64},
+                         // blocked kernel: full 6x32 blocks plus both edges
+                         {13, 37, 70}, {6, 5, 32}, {12, 129, 96}})
     expectSame(T2, {random({M, K}, 1), random({K, N}, 2)});
   expectSame("func @f(%a: f32[K], %b: f32[K,N]) -> (c: f32[N]) {\n"
              "  %c = matmul %a, %b\n  return %c\n}\n",
@@ -62,6 +64,18 @@ TEST(JitMatMul, Shapes) {
   expectSame("func @f(%a: f32[2,1,M,K], %b: f32[3,K,N]) -> (c: f32[2,3,M,N]) {\n"
              "  %c = matmul %a, %b\n  return %c\n}\n",
              {random({2, 1, 5, 4}, 9), random({3, 4, 6}, 10)});
+}
+
+TEST(JitMatMul, BlockedF64) {
+  auto toF64 = [](const Tensor &T) {
+    Tensor R(DType::F64, T.shape());
+    for (int64_t I = 0; I < T.numElements(); ++I)
+      R.setF(I, T.getF(I));
+    return R;
+  };
+  expectSame("func @f(%a: f64[M,K], %b: f64[K,N]) -> (c: f64[M,N]) {\n"
+             "  %c = matmul %a, %b\n  return %c\n}\n",
+             {toF64(random({14, 19}, 40)), toF64(random({19, 35}, 41))});
 }
 
 TEST(JitMatMul, TransposeAndGemm) {
