@@ -107,4 +107,34 @@ TEST(KernelIR, ReductionThroughLocal) {
   EXPECT_NE(toString(K).find("set %0, %"), std::string::npos) << toString(K);
 }
 
+TEST(KernelIR, VectorOps) {
+  Kernel K;
+  K.Name = "axpy16";
+  KBuilder B(K);
+  KValue *X = B.arg("x", TensorType(DType::F32, {Dim::unknown()}));
+  KValue *Y = B.arg("y", TensorType(DType::F32, {Dim::unknown()}));
+  KValue *A = B.arg("a", TensorType(DType::F32, {}));
+  KValue *Lo = B.constIndex(0);
+  KValue *Hi = B.dim(X, 0);
+  KValue *I = B.beginFor(Lo, Hi, 16);
+  KValue *AV = B.broadcast(B.load(A, {}), 16);
+  KValue *XV = B.load(X, {I}, 16), *YV = B.load(Y, {I}, 16);
+  SType VT = SType::vec(DType::F32, 16);
+  B.store(B.scalar(OpKind::Add, {YV, B.scalar(OpKind::Mul, {AV, XV}, VT)}, VT), Y, {I});
+  B.endFor();
+  EXPECT_FALSE(bool(verifyKernel(K)));
+  std::string S = toString(K);
+  EXPECT_NE(S.find("for %i2 = %0 to %1 step 16 {"), std::string::npos) << S;
+  EXPECT_NE(S.find("= broadcast %3 : f32x16"), std::string::npos) << S;
+  EXPECT_NE(S.find("= load %x[%i2] : f32x16"), std::string::npos) << S;
+
+  // A vector stored into a buffer of another element type is rejected.
+  KBuilder B2(K);
+  KValue *I64 = B2.arg("n", TensorType(DType::I64, {Dim::unknown()}));
+  B2.store(B2.load(X, {B2.constIndex(0)}, 16), I64, {B2.constIndex(0)});
+  llvm::Error E = verifyKernel(K);
+  ASSERT_TRUE(bool(E));
+  EXPECT_NE(llvm::toString(std::move(E)).find("expected i64x16"), std::string::npos);
+}
+
 } // namespace
