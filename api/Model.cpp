@@ -1,0 +1,80 @@
+// The embedding API: parse, optimize, compile once; run many times.
+#include "api/Model.h"
+
+#include "codegen/Executor.h"
+#include "interp/Interpreter.h"
+#include "ir/Parser.h"
+#include "passes/Pass.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+
+using namespace dlc;
+
+struct Model::Impl {
+  std::unique_ptr<Module> M;
+  Function *F = nullptr;
+  std::unique_ptr<CompiledFunction> Compiled; // null: the interpreter runs
+  std::vector<Port> Inputs, Outputs;
+};
+
+Model::Model(std::unique_ptr<Impl> I) : P(std::move(I)) {}
+Model::Model(Model &&) = default;
+Model &Model::operator=(Model &&) = default;
+Model::~Model() = default;
+
+llvm::Expected<Model> Model::fromText(llvm::StringRef Text, llvm::StringRef Name,
+                                      const ModelOptions &Opts) {
+  if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
+    return makeError("engine must be 'auto', 'jit' or 'interp', got '" +
+                     Opts.Engine + "'");
+  auto M = parseModule(Text, Name);
+  if (!M)
+    return M.takeError();
+  auto I = std::make_unique<Impl>();
+  I->M = std::move(*M);
+  std::string FnName = Opts.Function.empty() ? "main" : Opts.Function;
+  I->F = I->M->lookup(FnName);
+  if (!I->F && Opts.Function.empty() && !I->M->Functions.empty())
+    I->F = I->M->Functions.front().get();
+  if (!I->F)
+    return makeError("model '" + Name + "' has no function '@" + FnName + "'");
+  PassManager PM;
+  if (auto E = PM.addPipeline("optimize"))
+    return std::move(E);
+  if (auto E = PM.run(*I->M))
+    return std::move(E);
+  if (Opts.Engine != "interp") {
+    auto C = CompiledFunction::compile(*I->F, std::min(Opts.OptLevel, 3u));
+    if (C)
+      I->Compiled = std::move(*C);
+    else if (Opts.Engine == "jit")
+      return C.takeError();
+    else
+      llvm::consumeError(C.takeError()); // auto: fall back to the interpreter
+  }
+  for (auto &V : I->F->Inputs)
+    I->Inputs.push_back({V->Name, V->Type});
+  for (size_t K = 0; K < I->F->Outputs.size(); ++K)
+    I->Outputs.push_back({I->F->OutputNames[K], I->F->Outputs[K]->Type});
+  return Model(std::move(I));
+}
+
+llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
+                                      const ModelOptions &Opts) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path);
+  if (!Buf)
+    return makeError("cannot read model '" + Path + "': " +
+                     Buf.getError().message());
+  return fromText((*Buf)->getBuffer(), Path, Opts);
+}
+
+llvm::Expected<std::vector<Tensor>>
+Model::run(llvm::ArrayRef<Tensor> Inputs) const {
+  if (P->Compiled)
+    return P->Compiled->run(Inputs);
+  return interpret(*P->F, Inputs);
+}
+
+const std::vector<Port> &Model::inputs() const { return P->Inputs; }
+const std::vector<Port> &Model::outputs() const { return P->Outputs; }
+llvm::StringRef Model::engine() const { return P->Compiled ? "jit" : "interp"; }

@@ -1,0 +1,65 @@
+// The C++ embedding API: load a model (IR text today; ONNX and the builder
+// API later), compile it once, run it many times, from several threads.
+//
+//   llvm::ExitOnError Check("app: ");
+//   dlc::Model M = Check(dlc::Model::fromFile("model.dlc"));
+//   std::vector<dlc::Tensor> Out = Check(M.run({Input}));
+#ifndef DLC_API_MODEL_H
+#define DLC_API_MODEL_H
+
+#include "ir/Tensor.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dlc {
+
+struct ModelOptions {
+  /// "jit" compiles with LLVM for the host CPU; "interp" runs the reference
+  /// interpreter (every op, slowly); "auto" takes the JIT when it supports
+  /// every op of the model and the interpreter otherwise.
+  std::string Engine = "auto";
+  unsigned OptLevel = 3;
+  /// The function to run; empty: "main", else the first one.
+  std::string Function;
+};
+
+/// A graph input or output: its name and type (dims may be symbolic).
+struct Port {
+  std::string Name;
+  TensorType Type;
+};
+
+class Model {
+public:
+  static llvm::Expected<Model> fromText(llvm::StringRef Text,
+                                        llvm::StringRef Name = "model.dlc",
+                                        const ModelOptions &Opts = {});
+  static llvm::Expected<Model> fromFile(llvm::StringRef Path,
+                                        const ModelOptions &Opts = {});
+  Model(Model &&);
+  Model &operator=(Model &&);
+  ~Model();
+
+  /// Runs the model. Inputs are checked against the signature (count,
+  /// element type, rank, static dims, one size per symbolic dim); errors
+  /// name the input. Safe to call from several threads at once.
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs) const;
+
+  const std::vector<Port> &inputs() const;
+  const std::vector<Port> &outputs() const;
+  /// "jit" or "interp": the engine chosen.
+  llvm::StringRef engine() const;
+
+private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> I);
+  std::unique_ptr<Impl> P;
+};
+
+} // namespace dlc
+
+#endif
