@@ -25,6 +25,14 @@ struct RunOptions {
 };
 int runCommand(const RunOptions &Opts);
 
+struct BenchOptions {
+  std::string Model;
+  int64_t Batch = 1;
+  unsigned Runs = 20, Warmup = 3;
+  std::string Engine = "auto";
+};
+int benchCommand(const BenchOptions &Opts);
+
 } // namespace dlc
 
 #endif

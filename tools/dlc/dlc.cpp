@@ -51,8 +51,20 @@ static cl::SubCommand CompileCmd("compile",
                                  "Compile a model to an object or shared library");
 static cl::SubCommand TrainCmd("train", "Train a model");
 static cl::SubCommand BenchCmd("bench", "Measure a model's latency");
+static cl::opt<std::string> BenchModel(cl::Positional, cl::desc("<model.dlc>"),
+                                       cl::Required, cl::sub(BenchCmd));
+static cl::opt<int64_t> BenchBatch("batch",
+                                   cl::desc("Size of every symbolic dim (default 1)"),
+                                   cl::init(1), cl::sub(BenchCmd));
+static cl::opt<unsigned> BenchRuns("runs", cl::desc("Timed runs (default 20)"),
+                                   cl::init(20), cl::sub(BenchCmd));
+static cl::opt<unsigned> BenchThreads(
+    "threads", cl::desc("Threads (only 1 so far)"), cl::init(1), cl::sub(BenchCmd));
+static cl::opt<std::string> BenchEngine("engine",
+                                        cl::desc("auto, jit or interp"),
+                                        cl::init("auto"), cl::sub(BenchCmd));
 static cl::list<std::string> Rest(cl::Sink, cl::sub(CompileCmd),
-                                  cl::sub(TrainCmd), cl::sub(BenchCmd));
+                                  cl::sub(TrainCmd));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
@@ -79,7 +91,24 @@ int main(int argc, char **argv) {
     O.OptLevel = std::min(3u, RunOpt.getValue());
     return runCommand(O);
   }
-  for (cl::SubCommand *S : {&CompileCmd, &TrainCmd, &BenchCmd})
+  if (BenchCmd) {
+    if (BenchThreads != 1) {
+      llvm::errs() << "error: --threads " << BenchThreads
+                   << ": dlc runs on one thread so far\n";
+      return 1;
+    }
+    if (BenchBatch < 1 || BenchRuns < 1) {
+      llvm::errs() << "error: --batch and --runs must be at least 1\n";
+      return 1;
+    }
+    BenchOptions O;
+    O.Model = BenchModel;
+    O.Batch = BenchBatch;
+    O.Runs = BenchRuns;
+    O.Engine = BenchEngine;
+    return benchCommand(O);
+  }
+  for (cl::SubCommand *S : {&CompileCmd, &TrainCmd})
     if (*S) {
       llvm::errs() << "error: 'dlc " << S->getName()
                    << "' is not available in this build yet: it needs the "
