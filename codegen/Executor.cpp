@@ -70,7 +70,7 @@ bool CompiledFunction::supports(const Operation &Op) {
   if (isReduction(K))
     return Op.operand(0)->Type.elem() != DType::Bool;
   if (K == OpKind::MatMul || K == OpKind::Transpose || K == OpKind::OneHot ||
-      K == OpKind::Conv || K == OpKind::ConvTranspose ||
+      K == OpKind::Conv || K == OpKind::ConvTranspose || K == OpKind::Im2Col ||
       K == OpKind::MaxPool || K == OpKind::AvgPool)
     return true;
   if (isCopy(K))
@@ -107,6 +107,7 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
              : Op->kind() == OpKind::OneHot    ? lowerOneHot(*Op, Name)
              : Op->kind() == OpKind::Conv      ? lowerConv(*Op, Name)
              : Op->kind() == OpKind::ConvTranspose ? lowerConvTranspose(*Op, Name)
+             : Op->kind() == OpKind::Im2Col    ? lowerIm2Col(*Op, Name)
              : isCopy(Op->kind())              ? lowerCopy(*Op, Name)
              : Op->kind() == OpKind::ArgMax ||
                      Op->kind() == OpKind::ArgMin

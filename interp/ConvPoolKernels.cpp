@@ -131,6 +131,48 @@ llvm::Error interp::evalConv(const Operation &Op, TensorList In,
   return llvm::Error::success();
 }
 
+llvm::Error interp::evalIm2Col(const Operation &Op, TensorList In,
+                               ResultList Out) {
+  const Tensor &X = *In[0];
+  Tensor &R = Out[0];
+  unsigned K = X.rank() - 2;
+  auto Win = readWindow(Op, K, Op.getInts("kernel"));
+  if (!Win)
+    return Win.takeError();
+  int64_t N = X.shape()[0], C = X.shape()[1];
+  llvm::ArrayRef<int64_t> InSp = X.shape().drop_front(2);
+  Sizes OutSp;
+  for (unsigned D = 0; D < K; ++D) {
+    int64_t Span = (Win->Kernel[D] - 1) * Win->Dilations[D] + 1;
+    int64_t Padded = InSp[D] + Win->PadBegin[D] + Win->PadEnd[D];
+    OutSp.push_back(Padded < Span ? 0 : (Padded - Span) / Win->Strides[D] + 1);
+  }
+  int64_t Rows = product(OutSp), KSize = product(Win->Kernel);
+  if (llvm::Error E = expectShape(Op, R, {N, Rows, C * KSize}))
+    return E;
+  Sizes InStr = stridesOf(InSp), OIdx(K), KIdx(K);
+  int64_t InSize = product(InSp);
+  for (int64_t Nn = 0; Nn < N; ++Nn)
+    for (int64_t O = 0; O < Rows; ++O) {
+      unravel(O, OutSp, OIdx);
+      for (int64_t Cc = 0; Cc < C; ++Cc)
+        for (int64_t Kk = 0; Kk < KSize; ++Kk) {
+          unravel(Kk, Win->Kernel, KIdx);
+          int64_t Off = 0;
+          bool Inside = true;
+          for (unsigned D = 0; D < K && Inside; ++D) {
+            int64_t P = OIdx[D] * Win->Strides[D] - Win->PadBegin[D] +
+                        KIdx[D] * Win->Dilations[D];
+            Inside = P >= 0 && P < InSp[D];
+            Off += P * InStr[D];
+          }
+          double V = Inside ? X.getF((Nn * C + Cc) * InSize + Off) : 0.0;
+          R.setF((Nn * Rows + O) * C * KSize + Cc * KSize + Kk, V);
+        }
+    }
+  return llvm::Error::success();
+}
+
 llvm::Error interp::evalConvTranspose(const Operation &Op, TensorList In,
                                       ResultList Out) {
   const Tensor &X = *In[0], &W = *In[1];

@@ -190,6 +190,8 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
     return evalConv(Op, In, Out);
   case OpKind::ConvTranspose:
     return evalConvTranspose(Op, In, Out);
+  case OpKind::Im2Col:
+    return evalIm2Col(Op, In, Out);
   case OpKind::MaxPool:
   case OpKind::AvgPool:
   case OpKind::GlobalAvgPool:

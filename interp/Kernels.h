@@ -24,6 +24,7 @@ llvm::Error evalUnary(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalBinary(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalReduction(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalConv(const Operation &Op, TensorList In, ResultList Out);
+llvm::Error evalIm2Col(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalConvTranspose(const Operation &Op, TensorList In,
                               ResultList Out);
 llvm::Error evalPool(const Operation &Op, TensorList In, ResultList Out);

@@ -398,6 +398,8 @@ static Result dispatch(const Ctx &C) {
     return inferConvTranspose(C);
   case OpKind::MaxPool: case OpKind::AvgPool:
     return inferPool(C);
+  case OpKind::Im2Col:
+    return inferIm2Col(C);
   case OpKind::GlobalAvgPool: case OpKind::GlobalMaxPool:
     return inferGlobalPool(C);
   case OpKind::BatchNorm:

@@ -37,6 +37,7 @@ Dim windowDim(const Dim &In, int64_t PadTotal, Wide Eff, int64_t Stride,
 Result inferConv(const Ctx &C);
 Result inferConvTranspose(const Ctx &C);
 Result inferPool(const Ctx &C);
+Result inferIm2Col(const Ctx &C);
 Result inferGlobalPool(const Ctx &C);
 Result inferBatchNorm(const Ctx &C);
 Result inferLayerNorm(const Ctx &C);

@@ -183,6 +183,35 @@ Result shape::inferPool(const Ctx &C) {
   return C.one(TensorType(X.elem(), Out));
 }
 
+Result shape::inferIm2Col(const Ctx &C) {
+  const TensorType &X = C.In[0];
+  if (X.rank() < 3)
+    return C.err("input must be [N, C, spatial...], got " + X.str());
+  unsigned S = X.rank() - 2;
+  llvm::ArrayRef<int64_t> K = C.Op.getInts("kernel");
+  if (K.size() != S)
+    return C.err("kernel must have " + std::to_string(S) + " entries");
+  auto Win = windowAttrs(C, S);
+  if (!Win)
+    return Win.takeError();
+  llvm::SmallVector<Dim, 3> Spatial;
+  int64_t KSize = 1;
+  for (unsigned I = 0; I < S; ++I) {
+    if (K[I] < 1 || K[I] > MaxElements)
+      return C.err("kernel sizes must be in [1, 2^40]");
+    KSize *= K[I];
+    Wide Eff = Wide(Win->Dilations[I]) * (K[I] - 1) + 1;
+    Dim D = windowDim(X.dim(2 + I), Win->Pads[I] + Win->Pads[S + I], Eff,
+                      Win->Strides[I], false, Win->Pads[I]);
+    if (D.isStatic() && D.size() < 1)
+      return C.err("kernel is larger than the padded input " + X.str());
+    Spatial.push_back(D);
+  }
+  Dim Cols = X.dim(1).isStatic() ? Dim::fixed(X.dim(1).size() * KSize)
+                                 : Dim::unknown();
+  return C.one(TensorType(X.elem(), {X.dim(0), productDim(Spatial), Cols}));
+}
+
 Result shape::inferGlobalPool(const Ctx &C) {
   const TensorType &X = C.In[0];
   if (X.rank() < 3)

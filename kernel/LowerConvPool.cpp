@@ -284,3 +284,62 @@ dlc::lowerConvTranspose(const Operation &Op, llvm::StringRef Name) {
   accumulateAndStore(B, {X, Wt, Out, Acc, Valid, XIdx, WIdx, {N, M}, O, E});
   return finishKernel(std::move(K));
 }
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerIm2Col(const Operation &Op, llvm::StringRef Name) {
+  if (Op.kind() != OpKind::Im2Col)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not im2col");
+  const TensorType &XT = Op.operand(0)->Type;
+  unsigned S = XT.rank() - 2;
+  DType E = XT.elem();
+  WindowAttrs W = windowAttrs(Op, S, true);
+  llvm::ArrayRef<int64_t> Kern = Op.getInts("kernel");
+  int64_t KSize = 1;
+  for (int64_t V : Kern)
+    KSize *= V;
+
+  auto K = newKernel(Name);
+  KBuilder B(*K);
+  KValue *X = B.arg("x", dynamicLike(XT));
+  KValue *Out = B.arg("out", dynamicLike(Op.result()->Type));
+  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  // Output spatial extents: (in + pads - span) / stride + 1.
+  std::vector<KValue *> InSize, OutSize;
+  for (unsigned D = 0; D < S; ++D) {
+    InSize.push_back(B.dim(X, 2 + D));
+    int64_t Span = W.Dilations[D] * (Kern[D] - 1) + 1;
+    KValue *Padded = B.index(IndexOp::Add, InSize[D],
+                             B.constIndex(W.Pads[D] + W.Pads[S + D] - Span));
+    OutSize.push_back(B.index(
+        IndexOp::Add, B.index(IndexOp::Div, Padded, B.constIndex(W.Strides[D])), One));
+  }
+  KValue *N = B.beginFor(Zero, B.dim(X, 0));
+  std::vector<KValue *> O;
+  KValue *Row = Zero;
+  for (unsigned D = 0; D < S; ++D) {
+    O.push_back(B.beginFor(Zero, OutSize[D]));
+    Row = B.index(IndexOp::Add, B.index(IndexOp::Mul, Row, OutSize[D]), O[D]);
+  }
+  KValue *C = B.beginFor(Zero, B.dim(X, 1));
+  KValue *Col = B.index(IndexOp::Mul, C, B.constIndex(KSize));
+  std::vector<KValue *> XIdx = {N, C};
+  KValue *Valid = nullptr;
+  for (unsigned D = 0; D < S; ++D) {
+    KValue *Kv = B.beginFor(Zero, B.constIndex(Kern[D]));
+    // Column offsets within the channel's block: row-major over the kernel.
+    int64_t Stride = 1;
+    for (unsigned D2 = D + 1; D2 < S; ++D2)
+      Stride *= Kern[D2];
+    Col = B.index(IndexOp::Add, Col, B.index(IndexOp::Mul, Kv, B.constIndex(Stride)));
+    auto [Coord, V] = windowCoord(B, O[D], Kv, W.Strides[D], W.Pads[D],
+                                  W.Dilations[D], InSize[D], Zero, One);
+    XIdx.push_back(Coord);
+    Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, SType::of(DType::Bool)) : V;
+  }
+  KValue *XV = B.scalar(OpKind::Where, {Valid, B.load(X, XIdx), B.constFloat(E, 0.0)},
+                        SType::of(E));
+  B.store(XV, Out, {N, Row, Col});
+  for (unsigned D = 0; D < 2 * S + 2; ++D)
+    B.endFor();
+  return finishKernel(std::move(K));
+}

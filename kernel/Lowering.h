@@ -50,6 +50,11 @@ lowerConv(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerConvTranspose(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers im2col (conv patches, padding read as 0) to a copy kernel with
+/// arguments (x, result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerIm2Col(const Operation &Op, llvm::StringRef Name);
+
 /// Lowers max_pool and avg_pool to a kernel with arguments (x, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerPool(const Operation &Op, llvm::StringRef Name);

@@ -65,6 +65,7 @@ std::unique_ptr<Pass> createFoldConstantsPass();
 std::unique_ptr<Pass> createCSEPass();
 std::unique_ptr<Pass> createDCEPass();
 std::unique_ptr<Pass> createDecomposePass();
+std::unique_ptr<Pass> createConvToGemmPass();
 
 } // namespace dlc
 

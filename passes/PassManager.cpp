@@ -16,7 +16,8 @@ llvm::ArrayRef<PassInfo> dlc::allPasses() {
     for (PassFactory F :
          {PassFactory(createInferShapesPass), PassFactory(createCanonicalizePass),
           PassFactory(createFoldConstantsPass), PassFactory(createCSEPass),
-          PassFactory(createDCEPass), PassFactory(createDecomposePass)}) {
+          PassFactory(createDCEPass), PassFactory(createDecomposePass),
+          PassFactory(createConvToGemmPass)}) {
       auto P = F();
       V.push_back({P->name().str(), P->description().str(), F});
     }

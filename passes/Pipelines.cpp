@@ -12,6 +12,7 @@ struct Step {
 // The graph-level optimization pipeline used by `dlc run`.
 const Step Optimize[] = {
     {"decompose", "later stages handle primitives only"},
+    {"conv-to-gemm", "convolutions run on the blocked GEMM kernel"},
     {"canonicalize", "drop no-ops that decomposition and frontends leave"},
     {"fold-constants", "precompute weight-only subgraphs (batch-norm scales)"},
     {"cse", "merge the duplicates that folding and decomposition expose"},

@@ -74,6 +74,51 @@ TEST(JitPool, MaxAndAvg) {
         "f32[1,3,5,5]", {random({1, 3, 5, 5}, 19)});
 }
 
+TEST(JitConv, ConvToGemmMatchesDirect) {
+  // The interpreter's direct conv on the original graph against the JIT on
+  // the optimized graph, where --conv-to-gemm made it im2col + matmul.
+  struct Case {
+    const char *Args, *Body, *Out;
+    std::vector<llvm::SmallVector<int64_t, 5>> Shapes;
+  };
+  const Case Cases[] = {
+      {"%x: f32[N,3,9,9], %w: f32[8,3,3,3], %b: f32[8]",
+       "conv %x, %w, %b {dilations = [2, 1], pads = [1, 2, 0, 1], strides = [2, 1]}",
+       "f32[N,8,3,10]", {{3, 3, 9, 9}, {8, 3, 3, 3}, {8}}},
+      {"%x: f32[N,4,33], %w: f32[70,4,5]", "conv %x, %w {pads = [2, 2]}",
+       "f32[N,70,33]", {{2, 4, 33}, {70, 4, 5}}},
+      {"%x: f32[N,2,4,5,6], %w: f32[5,2,2,2,3]", "conv %x, %w", "f32[N,5,3,4,4]",
+       {{2, 2, 4, 5, 6}, {5, 2, 2, 2, 3}}},
+  };
+  for (const Case &C : Cases) {
+    std::string Text = std::string("func @f(") + C.Args + ") -> (y: " + C.Out +
+                       ") {\n  %y = " + C.Body + "\n  return %y\n}\n";
+    auto M = parseModule(Text, "<test>");
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    std::vector<Tensor> In;
+    for (size_t K = 0; K < C.Shapes.size(); ++K)
+      In.push_back(random(C.Shapes[K], 50 + K));
+    auto Want = interpret(*(*M)->Functions[0], In);
+    ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+    PassManager PM;
+    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+    ASSERT_FALSE(bool(PM.run(**M)));
+    bool Rewritten = false;
+    for (auto &Op : (*M)->Functions[0]->Body)
+      Rewritten |= Op->kind() == OpKind::Im2Col;
+    EXPECT_TRUE(Rewritten) << Text;
+    auto Comp = CompiledFunction::compile(*(*M)->Functions[0], 3);
+    ASSERT_TRUE(bool(Comp)) << errText(Comp.takeError());
+    auto Got = (*Comp)->run(In);
+    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+    ASSERT_EQ((*Want)[0].type(), (*Got)[0].type());
+    for (int64_t E = 0; E < (*Want)[0].numElements(); ++E)
+      ASSERT_NEAR((*Want)[0].getF(E), (*Got)[0].getF(E),
+                  1e-5 * (1 + std::fabs((*Want)[0].getF(E))))
+          << Text << " element " << E;
+  }
+}
+
 TEST(JitConv, TutorialCnnEndToEnd) {
   // examples/mnist_cnn.dlc at batch 2: conv, relu, pools, flatten, dense,
   // softmax and argmax... except argmax, which is checked by the executor's
