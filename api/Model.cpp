@@ -69,9 +69,11 @@ llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
 }
 
 llvm::Expected<std::vector<Tensor>>
-Model::run(llvm::ArrayRef<Tensor> Inputs) const {
+Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
   if (P->Compiled)
-    return P->Compiled->run(Inputs);
+    return P->Compiled->run(Inputs, PeakBytes);
+  if (PeakBytes)
+    *PeakBytes = 0;
   return interpret(*P->F, Inputs);
 }
 

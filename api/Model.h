@@ -47,7 +47,11 @@ public:
   /// Runs the model. Inputs are checked against the signature (count,
   /// element type, rank, static dims, one size per symbolic dim); errors
   /// name the input. Safe to call from several threads at once.
-  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs) const;
+  /// With the JIT, PeakBytes (when given) receives the peak bytes of
+  /// intermediates and outputs alive at once during the run (0 with the
+  /// interpreter, which does not measure it).
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
+                                          uint64_t *PeakBytes = nullptr) const;
 
   const std::vector<Port> &inputs() const;
   const std::vector<Port> &outputs() const;

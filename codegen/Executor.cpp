@@ -133,6 +133,23 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
     return J.takeError();
   std::unique_ptr<CompiledFunction> C(new CompiledFunction());
   C->F = &F;
+  // Liveness: the last op that reads each result (outputs live to the end).
+  llvm::DenseMap<const Value *, size_t> LastUse;
+  size_t Index = 0;
+  for (auto &Op : F.Body) {
+    for (Value *V : Op->Operands)
+      LastUse[V] = Index;
+    ++Index;
+  }
+  for (Value *V : F.Outputs)
+    LastUse[V] = F.Body.size();
+  C->DiesAfter.resize(F.Body.size());
+  for (auto &Op : F.Body)
+    for (auto &R : Op->Results) {
+      auto It = LastUse.find(R.get());
+      if (It != LastUse.end() && It->second < F.Body.size())
+        C->DiesAfter[It->second].push_back(R.get());
+    }
   C->Jit = std::move(*J);
   for (int KI : KernelOf) {
     if (KI < 0) {
@@ -205,11 +222,12 @@ static llvm::Error checkGatherIndices(const Operation &Op, const Tensor &Data,
 }
 
 llvm::Expected<std::vector<Tensor>>
-CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs) const {
+CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
   if (auto E = checkInputs(*F, Inputs))
     return std::move(E);
   llvm::DenseMap<const Value *, const Tensor *> Env;
-  std::vector<std::unique_ptr<Tensor>> Owned;
+  llvm::DenseMap<const Value *, std::unique_ptr<Tensor>> Owned;
+  uint64_t Live = 0, Peak = 0;
   for (size_t I = 0; I < Inputs.size(); ++I)
     Env[F->Inputs[I].get()] = &Inputs[I];
   for (size_t I = 0; I < F->Params.size(); ++I) {
@@ -259,9 +277,21 @@ CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs) const {
     }
     for (unsigned I = 0; I < Results.size(); ++I) {
       Env[Op->result(I)] = Results[I].get();
-      Owned.push_back(std::move(Results[I]));
+      Live += Results[I]->byteSize();
+      Owned[Op->result(I)] = std::move(Results[I]);
+    }
+    Peak = std::max(Peak, Live);
+    // Free the intermediates this op read for the last time.
+    for (const Value *V : DiesAfter[OpIndex - 1]) {
+      auto It = Owned.find(V);
+      if (It == Owned.end())
+        continue;
+      Live -= It->second->byteSize();
+      Owned.erase(It);
     }
   }
+  if (PeakBytes)
+    *PeakBytes = Peak;
   std::vector<Tensor> Outs;
   for (Value *V : F->Outputs)
     Outs.push_back(*Env.lookup(V));

@@ -20,7 +20,11 @@ public:
 
   /// Runs on Inputs (in F's input order). Safe to call from several threads
   /// at once: it keeps no state between calls.
-  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs) const;
+  /// Intermediates are freed after their last use; PeakBytes, when given,
+  /// receives the largest number of bytes of intermediates and outputs
+  /// alive at once during this run.
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
+                                          uint64_t *PeakBytes = nullptr) const;
 
   const std::string &llvmIR() const { return Jit->llvmIR(); }
   /// Whether compile() can handle op Op (for `dlc --list-ops`).
@@ -31,6 +35,8 @@ private:
   const Function *F = nullptr;
   std::unique_ptr<JitModule> Jit;
   std::vector<KernelFn> Kernels; // per op of F.Body, null when not a kernel
+  /// Per op of F.Body: the values whose last use it is (freed after it).
+  std::vector<std::vector<const Value *>> DiesAfter;
 };
 
 } // namespace dlc

@@ -113,6 +113,26 @@ TEST(JitExecutor, RunTimeInputErrors) {
   EXPECT_EQ((*Ok)[0].getF(14), 3.5);
 }
 
+TEST(JitExecutor, IntermediatesAreFreedAfterTheirLastUse) {
+  // a and b die one op after they are made, so at most two [2,4] f32
+  // tensors (64 bytes) are alive at once, not three.
+  auto M = parseModule("func @f(%x: f32[N,4]) -> (c: f32[N,4]) {\n"
+                       "  %a = relu %x\n  %b = neg %a\n  %c = exp %b\n"
+                       "  return %c\n}\n",
+                       "<test>");
+  ASSERT_TRUE(bool(M));
+  auto C = CompiledFunction::compile(*(*M)->Functions[0], 0);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  uint64_t Peak = 0;
+  auto R = (*C)->run({Tensor(DType::F32, {2, 4})}, &Peak);
+  ASSERT_TRUE(bool(R)) << errText(R.takeError());
+  EXPECT_EQ(Peak, 64u);
+  EXPECT_EQ((*R)[0].getF(7), 1.0); // exp(-relu(0))
+  auto R2 = (*C)->run({Tensor(DType::F32, {10, 4})}, &Peak);
+  ASSERT_TRUE(bool(R2));
+  EXPECT_EQ(Peak, 320u); // batch 10: same graph, run-time sizes
+}
+
 TEST(JitExecutor, UnsupportedOpsAreListedTogether) {
   auto M = parseModule("func @f(%a: f32[1,1,5,5], %w: f32[1,1,3,3], %i: i64[2]) -> (c: f32[1,1,7,7]) {\n"
                        "  %m = conv_transpose %a, %w\n"

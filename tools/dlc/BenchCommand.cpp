@@ -40,9 +40,10 @@ static llvm::Error bench(const BenchOptions &Opts) {
     if (auto R = M->run(Inputs); !R)
       return R.takeError();
   std::vector<double> Ms;
+  uint64_t Peak = 0;
   for (unsigned I = 0; I < Opts.Runs; ++I) {
     auto T0 = Clock::now();
-    auto R = M->run(Inputs);
+    auto R = M->run(Inputs, &Peak);
     Ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - T0).count());
     if (!R)
       return R.takeError();
@@ -56,6 +57,9 @@ static llvm::Error bench(const BenchOptions &Opts) {
                                Median, Ms.front(), Ms.back());
   llvm::outs() << llvm::format("throughput: %.1f items/s\n",
                                Opts.Batch * 1000.0 / Median);
+  if (M->engine() == "jit")
+    llvm::outs() << llvm::format("peak intermediate memory: %.2f MiB\n",
+                                 Peak / 1048576.0);
   return llvm::Error::success();
 }
 
