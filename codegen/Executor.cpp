@@ -84,15 +84,13 @@ bool CompiledFunction::supports(const Operation &Op) {
   return false;
 }
 
-llvm::Expected<std::unique_ptr<CompiledFunction>>
-CompiledFunction::compile(const Function &F, unsigned OptLevel) {
+llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
   std::string Unsupported;
-  std::vector<std::unique_ptr<kir::Kernel>> Ks;
-  std::vector<int> KernelOf; // per op: index into Ks, or -1
+  LoweredFunction L;
   unsigned N = 0;
   for (auto &Op : F.Body) {
-    KernelOf.push_back(-1);
-    if (!supports(*Op)) {
+    L.KernelOf.push_back(-1);
+    if (!CompiledFunction::supports(*Op)) {
       Unsupported += "\n  " + Op->L.str() + ": '" + Op->mnemonic().str() +
                      "' on " + (Op->numOperands() ? Op->operand(0)->Type.str()
                                                   : std::string("no operands"));
@@ -118,13 +116,23 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
                                                : lowerElementwise(*Op, Name);
     if (!K)
       return K.takeError();
-    KernelOf.back() = int(Ks.size());
-    Ks.push_back(std::move(*K));
+    L.KernelOf.back() = int(L.Kernels.size());
+    L.Kernels.push_back(std::move(*K));
   }
   if (!Unsupported.empty())
     return makeError("'@" + F.Name +
                      "' has ops without a CPU lowering yet (run it with the "
                      "interpreter instead):" + Unsupported);
+  return L;
+}
+
+llvm::Expected<std::unique_ptr<CompiledFunction>>
+CompiledFunction::compile(const Function &F, unsigned OptLevel) {
+  auto Lowered = lowerFunction(F);
+  if (!Lowered)
+    return Lowered.takeError();
+  auto &Ks = Lowered->Kernels;
+  auto &KernelOf = Lowered->KernelOf;
   std::vector<const kir::Kernel *> Ptrs;
   for (auto &K : Ks)
     Ptrs.push_back(K.get());

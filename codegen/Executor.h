@@ -7,8 +7,20 @@
 #include "codegen/Jit.h"
 #include "ir/IR.h"
 #include "ir/Tensor.h"
+#include "kernel/KernelIR.h"
 
 namespace dlc {
+
+/// The kernels of a function: one per op that computes (constants and
+/// views have none), in op order.
+struct LoweredFunction {
+  std::vector<std::unique_ptr<kir::Kernel>> Kernels;
+  std::vector<int> KernelOf; // per op of the body: index into Kernels or -1
+};
+
+/// Lowers every op of F to kernel IR; ops without a CPU lowering are all
+/// reported at once, with locations.
+llvm::Expected<LoweredFunction> lowerFunction(const Function &F);
 
 class CompiledFunction {
 public:

@@ -6,6 +6,8 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Target/TargetMachine.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -23,39 +25,84 @@ static void initTargets() {
 
 JitModule::~JitModule() = default;
 
-llvm::Expected<std::unique_ptr<JitModule>>
-JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
-                   unsigned OptLevel) {
+/// The host target machine at the given optimization level.
+static llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+hostTargetMachine(unsigned OptLevel, llvm::orc::JITTargetMachineBuilder *Out = nullptr) {
   initTargets();
   auto JTMB = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!JTMB)
     return JTMB.takeError();
   JTMB->setCodeGenOptLevel(OptLevel == 0 ? llvm::CodeGenOptLevel::None
                                          : llvm::CodeGenOptLevel::Aggressive);
+  JTMB->setRelocationModel(llvm::Reloc::PIC_);
   auto TM = JTMB->createTargetMachine();
-  if (!TM)
-    return TM.takeError();
+  if (Out)
+    *Out = *JTMB;
+  return TM;
+}
 
-  auto Ctx = std::make_unique<llvm::LLVMContext>();
-  auto M = std::make_unique<llvm::Module>("dlc", *Ctx);
-  M->setDataLayout((*TM)->createDataLayout());
-  M->setTargetTriple((*TM)->getTargetTriple().str());
+/// Emits the kernels into one module for TM and optimizes it.
+static llvm::Expected<std::unique_ptr<llvm::Module>>
+buildModule(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel,
+            llvm::TargetMachine &TM, llvm::LLVMContext &Ctx) {
+  auto M = std::make_unique<llvm::Module>("dlc", Ctx);
+  M->setDataLayout(TM.createDataLayout());
+  M->setTargetTriple(TM.getTargetTriple().str());
   for (const kir::Kernel *K : Kernels)
     if (auto E = emitKernel(*K, *M))
       return std::move(E);
   // Let the vectorizer and code generator use the host's features.
   for (llvm::Function &F : *M)
     if (!F.isDeclaration()) {
-      F.addFnAttr("target-cpu", (*TM)->getTargetCPU());
-      F.addFnAttr("target-features", (*TM)->getTargetFeatureString());
+      F.addFnAttr("target-cpu", TM.getTargetCPU());
+      F.addFnAttr("target-features", TM.getTargetFeatureString());
     }
-  optimizeModule(*M, OptLevel, TM->get());
+  optimizeModule(*M, OptLevel, &TM);
+  return M;
+}
+
+llvm::Error dlc::emitKernels(llvm::ArrayRef<const kir::Kernel *> Kernels,
+                             unsigned OptLevel, EmitKind Kind,
+                             llvm::raw_pwrite_stream &OS) {
+  auto TM = hostTargetMachine(OptLevel);
+  if (!TM)
+    return TM.takeError();
+  llvm::LLVMContext Ctx;
+  auto M = buildModule(Kernels, OptLevel, **TM, Ctx);
+  if (!M)
+    return M.takeError();
+  if (Kind == EmitKind::LLVM) {
+    (*M)->print(OS, nullptr);
+    return llvm::Error::success();
+  }
+  llvm::legacy::PassManager PM;
+  if ((*TM)->addPassesToEmitFile(PM, OS, nullptr,
+                                 Kind == EmitKind::Asm
+                                     ? llvm::CodeGenFileType::AssemblyFile
+                                     : llvm::CodeGenFileType::ObjectFile))
+    return makeError("the host target cannot emit this file type");
+  PM.run(**M);
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<JitModule>>
+JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
+                   unsigned OptLevel) {
+  llvm::orc::JITTargetMachineBuilder JTMB(llvm::Triple{});
+  auto TM = hostTargetMachine(OptLevel, &JTMB);
+  if (!TM)
+    return TM.takeError();
+  auto Ctx = std::make_unique<llvm::LLVMContext>();
+  auto Built = buildModule(Kernels, OptLevel, **TM, *Ctx);
+  if (!Built)
+    return Built.takeError();
+  std::unique_ptr<llvm::Module> M = std::move(*Built);
 
   std::unique_ptr<JitModule> R(new JitModule());
   llvm::raw_string_ostream OS(R->IR);
   M->print(OS, nullptr);
 
-  auto J = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*JTMB)).create();
+  auto J = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(JTMB)).create();
   if (!J)
     return J.takeError();
   // libm (tanhf, erff, expm1f) comes from the host process.

@@ -7,13 +7,24 @@
 
 #include <memory>
 
-namespace llvm::orc {
+namespace llvm {
+class raw_pwrite_stream;
+namespace orc {
 class LLJIT;
 }
+} // namespace llvm
 
 namespace dlc {
 
 using KernelFn = void (*)(const BufferArg *Args);
+
+enum class EmitKind { LLVM, Asm, Object };
+
+/// Emits the kernels, optimized for the host CPU, as LLVM IR, assembly or a
+/// relocatable object file (position-independent code).
+llvm::Error emitKernels(llvm::ArrayRef<const kir::Kernel *> Kernels,
+                        unsigned OptLevel, EmitKind Kind,
+                        llvm::raw_pwrite_stream &OS);
 
 class JitModule {
 public:

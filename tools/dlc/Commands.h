@@ -25,6 +25,12 @@ struct RunOptions {
 };
 int runCommand(const RunOptions &Opts);
 
+struct CompileOptions {
+  std::string Model, Output = "-", Emit = "obj";
+  unsigned OptLevel = 3;
+};
+int compileCommand(const CompileOptions &Opts);
+
 struct BenchOptions {
   std::string Model;
   int64_t Batch = 1;

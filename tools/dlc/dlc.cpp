@@ -47,8 +47,18 @@ static cl::opt<bool> RunPrintIR("print-ir",
                                 cl::desc("Print the optimized IR before running"),
                                 cl::sub(RunCmd));
 
-static cl::SubCommand CompileCmd("compile",
-                                 "Compile a model to an object or shared library");
+static cl::SubCommand CompileCmd(
+    "compile", "Compile a model: graph IR, kernel IR, LLVM IR, assembly or "
+               "an object file");
+static cl::opt<std::string> CompileModel(cl::Positional, cl::desc("<model.dlc>"),
+                                         cl::Required, cl::sub(CompileCmd));
+static cl::opt<std::string> CompileOut("o", cl::desc("Output file"),
+                                       cl::init("-"), cl::sub(CompileCmd));
+static cl::opt<std::string>
+    CompileEmit("emit", cl::desc("ir, kernel-ir, llvm, asm or obj (default)"),
+                cl::init("obj"), cl::sub(CompileCmd));
+static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
+                                    cl::init(3), cl::Prefix, cl::sub(CompileCmd));
 static cl::SubCommand TrainCmd("train", "Train a model");
 static cl::SubCommand BenchCmd("bench", "Measure a model's latency");
 static cl::opt<std::string> BenchModel(cl::Positional, cl::desc("<model.dlc>"),
@@ -63,8 +73,7 @@ static cl::opt<unsigned> BenchThreads(
 static cl::opt<std::string> BenchEngine("engine",
                                         cl::desc("auto, jit or interp"),
                                         cl::init("auto"), cl::sub(BenchCmd));
-static cl::list<std::string> Rest(cl::Sink, cl::sub(CompileCmd),
-                                  cl::sub(TrainCmd));
+static cl::list<std::string> Rest(cl::Sink, cl::sub(TrainCmd));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
@@ -91,6 +100,14 @@ int main(int argc, char **argv) {
     O.OptLevel = std::min(3u, RunOpt.getValue());
     return runCommand(O);
   }
+  if (CompileCmd) {
+    CompileOptions O;
+    O.Model = CompileModel;
+    O.Output = CompileOut;
+    O.Emit = CompileEmit;
+    O.OptLevel = std::min(3u, CompileOpt.getValue());
+    return compileCommand(O);
+  }
   if (BenchCmd) {
     if (BenchThreads != 1) {
       llvm::errs() << "error: --threads " << BenchThreads
@@ -108,7 +125,7 @@ int main(int argc, char **argv) {
     O.Engine = BenchEngine;
     return benchCommand(O);
   }
-  for (cl::SubCommand *S : {&CompileCmd, &TrainCmd})
+  for (cl::SubCommand *S : {&TrainCmd})
     if (*S) {
       llvm::errs() << "error: 'dlc " << S->getName()
                    << "' is not available in this build yet: it needs the "
