@@ -44,7 +44,8 @@ llvm::Expected<Model> Model::fromText(llvm::StringRef Text, llvm::StringRef Name
   if (auto E = PM.run(*I->M))
     return std::move(E);
   if (Opts.Engine != "interp") {
-    auto C = CompiledFunction::compile(*I->F, std::min(Opts.OptLevel, 3u));
+    auto C = CompiledFunction::compile(*I->F, std::min(Opts.OptLevel, 3u),
+                                       Opts.Threads);
     if (C)
       I->Compiled = std::move(*C);
     else if (Opts.Engine == "jit")

@@ -23,6 +23,8 @@ struct ModelOptions {
   /// every op of the model and the interpreter otherwise.
   std::string Engine = "auto";
   unsigned OptLevel = 3;
+  /// Threads for the JIT's parallel loops; 0: every hardware thread.
+  unsigned Threads = 0;
   /// The function to run; empty: "main", else the first one.
   std::string Function;
 };

@@ -2,7 +2,8 @@
 // peak, measured in the same run by a small FMA-throughput probe. Prints
 // GFLOP/s and the fraction of peak for each size.
 //
-//   build/bench/gemm-bench [--threads 1]
+//   build/bench/gemm-bench
+// It times 1 thread and all hardware threads.
 #include "codegen/Executor.h"
 #include "ir/Parser.h"
 #include "ir/Random.h"
@@ -39,11 +40,11 @@ __attribute__((target("avx512f"))) static double fmaPeakGflops() {
   return double(Iters) * 12 * 16 * 2 / S / 1e9;
 }
 
-static double gemmGflops(int64_t N, int Reps) {
+static double gemmGflops(int64_t N, int Reps, unsigned Threads) {
   std::string Text = "func @g(%a: f32[M,K], %b: f32[K,N]) -> (c: f32[M,N]) {\n"
                      "  %c = matmul %a, %b\n  return %c\n}\n";
   auto M = llvm::cantFail(parseModule(Text, "gemm"));
-  auto C = llvm::cantFail(CompiledFunction::compile(*M->Functions[0], 3));
+  auto C = llvm::cantFail(CompiledFunction::compile(*M->Functions[0], 3, Threads));
   Tensor A(DType::F32, {N, N}), B(DType::F32, {N, N});
   for (int64_t I = 0; I < N * N; ++I) {
     A.setF(I, uniformAt(1, I));
@@ -61,11 +62,18 @@ static double gemmGflops(int64_t N, int Reps) {
 
 int main() {
   double Peak = fmaPeakGflops();
+  unsigned All = rt::ThreadPool::hardwareThreads();
   std::printf("fp32 FMA peak (1 core, AVX-512 probe): %.1f GFLOP/s\n", Peak);
-  std::printf("%-10s %12s %10s\n", "size", "GFLOP/s", "of peak");
-  for (auto [N, Reps] : {std::pair<int64_t, int>{256, 10}, {1024, 3}}) {
-    double G = gemmGflops(N, Reps);
-    std::printf("%4lld^3    %12.1f %9.1f%%\n", (long long)N, G, 100 * G / Peak);
+  std::printf("%-8s %8s %12s %18s\n", "size", "threads", "GFLOP/s",
+              "of peak x threads");
+  for (unsigned T : {1u, All}) {
+    for (auto [N, Reps] : {std::pair<int64_t, int>{256, 10}, {1024, 3}}) {
+      double G = gemmGflops(N, Reps, T);
+      std::printf("%4lld^3   %8u %12.1f %17.1f%%\n", (long long)N, T, G,
+                  100 * G / (Peak * T));
+    }
+    if (All == 1)
+      break;
   }
   return 0;
 }

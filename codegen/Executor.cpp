@@ -127,7 +127,8 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
 }
 
 llvm::Expected<std::unique_ptr<CompiledFunction>>
-CompiledFunction::compile(const Function &F, unsigned OptLevel) {
+CompiledFunction::compile(const Function &F, unsigned OptLevel,
+                          unsigned Threads) {
   auto Lowered = lowerFunction(F);
   if (!Lowered)
     return Lowered.takeError();
@@ -141,6 +142,8 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
     return J.takeError();
   std::unique_ptr<CompiledFunction> C(new CompiledFunction());
   C->F = &F;
+  C->Pool = std::make_unique<rt::ThreadPool>(
+      Threads ? Threads : rt::ThreadPool::hardwareThreads());
   // Liveness: the last op that reads each result (outputs live to the end).
   llvm::DenseMap<const Value *, size_t> LastUse;
   size_t Index = 0;
@@ -162,12 +165,14 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel) {
   for (int KI : KernelOf) {
     if (KI < 0) {
       C->Kernels.push_back(nullptr);
+      C->ParallelKernel.push_back(false);
       continue;
     }
     auto Fn = C->Jit->lookup(Ks[KI]->Name);
     if (!Fn)
       return Fn.takeError();
     C->Kernels.push_back(*Fn);
+    C->ParallelKernel.push_back(Ks[KI]->isParallel());
   }
   return C;
 }
@@ -281,7 +286,18 @@ CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const 
         Bufs.push_back({const_cast<uint8_t *>(T->data()), T->shape().data()});
       for (auto &R : Results)
         Bufs.push_back({R->data(), R->shape().data()});
-      Fn(Bufs.data());
+      // Waking threads costs microseconds: only results of at least 64 KiB
+      // are worth splitting.
+      uint64_t OutBytes = 0;
+      for (auto &R : Results)
+        OutBytes += R->byteSize();
+      if (ParallelKernel[OpIndex - 1] && Pool->threads() > 1 &&
+          OutBytes >= (64u << 10)) {
+        int64_t Chunks = Pool->threads();
+        Pool->parallelFor(Chunks, [&](int64_t C) { Fn(Bufs.data(), C, Chunks); });
+      } else {
+        Fn(Bufs.data(), 0, 1);
+      }
     }
     for (unsigned I = 0; I < Results.size(); ++I) {
       Env[Op->result(I)] = Results[I].get();

@@ -8,6 +8,7 @@
 #include "ir/IR.h"
 #include "ir/Tensor.h"
 #include "kernel/KernelIR.h"
+#include "runtime/ThreadPool.h"
 
 namespace dlc {
 
@@ -26,8 +27,10 @@ class CompiledFunction {
 public:
   /// Compiles F (which should be decomposed: see the `optimize` pipeline).
   /// Ops without a CPU lowering are all reported at once, with locations.
+  /// Threads: for the parallel loops of kernels; 0 means every hardware
+  /// thread.
   static llvm::Expected<std::unique_ptr<CompiledFunction>>
-  compile(const Function &F, unsigned OptLevel = 3);
+  compile(const Function &F, unsigned OptLevel = 3, unsigned Threads = 0);
   ~CompiledFunction();
 
   /// Runs on Inputs (in F's input order). Safe to call from several threads
@@ -47,6 +50,8 @@ private:
   const Function *F = nullptr;
   std::unique_ptr<JitModule> Jit;
   std::vector<KernelFn> Kernels; // per op of F.Body, null when not a kernel
+  std::vector<bool> ParallelKernel; // per op: its kernel has a parallel loop
+  std::unique_ptr<rt::ThreadPool> Pool;
   /// Per op of F.Body: the values whose last use it is (freed after it).
   std::vector<std::vector<const Value *>> DiesAfter;
 };

@@ -16,7 +16,7 @@ class LLJIT;
 
 namespace dlc {
 
-using KernelFn = void (*)(const BufferArg *Args);
+using KernelFn = void (*)(const BufferArg *Args, int64_t Chunk, int64_t Chunks);
 
 enum class EmitKind { LLVM, Asm, Object };
 

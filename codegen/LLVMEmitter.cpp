@@ -90,10 +90,13 @@ private:
 
 llvm::Error Emitter::run() {
   llvm::Type *Ptr = B.getPtrTy();
-  auto *FT = llvm::FunctionType::get(B.getVoidTy(), {Ptr}, false);
+  auto *FT = llvm::FunctionType::get(
+      B.getVoidTy(), {Ptr, B.getInt64Ty(), B.getInt64Ty()}, false);
   Fn = llvm::Function::Create(FT, llvm::Function::ExternalLinkage, K.Name, M);
   Fn->addFnAttr(llvm::Attribute::NoUnwind);
   Fn->getArg(0)->setName("args");
+  Fn->getArg(1)->setName("chunk");
+  Fn->getArg(2)->setName("chunks");
   Entry = llvm::BasicBlock::Create(Ctx, "entry", Fn);
   B.SetInsertPoint(Entry);
   // a * b + c may become one fused multiply-add (rounded once): the only
@@ -260,6 +263,23 @@ llvm::Error Emitter::loop(const KOp &Op) {
   auto *Body = llvm::BasicBlock::Create(Ctx, "loop.body", Fn);
   auto *Exit = llvm::BasicBlock::Create(Ctx, "loop.exit", Fn);
   llvm::Value *Lo = get(Op.Operands[0]), *Hi = get(Op.Operands[1]);
+  if (Op.Marks.Parallel) {
+    // This thread's share of the iterations: with T = ceil((hi - lo) /
+    // step) iterations, chunk c of n runs [T*c/n, T*(c+1)/n).
+    llvm::Value *Step = B.getInt64(Op.Step);
+    llvm::Value *Span = B.CreateBinaryIntrinsic(
+        llvm::Intrinsic::smax, B.CreateSub(Hi, Lo), B.getInt64(0));
+    llvm::Value *Trips =
+        B.CreateSDiv(B.CreateAdd(Span, B.getInt64(Op.Step - 1)), Step);
+    llvm::Value *C = Fn->getArg(1), *NC = Fn->getArg(2);
+    llvm::Value *First = B.CreateSDiv(B.CreateMul(Trips, C), NC);
+    llvm::Value *Last =
+        B.CreateSDiv(B.CreateMul(Trips, B.CreateAdd(C, B.getInt64(1))), NC);
+    llvm::Value *NewLo = B.CreateAdd(Lo, B.CreateMul(First, Step));
+    Hi = B.CreateBinaryIntrinsic(llvm::Intrinsic::smin,
+                                 B.CreateAdd(Lo, B.CreateMul(Last, Step)), Hi);
+    Lo = NewLo;
+  }
   B.CreateBr(Header);
   B.SetInsertPoint(Header);
   llvm::PHINode *IV = B.CreatePHI(B.getInt64Ty(), 2, Op.IndVar->Name);

@@ -1,7 +1,9 @@
 // Kernel IR to LLVM IR. Every kernel becomes a function
-//   void @name(const dlc_buffer *args)
+//   void @name(const dlc_buffer *args, int64_t chunk, int64_t chunks)
 // where dlc_buffer is { void *data; const int64_t *sizes; } per kernel
-// argument, in order. Buffers are dense and row-major.
+// argument, in order. Buffers are dense and row-major. A kernel with a
+// parallel loop runs chunk `chunk` of `chunks` of its iterations; call it
+// once per chunk (0, 1) for a serial run.
 #ifndef DLC_CODEGEN_LLVMEMITTER_H
 #define DLC_CODEGEN_LLVMEMITTER_H
 

@@ -6,6 +6,8 @@
 
 #include "llvm/ADT/DenseSet.h"
 
+#include <functional>
+
 using namespace dlc;
 using namespace dlc::kir;
 
@@ -264,7 +266,39 @@ public:
         return fail("kernel argument %" + A->Name + " is not a buffer");
       Scope.insert(A.get());
     }
+    if (auto E = parallelRule())
+      return E;
     return block(K.Body);
+  }
+
+  /// A `parallel` loop must be at the top level and be the only top-level
+  /// op with effects (the others only compute constants, dims and index
+  /// arithmetic), because its iterations are split across threads and
+  /// everything else would run once per thread.
+  llvm::Error parallelRule() {
+    unsigned Parallel = 0, Effects = 0;
+    for (auto &Op : K.Body) {
+      if (Op->kind() == KOpKind::For && Op->Marks.Parallel)
+        ++Parallel;
+      else if (Op->kind() != KOpKind::ConstIndex &&
+               Op->kind() != KOpKind::ConstFloat && Op->kind() != KOpKind::Dim &&
+               Op->kind() != KOpKind::IndexArith)
+        ++Effects;
+    }
+    if (Parallel > 1 || (Parallel == 1 && Effects))
+      return fail("a parallel loop must be the only top-level op with effects");
+    std::function<llvm::Error(const std::vector<std::unique_ptr<KOp>> &)> Nested =
+        [&](const std::vector<std::unique_ptr<KOp>> &Ops) -> llvm::Error {
+      for (auto &Op : Ops)
+        if (Op->kind() == KOpKind::For) {
+          if (Op->Marks.Parallel && &Ops != &K.Body)
+            return fail("parallel loops must be at the top level");
+          if (auto E = Nested(Op->Body))
+            return E;
+        }
+      return llvm::Error::success();
+    };
+    return Nested(K.Body);
   }
 
 private:

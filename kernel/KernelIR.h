@@ -120,6 +120,15 @@ public:
   std::string Name;
   std::vector<std::unique_ptr<KValue>> Args; // buffers
   std::vector<std::unique_ptr<KOp>> Body;
+
+  /// Whether the kernel has a (top-level) parallel loop: its iterations can
+  /// be split into chunks run on different threads.
+  bool isParallel() const {
+    for (auto &Op : Body)
+      if (Op->kind() == KOpKind::For && Op->Marks.Parallel)
+        return true;
+    return false;
+  }
 };
 
 void printKernel(const Kernel &K, llvm::raw_ostream &OS);

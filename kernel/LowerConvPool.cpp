@@ -75,7 +75,8 @@ struct ConvTail {
   DType E;
 };
 
-void accumulateAndStore(KBuilder &B, const ConvTail &T) {
+/// Returns the outermost (batch) loop, which runs in parallel.
+KOp *accumulateAndStore(KBuilder &B, const ConvTail &T) {
   SType ST = SType::of(T.E);
   KValue *XV =
       B.scalar(OpKind::Where, {T.Valid, B.load(T.X, T.XIdx), B.constFloat(T.E, 0.0)}, ST);
@@ -86,8 +87,11 @@ void accumulateAndStore(KBuilder &B, const ConvTail &T) {
   std::vector<KValue *> OutIdx(T.Lead);
   OutIdx.insert(OutIdx.end(), T.O.begin(), T.O.end());
   B.store(B.get(T.Acc), T.Out, OutIdx);
+  KOp *Outer = nullptr;
   for (size_t D = 0; D < T.O.size() + T.Lead.size(); ++D)
-    B.endFor();
+    Outer = B.endFor();
+  Outer->Marks.Parallel = true;
+  return Outer;
 }
 } // namespace
 
@@ -216,7 +220,7 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
   OutIdx.insert(OutIdx.end(), O.begin(), O.end());
   B.store(V, Out, OutIdx);
   for (unsigned D = 0; D < S + 2; ++D)
-    B.endFor();
+    B.endFor()->Marks.Parallel = D + 1 == S + 2;
   return finishKernel(std::move(K));
 }
 
@@ -340,6 +344,6 @@ dlc::lowerIm2Col(const Operation &Op, llvm::StringRef Name) {
                         SType::of(E));
   B.store(XV, Out, {N, Row, Col});
   for (unsigned D = 0; D < 2 * S + 2; ++D)
-    B.endFor();
+    B.endFor()->Marks.Parallel = D + 1 == 2 * S + 2;
   return finishKernel(std::move(K));
 }

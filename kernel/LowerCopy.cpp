@@ -19,9 +19,18 @@ std::vector<KValue *> loopsOver(KBuilder &B, KValue *Buf, KValue *Zero) {
   return IVs;
 }
 
-void closeLoops(KBuilder &B, size_t N) {
+/// Closes N loops; returns the outermost (null when N is 0).
+KOp *closeLoops(KBuilder &B, size_t N) {
+  KOp *Outer = nullptr;
   for (size_t I = 0; I < N; ++I)
-    B.endFor();
+    Outer = B.endFor();
+  return Outer;
+}
+
+/// For kernels that are a single loop nest: its iterations are independent.
+void markParallel(KOp *Outer) {
+  if (Outer)
+    Outer->Marks.Parallel = true;
 }
 
 } // namespace
@@ -83,7 +92,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
       InIdx.push_back(B.index(IndexOp::Add, First[D],
                               B.index(IndexOp::Mul, IVs[D], B.constIndex(Step[D]))));
     B.store(B.load(X, InIdx), Out, IVs);
-    closeLoops(B, R);
+    markParallel(closeLoops(B, R));
     return finishKernel(std::move(K));
   }
   case OpKind::Pad: {
@@ -116,7 +125,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
                    {Valid, V, B.constFloat(X->BufType.elem(), Op.getFloat("value"))},
                    SType::of(X->BufType.elem()));
     B.store(V, Out, IVs);
-    closeLoops(B, R);
+    markParallel(closeLoops(B, R));
     return finishKernel(std::move(K));
   }
   case OpKind::Expand:
@@ -132,7 +141,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
                           : B.index(IndexOp::Min, IV, B.index(IndexOp::Sub, Dm, One)));
     }
     B.store(B.load(X, InIdx), Out, IVs);
-    closeLoops(B, RO);
+    markParallel(closeLoops(B, RO));
     return finishKernel(std::move(K));
   }
   case OpKind::Split: {
@@ -172,7 +181,7 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
     DIdx.push_back(I);
     DIdx.insert(DIdx.end(), IVs.begin() + *Axis + IR, IVs.end());
     B.store(B.load(X, DIdx), Out, IVs);
-    closeLoops(B, IVs.size());
+    markParallel(closeLoops(B, IVs.size()));
     return finishKernel(std::move(K));
   }
   case OpKind::ShapeOf: {

@@ -69,7 +69,8 @@ dlc::lowerElementwise(const Operation &Op, llvm::StringRef Name) {
       Attrs.push_back({S.Name.str(), Op.getFloat(S.Name)});
   KValue *V = B.scalar(Op.kind(), Scalars, SType::of(RT.elem()), Attrs);
   B.store(V, Out, IVs);
+  // Result elements are independent: the outermost loop runs in parallel.
   for (unsigned D = 0; D < R; ++D)
-    B.endFor();
+    B.endFor()->Marks.Parallel = D + 1 == R;
   return finishKernel(std::move(K));
 }

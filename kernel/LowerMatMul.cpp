@@ -137,56 +137,90 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
     B.endFor();
   };
 
-  // Full MR x NR blocks: the block of the result lives in MR * NV vector
-  // registers (6 x 4: 24 of the 32 AVX-512 registers) across a KC-long slice
-  // of the k loop. Slices of k outermost, then columns, then rows: a KC x NR
-  // panel of b (32 KiB for f32 on AVX-512) stays in cache while the rows of
-  // a stream past it. The blocks are zeroed first and accumulate across the
-  // slices.
-  const int64_t KC = 128;
-  {
-    KValue *I = B.beginFor(Zero, MF);
-    KValue *J = B.beginFor(Zero, NF, L);
-    B.store(ZeroV, Out, {I, J});
-    B.endFor();
-    B.endFor();
-  }
-  KValue *KK = B.beginFor(Zero, Kx, KC);
-  KValue *KEnd = B.index(IndexOp::Min, B.index(IndexOp::Add, KK, B.constIndex(KC)), Kx);
-  KValue *J0 = B.beginFor(Zero, NF, NR);
-  KValue *I0 = B.beginFor(Zero, MF, MR);
-  std::vector<KValue *> Rows, Cols;
-  for (unsigned R = 0; R < MR; ++R)
-    Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
-  for (unsigned V = 0; V < NV; ++V)
-    Cols.push_back(B.index(IndexOp::Add, J0, B.constIndex(V * L)));
-  std::vector<std::vector<KValue *>> Acc(MR, std::vector<KValue *>(NV));
-  for (unsigned R = 0; R < MR; ++R)
-    for (unsigned V = 0; V < NV; ++V) {
-      Acc[R][V] = B.local(E, L);
-      B.set(Acc[R][V], B.load(Out, {Rows[R], Cols[V]}, L));
+  // The result is cut into column panels of width NR and, when b is narrow
+  // (few panels, as in the convolutions and dense layers of a CNN), into
+  // groups of rows too. One top-level loop runs in parallel: over row groups
+  // for narrow b, else over panels. Both are independent. Inside a panel,
+  // for rows [RLo, RHi) of which [RLo, RFull) form full blocks:
+  //  - full MR x NR blocks, whose block of the result lives in MR * NV
+  //    vector registers (6 x 4: 24 of the 32 AVX-512 registers) across a
+  //    KC-long slice of k; the KC x NR slice of b (32 KiB for f32 on
+  //    AVX-512) stays in cache while the rows of a stream past it;
+  //  - the rows past the last full block, and (in the last, partial panel)
+  //    the columns past the last full panel, with the plain schedule.
+  // Loops whose bounds are empty for a given panel stand in for branches.
+  const int64_t KC = 128, RowGroup = 8 * MR;
+  const Dim &NDim = BT.dim(1);
+  bool RowParallel = NDim.isStatic() && NDim.size() < 4 * int64_t(NR);
+  KValue *NRc = B.constIndex(NR);
+  KValue *Panels = B.index(IndexOp::Div,
+                           B.index(IndexOp::Add, N, B.constIndex(NR - 1)), NRc);
+  auto panel = [&](KValue *P, KValue *RLo, KValue *RFull, KValue *RHi) {
+    KValue *PLo = B.index(IndexOp::Mul, P, NRc);
+    KValue *PHi = B.index(IndexOp::Min, B.index(IndexOp::Add, PLo, NRc), N);
+    KValue *FullHi = B.index(IndexOp::Min, B.index(IndexOp::Add, PLo, NRc), NF);
+    // Full-width part of this panel: one iteration, or none in the last one.
+    KValue *J0 = B.beginFor(PLo, FullHi, NR);
+    {
+      KValue *I = B.beginFor(RLo, RFull);
+      for (unsigned V = 0; V < NV; ++V)
+        B.store(ZeroV, Out, {I, B.index(IndexOp::Add, J0, B.constIndex(V * L))});
+      B.endFor();
     }
-  KValue *Kv = B.beginFor(KK, KEnd);
-  std::vector<KValue *> BV;
-  for (unsigned V = 0; V < NV; ++V)
-    BV.push_back(B.load(Bm, {Kv, Cols[V]}, L));
-  for (unsigned R = 0; R < MR; ++R) {
-    KValue *AV = B.broadcast(B.load(A, {Rows[R], Kv}), L);
+    KValue *KK = B.beginFor(Zero, Kx, KC);
+    KValue *KEnd =
+        B.index(IndexOp::Min, B.index(IndexOp::Add, KK, B.constIndex(KC)), Kx);
+    KValue *I0 = B.beginFor(RLo, RFull, MR);
+    std::vector<KValue *> Rows, Cols;
+    for (unsigned R = 0; R < MR; ++R)
+      Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
     for (unsigned V = 0; V < NV; ++V)
-      B.set(Acc[R][V],
-            B.scalar(OpKind::Add, {B.get(Acc[R][V]), B.scalar(OpKind::Mul, {AV, BV[V]}, VT)},
-                     VT));
+      Cols.push_back(B.index(IndexOp::Add, J0, B.constIndex(V * L)));
+    std::vector<std::vector<KValue *>> Acc(MR, std::vector<KValue *>(NV));
+    for (unsigned R = 0; R < MR; ++R)
+      for (unsigned V = 0; V < NV; ++V) {
+        Acc[R][V] = B.local(E, L);
+        B.set(Acc[R][V], B.load(Out, {Rows[R], Cols[V]}, L));
+      }
+    KValue *Kv = B.beginFor(KK, KEnd);
+    std::vector<KValue *> BV;
+    for (unsigned V = 0; V < NV; ++V)
+      BV.push_back(B.load(Bm, {Kv, Cols[V]}, L));
+    for (unsigned R = 0; R < MR; ++R) {
+      KValue *AV = B.broadcast(B.load(A, {Rows[R], Kv}), L);
+      for (unsigned V = 0; V < NV; ++V)
+        B.set(Acc[R][V],
+              B.scalar(OpKind::Add,
+                       {B.get(Acc[R][V]), B.scalar(OpKind::Mul, {AV, BV[V]}, VT)}, VT));
+    }
+    B.endFor(); // k
+    for (unsigned R = 0; R < MR; ++R)
+      for (unsigned V = 0; V < NV; ++V)
+        B.store(B.get(Acc[R][V]), Out, {Rows[R], Cols[V]});
+    B.endFor(); // i0
+    B.endFor(); // kk
+    B.endFor(); // j0 (the full part of the panel)
+    // Edge columns (only in the last panel), for the blocked rows.
+    plain(RLo, RFull, B.index(IndexOp::Max, PLo, NF), PHi);
+    // Edge rows (only in the last row group), for this panel's columns.
+    plain(B.index(IndexOp::Max, RLo, MF), RHi, PLo, PHi);
+  };
+  if (RowParallel) {
+    KValue *RG = B.constIndex(RowGroup);
+    KValue *Groups = B.index(IndexOp::Div,
+                             B.index(IndexOp::Add, M, B.constIndex(RowGroup - 1)), RG);
+    KValue *G = B.beginFor(Zero, Groups);
+    KValue *RLo = B.index(IndexOp::Mul, G, RG);
+    KValue *RHi = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), M);
+    KValue *RFull = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), MF);
+    KValue *P = B.beginFor(Zero, Panels);
+    panel(P, RLo, RFull, RHi);
+    B.endFor();
+    B.endFor()->Marks.Parallel = true; // row groups
+  } else {
+    KValue *P = B.beginFor(Zero, Panels);
+    panel(P, Zero, MF, M);
+    B.endFor()->Marks.Parallel = true; // panels
   }
-  B.endFor(); // k
-  for (unsigned R = 0; R < MR; ++R)
-    for (unsigned V = 0; V < NV; ++V)
-      B.store(B.get(Acc[R][V]), Out, {Rows[R], Cols[V]});
-  B.endFor(); // i0
-  B.endFor(); // j0
-  B.endFor(); // kk
-  // The edges: columns past the last full block for the blocked rows, then
-  // the rows past the last full block for every column.
-  plain(Zero, MF, NF, N);
-  plain(MF, M, Zero, N);
   return finishKernel(std::move(K));
 }

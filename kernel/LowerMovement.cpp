@@ -33,7 +33,7 @@ dlc::lowerTranspose(const Operation &Op, llvm::StringRef Name) {
     InIdx[Perm[D]] = OutIdx[D];
   B.store(B.load(In, InIdx), Out, OutIdx);
   for (unsigned D = 0; D < R; ++D)
-    B.endFor();
+    B.endFor()->Marks.Parallel = D + 1 == R;
   return finishKernel(std::move(K));
 }
 
@@ -62,8 +62,9 @@ dlc::lowerOneHot(const Operation &Op, llvm::StringRef Name) {
   std::vector<KValue *> OutIdx(IVs);
   OutIdx.push_back(C);
   B.store(B.scalar(OpKind::Cast, {Hit}, SType::of(RT.elem())), Out, OutIdx);
-  B.endFor();
+  KOp *Outer = B.endFor();
   for (unsigned D = 0; D < IT.rank(); ++D)
-    B.endFor();
+    Outer = B.endFor();
+  Outer->Marks.Parallel = true;
   return finishKernel(std::move(K));
 }

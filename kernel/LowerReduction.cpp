@@ -124,9 +124,13 @@ dlc::lowerReduction(const Operation &Op, llvm::StringRef Name) {
       OutIdx.push_back(Zero);
   }
   B.store(V, Out, OutIdx);
+  // Kept positions are independent: the outermost kept loop is parallel.
+  KOp *Outer = nullptr;
   for (unsigned D = 0; D < R; ++D)
     if (!Reduced[D])
-      B.endFor();
+      Outer = B.endFor();
+  if (Outer)
+    Outer->Marks.Parallel = true;
   return finishKernel(std::move(K));
 }
 
@@ -185,8 +189,11 @@ dlc::lowerArgReduce(const Operation &Op, llvm::StringRef Name) {
       OutIdx.push_back(Zero);
   }
   B.store(B.get(BestI), Out, OutIdx);
+  KOp *Outer = nullptr;
   for (unsigned D = 0; D < R; ++D)
     if (D != *Axis)
-      B.endFor();
+      Outer = B.endFor();
+  if (Outer)
+    Outer->Marks.Parallel = true;
   return finishKernel(std::move(K));
 }

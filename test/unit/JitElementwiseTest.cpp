@@ -60,7 +60,7 @@ void checkOp(const Operation &Op, llvm::ArrayRef<llvm::SmallVector<int64_t, 4>> 
   for (Tensor &T : In)
     Args.push_back({T.data(), T.shape().data()});
   Args.push_back({Got.data(), Got.shape().data()});
-  (*Fn)(Args.data());
+  (*Fn)(Args.data(), 0, 1);
 
   const Tensor &W = (*Want)[0];
   for (int64_t I = 0; I < W.numElements(); ++I) {

@@ -133,6 +133,42 @@ TEST(JitExecutor, IntermediatesAreFreedAfterTheirLastUse) {
   EXPECT_EQ(Peak, 320u); // batch 10: same graph, run-time sizes
 }
 
+TEST(JitExecutor, ThreadCountDoesNotChangeResults) {
+  // Parallel loops split independent iterations, so 1, 2 and 3 threads give
+  // bit-identical outputs (and the interpreter's values).
+  auto M = parseModule(
+      "func @f(%x: f32[N,64], %w: f32[64,70], %y: f32[N,3,12,12], %k: f32[5,3,3,3]) "
+      "-> (a: f32[N,70], b: f32[N,5,10,10], c: f32[N]) {\n"
+      "  %m = matmul %x, %w\n  %a = relu %m\n"
+      "  %b = conv %y, %k\n"
+      "  %c = reduce_max %m {axes = [1], keepdims = false}\n"
+      "  return %a, %b, %c\n}\n",
+      "<test>");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  Function &F = *(*M)->Functions[0];
+  std::vector<Tensor> In = inputsFor(F, 13);
+  auto Want = interpret(F, In);
+  ASSERT_TRUE(bool(Want));
+  PassManager PM;
+  ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+  ASSERT_FALSE(bool(PM.run(**M)));
+  std::vector<Tensor> First;
+  for (unsigned T : {1u, 2u, 3u}) {
+    auto C = CompiledFunction::compile(F, 3, T);
+    ASSERT_TRUE(bool(C)) << errText(C.takeError());
+    auto Got = (*C)->run(In);
+    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+    if (First.empty())
+      First = *Got;
+    for (size_t K = 0; K < Got->size(); ++K) {
+      EXPECT_TRUE((*Got)[K] == First[K]) << T << " threads, output " << K;
+      for (int64_t E = 0; E < (*Want)[K].numElements(); ++E)
+        ASSERT_NEAR((*Want)[K].getF(E), (*Got)[K].getF(E),
+                    1e-4 * (1 + std::fabs((*Want)[K].getF(E))));
+    }
+  }
+}
+
 TEST(JitExecutor, UnsupportedOpsAreListedTogether) {
   auto M = parseModule("func @f(%a: f32[1,1,5,5], %w: f32[1,1,3,3], %i: i64[2]) -> (c: f32[1,1,7,7]) {\n"
                        "  %m = conv_transpose %a, %w\n"

@@ -65,6 +65,7 @@ TEST(KernelIR, VerifierRejectsWrongRankAndScope) {
   auto K2 = addRelu();
   // Use the inner induction variable outside its loop.
   KOp &Outer2 = *K2->Body.back();
+  Outer2.Marks.Parallel = false; // a parallel loop allows no other effects
   KValue *J = Outer2.Body.back()->IndVar.get();
   KBuilder B(*K2);
   B.store(B.constFloat(DType::F32, 1.0), K2->Args[2].get(), {J, J});
@@ -75,6 +76,7 @@ TEST(KernelIR, VerifierRejectsWrongRankAndScope) {
 
 TEST(KernelIR, VerifierChecksTypesAndMarks) {
   auto K = addRelu();
+  K->Body.back()->Marks.Parallel = false;
   KBuilder B(*K);
   // Storing an index into an f32 buffer.
   KValue *Z = B.constIndex(0);
@@ -88,6 +90,28 @@ TEST(KernelIR, VerifierChecksTypesAndMarks) {
   llvm::Error E2 = verifyKernel(*K2);
   ASSERT_TRUE(bool(E2));
   EXPECT_NE(llvm::toString(std::move(E2)).find("power of two"), std::string::npos);
+}
+
+TEST(KernelIR, ParallelLoopRules) {
+  // Another top-level op with effects next to a parallel loop would run
+  // once per thread.
+  auto K = addRelu();
+  EXPECT_TRUE(K->isParallel());
+  KBuilder B(*K);
+  KValue *Z = B.constIndex(0);
+  B.store(B.constFloat(DType::F32, 1.0), K->Args[2].get(), {Z, Z});
+  llvm::Error E = verifyKernel(*K);
+  ASSERT_TRUE(bool(E));
+  EXPECT_NE(llvm::toString(std::move(E)).find("only top-level op with effects"),
+            std::string::npos);
+  // Parallel loops must be at the top level.
+  auto K2 = addRelu();
+  K2->Body.back()->Marks.Parallel = false;
+  K2->Body.back()->Body.back()->Marks.Parallel = true;
+  EXPECT_FALSE(K2->isParallel());
+  llvm::Error E2 = verifyKernel(*K2);
+  ASSERT_TRUE(bool(E2));
+  EXPECT_NE(llvm::toString(std::move(E2)).find("at the top level"), std::string::npos);
 }
 
 TEST(KernelIR, ReductionThroughLocal) {

@@ -5,6 +5,7 @@
 
 #include "api/Model.h"
 #include "ir/Random.h"
+#include "runtime/ThreadPool.h"
 
 #include "llvm/Support/Format.h"
 
@@ -16,6 +17,7 @@ using namespace dlc;
 static llvm::Error bench(const BenchOptions &Opts) {
   ModelOptions MO;
   MO.Engine = Opts.Engine;
+  MO.Threads = Opts.Threads;
   auto M = Model::fromFile(Opts.Model, MO);
   if (!M)
     return M.takeError();
@@ -50,8 +52,12 @@ static llvm::Error bench(const BenchOptions &Opts) {
   }
   std::sort(Ms.begin(), Ms.end());
   double Median = Ms[Ms.size() / 2];
+  unsigned Threads = M->engine() == "jit"
+                         ? (Opts.Threads ? Opts.Threads : rt::ThreadPool::hardwareThreads())
+                         : 1;
   llvm::outs() << "model " << Opts.Model << ", engine " << M->engine()
-               << ", batch " << Opts.Batch << ", 1 thread, " << Opts.Runs
+               << ", batch " << Opts.Batch << ", " << Threads
+               << (Threads == 1 ? " thread, " : " threads, ") << Opts.Runs
                << " runs after " << Opts.Warmup << " warm-up\n";
   llvm::outs() << llvm::format("median latency: %.3f ms (min %.3f, max %.3f)\n",
                                Median, Ms.front(), Ms.back());

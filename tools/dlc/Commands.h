@@ -22,6 +22,7 @@ struct RunOptions {
   std::string Engine = "interp"; // interp | jit
   unsigned OptLevel = 3;
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
+  unsigned Threads = 0;   // 0: every hardware thread
 };
 int runCommand(const RunOptions &Opts);
 
@@ -36,6 +37,7 @@ struct BenchOptions {
   int64_t Batch = 1;
   unsigned Runs = 20, Warmup = 3;
   std::string Engine = "auto";
+  unsigned Threads = 0;
 };
 int benchCommand(const BenchOptions &Opts);
 

@@ -209,7 +209,7 @@ static llvm::Error run(const RunOptions &Opts) {
   }
   llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
   if (Opts.Engine == "jit") {
-    auto C = CompiledFunction::compile(*F, Opts.OptLevel);
+    auto C = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
     if (!C)
       return C.takeError();
     if (Opts.PrintLLVM)

@@ -40,6 +40,9 @@ static cl::opt<std::string> RunEngine(
     cl::init("interp"), cl::sub(RunCmd));
 static cl::opt<unsigned> RunOpt("O", cl::desc("JIT optimization level 0-3"),
                                 cl::init(3), cl::Prefix, cl::sub(RunCmd));
+static cl::opt<unsigned> RunThreads(
+    "threads", cl::desc("JIT threads (default: every hardware thread)"),
+    cl::init(0), cl::sub(RunCmd));
 static cl::opt<bool> RunPrintLLVM(
     "print-llvm", cl::desc("With --engine=jit: print the optimized LLVM IR"),
     cl::sub(RunCmd));
@@ -69,7 +72,8 @@ static cl::opt<int64_t> BenchBatch("batch",
 static cl::opt<unsigned> BenchRuns("runs", cl::desc("Timed runs (default 20)"),
                                    cl::init(20), cl::sub(BenchCmd));
 static cl::opt<unsigned> BenchThreads(
-    "threads", cl::desc("Threads (only 1 so far)"), cl::init(1), cl::sub(BenchCmd));
+    "threads", cl::desc("Threads (default: every hardware thread)"), cl::init(0),
+    cl::sub(BenchCmd));
 static cl::opt<std::string> BenchEngine("engine",
                                         cl::desc("auto, jit or interp"),
                                         cl::init("auto"), cl::sub(BenchCmd));
@@ -97,6 +101,7 @@ int main(int argc, char **argv) {
     O.PrintIR = RunPrintIR;
     O.Engine = RunEngine;
     O.PrintLLVM = RunPrintLLVM;
+    O.Threads = RunThreads;
     O.OptLevel = std::min(3u, RunOpt.getValue());
     return runCommand(O);
   }
@@ -109,11 +114,6 @@ int main(int argc, char **argv) {
     return compileCommand(O);
   }
   if (BenchCmd) {
-    if (BenchThreads != 1) {
-      llvm::errs() << "error: --threads " << BenchThreads
-                   << ": dlc runs on one thread so far\n";
-      return 1;
-    }
     if (BenchBatch < 1 || BenchRuns < 1) {
       llvm::errs() << "error: --batch and --runs must be at least 1\n";
       return 1;
@@ -123,6 +123,7 @@ int main(int argc, char **argv) {
     O.Batch = BenchBatch;
     O.Runs = BenchRuns;
     O.Engine = BenchEngine;
+    O.Threads = BenchThreads;
     return benchCommand(O);
   }
   for (cl::SubCommand *S : {&TrainCmd})
