@@ -61,6 +61,22 @@ static llvm::Expected<Window> readWindow(const Operation &Op, unsigned K,
   return W;
 }
 
+/// The input offset read by window position KIdx at output position OIdx,
+/// and whether it lies inside the input (false: it is padding).
+static bool windowOffset(const Window &W, llvm::ArrayRef<int64_t> OIdx,
+                         llvm::ArrayRef<int64_t> KIdx,
+                         llvm::ArrayRef<int64_t> InSp,
+                         llvm::ArrayRef<int64_t> InStr, int64_t &Off) {
+  Off = 0;
+  for (unsigned D = 0; D < InSp.size(); ++D) {
+    int64_t P = OIdx[D] * W.Strides[D] - W.PadBegin[D] + KIdx[D] * W.Dilations[D];
+    if (P < 0 || P >= InSp[D])
+      return false;
+    Off += P * InStr[D];
+  }
+  return true;
+}
+
 //===----------------------------------------------------------------------===//
 // Convolution
 //===----------------------------------------------------------------------===//
@@ -109,14 +125,8 @@ llvm::Error interp::evalConv(const Operation &Op, TensorList In,
         double Acc = B ? B->getF(Mm) : 0.0;
         for (int64_t Kk = 0; Kk < KSize; ++Kk) {
           unravel(Kk, Win->Kernel, KIdx);
-          int64_t Off = 0;
-          bool Inside = true;
-          for (unsigned D = 0; D < K && Inside; ++D) {
-            int64_t P = OIdx[D] * Win->Strides[D] - Win->PadBegin[D] +
-                        KIdx[D] * Win->Dilations[D];
-            Inside = P >= 0 && P < InSp[D];
-            Off += P * InStr[D];
-          }
+          int64_t Off;
+          bool Inside = windowOffset(*Win, OIdx, KIdx, InSp, InStr, Off);
           if (!Inside)
             continue;
           for (int64_t Cc = 0; Cc < Cg; ++Cc) {
@@ -158,14 +168,8 @@ llvm::Error interp::evalIm2Col(const Operation &Op, TensorList In,
       for (int64_t Cc = 0; Cc < C; ++Cc)
         for (int64_t Kk = 0; Kk < KSize; ++Kk) {
           unravel(Kk, Win->Kernel, KIdx);
-          int64_t Off = 0;
-          bool Inside = true;
-          for (unsigned D = 0; D < K && Inside; ++D) {
-            int64_t P = OIdx[D] * Win->Strides[D] - Win->PadBegin[D] +
-                        KIdx[D] * Win->Dilations[D];
-            Inside = P >= 0 && P < InSp[D];
-            Off += P * InStr[D];
-          }
+          int64_t Off;
+          bool Inside = windowOffset(*Win, OIdx, KIdx, InSp, InStr, Off);
           double V = Inside ? X.getF((Nn * C + Cc) * InSize + Off) : 0.0;
           R.setF((Nn * Rows + O) * C * KSize + Cc * KSize + Kk, V);
         }

@@ -153,6 +153,22 @@ Result shape::inferConvTranspose(const Ctx &C) {
   return C.one(TensorType(X.elem(), Out));
 }
 
+/// Appends the spatial dims of a window op over X (kernel K) to Out.
+static llvm::Error appendWindowDims(const Ctx &C, const TensorType &X,
+                                    llvm::ArrayRef<int64_t> K, const Window &W,
+                                    bool Ceil, Shape &Out) {
+  unsigned S = X.rank() - 2;
+  for (unsigned I = 0; I < S; ++I) {
+    Wide Eff = Wide(W.Dilations[I]) * (K[I] - 1) + 1;
+    Dim D = windowDim(X.dim(2 + I), W.Pads[I] + W.Pads[S + I], Eff,
+                      W.Strides[I], Ceil, W.Pads[I]);
+    if (D.isStatic() && D.size() < 1)
+      return C.err("kernel is larger than the padded input " + X.str());
+    Out.push_back(D);
+  }
+  return llvm::Error::success();
+}
+
 Result shape::inferPool(const Ctx &C) {
   const TensorType &X = C.In[0];
   if (X.rank() < 3)
@@ -168,18 +184,12 @@ Result shape::inferPool(const Ctx &C) {
   auto Win = windowAttrs(C, S, C.Op.kind() == OpKind::MaxPool);
   if (!Win)
     return Win.takeError();
-  bool Ceil = C.Op.getBool("ceil_mode");
-  Shape Out = {X.dim(0), X.dim(1)};
-  for (unsigned I = 0; I < S; ++I) {
+  for (unsigned I = 0; I < S; ++I)
     if (Win->Pads[I] >= K[I] || Win->Pads[S + I] >= K[I])
       return C.err("padding must be smaller than the kernel");
-    Wide Eff = Wide(Win->Dilations[I]) * (K[I] - 1) + 1;
-    Dim D = windowDim(X.dim(2 + I), Win->Pads[I] + Win->Pads[S + I], Eff,
-                      Win->Strides[I], Ceil, Win->Pads[I]);
-    if (D.isStatic() && D.size() < 1)
-      return C.err("kernel is larger than the padded input " + X.str());
-    Out.push_back(D);
-  }
+  Shape Out = {X.dim(0), X.dim(1)};
+  if (auto E = appendWindowDims(C, X, K, *Win, C.Op.getBool("ceil_mode"), Out))
+    return std::move(E);
   return C.one(TensorType(X.elem(), Out));
 }
 
@@ -194,19 +204,15 @@ Result shape::inferIm2Col(const Ctx &C) {
   auto Win = windowAttrs(C, S);
   if (!Win)
     return Win.takeError();
-  llvm::SmallVector<Dim, 3> Spatial;
   int64_t KSize = 1;
-  for (unsigned I = 0; I < S; ++I) {
-    if (K[I] < 1 || K[I] > MaxElements)
+  for (int64_t V : K) {
+    if (V < 1 || V > MaxElements)
       return C.err("kernel sizes must be in [1, 2^40]");
-    KSize *= K[I];
-    Wide Eff = Wide(Win->Dilations[I]) * (K[I] - 1) + 1;
-    Dim D = windowDim(X.dim(2 + I), Win->Pads[I] + Win->Pads[S + I], Eff,
-                      Win->Strides[I], false, Win->Pads[I]);
-    if (D.isStatic() && D.size() < 1)
-      return C.err("kernel is larger than the padded input " + X.str());
-    Spatial.push_back(D);
+    KSize *= V;
   }
+  Shape Spatial;
+  if (auto E = appendWindowDims(C, X, K, *Win, false, Spatial))
+    return std::move(E);
   Dim Cols = X.dim(1).isStatic() ? Dim::fixed(X.dim(1).size() * KSize)
                                  : Dim::unknown();
   return C.one(TensorType(X.elem(), {X.dim(0), productDim(Spatial), Cols}));
