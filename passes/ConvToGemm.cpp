@@ -28,6 +28,34 @@ bool applies(const Operation &Op) {
   return W.dim(0).isStatic();
 }
 
+/// Builds im2col + matmul for conv Op before it; returns the result in the
+/// conv's layout (its '?' batch dim is refined by rewriteOps).
+Value *lower(Operation &Op, OpBuilder &B) {
+  const TensorType &W = Op.operand(1)->Type, &RT = Op.result()->Type;
+  int64_t M = W.dim(0).size(), CK = W.dim(1).size(), P = 1;
+  llvm::SmallVector<int64_t, 3> Kernel, OutSpatial = {0, 0};
+  for (unsigned D = 2; D < W.rank(); ++D) {
+    Kernel.push_back(W.dim(D).size());
+    CK *= W.dim(D).size();
+    P *= RT.dim(D).size();
+    OutSpatial.push_back(RT.dim(D).size());
+  }
+  std::vector<NamedAttr> Attrs = {intsAttr("kernel", Kernel)};
+  for (const char *Name : {"strides", "pads", "dilations"})
+    if (const Attribute *A = Op.findAttr(Name))
+      Attrs.push_back({Name, *A});
+  Value *Cols = B.create(OpKind::Im2Col, {Op.operand(0)}, Attrs);
+  Value *Flat = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
+  Value *Wm = B.create(OpKind::Reshape, {Op.operand(1)}, {intsAttr("shape", {M, CK})});
+  Value *Wt = B.create(OpKind::Transpose, {Wm}, {intsAttr("perm", {1, 0})});
+  Value *Y = B.create(OpKind::MatMul, {Flat, Wt});
+  if (Op.numOperands() == 3)
+    Y = B.create(OpKind::Add, {Y, Op.operand(2)});
+  Value *Y3 = B.create(OpKind::Reshape, {Y}, {intsAttr("shape", {-1, P, M})});
+  Value *Yt = B.create(OpKind::Transpose, {Y3}, {intsAttr("perm", {0, 2, 1})});
+  return B.create(OpKind::Reshape, {Yt}, {intsAttr("shape", OutSpatial)});
+}
+
 class ConvToGemm : public Pass {
 public:
   llvm::StringRef name() const override { return "conv-to-gemm"; }
@@ -35,46 +63,11 @@ public:
     return "Rewrite convolutions as im2col + matmul";
   }
   llvm::Error run(Function &F) override {
-    ValueReplacer Repl;
-    std::vector<std::unique_ptr<Operation>> Dead;
-    for (auto It = F.Body.begin(); It != F.Body.end();) {
-      Operation &Op = **It;
-      Repl.remapOperands(Op);
-      if (!applies(Op)) {
-        ++It;
-        continue;
-      }
-      OpBuilder B(F, It, Op.L);
-      const TensorType &W = Op.operand(1)->Type, &RT = Op.result()->Type;
-      int64_t M = W.dim(0).size(), CK = W.dim(1).size(), P = 1;
-      llvm::SmallVector<int64_t, 3> Kernel, OutSpatial = {0, 0};
-      for (unsigned D = 2; D < W.rank(); ++D) {
-        Kernel.push_back(W.dim(D).size());
-        CK *= W.dim(D).size();
-        P *= RT.dim(D).size();
-        OutSpatial.push_back(RT.dim(D).size());
-      }
-      std::vector<NamedAttr> Attrs = {intsAttr("kernel", Kernel)};
-      for (const char *Name : {"strides", "pads", "dilations"})
-        if (const Attribute *A = Op.findAttr(Name))
-          Attrs.push_back({Name, *A});
-      Value *Cols = B.create(OpKind::Im2Col, {Op.operand(0)}, Attrs);
-      Value *Flat = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
-      Value *Wm = B.create(OpKind::Reshape, {Op.operand(1)}, {intsAttr("shape", {M, CK})});
-      Value *Wt = B.create(OpKind::Transpose, {Wm}, {intsAttr("perm", {1, 0})});
-      Value *Y = B.create(OpKind::MatMul, {Flat, Wt});
-      if (Op.numOperands() == 3)
-        Y = B.create(OpKind::Add, {Y, Op.operand(2)});
-      Value *Y3 = B.create(OpKind::Reshape, {Y}, {intsAttr("shape", {-1, P, M})});
-      Value *Yt = B.create(OpKind::Transpose, {Y3}, {intsAttr("perm", {0, 2, 1})});
-      Value *Out = B.create(OpKind::Reshape, {Yt}, {intsAttr("shape", OutSpatial)});
-      Out->Type = RT; // [?, M, ...] refined to the conv's type (batch N)
-      Repl.replace(Op.result(), Out);
-      Dead.push_back(std::move(*It));
-      It = F.Body.erase(It);
-    }
-    Repl.finish(F);
-    return llvm::Error::success();
+    return rewriteOps(F, [](Operation &Op, OpBuilder &B) -> RewriteResult {
+      if (!applies(Op))
+        return llvm::SmallVector<Value *, 1>();
+      return llvm::SmallVector<Value *, 1>{lower(Op, B)};
+    });
   }
 };
 } // namespace

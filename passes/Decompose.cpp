@@ -1,14 +1,15 @@
 // --decompose: rewrites every composite op (trait Composite in Ops.def) into
 // primitive ops, so later stages only handle primitives.
 //
-// 1. Walk ops in order; for a composite op, build its primitive form right
-//    before it with an OpBuilder that carries the op's location.
+// 1. Walk ops in order (rewriteOps); for a composite op, build its primitive
+//    form right before it with an OpBuilder that carries the op's location.
 // 2. Replace the op's results with the new values and erase the op.
 // Rules for activations and reductions live here, the others in
 // DecomposeNN.cpp. The interpreter implements composites directly, so tests
 // check interpret(op) == interpret(decompose(op)) for every composite.
 #include "passes/Decompose.h"
 #include "passes/Pass.h"
+#include "passes/Rewrite.h"
 
 #include <cmath>
 
@@ -79,44 +80,16 @@ public:
     return "Rewrite composite ops into primitive ops";
   }
   llvm::Error run(Function &F) override {
-    ValueReplacer Repl;
-    std::vector<std::unique_ptr<Operation>> Dead;
-    for (auto It = F.Body.begin(); It != F.Body.end();) {
-      Operation &Op = **It;
-      Repl.remapOperands(Op);
-      if (!Op.info().has(Composite)) {
-        ++It;
-        continue;
-      }
-      OpBuilder B(F, It, Op.L);
-      DecomposeResult R = Op.info().has(Loss) ? decomposeLoss(Op, B)
-                          : Op.kind() == OpKind::Gelu ||
-                                  Op.kind() == OpKind::Softplus ||
-                                  Op.kind() == OpKind::ReduceLogSumExp
-                              ? decomposeActivation(Op, B)
-                              : decomposeNN(Op, B);
-      if (!R)
-        return R.takeError();
-      for (unsigned I = 0; I < Op.numResults(); ++I) {
-        Value *New = (*R)[I];
-        // Keep symbolic dims that the primitive form could only infer as '?'.
-        const TensorType &Orig = Op.result(I)->Type;
-        if (New->Def && compatible(New->Type, Orig)) {
-          Shape Dims = New->Type.dims();
-          for (unsigned D = 0; D < Dims.size(); ++D)
-            if (Dims[D].isUnknown())
-              Dims[D] = Orig.dim(D);
-          New->Type = TensorType(New->Type.elem(), Dims);
-        }
-        Repl.replace(Op.result(I), New);
-      }
-      // Keep the op alive until the end: a freed result's address could be
-      // reused by a new value and alias a key of Repl.
-      Dead.push_back(std::move(*It));
-      It = F.Body.erase(It);
-    }
-    Repl.finish(F);
-    return llvm::Error::success();
+    return rewriteOps(F, [](Operation &Op, OpBuilder &B) -> RewriteResult {
+      if (!Op.info().has(Composite))
+        return llvm::SmallVector<Value *, 1>();
+      if (Op.info().has(Loss))
+        return decomposeLoss(Op, B);
+      if (Op.kind() == OpKind::Gelu || Op.kind() == OpKind::Softplus ||
+          Op.kind() == OpKind::ReduceLogSumExp)
+        return decomposeActivation(Op, B);
+      return decomposeNN(Op, B);
+    });
   }
 };
 } // namespace

@@ -3,12 +3,13 @@
 #define DLC_PASSES_DECOMPOSE_H
 
 #include "ir/IR.h"
+#include "passes/Rewrite.h"
 
 namespace dlc {
 
 /// Builds the primitive form of composite op Op with B (placed before Op)
 /// and returns one replacement per result.
-using DecomposeResult = llvm::Expected<llvm::SmallVector<Value *, 1>>;
+using DecomposeResult = RewriteResult;
 
 DecomposeResult decomposeActivation(Operation &Op, OpBuilder &B);
 DecomposeResult decomposeNN(Operation &Op, OpBuilder &B);
