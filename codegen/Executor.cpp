@@ -25,12 +25,11 @@ CompiledFunction::~CompiledFunction() = default;
 
 /// The host's widest vector register in bytes (64 with AVX-512).
 static unsigned hostVectorBytes() {
-  llvm::StringMap<bool> F = llvm::sys::getHostCPUFeatures();
-  if (F.lookup("avx512f"))
-    return 64;
-  if (F.lookup("avx"))
-    return 32;
-  return 16;
+  static const unsigned Bytes = [] {
+    llvm::StringMap<bool> F = llvm::sys::getHostCPUFeatures();
+    return F.lookup("avx512f") ? 64u : F.lookup("avx") ? 32u : 16u;
+  }();
+  return Bytes;
 }
 
 /// 2-D float matmuls get the register-blocked kernel; the rest (batched,
@@ -51,37 +50,73 @@ static bool isView(OpKind K) {
          K == OpKind::Identity;
 }
 
-static bool isReduction(OpKind K) {
-  return K == OpKind::ReduceSum || K == OpKind::ReduceMean ||
-         K == OpKind::ReduceMax || K == OpKind::ReduceMin ||
-         K == OpKind::ReduceProd;
-}
+using LowerFn = llvm::Expected<std::unique_ptr<kir::Kernel>> (*)(
+    const Operation &, llvm::StringRef);
 
-static bool isCopy(OpKind K) {
-  return K == OpKind::Concat || K == OpKind::Slice || K == OpKind::Pad ||
-         K == OpKind::Expand || K == OpKind::Tile || K == OpKind::ShapeOf ||
-         K == OpKind::Split || K == OpKind::Gather;
+/// The kernel lowering of Op, or null when there is none (composites must be
+/// decomposed first; constants and views need no kernel). The one place
+/// that maps ops to CPU kernels: a new op must be added to this switch.
+static LowerFn kernelLowering(const Operation &Op) {
+  OpKind K = Op.kind();
+  bool BoolData = Op.numOperands() && Op.operand(0)->Type.elem() == DType::Bool;
+  switch (K) {
+  case OpKind::Neg: case OpKind::Abs: case OpKind::Exp: case OpKind::Log:
+  case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Reciprocal:
+  case OpKind::Tanh: case OpKind::Sigmoid: case OpKind::Relu:
+  case OpKind::LeakyRelu: case OpKind::Elu: case OpKind::Erf:
+  case OpKind::Clip: case OpKind::Sign: case OpKind::Floor: case OpKind::Ceil:
+  case OpKind::Round: case OpKind::Sin: case OpKind::Cos: case OpKind::Not:
+  case OpKind::Cast: case OpKind::Add: case OpKind::Sub: case OpKind::Mul:
+  case OpKind::Div: case OpKind::Pow: case OpKind::Max: case OpKind::Min:
+  case OpKind::And: case OpKind::Or: case OpKind::Xor: case OpKind::Equal:
+  case OpKind::Less: case OpKind::LessEqual: case OpKind::Greater:
+  case OpKind::GreaterEqual: case OpKind::Where: {
+    const Value *Data = Op.operand(K == OpKind::Where ? 1 : 0);
+    return scalarOpSupported(K, Data->Type.elem()) ? lowerElementwise : nullptr;
+  }
+  case OpKind::ReduceSum: case OpKind::ReduceMean: case OpKind::ReduceMax:
+  case OpKind::ReduceMin: case OpKind::ReduceProd:
+    return BoolData ? nullptr : lowerReduction;
+  case OpKind::ArgMax: case OpKind::ArgMin:
+    return BoolData ? nullptr : lowerArgReduce;
+  case OpKind::MatMul:
+    return lowerMatMulFor;
+  case OpKind::Conv:
+    return lowerConv;
+  case OpKind::ConvTranspose:
+    return lowerConvTranspose;
+  case OpKind::Im2Col:
+    return lowerIm2Col;
+  case OpKind::MaxPool: case OpKind::AvgPool:
+    return lowerPool;
+  case OpKind::Transpose:
+    return lowerTranspose;
+  case OpKind::OneHot:
+    return lowerOneHot;
+  case OpKind::Concat: case OpKind::Split: case OpKind::Slice: case OpKind::Pad:
+  case OpKind::Gather: case OpKind::Expand: case OpKind::Tile:
+  case OpKind::ShapeOf:
+    return lowerCopy;
+  // Views and constants need no kernel (see isView and run()).
+  case OpKind::Identity: case OpKind::Reshape: case OpKind::Flatten:
+  case OpKind::Squeeze: case OpKind::Unsqueeze: case OpKind::Constant:
+  // Not lowered yet: seeded random numbers in kernels.
+  case OpKind::Range: case OpKind::RandomUniform: case OpKind::RandomNormal:
+  // Composites: --decompose rewrites them first.
+  case OpKind::Gelu: case OpKind::Softplus: case OpKind::ReduceLogSumExp:
+  case OpKind::Gemm: case OpKind::GlobalAvgPool: case OpKind::GlobalMaxPool:
+  case OpKind::BatchNorm: case OpKind::LayerNorm: case OpKind::Softmax:
+  case OpKind::LogSoftmax: case OpKind::Dropout:
+  case OpKind::SoftmaxCrossEntropy: case OpKind::NllLoss: case OpKind::MseLoss:
+  case OpKind::BceLoss:
+    return nullptr;
+  }
+  llvm_unreachable("bad op kind");
 }
 
 bool CompiledFunction::supports(const Operation &Op) {
-  OpKind K = Op.kind();
-  if (K == OpKind::Constant || isView(K))
-    return true;
-  if (isReduction(K))
-    return Op.operand(0)->Type.elem() != DType::Bool;
-  if (K == OpKind::MatMul || K == OpKind::Transpose || K == OpKind::OneHot ||
-      K == OpKind::Conv || K == OpKind::ConvTranspose || K == OpKind::Im2Col ||
-      K == OpKind::MaxPool || K == OpKind::AvgPool)
-    return true;
-  if (isCopy(K))
-    return true;
-  if (K == OpKind::ArgMax || K == OpKind::ArgMin)
-    return Op.operand(0)->Type.elem() != DType::Bool;
-  if (Op.info().has(Elementwise) && !Op.info().has(Composite)) {
-    const Value *Data = Op.operand(K == OpKind::Where ? 1 : 0);
-    return scalarOpSupported(K, Data->Type.elem());
-  }
-  return false;
+  return Op.kind() == OpKind::Constant || isView(Op.kind()) ||
+         kernelLowering(Op) != nullptr;
 }
 
 llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
@@ -99,21 +134,7 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
     if (Op->kind() == OpKind::Constant || isView(Op->kind()))
       continue;
     std::string Name = "k" + std::to_string(N++) + "_" + Op->mnemonic().str();
-    auto K = isReduction(Op->kind())       ? lowerReduction(*Op, Name)
-             : Op->kind() == OpKind::MatMul    ? lowerMatMulFor(*Op, Name)
-             : Op->kind() == OpKind::Transpose ? lowerTranspose(*Op, Name)
-             : Op->kind() == OpKind::OneHot    ? lowerOneHot(*Op, Name)
-             : Op->kind() == OpKind::Conv      ? lowerConv(*Op, Name)
-             : Op->kind() == OpKind::ConvTranspose ? lowerConvTranspose(*Op, Name)
-             : Op->kind() == OpKind::Im2Col    ? lowerIm2Col(*Op, Name)
-             : isCopy(Op->kind())              ? lowerCopy(*Op, Name)
-             : Op->kind() == OpKind::ArgMax ||
-                     Op->kind() == OpKind::ArgMin
-                 ? lowerArgReduce(*Op, Name)
-             : Op->kind() == OpKind::MaxPool ||
-                     Op->kind() == OpKind::AvgPool
-                 ? lowerPool(*Op, Name)
-                                               : lowerElementwise(*Op, Name);
+    auto K = kernelLowering(*Op)(*Op, Name);
     if (!K)
       return K.takeError();
     L.KernelOf.back() = int(L.Kernels.size());
