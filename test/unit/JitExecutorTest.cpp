@@ -20,22 +20,7 @@ using namespace dlc;
 namespace {
 
 std::vector<Tensor> inputsFor(const Function &F, int64_t N) {
-  std::vector<Tensor> In;
-  for (size_t K = 0; K < F.Inputs.size(); ++K) {
-    llvm::SmallVector<int64_t, 4> Sizes;
-    for (const Dim &D : F.Inputs[K]->Type.dims())
-      Sizes.push_back(D.isStatic() ? D.size() : N);
-    Tensor T(F.Inputs[K]->Type.elem(), Sizes);
-    for (int64_t I = 0; I < T.numElements(); ++I) {
-      double U = uniformAt(31 + K, I);
-      if (isFloat(T.elem()))
-        T.setF(I, 0.1 + 0.8 * U);
-      else
-        T.setI(I, int64_t(U * 3));
-    }
-    In.push_back(std::move(T));
-  }
-  return In;
+  return functionInputs(F, N, 31);
 }
 
 TEST(JitExecutor, TableExamplesMatchInterpreter) {

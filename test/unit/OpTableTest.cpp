@@ -34,26 +34,9 @@ std::unique_ptr<Module> parseOrFail(llvm::StringRef Text) {
   return std::move(*M);
 }
 
-/// Random inputs for F where every symbolic dim is 3. Floats lie in
-/// (0.1, 0.9) so that log, sqrt and the binary cross-entropy are defined;
-/// integers in [0, 3) are valid labels and gather indices in every example.
+/// Random inputs for F where every symbolic dim is 3.
 std::vector<Tensor> randomInputs(const Function &F, int64_t Seed) {
-  std::vector<Tensor> In;
-  for (size_t K = 0; K < F.Inputs.size(); ++K) {
-    llvm::SmallVector<int64_t, 4> Sizes;
-    for (const Dim &D : F.Inputs[K]->Type.dims())
-      Sizes.push_back(D.isStatic() ? D.size() : 3);
-    Tensor T(F.Inputs[K]->Type.elem(), Sizes);
-    for (int64_t I = 0; I < T.numElements(); ++I) {
-      double U = uniformAt(Seed * 131 + K, I);
-      if (isFloat(T.elem()))
-        T.setF(I, 0.1 + 0.8 * U);
-      else
-        T.setI(I, int64_t(U * 3));
-    }
-    In.push_back(std::move(T));
-  }
-  return In;
+  return functionInputs(F, 3, Seed * 131);
 }
 
 void expectClose(const Tensor &Want, const Tensor &Got, double Tol,
