@@ -153,6 +153,23 @@ Result shape::inferConvTranspose(const Ctx &C) {
   return C.one(TensorType(X.elem(), Out));
 }
 
+/// The `kernel` attribute of a pooling-like op over input [N, C, spatial...],
+/// checked: one size in [1, 2^40] per spatial dim.
+static llvm::Expected<llvm::ArrayRef<int64_t>> windowKernel(const Ctx &C) {
+  const TensorType &X = C.In[0];
+  if (X.rank() < 3)
+    return C.err("input must be [N, C, spatial...], got " + X.str());
+  unsigned S = X.rank() - 2;
+  llvm::ArrayRef<int64_t> K = C.Op.getInts("kernel");
+  if (K.size() != S)
+    return C.err("kernel must have " + std::to_string(S) + " entries, got " +
+                 std::to_string(K.size()));
+  for (int64_t V : K)
+    if (V < 1 || V > MaxElements)
+      return C.err("kernel sizes must be in [1, 2^40]");
+  return K;
+}
+
 /// Appends the spatial dims of a window op over X (kernel K) to Out.
 static llvm::Error appendWindowDims(const Ctx &C, const TensorType &X,
                                     llvm::ArrayRef<int64_t> K, const Window &W,
@@ -171,16 +188,11 @@ static llvm::Error appendWindowDims(const Ctx &C, const TensorType &X,
 
 Result shape::inferPool(const Ctx &C) {
   const TensorType &X = C.In[0];
-  if (X.rank() < 3)
-    return C.err("input must be [N, C, spatial...], got " + X.str());
+  auto KOrErr = windowKernel(C);
+  if (!KOrErr)
+    return KOrErr.takeError();
+  llvm::ArrayRef<int64_t> K = *KOrErr;
   unsigned S = X.rank() - 2;
-  llvm::ArrayRef<int64_t> K = C.Op.getInts("kernel");
-  if (K.size() != S)
-    return C.err("kernel must have " + std::to_string(S) + " entries, got " +
-                 std::to_string(K.size()));
-  for (int64_t V : K)
-    if (V < 1 || V > MaxElements)
-      return C.err("kernel sizes must be in [1, 2^40]");
   auto Win = windowAttrs(C, S, C.Op.kind() == OpKind::MaxPool);
   if (!Win)
     return Win.takeError();
@@ -195,21 +207,16 @@ Result shape::inferPool(const Ctx &C) {
 
 Result shape::inferIm2Col(const Ctx &C) {
   const TensorType &X = C.In[0];
-  if (X.rank() < 3)
-    return C.err("input must be [N, C, spatial...], got " + X.str());
-  unsigned S = X.rank() - 2;
-  llvm::ArrayRef<int64_t> K = C.Op.getInts("kernel");
-  if (K.size() != S)
-    return C.err("kernel must have " + std::to_string(S) + " entries");
-  auto Win = windowAttrs(C, S);
+  auto KOrErr = windowKernel(C);
+  if (!KOrErr)
+    return KOrErr.takeError();
+  llvm::ArrayRef<int64_t> K = *KOrErr;
+  auto Win = windowAttrs(C, X.rank() - 2);
   if (!Win)
     return Win.takeError();
   int64_t KSize = 1;
-  for (int64_t V : K) {
-    if (V < 1 || V > MaxElements)
-      return C.err("kernel sizes must be in [1, 2^40]");
+  for (int64_t V : K)
     KSize *= V;
-  }
   Shape Spatial;
   if (auto E = appendWindowDims(C, X, K, *Win, false, Spatial))
     return std::move(E);
