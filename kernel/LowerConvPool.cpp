@@ -66,6 +66,40 @@ std::pair<KValue *, KValue *> windowCoord(KBuilder &B, KValue *O, KValue *K,
   return {Clamped, Valid};
 }
 
+/// What conv and conv_transpose share: the arguments (x, w, optional bias,
+/// result), the input and kernel extents, the loops over the result (batch,
+/// channel, spatial) and the accumulator, initialized from the bias.
+struct ConvNest {
+  KValue *X, *Wt, *Bias, *Out, *Zero, *One;
+  std::vector<KValue *> InSize, KSize;
+  KValue *N = nullptr, *M = nullptr, *Acc = nullptr;
+  std::vector<KValue *> O;
+
+  ConvNest(KBuilder &B, const Operation &Op) {
+    const TensorType &XT = Op.operand(0)->Type;
+    X = B.arg("x", dynamicLike(XT));
+    Wt = B.arg("w", dynamicLike(Op.operand(1)->Type));
+    Bias = Op.numOperands() == 3 ? B.arg("bias", dynamicLike(Op.operand(2)->Type))
+                                 : nullptr;
+    Out = B.arg("out", dynamicLike(Op.result()->Type));
+    Zero = B.constIndex(0);
+    One = B.constIndex(1);
+    for (unsigned D = 2; D < XT.rank(); ++D) {
+      InSize.push_back(B.dim(X, D));
+      KSize.push_back(B.dim(Wt, D));
+    }
+  }
+  /// Opens the result loops and sets up the accumulator.
+  void openResultLoops(KBuilder &B, DType E) {
+    N = B.beginFor(Zero, B.dim(Out, 0));
+    M = B.beginFor(Zero, B.dim(Out, 1));
+    for (unsigned D = 0; D < InSize.size(); ++D)
+      O.push_back(B.beginFor(Zero, B.dim(Out, 2 + D)));
+    Acc = B.local(E);
+    B.set(Acc, Bias ? B.load(Bias, {M}) : B.constFloat(E, 0.0));
+  }
+};
+
 /// The innermost step and the epilogue shared by conv and conv_transpose:
 /// acc += (valid ? x[XIdx] : 0) * w[WIdx]; close the window and channel
 /// loops; store acc at [N, M, O...]; close the result loops.
@@ -99,34 +133,22 @@ llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
   if (Op.kind() != OpKind::Conv)
     return makeError(Op.L, "'" + Op.mnemonic() + "' is not conv");
-  const TensorType &XT = Op.operand(0)->Type, &WT = Op.operand(1)->Type,
-                   &RT = Op.result()->Type;
+  const TensorType &XT = Op.operand(0)->Type, &RT = Op.result()->Type;
   unsigned S = XT.rank() - 2;
   DType E = RT.elem();
   WindowAttrs W = windowAttrs(Op, S, true);
   int64_t G = Op.getInt("group");
-  bool HasBias = Op.numOperands() == 3;
 
   auto K = newKernel(Name);
   KBuilder B(*K);
-  KValue *X = B.arg("x", dynamicLike(XT)), *Wt = B.arg("w", dynamicLike(WT));
-  KValue *Bias = HasBias ? B.arg("bias", dynamicLike(Op.operand(2)->Type)) : nullptr;
-  KValue *Out = B.arg("out", dynamicLike(RT));
-  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  ConvNest Nest(B, Op);
+  KValue *X = Nest.X, *Wt = Nest.Wt, *Out = Nest.Out, *Zero = Nest.Zero,
+         *One = Nest.One;
   KValue *ChanPerGroupOut = B.index(IndexOp::Div, B.dim(Wt, 0), B.constIndex(G));
   KValue *ChanPerGroupIn = B.dim(Wt, 1);
-  std::vector<KValue *> InSize, KSize;
-  for (unsigned D = 0; D < S; ++D) {
-    InSize.push_back(B.dim(X, 2 + D));
-    KSize.push_back(B.dim(Wt, 2 + D));
-  }
-  KValue *N = B.beginFor(Zero, B.dim(Out, 0));
-  KValue *M = B.beginFor(Zero, B.dim(Out, 1));
-  std::vector<KValue *> O;
-  for (unsigned D = 0; D < S; ++D)
-    O.push_back(B.beginFor(Zero, B.dim(Out, 2 + D)));
-  KValue *Acc = B.local(E);
-  B.set(Acc, HasBias ? B.load(Bias, {M}) : B.constFloat(E, 0.0));
+  Nest.openResultLoops(B, E);
+  KValue *N = Nest.N, *M = Nest.M, *Acc = Nest.Acc;
+  std::vector<KValue *> &O = Nest.O, &InSize = Nest.InSize, &KSize = Nest.KSize;
   KValue *GroupBase = B.index(IndexOp::Mul,
                               B.index(IndexOp::Div, M, ChanPerGroupOut),
                               ChanPerGroupIn);
@@ -228,37 +250,25 @@ llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerConvTranspose(const Operation &Op, llvm::StringRef Name) {
   if (Op.kind() != OpKind::ConvTranspose)
     return makeError(Op.L, "'" + Op.mnemonic() + "' is not conv_transpose");
-  const TensorType &XT = Op.operand(0)->Type, &WT = Op.operand(1)->Type,
-                   &RT = Op.result()->Type;
+  const TensorType &XT = Op.operand(0)->Type, &RT = Op.result()->Type;
   unsigned S = XT.rank() - 2;
   DType E = RT.elem();
   WindowAttrs W = windowAttrs(Op, S, true);
   int64_t G = Op.getInt("group");
-  bool HasBias = Op.numOperands() == 3;
   SType Bool = SType::of(DType::Bool);
 
   auto K = newKernel(Name);
   KBuilder B(*K);
-  KValue *X = B.arg("x", dynamicLike(XT)), *Wt = B.arg("w", dynamicLike(WT));
-  KValue *Bias = HasBias ? B.arg("bias", dynamicLike(Op.operand(2)->Type)) : nullptr;
-  KValue *Out = B.arg("out", dynamicLike(RT));
-  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  ConvNest Nest(B, Op);
+  KValue *X = Nest.X, *Wt = Nest.Wt, *Out = Nest.Out, *Zero = Nest.Zero,
+         *One = Nest.One;
   // Weight is [C, M/group, k...]: result channel m belongs to group
   // m / (M/group) and reads input channels of that group.
   KValue *OutPerGroup = B.dim(Wt, 1);
   KValue *InPerGroup = B.index(IndexOp::Div, B.dim(X, 1), B.constIndex(G));
-  std::vector<KValue *> InSize, KSize;
-  for (unsigned D = 0; D < S; ++D) {
-    InSize.push_back(B.dim(X, 2 + D));
-    KSize.push_back(B.dim(Wt, 2 + D));
-  }
-  KValue *N = B.beginFor(Zero, B.dim(Out, 0));
-  KValue *M = B.beginFor(Zero, B.dim(Out, 1));
-  std::vector<KValue *> O;
-  for (unsigned D = 0; D < S; ++D)
-    O.push_back(B.beginFor(Zero, B.dim(Out, 2 + D)));
-  KValue *Acc = B.local(E);
-  B.set(Acc, HasBias ? B.load(Bias, {M}) : B.constFloat(E, 0.0));
+  Nest.openResultLoops(B, E);
+  KValue *N = Nest.N, *M = Nest.M, *Acc = Nest.Acc;
+  std::vector<KValue *> &O = Nest.O, &InSize = Nest.InSize, &KSize = Nest.KSize;
   KValue *Grp = B.index(IndexOp::Div, M, OutPerGroup);
   KValue *MInGroup = B.index(IndexOp::Sub, M, B.index(IndexOp::Mul, Grp, OutPerGroup));
   KValue *C = B.beginFor(Zero, InPerGroup);
