@@ -67,6 +67,7 @@ std::unique_ptr<Pass> createDCEPass();
 std::unique_ptr<Pass> createDecomposePass();
 std::unique_ptr<Pass> createConvToGemmPass();
 std::unique_ptr<Pass> createFusePass();
+std::unique_ptr<Pass> createAutodiffPass();
 
 } // namespace dlc
 

@@ -1,0 +1,90 @@
+// Training through the C++ API: a forward model (from the builder API, IR
+// text or ONNX) becomes one compiled training step (forward, loss, backward
+// by the autodiff pass, optimizer update) and one compiled evaluation
+// function. The trainer owns the parameters and the optimizer state.
+//
+//   dlc::TrainerOptions Opts;
+//   Opts.Loss = dlc::LossKind::SparseCategoricalCrossEntropy;
+//   Opts.Optimizer.Kind = dlc::OptimizerKind::Adam;
+//   dlc::Trainer T = Check(dlc::Trainer::create(*Forward, Opts));
+//   for (...) { dlc::StepResult R = Check(T.step(Images, Labels)); }
+//   dlc::StepResult Test = Check(T.evaluate(TestImages, TestLabels));
+#ifndef DLC_API_TRAINER_H
+#define DLC_API_TRAINER_H
+
+#include "ir/IR.h"
+#include "ir/Tensor.h"
+#include "passes/TrainingStep.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dlc {
+
+struct TrainerOptions {
+  LossKind Loss = LossKind::SparseCategoricalCrossEntropy;
+  OptimizerConfig Optimizer;
+  /// "jit" (default) or "interp" (the reference interpreter, slow: tests).
+  std::string Engine = "jit";
+  unsigned OptLevel = 3;
+  unsigned Threads = 0; // 0: every hardware thread
+  /// Seeds dropout masks: step k of a run uses seed Seed + k.
+  int64_t Seed = 0;
+};
+
+/// Loss averaged over the batch, and how many predictions were right
+/// (argmax of the scores against the label; for one output column, the
+/// score thresholded at 0.5).
+struct StepResult {
+  double Loss = 0;
+  int64_t Correct = 0;
+  int64_t Count = 0;
+};
+
+class Trainer {
+public:
+  /// Forward: one input (a batch, batch dim first, symbolic or not) and one
+  /// output (the scores), with every parameter initialized. A final softmax
+  /// under a cross-entropy loss is fused with the loss (the loss then reads
+  /// its logits), as is a final log_softmax under NLL. Errors name what
+  /// does not fit (for example an output that is not [N,C] under a
+  /// cross-entropy loss).
+  static llvm::Expected<Trainer> create(const Function &Forward,
+                                        const TrainerOptions &Opts);
+  Trainer(Trainer &&);
+  Trainer &operator=(Trainer &&);
+  ~Trainer();
+
+  /// One training step on a batch: updates the parameters and the optimizer
+  /// state. Labels: i64[N] for sparse cross-entropy and NLL, else a tensor
+  /// shaped like the output. Labels out of range are an error, checked
+  /// before anything changes.
+  llvm::Expected<StepResult> step(const Tensor &Inputs, const Tensor &Labels);
+  /// Loss and accuracy in inference mode (dropout off), no update.
+  llvm::Expected<StepResult> evaluate(const Tensor &Inputs,
+                                      const Tensor &Labels) const;
+  /// The forward model's output in inference mode.
+  llvm::Expected<Tensor> predict(const Tensor &Inputs) const;
+
+  /// The forward function with the current weights as parameter initial
+  /// values (to save, export or compile for inference).
+  std::unique_ptr<Module> currentModel() const;
+  /// The training step as graph IR before optimization (for tests, and
+  /// `dlc train --print-ir`).
+  const Function &trainStepFunction() const;
+  int64_t stepsDone() const;
+  /// Number of classes (output's last dim), or 1 for a single column.
+  int64_t numClasses() const;
+
+private:
+  struct Impl;
+  explicit Trainer(std::unique_ptr<Impl> I);
+  std::unique_ptr<Impl> P;
+};
+
+} // namespace dlc
+
+#endif
