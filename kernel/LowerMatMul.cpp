@@ -119,7 +119,14 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   const TensorType &BT = Op.operand(1)->Type;
   DType E = Op.result()->Type.elem();
   const unsigned L = VectorBytes / dtypeSize(E); // lanes per vector register
-  const unsigned MR = 6, NV = 4, NR = NV * L;     // register block: MR x NR
+  // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a
+  // static b narrower than 4 vectors (the first convolutions of a CNN) as
+  // many vectors as fit, with more rows: 12 x 2, 8 x 3, 12 x 1.
+  const Dim &NStatic = BT.dim(1);
+  unsigned NV = 4;
+  if (NStatic.isStatic() && NStatic.size() < int64_t(4 * L))
+    NV = std::max<unsigned>(1, NStatic.size() / L);
+  const unsigned MR = NV == 4 ? 6 : NV == 3 ? 8 : 12, NR = NV * L;
   SType VT = SType::vec(E, L), ST = SType::of(E);
   // The value stored at the end: the accumulator, or the epilogue of it.
   auto final = [&](KValue *Acc, std::vector<KValue *> Idx, unsigned Lanes) {

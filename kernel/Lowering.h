@@ -26,6 +26,7 @@ llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerMatMul(const Operation &Op, llvm::StringRef Name);
 
 /// Lowers a 2-D f32/f64 matmul to a register-blocked kernel: 6 x 4-vector
+/// (or, for narrow static b, 8 x 3, 12 x 2 or 12 x 1-vector)
 /// blocks of the result held in vector registers across the k loop
 /// (VectorBytes wide vectors: 64 for AVX-512), plain loops at the edges.
 llvm::Expected<std::unique_ptr<kir::Kernel>>

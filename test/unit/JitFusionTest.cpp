@@ -101,7 +101,9 @@ TEST(JitFusion, ElementwiseChainsWithBroadcastCorners) {
 TEST(JitFusion, MatMulBiasActivation) {
   int64_t Seed = 100;
   for (int64_t M : Sizes)
-    for (int64_t N : {int64_t(1), int64_t(7), int64_t(33), int64_t(70)}) {
+    // Widths for each register block: 1 and 16 (one vector), 33 (two and
+    // an edge column), 48 (three), 70 (four and edges).
+    for (int64_t N : {int64_t(1), int64_t(16), int64_t(33), int64_t(48), int64_t(70)}) {
       int64_t K = Sizes[Seed % 4];
       // Bias, relu; a residual with a broadcast row; the matmul result and
       // an intermediate also leave the group.
