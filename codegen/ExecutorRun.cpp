@@ -101,7 +101,7 @@ static llvm::SmallVector<int64_t, 4> spaceShape(const FusionPlan &P, Space S,
     else if (S == Space::OuterKeep)
       R.push_back(1);
   }
-  return R;
+  return R; // (Pooled values are not checked)
 }
 
 llvm::Expected<std::shared_ptr<const CompiledFunction::RunPlan>>
@@ -168,7 +168,8 @@ CompiledFunction::planFor(llvm::ArrayRef<Tensor> Inputs) const {
     const LoweredStep &S = Steps[I];
     if (S.Plan)
       for (const Operation *Op : S.Plan->Ops)
-        if (Shapes[Op->result()] !=
+        if (S.Plan->SpaceOf.lookup(Op->result()) != Space::Pooled &&
+            Shapes[Op->result()] !=
             spaceShape(*S.Plan, S.Plan->SpaceOf.lookup(Op->result()),
                        Shapes[S.Space]))
           return makeError(Op->L, "internal error: fused op has the shape " +

@@ -10,7 +10,11 @@
 //    reductions' kept shape), which is checked dim by dim; a '?' dim is only
 //    proven when a value of the group supplies it and every outside operand
 //    is 1 or absent there. Outside operands broadcast freely.
-// 4. Matmul epilogues work on whole vectors of the result row: their
+// 4. A convolution group may end with max or average pooling whose windows
+//    tile the conv result without overlap or padding; nothing else of the
+//    group may then be used outside it (each conv value lives only in the
+//    window loop).
+// 5. Matmul epilogues work on whole vectors of the result row: their
 //    outside operands must be contiguous along the last dim or constant
 //    across it, and their ops must have vector forms.
 #include "ir/FusionPlan.h"
@@ -49,7 +53,8 @@ static bool isReduction(const Operation &Op) {
 
 bool dlc::isFusible(const Operation &Op) {
   return isElementwiseOp(Op) || isMatMulAnchor(Op) || isConvAnchor(Op) ||
-         isReduction(Op);
+         isReduction(Op) || Op.kind() == OpKind::MaxPool ||
+         Op.kind() == OpKind::AvgPool;
 }
 
 namespace {
@@ -150,6 +155,27 @@ public:
     return true;
   }
 
+  /// Step 4.
+  llvm::Error pool(const Operation &Op) {
+    if (P.Kind != GroupKind::Conv)
+      return fail(Op, "pooling only fuses after a convolution");
+    auto It = P.SpaceOf.find(Op.operand(0));
+    if (It == P.SpaceOf.end() || It->second != Space::Full)
+      return fail(Op, "it does not pool the convolution's result");
+    llvm::ArrayRef<int64_t> K = Op.getInts("kernel"), S = Op.getInts("strides"),
+                            Pads = Op.getInts("pads");
+    bool Tiles = !Op.getBool("ceil_mode") && S == K;
+    for (int64_t V : Pads)
+      Tiles &= V == 0;
+    if (Op.kind() == OpKind::MaxPool)
+      for (int64_t V : Op.getInts("dilations"))
+        Tiles &= V == 1;
+    if (!Tiles)
+      return fail(Op, "its windows overlap, skip elements or are padded");
+    P.SpaceOf[Op.result()] = Space::Pooled;
+    return llvm::Error::success();
+  }
+
   llvm::Error elementwise(const Operation &Op) {
     std::optional<Space> Common;
     bool Mixed = false, Internal = false;
@@ -235,6 +261,8 @@ public:
       }
     for (size_t I = 0; I < Ops.size(); ++I) {
       const Operation &Op = *Ops[I];
+      if (I && P.SpaceOf.lookup(Ops[I - 1]->result()) == Space::Pooled)
+        return fail(Op, "nothing joins a group after its pooling");
       if (I == 0 && P.SpaceValue == Op.result()) {
         P.SpaceOf[Op.result()] = Space::Full;
         continue;
@@ -244,6 +272,10 @@ public:
           return E;
       } else if (isElementwiseOp(Op)) {
         if (auto E = elementwise(Op))
+          return E;
+      } else if (I && (Op.kind() == OpKind::MaxPool ||
+                       Op.kind() == OpKind::AvgPool)) {
+        if (auto E = pool(Op))
           return E;
       } else {
         return fail(Op, I ? "only its first op may be a matmul or a "
@@ -269,6 +301,9 @@ public:
         P.Outputs.push_back(Op->result());
     if (P.Outputs.empty())
       return makeError(Ops.back()->L, "fusion group computes nothing used");
+    if (P.SpaceOf.lookup(Ops.back()->result()) == Space::Pooled &&
+        P.Outputs.size() > 1)
+      return fail(*Ops.back(), "values before the pooling are used outside");
     return llvm::Error::success();
   }
 

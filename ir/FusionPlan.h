@@ -18,7 +18,9 @@ enum class GroupKind : uint8_t {
                // position, one inner nest per reduction
   MatMul,      // a 2-D f32/f64 matmul with an elementwise epilogue applied
                // where the result is stored
-  Conv,        // a direct convolution with an elementwise epilogue
+  Conv,        // a direct convolution with an elementwise epilogue, and
+               // optionally a pooling with non-overlapping windows after it
+               // (every conv value computed once, where its window needs it)
 };
 
 /// Where a value of a group lives in the group's iteration space.
@@ -26,6 +28,7 @@ enum class Space : uint8_t {
   Full,         // one element per point of the space
   OuterKeep,    // one per kept position, reduced axes as size-1 dims
   OuterSqueeze, // one per kept position, reduced axes removed
+  Pooled,       // the result of a conv group's final pooling
 };
 
 struct FusionPlan {

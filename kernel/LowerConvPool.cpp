@@ -97,12 +97,33 @@ struct ConvNest {
       KSize.push_back(B.dim(Wt, D));
     }
   }
-  /// Opens the result loops and sets up the accumulator.
+  /// With a fused pooling (non-overlapping windows): the pooling op, the
+  /// pooled result's loop variables and its accumulator.
+  const Operation *Pool = nullptr;
+  std::vector<KValue *> PO;
+  KValue *PoolAcc = nullptr;
+
+  /// Opens the result loops and sets up the accumulator. With Pool, the
+  /// loops run over the pooled result and its window, and O are the conv
+  /// coordinates o = po * stride + k.
   void openResultLoops(KBuilder &B, DType E) {
     N = B.beginFor(Zero, B.dim(Out, 0));
     M = B.beginFor(Zero, B.dim(Out, 1));
-    for (unsigned D = 0; D < InSize.size(); ++D)
-      O.push_back(B.beginFor(Zero, B.dim(Out, 2 + D)));
+    for (unsigned D = 0; D < InSize.size(); ++D) {
+      KValue *I = B.beginFor(Zero, B.dim(Out, 2 + D));
+      (Pool ? PO : O).push_back(I);
+    }
+    if (Pool) {
+      bool IsMax = Pool->kind() == OpKind::MaxPool;
+      PoolAcc = B.local(E);
+      B.set(PoolAcc, B.constFloat(E, IsMax ? -INFINITY : 0.0));
+      llvm::ArrayRef<int64_t> K = Pool->getInts("kernel");
+      for (unsigned D = 0; D < InSize.size(); ++D) {
+        KValue *Kv = B.beginFor(Zero, B.constIndex(K[D]));
+        O.push_back(B.index(IndexOp::Add,
+                            B.index(IndexOp::Mul, PO[D], B.constIndex(K[D])), Kv));
+      }
+    }
     Acc = B.local(E);
     B.set(Acc, Bias ? B.load(Bias, {M}) : B.constFloat(E, 0.0));
   }
@@ -116,6 +137,7 @@ struct ConvTail {
   std::vector<KValue *> XIdx, WIdx, Lead, O;
   DType E;
   const Epilogue *Epi = nullptr; // applied to acc before the store
+  const ConvNest *Nest = nullptr; // for a fused pooling (Nest->Pool)
 };
 
 /// Returns the outermost (batch) loop, which runs in parallel.
@@ -132,6 +154,22 @@ KOp *accumulateAndStore(KBuilder &B, const ConvTail &T) {
   KValue *V = B.get(T.Acc);
   if (T.Epi && *T.Epi)
     V = (*T.Epi)(B, V, OutIdx, 1);
+  if (T.Nest && T.Nest->Pool) {
+    const ConvNest &C = *T.Nest;
+    bool IsMax = C.Pool->kind() == OpKind::MaxPool;
+    B.set(C.PoolAcc, B.scalar(IsMax ? OpKind::Max : OpKind::Add,
+                              {B.get(C.PoolAcc), V}, ST));
+    int64_t Count = 1;
+    for (int64_t K : C.Pool->getInts("kernel")) {
+      B.endFor();
+      Count *= K;
+    }
+    V = B.get(C.PoolAcc);
+    if (!IsMax) // windows never leave the input: all Count elements count
+      V = B.scalar(OpKind::Div, {V, B.constFloat(T.E, double(Count))}, ST);
+    OutIdx = T.Lead;
+    OutIdx.insert(OutIdx.end(), C.PO.begin(), C.PO.end());
+  }
   B.store(V, T.Out, OutIdx);
   KOp *Outer = nullptr;
   for (size_t D = 0; D < T.O.size() + T.Lead.size(); ++D)
@@ -171,7 +209,7 @@ static void convBody(KBuilder &B, const Operation &Op, ConvNest &Nest,
     WIdx.push_back(Kv[D]);
     Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, SType::of(DType::Bool)) : V;
   }
-  accumulateAndStore(B, {X, Wt, Out, Acc, Valid, XIdx, WIdx, {N, M}, O, E, Epi});
+  accumulateAndStore(B, {X, Wt, Out, Acc, Valid, XIdx, WIdx, {N, M}, O, E, Epi, &Nest});
 }
 
 
@@ -187,8 +225,10 @@ dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
 }
 
 void kir::buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
-                    KValue *Bias, KValue *Out, const Epilogue &Epi) {
+                    KValue *Bias, KValue *Out, const Epilogue &Epi,
+                    const Operation *Pool) {
   ConvNest Nest(B, Op, X, W, Bias, Out);
+  Nest.Pool = Pool;
   convBody(B, Op, Nest, &Epi);
 }
 

@@ -11,7 +11,9 @@
 //    a single loop nest computing the whole chain per element.
 // 2. Matmul and convolution groups: the anchor's own schedule, with the
 //    elementwise ops applied as an epilogue to each finished value before
-//    it is stored (on whole vectors in the blocked matmul).
+//    it is stored (on whole vectors in the blocked matmul). A pooling that
+//    ends a convolution group folds each epilogue value into its window's
+//    maximum or sum instead (see buildConv).
 // Values of the group are indexed like the space; outside operands broadcast
 // numpy-style, as in lowerElementwise.
 #include "kernel/Lowering.h"
@@ -48,10 +50,11 @@ public:
       return llvm::Error::success();
     }
     case GroupKind::Conv: {
-      const Operation &C = *P.Ops[0];
+      const Operation &C = *P.Ops[0], *Last = P.Ops.back();
+      bool Pooled = P.SpaceOf.lookup(Last->result()) == Space::Pooled;
       buildConv(B, C, Arg[C.operand(0)], Arg[C.operand(1)],
                 C.numOperands() == 3 ? Arg[C.operand(2)] : nullptr,
-                Arg[P.Outputs.back()], epilogue());
+                Arg[P.Outputs.back()], epilogue(), Pooled ? Last : nullptr);
       return llvm::Error::success();
     }
     }
@@ -217,6 +220,8 @@ private:
       Vals[P.Ops[0]->result()] = Acc;
       for (size_t I = 1; I < P.Ops.size(); ++I) {
         const Operation &Op = *P.Ops[I];
+        if (P.SpaceOf.lookup(Op.result()) == Space::Pooled) // the pooling
+          return Vals.lookup(Op.operand(0));
         std::vector<KValue *> Args;
         for (const Value *O : Op.Operands)
           Args.push_back(P.contains(O) ? Vals.lookup(O)

@@ -48,9 +48,13 @@ void buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
                         KValue *Out, unsigned VectorBytes, const Epilogue &Epi);
 
 /// The direct convolution of Op on existing arguments (Bias may be null),
-/// with an optional epilogue (see lowerConv).
+/// with an optional epilogue (see lowerConv), and optionally followed by
+/// Pool (max or average pooling whose windows tile the conv result without
+/// overlap or padding): then Out is the pooled result, and each conv value
+/// is computed inside its window.
 void buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
-               KValue *Bias, KValue *Out, const Epilogue &Epi);
+               KValue *Bias, KValue *Out, const Epilogue &Epi,
+               const Operation *Pool = nullptr);
 
 /// A reduction's combining op and its identity for element type E.
 void reductionCombine(OpKind Reduce, DType E, OpKind &Combine, double &Init);

@@ -16,7 +16,9 @@
 //    A group runs where its last op stands, so everything it reads has been
 //    computed by then, and nothing can join a group whose values someone
 //    else already read: groups never depend on each other in a cycle.
-// 4. Groups of two or more ops are numbered in order; old marks are dropped.
+// 4. A pooling that joined a convolution group leaves it again when values
+//    before it turn out to be used outside the group (known only now).
+// 5. Groups of two or more ops are numbered in order; old marks are dropped.
 #include "ir/FusionPlan.h"
 #include "passes/Pass.h"
 
@@ -117,6 +119,16 @@ public:
       for (const Value *V : Op.Operands)
         if (auto G = groupOf(V); G && G != Mine)
           Groups[*G].Sealed = true;
+    }
+    for (Group &G : Groups) {
+      OpKind Last = G.Ops.back()->kind();
+      if (G.Ops.size() < 2 || (Last != OpKind::MaxPool && Last != OpKind::AvgPool))
+        continue;
+      auto P = planFusionGroup(G.Ops, F);
+      if (!P) {
+        llvm::consumeError(P.takeError());
+        G.Ops.pop_back();
+      }
     }
     int64_t Next = 1;
     for (Group &G : Groups) {

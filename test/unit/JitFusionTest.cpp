@@ -9,6 +9,9 @@
 
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <atomic>
+#include <thread>
+
 using namespace dlc;
 using namespace dlc::jit_test;
 
@@ -28,9 +31,11 @@ std::string subst(std::string T, int64_t M, int64_t N, int64_t K) {
 
 /// Runs Text through the interpreter (unfused, composites as they are) and
 /// through `optimize` (which fuses) + the JIT; expects MinGroups fusion
-/// groups and the same outputs. Integer inputs are labels below Classes.
+/// groups (and, when given, the op MustFuse inside one) and the same
+/// outputs. Integer inputs are labels below Classes.
 void checkFused(const std::string &Text, int64_t Batch, unsigned MinGroups,
-                int64_t Seed, int64_t Classes = 1) {
+                int64_t Seed, int64_t Classes = 1,
+                llvm::StringRef MustFuse = "") {
   SCOPED_TRACE(Text);
   auto M = parseModule(Text, "<fuse>");
   ASSERT_TRUE(bool(M)) << errText(M.takeError());
@@ -59,6 +64,9 @@ void checkFused(const std::string &Text, int64_t Batch, unsigned MinGroups,
     if (const Attribute *A = Op->findAttr(FusionAttr))
       Groups = std::max(Groups, A->getInt());
   EXPECT_GE(Groups, int64_t(MinGroups));
+  for (auto &Op : F.Body)
+    if (Op->mnemonic() == MustFuse)
+      EXPECT_TRUE(Op->findAttr(FusionAttr)) << MustFuse.str() << " is not fused";
   // Both levels and both thread counts, two combinations per case.
   bool Flip = Seed % 2;
   for (auto [Opt, Threads] : {std::pair<unsigned, unsigned>{0, Flip ? 2 : 1},
@@ -140,6 +148,17 @@ TEST(JitFusion, ConvBiasReluDirectAndThroughGemm) {
                      "  %cb = add %c, %b\n  %y = relu %cb\n  return %y\n}\n",
                      0, H, 0),
                Sizes[Seed % 4], 1, ++Seed);
+    // Grouped, with a pooling that tiles the result (odd sizes drop the
+    // last row and column): conv, bias, relu and pooling in one kernel.
+    for (const char *Pool : {"max_pool", "avg_pool"})
+      checkFused(subst(std::string("func @f(%x: f32[N,4,$N,$N], %w: f32[6,2,3,3], "
+                                   "%b: f32[6,1,1]) -> (y: f32[N,6,$K,$K]) {\n"
+                                   "  %c = conv %x, %w {group = 2, pads = [1, 1, 1, 1]}\n"
+                                   "  %cb = add %c, %b\n  %r = relu %cb\n  %y = ") +
+                           Pool + " %r {kernel = [2, 2], strides = [2, 2]}\n"
+                                  "  return %y\n}\n",
+                       0, H, H / 2),
+                 Sizes[Seed % 4], 1, ++Seed, 1, Pool);
     // Group 1: im2col + GEMM, bias and relu in the GEMM's store, pooling.
     checkFused(subst("func @f(%x: f32[N,3,$N,$N], %w: f32[5,3,3,3], %b: f32[5]) -> "
                      "(y: f32[N,5,$K,$K]) {\n"
@@ -185,6 +204,46 @@ TEST(JitFusion, TutorialCnnMatchesInterpreter) {
   auto Buf = llvm::MemoryBuffer::getFile(DLC_SOURCE_DIR "/examples/mnist_cnn.dlc");
   ASSERT_TRUE(bool(Buf));
   checkFused((*Buf)->getBuffer().str(), 3, 5, 11);
+}
+
+TEST(JitFusion, ConcurrentRunsShareOneCompiledModel) {
+  // Four threads run the fused, arena-planned CNN at once, at two batch
+  // sizes (two memory plans), each several times: every result equals the
+  // one of a lone run.
+  auto Buf = llvm::MemoryBuffer::getFile(DLC_SOURCE_DIR "/examples/mnist_cnn.dlc");
+  ASSERT_TRUE(bool(Buf));
+  auto M = parseModule((*Buf)->getBuffer(), "mnist_cnn.dlc");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  PassManager PM;
+  ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+  ASSERT_FALSE(bool(PM.run(**M)));
+  auto C = CompiledFunction::compile(*(*M)->Functions[0], 2, 2);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  std::vector<Tensor> In[2] = {{random({2, 1, 28, 28}, 1)}, {random({5, 1, 28, 28}, 2)}};
+  std::vector<Tensor> Want[2];
+  for (int B = 0; B < 2; ++B) {
+    auto R = (*C)->run(In[B]);
+    ASSERT_TRUE(bool(R)) << errText(R.takeError());
+    Want[B] = std::move(*R);
+  }
+  std::atomic<int> Mismatches{0};
+  std::vector<std::thread> Threads;
+  for (int T = 0; T < 4; ++T)
+    Threads.emplace_back([&, T] {
+      for (int I = 0; I < 5; ++I) {
+        auto R = (*C)->run(In[T % 2]);
+        if (!R) {
+          llvm::consumeError(R.takeError());
+          ++Mismatches;
+          continue;
+        }
+        for (size_t O = 0; O < R->size(); ++O)
+          Mismatches += !((*R)[O] == Want[T % 2][O]);
+      }
+    });
+  for (auto &T : Threads)
+    T.join();
+  EXPECT_EQ(Mismatches.load(), 0);
 }
 
 TEST(Arena, PlacementNeverOverlapsLiveBuffers) {
