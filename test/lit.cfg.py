@@ -4,7 +4,7 @@ import lit.formats
 
 config.name = "dlc"
 config.test_format = lit.formats.ShTest(execute_external=False)
-config.suffixes = [".dlc", ".test"]
+config.suffixes = [".dlc", ".test", ".kir"]
 config.excludes = ["Inputs", "unit", "CMakeLists.txt"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(os.path.dirname(config.dlc_tools_dir), "test")

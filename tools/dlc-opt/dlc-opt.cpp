@@ -1,9 +1,12 @@
 // dlc-opt: runs named passes on IR text and prints the result (the base of
 // the lit tests), in the spirit of mlir-opt.
+#include "ir/Lexer.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "ir/Weights.h"
+#include "kernel/KernelParser.h"
+#include "kernel/Schedule.h"
 #include "passes/Pass.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -13,11 +16,14 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <deque>
+
 using namespace dlc;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory Cat("dlc-opt options");
-static cl::opt<std::string> InputFile(cl::Positional, cl::desc("<input .dlc>"),
+static cl::opt<std::string> InputFile(cl::Positional,
+                                      cl::desc("<input .dlc or kernel IR>"),
                                       cl::init("-"), cl::cat(Cat));
 static cl::opt<std::string> OutputFile("o", cl::desc("Output file"),
                                        cl::init("-"), cl::cat(Cat));
@@ -61,9 +67,70 @@ passFlags() {
   return L;
 }
 
+/// One flag per kernel pass (`--kir-tile=N`, ...), for kernel IR input.
+static std::vector<std::unique_ptr<cl::opt<unsigned>>> &kernelPassFlags() {
+  static std::vector<std::unique_ptr<cl::opt<unsigned>>> Flags = [] {
+    static std::deque<std::string> Names; // cl::opt keeps references
+    std::vector<std::unique_ptr<cl::opt<unsigned>>> V;
+    for (const kir::KernelPass &P : kir::allKernelPasses()) {
+      Names.push_back("kir-" + std::string(P.Name));
+      V.push_back(std::make_unique<cl::opt<unsigned>>(
+          llvm::StringRef(Names.back()), cl::desc(P.Description),
+          cl::value_desc("N"), cl::cat(Cat)));
+    }
+    return V;
+  }();
+  return Flags;
+}
+
+/// Whether Text is kernel IR (starts with `kernel`) rather than graph IR.
+static bool isKernelText(llvm::StringRef Text) {
+  Token T = Lexer(Text, 1).next();
+  return T.Kind == Tok::Ident && T.Text == "kernel";
+}
+
+/// Kernel IR input: parse, run the --kir-* passes in command-line order,
+/// print.
+static bool processKernels(llvm::StringRef Text, unsigned FirstLine,
+                           llvm::raw_ostream &OS) {
+  if (!passFlags().empty() || !Pipeline.empty()) {
+    llvm::errs() << "error: graph passes do not apply to kernel IR input\n";
+    return false;
+  }
+  auto Ks = kir::parseKernels(
+      Text, InputFile == "-" ? "<stdin>" : InputFile.getValue(), FirstLine);
+  if (!Ks) {
+    llvm::errs() << llvm::toString(Ks.takeError()) << "\n";
+    return false;
+  }
+  std::vector<std::pair<unsigned, size_t>> Order; // (position, pass)
+  for (size_t I = 0; I < kernelPassFlags().size(); ++I)
+    if (kernelPassFlags()[I]->getNumOccurrences())
+      Order.push_back({kernelPassFlags()[I]->getPosition(), I});
+  std::sort(Order.begin(), Order.end());
+  for (auto &K : *Ks) {
+    for (auto [Pos, I] : Order)
+      if (auto E = kir::allKernelPasses()[I].Run(*K, *kernelPassFlags()[I])) {
+        llvm::errs() << llvm::toString(std::move(E)) << "\n";
+        return false;
+      }
+    kir::printKernel(*K, OS);
+    OS << "\n"; // kernels are separated as `dlc compile --emit=kernel-ir` does
+  }
+  return true;
+}
+
 /// Runs one chunk; errors are printed and counted, output goes to OS.
 static bool processChunk(llvm::StringRef Text, unsigned FirstLine,
                          llvm::raw_ostream &OS) {
+  if (isKernelText(Text))
+    return processKernels(Text, FirstLine, OS);
+  for (auto &F : kernelPassFlags())
+    if (F->getNumOccurrences()) {
+      llvm::errs() << "error: --" << F->ArgStr
+                   << " applies to kernel IR input only\n";
+      return false;
+    }
   auto M = parseModule(Text, InputFile == "-" ? "<stdin>" : InputFile.getValue(),
                        FirstLine);
   if (!M) {
@@ -113,6 +180,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
   for (const PassInfo &P : allPasses())
     passFlags().getParser().addLiteralOption(P.Name, &P, P.Description);
+  kernelPassFlags();
   cl::HideUnrelatedOptions(Cat);
   cl::ParseCommandLineOptions(argc, argv, "dlc IR optimizer driver\n");
   for (const std::string &Name : PrintAfter)
