@@ -166,6 +166,7 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
     return makeError("'@" + F.Name +
                      "' has ops without a CPU lowering yet (run it with the "
                      "interpreter instead):" + Unsupported);
+  ValueUsers Users = usersOf(F);
   llvm::DenseSet<const Value *> Available;
   for (auto &V : F.Inputs)
     Available.insert(V.get());
@@ -182,7 +183,7 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
     std::string Name = "k" + std::to_string(L.Kernels.size()) + "_";
     llvm::Expected<std::unique_ptr<kir::Kernel>> K = nullptr;
     if (Fused) {
-      auto P = planFusionGroup(GI->second, F);
+      auto P = planFusionGroup(GI->second, F, Users);
       if (!P)
         return P.takeError();
       for (const Operation *GOp : GI->second)

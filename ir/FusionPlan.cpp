@@ -225,7 +225,8 @@ public:
     return llvm::Error::success();
   }
 
-  llvm::Error run(llvm::ArrayRef<const Operation *> Ops, const Function *F) {
+  llvm::Error run(llvm::ArrayRef<const Operation *> Ops, const Function *F,
+                  const ValueUsers *Users) {
     if (Ops.empty())
       return makeError("empty fusion group");
     P.Ops.assign(Ops.begin(), Ops.end());
@@ -291,14 +292,16 @@ public:
         if (!P.contains(V) && Seen.insert(V).second)
           P.Inputs.push_back(V);
     llvm::DenseSet<const Operation *> InGroup(Ops.begin(), Ops.end());
-    llvm::DenseSet<const Value *> UsedOutside(F->Outputs.begin(), F->Outputs.end());
-    for (auto &Op : F->Body)
-      if (!InGroup.count(Op.get()))
-        for (const Value *V : Op->Operands)
-          UsedOutside.insert(V);
-    for (const Operation *Op : Ops)
-      if (UsedOutside.count(Op->result()))
+    llvm::DenseSet<const Value *> Returned(F->Outputs.begin(), F->Outputs.end());
+    for (const Operation *Op : Ops) {
+      bool Used = Returned.count(Op->result());
+      auto It = Users->find(Op->result());
+      if (It != Users->end())
+        for (const Operation *U : It->second)
+          Used |= !InGroup.count(U);
+      if (Used)
         P.Outputs.push_back(Op->result());
+    }
     if (P.Outputs.empty())
       return makeError(Ops.back()->L, "fusion group computes nothing used");
     if (P.SpaceOf.lookup(Ops.back()->result()) == Space::Pooled &&
@@ -312,15 +315,24 @@ private:
 };
 } // namespace
 
+ValueUsers dlc::usersOf(const Function &F) {
+  ValueUsers U;
+  for (auto &Op : F.Body)
+    for (const Value *V : Op->Operands)
+      U[V].push_back(Op.get());
+  return U;
+}
+
 llvm::Expected<FusionPlan>
-dlc::planFusionGroup(llvm::ArrayRef<const Operation *> Ops, const Function &F) {
+dlc::planFusionGroup(llvm::ArrayRef<const Operation *> Ops, const Function &F,
+                     const ValueUsers &Users) {
   FusionPlan P;
-  if (auto E = Planner(P).run(Ops, &F))
+  if (auto E = Planner(P).run(Ops, &F, &Users))
     return std::move(E);
   return P;
 }
 
 llvm::Error dlc::checkFusionGroup(llvm::ArrayRef<const Operation *> Ops) {
   FusionPlan P;
-  return Planner(P).run(Ops, nullptr);
+  return Planner(P).run(Ops, nullptr, nullptr);
 }

@@ -48,10 +48,17 @@ struct FusionPlan {
   bool contains(const Value *V) const { return SpaceOf.count(V); }
 };
 
-/// Plans Ops (in body order, all from F) as one group, or says why they
-/// cannot form one. Ordering between groups is the caller's business.
+/// The ops that read each value of a function.
+using ValueUsers =
+    llvm::DenseMap<const Value *, llvm::SmallVector<const Operation *, 2>>;
+ValueUsers usersOf(const Function &F);
+
+/// Plans Ops (in body order, all from F, whose users are Users) as one
+/// group, or says why they cannot form one. Ordering between groups is the
+/// caller's business.
 llvm::Expected<FusionPlan> planFusionGroup(llvm::ArrayRef<const Operation *> Ops,
-                                           const Function &F);
+                                           const Function &F,
+                                           const ValueUsers &Users);
 
 /// Checks only the legality of Ops as one group (no outputs): the cheap test
 /// the pass runs each time it tries to grow a group.

@@ -38,33 +38,36 @@ bool isHoistable(const Operation &Op) {
          Op.kind() != OpKind::Cast;
 }
 
-/// Step 1. Returns whether anything moved.
-bool hoistOnce(Function &F) {
+/// Step 1, in one walk: U = unary(M = view(X)), with U the only user of M,
+/// becomes U' = unary(X), M' = view(U'). The op objects move (U before M)
+/// and swap their result values, so U's users keep their value (now M's
+/// result, of the same type) and nothing else needs rewriting.
+void hoistUnaryOps(Function &F) {
   auto Uses = F.countUses();
+  llvm::DenseMap<const Operation *, std::list<std::unique_ptr<Operation>>::iterator>
+      Pos;
+  for (auto It = F.Body.begin(); It != F.Body.end(); ++It)
+    Pos[It->get()] = It;
   for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
     Operation &U = **It;
-    if (!isHoistable(U) || !U.operand(0)->Def)
-      continue;
-    Operation &M = *U.operand(0)->Def;
-    if (!isLayoutView(M.kind()) || Uses.lookup(M.result()) != 1)
-      continue;
-    auto MPos = F.Body.begin();
-    while (MPos->get() != &M)
-      ++MPos;
-    Value *X = M.operand(0);
-    auto NewU = std::make_unique<Operation>(U.kind(), U.L);
-    NewU->Operands.push_back(X);
-    for (const NamedAttr &A : U.attrs())
-      NewU->setAttr(A.Name, A.Value);
-    NewU->addResult(TensorType(U.result()->Type.elem(), X->Type.dims()));
-    NewU->result()->Name = U.result()->Name;
-    M.Operands[0] = NewU->result();
-    F.Body.insert(MPos, std::move(NewU));
-    F.replaceAllUses(U.result(), M.result());
-    F.Body.erase(It);
-    return true;
+    auto Next = std::next(It);
+    while (isHoistable(U) && U.operand(0)->Def &&
+           U.result()->Type.elem() == U.operand(0)->Type.elem()) {
+      Operation &M = *U.operand(0)->Def;
+      if (!isLayoutView(M.kind()) || Uses.lookup(M.result()) != 1)
+        break;
+      Value *X = M.operand(0);
+      F.Body.splice(Pos[&M], F.Body, Pos[&U]);
+      std::swap(U.Results[0], M.Results[0]);
+      std::swap(U.result()->Name, M.result()->Name);
+      U.result()->Def = &U;
+      M.result()->Def = &M;
+      U.result()->Type = TensorType(U.result()->Type.elem(), X->Type.dims());
+      U.Operands[0] = X;
+      M.Operands[0] = U.result();
+    }
+    It = std::prev(Next);
   }
-  return false;
 }
 
 struct Group {
@@ -79,8 +82,7 @@ public:
     return "Group ops into fused CPU kernels (fusion = K marks)";
   }
   llvm::Error run(Function &F) override {
-    while (hoistOnce(F)) {
-    }
+    hoistUnaryOps(F);
     std::vector<Group> Groups;
     llvm::DenseMap<const Operation *, size_t> GroupOf;
     auto groupOf = [&](const Value *V) -> std::optional<size_t> {
@@ -120,11 +122,12 @@ public:
         if (auto G = groupOf(V); G && G != Mine)
           Groups[*G].Sealed = true;
     }
+    ValueUsers Users = usersOf(F);
     for (Group &G : Groups) {
       OpKind Last = G.Ops.back()->kind();
       if (G.Ops.size() < 2 || (Last != OpKind::MaxPool && Last != OpKind::AvgPool))
         continue;
-      auto P = planFusionGroup(G.Ops, F);
+      auto P = planFusionGroup(G.Ops, F, Users);
       if (!P) {
         llvm::consumeError(P.takeError());
         G.Ops.pop_back();
