@@ -1,12 +1,13 @@
-// The CPU graph executor.
+// The CPU graph executor, compile side (the run side is ExecutorRun.cpp).
 //
-// 1. compile: each op of the function becomes a kernel (elementwise and
-//    reduction lowerings), a view (reshape-like ops copy their bytes), or a
-//    constant; anything else is collected and reported in one error.
-// 2. run: check the inputs against the signature (count, dtype, rank,
-//    static dims, one size per symbol), then walk the ops: result shapes come
-//    from shape inference on the concrete operand shapes, results are
-//    allocated, and the kernel is called with {data, sizes} per buffer.
+// 1. Each fusion group (ops marked `fusion = K` by --fuse) becomes one
+//    kernel that runs where its last op stands; every other op becomes a
+//    kernel, a view (sharing its operand's bytes) or a constant. Ops without
+//    a lowering are collected and reported in one error.
+// 2. Elementwise kernels whose output may overwrite a dying operand get
+//    that pair marked, so the LLVM emitter keeps the two in one alias scope.
+// 3. Storage roots (views resolve to their operand's) and the last step
+//    reading each root, for the memory plan.
 #include "codegen/Executor.h"
 
 #include "codegen/ScalarOps.h"
@@ -14,17 +15,18 @@
 #include "kernel/Lowering.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/TargetParser/Host.h"
 
-#include <cstring>
+#include <map>
 
 using namespace dlc;
 
 CompiledFunction::~CompiledFunction() = default;
 
 /// The host's widest vector register in bytes (64 with AVX-512).
-static unsigned hostVectorBytes() {
+unsigned dlc::hostVectorBytes() {
   static const unsigned Bytes = [] {
     llvm::StringMap<bool> F = llvm::sys::getHostCPUFeatures();
     return F.lookup("avx512f") ? 64u : F.lookup("avx") ? 32u : 16u;
@@ -43,8 +45,7 @@ lowerMatMulFor(const Operation &Op, llvm::StringRef Name) {
   return lowerMatMul(Op, Name);
 }
 
-/// Ops that only reinterpret the bytes of their operand.
-static bool isView(OpKind K) {
+bool dlc::isViewOp(OpKind K) {
   return K == OpKind::Reshape || K == OpKind::Flatten ||
          K == OpKind::Squeeze || K == OpKind::Unsqueeze ||
          K == OpKind::Identity;
@@ -117,37 +118,112 @@ static LowerFn kernelLowering(const Operation &Op) {
 }
 
 bool CompiledFunction::supports(const Operation &Op) {
-  return Op.kind() == OpKind::Constant || isView(Op.kind()) ||
+  return Op.kind() == OpKind::Constant || isViewOp(Op.kind()) ||
          kernelLowering(Op) != nullptr;
+}
+
+/// The fusion group of Op (0: none).
+static int64_t fusionGroup(const Operation &Op) {
+  const Attribute *A = Op.findAttr(FusionAttr);
+  return A ? A->getInt() : 0;
+}
+
+/// An in-place pair for a kernel step: an input read exactly where the
+/// output of the same type is written (elementwise, or the full space of an
+/// elementwise / reduction group).
+static void findInPlace(LoweredStep &S) {
+  if (S.Plan && (S.Plan->Kind == GroupKind::MatMul ||
+                 S.Plan->Kind == GroupKind::Conv))
+    return;
+  if (!S.Plan && !(S.Op->info().has(Elementwise) && S.Op->numResults() == 1))
+    return;
+  for (size_t I = 0; I < S.Ins.size(); ++I)
+    for (size_t O = 0; O < S.Outs.size(); ++O) {
+      if (S.Ins[I]->Type != S.Outs[O]->Type)
+        continue;
+      if (S.Plan && (S.Ins[I]->Type != S.Plan->Full ||
+                     S.Plan->SpaceOf.lookup(S.Outs[O]) != Space::Full))
+        continue;
+      S.InPlaceIn = I;
+      S.InPlaceOut = O;
+      return;
+    }
 }
 
 llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
   std::string Unsupported;
   LoweredFunction L;
-  unsigned N = 0;
+  std::map<int64_t, std::vector<const Operation *>> Groups;
   for (auto &Op : F.Body) {
-    L.KernelOf.push_back(-1);
-    if (!CompiledFunction::supports(*Op)) {
+    if (int64_t G = fusionGroup(*Op))
+      Groups[G].push_back(Op.get());
+    if (!CompiledFunction::supports(*Op))
       Unsupported += "\n  " + Op->L.str() + ": '" + Op->mnemonic().str() +
                      "' on " + (Op->numOperands() ? Op->operand(0)->Type.str()
                                                   : std::string("no operands"));
-      continue;
-    }
-    if (Op->kind() == OpKind::Constant || isView(Op->kind()))
-      continue;
-    std::string Name = "k" + std::to_string(N++) + "_" + Op->mnemonic().str();
-    auto K = kernelLowering(*Op)(*Op, Name);
-    if (!K)
-      return K.takeError();
-    L.KernelOf.back() = int(L.Kernels.size());
-    L.Kernels.push_back(std::move(*K));
   }
   if (!Unsupported.empty())
     return makeError("'@" + F.Name +
                      "' has ops without a CPU lowering yet (run it with the "
                      "interpreter instead):" + Unsupported);
+  llvm::DenseSet<const Value *> Available;
+  for (auto &V : F.Inputs)
+    Available.insert(V.get());
+  for (auto &V : F.Params)
+    Available.insert(V.get());
+  for (auto &Op : F.Body) {
+    LoweredStep S;
+    S.Op = Op.get();
+    int64_t G = fusionGroup(*Op);
+    auto GI = Groups.find(G);
+    bool Fused = G && GI->second.size() > 1;
+    if (Fused && GI->second.back() != Op.get())
+      continue; // runs with the group's last op
+    std::string Name = "k" + std::to_string(L.Kernels.size()) + "_";
+    llvm::Expected<std::unique_ptr<kir::Kernel>> K = nullptr;
+    if (Fused) {
+      auto P = planFusionGroup(GI->second, F);
+      if (!P)
+        return P.takeError();
+      for (const Operation *GOp : GI->second)
+        Name += GOp->mnemonic().str() + (GOp == Op.get() ? "" : "_");
+      K = lowerFusedGroup(*P, Name, hostVectorBytes());
+      S.Ins = P->Inputs;
+      S.Outs = P->Outputs;
+      S.Space = P->SpaceValue;
+      S.Plan = std::make_shared<const FusionPlan>(std::move(*P));
+    } else if (Op->kind() == OpKind::Constant || isViewOp(Op->kind())) {
+      S.K = Op->kind() == OpKind::Constant ? LoweredStep::Kind::Constant
+                                           : LoweredStep::Kind::View;
+      Available.insert(Op->result());
+      L.Steps.push_back(std::move(S));
+      continue;
+    } else {
+      K = kernelLowering(*Op)(*Op, Name + Op->mnemonic().str());
+      S.Ins.assign(Op->Operands.begin(), Op->Operands.end());
+      for (auto &R : Op->Results)
+        S.Outs.push_back(R.get());
+    }
+    if (!K)
+      return K.takeError();
+    for (const Value *V : S.Ins)
+      if (!Available.count(V))
+        return makeError(Op->L, "fusion group " + std::to_string(G) +
+                                    " reads a value computed after it");
+    for (const Value *V : S.Outs)
+      Available.insert(V);
+    findInPlace(S);
+    if (S.InPlaceIn >= 0)
+      (*K)->MayAlias.push_back(
+          {unsigned(S.InPlaceIn), unsigned(S.Ins.size() + S.InPlaceOut)});
+    S.Kernel = L.Kernels.size();
+    L.Kernels.push_back(std::move(*K));
+    L.Steps.push_back(std::move(S));
+  }
   return L;
 }
+
+CompiledFunction::CompiledFunction() = default;
 
 llvm::Expected<std::unique_ptr<CompiledFunction>>
 CompiledFunction::compile(const Function &F, unsigned OptLevel,
@@ -155,10 +231,8 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel,
   auto Lowered = lowerFunction(F);
   if (!Lowered)
     return Lowered.takeError();
-  auto &Ks = Lowered->Kernels;
-  auto &KernelOf = Lowered->KernelOf;
   std::vector<const kir::Kernel *> Ptrs;
-  for (auto &K : Ks)
+  for (auto &K : Lowered->Kernels)
     Ptrs.push_back(K.get());
   auto J = JitModule::compile(Ptrs, OptLevel);
   if (!J)
@@ -167,180 +241,42 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel,
   C->F = &F;
   C->Pool = std::make_unique<rt::ThreadPool>(
       Threads ? Threads : rt::ThreadPool::hardwareThreads());
-  // Liveness: the last op that reads each result (outputs live to the end).
-  llvm::DenseMap<const Value *, size_t> LastUse;
-  size_t Index = 0;
-  for (auto &Op : F.Body) {
-    for (Value *V : Op->Operands)
-      LastUse[V] = Index;
-    ++Index;
-  }
-  for (Value *V : F.Outputs)
-    LastUse[V] = F.Body.size();
-  C->DiesAfter.resize(F.Body.size());
-  for (auto &Op : F.Body)
-    for (auto &R : Op->Results) {
-      auto It = LastUse.find(R.get());
-      if (It != LastUse.end() && It->second < F.Body.size())
-        C->DiesAfter[It->second].push_back(R.get());
-    }
   C->Jit = std::move(*J);
-  for (int KI : KernelOf) {
-    if (KI < 0) {
-      C->Kernels.push_back(nullptr);
-      C->ParallelKernel.push_back(false);
-      continue;
+  C->Lowered = std::move(*Lowered);
+  for (auto &V : F.Inputs)
+    C->Root[V.get()] = V.get();
+  for (auto &V : F.Params)
+    C->Root[V.get()] = V.get();
+  auto &Steps = C->Lowered.Steps;
+  for (unsigned I = 0; I < Steps.size(); ++I) {
+    const LoweredStep &S = Steps[I];
+    KernelFn Fn = nullptr;
+    bool Par = false;
+    switch (S.K) {
+    case LoweredStep::Kind::Constant:
+      C->Root[S.Op->result()] = S.Op->result();
+      break;
+    case LoweredStep::Kind::View:
+      C->Root[S.Op->result()] = C->Root.lookup(S.Op->operand(0));
+      break;
+    case LoweredStep::Kind::Kernel: {
+      for (const Value *V : S.Outs)
+        C->Root[V] = V;
+      for (const Value *V : S.Ins)
+        C->LastRead[C->Root.lookup(V)] = I;
+      const kir::Kernel &K = *C->Lowered.Kernels[S.Kernel];
+      auto Found = C->Jit->lookup(K.Name);
+      if (!Found)
+        return Found.takeError();
+      Fn = *Found;
+      Par = K.isParallel();
+      break;
     }
-    auto Fn = C->Jit->lookup(Ks[KI]->Name);
-    if (!Fn)
-      return Fn.takeError();
-    C->Kernels.push_back(*Fn);
-    C->ParallelKernel.push_back(Ks[KI]->isParallel());
+    }
+    C->Fns.push_back(Fn);
+    C->Parallel.push_back(Par);
   }
+  for (const Value *V : F.Outputs)
+    C->LastRead[C->Root.lookup(V)] = Steps.size();
   return C;
-}
-
-/// Checks run-time inputs against the signature and binds symbolic dims.
-static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
-  if (In.size() != F.Inputs.size())
-    return makeError("'@" + F.Name + "' takes " +
-                     std::to_string(F.Inputs.size()) + " input(s), got " +
-                     std::to_string(In.size()));
-  llvm::StringMap<std::pair<int64_t, std::string>> Bound;
-  for (size_t I = 0; I < In.size(); ++I) {
-    const Value &V = *F.Inputs[I];
-    const Tensor &T = In[I];
-    std::string What = "input '" + V.Name + "'";
-    if (T.elem() != V.Type.elem())
-      return makeError(What + " must be " + V.Type.str() + ", got " +
-                       dtypeName(T.elem()));
-    if (T.rank() != V.Type.rank())
-      return makeError(What + " must have rank " +
-                       std::to_string(V.Type.rank()) + " (" + V.Type.str() +
-                       "), got " + T.type().str());
-    for (unsigned D = 0; D < T.rank(); ++D) {
-      const Dim &Want = V.Type.dim(D);
-      int64_t Got = T.shape()[D];
-      if (Want.isStatic() && Want.size() != Got)
-        return makeError(What + " dim " + std::to_string(D) + " must be " +
-                         Want.str() + ", got " + std::to_string(Got));
-      if (!Want.isSymbol())
-        continue;
-      auto [It, New] = Bound.try_emplace(Want.sym(), Got, V.Name);
-      if (!New && It->second.first != Got)
-        return makeError(What + " dim " + std::to_string(D) + " (" +
-                         Want.str() + ") is " + std::to_string(Got) + " but " +
-                         Want.str() + " was bound to " +
-                         std::to_string(It->second.first) + " by input '" +
-                         It->second.second + "'");
-    }
-  }
-  return llvm::Error::success();
-}
-
-/// Gather indices must lie in [-dim, dim): checked before the kernel runs,
-/// which then only normalizes negative ones.
-static llvm::Error checkGatherIndices(const Operation &Op, const Tensor &Data,
-                                      const Tensor &Idx) {
-  int64_t Axis = Op.getInt("axis");
-  if (Axis < 0)
-    Axis += Data.rank();
-  int64_t N = Data.shape()[Axis];
-  for (int64_t I = 0; I < Idx.numElements(); ++I) {
-    int64_t V = Idx.getI(I);
-    if (V < -N || V >= N)
-      return makeError(Op.L, "'gather': index " + std::to_string(V) +
-                                 " is out of range for dim " +
-                                 std::to_string(Axis) + " of size " +
-                                 std::to_string(N));
-  }
-  return llvm::Error::success();
-}
-
-llvm::Expected<std::vector<Tensor>>
-CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
-  if (auto E = checkInputs(*F, Inputs))
-    return std::move(E);
-  llvm::DenseMap<const Value *, const Tensor *> Env;
-  llvm::DenseMap<const Value *, std::unique_ptr<Tensor>> Owned;
-  uint64_t Live = 0, Peak = 0;
-  for (size_t I = 0; I < Inputs.size(); ++I)
-    Env[F->Inputs[I].get()] = &Inputs[I];
-  for (size_t I = 0; I < F->Params.size(); ++I) {
-    if (I >= F->ParamInits.size() || !F->ParamInits[I])
-      return makeError("parameter '" + F->Params[I]->Name + "' has no value");
-    Env[F->Params[I].get()] = F->ParamInits[I]->getTensor().get();
-  }
-  size_t OpIndex = 0;
-  for (auto &Op : F->Body) {
-    KernelFn Fn = Kernels[OpIndex++];
-    if (Op->kind() == OpKind::Constant) {
-      Env[Op->result()] = Op->attr("value").getTensor().get();
-      continue;
-    }
-    llvm::SmallVector<TensorType, 4> Types;
-    llvm::SmallVector<const Tensor *, 4> Args;
-    for (Value *V : Op->Operands) {
-      Args.push_back(Env.lookup(V));
-      Types.push_back(Args.back()->type());
-    }
-    auto RT = inferResultTypes(*Op, Types);
-    if (!RT)
-      return RT.takeError();
-    if ((Op->kind() == OpKind::ArgMax || Op->kind() == OpKind::ArgMin) &&
-        Args[0]->numElements() == 0 && (*RT)[0].numElements() != 0)
-      return makeError(Op->L, "'" + Op->mnemonic() +
-                                  "' cannot take the index of an empty axis");
-    if (Op->kind() == OpKind::Gather)
-      if (auto E = checkGatherIndices(*Op, *Args[0], *Args[1]))
-        return std::move(E);
-    std::vector<std::unique_ptr<Tensor>> Results;
-    for (const TensorType &T : *RT)
-      Results.push_back(std::make_unique<Tensor>(T.elem(), T.staticSizes()));
-    if (isView(Op->kind())) {
-      if (Results[0]->byteSize() != Args[0]->byteSize())
-        return makeError(Op->L, "'" + Op->mnemonic() + "' cannot view " +
-                                    Args[0]->type().str() + " as " +
-                                    (*RT)[0].str());
-      std::memcpy(Results[0]->data(), Args[0]->data(), Results[0]->byteSize());
-    } else {
-      llvm::SmallVector<BufferArg, 4> Bufs;
-      for (const Tensor *T : Args)
-        Bufs.push_back({const_cast<uint8_t *>(T->data()), T->shape().data()});
-      for (auto &R : Results)
-        Bufs.push_back({R->data(), R->shape().data()});
-      // Waking threads costs microseconds: only results of at least 64 KiB
-      // are worth splitting.
-      uint64_t OutBytes = 0;
-      for (auto &R : Results)
-        OutBytes += R->byteSize();
-      if (ParallelKernel[OpIndex - 1] && Pool->threads() > 1 &&
-          OutBytes >= (64u << 10)) {
-        int64_t Chunks = Pool->threads();
-        Pool->parallelFor(Chunks, [&](int64_t C) { Fn(Bufs.data(), C, Chunks); });
-      } else {
-        Fn(Bufs.data(), 0, 1);
-      }
-    }
-    for (unsigned I = 0; I < Results.size(); ++I) {
-      Env[Op->result(I)] = Results[I].get();
-      Live += Results[I]->byteSize();
-      Owned[Op->result(I)] = std::move(Results[I]);
-    }
-    Peak = std::max(Peak, Live);
-    // Free the intermediates this op read for the last time.
-    for (const Value *V : DiesAfter[OpIndex - 1]) {
-      auto It = Owned.find(V);
-      if (It == Owned.end())
-        continue;
-      Live -= It->second->byteSize();
-      Owned.erase(It);
-    }
-  }
-  if (PeakBytes)
-    *PeakBytes = Peak;
-  std::vector<Tensor> Outs;
-  for (Value *V : F->Outputs)
-    Outs.push_back(*Env.lookup(V));
-  return Outs;
 }

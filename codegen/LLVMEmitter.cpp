@@ -131,16 +131,22 @@ llvm::Error Emitter::run() {
   // One alias scope per buffer.
   llvm::MDBuilder MDB(Ctx);
   llvm::MDNode *Domain = MDB.createAnonymousAliasScopeDomain(K.Name);
+  // Arguments that may share storage (MayAlias) share a scope.
+  std::vector<size_t> ScopeOf(K.Args.size());
+  for (size_t I = 0; I < K.Args.size(); ++I)
+    ScopeOf[I] = I;
+  for (auto [A, C] : K.MayAlias)
+    ScopeOf[std::max(A, C)] = ScopeOf[std::min(A, C)];
   std::vector<llvm::MDNode *> Scopes;
   for (size_t I = 0; I < K.Args.size(); ++I)
     Scopes.push_back(MDB.createAnonymousAliasScope(Domain, K.Args[I]->Name));
   for (size_t I = 0; I < K.Args.size(); ++I) {
     llvm::SmallVector<llvm::Metadata *, 4> Others;
     for (size_t J = 0; J < K.Args.size(); ++J)
-      if (J != I)
+      if (ScopeOf[J] != ScopeOf[I] && ScopeOf[J] == J)
         Others.push_back(Scopes[J]);
     BufInfo &Info = Bufs[K.Args[I].get()];
-    Info.Scope = llvm::MDNode::get(Ctx, {Scopes[I]});
+    Info.Scope = llvm::MDNode::get(Ctx, {Scopes[ScopeOf[I]]});
     Info.NoAlias = llvm::MDNode::get(Ctx, Others);
   }
   if (auto E = block(K.Body))

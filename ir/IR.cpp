@@ -36,6 +36,10 @@ void Operation::setAttr(llvm::StringRef Name, Attribute A) {
     Attrs.insert(It, NamedAttr{Name.str(), std::move(A)});
 }
 
+void Operation::removeAttr(llvm::StringRef Name) {
+  llvm::erase_if(Attrs, [&](const NamedAttr &A) { return A.Name == Name; });
+}
+
 /// The parsed default value of an op's attribute, cached.
 static const Attribute &defaultAttr(OpKind K, llvm::StringRef Name) {
   static std::mutex M;

@@ -46,6 +46,7 @@ public:
   llvm::ArrayRef<NamedAttr> attrs() const { return Attrs; }
   const Attribute *findAttr(llvm::StringRef Name) const;
   void setAttr(llvm::StringRef Name, Attribute A);
+  void removeAttr(llvm::StringRef Name);
   /// The attribute's value, or the op table's default when it is not set.
   /// Asserts that the table declares the attribute.
   const Attribute &attr(llvm::StringRef Name) const;

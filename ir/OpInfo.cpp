@@ -51,7 +51,8 @@ const AttrSpec *OpInfo::findAttr(llvm::StringRef Name) const {
   for (const AttrSpec &A : Attrs)
     if (A.Name == Name)
       return &A;
-  return nullptr;
+  static const AttrSpec Fusion = {FusionAttr, AttrKind::Int, "0"};
+  return Name == FusionAttr ? &Fusion : nullptr;
 }
 
 const OpInfo &dlc::getOpInfo(OpKind K) { return table()[size_t(K)]; }

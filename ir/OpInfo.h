@@ -39,6 +39,11 @@ struct AttrSpec {
   const char *Default; // text syntax; nullptr when required
 };
 
+/// The one attribute every op may carry besides its own: the fusion group
+/// (an int, > 0) that `--fuse` assigns; ops with the same value run as one
+/// kernel. Not part of any op's Attrs list.
+constexpr llvm::StringLiteral FusionAttr = "fusion";
+
 struct OpInfo {
   OpKind Kind;
   llvm::StringRef Mnemonic;
@@ -53,6 +58,7 @@ struct OpInfo {
   llvm::ArrayRef<AttrSpec> Attrs;
 
   bool has(OpTrait T) const { return Traits & T; }
+  /// The op's attribute Name, or the fusion annotation (FusionAttr).
   const AttrSpec *findAttr(llvm::StringRef Name) const;
 };
 

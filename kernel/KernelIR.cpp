@@ -239,7 +239,10 @@ void kir::printKernel(const Kernel &K, llvm::raw_ostream &OS) {
   for (size_t I = 0; I < K.Args.size(); ++I)
     OS << (I ? ", " : "") << "%" << K.Args[I]->Name << ": "
        << K.Args[I]->BufType.str();
-  OS << ") {\n";
+  OS << ")";
+  for (auto [A, B] : K.MayAlias)
+    OS << " may_alias(%" << K.Args[A]->Name << ", %" << K.Args[B]->Name << ")";
+  OS << " {\n";
   printOps(K.Body, OS, 2);
   OS << "}\n";
 }

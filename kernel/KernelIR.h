@@ -120,6 +120,9 @@ public:
   std::string Name;
   std::vector<std::unique_ptr<KValue>> Args; // buffers
   std::vector<std::unique_ptr<KOp>> Body;
+  /// Pairs of argument indices that may share storage (an elementwise
+  /// result written over an operand); all others never overlap.
+  std::vector<std::pair<unsigned, unsigned>> MayAlias;
 
   /// Whether the kernel has a (top-level) parallel loop: its iterations can
   /// be split into chunks run on different threads.

@@ -75,13 +75,21 @@ struct ConvNest {
   KValue *N = nullptr, *M = nullptr, *Acc = nullptr;
   std::vector<KValue *> O;
 
-  ConvNest(KBuilder &B, const Operation &Op) {
+  /// Declares the arguments (x, w, [bias,] out), in that order.
+  static ConvNest declare(KBuilder &B, const Operation &Op) {
+    KValue *X = B.arg("x", dynamicLike(Op.operand(0)->Type));
+    KValue *W = B.arg("w", dynamicLike(Op.operand(1)->Type));
+    KValue *Bias = Op.numOperands() == 3
+                       ? B.arg("bias", dynamicLike(Op.operand(2)->Type))
+                       : nullptr;
+    KValue *Out = B.arg("out", dynamicLike(Op.result()->Type));
+    return ConvNest(B, Op, X, W, Bias, Out);
+  }
+  /// On existing arguments.
+  ConvNest(KBuilder &B, const Operation &Op, KValue *X, KValue *Wt,
+           KValue *Bias, KValue *Out)
+      : X(X), Wt(Wt), Bias(Bias), Out(Out) {
     const TensorType &XT = Op.operand(0)->Type;
-    X = B.arg("x", dynamicLike(XT));
-    Wt = B.arg("w", dynamicLike(Op.operand(1)->Type));
-    Bias = Op.numOperands() == 3 ? B.arg("bias", dynamicLike(Op.operand(2)->Type))
-                                 : nullptr;
-    Out = B.arg("out", dynamicLike(Op.result()->Type));
     Zero = B.constIndex(0);
     One = B.constIndex(1);
     for (unsigned D = 2; D < XT.rank(); ++D) {
@@ -107,6 +115,7 @@ struct ConvTail {
   KValue *X, *W, *Out, *Acc, *Valid;
   std::vector<KValue *> XIdx, WIdx, Lead, O;
   DType E;
+  const Epilogue *Epi = nullptr; // applied to acc before the store
 };
 
 /// Returns the outermost (batch) loop, which runs in parallel.
@@ -120,7 +129,10 @@ KOp *accumulateAndStore(KBuilder &B, const ConvTail &T) {
     B.endFor();
   std::vector<KValue *> OutIdx(T.Lead);
   OutIdx.insert(OutIdx.end(), T.O.begin(), T.O.end());
-  B.store(B.get(T.Acc), T.Out, OutIdx);
+  KValue *V = B.get(T.Acc);
+  if (T.Epi && *T.Epi)
+    V = (*T.Epi)(B, V, OutIdx, 1);
+  B.store(V, T.Out, OutIdx);
   KOp *Outer = nullptr;
   for (size_t D = 0; D < T.O.size() + T.Lead.size(); ++D)
     Outer = B.endFor();
@@ -129,19 +141,14 @@ KOp *accumulateAndStore(KBuilder &B, const ConvTail &T) {
 }
 } // namespace
 
-llvm::Expected<std::unique_ptr<Kernel>>
-dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
-  if (Op.kind() != OpKind::Conv)
-    return makeError(Op.L, "'" + Op.mnemonic() + "' is not conv");
+/// The loops of a direct convolution on Nest's arguments.
+static void convBody(KBuilder &B, const Operation &Op, ConvNest &Nest,
+                     const Epilogue *Epi) {
   const TensorType &XT = Op.operand(0)->Type, &RT = Op.result()->Type;
   unsigned S = XT.rank() - 2;
   DType E = RT.elem();
   WindowAttrs W = windowAttrs(Op, S, true);
   int64_t G = Op.getInt("group");
-
-  auto K = newKernel(Name);
-  KBuilder B(*K);
-  ConvNest Nest(B, Op);
   KValue *X = Nest.X, *Wt = Nest.Wt, *Out = Nest.Out, *Zero = Nest.Zero,
          *One = Nest.One;
   KValue *ChanPerGroupOut = B.index(IndexOp::Div, B.dim(Wt, 0), B.constIndex(G));
@@ -164,8 +171,25 @@ dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
     WIdx.push_back(Kv[D]);
     Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, SType::of(DType::Bool)) : V;
   }
-  accumulateAndStore(B, {X, Wt, Out, Acc, Valid, XIdx, WIdx, {N, M}, O, E});
+  accumulateAndStore(B, {X, Wt, Out, Acc, Valid, XIdx, WIdx, {N, M}, O, E, Epi});
+}
+
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
+  if (Op.kind() != OpKind::Conv)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not conv");
+  auto K = newKernel(Name);
+  KBuilder B(*K);
+  ConvNest Nest = ConvNest::declare(B, Op);
+  convBody(B, Op, Nest, nullptr);
   return finishKernel(std::move(K));
+}
+
+void kir::buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
+                    KValue *Bias, KValue *Out, const Epilogue &Epi) {
+  ConvNest Nest(B, Op, X, W, Bias, Out);
+  convBody(B, Op, Nest, &Epi);
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>
@@ -259,7 +283,7 @@ dlc::lowerConvTranspose(const Operation &Op, llvm::StringRef Name) {
 
   auto K = newKernel(Name);
   KBuilder B(*K);
-  ConvNest Nest(B, Op);
+  ConvNest Nest = ConvNest::declare(B, Op);
   KValue *X = Nest.X, *Wt = Nest.Wt, *Out = Nest.Out, *Zero = Nest.Zero,
          *One = Nest.One;
   // Weight is [C, M/group, k...]: result channel m belongs to group

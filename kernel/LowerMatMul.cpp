@@ -107,6 +107,19 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
   if (Op.kind() != OpKind::MatMul || AT.rank() != 2 || BT.rank() != 2 ||
       (E != DType::F32 && E != DType::F64))
     return makeError(Op.L, "the blocked matmul takes 2-D f32 or f64 operands");
+  auto K = newKernel(Name);
+  KBuilder B(*K);
+  KValue *A = B.arg("a", dynamicLike(AT)), *Bm = B.arg("b", dynamicLike(BT)),
+         *Out = B.arg("out", dynamicLike(RT));
+  buildBlockedMatMul(B, Op, A, Bm, Out, VectorBytes, nullptr);
+  return finishKernel(std::move(K));
+}
+
+void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
+                             KValue *Bm, KValue *Out, unsigned VectorBytes,
+                             const Epilogue &Epi) {
+  const TensorType &BT = Op.operand(1)->Type;
+  DType E = Op.result()->Type.elem();
   const unsigned L = VectorBytes / dtypeSize(E); // lanes per vector register
   // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a b
   // narrower than that (static, as in the gradients of narrow convolutions)
@@ -118,11 +131,11 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
   const unsigned MR = NV == 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 16;
   const unsigned NR = NV * L;
   SType VT = SType::vec(E, L), ST = SType::of(E);
+  // The value stored at the end: the accumulator, or the epilogue of it.
+  auto final = [&](KValue *Acc, std::vector<KValue *> Idx, unsigned Lanes) {
+    return Epi ? Epi(B, Acc, Idx, Lanes) : Acc;
+  };
 
-  auto K = newKernel(Name);
-  KBuilder B(*K);
-  KValue *A = B.arg("a", dynamicLike(AT)), *Bm = B.arg("b", dynamicLike(BT)),
-         *Out = B.arg("out", dynamicLike(RT));
   KValue *Zero = B.constIndex(0);
   KValue *M = B.dim(A, 0), *Kx = B.dim(A, 1), *N = B.dim(Bm, 1);
   KValue *MF = B.index(IndexOp::Mul, B.index(IndexOp::Div, M, B.constIndex(MR)),
@@ -144,6 +157,11 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
     B.store(B.scalar(OpKind::Add, {B.load(Out, {I, J2}), Prod}, ST), Out, {I, J2});
     B.endFor();
     B.endFor();
+    if (Epi) { // the row is complete: apply the epilogue in place
+      KValue *J3 = B.beginFor(CLo, CHi);
+      B.store(final(B.load(Out, {I, J3}), {I, J3}, 1), Out, {I, J3});
+      B.endFor();
+    }
     B.endFor();
   };
 
@@ -177,38 +195,62 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
         B.store(ZeroV, Out, {I, B.index(IndexOp::Add, J0, B.constIndex(V * L))});
       B.endFor();
     }
-    KValue *KK = B.beginFor(Zero, Kx, KC);
-    KValue *KEnd =
-        B.index(IndexOp::Min, B.index(IndexOp::Add, KK, B.constIndex(KC)), Kx);
-    KValue *I0 = B.beginFor(RLo, RFull, MR);
-    std::vector<KValue *> Rows, Cols;
-    for (unsigned R = 0; R < MR; ++R)
-      Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
-    for (unsigned V = 0; V < NV; ++V)
-      Cols.push_back(B.index(IndexOp::Add, J0, B.constIndex(V * L)));
-    std::vector<std::vector<KValue *>> Acc(MR, std::vector<KValue *>(NV));
-    for (unsigned R = 0; R < MR; ++R)
-      for (unsigned V = 0; V < NV; ++V) {
-        Acc[R][V] = B.local(E, L);
-        B.set(Acc[R][V], B.load(Out, {Rows[R], Cols[V]}, L));
+    // One k slice of every row block; the last slice stores the final
+    // values (through the epilogue), the others partial sums.
+    auto slice = [&](KValue *KLo, KValue *KHi, bool Last) {
+      KValue *I0 = B.beginFor(RLo, RFull, MR);
+      std::vector<KValue *> Rows, Cols;
+      for (unsigned R = 0; R < MR; ++R)
+        Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
+      for (unsigned V = 0; V < NV; ++V)
+        Cols.push_back(B.index(IndexOp::Add, J0, B.constIndex(V * L)));
+      std::vector<std::vector<KValue *>> Acc(MR, std::vector<KValue *>(NV));
+      for (unsigned R = 0; R < MR; ++R)
+        for (unsigned V = 0; V < NV; ++V) {
+          Acc[R][V] = B.local(E, L);
+          B.set(Acc[R][V], B.load(Out, {Rows[R], Cols[V]}, L));
+        }
+      KValue *Kv = B.beginFor(KLo, KHi);
+      std::vector<KValue *> BV;
+      for (unsigned V = 0; V < NV; ++V)
+        BV.push_back(B.load(Bm, {Kv, Cols[V]}, L));
+      for (unsigned R = 0; R < MR; ++R) {
+        KValue *AV = B.broadcast(B.load(A, {Rows[R], Kv}), L);
+        for (unsigned V = 0; V < NV; ++V)
+          B.set(Acc[R][V],
+                B.scalar(OpKind::Add,
+                         {B.get(Acc[R][V]), B.scalar(OpKind::Mul, {AV, BV[V]}, VT)},
+                         VT));
       }
-    KValue *Kv = B.beginFor(KK, KEnd);
-    std::vector<KValue *> BV;
-    for (unsigned V = 0; V < NV; ++V)
-      BV.push_back(B.load(Bm, {Kv, Cols[V]}, L));
-    for (unsigned R = 0; R < MR; ++R) {
-      KValue *AV = B.broadcast(B.load(A, {Rows[R], Kv}), L);
-      for (unsigned V = 0; V < NV; ++V)
-        B.set(Acc[R][V],
-              B.scalar(OpKind::Add,
-                       {B.get(Acc[R][V]), B.scalar(OpKind::Mul, {AV, BV[V]}, VT)}, VT));
+      B.endFor(); // k
+      for (unsigned R = 0; R < MR; ++R)
+        for (unsigned V = 0; V < NV; ++V) {
+          KValue *Val = B.get(Acc[R][V]);
+          if (Last)
+            Val = final(Val, {Rows[R], Cols[V]}, L);
+          B.store(Val, Out, {Rows[R], Cols[V]});
+        }
+      B.endFor(); // i0
+    };
+    if (!Epi) {
+      KValue *KK = B.beginFor(Zero, Kx, KC);
+      slice(KK, B.index(IndexOp::Min, B.index(IndexOp::Add, KK, B.constIndex(KC)), Kx),
+            false);
+      B.endFor(); // kk
+    } else {
+      // Every slice but the last, then the last one [KLast, Kx), which may
+      // be empty (k = 0) but still stores.
+      KValue *Slices = B.index(IndexOp::Div, B.index(IndexOp::Add, Kx, B.constIndex(KC - 1)),
+                               B.constIndex(KC));
+      KValue *KLast = B.index(
+          IndexOp::Max, Zero,
+          B.index(IndexOp::Mul, B.index(IndexOp::Sub, Slices, B.constIndex(1)),
+                  B.constIndex(KC)));
+      KValue *KK = B.beginFor(Zero, KLast, KC);
+      slice(KK, B.index(IndexOp::Add, KK, B.constIndex(KC)), false);
+      B.endFor(); // kk
+      slice(KLast, Kx, true);
     }
-    B.endFor(); // k
-    for (unsigned R = 0; R < MR; ++R)
-      for (unsigned V = 0; V < NV; ++V)
-        B.store(B.get(Acc[R][V]), Out, {Rows[R], Cols[V]});
-    B.endFor(); // i0
-    B.endFor(); // kk
     B.endFor(); // j0 (the full part of the panel)
     // Edge columns (only in the last panel), for the blocked rows.
     plain(RLo, RFull, B.index(IndexOp::Max, PLo, NF), PHi);
@@ -232,5 +274,4 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
     panel(P, Zero, MF, M);
     B.endFor()->Marks.Parallel = true; // panels
   }
-  return finishKernel(std::move(K));
 }

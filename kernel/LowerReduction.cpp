@@ -48,28 +48,30 @@ static double highest(DType E) {
   llvm_unreachable("bad dtype");
 }
 
+void kir::reductionCombine(OpKind RK, DType E, OpKind &Combine, double &Init) {
+  if (RK == OpKind::ReduceSum || RK == OpKind::ReduceMean)
+    Combine = OpKind::Add, Init = 0;
+  else if (RK == OpKind::ReduceProd)
+    Combine = OpKind::Mul, Init = 1;
+  else if (RK == OpKind::ReduceMax)
+    Combine = OpKind::Max, Init = lowest(E);
+  else if (RK == OpKind::ReduceMin)
+    Combine = OpKind::Min, Init = highest(E);
+  else
+    llvm_unreachable("not a plain reduction");
+}
+
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerReduction(const Operation &Op, llvm::StringRef Name) {
   OpKind RK = Op.kind();
   OpKind Combine;
   double Init;
   DType E = Op.operand(0)->Type.elem();
-  switch (RK) {
-  case OpKind::ReduceSum: case OpKind::ReduceMean:
-    Combine = OpKind::Add, Init = 0;
-    break;
-  case OpKind::ReduceProd:
-    Combine = OpKind::Mul, Init = 1;
-    break;
-  case OpKind::ReduceMax:
-    Combine = OpKind::Max, Init = lowest(E);
-    break;
-  case OpKind::ReduceMin:
-    Combine = OpKind::Min, Init = highest(E);
-    break;
-  default:
+  if (RK != OpKind::ReduceSum && RK != OpKind::ReduceMean &&
+      RK != OpKind::ReduceProd && RK != OpKind::ReduceMax &&
+      RK != OpKind::ReduceMin)
     return makeError(Op.L, "'" + Op.mnemonic() + "' is not a plain reduction");
-  }
+  reductionCombine(RK, E, Combine, Init);
   if (E == DType::Bool)
     return makeError(Op.L, "reductions over bool are not lowered");
   const TensorType &XT = Op.operand(0)->Type;

@@ -2,6 +2,7 @@
 #ifndef DLC_KERNEL_LOWERING_H
 #define DLC_KERNEL_LOWERING_H
 
+#include "ir/FusionPlan.h"
 #include "ir/IR.h"
 #include "kernel/KernelIR.h"
 
@@ -73,6 +74,12 @@ lowerArgReduce(const Operation &Op, llvm::StringRef Name);
 /// tile and shape to a kernel with arguments (inputs..., results...).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerCopy(const Operation &Op, llvm::StringRef Name);
+
+/// Lowers a fusion group to one kernel with arguments (the values it reads,
+/// the values it writes, a shape-only argument with the run-time shape of
+/// the group's space). VectorBytes as for lowerMatMulBlocked.
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name, unsigned VectorBytes);
 
 } // namespace dlc
 

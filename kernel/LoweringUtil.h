@@ -2,7 +2,10 @@
 #ifndef DLC_KERNEL_LOWERINGUTIL_H
 #define DLC_KERNEL_LOWERINGUTIL_H
 
+#include "ir/IR.h"
 #include "kernel/KernelIR.h"
+
+#include <functional>
 
 namespace dlc {
 namespace kir {
@@ -30,6 +33,27 @@ finishKernel(std::unique_ptr<Kernel> K) {
     return std::move(E);
   return std::move(K);
 }
+
+/// An elementwise epilogue, applied where an anchor (matmul, conv) stores
+/// its result: given the anchor's value at result index Idx (Lanes lanes
+/// along the last dim when Lanes > 1), it stores the other values the fused
+/// group must write and returns the value for the anchor's own buffer.
+using Epilogue = std::function<KValue *(KBuilder &, KValue *Acc,
+                                        llvm::ArrayRef<KValue *> Idx,
+                                        unsigned Lanes)>;
+
+/// The register-blocked 2-D matmul of Op on existing arguments, with an
+/// optional epilogue (see lowerMatMulBlocked).
+void buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
+                        KValue *Out, unsigned VectorBytes, const Epilogue &Epi);
+
+/// The direct convolution of Op on existing arguments (Bias may be null),
+/// with an optional epilogue (see lowerConv).
+void buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
+               KValue *Bias, KValue *Out, const Epilogue &Epi);
+
+/// A reduction's combining op and its identity for element type E.
+void reductionCombine(OpKind Reduce, DType E, OpKind &Combine, double &Init);
 
 } // namespace kir
 } // namespace dlc

@@ -18,6 +18,8 @@ const Step Optimize[] = {
     {"cse", "merge the duplicates that folding and decomposition expose"},
     {"dce", "remove what the steps above made unused"},
     {"infer-shapes", "refine '?' dims now that the graph is final"},
+    {"fuse", "run elementwise chains, epilogues and softmax-like rows as one "
+             "kernel each"},
 };
 } // namespace
 

@@ -1,0 +1,287 @@
+// The CPU graph executor, run side: input checks, the memory plan and the
+// walk over the steps.
+//
+// 1. Check the inputs against the signature (count, dtype, rank, static
+//    dims, one size per symbol).
+// 2. Find or build the plan for these input shapes (cached, under a lock):
+//    run-time shape inference over every op (fused ones included, and
+//    checked against their group's space); then liveness: each storage root
+//    lives from the step that writes it to the last step that reads it
+//    (outputs to the end); an in-place pair of a step takes its input's
+//    root when that dies there; runtime/Arena places the roots in one arena.
+// 3. Take an arena from the pool, call each kernel with {data, sizes} per
+//    buffer (plus the shape-only space argument of a fused group), copy the
+//    outputs out, and give the arena back.
+#include "codegen/Executor.h"
+
+#include "ir/ShapeInference.h"
+
+#include "llvm/ADT/StringMap.h"
+
+#include <cstring>
+
+using namespace dlc;
+
+struct CompiledFunction::RunPlan {
+  llvm::DenseMap<const Value *, llvm::SmallVector<int64_t, 4>> Shapes;
+  /// Per value: the root whose bytes it uses, after in-place merges.
+  llvm::DenseMap<const Value *, const Value *> Storage;
+  llvm::DenseMap<const Value *, uint64_t> Offset; // per arena root
+  uint64_t ArenaBytes = 0;
+};
+
+/// Checks run-time inputs against the signature and binds symbolic dims.
+static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
+  if (In.size() != F.Inputs.size())
+    return makeError("'@" + F.Name + "' takes " +
+                     std::to_string(F.Inputs.size()) + " input(s), got " +
+                     std::to_string(In.size()));
+  llvm::StringMap<std::pair<int64_t, std::string>> Bound;
+  for (size_t I = 0; I < In.size(); ++I) {
+    const Value &V = *F.Inputs[I];
+    const Tensor &T = In[I];
+    std::string What = "input '" + V.Name + "'";
+    if (T.elem() != V.Type.elem())
+      return makeError(What + " must be " + V.Type.str() + ", got " +
+                       dtypeName(T.elem()));
+    if (T.rank() != V.Type.rank())
+      return makeError(What + " must have rank " +
+                       std::to_string(V.Type.rank()) + " (" + V.Type.str() +
+                       "), got " + T.type().str());
+    for (unsigned D = 0; D < T.rank(); ++D) {
+      const Dim &Want = V.Type.dim(D);
+      int64_t Got = T.shape()[D];
+      if (Want.isStatic() && Want.size() != Got)
+        return makeError(What + " dim " + std::to_string(D) + " must be " +
+                         Want.str() + ", got " + std::to_string(Got));
+      if (!Want.isSymbol())
+        continue;
+      auto [It, New] = Bound.try_emplace(Want.sym(), Got, V.Name);
+      if (!New && It->second.first != Got)
+        return makeError(What + " dim " + std::to_string(D) + " (" +
+                         Want.str() + ") is " + std::to_string(Got) + " but " +
+                         Want.str() + " was bound to " +
+                         std::to_string(It->second.first) + " by input '" +
+                         It->second.second + "'");
+    }
+  }
+  return llvm::Error::success();
+}
+
+/// Gather indices must lie in [-dim, dim): checked before the kernel runs,
+/// which then only normalizes negative ones.
+static llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
+                                      const Tensor &Idx) {
+  for (int64_t I = 0; I < Idx.numElements(); ++I) {
+    int64_t V = Idx.getI(I);
+    if (V < -N || V >= N)
+      return makeError(Op.L, "'gather': index " + std::to_string(V) +
+                                 " is out of range for dim " +
+                                 std::to_string(Op.getInt("axis")) +
+                                 " of size " + std::to_string(N));
+  }
+  return llvm::Error::success();
+}
+
+static uint64_t byteSize(DType E, llvm::ArrayRef<int64_t> Shape) {
+  uint64_t N = dtypeSize(E);
+  for (int64_t D : Shape)
+    N *= uint64_t(D);
+  return N;
+}
+
+/// The run-time shape a value of space S has in a group whose space has
+/// shape Full.
+static llvm::SmallVector<int64_t, 4> spaceShape(const FusionPlan &P, Space S,
+                                                llvm::ArrayRef<int64_t> Full) {
+  llvm::SmallVector<int64_t, 4> R;
+  for (unsigned D = 0; D < Full.size(); ++D) {
+    if (S == Space::Full || !P.Reduced[D])
+      R.push_back(Full[D]);
+    else if (S == Space::OuterKeep)
+      R.push_back(1);
+  }
+  return R;
+}
+
+llvm::Expected<std::shared_ptr<const CompiledFunction::RunPlan>>
+CompiledFunction::planFor(llvm::ArrayRef<Tensor> Inputs) const {
+  std::vector<int64_t> Key;
+  for (const Tensor &T : Inputs) {
+    Key.push_back(T.rank());
+    Key.insert(Key.end(), T.shape().begin(), T.shape().end());
+  }
+  {
+    std::lock_guard<std::mutex> Lock(PlanMutex);
+    auto It = Plans.find(Key);
+    if (It != Plans.end())
+      return It->second;
+  }
+  auto P = std::make_shared<RunPlan>();
+  auto &Shapes = P->Shapes;
+  for (size_t I = 0; I < Inputs.size(); ++I)
+    Shapes[F->Inputs[I].get()].assign(Inputs[I].shape().begin(),
+                                      Inputs[I].shape().end());
+  for (size_t I = 0; I < F->Params.size(); ++I) {
+    if (I >= F->ParamInits.size() || !F->ParamInits[I])
+      return makeError("parameter '" + F->Params[I]->Name + "' has no value");
+    auto Sh = F->ParamInits[I]->getTensor()->shape();
+    Shapes[F->Params[I].get()].assign(Sh.begin(), Sh.end());
+  }
+  auto typeOf = [&](const Value *V) {
+    return TensorType::get(V->Type.elem(), Shapes[V]);
+  };
+  for (auto &Op : F->Body) {
+    if (Op->kind() == OpKind::Constant) {
+      auto Sh = Op->attr("value").getTensor()->shape();
+      Shapes[Op->result()].assign(Sh.begin(), Sh.end());
+      continue;
+    }
+    llvm::SmallVector<TensorType, 4> Types;
+    for (Value *V : Op->Operands)
+      Types.push_back(typeOf(V));
+    auto RT = inferResultTypes(*Op, Types);
+    if (!RT)
+      return RT.takeError();
+    for (unsigned I = 0; I < RT->size(); ++I)
+      Shapes[Op->result(I)] = (*RT)[I].staticSizes();
+    if ((Op->kind() == OpKind::ArgMax || Op->kind() == OpKind::ArgMin) &&
+        !Types[0].numElements().value_or(0) && (*RT)[0].numElements().value_or(0))
+      return makeError(Op->L, "'" + Op->mnemonic() +
+                                  "' cannot take the index of an empty axis");
+    if (isViewOp(Op->kind()) &&
+        byteSize(Types[0].elem(), Shapes[Op->operand(0)]) !=
+            byteSize((*RT)[0].elem(), Shapes[Op->result()]))
+      return makeError(Op->L, "'" + Op->mnemonic() + "' cannot view " +
+                                  Types[0].str() + " as " + (*RT)[0].str());
+  }
+  // Liveness of the storage roots that kernels write, with in-place merges.
+  const auto &Steps = Lowered.Steps;
+  llvm::DenseMap<const Value *, unsigned> Def, Last;
+  llvm::DenseMap<const Value *, const Value *> Merged;
+  auto find = [&](const Value *R) {
+    while (Merged.count(R))
+      R = Merged.lookup(R);
+    return R;
+  };
+  for (unsigned I = 0; I < Steps.size(); ++I) {
+    const LoweredStep &S = Steps[I];
+    if (S.Plan)
+      for (const Operation *Op : S.Plan->Ops)
+        if (Shapes[Op->result()] !=
+            spaceShape(*S.Plan, S.Plan->SpaceOf.lookup(Op->result()),
+                       Shapes[S.Space]))
+          return makeError(Op->L, "internal error: fused op has the shape " +
+                                      typeOf(Op->result()).str() +
+                                      ", not its group's");
+    for (const Value *V : S.Outs) {
+      Def[V] = I;
+      auto It = LastRead.find(V);
+      Last[V] = It == LastRead.end() ? I : It->second;
+    }
+    if (S.InPlaceIn < 0)
+      continue;
+    const Value *In = S.Ins[S.InPlaceIn], *Out = S.Outs[S.InPlaceOut];
+    const Value *R = find(Root.lookup(In));
+    if (Def.count(R) && Last.lookup(R) == I && Shapes[In] == Shapes[Out]) {
+      Merged[Out] = R;
+      Last[R] = Last.lookup(Out);
+    }
+  }
+  std::vector<const Value *> Roots;
+  std::vector<rt::ArenaRequest> Requests;
+  for (unsigned I = 0; I < Steps.size(); ++I)
+    for (const Value *V : Steps[I].Outs)
+      if (!Merged.count(V)) {
+        Roots.push_back(V);
+        Requests.push_back({byteSize(V->Type.elem(), Shapes[V]), Def.lookup(V),
+                            Last.lookup(V)});
+      }
+  rt::ArenaLayout Layout = rt::planArena(Requests);
+  for (size_t I = 0; I < Roots.size(); ++I)
+    P->Offset[Roots[I]] = Layout.Offsets[I];
+  P->ArenaBytes = Layout.Size;
+  for (auto [V, R] : Root)
+    P->Storage[V] = find(R);
+  std::lock_guard<std::mutex> Lock(PlanMutex);
+  if (Plans.size() >= 16) // many shapes: keep the cache bounded
+    Plans.clear();
+  return Plans.emplace(Key, std::move(P)).first->second;
+}
+
+llvm::Expected<std::vector<Tensor>>
+CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+  if (auto E = checkInputs(*F, Inputs))
+    return std::move(E);
+  auto PlanOr = planFor(Inputs);
+  if (!PlanOr)
+    return PlanOr.takeError();
+  const RunPlan &P = **PlanOr;
+  std::unique_ptr<rt::Arena> A = Arenas.acquire(P.ArenaBytes);
+  llvm::DenseMap<const Value *, uint8_t *> External;
+  for (size_t I = 0; I < Inputs.size(); ++I)
+    External[F->Inputs[I].get()] = const_cast<uint8_t *>(Inputs[I].data());
+  for (size_t I = 0; I < F->Params.size(); ++I)
+    External[F->Params[I].get()] =
+        const_cast<uint8_t *>(F->ParamInits[I]->getTensor()->data());
+  for (const LoweredStep &S : Lowered.Steps)
+    if (S.K == LoweredStep::Kind::Constant)
+      External[S.Op->result()] =
+          const_cast<uint8_t *>(S.Op->attr("value").getTensor()->data());
+  auto ptr = [&](const Value *V) {
+    const Value *R = P.Storage.lookup(V);
+    auto It = P.Offset.find(R);
+    return It != P.Offset.end() ? A->data() + It->second : External.lookup(R);
+  };
+  llvm::Error Err = llvm::Error::success();
+  for (size_t I = 0; I < Lowered.Steps.size() && !Err; ++I) {
+    const LoweredStep &S = Lowered.Steps[I];
+    if (S.K != LoweredStep::Kind::Kernel)
+      continue;
+    if (!S.Plan && S.Op->kind() == OpKind::Gather) {
+      const Value *Idx = S.Ins[1];
+      Tensor T(Idx->Type.elem(), P.Shapes.find(Idx)->second);
+      std::memcpy(T.data(), ptr(Idx), T.byteSize());
+      const auto &DShape = P.Shapes.find(S.Ins[0])->second;
+      int64_t Axis = S.Op->getInt("axis");
+      if (Axis < 0)
+        Axis += DShape.size();
+      Err = checkGatherIndices(*S.Op, DShape[Axis], T);
+      if (Err)
+        break;
+    }
+    llvm::SmallVector<BufferArg, 8> Bufs;
+    uint64_t OutBytes = 0;
+    for (const Value *V : S.Ins)
+      Bufs.push_back({ptr(V), P.Shapes.find(V)->second.data()});
+    for (const Value *V : S.Outs) {
+      const auto &Sh = P.Shapes.find(V)->second;
+      Bufs.push_back({ptr(V), Sh.data()});
+      OutBytes += byteSize(V->Type.elem(), Sh);
+    }
+    if (S.Space)
+      Bufs.push_back({nullptr, P.Shapes.find(S.Space)->second.data()});
+    KernelFn Fn = Fns[I];
+    // Waking threads costs microseconds: only results of at least 64 KiB
+    // are worth splitting.
+    if (Parallel[I] && Pool->threads() > 1 && OutBytes >= (64u << 10)) {
+      int64_t Chunks = Pool->threads();
+      Pool->parallelFor(Chunks, [&](int64_t C) { Fn(Bufs.data(), C, Chunks); });
+    } else {
+      Fn(Bufs.data(), 0, 1);
+    }
+  }
+  std::vector<Tensor> Outs;
+  if (!Err)
+    for (const Value *V : F->Outputs) {
+      Outs.emplace_back(V->Type.elem(), P.Shapes.find(V)->second);
+      if (Outs.back().byteSize())
+        std::memcpy(Outs.back().data(), ptr(V), Outs.back().byteSize());
+    }
+  Arenas.release(std::move(A));
+  if (Err)
+    return std::move(Err);
+  if (PeakBytes)
+    *PeakBytes = P.ArenaBytes;
+  return Outs;
+}

@@ -1,0 +1,291 @@
+// The fusion-group model: legality of a group and the space of each op.
+//
+// 1. The first op decides the kind and the iteration space: a 2-D float
+//    matmul or a convolution (its result), a reduction (its input), or an
+//    elementwise op (its result).
+// 2. Each later op must be elementwise or (in reduction groups) a reduction
+//    over the same axes, and must read at least one value of the group.
+// 3. Values of the group are never broadcast inside the kernel: an op's
+//    result must provably have the shape of its space (Full, or the
+//    reductions' kept shape), which is checked dim by dim; a '?' dim is only
+//    proven when a value of the group supplies it and every outside operand
+//    is 1 or absent there. Outside operands broadcast freely.
+// 4. Matmul epilogues work on whole vectors of the result row: their
+//    outside operands must be contiguous along the last dim or constant
+//    across it, and their ops must have vector forms.
+#include "ir/FusionPlan.h"
+
+#include "ir/ShapeInference.h"
+
+#include "llvm/ADT/DenseSet.h"
+
+using namespace dlc;
+
+static bool isReduceOp(OpKind K) {
+  return K == OpKind::ReduceSum || K == OpKind::ReduceMean ||
+         K == OpKind::ReduceMax || K == OpKind::ReduceMin ||
+         K == OpKind::ReduceProd;
+}
+
+static bool isElementwiseOp(const Operation &Op) {
+  return Op.info().has(Elementwise) && !Op.info().has(Composite) &&
+         Op.kind() != OpKind::Identity && Op.numResults() == 1;
+}
+
+static bool isMatMulAnchor(const Operation &Op) {
+  DType E = Op.result()->Type.elem();
+  return Op.kind() == OpKind::MatMul && Op.operand(0)->Type.rank() == 2 &&
+         Op.operand(1)->Type.rank() == 2 &&
+         (E == DType::F32 || E == DType::F64);
+}
+
+static bool isConvAnchor(const Operation &Op) {
+  return Op.kind() == OpKind::Conv && isFloat(Op.result()->Type.elem());
+}
+
+static bool isReduction(const Operation &Op) {
+  return isReduceOp(Op.kind()) && Op.operand(0)->Type.elem() != DType::Bool;
+}
+
+bool dlc::isFusible(const Operation &Op) {
+  return isElementwiseOp(Op) || isMatMulAnchor(Op) || isConvAnchor(Op) ||
+         isReduction(Op);
+}
+
+namespace {
+class Planner {
+public:
+  Planner(FusionPlan &P) : P(P) {}
+
+  /// The shape of values in space S.
+  TensorType shapeOf(Space S) const {
+    if (S == Space::Full)
+      return P.Full;
+    Shape Dims;
+    for (unsigned D = 0; D < P.Full.rank(); ++D) {
+      if (!P.Reduced[D])
+        Dims.push_back(P.Full.dim(D));
+      else if (S == Space::OuterKeep)
+        Dims.push_back(Dim::fixed(1));
+    }
+    return TensorType(P.Full.elem(), Dims);
+  }
+
+  /// Whether Op's result provably has shape T (see step 3).
+  bool proves(const Operation &Op, const TensorType &T) const {
+    const TensorType &RT = Op.result()->Type;
+    if (RT.rank() != T.rank())
+      return false;
+    unsigned R = RT.rank();
+    for (unsigned D = 0; D < R; ++D) {
+      if (!T.dim(D).isUnknown()) {
+        if (RT.dim(D) != T.dim(D))
+          return false;
+        continue;
+      }
+      if (!RT.dim(D).isUnknown())
+        return false;
+      bool Provided = false;
+      for (const Value *V : Op.Operands) {
+        unsigned VR = V->Type.rank();
+        if (D + VR < R)
+          continue; // absent: broadcast
+        unsigned J = D + VR - R;
+        auto It = P.SpaceOf.find(V);
+        const Dim &VD = It == P.SpaceOf.end() ? V->Type.dim(J)
+                                              : shapeOf(It->second).dim(J);
+        if (VD.isStatic() && VD.size() == 1)
+          continue;
+        if (It == P.SpaceOf.end() || !VD.isUnknown() || VR != R)
+          return false;
+        Provided = true;
+      }
+      if (!Provided)
+        return false;
+    }
+    return true;
+  }
+
+  llvm::Error fail(const Operation &Op, const llvm::Twine &Why) {
+    return makeError(Op.L, "'" + Op.mnemonic() + "' cannot join the fusion "
+                           "group: " + Why);
+  }
+
+  llvm::Error reduction(const Operation &Op) {
+    if (P.Kind != GroupKind::Reduction)
+      return fail(Op, "a reduction only fuses with elementwise ops");
+    const Value *X = Op.operand(0);
+    auto It = P.SpaceOf.find(X);
+    if (It != P.SpaceOf.end() ? It->second != Space::Full
+                              : X != P.SpaceValue && !(X->Type == P.Full &&
+                                                        X->Type.isStatic()))
+      return fail(Op, "its input is not the group's full space");
+    llvm::SmallVector<bool, 4> Reduced(P.Full.rank(), Op.getInts("axes").empty());
+    for (int64_t A : Op.getInts("axes")) {
+      auto N = normalizeAxis(A, P.Full.rank(), Op.L);
+      if (!N)
+        return N.takeError();
+      Reduced[*N] = true;
+    }
+    if (Reduced != P.Reduced)
+      return fail(Op, "it reduces other axes than the group's reductions");
+    P.SpaceOf[Op.result()] =
+        Op.getBool("keepdims") ? Space::OuterKeep : Space::OuterSqueeze;
+    return llvm::Error::success();
+  }
+
+  /// Outside operands of a matmul epilogue: contiguous or constant along
+  /// the last dim.
+  bool vectorFriendly(const Operation &Op) const {
+    const TensorType &RT = Op.result()->Type;
+    for (const Value *V : Op.Operands) {
+      if (P.SpaceOf.count(V) || V->Type.rank() == 0)
+        continue;
+      const Dim &Last = V->Type.dim(V->Type.rank() - 1);
+      const Dim &RLast = RT.dim(RT.rank() - 1);
+      if (!(Last.isStatic() && Last.size() == 1) &&
+          (Last != RLast || Last.isUnknown()))
+        return false;
+    }
+    return true;
+  }
+
+  llvm::Error elementwise(const Operation &Op) {
+    std::optional<Space> Common;
+    bool Mixed = false, Internal = false;
+    for (const Value *V : Op.Operands) {
+      auto It = P.SpaceOf.find(V);
+      if (It == P.SpaceOf.end())
+        continue;
+      Internal = true;
+      if (Common && *Common != It->second)
+        Mixed = true;
+      Common = It->second;
+    }
+    if (!Internal)
+      return fail(Op, "it reads no value of the group");
+    if (P.Kind == GroupKind::MatMul || P.Kind == GroupKind::Conv) {
+      DType E = P.Full.elem();
+      for (const Value *V : Op.Operands)
+        if (V->Type.elem() != E)
+          return fail(Op, "an epilogue keeps the element type");
+      if (Op.result()->Type.elem() != E)
+        return fail(Op, "an epilogue keeps the element type");
+      if (Mixed || *Common != Space::Full || !proves(Op, P.Full))
+        return fail(Op, "its result is not the shape of the anchor's");
+      if (P.Kind == GroupKind::MatMul) {
+        OpKind K = Op.kind();
+        if (K == OpKind::Tanh || K == OpKind::Elu || K == OpKind::Erf)
+          return fail(Op, "it has no vector form for the matmul epilogue");
+        if (!vectorFriendly(Op))
+          return fail(Op, "an operand varies along the last dim in a way the "
+                          "vector epilogue cannot load");
+      }
+      P.SpaceOf[Op.result()] = Space::Full;
+      return llvm::Error::success();
+    }
+    if (!Mixed && *Common != Space::Full && proves(Op, shapeOf(*Common))) {
+      P.SpaceOf[Op.result()] = *Common;
+      return llvm::Error::success();
+    }
+    for (const Value *V : Op.Operands) {
+      auto It = P.SpaceOf.find(V);
+      if (It != P.SpaceOf.end() && It->second == Space::OuterSqueeze)
+        return fail(Op, "it mixes per-row and full values of other ranks");
+    }
+    if (!proves(Op, P.Full))
+      return fail(Op, "its result is not the shape of the group's space");
+    P.SpaceOf[Op.result()] = Space::Full;
+    return llvm::Error::success();
+  }
+
+  llvm::Error run(llvm::ArrayRef<const Operation *> Ops, const Function *F) {
+    if (Ops.empty())
+      return makeError("empty fusion group");
+    P.Ops.assign(Ops.begin(), Ops.end());
+    const Operation &First = *Ops[0];
+    if (isMatMulAnchor(First) || isConvAnchor(First)) {
+      P.Kind = First.kind() == OpKind::MatMul ? GroupKind::MatMul : GroupKind::Conv;
+      P.SpaceValue = First.result();
+    } else if (isReduction(First)) {
+      P.Kind = GroupKind::Reduction;
+      P.SpaceValue = First.operand(0);
+    } else if (isElementwiseOp(First)) {
+      P.Kind = GroupKind::Elementwise;
+      for (const Operation *Op : Ops)
+        if (isReduceOp(Op->kind()))
+          P.Kind = GroupKind::Reduction;
+      P.SpaceValue = First.result();
+    } else {
+      return makeError(First.L, "'" + First.mnemonic() +
+                                    "' cannot start a fusion group");
+    }
+    P.Full = P.SpaceValue->Type;
+    P.Reduced.assign(P.Full.rank(), false);
+    for (const Operation *Op : Ops)
+      if (isReduceOp(Op->kind())) {
+        P.Reduced.assign(P.Full.rank(), Op->getInts("axes").empty());
+        for (int64_t A : Op->getInts("axes")) {
+          auto N = normalizeAxis(A, P.Full.rank(), Op->L);
+          if (!N)
+            return N.takeError();
+          P.Reduced[*N] = true;
+        }
+        break;
+      }
+    for (size_t I = 0; I < Ops.size(); ++I) {
+      const Operation &Op = *Ops[I];
+      if (I == 0 && P.SpaceValue == Op.result()) {
+        P.SpaceOf[Op.result()] = Space::Full;
+        continue;
+      }
+      if (isReduction(Op)) {
+        if (auto E = reduction(Op))
+          return E;
+      } else if (isElementwiseOp(Op)) {
+        if (auto E = elementwise(Op))
+          return E;
+      } else {
+        return fail(Op, I ? "only its first op may be a matmul or a "
+                            "convolution"
+                          : "it is not fusible");
+      }
+    }
+    if (!F)
+      return llvm::Error::success();
+    llvm::DenseSet<const Value *> Seen;
+    for (const Operation *Op : Ops)
+      for (const Value *V : Op->Operands)
+        if (!P.contains(V) && Seen.insert(V).second)
+          P.Inputs.push_back(V);
+    llvm::DenseSet<const Operation *> InGroup(Ops.begin(), Ops.end());
+    llvm::DenseSet<const Value *> UsedOutside(F->Outputs.begin(), F->Outputs.end());
+    for (auto &Op : F->Body)
+      if (!InGroup.count(Op.get()))
+        for (const Value *V : Op->Operands)
+          UsedOutside.insert(V);
+    for (const Operation *Op : Ops)
+      if (UsedOutside.count(Op->result()))
+        P.Outputs.push_back(Op->result());
+    if (P.Outputs.empty())
+      return makeError(Ops.back()->L, "fusion group computes nothing used");
+    return llvm::Error::success();
+  }
+
+private:
+  FusionPlan &P;
+};
+} // namespace
+
+llvm::Expected<FusionPlan>
+dlc::planFusionGroup(llvm::ArrayRef<const Operation *> Ops, const Function &F) {
+  FusionPlan P;
+  if (auto E = Planner(P).run(Ops, &F))
+    return std::move(E);
+  return P;
+}
+
+llvm::Error dlc::checkFusionGroup(llvm::ArrayRef<const Operation *> Ops) {
+  FusionPlan P;
+  return Planner(P).run(Ops, nullptr);
+}

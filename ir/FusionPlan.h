@@ -1,0 +1,62 @@
+// The fusion-group model shared by the `--fuse` pass and the kernel
+// lowering: which sets of ops may run as one kernel, and in which iteration
+// space each op of such a group computes.
+#ifndef DLC_IR_FUSIONPLAN_H
+#define DLC_IR_FUSIONPLAN_H
+
+#include "ir/IR.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+namespace dlc {
+
+/// What a group is built around (its first op decides).
+enum class GroupKind : uint8_t {
+  Elementwise, // only elementwise ops: one loop nest
+  Reduction,   // reductions over the same axes with elementwise prologues and
+               // epilogues (softmax, layer norm, losses): one loop per kept
+               // position, one inner nest per reduction
+  MatMul,      // a 2-D f32/f64 matmul with an elementwise epilogue applied
+               // where the result is stored
+  Conv,        // a direct convolution with an elementwise epilogue
+};
+
+/// Where a value of a group lives in the group's iteration space.
+enum class Space : uint8_t {
+  Full,         // one element per point of the space
+  OuterKeep,    // one per kept position, reduced axes as size-1 dims
+  OuterSqueeze, // one per kept position, reduced axes removed
+};
+
+struct FusionPlan {
+  GroupKind Kind = GroupKind::Elementwise;
+  std::vector<const Operation *> Ops; // in body order
+  /// The value whose run-time shape is the iteration space, and its type.
+  const Value *SpaceValue = nullptr;
+  TensorType Full;
+  /// Per axis of Full: whether the group's reductions reduce it.
+  llvm::SmallVector<bool, 4> Reduced;
+  llvm::DenseMap<const Value *, Space> SpaceOf; // per result of Ops
+  /// Values the group reads (produced outside it), in order of first use.
+  std::vector<const Value *> Inputs;
+  /// Results the kernel stores: used outside the group or returned.
+  std::vector<const Value *> Outputs;
+
+  bool contains(const Value *V) const { return SpaceOf.count(V); }
+};
+
+/// Plans Ops (in body order, all from F) as one group, or says why they
+/// cannot form one. Ordering between groups is the caller's business.
+llvm::Expected<FusionPlan> planFusionGroup(llvm::ArrayRef<const Operation *> Ops,
+                                           const Function &F);
+
+/// Checks only the legality of Ops as one group (no outputs): the cheap test
+/// the pass runs each time it tries to grow a group.
+llvm::Error checkFusionGroup(llvm::ArrayRef<const Operation *> Ops);
+
+/// Whether Op can be part of a group at all (as an anchor or elementwise).
+bool isFusible(const Operation &Op);
+
+} // namespace dlc
+
+#endif

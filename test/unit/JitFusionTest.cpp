@@ -1,0 +1,219 @@
+// Fused kernels (--fuse) against the reference interpreter on the unfused
+// graph: generated cases over odd sizes (1, 3, 7, 33), broadcast corners,
+// -O0 and -O3, one and two threads, and a size large enough for the
+// parallel split. Also: the memory plan (arena placement) on its own.
+#include "JitTestUtil.h"
+
+#include "passes/Pass.h"
+#include "runtime/Arena.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+
+using namespace dlc;
+using namespace dlc::jit_test;
+
+namespace {
+
+const int64_t Sizes[] = {1, 3, 7, 33};
+
+/// Text with every `$M`, `$N`, `$K` replaced.
+std::string subst(std::string T, int64_t M, int64_t N, int64_t K) {
+  for (auto [Key, V] : {std::pair<const char *, int64_t>{"$M", M}, {"$N", N}, {"$K", K}}) {
+    size_t P;
+    while ((P = T.find(Key)) != std::string::npos)
+      T.replace(P, 2, std::to_string(V));
+  }
+  return T;
+}
+
+/// Runs Text through the interpreter (unfused, composites as they are) and
+/// through `optimize` (which fuses) + the JIT; expects MinGroups fusion
+/// groups and the same outputs. Integer inputs are labels below Classes.
+void checkFused(const std::string &Text, int64_t Batch, unsigned MinGroups,
+                int64_t Seed, int64_t Classes = 1) {
+  SCOPED_TRACE(Text);
+  auto M = parseModule(Text, "<fuse>");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  Function &F = *(*M)->Functions[0];
+  std::vector<Tensor> In;
+  for (size_t I = 0; I < F.Inputs.size(); ++I) {
+    llvm::SmallVector<int64_t, 4> Shape;
+    for (const Dim &D : F.Inputs[I]->Type.dims())
+      Shape.push_back(D.isStatic() ? D.size() : Batch);
+    if (isFloat(F.Inputs[I]->Type.elem())) {
+      In.push_back(random(Shape, Seed + I));
+      continue;
+    }
+    Tensor T(F.Inputs[I]->Type.elem(), Shape);
+    for (int64_t E = 0; E < T.numElements(); ++E)
+      T.setI(E, (E * 7 + Seed) % Classes);
+    In.push_back(std::move(T));
+  }
+  auto Want = interpret(F, In);
+  ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+  PassManager PM;
+  ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+  ASSERT_FALSE(bool(PM.run(**M)));
+  int64_t Groups = 0;
+  for (auto &Op : F.Body)
+    if (const Attribute *A = Op->findAttr(FusionAttr))
+      Groups = std::max(Groups, A->getInt());
+  EXPECT_GE(Groups, int64_t(MinGroups));
+  // Both levels and both thread counts, two combinations per case.
+  bool Flip = Seed % 2;
+  for (auto [Opt, Threads] : {std::pair<unsigned, unsigned>{0, Flip ? 2 : 1},
+                              {3, Flip ? 1 : 2}}) {
+    auto C = CompiledFunction::compile(F, Opt, Threads);
+    ASSERT_TRUE(bool(C)) << errText(C.takeError());
+    auto Got = (*C)->run(In);
+    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+    ASSERT_EQ(Want->size(), Got->size());
+    for (size_t O = 0; O < Got->size(); ++O) {
+      const Tensor &W = (*Want)[O], &G = (*Got)[O];
+      ASSERT_EQ(W.type(), G.type()) << "output " << O;
+      for (int64_t E = 0; E < W.numElements(); ++E)
+        ASSERT_NEAR(W.getF(E), G.getF(E), 1e-4 * (1 + std::fabs(W.getF(E))))
+            << "-O" << Opt << ", " << Threads << " threads, output " << O
+            << " element " << E;
+    }
+  }
+}
+
+TEST(JitFusion, ElementwiseChainsWithBroadcastCorners) {
+  // The second operand covers the broadcast corners: a row, a column, a
+  // scalar, a full tensor, and size-1 dims of the batch.
+  const char *Shapes[] = {"f32[$N]", "f32[N,1]", "f32[]", "f32[N,$N]",
+                          "f32[1,$N]", "f32[1,1]"};
+  int64_t Seed = 0;
+  for (int64_t N : Sizes)
+    for (const char *S : Shapes) {
+      std::string T = subst(
+          std::string("func @f(%x: f32[N,$N], %b: ") + S +
+              ") -> (y: f32[N,$N], z: f32[N,$N]) {\n"
+              "  %a = add %x, %b\n  %c = mul %a, %a\n  %d = sigmoid %c\n"
+              "  %e = sub %d, %b\n  %y = leaky_relu %e {alpha = 0.3}\n"
+              "  %z = max %a, %y\n  return %y, %z\n}\n",
+          0, N, 0);
+      checkFused(T, Sizes[Seed % 4], 1, ++Seed);
+    }
+}
+
+TEST(JitFusion, MatMulBiasActivation) {
+  int64_t Seed = 100;
+  for (int64_t M : Sizes)
+    for (int64_t N : {int64_t(1), int64_t(7), int64_t(33), int64_t(70)}) {
+      int64_t K = Sizes[Seed % 4];
+      // Bias, relu; a residual with a broadcast row; the matmul result and
+      // an intermediate also leave the group.
+      checkFused(subst("func @f(%a: f32[N,$K], %w: f32[$K,$N], %b: f32[$N], "
+                       "%r: f32[N,$N], %s: f32[N,1]) -> (y: f32[N,$N], m: f32[N,$N], "
+                       "h: f32[N,$N]) {\n"
+                       "  %m = matmul %a, %w\n  %mb = add %m, %b\n  %h = relu %mb\n"
+                       "  %y0 = add %h, %r\n  %y = mul %y0, %s\n"
+                       "  return %y, %m, %h\n}\n",
+                       M, N, K),
+                 M, 1, ++Seed);
+      // gemm (decomposed) + bias + sigmoid, symbolic batch.
+      checkFused(subst("func @f(%a: f32[N,$K], %w: f32[$K,$N], %b: f32[$N]) -> "
+                       "(y: f32[N,$N]) {\n"
+                       "  %g = gemm %a, %w, %b\n  %y = sigmoid %g\n  return %y\n}\n",
+                       M, N, K),
+                 M, 1, ++Seed);
+    }
+  // Large enough (k > one slice of 128, rows over several row groups) for
+  // the blocked path, its edges and the parallel split.
+  checkFused("func @f(%a: f32[N,300], %w: f32[300,70], %b: f32[70]) -> (y: f32[N,70]) {\n"
+             "  %m = matmul %a, %w\n  %mb = add %m, %b\n  %y = relu %mb\n"
+             "  return %y\n}\n",
+             301, 1, 7);
+}
+
+TEST(JitFusion, ConvBiasReluDirectAndThroughGemm) {
+  int64_t Seed = 200;
+  for (int64_t H : {int64_t(3), int64_t(7)}) {
+    // Grouped: stays a direct convolution with an epilogue.
+    checkFused(subst("func @f(%x: f32[N,4,$N,$N], %w: f32[6,2,3,3], %b: f32[6,1,1]) -> "
+                     "(y: f32[N,6,$N,$N]) {\n"
+                     "  %c = conv %x, %w {group = 2, pads = [1, 1, 1, 1]}\n"
+                     "  %cb = add %c, %b\n  %y = relu %cb\n  return %y\n}\n",
+                     0, H, 0),
+               Sizes[Seed % 4], 1, ++Seed);
+    // Group 1: im2col + GEMM, bias and relu in the GEMM's store, pooling.
+    checkFused(subst("func @f(%x: f32[N,3,$N,$N], %w: f32[5,3,3,3], %b: f32[5]) -> "
+                     "(y: f32[N,5,$K,$K]) {\n"
+                     "  %c = conv %x, %w, %b\n  %r = relu %c\n"
+                     "  %y = max_pool %r {kernel = [2, 2], strides = [2, 2]}\n"
+                     "  return %y\n}\n",
+                     0, H + 2, H / 2),
+               Sizes[Seed % 4] + 1, 1, ++Seed);
+  }
+}
+
+TEST(JitFusion, ReductionsWithPrologueAndEpilogue) {
+  int64_t Seed = 300;
+  for (int64_t N : Sizes) {
+    checkFused(subst("func @f(%x: f32[N,$N]) -> (p: f32[N,$N], l: f32[N,$N]) {\n"
+                     "  %p = softmax %x\n  %l = log_softmax %x\n  return %p, %l\n}\n",
+                     0, N, 0),
+               Sizes[Seed % 4], 1, ++Seed);
+    checkFused(subst("func @f(%x: f32[N,$N], %g: f32[$N], %b: f32[$N]) -> (y: f32[N,$N]) {\n"
+                     "  %n = layer_norm %x, %g, %b {axis = -1}\n  %y = relu %n\n"
+                     "  return %y\n}\n",
+                     0, N, 0),
+               Sizes[Seed % 4], 1, ++Seed);
+    checkFused(subst("func @f(%x: f32[N,$N], %t: i64[N]) -> (l: f32[]) {\n"
+                     "  %l = softmax_cross_entropy %x, %t\n  return %l\n}\n",
+                     0, N, 0),
+               Sizes[Seed % 4], 1, ++Seed, N);
+    // A middle axis, per-row values with keepdims and without.
+    checkFused(subst("func @f(%x: f32[N,$N,3], %c: f32[3]) -> (y: f32[N,$N,3], s: f32[N,3]) {\n"
+                     "  %e = exp %x\n  %m = reduce_mean %e {axes = [1]}\n"
+                     "  %y = sub %e, %m\n  %s0 = reduce_max %e {axes = [1], keepdims = false}\n"
+                     "  %s = add %s0, %c\n  return %y, %s\n}\n",
+                     0, N, 0),
+               Sizes[Seed % 4], 1, ++Seed);
+  }
+  // Rows large enough for the parallel split.
+  checkFused("func @f(%x: f32[N,100]) -> (p: f32[N,100]) {\n"
+             "  %p = softmax %x\n  return %p\n}\n",
+             300, 1, 9);
+}
+
+TEST(JitFusion, TutorialCnnMatchesInterpreter) {
+  auto Buf = llvm::MemoryBuffer::getFile(DLC_SOURCE_DIR "/examples/mnist_cnn.dlc");
+  ASSERT_TRUE(bool(Buf));
+  checkFused((*Buf)->getBuffer().str(), 3, 5, 11);
+}
+
+TEST(Arena, PlacementNeverOverlapsLiveBuffers) {
+  // Random lifetimes and sizes: buffers alive at the same step are disjoint,
+  // every offset is aligned, and disjoint lifetimes let the arena be smaller
+  // than the sum of the buffers.
+  for (int64_t Seed = 0; Seed < 20; ++Seed) {
+    std::vector<rt::ArenaRequest> R;
+    uint64_t Sum = 0;
+    for (int64_t I = 0; I < 30; ++I) {
+      uint32_t First = uint32_t(uniformAt(Seed, 3 * I) * 40);
+      uint32_t Len = uint32_t(uniformAt(Seed, 3 * I + 1) * 6);
+      uint64_t Bytes = uint64_t(uniformAt(Seed, 3 * I + 2) * 5000);
+      R.push_back({Bytes, First, First + Len});
+      Sum += Bytes;
+    }
+    rt::ArenaLayout L = rt::planArena(R);
+    ASSERT_EQ(L.Offsets.size(), R.size());
+    EXPECT_LT(L.Size, Sum);
+    for (size_t I = 0; I < R.size(); ++I) {
+      EXPECT_EQ(L.Offsets[I] % rt::ArenaAlign, 0u);
+      EXPECT_LE(L.Offsets[I] + R[I].Bytes, L.Size);
+      for (size_t J = 0; J < I; ++J) {
+        bool Live = R[I].First <= R[J].Last && R[J].First <= R[I].Last;
+        bool Overlap = L.Offsets[I] < L.Offsets[J] + R[J].Bytes &&
+                       L.Offsets[J] < L.Offsets[I] + R[I].Bytes;
+        EXPECT_FALSE(Live && Overlap && R[I].Bytes && R[J].Bytes)
+            << "seed " << Seed << ": " << I << " and " << J;
+      }
+    }
+  }
+}
+
+} // namespace
