@@ -14,6 +14,7 @@
 
 #include "ir/IR.h"
 #include "ir/Tensor.h"
+#include "passes/TrainingStep.h"
 
 #include "llvm/Support/Error.h"
 
@@ -22,32 +23,6 @@
 #include <vector>
 
 namespace dlc {
-
-enum class LossKind {
-  MeanSquaredError,          // "mse": targets shaped like the output
-  BinaryCrossEntropy,        // "bce": probabilities against targets in [0,1]
-  CategoricalCrossEntropy,   // "categorical_crossentropy": one-hot [N,C]
-  SparseCategoricalCrossEntropy, // "sparse_categorical_crossentropy": i64[N]
-  NegativeLogLikelihood,     // "nll": log-probabilities [N,C], labels i64[N]
-};
-
-enum class OptimizerKind { SGD, Momentum, Nesterov, Adam, AdamW, RMSprop, Adagrad };
-
-/// The names accepted on the command line ("mse", "adam", ...).
-llvm::Expected<LossKind> parseLoss(llvm::StringRef Name);
-llvm::Expected<OptimizerKind> parseOptimizer(llvm::StringRef Name);
-llvm::StringRef lossName(LossKind K);
-llvm::StringRef optimizerName(OptimizerKind K);
-
-struct OptimizerConfig {
-  OptimizerKind Kind = OptimizerKind::Adam;
-  double LearningRate = 1e-3;
-  double WeightDecay = 0;  // L2 added to the gradient; decoupled for AdamW
-  double Momentum = 0.9;   // Momentum and Nesterov
-  double Beta1 = 0.9, Beta2 = 0.999; // Adam and AdamW
-  double Rho = 0.9;        // RMSprop's moving average of squared gradients
-  double Epsilon = 1e-7;   // Adam, AdamW, RMSprop, Adagrad
-};
 
 struct TrainerOptions {
   LossKind Loss = LossKind::SparseCategoricalCrossEntropy;

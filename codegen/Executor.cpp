@@ -100,8 +100,10 @@ static LowerFn kernelLowering(const Operation &Op) {
   // Views and constants need no kernel (see isView and run()).
   case OpKind::Identity: case OpKind::Reshape: case OpKind::Flatten:
   case OpKind::Squeeze: case OpKind::Unsqueeze: case OpKind::Constant:
-  // Not lowered yet: seeded random numbers in kernels.
-  case OpKind::Range: case OpKind::RandomUniform: case OpKind::RandomNormal:
+  case OpKind::RandomUniform: case OpKind::RandomNormal:
+    return lowerRandom;
+  // Not lowered yet: range (constant folding handles it).
+  case OpKind::Range:
   // Composites: --decompose rewrites them first.
   case OpKind::Gelu: case OpKind::Softplus: case OpKind::ReduceLogSumExp:
   case OpKind::Gemm: case OpKind::GlobalAvgPool: case OpKind::GlobalMaxPool:

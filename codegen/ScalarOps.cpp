@@ -137,6 +137,45 @@ static llvm::Value *emitInt(llvm::IRBuilder<> &B, const ScalarOpInput &In) {
   }
 }
 
+static llvm::Value *splitMix64(llvm::IRBuilder<> &B, llvm::Value *X) {
+  auto C = [&](uint64_t V) { return B.getInt64(V); };
+  X = B.CreateAdd(X, C(0x9E3779B97F4A7C15ull));
+  X = B.CreateMul(B.CreateXor(X, B.CreateLShr(X, 30)), C(0xBF58476D1CE4E5B9ull));
+  X = B.CreateMul(B.CreateXor(X, B.CreateLShr(X, 27)), C(0x94D049BB133111EBull));
+  return B.CreateXor(X, B.CreateLShr(X, 31));
+}
+
+/// ir/Random.h's uniformAt(Seed, I) as a double.
+static llvm::Value *uniformAt(llvm::IRBuilder<> &B, llvm::Value *Seed,
+                              llvm::Value *I) {
+  llvm::Value *H = splitMix64(B, B.CreateXor(splitMix64(B, Seed), I));
+  llvm::Value *Bits = B.CreateUIToFP(B.CreateLShr(H, 40), B.getDoubleTy());
+  return B.CreateFMul(Bits, llvm::ConstantFP::get(B.getDoubleTy(), 1.0 / 16777216.0));
+}
+
+/// random_uniform / random_normal on (seed, counter), computed in double
+/// exactly as the interpreter does, then rounded to the result type.
+static llvm::Value *emitRandom(llvm::IRBuilder<> &B, llvm::Module &M,
+                               const ScalarOpInput &In) {
+  llvm::Type *D = B.getDoubleTy();
+  auto C = [&](double V) { return llvm::ConstantFP::get(D, V); };
+  llvm::Value *Seed = In.Args[0], *I = In.Args[1], *R;
+  if (In.Kind == OpKind::RandomUniform) {
+    double Low = attrOr(In, "low", 0.0), High = attrOr(In, "high", 1.0);
+    R = B.CreateFAdd(C(Low), B.CreateFMul(C(High - Low), uniformAt(B, Seed, I)));
+  } else {
+    llvm::Value *Two = B.CreateShl(I, 1);
+    llvm::Value *U1 = uniformAt(B, Seed, Two);
+    llvm::Value *U2 = uniformAt(B, Seed, B.CreateOr(Two, B.getInt64(1)));
+    llvm::Value *Rad = libm(B, M, "sqrt",
+                            B.CreateFMul(C(-2.0), libm(B, M, "log", B.CreateFSub(C(1.0), U1))));
+    llvm::Value *N = B.CreateFMul(Rad, libm(B, M, "cos", B.CreateFMul(C(6.283185307179586), U2)));
+    R = B.CreateFAdd(C(attrOr(In, "mean", 0.0)),
+                     B.CreateFMul(C(attrOr(In, "scale", 1.0)), N));
+  }
+  return B.CreateFPTrunc(R, scalarComputeType(B, In.ResultType));
+}
+
 llvm::Type *dlc::scalarComputeType(llvm::IRBuilder<> &B, DType E) {
   switch (E) {
   case DType::F32: case DType::F16: case DType::BF16: return B.getFloatTy();
@@ -179,11 +218,15 @@ llvm::Value *dlc::emitScalarOp(llvm::IRBuilder<> &B, llvm::Module &M,
     return emitCast(B, In);
   if (In.Kind == OpKind::Where)
     return B.CreateSelect(In.Args[0], In.Args[1], In.Args[2]);
+  if (In.Kind == OpKind::RandomUniform || In.Kind == OpKind::RandomNormal)
+    return emitRandom(B, M, In);
   return isFloat(In.OperandType) ? emitFloat(B, M, In) : emitInt(B, In);
 }
 
 bool dlc::scalarOpSupported(OpKind K, DType T) {
   switch (K) {
+  case OpKind::RandomUniform: case OpKind::RandomNormal:
+    return T == DType::I64; // the seed
   case OpKind::Cast:
   case OpKind::Where:
   case OpKind::Identity:

@@ -176,7 +176,7 @@ llvm::Error interp::evalUnary(const Operation &Op, TensorList In,
     double Ratio = Op.getFloat("ratio");
     if (!(Ratio >= 0 && Ratio <= 1))
       return opError(Op, "ratio must be in [0, 1]");
-    int64_t Seed = Op.getInt("seed");
+    int64_t Seed = Op.getInt("seed") + (In.size() > 1 ? In[1]->getI(0) : 0);
     double Scale = Ratio < 1 ? 1.0 / (1.0 - Ratio) : 0.0;
     for (int64_t I = 0; I < N; ++I)
       R.setF(I,

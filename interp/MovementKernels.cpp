@@ -323,8 +323,14 @@ static llvm::Error pad(const Operation &Op, const Tensor &X, Tensor &R) {
   return llvm::Error::success();
 }
 
-static llvm::Error expand(const Operation &Op, const Tensor &X, Tensor &R) {
-  auto Expected = broadcastPair(Op, X.shape(), Op.getInts("shape"));
+static llvm::Error expand(const Operation &Op, TensorList In, Tensor &R) {
+  const Tensor &X = *In[0];
+  auto Target = broadcastPair(Op, Op.getInts("shape"),
+                              In.size() == 2 ? In[1]->shape()
+                                             : llvm::ArrayRef<int64_t>());
+  if (!Target)
+    return Target.takeError();
+  auto Expected = broadcastPair(Op, X.shape(), *Target);
   if (!Expected)
     return Expected.takeError();
   if (llvm::Error E = expectShape(Op, R, *Expected))
@@ -381,7 +387,7 @@ llvm::Error interp::evalMovement(const Operation &Op, TensorList In,
   case OpKind::Pad:
     return pad(Op, X, Out[0]);
   case OpKind::Expand:
-    return expand(Op, X, Out[0]);
+    return expand(Op, In, Out[0]);
   case OpKind::Tile:
     return tile(Op, X, Out[0]);
   default:

@@ -48,7 +48,7 @@ static llvm::Error random(const Operation &Op, TensorList In, Tensor &R) {
       In.empty() ? Op.getInts("shape") : In[0]->shape();
   if (llvm::Error E = expectShape(Op, R, Shape))
     return E;
-  int64_t Seed = Op.getInt("seed");
+  int64_t Seed = Op.getInt("seed") + (In.size() > 1 ? In[1]->getI(0) : 0);
   if (Op.kind() == OpKind::RandomUniform) {
     double Low = Op.getFloat("low"), High = Op.getFloat("high");
     for (int64_t I = 0, N = R.numElements(); I < N; ++I)

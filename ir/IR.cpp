@@ -81,6 +81,40 @@ void Function::addOutput(llvm::StringRef Name, Value *V) {
   OutputNames.push_back(Name.str());
 }
 
+std::unique_ptr<Function> Function::clone(llvm::StringRef NewName) const {
+  auto F = std::make_unique<Function>();
+  F->Name = NewName.str();
+  F->L = L;
+  llvm::DenseMap<const Value *, Value *> Map;
+  auto CopyArg = [&](const Value &From, Value *To) {
+    To->L = From.L;
+    Map[&From] = To;
+  };
+  for (auto &In : Inputs)
+    CopyArg(*In, F->addInput(In->Name, In->Type));
+  for (size_t I = 0; I < Params.size(); ++I)
+    CopyArg(*Params[I], F->addParam(Params[I]->Name, Params[I]->Type,
+                                    I < ParamInits.size() ? ParamInits[I]
+                                                          : std::nullopt));
+  for (auto &Op : Body) {
+    auto New = std::make_unique<Operation>(Op->kind(), Op->L);
+    for (Value *V : Op->Operands)
+      New->Operands.push_back(Map.lookup(V));
+    for (const NamedAttr &A : Op->attrs())
+      New->setAttr(A.Name, A.Value);
+    for (auto &R : Op->Results) {
+      Value *NR = New->addResult(R->Type);
+      NR->Name = R->Name;
+      NR->L = R->L;
+      Map[R.get()] = NR;
+    }
+    F->Body.push_back(std::move(New));
+  }
+  for (size_t I = 0; I < Outputs.size(); ++I)
+    F->addOutput(OutputNames[I], Map.lookup(Outputs[I]));
+  return F;
+}
+
 void Function::replaceAllUses(Value *From, Value *To) {
   for (auto &Op : Body)
     for (Value *&O : Op->Operands)

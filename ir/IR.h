@@ -92,6 +92,9 @@ public:
   void replaceAllUses(Value *From, Value *To);
   /// Number of uses of each value, outputs included.
   llvm::DenseMap<const Value *, unsigned> countUses() const;
+  /// A deep copy named NewName: new values, same types, names, attributes
+  /// and locations; tensor attributes share their (immutable) data.
+  std::unique_ptr<Function> clone(llvm::StringRef NewName) const;
 };
 
 class Module {

@@ -106,6 +106,11 @@ static llvm::Error checkElementTypes(const Ctx &C) {
   return llvm::Error::success();
 }
 
+/// A run-time seed offset operand (dropout, random ops): one i64.
+static bool isSeedOffset(const TensorType &T) {
+  return T.elem() == DType::I64 && T.rank() == 0;
+}
+
 static Result inferElementwise(const Ctx &C) {
   OpKind K = C.Op.kind();
   if (K == OpKind::Gelu) {
@@ -326,6 +331,8 @@ static Result inferSource(const Ctx &C) {
     if (!isFloat(E))
       return C.err("dtype must be a floating-point type, got " +
                    dtypeName(E).str());
+    if (C.In.size() == 2 && !isSeedOffset(C.In[1]))
+      return C.err("the seed offset must be i64[], got " + C.In[1].str());
     if (!C.In.empty())
       return C.one(TensorType(E, C.In[0].dims()));
     auto S = shapeFromAttr(C, C.Op.getInts("shape"));
@@ -337,6 +344,8 @@ static Result inferSource(const Ctx &C) {
 }
 
 static Result inferSoftmaxLike(const Ctx &C) {
+  if (C.In.size() == 2 && !isSeedOffset(C.In[1]))
+    return C.err("the seed offset must be i64[], got " + C.In[1].str());
   if (C.Op.kind() != OpKind::Dropout) {
     auto A = normalizeAxis(C.Op.getInt("axis"), C.In[0].rank(), C.Op.L);
     if (!A)

@@ -336,6 +336,15 @@ Result shape::inferExpand(const Ctx &C) {
       return C.err("invalid shape entry " + std::to_string(S));
     Target.push_back(Dim::fixed(S));
   }
+  if (C.In.size() == 2) {
+    auto Like = broadcastShapes(Target, C.In[1].dims());
+    if (!Like) {
+      llvm::consumeError(Like.takeError());
+      return C.err("shape " + TensorType(C.In[0].elem(), Target).str() +
+                   " does not broadcast with " + C.In[1].str());
+    }
+    Target = *Like;
+  }
   auto Out = broadcastShapes(C.In[0].dims(), Target);
   if (!Out) {
     llvm::consumeError(Out.takeError());

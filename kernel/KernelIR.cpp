@@ -359,11 +359,16 @@ private:
       break;
     case KOpKind::Scalar: {
       const OpInfo &I = getOpInfo(Op.Scalar);
-      if (!I.has(Elementwise))
+      if (I.has(Random)) {
+        // A sample from (seed, counter): both 64-bit integers.
+        if (Op.Operands.size() != 2 || Op.Result->Type.isVector())
+          return fail("'" + I.Mnemonic + "' takes a seed and a counter");
+      } else if (!I.has(Elementwise)) {
         return fail("'" + I.Mnemonic + "' is not an elementwise op");
-      if (int(Op.Operands.size()) < I.MinOperands ||
-          int(Op.Operands.size()) > I.MaxOperands)
+      } else if (int(Op.Operands.size()) < I.MinOperands ||
+                 int(Op.Operands.size()) > I.MaxOperands) {
         return fail("'" + I.Mnemonic + "' has the wrong number of operands");
+      }
       for (const KValue *V : Op.Operands)
         if (auto E = use(V))
           return E;

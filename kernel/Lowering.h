@@ -55,6 +55,11 @@ lowerConvTranspose(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerIm2Col(const Operation &Op, llvm::StringRef Name);
 
+/// Lowers random_uniform and random_normal to a kernel with arguments
+/// ([like,] [seed offset,] result).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerRandom(const Operation &Op, llvm::StringRef Name);
+
 /// Lowers max_pool and avg_pool to a kernel with arguments (x, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerPool(const Operation &Op, llvm::StringRef Name);

@@ -101,7 +101,10 @@ DecomposeResult dlc::decomposeNN(Operation &Op, OpBuilder &B) {
     double Ratio = Op.getFloat("ratio");
     if (!Op.getBool("training") || Ratio == 0)
       return Values{X};
-    Value *U = B.create(OpKind::RandomUniform, {X},
+    llvm::SmallVector<Value *, 2> Ops = {X};
+    if (Op.numOperands() == 2)
+      Ops.push_back(Op.operand(1));
+    Value *U = B.create(OpKind::RandomUniform, Ops,
                         {intAttr("seed", Op.getInt("seed")),
                          {"dtype", Attribute::getType(E)}});
     Value *Keep = B.create(OpKind::GreaterEqual, {U, C(Ratio)});

@@ -66,6 +66,7 @@ std::unique_ptr<Pass> createCSEPass();
 std::unique_ptr<Pass> createDCEPass();
 std::unique_ptr<Pass> createDecomposePass();
 std::unique_ptr<Pass> createConvToGemmPass();
+std::unique_ptr<Pass> createAutodiffPass();
 
 } // namespace dlc
 

@@ -17,7 +17,7 @@ llvm::ArrayRef<PassInfo> dlc::allPasses() {
          {PassFactory(createInferShapesPass), PassFactory(createCanonicalizePass),
           PassFactory(createFoldConstantsPass), PassFactory(createCSEPass),
           PassFactory(createDCEPass), PassFactory(createDecomposePass),
-          PassFactory(createConvToGemmPass)}) {
+          PassFactory(createConvToGemmPass), PassFactory(createAutodiffPass)}) {
       auto P = F();
       V.push_back({P->name().str(), P->description().str(), F});
     }

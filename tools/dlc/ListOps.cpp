@@ -7,6 +7,7 @@
 #include "codegen/Executor.h"
 #include "ir/OpExample.h"
 #include "ir/Parser.h"
+#include "passes/Autodiff.h"
 #include "passes/Pass.h"
 
 #include "llvm/Support/Format.h"
@@ -44,6 +45,27 @@ static bool cpuLoweringWorks(const OpInfo &I) {
   return true;
 }
 
+/// A gradient "exists" for a primitive with a rule (non-differentiable ops
+/// count: no gradient flows through them), and for a composite whose
+/// decomposed example has only such ops.
+static bool gradientWorks(const OpInfo &I) {
+  if (!I.has(Composite))
+    return hasGradientRule(I.Kind);
+  auto M = parseModule(exampleText(I), "<example>");
+  if (!M) {
+    llvm::consumeError(M.takeError());
+    return false;
+  }
+  if (auto E = createDecomposePass()->run(*(*M)->Functions[0])) {
+    llvm::consumeError(std::move(E));
+    return false;
+  }
+  for (auto &Op : (*M)->Functions[0]->Body)
+    if (!hasGradientRule(Op->kind()))
+      return false;
+  return true;
+}
+
 void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
   const char *Yes = Markdown ? "yes" : "yes";
   const char *No = Markdown ? "-" : "-";
@@ -57,12 +79,13 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
                        (const char *)"cpu", (const char *)"gpu",
                        (const char *)"kind");
   }
-  unsigned Counts[4] = {0, 0, 0, 0};
+  unsigned Counts[5] = {0, 0, 0, 0, 0};
   for (const OpInfo &I : allOps()) {
     bool Shape = shapeInferenceWorks(I), Interp = interpreterSupports(I.Kind);
-    // Gradients and GPU lowering do not exist yet: later issues add them,
-    // and these columns will probe them the same way.
-    bool Grad = false, Cpu = cpuLoweringWorks(I), Gpu = false;
+    // GPU lowering does not exist yet: a later issue adds it, and its
+    // column will be probed the same way.
+    bool Grad = gradientWorks(I), Cpu = cpuLoweringWorks(I), Gpu = false;
+    Counts[4] += Grad;
     Counts[0] += Shape;
     Counts[1] += Interp;
     const char *Kind = I.has(Composite) ? "composite" : "primitive";
@@ -82,5 +105,5 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
   if (!Markdown)
     OS << allOps().size() << " ops (" << Counts[2] << " composite): shape "
        << Counts[0] << ", interp " << Counts[1]
-       << ", grad 0, cpu " << Counts[3] << ", gpu 0\n";
+       << ", grad " << Counts[4] << ", cpu " << Counts[3] << ", gpu 0\n";
 }

@@ -1,0 +1,333 @@
+// Gradient rules for matmul, convolution, pooling and the movement ops.
+#include "passes/Autodiff.h"
+#include "passes/Decompose.h"
+
+#include <numeric>
+
+using namespace dlc;
+using namespace dlc::grad;
+
+using Ints = llvm::SmallVector<int64_t, 6>;
+
+/// Transposes the last two dims.
+static Value *swapLast(OpBuilder &B, Value *V) {
+  unsigned R = V->Type.rank();
+  Ints Perm(R);
+  std::iota(Perm.begin(), Perm.end(), 0);
+  std::swap(Perm[R - 1], Perm[R - 2]);
+  return B.create(OpKind::Transpose, {V}, {intsAttr("perm", Perm)});
+}
+
+static llvm::Error matmulGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
+                              OpBuilder &B, llvm::SmallVectorImpl<Value *> &Out) {
+  Value *A = Op.operand(0), *Bm = Op.operand(1);
+  // 1-D operands are promoted to matrices, as the forward op does.
+  if (A->Type.rank() == 1) {
+    A = B.create(OpKind::Unsqueeze, {A}, {intsAttr("axes", {0})});
+    G = B.create(OpKind::Unsqueeze, {G},
+                 {intsAttr("axes", {int64_t(G->Type.rank()) - (Bm->Type.rank() == 1 ? 0 : 1)})});
+  }
+  if (Bm->Type.rank() == 1) {
+    Bm = B.create(OpKind::Unsqueeze, {Bm}, {intsAttr("axes", {1})});
+    G = B.create(OpKind::Unsqueeze, {G}, {intsAttr("axes", {int64_t(G->Type.rank())})});
+  }
+  for (unsigned I = 0; I < 2; ++I) {
+    if (!Need[I])
+      continue;
+    Value *Operand = I == 0 ? A : Bm;
+    Value *D = I == 0 ? B.create(OpKind::MatMul, {G, swapLast(B, Bm)})
+                      : B.create(OpKind::MatMul, {swapLast(B, A), G});
+    D = sumToShape(B, D, Operand->Type);
+    auto R = reshapeTo(B, D, Op.operand(I)->Type, Op);
+    if (!R)
+      return R.takeError();
+    Out[I] = *R;
+  }
+  return llvm::Error::success();
+}
+
+static bool allEqual(llvm::ArrayRef<int64_t> V, int64_t X) {
+  return llvm::all_of(V, [&](int64_t E) { return E == X; });
+}
+
+static llvm::Error convGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
+                            OpBuilder &B, llvm::SmallVectorImpl<Value *> &Out) {
+  Value *X = Op.operand(0), *W = Op.operand(1);
+  const TensorType &XT = X->Type, &WT = W->Type, &YT = Op.result()->Type;
+  unsigned S = XT.rank() - 2;
+  int64_t Group = Op.getInt("group");
+  auto Attr = [&](llvm::StringRef Name, int64_t Default, unsigned Count) {
+    Ints V(Op.getInts(Name).begin(), Op.getInts(Name).end());
+    if (V.empty())
+      V.assign(Count, Default);
+    return V;
+  };
+  Ints Strides = Attr("strides", 1, S), Pads = Attr("pads", 0, 2 * S),
+       Dil = Attr("dilations", 1, S);
+  for (unsigned I = 0; I < S; ++I)
+    if (!XT.dim(2 + I).isStatic() || !WT.dim(2 + I).isStatic() ||
+        !YT.dim(2 + I).isStatic())
+      return unsupported(Op, "non-static spatial or kernel dims (" + XT.str() +
+                                 ", " + WT.str() + ")");
+  if (Need[0]) {
+    // dx: the transposed convolution of g with the same weights; the output
+    // padding recovers the input rows the forward stride skipped.
+    Ints OutPad;
+    for (unsigned I = 0; I < S; ++I) {
+      int64_t Covered = Strides[I] * (YT.dim(2 + I).size() - 1) +
+                        Dil[I] * (WT.dim(2 + I).size() - 1) + 1 - Pads[I] -
+                        Pads[S + I];
+      OutPad.push_back(XT.dim(2 + I).size() - Covered);
+    }
+    Out[0] = B.create(OpKind::ConvTranspose, {G, W},
+                      {intsAttr("strides", Strides), intsAttr("pads", Pads),
+                       intsAttr("dilations", Dil), intAttr("group", Group),
+                       intsAttr("output_padding", OutPad)});
+  }
+  if (Need[1]) {
+    if (Group != 1)
+      return unsupported(Op, "the weights of a grouped convolution");
+    if (!WT.isStatic())
+      return unsupported(Op, "weights of non-static shape " + WT.str());
+    // dw[M, C*K] = g[M, N*P] @ im2col(x)[N*P, C*K].
+    int64_t M = WT.dim(0).size(), CK = *WT.numElements() / M, P = 1;
+    Ints Kernel;
+    for (unsigned I = 0; I < S; ++I) {
+      Kernel.push_back(WT.dim(2 + I).size());
+      P *= YT.dim(2 + I).size();
+    }
+    Value *Cols = B.create(OpKind::Im2Col, {X},
+                           {intsAttr("kernel", Kernel), intsAttr("strides", Strides),
+                            intsAttr("pads", Pads), intsAttr("dilations", Dil)});
+    Cols = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
+    Value *Gm = B.create(OpKind::Reshape, {G}, {intsAttr("shape", {-1, M, P})});
+    Gm = B.create(OpKind::Transpose, {Gm}, {intsAttr("perm", {1, 0, 2})});
+    Gm = B.create(OpKind::Reshape, {Gm}, {intsAttr("shape", {M, -1})});
+    Value *DW = B.create(OpKind::MatMul, {Gm, Cols});
+    Ints WShape;
+    for (const Dim &D : WT.dims())
+      WShape.push_back(D.size());
+    Out[1] = B.create(OpKind::Reshape, {DW}, {intsAttr("shape", WShape)});
+  }
+  if (Op.numOperands() == 3 && Need[2]) {
+    Ints Axes = {0};
+    for (unsigned I = 0; I < S; ++I)
+      Axes.push_back(2 + I);
+    Out[2] = B.create(OpKind::ReduceSum, {G},
+                      {intsAttr("axes", Axes), boolAttr("keepdims", false)});
+  }
+  return llvm::Error::success();
+}
+
+/// Pooling whose windows tile the input without overlap or padding (stride
+/// = kernel): each input element belongs to at most one window, so the
+/// gradient is a per-window spread of g. Max pooling sends it to the
+/// window's first maximum (as PyTorch does), average pooling spreads it
+/// evenly. Rows and columns past the last window get zero.
+static llvm::Error poolGrad(Operation &Op, Value *G, OpBuilder &B,
+                            llvm::SmallVectorImpl<Value *> &Out) {
+  Value *X = Op.operand(0);
+  const TensorType &XT = X->Type, &YT = Op.result()->Type;
+  DType E = XT.elem();
+  unsigned S = XT.rank() - 2;
+  llvm::ArrayRef<int64_t> K = Op.getInts("kernel");
+  Ints Strides(Op.getInts("strides").begin(), Op.getInts("strides").end());
+  if (Strides.empty())
+    Strides.assign(S, 1);
+  bool Tiles = Strides == Ints(K.begin(), K.end()) && allEqual(Op.getInts("pads"), 0);
+  if (Op.kind() == OpKind::MaxPool)
+    Tiles &= allEqual(Op.getInts("dilations"), 1);
+  Ints Covered, Full;
+  for (unsigned I = 0; I < S && Tiles; ++I) {
+    if (!XT.dim(2 + I).isStatic() || !YT.dim(2 + I).isStatic())
+      return unsupported(Op, "non-static spatial dims " + XT.str());
+    Covered.push_back(YT.dim(2 + I).size() * K[I]);
+    Full.push_back(XT.dim(2 + I).size());
+    Tiles &= Covered.back() <= Full.back(); // no partial (ceil mode) window
+  }
+  if (!Tiles)
+    return unsupported(Op, "windows that overlap, are padded or partial "
+                           "(only stride = kernel without padding is done)");
+  // [N, C, O1*K1, ...] -> [N, C, O1, ..., K1*K2*...]
+  Value *XS = X;
+  if (Covered != Full) {
+    Ints Zeros(S, 0), Axes;
+    for (unsigned I = 0; I < S; ++I)
+      Axes.push_back(2 + I);
+    XS = B.create(OpKind::Slice, {X}, {intsAttr("starts", Zeros),
+                                       intsAttr("ends", Covered),
+                                       intsAttr("axes", Axes)});
+  }
+  Ints Split = {0, 0}, ToWindows = {0, 1}, Back(2 + 2 * S), WinShape = {0, 0};
+  int64_t KSize = 1;
+  for (unsigned I = 0; I < S; ++I) {
+    Split.append({YT.dim(2 + I).size(), K[I]});
+    ToWindows.push_back(2 + 2 * I);
+    WinShape.push_back(YT.dim(2 + I).size());
+    KSize *= K[I];
+  }
+  for (unsigned I = 0; I < S; ++I)
+    ToWindows.push_back(3 + 2 * I);
+  for (unsigned I = 0; I < ToWindows.size(); ++I)
+    Back[ToWindows[I]] = I;
+  WinShape.push_back(KSize);
+  Value *GE = B.create(OpKind::Unsqueeze, {G}, {intsAttr("axes", {int64_t(2 + S)})});
+  Value *Spread;
+  if (Op.kind() == OpKind::MaxPool) {
+    Value *Win = B.create(OpKind::Reshape, {XS}, {intsAttr("shape", Split)});
+    Win = B.create(OpKind::Transpose, {Win}, {intsAttr("perm", ToWindows)});
+    Win = B.create(OpKind::Reshape, {Win}, {intsAttr("shape", WinShape)});
+    Value *Arg = B.create(OpKind::ArgMax, {Win},
+                          {intAttr("axis", 2 + S), boolAttr("keepdims", false)});
+    Value *Hot = B.create(OpKind::OneHot, {Arg},
+                          {intAttr("depth", KSize), {"dtype", Attribute::getType(E)}});
+    Spread = B.create(OpKind::Mul, {Hot, GE});
+  } else {
+    Ints Shape(3 + S, 1);
+    Shape.back() = KSize;
+    Spread = B.create(OpKind::Mul, {B.create(OpKind::Expand, {GE}, {intsAttr("shape", Shape)}),
+                                    B.scalar(E, 1.0 / double(KSize))});
+  }
+  // Back to [N, C, O1*K1, ...], then zeros for what no window covered.
+  Ints Unwin = {0, 0}, Merged = {0, 0};
+  for (unsigned I = 0; I < S; ++I)
+    Unwin.push_back(YT.dim(2 + I).size());
+  for (unsigned I = 0; I < S; ++I)
+    Unwin.push_back(K[I]);
+  Value *R = B.create(OpKind::Reshape, {Spread}, {intsAttr("shape", Unwin)});
+  R = B.create(OpKind::Transpose, {R}, {intsAttr("perm", Back)});
+  for (unsigned I = 0; I < S; ++I)
+    Merged.push_back(Covered[I]);
+  R = B.create(OpKind::Reshape, {R}, {intsAttr("shape", Merged)});
+  if (Covered != Full) {
+    Ints Pads(2 * (2 + S), 0);
+    for (unsigned I = 0; I < S; ++I)
+      Pads[2 + S + 2 + I] = Full[I] - Covered[I];
+    R = B.create(OpKind::Pad, {R}, {intsAttr("pads", Pads)});
+  }
+  Out[0] = R;
+  return llvm::Error::success();
+}
+
+llvm::Error grad::nnGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
+                         OpBuilder &B, llvm::SmallVectorImpl<Value *> &Out) {
+  switch (Op.kind()) {
+  case OpKind::MatMul:
+    return matmulGrad(Op, G, Need, B, Out);
+  case OpKind::Conv:
+    return convGrad(Op, G, Need, B, Out);
+  case OpKind::MaxPool:
+  case OpKind::AvgPool:
+    return poolGrad(Op, G, B, Out);
+  default:
+    llvm_unreachable("not an NN op with a gradient rule");
+  }
+}
+
+/// Normalized [start, end) of a unit-step slice along a dim of size N.
+static std::pair<int64_t, int64_t> sliceRange(int64_t Start, int64_t End,
+                                              int64_t N) {
+  auto Norm = [&](int64_t V) {
+    if (V < 0)
+      V += N;
+    return std::clamp<int64_t>(V, 0, N);
+  };
+  return {Norm(Start), std::max(Norm(Start), Norm(End))};
+}
+
+llvm::Error grad::movementGrad(Operation &Op, llvm::ArrayRef<Value *> ResultGrads,
+                               OpBuilder &B, llvm::SmallVectorImpl<Value *> &Out) {
+  Value *X = Op.operand(0), *G = ResultGrads[0];
+  const TensorType &XT = X->Type;
+  unsigned R = XT.rank();
+  switch (Op.kind()) {
+  case OpKind::Reshape:
+  case OpKind::Flatten:
+  case OpKind::Squeeze:
+  case OpKind::Unsqueeze: {
+    auto V = reshapeTo(B, G, XT, Op);
+    if (!V)
+      return V.takeError();
+    Out[0] = *V;
+    return llvm::Error::success();
+  }
+  case OpKind::Transpose: {
+    llvm::ArrayRef<int64_t> Perm = Op.getInts("perm");
+    Ints Inv(R);
+    for (unsigned I = 0; I < R; ++I)
+      Inv[Perm.empty() ? R - 1 - I : Perm[I]] = I;
+    Out[0] = B.create(OpKind::Transpose, {G}, {intsAttr("perm", Inv)});
+    return llvm::Error::success();
+  }
+  case OpKind::Expand:
+    Out[0] = sumToShape(B, G, XT);
+    return llvm::Error::success();
+  case OpKind::Concat: {
+    int64_t Axis = Op.getInt("axis");
+    if (Axis < 0)
+      Axis += R;
+    int64_t Offset = 0;
+    for (unsigned I = 0; I < Op.numOperands(); ++I) {
+      const Dim &D = Op.operand(I)->Type.dim(Axis);
+      if (!D.isStatic())
+        return unsupported(Op, "operands of non-static size along the axis");
+      Out[I] = B.create(OpKind::Slice, {G},
+                        {intsAttr("starts", {Offset}),
+                         intsAttr("ends", {Offset + D.size()}),
+                         intsAttr("axes", {Axis})});
+      Offset += D.size();
+    }
+    return llvm::Error::success();
+  }
+  case OpKind::Split: {
+    llvm::SmallVector<Value *, 4> Parts;
+    for (unsigned I = 0; I < Op.numResults(); ++I)
+      Parts.push_back(ResultGrads[I] ? ResultGrads[I]
+                                     : broadcastLike(B, B.scalar(XT.elem(), 0.0),
+                                                     Op.result(I)));
+    Out[0] = B.create(OpKind::Concat, Parts,
+                      {intAttr("axis", Op.getInt("axis"))});
+    return llvm::Error::success();
+  }
+  case OpKind::Slice: {
+    llvm::ArrayRef<int64_t> Starts = Op.getInts("starts"), Ends = Op.getInts("ends"),
+                            Axes = Op.getInts("axes"), Steps = Op.getInts("steps");
+    if (!allEqual(Steps, 1))
+      return unsupported(Op, "slices with steps other than 1");
+    Ints Pads(2 * R, 0);
+    for (unsigned I = 0; I < Starts.size(); ++I) {
+      int64_t A = Axes.empty() ? I : (Axes[I] < 0 ? Axes[I] + R : Axes[I]);
+      if (!XT.dim(A).isStatic())
+        return unsupported(Op, "slices along a non-static dim");
+      int64_t N = XT.dim(A).size();
+      auto [S, E] = sliceRange(Starts[I], Ends[I], N);
+      Pads[A] = S;
+      Pads[R + A] = N - E;
+    }
+    Out[0] = B.create(OpKind::Pad, {G}, {intsAttr("pads", Pads)});
+    return llvm::Error::success();
+  }
+  case OpKind::Pad: {
+    llvm::ArrayRef<int64_t> Pads = Op.getInts("pads");
+    if (Op.getString("mode") != "constant" ||
+        llvm::any_of(Pads, [](int64_t P) { return P < 0; }))
+      return unsupported(Op, "pads other than non-negative constant padding");
+    Ints Starts, Ends, Axes;
+    Out[0] = G;
+    for (unsigned A = 0; A < R; ++A) {
+      if (Pads[A] == 0 && Pads[R + A] == 0)
+        continue;
+      Axes.push_back(A);
+      Starts.push_back(Pads[A]);
+      Ends.push_back(Pads[R + A] > 0 ? -Pads[R + A] : INT64_MAX);
+    }
+    if (!Axes.empty())
+      Out[0] = B.create(OpKind::Slice, {G}, {intsAttr("starts", Starts),
+                                           intsAttr("ends", Ends),
+                                           intsAttr("axes", Axes)});
+    return llvm::Error::success();
+  }
+  default:
+    llvm_unreachable("not a movement op with a gradient rule");
+  }
+}

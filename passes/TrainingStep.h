@@ -1,0 +1,66 @@
+// The training step as graph IR: a forward model plus a loss, its gradient
+// (the autodiff pass) and an optimizer update, all in one function that the
+// JIT compiles like any other.
+#ifndef DLC_PASSES_TRAININGSTEP_H
+#define DLC_PASSES_TRAININGSTEP_H
+
+#include "ir/IR.h"
+
+namespace dlc {
+
+enum class LossKind {
+  MeanSquaredError,          // "mse": targets shaped like the output
+  BinaryCrossEntropy,        // "bce": probabilities against targets in [0,1]
+  CategoricalCrossEntropy,   // "categorical_crossentropy": one-hot [N,C]
+  SparseCategoricalCrossEntropy, // "sparse_categorical_crossentropy": i64[N]
+  NegativeLogLikelihood,     // "nll": log-probabilities [N,C], labels i64[N]
+};
+
+enum class OptimizerKind { SGD, Momentum, Nesterov, Adam, AdamW, RMSprop, Adagrad };
+
+/// The names accepted on the command line ("mse", "adam", ...).
+llvm::Expected<LossKind> parseLoss(llvm::StringRef Name);
+llvm::Expected<OptimizerKind> parseOptimizer(llvm::StringRef Name);
+llvm::StringRef lossName(LossKind K);
+llvm::StringRef optimizerName(OptimizerKind K);
+
+struct OptimizerConfig {
+  OptimizerKind Kind = OptimizerKind::Adam;
+  double LearningRate = 1e-3;
+  double WeightDecay = 0;  // L2 added to the gradient; decoupled for AdamW
+  double Momentum = 0.9;   // Momentum and Nesterov
+  double Beta1 = 0.9, Beta2 = 0.999; // Adam and AdamW
+  double Rho = 0.9;        // RMSprop's moving average of squared gradients
+  double Epsilon = 1e-7;   // Adam, AdamW, RMSprop, Adagrad
+};
+
+/// The functions of a training setup, in one module. Each takes the
+/// parameters as inputs after its data inputs, in the forward function's
+/// parameter order, so the caller owns them (and the step's inputs begin
+/// exactly like evaluate's):
+///   @train_step(x, labels, params..., state..., step: i64[])
+///       -> (loss: f32[], correct: i64[], new params..., new state...)
+///   @evaluate(x, labels, params...) -> (loss, correct)
+///   @predict(x, params...) -> (scores)
+/// `step` counts from 0: Adam's bias correction uses step + 1, and dropout
+/// masks take it as their seed offset, so each step draws a new mask.
+/// State tensors (momentum, Adam moments, ...) start at zero; StateOf gives
+/// the parameter each one belongs to.
+struct TrainingGraphs {
+  std::unique_ptr<Module> M;
+  Function *Step = nullptr, *Eval = nullptr, *Predict = nullptr;
+  std::vector<unsigned> StateOf;
+  int64_t NumClasses = 1;
+};
+
+/// Builds the three functions from Forward (one input, one output, float
+/// parameters). Errors name what does not fit: an output that is not
+/// [N, C] under a classification loss, a parameter without a gradient
+/// rule on its path, a bad optimizer setting.
+llvm::Expected<TrainingGraphs>
+buildTrainingGraphs(const Function &Forward, LossKind Loss,
+                    const OptimizerConfig &Opt, int64_t DropoutSeed = 0);
+
+} // namespace dlc
+
+#endif
