@@ -1,6 +1,6 @@
 // Training a CNN with the C++ API: the builder describes the model, the data
 // library loads Fashion-MNIST, dlc::Trainer compiles one training step and
-// runs it. The README's training example; built when the trainer is.
+// runs it. The README's training example.
 // Usage: train_cnn [DATA (fashion-mnist, fashion-mnist:DIR, mnist:DIR)] [LIMIT]
 #include "api/Trainer.h"
 #include "frontend/builder/Layers.h"

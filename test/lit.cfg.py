@@ -15,9 +15,6 @@ config.environment["PATH"] = path
 config.substitutions.append(("%dlc_src", config.dlc_source_dir))
 config.substitutions.append(("%dlc_bin", config.dlc_binary_dir))
 
-# `dlc train` exists once the trainer (api/Trainer.cpp) is built; the real
-# Fashion-MNIST files come from Debian's dataset-fashion-mnist.
-if config.dlc_have_trainer.upper() in ("ON", "1", "TRUE", "YES"):
-    config.available_features.add("dlc-train")
+# The real Fashion-MNIST files come from Debian's dataset-fashion-mnist.
 if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
     config.available_features.add("fashion-mnist")

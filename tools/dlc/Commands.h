@@ -59,7 +59,6 @@ struct TrainOptions {
   unsigned OptLevel = 3;
   bool PrintIR = false;
 };
-/// Only in builds with the trainer (api/Trainer.cpp).
 int trainCommand(const TrainOptions &Opts);
 
 } // namespace dlc

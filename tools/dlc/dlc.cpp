@@ -185,7 +185,6 @@ int main(int argc, char **argv) {
     return benchCommand(O);
   }
   if (TrainCmd) {
-#ifdef DLC_HAVE_TRAINER
     TrainOptions O;
     O.ModelFile = TrainModelFile;
     O.ModelName = TrainModelName;
@@ -205,11 +204,6 @@ int main(int argc, char **argv) {
     O.OptLevel = std::min(3u, TrainOpt.getValue());
     O.PrintIR = TrainPrintIR;
     return trainCommand(O);
-#else
-    llvm::errs() << "error: 'dlc train' is not available in this build yet: "
-                    "it needs the trainer (api/Trainer.cpp)\n";
-    return 1;
-#endif
   }
   llvm::errs() << "error: no command given; see 'dlc --help'\n";
   return 1;
