@@ -12,6 +12,8 @@
 #include "kernel/Lowering.h"
 #include "kernel/LoweringUtil.h"
 
+#include <algorithm>
+
 #include "ir/Location.h"
 
 using namespace dlc;
@@ -106,7 +108,15 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
       (E != DType::F32 && E != DType::F64))
     return makeError(Op.L, "the blocked matmul takes 2-D f32 or f64 operands");
   const unsigned L = VectorBytes / dtypeSize(E); // lanes per vector register
-  const unsigned MR = 6, NV = 4, NR = NV * L;     // register block: MR x NR
+  // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a b
+  // narrower than that (static, as in the gradients of narrow convolutions)
+  // fewer vectors and more rows, so full blocks exist: 12 x 2, 8 x 3, 16 x 1
+  // keep about 24 accumulators in the 32 AVX-512 registers.
+  unsigned NV = 4;
+  if (BT.dim(1).isStatic())
+    NV = unsigned(std::clamp<int64_t>(BT.dim(1).size() / L, 1, 4));
+  const unsigned MR = NV == 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 16;
+  const unsigned NR = NV * L;
   SType VT = SType::vec(E, L), ST = SType::of(E);
 
   auto K = newKernel(Name);
@@ -143,7 +153,7 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
   // for narrow b, else over panels. Both are independent. Inside a panel,
   // for rows [RLo, RHi) of which [RLo, RFull) form full blocks:
   //  - full MR x NR blocks, whose block of the result lives in MR * NV
-  //    vector registers (6 x 4: 24 of the 32 AVX-512 registers) across a
+  //    vector registers (24 of the 32 AVX-512 registers) across a
   //    KC-long slice of k; the KC x NR slice of b (32 KiB for f32 on
   //    AVX-512) stays in cache while the rows of a stream past it;
   //  - the rows past the last full block, and (in the last, partial panel)
