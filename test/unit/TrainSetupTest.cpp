@@ -126,7 +126,10 @@ TEST(TrainSetup, ModelFitsDataAndLoss) {
   EXPECT_EQ(fitError(K, LK::SparseCategoricalCrossEntropy, "x"), "(fits)");
   EXPECT_EQ(fitError(K, LK::CategoricalCrossEntropy, "x"), "(fits)");
   EXPECT_EQ(fitError(K, LK::MeanSquaredError, "mse"), "(fits)");
-  EXPECT_EQ(fitError(K, LK::BinaryCrossEntropy, "bce"), "(fits)");
+  EXPECT_EQ(fitError(K, LK::BinaryCrossEntropy, "bce"),
+            "error: the loss 'bce' needs one probability per example (two "
+            "classes), but the data have 10 classes; use "
+            "sparse_categorical_crossentropy");
   EXPECT_EQ(fitError(T, LK::NegativeLogLikelihood, "nll"), "(fits)");
   EXPECT_EQ(fitError(K, LK::NegativeLogLikelihood, "nll"),
             "error: the loss 'nll' needs log-probabilities (a final "
@@ -134,21 +137,22 @@ TEST(TrainSetup, ModelFitsDataAndLoss) {
             "sparse_categorical_crossentropy");
   EXPECT_EQ(fitError(T, LK::SparseCategoricalCrossEntropy,
                      "sparse_categorical_crossentropy"),
-            "error: the loss 'sparse_categorical_crossentropy' needs logits or "
+            "error: the loss 'sparse_categorical_crossentropy' needs "
             "probabilities, but the model ends with log_softmax "
             "(log-probabilities); use --loss nll");
   EXPECT_EQ(fitError(*Neuron->F, LK::BinaryCrossEntropy, "bce"),
             "error: the model's input 'x' is f32[N,2], but the data are f32 "
             "images [N,1,28,28], [N,28,28] or [N,784]");
-  // Logits (no final activation): fine for the cross-entropies, not bce.
+  // Logits (no final activation) are not probabilities; mse takes them.
   auto Logits = model(Sequential({784}).add(Dense(10)));
-  EXPECT_EQ(fitError(*Logits->Functions[0], LK::SparseCategoricalCrossEntropy,
-                     "x"),
+  EXPECT_EQ(fitError(*Logits->Functions[0], LK::CategoricalCrossEntropy,
+                     "categorical_crossentropy"),
+            "error: the loss 'categorical_crossentropy' needs probabilities (a "
+            "final softmax), but the model's output comes from 'gemm'");
+  EXPECT_EQ(fitError(*Logits->Functions[0], LK::MeanSquaredError, "mse"),
             "(fits)");
-  EXPECT_EQ(fitError(*Logits->Functions[0], LK::BinaryCrossEntropy, "bce"),
-            "error: the loss 'bce' needs probabilities (a final sigmoid or "
-            "softmax), but the model's output comes from 'gemm'");
-  auto Five = model(Sequential({28, 28}).add(Flatten()).add(Dense(5)));
+  auto Five = model(
+      Sequential({28, 28}).add(Flatten()).add(Dense(5, Activation::Softmax)));
   EXPECT_EQ(fitError(*Five->Functions[0], LK::SparseCategoricalCrossEntropy,
                      "sparse_categorical_crossentropy"),
             "error: the model's output 'output' is f32[N,5], but the loss "

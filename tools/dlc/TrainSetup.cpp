@@ -146,17 +146,20 @@ llvm::Expected<DataFit> dlc::checkModelFits(const Function &F,
     break;
   case LossKind::SparseCategoricalCrossEntropy:
   case LossKind::CategoricalCrossEntropy:
+    // As in Keras (from_logits = false): the scores are probabilities.
     if (K == OpKind::LogSoftmax)
-      return makeError("the loss '" + LossLabel + "' needs logits or "
-                       "probabilities, but the model ends with log_softmax "
-                       "(log-probabilities); use --loss nll");
-    break;
-  case LossKind::BinaryCrossEntropy:
-    if (K != OpKind::Sigmoid && K != OpKind::Softmax)
-      return makeError("the loss 'bce' needs probabilities (a final sigmoid "
-                       "or softmax), but the model's output comes from '" +
+      return makeError("the loss '" + LossLabel + "' needs probabilities, but "
+                       "the model ends with log_softmax (log-probabilities); "
+                       "use --loss nll");
+    if (K != OpKind::Softmax && K != OpKind::Sigmoid)
+      return makeError("the loss '" + LossLabel + "' needs probabilities (a "
+                       "final softmax), but the model's output comes from '" +
                        From + "'");
     break;
+  case LossKind::BinaryCrossEntropy:
+    return makeError("the loss 'bce' needs one probability per example (two "
+                     "classes), but the data have " + llvm::Twine(C) +
+                     " classes; use sparse_categorical_crossentropy");
   case LossKind::MeanSquaredError:
     break;
   }

@@ -50,9 +50,9 @@ struct DataFit {
 /// Checks F against images [*,1,H,W] with NumClasses classes and the loss
 /// (LossLabel is its command-line name, for messages): one float input of
 /// shape [N,1,H,W], [N,H,W] or [N,H*W]; one output [N,NumClasses]; the
-/// output's last op fits the loss (nll needs a final log_softmax, the
-/// cross-entropies take logits or a final softmax but not log_softmax, bce
-/// needs probabilities from a sigmoid or softmax).
+/// output's last op fits the loss (as in Keras, the cross-entropies read
+/// probabilities: a final softmax or sigmoid; nll needs a final
+/// log_softmax; bce is for two classes, so it never fits these data).
 llvm::Expected<DataFit> checkModelFits(const Function &F, const Dataset &D,
                                        LossKind Loss, llvm::StringRef LossLabel);
 
