@@ -52,6 +52,7 @@ struct TrainOptions {
   std::string Loss;             // empty: from the model's last op
   std::string Optimizer = "adam";
   std::string LearningRate;     // empty: the optimizer's default
+  std::string Momentum, WeightDecay; // empty: 0.9 and 0
   std::string Epochs = "1", Batch = "32", Seed = "0", Threads = "0";
   std::string Limit, TestLimit; // empty: every example
   std::string Output, Plot;

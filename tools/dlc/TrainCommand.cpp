@@ -73,6 +73,20 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
       return LR.takeError();
     S.Opts.Optimizer.LearningRate = *LR;
   }
+  if (!O.Momentum.empty()) {
+    auto Mu = parsePositiveNumber("--momentum", O.Momentum);
+    if (!Mu)
+      return Mu.takeError();
+    if (*Mu >= 1)
+      return makeError("--momentum must be below 1, got " + O.Momentum);
+    S.Opts.Optimizer.Momentum = *Mu;
+  }
+  if (!O.WeightDecay.empty()) {
+    auto WD = parsePositiveNumber("--weight-decay", O.WeightDecay);
+    if (!WD)
+      return WD.takeError();
+    S.Opts.Optimizer.WeightDecay = *WD;
+  }
   if (O.Engine != "jit" && O.Engine != "interp")
     return makeError("--engine must be jit or interp, got '" + O.Engine + "'");
   if (!O.Output.empty())

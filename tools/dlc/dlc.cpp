@@ -85,6 +85,13 @@ static cl::opt<std::string> TrainOptimizer(
     "optimizer", cl::desc("sgd, momentum, nesterov, adam (default), adamw, "
                           "rmsprop or adagrad"),
     cl::init("adam"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainMomentum(
+    "momentum", cl::desc("Momentum of momentum and nesterov (default 0.9)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainWeightDecay(
+    "weight-decay",
+    cl::desc("Weight decay (L2 on the gradient; decoupled for adamw; default 0)"),
+    cl::sub(TrainCmd));
 static cl::opt<std::string> TrainLR(
     "lr", cl::desc("Learning rate (default: the optimizer's, 0.001)"),
     cl::sub(TrainCmd));
@@ -192,6 +199,8 @@ int main(int argc, char **argv) {
     O.Loss = TrainLoss;
     O.Optimizer = TrainOptimizer;
     O.LearningRate = TrainLR;
+    O.Momentum = TrainMomentum;
+    O.WeightDecay = TrainWeightDecay;
     O.Epochs = TrainEpochs;
     O.Batch = TrainBatch;
     O.Seed = TrainSeed;
