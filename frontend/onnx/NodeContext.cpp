@@ -278,6 +278,9 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addNormOps(All);
     addMovementOps(All);
     addShapeOps(All);
+    addLossOps(All);
+    addIndexingOps(All);
+    addAttentionOps(All);
     llvm::StringMap<OpEntry> M;
     for (OpEntry &E : All)
       M.try_emplace(E.Name, E);

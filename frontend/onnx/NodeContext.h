@@ -104,6 +104,9 @@ NamedAttr aStr(llvm::StringRef N, llvm::StringRef V);
 NamedAttr aInts(llvm::StringRef N, llvm::ArrayRef<int64_t> V);
 NamedAttr aType(llvm::StringRef N, DType V);
 
+/// A / B with ONNX semantics for every element type (integers truncate).
+Value *divide(NodeContext &C, Value *A, Value *B);
+
 /// Normalizes a possibly negative axis for a rank; -1 when out of range.
 int64_t normAxis(int64_t Axis, int64_t Rank);
 
@@ -127,6 +130,9 @@ void addNNOps(std::vector<OpEntry> &T);
 void addNormOps(std::vector<OpEntry> &T);
 void addMovementOps(std::vector<OpEntry> &T);
 void addShapeOps(std::vector<OpEntry> &T);
+void addLossOps(std::vector<OpEntry> &T);
+void addIndexingOps(std::vector<OpEntry> &T);
+void addAttentionOps(std::vector<OpEntry> &T);
 
 /// Every converter, by ONNX op type.
 const llvm::StringMap<OpEntry> &opTable();

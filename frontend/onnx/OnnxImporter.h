@@ -1,4 +1,4 @@
-// The ONNX importer: reads a ModelProto (opsets 7 to 28 of the default
+// The ONNX importer: reads a ModelProto (opsets 6 to 28 of the default
 // domain) into graph IR. Unsupported content (ops, opsets, element types,
 // attributes) is reported all at once, one line per problem.
 //
@@ -33,6 +33,9 @@ llvm::Expected<std::unique_ptr<Module>>
 importOnnx(llvm::StringRef Bytes, llvm::StringRef Name,
            const OnnxImportOptions &Opts = {});
 
+/// Reads a model file: ONNX (see isOnnxModel) or dlc IR text.
+llvm::Expected<std::unique_ptr<Module>> loadModelFile(llvm::StringRef Path);
+
 /// Whether a model file should be read as ONNX: the extension .onnx, or
 /// content that does not start like IR text but parses as a ModelProto.
 bool isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes);
@@ -54,7 +57,7 @@ struct OnnxOpSupport {
 std::vector<OnnxOpSupport> onnxSupportedOps();
 
 /// The opset range of the default domain that the importer accepts.
-constexpr int OnnxMinOpset = 7, OnnxMaxOpset = 28;
+constexpr int OnnxMinOpset = 6, OnnxMaxOpset = 28;
 
 } // namespace dlc
 

@@ -8,14 +8,54 @@
 using namespace dlc;
 using namespace dlc::onnximp;
 
+Value *onnximp::divide(NodeContext &C, Value *A, Value *B) {
+  if (!A || !B || isFloat(A->Type.elem()))
+    return C.op(OpKind::Div, {A, B});
+  Value *Q = C.op(OpKind::Div, {C.cast(A, DType::F64), C.cast(B, DType::F64)});
+  return C.cast(Q, A->Type.elem());
+}
+
 template <OpKind K> static void unary(NodeContext &C) {
   C.allowAttrs({});
   C.setOutput(0, C.op(K, {C.in(0)}));
 }
 
+/// B aligned for the broadcasting of opsets before 7: with `broadcast` = 1
+/// and `axis`, B's dims match A's from axis on (trailing 1s are added so
+/// numpy broadcasting applies).
+static Value *legacyBroadcast(NodeContext &C, Value *A, Value *B) {
+  C.allowAttrs({"broadcast", "axis"});
+  if (!A || !B || !C.attrInt("broadcast", 0) || !C.hasAttr("axis"))
+    return B;
+  int64_t N = A->Type.rank(), K = B->Type.rank();
+  int64_t Axis = C.attrInt("axis", 0);
+  Axis = Axis < 0 ? Axis + N : Axis;
+  std::vector<int64_t> Axes;
+  for (int64_t I = K; I < N - Axis; ++I)
+    Axes.push_back(I);
+  if (Axes.empty())
+    return B;
+  return C.op(OpKind::Unsqueeze, {B}, {aInts("axes", Axes)});
+}
+
 template <OpKind K> static void binary(NodeContext &C) {
-  C.allowAttrs({});
-  C.setOutput(0, C.op(K, {C.in(0), C.in(1)}));
+  Value *A = C.in(0), *B = C.in(1);
+  if (C.Opset < 7)
+    B = legacyBroadcast(C, A, B);
+  else
+    C.allowAttrs({});
+  C.setOutput(0, C.op(K, {A, B}));
+}
+
+/// Div; integers divide in f64 and truncate toward zero (exact below 2^53)
+/// because the CPU kernels have no integer division.
+static void div(NodeContext &C) {
+  Value *A = C.in(0), *B = C.in(1);
+  if (C.Opset < 7)
+    B = legacyBroadcast(C, A, B);
+  else
+    C.allowAttrs({});
+  C.setOutput(0, divide(C, A, B));
 }
 
 static void leakyRelu(NodeContext &C) {
@@ -65,8 +105,11 @@ static void castLike(NodeContext &C) {
 
 /// Pow: the result has the base's type; integer bases compute in f64.
 static void pow(NodeContext &C) {
-  C.allowAttrs({});
+  if (C.Opset >= 7)
+    C.allowAttrs({});
   Value *X = C.in(0), *Y = C.in(1);
+  if (C.Opset < 7)
+    Y = legacyBroadcast(C, X, Y);
   if (!X || !Y)
     return;
   DType E = X->Type.elem();
@@ -86,8 +129,7 @@ template <OpKind K, bool Mean = false> static void variadic(NodeContext &C) {
   if (C.numInputs() == 1)
     Acc = C.op(OpKind::Identity, {Acc});
   if (Mean && C.numInputs() > 1 && Acc)
-    Acc = C.op(OpKind::Div,
-               {Acc, C.scalar(Acc->Type.elem(), double(C.numInputs()))});
+    Acc = divide(C, Acc, C.scalar(Acc->Type.elem(), double(C.numInputs())));
   C.setOutput(0, Acc);
 }
 
@@ -156,18 +198,18 @@ void onnximp::addElementwiseOps(std::vector<OpEntry> &T) {
       {"Gelu", 20, gelu, {}},
       {"Cast", 1, cast, {}},
       {"CastLike", 15, castLike, {}},
-      {"Add", 7, binary<OpKind::Add>, {}},
-      {"Sub", 7, binary<OpKind::Sub>, {}},
-      {"Mul", 7, binary<OpKind::Mul>, {}},
-      {"Div", 7, binary<OpKind::Div>, {}},
-      {"Pow", 7, pow, {}},
-      {"And", 7, binary<OpKind::And>, {}},
-      {"Or", 7, binary<OpKind::Or>, {}},
-      {"Xor", 7, binary<OpKind::Xor>, {}},
-      {"Equal", 7, binary<OpKind::Equal>, {}},
-      {"Less", 7, binary<OpKind::Less>, {}},
+      {"Add", 1, binary<OpKind::Add>, {}},
+      {"Sub", 1, binary<OpKind::Sub>, {}},
+      {"Mul", 1, binary<OpKind::Mul>, {}},
+      {"Div", 1, div, {}},
+      {"Pow", 1, pow, {}},
+      {"And", 1, binary<OpKind::And>, {}},
+      {"Or", 1, binary<OpKind::Or>, {}},
+      {"Xor", 1, binary<OpKind::Xor>, {}},
+      {"Equal", 1, binary<OpKind::Equal>, {}},
+      {"Less", 1, binary<OpKind::Less>, {}},
       {"LessOrEqual", 12, binary<OpKind::LessEqual>, {}},
-      {"Greater", 7, binary<OpKind::Greater>, {}},
+      {"Greater", 1, binary<OpKind::Greater>, {}},
       {"GreaterOrEqual", 12, binary<OpKind::GreaterEqual>, {}},
       {"Max", 1, variadic<OpKind::Max>, {}},
       {"Min", 1, variadic<OpKind::Min>, {}},

@@ -162,7 +162,7 @@ static void mod(NodeContext &C) {
   bool Float = isFloat(A->Type.elem());
   if (Float && !FMod)
     return C.fail("fmod = 0 requires integer inputs");
-  Value *Q = E.div(A, B);
+  Value *Q = divide(C, A, B);
   if (Float) // truncate the quotient toward zero
     Q = E.where(E.bin(OpKind::Less, Q, E.s(Q, 0)), E.un(OpKind::Ceil, Q),
                 E.un(OpKind::Floor, Q));
@@ -189,7 +189,7 @@ void onnximp::addMathOps(std::vector<OpEntry> &T) {
       {"Softsign", 1, softsign, {}},
       {"ThresholdedRelu", 10, thresholdedRelu, {}},
       {"Shrink", 9, shrink, {}},
-      {"PRelu", 7, prelu, {}},
+      {"PRelu", 6, prelu, {}},
       {"Swish", 24, swish, {}},
       {"Tan", 7, tan, {}},
       {"Sinh", 9, hyperbolic<false>, {}},

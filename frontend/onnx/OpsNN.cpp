@@ -50,8 +50,13 @@ windowPads(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Kernel,
   return P;
 }
 
-static std::vector<int64_t> kernelShape(NodeContext &C, Value *W) {
+/// The kernel's spatial sizes: needed only to resolve auto_pad and
+/// output_shape, else only their count (the rank) matters.
+static std::vector<int64_t> kernelShape(NodeContext &C, Value *X, Value *W,
+                                        bool NeedSizes) {
   std::vector<int64_t> K = C.attrInts("kernel_shape");
+  if (K.empty() && !NeedSizes)
+    return std::vector<int64_t>(std::max(X->Type.rank(), 2u) - 2, 0);
   if (K.empty() && W)
     for (unsigned I = 2; I < W->Type.rank(); ++I) {
       if (!W->Type.dim(I).isStatic()) {
@@ -69,7 +74,8 @@ static void conv(NodeContext &C) {
   Value *X = C.in(0), *W = C.in(1);
   if (!X || !W)
     return;
-  auto K = kernelShape(C, W);
+  std::string Auto = C.attrStr("auto_pad", "NOTSET");
+  auto K = kernelShape(C, X, W, Auto == "SAME_UPPER" || Auto == "SAME_LOWER");
   auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
   auto P = windowPads(C, X, K, St, Dl);
   if (!P)
@@ -89,12 +95,13 @@ static void convTranspose(NodeContext &C) {
   Value *X = C.in(0), *W = C.in(1);
   if (!X || !W)
     return;
-  auto K = kernelShape(C, W);
+  auto OutShape = C.attrInts("output_shape");
+  std::string Auto = C.attrStr("auto_pad", "NOTSET");
+  auto K = kernelShape(C, X, W, !OutShape.empty() || Auto == "SAME_UPPER" ||
+                                    Auto == "SAME_LOWER");
   size_t S = K.size();
   auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
   auto OutPad = C.attrInts("output_padding");
-  auto OutShape = C.attrInts("output_shape");
-  std::string Auto = C.attrStr("auto_pad", "NOTSET");
   std::vector<int64_t> P = C.attrInts("pads");
   if (P.empty())
     P.assign(2 * S, 0);
@@ -163,7 +170,10 @@ template <bool Max> static void pool(NodeContext &C) {
 }
 
 static void gemm(NodeContext &C) {
-  C.allowAttrs({"alpha", "beta", "transA", "transB"});
+  if (C.Opset < 7)
+    C.allowAttrs({"alpha", "beta", "transA", "transB", "broadcast"});
+  else
+    C.allowAttrs({"alpha", "beta", "transA", "transB"});
   std::vector<Value *> Ops = {C.in(0), C.in(1)};
   if (C.has(2))
     Ops.push_back(C.in(2));
@@ -237,7 +247,7 @@ void onnximp::addNNOps(std::vector<OpEntry> &T) {
       {"ConvTranspose", 1, convTranspose, {}},
       {"MaxPool", 1, pool<true>, {}},
       {"AveragePool", 1, pool<false>, {}},
-      {"Gemm", 7, gemm, {}},
+      {"Gemm", 6, gemm, {}},
       {"Softmax", 1, softmaxFamily, {}},
       {"LogSoftmax", 1, softmaxFamily, {}},
       {"Hardmax", 1, softmaxFamily, {}},

@@ -9,7 +9,7 @@ using namespace dlc;
 using namespace dlc::onnximp;
 
 static void batchNorm(NodeContext &C) {
-  C.allowAttrs({"epsilon", "momentum", "spatial", "training_mode"});
+  C.allowAttrs({"epsilon", "momentum", "spatial", "training_mode", "is_test"});
   if (C.attrInt("training_mode", 0))
     return C.fail("training_mode = 1 is not supported");
   if (C.attrInt("spatial", 1) != 1)
@@ -190,7 +190,7 @@ static void lpNorm(NodeContext &C) {
 
 void onnximp::addNormOps(std::vector<OpEntry> &T) {
   T.insert(T.end(), {
-      {"BatchNormalization", 7, batchNorm, {}},
+      {"BatchNormalization", 6, batchNorm, {}},
       {"LayerNormalization", 17, layerNorm, {}},
       {"RMSNormalization", 23, rmsNorm, {}},
       {"InstanceNormalization", 6, instanceNorm, {}},
