@@ -281,6 +281,7 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addLossOps(All);
     addIndexingOps(All);
     addAttentionOps(All);
+    addResizeOps(All);
     llvm::StringMap<OpEntry> M;
     for (OpEntry &E : All)
       M.try_emplace(E.Name, E);

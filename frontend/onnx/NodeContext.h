@@ -133,6 +133,7 @@ void addShapeOps(std::vector<OpEntry> &T);
 void addLossOps(std::vector<OpEntry> &T);
 void addIndexingOps(std::vector<OpEntry> &T);
 void addAttentionOps(std::vector<OpEntry> &T);
+void addResizeOps(std::vector<OpEntry> &T);
 
 /// Every converter, by ONNX op type.
 const llvm::StringMap<OpEntry> &opTable();
