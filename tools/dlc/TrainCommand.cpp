@@ -13,6 +13,7 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 
+#include <cmath>
 #include <chrono>
 
 using namespace dlc;
@@ -115,10 +116,18 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   auto Src = parseDataSpec(O.Data);
   if (!Src)
     return Src.takeError();
-  auto Train = loadSplit(*Src, Split::Train, {}, Limit);
+  Normalization Norm;
+  if (!O.Normalize.empty()) {
+    auto [MeanText, StdText] = llvm::StringRef(O.Normalize).split(',');
+    if (MeanText.getAsDouble(Norm.Mean) || StdText.getAsDouble(Norm.Std) ||
+        !(Norm.Std > 0) || !std::isfinite(Norm.Mean) || !std::isfinite(Norm.Std))
+      return makeError("--normalize takes MEAN,STD with STD > 0 (for example "
+                       "0.1307,0.3081), got '" + O.Normalize + "'");
+  }
+  auto Train = loadSplit(*Src, Split::Train, Norm, Limit);
   if (!Train)
     return Train.takeError();
-  auto Test = loadSplit(*Src, Split::Test, {}, TestLimit);
+  auto Test = loadSplit(*Src, Split::Test, Norm, TestLimit);
   if (!Test)
     return Test.takeError();
   S.Train = std::move(*Train);

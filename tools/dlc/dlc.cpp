@@ -85,6 +85,10 @@ static cl::opt<std::string> TrainOptimizer(
     "optimizer", cl::desc("sgd, momentum, nesterov, adam (default), adamw, "
                           "rmsprop or adagrad"),
     cl::init("adam"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainNormalize(
+    "normalize",
+    cl::desc("MEAN,STD: pixels become (x / 255 - MEAN) / STD (default: x / 255)"),
+    cl::sub(TrainCmd));
 static cl::opt<std::string> TrainMomentum(
     "momentum", cl::desc("Momentum of momentum and nesterov (default 0.9)"),
     cl::sub(TrainCmd));
@@ -200,6 +204,7 @@ int main(int argc, char **argv) {
     O.Optimizer = TrainOptimizer;
     O.LearningRate = TrainLR;
     O.Momentum = TrainMomentum;
+    O.Normalize = TrainNormalize;
     O.WeightDecay = TrainWeightDecay;
     O.Epochs = TrainEpochs;
     O.Batch = TrainBatch;
