@@ -159,8 +159,12 @@ llvm::Expected<Value *> Conv2D::build(GraphBuilder &B, Value *X,
   return applyActivation(B, *Y, Act, (Name + "." + activationName(Act)).str());
 }
 
-llvm::Expected<Value *> MaxPool2D::build(GraphBuilder &B, Value *X,
-                                         llvm::StringRef Name) const {
+/// A 2-D pooling op of kind K over windows Size with the given strides
+/// and padding mode.
+template <typename SizeT, typename StridesT, typename PadT>
+static llvm::Expected<Value *> pool2D(GraphBuilder &B, Value *X, OpKind K,
+                                      const SizeT &Size, const StridesT &Strides,
+                                      PadT Pad, llvm::StringRef Name) {
   if (auto E = checkWindowed(X, "pool", Size, Strides))
     return std::move(E);
   auto Pads = windowPads(X, "pool", Size, Strides, Pad);
@@ -168,19 +172,17 @@ llvm::Expected<Value *> MaxPool2D::build(GraphBuilder &B, Value *X,
     return Pads.takeError();
   std::vector<NamedAttr> A = windowAttrs(Strides, *Pads);
   A.push_back({"kernel", Attribute::getInts({Size[0], Size[1]})});
-  return B.emit(OpKind::MaxPool, {X}, std::move(A), Name);
+  return B.emit(K, {X}, std::move(A), Name);
+}
+
+llvm::Expected<Value *> MaxPool2D::build(GraphBuilder &B, Value *X,
+                                         llvm::StringRef Name) const {
+  return pool2D(B, X, OpKind::MaxPool, Size, Strides, Pad, Name);
 }
 
 llvm::Expected<Value *> AvgPool2D::build(GraphBuilder &B, Value *X,
                                          llvm::StringRef Name) const {
-  if (auto E = checkWindowed(X, "pool", Size, Strides))
-    return std::move(E);
-  auto Pads = windowPads(X, "pool", Size, Strides, Pad);
-  if (!Pads)
-    return Pads.takeError();
-  std::vector<NamedAttr> A = windowAttrs(Strides, *Pads);
-  A.push_back({"kernel", Attribute::getInts({Size[0], Size[1]})});
-  return B.emit(OpKind::AvgPool, {X}, std::move(A), Name);
+  return pool2D(B, X, OpKind::AvgPool, Size, Strides, Pad, Name);
 }
 
 llvm::Expected<Value *> Dense::build(GraphBuilder &B, Value *X,

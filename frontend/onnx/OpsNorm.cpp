@@ -57,18 +57,28 @@ static DType stashType(NodeContext &C, Value *X) {
   return C.attrInt("stash_type", 1) == 1 && E != DType::F64 ? DType::F32 : E;
 }
 
+/// The axes from attribute `axis` (default -1) to the last one; false
+/// (after reporting) when the axis is out of range.
+static bool trailingAxes(NodeContext &C, Value *X, std::vector<int64_t> &Axes) {
+  int64_t R = X->Type.rank();
+  int64_t Axis = normAxis(C.attrInt("axis", -1), R);
+  if (Axis < 0) {
+    C.fail("axis is out of range for " + X->Type.str());
+    return false;
+  }
+  for (int64_t I = Axis; I < R; ++I)
+    Axes.push_back(I);
+  return true;
+}
+
 static void layerNorm(NodeContext &C) {
   C.allowAttrs({"axis", "epsilon", "stash_type"});
   Value *X = C.in(0);
   if (!X)
     return;
-  int64_t R = X->Type.rank();
-  int64_t Axis = normAxis(C.attrInt("axis", -1), R);
-  if (Axis < 0)
-    return C.fail("axis is out of range for " + X->Type.str());
   std::vector<int64_t> Axes;
-  for (int64_t I = Axis; I < R; ++I)
-    Axes.push_back(I);
+  if (!trailingAxes(C, X, Axes))
+    return;
   DType E = X->Type.elem(), W = stashType(C, X);
   Moments M = moments(C, C.cast(X, W), Axes, C.attrFloat("epsilon", 1e-5));
   Value *Y = C.cast(C.op(OpKind::Mul, {M.Centered, M.InvStd}), E);
@@ -87,13 +97,9 @@ static void rmsNorm(NodeContext &C) {
   Value *X = C.in(0);
   if (!X)
     return;
-  int64_t R = X->Type.rank();
-  int64_t Axis = normAxis(C.attrInt("axis", -1), R);
-  if (Axis < 0)
-    return C.fail("axis is out of range for " + X->Type.str());
   std::vector<int64_t> Axes;
-  for (int64_t I = Axis; I < R; ++I)
-    Axes.push_back(I);
+  if (!trailingAxes(C, X, Axes))
+    return;
   DType E = X->Type.elem(), W = stashType(C, X);
   Value *XW = C.cast(X, W);
   Value *Ms = C.op(OpKind::ReduceMean, {C.op(OpKind::Mul, {XW, XW})},
