@@ -2,6 +2,7 @@
 #include "api/Model.h"
 
 #include "codegen/Executor.h"
+#include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
 #include "ir/Parser.h"
 #include "passes/Pass.h"
@@ -24,12 +25,17 @@ Model::~Model() = default;
 
 llvm::Expected<Model> Model::fromText(llvm::StringRef Text, llvm::StringRef Name,
                                       const ModelOptions &Opts) {
+  return fromModule(parseModule(Text, Name), Name, Opts);
+}
+
+llvm::Expected<Model>
+Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
+                  llvm::StringRef Name, const ModelOptions &Opts) {
+  if (!M)
+    return M.takeError();
   if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
     return makeError("engine must be 'auto', 'jit' or 'interp', got '" +
                      Opts.Engine + "'");
-  auto M = parseModule(Text, Name);
-  if (!M)
-    return M.takeError();
   auto I = std::make_unique<Impl>();
   I->M = std::move(*M);
   std::string FnName = Opts.Function.empty() ? "main" : Opts.Function;
@@ -62,11 +68,7 @@ llvm::Expected<Model> Model::fromText(llvm::StringRef Text, llvm::StringRef Name
 
 llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
                                       const ModelOptions &Opts) {
-  auto Buf = llvm::MemoryBuffer::getFile(Path);
-  if (!Buf)
-    return makeError("cannot read model '" + Path + "': " +
-                     Buf.getError().message());
-  return fromText((*Buf)->getBuffer(), Path, Opts);
+  return fromModule(loadModelFile(Path), Path, Opts); // IR text or ONNX
 }
 
 llvm::Expected<std::vector<Tensor>>

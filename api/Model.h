@@ -1,5 +1,5 @@
-// The C++ embedding API: load a model (IR text today; ONNX and the builder
-// API later), compile it once, run it many times, from several threads.
+// The C++ embedding API: load a model (IR text or ONNX; the builder API
+// later), compile it once, run it many times, from several threads.
 //
 //   llvm::ExitOnError Check("app: ");
 //   dlc::Model M = Check(dlc::Model::fromFile("model.dlc"));
@@ -16,6 +16,8 @@
 #include <vector>
 
 namespace dlc {
+
+class Module;
 
 struct ModelOptions {
   /// "jit" compiles with LLVM for the host CPU; "interp" runs the reference
@@ -40,6 +42,7 @@ public:
   static llvm::Expected<Model> fromText(llvm::StringRef Text,
                                         llvm::StringRef Name = "model.dlc",
                                         const ModelOptions &Opts = {});
+  /// Reads IR text, or ONNX (extension .onnx or protobuf content).
   static llvm::Expected<Model> fromFile(llvm::StringRef Path,
                                         const ModelOptions &Opts = {});
   Model(Model &&);
@@ -61,6 +64,9 @@ public:
   llvm::StringRef engine() const;
 
 private:
+  static llvm::Expected<Model>
+  fromModule(llvm::Expected<std::unique_ptr<Module>> M,
+             llvm::StringRef Name, const ModelOptions &Opts);
   struct Impl;
   explicit Model(std::unique_ptr<Impl> I);
   std::unique_ptr<Impl> P;

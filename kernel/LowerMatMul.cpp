@@ -12,6 +12,8 @@
 #include "kernel/Lowering.h"
 #include "kernel/LoweringUtil.h"
 
+#include <algorithm>
+
 #include "ir/Location.h"
 
 using namespace dlc;
@@ -119,14 +121,15 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   const TensorType &BT = Op.operand(1)->Type;
   DType E = Op.result()->Type.elem();
   const unsigned L = VectorBytes / dtypeSize(E); // lanes per vector register
-  // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a
-  // static b narrower than 4 vectors (the first convolutions of a CNN) as
-  // many vectors as fit, with more rows: 12 x 2, 8 x 3, 12 x 1.
-  const Dim &NStatic = BT.dim(1);
+  // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a b
+  // narrower than that (static, as in the gradients of narrow convolutions)
+  // fewer vectors and more rows, so full blocks exist: 12 x 2, 8 x 3, 16 x 1
+  // keep about 24 accumulators in the 32 AVX-512 registers.
   unsigned NV = 4;
-  if (NStatic.isStatic() && NStatic.size() < int64_t(4 * L))
-    NV = std::max<unsigned>(1, NStatic.size() / L);
-  const unsigned MR = NV == 4 ? 6 : NV == 3 ? 8 : 12, NR = NV * L;
+  if (BT.dim(1).isStatic())
+    NV = unsigned(std::clamp<int64_t>(BT.dim(1).size() / L, 1, 4));
+  const unsigned MR = NV == 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 16;
+  const unsigned NR = NV * L;
   SType VT = SType::vec(E, L), ST = SType::of(E);
   // The value stored at the end: the accumulator, or the epilogue of it.
   auto final = [&](KValue *Acc, std::vector<KValue *> Idx, unsigned Lanes) {
@@ -168,7 +171,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   // for narrow b, else over panels. Both are independent. Inside a panel,
   // for rows [RLo, RHi) of which [RLo, RFull) form full blocks:
   //  - full MR x NR blocks, whose block of the result lives in MR * NV
-  //    vector registers (6 x 4: 24 of the 32 AVX-512 registers) across a
+  //    vector registers (24 of the 32 AVX-512 registers) across a
   //    KC-long slice of k; the KC x NR slice of b (32 KiB for f32 on
   //    AVX-512) stays in cache while the rows of a stream past it;
   //  - the rows past the last full block, and (in the last, partial panel)

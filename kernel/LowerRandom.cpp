@@ -25,10 +25,6 @@ dlc::lowerRandom(const Operation &Op, llvm::StringRef Name) {
       Offset = A;
   }
   KValue *Out = B.arg("out", dynamicLike(RT));
-  SType I64 = SType::of(DType::I64);
-  KValue *Seed = B.constFloat(DType::I64, double(Op.getInt("seed")));
-  if (Offset)
-    Seed = B.scalar(OpKind::Add, {Seed, B.load(Offset, {})}, I64);
   std::vector<std::pair<std::string, double>> Attrs;
   if (Op.kind() == OpKind::RandomUniform)
     Attrs = {{"low", Op.getFloat("low")}, {"high", Op.getFloat("high")}};
@@ -41,6 +37,12 @@ dlc::lowerRandom(const Operation &Op, llvm::StringRef Name) {
     IVs.push_back(B.beginFor(Zero, Ext));
     Flat = B.index(IndexOp::Add, B.index(IndexOp::Mul, Flat, Ext), IVs.back());
   }
+  // The seed is read inside the nest (a parallel loop must be the only
+  // top-level op); LLVM hoists it.
+  SType I64 = SType::of(DType::I64);
+  KValue *Seed = B.constFloat(DType::I64, double(Op.getInt("seed")));
+  if (Offset)
+    Seed = B.scalar(OpKind::Add, {Seed, B.load(Offset, {})}, I64);
   B.store(B.scalar(Op.kind(), {Seed, Flat}, SType::of(RT.elem()), Attrs), Out, IVs);
   KOp *Outer = nullptr;
   for (unsigned D = 0; D < RT.rank(); ++D)

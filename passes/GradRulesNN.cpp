@@ -69,7 +69,33 @@ static llvm::Error convGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
         !YT.dim(2 + I).isStatic())
       return unsupported(Op, "non-static spatial or kernel dims (" + XT.str() +
                                  ", " + WT.str() + ")");
-  if (Need[0]) {
+  if (Need[0] && Group == 1 && allEqual(Strides, 1)) {
+    // Stride 1: dx is a plain convolution of g with the weights transposed
+    // ([C, M, k...]) and flipped, padded by d (k - 1) - p, so it runs on
+    // the GEMM path like the forward conv.
+    Ints NewPads(2 * S), Perm = {1, 0}, Axes, Starts, Ends, Steps;
+    bool Fits = true;
+    for (unsigned I = 0; I < S; ++I) {
+      int64_t Reach = Dil[I] * (WT.dim(2 + I).size() - 1);
+      NewPads[I] = Reach - Pads[I];
+      NewPads[S + I] = Reach - Pads[S + I];
+      Fits &= NewPads[I] >= 0 && NewPads[S + I] >= 0;
+      Perm.push_back(2 + I);
+      Axes.push_back(2 + I);
+      Starts.push_back(-1);
+      Ends.push_back(INT64_MIN);
+      Steps.push_back(-1);
+    }
+    if (Fits) {
+      Value *WT2 = B.create(OpKind::Transpose, {W}, {intsAttr("perm", Perm)});
+      Value *Flip = B.create(OpKind::Slice, {WT2},
+                             {intsAttr("starts", Starts), intsAttr("ends", Ends),
+                              intsAttr("axes", Axes), intsAttr("steps", Steps)});
+      Out[0] = B.create(OpKind::Conv, {G, Flip},
+                        {intsAttr("pads", NewPads), intsAttr("dilations", Dil)});
+    }
+  }
+  if (Need[0] && !Out[0]) {
     // dx: the transposed convolution of g with the same weights; the output
     // padding recovers the input rows the forward stride skipped.
     Ints OutPad;

@@ -36,8 +36,9 @@ struct OptimizerConfig {
 
 /// The functions of a training setup, in one module. Each takes the
 /// parameters as inputs after its data inputs, in the forward function's
-/// parameter order, so the caller owns them:
-///   @train_step(x, labels, step: i64[], params..., state...)
+/// parameter order, so the caller owns them (and the step's inputs begin
+/// exactly like evaluate's):
+///   @train_step(x, labels, params..., state..., step: i64[])
 ///       -> (loss: f32[], correct: i64[], new params..., new state...)
 ///   @evaluate(x, labels, params...) -> (loss, correct)
 ///   @predict(x, params...) -> (scores)

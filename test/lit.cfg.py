@@ -14,3 +14,7 @@ path = os.pathsep.join([config.dlc_tools_dir, config.llvm_tools_dir,
 config.environment["PATH"] = path
 config.substitutions.append(("%dlc_src", config.dlc_source_dir))
 config.substitutions.append(("%dlc_bin", config.dlc_binary_dir))
+
+# The real Fashion-MNIST files come from Debian's dataset-fashion-mnist.
+if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
+    config.available_features.add("fashion-mnist")

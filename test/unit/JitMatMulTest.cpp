@@ -66,6 +66,18 @@ TEST(JitMatMul, Shapes) {
              {random({2, 1, 5, 4}, 9), random({3, 4, 6}, 10)});
 }
 
+TEST(JitMatMul, StaticNarrowWidths) {
+  // A static width picks the register block: 16 x 1, 12 x 2, 8 x 3 or 6 x 4
+  // vectors, with edge rows and columns.
+  for (int64_t W : {10, 16, 17, 32, 40, 48, 50, 64, 100})
+    for (int64_t M : {1, 13, 37}) {
+      std::string N = std::to_string(W);
+      expectSame("func @f(%a: f32[M,K], %b: f32[K," + N + "]) -> (c: f32[M," +
+                     N + "]) {\n  %c = matmul %a, %b\n  return %c\n}\n",
+                 {random({M, 130}, 1), random({130, W}, 2)});
+    }
+}
+
 TEST(JitMatMul, BlockedF64) {
   auto toF64 = [](const Tensor &T) {
     Tensor R(DType::F64, T.shape());

@@ -4,6 +4,9 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <string>
+#include <vector>
+
 namespace dlc {
 
 /// `dlc --list-ops`: per op, which of shape inference, interpreter,
@@ -40,6 +43,25 @@ struct BenchOptions {
   unsigned Threads = 0;
 };
 int benchCommand(const BenchOptions &Opts);
+
+/// `dlc train`: numbers stay text until trainCommand checks them, so every
+/// argument error reads the same and comes before training starts.
+struct TrainOptions {
+  std::string ModelFile, ModelName;
+  std::string Data = "fashion-mnist";
+  std::string Loss;             // empty: from the model's last op
+  std::string Optimizer = "adam";
+  std::string LearningRate;     // empty: the optimizer's default
+  std::string Momentum, WeightDecay; // empty: 0.9 and 0
+  std::string Normalize;        // "MEAN,STD" after scaling to [0, 1]; empty: none
+  std::string Epochs = "1", Batch = "32", Seed = "0", Threads = "0";
+  std::string Limit, TestLimit; // empty: every example
+  std::string Output, Plot;
+  std::string Engine = "jit";
+  unsigned OptLevel = 3;
+  bool PrintIR = false;
+};
+int trainCommand(const TrainOptions &Opts);
 
 } // namespace dlc
 

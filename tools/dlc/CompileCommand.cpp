@@ -3,6 +3,7 @@
 // library with a C header and a graph entry point is the ONNX issue's work.)
 #include "Commands.h"
 
+#include "frontend/onnx/OnnxImporter.h"
 #include "codegen/Executor.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
@@ -21,11 +22,7 @@ static llvm::Error compile(const CompileOptions &Opts) {
                      Opts.Emit + "'");
   if (Opts.Emit == "obj" && Opts.Output == "-")
     return makeError("--emit=obj needs an output file: pass -o FILE.o");
-  auto Buf = llvm::MemoryBuffer::getFile(Opts.Model);
-  if (!Buf)
-    return makeError("cannot read model '" + Opts.Model + "': " +
-                     Buf.getError().message());
-  auto M = parseModule((*Buf)->getBuffer(), Opts.Model);
+  auto M = loadModelFile(Opts.Model); // IR text or ONNX
   if (!M)
     return M.takeError();
   PassManager PM;

@@ -3,6 +3,7 @@
 #include "Commands.h"
 
 #include "codegen/Executor.h"
+#include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
@@ -49,11 +50,7 @@ static std::string sanitize(llvm::StringRef Name) {
 }
 
 static llvm::Expected<std::unique_ptr<Module>> loadModel(llvm::StringRef Path) {
-  auto Buf = llvm::MemoryBuffer::getFile(Path);
-  if (!Buf)
-    return makeError("cannot read model '" + Path + "': " +
-                     Buf.getError().message());
-  return parseModule((*Buf)->getBuffer(), Path);
+  return loadModelFile(Path); // IR text or ONNX
 }
 
 static llvm::Expected<Tensor> loadInput(const Value &In, llvm::StringRef File) {

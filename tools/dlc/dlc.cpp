@@ -62,7 +62,75 @@ static cl::opt<std::string>
                 cl::init("obj"), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
-static cl::SubCommand TrainCmd("train", "Train a model");
+static cl::SubCommand TrainCmd(
+    "train", "Train a model on Fashion-MNIST (or MNIST-format files)");
+static cl::opt<std::string> TrainModelFile(cl::Positional,
+                                           cl::desc("[MODEL.dlc]"),
+                                           cl::sub(TrainCmd));
+static cl::opt<std::string> TrainModelName(
+    "model", cl::desc("A built-in model: keras-cnn, pytorch-net, small-cnn, "
+                      "mlp or neuron"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainData(
+    "data", cl::desc("fashion-mnist (Debian's dataset-fashion-mnist), "
+                     "fashion-mnist:DIR or mnist:DIR"),
+    cl::init("fashion-mnist"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainLoss(
+    "loss", cl::desc("mse, bce, categorical_crossentropy, "
+                     "sparse_categorical_crossentropy or nll (default: nll "
+                     "after a final log_softmax, else "
+                     "sparse_categorical_crossentropy)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainOptimizer(
+    "optimizer", cl::desc("sgd, momentum, nesterov, adam (default), adamw, "
+                          "rmsprop or adagrad"),
+    cl::init("adam"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainNormalize(
+    "normalize",
+    cl::desc("MEAN,STD: pixels become (x / 255 - MEAN) / STD (default: x / 255)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainMomentum(
+    "momentum", cl::desc("Momentum of momentum and nesterov (default 0.9)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainWeightDecay(
+    "weight-decay",
+    cl::desc("Weight decay (L2 on the gradient; decoupled for adamw; default 0)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainLR(
+    "lr", cl::desc("Learning rate (default: the optimizer's, 0.001)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainEpochs("epochs",
+                                        cl::desc("Epochs (default 1)"),
+                                        cl::init("1"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainBatch("batch",
+                                       cl::desc("Batch size (default 32)"),
+                                       cl::init("32"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainSeed(
+    "seed", cl::desc("Seeds the initial weights, shuffling and dropout"),
+    cl::init("0"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainThreads(
+    "threads", cl::desc("Threads (default: every hardware thread)"),
+    cl::init("0"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainLimit(
+    "limit", cl::desc("Train on the first N training images only"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainTestLimit(
+    "test-limit", cl::desc("Evaluate on the first N test images only"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainOut(
+    "o", cl::desc("Write the trained model (.dlc, with a .weights file)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainPlot(
+    "plot", cl::desc("Write an SVG plot of loss and accuracy per epoch"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainEngine(
+    "engine", cl::desc("jit (default) or interp (the reference interpreter)"),
+    cl::init("jit"), cl::sub(TrainCmd));
+static cl::opt<unsigned> TrainOpt("O", cl::desc("JIT optimization level 0-3"),
+                                  cl::init(3), cl::Prefix, cl::sub(TrainCmd));
+static cl::opt<bool> TrainPrintIR(
+    "print-ir", cl::desc("Print the training step's graph IR"),
+    cl::sub(TrainCmd));
 static cl::SubCommand BenchCmd("bench", "Measure a model's latency");
 static cl::opt<std::string> BenchModel(cl::Positional, cl::desc("<model.dlc>"),
                                        cl::Required, cl::sub(BenchCmd));
@@ -77,7 +145,6 @@ static cl::opt<unsigned> BenchThreads(
 static cl::opt<std::string> BenchEngine("engine",
                                         cl::desc("auto, jit or interp"),
                                         cl::init("auto"), cl::sub(BenchCmd));
-static cl::list<std::string> Rest(cl::Sink, cl::sub(TrainCmd));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
@@ -85,6 +152,8 @@ int main(int argc, char **argv) {
       argc, argv,
       "dlc: deep-learning graph compiler\n\n"
       "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR]\n"
+      "  dlc train (MODEL.dlc | --model NAME) [--data fashion-mnist[:DIR]] "
+      "[--loss L] [--optimizer O] [--lr X] [--epochs E] [--batch B]\n"
       "  dlc --list-ops [--markdown]\n");
   if (ListOps) {
     listOps(llvm::outs(), Markdown);
@@ -126,13 +195,30 @@ int main(int argc, char **argv) {
     O.Threads = BenchThreads;
     return benchCommand(O);
   }
-  for (cl::SubCommand *S : {&TrainCmd})
-    if (*S) {
-      llvm::errs() << "error: 'dlc " << S->getName()
-                   << "' is not available in this build yet: it needs the "
-                      "code generator (see the README's roadmap)\n";
-      return 1;
-    }
+  if (TrainCmd) {
+    TrainOptions O;
+    O.ModelFile = TrainModelFile;
+    O.ModelName = TrainModelName;
+    O.Data = TrainData;
+    O.Loss = TrainLoss;
+    O.Optimizer = TrainOptimizer;
+    O.LearningRate = TrainLR;
+    O.Momentum = TrainMomentum;
+    O.Normalize = TrainNormalize;
+    O.WeightDecay = TrainWeightDecay;
+    O.Epochs = TrainEpochs;
+    O.Batch = TrainBatch;
+    O.Seed = TrainSeed;
+    O.Threads = TrainThreads;
+    O.Limit = TrainLimit;
+    O.TestLimit = TrainTestLimit;
+    O.Output = TrainOut;
+    O.Plot = TrainPlot;
+    O.Engine = TrainEngine;
+    O.OptLevel = std::min(3u, TrainOpt.getValue());
+    O.PrintIR = TrainPrintIR;
+    return trainCommand(O);
+  }
   llvm::errs() << "error: no command given; see 'dlc --help'\n";
   return 1;
 }

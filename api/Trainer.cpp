@@ -1,0 +1,172 @@
+// dlc::Trainer: compiles the training graphs of passes/TrainingStep.h once
+// and keeps the parameters and optimizer state between steps. The step's
+// outputs (new parameters and state) replace the old tensors by move, so a
+// step copies nothing but the batch.
+#include "api/Trainer.h"
+
+#include "codegen/Executor.h"
+#include "interp/Interpreter.h"
+#include "passes/Pass.h"
+
+using namespace dlc;
+
+struct Trainer::Impl {
+  TrainerOptions Opts;
+  TrainingGraphs G;                 // as built, for trainStepFunction()
+  std::unique_ptr<Function> Forward; // for currentModel()
+  std::unique_ptr<Module> Exec;     // optimized copies that run
+  const Function *StepF = nullptr, *EvalF = nullptr, *PredictF = nullptr;
+  std::unique_ptr<CompiledFunction> StepC, EvalC, PredictC;
+  /// The step's inputs [x, labels, params..., state..., step]; the
+  /// parameters and state live here between steps.
+  std::vector<Tensor> Args;
+  size_t NumParams = 0;
+  int64_t Steps = 0;
+
+  llvm::Expected<std::vector<Tensor>> run(const Function &F,
+                                          const CompiledFunction *C,
+                                          llvm::ArrayRef<Tensor> In) const {
+    if (C)
+      return C->run(In);
+    return interpret(F, In);
+  }
+  llvm::Expected<Tensor> checkLabels(const Tensor &X, const Tensor &Labels) const;
+};
+
+Trainer::Trainer(std::unique_ptr<Impl> I) : P(std::move(I)) {}
+Trainer::Trainer(Trainer &&) = default;
+Trainer &Trainer::operator=(Trainer &&) = default;
+Trainer::~Trainer() = default;
+
+llvm::Expected<Trainer> Trainer::create(const Function &Forward,
+                                        const TrainerOptions &Opts) {
+  if (Opts.Engine != "jit" && Opts.Engine != "interp")
+    return makeError("engine must be \"jit\" or \"interp\", got \"" +
+                     Opts.Engine + "\"");
+  auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed);
+  if (!G)
+    return G.takeError();
+  auto I = std::make_unique<Impl>();
+  I->Opts = Opts;
+  I->G = std::move(*G);
+  I->Forward = Forward.clone(Forward.Name);
+  I->NumParams = Forward.Params.size();
+
+  // Optimized copies of the three functions.
+  I->Exec = std::make_unique<Module>();
+  for (const Function *F : {I->G.Step, I->G.Eval, I->G.Predict})
+    I->Exec->Functions.push_back(F->clone(F->Name));
+  PassManager PM;
+  if (auto E = PM.addPipeline("optimize"))
+    return std::move(E);
+  if (auto E = PM.run(*I->Exec))
+    return std::move(E);
+  I->StepF = I->Exec->Functions[0].get();
+  I->EvalF = I->Exec->Functions[1].get();
+  I->PredictF = I->Exec->Functions[2].get();
+  if (Opts.Engine == "jit") {
+    for (auto [F, C] : {std::pair{I->StepF, &I->StepC}, {I->EvalF, &I->EvalC},
+                        {I->PredictF, &I->PredictC}}) {
+      auto Compiled = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
+      if (!Compiled)
+        return Compiled.takeError();
+      *C = std::move(*Compiled);
+    }
+  }
+
+  // Slots: batch, labels, parameters (initial values), zero state, step.
+  I->Args.resize(2);
+  for (auto &Init : Forward.ParamInits)
+    I->Args.push_back(*Init->getTensor());
+  for (unsigned Owner : I->G.StateOf) {
+    Tensor Zero(I->Args[2 + Owner].elem(), I->Args[2 + Owner].shape());
+    I->Args.push_back(std::move(Zero));
+  }
+  I->Args.push_back(Tensor(DType::I64, {}));
+  return Trainer(std::move(I));
+}
+
+/// The labels as the graphs take them: class indices are checked and
+/// widened to i64; other targets become floats.
+llvm::Expected<Tensor> Trainer::Impl::checkLabels(const Tensor &X,
+                                                  const Tensor &Labels) const {
+  bool Sparse = Opts.Loss == LossKind::SparseCategoricalCrossEntropy ||
+                Opts.Loss == LossKind::NegativeLogLikelihood;
+  Tensor L = Labels;
+  if (Sparse) {
+    if (isFloat(Labels.elem()) || Labels.rank() != 1)
+      return makeError("labels for loss '" + lossName(Opts.Loss) +
+                       "' must be a vector of integer class indices");
+    L = Tensor(DType::I64, Labels.shape());
+    for (int64_t I = 0; I < Labels.numElements(); ++I) {
+      int64_t V = Labels.getI(I);
+      if (V < 0 || V >= G.NumClasses)
+        return makeError("label " + std::to_string(V) + " at position " +
+                         std::to_string(I) + " is out of range: the model has " +
+                         std::to_string(G.NumClasses) + " classes");
+      L.setI(I, V);
+    }
+  } else if (!isFloat(Labels.elem())) {
+    L = Tensor(Args.size() > 2 ? Args[2].elem() : DType::F32, Labels.shape());
+    for (int64_t I = 0; I < Labels.numElements(); ++I)
+      L.setF(I, double(Labels.getI(I)));
+  }
+  if (X.rank() == 0 || L.rank() == 0 || X.shape()[0] != L.shape()[0])
+    return makeError("the batch and its labels differ in size");
+  return std::move(L);
+}
+
+llvm::Expected<StepResult> Trainer::step(const Tensor &X, const Tensor &Labels) {
+  auto L = P->checkLabels(X, Labels);
+  if (!L)
+    return L.takeError();
+  P->Args[0] = X;
+  P->Args[1] = std::move(*L);
+  P->Args.back().setI(0, P->Steps);
+  auto Out = P->run(*P->StepF, P->StepC.get(), P->Args);
+  if (!Out)
+    return Out.takeError();
+  // Outputs: loss, correct, new params..., new state... in slot order.
+  for (size_t I = 2; I < Out->size(); ++I)
+    P->Args[I] = std::move((*Out)[I]);
+  ++P->Steps;
+  return StepResult{(*Out)[0].getF(0), (*Out)[1].getI(0), X.shape()[0]};
+}
+
+llvm::Expected<StepResult> Trainer::evaluate(const Tensor &X,
+                                             const Tensor &Labels) const {
+  auto L = P->checkLabels(X, Labels);
+  if (!L)
+    return L.takeError();
+  std::vector<Tensor> In = {X, std::move(*L)};
+  for (size_t I = 0; I < P->NumParams; ++I)
+    In.push_back(P->Args[2 + I]);
+  auto Out = P->run(*P->EvalF, P->EvalC.get(), In);
+  if (!Out)
+    return Out.takeError();
+  return StepResult{(*Out)[0].getF(0), (*Out)[1].getI(0), X.shape()[0]};
+}
+
+llvm::Expected<Tensor> Trainer::predict(const Tensor &X) const {
+  std::vector<Tensor> In = {X};
+  for (size_t I = 0; I < P->NumParams; ++I)
+    In.push_back(P->Args[2 + I]);
+  auto Out = P->run(*P->PredictF, P->PredictC.get(), In);
+  if (!Out)
+    return Out.takeError();
+  return std::move((*Out)[0]);
+}
+
+std::unique_ptr<Module> Trainer::currentModel() const {
+  auto M = std::make_unique<Module>();
+  M->Functions.push_back(P->Forward->clone(P->Forward->Name));
+  Function &F = *M->Functions.back();
+  for (size_t I = 0; I < P->NumParams; ++I)
+    F.ParamInits[I] =
+        Attribute::getTensor(std::make_shared<const Tensor>(P->Args[2 + I]));
+  return M;
+}
+
+const Function &Trainer::trainStepFunction() const { return *P->G.Step; }
+int64_t Trainer::stepsDone() const { return P->Steps; }
+int64_t Trainer::numClasses() const { return P->G.NumClasses; }

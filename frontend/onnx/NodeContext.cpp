@@ -1,0 +1,291 @@
+// NodeContext: inputs, attributes, op building with import-time constant
+// folding, and the node's sticky error.
+#include "frontend/onnx/NodeContext.h"
+
+#include "frontend/onnx/OnnxTensor.h"
+#include "interp/Interpreter.h"
+
+using namespace dlc;
+using namespace dlc::onnximp;
+
+/// Results up to this many elements are folded at import time.
+static constexpr int64_t FoldLimit = 1 << 20;
+
+NodeContext::NodeContext(Function &F, ValueTable &VT,
+                         const onnx::NodeProto &N, int64_t Opset, Loc L)
+    : Node(N), Opset(Opset), L(std::move(L)), F(F), VT(VT) {}
+
+void NodeContext::fail(const llvm::Twine &Msg) {
+  if (Error.empty())
+    Error = Msg.str();
+}
+
+bool NodeContext::has(unsigned I) const {
+  return I < unsigned(Node.input_size()) && !Node.input(I).empty();
+}
+
+Value *NodeContext::in(unsigned I) {
+  if (!has(I)) {
+    fail("input " + llvm::Twine(I) + " is required");
+    return nullptr;
+  }
+  Value *V = VT.Values.lookup(Node.input(I));
+  if (!V)
+    fail("input '" + Node.input(I) + "' is not defined before this node");
+  return V;
+}
+
+const Tensor *NodeContext::constIn(unsigned I) {
+  if (!has(I))
+    return nullptr;
+  Value *V = VT.Values.lookup(Node.input(I));
+  if (!V || !V->Def || V->Def->kind() != OpKind::Constant)
+    return nullptr;
+  return V->Def->attr("value").getTensor().get();
+}
+
+std::optional<std::vector<int64_t>> NodeContext::intsIn(unsigned I,
+                                                        llvm::StringRef What) {
+  if (!in(I))
+    return std::nullopt;
+  const Tensor *T = constIn(I);
+  if (!T) {
+    fail("operand '" + What + "' ('" + Node.input(I) +
+         "') must be known at import time (an initializer or a Constant "
+         "node), but it is computed at run time");
+    return std::nullopt;
+  }
+  if (!isInteger(T->elem())) {
+    fail("operand '" + What + "' must hold integers, not " +
+         dtypeName(T->elem()));
+    return std::nullopt;
+  }
+  std::vector<int64_t> V;
+  for (int64_t K = 0; K < T->numElements(); ++K)
+    V.push_back(T->getI(K));
+  return V;
+}
+
+std::optional<double> NodeContext::scalarIn(unsigned I, llvm::StringRef What) {
+  if (!in(I))
+    return std::nullopt;
+  const Tensor *T = constIn(I);
+  if (!T || T->numElements() != 1) {
+    fail("operand '" + What + "' must be a one-element constant known at "
+         "import time");
+    return std::nullopt;
+  }
+  return T->getF(0);
+}
+
+const onnx::AttributeProto *NodeContext::findAttr(llvm::StringRef Name) const {
+  for (const auto &A : Node.attribute())
+    if (A.name() == Name)
+      return &A;
+  return nullptr;
+}
+
+bool NodeContext::hasAttr(llvm::StringRef Name) const {
+  return findAttr(Name) != nullptr;
+}
+
+/// Checks that attribute A has type T; older exporters leave the type unset,
+/// which is accepted when the expected field is filled.
+static bool hasType(const onnx::AttributeProto &A,
+                    onnx::AttributeProto::AttributeType T, bool Filled) {
+  return A.type() == T ||
+         (A.type() == onnx::AttributeProto::UNDEFINED && Filled);
+}
+
+static const char *typeWord(onnx::AttributeProto::AttributeType T) {
+  switch (T) {
+  case onnx::AttributeProto::INT: return "an int";
+  case onnx::AttributeProto::FLOAT: return "a float";
+  case onnx::AttributeProto::STRING: return "a string";
+  case onnx::AttributeProto::INTS: return "a list of ints";
+  case onnx::AttributeProto::FLOATS: return "a list of floats";
+  case onnx::AttributeProto::TENSOR: return "a tensor";
+  default: return "another type";
+  }
+}
+
+#define DLC_ATTR_GET(Kind, Filled, Expr, Default)                              \
+  const onnx::AttributeProto *A = findAttr(Name);                              \
+  if (!A)                                                                      \
+    return Default;                                                            \
+  if (!hasType(*A, onnx::AttributeProto::Kind, Filled)) {                      \
+    fail("attribute '" + Name + "' must be " +                                 \
+         typeWord(onnx::AttributeProto::Kind) + ", not " +                     \
+         typeWord(A->type()));                                                 \
+    return Default;                                                            \
+  }                                                                            \
+  return Expr;
+
+int64_t NodeContext::attrInt(llvm::StringRef Name, int64_t Default) {
+  DLC_ATTR_GET(INT, A->has_i(), A->i(), Default)
+}
+double NodeContext::attrFloat(llvm::StringRef Name, double Default) {
+  DLC_ATTR_GET(FLOAT, A->has_f(), A->f(), Default)
+}
+std::string NodeContext::attrStr(llvm::StringRef Name,
+                                 llvm::StringRef Default) {
+  DLC_ATTR_GET(STRING, A->has_s(), A->s(), Default.str())
+}
+std::vector<int64_t> NodeContext::attrInts(llvm::StringRef Name) {
+  DLC_ATTR_GET(INTS, A->ints_size() > 0,
+               std::vector<int64_t>(A->ints().begin(), A->ints().end()), {})
+}
+std::vector<double> NodeContext::attrFloats(llvm::StringRef Name) {
+  DLC_ATTR_GET(FLOATS, A->floats_size() > 0,
+               std::vector<double>(A->floats().begin(), A->floats().end()),
+               {})
+}
+const onnx::TensorProto *NodeContext::attrTensor(llvm::StringRef Name) {
+  DLC_ATTR_GET(TENSOR, A->has_t(), &A->t(), nullptr)
+}
+#undef DLC_ATTR_GET
+
+void NodeContext::allowAttrs(std::initializer_list<llvm::StringRef> Known) {
+  for (const auto &A : Node.attribute())
+    if (llvm::find(Known, llvm::StringRef(A.name())) == Known.end())
+      fail("attribute '" + A.name() + "' is not supported");
+}
+
+llvm::SmallVector<Value *, 2>
+NodeContext::opN(OpKind K, llvm::ArrayRef<Value *> Operands,
+                 std::vector<NamedAttr> Attrs) {
+  if (failed() || llvm::is_contained(Operands, nullptr))
+    return {};
+  OpBuilder B(F, F.Body.end(), L);
+  auto Op = B.tryCreate(K, Operands, std::move(Attrs));
+  if (!Op) {
+    fail(llvm::toString(Op.takeError()));
+    return {};
+  }
+  llvm::SmallVector<Value *, 2> Results;
+  for (unsigned I = 0; I < (*Op)->numResults(); ++I)
+    Results.push_back((*Op)->result(I));
+  // Fold when every operand is a constant (sources stay ops: they may be
+  // large) or when it is the shape of a statically shaped value.
+  llvm::SmallVector<const Tensor *, 4> Args;
+  for (Value *V : Operands)
+    if (V->Def && V->Def->kind() == OpKind::Constant)
+      Args.push_back(V->Def->attr("value").getTensor().get());
+  bool Fold = !Operands.empty() && Args.size() == Operands.size();
+  if (K == OpKind::ShapeOf && Operands[0]->Type.isStatic()) {
+    auto Sizes = Operands[0]->Type.staticSizes();
+    Tensor T(DType::I64, {int64_t(Sizes.size())});
+    for (size_t I = 0; I < Sizes.size(); ++I)
+      T.setI(I, Sizes[I]);
+    F.Body.pop_back();
+    return {constant(std::move(T))};
+  }
+  for (Value *R : Results) {
+    auto N = R->Type.numElements();
+    Fold &= N && *N <= FoldLimit;
+  }
+  if (!Fold)
+    return Results;
+  auto Vals = evaluateOp(**Op, Args);
+  if (!Vals) {
+    // Left to run time, where the same error is reported.
+    llvm::consumeError(Vals.takeError());
+    return Results;
+  }
+  F.Body.pop_back();
+  Results.clear();
+  for (Tensor &T : *Vals)
+    Results.push_back(constant(std::move(T)));
+  return Results;
+}
+
+Value *NodeContext::op(OpKind K, llvm::ArrayRef<Value *> Operands,
+                       std::vector<NamedAttr> Attrs) {
+  auto R = opN(K, Operands, std::move(Attrs));
+  return R.empty() ? nullptr : R[0];
+}
+
+Value *NodeContext::constant(Tensor T) {
+  OpBuilder B(F, F.Body.end(), L);
+  return B.constant(std::move(T));
+}
+
+Value *NodeContext::scalar(DType E, double V) {
+  Tensor T(E, {});
+  T.setF(0, V);
+  return constant(std::move(T));
+}
+
+Value *NodeContext::ints(llvm::ArrayRef<int64_t> V) {
+  Tensor T(DType::I64, {int64_t(V.size())});
+  for (size_t I = 0; I < V.size(); ++I)
+    T.setI(I, V[I]);
+  return constant(std::move(T));
+}
+
+Value *NodeContext::cast(Value *X, DType E) {
+  if (!X || X->Type.elem() == E)
+    return X;
+  return op(OpKind::Cast, {X}, {aType("to", E)});
+}
+
+bool NodeContext::wantsOutput(unsigned I) const {
+  return I < unsigned(Node.output_size()) && !Node.output(I).empty();
+}
+
+void NodeContext::setOutput(unsigned I, Value *V) {
+  if (!V) {
+    fail("could not compute output " + llvm::Twine(I));
+    return;
+  }
+  if (!wantsOutput(I))
+    return;
+  VT.Values[Node.output(I)] = V;
+}
+
+NamedAttr onnximp::aInt(llvm::StringRef N, int64_t V) {
+  return {N.str(), Attribute::getInt(V)};
+}
+NamedAttr onnximp::aFloat(llvm::StringRef N, double V) {
+  return {N.str(), Attribute::getFloat(V)};
+}
+NamedAttr onnximp::aBool(llvm::StringRef N, bool V) {
+  return {N.str(), Attribute::getBool(V)};
+}
+NamedAttr onnximp::aStr(llvm::StringRef N, llvm::StringRef V) {
+  return {N.str(), Attribute::getString(V)};
+}
+NamedAttr onnximp::aInts(llvm::StringRef N, llvm::ArrayRef<int64_t> V) {
+  return {N.str(), Attribute::getInts(V)};
+}
+NamedAttr onnximp::aType(llvm::StringRef N, DType V) {
+  return {N.str(), Attribute::getType(V)};
+}
+
+int64_t onnximp::normAxis(int64_t Axis, int64_t Rank) {
+  if (Axis < -Rank || Axis >= Rank)
+    return -1;
+  return Axis < 0 ? Axis + Rank : Axis;
+}
+
+const llvm::StringMap<OpEntry> &onnximp::opTable() {
+  static const llvm::StringMap<OpEntry> Table = [] {
+    std::vector<OpEntry> All;
+    addElementwiseOps(All);
+    addMathOps(All);
+    addReductionOps(All);
+    addNNOps(All);
+    addNormOps(All);
+    addMovementOps(All);
+    addShapeOps(All);
+    addLossOps(All);
+    addIndexingOps(All);
+    addAttentionOps(All);
+    addResizeOps(All);
+    llvm::StringMap<OpEntry> M;
+    for (OpEntry &E : All)
+      M.try_emplace(E.Name, E);
+    return M;
+  }();
+  return Table;
+}

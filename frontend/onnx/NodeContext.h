@@ -1,0 +1,144 @@
+// The importer's view of one ONNX node while it is converted: its inputs as
+// dlc values (with their constant value when known at import time), typed
+// attribute access, op building with import-time constant folding, and a
+// sticky error that the driver collects (so every problem of a model is
+// reported at once).
+#ifndef DLC_FRONTEND_ONNX_NODECONTEXT_H
+#define DLC_FRONTEND_ONNX_NODECONTEXT_H
+
+#include "ir/IR.h"
+
+#include "onnx/onnx_pb.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <map>
+
+namespace dlc {
+namespace onnximp {
+
+/// Maps ONNX value names to dlc values while a graph is imported.
+struct ValueTable {
+  llvm::StringMap<Value *> Values;
+  /// Names whose producer failed or was unsupported: consumers are skipped.
+  llvm::StringSet<> Poisoned;
+};
+
+class NodeContext {
+public:
+  NodeContext(Function &F, ValueTable &VT, const onnx::NodeProto &N,
+              int64_t Opset, Loc L);
+
+  const onnx::NodeProto &Node;
+  const int64_t Opset;
+  const Loc L;
+
+  // ----- Inputs ------------------------------------------------------------
+  unsigned numInputs() const { return Node.input_size(); }
+  /// Input I is given (present and not the empty name).
+  bool has(unsigned I) const;
+  /// Input I as a value; fails (sticky) when it is missing.
+  Value *in(unsigned I);
+  /// Input I's value when it is a constant at import time, else null.
+  const Tensor *constIn(unsigned I);
+  /// Input I as a list of integers; fails when it is not an import-time
+  /// constant (What names the operand in the message).
+  std::optional<std::vector<int64_t>> intsIn(unsigned I, llvm::StringRef What);
+  /// Input I as one number (a scalar or one-element constant).
+  std::optional<double> scalarIn(unsigned I, llvm::StringRef What);
+
+  // ----- Attributes (a wrong attribute type fails) --------------------------
+  bool hasAttr(llvm::StringRef Name) const;
+  int64_t attrInt(llvm::StringRef Name, int64_t Default);
+  double attrFloat(llvm::StringRef Name, double Default);
+  std::string attrStr(llvm::StringRef Name, llvm::StringRef Default);
+  std::vector<int64_t> attrInts(llvm::StringRef Name);
+  std::vector<double> attrFloats(llvm::StringRef Name);
+  const onnx::TensorProto *attrTensor(llvm::StringRef Name);
+  /// Fails for every attribute not in Known (an attribute the converter
+  /// does not implement must not be ignored silently).
+  void allowAttrs(std::initializer_list<llvm::StringRef> Known);
+
+  // ----- Building ----------------------------------------------------------
+  /// Builds an op (shape-inferred); when every operand is an import-time
+  /// constant and the result is small, it is evaluated and replaced by a
+  /// constant. Returns the first result; null after a failure.
+  Value *op(OpKind K, llvm::ArrayRef<Value *> Operands,
+            std::vector<NamedAttr> Attrs = {});
+  /// As op, returning every result.
+  llvm::SmallVector<Value *, 2> opN(OpKind K, llvm::ArrayRef<Value *> Operands,
+                                    std::vector<NamedAttr> Attrs = {});
+  Value *constant(Tensor T);
+  Value *scalar(DType E, double V);
+  /// A constant i64 vector.
+  Value *ints(llvm::ArrayRef<int64_t> V);
+  /// X converted to E (no op when it already is E).
+  Value *cast(Value *X, DType E);
+
+  // ----- Outputs -----------------------------------------------------------
+  unsigned numOutputs() const { return Node.output_size(); }
+  /// Output I is requested (present and named).
+  bool wantsOutput(unsigned I) const;
+  void setOutput(unsigned I, Value *V);
+
+  // ----- Errors ------------------------------------------------------------
+  /// Records the first problem of this node (later ones are dropped: they
+  /// usually follow from the first).
+  void fail(const llvm::Twine &Msg);
+  bool failed() const { return !Error.empty(); }
+  const std::string &error() const { return Error; }
+
+private:
+  Function &F;
+  ValueTable &VT;
+  std::string Error;
+  const onnx::AttributeProto *findAttr(llvm::StringRef Name) const;
+};
+
+/// Attribute shorthands for building ops.
+NamedAttr aInt(llvm::StringRef N, int64_t V);
+NamedAttr aFloat(llvm::StringRef N, double V);
+NamedAttr aBool(llvm::StringRef N, bool V);
+NamedAttr aStr(llvm::StringRef N, llvm::StringRef V);
+NamedAttr aInts(llvm::StringRef N, llvm::ArrayRef<int64_t> V);
+NamedAttr aType(llvm::StringRef N, DType V);
+
+/// A / B with ONNX semantics for every element type (integers truncate).
+Value *divide(NodeContext &C, Value *A, Value *B);
+
+/// Normalizes a possibly negative axis for a rank; -1 when out of range.
+int64_t normAxis(int64_t Axis, int64_t Rank);
+
+/// A converter for one ONNX op type. It reads C.Opset for version-dependent
+/// semantics and sets every requested output (or fails).
+using Converter = void (*)(NodeContext &C);
+
+struct OpEntry {
+  const char *Name;
+  int MinOpset;              // first opset version the converter handles
+  Converter Fn;
+  /// Inputs that must be import-time constants (shape-like operands).
+  std::vector<unsigned> ShapeInputs;
+};
+
+/// Converter tables, one per op family.
+void addElementwiseOps(std::vector<OpEntry> &T);
+void addMathOps(std::vector<OpEntry> &T);
+void addReductionOps(std::vector<OpEntry> &T);
+void addNNOps(std::vector<OpEntry> &T);
+void addNormOps(std::vector<OpEntry> &T);
+void addMovementOps(std::vector<OpEntry> &T);
+void addShapeOps(std::vector<OpEntry> &T);
+void addLossOps(std::vector<OpEntry> &T);
+void addIndexingOps(std::vector<OpEntry> &T);
+void addAttentionOps(std::vector<OpEntry> &T);
+void addResizeOps(std::vector<OpEntry> &T);
+
+/// Every converter, by ONNX op type.
+const llvm::StringMap<OpEntry> &opTable();
+
+} // namespace onnximp
+} // namespace dlc
+
+#endif

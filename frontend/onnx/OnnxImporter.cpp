@@ -1,0 +1,366 @@
+// The ONNX importer's driver.
+//
+// 1. Parse the ModelProto; find the default domain's opset (7..28).
+// 2. Check every node before converting anything: known op type and opset,
+//    inputs defined before use (which also rules out cycles), outputs
+//    defined once. All problems are collected.
+// 3. Initializers and bound inputs become constants; the other graph inputs
+//    become function inputs (dim_param dims stay symbolic).
+// 4. Convert nodes in order with the op table; a failing node records its
+//    problem and poisons its outputs, so later nodes reading them are
+//    skipped instead of reporting follow-up errors.
+// 5. If any problem was recorded, return them all, one line each.
+#include "frontend/onnx/OnnxImporter.h"
+
+#include "frontend/onnx/NodeContext.h"
+#include "frontend/onnx/OnnxTensor.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+using namespace dlc;
+using namespace dlc::onnximp;
+
+namespace {
+
+struct Problems {
+  std::vector<std::string> Lines;
+  void add(const std::string &Where, const llvm::Twine &Msg) {
+    Lines.push_back(Where + ": error: " + Msg.str());
+  }
+  llvm::Error take() {
+    std::string S;
+    for (const std::string &L : Lines)
+      S += (S.empty() ? "" : "\n") + L;
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), S);
+  }
+};
+
+std::string nodeWhere(llvm::StringRef File, const onnx::NodeProto &N,
+                      int Index, int64_t Opset) {
+  std::string Name = N.name().empty() ? "#" + std::to_string(Index)
+                                      : "'" + N.name() + "'";
+  std::string S = File.str() + ": node " + Name + " (" + N.op_type();
+  if (Opset)
+    S += ", opset " + std::to_string(Opset);
+  return S + ")";
+}
+
+/// Symbol names must be identifiers in the IR text.
+std::string symbolName(llvm::StringRef P) {
+  std::string S;
+  for (char C : P)
+    S += std::isalnum((unsigned char)C) ? C : '_';
+  if (S.empty() || std::isdigit((unsigned char)S[0]))
+    S = "d_" + S;
+  return S;
+}
+
+class GraphImporter {
+public:
+  GraphImporter(const onnx::ModelProto &MP, llvm::StringRef File,
+                const OnnxImportOptions &Opts)
+      : MP(MP), G(MP.graph()), File(File), Opts(Opts) {}
+
+  llvm::Expected<std::unique_ptr<Module>> run();
+
+private:
+  const onnx::ModelProto &MP;
+  const onnx::GraphProto &G;
+  std::string File;
+  const OnnxImportOptions &Opts;
+  Problems P;
+  ValueTable VT;
+  int64_t Opset = 0;
+
+  void checkOpsets();
+  void checkNodes();
+  void addInitializers(Function &F);
+  void addInputs(Function &F);
+  void convertNodes(Function &F);
+  void addOutputs(Function &F);
+};
+
+void GraphImporter::checkOpsets() {
+  for (const auto &OS : MP.opset_import())
+    if (OS.domain().empty() || OS.domain() == "ai.onnx")
+      Opset = OS.version();
+  if (!Opset) {
+    P.add(File, "the model imports no opset of the default domain");
+    return;
+  }
+  if (Opset < OnnxMinOpset || Opset > OnnxMaxOpset)
+    P.add(File, "opset " + llvm::Twine(Opset) +
+                    " of the default domain is not supported (supported: " +
+                    llvm::Twine(OnnxMinOpset) + " to " +
+                    llvm::Twine(OnnxMaxOpset) + ")");
+}
+
+void GraphImporter::checkNodes() {
+  llvm::StringSet<> Defined, Later;
+  for (const auto &I : G.initializer())
+    Defined.insert(I.name());
+  for (const auto &I : G.input())
+    Defined.insert(I.name());
+  for (const auto &N : G.node())
+    for (const auto &O : N.output())
+      Later.insert(O);
+  int Index = 0;
+  for (const auto &N : G.node()) {
+    std::string Where = nodeWhere(File, N, Index++, Opset);
+    if (!N.domain().empty() && N.domain() != "ai.onnx") {
+      P.add(Where, "domain '" + N.domain() + "' is not supported");
+    } else {
+      auto It = opTable().find(N.op_type());
+      if (It == opTable().end())
+        P.add(Where, "op type '" + N.op_type() + "' is not supported");
+      else if (Opset && Opset < It->second.MinOpset)
+        P.add(Where, "'" + N.op_type() + "' is supported from opset " +
+                         llvm::Twine(It->second.MinOpset));
+    }
+    for (const auto &A : N.attribute())
+      if (A.type() == onnx::AttributeProto::GRAPH ||
+          A.type() == onnx::AttributeProto::GRAPHS)
+        P.add(Where, "subgraph attribute '" + A.name() +
+                         "' (control flow) is not supported");
+    for (const auto &In : N.input())
+      if (!In.empty() && !Defined.count(In))
+        P.add(Where, "reads '" + In + "', which " +
+                         (Later.count(In)
+                              ? "is only defined by a later node (the graph "
+                                "is not topologically sorted or has a cycle)"
+                              : "no node, input or initializer defines"));
+    for (const auto &O : N.output())
+      if (!O.empty() && !Defined.insert(O).second)
+        P.add(Where, "output '" + O + "' is already defined");
+  }
+}
+
+void GraphImporter::addInitializers(Function &F) {
+  OpBuilder B(F, F.Body.end());
+  for (const auto &I : G.initializer()) {
+    auto T = tensorFromProto(I, Opts.BaseDir);
+    if (!T) {
+      P.add(File + ": initializer '" + I.name() + "'",
+            llvm::toString(T.takeError()));
+      VT.Poisoned.insert(I.name());
+      continue;
+    }
+    B.setLoc(Loc::named(File + ": initializer '" + I.name() + "'"));
+    Value *V = B.constant(std::move(*T));
+    V->Name = I.name();
+    VT.Values[I.name()] = V;
+  }
+  for (const auto &I : G.sparse_initializer())
+    P.add(File, "sparse initializer '" + I.values().name() +
+                    "' is not supported");
+}
+
+void GraphImporter::addInputs(Function &F) {
+  OpBuilder B(F, F.Body.end());
+  for (const auto &In : G.input()) {
+    if (VT.Values.count(In.name()) || VT.Poisoned.count(In.name()))
+      continue; // an initializer listed as input (IR version < 4)
+    std::string Where = File + ": input '" + In.name() + "'";
+    auto Bound = Opts.Bind.find(In.name());
+    if (Bound != Opts.Bind.end()) {
+      VT.Values[In.name()] = B.constant(Bound->second);
+      continue;
+    }
+    if (!In.type().has_tensor_type()) {
+      P.add(Where, "only tensor inputs are supported (not sequences, maps "
+                   "or optionals)");
+      VT.Poisoned.insert(In.name());
+      continue;
+    }
+    const auto &TT = In.type().tensor_type();
+    auto E = dtypeFromOnnx(TT.elem_type());
+    if (!E) {
+      P.add(Where, "element type " + onnxTypeName(TT.elem_type()) +
+                       " is not supported");
+      VT.Poisoned.insert(In.name());
+      continue;
+    }
+    if (!TT.has_shape()) {
+      P.add(Where, "has no shape (unknown rank is not supported)");
+      VT.Poisoned.insert(In.name());
+      continue;
+    }
+    Shape S;
+    bool Bad = false;
+    for (const auto &D : TT.shape().dim()) {
+      if (D.has_dim_value() && D.dim_value() < 0) {
+        P.add(Where, "has negative dim " + llvm::Twine(D.dim_value()));
+        Bad = true;
+      }
+      if (Opts.ForceDynamic)
+        S.push_back(Dim::unknown());
+      else if (D.has_dim_value())
+        S.push_back(Dim::fixed(D.dim_value()));
+      else if (D.has_dim_param() && !D.dim_param().empty())
+        S.push_back(Dim::symbol(symbolName(D.dim_param())));
+      else
+        S.push_back(Dim::unknown());
+    }
+    if (Bad) {
+      VT.Poisoned.insert(In.name());
+      continue;
+    }
+    Value *V = F.addInput(In.name(), TensorType(*E, S));
+    V->L = Loc::named(Where);
+    VT.Values[In.name()] = V;
+  }
+}
+
+void GraphImporter::convertNodes(Function &F) {
+  int Index = 0;
+  for (const auto &N : G.node()) {
+    std::string Where = nodeWhere(File, N, Index++, 0);
+    bool Skip = false;
+    for (const auto &In : N.input())
+      Skip |= VT.Poisoned.count(In) > 0;
+    auto It = opTable().find(N.op_type());
+    if (Skip || It == opTable().end()) {
+      for (const auto &O : N.output())
+        VT.Poisoned.insert(O);
+      continue;
+    }
+    NodeContext C(F, VT, N, Opset, Loc::named(Where));
+    It->second.Fn(C);
+    for (int O = 0; O < N.output_size() && !C.failed(); ++O)
+      if (C.wantsOutput(O) && !VT.Values.count(N.output(O)))
+        C.fail("output " + llvm::Twine(O) + " ('" + N.output(O) +
+               "') is not supported");
+    if (C.failed()) {
+      P.add(nodeWhere(File, N, Index - 1, Opset), C.error());
+      for (const auto &O : N.output())
+        VT.Poisoned.insert(O);
+      continue;
+    }
+    for (const auto &O : N.output())
+      if (Value *V = VT.Values.lookup(O); V && V->Name.empty())
+        V->Name = O;
+  }
+}
+
+void GraphImporter::addOutputs(Function &F) {
+  if (G.output_size() == 0)
+    P.add(File, "the graph has no outputs");
+  for (const auto &O : G.output()) {
+    if (VT.Poisoned.count(O.name()))
+      continue;
+    Value *V = VT.Values.lookup(O.name());
+    if (!V) {
+      P.add(File + ": output '" + O.name() + "'", "no node defines it");
+      continue;
+    }
+    F.addOutput(O.name(), V);
+  }
+}
+
+llvm::Expected<std::unique_ptr<Module>> GraphImporter::run() {
+  if (!MP.has_graph())
+    return makeError(Loc::named(File), "the model has no graph");
+  checkOpsets();
+  checkNodes();
+  if (!P.Lines.empty())
+    return P.take();
+  auto M = std::make_unique<Module>();
+  Function *F = M->addFunction("main");
+  F->L = Loc::named(File);
+  addInitializers(*F);
+  addInputs(*F);
+  convertNodes(*F);
+  addOutputs(*F);
+  if (!P.Lines.empty())
+    return P.take();
+  return std::move(M);
+}
+
+} // namespace
+
+llvm::Expected<std::unique_ptr<Module>>
+dlc::importOnnx(llvm::StringRef Bytes, llvm::StringRef Name,
+                const OnnxImportOptions &Opts) {
+  onnx::ModelProto MP;
+  if (Bytes.size() > size_t(INT32_MAX) ||
+      !MP.ParseFromArray(Bytes.data(), int(Bytes.size())))
+    return makeError(Loc::named(Name),
+                     "not a valid ONNX model (the protobuf does not parse; "
+                     "is the file truncated or of another format?)");
+  OnnxImportOptions O = Opts;
+  if (O.BaseDir.empty())
+    O.BaseDir = llvm::sys::path::parent_path(Name).str();
+  if (O.BaseDir.empty())
+    O.BaseDir = ".";
+  return GraphImporter(MP, Name, O).run();
+}
+
+llvm::Expected<std::unique_ptr<Module>>
+dlc::importOnnxFile(llvm::StringRef Path, const OnnxImportOptions &Opts) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false,
+                                         /*RequiresNullTerminator=*/false);
+  if (!Buf)
+    return makeError("cannot read model '" + Path + "': " +
+                     Buf.getError().message());
+  return importOnnx((*Buf)->getBuffer(), Path, Opts);
+}
+
+bool dlc::isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes) {
+  if (llvm::sys::path::extension(Path).equals_insensitive(".onnx"))
+    return true;
+  // A ModelProto starts with field 1 (ir_version) as a varint: byte 0x08.
+  return !Bytes.empty() && Bytes[0] == 0x08;
+}
+
+llvm::Expected<std::vector<std::string>>
+dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
+  if (!Buf)
+    return makeError("cannot read model '" + Path + "': " +
+                     Buf.getError().message());
+  onnx::ModelProto MP;
+  if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
+    return makeError(Loc::named(Path), "not a valid ONNX model");
+  llvm::StringSet<> Inputs, Seen;
+  for (const auto &I : MP.graph().input())
+    Inputs.insert(I.name());
+  for (const auto &I : MP.graph().initializer())
+    Inputs.erase(I.name());
+  std::vector<std::string> Out;
+  for (const auto &N : MP.graph().node()) {
+    auto It = opTable().find(N.op_type());
+    if (It == opTable().end())
+      continue;
+    for (unsigned I : It->second.ShapeInputs)
+      if (int(I) < N.input_size() && Inputs.count(N.input(I)) &&
+          Seen.insert(N.input(I)).second)
+        Out.push_back(N.input(I));
+  }
+  return Out;
+}
+
+llvm::Expected<Tensor> dlc::readOnnxTensorFile(llvm::StringRef Path) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
+  if (!Buf)
+    return makeError("cannot read '" + Path + "': " +
+                     Buf.getError().message());
+  onnx::TensorProto TP;
+  if (!TP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
+    return makeError(Loc::named(Path), "not a serialized onnx.TensorProto");
+  auto T = tensorFromProto(TP, llvm::sys::path::parent_path(Path));
+  if (!T)
+    return makeError(Loc::named(Path), llvm::toString(T.takeError()));
+  return T;
+}
+
+std::vector<OnnxOpSupport> dlc::onnxSupportedOps() {
+  std::vector<OnnxOpSupport> Out;
+  for (const auto &E : opTable())
+    Out.push_back({E.getKey().str(), E.getValue().MinOpset});
+  llvm::sort(Out, [](const OnnxOpSupport &A, const OnnxOpSupport &B) {
+    return A.Name < B.Name;
+  });
+  return Out;
+}

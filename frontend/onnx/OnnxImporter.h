@@ -1,0 +1,64 @@
+// The ONNX importer: reads a ModelProto (opsets 6 to 28 of the default
+// domain) into graph IR. Unsupported content (ops, opsets, element types,
+// attributes) is reported all at once, one line per problem.
+//
+//   auto M = importOnnxFile("model.onnx");   // llvm::Expected<...>
+#ifndef DLC_FRONTEND_ONNX_ONNXIMPORTER_H
+#define DLC_FRONTEND_ONNX_ONNXIMPORTER_H
+
+#include "ir/IR.h"
+
+#include <map>
+
+namespace dlc {
+
+struct OnnxImportOptions {
+  /// Graph inputs bound to known tensors: they become constants and are
+  /// no longer inputs of the function (for shape-like operands that a model
+  /// passes as graph inputs).
+  std::map<std::string, Tensor> Bind;
+  /// Every dim of every remaining graph input becomes unknown ('?'), to test
+  /// that a model compiles without static shapes.
+  bool ForceDynamic = false;
+  /// Where external data files are looked up; default: the model's folder.
+  std::string BaseDir;
+};
+
+/// Imports the model in Path (a serialized onnx.ModelProto).
+llvm::Expected<std::unique_ptr<Module>>
+importOnnxFile(llvm::StringRef Path, const OnnxImportOptions &Opts = {});
+
+/// Imports a model from its serialized bytes; Name is used in messages.
+llvm::Expected<std::unique_ptr<Module>>
+importOnnx(llvm::StringRef Bytes, llvm::StringRef Name,
+           const OnnxImportOptions &Opts = {});
+
+/// Reads a model file: ONNX (see isOnnxModel) or dlc IR text.
+llvm::Expected<std::unique_ptr<Module>> loadModelFile(llvm::StringRef Path);
+
+/// Whether a model file should be read as ONNX: the extension .onnx, or
+/// content that does not start like IR text but parses as a ModelProto.
+bool isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes);
+
+/// The graph inputs (not initializers) of the model in Path that feed a
+/// shape-like operand (Reshape's shape, Slice's starts, ...), which must be
+/// known at import time: bind them with OnnxImportOptions::Bind.
+llvm::Expected<std::vector<std::string>>
+onnxShapeOperandInputs(llvm::StringRef Path);
+
+/// Reads a serialized onnx.TensorProto (for example a test's input_0.pb).
+llvm::Expected<Tensor> readOnnxTensorFile(llvm::StringRef Path);
+
+/// One supported ONNX op type and the first opset its converter handles.
+struct OnnxOpSupport {
+  std::string Name;
+  int MinOpset;
+};
+std::vector<OnnxOpSupport> onnxSupportedOps();
+
+/// The opset range of the default domain that the importer accepts.
+constexpr int OnnxMinOpset = 6, OnnxMaxOpset = 28;
+
+} // namespace dlc
+
+#endif

@@ -1,0 +1,132 @@
+// ONNX Attention (opset 23) composed of dlc ops: heads split from 3-D
+// inputs, past key/value concatenation, grouped-query head repetition,
+// scaled Q K^T, additive or boolean mask, causal mask, softcap, softmax and
+// the product with V. Head counts and sequence lengths must be static where
+// a reshape or mask needs them.
+#include "frontend/onnx/NodeContext.h"
+
+#include <cmath>
+
+using namespace dlc;
+using namespace dlc::onnximp;
+
+/// [B, S, H * D] to [B, H, S, D].
+static Value *splitHeads(NodeContext &C, Value *X, int64_t H) {
+  if (!X || X->Type.rank() == 4)
+    return X;
+  if (X->Type.rank() != 3 || H <= 0) {
+    C.fail("3-D inputs need q_num_heads and kv_num_heads");
+    return nullptr;
+  }
+  Value *Y = C.op(OpKind::Reshape, {X}, {aInts("shape", {0, 0, H, -1})});
+  return C.op(OpKind::Transpose, {Y}, {aInts("perm", {0, 2, 1, 3})});
+}
+
+static int64_t staticDim(NodeContext &C, Value *X, unsigned I) {
+  if (!X || I >= X->Type.rank() || !X->Type.dim(I).isStatic()) {
+    C.fail("needs a static dim " + llvm::Twine(I) + " in " +
+           (X ? X->Type.str() : std::string("?")));
+    return -1;
+  }
+  return X->Type.dim(I).size();
+}
+
+static void attention(NodeContext &C) {
+  C.allowAttrs({"is_causal", "kv_num_heads", "q_num_heads",
+                "qk_matmul_output_mode", "scale", "softcap",
+                "softmax_precision"});
+  if (C.has(6))
+    return C.fail("nonpad_kv_seqlen is not supported");
+  Value *Q = C.in(0), *K = C.in(1), *V = C.in(2);
+  if (!Q || !K || !V)
+    return;
+  bool ThreeD = Q->Type.rank() == 3;
+  int64_t Hq = C.attrInt("q_num_heads", 0), Hkv = C.attrInt("kv_num_heads", 0);
+  Q = splitHeads(C, Q, Hq);
+  K = splitHeads(C, K, Hkv);
+  V = splitHeads(C, V, Hkv);
+  if (C.has(4))
+    K = C.op(OpKind::Concat, {C.in(4), K}, {aInt("axis", 2)});
+  if (C.has(5))
+    V = C.op(OpKind::Concat, {C.in(5), V}, {aInt("axis", 2)});
+  if (C.wantsOutput(1))
+    C.setOutput(1, K);
+  if (C.wantsOutput(2))
+    C.setOutput(2, V);
+  if (C.failed() || !Q || !K || !V)
+    return;
+  // 16-bit floats compute in f32.
+  DType OutE = Q->Type.elem();
+  DType E = OutE == DType::F64 ? OutE : DType::F32;
+  Q = C.cast(Q, E);
+  K = C.cast(K, E);
+  V = C.cast(V, E);
+  int64_t QH = staticDim(C, Q, 1), KH = staticDim(C, K, 1);
+  if (C.failed())
+    return;
+  if (QH != KH) {
+    if (KH <= 0 || QH % KH)
+      return C.fail("query heads must be a multiple of key/value heads");
+    auto Repeat = [&](Value *X) {
+      int64_t L = staticDim(C, X, 2), D = staticDim(C, X, 3);
+      Value *U = C.op(OpKind::Unsqueeze, {X}, {aInts("axes", {2})});
+      U = C.op(OpKind::Expand, {U}, {aInts("shape", {1, 1, QH / KH, 1, 1})});
+      return C.op(OpKind::Reshape, {U}, {aInts("shape", {0, QH, L, D})});
+    };
+    K = Repeat(K);
+    V = Repeat(V);
+  }
+  int64_t D = staticDim(C, Q, 3);
+  if (C.failed())
+    return;
+  double Scale = C.attrFloat("scale", 1.0 / std::sqrt(double(D)));
+  Value *KT = C.op(OpKind::Transpose, {K}, {aInts("perm", {0, 1, 3, 2})});
+  Value *S = C.op(OpKind::Mul, {C.op(OpKind::MatMul, {Q, KT}), C.scalar(E, Scale)});
+  int64_t Mode = C.attrInt("qk_matmul_output_mode", 0);
+  Value *Raw = S;
+  if (C.has(3)) {
+    Value *M = C.in(3);
+    if (M && M->Type.elem() == DType::Bool)
+      M = C.op(OpKind::Where, {M, C.scalar(E, 0), C.scalar(E, -INFINITY)});
+    S = C.op(OpKind::Add, {S, C.cast(M, E)});
+  }
+  if (C.attrInt("is_causal", 0)) {
+    int64_t Sq = staticDim(C, Q, 2), L = staticDim(C, K, 2);
+    if (C.failed())
+      return;
+    // With a past, the queries are the last Sq positions.
+    int64_t Past = C.has(4) ? L - Sq : 0;
+    Tensor T(E, {Sq, L});
+    for (int64_t I = 0; I < Sq; ++I)
+      for (int64_t J = 0; J < L; ++J)
+        T.setF(I * L + J, J <= I + Past ? 0.0 : -INFINITY);
+    S = C.op(OpKind::Add, {S, C.constant(std::move(T))});
+  }
+  Value *Masked = S;
+  double Cap = C.attrFloat("softcap", 0);
+  if (Cap > 0) {
+    Value *Cs = C.scalar(E, Cap);
+    S = C.op(OpKind::Mul, {C.op(OpKind::Tanh, {C.op(OpKind::Div, {S, Cs})}), Cs});
+  }
+  Value *Capped = S;
+  Value *P = C.op(OpKind::Softmax, {S}, {aInt("axis", -1)});
+  // A fully masked row gives 0/0: its weights are 0.
+  P = C.op(OpKind::Where, {C.op(OpKind::Equal, {P, P}), P, C.scalar(E, 0)});
+  Value *Y = C.op(OpKind::MatMul, {P, V});
+  if (ThreeD) {
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", {0, 2, 1, 3})});
+    Y = C.op(OpKind::Reshape, {Y}, {aInts("shape", {0, 0, -1})});
+  }
+  C.setOutput(0, C.cast(Y, OutE));
+  if (C.wantsOutput(3)) {
+    if (Mode < 0 || Mode > 3)
+      return C.fail("qk_matmul_output_mode " + llvm::Twine(Mode) +
+                    " is not supported");
+    Value *Out[] = {Raw, Masked, Capped, P}; // modes 0..3
+    C.setOutput(3, C.cast(Out[Mode], OutE));
+  }
+}
+
+void onnximp::addAttentionOps(std::vector<OpEntry> &T) {
+  T.push_back({"Attention", 23, attention, {}});
+}

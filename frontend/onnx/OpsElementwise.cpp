@@ -1,0 +1,226 @@
+// ONNX elementwise ops that map one to one onto dlc ops (unary, binary with
+// broadcasting, comparisons, logic, Where, Cast), and the variadic ones.
+#include "frontend/onnx/NodeContext.h"
+#include "frontend/onnx/OnnxTensor.h"
+
+#include <cmath>
+
+using namespace dlc;
+using namespace dlc::onnximp;
+
+Value *onnximp::divide(NodeContext &C, Value *A, Value *B) {
+  if (!A || !B || isFloat(A->Type.elem()))
+    return C.op(OpKind::Div, {A, B});
+  Value *Q = C.op(OpKind::Div, {C.cast(A, DType::F64), C.cast(B, DType::F64)});
+  return C.cast(Q, A->Type.elem());
+}
+
+template <OpKind K> static void unary(NodeContext &C) {
+  C.allowAttrs({});
+  C.setOutput(0, C.op(K, {C.in(0)}));
+}
+
+/// B aligned for the broadcasting of opsets before 7: with `broadcast` = 1
+/// and `axis`, B's dims match A's from axis on (trailing 1s are added so
+/// numpy broadcasting applies).
+static Value *legacyBroadcast(NodeContext &C, Value *A, Value *B) {
+  C.allowAttrs({"broadcast", "axis"});
+  if (!A || !B || !C.attrInt("broadcast", 0) || !C.hasAttr("axis"))
+    return B;
+  int64_t N = A->Type.rank(), K = B->Type.rank();
+  int64_t Axis = C.attrInt("axis", 0);
+  Axis = Axis < 0 ? Axis + N : Axis;
+  std::vector<int64_t> Axes;
+  for (int64_t I = K; I < N - Axis; ++I)
+    Axes.push_back(I);
+  if (Axes.empty())
+    return B;
+  return C.op(OpKind::Unsqueeze, {B}, {aInts("axes", Axes)});
+}
+
+template <OpKind K> static void binary(NodeContext &C) {
+  Value *A = C.in(0), *B = C.in(1);
+  if (C.Opset < 7)
+    B = legacyBroadcast(C, A, B);
+  else
+    C.allowAttrs({});
+  C.setOutput(0, C.op(K, {A, B}));
+}
+
+/// Div; integers divide in f64 and truncate toward zero (exact below 2^53)
+/// because the CPU kernels have no integer division.
+static void div(NodeContext &C) {
+  Value *A = C.in(0), *B = C.in(1);
+  if (C.Opset < 7)
+    B = legacyBroadcast(C, A, B);
+  else
+    C.allowAttrs({});
+  C.setOutput(0, divide(C, A, B));
+}
+
+static void leakyRelu(NodeContext &C) {
+  C.allowAttrs({"alpha"});
+  C.setOutput(0, C.op(OpKind::LeakyRelu, {C.in(0)},
+                      {aFloat("alpha", C.attrFloat("alpha", 0.01))}));
+}
+
+static void elu(NodeContext &C) {
+  C.allowAttrs({"alpha"});
+  C.setOutput(0, C.op(OpKind::Elu, {C.in(0)},
+                      {aFloat("alpha", C.attrFloat("alpha", 1.0))}));
+}
+
+static void gelu(NodeContext &C) {
+  C.allowAttrs({"approximate"});
+  std::string A = C.attrStr("approximate", "none");
+  if (A != "none" && A != "tanh")
+    return C.fail("approximate = '" + A + "' is not supported");
+  C.setOutput(0, C.op(OpKind::Gelu, {C.in(0)}, {aStr("approximate", A)}));
+}
+
+static void cast(NodeContext &C) {
+  C.allowAttrs({"to", "saturate", "round_mode"});
+  int64_t To = C.attrInt("to", 0);
+  auto E = dtypeFromOnnx(To);
+  if (!E)
+    return C.fail("cast to " + onnxTypeName(To) + " is not supported");
+  if (C.attrStr("round_mode", "up") != "up")
+    return C.fail("round_mode other than 'up' is not supported");
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  C.setOutput(0, X->Type.elem() == *E ? C.op(OpKind::Identity, {X})
+                                      : C.cast(X, *E));
+}
+
+static void castLike(NodeContext &C) {
+  C.allowAttrs({"saturate", "round_mode"});
+  Value *X = C.in(0), *T = C.in(1);
+  if (!X || !T)
+    return;
+  C.setOutput(0, X->Type.elem() == T->Type.elem()
+                     ? C.op(OpKind::Identity, {X})
+                     : C.cast(X, T->Type.elem()));
+}
+
+/// Pow: the result has the base's type; integer bases compute in f64.
+static void pow(NodeContext &C) {
+  if (C.Opset >= 7)
+    C.allowAttrs({});
+  Value *X = C.in(0), *Y = C.in(1);
+  if (C.Opset < 7)
+    Y = legacyBroadcast(C, X, Y);
+  if (!X || !Y)
+    return;
+  DType E = X->Type.elem();
+  DType W = isFloat(E) ? E : DType::F64;
+  Value *R = C.op(OpKind::Pow, {C.cast(X, W), C.cast(Y, W)});
+  C.setOutput(0, C.cast(R, E));
+}
+
+/// Max, Min, Sum, Mean: variadic with broadcasting.
+template <OpKind K, bool Mean = false> static void variadic(NodeContext &C) {
+  C.allowAttrs({});
+  if (C.numInputs() == 0)
+    return C.fail("needs at least one input");
+  Value *Acc = C.in(0);
+  for (unsigned I = 1; I < C.numInputs(); ++I)
+    Acc = C.op(K, {Acc, C.in(I)});
+  if (C.numInputs() == 1)
+    Acc = C.op(OpKind::Identity, {Acc});
+  if (Mean && C.numInputs() > 1 && Acc)
+    Acc = divide(C, Acc, C.scalar(Acc->Type.elem(), double(C.numInputs())));
+  C.setOutput(0, Acc);
+}
+
+/// Clip: min and max are attributes before opset 11, optional inputs after.
+static void clip(NodeContext &C) {
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  if (C.Opset < 11) {
+    C.allowAttrs({"min", "max"});
+    C.setOutput(0, C.op(OpKind::Clip, {X},
+                        {aFloat("min", C.attrFloat("min", -INFINITY)),
+                         aFloat("max", C.attrFloat("max", INFINITY))}));
+    return;
+  }
+  C.allowAttrs({});
+  Value *R = X;
+  if (C.has(1))
+    R = C.op(OpKind::Max, {R, C.in(1)});
+  if (C.has(2))
+    R = C.op(OpKind::Min, {R, C.in(2)});
+  if (R == X)
+    R = C.op(OpKind::Identity, {X});
+  C.setOutput(0, R);
+}
+
+static void dropout(NodeContext &C) {
+  C.allowAttrs({"ratio", "seed", "is_test"});
+  if (C.has(2)) {
+    const Tensor *T = C.constIn(2);
+    if (!T || T->getI(0) != 0)
+      return C.fail("training mode (training_mode input) is not supported");
+  }
+  Value *X = C.in(0);
+  C.setOutput(0, C.op(OpKind::Identity, {X}));
+  if (C.wantsOutput(1) && X) {
+    // Inference: the mask keeps every element.
+    Value *Z = C.op(OpKind::Equal, {X, X});
+    C.setOutput(1, C.op(OpKind::Or, {Z, C.op(OpKind::Not, {Z})}));
+  }
+}
+
+void onnximp::addElementwiseOps(std::vector<OpEntry> &T) {
+  T.insert(T.end(), {
+      {"Abs", 1, unary<OpKind::Abs>, {}},
+      {"Neg", 1, unary<OpKind::Neg>, {}},
+      {"Exp", 1, unary<OpKind::Exp>, {}},
+      {"Log", 1, unary<OpKind::Log>, {}},
+      {"Sqrt", 1, unary<OpKind::Sqrt>, {}},
+      {"Reciprocal", 1, unary<OpKind::Reciprocal>, {}},
+      {"Tanh", 1, unary<OpKind::Tanh>, {}},
+      {"Sigmoid", 1, unary<OpKind::Sigmoid>, {}},
+      {"Relu", 1, unary<OpKind::Relu>, {}},
+      {"Erf", 1, unary<OpKind::Erf>, {}},
+      {"Softplus", 1, unary<OpKind::Softplus>, {}},
+      {"Sign", 1, unary<OpKind::Sign>, {}},
+      {"Floor", 1, unary<OpKind::Floor>, {}},
+      {"Ceil", 1, unary<OpKind::Ceil>, {}},
+      {"Round", 1, unary<OpKind::Round>, {}},
+      {"Sin", 1, unary<OpKind::Sin>, {}},
+      {"Cos", 1, unary<OpKind::Cos>, {}},
+      {"Not", 1, unary<OpKind::Not>, {}},
+      {"Identity", 1, unary<OpKind::Identity>, {}},
+      {"LeakyRelu", 1, leakyRelu, {}},
+      {"Elu", 1, elu, {}},
+      {"Gelu", 20, gelu, {}},
+      {"Cast", 1, cast, {}},
+      {"CastLike", 15, castLike, {}},
+      {"Add", 1, binary<OpKind::Add>, {}},
+      {"Sub", 1, binary<OpKind::Sub>, {}},
+      {"Mul", 1, binary<OpKind::Mul>, {}},
+      {"Div", 1, div, {}},
+      {"Pow", 1, pow, {}},
+      {"And", 1, binary<OpKind::And>, {}},
+      {"Or", 1, binary<OpKind::Or>, {}},
+      {"Xor", 1, binary<OpKind::Xor>, {}},
+      {"Equal", 1, binary<OpKind::Equal>, {}},
+      {"Less", 1, binary<OpKind::Less>, {}},
+      {"LessOrEqual", 12, binary<OpKind::LessEqual>, {}},
+      {"Greater", 1, binary<OpKind::Greater>, {}},
+      {"GreaterOrEqual", 12, binary<OpKind::GreaterEqual>, {}},
+      {"Max", 1, variadic<OpKind::Max>, {}},
+      {"Min", 1, variadic<OpKind::Min>, {}},
+      {"Sum", 1, variadic<OpKind::Add>, {}},
+      {"Mean", 1, variadic<OpKind::Add, true>, {}},
+      {"Clip", 1, clip, {}},
+      {"Dropout", 1, dropout, {2}},
+  });
+  T.push_back({"Where", 9, [](NodeContext &C) {
+                 C.allowAttrs({});
+                 C.setOutput(0, C.op(OpKind::Where,
+                                     {C.in(0), C.in(1), C.in(2)}));
+               }, {}});
+}

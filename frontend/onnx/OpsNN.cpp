@@ -1,0 +1,267 @@
+// ONNX convolution, pooling, matrix products and the softmax family.
+// auto_pad is resolved to explicit pads here, which needs the static
+// spatial sizes it depends on.
+#include "frontend/onnx/NodeContext.h"
+
+using namespace dlc;
+using namespace dlc::onnximp;
+
+/// Explicit pads (begins then ends) for a sliding window over X's spatial
+/// dims; auto_pad SAME_* needs static spatial sizes.
+static std::optional<std::vector<int64_t>>
+windowPads(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Kernel,
+           llvm::ArrayRef<int64_t> Strides, llvm::ArrayRef<int64_t> Dil) {
+  std::string Auto = C.attrStr("auto_pad", "NOTSET");
+  size_t S = Kernel.size();
+  if (Auto == "NOTSET") {
+    std::vector<int64_t> P = C.attrInts("pads");
+    if (P.empty())
+      P.assign(2 * S, 0);
+    if (P.size() != 2 * S) {
+      C.fail("pads has " + llvm::Twine(P.size()) + " entries, expected " +
+             llvm::Twine(2 * S));
+      return std::nullopt;
+    }
+    return P;
+  }
+  if (Auto == "VALID")
+    return std::vector<int64_t>(2 * S, 0);
+  if (Auto != "SAME_UPPER" && Auto != "SAME_LOWER") {
+    C.fail("auto_pad '" + Auto + "' is not supported");
+    return std::nullopt;
+  }
+  std::vector<int64_t> P(2 * S, 0);
+  for (size_t I = 0; I < S; ++I) {
+    const Dim &D = X->Type.dim(2 + I);
+    if (!D.isStatic()) {
+      C.fail("auto_pad " + Auto + " needs static spatial dims, got " +
+             X->Type.str());
+      return std::nullopt;
+    }
+    int64_t In = D.size(), St = I < Strides.size() ? Strides[I] : 1;
+    int64_t Dl = I < Dil.size() ? Dil[I] : 1;
+    int64_t Out = (In + St - 1) / St;
+    int64_t Total =
+        std::max<int64_t>((Out - 1) * St + (Kernel[I] - 1) * Dl + 1 - In, 0);
+    int64_t Small = Total / 2, Big = Total - Small;
+    P[I] = Auto == "SAME_UPPER" ? Small : Big;
+    P[I + S] = Auto == "SAME_UPPER" ? Big : Small;
+  }
+  return P;
+}
+
+/// The kernel's spatial sizes: needed only to resolve auto_pad and
+/// output_shape, else only their count (the rank) matters.
+static std::vector<int64_t> kernelShape(NodeContext &C, Value *X, Value *W,
+                                        bool NeedSizes) {
+  std::vector<int64_t> K = C.attrInts("kernel_shape");
+  if (K.empty() && !NeedSizes)
+    return std::vector<int64_t>(std::max(X->Type.rank(), 2u) - 2, 0);
+  if (K.empty() && W)
+    for (unsigned I = 2; I < W->Type.rank(); ++I) {
+      if (!W->Type.dim(I).isStatic()) {
+        C.fail("the weight's spatial dims must be static");
+        return {};
+      }
+      K.push_back(W->Type.dim(I).size());
+    }
+  return K;
+}
+
+static void conv(NodeContext &C) {
+  C.allowAttrs({"auto_pad", "dilations", "group", "kernel_shape", "pads",
+                "strides"});
+  Value *X = C.in(0), *W = C.in(1);
+  if (!X || !W)
+    return;
+  std::string Auto = C.attrStr("auto_pad", "NOTSET");
+  auto K = kernelShape(C, X, W, Auto == "SAME_UPPER" || Auto == "SAME_LOWER");
+  auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
+  auto P = windowPads(C, X, K, St, Dl);
+  if (!P)
+    return;
+  std::vector<Value *> Ops = {X, W};
+  if (C.has(2))
+    Ops.push_back(C.in(2));
+  C.setOutput(0, C.op(OpKind::Conv, Ops,
+                      {aInts("strides", St), aInts("pads", *P),
+                       aInts("dilations", Dl),
+                       aInt("group", C.attrInt("group", 1))}));
+}
+
+static void convTranspose(NodeContext &C) {
+  C.allowAttrs({"auto_pad", "dilations", "group", "kernel_shape", "pads",
+                "strides", "output_padding", "output_shape"});
+  Value *X = C.in(0), *W = C.in(1);
+  if (!X || !W)
+    return;
+  auto OutShape = C.attrInts("output_shape");
+  std::string Auto = C.attrStr("auto_pad", "NOTSET");
+  auto K = kernelShape(C, X, W, !OutShape.empty() || Auto == "SAME_UPPER" ||
+                                    Auto == "SAME_LOWER");
+  size_t S = K.size();
+  auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
+  auto OutPad = C.attrInts("output_padding");
+  std::vector<int64_t> P = C.attrInts("pads");
+  if (P.empty())
+    P.assign(2 * S, 0);
+  if (!OutShape.empty() || Auto == "SAME_UPPER" || Auto == "SAME_LOWER") {
+    if (OutShape.size() > S)
+      OutShape.erase(OutShape.begin(), OutShape.end() - S);
+    for (size_t I = 0; I < S; ++I) {
+      const Dim &D = X->Type.dim(2 + I);
+      if (!D.isStatic())
+        return C.fail("output_shape / auto_pad need static spatial dims");
+      int64_t Stv = I < St.size() ? St[I] : 1, Dlv = I < Dl.size() ? Dl[I] : 1;
+      int64_t Op = I < OutPad.size() ? OutPad[I] : 0;
+      int64_t Want = OutShape.empty() ? D.size() * Stv : OutShape[I];
+      int64_t Total = Stv * (D.size() - 1) + Op + (K[I] - 1) * Dlv + 1 - Want;
+      if (Total < 0) {
+        // The output is larger than the window reach: extend at the end.
+        OutPad.resize(S, 0);
+        OutPad[I] += -Total;
+        P[I] = P[I + S] = 0;
+        continue;
+      }
+      bool Lower = Auto == "SAME_LOWER";
+      P[I] = Lower ? Total - Total / 2 : Total / 2;
+      P[I + S] = Total - P[I];
+    }
+  } else if (Auto != "NOTSET" && Auto != "VALID") {
+    return C.fail("auto_pad '" + Auto + "' is not supported");
+  }
+  std::vector<Value *> Ops = {X, W};
+  if (C.has(2))
+    Ops.push_back(C.in(2));
+  C.setOutput(0, C.op(OpKind::ConvTranspose, Ops,
+                      {aInts("strides", St), aInts("pads", P),
+                       aInts("dilations", Dl), aInts("output_padding", OutPad),
+                       aInt("group", C.attrInt("group", 1))}));
+}
+
+template <bool Max> static void pool(NodeContext &C) {
+  if (Max)
+    C.allowAttrs({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads",
+                  "storage_order", "strides"});
+  else
+    C.allowAttrs({"auto_pad", "ceil_mode", "count_include_pad", "dilations",
+                  "kernel_shape", "pads", "strides"});
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  if (C.wantsOutput(1))
+    return C.fail("the Indices output is not supported");
+  auto K = C.attrInts("kernel_shape");
+  auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
+  auto P = windowPads(C, X, K, St, Dl);
+  if (!P)
+    return;
+  bool Ceil = C.attrInt("ceil_mode", 0);
+  std::vector<NamedAttr> A = {aInts("kernel", K), aInts("strides", St),
+                              aInts("pads", *P), aBool("ceil_mode", Ceil)};
+  if (Max) {
+    A.push_back(aInts("dilations", Dl));
+    return C.setOutput(0, C.op(OpKind::MaxPool, {X}, A));
+  }
+  if (llvm::any_of(Dl, [](int64_t D) { return D != 1; }))
+    return C.fail("dilations are not supported for AveragePool");
+  A.push_back(aBool("count_include_pad", C.attrInt("count_include_pad", 0)));
+  C.setOutput(0, C.op(OpKind::AvgPool, {X}, A));
+}
+
+static void gemm(NodeContext &C) {
+  if (C.Opset < 7)
+    C.allowAttrs({"alpha", "beta", "transA", "transB", "broadcast"});
+  else
+    C.allowAttrs({"alpha", "beta", "transA", "transB"});
+  std::vector<Value *> Ops = {C.in(0), C.in(1)};
+  if (C.has(2))
+    Ops.push_back(C.in(2));
+  C.setOutput(0, C.op(OpKind::Gemm, Ops,
+                      {aFloat("alpha", C.attrFloat("alpha", 1.0)),
+                       aFloat("beta", C.attrFloat("beta", 1.0)),
+                       aBool("trans_a", C.attrInt("transA", 0)),
+                       aBool("trans_b", C.attrInt("transB", 0))}));
+}
+
+/// Softmax, LogSoftmax and Hardmax along the last axis of X.
+static Value *lastAxis(NodeContext &C, llvm::StringRef Which, Value *X) {
+  if (Which == "Softmax")
+    return C.op(OpKind::Softmax, {X}, {aInt("axis", -1)});
+  if (Which == "LogSoftmax")
+    return C.op(OpKind::LogSoftmax, {X}, {aInt("axis", -1)});
+  const Dim &D = X->Type.dim(X->Type.rank() - 1);
+  if (!D.isStatic()) {
+    C.fail("Hardmax needs a static size along its axis");
+    return nullptr;
+  }
+  Value *I = C.op(OpKind::ArgMax, {X}, {aInt("axis", -1),
+                                        aBool("keepdims", false)});
+  return C.op(OpKind::OneHot, {I}, {aInt("depth", D.size()),
+                                    aType("dtype", X->Type.elem())});
+}
+
+static void softmaxFamily(NodeContext &C) {
+  C.allowAttrs({"axis"});
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  int64_t R = X->Type.rank();
+  bool Coerce = C.Opset < 13; // flatten to 2-D at axis, as before opset 13
+  int64_t Axis = normAxis(C.attrInt("axis", Coerce ? 1 : -1), std::max<int64_t>(R, 1));
+  if (Axis < 0 || R == 0)
+    return C.fail("axis is out of range for " + X->Type.str());
+  llvm::StringRef Which = C.Node.op_type();
+  if (Axis == R - 1)
+    return C.setOutput(0, lastAxis(C, Which, X));
+  if (!Coerce) {
+    // Move the axis last and back.
+    std::vector<int64_t> Perm;
+    for (int64_t I = 0; I < R; ++I)
+      if (I != Axis)
+        Perm.push_back(I);
+    Perm.push_back(Axis);
+    std::vector<int64_t> Inv(R);
+    for (int64_t I = 0; I < R; ++I)
+      Inv[Perm[I]] = I;
+    Value *T = C.op(OpKind::Transpose, {X}, {aInts("perm", Perm)});
+    T = T ? lastAxis(C, Which, T) : nullptr;
+    return C.setOutput(0, C.op(OpKind::Transpose, {T}, {aInts("perm", Inv)}));
+  }
+  std::vector<int64_t> Flat(Axis, 0), Back(Axis, 0);
+  Flat.push_back(-1);
+  for (int64_t I = Axis; I < R; ++I) {
+    if (!X->Type.dim(I).isStatic())
+      return C.fail("axis " + llvm::Twine(Axis) + " before opset 13 needs "
+                    "static dims from the axis on, got " + X->Type.str());
+    Back.push_back(X->Type.dim(I).size());
+  }
+  Value *F = C.op(OpKind::Reshape, {X}, {aInts("shape", Flat)});
+  F = F ? lastAxis(C, Which, F) : nullptr;
+  C.setOutput(0, C.op(OpKind::Reshape, {F}, {aInts("shape", Back)}));
+}
+
+void onnximp::addNNOps(std::vector<OpEntry> &T) {
+  T.insert(T.end(), {
+      {"Conv", 1, conv, {}},
+      {"ConvTranspose", 1, convTranspose, {}},
+      {"MaxPool", 1, pool<true>, {}},
+      {"AveragePool", 1, pool<false>, {}},
+      {"Gemm", 6, gemm, {}},
+      {"Softmax", 1, softmaxFamily, {}},
+      {"LogSoftmax", 1, softmaxFamily, {}},
+      {"Hardmax", 1, softmaxFamily, {}},
+  });
+  T.push_back({"MatMul", 1, [](NodeContext &C) {
+                 C.allowAttrs({});
+                 C.setOutput(0, C.op(OpKind::MatMul, {C.in(0), C.in(1)}));
+               }, {}});
+  T.push_back({"GlobalAveragePool", 1, [](NodeContext &C) {
+                 C.allowAttrs({});
+                 C.setOutput(0, C.op(OpKind::GlobalAvgPool, {C.in(0)}));
+               }, {}});
+  T.push_back({"GlobalMaxPool", 1, [](NodeContext &C) {
+                 C.allowAttrs({});
+                 C.setOutput(0, C.op(OpKind::GlobalMaxPool, {C.in(0)}));
+               }, {}});
+}

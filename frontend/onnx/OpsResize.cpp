@@ -1,0 +1,230 @@
+// ONNX Resize and Upsample as separable interpolation: per resized axis,
+// the source positions of the output samples are computed at import time
+// (which needs the axis' static size), and the result is a weighted sum of
+// gathers along that axis (1 tap for nearest, 2 for linear, 4 for cubic).
+#include "frontend/onnx/NodeContext.h"
+
+#include <cmath>
+
+using namespace dlc;
+using namespace dlc::onnximp;
+
+namespace {
+struct ResizeAttrs {
+  std::string Mode, Coord, Nearest;
+  double CubicA = -0.75;
+  bool ExcludeOutside = false;
+};
+} // namespace
+
+/// Source coordinate of output index X along one axis.
+static double sourceCoord(const ResizeAttrs &A, double X, double Scale,
+                          int64_t In, int64_t Out) {
+  if (A.Coord == "asymmetric")
+    return X / Scale;
+  if (A.Coord == "align_corners")
+    // The unrounded output length In * Scale, as the reference does.
+    return Out == 1 ? 0 : X * double(In - 1) / (double(In) * Scale - 1);
+  if (A.Coord == "pytorch_half_pixel")
+    return Out > 1 ? (X + 0.5) / Scale - 0.5 : 0;
+  return (X + 0.5) / Scale - 0.5; // half_pixel
+}
+
+static double cubicWeight(double D, double A) {
+  D = std::fabs(D);
+  if (D <= 1)
+    return ((A + 2) * D - (A + 3)) * D * D + 1;
+  if (D < 2)
+    return ((A * D - 5 * A) * D + 8 * A) * D - 4 * A;
+  return 0;
+}
+
+/// Resizes X along Axis from In to Out samples.
+static Value *resizeAxis(NodeContext &C, const ResizeAttrs &A, Value *X,
+                         int64_t Axis, int64_t In, int64_t Out, double Scale) {
+  int Taps = A.Mode == "nearest" ? 1 : A.Mode == "linear" ? 2 : 4;
+  std::vector<Tensor> Idx(Taps, Tensor(DType::I64, {Out}));
+  std::vector<Tensor> W(Taps, Tensor(X->Type.elem(), {Out}));
+  auto Clamp = [&](int64_t I) { return std::clamp<int64_t>(I, 0, In - 1); };
+  for (int64_t O = 0; O < Out; ++O) {
+    double S = sourceCoord(A, double(O), Scale, In, Out);
+    if (Taps == 1) {
+      double R = A.Nearest == "floor"              ? std::floor(S)
+                 : A.Nearest == "ceil"             ? std::ceil(S)
+                 : A.Nearest == "round_prefer_ceil" ? std::floor(S + 0.5)
+                                                    : std::ceil(S - 0.5);
+      Idx[0].setI(O, Clamp(int64_t(R)));
+      continue;
+    }
+    if (Taps == 2)
+      S = std::clamp(S, 0.0, double(In - 1));
+    int64_t Base = int64_t(std::floor(S));
+    double T = S - double(Base), Sum = 0;
+    std::vector<double> Ws(Taps);
+    for (int K = 0; K < Taps; ++K) {
+      int64_t Off = Taps == 2 ? K : K - 1;
+      int64_t I = Base + Off;
+      Ws[K] = Taps == 2 ? (K ? T : 1 - T) : cubicWeight(double(Off) - T, A.CubicA);
+      if (A.ExcludeOutside && (I < 0 || I >= In))
+        Ws[K] = 0;
+      Sum += Ws[K];
+      Idx[K].setI(O, Clamp(I));
+    }
+    for (int K = 0; K < Taps; ++K)
+      W[K].setF(O, A.ExcludeOutside && Sum != 0 ? Ws[K] / Sum : Ws[K]);
+  }
+  std::vector<int64_t> WShape = {Out};
+  WShape.resize(X->Type.rank() - Axis, 1);
+  Value *Y = nullptr;
+  for (int K = 0; K < Taps; ++K) {
+    Value *G = C.op(OpKind::Gather, {X, C.constant(std::move(Idx[K]))},
+                    {aInt("axis", Axis)});
+    if (Taps > 1)
+      G = C.op(OpKind::Mul, {G, C.op(OpKind::Reshape, {C.constant(std::move(W[K]))},
+                                     {aInts("shape", WShape)})});
+    Y = Y ? C.op(OpKind::Add, {Y, G}) : G;
+  }
+  return Y;
+}
+
+static void resizeWith(NodeContext &C, const ResizeAttrs &A,
+                       std::vector<double> Scales, std::vector<int64_t> Sizes) {
+  Value *X = C.in(0);
+  if (!X || C.failed())
+    return;
+  if (A.Mode != "nearest" && A.Mode != "linear" && A.Mode != "cubic")
+    return C.fail("mode '" + A.Mode + "' is not supported");
+  if (A.Coord != "half_pixel" && A.Coord != "asymmetric" &&
+      A.Coord != "align_corners" && A.Coord != "pytorch_half_pixel")
+    return C.fail("coordinate_transformation_mode '" + A.Coord +
+                  "' is not supported");
+  unsigned R = X->Type.rank();
+  if ((Scales.empty() && Sizes.size() != R) || (Sizes.empty() && Scales.size() != R))
+    return C.fail("needs one scale or size per dim of " + X->Type.str());
+  Value *Y = X;
+  for (unsigned D = 0; D < R; ++D) {
+    if (!Scales.empty() && Scales[D] == 1.0)
+      continue;
+    if (!X->Type.dim(D).isStatic())
+      return C.fail("resized dims must be static, got " + X->Type.str());
+    int64_t In = X->Type.dim(D).size();
+    int64_t Out = Sizes.empty() ? int64_t(std::floor(In * Scales[D])) : Sizes[D];
+    if (Out == In && Sizes.size())
+      continue;
+    double Scale = Sizes.empty() ? Scales[D] : double(Out) / double(In);
+    if (Out <= 0 || In <= 0)
+      return C.fail("empty resize along dim " + llvm::Twine(D));
+    Y = resizeAxis(C, A, Y, D, In, Out, Scale);
+  }
+  C.setOutput(0, Y == X ? C.op(OpKind::Identity, {X}) : Y);
+}
+
+static void resize(NodeContext &C) {
+  C.allowAttrs({"mode", "coordinate_transformation_mode", "nearest_mode",
+                "cubic_coeff_a", "exclude_outside", "extrapolation_value",
+                "antialias", "axes", "keep_aspect_ratio_policy"});
+  ResizeAttrs A;
+  A.Mode = C.attrStr("mode", "nearest");
+  A.Coord = C.attrStr("coordinate_transformation_mode",
+                      C.Opset < 11 ? "asymmetric" : "half_pixel");
+  A.Nearest = C.attrStr("nearest_mode", C.Opset < 11 ? "floor" : "round_prefer_floor");
+  A.CubicA = C.attrFloat("cubic_coeff_a", -0.75);
+  A.ExcludeOutside = C.attrInt("exclude_outside", 0);
+  if (C.attrInt("antialias", 0))
+    return C.fail("antialias is not supported");
+  std::string Policy = C.attrStr("keep_aspect_ratio_policy", "stretch");
+  if (Policy != "stretch" && Policy != "not_larger" && Policy != "not_smaller")
+    return C.fail("keep_aspect_ratio_policy '" + Policy + "' is not supported");
+  unsigned ScalesIn = C.Opset < 11 ? 1 : 2;
+  std::vector<double> Scales;
+  std::vector<int64_t> Sizes;
+  if (C.has(ScalesIn)) {
+    if (!C.in(ScalesIn))
+      return;
+    const Tensor *T = C.constIn(ScalesIn);
+    if (!T)
+      return C.fail("operand 'scales' must be known at import time");
+    for (int64_t I = 0; I < T->numElements(); ++I)
+      Scales.push_back(T->getF(I));
+  }
+  if (Scales.empty() && C.has(3)) {
+    auto S = C.intsIn(3, "sizes");
+    if (!S)
+      return;
+    Sizes = *S;
+  }
+  // Scales or sizes for the listed axes only: spread to every dim.
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  int64_t R = X->Type.rank();
+  if (C.hasAttr("axes")) {
+    std::vector<int64_t> Axes = C.attrInts("axes");
+    if (Axes.size() != std::max(Scales.size(), Sizes.size()))
+      return C.fail("axes and scales/sizes differ in length");
+    std::vector<double> FullS(Scales.empty() ? 0 : R, 1.0);
+    std::vector<int64_t> FullN;
+    for (int64_t I = 0; I < R && !Sizes.empty(); ++I) {
+      if (!X->Type.dim(I).isStatic())
+        return C.fail("needs static dims, got " + X->Type.str());
+      FullN.push_back(X->Type.dim(I).size());
+    }
+    for (size_t I = 0; I < Axes.size(); ++I) {
+      int64_t Ax = normAxis(Axes[I], R);
+      if (Ax < 0)
+        return C.fail("axis out of range");
+      if (!Scales.empty())
+        FullS[Ax] = Scales[I];
+      else
+        FullN[Ax] = Sizes[I];
+    }
+    Scales = FullS;
+    Sizes = FullN;
+  }
+  if (!Sizes.empty() && Policy != "stretch" && int64_t(Sizes.size()) == R) {
+    // One scale for every axis that changes, the smallest or the largest.
+    double S = Policy == "not_larger" ? INFINITY : 0;
+    std::vector<int64_t> In;
+    for (int64_t I = 0; I < R; ++I) {
+      if (!X->Type.dim(I).isStatic())
+        return C.fail("needs static dims, got " + X->Type.str());
+      In.push_back(X->Type.dim(I).size());
+      if (Sizes[I] == In[I] && C.hasAttr("axes"))
+        continue;
+      double Si = double(Sizes[I]) / double(In[I]);
+      S = Policy == "not_larger" ? std::min(S, Si) : std::max(S, Si);
+    }
+    for (int64_t I = 0; I < R; ++I)
+      if (!(Sizes[I] == In[I] && C.hasAttr("axes")))
+        Sizes[I] = int64_t(std::round(S * In[I]));
+  }
+  resizeWith(C, A, Scales, Sizes);
+}
+
+static void upsample(NodeContext &C) {
+  C.allowAttrs({"mode", "scales"});
+  ResizeAttrs A;
+  A.Mode = C.attrStr("mode", "nearest");
+  A.Coord = "asymmetric";
+  A.Nearest = "floor";
+  std::vector<double> Scales;
+  if (C.Opset < 9) {
+    Scales = C.attrFloats("scales");
+  } else {
+    if (!C.in(1))
+      return;
+    const Tensor *T = C.constIn(1);
+    if (!T)
+      return C.fail("operand 'scales' must be known at import time");
+    for (int64_t I = 0; I < T->numElements(); ++I)
+      Scales.push_back(T->getF(I));
+  }
+  resizeWith(C, A, Scales, {});
+}
+
+void onnximp::addResizeOps(std::vector<OpEntry> &T) {
+  T.insert(T.end(), {
+      {"Resize", 10, resize, {1, 2, 3}},
+      {"Upsample", 7, upsample, {1}},
+  });
+}

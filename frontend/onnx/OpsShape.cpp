@@ -1,0 +1,254 @@
+// ONNX shape queries and value sources: Shape, Size, Constant,
+// ConstantOfShape, Range, EyeLike, OneHot, and the masked or triangular
+// compositions Trilu and CumSum.
+#include "frontend/onnx/NodeContext.h"
+#include "frontend/onnx/OnnxTensor.h"
+
+#include <cmath>
+
+using namespace dlc;
+using namespace dlc::onnximp;
+
+static void shape(NodeContext &C) {
+  C.allowAttrs({"start", "end"});
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  int64_t R = X->Type.rank();
+  auto Clamp = [&](int64_t V) {
+    V = V < 0 ? V + R : V;
+    return std::clamp<int64_t>(V, 0, R);
+  };
+  int64_t S = Clamp(C.attrInt("start", 0)), E = Clamp(C.attrInt("end", R));
+  Value *Y = C.op(OpKind::ShapeOf, {X});
+  if (S != 0 || E != R)
+    Y = C.op(OpKind::Slice, {Y}, {aInts("starts", {S}), aInts("ends", {E})});
+  C.setOutput(0, Y);
+}
+
+static void size(NodeContext &C) {
+  C.allowAttrs({});
+  Value *S = C.op(OpKind::ShapeOf, {C.in(0)});
+  C.setOutput(0, C.op(OpKind::ReduceProd, {S}, {aBool("keepdims", false)}));
+}
+
+static void constant(NodeContext &C) {
+  if (C.Node.attribute_size() != 1)
+    return C.fail("needs exactly one value attribute");
+  llvm::StringRef Name = C.Node.attribute(0).name();
+  if (Name == "value") {
+    const onnx::TensorProto *P = C.attrTensor("value");
+    if (!P)
+      return C.fail("attribute 'value' must be a tensor");
+    auto T = tensorFromProto(*P, ".");
+    if (!T)
+      return C.fail("value: " + llvm::toString(T.takeError()));
+    return C.setOutput(0, C.constant(std::move(*T)));
+  }
+  Tensor T;
+  if (Name == "value_float") {
+    T = Tensor(DType::F32, {});
+    T.setF(0, C.attrFloat(Name, 0));
+  } else if (Name == "value_int") {
+    T = Tensor(DType::I64, {});
+    T.setI(0, C.attrInt(Name, 0));
+  } else if (Name == "value_floats") {
+    auto V = C.attrFloats(Name);
+    T = Tensor(DType::F32, {int64_t(V.size())});
+    for (size_t I = 0; I < V.size(); ++I)
+      T.setF(I, V[I]);
+  } else if (Name == "value_ints") {
+    auto V = C.attrInts(Name);
+    T = Tensor(DType::I64, {int64_t(V.size())});
+    for (size_t I = 0; I < V.size(); ++I)
+      T.setI(I, V[I]);
+  } else {
+    return C.fail("attribute '" + Name + "' is not supported");
+  }
+  if (!C.failed())
+    C.setOutput(0, C.constant(std::move(T)));
+}
+
+static void constantOfShape(NodeContext &C) {
+  C.allowAttrs({"value"});
+  auto S = C.intsIn(0, "input");
+  if (!S)
+    return;
+  Tensor V(DType::F32, {});
+  if (const onnx::TensorProto *P = C.attrTensor("value")) {
+    auto T = tensorFromProto(*P, ".");
+    if (!T)
+      return C.fail("value: " + llvm::toString(T.takeError()));
+    if (T->numElements() != 1)
+      return C.fail("value must have one element");
+    V = Tensor(T->elem(), {});
+    std::memcpy(V.data(), T->data(), T->byteSize());
+  }
+  for (int64_t D : *S)
+    if (D < 0)
+      return C.fail("negative dim " + llvm::Twine(D) + " in the shape");
+  if (S->empty())
+    return C.setOutput(0, C.constant(std::move(V)));
+  // A scalar expanded to the shape: large results stay an op.
+  C.setOutput(0, C.op(OpKind::Expand, {C.constant(std::move(V))},
+                      {aInts("shape", *S)}));
+}
+
+static void range(NodeContext &C) {
+  C.allowAttrs({});
+  auto S = C.scalarIn(0, "start"), L = C.scalarIn(1, "limit"),
+       D = C.scalarIn(2, "delta");
+  if (!S || !L || !D)
+    return;
+  if (*D == 0)
+    return C.fail("delta must not be 0");
+  DType E = C.in(0)->Type.elem();
+  double N = std::ceil((*L - *S) / *D);
+  if (N > double(1 << 26))
+    return C.fail("the range has too many elements");
+  int64_t Count = std::max<int64_t>(int64_t(N), 0);
+  Tensor T(E, {Count});
+  for (int64_t I = 0; I < Count; ++I) {
+    if (isFloat(E))
+      T.setF(I, *S + I * *D);
+    else
+      T.setI(I, int64_t(*S) + I * int64_t(*D));
+  }
+  C.setOutput(0, C.constant(std::move(T)));
+}
+
+static void eyeLike(NodeContext &C) {
+  C.allowAttrs({"dtype", "k"});
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  if (X->Type.rank() != 2 || !X->Type.isStatic())
+    return C.fail("needs a static 2-D input, got " + X->Type.str());
+  DType E = X->Type.elem();
+  if (C.hasAttr("dtype")) {
+    auto D = dtypeFromOnnx(C.attrInt("dtype", 1));
+    if (!D)
+      return C.fail("dtype is not supported");
+    E = *D;
+  }
+  int64_t K = C.attrInt("k", 0);
+  auto Sz = X->Type.staticSizes();
+  Tensor T(E, Sz);
+  for (int64_t I = 0; I < Sz[0]; ++I)
+    if (I + K >= 0 && I + K < Sz[1])
+      T.setI(I * Sz[1] + I + K, 1);
+  C.setOutput(0, C.constant(std::move(T)));
+}
+
+static void oneHot(NodeContext &C) {
+  C.allowAttrs({"axis"});
+  Value *Idx = C.in(0), *Vals = C.in(2);
+  auto Depth = C.scalarIn(1, "depth");
+  if (!Idx || !Vals || !Depth)
+    return;
+  int64_t D = int64_t(*Depth);
+  int64_t R = Idx->Type.rank() + 1;
+  int64_t Axis = normAxis(C.attrInt("axis", -1), R);
+  if (Axis < 0)
+    return C.fail("axis is out of range");
+  // Negative indices count from the end of the depth.
+  Value *I64 = C.cast(Idx, DType::I64);
+  Value *Neg = C.op(OpKind::Less, {I64, C.scalar(DType::I64, 0)});
+  I64 = C.op(OpKind::Where, {Neg, C.op(OpKind::Add, {I64, C.scalar(DType::I64, D)}), I64});
+  Value *Hot = C.op(OpKind::OneHot, {I64}, {aInt("depth", D), aType("dtype", DType::Bool)});
+  Value *Off = C.op(OpKind::Gather, {Vals, C.scalar(DType::I64, 0)});
+  Value *On = C.op(OpKind::Gather, {Vals, C.scalar(DType::I64, 1)});
+  Value *Y = C.op(OpKind::Where, {Hot, On, Off});
+  if (Axis != R - 1) {
+    std::vector<int64_t> Perm;
+    for (int64_t I = 0; I < R - 1; ++I) {
+      if (I == Axis)
+        Perm.push_back(R - 1);
+      Perm.push_back(I);
+    }
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Perm)});
+  }
+  C.setOutput(0, Y);
+}
+
+/// A bool mask M[i][j] = Keep(i, j) of static size [N, M].
+template <typename F> static Value *mask(NodeContext &C, int64_t N, int64_t M, F Keep) {
+  Tensor T(DType::Bool, {N, M});
+  for (int64_t I = 0; I < N; ++I)
+    for (int64_t J = 0; J < M; ++J)
+      T.setI(I * M + J, Keep(I, J));
+  return C.constant(std::move(T));
+}
+
+static void trilu(NodeContext &C) {
+  C.allowAttrs({"upper"});
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  int64_t K = 0;
+  if (C.has(1)) {
+    auto V = C.scalarIn(1, "k");
+    if (!V)
+      return;
+    K = int64_t(*V);
+  }
+  unsigned R = X->Type.rank();
+  if (R < 2 || !X->Type.dim(R - 2).isStatic() || !X->Type.dim(R - 1).isStatic())
+    return C.fail("needs static sizes in the last two dims, got " + X->Type.str());
+  bool Upper = C.attrInt("upper", 1);
+  Value *Mask = mask(C, X->Type.dim(R - 2).size(), X->Type.dim(R - 1).size(),
+                     [&](int64_t I, int64_t J) {
+                       return Upper ? J - I >= K : J - I <= K;
+                     });
+  C.setOutput(0, C.op(OpKind::Where, {Mask, X, C.scalar(X->Type.elem(), 0)}));
+}
+
+/// CumSum as a product with a triangular 0/1 matrix along the axis (moved
+/// last); integers compute in f64, exact below 2^53.
+static void cumSum(NodeContext &C) {
+  C.allowAttrs({"exclusive", "reverse"});
+  Value *X = C.in(0);
+  auto A = C.scalarIn(1, "axis");
+  if (!X || !A)
+    return;
+  int64_t R = X->Type.rank();
+  int64_t Axis = normAxis(int64_t(*A), R);
+  if (Axis < 0 || !X->Type.dim(Axis).isStatic())
+    return C.fail("needs a valid axis with a static size, got " + X->Type.str());
+  int64_t N = X->Type.dim(Axis).size();
+  bool Ex = C.attrInt("exclusive", 0), Rev = C.attrInt("reverse", 0);
+  DType E = X->Type.elem(), W = isFloat(E) ? E : DType::F64;
+  Value *M = mask(C, N, N, [&](int64_t I, int64_t J) {
+    return Rev ? (Ex ? I > J : I >= J) : (Ex ? I < J : I <= J);
+  });
+  M = C.cast(M, W);
+  std::vector<int64_t> Perm;
+  for (int64_t I = 0; I < R; ++I)
+    if (I != Axis)
+      Perm.push_back(I);
+  Perm.push_back(Axis);
+  std::vector<int64_t> Inv(R);
+  for (int64_t I = 0; I < R; ++I)
+    Inv[Perm[I]] = I;
+  Value *Y = C.cast(X, W);
+  if (Axis != R - 1)
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Perm)});
+  Y = C.op(OpKind::MatMul, {Y, M});
+  if (Axis != R - 1)
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Inv)});
+  C.setOutput(0, C.cast(Y, E));
+}
+
+void onnximp::addShapeOps(std::vector<OpEntry> &T) {
+  T.insert(T.end(), {
+      {"Shape", 1, shape, {}},
+      {"Size", 1, size, {}},
+      {"Constant", 1, constant, {}},
+      {"ConstantOfShape", 9, constantOfShape, {0}},
+      {"Range", 11, range, {0, 1, 2}},
+      {"EyeLike", 9, eyeLike, {}},
+      {"OneHot", 9, oneHot, {1}},
+      {"Trilu", 14, trilu, {1}},
+      {"CumSum", 11, cumSum, {1}},
+  });
+}

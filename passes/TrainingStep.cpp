@@ -1,0 +1,355 @@
+// Builds the training step, evaluation and prediction functions of a
+// forward model as graph IR.
+//
+// 1. Clone the forward function. In the training copy, dropout is switched
+//    on and seeded with the `step` input.
+// 2. Attach the loss to the scores. A final softmax under a cross-entropy
+//    loss is folded into softmax_cross_entropy on its logits (the same
+//    value, computed stably); a final log_softmax under NLL likewise.
+//    `correct` counts argmax hits (or thresholded hits for one column).
+// 3. Differentiate the loss with respect to the parameters (the autodiff
+//    pass), then turn each parameter into an input and build its optimizer
+//    update from its gradient, with the optimizer state as more inputs.
+// 4. Outputs: loss, correct, the new parameters, the new state.
+#include "passes/TrainingStep.h"
+#include "passes/Autodiff.h"
+#include "passes/Decompose.h"
+#include "passes/Pass.h"
+
+#include <cmath>
+
+using namespace dlc;
+
+namespace {
+struct NamedKind {
+  const char *Name;
+  int Kind;
+};
+const NamedKind Losses[] = {
+    {"mse", int(LossKind::MeanSquaredError)},
+    {"bce", int(LossKind::BinaryCrossEntropy)},
+    {"categorical_crossentropy", int(LossKind::CategoricalCrossEntropy)},
+    {"sparse_categorical_crossentropy", int(LossKind::SparseCategoricalCrossEntropy)},
+    {"nll", int(LossKind::NegativeLogLikelihood)}};
+const NamedKind Optimizers[] = {
+    {"sgd", int(OptimizerKind::SGD)},         {"momentum", int(OptimizerKind::Momentum)},
+    {"nesterov", int(OptimizerKind::Nesterov)}, {"adam", int(OptimizerKind::Adam)},
+    {"adamw", int(OptimizerKind::AdamW)},     {"rmsprop", int(OptimizerKind::RMSprop)},
+    {"adagrad", int(OptimizerKind::Adagrad)}};
+
+template <size_t N>
+llvm::Expected<int> lookupName(const NamedKind (&Table)[N], llvm::StringRef Name,
+                               llvm::StringRef What) {
+  std::string Known;
+  for (const NamedKind &K : Table) {
+    if (Name == K.Name)
+      return K.Kind;
+    Known += (Known.empty() ? "" : ", ") + std::string(K.Name);
+  }
+  return makeError("unknown " + What + " '" + Name + "' (known: " + Known + ")");
+}
+template <size_t N>
+llvm::StringRef nameOf(const NamedKind (&Table)[N], int Kind) {
+  for (const NamedKind &K : Table)
+    if (K.Kind == Kind)
+      return K.Name;
+  llvm_unreachable("kind without a name");
+}
+} // namespace
+
+llvm::Expected<LossKind> dlc::parseLoss(llvm::StringRef Name) {
+  auto K = lookupName(Losses, Name, "loss");
+  if (!K)
+    return K.takeError();
+  return LossKind(*K);
+}
+llvm::Expected<OptimizerKind> dlc::parseOptimizer(llvm::StringRef Name) {
+  auto K = lookupName(Optimizers, Name, "optimizer");
+  if (!K)
+    return K.takeError();
+  return OptimizerKind(*K);
+}
+llvm::StringRef dlc::lossName(LossKind K) { return nameOf(Losses, int(K)); }
+llvm::StringRef dlc::optimizerName(OptimizerKind K) {
+  return nameOf(Optimizers, int(K));
+}
+
+static bool isClassification(LossKind L) {
+  return L == LossKind::CategoricalCrossEntropy ||
+         L == LossKind::SparseCategoricalCrossEntropy ||
+         L == LossKind::NegativeLogLikelihood;
+}
+static bool sparseLabels(LossKind L) {
+  return L == LossKind::SparseCategoricalCrossEntropy ||
+         L == LossKind::NegativeLogLikelihood;
+}
+
+/// Adds the labels input and the loss and `correct` outputs to F (a clone
+/// of the forward function whose only output is the scores).
+static llvm::Error attachLoss(Function &F, LossKind Loss, int64_t Classes) {
+  Value *S = F.Outputs[0];
+  const TensorType &ST = S->Type;
+  DType E = ST.elem();
+  Value *Labels = F.addInput(
+      "labels", sparseLabels(Loss) ? TensorType(DType::I64, {ST.dim(0)}) : ST);
+  F.Outputs.clear();
+  F.OutputNames.clear();
+  OpBuilder B(F, F.Body.end(), F.L);
+  auto Str = [](llvm::StringRef N, llvm::StringRef V) {
+    return NamedAttr{N.str(), Attribute::getString(V)};
+  };
+  Value *LossV;
+  Value *Scores = S; // what accuracy is computed from
+  Operation *Last = S->Def;
+  switch (Loss) {
+  case LossKind::CategoricalCrossEntropy:
+  case LossKind::SparseCategoricalCrossEntropy:
+    if (Last && Last->kind() == OpKind::Softmax) {
+      Scores = Last->operand(0);
+      LossV = B.create(OpKind::SoftmaxCrossEntropy, {Scores, Labels});
+    } else {
+      // Probabilities from elsewhere: -log(max(p, 1e-7)) at the label.
+      Value *LogP = B.create(OpKind::Log, {B.create(OpKind::Max, {S, B.scalar(E, 1e-7)})});
+      LossV = Loss == LossKind::SparseCategoricalCrossEntropy
+                  ? B.create(OpKind::NllLoss, {LogP, Labels})
+                  : B.create(OpKind::ReduceMean,
+                             {B.create(OpKind::Neg,
+                                       {B.create(OpKind::ReduceSum,
+                                                 {B.create(OpKind::Mul, {Labels, LogP})},
+                                                 {intsAttr("axes", {1}),
+                                                  boolAttr("keepdims", false)})})},
+                             {boolAttr("keepdims", false)});
+    }
+    break;
+  case LossKind::NegativeLogLikelihood:
+    LossV = B.create(OpKind::NllLoss, {S, Labels});
+    break;
+  case LossKind::MeanSquaredError:
+    LossV = B.create(OpKind::MseLoss, {S, Labels}, {Str("reduction", "mean")});
+    break;
+  case LossKind::BinaryCrossEntropy:
+    LossV = B.create(OpKind::BceLoss, {S, Labels}, {Str("reduction", "mean")});
+    break;
+  }
+  // Hits: argmax against the label, or both sides of 0.5 for one column.
+  Value *Hit;
+  if (Classes > 1) {
+    auto ArgMax = [&](Value *V) {
+      return B.create(OpKind::ArgMax, {V},
+                      {intAttr("axis", 1), boolAttr("keepdims", false)});
+    };
+    Hit = B.create(OpKind::Equal,
+                   {ArgMax(Scores), sparseLabels(Loss) ? Labels : ArgMax(Labels)});
+  } else {
+    Value *Half = B.scalar(E, 0.5);
+    Hit = B.create(OpKind::Equal, {B.create(OpKind::Greater, {S, Half}),
+                                   B.create(OpKind::Greater, {Labels, Half})});
+  }
+  Value *Correct = B.create(
+      OpKind::ReduceSum,
+      {B.create(OpKind::Cast, {Hit}, {{"to", Attribute::getType(DType::I64)}})},
+      {boolAttr("keepdims", false)});
+  F.addOutput("loss", LossV);
+  F.addOutput("correct", Correct);
+  return llvm::Error::success();
+}
+
+/// Moves every parameter to the end of the inputs (their order kept).
+static void paramsToInputs(Function &F) {
+  for (auto &P : F.Params)
+    F.Inputs.push_back(std::move(P));
+  F.Params.clear();
+  F.ParamInits.clear();
+}
+
+namespace {
+/// Builds the optimizer update of one parameter.
+struct Updater {
+  Function &F;
+  OpBuilder &B;
+  const OptimizerConfig &Opt;
+  Value *T; // the step number + 1, as a float scalar
+  std::vector<unsigned> &StateOf;
+  std::vector<std::pair<std::string, Value *>> NewState;
+
+  Value *c(DType E, double V) { return B.scalar(E, V); }
+  Value *mk(OpKind K, llvm::ArrayRef<Value *> Ops) { return B.create(K, Ops); }
+  Value *state(Value *P, unsigned Index, llvm::StringRef Kind) {
+    StateOf.push_back(Index);
+    return F.addInput(Kind.str() + "." + P->Name, P->Type);
+  }
+
+  /// Returns the new value of parameter P (input Index) with gradient G.
+  Value *update(Value *P, unsigned Index, Value *G) {
+    DType E = P->Type.elem();
+    Value *Lr = c(E, Opt.LearningRate);
+    bool Decoupled = Opt.Kind == OptimizerKind::AdamW;
+    if (Opt.WeightDecay != 0 && !Decoupled)
+      G = mk(OpKind::Add, {G, mk(OpKind::Mul, {P, c(E, Opt.WeightDecay)})});
+    auto Step = [&](Value *Delta) {
+      return mk(OpKind::Sub, {P, mk(OpKind::Mul, {Delta, Lr})});
+    };
+    auto Keep = [&](llvm::StringRef Kind, Value *V) {
+      NewState.push_back({Kind.str() + "." + P->Name, V});
+    };
+    auto Ema = [&](Value *Old, double Rate, Value *New) {
+      return mk(OpKind::Add, {mk(OpKind::Mul, {Old, c(E, Rate)}),
+                              mk(OpKind::Mul, {New, c(E, 1 - Rate)})});
+    };
+    auto Denom = [&](Value *Sq) {
+      return mk(OpKind::Add, {mk(OpKind::Sqrt, {Sq}), c(E, Opt.Epsilon)});
+    };
+    switch (Opt.Kind) {
+    case OptimizerKind::SGD:
+      return Step(G);
+    case OptimizerKind::Momentum:
+    case OptimizerKind::Nesterov: {
+      // PyTorch's form: v = mu v + g; p -= lr v (Nesterov: lr (g + mu v)).
+      Value *V = state(P, Index, "velocity");
+      Value *NV = mk(OpKind::Add, {mk(OpKind::Mul, {V, c(E, Opt.Momentum)}), G});
+      Keep("velocity", NV);
+      if (Opt.Kind == OptimizerKind::Momentum)
+        return Step(NV);
+      return Step(mk(OpKind::Add, {G, mk(OpKind::Mul, {NV, c(E, Opt.Momentum)})}));
+    }
+    case OptimizerKind::Adam:
+    case OptimizerKind::AdamW: {
+      Value *M = state(P, Index, "m"), *V = state(P, Index, "v");
+      Value *NM = Ema(M, Opt.Beta1, G), *NV = Ema(V, Opt.Beta2, mk(OpKind::Mul, {G, G}));
+      Keep("m", NM);
+      Keep("v", NV);
+      // Bias corrections 1 - beta^t, as scalars.
+      Value *TE = B.create(OpKind::Cast, {T}, {{"to", Attribute::getType(E)}});
+      auto Correction = [&](double Beta) {
+        return mk(OpKind::Sub, {c(E, 1.0), mk(OpKind::Pow, {c(E, Beta), TE})});
+      };
+      Value *MHat = mk(OpKind::Div, {NM, Correction(Opt.Beta1)});
+      Value *VHat = mk(OpKind::Div, {NV, Correction(Opt.Beta2)});
+      Value *Delta = mk(OpKind::Div, {MHat, Denom(VHat)});
+      if (Decoupled && Opt.WeightDecay != 0)
+        Delta = mk(OpKind::Add, {Delta, mk(OpKind::Mul, {P, c(E, Opt.WeightDecay)})});
+      return Step(Delta);
+    }
+    case OptimizerKind::RMSprop: {
+      Value *S = state(P, Index, "square_avg");
+      Value *NS = Ema(S, Opt.Rho, mk(OpKind::Mul, {G, G}));
+      Keep("square_avg", NS);
+      return Step(mk(OpKind::Div, {G, Denom(NS)}));
+    }
+    case OptimizerKind::Adagrad: {
+      Value *S = state(P, Index, "sum_sq");
+      Value *NS = mk(OpKind::Add, {S, mk(OpKind::Mul, {G, G})});
+      Keep("sum_sq", NS);
+      return Step(mk(OpKind::Div, {G, Denom(NS)}));
+    }
+    }
+    llvm_unreachable("optimizer kind out of range");
+  }
+};
+} // namespace
+
+static llvm::Error checkConfig(const OptimizerConfig &O) {
+  auto Finite = [](double V) { return std::isfinite(V); };
+  if (!Finite(O.LearningRate) || O.LearningRate <= 0)
+    return makeError("the learning rate must be a positive number, got " +
+                     std::to_string(O.LearningRate));
+  if (!Finite(O.WeightDecay) || O.WeightDecay < 0)
+    return makeError("weight decay must be >= 0");
+  if (!(O.Momentum >= 0 && O.Momentum < 1) || !(O.Beta1 >= 0 && O.Beta1 < 1) ||
+      !(O.Beta2 >= 0 && O.Beta2 < 1) || !(O.Rho >= 0 && O.Rho < 1))
+    return makeError("momentum, beta1, beta2 and rho must be in [0, 1)");
+  if (!Finite(O.Epsilon) || O.Epsilon <= 0)
+    return makeError("epsilon must be a positive number");
+  return llvm::Error::success();
+}
+
+llvm::Expected<TrainingGraphs>
+dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
+                         const OptimizerConfig &Opt, int64_t DropoutSeed) {
+  if (auto E = checkConfig(Opt))
+    return std::move(E);
+  if (Forward.Inputs.size() != 1 || Forward.Outputs.size() != 1)
+    return makeError(Forward.L, "training needs a model with one input and one "
+                                "output; '@" + Forward.Name + "' has " +
+                                    std::to_string(Forward.Inputs.size()) +
+                                    " inputs and " +
+                                    std::to_string(Forward.Outputs.size()) +
+                                    " outputs");
+  for (size_t I = 0; I < Forward.Params.size(); ++I)
+    if (I >= Forward.ParamInits.size() || !Forward.ParamInits[I])
+      return makeError(Forward.Params[I]->L, "parameter '" +
+                                                 Forward.Params[I]->Name +
+                                                 "' has no initial value");
+  const TensorType &ST = Forward.Outputs[0]->Type;
+  if (!isFloat(ST.elem()))
+    return makeError(Forward.L, "the model's output is " + ST.str() +
+                                    "; training needs float scores");
+  int64_t Classes = ST.rank() == 2 && ST.dim(1).isStatic() ? ST.dim(1).size() : 1;
+  if (isClassification(Loss) && (ST.rank() != 2 || Classes < 2))
+    return makeError(Forward.L, "loss '" + lossName(Loss) +
+                                    "' needs scores [N, classes] with at least 2 "
+                                    "classes; the model's output is " + ST.str());
+  if (Loss == LossKind::BinaryCrossEntropy && ST.rank() == 2 && Classes > 1)
+    return makeError(Forward.L, "loss 'bce' needs one probability per sample "
+                                "([N, 1] or [N]); the model's output is " + ST.str());
+
+  TrainingGraphs G;
+  G.M = std::make_unique<Module>();
+  G.NumClasses = Classes;
+
+  // The training step.
+  G.M->Functions.push_back(Forward.clone("train_step"));
+  Function &S = *G.M->Functions.back();
+  Value *StepIn = S.addInput("step", TensorType(DType::I64, {}));
+  for (auto &Op : S.Body)
+    if (Op->kind() == OpKind::Dropout) {
+      Op->setAttr("training", Attribute::getBool(true));
+      Op->setAttr("seed", Attribute::getInt(Op->getInt("seed") + DropoutSeed));
+      Op->Operands.resize(1);
+      Op->Operands.push_back(StepIn);
+    }
+  if (auto E = attachLoss(S, Loss, Classes))
+    return std::move(E);
+  AutodiffOptions AD;
+  AD.WrtParams = true;
+  if (auto E = differentiate(S, AD))
+    return std::move(E);
+  unsigned NumParams = S.Params.size();
+  std::vector<Value *> Grads(S.Outputs.begin() + 2, S.Outputs.end());
+  S.Outputs.resize(2);
+  S.OutputNames.resize(2);
+  std::vector<Value *> Params;
+  for (auto &P : S.Params)
+    Params.push_back(P.get());
+  paramsToInputs(S);
+  {
+    OpBuilder B(S, S.Body.end(), S.L);
+    Value *T = B.create(OpKind::Add, {StepIn, B.constant([] {
+                          Tensor One(DType::I64, {});
+                          One.setI(0, 1);
+                          return One;
+                        }())});
+    Updater U{S, B, Opt, T, G.StateOf, {}};
+    for (unsigned I = 0; I < NumParams; ++I)
+      S.addOutput("new." + Params[I]->Name, U.update(Params[I], I, Grads[I]));
+    for (auto &[Name, V] : U.NewState)
+      S.addOutput("new." + Name, V);
+  }
+  // [x, step, labels, params, state] -> [x, labels, params, state, step]: the
+  // inputs then begin like evaluate's.
+  std::rotate(S.Inputs.begin() + 1, S.Inputs.begin() + 2, S.Inputs.end());
+  G.Step = &S;
+
+  // Evaluation: the same loss, dropout off (as in the forward function).
+  G.M->Functions.push_back(Forward.clone("evaluate"));
+  Function &Ev = *G.M->Functions.back();
+  if (auto E = attachLoss(Ev, Loss, Classes))
+    return std::move(E);
+  paramsToInputs(Ev);
+  G.Eval = &Ev;
+
+  G.M->Functions.push_back(Forward.clone("predict"));
+  paramsToInputs(*G.M->Functions.back());
+  G.Predict = G.M->Functions.back().get();
+  return std::move(G);
+}

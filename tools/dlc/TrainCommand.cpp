@@ -1,0 +1,272 @@
+// `dlc train`: checks every argument, the model and the data, then trains
+// with dlc::Trainer epoch by epoch (live progress on a terminal, plain lines
+// otherwise), evaluates on the test split after each epoch, and writes the
+// trained model and an SVG plot on request.
+#include "Commands.h"
+#include "TrainReport.h"
+#include "TrainSetup.h"
+
+#include "api/Trainer.h"
+#include "ir/Printer.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+#include <chrono>
+
+using namespace dlc;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point T) {
+  return std::chrono::duration<double>(Clock::now() - T).count();
+}
+
+/// Everything checked and loaded, ready to train.
+struct Setup {
+  TrainModel Model;
+  std::string LossLabel;
+  TrainerOptions Opts;
+  int64_t Epochs = 1, Batch = 32;
+  Dataset Train, Test;
+  DataFit Fit;
+};
+
+llvm::Expected<Setup> prepare(const TrainOptions &O) {
+  Setup S;
+  // Plain values first: they need nothing loaded.
+  auto Epochs = parsePositiveInt("--epochs", O.Epochs);
+  if (!Epochs)
+    return Epochs.takeError();
+  auto Batch = parsePositiveInt("--batch", O.Batch);
+  if (!Batch)
+    return Batch.takeError();
+  auto Seed = parseInt("--seed", O.Seed);
+  if (!Seed)
+    return Seed.takeError();
+  auto Threads = parseNonNegativeInt("--threads", O.Threads);
+  if (!Threads)
+    return Threads.takeError();
+  int64_t Limit = -1, TestLimit = -1;
+  if (!O.Limit.empty()) {
+    auto L = parsePositiveInt("--limit", O.Limit);
+    if (!L)
+      return L.takeError();
+    Limit = *L;
+  }
+  if (!O.TestLimit.empty()) {
+    auto L = parsePositiveInt("--test-limit", O.TestLimit);
+    if (!L)
+      return L.takeError();
+    TestLimit = *L;
+  }
+  auto Opt = parseOptimizer(O.Optimizer);
+  if (!Opt)
+    return Opt.takeError();
+  S.Opts.Optimizer.Kind = *Opt;
+  if (!O.LearningRate.empty()) {
+    auto LR = parsePositiveNumber("--lr", O.LearningRate);
+    if (!LR)
+      return LR.takeError();
+    S.Opts.Optimizer.LearningRate = *LR;
+  }
+  if (!O.Momentum.empty()) {
+    auto Mu = parsePositiveNumber("--momentum", O.Momentum);
+    if (!Mu)
+      return Mu.takeError();
+    if (*Mu >= 1)
+      return makeError("--momentum must be below 1, got " + O.Momentum);
+    S.Opts.Optimizer.Momentum = *Mu;
+  }
+  if (!O.WeightDecay.empty()) {
+    auto WD = parsePositiveNumber("--weight-decay", O.WeightDecay);
+    if (!WD)
+      return WD.takeError();
+    S.Opts.Optimizer.WeightDecay = *WD;
+  }
+  if (O.Engine != "jit" && O.Engine != "interp")
+    return makeError("--engine must be jit or interp, got '" + O.Engine + "'");
+  if (!O.Output.empty())
+    if (auto E = checkOutputPath(O.Output))
+      return std::move(E);
+  if (!O.Plot.empty()) {
+    if (!llvm::StringRef(O.Plot).ends_with(".svg"))
+      return makeError("--plot '" + O.Plot + "': the plot is an SVG file "
+                       "(name it .svg)");
+    llvm::StringRef Dir = llvm::sys::path::parent_path(O.Plot);
+    if (!Dir.empty() && !llvm::sys::fs::is_directory(Dir))
+      return makeError("--plot '" + O.Plot + "': directory '" + Dir +
+                       "' does not exist");
+  }
+
+  auto M = loadTrainModel(O.ModelFile, O.ModelName, *Seed);
+  if (!M)
+    return M.takeError();
+  S.Model = std::move(*M);
+  S.LossLabel = O.Loss.empty() ? defaultLossName(*S.Model.F).str() : O.Loss;
+  auto Loss = parseLoss(S.LossLabel);
+  if (!Loss)
+    return Loss.takeError();
+  S.Opts.Loss = *Loss;
+
+  auto Src = parseDataSpec(O.Data);
+  if (!Src)
+    return Src.takeError();
+  Normalization Norm;
+  if (!O.Normalize.empty()) {
+    auto [MeanText, StdText] = llvm::StringRef(O.Normalize).split(',');
+    if (MeanText.getAsDouble(Norm.Mean) || StdText.getAsDouble(Norm.Std) ||
+        !(Norm.Std > 0) || !std::isfinite(Norm.Mean) || !std::isfinite(Norm.Std))
+      return makeError("--normalize takes MEAN,STD with STD > 0 (for example "
+                       "0.1307,0.3081), got '" + O.Normalize + "'");
+  }
+  auto Train = loadSplit(*Src, Split::Train, Norm, Limit);
+  if (!Train)
+    return Train.takeError();
+  auto Test = loadSplit(*Src, Split::Test, Norm, TestLimit);
+  if (!Test)
+    return Test.takeError();
+  S.Train = std::move(*Train);
+  S.Test = std::move(*Test);
+  auto Fit = checkModelFits(*S.Model.F, S.Train, S.Opts.Loss, S.LossLabel);
+  if (!Fit)
+    return Fit.takeError();
+  S.Fit = *Fit;
+  if (S.Fit.StaticBatch > 0 && S.Fit.StaticBatch != *Batch)
+    return makeError("--batch " + llvm::Twine(*Batch) + " does not match the "
+                     "model's fixed batch size " +
+                     llvm::Twine(S.Fit.StaticBatch) + " (input " +
+                     S.Model.F->Inputs[0]->Type.str() + ")");
+  if (S.Fit.StaticBatch > 0 && (S.Train.size() < S.Fit.StaticBatch ||
+                                S.Test.size() < S.Fit.StaticBatch))
+    return makeError("the model's fixed batch size " +
+                     llvm::Twine(S.Fit.StaticBatch) +
+                     " is larger than the training or test data");
+  S.Epochs = *Epochs;
+  S.Batch = *Batch;
+  S.Opts.Engine = O.Engine;
+  S.Opts.OptLevel = O.OptLevel;
+  S.Opts.Threads = unsigned(*Threads);
+  S.Opts.Seed = *Seed;
+  return std::move(S);
+}
+
+/// Loss (weighted by batch size) and accuracy over a data set, in batches
+/// of Batch (a model with a fixed batch size skips the last partial one).
+llvm::Expected<StepResult> evaluateAll(const Trainer &T, const Dataset &D,
+                                       const Setup &S) {
+  int64_t Size = S.Fit.StaticBatch > 0 ? S.Fit.StaticBatch
+                                       : std::max<int64_t>(S.Batch, 500);
+  std::vector<int64_t> Order = epochOrder(D.size(), 0, 0, /*Shuffle=*/false);
+  StepResult Sum;
+  double LossSum = 0;
+  for (int64_t K = 0; K < numBatches(D.size(), Size); ++K) {
+    Batch B = makeBatch(D, Order, K, Size);
+    if (S.Fit.StaticBatch > 0 && B.Labels.numElements() != S.Fit.StaticBatch)
+      break;
+    auto R = T.evaluate(imagesForModel(B.Images, S.Model.F->Inputs[0]->Type),
+                        targetsForLoss(B.Labels, S.Opts.Loss, D.NumClasses));
+    if (!R)
+      return R.takeError();
+    LossSum += R->Loss * double(R->Count);
+    Sum.Correct += R->Correct;
+    Sum.Count += R->Count;
+  }
+  Sum.Loss = Sum.Count ? LossSum / double(Sum.Count) : 0;
+  return Sum;
+}
+
+double ratio(int64_t A, int64_t B) { return B ? double(A) / double(B) : 0; }
+
+} // namespace
+
+int dlc::trainCommand(const TrainOptions &O) {
+  llvm::ExitOnError Check;
+  Setup S = Check(prepare(O));
+  Trainer T = Check(Trainer::create(*S.Model.F, S.Opts));
+  if (O.PrintIR)
+    printFunction(T.trainStepFunction(), llvm::outs());
+
+  llvm::raw_ostream &OS = llvm::outs();
+  bool Live = OS.is_displayed();
+  OS << "training " << S.Model.Label << " on " << O.Data << ": "
+     << S.Train.size() << " training and " << S.Test.size()
+     << " test images, loss " << S.LossLabel << ", optimizer "
+     << optimizerName(S.Opts.Optimizer.Kind) << " (lr "
+     << formatDouble(S.Opts.Optimizer.LearningRate) << "), batch " << S.Batch
+     << ", " << S.Epochs << (S.Epochs == 1 ? " epoch" : " epochs") << "\n";
+  OS.flush();
+
+  std::vector<EpochStats> History;
+  const TensorType &InType = S.Model.F->Inputs[0]->Type;
+  for (int64_t Epoch = 1; Epoch <= S.Epochs; ++Epoch) {
+    std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, Epoch);
+    int64_t NB = numBatches(S.Train.size(), S.Batch);
+    int64_t Total = S.Train.size();
+    if (S.Fit.StaticBatch > 0) { // no partial batch for a fixed size
+      NB = S.Train.size() / S.Batch;
+      Total = NB * S.Batch;
+    }
+    double LossSum = 0;
+    int64_t Correct = 0, Done = 0;
+    Clock::time_point Start = Clock::now(), LastShown = Start;
+    for (int64_t K = 0; K < NB; ++K) {
+      Batch B = makeBatch(S.Train, Order, K, S.Batch);
+      StepResult R = Check(
+          T.step(imagesForModel(B.Images, InType),
+                 targetsForLoss(B.Labels, S.Opts.Loss, S.Train.NumClasses)));
+      LossSum += R.Loss * double(R.Count);
+      Correct += R.Correct;
+      Done += R.Count;
+      double Since = std::chrono::duration<double>(Clock::now() - LastShown).count();
+      if ((Live && Since > 0.1) || (!Live && Since > 10) || (Live && K + 1 == NB)) {
+        LastShown = Clock::now();
+        std::string Line = progressLine(Epoch, S.Epochs, Done, Total,
+                                        LossSum / double(Done),
+                                        ratio(Correct, Done),
+                                        double(Done) / secondsSince(Start),
+                                        Live ? 30 : 0);
+        OS << (Live ? "\r" + Line + "\x1b[K" : Line + "\n");
+        OS.flush();
+      }
+    }
+    EpochStats E;
+    E.Epoch = Epoch;
+    E.Seconds = secondsSince(Start);
+    E.TrainLoss = Done ? LossSum / double(Done) : 0;
+    E.TrainAccuracy = ratio(Correct, Done);
+    E.ImagesPerSecond = E.Seconds > 0 ? double(Done) / E.Seconds : 0;
+    StepResult TestR = Check(evaluateAll(T, S.Test, S));
+    E.TestLoss = TestR.Loss;
+    E.TestAccuracy = ratio(TestR.Correct, TestR.Count);
+    History.push_back(E);
+    OS << (Live ? "\r\x1b[K" : "") << epochLine(E, S.Epochs) << "\n";
+    OS.flush();
+  }
+  OS << llvm::format("test accuracy: %.4f\n", History.back().TestAccuracy);
+
+  if (!O.Output.empty()) {
+    std::unique_ptr<Module> Trained = T.currentModel();
+    Check(saveTrainedModel(*Trained, O.Output));
+    OS << "wrote " << O.Output << " (weights in " << Trained->WeightsFile
+       << ")\n";
+  }
+  if (!O.Plot.empty()) {
+    std::error_code EC;
+    llvm::raw_fd_ostream P(O.Plot, EC);
+    if (EC)
+      Check(makeError("cannot write '" + O.Plot + "': " + EC.message()));
+    P << renderTrainingPlot(History, S.Model.Label + " on " + O.Data + ", " +
+                                         S.LossLabel + ", " +
+                                         optimizerName(S.Opts.Optimizer.Kind).str());
+    P.close();
+    if (P.has_error())
+      Check(makeError("error writing '" + O.Plot + "'"));
+    OS << "wrote " << O.Plot << "\n";
+  }
+  return 0;
+}

@@ -1,0 +1,230 @@
+// `dlc train` before training: argument values, model loading, the fit of
+// model, data and loss, and saving the trained model.
+#include "TrainSetup.h"
+
+#include "frontend/builder/TutorialModels.h"
+#include "ir/Parser.h"
+#include "ir/Printer.h"
+#include "ir/Weights.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+
+using namespace dlc;
+
+llvm::Expected<int64_t> dlc::parseInt(llvm::StringRef Flag,
+                                      llvm::StringRef Text) {
+  int64_t V;
+  if (Text.trim().getAsInteger(10, V))
+    return makeError(Flag + " must be an integer, got '" + Text + "'");
+  return V;
+}
+
+llvm::Expected<int64_t> dlc::parsePositiveInt(llvm::StringRef Flag,
+                                              llvm::StringRef Text) {
+  int64_t V;
+  if (Text.trim().getAsInteger(10, V) || V < 1)
+    return makeError(Flag + " must be a positive integer, got '" + Text + "'");
+  return V;
+}
+
+llvm::Expected<int64_t> dlc::parseNonNegativeInt(llvm::StringRef Flag,
+                                                 llvm::StringRef Text) {
+  int64_t V;
+  if (Text.trim().getAsInteger(10, V) || V < 0)
+    return makeError(Flag + " must be an integer >= 0, got '" + Text + "'");
+  return V;
+}
+
+llvm::Expected<double> dlc::parsePositiveNumber(llvm::StringRef Flag,
+                                                llvm::StringRef Text) {
+  double V;
+  if (Text.trim().getAsDouble(V) || !std::isfinite(V) || V <= 0)
+    return makeError(Flag + " must be a number > 0, got '" + Text + "'");
+  return V;
+}
+
+llvm::Expected<TrainModel> dlc::loadTrainModel(llvm::StringRef File,
+                                               llvm::StringRef Name,
+                                               int64_t Seed) {
+  TrainModel T;
+  if (!File.empty() && !Name.empty())
+    return makeError("give a model file or --model NAME, not both");
+  if (File.empty() && Name.empty()) {
+    std::string Known;
+    for (const std::string &N : tutorialModelNames())
+      Known += (Known.empty() ? "" : ", ") + N;
+    return makeError("no model: give MODEL.dlc or --model NAME (" + Known +
+                     ")");
+  }
+  if (!Name.empty()) {
+    auto M = makeTutorialModel(Name, Seed);
+    if (!M)
+      return M.takeError();
+    T.M = std::move(*M);
+    T.Label = ("--model " + Name).str();
+  } else {
+    if (File.ends_with_insensitive(".onnx"))
+      return makeError("'" + File + "': ONNX import is not available in this "
+                       "build yet; give a .dlc model or --model NAME");
+    auto Buf = llvm::MemoryBuffer::getFile(File);
+    if (!Buf)
+      return makeError("cannot read model '" + File + "': " +
+                       Buf.getError().message());
+    auto M = parseModule((*Buf)->getBuffer(), File);
+    if (!M)
+      return M.takeError();
+    T.M = std::move(*M);
+    T.Label = File.str();
+  }
+  T.F = T.M->lookup("main");
+  if (!T.F && !T.M->Functions.empty())
+    T.F = T.M->Functions.front().get();
+  if (!T.F)
+    return makeError(T.Label + ": the model has no function");
+  if (T.F->Inputs.size() != 1 || T.F->Outputs.size() != 1)
+    return makeError(T.Label + ": training needs a function with one input "
+                     "and one output; @" + T.F->Name + " has " +
+                     llvm::Twine(T.F->Inputs.size()) + " inputs and " +
+                     llvm::Twine(T.F->Outputs.size()) + " outputs");
+  return std::move(T);
+}
+
+/// The op that computes F's output, or null for an input or parameter.
+static const Operation *outputOp(const Function &F) {
+  return F.Outputs.empty() ? nullptr : F.Outputs[0]->Def;
+}
+
+llvm::StringRef dlc::defaultLossName(const Function &F) {
+  const Operation *Op = outputOp(F);
+  if (Op && Op->kind() == OpKind::LogSoftmax)
+    return "nll";
+  return "sparse_categorical_crossentropy";
+}
+
+llvm::Expected<DataFit> dlc::checkModelFits(const Function &F,
+                                            const Dataset &D, LossKind Loss,
+                                            llvm::StringRef LossLabel) {
+  DataFit Fit;
+  const TensorType &In = F.Inputs[0]->Type;
+  llvm::ArrayRef<int64_t> Img = D.Images.shape().drop_front(); // [1,H,W]
+  int64_t H = Img[1], W = Img[2];
+  std::string Want = "[N,1," + std::to_string(H) + "," + std::to_string(W) +
+                     "], [N," + std::to_string(H) + "," + std::to_string(W) +
+                     "] or [N," + std::to_string(H * W) + "]";
+  llvm::SmallVector<int64_t, 4> Rest;
+  for (unsigned I = 1; I < In.rank(); ++I)
+    Rest.push_back(In.dim(I).isStatic() ? In.dim(I).size() : -1);
+  bool ShapeOk = (Rest == llvm::SmallVector<int64_t, 4>{1, H, W}) ||
+                 (Rest == llvm::SmallVector<int64_t, 4>{H, W}) ||
+                 (Rest == llvm::SmallVector<int64_t, 4>{H * W});
+  if (!isFloat(In.elem()) || !ShapeOk)
+    return makeError("the model's input '" + F.Inputs[0]->Name + "' is " +
+                     In.str() + ", but the data are f32 images " + Want);
+  if (In.dim(0).isStatic())
+    Fit.StaticBatch = In.dim(0).size();
+
+  const TensorType &Out = F.Outputs[0]->Type;
+  int64_t C = D.NumClasses;
+  if (Out.rank() != 2 || !Out.dim(1).isStatic() || Out.dim(1).size() != C)
+    return makeError("the model's output '" + F.OutputNames[0] + "' is " +
+                     Out.str() + ", but the loss '" + LossLabel + "' on " +
+                     llvm::Twine(C) + " classes needs scores [N," +
+                     llvm::Twine(C) + "]");
+  const Operation *Last = outputOp(F);
+  OpKind K = Last ? Last->kind() : OpKind::Identity;
+  llvm::StringRef From = Last ? Last->mnemonic() : "an input or parameter";
+  switch (Loss) {
+  case LossKind::NegativeLogLikelihood:
+    if (K != OpKind::LogSoftmax)
+      return makeError("the loss 'nll' needs log-probabilities (a final "
+                       "log_softmax), but the model's output comes from '" +
+                       From + "'; use sparse_categorical_crossentropy");
+    break;
+  case LossKind::SparseCategoricalCrossEntropy:
+  case LossKind::CategoricalCrossEntropy:
+    // As in Keras (from_logits = false): the scores are probabilities.
+    if (K == OpKind::LogSoftmax)
+      return makeError("the loss '" + LossLabel + "' needs probabilities, but "
+                       "the model ends with log_softmax (log-probabilities); "
+                       "use --loss nll");
+    if (K != OpKind::Softmax && K != OpKind::Sigmoid)
+      return makeError("the loss '" + LossLabel + "' needs probabilities (a "
+                       "final softmax), but the model's output comes from '" +
+                       From + "'");
+    break;
+  case LossKind::BinaryCrossEntropy:
+    return makeError("the loss 'bce' needs one probability per example (two "
+                     "classes), but the data have " + llvm::Twine(C) +
+                     " classes; use sparse_categorical_crossentropy");
+  case LossKind::MeanSquaredError:
+    break;
+  }
+  return Fit;
+}
+
+Tensor dlc::imagesForModel(const Tensor &Images, const TensorType &Input) {
+  llvm::SmallVector<int64_t, 4> Shape{Images.shape()[0]};
+  for (unsigned I = 1; I < Input.rank(); ++I)
+    Shape.push_back(Input.dim(I).size());
+  Tensor T(DType::F32, Shape);
+  assert(T.byteSize() == Images.byteSize() && "checked by checkModelFits");
+  T.bytes() = Images.bytes();
+  return T;
+}
+
+Tensor dlc::targetsForLoss(const Tensor &Labels, LossKind Loss,
+                           int64_t NumClasses) {
+  switch (Loss) {
+  case LossKind::SparseCategoricalCrossEntropy:
+  case LossKind::NegativeLogLikelihood:
+    return Labels;
+  case LossKind::MeanSquaredError:
+  case LossKind::BinaryCrossEntropy:
+  case LossKind::CategoricalCrossEntropy:
+    break;
+  }
+  int64_t B = Labels.numElements();
+  Tensor T(DType::F32, {B, NumClasses});
+  for (int64_t I = 0; I < B; ++I)
+    T.as<float>()[I * NumClasses + Labels.as<int64_t>()[I]] = 1.0f;
+  return T;
+}
+
+llvm::Error dlc::checkOutputPath(llvm::StringRef Path) {
+  if (Path.ends_with_insensitive(".onnx"))
+    return makeError("-o '" + Path + "': ONNX export is not available in "
+                     "this build yet; write a .dlc model (IR text with a "
+                     ".weights side file)");
+  llvm::StringRef Dir = llvm::sys::path::parent_path(Path);
+  if (!Dir.empty() && !llvm::sys::fs::is_directory(Dir))
+    return makeError("-o '" + Path + "': directory '" + Dir +
+                     "' does not exist");
+  return llvm::Error::success();
+}
+
+llvm::Error dlc::saveTrainedModel(Module &M, llvm::StringRef Path) {
+  if (auto E = checkOutputPath(Path))
+    return E;
+  llvm::SmallString<256> Weights(Path);
+  llvm::sys::path::replace_extension(Weights, "weights");
+  if (Weights == Path)
+    return makeError("-o '" + Path + "': the model text needs another name "
+                     "than its weights file (use .dlc)");
+  if (auto E = externalizeWeights(M, Weights, 16))
+    return E;
+  // The text names the side file relative to itself.
+  M.WeightsFile = llvm::sys::path::filename(Weights).str();
+  std::error_code EC;
+  llvm::raw_fd_ostream OS(Path, EC);
+  if (EC)
+    return makeError("cannot write '" + Path + "': " + EC.message());
+  printModule(M, OS);
+  OS.close();
+  if (OS.has_error())
+    return makeError("error writing '" + Path + "'");
+  return llvm::Error::success();
+}

@@ -1,0 +1,75 @@
+// The parts of `dlc train` that come before the trainer: argument values,
+// the model (a .dlc file or a built-in tutorial model), and whether it fits
+// the data and the loss. Everything here reports errors before training
+// starts.
+#ifndef DLC_TOOLS_DLC_TRAINSETUP_H
+#define DLC_TOOLS_DLC_TRAINSETUP_H
+
+#include "api/Trainer.h"
+#include "frontend/data/Dataset.h"
+
+#include <memory>
+#include <string>
+
+namespace dlc {
+
+/// "--epochs must be a positive integer, got 'x'" and the like.
+llvm::Expected<int64_t> parsePositiveInt(llvm::StringRef Flag,
+                                         llvm::StringRef Text);
+llvm::Expected<int64_t> parseNonNegativeInt(llvm::StringRef Flag,
+                                            llvm::StringRef Text);
+llvm::Expected<int64_t> parseInt(llvm::StringRef Flag, llvm::StringRef Text);
+/// A finite number > 0 (learning rates).
+llvm::Expected<double> parsePositiveNumber(llvm::StringRef Flag,
+                                           llvm::StringRef Text);
+
+/// The model to train and the function in it.
+struct TrainModel {
+  std::unique_ptr<Module> M;
+  Function *F = nullptr;
+  std::string Label; // the file or "--model NAME", for messages
+};
+
+/// Exactly one of File (IR text; .onnx is not available yet) and Name (a
+/// tutorial model built with Seed). The function is "main", else the first;
+/// it must have one input and one output.
+llvm::Expected<TrainModel> loadTrainModel(llvm::StringRef File,
+                                          llvm::StringRef Name, int64_t Seed);
+
+/// The loss a model's output suggests when none is given: "nll" after a
+/// final log_softmax, else "sparse_categorical_crossentropy".
+llvm::StringRef defaultLossName(const Function &F);
+
+/// How the data meets the model.
+struct DataFit {
+  /// The input's batch dim when it is a number (then every batch must have
+  /// exactly that size), else -1.
+  int64_t StaticBatch = -1;
+};
+
+/// Checks F against images [*,1,H,W] with NumClasses classes and the loss
+/// (LossLabel is its command-line name, for messages): one float input of
+/// shape [N,1,H,W], [N,H,W] or [N,H*W]; one output [N,NumClasses]; the
+/// output's last op fits the loss (as in Keras, the cross-entropies read
+/// probabilities: a final softmax or sigmoid; nll needs a final
+/// log_softmax; bce is for two classes, so it never fits these data).
+llvm::Expected<DataFit> checkModelFits(const Function &F, const Dataset &D,
+                                       LossKind Loss, llvm::StringRef LossLabel);
+
+/// The images reshaped to the model input's rank ([B,1,H,W] as [B,H,W] or
+/// [B,H*W]).
+Tensor imagesForModel(const Tensor &Images, const TensorType &Input);
+
+/// Labels as the loss wants them: i64[B] for the sparse cross-entropy and
+/// nll, one-hot f32[B,NumClasses] for the others.
+Tensor targetsForLoss(const Tensor &Labels, LossKind Loss, int64_t NumClasses);
+
+/// Writes M as IR text to Path with its weights in Path's stem + ".weights"
+/// next to it (named relative to the text, so the pair can move together).
+/// A path ending in .onnx is an error (ONNX export is not available yet).
+llvm::Error checkOutputPath(llvm::StringRef Path);
+llvm::Error saveTrainedModel(Module &M, llvm::StringRef Path);
+
+} // namespace dlc
+
+#endif
