@@ -263,8 +263,19 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
     B.set(Count, B.constFloat(E, 0.0));
   std::vector<KValue *> XIdx = {N, C};
   KValue *Valid = nullptr, *InPads = nullptr;
+  // Without padding and ceil mode every window lies inside the input: no
+  // range checks (the common case, and the CNN's).
+  bool Inside = !Op.getBool("ceil_mode");
+  for (int64_t P : W.Pads)
+    Inside &= P == 0;
   for (unsigned D = 0; D < S; ++D) {
     KValue *Kv = B.beginFor(Zero, B.constIndex(Kern[D]));
+    if (Inside) {
+      XIdx.push_back(B.index(
+          IndexOp::Add, B.index(IndexOp::Mul, O[D], B.constIndex(W.Strides[D])),
+          B.index(IndexOp::Mul, Kv, B.constIndex(W.Dilations[D]))));
+      continue;
+    }
     auto [Coord, V] = windowCoord(B, O[D], Kv, W.Strides[D], W.Pads[D],
                                   W.Dilations[D], InSize[D], Zero, One);
     XIdx.push_back(Coord);
@@ -285,12 +296,15 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
     }
   }
   KValue *Pad = B.constFloat(E, IsMax ? -INFINITY : 0.0);
-  KValue *XV = B.scalar(OpKind::Where, {Valid, B.load(X, XIdx), Pad}, SType::of(E));
+  KValue *XV = B.load(X, XIdx);
+  if (Valid)
+    XV = B.scalar(OpKind::Where, {Valid, XV, Pad}, SType::of(E));
   B.set(Acc, B.scalar(IsMax ? OpKind::Max : OpKind::Add, {B.get(Acc), XV},
                       SType::of(E)));
   if (Count) {
-    KValue *Counted = B.scalar(OpKind::Cast, {IncludePad ? InPads : Valid},
-                               SType::of(E));
+    KValue *In = IncludePad ? InPads : Valid;
+    KValue *Counted = In ? B.scalar(OpKind::Cast, {In}, SType::of(E))
+                         : B.constFloat(E, 1.0);
     B.set(Count, B.scalar(OpKind::Add, {B.get(Count), Counted}, SType::of(E)));
   }
   for (unsigned D = 0; D < S; ++D)

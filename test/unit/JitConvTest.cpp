@@ -72,6 +72,11 @@ TEST(JitPool, MaxAndAvg) {
         "f32[1,3,5,5]", {random({1, 3, 5, 5}, 18)});
   check("%x: f32[1,3,5,5]", "avg_pool %x {kernel = [3, 3], pads = [1, 1, 1, 1]}",
         "f32[1,3,5,5]", {random({1, 3, 5, 5}, 19)});
+  // No padding, no ceil mode: windows never leave the input (no range checks).
+  check("%x: f32[1,3,7,7]", "avg_pool %x {kernel = [2, 3], strides = [2, 1]}",
+        "f32[1,3,3,5]", {random({1, 3, 7, 7}, 20)});
+  check("%x: f32[2,3,7,8]", "max_pool %x {dilations = [2, 1], kernel = [2, 3], strides = [3, 2]}",
+        "f32[2,3,2,3]", {random({2, 3, 7, 8}, 21)});
 }
 
 TEST(JitConv, ConvToGemmMatchesDirect) {
