@@ -209,8 +209,12 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
       return K.takeError();
     for (const Value *V : S.Ins)
       if (!Available.count(V))
-        return makeError(Op->L, "fusion group " + std::to_string(G) +
-                                    " reads a value computed after it");
+        return makeError(
+            Op->L, (Fused ? "fusion group " + std::to_string(G)
+                          : "'" + Op->mnemonic().str() + "'") +
+                       " reads " + (V->Name.empty() ? "a value" : "%" + V->Name) +
+                       ", which is computed after it (a fusion group runs "
+                       "where its last op stands)");
     for (const Value *V : S.Outs)
       Available.insert(V);
     findInPlace(S);

@@ -246,6 +246,29 @@ TEST(JitFusion, ConcurrentRunsShareOneCompiledModel) {
   EXPECT_EQ(Mismatches.load(), 0);
 }
 
+TEST(JitFusion, InvalidMarksAreLocatedErrors) {
+  // Marks written by hand (not by --fuse) that do not form a kernel: a
+  // transpose in a group; and a group {%a, %y} that runs at %y, after the
+  // transpose that reads %a (and that %y needs) would have to run.
+  const char *Cases[][2] = {
+      {"func @f(%x: f32[4,4]) -> (y: f32[4,4]) {\n"
+       "  %a = exp %x {fusion = 1}\n  %y = transpose %a {fusion = 1, perm = [1, 0]}\n"
+       "  return %y\n}\n",
+       "<m>:3:8: error: 'transpose' cannot join the fusion group"},
+      {"func @f(%x: f32[4,4]) -> (y: f32[4,4]) {\n"
+       "  %a = exp %x {fusion = 1}\n  %t = transpose %a {perm = [1, 0]}\n"
+       "  %y = add %a, %t {fusion = 1}\n  return %y\n}\n",
+       "<m>:3:8: error: 'transpose' reads %a, which is computed after it"}};
+  for (auto &C : Cases) {
+    auto M = parseModule(C[0], "<m>");
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    auto Comp = CompiledFunction::compile(*(*M)->Functions[0], 0);
+    ASSERT_FALSE(bool(Comp));
+    std::string E = errText(Comp.takeError());
+    EXPECT_EQ(E.find(C[1]), 0u) << E;
+  }
+}
+
 TEST(Arena, PlacementNeverOverlapsLiveBuffers) {
   // Random lifetimes and sizes: buffers alive at the same step are disjoint,
   // every offset is aligned, and disjoint lifetimes let the arena be smaller
