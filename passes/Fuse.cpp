@@ -1,12 +1,14 @@
 // --fuse: groups ops that the CPU backend runs as one kernel and marks each
 // group's ops with the same `fusion = K` attribute.
 //
-// 1. Unary elementwise ops move above the layout ops (reshape, flatten,
-//    squeeze, unsqueeze, transpose) that feed only them, so that an
-//    activation after a convolution's im2col/GEMM layout round trip meets
-//    the GEMM and its bias: relu(reshape(transpose(reshape(y)))) becomes
-//    reshape(transpose(reshape(relu(y)))). Both orders compute the same
-//    elements.
+// 1. Elementwise ops move above the layout ops (reshape, flatten, squeeze,
+//    unsqueeze, transpose) that feed only them, so that what follows a
+//    convolution's im2col/GEMM layout round trip meets the GEMM and its
+//    bias: relu(reshape(transpose(reshape(y)))) becomes
+//    reshape(transpose(reshape(relu(y)))). A binary op's other operand is
+//    reshaped to match when it is constant across the merged dims (a
+//    per-channel scale or shift, as inference batch norm leaves); both
+//    orders compute the same elements.
 // 2. Ops are visited in order. A fusible op (elementwise, reduction, 2-D
 //    matmul, convolution) tries to join the open group of one of its
 //    operands' producers; ir/FusionPlan decides whether the grown group is
@@ -20,6 +22,7 @@
 //    before it turn out to be used outside the group (known only now).
 // 5. Groups of two or more ops are numbered in order; old marks are dropped.
 #include "ir/FusionPlan.h"
+#include "passes/Decompose.h"
 #include "passes/Pass.h"
 
 using namespace dlc;
@@ -34,15 +37,84 @@ bool isLayoutView(OpKind K) {
 
 bool isHoistable(const Operation &Op) {
   return Op.info().has(Elementwise) && !Op.info().has(Composite) &&
-         Op.numOperands() == 1 && Op.kind() != OpKind::Identity &&
-         Op.kind() != OpKind::Cast;
+         (Op.numOperands() == 1 || Op.numOperands() == 2) &&
+         Op.kind() != OpKind::Identity && Op.kind() != OpKind::Cast;
 }
 
-/// Step 1, in one walk: U = unary(M = view(X)), with U the only user of M,
-/// becomes U' = unary(X), M' = view(U'). The op objects move (U before M)
-/// and swap their result values, so U's users keep their value (now M's
-/// result, of the same type) and nothing else needs rewriting.
-void hoistUnaryOps(Function &F) {
+using Sizes = llvm::SmallVector<int64_t, 4>;
+
+/// The shape C' (static) such that op(X, C') viewed as V equals op(V, C)
+/// for the view M : X -> V, or none. C is right-aligned to V's rank; it
+/// must be constant (size 1) across every group of dims the view merges or
+/// splits, and its other dims must keep their order (so reshaping C to C'
+/// keeps its element order).
+std::optional<Sizes> mapThroughView(const Operation &M, const TensorType &C) {
+  const TensorType &X = M.operand(0)->Type, &V = M.result()->Type;
+  if (!C.isStatic() || C.rank() > V.rank())
+    return std::nullopt;
+  Sizes CV(V.rank() - C.rank(), 1);
+  for (const Dim &D : C.dims())
+    CV.push_back(D.size());
+  Sizes Out(X.rank(), 1);
+  if (M.kind() == OpKind::Transpose) {
+    llvm::ArrayRef<int64_t> Perm = M.getInts("perm");
+    int64_t LastSrc = -1;
+    for (unsigned K = 0; K < V.rank(); ++K) {
+      if (CV[K] == 1)
+        continue;
+      if (Perm[K] < LastSrc) // would reorder C's elements
+        return std::nullopt;
+      LastSrc = Perm[K];
+      Out[Perm[K]] = CV[K];
+    }
+    return Out;
+  }
+  // Reshape-like: match groups of dims with equal products from the end;
+  // whatever is left at the front (symbolic batch dims) is one group.
+  auto size = [](const Dim &D) { return D.isStatic() ? D.size() : int64_t(-1); };
+  int I = X.rank(), J = V.rank();
+  while (I > 0 && J > 0) {
+    int GI = I - 1, GJ = J - 1;
+    int64_t PX = size(X.dim(GI)), PV = size(V.dim(GJ));
+    while (PX > 0 && PV > 0 && PX != PV) {
+      if (PX < PV) {
+        if (--GI < 0 || size(X.dim(GI)) < 0)
+          return std::nullopt;
+        PX *= size(X.dim(GI));
+      } else {
+        if (--GJ < 0 || size(V.dim(GJ)) < 0)
+          return std::nullopt;
+        PV *= size(V.dim(GJ));
+      }
+    }
+    if (PX < 0 || PV < 0)
+      break; // a symbolic dim: the front group
+    bool Ones = true;
+    for (int K = GJ; K < J; ++K)
+      Ones &= CV[K] == 1;
+    if (!Ones) {
+      if (I - GI != 1 || J - GJ != 1)
+        return std::nullopt;
+      Out[GI] = CV[GJ];
+    }
+    I = GI;
+    J = GJ;
+  }
+  for (int K = 0; K < J; ++K)
+    if (CV[K] != 1) {
+      if (I != 1 || J != 1 || X.dim(0) != V.dim(0))
+        return std::nullopt;
+      Out[0] = CV[0];
+    }
+  return Out;
+}
+
+/// Step 1, in one walk: U = op(M = view(X) [, C]), with U the only user of
+/// M, becomes U' = op(X [, C']), M' = view(U'), where C' is C reshaped
+/// (mapThroughView). M moves to just after U and the two swap their result
+/// values, so U's users keep their value (now M's result, of the same type)
+/// and nothing else needs rewriting.
+void hoistElementwiseOps(Function &F) {
   auto Uses = F.countUses();
   llvm::DenseMap<const Operation *, std::list<std::unique_ptr<Operation>>::iterator>
       Pos;
@@ -50,23 +122,40 @@ void hoistUnaryOps(Function &F) {
     Pos[It->get()] = It;
   for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
     Operation &U = **It;
-    auto Next = std::next(It);
-    while (isHoistable(U) && U.operand(0)->Def &&
-           U.result()->Type.elem() == U.operand(0)->Type.elem()) {
-      Operation &M = *U.operand(0)->Def;
-      if (!isLayoutView(M.kind()) || Uses.lookup(M.result()) != 1)
+    while (isHoistable(U)) {
+      // The operand that is a view of the same shape as U's result.
+      int K = -1;
+      for (unsigned I = 0; I < U.numOperands() && K < 0; ++I) {
+        Operation *D = U.operand(I)->Def;
+        if (D && isLayoutView(D->kind()) && Uses.lookup(D->result()) == 1 &&
+            U.operand(I)->Type == U.result()->Type)
+          K = I;
+      }
+      if (K < 0)
         break;
-      Value *X = M.operand(0);
-      F.Body.splice(Pos[&M], F.Body, Pos[&U]);
+      Operation &M = *U.operand(K)->Def;
+      Value *X = M.operand(0), *CNew = nullptr;
+      if (U.numOperands() == 2) {
+        Value *C = U.operand(1 - K);
+        std::optional<Sizes> Shape = mapThroughView(M, C->Type);
+        if (!Shape)
+          break;
+        OpBuilder B(F, It, U.L);
+        CNew = B.create(OpKind::Reshape, {C}, {intsAttr("shape", *Shape)});
+        Pos[CNew->Def] = std::prev(It);
+        Uses[CNew] = 1;
+      }
+      F.Body.splice(std::next(It), F.Body, Pos[&M]);
       std::swap(U.Results[0], M.Results[0]);
       std::swap(U.result()->Name, M.result()->Name);
       U.result()->Def = &U;
       M.result()->Def = &M;
       U.result()->Type = TensorType(U.result()->Type.elem(), X->Type.dims());
-      U.Operands[0] = X;
+      U.Operands[K] = X;
+      if (CNew)
+        U.Operands[1 - K] = CNew;
       M.Operands[0] = U.result();
     }
-    It = std::prev(Next);
   }
 }
 
@@ -82,7 +171,7 @@ public:
     return "Group ops into fused CPU kernels (fusion = K marks)";
   }
   llvm::Error run(Function &F) override {
-    hoistUnaryOps(F);
+    hoistElementwiseOps(F);
     std::vector<Group> Groups;
     llvm::DenseMap<const Operation *, size_t> GroupOf;
     auto groupOf = [&](const Value *V) -> std::optional<size_t> {

@@ -159,6 +159,17 @@ TEST(JitFusion, ConvBiasReluDirectAndThroughGemm) {
                                   "  return %y\n}\n",
                        0, H, H / 2),
                  Sizes[Seed % 4], 1, ++Seed, 1, Pool);
+    // Group 1 with inference batch norm: its per-channel scale and shift
+    // move above the layout round trip into the GEMM's store; a spatial
+    // (not per-channel) operand cannot, and stays after it.
+    checkFused(subst("func @f(%x: f32[N,3,$N,$N], %w: f32[5,3,3,3], %s: f32[5], "
+                     "%b: f32[5], %m: f32[5], %v: f32[5], %q: f32[$K,$K]) -> "
+                     "(y: f32[N,5,$K,$K]) {\n"
+                     "  %c = conv %x, %w\n  %va = abs %v\n"
+                     "  %n = batch_norm %c, %s, %b, %m, %va\n"
+                     "  %r = relu %n\n  %y = mul %r, %q\n  return %y\n}\n",
+                     0, H + 2, H),
+               Sizes[Seed % 4] + 1, 2, ++Seed, 1, "matmul");
     // Group 1: im2col + GEMM, bias and relu in the GEMM's store, pooling.
     checkFused(subst("func @f(%x: f32[N,3,$N,$N], %w: f32[5,3,3,3], %b: f32[5]) -> "
                      "(y: f32[N,5,$K,$K]) {\n"
