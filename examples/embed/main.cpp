@@ -1,6 +1,9 @@
 // Embedding dlc: compile a model once with the JIT, then run it on two
 // batch sizes from two threads at once. Prints each output row's argmax.
+// Then train a model from the builder API with the Trainer.
 #include "api/Model.h"
+#include "api/Trainer.h"
+#include "frontend/builder/TutorialModels.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -45,5 +48,25 @@ int main() {
   auto Bad = M.run({dlc::Tensor(dlc::DType::F32, {2, 5})});
   if (!Bad)
     llvm::outs() << llvm::toString(Bad.takeError()) << "\n";
+
+  // Training: the one-neuron tutorial model learns the sign of x0 + x1.
+  auto Neuron = Check(dlc::makeTutorialModel("neuron", 1));
+  dlc::TrainerOptions TOpts;
+  TOpts.Loss = dlc::LossKind::MeanSquaredError;
+  TOpts.Optimizer.Kind = dlc::OptimizerKind::SGD;
+  TOpts.Optimizer.LearningRate = 1.0;
+  dlc::Trainer T = Check(dlc::Trainer::create(*Neuron->Functions[0], TOpts));
+  dlc::Tensor X(dlc::DType::F32, {8, 2}), Y(dlc::DType::F32, {8, 1});
+  for (int64_t I = 0; I < 8; ++I) {
+    X.setF(2 * I, (I % 4) - 1.5);
+    X.setF(2 * I + 1, (I / 4) - 0.25);
+    Y.setF(I, X.getF(2 * I) + X.getF(2 * I + 1) > 0 ? 1 : 0);
+  }
+  double First = Check(T.step(X, Y)).Loss, Last = First;
+  for (int S = 0; S < 300; ++S)
+    Last = Check(T.step(X, Y)).Loss;
+  dlc::StepResult R = Check(T.evaluate(X, Y));
+  llvm::outs() << "training: loss " << (Last < First / 4 ? "fell" : "did not fall")
+               << ", " << R.Correct << " of " << R.Count << " right\n";
   return 0;
 }
