@@ -7,12 +7,10 @@ using namespace dlc;
 using Values = llvm::SmallVector<Value *, 1>;
 
 static Value *softmaxLike(OpBuilder &B, Value *X, int64_t Axis, bool Log) {
-  DType E = X->Type.elem();
   Value *M = B.create(OpKind::ReduceMax, {X}, {intsAttr("axes", {Axis})});
   Value *D = B.create(OpKind::Sub, {X, M});
   Value *Ex = B.create(OpKind::Exp, {D});
   Value *S = B.create(OpKind::ReduceSum, {Ex}, {intsAttr("axes", {Axis})});
-  (void)E;
   if (Log)
     return B.create(OpKind::Sub, {D, B.create(OpKind::Log, {S})});
   return B.create(OpKind::Div, {Ex, S});
