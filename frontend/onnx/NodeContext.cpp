@@ -268,6 +268,19 @@ int64_t onnximp::normAxis(int64_t Axis, int64_t Rank) {
   return Axis < 0 ? Axis + Rank : Axis;
 }
 
+void onnximp::axisLastPerm(int64_t Rank, int64_t Axis,
+                           std::vector<int64_t> &Perm,
+                           std::vector<int64_t> &Inv) {
+  Perm.clear();
+  for (int64_t I = 0; I < Rank; ++I)
+    if (I != Axis)
+      Perm.push_back(I);
+  Perm.push_back(Axis);
+  Inv.assign(Rank, 0);
+  for (int64_t I = 0; I < Rank; ++I)
+    Inv[Perm[I]] = I;
+}
+
 const llvm::StringMap<OpEntry> &onnximp::opTable() {
   static const llvm::StringMap<OpEntry> Table = [] {
     std::vector<OpEntry> All;

@@ -109,6 +109,9 @@ Value *divide(NodeContext &C, Value *A, Value *B);
 
 /// Normalizes a possibly negative axis for a rank; -1 when out of range.
 int64_t normAxis(int64_t Axis, int64_t Rank);
+/// The permutation that moves Axis last (Perm) and its inverse (Inv).
+void axisLastPerm(int64_t Rank, int64_t Axis, std::vector<int64_t> &Perm,
+                  std::vector<int64_t> &Inv);
 
 /// A converter for one ONNX op type. It reads C.Opset for version-dependent
 /// semantics and sets every requested output (or fails).

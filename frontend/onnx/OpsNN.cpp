@@ -216,14 +216,8 @@ static void softmaxFamily(NodeContext &C) {
     return C.setOutput(0, lastAxis(C, Which, X));
   if (!Coerce) {
     // Move the axis last and back.
-    std::vector<int64_t> Perm;
-    for (int64_t I = 0; I < R; ++I)
-      if (I != Axis)
-        Perm.push_back(I);
-    Perm.push_back(Axis);
-    std::vector<int64_t> Inv(R);
-    for (int64_t I = 0; I < R; ++I)
-      Inv[Perm[I]] = I;
+    std::vector<int64_t> Perm, Inv;
+    axisLastPerm(R, Axis, Perm, Inv);
     Value *T = C.op(OpKind::Transpose, {X}, {aInts("perm", Perm)});
     T = T ? lastAxis(C, Which, T) : nullptr;
     return C.setOutput(0, C.op(OpKind::Transpose, {T}, {aInts("perm", Inv)}));

@@ -222,14 +222,8 @@ static void cumSum(NodeContext &C) {
     return Rev ? (Ex ? I > J : I >= J) : (Ex ? I < J : I <= J);
   });
   M = C.cast(M, W);
-  std::vector<int64_t> Perm;
-  for (int64_t I = 0; I < R; ++I)
-    if (I != Axis)
-      Perm.push_back(I);
-  Perm.push_back(Axis);
-  std::vector<int64_t> Inv(R);
-  for (int64_t I = 0; I < R; ++I)
-    Inv[Perm[I]] = I;
+  std::vector<int64_t> Perm, Inv;
+  axisLastPerm(R, Axis, Perm, Inv);
   Value *Y = C.cast(X, W);
   if (Axis != R - 1)
     Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Perm)});

@@ -15,28 +15,29 @@
 
 using namespace dlc;
 
+/// Text as an integer of at least Min, or an error saying what Flag takes.
+static llvm::Expected<int64_t> parseIntAtLeast(llvm::StringRef Flag,
+                                               llvm::StringRef Text, int64_t Min,
+                                               llvm::StringRef What) {
+  int64_t V;
+  if (Text.trim().getAsInteger(10, V) || V < Min)
+    return makeError(Flag + " must be " + What + ", got '" + Text + "'");
+  return V;
+}
+
 llvm::Expected<int64_t> dlc::parseInt(llvm::StringRef Flag,
                                       llvm::StringRef Text) {
-  int64_t V;
-  if (Text.trim().getAsInteger(10, V))
-    return makeError(Flag + " must be an integer, got '" + Text + "'");
-  return V;
+  return parseIntAtLeast(Flag, Text, INT64_MIN, "an integer");
 }
 
 llvm::Expected<int64_t> dlc::parsePositiveInt(llvm::StringRef Flag,
                                               llvm::StringRef Text) {
-  int64_t V;
-  if (Text.trim().getAsInteger(10, V) || V < 1)
-    return makeError(Flag + " must be a positive integer, got '" + Text + "'");
-  return V;
+  return parseIntAtLeast(Flag, Text, 1, "a positive integer");
 }
 
 llvm::Expected<int64_t> dlc::parseNonNegativeInt(llvm::StringRef Flag,
                                                  llvm::StringRef Text) {
-  int64_t V;
-  if (Text.trim().getAsInteger(10, V) || V < 0)
-    return makeError(Flag + " must be an integer >= 0, got '" + Text + "'");
-  return V;
+  return parseIntAtLeast(Flag, Text, 0, "an integer >= 0");
 }
 
 llvm::Expected<double> dlc::parsePositiveNumber(llvm::StringRef Flag,
