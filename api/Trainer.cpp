@@ -92,12 +92,13 @@ llvm::Expected<Tensor> Trainer::Impl::checkLabels(const Tensor &X,
                                                   const Tensor &Labels) const {
   bool Sparse = Opts.Loss == LossKind::SparseCategoricalCrossEntropy ||
                 Opts.Loss == LossKind::NegativeLogLikelihood;
-  Tensor L = Labels;
+  if (X.rank() == 0 || Labels.rank() == 0 || X.shape()[0] != Labels.shape()[0])
+    return makeError("the batch and its labels differ in size");
   if (Sparse) {
     if (isFloat(Labels.elem()) || Labels.rank() != 1)
       return makeError("labels for loss '" + lossName(Opts.Loss) +
                        "' must be a vector of integer class indices");
-    L = Tensor(DType::I64, Labels.shape());
+    Tensor L(DType::I64, Labels.shape());
     for (int64_t I = 0; I < Labels.numElements(); ++I) {
       int64_t V = Labels.getI(I);
       if (V < 0 || V >= G.NumClasses)
@@ -106,13 +107,14 @@ llvm::Expected<Tensor> Trainer::Impl::checkLabels(const Tensor &X,
                          std::to_string(G.NumClasses) + " classes");
       L.setI(I, V);
     }
-  } else if (!isFloat(Labels.elem())) {
-    L = Tensor(Args.size() > 2 ? Args[2].elem() : DType::F32, Labels.shape());
-    for (int64_t I = 0; I < Labels.numElements(); ++I)
-      L.setF(I, double(Labels.getI(I)));
+    return std::move(L);
   }
-  if (X.rank() == 0 || L.rank() == 0 || X.shape()[0] != L.shape()[0])
-    return makeError("the batch and its labels differ in size");
+  if (isFloat(Labels.elem()))
+    return Labels;
+  // Integer targets for a regression loss: as the graph's label type.
+  Tensor L(G.Eval->Inputs[1]->Type.elem(), Labels.shape());
+  for (int64_t I = 0; I < Labels.numElements(); ++I)
+    L.setF(I, double(Labels.getI(I)));
   return std::move(L);
 }
 

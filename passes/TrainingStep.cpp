@@ -17,6 +17,7 @@
 #include "passes/Pass.h"
 
 #include <cmath>
+#include <map>
 
 using namespace dlc;
 
@@ -95,9 +96,6 @@ static llvm::Error attachLoss(Function &F, LossKind Loss, int64_t Classes) {
   F.Outputs.clear();
   F.OutputNames.clear();
   OpBuilder B(F, F.Body.end(), F.L);
-  auto Str = [](llvm::StringRef N, llvm::StringRef V) {
-    return NamedAttr{N.str(), Attribute::getString(V)};
-  };
   Value *LossV;
   Value *Scores = S; // what accuracy is computed from
   Operation *Last = S->Def;
@@ -125,10 +123,10 @@ static llvm::Error attachLoss(Function &F, LossKind Loss, int64_t Classes) {
     LossV = B.create(OpKind::NllLoss, {S, Labels});
     break;
   case LossKind::MeanSquaredError:
-    LossV = B.create(OpKind::MseLoss, {S, Labels}, {Str("reduction", "mean")});
+    LossV = B.create(OpKind::MseLoss, {S, Labels});
     break;
   case LossKind::BinaryCrossEntropy:
-    LossV = B.create(OpKind::BceLoss, {S, Labels}, {Str("reduction", "mean")});
+    LossV = B.create(OpKind::BceLoss, {S, Labels});
     break;
   }
   // Hits: argmax against the label, or both sides of 0.5 for one column.
@@ -172,7 +170,20 @@ struct Updater {
   std::vector<unsigned> &StateOf;
   std::vector<std::pair<std::string, Value *>> NewState;
 
+  /// Adam's bias corrections 1 - beta1^t (Which 0) and 1 - beta2^t (1), as
+  /// scalars built once per element type and shared by every parameter.
+  std::map<std::pair<DType, int>, Value *> Corrections;
+
   Value *c(DType E, double V) { return B.scalar(E, V); }
+  Value *correction(DType E, int Which) {
+    Value *&Slot = Corrections[{E, Which}];
+    if (!Slot) {
+      Value *TE = B.create(OpKind::Cast, {T}, {{"to", Attribute::getType(E)}});
+      double Beta = Which == 0 ? Opt.Beta1 : Opt.Beta2;
+      Slot = mk(OpKind::Sub, {c(E, 1.0), mk(OpKind::Pow, {c(E, Beta), TE})});
+    }
+    return Slot;
+  }
   Value *mk(OpKind K, llvm::ArrayRef<Value *> Ops) { return B.create(K, Ops); }
   Value *state(Value *P, unsigned Index, llvm::StringRef Kind) {
     StateOf.push_back(Index);
@@ -218,13 +229,8 @@ struct Updater {
       Value *NM = Ema(M, Opt.Beta1, G), *NV = Ema(V, Opt.Beta2, mk(OpKind::Mul, {G, G}));
       Keep("m", NM);
       Keep("v", NV);
-      // Bias corrections 1 - beta^t, as scalars.
-      Value *TE = B.create(OpKind::Cast, {T}, {{"to", Attribute::getType(E)}});
-      auto Correction = [&](double Beta) {
-        return mk(OpKind::Sub, {c(E, 1.0), mk(OpKind::Pow, {c(E, Beta), TE})});
-      };
-      Value *MHat = mk(OpKind::Div, {NM, Correction(Opt.Beta1)});
-      Value *VHat = mk(OpKind::Div, {NV, Correction(Opt.Beta2)});
+      Value *MHat = mk(OpKind::Div, {NM, correction(E, 0)});
+      Value *VHat = mk(OpKind::Div, {NV, correction(E, 1)});
       Value *Delta = mk(OpKind::Div, {MHat, Denom(VHat)});
       if (Decoupled && Opt.WeightDecay != 0)
         Delta = mk(OpKind::Add, {Delta, mk(OpKind::Mul, {P, c(E, Opt.WeightDecay)})});
@@ -329,7 +335,7 @@ dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
                           One.setI(0, 1);
                           return One;
                         }())});
-    Updater U{S, B, Opt, T, G.StateOf, {}};
+    Updater U{S, B, Opt, T, G.StateOf, {}, {}};
     for (unsigned I = 0; I < NumParams; ++I)
       S.addOutput("new." + Params[I]->Name, U.update(Params[I], I, Grads[I]));
     for (auto &[Name, V] : U.NewState)
