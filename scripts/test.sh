@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/reference-env.sh
 bash scripts/build.sh
 cd build
 ctest --output-on-failure -j"$(nproc)"

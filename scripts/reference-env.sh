@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Makes build-ref/venv: a Python environment with numpy, onnx and onnxruntime
+# from PyPI, used only by the reference tests and benchmarks (dlc itself never
+# needs it). Best effort: without PyPI it says so and the reference tests are
+# skipped with a message. PyTorch (for the benchmarks and the model-export
+# scripts) is installed only with --torch, because it is large.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+VENV=build-ref/venv
+PKGS=(numpy onnx onnxruntime)
+if [ "${1:-}" = "--torch" ]; then PKGS+=(torch); fi
+
+if [ ! -x "$VENV/bin/python3" ]; then
+  mkdir -p build-ref
+  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+    echo "reference-env: python3 -m venv failed (is python3-venv installed?); reference tests will be skipped"
+    exit 0
+  fi
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  "$VENV/bin/python3" -c "import $p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "reference-env: ${PKGS[*]} present"
+  exit 0
+fi
+echo "reference-env: installing ${missing[*]} into $VENV"
+if ! "$VENV/bin/pip" install -q --disable-pip-version-check "${missing[@]}"; then
+  echo "reference-env: pip could not install ${missing[*]}; the tests that need them will be skipped"
+fi
+exit 0
