@@ -182,7 +182,6 @@ static llvm::Error generalPoolGrad(Operation &Op, Value *G, OpBuilder &B,
     }
     Value *Scaled = B.create(OpKind::Reshape, {G}, {intsAttr("shape", {0, C, P})});
     Scaled = B.create(OpKind::Mul, {Scaled, B.constant(std::move(Inv))});
-    Scaled = B.create(OpKind::Reshape, {Scaled}, {intsAttr("shape", {0, C, P})});
     Cols = B.create(OpKind::Expand, {gradAsColumns(B, Scaled, C, P)},
                     {intsAttr("shape", {1, 1, 1, K})});
   }
