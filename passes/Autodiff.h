@@ -78,6 +78,8 @@ llvm::Expected<Value *> reshapeTo(OpBuilder &B, Value *V, const TensorType &T,
 /// Elements of X per element of a reduction of X over Axes (run-time when
 /// a reduced dim is not static), as a scalar of X's element type.
 Value *reductionCount(OpBuilder &B, Value *X, llvm::ArrayRef<int64_t> Axes);
+/// Channels [Begin, End) of V (axis 1).
+Value *sliceChannels(OpBuilder &B, Value *V, int64_t Begin, int64_t End);
 llvm::Error unsupported(const Operation &Op, const llvm::Twine &Why);
 } // namespace grad
 

@@ -112,25 +112,32 @@ static llvm::Error convGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
                        intsAttr("output_padding", OutPad)});
   }
   if (Need[1]) {
-    if (Group != 1)
-      return unsupported(Op, "the weights of a grouped convolution");
     if (!WT.isStatic())
       return unsupported(Op, "weights of non-static shape " + WT.str());
-    // dw[M, C*K] = g[M, N*P] @ im2col(x)[N*P, C*K].
+    // dw[M, C*K] = g[M, N*P] @ im2col(x)[N*P, C*K], per group: group j
+    // pairs result channels j*M/group.. with input channels j*C/group...
     int64_t M = WT.dim(0).size(), CK = *WT.numElements() / M, P = 1;
+    int64_t MG = M / Group, CG = WT.dim(1).size();
     Ints Kernel;
     for (unsigned I = 0; I < S; ++I) {
       Kernel.push_back(WT.dim(2 + I).size());
       P *= YT.dim(2 + I).size();
     }
-    Value *Cols = B.create(OpKind::Im2Col, {X},
-                           {intsAttr("kernel", Kernel), intsAttr("strides", Strides),
-                            intsAttr("pads", Pads), intsAttr("dilations", Dil)});
-    Cols = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
-    Value *Gm = B.create(OpKind::Reshape, {G}, {intsAttr("shape", {-1, M, P})});
-    Gm = B.create(OpKind::Transpose, {Gm}, {intsAttr("perm", {1, 0, 2})});
-    Gm = B.create(OpKind::Reshape, {Gm}, {intsAttr("shape", {M, -1})});
-    Value *DW = B.create(OpKind::MatMul, {Gm, Cols});
+    llvm::SmallVector<Value *, 4> Parts;
+    for (int64_t J = 0; J < Group; ++J) {
+      Value *XJ = Group == 1 ? X : sliceChannels(B, X, J * CG, (J + 1) * CG);
+      Value *GJ = Group == 1 ? G : sliceChannels(B, G, J * MG, (J + 1) * MG);
+      Value *Cols = B.create(OpKind::Im2Col, {XJ},
+                             {intsAttr("kernel", Kernel), intsAttr("strides", Strides),
+                              intsAttr("pads", Pads), intsAttr("dilations", Dil)});
+      Cols = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
+      Value *Gm = B.create(OpKind::Reshape, {GJ}, {intsAttr("shape", {-1, MG, P})});
+      Gm = B.create(OpKind::Transpose, {Gm}, {intsAttr("perm", {1, 0, 2})});
+      Gm = B.create(OpKind::Reshape, {Gm}, {intsAttr("shape", {MG, -1})});
+      Parts.push_back(B.create(OpKind::MatMul, {Gm, Cols}));
+    }
+    Value *DW = Group == 1 ? Parts[0]
+                           : B.create(OpKind::Concat, Parts, {intAttr("axis", 0)});
     Ints WShape;
     for (const Dim &D : WT.dims())
       WShape.push_back(D.size());

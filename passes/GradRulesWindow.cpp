@@ -320,18 +320,27 @@ llvm::Error grad::convTransposeGrad(Operation &Op, Value *G,
                       {intsAttr("strides", Win.Strides), intsAttr("pads", Pads),
                        intsAttr("dilations", Win.Dil), intAttr("group", Group)});
   if (Need[1]) {
-    if (Group != 1)
-      return unsupported(Op, "the weights of a grouped conv_transpose");
-    int64_t C = (*InOr)[0], P = product(llvm::ArrayRef<int64_t>(*InOr).drop_front());
-    Value *Cols = B.create(OpKind::Im2Col, {G},
-                           {intsAttr("kernel", Kernel), intsAttr("strides", Win.Strides),
-                            intsAttr("pads", Pads), intsAttr("dilations", Win.Dil)});
-    Cols = B.create(OpKind::Reshape, {Cols},
-                    {intsAttr("shape", {-1, product(*KOr) / C})});
-    Value *Xm = B.create(OpKind::Reshape, {X}, {intsAttr("shape", {0, C, P})});
-    Xm = B.create(OpKind::Transpose, {Xm}, {intsAttr("perm", {1, 0, 2})});
-    Xm = B.create(OpKind::Reshape, {Xm}, {intsAttr("shape", {C, -1})});
-    Value *DW = B.create(OpKind::MatMul, {Xm, Cols});
+    // dw[C, M/group * K] = x[C, N*P] @ im2col(g)[N*P, M/group * K], per
+    // group: group j pairs input channels j*C/group.. with result channels
+    // j*M/group...
+    int64_t C = (*InOr)[0], CG = C / Group, MG = (*KOr)[1];
+    int64_t P = product(llvm::ArrayRef<int64_t>(*InOr).drop_front());
+    llvm::SmallVector<Value *, 4> Parts;
+    for (int64_t J = 0; J < Group; ++J) {
+      Value *XJ = Group == 1 ? X : sliceChannels(B, X, J * CG, (J + 1) * CG);
+      Value *GJ = Group == 1 ? G : sliceChannels(B, G, J * MG, (J + 1) * MG);
+      Value *Cols = B.create(OpKind::Im2Col, {GJ},
+                             {intsAttr("kernel", Kernel), intsAttr("strides", Win.Strides),
+                              intsAttr("pads", Pads), intsAttr("dilations", Win.Dil)});
+      Cols = B.create(OpKind::Reshape, {Cols},
+                      {intsAttr("shape", {-1, product(*KOr) / C})});
+      Value *Xm = B.create(OpKind::Reshape, {XJ}, {intsAttr("shape", {0, CG, P})});
+      Xm = B.create(OpKind::Transpose, {Xm}, {intsAttr("perm", {1, 0, 2})});
+      Xm = B.create(OpKind::Reshape, {Xm}, {intsAttr("shape", {CG, -1})});
+      Parts.push_back(B.create(OpKind::MatMul, {Xm, Cols}));
+    }
+    Value *DW = Group == 1 ? Parts[0]
+                           : B.create(OpKind::Concat, Parts, {intAttr("axis", 0)});
     Out[1] = B.create(OpKind::Reshape, {DW}, {intsAttr("shape", *KOr)});
   }
   if (Op.numOperands() == 3 && Need[2]) {

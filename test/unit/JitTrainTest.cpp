@@ -230,8 +230,9 @@ TEST(Train, SigmoidNeuronFollowsHandWrittenDescent) {
     }
     auto R = T->step(X, Y);
     ASSERT_TRUE(bool(R)) << errText(R.takeError());
-    if (S % 100 == 0 || S == 999)
+    if (S % 100 == 0 || S == 999) {
       ASSERT_NEAR(R->Loss, Loss, 1e-6) << "step " << S;
+    }
     W0 -= 0.01 * G0;
     W1 -= 0.01 * G1;
     Bias -= 0.01 * GB;
