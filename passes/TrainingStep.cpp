@@ -100,7 +100,7 @@ static llvm::Error attachLoss(Function &F, LossKind Loss, int64_t Classes) {
   F.Outputs.clear();
   F.OutputNames.clear();
   OpBuilder B(F, F.Body.end(), F.L);
-  Value *LossV;
+  Value *LossV = nullptr;
   Value *Scores = S; // what accuracy is computed from
   Operation *Last = S->Def;
   switch (Loss) {
