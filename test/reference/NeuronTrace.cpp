@@ -12,7 +12,6 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cmath>
 #include <string>
 
 using namespace dlc;
@@ -29,16 +28,21 @@ int main(int Argc, char **Argv) {
   int64_t Steps = 1000;
   double Lr = 0.01;
   std::string Engine = "jit";
+  if (Argc % 2 == 0)
+    Check(makeError("flags come in pairs: --steps N, --lr LR, --engine E"));
   for (int I = 1; I + 1 < Argc; I += 2) {
-    std::string Flag = Argv[I], Value = Argv[I + 1];
+    llvm::StringRef Flag = Argv[I], Value = Argv[I + 1];
+    bool Bad = false;
     if (Flag == "--steps")
-      Steps = std::stoll(Value);
+      Bad = Value.getAsInteger(10, Steps) || Steps < 0;
     else if (Flag == "--lr")
-      Lr = std::stod(Value);
+      Bad = Value.getAsDouble(Lr) || !(Lr > 0);
     else if (Flag == "--engine")
-      Engine = Value;
+      Engine = Value.str();
     else
       Check(makeError("unknown flag '" + Flag + "'"));
+    if (Bad)
+      Check(makeError("bad value '" + Value + "' for " + Flag));
   }
 
   // 16 points on a 4 x 4 grid over [-1.5, 1.5]^2; the target is 1 above the
