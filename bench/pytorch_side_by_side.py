@@ -11,6 +11,10 @@ Workloads:
   b  PyTorch examples Net, SGD lr 0.01 momentum 0.5, NLL, inputs normalized
      with (0.1307, 0.3081) as in that example
   d  small Keras CNN, Adam 1e-3
+
+Each side shuffles every epoch and times the training loop only (not the
+test evaluation). PyTorch initializes with its defaults; dlc's models with
+their tutorial's (Glorot uniform for the Keras ones, PyTorch's scheme for (b)).
 """
 import argparse
 import gzip
@@ -158,8 +162,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dlc", default=os.path.join(os.path.dirname(__file__), "..",
                                                   "build", "tools", "dlc"))
-    ap.add_argument("--skip-dlc", action="store_true")
+    ap.add_argument("--skip-dlc", action="store_true", help="train with PyTorch only")
+    ap.add_argument("--no-normalize", action="store_true",
+                    help="pixels in [0, 1] for (b) too (both sides)")
     args = ap.parse_args()
+    if args.no_normalize:
+        w = WORKLOADS[args.workload]
+        WORKLOADS[args.workload] = (*w[:4], None, w[5])
 
     t_s, t_acc = torch_run(args.workload, args.epochs, args.batch, args.threads, args.seed)
     print(f"pytorch {torch.__version__}: s/epoch {' '.join(f'{s:.1f}' for s in t_s)}, "
