@@ -78,6 +78,9 @@ llvm::Expected<Value *> reshapeTo(OpBuilder &B, Value *V, const TensorType &T,
 /// Elements of X per element of a reduction of X over Axes (run-time when
 /// a reduced dim is not static), as a scalar of X's element type.
 Value *reductionCount(OpBuilder &B, Value *X, llvm::ArrayRef<int64_t> Axes);
+/// The gradient of a conv's bias: G summed over every axis but the
+/// channels (axis 1) of its S spatial dims.
+Value *channelSum(OpBuilder &B, Value *G, unsigned S);
 /// Channels [Begin, End) of V (axis 1).
 Value *sliceChannels(OpBuilder &B, Value *V, int64_t Begin, int64_t End);
 llvm::Error unsupported(const Operation &Op, const llvm::Twine &Why);

@@ -144,13 +144,17 @@ static llvm::Error convGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
     Out[1] = B.create(OpKind::Reshape, {DW}, {intsAttr("shape", WShape)});
   }
   if (Op.numOperands() == 3 && Need[2]) {
-    Ints Axes = {0};
-    for (unsigned I = 0; I < S; ++I)
-      Axes.push_back(2 + I);
-    Out[2] = B.create(OpKind::ReduceSum, {G},
-                      {intsAttr("axes", Axes), boolAttr("keepdims", false)});
+    Out[2] = grad::channelSum(B, G, S);
   }
   return llvm::Error::success();
+}
+
+Value *grad::channelSum(OpBuilder &B, Value *G, unsigned S) {
+  Ints Axes = {0};
+  for (unsigned I = 0; I < S; ++I)
+    Axes.push_back(2 + I);
+  return B.create(OpKind::ReduceSum, {G},
+                  {intsAttr("axes", Axes), boolAttr("keepdims", false)});
 }
 
 llvm::Error grad::nnGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,

@@ -344,11 +344,7 @@ llvm::Error grad::convTransposeGrad(Operation &Op, Value *G,
     Out[1] = B.create(OpKind::Reshape, {DW}, {intsAttr("shape", *KOr)});
   }
   if (Op.numOperands() == 3 && Need[2]) {
-    Ints Axes = {0};
-    for (unsigned I = 0; I < S; ++I)
-      Axes.push_back(2 + I);
-    Out[2] = B.create(OpKind::ReduceSum, {G},
-                      {intsAttr("axes", Axes), boolAttr("keepdims", false)});
+    Out[2] = grad::channelSum(B, G, S);
   }
   return llvm::Error::success();
 }
