@@ -120,7 +120,14 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
                              const Epilogue &Epi) {
   const TensorType &BT = Op.operand(1)->Type;
   DType E = Op.result()->Type.elem();
-  const unsigned L = VectorBytes / dtypeSize(E); // lanes per vector register
+  // Lanes per vector register; for a static b narrower than one register
+  // (the weight gradient of a 1-channel convolution: 9 wide), the widest
+  // power of two of at least 4 lanes that fits, so most columns still run
+  // in vector blocks.
+  unsigned L = VectorBytes / dtypeSize(E);
+  if (BT.dim(1).isStatic())
+    while (L > 4 && BT.dim(1).size() < int64_t(L))
+      L /= 2;
   // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a b
   // narrower than that (static, as in the gradients of narrow convolutions)
   // fewer vectors and more rows, so full blocks exist: 12 x 2, 8 x 3, 16 x 1
@@ -165,6 +172,29 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     B.endFor();
   };
 
+  // Rows [Lo, Hi) x the NS (static) columns from J: one scalar accumulator
+  // per column across all of k.
+  auto plainColumns = [&](KValue *Lo, KValue *Hi, KValue *J, unsigned NS) {
+    KValue *I = B.beginFor(Lo, Hi);
+    std::vector<KValue *> Cols, Acc;
+    for (unsigned C = 0; C < NS; ++C) {
+      Cols.push_back(B.index(IndexOp::Add, J, B.constIndex(C)));
+      Acc.push_back(B.local(E));
+      B.set(Acc.back(), ZeroS);
+    }
+    KValue *Kv = B.beginFor(Zero, Kx);
+    KValue *AV = B.load(A, {I, Kv});
+    for (unsigned C = 0; C < NS; ++C)
+      B.set(Acc[C], B.scalar(OpKind::Add,
+                             {B.get(Acc[C]),
+                              B.scalar(OpKind::Mul, {AV, B.load(Bm, {Kv, Cols[C]})}, ST)},
+                             ST));
+    B.endFor(); // k
+    for (unsigned C = 0; C < NS; ++C)
+      B.store(final(B.get(Acc[C]), {I, Cols[C]}, 1), Out, {I, Cols[C]});
+    B.endFor();
+  };
+
   // The result is cut into column panels of width NR and, when b is narrow
   // (few panels, as in the convolutions and dense layers of a CNN), into
   // groups of rows too. One top-level loop runs in parallel: over row groups
@@ -181,7 +211,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   //    1-row blocks on the same packed slice.
   // With a static N, the columns of the last, partial panel that fill whole
   // vectors run the same way, NVR vectors wide; only the last N mod L
-  // columns take the plain schedule. Loops whose bounds are empty for a
+  // columns take a scalar schedule. Loops whose bounds are empty for a
   // given panel stand in for branches.
   const int64_t KC = 128, RowGroup = 8 * MR;
   const Dim &NDim = BT.dim(1);
@@ -296,9 +326,17 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       strip(NVR, J1, Packed, RLo, RFull, RHi);
       B.endFor();
     }
-    // The last N mod L columns (with a static N), or every column past the
-    // last full panel, for all rows.
-    plain(RLo, RHi, B.index(IndexOp::Max, PLo, NVec), PHi);
+    if (!NDim.isStatic()) { // every column past the last full panel
+      plain(RLo, RHi, B.index(IndexOp::Max, PLo, NVec), PHi);
+      return;
+    }
+    // The last N mod L columns, for all rows: one iteration in the last
+    // panel, none in the others.
+    if (const unsigned NS = unsigned(NDim.size() % L)) {
+      KValue *JS = B.beginFor(B.index(IndexOp::Max, PLo, NVec), PHi, NS);
+      plainColumns(RLo, RHi, JS, NS);
+      B.endFor();
+    }
   };
   if (RowParallel) {
     KValue *RG = B.constIndex(RowGroup);

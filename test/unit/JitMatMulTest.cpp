@@ -70,7 +70,8 @@ TEST(JitMatMul, Shapes) {
 TEST(JitMatMul, StaticNarrowWidths) {
   // A static width picks the register block: 16 x 1, 12 x 2, 8 x 3 or 6 x 4
   // vectors, with edge rows and columns.
-  for (int64_t W : {10, 16, 17, 32, 40, 48, 50, 64, 100})
+  // Widths under 16 use 8- or 4-lane vectors.
+  for (int64_t W : {3, 4, 5, 9, 10, 16, 17, 32, 40, 48, 50, 64, 100})
     for (int64_t M : {1, 13, 37}) {
       std::string N = std::to_string(W);
       expectSame("func @f(%a: f32[M,K], %b: f32[K," + N + "]) -> (c: f32[M," +
