@@ -10,7 +10,9 @@
 //    elementwise op of the graph maps to LLVM instructions or intrinsics with
 //    the interpreter's semantics (NaN propagation in max/min, saturating
 //    float-to-int casts, round half to even).
-// 4. `local` is an alloca in the entry block, which mem2reg promotes.
+// 4. `local` is an alloca in the entry block, which mem2reg promotes;
+//    `scratch` is a 64-byte aligned array alloca there (each thread runs
+//    the function on its own stack, so it is private to the thread).
 // 5. Every buffer gets its own alias scope, and float ops may contract into
 //    FMAs; the optimizer runs with the host's target machine so the
 //    vectorizer uses its registers.
@@ -74,6 +76,8 @@ private:
   /// the other buffers (kernel buffers never overlap; see the executor).
   void markAccess(llvm::Instruction *I, const KValue *Buf) {
     const BufInfo &Info = Bufs.find(Buf)->second;
+    if (!Info.Scope) // scratch: an alloca, which alias analysis sees through
+      return;
     I->setMetadata(llvm::LLVMContext::MD_alias_scope, Info.Scope);
     I->setMetadata(llvm::LLVMContext::MD_noalias, Info.NoAlias);
   }
@@ -247,6 +251,26 @@ llvm::Error Emitter::op(const KOp &Op) {
   case KOpKind::Local: {
     llvm::IRBuilder<> EB(Entry, Entry->begin());
     R = EB.CreateAlloca(computeType(Op.Result->Type));
+    break;
+  }
+  case KOpKind::Scratch: {
+    const TensorType &T = Op.Result->BufType;
+    llvm::IRBuilder<> EB(Entry, Entry->begin());
+    auto *Slot = EB.CreateAlloca(
+        llvm::ArrayType::get(storageType(T.elem()), uint64_t(*T.numElements())));
+    Slot->setAlignment(llvm::Align(64));
+    BufInfo Info;
+    Info.Data = Slot;
+    for (int64_t S : T.staticSizes())
+      Info.Sizes.push_back(B.getInt64(S));
+    Info.Strides.resize(T.rank());
+    int64_t Stride = 1;
+    for (int D = int(T.rank()) - 1; D >= 0; --D) {
+      Info.Strides[D] = B.getInt64(Stride);
+      Stride *= T.dim(D).size();
+    }
+    Bufs[Op.Result.get()] = std::move(Info);
+    R = Slot;
     break;
   }
   case KOpKind::Get:

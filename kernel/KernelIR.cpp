@@ -116,6 +116,13 @@ KValue *KBuilder::local(DType E, unsigned Lanes) {
   return result(add(std::make_unique<KOp>(KOpKind::Local)), SType::vec(E, Lanes));
 }
 
+KValue *KBuilder::scratch(TensorType T) {
+  KValue *V = result(add(std::make_unique<KOp>(KOpKind::Scratch)), SType::of(T.elem()));
+  V->IsBuffer = true;
+  V->BufType = std::move(T);
+  return V;
+}
+
 KValue *KBuilder::get(KValue *Local) {
   KOp *Op = add(std::make_unique<KOp>(KOpKind::Get));
   Op->Operands = {Local};
@@ -208,6 +215,9 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
     case KOpKind::Local:
       OS << "local " << Op.Result->Type.str();
       break;
+    case KOpKind::Scratch:
+      OS << "scratch " << Op.Result->BufType.str();
+      break;
     case KOpKind::Get:
       OS << "get " << name(Op.Operands[0]) << " : " << Op.Result->Type.str();
       break;
@@ -285,7 +295,8 @@ public:
         ++Parallel;
       else if (Op->kind() != KOpKind::ConstIndex &&
                Op->kind() != KOpKind::ConstFloat && Op->kind() != KOpKind::Dim &&
-               Op->kind() != KOpKind::IndexArith)
+               Op->kind() != KOpKind::IndexArith &&
+               Op->kind() != KOpKind::Scratch) // private to each thread
         ++Effects;
     }
     if (Parallel > 1 || (Parallel == 1 && Effects))
@@ -346,6 +357,14 @@ private:
     case KOpKind::ConstFloat:
     case KOpKind::Local:
       break;
+    case KOpKind::Scratch: {
+      const TensorType &T = Op.Result->BufType;
+      if (!Op.Result->IsBuffer || !T.isStatic() || T.rank() == 0)
+        return fail("scratch needs a static shape of rank >= 1");
+      if (*T.numElements() * int64_t(dtypeSize(T.elem())) > (int64_t(1) << 20))
+        return fail("scratch %" + Op.Result->Name + " is larger than 1 MiB");
+      break;
+    }
     case KOpKind::Dim:
       if (auto E = use(Op.Operands[0]))
         return E;

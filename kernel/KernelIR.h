@@ -69,6 +69,7 @@ enum class KOpKind : uint8_t {
   Get,        // %v = get %acc : f32
   Set,        // set %acc, %v
   For,        // for %i = %lo to %hi step S [parallel] [vectorize(W)] [unroll(U)] { ... }
+  Scratch,    // %p = scratch f32[128, 64]   (a thread-private buffer, static shape)
 };
 
 enum class IndexOp : uint8_t { Add, Sub, Mul, Div, Rem, Min, Max };
@@ -156,6 +157,10 @@ public:
   KValue *broadcast(KValue *V, unsigned Lanes);
   void store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx);
   KValue *local(DType E, unsigned Lanes = 1);
+  /// A buffer of static shape T private to the thread running the kernel
+  /// (packed operands, for example); its contents are undefined wherever
+  /// the op is reached. At most 1 MiB.
+  KValue *scratch(TensorType T);
   KValue *get(KValue *Local);
   void set(KValue *Local, KValue *V);
   /// Opens a loop; ops built until endFor() go into its body. Returns the

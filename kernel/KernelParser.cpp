@@ -380,6 +380,14 @@ private:
         return Y.takeError();
       return B.index(It->second, *X, *Y);
     }
+    if (Mn == "scratch") {
+      auto T = bufferType();
+      if (!T)
+        return T.takeError();
+      if (!T->isStatic() || T->rank() == 0)
+        return err(At, "scratch needs a static shape of rank >= 1");
+      return B.scratch(std::move(*T));
+    }
     if (Mn == "local") {
       auto T = stype();
       if (!T)

@@ -120,7 +120,14 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
                              const Epilogue &Epi) {
   const TensorType &BT = Op.operand(1)->Type;
   DType E = Op.result()->Type.elem();
-  const unsigned L = VectorBytes / dtypeSize(E); // lanes per vector register
+  // Lanes per vector register; for a static b narrower than one register
+  // (the weight gradient of a 1-channel convolution: 9 wide), the widest
+  // power of two of at least 4 lanes that fits, so most columns still run
+  // in vector blocks.
+  unsigned L = VectorBytes / dtypeSize(E);
+  if (BT.dim(1).isStatic())
+    while (L > 4 && BT.dim(1).size() < int64_t(L))
+      L /= 2;
   // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a b
   // narrower than that (static, as in the gradients of narrow convolutions)
   // fewer vectors and more rows, so full blocks exist: 12 x 2, 8 x 3, 16 x 1
@@ -165,97 +172,171 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     B.endFor();
   };
 
+  // Rows [Lo, Hi) x the NS (static) columns from J: one scalar accumulator
+  // per column across all of k.
+  auto plainColumns = [&](KValue *Lo, KValue *Hi, KValue *J, unsigned NS) {
+    KValue *I = B.beginFor(Lo, Hi);
+    std::vector<KValue *> Cols, Acc;
+    for (unsigned C = 0; C < NS; ++C) {
+      Cols.push_back(B.index(IndexOp::Add, J, B.constIndex(C)));
+      Acc.push_back(B.local(E));
+      B.set(Acc.back(), ZeroS);
+    }
+    KValue *Kv = B.beginFor(Zero, Kx);
+    KValue *AV = B.load(A, {I, Kv});
+    for (unsigned C = 0; C < NS; ++C)
+      B.set(Acc[C], B.scalar(OpKind::Add,
+                             {B.get(Acc[C]),
+                              B.scalar(OpKind::Mul, {AV, B.load(Bm, {Kv, Cols[C]})}, ST)},
+                             ST));
+    B.endFor(); // k
+    for (unsigned C = 0; C < NS; ++C)
+      B.store(final(B.get(Acc[C]), {I, Cols[C]}, 1), Out, {I, Cols[C]});
+    B.endFor();
+  };
+
   // The result is cut into column panels of width NR and, when b is narrow
   // (few panels, as in the convolutions and dense layers of a CNN), into
   // groups of rows too. One top-level loop runs in parallel: over row groups
   // for narrow b, else over panels. Both are independent. Inside a panel,
-  // for rows [RLo, RHi) of which [RLo, RFull) form full blocks:
-  //  - full MR x NR blocks, whose block of the result lives in MR * NV
-  //    vector registers (24 of the 32 AVX-512 registers) across a
-  //    KC-long slice of k; the KC x NR slice of b (32 KiB for f32 on
-  //    AVX-512) stays in cache while the rows of a stream past it;
-  //  - the rows past the last full block, and (in the last, partial panel)
-  //    the columns past the last full panel, with the plain schedule.
-  // Loops whose bounds are empty for a given panel stand in for branches.
+  // for rows [RLo, RHi) of which [RLo, RFull) form full blocks, and for each
+  // KC-long slice of k:
+  //  - the KC x NR slice of b is packed into a contiguous, thread-private
+  //    scratch buffer (32 KiB for f32 on AVX-512), which stays in L1 while
+  //    the rows of a stream past it; unpacked, its rows lie N apart, and for
+  //    N a multiple of 1024 they all fall into the same few cache sets;
+  //  - full MR x NR blocks keep their block of the result in MR * NV
+  //    vector registers (24 of the 32 AVX-512 registers) across the slice;
+  //  - the rows past the last full block (in the last row group) run as
+  //    1-row blocks on the same packed slice.
+  // With a static N, the columns of the last, partial panel that fill whole
+  // vectors run the same way, NVR vectors wide; only the last N mod L
+  // columns take a scalar schedule. Loops whose bounds are empty for a
+  // given panel stand in for branches.
   const int64_t KC = 128, RowGroup = 8 * MR;
   const Dim &NDim = BT.dim(1);
   bool RowParallel = NDim.isStatic() && NDim.size() < 4 * int64_t(NR);
+  const unsigned NVR = NDim.isStatic() ? unsigned((NDim.size() % NR) / L) : 0;
   KValue *NRc = B.constIndex(NR);
+  KValue *NVec = B.index(IndexOp::Add, NF, B.constIndex(NVR * L));
   KValue *Panels = B.index(IndexOp::Div,
                            B.index(IndexOp::Add, N, B.constIndex(NR - 1)), NRc);
-  auto panel = [&](KValue *P, KValue *RLo, KValue *RFull, KValue *RHi) {
-    KValue *PLo = B.index(IndexOp::Mul, P, NRc);
-    KValue *PHi = B.index(IndexOp::Min, B.index(IndexOp::Add, PLo, NRc), N);
-    KValue *FullHi = B.index(IndexOp::Min, B.index(IndexOp::Add, PLo, NRc), NF);
-    // Full-width part of this panel: one iteration, or none in the last one.
-    KValue *J0 = B.beginFor(PLo, FullHi, NR);
+
+  // The MRb x NVb-vector block of the result at (I0, J0) over the k slice
+  // [KLo, KHi), whose rows of b are rows 0.. of Packed.
+  auto block = [&](unsigned MRb, unsigned NVb, KValue *I0, KValue *J0,
+                   KValue *Packed, KValue *KLo, KValue *KHi, bool Last) {
+    std::vector<KValue *> Rows, Cols, PCols;
+    for (unsigned R = 0; R < MRb; ++R)
+      Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
+    for (unsigned V = 0; V < NVb; ++V) {
+      PCols.push_back(B.constIndex(V * L));
+      Cols.push_back(B.index(IndexOp::Add, J0, PCols.back()));
+    }
+    std::vector<std::vector<KValue *>> Acc(MRb, std::vector<KValue *>(NVb));
+    for (unsigned R = 0; R < MRb; ++R)
+      for (unsigned V = 0; V < NVb; ++V) {
+        Acc[R][V] = B.local(E, L);
+        B.set(Acc[R][V], B.load(Out, {Rows[R], Cols[V]}, L));
+      }
+    KValue *Kv = B.beginFor(KLo, KHi);
+    KValue *PRow = B.index(IndexOp::Sub, Kv, KLo);
+    std::vector<KValue *> BV;
+    for (unsigned V = 0; V < NVb; ++V)
+      BV.push_back(B.load(Packed, {PRow, PCols[V]}, L));
+    for (unsigned R = 0; R < MRb; ++R) {
+      KValue *AV = B.broadcast(B.load(A, {Rows[R], Kv}), L);
+      for (unsigned V = 0; V < NVb; ++V)
+        B.set(Acc[R][V],
+              B.scalar(OpKind::Add,
+                       {B.get(Acc[R][V]), B.scalar(OpKind::Mul, {AV, BV[V]}, VT)},
+                       VT));
+    }
+    B.endFor(); // k
+    for (unsigned R = 0; R < MRb; ++R)
+      for (unsigned V = 0; V < NVb; ++V) {
+        KValue *Val = B.get(Acc[R][V]);
+        if (Last)
+          Val = final(Val, {Rows[R], Cols[V]}, L);
+        B.store(Val, Out, {Rows[R], Cols[V]});
+      }
+  };
+
+  // The strip of NVb vectors from column J0 for rows [RLo, RHi), of which
+  // [RLo, RFull) are in full blocks. Every k slice but the last stores
+  // partial sums; the last stores the final values (through the epilogue).
+  auto strip = [&](unsigned NVb, KValue *J0, KValue *Packed, KValue *RLo,
+                   KValue *RFull, KValue *RHi) {
+    KValue *REdge = B.index(IndexOp::Max, RLo, MF);
     {
-      KValue *I = B.beginFor(RLo, RFull);
-      for (unsigned V = 0; V < NV; ++V)
+      KValue *I = B.beginFor(RLo, RHi);
+      for (unsigned V = 0; V < NVb; ++V)
         B.store(ZeroV, Out, {I, B.index(IndexOp::Add, J0, B.constIndex(V * L))});
       B.endFor();
     }
-    // One k slice of every row block; the last slice stores the final
-    // values (through the epilogue), the others partial sums.
     auto slice = [&](KValue *KLo, KValue *KHi, bool Last) {
-      KValue *I0 = B.beginFor(RLo, RFull, MR);
-      std::vector<KValue *> Rows, Cols;
-      for (unsigned R = 0; R < MR; ++R)
-        Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
-      for (unsigned V = 0; V < NV; ++V)
-        Cols.push_back(B.index(IndexOp::Add, J0, B.constIndex(V * L)));
-      std::vector<std::vector<KValue *>> Acc(MR, std::vector<KValue *>(NV));
-      for (unsigned R = 0; R < MR; ++R)
-        for (unsigned V = 0; V < NV; ++V) {
-          Acc[R][V] = B.local(E, L);
-          B.set(Acc[R][V], B.load(Out, {Rows[R], Cols[V]}, L));
-        }
-      KValue *Kv = B.beginFor(KLo, KHi);
-      std::vector<KValue *> BV;
-      for (unsigned V = 0; V < NV; ++V)
-        BV.push_back(B.load(Bm, {Kv, Cols[V]}, L));
-      for (unsigned R = 0; R < MR; ++R) {
-        KValue *AV = B.broadcast(B.load(A, {Rows[R], Kv}), L);
-        for (unsigned V = 0; V < NV; ++V)
-          B.set(Acc[R][V],
-                B.scalar(OpKind::Add,
-                         {B.get(Acc[R][V]), B.scalar(OpKind::Mul, {AV, BV[V]}, VT)},
-                         VT));
+      KValue *Kp = B.beginFor(KLo, KHi);
+      KValue *Row = B.index(IndexOp::Sub, Kp, KLo);
+      for (unsigned V = 0; V < NVb; ++V) {
+        KValue *Col = B.constIndex(V * L);
+        B.store(B.load(Bm, {Kp, B.index(IndexOp::Add, J0, Col)}, L), Packed,
+                {Row, Col});
       }
-      B.endFor(); // k
-      for (unsigned R = 0; R < MR; ++R)
-        for (unsigned V = 0; V < NV; ++V) {
-          KValue *Val = B.get(Acc[R][V]);
-          if (Last)
-            Val = final(Val, {Rows[R], Cols[V]}, L);
-          B.store(Val, Out, {Rows[R], Cols[V]});
-        }
-      B.endFor(); // i0
+      B.endFor(); // packing
+      KValue *I0 = B.beginFor(RLo, RFull, MR);
+      block(MR, NVb, I0, J0, Packed, KLo, KHi, Last);
+      B.endFor();
+      KValue *I1 = B.beginFor(REdge, RHi);
+      block(1, NVb, I1, J0, Packed, KLo, KHi, Last);
+      B.endFor();
     };
     if (!Epi) {
       KValue *KK = B.beginFor(Zero, Kx, KC);
       slice(KK, B.index(IndexOp::Min, B.index(IndexOp::Add, KK, B.constIndex(KC)), Kx),
             false);
       B.endFor(); // kk
-    } else {
-      // Every slice but the last, then the last one [KLast, Kx), which may
-      // be empty (k = 0) but still stores.
-      KValue *Slices = B.index(IndexOp::Div, B.index(IndexOp::Add, Kx, B.constIndex(KC - 1)),
-                               B.constIndex(KC));
-      KValue *KLast = B.index(
-          IndexOp::Max, Zero,
-          B.index(IndexOp::Mul, B.index(IndexOp::Sub, Slices, B.constIndex(1)),
-                  B.constIndex(KC)));
-      KValue *KK = B.beginFor(Zero, KLast, KC);
-      slice(KK, B.index(IndexOp::Add, KK, B.constIndex(KC)), false);
-      B.endFor(); // kk
-      slice(KLast, Kx, true);
+      return;
     }
-    B.endFor(); // j0 (the full part of the panel)
-    // Edge columns (only in the last panel), for the blocked rows.
-    plain(RLo, RFull, B.index(IndexOp::Max, PLo, NF), PHi);
-    // Edge rows (only in the last row group), for this panel's columns.
-    plain(B.index(IndexOp::Max, RLo, MF), RHi, PLo, PHi);
+    // Every slice but the last, then the last one [KLast, Kx), which may
+    // be empty (k = 0) but still stores.
+    KValue *Slices = B.index(IndexOp::Div, B.index(IndexOp::Add, Kx, B.constIndex(KC - 1)),
+                             B.constIndex(KC));
+    KValue *KLast = B.index(
+        IndexOp::Max, Zero,
+        B.index(IndexOp::Mul, B.index(IndexOp::Sub, Slices, B.constIndex(1)),
+                B.constIndex(KC)));
+    KValue *KK = B.beginFor(Zero, KLast, KC);
+    slice(KK, B.index(IndexOp::Add, KK, B.constIndex(KC)), false);
+    B.endFor(); // kk
+    slice(KLast, Kx, true);
+  };
+
+  auto panel = [&](KValue *P, KValue *RLo, KValue *RFull, KValue *RHi) {
+    KValue *PLo = B.index(IndexOp::Mul, P, NRc);
+    KValue *PHi = B.index(IndexOp::Min, B.index(IndexOp::Add, PLo, NRc), N);
+    KValue *FullHi = B.index(IndexOp::Min, B.index(IndexOp::Add, PLo, NRc), NF);
+    KValue *Packed = B.scratch(TensorType(E, {Dim::fixed(KC), Dim::fixed(NR)}));
+    // Full-width part of this panel: one iteration, or none in the last one.
+    KValue *J0 = B.beginFor(PLo, FullHi, NR);
+    strip(NV, J0, Packed, RLo, RFull, RHi);
+    B.endFor();
+    if (NVR) { // the vector columns of the last panel: one iteration there
+      KValue *J1 = B.beginFor(B.index(IndexOp::Max, PLo, NF),
+                              B.index(IndexOp::Min, PHi, NVec), NVR * L);
+      strip(NVR, J1, Packed, RLo, RFull, RHi);
+      B.endFor();
+    }
+    if (!NDim.isStatic()) { // every column past the last full panel
+      plain(RLo, RHi, B.index(IndexOp::Max, PLo, NVec), PHi);
+      return;
+    }
+    // The last N mod L columns, for all rows: one iteration in the last
+    // panel, none in the others.
+    if (const unsigned NS = unsigned(NDim.size() % L)) {
+      KValue *JS = B.beginFor(B.index(IndexOp::Max, PLo, NVec), PHi, NS);
+      plainColumns(RLo, RHi, JS, NS);
+      B.endFor();
+    }
   };
   if (RowParallel) {
     KValue *RG = B.constIndex(RowGroup);

@@ -1,5 +1,6 @@
 // matmul and transpose through the CPU executor equal the interpreter for
-// numpy's shape cases (1-D operands, batch broadcasting) on odd sizes, and an
+// numpy's shape cases (1-D operands, batch broadcasting) on odd sizes, the
+// blocked kernel's packed slices and edges, and an
 // MLP written in IR runs end to end on the JIT.
 #include "JitTestUtil.h"
 
@@ -69,13 +70,39 @@ TEST(JitMatMul, Shapes) {
 TEST(JitMatMul, StaticNarrowWidths) {
   // A static width picks the register block: 16 x 1, 12 x 2, 8 x 3 or 6 x 4
   // vectors, with edge rows and columns.
-  for (int64_t W : {10, 16, 17, 32, 40, 48, 50, 64, 100})
+  // Widths under 16 use 8- or 4-lane vectors.
+  for (int64_t W : {3, 4, 5, 9, 10, 16, 17, 32, 40, 48, 50, 64, 100})
     for (int64_t M : {1, 13, 37}) {
       std::string N = std::to_string(W);
       expectSame("func @f(%a: f32[M,K], %b: f32[K," + N + "]) -> (c: f32[M," +
                      N + "]) {\n  %c = matmul %a, %b\n  return %c\n}\n",
                  {random({M, 130}, 1), random({130, W}, 2)});
     }
+}
+
+TEST(JitMatMul, PackedSlicesAndVectorEdges) {
+  // b's k slices are packed (128 rows at a time): k below, at and past one
+  // slice and across several. A static width past the last full 4-vector
+  // panel leaves 1, 2 or 3 whole vectors (a narrower strip) and 0 to 15
+  // scalar columns; rows past the last 6-row block run as 1-row blocks.
+  for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 80},
+                         {5, 128, 80}, {64, 129, 288}, {13, 300, 117},
+                         {97, 257, 200}, {7, 1000, 64}, {1, 3, 127}})
+    expectSame("func @f(%a: f32[M,K], %b: f32[K," + std::to_string(N) +
+                   "]) -> (c: f32[M," + std::to_string(N) +
+                   "]) {\n  %c = matmul %a, %b\n  return %c\n}\n",
+               {random({M, K}, 30), random({K, N}, 31)});
+  // The same shapes with dynamic widths (no narrower strip) and with a bias
+  // and relu stored by the last slice.
+  const char *Dyn = "func @f(%a: f32[M,K], %b: f32[K,N]) -> (c: f32[M,N]) {\n"
+                    "  %c = matmul %a, %b\n  return %c\n}\n";
+  for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{64, 129, 288},
+                         {13, 300, 117}, {97, 257, 200}})
+    expectSame(Dyn, {random({M, K}, 32), random({K, N}, 33)});
+  expectSame("func @f(%a: f32[M,K], %b: f32[K,288], %c: f32[288]) -> "
+             "(r: f32[M,288]) {\n  %m = matmul %a, %b\n  %s = add %m, %c\n"
+             "  %r = relu %s\n  return %r\n}\n",
+             {random({67, 259}, 34), random({259, 288}, 35), random({288}, 36)});
 }
 
 TEST(JitMatMul, BlockedF64) {
