@@ -82,6 +82,12 @@ TEST_F(TrainFiles, LoadModel) {
   EXPECT_EQ(errOf(loadTrainModel(Two, "", 0)),
             "error: " + Two + ": training needs a function with one input and "
             "one output; @main has 2 inputs and 1 outputs");
+  std::string NoParams = write("noparams.dlc",
+                               "func @main(%a: f32[N,784]) -> (s: f32[N,784]) "
+                               "{\n  %s = relu %a\n  return %s\n}\n");
+  EXPECT_EQ(errOf(loadTrainModel(NoParams, "", 0)),
+            "error: " + NoParams + ": the model has no parameters to train (an "
+            "ONNX model's weights are its float initializers)");
   std::string Bad = write("bad.dlc", "func @main(%a: f32[N]) -> (s: f32[N]) {\n"
                                      "  %s = frobnicate %a\n  return %s\n}\n");
   EXPECT_NE(errOf(loadTrainModel(Bad, "", 0)).find("bad.dlc:2:"),

@@ -96,14 +96,14 @@ llvm::Expected<TrainModel> dlc::loadTrainModel(llvm::StringRef File,
     T.F = T.M->Functions.front().get();
   if (!T.F)
     return makeError(T.Label + ": the model has no function");
-  if (T.F->Params.empty())
-    return makeError(T.Label + ": the model has no parameters to train (an "
-                     "ONNX model's weights are its float initializers)");
   if (T.F->Inputs.size() != 1 || T.F->Outputs.size() != 1)
     return makeError(T.Label + ": training needs a function with one input "
                      "and one output; @" + T.F->Name + " has " +
                      llvm::Twine(T.F->Inputs.size()) + " inputs and " +
                      llvm::Twine(T.F->Outputs.size()) + " outputs");
+  if (T.F->Params.empty())
+    return makeError(T.Label + ": the model has no parameters to train (an "
+                     "ONNX model's weights are its float initializers)");
   return std::move(T);
 }
 
