@@ -136,20 +136,28 @@ Why OpWriter::expand() {
 }
 
 Why OpWriter::oneHot() {
-  // dlc's rows for out-of-range indices are zero; ONNX counts negative
-  // indices from the end, so only indices >= 0 agree.
-  std::string Depth;
+  // ONNX counts negative indices from the end where dlc gives a zero row:
+  // negative indices are first replaced by depth (out of range in both).
+  std::string H = Out[0], Depth;
+  DType E = elem(0);
+  std::string Past; // depth as the indices' type
   if (Op.numOperands() == 2) {
     // The depth is the second operand's last dim.
-    Depth = C.unique(Out[0] + "_depth");
+    Depth = C.unique(H + "_depth");
     attrInt(C.node("Shape", {in(1)}, {Depth}), "start", -1);
+    Past = C.unique(H + "_past");
+    attrInt(C.node("Cast", {Depth}, {Past}), "to", onnxTypeCode(E));
+  } else {
+    Depth = C.ints({Op.getInt("depth")}, H + "_depth");
+    Past = C.scalar(E, double(Op.getInt("depth")), H + "_past");
   }
-  if (Depth.empty())
-    Depth = C.ints({Op.getInt("depth")}, Out[0] + "_depth");
+  std::string Neg =
+      C.tmp("Less", {in(0), C.scalar(E, 0, H + "_zero")}, H + "_negative");
+  std::string Idx = C.tmp("Where", {Neg, Past, in(0)}, H + "_indices");
   Tensor Values(Op.getType("dtype"), {2});
   Values.setF(1, 1.0);
-  std::string V = C.constant(Values, Out[0] + "_values");
-  attrInt(C.node("OneHot", {in(0), Depth, V}, Out), "axis", -1);
+  std::string V = C.constant(Values, H + "_values");
+  attrInt(C.node("OneHot", {Idx, Depth, V}, Out), "axis", -1);
   return std::nullopt;
 }
 

@@ -193,6 +193,27 @@ TEST(OnnxExport, EveryOpWithoutOnnxFormIsReported) {
       << E;
 }
 
+TEST(OnnxExport, OneHotRowsOfOutOfRangeIndicesStayZero) {
+  // ONNX would count -1 from the end; the export keeps dlc's zero row.
+  auto M = parse("func @main(%i: i64[4]) -> (y: f32[4,3]) {\n"
+                 "  %y = one_hot %i {depth = 3} : f32[4,3]\n  return %y\n}\n");
+  ASSERT_TRUE(M);
+  auto Back = roundTrip(*M->Functions[0]);
+  ASSERT_TRUE(Back);
+  Tensor I(DType::I64, {4});
+  int64_t Idx[] = {-1, 0, 2, 5};
+  for (int K = 0; K < 4; ++K)
+    I.setI(K, Idx[K]);
+  auto A = interpret(*M->Functions[0], {I});
+  ASSERT_TRUE(bool(A)) << errText(A.takeError());
+  auto B = interpret(*Back->Functions[0], {I});
+  ASSERT_TRUE(bool(B)) << errText(B.takeError());
+  expectClose((*A)[0], (*B)[0], "one_hot");
+  const float Want[] = {0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0};
+  for (int K = 0; K < 12; ++K)
+    EXPECT_EQ((*B)[0].getF(K), Want[K]) << K;
+}
+
 TEST(OnnxExport, ParameterWithoutValueIsAnError) {
   auto M = parse("func @main(%x: f32[2]) params(%w: f32[2]) -> (y: f32[2]) {\n"
                  "  %y = add %x, %w : f32[2]\n  return %y\n}\n");
