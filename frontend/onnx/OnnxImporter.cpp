@@ -10,11 +10,13 @@
 //    problem and poisons its outputs, so later nodes reading them are
 //    skipped instead of reporting follow-up errors.
 // 5. If any problem was recorded, return them all, one line each.
+// 6. On request, float initializers still read become parameters.
 #include "frontend/onnx/OnnxImporter.h"
 
 #include "frontend/onnx/NodeContext.h"
 #include "frontend/onnx/OnnxTensor.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -73,6 +75,7 @@ private:
   Problems P;
   ValueTable VT;
   int64_t Opset = 0;
+  std::vector<Value *> Initializers;
 
   void checkOpsets();
   void checkNodes();
@@ -80,6 +83,7 @@ private:
   void addInputs(Function &F);
   void convertNodes(Function &F);
   void addOutputs(Function &F);
+  void initializersToParams(Function &F);
 };
 
 void GraphImporter::checkOpsets() {
@@ -151,6 +155,7 @@ void GraphImporter::addInitializers(Function &F) {
     Value *V = B.constant(std::move(*T));
     V->Name = I.name();
     VT.Values[I.name()] = V;
+    Initializers.push_back(V);
   }
   for (const auto &I : G.sparse_initializer())
     P.add(File, "sparse initializer '" + I.values().name() +
@@ -259,6 +264,22 @@ void GraphImporter::addOutputs(Function &F) {
   }
 }
 
+void GraphImporter::initializersToParams(Function &F) {
+  llvm::DenseMap<const Value *, unsigned> Uses = F.countUses();
+  llvm::DenseSet<const Operation *> Replaced;
+  for (Value *V : Initializers) {
+    if (!isFloat(V->Type.elem()) || !Uses.lookup(V))
+      continue;
+    Value *P = F.addParam(V->Name, V->Type, V->Def->attr("value"));
+    P->L = V->Def->L;
+    F.replaceAllUses(V, P);
+    Replaced.insert(V->Def);
+  }
+  F.Body.remove_if([&](const std::unique_ptr<Operation> &Op) {
+    return Replaced.count(Op.get()) > 0;
+  });
+}
+
 llvm::Expected<std::unique_ptr<Module>> GraphImporter::run() {
   if (!MP.has_graph())
     return makeError(Loc::named(File), "the model has no graph");
@@ -275,6 +296,8 @@ llvm::Expected<std::unique_ptr<Module>> GraphImporter::run() {
   addOutputs(*F);
   if (!P.Lines.empty())
     return P.take();
+  if (Opts.InitializersAsParams)
+    initializersToParams(*F);
   return std::move(M);
 }
 

@@ -22,6 +22,10 @@ struct OnnxImportOptions {
   bool ForceDynamic = false;
   /// Where external data files are looked up; default: the model's folder.
   std::string BaseDir;
+  /// Float initializers that the imported graph still reads become
+  /// parameters (trainable weights, with their values as initial values)
+  /// instead of constants; other initializers stay constants. For training.
+  bool InitializersAsParams = false;
 };
 
 /// Imports the model in Path (a serialized onnx.ModelProto).

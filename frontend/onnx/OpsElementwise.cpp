@@ -164,7 +164,23 @@ static void dropout(NodeContext &C) {
       return C.fail("training mode (training_mode input) is not supported");
   }
   Value *X = C.in(0);
-  C.setOutput(0, C.op(OpKind::Identity, {X}));
+  // dlc's dropout in inference form (the output is x), so that training
+  // (dlc train, the Trainer) switches it on. A ratio known only at run time
+  // cannot be, and the node stays the identity it is at inference.
+  double Ratio = C.attrFloat("ratio", 0.5);
+  bool Known = true;
+  if (C.has(1)) {
+    const Tensor *R = C.constIn(1);
+    Known = R && R->numElements() == 1;
+    if (Known)
+      Ratio = R->getF(0);
+  }
+  if (X && Known && Ratio >= 0 && Ratio < 1 && isFloat(X->Type.elem()))
+    C.setOutput(0, C.op(OpKind::Dropout, {X},
+                        {aFloat("ratio", Ratio),
+                         aInt("seed", C.attrInt("seed", 0))}));
+  else
+    C.setOutput(0, C.op(OpKind::Identity, {X}));
   if (C.wantsOutput(1) && X) {
     // Inference: the mask keeps every element.
     Value *Z = C.op(OpKind::Equal, {X, X});

@@ -35,6 +35,13 @@ struct CompileOptions {
 };
 int compileCommand(const CompileOptions &Opts);
 
+/// `dlc export`: a model file or a tutorial model (built with Seed) as ONNX.
+struct ExportOptions {
+  std::string Model, ModelName, Output;
+  int64_t Seed = 0;
+};
+int exportCommand(const ExportOptions &Opts);
+
 struct BenchOptions {
   std::string Model;
   int64_t Batch = 1;

@@ -252,8 +252,10 @@ int dlc::trainCommand(const TrainOptions &O) {
   if (!O.Output.empty()) {
     std::unique_ptr<Module> Trained = T.currentModel();
     Check(saveTrainedModel(*Trained, O.Output));
-    OS << "wrote " << O.Output << " (weights in " << Trained->WeightsFile
-       << ")\n";
+    OS << "wrote " << O.Output;
+    if (!Trained->WeightsFile.empty())
+      OS << " (weights in " << Trained->WeightsFile << ")";
+    OS << "\n";
   }
   if (!O.Plot.empty()) {
     std::error_code EC;

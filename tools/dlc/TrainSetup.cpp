@@ -3,6 +3,8 @@
 #include "TrainSetup.h"
 
 #include "frontend/builder/TutorialModels.h"
+#include "frontend/onnx/OnnxExporter.h"
+#include "frontend/onnx/OnnxImporter.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Weights.h"
@@ -48,6 +50,21 @@ llvm::Expected<double> dlc::parsePositiveNumber(llvm::StringRef Flag,
   return V;
 }
 
+/// IR text, or ONNX whose float initializers become the parameters to train.
+static llvm::Expected<std::unique_ptr<Module>>
+readModelFile(llvm::StringRef File) {
+  auto Buf = llvm::MemoryBuffer::getFile(File);
+  if (!Buf)
+    return makeError("cannot read model '" + File + "': " +
+                     Buf.getError().message());
+  llvm::StringRef Bytes = (*Buf)->getBuffer();
+  if (!isOnnxModel(File, Bytes))
+    return parseModule(Bytes, File);
+  OnnxImportOptions Opts;
+  Opts.InitializersAsParams = true;
+  return importOnnx(Bytes, File, Opts);
+}
+
 llvm::Expected<TrainModel> dlc::loadTrainModel(llvm::StringRef File,
                                                llvm::StringRef Name,
                                                int64_t Seed) {
@@ -68,14 +85,7 @@ llvm::Expected<TrainModel> dlc::loadTrainModel(llvm::StringRef File,
     T.M = std::move(*M);
     T.Label = ("--model " + Name).str();
   } else {
-    if (File.ends_with_insensitive(".onnx"))
-      return makeError("'" + File + "': ONNX import is not available in this "
-                       "build yet; give a .dlc model or --model NAME");
-    auto Buf = llvm::MemoryBuffer::getFile(File);
-    if (!Buf)
-      return makeError("cannot read model '" + File + "': " +
-                       Buf.getError().message());
-    auto M = parseModule((*Buf)->getBuffer(), File);
+    auto M = readModelFile(File);
     if (!M)
       return M.takeError();
     T.M = std::move(*M);
@@ -91,6 +101,9 @@ llvm::Expected<TrainModel> dlc::loadTrainModel(llvm::StringRef File,
                      "and one output; @" + T.F->Name + " has " +
                      llvm::Twine(T.F->Inputs.size()) + " inputs and " +
                      llvm::Twine(T.F->Outputs.size()) + " outputs");
+  if (T.F->Params.empty())
+    return makeError(T.Label + ": the model has no parameters to train (an "
+                     "ONNX model's weights are its float initializers)");
   return std::move(T);
 }
 
@@ -196,10 +209,6 @@ Tensor dlc::targetsForLoss(const Tensor &Labels, LossKind Loss,
 }
 
 llvm::Error dlc::checkOutputPath(llvm::StringRef Path) {
-  if (Path.ends_with_insensitive(".onnx"))
-    return makeError("-o '" + Path + "': ONNX export is not available in "
-                     "this build yet; write a .dlc model (IR text with a "
-                     ".weights side file)");
   llvm::StringRef Dir = llvm::sys::path::parent_path(Path);
   if (!Dir.empty() && !llvm::sys::fs::is_directory(Dir))
     return makeError("-o '" + Path + "': directory '" + Dir +
@@ -210,6 +219,14 @@ llvm::Error dlc::checkOutputPath(llvm::StringRef Path) {
 llvm::Error dlc::saveTrainedModel(Module &M, llvm::StringRef Path) {
   if (auto E = checkOutputPath(Path))
     return E;
+  if (Path.ends_with_insensitive(".onnx")) {
+    Function *F = M.lookup("main");
+    if (!F && !M.Functions.empty())
+      F = M.Functions.front().get();
+    if (!F)
+      return makeError("-o '" + Path + "': the model has no function");
+    return exportOnnxFile(*F, Path);
+  }
   llvm::SmallString<256> Weights(Path);
   llvm::sys::path::replace_extension(Weights, "weights");
   if (Weights == Path)

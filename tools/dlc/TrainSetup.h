@@ -30,9 +30,10 @@ struct TrainModel {
   std::string Label; // the file or "--model NAME", for messages
 };
 
-/// Exactly one of File (IR text; .onnx is not available yet) and Name (a
-/// tutorial model built with Seed). The function is "main", else the first;
-/// it must have one input and one output.
+/// Exactly one of File (IR text, or ONNX: its float initializers become the
+/// parameters to train) and Name (a tutorial model built with Seed). The
+/// function is "main", else the first; it must have parameters, one input
+/// and one output.
 llvm::Expected<TrainModel> loadTrainModel(llvm::StringRef File,
                                           llvm::StringRef Name, int64_t Seed);
 
@@ -64,10 +65,11 @@ Tensor imagesForModel(const Tensor &Images, const TensorType &Input);
 /// nll, one-hot f32[B,NumClasses] for the others.
 Tensor targetsForLoss(const Tensor &Labels, LossKind Loss, int64_t NumClasses);
 
-/// Writes M as IR text to Path with its weights in Path's stem + ".weights"
-/// next to it (named relative to the text, so the pair can move together).
-/// A path ending in .onnx is an error (ONNX export is not available yet).
+/// Checks that -o's directory exists.
 llvm::Error checkOutputPath(llvm::StringRef Path);
+/// Writes M as IR text to Path with its weights in Path's stem + ".weights"
+/// next to it (named relative to the text, so the pair can move together),
+/// or, for a path ending in .onnx, as an ONNX model (weights inside).
 llvm::Error saveTrainedModel(Module &M, llvm::StringRef Path);
 
 } // namespace dlc

@@ -62,10 +62,24 @@ static cl::opt<std::string>
                 cl::init("obj"), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
+static cl::SubCommand ExportCmd(
+    "export", "Write a model (.dlc, .onnx or a built-in one) as ONNX");
+static cl::opt<std::string> ExportModel(cl::Positional,
+                                        cl::desc("[MODEL.dlc | MODEL.onnx]"),
+                                        cl::sub(ExportCmd));
+static cl::opt<std::string> ExportModelName(
+    "model", cl::desc("A built-in model: keras-cnn, pytorch-net, small-cnn, "
+                      "mlp or neuron"),
+    cl::sub(ExportCmd));
+static cl::opt<int64_t> ExportSeed(
+    "seed", cl::desc("Seeds a built-in model's initial weights"), cl::init(0),
+    cl::sub(ExportCmd));
+static cl::opt<std::string> ExportOut("o", cl::desc("Output file (.onnx)"),
+                                      cl::sub(ExportCmd));
 static cl::SubCommand TrainCmd(
     "train", "Train a model on Fashion-MNIST (or MNIST-format files)");
 static cl::opt<std::string> TrainModelFile(cl::Positional,
-                                           cl::desc("[MODEL.dlc]"),
+                                           cl::desc("[MODEL.dlc | MODEL.onnx]"),
                                            cl::sub(TrainCmd));
 static cl::opt<std::string> TrainModelName(
     "model", cl::desc("A built-in model: keras-cnn, pytorch-net, small-cnn, "
@@ -118,7 +132,8 @@ static cl::opt<std::string> TrainTestLimit(
     "test-limit", cl::desc("Evaluate on the first N test images only"),
     cl::sub(TrainCmd));
 static cl::opt<std::string> TrainOut(
-    "o", cl::desc("Write the trained model (.dlc, with a .weights file)"),
+    "o", cl::desc("Write the trained model (.dlc, with a .weights file, or "
+                  ".onnx)"),
     cl::sub(TrainCmd));
 static cl::opt<std::string> TrainPlot(
     "plot", cl::desc("Write an SVG plot of loss and accuracy per epoch"),
@@ -152,8 +167,10 @@ int main(int argc, char **argv) {
       argc, argv,
       "dlc: deep-learning graph compiler\n\n"
       "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR]\n"
-      "  dlc train (MODEL.dlc | --model NAME) [--data fashion-mnist[:DIR]] "
-      "[--loss L] [--optimizer O] [--lr X] [--epochs E] [--batch B]\n"
+      "  dlc train (MODEL.dlc | MODEL.onnx | --model NAME) "
+      "[--data fashion-mnist[:DIR]] [--loss L] [--optimizer O] [--lr X] "
+      "[--epochs E] [--batch B] [-o OUT.dlc|OUT.onnx]\n"
+      "  dlc export (MODEL | --model NAME) -o OUT.onnx\n"
       "  dlc --list-ops [--markdown]\n");
   if (ListOps) {
     listOps(llvm::outs(), Markdown);
@@ -181,6 +198,14 @@ int main(int argc, char **argv) {
     O.Emit = CompileEmit;
     O.OptLevel = std::min(3u, CompileOpt.getValue());
     return compileCommand(O);
+  }
+  if (ExportCmd) {
+    ExportOptions O;
+    O.Model = ExportModel;
+    O.ModelName = ExportModelName;
+    O.Output = ExportOut;
+    O.Seed = ExportSeed;
+    return exportCommand(O);
   }
   if (BenchCmd) {
     if (BenchBatch < 1 || BenchRuns < 1) {
