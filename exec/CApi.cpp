@@ -57,8 +57,8 @@ extern "C" const char *dlc_dtype_name(int32_t D) {
   return D >= 0 && D < int32_t(NumDTypes) ? Names[D] : "?";
 }
 
-extern "C" int dlc_model_create(const dlc_aot_image *Img, int Threads,
-                                dlc_model **Out, char *Err, size_t ErrLen) {
+static int createModel(const dlc_aot_image *Img, int Threads, dlc_model **Out,
+                       char *Err, size_t ErrLen) {
   if (!Out)
     return fail(DLC_ERR_INVALID_ARGUMENT, "model pointer is NULL", Err, ErrLen);
   *Out = nullptr;
@@ -122,10 +122,15 @@ static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
     return makeError(What + ": rank " + std::to_string(T.rank) +
                      " is out of range [0, " + std::to_string(DLC_MAX_RANK) +
                      "]");
-  for (int32_t D = 0; D < T.rank; ++D)
+  uint64_t Bytes = dtypeSize(DType(T.dtype));
+  for (int32_t D = 0; D < T.rank; ++D) {
     if (T.shape[D] < 0)
       return makeError(What + ": dim " + std::to_string(D) + " is negative (" +
                        std::to_string(T.shape[D]) + ")");
+    if (T.shape[D] && Bytes > (uint64_t(1) << 62) / uint64_t(T.shape[D]))
+      return makeError(What + ": its shape is too large");
+    Bytes *= uint64_t(T.shape[D]);
+  }
   Tensor R(DType(T.dtype), llvm::ArrayRef<int64_t>(T.shape, T.rank));
   if (R.byteSize() && !T.data)
     return makeError(What + ": data is NULL");
@@ -134,9 +139,9 @@ static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
   return R;
 }
 
-extern "C" int dlc_model_run(dlc_model *Model, const dlc_tensor *Inputs,
-                             size_t NumInputs, dlc_tensor *Outputs,
-                             size_t NumOutputs, char *Err, size_t ErrLen) {
+static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
+                    size_t NumInputs, dlc_tensor *Outputs, size_t NumOutputs,
+                    char *Err, size_t ErrLen) {
   if (!Model)
     return fail(DLC_ERR_INVALID_ARGUMENT, "model is NULL", Err, ErrLen);
   const Function &F = Model->X->function();
@@ -189,4 +194,25 @@ extern "C" int dlc_model_run(dlc_model *Model, const dlc_tensor *Inputs,
       std::memcpy(C.data, T.data(), T.byteSize());
   }
   return DLC_OK;
+}
+
+// No C++ exception crosses the C API: running out of memory (the arena of
+// a large batch, for instance) becomes a status.
+extern "C" int dlc_model_create(const dlc_aot_image *Img, int Threads,
+                                dlc_model **Out, char *Err, size_t ErrLen) {
+  try {
+    return createModel(Img, Threads, Out, Err, ErrLen);
+  } catch (const std::bad_alloc &) {
+    return fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
+  }
+}
+
+extern "C" int dlc_model_run(dlc_model *Model, const dlc_tensor *Inputs,
+                             size_t NumInputs, dlc_tensor *Outputs,
+                             size_t NumOutputs, char *Err, size_t ErrLen) {
+  try {
+    return runModel(Model, Inputs, NumInputs, Outputs, NumOutputs, Err, ErrLen);
+  } catch (const std::bad_alloc &) {
+    return fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
+  }
 }
