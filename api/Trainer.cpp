@@ -43,7 +43,8 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   if (Opts.Engine != "jit" && Opts.Engine != "interp")
     return makeError("engine must be \"jit\" or \"interp\", got \"" +
                      Opts.Engine + "\"");
-  auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed);
+  auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed,
+                               Opts.BatchNormMomentum);
   if (!G)
     return G.takeError();
   auto I = std::make_unique<Impl>();

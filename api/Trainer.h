@@ -33,6 +33,11 @@ struct TrainerOptions {
   unsigned Threads = 0; // 0: every hardware thread
   /// Seeds dropout masks: step k of a run uses seed Seed + k.
   int64_t Seed = 0;
+  /// Running statistics of batch norms in training mode: running =
+  /// momentum * running + (1 - momentum) * batch statistic (Keras' form
+  /// and default; PyTorch's momentum 0.1 is 0.9 here). See
+  /// buildTrainingGraphs.
+  double BatchNormMomentum = 0.99;
 };
 
 /// Loss averaged over the batch, and how many predictions were right

@@ -183,6 +183,8 @@ KOp *accumulateAndStore(KBuilder &B, const ConvTail &T) {
 static void convBody(KBuilder &B, const Operation &Op, ConvNest &Nest,
                      const Epilogue *Epi) {
   const TensorType &XT = Op.operand(0)->Type, &RT = Op.result()->Type;
+  if (!Nest.Pool && isDepthwiseConv(Op, Nest.Out->BufType.elem()))
+    return buildDepthwiseConv(B, Op, Nest.X, Nest.Wt, Nest.Bias, Nest.Out, Epi);
   unsigned S = XT.rank() - 2;
   DType E = RT.elem();
   WindowAttrs W = windowAttrs(Op, S, true);

@@ -56,6 +56,16 @@ void buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
                KValue *Bias, KValue *Out, const Epilogue &Epi,
                const Operation *Pool = nullptr);
 
+/// Whether Op is a 2-D float conv whose output channels each read one input
+/// channel (weights [M, 1, KH, KW]) writing a buffer of element type OutElem:
+/// buildDepthwiseConv handles it.
+bool isDepthwiseConv(const Operation &Op, DType OutElem);
+
+/// The depthwise conv Op on existing arguments (Bias may be null), with an
+/// optional epilogue; vectorizable along result rows (LowerDepthwise.cpp).
+void buildDepthwiseConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
+                        KValue *Bias, KValue *Out, const Epilogue *Epi);
+
 /// A reduction's combining op and its identity for element type E.
 void reductionCombine(OpKind Reduce, DType E, OpKind &Combine, double &Init);
 

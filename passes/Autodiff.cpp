@@ -37,9 +37,6 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::LogSoftmax: case OpKind::Dropout:
   case OpKind::SoftmaxCrossEntropy: case OpKind::NllLoss:
   case OpKind::MseLoss: case OpKind::BceLoss:
-  // Not yet: these need scatter-style adjoints (col2im, scatter-add).
-  case OpKind::ConvTranspose: case OpKind::Im2Col: case OpKind::Gather:
-  case OpKind::Tile:
     return RuleFamily::None;
   case OpKind::Sign: case OpKind::Floor: case OpKind::Ceil:
   case OpKind::Round: case OpKind::Not: case OpKind::And: case OpKind::Or:
@@ -63,12 +60,12 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::ReduceLogSumExp:
     return RuleFamily::Reduction;
   case OpKind::MatMul: case OpKind::Conv: case OpKind::MaxPool:
-  case OpKind::AvgPool:
+  case OpKind::AvgPool: case OpKind::ConvTranspose: case OpKind::Im2Col:
     return RuleFamily::NN;
   case OpKind::Reshape: case OpKind::Transpose: case OpKind::Flatten:
   case OpKind::Squeeze: case OpKind::Unsqueeze: case OpKind::Concat:
   case OpKind::Split: case OpKind::Slice: case OpKind::Pad:
-  case OpKind::Expand:
+  case OpKind::Expand: case OpKind::Gather: case OpKind::Tile:
     return RuleFamily::Movement;
   }
   llvm_unreachable("op kind out of range");

@@ -53,6 +53,19 @@ llvm::Error nnGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
 llvm::Error movementGrad(Operation &Op, llvm::ArrayRef<Value *> ResultGrads,
                          OpBuilder &B, llvm::SmallVectorImpl<Value *> &Out);
 
+/// Rules that scatter (GradRulesWindow.cpp), called by nnGrad and
+/// movementGrad.
+llvm::Error poolGrad(Operation &Op, Value *G, OpBuilder &B,
+                     llvm::SmallVectorImpl<Value *> &Out);
+llvm::Error im2colGrad(Operation &Op, Value *G, OpBuilder &B,
+                       llvm::SmallVectorImpl<Value *> &Out);
+llvm::Error convTransposeGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
+                              OpBuilder &B, llvm::SmallVectorImpl<Value *> &Out);
+llvm::Error gatherGrad(Operation &Op, Value *G, OpBuilder &B,
+                       llvm::SmallVectorImpl<Value *> &Out);
+llvm::Error tileGrad(Operation &Op, Value *G, OpBuilder &B,
+                     llvm::SmallVectorImpl<Value *> &Out);
+
 /// Shared helpers.
 /// Sums G (shaped like a broadcast result) down to type T of an operand.
 Value *sumToShape(OpBuilder &B, Value *G, const TensorType &T);
@@ -65,6 +78,8 @@ llvm::Expected<Value *> reshapeTo(OpBuilder &B, Value *V, const TensorType &T,
 /// Elements of X per element of a reduction of X over Axes (run-time when
 /// a reduced dim is not static), as a scalar of X's element type.
 Value *reductionCount(OpBuilder &B, Value *X, llvm::ArrayRef<int64_t> Axes);
+/// Channels [Begin, End) of V (axis 1).
+Value *sliceChannels(OpBuilder &B, Value *V, int64_t Begin, int64_t End);
 llvm::Error unsupported(const Operation &Op, const llvm::Twine &Why);
 } // namespace grad
 

@@ -14,6 +14,12 @@ Value *grad::broadcastLike(OpBuilder &B, Value *V, Value *Like) {
   return B.create(OpKind::Expand, {V, Like});
 }
 
+Value *grad::sliceChannels(OpBuilder &B, Value *V, int64_t Begin, int64_t End) {
+  return B.create(OpKind::Slice, {V}, {intsAttr("starts", {Begin}),
+                                       intsAttr("ends", {End}),
+                                       intsAttr("axes", {1})});
+}
+
 Value *grad::sumToShape(OpBuilder &B, Value *G, const TensorType &T) {
   if (G->Type.dims() == T.dims())
     return G;

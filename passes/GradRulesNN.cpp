@@ -1,4 +1,5 @@
-// Gradient rules for matmul, convolution, pooling and the movement ops.
+// Gradient rules for matmul, convolution and the movement ops (the rules
+// that scatter are in GradRulesWindow.cpp).
 #include "passes/Autodiff.h"
 #include "passes/Decompose.h"
 
@@ -111,25 +112,32 @@ static llvm::Error convGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
                        intsAttr("output_padding", OutPad)});
   }
   if (Need[1]) {
-    if (Group != 1)
-      return unsupported(Op, "the weights of a grouped convolution");
     if (!WT.isStatic())
       return unsupported(Op, "weights of non-static shape " + WT.str());
-    // dw[M, C*K] = g[M, N*P] @ im2col(x)[N*P, C*K].
+    // dw[M, C*K] = g[M, N*P] @ im2col(x)[N*P, C*K], per group: group j
+    // pairs result channels j*M/group.. with input channels j*C/group...
     int64_t M = WT.dim(0).size(), CK = *WT.numElements() / M, P = 1;
+    int64_t MG = M / Group, CG = WT.dim(1).size();
     Ints Kernel;
     for (unsigned I = 0; I < S; ++I) {
       Kernel.push_back(WT.dim(2 + I).size());
       P *= YT.dim(2 + I).size();
     }
-    Value *Cols = B.create(OpKind::Im2Col, {X},
-                           {intsAttr("kernel", Kernel), intsAttr("strides", Strides),
-                            intsAttr("pads", Pads), intsAttr("dilations", Dil)});
-    Cols = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
-    Value *Gm = B.create(OpKind::Reshape, {G}, {intsAttr("shape", {-1, M, P})});
-    Gm = B.create(OpKind::Transpose, {Gm}, {intsAttr("perm", {1, 0, 2})});
-    Gm = B.create(OpKind::Reshape, {Gm}, {intsAttr("shape", {M, -1})});
-    Value *DW = B.create(OpKind::MatMul, {Gm, Cols});
+    llvm::SmallVector<Value *, 4> Parts;
+    for (int64_t J = 0; J < Group; ++J) {
+      Value *XJ = Group == 1 ? X : sliceChannels(B, X, J * CG, (J + 1) * CG);
+      Value *GJ = Group == 1 ? G : sliceChannels(B, G, J * MG, (J + 1) * MG);
+      Value *Cols = B.create(OpKind::Im2Col, {XJ},
+                             {intsAttr("kernel", Kernel), intsAttr("strides", Strides),
+                              intsAttr("pads", Pads), intsAttr("dilations", Dil)});
+      Cols = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
+      Value *Gm = B.create(OpKind::Reshape, {GJ}, {intsAttr("shape", {-1, MG, P})});
+      Gm = B.create(OpKind::Transpose, {Gm}, {intsAttr("perm", {1, 0, 2})});
+      Gm = B.create(OpKind::Reshape, {Gm}, {intsAttr("shape", {MG, -1})});
+      Parts.push_back(B.create(OpKind::MatMul, {Gm, Cols}));
+    }
+    Value *DW = Group == 1 ? Parts[0]
+                           : B.create(OpKind::Concat, Parts, {intAttr("axis", 0)});
     Ints WShape;
     for (const Dim &D : WT.dims())
       WShape.push_back(D.size());
@@ -145,96 +153,6 @@ static llvm::Error convGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
   return llvm::Error::success();
 }
 
-/// Pooling whose windows tile the input without overlap or padding (stride
-/// = kernel): each input element belongs to at most one window, so the
-/// gradient is a per-window spread of g. Max pooling sends it to the
-/// window's first maximum (as PyTorch does), average pooling spreads it
-/// evenly. Rows and columns past the last window get zero.
-static llvm::Error poolGrad(Operation &Op, Value *G, OpBuilder &B,
-                            llvm::SmallVectorImpl<Value *> &Out) {
-  Value *X = Op.operand(0);
-  const TensorType &XT = X->Type, &YT = Op.result()->Type;
-  DType E = XT.elem();
-  unsigned S = XT.rank() - 2;
-  llvm::ArrayRef<int64_t> K = Op.getInts("kernel");
-  Ints Strides(Op.getInts("strides").begin(), Op.getInts("strides").end());
-  if (Strides.empty())
-    Strides.assign(S, 1);
-  bool Tiles = Strides == Ints(K.begin(), K.end()) && allEqual(Op.getInts("pads"), 0);
-  if (Op.kind() == OpKind::MaxPool)
-    Tiles &= allEqual(Op.getInts("dilations"), 1);
-  Ints Covered, Full;
-  for (unsigned I = 0; I < S && Tiles; ++I) {
-    if (!XT.dim(2 + I).isStatic() || !YT.dim(2 + I).isStatic())
-      return unsupported(Op, "non-static spatial dims " + XT.str());
-    Covered.push_back(YT.dim(2 + I).size() * K[I]);
-    Full.push_back(XT.dim(2 + I).size());
-    Tiles &= Covered.back() <= Full.back(); // no partial (ceil mode) window
-  }
-  if (!Tiles)
-    return unsupported(Op, "windows that overlap, are padded or partial "
-                           "(only stride = kernel without padding is done)");
-  // [N, C, O1*K1, ...] -> [N, C, O1, ..., K1*K2*...]
-  Value *XS = X;
-  if (Covered != Full) {
-    Ints Zeros(S, 0), Axes;
-    for (unsigned I = 0; I < S; ++I)
-      Axes.push_back(2 + I);
-    XS = B.create(OpKind::Slice, {X}, {intsAttr("starts", Zeros),
-                                       intsAttr("ends", Covered),
-                                       intsAttr("axes", Axes)});
-  }
-  Ints Split = {0, 0}, ToWindows = {0, 1}, Back(2 + 2 * S), WinShape = {0, 0};
-  int64_t KSize = 1;
-  for (unsigned I = 0; I < S; ++I) {
-    Split.append({YT.dim(2 + I).size(), K[I]});
-    ToWindows.push_back(2 + 2 * I);
-    WinShape.push_back(YT.dim(2 + I).size());
-    KSize *= K[I];
-  }
-  for (unsigned I = 0; I < S; ++I)
-    ToWindows.push_back(3 + 2 * I);
-  for (unsigned I = 0; I < ToWindows.size(); ++I)
-    Back[ToWindows[I]] = I;
-  WinShape.push_back(KSize);
-  Value *GE = B.create(OpKind::Unsqueeze, {G}, {intsAttr("axes", {int64_t(2 + S)})});
-  Value *Spread;
-  if (Op.kind() == OpKind::MaxPool) {
-    Value *Win = B.create(OpKind::Reshape, {XS}, {intsAttr("shape", Split)});
-    Win = B.create(OpKind::Transpose, {Win}, {intsAttr("perm", ToWindows)});
-    Win = B.create(OpKind::Reshape, {Win}, {intsAttr("shape", WinShape)});
-    Value *Arg = B.create(OpKind::ArgMax, {Win},
-                          {intAttr("axis", 2 + S), boolAttr("keepdims", false)});
-    Value *Hot = B.create(OpKind::OneHot, {Arg},
-                          {intAttr("depth", KSize), {"dtype", Attribute::getType(E)}});
-    Spread = B.create(OpKind::Mul, {Hot, GE});
-  } else {
-    Ints Shape(3 + S, 1);
-    Shape.back() = KSize;
-    Spread = B.create(OpKind::Mul, {B.create(OpKind::Expand, {GE}, {intsAttr("shape", Shape)}),
-                                    B.scalar(E, 1.0 / double(KSize))});
-  }
-  // Back to [N, C, O1*K1, ...], then zeros for what no window covered.
-  Ints Unwin = {0, 0}, Merged = {0, 0};
-  for (unsigned I = 0; I < S; ++I)
-    Unwin.push_back(YT.dim(2 + I).size());
-  for (unsigned I = 0; I < S; ++I)
-    Unwin.push_back(K[I]);
-  Value *R = B.create(OpKind::Reshape, {Spread}, {intsAttr("shape", Unwin)});
-  R = B.create(OpKind::Transpose, {R}, {intsAttr("perm", Back)});
-  for (unsigned I = 0; I < S; ++I)
-    Merged.push_back(Covered[I]);
-  R = B.create(OpKind::Reshape, {R}, {intsAttr("shape", Merged)});
-  if (Covered != Full) {
-    Ints Pads(2 * (2 + S), 0);
-    for (unsigned I = 0; I < S; ++I)
-      Pads[2 + S + 2 + I] = Full[I] - Covered[I];
-    R = B.create(OpKind::Pad, {R}, {intsAttr("pads", Pads)});
-  }
-  Out[0] = R;
-  return llvm::Error::success();
-}
-
 llvm::Error grad::nnGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
                          OpBuilder &B, llvm::SmallVectorImpl<Value *> &Out) {
   switch (Op.kind()) {
@@ -245,6 +163,10 @@ llvm::Error grad::nnGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
   case OpKind::MaxPool:
   case OpKind::AvgPool:
     return poolGrad(Op, G, B, Out);
+  case OpKind::ConvTranspose:
+    return convTransposeGrad(Op, G, Need, B, Out);
+  case OpKind::Im2Col:
+    return im2colGrad(Op, G, B, Out);
   default:
     llvm_unreachable("not an NN op with a gradient rule");
   }
@@ -333,6 +255,10 @@ llvm::Error grad::movementGrad(Operation &Op, llvm::ArrayRef<Value *> ResultGrad
     Out[0] = B.create(OpKind::Pad, {G}, {intsAttr("pads", Pads)});
     return llvm::Error::success();
   }
+  case OpKind::Gather:
+    return gatherGrad(Op, G, B, Out);
+  case OpKind::Tile:
+    return tileGrad(Op, G, B, Out);
   case OpKind::Pad: {
     llvm::ArrayRef<int64_t> Pads = Op.getInts("pads");
     if (Op.getString("mode") != "constant" ||

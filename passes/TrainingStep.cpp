@@ -2,7 +2,9 @@
 // forward model as graph IR.
 //
 // 1. Clone the forward function. In the training copy, dropout is switched
-//    on and seeded with the `step` input.
+//    on and seeded with the `step` input, and batch norms whose running
+//    statistics are parameters normalize with the batch's statistics and
+//    update the running ones (those parameters get no optimizer update).
 // 2. Attach the loss to the scores. A final softmax under a cross-entropy
 //    loss is folded into softmax_cross_entropy on its logits (the same
 //    value, computed stably); a final log_softmax under NLL likewise.
@@ -15,6 +17,8 @@
 #include "passes/Autodiff.h"
 #include "passes/Decompose.h"
 #include "passes/Pass.h"
+
+#include "llvm/ADT/DenseMap.h"
 
 #include <cmath>
 #include <map>
@@ -96,7 +100,7 @@ static llvm::Error attachLoss(Function &F, LossKind Loss, int64_t Classes) {
   F.Outputs.clear();
   F.OutputNames.clear();
   OpBuilder B(F, F.Body.end(), F.L);
-  Value *LossV;
+  Value *LossV = nullptr;
   Value *Scores = S; // what accuracy is computed from
   Operation *Last = S->Def;
   switch (Loss) {
@@ -254,6 +258,64 @@ struct Updater {
 };
 } // namespace
 
+/// Batch normalization in training mode. Every batch_norm whose running
+/// mean and variance (operands 3 and 4) are parameters normalizes with the
+/// batch's statistics instead: mean and biased variance over every axis but
+/// the channel axis 1, computed in the graph, so the gradient flows through
+/// them. The running statistics get Keras' update, running = momentum *
+/// running + (1 - momentum) * batch statistic (biased variance), returned
+/// in Running (one slot per parameter, null for the trained ones). Running
+/// statistics that are constants keep the inference form.
+static llvm::Error useBatchStatistics(Function &F, double Momentum,
+                                      std::vector<Value *> &Running) {
+  llvm::DenseMap<const Value *, unsigned> ParamIndex;
+  for (unsigned I = 0; I < F.Params.size(); ++I)
+    ParamIndex[F.Params[I].get()] = I;
+  Running.assign(F.Params.size(), nullptr);
+  // Uses of each parameter outside the statistics slots of batch norms.
+  llvm::DenseMap<const Value *, unsigned> OtherUses;
+  for (auto &Op : F.Body)
+    for (unsigned K = 0; K < Op->numOperands(); ++K)
+      if (!(Op->kind() == OpKind::BatchNorm && (K == 3 || K == 4)))
+        ++OtherUses[Op->operand(K)];
+  for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
+    Operation &Op = **It;
+    if (Op.kind() != OpKind::BatchNorm)
+      continue;
+    auto MI = ParamIndex.find(Op.operand(3)), VI = ParamIndex.find(Op.operand(4));
+    if (MI == ParamIndex.end() || VI == ParamIndex.end())
+      continue;
+    for (auto *PI : {&*MI, &*VI}) {
+      const Value &P = *F.Params[PI->second];
+      if (Running[PI->second] || OtherUses.lookup(&P) || MI->second == VI->second)
+        return makeError(P.L, "parameter '" + P.Name +
+                                  "' holds running statistics of a batch_norm "
+                                  "and has other uses; training needs it to "
+                                  "belong to one batch_norm only");
+    }
+    const TensorType &XT = Op.operand(0)->Type;
+    DType E = XT.elem();
+    llvm::SmallVector<int64_t, 4> Axes = {0};
+    for (unsigned A = 2; A < XT.rank(); ++A)
+      Axes.push_back(A);
+    OpBuilder B(F, It, Op.L);
+    Value *MeanK = B.create(OpKind::ReduceMean, {Op.operand(0)}, {intsAttr("axes", Axes)});
+    Value *D = B.create(OpKind::Sub, {Op.operand(0), MeanK});
+    Value *Var = B.create(OpKind::ReduceMean, {B.create(OpKind::Mul, {D, D})},
+                          {intsAttr("axes", Axes), boolAttr("keepdims", false)});
+    Value *Mean = B.create(OpKind::Squeeze, {MeanK}, {intsAttr("axes", Axes)});
+    auto Ema = [&](Value *Old, Value *New) {
+      return B.create(OpKind::Add, {B.create(OpKind::Mul, {Old, B.scalar(E, Momentum)}),
+                                    B.create(OpKind::Mul, {New, B.scalar(E, 1 - Momentum)})});
+    };
+    Running[MI->second] = Ema(Op.operand(3), Mean);
+    Running[VI->second] = Ema(Op.operand(4), Var);
+    Op.Operands[3] = Mean;
+    Op.Operands[4] = Var;
+  }
+  return llvm::Error::success();
+}
+
 static llvm::Error checkConfig(const OptimizerConfig &O) {
   auto Finite = [](double V) { return std::isfinite(V); };
   if (!Finite(O.LearningRate) || O.LearningRate <= 0)
@@ -271,9 +333,12 @@ static llvm::Error checkConfig(const OptimizerConfig &O) {
 
 llvm::Expected<TrainingGraphs>
 dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
-                         const OptimizerConfig &Opt, int64_t DropoutSeed) {
+                         const OptimizerConfig &Opt, int64_t DropoutSeed,
+                         double BatchNormMomentum) {
   if (auto E = checkConfig(Opt))
     return std::move(E);
+  if (!(BatchNormMomentum >= 0 && BatchNormMomentum < 1))
+    return makeError("the batch norm momentum must be in [0, 1)");
   if (Forward.Inputs.size() != 1 || Forward.Outputs.size() != 1)
     return makeError(Forward.L, "training needs a model with one input and one "
                                 "output; '@" + Forward.Name + "' has " +
@@ -314,14 +379,28 @@ dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
       Op->Operands.resize(1);
       Op->Operands.push_back(StepIn);
     }
+  std::vector<Value *> Running;
+  if (auto E = useBatchStatistics(S, BatchNormMomentum, Running))
+    return std::move(E);
   if (auto E = attachLoss(S, Loss, Classes))
     return std::move(E);
+  // The running statistics are outputs while autodiff runs, so nothing
+  // drops them; they are off the loss's path.
+  unsigned NumRunning = 0;
+  for (unsigned I = 0; I < Running.size(); ++I)
+    if (Running[I]) {
+      S.addOutput("running." + S.Params[I]->Name, Running[I]);
+      ++NumRunning;
+    }
   AutodiffOptions AD;
   AD.WrtParams = true;
   if (auto E = differentiate(S, AD))
     return std::move(E);
   unsigned NumParams = S.Params.size();
-  std::vector<Value *> Grads(S.Outputs.begin() + 2, S.Outputs.end());
+  for (unsigned I = 0, K = 2; I < Running.size(); ++I)
+    if (Running[I])
+      Running[I] = S.Outputs[K++];
+  std::vector<Value *> Grads(S.Outputs.begin() + 2 + NumRunning, S.Outputs.end());
   S.Outputs.resize(2);
   S.OutputNames.resize(2);
   std::vector<Value *> Params;
@@ -337,7 +416,8 @@ dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
                         }())});
     Updater U{S, B, Opt, T, G.StateOf, {}, {}};
     for (unsigned I = 0; I < NumParams; ++I)
-      S.addOutput("new." + Params[I]->Name, U.update(Params[I], I, Grads[I]));
+      S.addOutput("new." + Params[I]->Name,
+                  Running[I] ? Running[I] : U.update(Params[I], I, Grads[I]));
     for (auto &[Name, V] : U.NewState)
       S.addOutput("new." + Name, V);
   }

@@ -57,9 +57,19 @@ struct TrainingGraphs {
 /// parameters). Errors name what does not fit: an output that is not
 /// [N, C] under a classification loss, a parameter without a gradient
 /// rule on its path, a bad optimizer setting.
+///
+/// Batch normalization: a batch_norm whose running mean and variance are
+/// parameters (as the builder's BatchNorm layer makes them) is in training
+/// mode in @train_step: it normalizes with the batch's mean and biased
+/// variance over every axis but 1, and the step's "new" values of those
+/// two parameters are the running averages (Keras' convention):
+///   running = BatchNormMomentum * running + (1 - BatchNormMomentum) * batch
+/// They get no optimizer update. @evaluate and @predict use the running
+/// statistics.
 llvm::Expected<TrainingGraphs>
 buildTrainingGraphs(const Function &Forward, LossKind Loss,
-                    const OptimizerConfig &Opt, int64_t DropoutSeed = 0);
+                    const OptimizerConfig &Opt, int64_t DropoutSeed = 0,
+                    double BatchNormMomentum = 0.99);
 
 } // namespace dlc
 

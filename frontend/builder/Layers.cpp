@@ -237,12 +237,10 @@ llvm::Expected<Value *> BatchNorm::build(GraphBuilder &B, Value *X,
   int64_t C = X->Type.dim(1).size();
   Value *Gamma = B.param((Name + ".gamma").str(), {C}, Init::Ones, C, C);
   Value *Beta = B.param((Name + ".beta").str(), {C}, Init::Zeros, C, C);
-  Tensor Ones(DType::F32, {C});
-  for (int64_t I = 0; I < C; ++I)
-    Ones.setF(I, 1.0);
-  Value *Mean =
-      B.constant((Name + ".moving_mean").str(), Tensor(DType::F32, {C}));
-  Value *Var = B.constant((Name + ".moving_variance").str(), std::move(Ones));
+  // Parameters too, so a trained model carries them; the training step
+  // updates them as running averages instead of by gradient.
+  Value *Mean = B.param((Name + ".moving_mean").str(), {C}, Init::Zeros, C, C);
+  Value *Var = B.param((Name + ".moving_variance").str(), {C}, Init::Ones, C, C);
   return B.emit(OpKind::BatchNorm, {X, Gamma, Beta, Mean, Var},
                 {{"epsilon", Attribute::getFloat(Epsilon)}}, Name);
 }

@@ -158,11 +158,12 @@ public:
   double Rate;
 };
 
-/// Inference-form batch normalization over the channel axis 1:
+/// Batch normalization over the channel axis 1:
 /// (x - mean) / sqrt(var + epsilon) * gamma + beta. gamma (ones) and beta
-/// (zeros) are trainable parameters NAME.gamma, NAME.beta; the moving mean
-/// (zeros) and variance (ones) are constants, so training never changes
-/// them: batch statistics during training are not implemented.
+/// (zeros) are trained; the moving mean (zeros) and variance (ones) are
+/// parameters NAME.moving_mean, NAME.moving_variance that training updates
+/// as running averages of the batch statistics it normalizes with (Keras'
+/// convention; see buildTrainingGraphs). Inference uses the moving ones.
 class BatchNorm : public LayerBase<BatchNorm> {
 public:
   BatchNorm &epsilon(double E) { Epsilon = E; return *this; }

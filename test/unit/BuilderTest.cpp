@@ -156,12 +156,10 @@ TEST(Builder, ForwardMatchesHandWrittenIR) {
 
   const char *Hand = R"(
 func @main(%x: f32[N,3,8,8]) params(%k1: f32[4,3,3,3], %b1: f32[4],
-    %g: f32[4], %be: f32[4], %k2: f32[4,4,1,1], %b2: f32[4],
+    %g: f32[4], %be: f32[4], %m: f32[4], %v: f32[4], %k2: f32[4,4,1,1], %b2: f32[4],
     %k3: f32[16,6], %b3: f32[6], %k4: f32[6,5]) -> (p: f32[N,5]) {
   %c1 = conv %x, %k1, %b1 {pads = [0, 0, 1, 1], strides = [2, 2]}
   %r1 = relu %c1
-  %m = constant {value = dense<f32[4]>[0.0]}
-  %v = constant {value = dense<f32[4]>[1.0]}
   %bn = batch_norm %r1, %g, %be, %m, %v {epsilon = 0.001}
   %ap = avg_pool %bn {kernel = [3, 3], pads = [1, 1, 1, 1]}
   %c2 = conv %ap, %k2, %b2

@@ -41,6 +41,22 @@ TEST(JitConv, TwoD) {
         "f32[1,8,4,4]", {random({1, 8, 6, 6}, 8), random({8, 1, 3, 3}, 9)});
 }
 
+// Depthwise convs take their own vectorized schedule (LowerDepthwise.cpp):
+// tap ranges computed from strides, dilations and pads, including pads wider
+// than the kernel (rows and columns made only of padding), a channel
+// multiplier of 2, bias and a symbolic batch.
+TEST(JitConv, Depthwise) {
+  check("%x: f32[N,6,9,11], %w: f32[12,1,3,3], %b: f32[12]",
+        "conv %x, %w, %b {group = 6, pads = [1, 2, 0, 1], strides = [2, 1]}",
+        "f32[N,12,4,12]",
+        {random({3, 6, 9, 11}, 40), random({12, 1, 3, 3}, 41), random({12}, 42)});
+  check("%x: f32[1,4,7,8], %w: f32[4,1,3,2]",
+        "conv %x, %w {dilations = [2, 3], group = 4, pads = [4, 3, 4, 5], strides = [3, 2]}",
+        "f32[1,4,4,7]", {random({1, 4, 7, 8}, 43), random({4, 1, 3, 2}, 44)});
+  check("%x: f32[2,1,33,1], %w: f32[5,1,5,1]", "conv %x, %w {pads = [2, 0, 2, 0]}",
+        "f32[2,5,33,1]", {random({2, 1, 33, 1}, 45), random({5, 1, 5, 1}, 46)});
+}
+
 TEST(JitConv, OneAndThreeD) {
   check("%x: f32[2,3,33], %w: f32[5,3,4]", "conv %x, %w {pads = [2, 1], strides = [3]}",
         "f32[2,5,11]", {random({2, 3, 33}, 10), random({5, 3, 4}, 11)});

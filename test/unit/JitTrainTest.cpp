@@ -120,6 +120,54 @@ INSTANTIATE_TEST_SUITE_P(
       return optimizerName(P.param).str();
     });
 
+// The scatter-style gradients (overlapping and padded pooling through
+// im2col and col2im, a strided conv's input gradient as conv_transpose and
+// that conv_transpose's own gradient) compiled by the JIT, against the
+// interpreter.
+TEST(Train, OverlappingPoolsAndConvTransposeJitEqualsInterpreter) {
+  const char *Text =
+      "func @f(%x: f32[N,1,8,8]) params(%w1: f32[3,1,3,3], %wt: f32[3,2,2,2], "
+      "%w2: f32[32,3], %b2: f32[3]) -> (p: f32[N,3]) {\n"
+      "  %c = conv %x, %w1 {pads = [1, 1, 1, 1], strides = [2, 2]}\n"
+      "  %u = conv_transpose %c, %wt {strides = [2, 2]}\n"
+      "  %m = max_pool %u {kernel = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}\n"
+      "  %a = avg_pool %m {kernel = [2, 2], pads = [0, 0, 1, 1], strides = [1, 1]}\n"
+      "  %t = tanh %a\n"
+      "  %f = flatten %t\n"
+      "  %h = matmul %f, %w2\n"
+      "  %z = add %h, %b2\n"
+      "  %p = softmax %z\n"
+      "  return %p\n}\n";
+  auto M = withInits(Text, 0.5, 17);
+  TrainerOptions Opts;
+  Opts.Optimizer.Kind = OptimizerKind::SGD;
+  Opts.Optimizer.LearningRate = 0.5;
+  auto Jit = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_TRUE(bool(Jit)) << errText(Jit.takeError());
+  Opts.Engine = "interp";
+  auto Ref = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_TRUE(bool(Ref)) << errText(Ref.takeError());
+  for (int S = 0; S < 2; ++S) {
+    auto [X, Y] = quadrantBatch(3, 40 + S);
+    auto A = Jit->step(X, Y);
+    ASSERT_TRUE(bool(A)) << errText(A.takeError());
+    auto B = Ref->step(X, Y);
+    ASSERT_TRUE(bool(B)) << errText(B.takeError());
+    EXPECT_NEAR(A->Loss, B->Loss, 1e-5 * std::fabs(B->Loss));
+  }
+  auto MA = Jit->currentModel(), MB = Ref->currentModel();
+  for (size_t I = 0; I < MA->Functions[0]->Params.size(); ++I) {
+    SCOPED_TRACE(MA->Functions[0]->Params[I]->Name);
+    const Tensor &Before = *M->Functions[0]->ParamInits[I]->getTensor();
+    const Tensor &After = *MA->Functions[0]->ParamInits[I]->getTensor();
+    expectClose(After, *MB->Functions[0]->ParamInits[I]->getTensor(), 1e-4);
+    double Moved = 0;
+    for (int64_t E = 0; E < Before.numElements(); ++E)
+      Moved += std::fabs(Before.getF(E) - After.getF(E));
+    EXPECT_GT(Moved, 1e-5); // a gradient reached every parameter
+  }
+}
+
 TEST(Train, SmallCnnLearnsQuadrants) {
   auto M = withInits(SmallCnn, 0.5, 3);
   TrainerOptions Opts;
@@ -182,8 +230,9 @@ TEST(Train, SigmoidNeuronFollowsHandWrittenDescent) {
     }
     auto R = T->step(X, Y);
     ASSERT_TRUE(bool(R)) << errText(R.takeError());
-    if (S % 100 == 0 || S == 999)
+    if (S % 100 == 0 || S == 999) {
       ASSERT_NEAR(R->Loss, Loss, 1e-6) << "step " << S;
+    }
     W0 -= 0.01 * G0;
     W1 -= 0.01 * G1;
     Bias -= 0.01 * GB;
