@@ -1,13 +1,13 @@
-// The CPU graph executor, compile side (the run side is ExecutorRun.cpp).
+// The CPU graph executor, compile side (the run side is exec/Executable,
+// shared with AOT artifacts).
 //
-// 1. Each fusion group (ops marked `fusion = K` by --fuse) becomes one
-//    kernel that runs where its last op stands; every other op becomes a
-//    kernel, a view (sharing its operand's bytes) or a constant. Ops without
-//    a lowering are collected and reported in one error.
-// 2. Elementwise kernels whose output may overwrite a dying operand get
-//    that pair marked, so the LLVM emitter keeps the two in one alias scope.
-// 3. Storage roots (views resolve to their operand's) and the last step
-//    reading each root, for the memory plan.
+// 1. Ops without a lowering are collected and reported in one error.
+// 2. exec/Steps splits the function into constant, view and kernel steps
+//    (one kernel per fusion group).
+// 3. Each kernel step is lowered to kernel IR, named k<number>_<ops>; an
+//    in-place pair is marked so the LLVM emitter keeps the two buffers in
+//    one alias scope.
+// 4. The JIT compiles the kernels and fills the executor's table.
 #include "codegen/Executor.h"
 
 #include "codegen/ScalarOps.h"
@@ -43,12 +43,6 @@ lowerMatMulFor(const Operation &Op, llvm::StringRef Name) {
       (E == DType::F32 || E == DType::F64))
     return lowerMatMulBlocked(Op, Name, hostVectorBytes());
   return lowerMatMul(Op, Name);
-}
-
-bool dlc::isViewOp(OpKind K) {
-  return K == OpKind::Reshape || K == OpKind::Flatten ||
-         K == OpKind::Squeeze || K == OpKind::Unsqueeze ||
-         K == OpKind::Identity;
 }
 
 using LowerFn = llvm::Expected<std::unique_ptr<kir::Kernel>> (*)(
@@ -122,109 +116,42 @@ bool CompiledFunction::supports(const Operation &Op) {
          kernelLowering(Op) != nullptr;
 }
 
-/// The fusion group of Op (0: none).
-static int64_t fusionGroup(const Operation &Op) {
-  const Attribute *A = Op.findAttr(FusionAttr);
-  return A ? A->getInt() : 0;
-}
-
-/// An in-place pair for a kernel step: an input read exactly where the
-/// output of the same type is written (elementwise, or the full space of an
-/// elementwise / reduction group).
-static void findInPlace(LoweredStep &S) {
-  if (S.Plan && (S.Plan->Kind == GroupKind::MatMul ||
-                 S.Plan->Kind == GroupKind::Conv))
-    return;
-  if (!S.Plan && !(S.Op->info().has(Elementwise) && S.Op->numResults() == 1))
-    return;
-  for (size_t I = 0; I < S.Ins.size(); ++I)
-    for (size_t O = 0; O < S.Outs.size(); ++O) {
-      if (S.Ins[I]->Type != S.Outs[O]->Type)
-        continue;
-      if (S.Plan && (S.Ins[I]->Type != S.Plan->Full ||
-                     S.Plan->SpaceOf.lookup(S.Outs[O]) != Space::Full))
-        continue;
-      S.InPlaceIn = I;
-      S.InPlaceOut = O;
-      return;
-    }
-}
-
 llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
   std::string Unsupported;
-  LoweredFunction L;
-  std::map<int64_t, std::vector<const Operation *>> Groups;
-  for (auto &Op : F.Body) {
-    if (int64_t G = fusionGroup(*Op))
-      Groups[G].push_back(Op.get());
+  for (auto &Op : F.Body)
     if (!CompiledFunction::supports(*Op))
       Unsupported += "\n  " + Op->L.str() + ": '" + Op->mnemonic().str() +
                      "' on " + (Op->numOperands() ? Op->operand(0)->Type.str()
                                                   : std::string("no operands"));
-  }
   if (!Unsupported.empty())
     return makeError("'@" + F.Name +
                      "' has ops without a CPU lowering yet (run it with the "
                      "interpreter instead):" + Unsupported);
-  ValueUsers Users = usersOf(F);
-  llvm::DenseSet<const Value *> Available;
-  for (auto &V : F.Inputs)
-    Available.insert(V.get());
-  for (auto &V : F.Params)
-    Available.insert(V.get());
-  for (auto &Op : F.Body) {
-    LoweredStep S;
-    S.Op = Op.get();
-    int64_t G = fusionGroup(*Op);
-    auto GI = Groups.find(G);
-    bool Fused = G && GI->second.size() > 1;
-    if (Fused && GI->second.back() != Op.get())
-      continue; // runs with the group's last op
-    std::string Name = "k" + std::to_string(L.Kernels.size()) + "_";
-    llvm::Expected<std::unique_ptr<kir::Kernel>> K = nullptr;
-    if (Fused) {
-      auto P = planFusionGroup(GI->second, F, Users);
-      if (!P)
-        return P.takeError();
-      for (const Operation *GOp : GI->second)
-        Name += GOp->mnemonic().str() + (GOp == Op.get() ? "" : "_");
-      K = lowerFusedGroup(*P, Name, hostVectorBytes());
-      S.Ins = P->Inputs;
-      S.Outs = P->Outputs;
-      S.Space = P->SpaceValue;
-      S.Plan = std::make_shared<const FusionPlan>(std::move(*P));
-    } else if (Op->kind() == OpKind::Constant || isViewOp(Op->kind())) {
-      S.K = Op->kind() == OpKind::Constant ? LoweredStep::Kind::Constant
-                                           : LoweredStep::Kind::View;
-      Available.insert(Op->result());
-      L.Steps.push_back(std::move(S));
+  auto Steps = planSteps(F);
+  if (!Steps)
+    return Steps.takeError();
+  LoweredFunction L;
+  for (const LoweredStep &S : *Steps) {
+    if (S.K != LoweredStep::Kind::Kernel)
       continue;
+    std::string Name = "k" + std::to_string(S.Kernel) + "_";
+    llvm::Expected<std::unique_ptr<kir::Kernel>> K = nullptr;
+    if (S.Plan) {
+      for (const Operation *GOp : S.Plan->Ops)
+        Name += GOp->mnemonic().str() + (GOp == S.Op ? "" : "_");
+      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes());
     } else {
-      K = kernelLowering(*Op)(*Op, Name + Op->mnemonic().str());
-      S.Ins.assign(Op->Operands.begin(), Op->Operands.end());
-      for (auto &R : Op->Results)
-        S.Outs.push_back(R.get());
+      K = kernelLowering(*S.Op)(*S.Op, Name + S.Op->mnemonic().str());
     }
     if (!K)
       return K.takeError();
-    for (const Value *V : S.Ins)
-      if (!Available.count(V))
-        return makeError(
-            Op->L, (Fused ? "fusion group " + std::to_string(G)
-                          : "'" + Op->mnemonic().str() + "'") +
-                       " reads " + (V->Name.empty() ? "a value" : "%" + V->Name) +
-                       ", which is computed after it (a fusion group runs "
-                       "where its last op stands)");
-    for (const Value *V : S.Outs)
-      Available.insert(V);
-    findInPlace(S);
     if (S.InPlaceIn >= 0)
       (*K)->MayAlias.push_back(
           {unsigned(S.InPlaceIn), unsigned(S.Ins.size() + S.InPlaceOut)});
-    S.Kernel = L.Kernels.size();
+    assert(size_t(S.Kernel) == L.Kernels.size() && "kernels out of order");
     L.Kernels.push_back(std::move(*K));
-    L.Steps.push_back(std::move(S));
   }
+  L.Steps = std::move(*Steps);
   return L;
 }
 
@@ -236,52 +163,23 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel,
   auto Lowered = lowerFunction(F);
   if (!Lowered)
     return Lowered.takeError();
-  std::vector<const kir::Kernel *> Ptrs;
-  for (auto &K : Lowered->Kernels)
-    Ptrs.push_back(K.get());
-  auto J = JitModule::compile(Ptrs, OptLevel);
+  auto J = JitModule::compile(Lowered->kernelList(), OptLevel);
   if (!J)
     return J.takeError();
-  std::unique_ptr<CompiledFunction> C(new CompiledFunction());
-  C->F = &F;
-  C->Pool = std::make_unique<rt::ThreadPool>(
-      Threads ? Threads : rt::ThreadPool::hardwareThreads());
-  C->Jit = std::move(*J);
-  C->Lowered = std::move(*Lowered);
-  for (auto &V : F.Inputs)
-    C->Root[V.get()] = V.get();
-  for (auto &V : F.Params)
-    C->Root[V.get()] = V.get();
-  auto &Steps = C->Lowered.Steps;
-  for (unsigned I = 0; I < Steps.size(); ++I) {
-    const LoweredStep &S = Steps[I];
-    KernelFn Fn = nullptr;
-    bool Par = false;
-    switch (S.K) {
-    case LoweredStep::Kind::Constant:
-      C->Root[S.Op->result()] = S.Op->result();
-      break;
-    case LoweredStep::Kind::View:
-      C->Root[S.Op->result()] = C->Root.lookup(S.Op->operand(0));
-      break;
-    case LoweredStep::Kind::Kernel: {
-      for (const Value *V : S.Outs)
-        C->Root[V] = V;
-      for (const Value *V : S.Ins)
-        C->LastRead[C->Root.lookup(V)] = I;
-      const kir::Kernel &K = *C->Lowered.Kernels[S.Kernel];
-      auto Found = C->Jit->lookup(K.Name);
-      if (!Found)
-        return Found.takeError();
-      Fn = *Found;
-      Par = K.isParallel();
-      break;
-    }
-    }
-    C->Fns.push_back(Fn);
-    C->Parallel.push_back(Par);
+  std::vector<KernelEntry> Table;
+  for (auto &K : Lowered->Kernels) {
+    auto Found = (*J)->lookup(K->Name);
+    if (!Found)
+      return Found.takeError();
+    Table.push_back({*Found, K->isParallel()});
   }
-  for (const Value *V : F.Outputs)
-    C->LastRead[C->Root.lookup(V)] = Steps.size();
+  std::unique_ptr<CompiledFunction> C(new CompiledFunction());
+  C->Jit = std::move(*J);
+  C->Kernels = std::move(Lowered->Kernels);
+  auto X = Executable::create(F, std::move(Lowered->Steps), std::move(Table),
+                              Threads);
+  if (!X)
+    return X.takeError();
+  C->Exec = std::move(*X);
   return C;
 }

@@ -25,9 +25,10 @@ static void initTargets() {
 
 JitModule::~JitModule() = default;
 
-/// The host target machine at the given optimization level.
+/// The host target machine at the given optimization level; Out receives
+/// its builder, for the JIT.
 static llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
-hostTargetMachine(unsigned OptLevel, llvm::orc::JITTargetMachineBuilder *Out = nullptr) {
+hostMachine(unsigned OptLevel, llvm::orc::JITTargetMachineBuilder *Out) {
   initTargets();
   auto JTMB = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!JTMB)
@@ -41,9 +42,13 @@ hostTargetMachine(unsigned OptLevel, llvm::orc::JITTargetMachineBuilder *Out = n
   return TM;
 }
 
-/// Emits the kernels into one module for TM and optimizes it.
-static llvm::Expected<std::unique_ptr<llvm::Module>>
-buildModule(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel,
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+dlc::hostTargetMachine(unsigned OptLevel) {
+  return hostMachine(OptLevel, nullptr);
+}
+
+llvm::Expected<std::unique_ptr<llvm::Module>>
+dlc::buildHostModule(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel,
             llvm::TargetMachine &TM, llvm::LLVMContext &Ctx) {
   auto M = std::make_unique<llvm::Module>("dlc", Ctx);
   M->setDataLayout(TM.createDataLayout());
@@ -68,20 +73,25 @@ llvm::Error dlc::emitKernels(llvm::ArrayRef<const kir::Kernel *> Kernels,
   if (!TM)
     return TM.takeError();
   llvm::LLVMContext Ctx;
-  auto M = buildModule(Kernels, OptLevel, **TM, Ctx);
+  auto M = buildHostModule(Kernels, OptLevel, **TM, Ctx);
   if (!M)
     return M.takeError();
   if (Kind == EmitKind::LLVM) {
     (*M)->print(OS, nullptr);
     return llvm::Error::success();
   }
+  return writeMachineCode(**M, **TM, Kind, OS);
+}
+
+llvm::Error dlc::writeMachineCode(llvm::Module &M, llvm::TargetMachine &TM,
+                                  EmitKind Kind, llvm::raw_pwrite_stream &OS) {
   llvm::legacy::PassManager PM;
-  if ((*TM)->addPassesToEmitFile(PM, OS, nullptr,
-                                 Kind == EmitKind::Asm
-                                     ? llvm::CodeGenFileType::AssemblyFile
-                                     : llvm::CodeGenFileType::ObjectFile))
+  if (TM.addPassesToEmitFile(PM, OS, nullptr,
+                             Kind == EmitKind::Asm
+                                 ? llvm::CodeGenFileType::AssemblyFile
+                                 : llvm::CodeGenFileType::ObjectFile))
     return makeError("the host target cannot emit this file type");
-  PM.run(**M);
+  PM.run(M);
   return llvm::Error::success();
 }
 
@@ -89,11 +99,11 @@ llvm::Expected<std::unique_ptr<JitModule>>
 JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
                    unsigned OptLevel) {
   llvm::orc::JITTargetMachineBuilder JTMB(llvm::Triple{});
-  auto TM = hostTargetMachine(OptLevel, &JTMB);
+  auto TM = hostMachine(OptLevel, &JTMB);
   if (!TM)
     return TM.takeError();
   auto Ctx = std::make_unique<llvm::LLVMContext>();
-  auto Built = buildModule(Kernels, OptLevel, **TM, *Ctx);
+  auto Built = buildHostModule(Kernels, OptLevel, **TM, *Ctx);
   if (!Built)
     return Built.takeError();
   std::unique_ptr<llvm::Module> M = std::move(*Built);

@@ -9,14 +9,13 @@
 
 namespace llvm {
 class raw_pwrite_stream;
+class TargetMachine;
 namespace orc {
 class LLJIT;
 }
 } // namespace llvm
 
 namespace dlc {
-
-using KernelFn = void (*)(const BufferArg *Args, int64_t Chunk, int64_t Chunks);
 
 enum class EmitKind { LLVM, Asm, Object };
 
@@ -25,6 +24,19 @@ enum class EmitKind { LLVM, Asm, Object };
 llvm::Error emitKernels(llvm::ArrayRef<const kir::Kernel *> Kernels,
                         unsigned OptLevel, EmitKind Kind,
                         llvm::raw_pwrite_stream &OS);
+
+/// The host target machine at the given optimization level (PIC).
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+hostTargetMachine(unsigned OptLevel);
+
+/// Emits the kernels into one module of Ctx for TM and optimizes it.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+buildHostModule(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel,
+                llvm::TargetMachine &TM, llvm::LLVMContext &Ctx);
+
+/// Writes M as assembly or an object file (Kind is not LLVM).
+llvm::Error writeMachineCode(llvm::Module &M, llvm::TargetMachine &TM,
+                             EmitKind Kind, llvm::raw_pwrite_stream &OS);
 
 class JitModule {
 public:

@@ -7,6 +7,7 @@
 #ifndef DLC_CODEGEN_LLVMEMITTER_H
 #define DLC_CODEGEN_LLVMEMITTER_H
 
+#include "exec/KernelAbi.h"
 #include "kernel/KernelIR.h"
 
 #include "llvm/IR/LLVMContext.h"
@@ -17,12 +18,6 @@ class TargetMachine;
 }
 
 namespace dlc {
-
-/// The C layout of one kernel argument.
-struct BufferArg {
-  void *Data;
-  const int64_t *Sizes;
-};
 
 /// Emits K into M as a function named K.Name. Errors name what the emitter
 /// cannot handle yet (an elementwise op without a lowering, for instance).

@@ -148,7 +148,7 @@ void dlc::printAttribute(const Attribute &A, llvm::raw_ostream &OS,
   }
   case AttrKind::Tensor: {
     const Tensor &T = *A.getTensor();
-    if (!A.blobName().empty()) {
+    if (!A.blobName().empty() && !Opts.InlineResources) {
       OS << "resource<" << T.type().str() << ">";
       printQuoted(A.blobName(), OS);
       return;

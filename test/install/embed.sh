@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs dlc from the build tree into a scratch prefix, builds
 # examples/embed against it with find_package(dlc), runs it and checks its
-# output. Usage: embed.sh BUILD_DIR SOURCE_DIR
+# output; then compiles a model ahead of time with the installed dlc and
+# builds examples/aot against the installed runtime. Usage: embed.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
 work=$(mktemp -d)
@@ -20,3 +21,16 @@ training: loss fell, 8 of 8 right'
 if [ "$out" != "$expected" ]; then
   echo "embed.sh: unexpected output; expected:"; echo "$expected"; exit 1
 fi
+
+# The installed dlc compiles a model ahead of time against the installed
+# libdlc_runtime.so, and a C program builds with the installed header.
+"$work/prefix/bin/dlc" compile "$src/test/tools/Inputs/small-resource.dlc" \
+  -o "$work/tiny.so"
+readelf -d "$work/tiny.so" | grep -q "NEEDED.*libdlc_runtime.so"
+readelf -d "$work/tiny.so" | grep -q "R.*PATH.*$work/prefix/lib"
+cc -std=c99 -Wall -Werror -I"$work" -I"$work/prefix/include" -DMODEL=tiny \
+  -DMODEL_UPPER=TINY -DMODEL_HEADER='"tiny.h"' "$src/examples/aot/main.c" \
+  "$work/tiny.so" -L"$work/prefix/lib" -Wl,-rpath,"$work/prefix/lib" \
+  -ldlc_runtime -lm -o "$work/tiny_demo"
+mkdir -p "$work/tiny-run"
+"$work/tiny_demo" 3 "$work/tiny-run" | grep -q "output 0: f32, rank 2, dim 0 = 3"

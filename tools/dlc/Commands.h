@@ -30,8 +30,11 @@ struct RunOptions {
 int runCommand(const RunOptions &Opts);
 
 struct CompileOptions {
-  std::string Model, Output = "-", Emit = "obj";
+  std::string Model, Output = "-";
+  std::string Emit; // empty: an AOT library or object, from -o's extension
+  std::string Name; // the C symbol prefix (default: from -o's file name)
   unsigned OptLevel = 3;
+  unsigned Threads = 0; // the AOT library's default thread count
 };
 int compileCommand(const CompileOptions &Opts);
 

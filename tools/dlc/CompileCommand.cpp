@@ -1,23 +1,164 @@
-// `dlc compile`: the optimized graph IR, its kernel IR, the LLVM IR, host
-// assembly or an object file with one function per kernel. (The AOT shared
-// library with a C header and a graph entry point is the ONNX issue's work.)
+// `dlc compile`: an AOT library (-o NAME.so, or a relocatable NAME.o) with
+// its C header NAME.h, or for inspection (--emit) the optimized graph IR,
+// its kernel IR, the LLVM IR, host assembly or an object file with one
+// function per kernel. Everything is produced in memory or in temporary
+// files first, so an error leaves no output behind.
 #include "Commands.h"
 
-#include "frontend/onnx/OnnxImporter.h"
+#include "codegen/Aot.h"
 #include "codegen/Executor.h"
-#include "ir/Parser.h"
+#include "frontend/onnx/OnnxImporter.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace dlc;
 
+/// The file name's stem as a C identifier: other characters become '_'.
+static std::string prefixFromOutput(llvm::StringRef Output) {
+  std::string S;
+  for (char C : llvm::sys::path::stem(Output))
+    S += llvm::isAlnum(C) ? C : '_';
+  if (S.empty() || llvm::isDigit(S[0]))
+    S = "_" + S;
+  return isCIdentifier(S) ? S : S + "_";
+}
+
+/// The function a model runs: @main, or its first one.
+static llvm::Expected<const Function *> entryFunction(const Module &M) {
+  if (const Function *F = M.lookup("main"))
+    return F;
+  if (M.Functions.empty())
+    return makeError("the model has no function");
+  return M.Functions.front().get();
+}
+
+/// Writes Bytes to a temporary file next to Path (renamed over it by
+/// keep()), so a failed compile never leaves a partial output.
+static llvm::Expected<llvm::sys::fs::TempFile>
+stage(llvm::StringRef Path, llvm::StringRef Bytes) {
+  auto T = llvm::sys::fs::TempFile::create(Path + ".tmp-%%%%%%");
+  if (!T)
+    return makeError("cannot write '" + Path +
+                     "': " + llvm::toString(T.takeError()));
+  llvm::raw_fd_ostream OS(T->FD, /*shouldClose=*/false);
+  OS << Bytes;
+  OS.flush();
+  if (OS.has_error()) {
+    OS.clear_error();
+    llvm::consumeError(T->discard());
+    return makeError("cannot write '" + Path + "'");
+  }
+  return std::move(*T);
+}
+
+/// libdlc_runtime.so for the shared library to depend on: installed next to
+/// the tool (PREFIX/lib) or in the build tree; empty when neither exists.
+static std::string runtimeLibraryDir() {
+  std::string Exe = llvm::sys::fs::getMainExecutable(
+      nullptr, reinterpret_cast<void *>(&runtimeLibraryDir));
+  llvm::SmallString<256> Installed(llvm::sys::path::parent_path(
+      llvm::sys::path::parent_path(Exe)));
+  llvm::sys::path::append(Installed, "lib");
+  for (llvm::StringRef Dir : {llvm::StringRef(Installed),
+                              llvm::StringRef(DLC_RUNTIME_BUILD_DIR)}) {
+    llvm::SmallString<256> Lib(Dir);
+    llvm::sys::path::append(Lib, "libdlc_runtime.so");
+    if (llvm::sys::fs::exists(Lib))
+      return Dir.str();
+  }
+  return "";
+}
+
+/// Links Object into the shared library Out with the system C compiler
+/// driver (cc), against libdlc_runtime.so and libm.
+static llvm::Error linkShared(llvm::StringRef Object, llvm::StringRef Out) {
+  auto CC = llvm::sys::findProgramByName("cc");
+  if (!CC)
+    return makeError("cannot link '" + Out +
+                     "': no C compiler driver 'cc' on PATH (compile to a .o "
+                     "instead and link it yourself)");
+  std::vector<std::string> Args = {*CC, "-shared", "-o", Out.str(),
+                                   Object.str()};
+  std::string Dir = runtimeLibraryDir();
+  if (!Dir.empty())
+    for (std::string A : {"-L" + Dir, "-Wl,-rpath," + Dir, std::string("-ldlc_runtime")})
+      Args.push_back(A);
+  Args.push_back("-lm");
+  std::vector<llvm::StringRef> Refs(Args.begin(), Args.end());
+  std::string Msg;
+  int RC = llvm::sys::ExecuteAndWait(*CC, Refs, std::nullopt, {}, 0, 0, &Msg);
+  if (RC != 0)
+    return makeError("linking '" + Out + "' failed" +
+                     (Msg.empty() ? "" : ": " + Msg) + " (" +
+                     llvm::join(Args, " ") + ")");
+  return llvm::Error::success();
+}
+
+/// `-o NAME.so` / `-o NAME.o`: the library or object plus NAME.h.
+static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
+                              bool Shared) {
+  AotOptions A;
+  A.Prefix = Opts.Name.empty() ? prefixFromOutput(Opts.Output) : Opts.Name;
+  if (!isCIdentifier(A.Prefix))
+    return makeError("--name must be a C identifier, got '" + A.Prefix + "'");
+  A.Source = llvm::sys::path::filename(Opts.Model).str();
+  A.OptLevel = Opts.OptLevel;
+  A.Threads = Opts.Threads;
+  llvm::SmallVector<char, 0> Object;
+  llvm::raw_svector_ostream OS(Object);
+  if (auto E = emitAotObject(F, A, OS))
+    return E;
+  llvm::SmallString<256> Header(Opts.Output);
+  llvm::sys::path::replace_extension(Header, "h");
+  auto Lib = stage(Opts.Output, Shared ? llvm::StringRef()
+                                       : llvm::StringRef(Object.data(),
+                                                         Object.size()));
+  if (!Lib)
+    return Lib.takeError();
+  if (Shared) {
+    // The object goes to a temporary file; cc writes the library over the
+    // staged (empty) file.
+    llvm::SmallString<256> Obj;
+    int FD;
+    if (llvm::sys::fs::createTemporaryFile("dlc-aot", "o", FD, Obj))
+      return llvm::joinErrors(makeError("cannot create a temporary file"),
+                              Lib->discard());
+    {
+      llvm::raw_fd_ostream ObjOS(FD, /*shouldClose=*/true);
+      ObjOS.write(Object.data(), Object.size());
+    }
+    llvm::Error E = linkShared(Obj, Lib->TmpName);
+    llvm::sys::fs::remove(Obj);
+    if (E)
+      return llvm::joinErrors(std::move(E), Lib->discard());
+  }
+  auto H = stage(Header, aotHeader(F, A));
+  if (!H)
+    return llvm::joinErrors(H.takeError(), Lib->discard());
+  if (auto E = Lib->keep(Opts.Output))
+    return llvm::joinErrors(std::move(E), H->discard());
+  if (auto E = H->keep(Header)) {
+    llvm::sys::fs::remove(Opts.Output);
+    return E;
+  }
+  return llvm::Error::success();
+}
+
 static llvm::Error compile(const CompileOptions &Opts) {
-  if (Opts.Emit != "ir" && Opts.Emit != "kernel-ir" && Opts.Emit != "llvm" &&
-      Opts.Emit != "asm" && Opts.Emit != "obj")
+  llvm::StringRef Ext = llvm::sys::path::extension(Opts.Output);
+  bool Aot = Opts.Emit.empty();
+  if (Aot && Ext != ".so" && Ext != ".o")
+    return makeError("pass -o NAME.so (a shared library) or -o NAME.o (an "
+                     "object file), each with NAME.h, or --emit=ir, kernel-ir, "
+                     "llvm, asm or obj to inspect a stage");
+  if (!Aot && Opts.Emit != "ir" && Opts.Emit != "kernel-ir" &&
+      Opts.Emit != "llvm" && Opts.Emit != "asm" && Opts.Emit != "obj")
     return makeError("--emit must be ir, kernel-ir, llvm, asm or obj, got '" +
                      Opts.Emit + "'");
   if (Opts.Emit == "obj" && Opts.Output == "-")
@@ -30,6 +171,12 @@ static llvm::Error compile(const CompileOptions &Opts) {
     return E;
   if (auto E = PM.run(**M))
     return E;
+  if (Aot) {
+    auto F = entryFunction(**M);
+    if (!F)
+      return F.takeError();
+    return compileAot(Opts, **F, Ext == ".so");
+  }
   // Produce everything before opening the output, so that an error leaves
   // no file behind.
   std::string Text;

@@ -51,15 +51,27 @@ static cl::opt<bool> RunPrintIR("print-ir",
                                 cl::sub(RunCmd));
 
 static cl::SubCommand CompileCmd(
-    "compile", "Compile a model: graph IR, kernel IR, LLVM IR, assembly or "
-               "an object file");
+    "compile", "Compile a model ahead of time: -o NAME.so or -o NAME.o, each "
+               "with a C header NAME.h; or --emit a stage to inspect it");
 static cl::opt<std::string> CompileModel(cl::Positional, cl::desc("<model.dlc>"),
                                          cl::Required, cl::sub(CompileCmd));
-static cl::opt<std::string> CompileOut("o", cl::desc("Output file"),
-                                       cl::init("-"), cl::sub(CompileCmd));
 static cl::opt<std::string>
-    CompileEmit("emit", cl::desc("ir, kernel-ir, llvm, asm or obj (default)"),
-                cl::init("obj"), cl::sub(CompileCmd));
+    CompileOut("o",
+               cl::desc("Output file: NAME.so (shared library) or NAME.o "
+                        "(object to link with -ldlc_runtime), plus NAME.h"),
+               cl::init("-"), cl::sub(CompileCmd));
+static cl::opt<std::string> CompileEmit(
+    "emit", cl::desc("Inspect a stage instead: ir, kernel-ir, llvm, asm or "
+                     "obj (one function per kernel)"),
+    cl::sub(CompileCmd));
+static cl::opt<std::string> CompileName(
+    "name", cl::desc("C symbol prefix (default: the output file's name)"),
+    cl::sub(CompileCmd));
+static cl::opt<unsigned> CompileThreads(
+    "threads",
+    cl::desc("Default thread count of the AOT library (default: every "
+             "hardware thread; NAME_create can override it)"),
+    cl::init(0), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
 static cl::SubCommand ExportCmd(
@@ -196,6 +208,8 @@ int main(int argc, char **argv) {
     O.Model = CompileModel;
     O.Output = CompileOut;
     O.Emit = CompileEmit;
+    O.Name = CompileName;
+    O.Threads = CompileThreads;
     O.OptLevel = std::min(3u, CompileOpt.getValue());
     return compileCommand(O);
   }

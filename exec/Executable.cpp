@@ -1,6 +1,8 @@
-// The CPU graph executor, run side: input checks, the memory plan and the
-// walk over the steps.
+// The graph executor's run side: input checks, the memory plan and the
+// walk over the steps, calling kernels through the function-pointer table.
 //
+// 0. At creation: the storage root of each value (views resolve to their
+//    operand's) and the last step reading each root.
 // 1. Check the inputs against the signature (count, dtype, rank, static
 //    dims, one size per symbol).
 // 2. Find or build the plan for these input shapes (cached, under a lock):
@@ -12,7 +14,7 @@
 // 3. Take an arena from the pool, call each kernel with {data, sizes} per
 //    buffer (plus the shape-only space argument of a fused group), copy the
 //    outputs out, and give the arena back.
-#include "codegen/Executor.h"
+#include "exec/Executable.h"
 
 #include "ir/ShapeInference.h"
 
@@ -22,7 +24,49 @@
 
 using namespace dlc;
 
-struct CompiledFunction::RunPlan {
+Executable::~Executable() = default;
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::create(const Function &F, std::vector<LoweredStep> Steps,
+                   std::vector<KernelEntry> Kernels, unsigned Threads) {
+  std::unique_ptr<Executable> X(new Executable());
+  X->F = &F;
+  X->Pool = std::make_unique<rt::ThreadPool>(
+      Threads ? Threads : rt::ThreadPool::hardwareThreads());
+  for (auto &V : F.Inputs)
+    X->Root[V.get()] = V.get();
+  for (auto &V : F.Params)
+    X->Root[V.get()] = V.get();
+  for (unsigned I = 0; I < Steps.size(); ++I) {
+    const LoweredStep &S = Steps[I];
+    switch (S.K) {
+    case LoweredStep::Kind::Constant:
+      X->Root[S.Op->result()] = S.Op->result();
+      break;
+    case LoweredStep::Kind::View:
+      X->Root[S.Op->result()] = X->Root.lookup(S.Op->operand(0));
+      break;
+    case LoweredStep::Kind::Kernel:
+      if (S.Kernel < 0 || size_t(S.Kernel) >= Kernels.size() ||
+          !Kernels[S.Kernel].Fn)
+        return makeError("'@" + F.Name + "': no compiled kernel number " +
+                         std::to_string(S.Kernel) + " (there are " +
+                         std::to_string(Kernels.size()) + ")");
+      for (const Value *V : S.Outs)
+        X->Root[V] = V;
+      for (const Value *V : S.Ins)
+        X->LastRead[X->Root.lookup(V)] = I;
+      break;
+    }
+  }
+  for (const Value *V : F.Outputs)
+    X->LastRead[X->Root.lookup(V)] = Steps.size();
+  X->Steps = std::move(Steps);
+  X->Kernels = std::move(Kernels);
+  return X;
+}
+
+struct Executable::RunPlan {
   llvm::DenseMap<const Value *, llvm::SmallVector<int64_t, 4>> Shapes;
   /// Per value: the root whose bytes it uses, after in-place merges.
   llvm::DenseMap<const Value *, const Value *> Storage;
@@ -68,6 +112,10 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   return llvm::Error::success();
 }
 
+llvm::Error Executable::checkInputs(llvm::ArrayRef<Tensor> Inputs) const {
+  return ::checkInputs(*F, Inputs);
+}
+
 /// Gather indices must lie in [-dim, dim): checked before the kernel runs,
 /// which then only normalizes negative ones.
 static llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
@@ -104,8 +152,8 @@ static llvm::SmallVector<int64_t, 4> spaceShape(const FusionPlan &P, Space S,
   return R; // (Pooled values are not checked)
 }
 
-llvm::Expected<std::shared_ptr<const CompiledFunction::RunPlan>>
-CompiledFunction::planFor(llvm::ArrayRef<Tensor> Inputs) const {
+llvm::Expected<std::shared_ptr<const Executable::RunPlan>>
+Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   std::vector<int64_t> Key;
   for (const Tensor &T : Inputs) {
     Key.push_back(T.rank());
@@ -156,7 +204,6 @@ CompiledFunction::planFor(llvm::ArrayRef<Tensor> Inputs) const {
                                   Types[0].str() + " as " + (*RT)[0].str());
   }
   // Liveness of the storage roots that kernels write, with in-place merges.
-  const auto &Steps = Lowered.Steps;
   llvm::DenseMap<const Value *, unsigned> Def, Last;
   llvm::DenseMap<const Value *, const Value *> Merged;
   auto find = [&](const Value *R) {
@@ -211,8 +258,8 @@ CompiledFunction::planFor(llvm::ArrayRef<Tensor> Inputs) const {
 }
 
 llvm::Expected<std::vector<Tensor>>
-CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
-  if (auto E = checkInputs(*F, Inputs))
+Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+  if (auto E = ::checkInputs(*F, Inputs))
     return std::move(E);
   auto PlanOr = planFor(Inputs);
   if (!PlanOr)
@@ -225,7 +272,7 @@ CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const 
   for (size_t I = 0; I < F->Params.size(); ++I)
     External[F->Params[I].get()] =
         const_cast<uint8_t *>(F->ParamInits[I]->getTensor()->data());
-  for (const LoweredStep &S : Lowered.Steps)
+  for (const LoweredStep &S : Steps)
     if (S.K == LoweredStep::Kind::Constant)
       External[S.Op->result()] =
           const_cast<uint8_t *>(S.Op->attr("value").getTensor()->data());
@@ -235,8 +282,8 @@ CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const 
     return It != P.Offset.end() ? A->data() + It->second : External.lookup(R);
   };
   llvm::Error Err = llvm::Error::success();
-  for (size_t I = 0; I < Lowered.Steps.size() && !Err; ++I) {
-    const LoweredStep &S = Lowered.Steps[I];
+  for (size_t I = 0; I < Steps.size() && !Err; ++I) {
+    const LoweredStep &S = Steps[I];
     if (S.K != LoweredStep::Kind::Kernel)
       continue;
     if (!S.Plan && S.Op->kind() == OpKind::Gather) {
@@ -262,10 +309,10 @@ CompiledFunction::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const 
     }
     if (S.Space)
       Bufs.push_back({nullptr, P.Shapes.find(S.Space)->second.data()});
-    KernelFn Fn = Fns[I];
+    KernelFn Fn = Kernels[S.Kernel].Fn;
     // Waking threads costs microseconds: only results of at least 64 KiB
     // are worth splitting.
-    if (Parallel[I] && Pool->threads() > 1 && OutBytes >= (64u << 10)) {
+    if (Kernels[S.Kernel].Parallel && Pool->threads() > 1 && OutBytes >= (64u << 10)) {
       int64_t Chunks = Pool->threads();
       Pool->parallelFor(Chunks, [&](int64_t C) { Fn(Bufs.data(), C, Chunks); });
     } else {

@@ -1,0 +1,153 @@
+// Ahead-of-time compilation of one graph function.
+//
+// 1. Lower F to kernels (as the JIT does) and emit them, optimized for the
+//    host, into one module; rename them <prefix>_k<N>_<ops> and make them
+//    internal.
+// 2. Add the image libdlc_runtime loads (dlc_aot_image in dlc_runtime.h):
+//    the graph IR text of F (weights inline), the kernel table in kernel
+//    number order (exec/Steps numbers kernels the same way from the same
+//    IR) and each kernel's parallel flag.
+// 3. Add the three exported C entry points, which pass the image on to
+//    dlc_model_create / dlc_model_run / dlc_model_destroy.
+// 4. Write an object file (position-independent, so it links into a shared
+//    library or an executable).
+#include "codegen/Aot.h"
+
+#include "codegen/Executor.h"
+#include "ir/Printer.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Target/TargetMachine.h"
+
+using namespace dlc;
+
+bool dlc::isCIdentifier(llvm::StringRef S) {
+  static const char *const Keywords[] = {
+      "auto", "break", "case", "char", "const", "continue", "default", "do",
+      "double", "else", "enum", "extern", "float", "for", "goto", "if",
+      "inline", "int", "long", "register", "restrict", "return", "short",
+      "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
+      "unsigned", "void", "volatile", "while"};
+  if (S.empty() || llvm::isDigit(S[0]))
+    return false;
+  for (char C : S)
+    if (!llvm::isAlnum(C) && C != '_')
+      return false;
+  for (const char *K : Keywords)
+    if (S == K)
+      return false;
+  return true;
+}
+
+/// The graph text the runtime parses: F alone, every weight inline.
+static std::string graphText(const Function &F) {
+  std::string S;
+  llvm::raw_string_ostream OS(S);
+  PrintOptions P;
+  P.InlineResources = true;
+  printFunction(F, OS, P);
+  return S;
+}
+
+/// Defines Entry with type Ty, which passes its arguments on to the
+/// runtime's function Runtime (of the same type) and returns its result.
+static void addForwarder(llvm::Module &M, llvm::StringRef Runtime,
+                         llvm::FunctionType *Ty, const std::string &Entry) {
+  llvm::FunctionCallee Callee = M.getOrInsertFunction(Runtime, Ty);
+  auto *Fn =
+      llvm::Function::Create(Ty, llvm::GlobalValue::ExternalLinkage, Entry, M);
+  Fn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::IRBuilder<> B(llvm::BasicBlock::Create(M.getContext(), "entry", Fn));
+  llvm::SmallVector<llvm::Value *, 8> Args;
+  for (llvm::Argument &A : Fn->args())
+    Args.push_back(&A);
+  llvm::CallInst *C = B.CreateCall(Callee, Args);
+  if (Ty->getReturnType()->isVoidTy())
+    B.CreateRetVoid();
+  else
+    B.CreateRet(C);
+}
+
+llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
+                               llvm::raw_pwrite_stream &OS) {
+  assert(isCIdentifier(Opts.Prefix) && "prefix must be a C identifier");
+  auto Lowered = lowerFunction(F);
+  if (!Lowered)
+    return Lowered.takeError();
+  std::vector<const kir::Kernel *> Kernels = Lowered->kernelList();
+  auto TM = hostTargetMachine(Opts.OptLevel);
+  if (!TM)
+    return TM.takeError();
+  llvm::LLVMContext Ctx;
+  auto MOr = buildHostModule(Kernels, Opts.OptLevel, **TM, Ctx);
+  if (!MOr)
+    return MOr.takeError();
+  llvm::Module &M = **MOr;
+  const std::string &P = Opts.Prefix;
+
+  llvm::Type *I8 = llvm::Type::getInt8Ty(Ctx), *I32 = llvm::Type::getInt32Ty(Ctx),
+             *I64 = llvm::Type::getInt64Ty(Ctx), *Ptr = llvm::PointerType::get(Ctx, 0);
+  std::vector<llvm::Constant *> Fns, Par;
+  for (const kir::Kernel *K : Kernels) {
+    llvm::Function *Fn = M.getFunction(K->Name);
+    assert(Fn && "kernel missing from its module");
+    Fn->setName(P + "_" + K->Name);
+    Fn->setLinkage(llvm::GlobalValue::InternalLinkage);
+    Fns.push_back(Fn);
+    Par.push_back(llvm::ConstantInt::get(I8, K->isParallel()));
+  }
+  auto global = [&](llvm::Constant *Init, const std::string &Name) {
+    return new llvm::GlobalVariable(M, Init->getType(), /*isConstant=*/true,
+                                    llvm::GlobalValue::PrivateLinkage, Init,
+                                    P + "_" + Name);
+  };
+  std::string Text = graphText(F);
+  auto *Graph = global(llvm::ConstantDataArray::getString(Ctx, Text, false),
+                       "graph");
+  auto *Table = global(llvm::ConstantArray::get(
+                           llvm::ArrayType::get(Ptr, Fns.size()), Fns),
+                       "kernels");
+  auto *Flags = global(llvm::ConstantArray::get(
+                           llvm::ArrayType::get(I8, Par.size()), Par),
+                       "parallel");
+  // dlc_aot_image: abi_version, default_threads, ir, ir_len, kernels,
+  // parallel, n_kernels.
+  auto *ImageTy = llvm::StructType::get(Ctx, {I32, I32, Ptr, I64, Ptr, Ptr, I64});
+  auto *Image = global(
+      llvm::ConstantStruct::get(
+          ImageTy, {llvm::ConstantInt::get(I32, 1),
+                    llvm::ConstantInt::get(I32, Opts.Threads), Graph,
+                    llvm::ConstantInt::get(I64, Text.size()), Table, Flags,
+                    llvm::ConstantInt::get(I64, Fns.size())}),
+      "image");
+
+  // int P_create(dlc_model **, int threads, char *err, size_t err_len)
+  // calls dlc_model_create(&image, threads, model, err, err_len).
+  {
+    auto *Own = llvm::FunctionType::get(I32, {Ptr, I32, Ptr, I64}, false);
+    auto *Fn = llvm::Function::Create(Own, llvm::GlobalValue::ExternalLinkage,
+                                      P + "_create", M);
+    Fn->addFnAttr(llvm::Attribute::NoUnwind);
+    llvm::IRBuilder<> B(llvm::BasicBlock::Create(Ctx, "entry", Fn));
+    llvm::FunctionCallee Create = M.getOrInsertFunction(
+        "dlc_model_create",
+        llvm::FunctionType::get(I32, {Ptr, I32, Ptr, Ptr, I64}, false));
+    B.CreateRet(B.CreateCall(Create, {Image, Fn->getArg(1), Fn->getArg(0),
+                                      Fn->getArg(2), Fn->getArg(3)}));
+  }
+  // int P_run(dlc_model *, const dlc_tensor *, size_t, dlc_tensor *, size_t,
+  //           char *, size_t)
+  addForwarder(M, "dlc_model_run",
+               llvm::FunctionType::get(I32, {Ptr, Ptr, I64, Ptr, I64, Ptr, I64},
+                                       false),
+               P + "_run");
+  // void P_destroy(dlc_model *)
+  addForwarder(M, "dlc_model_destroy",
+               llvm::FunctionType::get(llvm::Type::getVoidTy(Ctx), {Ptr}, false),
+               P + "_destroy");
+  assert(!llvm::verifyModule(M) && "AOT module does not verify");
+  return writeMachineCode(M, **TM, EmitKind::Object, OS);
+}

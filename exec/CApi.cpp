@@ -1,0 +1,218 @@
+// The C API of libdlc_runtime (dlc_runtime.h): loads an AOT image (parses
+// its graph, rebuilds the steps, takes its kernel table) and runs it on C
+// tensors, with every error turned into a status and a message.
+#include "exec/dlc_runtime.h"
+
+#include "exec/Executable.h"
+#include "ir/Parser.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+using namespace dlc;
+
+struct dlc_model {
+  std::unique_ptr<Module> M;
+  std::unique_ptr<Executable> X;
+};
+
+static_assert(int(DType::F32) == DLC_F32 && int(DType::F64) == DLC_F64 &&
+                  int(DType::F16) == DLC_F16 && int(DType::BF16) == DLC_BF16 &&
+                  int(DType::I8) == DLC_I8 && int(DType::I16) == DLC_I16 &&
+                  int(DType::I32) == DLC_I32 && int(DType::I64) == DLC_I64 &&
+                  int(DType::U8) == DLC_U8 && int(DType::Bool) == DLC_BOOL &&
+                  NumDTypes == 10,
+              "dlc_dtype and DType disagree");
+
+/// Writes Msg into Err (truncated, NUL-terminated) and returns Status.
+static int fail(int Status, llvm::StringRef Msg, char *Err, size_t ErrLen) {
+  if (Err && ErrLen) {
+    Msg.consume_front("error: ");
+    size_t N = std::min(Msg.size(), ErrLen - 1);
+    std::memcpy(Err, Msg.data(), N);
+    Err[N] = 0;
+  }
+  return Status;
+}
+
+static int fail(int Status, llvm::Error E, char *Err, size_t ErrLen) {
+  return fail(Status, llvm::toString(std::move(E)), Err, ErrLen);
+}
+
+extern "C" void dlc_tensor_free(dlc_tensor *T) {
+  if (T) {
+    std::free(T->data);
+    T->data = nullptr;
+  }
+}
+
+extern "C" const char *dlc_dtype_name(int32_t D) {
+  static const char *const Names[] = {
+#define X(Id, Name, Size, Class) Name,
+      DLC_DTYPES(X)
+#undef X
+  };
+  return D >= 0 && D < int32_t(NumDTypes) ? Names[D] : "?";
+}
+
+static int createModel(const dlc_aot_image *Img, int Threads, dlc_model **Out,
+                       char *Err, size_t ErrLen) {
+  if (!Out)
+    return fail(DLC_ERR_INVALID_ARGUMENT, "model pointer is NULL", Err, ErrLen);
+  *Out = nullptr;
+  if (!Img || Img->abi_version != DLC_AOT_ABI_VERSION)
+    return fail(DLC_ERR_BAD_IMAGE,
+                "the compiled model was made for another runtime version "
+                "(ABI " + std::to_string(Img ? Img->abi_version : 0) +
+                    ", this runtime has " +
+                    std::to_string(DLC_AOT_ABI_VERSION) + ")",
+                Err, ErrLen);
+  if (Threads < 0)
+    return fail(DLC_ERR_INVALID_ARGUMENT,
+                "threads must be 0 (the default) or more, got " +
+                    std::to_string(Threads),
+                Err, ErrLen);
+  auto M = parseModule(llvm::StringRef(Img->ir, Img->ir_len), "<aot model>");
+  if (!M)
+    return fail(DLC_ERR_BAD_IMAGE, M.takeError(), Err, ErrLen);
+  if ((*M)->Functions.size() != 1)
+    return fail(DLC_ERR_BAD_IMAGE, "the compiled model holds no function",
+                Err, ErrLen);
+  const Function &F = *(*M)->Functions.front();
+  auto Steps = planSteps(F);
+  if (!Steps)
+    return fail(DLC_ERR_BAD_IMAGE, Steps.takeError(), Err, ErrLen);
+  std::vector<KernelEntry> Table;
+  for (uint64_t I = 0; I < Img->n_kernels; ++I)
+    Table.push_back({reinterpret_cast<KernelFn>(Img->kernels[I]),
+                     Img->parallel[I] != 0});
+  size_t Used = 0;
+  for (const LoweredStep &S : *Steps)
+    Used += S.K == LoweredStep::Kind::Kernel;
+  if (Used != Table.size())
+    return fail(DLC_ERR_BAD_IMAGE,
+                "the graph needs " + std::to_string(Used) +
+                    " kernels but the compiled model has " +
+                    std::to_string(Table.size()),
+                Err, ErrLen);
+  auto X = Executable::create(F, std::move(*Steps), std::move(Table),
+                              Threads ? Threads : Img->default_threads);
+  if (!X)
+    return fail(DLC_ERR_BAD_IMAGE, X.takeError(), Err, ErrLen);
+  auto *Model = new (std::nothrow) dlc_model;
+  if (!Model)
+    return fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
+  Model->M = std::move(*M);
+  Model->X = std::move(*X);
+  *Out = Model;
+  return DLC_OK;
+}
+
+extern "C" void dlc_model_destroy(dlc_model *Model) { delete Model; }
+
+/// Copies a C input into a tensor, checking what the signature check
+/// cannot see (a dtype or rank out of range, negative dims, no data).
+static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
+  std::string What = "input '" + In.Name + "'";
+  if (T.dtype < 0 || T.dtype >= int32_t(NumDTypes))
+    return makeError(What + ": unknown dtype " + std::to_string(T.dtype));
+  if (T.rank < 0 || T.rank > DLC_MAX_RANK)
+    return makeError(What + ": rank " + std::to_string(T.rank) +
+                     " is out of range [0, " + std::to_string(DLC_MAX_RANK) +
+                     "]");
+  uint64_t Bytes = dtypeSize(DType(T.dtype));
+  for (int32_t D = 0; D < T.rank; ++D) {
+    if (T.shape[D] < 0)
+      return makeError(What + ": dim " + std::to_string(D) + " is negative (" +
+                       std::to_string(T.shape[D]) + ")");
+    if (T.shape[D] && Bytes > (uint64_t(1) << 62) / uint64_t(T.shape[D]))
+      return makeError(What + ": its shape is too large");
+    Bytes *= uint64_t(T.shape[D]);
+  }
+  Tensor R(DType(T.dtype), llvm::ArrayRef<int64_t>(T.shape, T.rank));
+  if (R.byteSize() && !T.data)
+    return makeError(What + ": data is NULL");
+  if (R.byteSize())
+    std::memcpy(R.data(), T.data, R.byteSize());
+  return R;
+}
+
+static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
+                    size_t NumInputs, dlc_tensor *Outputs, size_t NumOutputs,
+                    char *Err, size_t ErrLen) {
+  if (!Model)
+    return fail(DLC_ERR_INVALID_ARGUMENT, "model is NULL", Err, ErrLen);
+  const Function &F = Model->X->function();
+  if (NumInputs != F.Inputs.size() || (NumInputs && !Inputs))
+    return fail(DLC_ERR_INVALID_ARGUMENT,
+                "'@" + F.Name + "' takes " + std::to_string(F.Inputs.size()) +
+                    " input(s), got " +
+                    std::to_string(Inputs ? NumInputs : 0),
+                Err, ErrLen);
+  if (NumOutputs != F.Outputs.size() || (NumOutputs && !Outputs))
+    return fail(DLC_ERR_INVALID_ARGUMENT,
+                "'@" + F.Name + "' has " + std::to_string(F.Outputs.size()) +
+                    " output(s), got room for " +
+                    std::to_string(Outputs ? NumOutputs : 0),
+                Err, ErrLen);
+  std::vector<Tensor> In;
+  for (size_t I = 0; I < NumInputs; ++I) {
+    auto T = toTensor(Inputs[I], *F.Inputs[I]);
+    if (!T)
+      return fail(DLC_ERR_INVALID_ARGUMENT, T.takeError(), Err, ErrLen);
+    In.push_back(std::move(*T));
+  }
+  // Signature errors (dtype, rank, dims) are the caller's; the rest happen
+  // while running (shape rules, gather indices).
+  if (auto E = Model->X->checkInputs(In))
+    return fail(DLC_ERR_INVALID_ARGUMENT, std::move(E), Err, ErrLen);
+  llvm::Expected<std::vector<Tensor>> Out = Model->X->run(In);
+  if (!Out)
+    return fail(DLC_ERR_RUNTIME, Out.takeError(), Err, ErrLen);
+  for (size_t I = 0; I < NumOutputs; ++I) {
+    const Tensor &T = (*Out)[I];
+    dlc_tensor &C = Outputs[I];
+    C.data = nullptr;
+    if (T.rank() > DLC_MAX_RANK || !(C.data = std::malloc(T.byteSize() + 1))) {
+      for (size_t J = 0; J <= I; ++J)
+        dlc_tensor_free(&Outputs[J]);
+      return T.rank() > DLC_MAX_RANK
+                 ? fail(DLC_ERR_RUNTIME,
+                        "output '" + F.OutputNames[I] + "' has rank " +
+                            std::to_string(T.rank()) + ", more than " +
+                            std::to_string(DLC_MAX_RANK),
+                        Err, ErrLen)
+                 : fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
+    }
+    C.dtype = int32_t(T.elem());
+    C.rank = int32_t(T.rank());
+    std::fill(std::begin(C.shape), std::end(C.shape), 0);
+    std::copy(T.shape().begin(), T.shape().end(), C.shape);
+    if (T.byteSize())
+      std::memcpy(C.data, T.data(), T.byteSize());
+  }
+  return DLC_OK;
+}
+
+// No C++ exception crosses the C API: running out of memory (the arena of
+// a large batch, for instance) becomes a status.
+extern "C" int dlc_model_create(const dlc_aot_image *Img, int Threads,
+                                dlc_model **Out, char *Err, size_t ErrLen) {
+  try {
+    return createModel(Img, Threads, Out, Err, ErrLen);
+  } catch (const std::bad_alloc &) {
+    return fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
+  }
+}
+
+extern "C" int dlc_model_run(dlc_model *Model, const dlc_tensor *Inputs,
+                             size_t NumInputs, dlc_tensor *Outputs,
+                             size_t NumOutputs, char *Err, size_t ErrLen) {
+  try {
+    return runModel(Model, Inputs, NumInputs, Outputs, NumOutputs, Err, ErrLen);
+  } catch (const std::bad_alloc &) {
+    return fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
+  }
+}

@@ -1,0 +1,77 @@
+// Runs a graph function's steps on the CPU through a table of kernel
+// function pointers: the JIT fills the table from its compiled module, an
+// AOT artifact from the kernels linked into it. Shapes are resolved at run
+// time, so one executable serves any batch size.
+#ifndef DLC_EXEC_EXECUTABLE_H
+#define DLC_EXEC_EXECUTABLE_H
+
+#include "exec/KernelAbi.h"
+#include "exec/Steps.h"
+#include "ir/Tensor.h"
+#include "runtime/Arena.h"
+#include "runtime/ThreadPool.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <map>
+#include <mutex>
+
+namespace dlc {
+
+/// A compiled kernel: its entry point and whether it has a parallel loop.
+struct KernelEntry {
+  KernelFn Fn = nullptr;
+  bool Parallel = false;
+};
+
+class Executable {
+public:
+  /// Steps come from planSteps(F); Kernels has one entry per kernel number.
+  /// Threads: for the parallel loops of kernels; 0 means every hardware
+  /// thread. F must outlive the executable.
+  static llvm::Expected<std::unique_ptr<Executable>>
+  create(const Function &F, std::vector<LoweredStep> Steps,
+         std::vector<KernelEntry> Kernels, unsigned Threads);
+  ~Executable();
+
+  /// Runs on Inputs (in F's input order). Safe to call from several threads
+  /// at once: each call runs in its own arena. Every intermediate lives in
+  /// that one arena, placed by liveness once per set of input shapes (views
+  /// share their operand's bytes, elementwise results may overwrite an
+  /// operand that dies there); PeakBytes, when given, receives the arena's
+  /// size: the most bytes of intermediates and outputs alive at once, plus
+  /// fragmentation.
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
+                                          uint64_t *PeakBytes = nullptr) const;
+
+  /// Checks inputs against the signature (count, dtype, rank, static dims,
+  /// one size per symbolic dim); run() does it first too.
+  llvm::Error checkInputs(llvm::ArrayRef<Tensor> Inputs) const;
+
+  const Function &function() const { return *F; }
+  const std::vector<LoweredStep> &steps() const { return Steps; }
+  unsigned threads() const { return Pool->threads(); }
+
+  struct RunPlan; // shapes and arena offsets for one set of input shapes
+
+private:
+  Executable() = default;
+  llvm::Expected<std::shared_ptr<const RunPlan>>
+  planFor(llvm::ArrayRef<Tensor> Inputs) const;
+
+  const Function *F = nullptr;
+  std::vector<LoweredStep> Steps;
+  std::vector<KernelEntry> Kernels;
+  std::unique_ptr<rt::ThreadPool> Pool;
+  /// Per value: the value whose storage it uses (views use their
+  /// operand's), and per storage root the last step that reads it.
+  llvm::DenseMap<const Value *, const Value *> Root;
+  llvm::DenseMap<const Value *, unsigned> LastRead;
+  mutable std::mutex PlanMutex;
+  mutable std::map<std::vector<int64_t>, std::shared_ptr<const RunPlan>> Plans;
+  mutable rt::ArenaPool Arenas;
+};
+
+} // namespace dlc
+
+#endif

@@ -1,0 +1,43 @@
+// The steps a compiled graph function runs, in order: constants, views and
+// kernels (one per op that computes, or one per fusion group). Derived from
+// the optimized graph IR alone, so the JIT and an AOT artifact (which
+// carries that IR) get the same steps and the same kernel numbering.
+#ifndef DLC_EXEC_STEPS_H
+#define DLC_EXEC_STEPS_H
+
+#include "ir/FusionPlan.h"
+#include "ir/IR.h"
+
+#include <memory>
+#include <vector>
+
+namespace dlc {
+
+/// One step of a compiled function, in execution order.
+struct LoweredStep {
+  enum class Kind { Constant, View, Kernel } K = Kind::Kernel;
+  /// The constant or view, the op of a one-op kernel, or a group's last op.
+  const Operation *Op = nullptr;
+  /// Kernel buffer arguments: values read, then values written.
+  std::vector<const Value *> Ins, Outs;
+  /// Fused groups: the value whose run-time shape is the last, shape-only
+  /// argument, and the plan.
+  const Value *Space = nullptr;
+  std::shared_ptr<const FusionPlan> Plan;
+  int Kernel = -1; // kernel number, in order of the kernel steps
+  /// Outs[InPlaceOut] may take the storage of Ins[InPlaceIn] when that dies
+  /// here: the kernel reads each element of it only before writing the
+  /// same element of the output (-1: no such pair).
+  int InPlaceIn = -1, InPlaceOut = -1;
+};
+
+/// Ops that only reinterpret the bytes of their operand (they share them).
+bool isViewOp(OpKind K);
+
+/// The steps of F (fusion groups as marked by --fuse). It does not check
+/// that each kernel step has a lowering: the code generator does.
+llvm::Expected<std::vector<LoweredStep>> planSteps(const Function &F);
+
+} // namespace dlc
+
+#endif

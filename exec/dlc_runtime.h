@@ -1,0 +1,105 @@
+/* dlc_runtime.h: the C API of libdlc_runtime, which runs models compiled
+ * ahead of time by `dlc compile MODEL -o NAME.so` (or NAME.o). Each compiled
+ * model comes with a generated NAME.h that includes this header and declares
+ * NAME_create, NAME_run and NAME_destroy.
+ *
+ * Tensors are dense, row-major (C order). Every function that can fail
+ * returns DLC_OK (0) or an error status, and then writes a NUL-terminated
+ * message into err[0..err_len) (truncated; err may be NULL when err_len is
+ * 0). No function prints, aborts or throws. */
+#ifndef DLC_RUNTIME_H
+#define DLC_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DLC_API __attribute__((visibility("default")))
+#else
+#define DLC_API
+#endif
+
+/* Element types (the order of dlc's DType). */
+typedef enum dlc_dtype {
+  DLC_F32 = 0,
+  DLC_F64 = 1,
+  DLC_F16 = 2,
+  DLC_BF16 = 3,
+  DLC_I8 = 4,
+  DLC_I16 = 5,
+  DLC_I32 = 6,
+  DLC_I64 = 7,
+  DLC_U8 = 8,
+  DLC_BOOL = 9 /* one byte, 0 or 1 */
+} dlc_dtype;
+
+/* Status codes. */
+enum {
+  DLC_OK = 0,
+  DLC_ERR_INVALID_ARGUMENT = 1, /* bad inputs: count, dtype, rank, shape */
+  DLC_ERR_RUNTIME = 2,          /* the model failed on these inputs */
+  DLC_ERR_OUT_OF_MEMORY = 3,
+  DLC_ERR_BAD_IMAGE = 4         /* the compiled model does not load */
+};
+
+#define DLC_MAX_RANK 8
+
+/* A tensor. Inputs: the caller fills every field; data points at
+ * shape[0] * ... * shape[rank-1] elements of dtype (the library only reads
+ * them). Outputs: the library fills every field and allocates data; free it
+ * with dlc_tensor_free. */
+typedef struct dlc_tensor {
+  int32_t dtype; /* a dlc_dtype */
+  int32_t rank;  /* 0 .. DLC_MAX_RANK */
+  int64_t shape[DLC_MAX_RANK];
+  void *data;
+} dlc_tensor;
+
+/* A loaded model: its graph, kernels, thread pool and cached memory plans.
+ * One model may run on several threads at once. */
+typedef struct dlc_model dlc_model;
+
+/* Frees an output's data (allocated by a run) and sets data to NULL. */
+DLC_API void dlc_tensor_free(dlc_tensor *t);
+
+/* The name of a dtype ("f32", "i64", ...), or "?" */
+DLC_API const char *dlc_dtype_name(int32_t dtype);
+
+/* --- Used by the code that `dlc compile` generates ----------------------- */
+
+#define DLC_AOT_ABI_VERSION 1
+
+typedef void (*dlc_kernel_fn)(const void *args, int64_t chunk, int64_t chunks);
+
+/* What an AOT artifact hands the runtime: the optimized graph (dlc IR text,
+ * one function) and its kernels in kernel-number order. */
+typedef struct dlc_aot_image {
+  uint32_t abi_version;     /* DLC_AOT_ABI_VERSION */
+  uint32_t default_threads; /* 0: every hardware thread */
+  const char *ir;
+  uint64_t ir_len;
+  const dlc_kernel_fn *kernels;
+  const uint8_t *parallel; /* per kernel: 1 if it has a parallel loop */
+  uint64_t n_kernels;
+} dlc_aot_image;
+
+/* threads: 0 uses the image's default; *model is NULL on failure. */
+DLC_API int dlc_model_create(const dlc_aot_image *image, int threads, dlc_model **model,
+                     char *err, size_t err_len);
+/* Checks the inputs (count, dtype, rank, static dims, one size per symbolic
+ * dim), runs, and fills outputs[0..n_outputs) (every output of the model).
+ * On failure no output is left allocated. */
+DLC_API int dlc_model_run(dlc_model *model, const dlc_tensor *inputs, size_t n_inputs,
+                  dlc_tensor *outputs, size_t n_outputs, char *err,
+                  size_t err_len);
+DLC_API void dlc_model_destroy(dlc_model *model);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# AOT end to end: compiles models with `dlc compile -o NAME.so` and
+# `-o NAME.o`, builds examples/aot/main.c against each generated header with
+# the system C compiler (-std=c99 -Wall -Werror), runs it and compares its
+# outputs with `dlc run` (the JIT, and the reference interpreter).
+# Usage: aot.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+dlc=$build/tools/dlc
+rtdir=$(dirname "$(ls "$build"/exec/libdlc_runtime.so)")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cflags=(-std=c99 -Wall -Werror -I"$src/exec" -I"$work")
+
+# check NAME MODEL BATCH INPUT: runs the demo at BATCH, then dlc run (jit and
+# interp) on the same input, and compares every output.
+check() {
+  local name=$1 model=$2 batch=$3 input=$4 dir=$work/$1-$3
+  mkdir -p "$dir"
+  "$work/$name" "$batch" "$dir" | tee "$dir/log"
+  grep -q "wrong dtype: status 1: input '$input' must be f32" "$dir/log"
+  grep -q "wrong shape: status 1: input '$input' dim .* must be" "$dir/log"
+  grep -q "no inputs: status 1: '@.*' takes 1 input(s), got 0" "$dir/log"
+  for engine in jit interp; do
+    "$dlc" run "$model" --engine=$engine --input "$input=$dir/input.npy" \
+      --out "$dir/$engine" >/dev/null
+    local i=0
+    # dlc run names files after the outputs, in the model's output order.
+    for out in "${@:5}"; do
+      "$work/$name" --compare "$dir/output$i.npy" "$dir/$engine/$out.npy" 1e-4
+      i=$((i + 1))
+    done
+  done
+}
+
+# A graph IR model with a symbolic batch (N), as a shared library, at two
+# batch sizes; --threads sets its default thread count.
+"$dlc" compile "$src/examples/mnist_cnn.dlc" -o "$work/cnn.so" --threads 2
+grep -q '#define CNN_INPUT0_SHAPE {-1, 1, 28, 28}' "$work/cnn.h"
+cc "${cflags[@]}" -DMODEL=cnn -DMODEL_UPPER=CNN -DMODEL_HEADER='"cnn.h"' \
+  "$src/examples/aot/main.c" "$work/cnn.so" -Wl,-rpath,"$work" \
+  -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime -lm -o "$work/cnn_so"
+check cnn_so "$src/examples/mnist_cnn.dlc" 1 images probs label
+check cnn_so "$src/examples/mnist_cnn.dlc" 5 images probs label
+
+# An ONNX model (PyTorch's Conv2d) as an object file linked into the
+# program with the runtime library; --name sets the symbol prefix.
+conv=$src/../shared/onnx-backend-tests/pytorch-converted/test_Conv2d/model.onnx
+if [ ! -f "$conv" ]; then
+  echo "aot.sh: $conv is missing"; exit 1
+fi
+"$dlc" compile "$conv" -o "$work/conv2d.o" --name torch_conv -O2
+cc "${cflags[@]}" -DMODEL=torch_conv -DMODEL_UPPER=TORCH_CONV \
+  -DMODEL_HEADER='"conv2d.h"' -c "$src/examples/aot/main.c" -o "$work/main.o"
+cc "$work/main.o" "$work/conv2d.o" -L"$rtdir" -Wl,-rpath,"$rtdir" \
+  -ldlc_runtime -lm -o "$work/conv_o"
+nm "$work/conv2d.o" | grep -q ' T torch_conv_run$'
+if nm "$work/conv2d.o" | grep -q ' T .*_k0_'; then
+  echo "aot.sh: kernels should be internal to the object"; exit 1
+fi
+out=$(grep -o '^ \*   0 [^:]*' "$work/conv2d.h" | tail -1 | sed 's/^ \*   0 //')
+in=$(sed -n 's/^#define TORCH_CONV_INPUT0_NAME "\(.*\)"$/\1/p' "$work/conv2d.h")
+check conv_o "$conv" 3 "$in" "$out"
+echo "aot.sh: all checks passed"
