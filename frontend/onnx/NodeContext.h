@@ -45,6 +45,10 @@ public:
   /// Input I as a list of integers; fails when it is not an import-time
   /// constant (What names the operand in the message).
   std::optional<std::vector<int64_t>> intsIn(unsigned I, llvm::StringRef What);
+  /// The value named Name in the graph so far (null if there is none).
+  Value *valueNamed(llvm::StringRef Name) { return VT.Values.lookup(Name); }
+  /// The function being built (for converters that rewrite whole paths).
+  Function &function() { return F; }
   /// Input I as one number (a scalar or one-element constant).
   std::optional<double> scalarIn(unsigned I, llvm::StringRef What);
 
@@ -75,6 +79,11 @@ public:
   Value *ints(llvm::ArrayRef<int64_t> V);
   /// X converted to E (no op when it already is E).
   Value *cast(Value *X, DType E);
+  /// Dim I of X as an i64 scalar: a constant when static, else read from
+  /// X's shape at run time.
+  Value *dimOf(Value *X, unsigned I);
+  /// The index along Axis at each position of Like (i64, Like's shape).
+  Value *iota(Value *Like, int64_t Axis);
 
   // ----- Outputs -----------------------------------------------------------
   unsigned numOutputs() const { return Node.output_size(); }
@@ -137,9 +146,17 @@ void addLossOps(std::vector<OpEntry> &T);
 void addIndexingOps(std::vector<OpEntry> &T);
 void addAttentionOps(std::vector<OpEntry> &T);
 void addResizeOps(std::vector<OpEntry> &T);
+void addTrainingOps(std::vector<OpEntry> &T);
+void addScatterOps(std::vector<OpEntry> &T);
 
-/// Every converter, by ONNX op type.
+/// The domain of the optimizer ops (Adam, ...) and Gradient.
+constexpr const char *TrainingDomain = "ai.onnx.preview.training";
+
+/// Every converter, by ONNX op type; ops of another domain than the default
+/// one are keyed "<domain>.<op type>".
 const llvm::StringMap<OpEntry> &opTable();
+/// N's key in opTable().
+std::string opKey(const onnx::NodeProto &N);
 
 } // namespace onnximp
 } // namespace dlc

@@ -1,6 +1,7 @@
 // ONNX elementwise ops imported as compositions of dlc ops: activations
 // (HardSigmoid, HardSwish, Selu, Celu, Mish, Softsign, ThresholdedRelu,
-// Shrink, PRelu, Swish), trigonometry (Tan, Sinh, Cosh), IsNaN, IsInf, Mod.
+// Shrink, PRelu, Swish), trigonometry (Tan, Sinh, Cosh, Asinh, Acosh,
+// Atanh), IsNaN, IsInf, Mod.
 #include "frontend/onnx/NodeContext.h"
 
 #include <cmath>
@@ -130,6 +131,33 @@ template <bool Cosh> static void hyperbolic(NodeContext &C) {
   C.setOutput(0, E.mul(Cosh ? E.add(P, N) : E.sub(P, N), E.s(X, 0.5)));
 }
 
+/// asinh(x) = sign(x) log(|x| + sqrt(x^2 + 1)), acosh(x) = log(x +
+/// sqrt(x^2 - 1)) (NaN below 1), atanh(x) = log((1 + x) / (1 - x)) / 2.
+static void asinh(NodeContext &C) {
+  C.allowAttrs({});
+  Ex E{C};
+  Value *X = C.in(0);
+  Value *A = E.un(OpKind::Abs, X);
+  Value *R = E.un(OpKind::Sqrt, E.add(E.mul(X, X), E.s(X, 1)));
+  C.setOutput(0, E.mul(E.un(OpKind::Sign, X), E.un(OpKind::Log, E.add(A, R))));
+}
+
+static void acosh(NodeContext &C) {
+  C.allowAttrs({});
+  Ex E{C};
+  Value *X = C.in(0);
+  Value *R = E.un(OpKind::Sqrt, E.sub(E.mul(X, X), E.s(X, 1)));
+  C.setOutput(0, E.un(OpKind::Log, E.add(X, R)));
+}
+
+static void atanh(NodeContext &C) {
+  C.allowAttrs({});
+  Ex E{C};
+  Value *X = C.in(0);
+  Value *Q = E.div(E.add(E.s(X, 1), X), E.sub(E.s(X, 1), X));
+  C.setOutput(0, E.mul(E.un(OpKind::Log, Q), E.s(X, 0.5)));
+}
+
 static void isNaN(NodeContext &C) {
   C.allowAttrs({});
   Value *X = C.in(0);
@@ -194,6 +222,9 @@ void onnximp::addMathOps(std::vector<OpEntry> &T) {
       {"Tan", 7, tan, {}},
       {"Sinh", 9, hyperbolic<false>, {}},
       {"Cosh", 9, hyperbolic<true>, {}},
+      {"Asinh", 9, asinh, {}},
+      {"Acosh", 9, acosh, {}},
+      {"Atanh", 9, atanh, {}},
       {"IsNaN", 9, isNaN, {}},
       {"IsInf", 10, isInf, {}},
       {"Mod", 10, mod, {}},

@@ -191,12 +191,11 @@ static Value *lastAxis(NodeContext &C, llvm::StringRef Which, Value *X) {
   if (Which == "LogSoftmax")
     return C.op(OpKind::LogSoftmax, {X}, {aInt("axis", -1)});
   const Dim &D = X->Type.dim(X->Type.rank() - 1);
-  if (!D.isStatic()) {
-    C.fail("Hardmax needs a static size along its axis");
-    return nullptr;
-  }
   Value *I = C.op(OpKind::ArgMax, {X}, {aInt("axis", -1),
                                         aBool("keepdims", false)});
+  if (!D.isStatic()) // the depth is X's last dim (its values are not read)
+    return C.op(OpKind::OneHot, {I, X}, {aInt("depth", 0),
+                                         aType("dtype", X->Type.elem())});
   return C.op(OpKind::OneHot, {I}, {aInt("depth", D.size()),
                                     aType("dtype", X->Type.elem())});
 }

@@ -122,8 +122,8 @@ static void eyeLike(NodeContext &C) {
   Value *X = C.in(0);
   if (!X)
     return;
-  if (X->Type.rank() != 2 || !X->Type.isStatic())
-    return C.fail("needs a static 2-D input, got " + X->Type.str());
+  if (X->Type.rank() != 2)
+    return C.fail("needs a 2-D input, got " + X->Type.str());
   DType E = X->Type.elem();
   if (C.hasAttr("dtype")) {
     auto D = dtypeFromOnnx(C.attrInt("dtype", 1));
@@ -132,6 +132,12 @@ static void eyeLike(NodeContext &C) {
     E = *D;
   }
   int64_t K = C.attrInt("k", 0);
+  if (!X->Type.isStatic()) {
+    // Ones where column - row == k, from the positions at run time.
+    Value *Diff = C.op(OpKind::Sub, {C.iota(X, 1), C.iota(X, 0)});
+    Value *On = C.op(OpKind::Equal, {Diff, C.scalar(DType::I64, double(K))});
+    return C.setOutput(0, C.cast(On, E));
+  }
   auto Sz = X->Type.staticSizes();
   Tensor T(E, Sz);
   for (int64_t I = 0; I < Sz[0]; ++I)
@@ -193,9 +199,16 @@ static void trilu(NodeContext &C) {
     K = int64_t(*V);
   }
   unsigned R = X->Type.rank();
-  if (R < 2 || !X->Type.dim(R - 2).isStatic() || !X->Type.dim(R - 1).isStatic())
-    return C.fail("needs static sizes in the last two dims, got " + X->Type.str());
+  if (R < 2)
+    return C.fail("needs rank 2 or more, got " + X->Type.str());
   bool Upper = C.attrInt("upper", 1);
+  if (!X->Type.dim(R - 2).isStatic() || !X->Type.dim(R - 1).isStatic()) {
+    // The mask from the positions at run time: column - row against k.
+    Value *Diff = C.op(OpKind::Sub, {C.iota(X, R - 1), C.iota(X, R - 2)});
+    Value *Kv = C.scalar(DType::I64, double(K));
+    Value *Keep = C.op(Upper ? OpKind::GreaterEqual : OpKind::LessEqual, {Diff, Kv});
+    return C.setOutput(0, C.op(OpKind::Where, {Keep, X, C.scalar(X->Type.elem(), 0)}));
+  }
   Value *Mask = mask(C, X->Type.dim(R - 2).size(), X->Type.dim(R - 1).size(),
                      [&](int64_t I, int64_t J) {
                        return Upper ? J - I >= K : J - I <= K;
@@ -204,7 +217,31 @@ static void trilu(NodeContext &C) {
 }
 
 /// CumSum as a product with a triangular 0/1 matrix along the axis (moved
-/// last); integers compute in f64, exact below 2^53.
+/// last); integers compute in f64, exact below 2^53. With a size known only
+/// at run time: a masked sum over an [.., N, N] grid of the same elements.
+static Value *cumSumDynamic(NodeContext &C, Value *X, int64_t Axis, bool Ex,
+                            bool Rev) {
+  int64_t R = X->Type.rank();
+  std::vector<int64_t> Perm, Inv;
+  axisLastPerm(R, Axis, Perm, Inv);
+  Value *Y = X;
+  if (Axis != R - 1)
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Perm)});
+  // Grid[.., i, j] = Y[.., j]; output i sums the j that the mask keeps.
+  Value *Col = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {R - 1})});
+  Value *Row = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {R})});
+  Value *Grid = C.op(OpKind::Expand, {Row, Col});
+  Value *I = C.iota(Grid, R - 1), *J = C.iota(Grid, R);
+  OpKind Cmp = Rev ? (Ex ? OpKind::Greater : OpKind::GreaterEqual)
+                   : (Ex ? OpKind::Less : OpKind::LessEqual);
+  Value *Keep = C.op(Cmp, {J, I});
+  Value *Sel = C.op(OpKind::Where, {Keep, Grid, C.scalar(X->Type.elem(), 0)});
+  Y = C.op(OpKind::ReduceSum, {Sel}, {aInts("axes", {R}), aBool("keepdims", false)});
+  if (Axis != R - 1)
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Inv)});
+  return Y;
+}
+
 static void cumSum(NodeContext &C) {
   C.allowAttrs({"exclusive", "reverse"});
   Value *X = C.in(0);
@@ -213,10 +250,12 @@ static void cumSum(NodeContext &C) {
     return;
   int64_t R = X->Type.rank();
   int64_t Axis = normAxis(int64_t(*A), R);
-  if (Axis < 0 || !X->Type.dim(Axis).isStatic())
-    return C.fail("needs a valid axis with a static size, got " + X->Type.str());
-  int64_t N = X->Type.dim(Axis).size();
+  if (Axis < 0)
+    return C.fail("axis is out of range for " + X->Type.str());
   bool Ex = C.attrInt("exclusive", 0), Rev = C.attrInt("reverse", 0);
+  if (!X->Type.dim(Axis).isStatic())
+    return C.setOutput(0, cumSumDynamic(C, X, Axis, Ex, Rev));
+  int64_t N = X->Type.dim(Axis).size();
   DType E = X->Type.elem(), W = isFloat(E) ? E : DType::F64;
   Value *M = mask(C, N, N, [&](int64_t I, int64_t J) {
     return Rev ? (Ex ? I > J : I >= J) : (Ex ? I < J : I <= J);
