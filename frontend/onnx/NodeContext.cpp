@@ -311,6 +311,7 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addResizeOps(All);
     addTrainingOps(All);
     addScatterOps(All);
+    addQuantizeOps(All);
     llvm::StringMap<OpEntry> M;
     for (OpEntry &E : All)
       M.try_emplace(E.Name, E);

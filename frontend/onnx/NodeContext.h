@@ -148,6 +148,7 @@ void addAttentionOps(std::vector<OpEntry> &T);
 void addResizeOps(std::vector<OpEntry> &T);
 void addTrainingOps(std::vector<OpEntry> &T);
 void addScatterOps(std::vector<OpEntry> &T);
+void addQuantizeOps(std::vector<OpEntry> &T);
 
 /// The domain of the optimizer ops (Adam, ...) and Gradient.
 constexpr const char *TrainingDomain = "ai.onnx.preview.training";

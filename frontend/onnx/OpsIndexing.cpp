@@ -4,6 +4,7 @@
 // data's shape at run time when they are not static. TopK ranks each
 // element by comparing it with every other one along the axis (an N x N
 // grid), picks ranks 0..k-1 with one_hot, and gathers their values.
+// GatherND gathers from the data with its indexed dims flattened.
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
@@ -59,6 +60,54 @@ static void gatherElements(NodeContext &C) {
   if (!isInteger(Idx->Type.elem()))
     return C.fail("indices must be integers, got " + Idx->Type.str());
   C.setOutput(0, gatherAlong(C, X, Idx, Axis));
+}
+
+/// GatherND (batch_dims = 0): the first K dims of the data flattened into
+/// one, indexed by the linear index of each index row.
+static void gatherND(NodeContext &C) {
+  C.allowAttrs({"batch_dims"});
+  Value *X = C.in(0), *Idx = C.in(1);
+  if (!X || !Idx)
+    return;
+  if (C.attrInt("batch_dims", 0) != 0)
+    return C.fail("batch_dims other than 0 is not supported");
+  int64_t R = X->Type.rank(), Q = Idx->Type.rank();
+  if (Q < 1 || !Idx->Type.dim(Q - 1).isStatic())
+    return C.fail("indices need a static last dim, got " + Idx->Type.str());
+  int64_t K = Idx->Type.dim(Q - 1).size();
+  if (K < 1 || K > R || !isInteger(Idx->Type.elem()))
+    return C.fail("indices " + Idx->Type.str() + " do not fit data " +
+                  X->Type.str());
+  // Data as [first K dims, rest...]: the rest must be static to reshape.
+  std::vector<int64_t> Flat = {-1};
+  for (int64_t D = K; D < R; ++D) {
+    if (!X->Type.dim(D).isStatic())
+      return C.fail("needs static data dims after the indexed ones, got " +
+                    X->Type.str());
+    Flat.push_back(X->Type.dim(D).size());
+  }
+  Value *Lin = nullptr, *Stride = C.scalar(DType::I64, 1);
+  Value *Bad = nullptr;
+  for (int64_t T = K - 1; T >= 0 && !C.failed(); --T) {
+    Value *Col = C.op(OpKind::Slice, {Idx}, {aInts("starts", {T}), aInts("ends", {T + 1}),
+                                             aInts("axes", {Q - 1})});
+    Col = C.cast(C.op(OpKind::Squeeze, {Col}, {aInts("axes", {Q - 1})}), DType::I64);
+    Value *D = C.dimOf(X, T);
+    Value *Neg = C.op(OpKind::Less, {Col, C.scalar(DType::I64, 0)});
+    Col = C.op(OpKind::Where, {Neg, C.op(OpKind::Add, {Col, D}), Col});
+    Value *Out = C.op(OpKind::Or, {C.op(OpKind::Less, {Col, C.scalar(DType::I64, 0)}),
+                                   C.op(OpKind::GreaterEqual, {Col, D})});
+    Bad = Bad ? C.op(OpKind::Or, {Bad, Out}) : Out;
+    Value *Term = C.op(OpKind::Mul, {Col, Stride});
+    Lin = Lin ? C.op(OpKind::Add, {Lin, Term}) : Term;
+    Stride = C.op(OpKind::Mul, {Stride, D});
+  }
+  if (C.failed())
+    return;
+  // An index out of range gets one that gather rejects.
+  Lin = C.op(OpKind::Where, {Bad, C.scalar(DType::I64, -4.0e18), Lin});
+  Value *XF = C.op(OpKind::Reshape, {X}, {aInts("shape", Flat)});
+  C.setOutput(0, C.op(OpKind::Gather, {XF, Lin}, {aInt("axis", 0)}));
 }
 
 static void topK(NodeContext &C) {
@@ -133,5 +182,6 @@ void onnximp::addIndexingOps(std::vector<OpEntry> &T) {
   T.insert(T.end(), {
       {"GatherElements", 11, gatherElements, {}},
       {"TopK", 1, topK, {1}},
+      {"GatherND", 11, gatherND, {}},
   });
 }

@@ -60,9 +60,13 @@ static Value *combine(NodeContext &C, Value *X, Value *Hit, Value *U,
   if (Red == "mul")
     return C.op(OpKind::Mul, {X, reduce(OpKind::ReduceProd,
                                         C.op(OpKind::Where, {Hit, U, C.scalar(E, 1)}))});
-  if (Red == "max" || Red == "min")
-    return reduce(Red == "max" ? OpKind::ReduceMax : OpKind::ReduceMin,
-                  C.op(OpKind::Where, {Hit, U, XB}));
+  if (Red == "max" || Red == "min") {
+    // Positions no update hits keep the data (the where's else branch).
+    bool Max = Red == "max";
+    Value *Best = reduce(Max ? OpKind::ReduceMax : OpKind::ReduceMin,
+                         C.op(OpKind::Where, {Hit, U, XB}));
+    return C.op(Max ? OpKind::Max : OpKind::Min, {X, Best});
+  }
   C.fail("reduction '" + Red + "' is not supported");
   return nullptr;
 }
@@ -104,9 +108,13 @@ static void scatterND(NodeContext &C) {
   if (!X || !Idx || !U)
     return;
   int64_t R = X->Type.rank(), Q = Idx->Type.rank();
-  if (Q < 1 || !Idx->Type.dim(Q - 1).isStatic())
-    return C.fail("indices need a static last dim, got " + Idx->Type.str());
-  int64_t K = Idx->Type.dim(Q - 1).size();
+  if (Q < 1)
+    return C.fail("indices must have rank 1 or more");
+  // The index depth: the last dim of indices, or from the ranks (updates
+  // have rank Q - 1 + R - K).
+  int64_t K = Idx->Type.dim(Q - 1).isStatic()
+                  ? Idx->Type.dim(Q - 1).size()
+                  : Q - 1 + R - int64_t(U->Type.rank());
   if (K < 1 || K > R || int64_t(U->Type.rank()) != Q - 1 + R - K)
     return C.fail("indices " + Idx->Type.str() + " and updates " +
                   U->Type.str() + " do not fit data " + X->Type.str());

@@ -1,6 +1,6 @@
 // ONNX shape queries and value sources: Shape, Size, Constant,
 // ConstantOfShape, Range, EyeLike, OneHot, and the masked or triangular
-// compositions Trilu and CumSum.
+// compositions Trilu, CumSum and CumProd.
 #include "frontend/onnx/NodeContext.h"
 #include "frontend/onnx/OnnxTensor.h"
 
@@ -219,8 +219,10 @@ static void trilu(NodeContext &C) {
 /// CumSum as a product with a triangular 0/1 matrix along the axis (moved
 /// last); integers compute in f64, exact below 2^53. With a size known only
 /// at run time: a masked sum over an [.., N, N] grid of the same elements.
-static Value *cumSumDynamic(NodeContext &C, Value *X, int64_t Axis, bool Ex,
-                            bool Rev) {
+/// The cumulative sum (Prod false) or product along Axis as a masked
+/// reduction over an [.., N, N] grid of the elements.
+static Value *cumulativeGrid(NodeContext &C, Value *X, int64_t Axis, bool Ex,
+                             bool Rev, bool Prod) {
   int64_t R = X->Type.rank();
   std::vector<int64_t> Perm, Inv;
   axisLastPerm(R, Axis, Perm, Inv);
@@ -230,13 +232,14 @@ static Value *cumSumDynamic(NodeContext &C, Value *X, int64_t Axis, bool Ex,
   // Grid[.., i, j] = Y[.., j]; output i sums the j that the mask keeps.
   Value *Col = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {R - 1})});
   Value *Row = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {R})});
-  Value *Grid = C.op(OpKind::Expand, {Row, Col});
+  Value *Grid = C.op(OpKind::Expand, {Col, Row});
   Value *I = C.iota(Grid, R - 1), *J = C.iota(Grid, R);
   OpKind Cmp = Rev ? (Ex ? OpKind::Greater : OpKind::GreaterEqual)
                    : (Ex ? OpKind::Less : OpKind::LessEqual);
   Value *Keep = C.op(Cmp, {J, I});
-  Value *Sel = C.op(OpKind::Where, {Keep, Grid, C.scalar(X->Type.elem(), 0)});
-  Y = C.op(OpKind::ReduceSum, {Sel}, {aInts("axes", {R}), aBool("keepdims", false)});
+  Value *Sel = C.op(OpKind::Where, {Keep, Grid, C.scalar(X->Type.elem(), Prod)});
+  Y = C.op(Prod ? OpKind::ReduceProd : OpKind::ReduceSum, {Sel},
+           {aInts("axes", {R}), aBool("keepdims", false)});
   if (Axis != R - 1)
     Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Inv)});
   return Y;
@@ -254,7 +257,7 @@ static void cumSum(NodeContext &C) {
     return C.fail("axis is out of range for " + X->Type.str());
   bool Ex = C.attrInt("exclusive", 0), Rev = C.attrInt("reverse", 0);
   if (!X->Type.dim(Axis).isStatic())
-    return C.setOutput(0, cumSumDynamic(C, X, Axis, Ex, Rev));
+    return C.setOutput(0, cumulativeGrid(C, X, Axis, Ex, Rev, false));
   int64_t N = X->Type.dim(Axis).size();
   DType E = X->Type.elem(), W = isFloat(E) ? E : DType::F64;
   Value *M = mask(C, N, N, [&](int64_t I, int64_t J) {
@@ -272,6 +275,19 @@ static void cumSum(NodeContext &C) {
   C.setOutput(0, C.cast(Y, E));
 }
 
+static void cumProd(NodeContext &C) {
+  C.allowAttrs({"exclusive", "reverse"});
+  Value *X = C.in(0);
+  auto A = C.scalarIn(1, "axis");
+  if (!X || !A)
+    return;
+  int64_t Axis = normAxis(int64_t(*A), X->Type.rank());
+  if (Axis < 0)
+    return C.fail("axis is out of range for " + X->Type.str());
+  C.setOutput(0, cumulativeGrid(C, X, Axis, C.attrInt("exclusive", 0),
+                                C.attrInt("reverse", 0), true));
+}
+
 void onnximp::addShapeOps(std::vector<OpEntry> &T) {
   T.insert(T.end(), {
       {"Shape", 1, shape, {}},
@@ -283,5 +299,6 @@ void onnximp::addShapeOps(std::vector<OpEntry> &T) {
       {"OneHot", 9, oneHot, {1}},
       {"Trilu", 14, trilu, {1}},
       {"CumSum", 11, cumSum, {1}},
+      {"CumProd", 26, cumProd, {1}},
   });
 }
