@@ -1,7 +1,7 @@
 // ONNX elementwise ops imported as compositions of dlc ops: activations
 // (HardSigmoid, HardSwish, Selu, Celu, Mish, Softsign, ThresholdedRelu,
 // Shrink, PRelu, Swish), trigonometry (Tan, Sinh, Cosh, Asinh, Acosh,
-// Atanh), IsNaN, IsInf, Mod.
+// Atanh), IsNaN, IsInf, Mod, BitShift.
 #include "frontend/onnx/NodeContext.h"
 
 #include <cmath>
@@ -180,6 +180,27 @@ static void isInf(NodeContext &C) {
 
 /// Mod: fmod = 1 keeps the dividend's sign (C fmod); fmod = 0 (integers
 /// only) the divisor's, as Python's %.
+/// BitShift on unsigned integers: x * 2^s (wrapping, exact) or x / 2^s
+/// (through f64: exact below 2^53).
+static void bitShift(NodeContext &C) {
+  C.allowAttrs({"direction"});
+  Value *X = C.in(0), *S = C.in(1);
+  if (!X || !S)
+    return;
+  DType E = X->Type.elem();
+  if (!isInteger(E) || isSigned(E) || S->Type.elem() != E)
+    return C.fail("needs two tensors of one unsigned integer type, got " +
+                  X->Type.str() + " and " + S->Type.str());
+  std::string Dir = C.attrStr("direction", "");
+  if (Dir != "LEFT" && Dir != "RIGHT")
+    return C.fail("direction must be \"LEFT\" or \"RIGHT\"");
+  Value *P = C.op(OpKind::Pow, {C.scalar(DType::F64, 2), C.cast(S, DType::F64)});
+  if (Dir == "LEFT")
+    return C.setOutput(0, C.op(OpKind::Mul, {X, C.cast(P, E)}));
+  Value *Q = C.op(OpKind::Floor, {C.op(OpKind::Div, {C.cast(X, DType::F64), P})});
+  C.setOutput(0, C.cast(Q, E));
+}
+
 static void mod(NodeContext &C) {
   C.allowAttrs({"fmod"});
   Ex E{C};
@@ -228,5 +249,6 @@ void onnximp::addMathOps(std::vector<OpEntry> &T) {
       {"IsNaN", 9, isNaN, {}},
       {"IsInf", 10, isInf, {}},
       {"Mod", 10, mod, {}},
+      {"BitShift", 11, bitShift, {}},
   });
 }
