@@ -10,6 +10,7 @@
 
 #include "onnx/onnx_pb.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -18,9 +19,20 @@
 namespace dlc {
 namespace onnximp {
 
+/// One entry of a shape-like integer vector whose values are not known at
+/// import time: dim Dim of value Of, or the constant Const when Of is null.
+struct SymDim {
+  Value *Of = nullptr;
+  unsigned Dim = 0;
+  int64_t Const = 0;
+};
+
 /// Maps ONNX value names to dlc values while a graph is imported.
 struct ValueTable {
   llvm::StringMap<Value *> Values;
+  /// Integer values (rank 0 or 1) computed from shapes at run time, entry by
+  /// entry (Shape -> Gather / Slice / Concat / Unsqueeze ...).
+  llvm::DenseMap<Value *, std::vector<SymDim>> Syms;
   /// Names whose producer failed or was unsupported: consumers are skipped.
   llvm::StringSet<> Poisoned;
 };
@@ -84,6 +96,15 @@ public:
   Value *dimOf(Value *X, unsigned I);
   /// The index along Axis at each position of Like (i64, Like's shape).
   Value *iota(Value *Like, int64_t Axis);
+  /// Input I's entries when it is an integer constant or a tracked shape
+  /// computation (see ValueTable::Syms).
+  std::optional<std::vector<SymDim>> symIn(unsigned I);
+  /// A tensor whose dims are Entries (its values are meaningless): the like
+  /// operand of reshape / expand for shapes known at run time. Null (and a
+  /// failure) for negative constants.
+  Value *likeOf(llvm::ArrayRef<SymDim> Entries);
+  /// Records what the node computed when it is a shape computation.
+  void trackShapes();
 
   // ----- Outputs -----------------------------------------------------------
   unsigned numOutputs() const { return Node.output_size(); }

@@ -248,6 +248,7 @@ void GraphImporter::convertNodes(Function &F) {
         VT.Poisoned.insert(O);
       continue;
     }
+    C.trackShapes();
     for (const auto &O : N.output())
       if (Value *V = VT.Values.lookup(O); V && V->Name.empty())
         V->Name = O;

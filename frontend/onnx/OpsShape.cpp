@@ -71,7 +71,11 @@ static void constant(NodeContext &C) {
 
 static void constantOfShape(NodeContext &C) {
   C.allowAttrs({"value"});
-  auto S = C.intsIn(0, "input");
+  std::optional<std::vector<SymDim>> Sym;
+  if (!C.constIn(0))
+    Sym = C.symIn(0);
+  auto S = Sym ? std::optional<std::vector<int64_t>>(std::vector<int64_t>())
+               : C.intsIn(0, "input");
   if (!S)
     return;
   Tensor V(DType::F32, {});
@@ -84,6 +88,9 @@ static void constantOfShape(NodeContext &C) {
     V = Tensor(T->elem(), {});
     std::memcpy(V.data(), T->data(), T->byteSize());
   }
+  if (Sym) // a shape known at run time: the value expanded to a like tensor
+    return C.setOutput(0, C.op(OpKind::Expand, {C.constant(std::move(V)),
+                                                C.likeOf(*Sym)}));
   for (int64_t D : *S)
     if (D < 0)
       return C.fail("negative dim " + llvm::Twine(D) + " in the shape");
