@@ -18,7 +18,8 @@ static double attrOr(const ScalarOpInput &In, llvm::StringRef Name, double Def) 
 }
 
 static bool isUnsignedLike(DType T) {
-  return T == DType::U8 || T == DType::Bool;
+  return T == DType::U8 || T == DType::U16 || T == DType::U32 ||
+         T == DType::U64 || T == DType::Bool;
 }
 
 static llvm::Value *libm(llvm::IRBuilder<> &B, llvm::Module &M,
@@ -181,9 +182,9 @@ llvm::Type *dlc::scalarComputeType(llvm::IRBuilder<> &B, DType E) {
   case DType::F32: case DType::F16: case DType::BF16: return B.getFloatTy();
   case DType::F64: return B.getDoubleTy();
   case DType::I8: case DType::U8: return B.getInt8Ty();
-  case DType::I16: return B.getInt16Ty();
-  case DType::I32: return B.getInt32Ty();
-  case DType::I64: return B.getInt64Ty();
+  case DType::I16: case DType::U16: return B.getInt16Ty();
+  case DType::I32: case DType::U32: return B.getInt32Ty();
+  case DType::I64: case DType::U64: return B.getInt64Ty();
   case DType::Bool: return B.getInt1Ty();
   }
   llvm_unreachable("bad dtype");
@@ -201,7 +202,7 @@ static llvm::Value *emitCast(llvm::IRBuilder<> &B, const ScalarOpInput &In) {
   if (isFloat(From)) {
     // Round the source to its storage precision first (f16, bf16 compute
     // as float already hold exact values).
-    auto ID = To == DType::U8 ? llvm::Intrinsic::fptoui_sat
+    auto ID = isUnsignedLike(To) ? llvm::Intrinsic::fptoui_sat
                               : llvm::Intrinsic::fptosi_sat;
     return B.CreateIntrinsic(ID, {T, X->getType()}, {X});
   }

@@ -29,7 +29,9 @@ static int64_t fusionGroup(const Operation &Op) {
 
 /// An in-place pair for a kernel step: an input read exactly where the
 /// output of the same type is written (elementwise, or the full space of an
-/// elementwise / reduction group).
+/// elementwise / reduction group). In a group only the last op's result
+/// qualifies: the other outputs are stored as their ops compute them, which
+/// may come before a later op loads the input.
 static void findInPlace(LoweredStep &S) {
   if (S.Plan && (S.Plan->Kind == GroupKind::MatMul ||
                  S.Plan->Kind == GroupKind::Conv))
@@ -41,7 +43,8 @@ static void findInPlace(LoweredStep &S) {
       if (S.Ins[I]->Type != S.Outs[O]->Type)
         continue;
       if (S.Plan && (S.Ins[I]->Type != S.Plan->Full ||
-                     S.Plan->SpaceOf.lookup(S.Outs[O]) != Space::Full))
+                     S.Plan->SpaceOf.lookup(S.Outs[O]) != Space::Full ||
+                     S.Outs[O] != S.Op->result(0)))
         continue;
       S.InPlaceIn = I;
       S.InPlaceOut = O;

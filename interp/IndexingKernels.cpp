@@ -69,6 +69,22 @@ static llvm::Error shapeOf(const Operation &Op, const Tensor &X, Tensor &R) {
   return llvm::Error::success();
 }
 
+static llvm::Error iota(const Operation &Op, const Tensor &X, Tensor &R) {
+  if (llvm::Error E = expectShape(Op, R, X.shape()))
+    return E;
+  auto A = axisIn(Op, Op.getInt("axis"), X.rank());
+  if (!A)
+    return A.takeError();
+  // Elements after axis per step along it, and the axis' size.
+  int64_t Inner = 1;
+  for (unsigned D = *A + 1; D < X.rank(); ++D)
+    Inner *= X.shape()[D];
+  int64_t Size = X.shape()[*A];
+  for (int64_t I = 0; I < R.numElements(); ++I)
+    R.setI(I, (I / Inner) % Size);
+  return llvm::Error::success();
+}
+
 llvm::Error interp::evalIndexing(const Operation &Op, TensorList In,
                                  ResultList Out) {
   switch (Op.kind()) {
@@ -78,6 +94,8 @@ llvm::Error interp::evalIndexing(const Operation &Op, TensorList In,
     return oneHot(Op, In, Out[0]);
   case OpKind::ShapeOf:
     return shapeOf(Op, *In[0], Out[0]);
+  case OpKind::Iota:
+    return iota(Op, *In[0], Out[0]);
   default:
     llvm_unreachable("not an indexing op");
   }

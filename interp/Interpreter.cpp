@@ -218,6 +218,7 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
   case OpKind::Gather:
   case OpKind::OneHot:
   case OpKind::ShapeOf:
+  case OpKind::Iota:
     return evalIndexing(Op, In, Out);
   case OpKind::Constant:
   case OpKind::Range:

@@ -108,9 +108,15 @@ llvm::Error interp::evalReshapeLike(const Operation &Op, TensorList In,
                                     ResultList Out) {
   if (Out[0].elem() != In[0]->elem())
     return opError(Op, "result element type differs from the operand's");
-  auto Expected = reshapeLikeShape(Op, In[0]->shape());
+  llvm::Expected<Sizes> Expected =
+      Op.kind() == OpKind::Reshape && In.size() == 2
+          ? Sizes(In[1]->shape().begin(), In[1]->shape().end())
+          : reshapeLikeShape(Op, In[0]->shape());
   if (!Expected)
     return Expected.takeError();
+  if (In[0]->numElements() != Out[0].numElements())
+    return opError(Op, "cannot reshape " + std::to_string(In[0]->numElements()) +
+                           " elements to " + std::to_string(Out[0].numElements()));
   if (llvm::Error E = expectShape(Op, Out[0], *Expected))
     return E;
   Out[0].bytes() = In[0]->bytes();

@@ -33,6 +33,10 @@ static int64_t intMax(DType T) {
     return std::numeric_limits<int32_t>::max();
   case DType::U8:
     return std::numeric_limits<uint8_t>::max();
+  case DType::U16:
+    return std::numeric_limits<uint16_t>::max();
+  case DType::U32:
+    return std::numeric_limits<uint32_t>::max();
   case DType::Bool:
     return 1;
   default:

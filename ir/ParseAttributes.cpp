@@ -49,6 +49,9 @@ static bool fitsInteger(DType T, int64_t V) {
   case DType::Bool: return V == 0 || V == 1;
   case DType::I8: return V >= INT8_MIN && V <= INT8_MAX;
   case DType::U8: return V >= 0 && V <= UINT8_MAX;
+  case DType::U16: return V >= 0 && V <= UINT16_MAX;
+  case DType::U32: return V >= 0 && V <= UINT32_MAX;
+  case DType::U64: return true; // the bits of values of 2^63 and above
   case DType::I16: return V >= INT16_MIN && V <= INT16_MAX;
   case DType::I32: return V >= INT32_MIN && V <= INT32_MAX;
   case DType::I64: return true;

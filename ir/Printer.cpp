@@ -101,7 +101,12 @@ static void printTensorElems(const Tensor &T, llvm::raw_ostream &OS) {
     case DType::I32:
     case DType::I64:
     case DType::U8:
+    case DType::U16:
+    case DType::U32:
       OS << T.getI(I);
+      break;
+    case DType::U64:
+      OS << uint64_t(T.getI(I));
       break;
     }
   }

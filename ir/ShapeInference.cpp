@@ -445,6 +445,12 @@ static Result dispatch(const Ctx &C) {
     return inferOneHot(C);
   case OpKind::ShapeOf:
     return C.one(TensorType::get(DType::I64, {int64_t(C.In[0].rank())}));
+  case OpKind::Iota: {
+    auto A = normalizeAxis(C.Op.getInt("axis"), C.In[0].rank(), C.Op.L);
+    if (!A)
+      return A.takeError();
+    return C.one(TensorType(DType::I64, C.In[0].dims()));
+  }
   case OpKind::Constant: case OpKind::Range: case OpKind::RandomUniform:
   case OpKind::RandomNormal:
     return inferSource(C);

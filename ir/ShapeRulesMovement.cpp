@@ -8,6 +8,17 @@ using namespace dlc::shape;
 Result shape::inferReshape(const Ctx &C) {
   const TensorType &X = C.In[0];
   llvm::ArrayRef<int64_t> Target = C.Op.getInts("shape");
+  if (C.In.size() == 2) {
+    // The like operand's dims; element counts are checked when both are
+    // static (else at run time, by the executor and the interpreter).
+    if (!Target.empty())
+      return C.err("with a second operand, shape must be []");
+    auto NX = X.numElements(), NL = C.In[1].numElements();
+    if (NX && NL && *NX != *NL)
+      return C.err("cannot reshape " + X.str() + " to the shape of " +
+                   C.In[1].str());
+    return C.one(TensorType(X.elem(), C.In[1].dims()));
+  }
   Shape Out;
   int Infer = -1;
   for (size_t I = 0; I < Target.size(); ++I) {

@@ -109,6 +109,9 @@ double Tensor::getF(int64_t I) const {
   case DType::I32: return as<int32_t>()[I];
   case DType::I64: return double(as<int64_t>()[I]);
   case DType::U8: return as<uint8_t>()[I];
+  case DType::U16: return as<uint16_t>()[I];
+  case DType::U32: return as<uint32_t>()[I];
+  case DType::U64: return double(as<uint64_t>()[I]);
   case DType::Bool: return as<uint8_t>()[I] ? 1.0 : 0.0;
   }
   llvm_unreachable("bad dtype");
@@ -137,6 +140,9 @@ void Tensor::setF(int64_t I, double V) {
   case DType::I32: as<int32_t>()[I] = saturate<int32_t>(V); return;
   case DType::I64: as<int64_t>()[I] = saturate<int64_t>(V); return;
   case DType::U8: as<uint8_t>()[I] = saturate<uint8_t>(V); return;
+  case DType::U16: as<uint16_t>()[I] = saturate<uint16_t>(V); return;
+  case DType::U32: as<uint32_t>()[I] = saturate<uint32_t>(V); return;
+  case DType::U64: as<uint64_t>()[I] = saturate<uint64_t>(V); return;
   case DType::Bool: as<uint8_t>()[I] = V != 0.0; return;
   }
   llvm_unreachable("bad dtype");
@@ -149,6 +155,10 @@ int64_t Tensor::getI(int64_t I) const {
   case DType::I32: return as<int32_t>()[I];
   case DType::I64: return as<int64_t>()[I];
   case DType::U8: return as<uint8_t>()[I];
+  case DType::U16: return as<uint16_t>()[I];
+  case DType::U32: return as<uint32_t>()[I];
+  // Values of 2^63 and above come back as their two's complement bits.
+  case DType::U64: return int64_t(as<uint64_t>()[I]);
   case DType::Bool: return as<uint8_t>()[I] != 0;
   case DType::F32:
   case DType::F64:
@@ -166,6 +176,9 @@ void Tensor::setI(int64_t I, int64_t V) {
   case DType::I32: as<int32_t>()[I] = int32_t(V); return;
   case DType::I64: as<int64_t>()[I] = V; return;
   case DType::U8: as<uint8_t>()[I] = uint8_t(V); return;
+  case DType::U16: as<uint16_t>()[I] = uint16_t(V); return;
+  case DType::U32: as<uint32_t>()[I] = uint32_t(V); return;
+  case DType::U64: as<uint64_t>()[I] = uint64_t(V); return;
   case DType::Bool: as<uint8_t>()[I] = V != 0; return;
   case DType::F32:
   case DType::F64:

@@ -24,6 +24,9 @@ namespace dlc {
   X(I32, "i32", 4, SignedInt)                                                  \
   X(I64, "i64", 8, SignedInt)                                                  \
   X(U8, "u8", 1, UnsignedInt)                                                  \
+  X(U16, "u16", 2, UnsignedInt)                                                \
+  X(U32, "u32", 4, UnsignedInt)                                                \
+  X(U64, "u64", 8, UnsignedInt)                                                \
   X(Bool, "bool", 1, Bool)
 
 enum class DType : uint8_t {
@@ -32,7 +35,7 @@ enum class DType : uint8_t {
 #undef X
 };
 
-constexpr unsigned NumDTypes = 10;
+constexpr unsigned NumDTypes = 13;
 
 llvm::StringRef dtypeName(DType T);
 std::optional<DType> parseDType(llvm::StringRef Name);

@@ -184,6 +184,15 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
     markParallel(closeLoops(B, IVs.size()));
     return finishKernel(std::move(K));
   }
+  case OpKind::Iota: {
+    auto Axis = normalizeAxis(Op.getInt("axis"), R, Op.L);
+    if (!Axis)
+      return Axis.takeError();
+    std::vector<KValue *> IVs = loopsOver(B, Out, Zero);
+    B.store(B.scalar(OpKind::Cast, {IVs[*Axis]}, SType::of(DType::I64)), Out, IVs);
+    markParallel(closeLoops(B, IVs.size()));
+    return finishKernel(std::move(K));
+  }
   case OpKind::ShapeOf: {
     for (unsigned D = 0; D < R; ++D)
       B.store(B.scalar(OpKind::Cast, {B.dim(X, D)}, SType::of(DType::I64)), Out,

@@ -26,7 +26,9 @@ static double lowest(DType E) {
   case DType::I16: return std::numeric_limits<int16_t>::min();
   case DType::I32: return std::numeric_limits<int32_t>::min();
   case DType::I64: return double(std::numeric_limits<int64_t>::min());
-  case DType::U8: case DType::Bool: return 0;
+  case DType::U8: case DType::U16: case DType::U32: case DType::U64:
+  case DType::Bool:
+    return 0;
   case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
     return -INFINITY;
   }
@@ -41,6 +43,10 @@ static double highest(DType E) {
   // The largest double below 2^63 converts to an i64 without overflow.
   case DType::I64: return 9223372036854774784.0;
   case DType::U8: return 255;
+  case DType::U16: return 65535;
+  case DType::U32: return 4294967295.0;
+  // The largest double below 2^64.
+  case DType::U64: return 18446744073709549568.0;
   case DType::Bool: return 1;
   case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
     return INFINITY;

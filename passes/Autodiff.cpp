@@ -43,8 +43,8 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::Xor: case OpKind::Equal: case OpKind::Less:
   case OpKind::LessEqual: case OpKind::Greater: case OpKind::GreaterEqual:
   case OpKind::ArgMax: case OpKind::ArgMin: case OpKind::OneHot:
-  case OpKind::ShapeOf: case OpKind::Constant: case OpKind::Range:
-  case OpKind::RandomUniform: case OpKind::RandomNormal:
+  case OpKind::ShapeOf: case OpKind::Iota: case OpKind::Constant:
+  case OpKind::Range: case OpKind::RandomUniform: case OpKind::RandomNormal:
     return RuleFamily::NoGradient;
   case OpKind::Neg: case OpKind::Abs: case OpKind::Exp: case OpKind::Log:
   case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Reciprocal:
@@ -75,34 +75,9 @@ bool dlc::hasGradientRule(OpKind K) { return ruleFamily(K) != RuleFamily::None; 
 
 static bool isDifferentiable(const Value &V) { return isFloat(V.Type.elem()); }
 
-llvm::Error dlc::differentiate(Function &F, const AutodiffOptions &Opts) {
-  if (Opts.Output >= F.Outputs.size())
-    return makeError(F.L, "autodiff: function '@" + F.Name + "' has no output " +
-                              std::to_string(Opts.Output));
-  if (auto E = createDecomposePass()->run(F))
-    return E;
-  Value *Out = F.Outputs[Opts.Output];
-  if (!isDifferentiable(*Out))
-    return makeError(F.L, "autodiff: output '" + F.OutputNames[Opts.Output] +
-                              "' has element type " +
-                              dtypeName(Out->Type.elem()) +
-                              ", which has no gradient");
-
-  // What to differentiate with respect to.
-  bool Params = Opts.WrtParams, Inputs = Opts.WrtInputs;
-  if (!Params && !Inputs)
-    (F.Params.empty() ? Inputs : Params) = true;
-  std::vector<Value *> Wrt;
-  if (Params)
-    for (auto &P : F.Params)
-      if (isDifferentiable(*P))
-        Wrt.push_back(P.get());
-  if (Inputs)
-    for (auto &In : F.Inputs)
-      if (isDifferentiable(*In))
-        Wrt.push_back(In.get());
-
-  // 2. Forward sweep: values that depend on a differentiated value.
+llvm::Expected<std::vector<Value *>>
+dlc::gradients(Function &F, Value *Out, llvm::ArrayRef<Value *> Wrt) {
+  // Forward sweep: values that depend on a differentiated value.
   llvm::DenseSet<const Value *> Varies(Wrt.begin(), Wrt.end());
   for (auto &Op : F.Body) {
     if (Op->info().has(NonDiff))
@@ -140,7 +115,7 @@ llvm::Error dlc::differentiate(Function &F, const AutodiffOptions &Opts) {
     return makeError(F.L, "autodiff: no gradient rule for these ops on the "
                           "path to the output:" + Missing);
 
-  // 3. The backward sweep proper.
+  // The backward sweep proper.
   OpBuilder B(F, F.Body.end(), F.L);
   llvm::DenseMap<const Value *, Value *> Grad;
   auto Accumulate = [&](Value *V, Value *G) {
@@ -163,20 +138,56 @@ llvm::Error dlc::differentiate(Function &F, const AutodiffOptions &Opts) {
       Need.push_back(Varies.count(V) > 0);
     llvm::SmallVector<Value *, 3> OperandGrads;
     if (auto E = grad::gradientOf(*Op, ResultGrads, Need, B, OperandGrads))
-      return E;
+      return std::move(E);
     for (unsigned I = 0; I < Op->numOperands(); ++I)
       if (OperandGrads[I] && Varies.count(Op->operand(I)))
         Accumulate(Op->operand(I), OperandGrads[I]);
   }
 
-  // 4. One output per differentiated value.
   B.setLoc(F.L);
+  std::vector<Value *> Grads;
   for (Value *V : Wrt) {
     Value *G = Grad.lookup(V);
     if (!G)
       G = grad::broadcastLike(B, B.scalar(V->Type.elem(), 0.0), V);
-    F.addOutput(gradientName(*V), G);
+    Grads.push_back(G);
   }
+  return Grads;
+}
+
+llvm::Error dlc::differentiate(Function &F, const AutodiffOptions &Opts) {
+  if (Opts.Output >= F.Outputs.size())
+    return makeError(F.L, "autodiff: function '@" + F.Name + "' has no output " +
+                              std::to_string(Opts.Output));
+  if (auto E = createDecomposePass()->run(F))
+    return E;
+  Value *Out = F.Outputs[Opts.Output];
+  if (!isDifferentiable(*Out))
+    return makeError(F.L, "autodiff: output '" + F.OutputNames[Opts.Output] +
+                              "' has element type " +
+                              dtypeName(Out->Type.elem()) +
+                              ", which has no gradient");
+
+  // What to differentiate with respect to.
+  bool Params = Opts.WrtParams, Inputs = Opts.WrtInputs;
+  if (!Params && !Inputs)
+    (F.Params.empty() ? Inputs : Params) = true;
+  std::vector<Value *> Wrt;
+  if (Params)
+    for (auto &P : F.Params)
+      if (isDifferentiable(*P))
+        Wrt.push_back(P.get());
+  if (Inputs)
+    for (auto &In : F.Inputs)
+      if (isDifferentiable(*In))
+        Wrt.push_back(In.get());
+
+  // 2. The sweeps, then one output per differentiated value.
+  auto Grads = gradients(F, Out, Wrt);
+  if (!Grads)
+    return Grads.takeError();
+  for (size_t I = 0; I < Wrt.size(); ++I)
+    F.addOutput(gradientName(*Wrt[I]), (*Grads)[I]);
   return llvm::Error::success();
 }
 

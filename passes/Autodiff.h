@@ -26,6 +26,13 @@ struct AutodiffOptions {
 /// gradient rule are all reported at once.
 llvm::Error differentiate(Function &F, const AutodiffOptions &Opts = {});
 
+/// Appends to F the ops computing d(Out)/d(W) for each W in Wrt (the sum
+/// of Out's elements when it is not a scalar; zeros where Out does not
+/// depend on W) and returns them in Wrt's order. F is not decomposed first:
+/// composites on the path are reported like other ops without a rule.
+llvm::Expected<std::vector<Value *>>
+gradients(Function &F, Value *Out, llvm::ArrayRef<Value *> Wrt);
+
 /// The name of the gradient output of value V.
 std::string gradientName(const Value &V);
 

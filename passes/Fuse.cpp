@@ -127,7 +127,8 @@ void hoistElementwiseOps(Function &F) {
       int K = -1;
       for (unsigned I = 0; I < U.numOperands() && K < 0; ++I) {
         Operation *D = U.operand(I)->Def;
-        if (D && isLayoutView(D->kind()) && Uses.lookup(D->result()) == 1 &&
+        if (D && isLayoutView(D->kind()) && D->numOperands() == 1 &&
+            Uses.lookup(D->result()) == 1 &&
             U.operand(I)->Type == U.result()->Type)
           K = I;
       }

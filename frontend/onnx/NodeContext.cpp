@@ -229,6 +229,20 @@ Value *NodeContext::cast(Value *X, DType E) {
   return op(OpKind::Cast, {X}, {aType("to", E)});
 }
 
+Value *NodeContext::dimOf(Value *X, unsigned I) {
+  if (!X || I >= X->Type.rank()) {
+    fail("internal: no dim " + llvm::Twine(I));
+    return nullptr;
+  }
+  if (X->Type.dim(I).isStatic())
+    return scalar(DType::I64, double(X->Type.dim(I).size()));
+  return op(OpKind::Gather, {op(OpKind::ShapeOf, {X}), scalar(DType::I64, I)});
+}
+
+Value *NodeContext::iota(Value *Like, int64_t Axis) {
+  return op(OpKind::Iota, {Like}, {aInt("axis", Axis)});
+}
+
 bool NodeContext::wantsOutput(unsigned I) const {
   return I < unsigned(Node.output_size()) && !Node.output(I).empty();
 }
@@ -295,10 +309,19 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addIndexingOps(All);
     addAttentionOps(All);
     addResizeOps(All);
+    addTrainingOps(All);
+    addScatterOps(All);
+    addQuantizeOps(All);
     llvm::StringMap<OpEntry> M;
     for (OpEntry &E : All)
       M.try_emplace(E.Name, E);
     return M;
   }();
   return Table;
+}
+
+std::string onnximp::opKey(const onnx::NodeProto &N) {
+  if (N.domain().empty() || N.domain() == "ai.onnx")
+    return N.op_type();
+  return N.domain() + "." + N.op_type();
 }

@@ -10,6 +10,7 @@
 
 #include "onnx/onnx_pb.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -18,9 +19,20 @@
 namespace dlc {
 namespace onnximp {
 
+/// One entry of a shape-like integer vector whose values are not known at
+/// import time: dim Dim of value Of, or the constant Const when Of is null.
+struct SymDim {
+  Value *Of = nullptr;
+  unsigned Dim = 0;
+  int64_t Const = 0;
+};
+
 /// Maps ONNX value names to dlc values while a graph is imported.
 struct ValueTable {
   llvm::StringMap<Value *> Values;
+  /// Integer values (rank 0 or 1) computed from shapes at run time, entry by
+  /// entry (Shape -> Gather / Slice / Concat / Unsqueeze ...).
+  llvm::DenseMap<Value *, std::vector<SymDim>> Syms;
   /// Names whose producer failed or was unsupported: consumers are skipped.
   llvm::StringSet<> Poisoned;
 };
@@ -45,6 +57,10 @@ public:
   /// Input I as a list of integers; fails when it is not an import-time
   /// constant (What names the operand in the message).
   std::optional<std::vector<int64_t>> intsIn(unsigned I, llvm::StringRef What);
+  /// The value named Name in the graph so far (null if there is none).
+  Value *valueNamed(llvm::StringRef Name) { return VT.Values.lookup(Name); }
+  /// The function being built (for converters that rewrite whole paths).
+  Function &function() { return F; }
   /// Input I as one number (a scalar or one-element constant).
   std::optional<double> scalarIn(unsigned I, llvm::StringRef What);
 
@@ -75,6 +91,20 @@ public:
   Value *ints(llvm::ArrayRef<int64_t> V);
   /// X converted to E (no op when it already is E).
   Value *cast(Value *X, DType E);
+  /// Dim I of X as an i64 scalar: a constant when static, else read from
+  /// X's shape at run time.
+  Value *dimOf(Value *X, unsigned I);
+  /// The index along Axis at each position of Like (i64, Like's shape).
+  Value *iota(Value *Like, int64_t Axis);
+  /// Input I's entries when it is an integer constant or a tracked shape
+  /// computation (see ValueTable::Syms).
+  std::optional<std::vector<SymDim>> symIn(unsigned I);
+  /// A tensor whose dims are Entries (its values are meaningless): the like
+  /// operand of reshape / expand for shapes known at run time. Null (and a
+  /// failure) for negative constants.
+  Value *likeOf(llvm::ArrayRef<SymDim> Entries);
+  /// Records what the node computed when it is a shape computation.
+  void trackShapes();
 
   // ----- Outputs -----------------------------------------------------------
   unsigned numOutputs() const { return Node.output_size(); }
@@ -137,9 +167,18 @@ void addLossOps(std::vector<OpEntry> &T);
 void addIndexingOps(std::vector<OpEntry> &T);
 void addAttentionOps(std::vector<OpEntry> &T);
 void addResizeOps(std::vector<OpEntry> &T);
+void addTrainingOps(std::vector<OpEntry> &T);
+void addScatterOps(std::vector<OpEntry> &T);
+void addQuantizeOps(std::vector<OpEntry> &T);
 
-/// Every converter, by ONNX op type.
+/// The domain of the optimizer ops (Adam, ...) and Gradient.
+constexpr const char *TrainingDomain = "ai.onnx.preview.training";
+
+/// Every converter, by ONNX op type; ops of another domain than the default
+/// one are keyed "<domain>.<op type>".
 const llvm::StringMap<OpEntry> &opTable();
+/// N's key in opTable().
+std::string opKey(const onnx::NodeProto &N);
 
 } // namespace onnximp
 } // namespace dlc

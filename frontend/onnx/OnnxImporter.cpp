@@ -76,6 +76,7 @@ private:
   ValueTable VT;
   int64_t Opset = 0;
   std::vector<Value *> Initializers;
+  bool Training = false; // imports the ai.onnx.preview.training domain
 
   void checkOpsets();
   void checkNodes();
@@ -90,6 +91,10 @@ void GraphImporter::checkOpsets() {
   for (const auto &OS : MP.opset_import())
     if (OS.domain().empty() || OS.domain() == "ai.onnx")
       Opset = OS.version();
+    else if (OS.domain() == TrainingDomain)
+      Training = true;
+  if (!Opset && Training)
+    return; // default-domain nodes are reported by checkNodes
   if (!Opset) {
     P.add(File, "the model imports no opset of the default domain");
     return;
@@ -113,13 +118,18 @@ void GraphImporter::checkNodes() {
   int Index = 0;
   for (const auto &N : G.node()) {
     std::string Where = nodeWhere(File, N, Index++, Opset);
-    if (!N.domain().empty() && N.domain() != "ai.onnx") {
+    bool Default = N.domain().empty() || N.domain() == "ai.onnx";
+    if (!Default && N.domain() != TrainingDomain) {
       P.add(Where, "domain '" + N.domain() + "' is not supported");
+    } else if (Default && !Opset) {
+      P.add(Where, "the model imports no opset of the default domain");
     } else {
-      auto It = opTable().find(N.op_type());
+      auto It = opTable().find(opKey(N));
       if (It == opTable().end())
-        P.add(Where, "op type '" + N.op_type() + "' is not supported");
-      else if (Opset && Opset < It->second.MinOpset)
+        P.add(Where, "op type '" + N.op_type() + "'" +
+                         (Default ? "" : " of domain '" + N.domain() + "'") +
+                         " is not supported");
+      else if (Default && Opset < It->second.MinOpset)
         P.add(Where, "'" + N.op_type() + "' is supported from opset " +
                          llvm::Twine(It->second.MinOpset));
     }
@@ -225,7 +235,7 @@ void GraphImporter::convertNodes(Function &F) {
     bool Skip = false;
     for (const auto &In : N.input())
       Skip |= VT.Poisoned.count(In) > 0;
-    auto It = opTable().find(N.op_type());
+    auto It = opTable().find(opKey(N));
     if (Skip || It == opTable().end()) {
       for (const auto &O : N.output())
         VT.Poisoned.insert(O);
@@ -243,6 +253,7 @@ void GraphImporter::convertNodes(Function &F) {
         VT.Poisoned.insert(O);
       continue;
     }
+    C.trackShapes();
     for (const auto &O : N.output())
       if (Value *V = VT.Values.lookup(O); V && V->Name.empty())
         V->Name = O;
@@ -353,7 +364,7 @@ dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
     Inputs.erase(I.name());
   std::vector<std::string> Out;
   for (const auto &N : MP.graph().node()) {
-    auto It = opTable().find(N.op_type());
+    auto It = opTable().find(opKey(N));
     if (It == opTable().end())
       continue;
     for (unsigned I : It->second.ShapeInputs)

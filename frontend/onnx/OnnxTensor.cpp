@@ -21,6 +21,9 @@ std::optional<DType> onnximp::dtypeFromOnnx(int32_t Code) {
   switch (Code) {
   case onnx::TensorProto::FLOAT: return DType::F32;
   case onnx::TensorProto::UINT8: return DType::U8;
+  case onnx::TensorProto::UINT16: return DType::U16;
+  case onnx::TensorProto::UINT32: return DType::U32;
+  case onnx::TensorProto::UINT64: return DType::U64;
   case onnx::TensorProto::INT8: return DType::I8;
   case onnx::TensorProto::INT16: return DType::I16;
   case onnx::TensorProto::INT32: return DType::I32;
@@ -171,10 +174,19 @@ llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
     for (uint64_t I = 0; I < N; ++I)
       T.as<uint16_t>()[I] = uint16_t(P.int32_data(I));
     return T;
+  case DType::U32:
+  case DType::U64:
+    if (auto Err = Count(P.uint64_data_size()))
+      return std::move(Err);
+    T = Tensor(*E, Dims);
+    for (uint64_t I = 0; I < N; ++I)
+      T.setI(I, int64_t(P.uint64_data(I)));
+    return T;
   case DType::I8:
   case DType::I16:
   case DType::I32:
   case DType::U8:
+  case DType::U16:
   case DType::Bool:
     if (auto Err = Count(P.int32_data_size()))
       return std::move(Err);

@@ -1,8 +1,9 @@
 // ONNX Attention (opset 23) composed of dlc ops: heads split from 3-D
 // inputs, past key/value concatenation, grouped-query head repetition,
 // scaled Q K^T, additive or boolean mask, causal mask, softcap, softmax and
-// the product with V. Head counts and sequence lengths must be static where
-// a reshape or mask needs them.
+// the product with V. Head counts, head size and sequence lengths that are
+// not static are read from the shapes at run time (the causal mask and the
+// head repetition are built from positions, iota).
 #include "frontend/onnx/NodeContext.h"
 
 #include <cmath>
@@ -22,13 +23,30 @@ static Value *splitHeads(NodeContext &C, Value *X, int64_t H) {
   return C.op(OpKind::Transpose, {Y}, {aInts("perm", {0, 2, 1, 3})});
 }
 
-static int64_t staticDim(NodeContext &C, Value *X, unsigned I) {
-  if (!X || I >= X->Type.rank() || !X->Type.dim(I).isStatic()) {
-    C.fail("needs a static dim " + llvm::Twine(I) + " in " +
-           (X ? X->Type.str() : std::string("?")));
-    return -1;
+static bool isStaticDim(Value *X, unsigned I) {
+  return X && I < X->Type.rank() && X->Type.dim(I).isStatic();
+}
+
+/// K or V [B, Hkv, L, D] with each head repeated for the query heads of its
+/// group, [B, Hq, L, D], head h reading kv head h / (Hq / Hkv).
+static Value *repeatHeads(NodeContext &C, Value *X, Value *Q) {
+  if (isStaticDim(Q, 1) && isStaticDim(X, 1)) {
+    int64_t QH = Q->Type.dim(1).size(), KH = X->Type.dim(1).size();
+    if (QH == KH)
+      return X;
+    if (KH <= 0 || QH % KH) {
+      C.fail("query heads must be a multiple of key/value heads");
+      return nullptr;
+    }
   }
-  return X->Type.dim(I).size();
+  // Gather the kv head of each query head (head counts may be known at
+  // run time only).
+  Value *One = C.op(OpKind::Slice, {Q}, {aInts("starts", {0, 0, 0}),
+                                         aInts("ends", {1, 1, 1}),
+                                         aInts("axes", {0, 2, 3})});
+  Value *H = C.op(OpKind::Reshape, {C.iota(One, 1)}, {aInts("shape", {-1})});
+  Value *Group = divide(C, C.dimOf(Q, 1), C.dimOf(X, 1));
+  return C.op(OpKind::Gather, {X, divide(C, H, Group)}, {aInt("axis", 1)});
 }
 
 static void attention(NodeContext &C) {
@@ -61,27 +79,21 @@ static void attention(NodeContext &C) {
   Q = C.cast(Q, E);
   K = C.cast(K, E);
   V = C.cast(V, E);
-  int64_t QH = staticDim(C, Q, 1), KH = staticDim(C, K, 1);
+  if (Q->Type.rank() != 4 || K->Type.rank() != 4 || V->Type.rank() != 4)
+    return C.fail("needs 3-D or 4-D query, key and value");
+  K = repeatHeads(C, K, Q);
+  V = repeatHeads(C, V, Q);
   if (C.failed())
     return;
-  if (QH != KH) {
-    if (KH <= 0 || QH % KH)
-      return C.fail("query heads must be a multiple of key/value heads");
-    auto Repeat = [&](Value *X) {
-      int64_t L = staticDim(C, X, 2), D = staticDim(C, X, 3);
-      Value *U = C.op(OpKind::Unsqueeze, {X}, {aInts("axes", {2})});
-      U = C.op(OpKind::Expand, {U}, {aInts("shape", {1, 1, QH / KH, 1, 1})});
-      return C.op(OpKind::Reshape, {U}, {aInts("shape", {0, QH, L, D})});
-    };
-    K = Repeat(K);
-    V = Repeat(V);
-  }
-  int64_t D = staticDim(C, Q, 3);
-  if (C.failed())
-    return;
-  double Scale = C.attrFloat("scale", 1.0 / std::sqrt(double(D)));
+  Value *Scale;
+  if (C.hasAttr("scale"))
+    Scale = C.scalar(E, C.attrFloat("scale", 1));
+  else if (isStaticDim(Q, 3))
+    Scale = C.scalar(E, 1.0 / std::sqrt(double(Q->Type.dim(3).size())));
+  else
+    Scale = C.op(OpKind::Rsqrt, {C.cast(C.dimOf(Q, 3), E)});
   Value *KT = C.op(OpKind::Transpose, {K}, {aInts("perm", {0, 1, 3, 2})});
-  Value *S = C.op(OpKind::Mul, {C.op(OpKind::MatMul, {Q, KT}), C.scalar(E, Scale)});
+  Value *S = C.op(OpKind::Mul, {C.op(OpKind::MatMul, {Q, KT}), Scale});
   int64_t Mode = C.attrInt("qk_matmul_output_mode", 0);
   Value *Raw = S;
   if (C.has(3)) {
@@ -91,16 +103,23 @@ static void attention(NodeContext &C) {
     S = C.op(OpKind::Add, {S, C.cast(M, E)});
   }
   if (C.attrInt("is_causal", 0)) {
-    int64_t Sq = staticDim(C, Q, 2), L = staticDim(C, K, 2);
-    if (C.failed())
-      return;
-    // With a past, the queries are the last Sq positions.
-    int64_t Past = C.has(4) ? L - Sq : 0;
-    Tensor T(E, {Sq, L});
-    for (int64_t I = 0; I < Sq; ++I)
-      for (int64_t J = 0; J < L; ++J)
-        T.setF(I * L + J, J <= I + Past ? 0.0 : -INFINITY);
-    S = C.op(OpKind::Add, {S, C.constant(std::move(T))});
+    if (isStaticDim(Q, 2) && isStaticDim(K, 2)) {
+      int64_t Sq = Q->Type.dim(2).size(), L = K->Type.dim(2).size();
+      // With a past, the queries are the last Sq positions.
+      int64_t Past = C.has(4) ? L - Sq : 0;
+      Tensor T(E, {Sq, L});
+      for (int64_t I = 0; I < Sq; ++I)
+        for (int64_t J = 0; J < L; ++J)
+          T.setF(I * L + J, J <= I + Past ? 0.0 : -INFINITY);
+      S = C.op(OpKind::Add, {S, C.constant(std::move(T))});
+    } else {
+      // Key position j is visible to query i when j <= i + past.
+      Value *Past = C.has(4) ? C.op(OpKind::Sub, {C.dimOf(K, 2), C.dimOf(Q, 2)})
+                             : C.scalar(DType::I64, 0);
+      Value *Keep = C.op(OpKind::LessEqual,
+                         {C.iota(S, 3), C.op(OpKind::Add, {C.iota(S, 2), Past})});
+      S = C.op(OpKind::Where, {Keep, S, C.scalar(E, -INFINITY)});
+    }
   }
   Value *Masked = S;
   double Cap = C.attrFloat("softcap", 0);

@@ -1,24 +1,50 @@
-// ONNX indexing ops composed of dlc ops: GatherElements as a one-hot
-// selection along the axis (moved last), which needs a static size there.
+// ONNX indexing ops composed of dlc ops. GatherElements is a gather from the
+// flattened data at linear indices built from the index values along the
+// axis and the positions (iota) along the other dims; sizes come from the
+// data's shape at run time when they are not static. TopK ranks each
+// element by comparing it with every other one along the axis (an N x N
+// grid), picks ranks 0..k-1 with one_hot, and gathers their values.
+// GatherND gathers from the data with its indexed dims flattened.
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
 using namespace dlc::onnximp;
 
-static std::vector<int64_t> axisLast(int64_t R, int64_t Axis) {
-  std::vector<int64_t> Perm;
-  for (int64_t I = 0; I < R; ++I)
-    if (I != Axis)
-      Perm.push_back(I);
-  Perm.push_back(Axis);
-  return Perm;
-}
-
-static std::vector<int64_t> inverse(llvm::ArrayRef<int64_t> Perm) {
-  std::vector<int64_t> Inv(Perm.size());
-  for (size_t I = 0; I < Perm.size(); ++I)
-    Inv[Perm[I]] = I;
-  return Inv;
+/// X's elements at integer indices Idx (of X's rank) along Axis, the other
+/// coordinates being Idx's own; negative indices count from the end. An
+/// out-of-range index fails at run time (gather rejects it).
+static Value *gatherAlong(NodeContext &C, Value *X, Value *Idx, int64_t Axis) {
+  int64_t R = X->Type.rank();
+  Value *I64 = C.cast(Idx, DType::I64);
+  Value *Zero = C.scalar(DType::I64, 0);
+  Value *D = C.dimOf(X, Axis);
+  Value *Neg = C.op(OpKind::Less, {I64, Zero});
+  I64 = C.op(OpKind::Where, {Neg, C.op(OpKind::Add, {I64, D}), I64});
+  // Positions outside the data (an index out of range, or indices larger
+  // than the data in another dim) get an index that gather rejects.
+  Value *Bad = C.op(OpKind::Or, {C.op(OpKind::Less, {I64, Zero}),
+                                 C.op(OpKind::GreaterEqual, {I64, D})});
+  Value *Lin = nullptr, *Stride = C.scalar(DType::I64, 1);
+  for (int64_t K = R - 1; K >= 0 && !C.failed(); --K) {
+    Value *Coord = I64;
+    if (K != Axis) {
+      Coord = C.iota(Idx, K);
+      const Dim &DI = Idx->Type.dim(K), &DX = X->Type.dim(K);
+      if (!(DI.isStatic() && DX.isStatic() && DI.size() <= DX.size()))
+        Bad = C.op(OpKind::Or, {Bad, C.op(OpKind::GreaterEqual,
+                                          {Coord, C.dimOf(X, K)})});
+    }
+    Value *Term = C.op(OpKind::Mul, {Coord, Stride});
+    Lin = Lin ? C.op(OpKind::Add, {Lin, Term}) : Term;
+    Stride = C.op(OpKind::Mul, {Stride, C.dimOf(X, K)});
+  }
+  if (!Lin) {
+    C.fail("needs rank 1 or more");
+    return nullptr;
+  }
+  Lin = C.op(OpKind::Where, {Bad, C.scalar(DType::I64, -4.0e18), Lin});
+  Value *Flat = C.op(OpKind::Reshape, {X}, {aInts("shape", {-1})});
+  return C.op(OpKind::Gather, {Flat, Lin}, {aInt("axis", 0)});
 }
 
 static void gatherElements(NodeContext &C) {
@@ -31,47 +57,131 @@ static void gatherElements(NodeContext &C) {
   if (Axis < 0 || Idx->Type.rank() != unsigned(R))
     return C.fail("axis and ranks do not match: " + X->Type.str() + ", " +
                   Idx->Type.str());
-  if (!X->Type.dim(Axis).isStatic())
-    return C.fail("needs a static size along the axis, got " + X->Type.str());
+  if (!isInteger(Idx->Type.elem()))
+    return C.fail("indices must be integers, got " + Idx->Type.str());
+  C.setOutput(0, gatherAlong(C, X, Idx, Axis));
+}
+
+/// GatherND (batch_dims = 0): the first K dims of the data flattened into
+/// one, indexed by the linear index of each index row.
+static void gatherND(NodeContext &C) {
+  C.allowAttrs({"batch_dims"});
+  Value *X = C.in(0), *Idx = C.in(1);
+  if (!X || !Idx)
+    return;
+  if (C.attrInt("batch_dims", 0) != 0)
+    return C.fail("batch_dims other than 0 is not supported");
+  int64_t R = X->Type.rank(), Q = Idx->Type.rank();
+  if (Q < 1 || !Idx->Type.dim(Q - 1).isStatic())
+    return C.fail("indices need a static last dim, got " + Idx->Type.str());
+  int64_t K = Idx->Type.dim(Q - 1).size();
+  if (K < 1 || K > R || !isInteger(Idx->Type.elem()))
+    return C.fail("indices " + Idx->Type.str() + " do not fit data " +
+                  X->Type.str());
+  // Data as [first K dims, rest...]: the rest must be static to reshape.
+  std::vector<int64_t> Flat = {-1};
+  for (int64_t D = K; D < R; ++D) {
+    if (!X->Type.dim(D).isStatic())
+      return C.fail("needs static data dims after the indexed ones, got " +
+                    X->Type.str());
+    Flat.push_back(X->Type.dim(D).size());
+  }
+  Value *Lin = nullptr, *Stride = C.scalar(DType::I64, 1);
+  Value *Bad = nullptr;
+  for (int64_t T = K - 1; T >= 0 && !C.failed(); --T) {
+    Value *Col = C.op(OpKind::Slice, {Idx}, {aInts("starts", {T}), aInts("ends", {T + 1}),
+                                             aInts("axes", {Q - 1})});
+    Col = C.cast(C.op(OpKind::Squeeze, {Col}, {aInts("axes", {Q - 1})}), DType::I64);
+    Value *D = C.dimOf(X, T);
+    Value *Neg = C.op(OpKind::Less, {Col, C.scalar(DType::I64, 0)});
+    Col = C.op(OpKind::Where, {Neg, C.op(OpKind::Add, {Col, D}), Col});
+    Value *Out = C.op(OpKind::Or, {C.op(OpKind::Less, {Col, C.scalar(DType::I64, 0)}),
+                                   C.op(OpKind::GreaterEqual, {Col, D})});
+    Bad = Bad ? C.op(OpKind::Or, {Bad, Out}) : Out;
+    Value *Term = C.op(OpKind::Mul, {Col, Stride});
+    Lin = Lin ? C.op(OpKind::Add, {Lin, Term}) : Term;
+    Stride = C.op(OpKind::Mul, {Stride, D});
+  }
+  if (C.failed())
+    return;
+  // An index out of range gets one that gather rejects.
+  Lin = C.op(OpKind::Where, {Bad, C.scalar(DType::I64, -4.0e18), Lin});
+  Value *XF = C.op(OpKind::Reshape, {X}, {aInts("shape", Flat)});
+  C.setOutput(0, C.op(OpKind::Gather, {XF, Lin}, {aInt("axis", 0)}));
+}
+
+static void topK(NodeContext &C) {
+  C.allowAttrs({"axis", "k", "largest", "sorted"});
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  int64_t K;
+  if (C.Opset < 10) {
+    K = C.attrInt("k", -1);
+  } else {
+    auto V = C.intsIn(1, "K");
+    if (!V)
+      return;
+    if (V->size() != 1)
+      return C.fail("K must hold one value");
+    K = (*V)[0];
+  }
+  int64_t R = X->Type.rank();
+  int64_t Axis = normAxis(C.attrInt("axis", -1), R);
+  if (Axis < 0)
+    return C.fail("axis is out of range for " + X->Type.str());
+  if (K < 0 || (X->Type.dim(Axis).isStatic() && K > X->Type.dim(Axis).size()))
+    return C.fail("K = " + llvm::Twine(K) + " is not in [0, " +
+                  X->Type.dim(Axis).str() + "]");
   if (X->Type.elem() == DType::Bool)
     return C.fail("bool data is not supported");
-  int64_t D = X->Type.dim(Axis).size();
-  // Data restricted to the index's extent in the other dims.
-  std::vector<int64_t> Starts, Ends, Axes;
-  for (int64_t I = 0; I < R; ++I) {
-    if (I == Axis || X->Type.dim(I) == Idx->Type.dim(I))
-      continue;
-    if (!Idx->Type.dim(I).isStatic())
-      return C.fail("indices " + Idx->Type.str() + " and data " +
-                    X->Type.str() + " differ in a dynamic dim");
-    Starts.push_back(0);
-    Ends.push_back(Idx->Type.dim(I).size());
-    Axes.push_back(I);
+  bool Largest = C.attrInt("largest", 1);
+  std::vector<int64_t> Perm, Inv;
+  axisLastPerm(R, Axis, Perm, Inv);
+  Value *Y = Axis == R - 1 ? X : C.op(OpKind::Transpose, {X}, {aInts("perm", Perm)});
+  // Grid [.., i, j]: element j is ranked before element i when it is larger
+  // (smaller), or equal with a lower index.
+  Value *Xi = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {R})});
+  Value *Xj = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {R - 1})});
+  Value *Ai = C.op(OpKind::Expand, {Xi, Xj}), *Aj = C.op(OpKind::Expand, {Xj, Xi});
+  Value *I = C.iota(Ai, R - 1), *J = C.iota(Ai, R);
+  Value *Before = C.op(
+      OpKind::Or,
+      {C.op(Largest ? OpKind::Greater : OpKind::Less, {Aj, Ai}),
+       C.op(OpKind::And, {C.op(OpKind::Equal, {Aj, Ai}), C.op(OpKind::Less, {J, I})})});
+  Value *Rank = C.op(OpKind::ReduceSum, {C.cast(Before, DType::I64)},
+                     {aInts("axes", {R}), aBool("keepdims", false)});
+  // Hit [.., i, k]: element i has rank k < K.
+  Value *Hit = C.op(OpKind::OneHot, {Rank}, {aInt("depth", std::max<int64_t>(K, 1)),
+                                             aType("dtype", DType::Bool)});
+  Value *Pos = C.op(OpKind::Unsqueeze, {C.iota(Y, R - 1)}, {aInts("axes", {R})});
+  Value *Idx = C.op(OpKind::ReduceSum,
+                    {C.op(OpKind::Where, {Hit, Pos, C.scalar(DType::I64, 0)})},
+                    {aInts("axes", {R - 1}), aBool("keepdims", false)});
+  // A rank that no element has (K larger than the axis at run time) gets
+  // an index that the gather below rejects.
+  Value *Count = C.op(OpKind::ReduceSum, {C.cast(Hit, DType::I64)},
+                      {aInts("axes", {R - 1}), aBool("keepdims", false)});
+  Idx = C.op(OpKind::Where, {C.op(OpKind::Equal, {Count, C.scalar(DType::I64, 1)}),
+                             Idx, C.scalar(DType::I64, -4.0e18)});
+  if (K == 0) { // an empty result along the axis
+    std::vector<int64_t> Starts(1, 0), Ends(1, 0), Axes(1, R - 1);
+    Idx = C.op(OpKind::Slice, {Idx}, {aInts("starts", Starts), aInts("ends", Ends),
+                                      aInts("axes", Axes)});
   }
-  if (!Axes.empty())
-    X = C.op(OpKind::Slice, {X}, {aInts("starts", Starts), aInts("ends", Ends),
-                                  aInts("axes", Axes)});
-  Value *I64 = C.cast(Idx, DType::I64);
-  Value *Neg = C.op(OpKind::Less, {I64, C.scalar(DType::I64, 0)});
-  I64 = C.op(OpKind::Where,
-             {Neg, C.op(OpKind::Add, {I64, C.scalar(DType::I64, D)}), I64});
-  auto Perm = axisLast(R, Axis);
-  bool Move = Axis != R - 1;
-  if (Move) {
-    X = C.op(OpKind::Transpose, {X}, {aInts("perm", Perm)});
-    I64 = C.op(OpKind::Transpose, {I64}, {aInts("perm", Perm)});
+  Value *Vals = gatherAlong(C, Y, Idx, R - 1);
+  if (Axis != R - 1) {
+    Vals = C.op(OpKind::Transpose, {Vals}, {aInts("perm", Inv)});
+    Idx = C.op(OpKind::Transpose, {Idx}, {aInts("perm", Inv)});
   }
-  Value *Hot = C.op(OpKind::OneHot, {I64}, {aInt("depth", D), aType("dtype", DType::Bool)});
-  Value *XU = C.op(OpKind::Unsqueeze, {X}, {aInts("axes", {R - 1})});
-  Value *Sel = C.op(OpKind::Where, {Hot, XU, C.scalar(X ? X->Type.elem() : DType::F32, 0)});
-  Value *Y = C.op(OpKind::ReduceSum, {Sel}, {aInts("axes", {-1}), aBool("keepdims", false)});
-  if (Move)
-    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", inverse(Perm))});
-  C.setOutput(0, Y);
+  C.setOutput(0, Vals);
+  C.setOutput(1, Idx);
 }
 
 void onnximp::addIndexingOps(std::vector<OpEntry> &T) {
   T.insert(T.end(), {
       {"GatherElements", 11, gatherElements, {}},
+      {"TopK", 1, topK, {1}},
+      {"GatherND", 11, gatherND, {}},
   });
 }

@@ -1,6 +1,7 @@
 // ONNX losses: NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss for
 // any number of spatial dims, class weights and ignore_index, composed of
-// one_hot, products and reductions (the class count must be static).
+// one_hot, products and reductions (a class count only known at run time
+// is taken from the input's shape).
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
@@ -12,9 +13,8 @@ static Value *nll(NodeContext &C, Value *LP, Value *T, Value *W) {
   if (!LP || !T)
     return nullptr;
   unsigned R = LP->Type.rank();
-  if (R < 2 || !LP->Type.dim(1).isStatic()) {
-    C.fail("needs input [N, C, ...] with a static class count, got " +
-           LP->Type.str());
+  if (R < 2) {
+    C.fail("needs input [N, C, ...], got " + LP->Type.str());
     return nullptr;
   }
   std::string Red = C.attrStr("reduction", "mean");
@@ -22,7 +22,6 @@ static Value *nll(NodeContext &C, Value *LP, Value *T, Value *W) {
     C.fail("reduction '" + Red + "' is not supported");
     return nullptr;
   }
-  int64_t Classes = LP->Type.dim(1).size();
   DType E = LP->Type.elem();
   Value *Ti = C.cast(T, DType::I64);
   Value *Mask = nullptr;
@@ -31,7 +30,20 @@ static Value *nll(NodeContext &C, Value *LP, Value *T, Value *W) {
     Mask = C.op(OpKind::Not, {C.op(OpKind::Equal, {Ti, II})});
     Ti = C.op(OpKind::Where, {Mask, Ti, C.scalar(DType::I64, 0)});
   }
-  Value *Hot = C.op(OpKind::OneHot, {Ti}, {aInt("depth", Classes), aType("dtype", E)});
+  Value *Hot;
+  if (LP->Type.dim(1).isStatic()) {
+    Hot = C.op(OpKind::OneHot, {Ti}, {aInt("depth", LP->Type.dim(1).size()),
+                                      aType("dtype", E)});
+  } else {
+    // The depth is the class dim, moved last (its values are not read).
+    Value *Like = LP;
+    if (R > 2) {
+      std::vector<int64_t> Perm, Inv;
+      axisLastPerm(R, 1, Perm, Inv);
+      Like = C.op(OpKind::Transpose, {LP}, {aInts("perm", Perm)});
+    }
+    Hot = C.op(OpKind::OneHot, {Ti, Like}, {aInt("depth", 0), aType("dtype", E)});
+  }
   if (R > 2) {
     std::vector<int64_t> Perm = {0, int64_t(R) - 1};
     for (unsigned I = 1; I + 1 < R; ++I)

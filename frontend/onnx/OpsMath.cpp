@@ -1,6 +1,7 @@
 // ONNX elementwise ops imported as compositions of dlc ops: activations
 // (HardSigmoid, HardSwish, Selu, Celu, Mish, Softsign, ThresholdedRelu,
-// Shrink, PRelu, Swish), trigonometry (Tan, Sinh, Cosh), IsNaN, IsInf, Mod.
+// Shrink, PRelu, Swish), trigonometry (Tan, Sinh, Cosh, Asinh, Acosh,
+// Atanh), IsNaN, IsInf, Mod, BitShift.
 #include "frontend/onnx/NodeContext.h"
 
 #include <cmath>
@@ -130,6 +131,33 @@ template <bool Cosh> static void hyperbolic(NodeContext &C) {
   C.setOutput(0, E.mul(Cosh ? E.add(P, N) : E.sub(P, N), E.s(X, 0.5)));
 }
 
+/// asinh(x) = sign(x) log(|x| + sqrt(x^2 + 1)), acosh(x) = log(x +
+/// sqrt(x^2 - 1)) (NaN below 1), atanh(x) = log((1 + x) / (1 - x)) / 2.
+static void asinh(NodeContext &C) {
+  C.allowAttrs({});
+  Ex E{C};
+  Value *X = C.in(0);
+  Value *A = E.un(OpKind::Abs, X);
+  Value *R = E.un(OpKind::Sqrt, E.add(E.mul(X, X), E.s(X, 1)));
+  C.setOutput(0, E.mul(E.un(OpKind::Sign, X), E.un(OpKind::Log, E.add(A, R))));
+}
+
+static void acosh(NodeContext &C) {
+  C.allowAttrs({});
+  Ex E{C};
+  Value *X = C.in(0);
+  Value *R = E.un(OpKind::Sqrt, E.sub(E.mul(X, X), E.s(X, 1)));
+  C.setOutput(0, E.un(OpKind::Log, E.add(X, R)));
+}
+
+static void atanh(NodeContext &C) {
+  C.allowAttrs({});
+  Ex E{C};
+  Value *X = C.in(0);
+  Value *Q = E.div(E.add(E.s(X, 1), X), E.sub(E.s(X, 1), X));
+  C.setOutput(0, E.mul(E.un(OpKind::Log, Q), E.s(X, 0.5)));
+}
+
 static void isNaN(NodeContext &C) {
   C.allowAttrs({});
   Value *X = C.in(0);
@@ -152,6 +180,27 @@ static void isInf(NodeContext &C) {
 
 /// Mod: fmod = 1 keeps the dividend's sign (C fmod); fmod = 0 (integers
 /// only) the divisor's, as Python's %.
+/// BitShift on unsigned integers: x * 2^s (wrapping, exact) or x / 2^s
+/// (through f64: exact below 2^53).
+static void bitShift(NodeContext &C) {
+  C.allowAttrs({"direction"});
+  Value *X = C.in(0), *S = C.in(1);
+  if (!X || !S)
+    return;
+  DType E = X->Type.elem();
+  if (!isInteger(E) || isSigned(E) || S->Type.elem() != E)
+    return C.fail("needs two tensors of one unsigned integer type, got " +
+                  X->Type.str() + " and " + S->Type.str());
+  std::string Dir = C.attrStr("direction", "");
+  if (Dir != "LEFT" && Dir != "RIGHT")
+    return C.fail("direction must be \"LEFT\" or \"RIGHT\"");
+  Value *P = C.op(OpKind::Pow, {C.scalar(DType::F64, 2), C.cast(S, DType::F64)});
+  if (Dir == "LEFT")
+    return C.setOutput(0, C.op(OpKind::Mul, {X, C.cast(P, E)}));
+  Value *Q = C.op(OpKind::Floor, {C.op(OpKind::Div, {C.cast(X, DType::F64), P})});
+  C.setOutput(0, C.cast(Q, E));
+}
+
 static void mod(NodeContext &C) {
   C.allowAttrs({"fmod"});
   Ex E{C};
@@ -194,8 +243,12 @@ void onnximp::addMathOps(std::vector<OpEntry> &T) {
       {"Tan", 7, tan, {}},
       {"Sinh", 9, hyperbolic<false>, {}},
       {"Cosh", 9, hyperbolic<true>, {}},
+      {"Asinh", 9, asinh, {}},
+      {"Acosh", 9, acosh, {}},
+      {"Atanh", 9, atanh, {}},
       {"IsNaN", 9, isNaN, {}},
       {"IsInf", 10, isInf, {}},
       {"Mod", 10, mod, {}},
+      {"BitShift", 11, bitShift, {}},
   });
 }

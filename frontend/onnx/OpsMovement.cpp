@@ -1,14 +1,54 @@
 // ONNX movement ops. Their shape-like operands (Reshape's shape, Slice's
 // starts, Pad's pads, ...) were attributes in early opsets and became inputs
 // later; dlc keeps them as attributes, so inputs must be import-time
-// constants.
+// constants, except the shapes of Reshape and Expand computed from the dims
+// of other values (see ShapeSyms.cpp).
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
 using namespace dlc::onnximp;
 
+/// Reshape to a shape computed at run time from dims of other values: its
+/// entries as attribute sizes (0 copying X's own dim, -1 for the one left
+/// unknown), or else as the dims of a like operand.
+static void reshapeSym(NodeContext &C, Value *X, llvm::ArrayRef<SymDim> E,
+                       bool AllowZero) {
+  std::vector<int64_t> Attr;
+  int Unknown = 0;
+  bool Infer = false, NeedLike = false;
+  for (size_t K = 0; K < E.size(); ++K) {
+    const SymDim &S = E[K];
+    if (!S.Of) {
+      Infer |= S.Const == -1;
+      NeedLike |= S.Const == 0 && AllowZero;
+      Attr.push_back(S.Const);
+    } else if (S.Of == X && S.Dim == K) {
+      Attr.push_back(0);
+    } else if (S.Of->Type.dim(S.Dim).isStatic() && S.Of->Type.dim(S.Dim).size()) {
+      Attr.push_back(S.Of->Type.dim(S.Dim).size());
+    } else {
+      ++Unknown;
+      Attr.push_back(-1);
+    }
+  }
+  if (!NeedLike && Unknown + Infer <= 1)
+    return C.setOutput(0, C.op(OpKind::Reshape, {X}, {aInts("shape", Attr)}));
+  if (Infer)
+    return C.fail("a shape with -1 and sizes known only at run time is not "
+                  "supported");
+  Value *Like = C.likeOf(E);
+  C.setOutput(0, C.op(OpKind::Reshape, {X, Like}, {aInts("shape", {})}));
+}
+
 static void reshape(NodeContext &C) {
   C.allowAttrs({"allowzero"});
+  if (!C.constIn(1))
+    if (auto E = C.symIn(1)) {
+      Value *X = C.in(0);
+      if (X)
+        reshapeSym(C, X, *E, C.attrInt("allowzero", 0));
+      return;
+    }
   auto S = C.intsIn(1, "shape");
   if (!S)
     return;
@@ -196,6 +236,11 @@ static void gather(NodeContext &C) {
 
 static void expand(NodeContext &C) {
   C.allowAttrs({});
+  if (!C.constIn(1))
+    if (auto E = C.symIn(1)) {
+      Value *Like = C.likeOf(*E);
+      return C.setOutput(0, C.op(OpKind::Expand, {C.in(0), Like}));
+    }
   auto S = C.intsIn(1, "shape");
   if (S)
     C.setOutput(0, C.op(OpKind::Expand, {C.in(0)}, {aInts("shape", *S)}));

@@ -169,6 +169,37 @@ template <bool Max> static void pool(NodeContext &C) {
   C.setOutput(0, C.op(OpKind::AvgPool, {X}, A));
 }
 
+/// LpPool: (sum over the window of |x|^p)^(1/p), the sum being an average
+/// that counts the zero padding, times the window size.
+static void lpPool(NodeContext &C) {
+  C.allowAttrs({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "p",
+                "pads", "strides"});
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  auto K = C.attrInts("kernel_shape");
+  auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
+  if (llvm::any_of(Dl, [](int64_t D) { return D != 1; }))
+    return C.fail("dilations are not supported for LpPool");
+  auto P = windowPads(C, X, K, St, Dl);
+  if (!P)
+    return;
+  double Pw = double(C.attrInt("p", 2));
+  if (Pw <= 0)
+    return C.fail("p must be positive");
+  double Size = 1;
+  for (int64_t N : K)
+    Size *= double(N);
+  DType E = X->Type.elem();
+  Value *A = C.op(OpKind::Pow, {C.op(OpKind::Abs, {X}), C.scalar(E, Pw)});
+  Value *S = C.op(OpKind::AvgPool, {A}, {aInts("kernel", K), aInts("strides", St),
+                                         aInts("pads", *P),
+                                         aBool("ceil_mode", C.attrInt("ceil_mode", 0)),
+                                         aBool("count_include_pad", true)});
+  S = C.op(OpKind::Mul, {S, C.scalar(E, Size)});
+  C.setOutput(0, C.op(OpKind::Pow, {S, C.scalar(E, 1.0 / Pw)}));
+}
+
 static void gemm(NodeContext &C) {
   if (C.Opset < 7)
     C.allowAttrs({"alpha", "beta", "transA", "transB", "broadcast"});
@@ -191,12 +222,11 @@ static Value *lastAxis(NodeContext &C, llvm::StringRef Which, Value *X) {
   if (Which == "LogSoftmax")
     return C.op(OpKind::LogSoftmax, {X}, {aInt("axis", -1)});
   const Dim &D = X->Type.dim(X->Type.rank() - 1);
-  if (!D.isStatic()) {
-    C.fail("Hardmax needs a static size along its axis");
-    return nullptr;
-  }
   Value *I = C.op(OpKind::ArgMax, {X}, {aInt("axis", -1),
                                         aBool("keepdims", false)});
+  if (!D.isStatic()) // the depth is X's last dim (its values are not read)
+    return C.op(OpKind::OneHot, {I, X}, {aInt("depth", 0),
+                                         aType("dtype", X->Type.elem())});
   return C.op(OpKind::OneHot, {I}, {aInt("depth", D.size()),
                                     aType("dtype", X->Type.elem())});
 }
@@ -241,6 +271,7 @@ void onnximp::addNNOps(std::vector<OpEntry> &T) {
       {"ConvTranspose", 1, convTranspose, {}},
       {"MaxPool", 1, pool<true>, {}},
       {"AveragePool", 1, pool<false>, {}},
+      {"LpPool", 2, lpPool, {}},
       {"Gemm", 6, gemm, {}},
       {"Softmax", 1, softmaxFamily, {}},
       {"LogSoftmax", 1, softmaxFamily, {}},

@@ -1,6 +1,6 @@
 // ONNX shape queries and value sources: Shape, Size, Constant,
 // ConstantOfShape, Range, EyeLike, OneHot, and the masked or triangular
-// compositions Trilu and CumSum.
+// compositions Trilu, CumSum and CumProd.
 #include "frontend/onnx/NodeContext.h"
 #include "frontend/onnx/OnnxTensor.h"
 
@@ -71,7 +71,11 @@ static void constant(NodeContext &C) {
 
 static void constantOfShape(NodeContext &C) {
   C.allowAttrs({"value"});
-  auto S = C.intsIn(0, "input");
+  std::optional<std::vector<SymDim>> Sym;
+  if (!C.constIn(0))
+    Sym = C.symIn(0);
+  auto S = Sym ? std::optional<std::vector<int64_t>>(std::vector<int64_t>())
+               : C.intsIn(0, "input");
   if (!S)
     return;
   Tensor V(DType::F32, {});
@@ -84,6 +88,9 @@ static void constantOfShape(NodeContext &C) {
     V = Tensor(T->elem(), {});
     std::memcpy(V.data(), T->data(), T->byteSize());
   }
+  if (Sym) // a shape known at run time: the value expanded to a like tensor
+    return C.setOutput(0, C.op(OpKind::Expand, {C.constant(std::move(V)),
+                                                C.likeOf(*Sym)}));
   for (int64_t D : *S)
     if (D < 0)
       return C.fail("negative dim " + llvm::Twine(D) + " in the shape");
@@ -122,8 +129,8 @@ static void eyeLike(NodeContext &C) {
   Value *X = C.in(0);
   if (!X)
     return;
-  if (X->Type.rank() != 2 || !X->Type.isStatic())
-    return C.fail("needs a static 2-D input, got " + X->Type.str());
+  if (X->Type.rank() != 2)
+    return C.fail("needs a 2-D input, got " + X->Type.str());
   DType E = X->Type.elem();
   if (C.hasAttr("dtype")) {
     auto D = dtypeFromOnnx(C.attrInt("dtype", 1));
@@ -132,6 +139,12 @@ static void eyeLike(NodeContext &C) {
     E = *D;
   }
   int64_t K = C.attrInt("k", 0);
+  if (!X->Type.isStatic()) {
+    // Ones where column - row == k, from the positions at run time.
+    Value *Diff = C.op(OpKind::Sub, {C.iota(X, 1), C.iota(X, 0)});
+    Value *On = C.op(OpKind::Equal, {Diff, C.scalar(DType::I64, double(K))});
+    return C.setOutput(0, C.cast(On, E));
+  }
   auto Sz = X->Type.staticSizes();
   Tensor T(E, Sz);
   for (int64_t I = 0; I < Sz[0]; ++I)
@@ -193,9 +206,16 @@ static void trilu(NodeContext &C) {
     K = int64_t(*V);
   }
   unsigned R = X->Type.rank();
-  if (R < 2 || !X->Type.dim(R - 2).isStatic() || !X->Type.dim(R - 1).isStatic())
-    return C.fail("needs static sizes in the last two dims, got " + X->Type.str());
+  if (R < 2)
+    return C.fail("needs rank 2 or more, got " + X->Type.str());
   bool Upper = C.attrInt("upper", 1);
+  if (!X->Type.dim(R - 2).isStatic() || !X->Type.dim(R - 1).isStatic()) {
+    // The mask from the positions at run time: column - row against k.
+    Value *Diff = C.op(OpKind::Sub, {C.iota(X, R - 1), C.iota(X, R - 2)});
+    Value *Kv = C.scalar(DType::I64, double(K));
+    Value *Keep = C.op(Upper ? OpKind::GreaterEqual : OpKind::LessEqual, {Diff, Kv});
+    return C.setOutput(0, C.op(OpKind::Where, {Keep, X, C.scalar(X->Type.elem(), 0)}));
+  }
   Value *Mask = mask(C, X->Type.dim(R - 2).size(), X->Type.dim(R - 1).size(),
                      [&](int64_t I, int64_t J) {
                        return Upper ? J - I >= K : J - I <= K;
@@ -204,7 +224,34 @@ static void trilu(NodeContext &C) {
 }
 
 /// CumSum as a product with a triangular 0/1 matrix along the axis (moved
-/// last); integers compute in f64, exact below 2^53.
+/// last); integers compute in f64, exact below 2^53. With a size known only
+/// at run time: a masked sum over an [.., N, N] grid of the same elements.
+/// The cumulative sum (Prod false) or product along Axis as a masked
+/// reduction over an [.., N, N] grid of the elements.
+static Value *cumulativeGrid(NodeContext &C, Value *X, int64_t Axis, bool Ex,
+                             bool Rev, bool Prod) {
+  int64_t R = X->Type.rank();
+  std::vector<int64_t> Perm, Inv;
+  axisLastPerm(R, Axis, Perm, Inv);
+  Value *Y = X;
+  if (Axis != R - 1)
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Perm)});
+  // Grid[.., i, j] = Y[.., j]; output i sums the j that the mask keeps.
+  Value *Col = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {R - 1})});
+  Value *Row = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {R})});
+  Value *Grid = C.op(OpKind::Expand, {Col, Row});
+  Value *I = C.iota(Grid, R - 1), *J = C.iota(Grid, R);
+  OpKind Cmp = Rev ? (Ex ? OpKind::Greater : OpKind::GreaterEqual)
+                   : (Ex ? OpKind::Less : OpKind::LessEqual);
+  Value *Keep = C.op(Cmp, {J, I});
+  Value *Sel = C.op(OpKind::Where, {Keep, Grid, C.scalar(X->Type.elem(), Prod)});
+  Y = C.op(Prod ? OpKind::ReduceProd : OpKind::ReduceSum, {Sel},
+           {aInts("axes", {R}), aBool("keepdims", false)});
+  if (Axis != R - 1)
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", Inv)});
+  return Y;
+}
+
 static void cumSum(NodeContext &C) {
   C.allowAttrs({"exclusive", "reverse"});
   Value *X = C.in(0);
@@ -213,10 +260,12 @@ static void cumSum(NodeContext &C) {
     return;
   int64_t R = X->Type.rank();
   int64_t Axis = normAxis(int64_t(*A), R);
-  if (Axis < 0 || !X->Type.dim(Axis).isStatic())
-    return C.fail("needs a valid axis with a static size, got " + X->Type.str());
-  int64_t N = X->Type.dim(Axis).size();
+  if (Axis < 0)
+    return C.fail("axis is out of range for " + X->Type.str());
   bool Ex = C.attrInt("exclusive", 0), Rev = C.attrInt("reverse", 0);
+  if (!X->Type.dim(Axis).isStatic())
+    return C.setOutput(0, cumulativeGrid(C, X, Axis, Ex, Rev, false));
+  int64_t N = X->Type.dim(Axis).size();
   DType E = X->Type.elem(), W = isFloat(E) ? E : DType::F64;
   Value *M = mask(C, N, N, [&](int64_t I, int64_t J) {
     return Rev ? (Ex ? I > J : I >= J) : (Ex ? I < J : I <= J);
@@ -233,6 +282,19 @@ static void cumSum(NodeContext &C) {
   C.setOutput(0, C.cast(Y, E));
 }
 
+static void cumProd(NodeContext &C) {
+  C.allowAttrs({"exclusive", "reverse"});
+  Value *X = C.in(0);
+  auto A = C.scalarIn(1, "axis");
+  if (!X || !A)
+    return;
+  int64_t Axis = normAxis(int64_t(*A), X->Type.rank());
+  if (Axis < 0)
+    return C.fail("axis is out of range for " + X->Type.str());
+  C.setOutput(0, cumulativeGrid(C, X, Axis, C.attrInt("exclusive", 0),
+                                C.attrInt("reverse", 0), true));
+}
+
 void onnximp::addShapeOps(std::vector<OpEntry> &T) {
   T.insert(T.end(), {
       {"Shape", 1, shape, {}},
@@ -244,5 +306,6 @@ void onnximp::addShapeOps(std::vector<OpEntry> &T) {
       {"OneHot", 9, oneHot, {1}},
       {"Trilu", 14, trilu, {1}},
       {"CumSum", 11, cumSum, {1}},
+      {"CumProd", 26, cumProd, {1}},
   });
 }

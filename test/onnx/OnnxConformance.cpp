@@ -189,7 +189,9 @@ std::vector<std::string> modelOpTypes(const std::string &Model) {
   onnx::ModelProto MP;
   if (Buf && MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
     for (const auto &N : MP.graph().node())
-      S.insert(N.op_type());
+      S.insert(N.domain().empty() || N.domain() == "ai.onnx"
+                   ? N.op_type()
+                   : N.domain() + "." + N.op_type());
   return {S.begin(), S.end()};
 }
 
