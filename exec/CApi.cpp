@@ -22,8 +22,9 @@ static_assert(int(DType::F32) == DLC_F32 && int(DType::F64) == DLC_F64 &&
                   int(DType::F16) == DLC_F16 && int(DType::BF16) == DLC_BF16 &&
                   int(DType::I8) == DLC_I8 && int(DType::I16) == DLC_I16 &&
                   int(DType::I32) == DLC_I32 && int(DType::I64) == DLC_I64 &&
-                  int(DType::U8) == DLC_U8 && int(DType::Bool) == DLC_BOOL &&
-                  NumDTypes == 10,
+                  int(DType::U8) == DLC_U8 && int(DType::U16) == DLC_U16 &&
+                  int(DType::U32) == DLC_U32 && int(DType::U64) == DLC_U64 &&
+                  int(DType::Bool) == DLC_BOOL && NumDTypes == 13,
               "dlc_dtype and DType disagree");
 
 /// Writes Msg into Err (truncated, NUL-terminated) and returns Status.

@@ -34,7 +34,10 @@ typedef enum dlc_dtype {
   DLC_I32 = 6,
   DLC_I64 = 7,
   DLC_U8 = 8,
-  DLC_BOOL = 9 /* one byte, 0 or 1 */
+  DLC_U16 = 9,
+  DLC_U32 = 10,
+  DLC_U64 = 11,
+  DLC_BOOL = 12 /* one byte, 0 or 1 */
 } dlc_dtype;
 
 /* Status codes. */

@@ -361,9 +361,40 @@ Why OpWriter::write() {
   }
 
   case OpKind::Reshape:
-    C.node("Reshape", {in(0), C.ints(Op.getInts("shape"), Out[0] + "_shape")},
-           Out);
+    if (Op.numOperands() == 2) // the shape of a "like" operand
+      C.node("Reshape", {in(0), C.tmp("Shape", {in(1)}, Out[0] + "_shape")}, Out);
+    else
+      C.node("Reshape", {in(0), C.ints(Op.getInts("shape"), Out[0] + "_shape")},
+             Out);
     break;
+  case OpKind::Iota: {
+    const TensorType &T = Op.operand(0)->Type;
+    int64_t Axis = Op.getInt("axis");
+    std::string H = Out[0];
+    std::string Shape = C.tmp("Shape", {in(0)}, H + "_shape");
+    std::string Col;
+    if (T.dim(Axis).isStatic()) { // [0, n) with every other axis of size 1
+      std::vector<int64_t> Seq(T.dim(Axis).size()), Along(T.rank(), 1);
+      for (size_t I = 0; I < Seq.size(); ++I)
+        Seq[I] = int64_t(I);
+      Along[Axis] = -1;
+      Col = C.tmp("Reshape", {C.ints(Seq, H + "_seq"), C.ints(Along, H + "_along")},
+                  H + "_col");
+    } else { // cumulative sum of ones along the axis, minus one
+      onnx::AttributeProto &V =
+          *C.node("ConstantOfShape", {Shape}, {H + "_ones"}).add_attribute();
+      V.set_name("value");
+      V.set_type(onnx::AttributeProto::TENSOR);
+      Tensor One(DType::I64, {1});
+      One.setI(0, 1);
+      tensorToProto(One, "", *V.mutable_t());
+      std::string Sum = C.tmp("CumSum", {H + "_ones", C.ints({Axis}, H + "_axis")},
+                              H + "_sum");
+      Col = C.tmp("Sub", {Sum, C.scalar(DType::I64, 1, H + "_one")}, H + "_col");
+    }
+    C.node("Expand", {Col, Shape}, Out);
+    break;
+  }
   case OpKind::Transpose:
     attrIntsIfAny(same("Transpose"), "perm", Op.getInts("perm"));
     break;
