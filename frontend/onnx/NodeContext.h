@@ -21,6 +21,10 @@ namespace onnximp {
 /// Maps ONNX value names to dlc values while a graph is imported.
 struct ValueTable {
   llvm::StringMap<Value *> Values;
+  /// Sequences (of a length known at import time) as lists of values; a
+  /// null element is one whose value cannot be expressed (for example a
+  /// piece of a split at run-time sizes): reading it fails.
+  llvm::StringMap<std::vector<Value *>> Sequences;
   /// Names whose producer failed or was unsupported: consumers are skipped.
   llvm::StringSet<> Poisoned;
 };
@@ -40,6 +44,9 @@ public:
   bool has(unsigned I) const;
   /// Input I as a value; fails (sticky) when it is missing.
   Value *in(unsigned I);
+  /// Input I as a sequence; fails (sticky) and returns null when it is
+  /// missing or a tensor.
+  const std::vector<Value *> *seqIn(unsigned I);
   /// Input I's value when it is a constant at import time, else null.
   const Tensor *constIn(unsigned I);
   /// Input I as a list of integers; fails when it is not an import-time
@@ -81,6 +88,7 @@ public:
   /// Output I is requested (present and named).
   bool wantsOutput(unsigned I) const;
   void setOutput(unsigned I, Value *V);
+  void setSeqOutput(unsigned I, std::vector<Value *> S);
 
   // ----- Errors ------------------------------------------------------------
   /// Records the first problem of this node (later ones are dropped: they
@@ -137,6 +145,7 @@ void addLossOps(std::vector<OpEntry> &T);
 void addIndexingOps(std::vector<OpEntry> &T);
 void addAttentionOps(std::vector<OpEntry> &T);
 void addResizeOps(std::vector<OpEntry> &T);
+void addSequenceOps(std::vector<OpEntry> &T);
 
 /// Every converter, by ONNX op type.
 const llvm::StringMap<OpEntry> &opTable();
