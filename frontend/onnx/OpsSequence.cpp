@@ -133,8 +133,8 @@ static void sequenceInsert(NodeContext &C) {
   int64_t N = S.size();
   for (Value *V : S)
     if (V && V->Type.elem() != T->Type.elem())
-      return C.fail("the tensor " + T->Type.str() + " does not match the "
-                    "sequence's element type " + dtypeName(V->Type.elem()));
+      return C.fail("the tensor " + T->Type.str() + " has another element "
+                    "type than the sequence's tensors (" + V->Type.str() + ")");
   if (!C.has(2)) {
     S.push_back(T);
     return C.setSeqOutput(0, std::move(S));
