@@ -30,9 +30,28 @@ Value *NodeContext::in(unsigned I) {
     return nullptr;
   }
   Value *V = VT.Values.lookup(Node.input(I));
-  if (!V)
+  if (!V && VT.Sequences.count(Node.input(I)))
+    fail("input '" + Node.input(I) + "' is a sequence, but this operand must "
+         "be a tensor");
+  else if (!V)
     fail("input '" + Node.input(I) + "' is not defined before this node");
   return V;
+}
+
+const std::vector<Value *> *NodeContext::seqIn(unsigned I) {
+  if (!has(I)) {
+    fail("input " + llvm::Twine(I) + " is required");
+    return nullptr;
+  }
+  auto It = VT.Sequences.find(Node.input(I));
+  if (It != VT.Sequences.end())
+    return &It->second;
+  if (VT.Values.count(Node.input(I)))
+    fail("input '" + Node.input(I) + "' is a tensor, but this operand must "
+         "be a sequence");
+  else
+    fail("input '" + Node.input(I) + "' is not defined before this node");
+  return nullptr;
 }
 
 const Tensor *NodeContext::constIn(unsigned I) {
@@ -257,6 +276,11 @@ void NodeContext::setOutput(unsigned I, Value *V) {
   VT.Values[Node.output(I)] = V;
 }
 
+void NodeContext::setSeqOutput(unsigned I, std::vector<Value *> S) {
+  if (wantsOutput(I))
+    VT.Sequences[Node.output(I)] = std::move(S);
+}
+
 NamedAttr onnximp::aInt(llvm::StringRef N, int64_t V) {
   return {N.str(), Attribute::getInt(V)};
 }
@@ -312,6 +336,7 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addTrainingOps(All);
     addScatterOps(All);
     addQuantizeOps(All);
+    addSequenceOps(All);
     llvm::StringMap<OpEntry> M;
     for (OpEntry &E : All)
       M.try_emplace(E.Name, E);

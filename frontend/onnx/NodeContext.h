@@ -33,6 +33,10 @@ struct ValueTable {
   /// Integer values (rank 0 or 1) computed from shapes at run time, entry by
   /// entry (Shape -> Gather / Slice / Concat / Unsqueeze ...).
   llvm::DenseMap<Value *, std::vector<SymDim>> Syms;
+  /// Sequences (of a length known at import time) as lists of values; a
+  /// null element is one whose value cannot be expressed (for example a
+  /// piece of a split at run-time sizes): reading it fails.
+  llvm::StringMap<std::vector<Value *>> Sequences;
   /// Names whose producer failed or was unsupported: consumers are skipped.
   llvm::StringSet<> Poisoned;
 };
@@ -52,6 +56,9 @@ public:
   bool has(unsigned I) const;
   /// Input I as a value; fails (sticky) when it is missing.
   Value *in(unsigned I);
+  /// Input I as a sequence; fails (sticky) and returns null when it is
+  /// missing or a tensor.
+  const std::vector<Value *> *seqIn(unsigned I);
   /// Input I's value when it is a constant at import time, else null.
   const Tensor *constIn(unsigned I);
   /// Input I as a list of integers; fails when it is not an import-time
@@ -111,6 +118,7 @@ public:
   /// Output I is requested (present and named).
   bool wantsOutput(unsigned I) const;
   void setOutput(unsigned I, Value *V);
+  void setSeqOutput(unsigned I, std::vector<Value *> S);
 
   // ----- Errors ------------------------------------------------------------
   /// Records the first problem of this node (later ones are dropped: they
@@ -170,6 +178,7 @@ void addResizeOps(std::vector<OpEntry> &T);
 void addTrainingOps(std::vector<OpEntry> &T);
 void addScatterOps(std::vector<OpEntry> &T);
 void addQuantizeOps(std::vector<OpEntry> &T);
+void addSequenceOps(std::vector<OpEntry> &T);
 
 /// The domain of the optimizer ops (Adam, ...) and Gradient.
 constexpr const char *TrainingDomain = "ai.onnx.preview.training";

@@ -104,12 +104,17 @@ llvm::Error runMode(const Case &C, bool Dynamic) {
   if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
     return makeError("model does not parse");
   std::vector<std::string> InNames;
-  llvm::StringSet<> Inits;
+  // Sequence, map and optional inputs hold no TensorProto: they are not
+  // read, so that the importer reports them.
+  llvm::StringSet<> Inits, NotTensors;
   for (const auto &I : MP.graph().initializer())
     Inits.insert(I.name());
   for (const auto &I : MP.graph().input())
-    if (!Inits.count(I.name()))
+    if (!Inits.count(I.name())) {
       InNames.push_back(I.name());
+      if (!I.type().has_tensor_type())
+        NotTensors.insert(I.name());
+    }
   auto ShapeIns = onnxShapeOperandInputs(Model);
   if (!ShapeIns)
     return ShapeIns.takeError();
@@ -123,8 +128,8 @@ llvm::Error runMode(const Case &C, bool Dynamic) {
     std::map<std::string, Tensor> Inputs;
     for (size_t K = 0; K < InNames.size(); ++K) {
       std::string F = SetDir + "/input_" + std::to_string(K) + ".pb";
-      if (!llvm::sys::fs::exists(F))
-        continue; // an optional input left out
+      if (!llvm::sys::fs::exists(F) || NotTensors.count(InNames[K]))
+        continue; // an optional input left out, or not a tensor
       auto T = readOnnxTensorFile(F);
       if (!T)
         return T.takeError();
