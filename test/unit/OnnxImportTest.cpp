@@ -2,6 +2,7 @@
 // inputs give one clear error each (never a crash); good ones import with
 // the right types and run through the JIT with the expected values.
 #include "codegen/Executor.h"
+#include "OnnxTestUtil.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
 #include "passes/Pass.h"
@@ -14,46 +15,9 @@
 #include <gtest/gtest.h>
 
 using namespace dlc;
+using namespace onnx_test;
 
 namespace {
-
-void addTensorInput(onnx::GraphProto &G, const std::string &Name,
-                    std::vector<int64_t> Dims, int Type = onnx::TensorProto::FLOAT,
-                    const std::string &Param = "") {
-  auto *I = G.add_input();
-  I->set_name(Name);
-  auto *T = I->mutable_type()->mutable_tensor_type();
-  T->set_elem_type(Type);
-  auto *S = T->mutable_shape();
-  for (int64_t D : Dims)
-    S->add_dim()->set_dim_value(D);
-  if (!Param.empty())
-    S->add_dim()->set_dim_param(Param);
-}
-
-onnx::NodeProto *addNode(onnx::GraphProto &G, const std::string &Op,
-                         std::vector<std::string> In,
-                         std::vector<std::string> Out,
-                         const std::string &Name = "") {
-  auto *N = G.add_node();
-  N->set_op_type(Op);
-  N->set_name(Name.empty() ? Op + "_" + Out[0] : Name);
-  for (auto &S : In)
-    N->add_input(S);
-  for (auto &S : Out)
-    N->add_output(S);
-  return N;
-}
-
-onnx::ModelProto baseModel(int Opset = 17) {
-  onnx::ModelProto M;
-  M.set_ir_version(8);
-  auto *O = M.add_opset_import();
-  O->set_domain("");
-  O->set_version(Opset);
-  M.mutable_graph()->set_name("g");
-  return M;
-}
 
 /// y = relu(x) with x: f32[N, 3].
 onnx::ModelProto reluModel() {
@@ -68,14 +32,6 @@ onnx::ModelProto reluModel() {
   addNode(G, "Relu", {"x"}, {"y"}, "relu1");
   G.add_output()->set_name("y");
   return M;
-}
-
-std::string importError(const onnx::ModelProto &M) {
-  std::string Bytes = M.SerializeAsString();
-  auto R = importOnnx(Bytes, "m.onnx");
-  if (R)
-    return "<no error>";
-  return llvm::toString(R.takeError());
 }
 
 onnx::TensorProto *addInit(onnx::GraphProto &G, const std::string &Name,

@@ -4,6 +4,7 @@
 // (negative ones included), out-of-range positions, and clean errors for
 // what is not supported (sequence graph inputs/outputs, run-time splits).
 #include "codegen/Executor.h"
+#include "OnnxTestUtil.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "passes/Pass.h"
 
@@ -14,32 +15,9 @@
 #include <array>
 
 using namespace dlc;
+using namespace onnx_test;
 
 namespace {
-
-void addInput(onnx::GraphProto &G, const std::string &Name,
-              std::vector<int64_t> Dims, int Type = onnx::TensorProto::FLOAT) {
-  auto *I = G.add_input();
-  I->set_name(Name);
-  auto *T = I->mutable_type()->mutable_tensor_type();
-  T->set_elem_type(Type);
-  auto *S = T->mutable_shape();
-  for (int64_t D : Dims)
-    S->add_dim()->set_dim_value(D);
-}
-
-onnx::NodeProto *addNode(onnx::GraphProto &G, const std::string &Op,
-                         std::vector<std::string> In,
-                         std::vector<std::string> Out) {
-  auto *N = G.add_node();
-  N->set_op_type(Op);
-  N->set_name(Op + "_" + Out[0]);
-  for (auto &S : In)
-    N->add_input(S);
-  for (auto &S : Out)
-    N->add_output(S);
-  return N;
-}
 
 void addIntAttr(onnx::NodeProto *N, const std::string &Name, int64_t V) {
   auto *A = N->add_attribute();
@@ -57,23 +35,6 @@ void addI64Init(onnx::GraphProto &G, const std::string &Name,
     T->add_dims(Vals.size());
   for (int64_t V : Vals)
     T->add_int64_data(V);
-}
-
-onnx::ModelProto baseModel() {
-  onnx::ModelProto M;
-  M.set_ir_version(8);
-  auto *O = M.add_opset_import();
-  O->set_domain("");
-  O->set_version(17);
-  M.mutable_graph()->set_name("g");
-  return M;
-}
-
-std::string importError(const onnx::ModelProto &M) {
-  auto R = importOnnx(M.SerializeAsString(), "m.onnx");
-  if (R)
-    return "<no error>";
-  return llvm::toString(R.takeError());
 }
 
 std::unique_ptr<CompiledFunction> compileModel(const onnx::ModelProto &M,
@@ -116,14 +77,14 @@ onnx::ModelProto editModel(bool Const, int64_t PIns, int64_t PEr,
   onnx::ModelProto M = baseModel();
   auto &G = *M.mutable_graph();
   for (const char *N : Names)
-    addInput(G, N, {2});
+    addTensorInput(G, N, {2});
   const char *Pos[] = {"p_ins", "p_er", "p_at"};
   int64_t Vals[] = {PIns, PEr, PAt};
   for (int K = 0; K < 3; ++K) {
     if (Const)
       addI64Init(G, Pos[K], {Vals[K]}, /*Scalar=*/true);
     else
-      addInput(G, Pos[K], {}, onnx::TensorProto::INT64);
+      addTensorInput(G, Pos[K], {}, onnx::TensorProto::INT64);
   }
   addNode(G, "SequenceConstruct", {"x", "y", "z"}, {"s1"});
   addNode(G, "SequenceInsert", {"s1", "w", "p_ins"}, {"s2"});
@@ -226,7 +187,7 @@ TEST(OnnxSequence, ConstantPositionOutOfRangeIsAnImportError) {
 TEST(OnnxSequence, SplitAndConcat) {
   onnx::ModelProto M = baseModel();
   auto &G = *M.mutable_graph();
-  addInput(G, "x", {2, 3});
+  addTensorInput(G, "x", {2, 3});
   auto *S = addNode(G, "SplitToSequence", {"x"}, {"cols"});
   addIntAttr(S, "axis", 1);
   addIntAttr(S, "keepdims", 0);
@@ -265,7 +226,7 @@ TEST(OnnxSequence, SequenceGraphInputAndOutputAreReported) {
   I->set_name("seq");
   I->mutable_type()->mutable_sequence_type()->mutable_elem_type()
       ->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  addInput(G, "x", {2});
+  addTensorInput(G, "x", {2});
   addNode(G, "SequenceLength", {"seq"}, {"n"});
   addNode(G, "SequenceConstruct", {"x", "x"}, {"s"});
   G.add_output()->set_name("n");
@@ -282,8 +243,8 @@ TEST(OnnxSequence, SequenceGraphInputAndOutputAreReported) {
 TEST(OnnxSequence, RunTimeSplitSizes) {
   onnx::ModelProto M = baseModel();
   auto &G = *M.mutable_graph();
-  addInput(G, "x", {6});
-  addInput(G, "sizes", {3}, onnx::TensorProto::INT64);
+  addTensorInput(G, "x", {6});
+  addTensorInput(G, "sizes", {3}, onnx::TensorProto::INT64);
   addNode(G, "SplitToSequence", {"x", "sizes"}, {"s"});
   addNode(G, "SequenceLength", {"s"}, {"n"});
   G.add_output()->set_name("n");

@@ -1,0 +1,69 @@
+// Helpers for the ONNX unit tests: models built directly with the protobuf
+// classes (inputs, nodes, an empty model at an opset) and the importer's
+// error text.
+#ifndef DLC_TEST_ONNXTESTUTIL_H
+#define DLC_TEST_ONNXTESTUTIL_H
+
+#include "frontend/onnx/OnnxImporter.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <string>
+#include <vector>
+
+namespace onnx_test {
+
+/// Adds a tensor graph input with fixed dims Dims, then a symbolic dim
+/// Param when it is not empty.
+inline void addTensorInput(onnx::GraphProto &G, const std::string &Name,
+                           std::vector<int64_t> Dims,
+                           int Type = onnx::TensorProto::FLOAT,
+                           const std::string &Param = "") {
+  auto *I = G.add_input();
+  I->set_name(Name);
+  auto *T = I->mutable_type()->mutable_tensor_type();
+  T->set_elem_type(Type);
+  auto *S = T->mutable_shape();
+  for (int64_t D : Dims)
+    S->add_dim()->set_dim_value(D);
+  if (!Param.empty())
+    S->add_dim()->set_dim_param(Param);
+}
+
+/// Adds a node (named Name, or Op_<first output>).
+inline onnx::NodeProto *addNode(onnx::GraphProto &G, const std::string &Op,
+                                std::vector<std::string> In,
+                                std::vector<std::string> Out,
+                                const std::string &Name = "") {
+  auto *N = G.add_node();
+  N->set_op_type(Op);
+  N->set_name(Name.empty() ? Op + "_" + Out[0] : Name);
+  for (auto &S : In)
+    N->add_input(S);
+  for (auto &S : Out)
+    N->add_output(S);
+  return N;
+}
+
+/// An empty model importing the default domain at Opset.
+inline onnx::ModelProto baseModel(int Opset = 17) {
+  onnx::ModelProto M;
+  M.set_ir_version(8);
+  auto *O = M.add_opset_import();
+  O->set_domain("");
+  O->set_version(Opset);
+  M.mutable_graph()->set_name("g");
+  return M;
+}
+
+/// The importer's error for M, or "<no error>".
+inline std::string importError(const onnx::ModelProto &M) {
+  auto R = dlc::importOnnx(M.SerializeAsString(), "m.onnx");
+  if (R)
+    return "<no error>";
+  return llvm::toString(R.takeError());
+}
+
+} // namespace onnx_test
+
+#endif
