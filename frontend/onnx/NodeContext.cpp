@@ -143,6 +143,12 @@ static const char *typeWord(onnx::AttributeProto::AttributeType T) {
 int64_t NodeContext::attrInt(llvm::StringRef Name, int64_t Default) {
   DLC_ATTR_GET(INT, A->has_i(), A->i(), Default)
 }
+int64_t NodeContext::axisOf(Value *X, int64_t Default) {
+  int64_t Axis = normAxis(attrInt("axis", Default), X->Type.rank());
+  if (Axis < 0)
+    fail("axis is out of range for " + X->Type.str());
+  return Axis;
+}
 double NodeContext::attrFloat(llvm::StringRef Name, double Default) {
   DLC_ATTR_GET(FLOAT, A->has_f(), A->f(), Default)
 }

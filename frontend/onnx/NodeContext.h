@@ -74,6 +74,9 @@ public:
   // ----- Attributes (a wrong attribute type fails) --------------------------
   bool hasAttr(llvm::StringRef Name) const;
   int64_t attrInt(llvm::StringRef Name, int64_t Default);
+  /// Attribute `axis` (default Default) normalized against X's rank; -1
+  /// after reporting "axis is out of range" when it is not an axis of X.
+  int64_t axisOf(Value *X, int64_t Default);
   double attrFloat(llvm::StringRef Name, double Default);
   std::string attrStr(llvm::StringRef Name, llvm::StringRef Default);
   std::vector<int64_t> attrInts(llvm::StringRef Name);

@@ -127,9 +127,9 @@ static void topK(NodeContext &C) {
     K = (*V)[0];
   }
   int64_t R = X->Type.rank();
-  int64_t Axis = normAxis(C.attrInt("axis", -1), R);
+  int64_t Axis = C.axisOf(X, -1);
   if (Axis < 0)
-    return C.fail("axis is out of range for " + X->Type.str());
+    return;
   if (K < 0 || (X->Type.dim(Axis).isStatic() && K > X->Type.dim(Axis).size()))
     return C.fail("K = " + llvm::Twine(K) + " is not in [0, " +
                   X->Type.dim(Axis).str() + "]");

@@ -114,9 +114,9 @@ static void split(NodeContext &C) {
   Value *X = C.in(0);
   if (!X)
     return;
-  int64_t Axis = normAxis(C.attrInt("axis", 0), X->Type.rank());
+  int64_t Axis = C.axisOf(X, 0);
   if (Axis < 0)
-    return C.fail("axis is out of range for " + X->Type.str());
+    return;
   std::vector<int64_t> Sizes;
   if (C.Opset < 13) {
     Sizes = C.attrInts("split");

@@ -61,11 +61,9 @@ static DType stashType(NodeContext &C, Value *X) {
 /// (after reporting) when the axis is out of range.
 static bool trailingAxes(NodeContext &C, Value *X, std::vector<int64_t> &Axes) {
   int64_t R = X->Type.rank();
-  int64_t Axis = normAxis(C.attrInt("axis", -1), R);
-  if (Axis < 0) {
-    C.fail("axis is out of range for " + X->Type.str());
+  int64_t Axis = C.axisOf(X, -1);
+  if (Axis < 0)
     return false;
-  }
   for (int64_t I = Axis; I < R; ++I)
     Axes.push_back(I);
   return true;

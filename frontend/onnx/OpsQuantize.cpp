@@ -20,11 +20,9 @@ static Value *alongAxis(NodeContext &C, Value *S, Value *X) {
            llvm::Twine(S->Type.rank()) + ") is not supported");
     return nullptr;
   }
-  int64_t Axis = normAxis(C.attrInt("axis", 1), R);
-  if (Axis < 0) {
-    C.fail("axis is out of range for " + X->Type.str());
+  int64_t Axis = C.axisOf(X, 1);
+  if (Axis < 0)
     return nullptr;
-  }
   std::vector<int64_t> Axes;
   for (int64_t I = Axis + 1; I < R; ++I)
     Axes.push_back(I - Axis);

@@ -248,9 +248,9 @@ static void splitToSequence(NodeContext &C) {
   Value *X = C.in(0);
   if (!X)
     return;
-  int64_t Axis = normAxis(C.attrInt("axis", 0), X->Type.rank());
+  int64_t Axis = C.axisOf(X, 0);
   if (Axis < 0)
-    return C.fail("axis is out of range for " + X->Type.str());
+    return;
   bool KeepDims = C.attrInt("keepdims", 1) != 0;
   const Dim &D = X->Type.dim(Axis);
   std::vector<int64_t> Sizes;
