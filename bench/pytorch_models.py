@@ -4,7 +4,7 @@ error over the whole output), then time inference with PyTorch, onnxruntime
 and `dlc bench` side by side in one run.
 
 Needs the reference environment with torch and torchvision
-(scripts/reference-env.sh --torch, then pip install torchvision onnxscript):
+(scripts/reference-env.sh --torch):
   build-ref/venv/bin/python3 bench/pytorch_models.py [--models resnet18,...]
 """
 import argparse

@@ -2,13 +2,13 @@
 # Makes build-ref/venv: a Python environment with numpy, onnx and onnxruntime
 # from PyPI, used only by the reference tests and benchmarks (dlc itself never
 # needs it). Best effort: without PyPI it says so and the reference tests are
-# skipped with a message. PyTorch (for the benchmarks and the model-export
+# skipped with a message. PyTorch, torchvision and onnxscript (for the benchmarks and the model-export
 # scripts) is installed only with --torch, because it is large.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=build-ref/venv
 PKGS=(numpy onnx onnxruntime)
-if [ "${1:-}" = "--torch" ]; then PKGS+=(torch); fi
+if [ "${1:-}" = "--torch" ]; then PKGS+=(torch torchvision onnxscript); fi
 
 if [ ! -x "$VENV/bin/python3" ]; then
   mkdir -p build-ref
