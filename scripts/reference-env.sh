@@ -2,8 +2,9 @@
 # Makes build-ref/venv: a Python environment with numpy, onnx and onnxruntime
 # from PyPI, used only by the reference tests and benchmarks (dlc itself never
 # needs it). Best effort: without PyPI it says so and the reference tests are
-# skipped with a message. PyTorch, torchvision and onnxscript (for the benchmarks and the model-export
-# scripts) is installed only with --torch, because it is large.
+# skipped with a message. PyTorch, torchvision and onnxscript (for the
+# benchmarks and the model-export scripts) come only with --torch: they are
+# large.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=build-ref/venv
