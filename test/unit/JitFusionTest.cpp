@@ -102,7 +102,8 @@ TEST(JitFusion, ElementwiseChainsWithBroadcastCorners) {
               "  %e = sub %d, %b\n  %y = leaky_relu %e {alpha = 0.3}\n"
               "  %z = max %a, %y\n  return %y, %z\n}\n",
           0, N, 0);
-      checkFused(T, Sizes[Seed % 4], 1, ++Seed);
+      checkFused(T, Sizes[Seed % 4], 1, Seed + 1);
+      ++Seed;
     }
 }
 
@@ -122,13 +123,15 @@ TEST(JitFusion, MatMulBiasActivation) {
                        "  %y0 = add %h, %r\n  %y = mul %y0, %s\n"
                        "  return %y, %m, %h\n}\n",
                        M, N, K),
-                 M, 1, ++Seed);
+                 M, 1, Seed + 1);
+      ++Seed;
       // gemm (decomposed) + bias + sigmoid, symbolic batch.
       checkFused(subst("func @f(%a: f32[N,$K], %w: f32[$K,$N], %b: f32[$N]) -> "
                        "(y: f32[N,$N]) {\n"
                        "  %g = gemm %a, %w, %b\n  %y = sigmoid %g\n  return %y\n}\n",
                        M, N, K),
-                 M, 1, ++Seed);
+                 M, 1, Seed + 1);
+      ++Seed;
     }
   // Large enough (k > one slice of 128, rows over several row groups) for
   // the blocked path, its edges and the parallel split.
@@ -147,10 +150,11 @@ TEST(JitFusion, ConvBiasReluDirectAndThroughGemm) {
                      "  %c = conv %x, %w {group = 2, pads = [1, 1, 1, 1]}\n"
                      "  %cb = add %c, %b\n  %y = relu %cb\n  return %y\n}\n",
                      0, H, 0),
-               Sizes[Seed % 4], 1, ++Seed);
+               Sizes[Seed % 4], 1, Seed + 1);
+    ++Seed;
     // Grouped, with a pooling that tiles the result (odd sizes drop the
     // last row and column): conv, bias, relu and pooling in one kernel.
-    for (const char *Pool : {"max_pool", "avg_pool"})
+    for (const char *Pool : {"max_pool", "avg_pool"}) {
       checkFused(subst(std::string("func @f(%x: f32[N,4,$N,$N], %w: f32[6,2,3,3], "
                                    "%b: f32[6,1,1]) -> (y: f32[N,6,$K,$K]) {\n"
                                    "  %c = conv %x, %w {group = 2, pads = [1, 1, 1, 1]}\n"
@@ -158,7 +162,9 @@ TEST(JitFusion, ConvBiasReluDirectAndThroughGemm) {
                            Pool + " %r {kernel = [2, 2], strides = [2, 2]}\n"
                                   "  return %y\n}\n",
                        0, H, H / 2),
-                 Sizes[Seed % 4], 1, ++Seed, 1, Pool);
+                 Sizes[Seed % 4], 1, Seed + 1, 1, Pool);
+      ++Seed;
+    }
     // Group 1 with inference batch norm: its per-channel scale and shift
     // move above the layout round trip into the GEMM's store; a spatial
     // (not per-channel) operand cannot, and stays after it.
@@ -169,7 +175,8 @@ TEST(JitFusion, ConvBiasReluDirectAndThroughGemm) {
                      "  %n = batch_norm %c, %s, %b, %m, %va\n"
                      "  %r = relu %n\n  %y = mul %r, %q\n  return %y\n}\n",
                      0, H + 2, H),
-               Sizes[Seed % 4] + 1, 2, ++Seed, 1, "matmul");
+               Sizes[Seed % 4] + 1, 2, Seed + 1, 1, "matmul");
+    ++Seed;
     // Group 1: im2col + GEMM, bias and relu in the GEMM's store, pooling.
     checkFused(subst("func @f(%x: f32[N,3,$N,$N], %w: f32[5,3,3,3], %b: f32[5]) -> "
                      "(y: f32[N,5,$K,$K]) {\n"
@@ -177,7 +184,8 @@ TEST(JitFusion, ConvBiasReluDirectAndThroughGemm) {
                      "  %y = max_pool %r {kernel = [2, 2], strides = [2, 2]}\n"
                      "  return %y\n}\n",
                      0, H + 2, H / 2),
-               Sizes[Seed % 4] + 1, 1, ++Seed);
+               Sizes[Seed % 4] + 1, 1, Seed + 1);
+    ++Seed;
   }
 }
 
@@ -187,23 +195,27 @@ TEST(JitFusion, ReductionsWithPrologueAndEpilogue) {
     checkFused(subst("func @f(%x: f32[N,$N]) -> (p: f32[N,$N], l: f32[N,$N]) {\n"
                      "  %p = softmax %x\n  %l = log_softmax %x\n  return %p, %l\n}\n",
                      0, N, 0),
-               Sizes[Seed % 4], 1, ++Seed);
+               Sizes[Seed % 4], 1, Seed + 1);
+    ++Seed;
     checkFused(subst("func @f(%x: f32[N,$N], %g: f32[$N], %b: f32[$N]) -> (y: f32[N,$N]) {\n"
                      "  %n = layer_norm %x, %g, %b {axis = -1}\n  %y = relu %n\n"
                      "  return %y\n}\n",
                      0, N, 0),
-               Sizes[Seed % 4], 1, ++Seed);
+               Sizes[Seed % 4], 1, Seed + 1);
+    ++Seed;
     checkFused(subst("func @f(%x: f32[N,$N], %t: i64[N]) -> (l: f32[]) {\n"
                      "  %l = softmax_cross_entropy %x, %t\n  return %l\n}\n",
                      0, N, 0),
-               Sizes[Seed % 4], 1, ++Seed, N);
+               Sizes[Seed % 4], 1, Seed + 1, N);
+    ++Seed;
     // A middle axis, per-row values with keepdims and without.
     checkFused(subst("func @f(%x: f32[N,$N,3], %c: f32[3]) -> (y: f32[N,$N,3], s: f32[N,3]) {\n"
                      "  %e = exp %x\n  %m = reduce_mean %e {axes = [1]}\n"
                      "  %y = sub %e, %m\n  %s0 = reduce_max %e {axes = [1], keepdims = false}\n"
                      "  %s = add %s0, %c\n  return %y, %s\n}\n",
                      0, N, 0),
-               Sizes[Seed % 4], 1, ++Seed);
+               Sizes[Seed % 4], 1, Seed + 1);
+    ++Seed;
   }
   // Rows large enough for the parallel split.
   checkFused("func @f(%x: f32[N,100]) -> (p: f32[N,100]) {\n"
