@@ -202,7 +202,7 @@ static void rotaryEmbedding(NodeContext &C) {
                         {C.op(OpKind::Unsqueeze, {Re}, {aInts("axes", {4})}),
                          C.op(OpKind::Unsqueeze, {Im}, {aInts("axes", {4})})},
                         {aInt("axis", 4)});
-    Y = C.op(OpKind::Reshape, {Pairs, Rot});
+    Y = C.op(OpKind::Reshape, {Pairs, Rot}, {aInts("shape", {})});
   } else {
     Y = C.op(OpKind::Concat, {Re, Im}, {aInt("axis", 3)});
   }
@@ -211,7 +211,7 @@ static void rotaryEmbedding(NodeContext &C) {
   if (R == 4)
     Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", {0, 2, 1, 3})});
   else
-    Y = C.op(OpKind::Reshape, {Y, In});
+    Y = C.op(OpKind::Reshape, {Y, In}, {aInts("shape", {})});
   C.setOutput(0, Y);
 }
 

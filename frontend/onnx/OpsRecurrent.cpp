@@ -159,6 +159,8 @@ template <Cell K> static void recurrent(NodeContext &C) {
                        {aInt("axis", 0)});
       auto XG = S.gates(Xt, G);
       Value *HR = S.matmul(Ht, RT);
+      if (RB) // GRU with linear_before_reset: R's bias stays inside
+        HR = S.add(HR, RB);
       Value *Hn = nullptr, *Cn = nullptr;
       if (K == Cell::RNN) {
         Hn = S.act(D, 0, PerDir, S.add(XG[0], HR));
@@ -169,10 +171,7 @@ template <Cell K> static void recurrent(NodeContext &C) {
         Value *Rt = S.act(D, 0, PerDir, S.add(XG[1], RG[1]));
         Value *Rh = nullptr;
         if (LinearBeforeReset) {
-          Value *RhB = RB ? S.gates(C.op(OpKind::Unsqueeze, {RB},
-                                         {aInts("axes", {0})}), G)[2]
-                          : nullptr;
-          Rh = S.mul(Rt, RhB ? S.add(RG[2], RhB) : RG[2]);
+          Rh = S.mul(Rt, RG[2]);
         } else {
           Value *RhW = C.op(OpKind::Slice, {RT}, {aInts("starts", {2 * S.H}),
                                                   aInts("ends", {3 * S.H}),

@@ -67,7 +67,9 @@ static void dft(NodeContext &C) {
   // and output frequencies / samples.
   int64_t In = std::min(L, Inverse && OneSided ? N / 2 + 1 : N);
   int64_t Out = !Inverse && OneSided ? N / 2 + 1 : N;
-  DType E = X->Type.elem();
+  // Sums run in f64: an inverse of a forward transform must give zeros where
+  // the reference does, to well below f32 rounding of the terms.
+  DType E = DType::F64;
   double Sign = Inverse ? 1.0 : -1.0, Scale = Inverse ? 1.0 / double(N) : 1.0;
   auto Angle = [&](int64_t J, int64_t K) {
     return 2.0 * M_PI * double((J * K) % N) / double(N);
@@ -89,7 +91,7 @@ static void dft(NodeContext &C) {
   auto part = [&](int64_t I) {
     Value *V = C.op(OpKind::Gather, {X, C.scalar(DType::I64, I)},
                     {aInt("axis", R - 1)});
-    V = C.op(OpKind::Transpose, {V}, {aInts("perm", Perm)});
+    V = C.cast(C.op(OpKind::Transpose, {V}, {aInts("perm", Perm)}), E);
     if (In < L)
       V = C.op(OpKind::Slice, {V}, {aInts("starts", {0}), aInts("ends", {In}),
                                     aInts("axes", {R - 2})});
@@ -104,7 +106,8 @@ static void dft(NodeContext &C) {
     OIm = C.op(OpKind::Add, {OIm, C.op(OpKind::MatMul, {Im, Cos})});
   }
   auto back = [&](Value *V) {
-    V = C.op(OpKind::Transpose, {V}, {aInts("perm", Inv)});
+    V = C.cast(C.op(OpKind::Transpose, {V}, {aInts("perm", Inv)}),
+               X->Type.elem());
     return C.op(OpKind::Unsqueeze, {V}, {aInts("axes", {R - 1})});
   };
   if (Inverse && OneSided)
