@@ -60,7 +60,8 @@ static LowerFn kernelLowering(const Operation &Op) {
   case OpKind::Tanh: case OpKind::Sigmoid: case OpKind::Relu:
   case OpKind::LeakyRelu: case OpKind::Elu: case OpKind::Erf:
   case OpKind::Clip: case OpKind::Sign: case OpKind::Floor: case OpKind::Ceil:
-  case OpKind::Round: case OpKind::Sin: case OpKind::Cos: case OpKind::Not:
+  case OpKind::Round: case OpKind::Sin: case OpKind::Cos: case OpKind::Atan:
+  case OpKind::Not:
   case OpKind::Cast: case OpKind::Add: case OpKind::Sub: case OpKind::Mul:
   case OpKind::Div: case OpKind::Pow: case OpKind::Max: case OpKind::Min:
   case OpKind::And: case OpKind::Or: case OpKind::Xor: case OpKind::Equal:

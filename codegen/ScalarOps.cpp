@@ -81,6 +81,7 @@ static llvm::Value *emitFloat(llvm::IRBuilder<> &B, llvm::Module &M,
   case OpKind::Round: return unary(B, llvm::Intrinsic::roundeven, X);
   case OpKind::Sin: return unary(B, llvm::Intrinsic::sin, X);
   case OpKind::Cos: return unary(B, llvm::Intrinsic::cos, X);
+  case OpKind::Atan: return libm(B, M, "atan", X);
   case OpKind::Identity: return X;
   case OpKind::Add: return B.CreateFAdd(X, Y);
   case OpKind::Sub: return B.CreateFSub(X, Y);
@@ -234,7 +235,7 @@ bool dlc::scalarOpSupported(OpKind K, DType T) {
   case OpKind::Equal:
     return true;
   case OpKind::And: case OpKind::Or: case OpKind::Xor: case OpKind::Not:
-    return T == DType::Bool;
+    return T == DType::Bool || isInteger(T);
   case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Max:
   case OpKind::Min: case OpKind::Less: case OpKind::LessEqual:
   case OpKind::Greater: case OpKind::GreaterEqual: case OpKind::Neg:
@@ -245,6 +246,7 @@ bool dlc::scalarOpSupported(OpKind K, DType T) {
   case OpKind::Tanh: case OpKind::Sigmoid: case OpKind::LeakyRelu:
   case OpKind::Elu: case OpKind::Erf: case OpKind::Clip: case OpKind::Floor:
   case OpKind::Ceil: case OpKind::Round: case OpKind::Sin: case OpKind::Cos:
+  case OpKind::Atan:
     // Integer division needs a divide-by-zero policy first; clip on
     // integers is left to a later step.
     return isFloat(T);

@@ -89,6 +89,8 @@ static double unaryFloat(const Operation &Op, double X) {
     return std::sin(X);
   case OpKind::Cos:
     return std::cos(X);
+  case OpKind::Atan:
+    return std::atan(X);
   case OpKind::Identity:
     return X;
   default:
@@ -184,6 +186,11 @@ llvm::Error interp::evalUnary(const Operation &Op, TensorList In,
     return llvm::Error::success();
   }
 
+  if (Op.kind() == OpKind::Not && isInteger(X.elem())) {
+    for (int64_t I = 0; I < N; ++I)
+      R.setI(I, ~X.getI(I)); // setI wraps to the element width
+    return llvm::Error::success();
+  }
   if (isIntLike(X.elem())) {
     int64_t V = 0;
     for (int64_t I = 0; I < N; ++I) {
@@ -268,14 +275,15 @@ static llvm::Error binaryInt(const Operation &Op, int64_t A, int64_t B,
   case OpKind::Min:
     R = A < B ? A : B;
     break;
+  // Bitwise on integers; bools are 0 / 1, so this is also the logical form.
   case OpKind::And:
-    R = (A != 0) && (B != 0);
+    R = A & B;
     break;
   case OpKind::Or:
-    R = (A != 0) || (B != 0);
+    R = A | B;
     break;
   case OpKind::Xor:
-    R = (A != 0) != (B != 0);
+    R = A ^ B;
     break;
   case OpKind::Equal:
     R = A == B;

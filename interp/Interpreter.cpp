@@ -152,6 +152,7 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
   case OpKind::Round:
   case OpKind::Sin:
   case OpKind::Cos:
+  case OpKind::Atan:
   case OpKind::Not:
   case OpKind::Identity:
   case OpKind::Cast:

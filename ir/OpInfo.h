@@ -27,7 +27,7 @@ enum OpTrait : unsigned {
   NonDiff = 1u << 6,      // result has no gradient
   Random = 1u << 7,       // seeded random source
   FloatOnly = 1u << 8,    // operands must be floating point
-  BoolOnly = 1u << 9,     // operands must be bool
+  Bitwise = 1u << 9,      // operands bool (logical) or integer (bitwise)
   Compare = 1u << 10,     // produces bool from two equal-typed operands
   AnyType = 1u << 11,     // no element-type restriction beyond the shape rule
   Loss = 1u << 12,        // a loss function

@@ -92,11 +92,11 @@ static llvm::Error checkElementTypes(const Ctx &C) {
     if (I.has(FloatOnly) && !isFloat(E) && !(I.has(Loss) && K == 1))
       return C.err("operand " + std::to_string(K) + " has element type " +
                    dtypeName(E) + ", expected a floating-point type");
-    if (I.has(BoolOnly) && E != DType::Bool)
+    if (I.has(Bitwise) && E != DType::Bool && !isInteger(E))
       return C.err("operand " + std::to_string(K) + " has element type " +
-                   dtypeName(E) + ", expected bool");
+                   dtypeName(E) + ", expected bool or an integer type");
   }
-  bool Arith = I.has(Elementwise) && !I.has(BoolOnly) && !I.has(AnyType) &&
+  bool Arith = I.has(Elementwise) && !I.has(Bitwise) && !I.has(AnyType) &&
                C.Op.kind() != OpKind::Where && C.Op.kind() != OpKind::Identity;
   if (Arith && !I.has(Compare))
     for (const TensorType &T : C.In)
@@ -385,7 +385,8 @@ static Result dispatch(const Ctx &C) {
   case OpKind::LeakyRelu: case OpKind::Elu: case OpKind::Gelu:
   case OpKind::Erf: case OpKind::Softplus: case OpKind::Clip:
   case OpKind::Sign: case OpKind::Floor: case OpKind::Ceil:
-  case OpKind::Round: case OpKind::Sin: case OpKind::Cos: case OpKind::Not:
+  case OpKind::Round: case OpKind::Sin: case OpKind::Cos: case OpKind::Atan:
+  case OpKind::Not:
   case OpKind::Identity: case OpKind::Cast:
   case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div:
   case OpKind::Pow: case OpKind::Max: case OpKind::Min: case OpKind::And:

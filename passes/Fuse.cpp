@@ -25,6 +25,8 @@
 #include "passes/Decompose.h"
 #include "passes/Pass.h"
 
+#include "llvm/ADT/DenseSet.h"
+
 using namespace dlc;
 
 namespace {
@@ -120,6 +122,9 @@ void hoistElementwiseOps(Function &F) {
       Pos;
   for (auto It = F.Body.begin(); It != F.Body.end(); ++It)
     Pos[It->get()] = It;
+  // Reshapes made here are never hoisted through again: with both operands
+  // of U's shape, that would swap the two views back and forth forever.
+  llvm::DenseSet<const Operation *> Made;
   for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
     Operation &U = **It;
     while (isHoistable(U)) {
@@ -127,7 +132,8 @@ void hoistElementwiseOps(Function &F) {
       int K = -1;
       for (unsigned I = 0; I < U.numOperands() && K < 0; ++I) {
         Operation *D = U.operand(I)->Def;
-        if (D && isLayoutView(D->kind()) && D->numOperands() == 1 &&
+        if (D && !Made.count(D) && isLayoutView(D->kind()) &&
+            D->numOperands() == 1 &&
             Uses.lookup(D->result()) == 1 &&
             U.operand(I)->Type == U.result()->Type)
           K = I;
@@ -144,6 +150,7 @@ void hoistElementwiseOps(Function &F) {
         OpBuilder B(F, It, U.L);
         CNew = B.create(OpKind::Reshape, {C}, {intsAttr("shape", *Shape)});
         Pos[CNew->Def] = std::prev(It);
+        Made.insert(CNew->Def);
         Uses[CNew] = 1;
       }
       F.Body.splice(std::next(It), F.Body, Pos[&M]);

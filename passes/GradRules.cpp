@@ -168,6 +168,9 @@ llvm::Error grad::elementwiseGrad(Operation &Op, Value *G, OpBuilder &B,
   case OpKind::Cos:
     Out[0] = Mk(OpKind::Neg, {Mul(G, Mk(OpKind::Sin, {X}))});
     return llvm::Error::success();
+  case OpKind::Atan: // 1 / (1 + x^2)
+    Out[0] = Mk(OpKind::Div, {G, Mk(OpKind::Add, {C(1.0), Mul(X, X)})});
+    return llvm::Error::success();
   case OpKind::Identity:
     Out[0] = G;
     return llvm::Error::success();

@@ -249,7 +249,8 @@ Why OpWriter::write() {
   case OpKind::Round: same("Round"); break;
   case OpKind::Sin: same("Sin"); break;
   case OpKind::Cos: same("Cos"); break;
-  case OpKind::Not: same("Not"); break;
+  case OpKind::Atan: same("Atan"); break;
+  case OpKind::Not: same(elem(0) == DType::Bool ? "Not" : "BitwiseNot"); break;
   case OpKind::Identity: same("Identity"); break;
   case OpKind::Add: same("Add"); break;
   case OpKind::Sub: same("Sub"); break;
@@ -258,9 +259,9 @@ Why OpWriter::write() {
   case OpKind::Pow: same("Pow"); break;
   case OpKind::Max: same("Max"); break;
   case OpKind::Min: same("Min"); break;
-  case OpKind::And: same("And"); break;
-  case OpKind::Or: same("Or"); break;
-  case OpKind::Xor: same("Xor"); break;
+  case OpKind::And: same(elem(0) == DType::Bool ? "And" : "BitwiseAnd"); break;
+  case OpKind::Or: same(elem(0) == DType::Bool ? "Or" : "BitwiseOr"); break;
+  case OpKind::Xor: same(elem(0) == DType::Bool ? "Xor" : "BitwiseXor"); break;
   case OpKind::Equal: same("Equal"); break;
   case OpKind::Less: same("Less"); break;
   case OpKind::LessEqual: same("LessOrEqual"); break;

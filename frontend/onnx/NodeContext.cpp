@@ -343,6 +343,10 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addScatterOps(All);
     addQuantizeOps(All);
     addSequenceOps(All);
+    addSpatialOps(All);
+    addEinsumOps(All);
+    addRecurrentOps(All);
+    addSignalOps(All);
     llvm::StringMap<OpEntry> M;
     for (OpEntry &E : All)
       M.try_emplace(E.Name, E);

@@ -182,6 +182,10 @@ void addTrainingOps(std::vector<OpEntry> &T);
 void addScatterOps(std::vector<OpEntry> &T);
 void addQuantizeOps(std::vector<OpEntry> &T);
 void addSequenceOps(std::vector<OpEntry> &T);
+void addSpatialOps(std::vector<OpEntry> &T);
+void addEinsumOps(std::vector<OpEntry> &T);
+void addRecurrentOps(std::vector<OpEntry> &T);
+void addSignalOps(std::vector<OpEntry> &T);
 
 /// The domain of the optimizer ops (Adam, ...) and Gradient.
 constexpr const char *TrainingDomain = "ai.onnx.preview.training";

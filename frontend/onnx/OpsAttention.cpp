@@ -3,7 +3,8 @@
 // scaled Q K^T, additive or boolean mask, causal mask, softcap, softmax and
 // the product with V. Head counts, head size and sequence lengths that are
 // not static are read from the shapes at run time (the causal mask and the
-// head repetition are built from positions, iota).
+// head repetition are built from positions, iota). Also RotaryEmbedding and
+// SwiGLU.
 #include "frontend/onnx/NodeContext.h"
 
 #include <cmath>
@@ -146,6 +147,90 @@ static void attention(NodeContext &C) {
   }
 }
 
+/// RotaryEmbedding: x [B, H, S, D] (or [B, S, H * D] with num_heads) with its
+/// first rotary_embedding_dim features rotated pairwise (halves, or even /
+/// odd entries when interleaved) by the cached cos / sin at each position.
+static void rotaryEmbedding(NodeContext &C) {
+  C.allowAttrs({"interleaved", "num_heads", "rotary_embedding_dim"});
+  Value *In = C.in(0), *Cos = C.in(1), *Sin = C.in(2);
+  if (!In || !Cos || !Sin)
+    return;
+  unsigned R = In->Type.rank();
+  int64_t Heads = C.attrInt("num_heads", 0);
+  bool Interleaved = C.attrInt("interleaved", 0) != 0;
+  Value *X = nullptr;
+  if (R == 4) {
+    X = C.op(OpKind::Transpose, {In}, {aInts("perm", {0, 2, 1, 3})});
+  } else if (R == 3 && Heads > 0) {
+    X = C.op(OpKind::Reshape, {In}, {aInts("shape", {0, 0, Heads, -1})});
+  } else {
+    return C.fail("needs a 4-D input, or a 3-D one and num_heads, got " +
+                  In->Type.str());
+  }
+  if (!X || !X->Type.dim(3).isStatic())
+    return C.fail("needs a head size known at import time");
+  int64_t D = X->Type.dim(3).size();
+  int64_t RD = C.attrInt("rotary_embedding_dim", 0);
+  if (RD == 0)
+    RD = D;
+  if (RD < 0 || RD > D || RD % 2)
+    return C.fail("rotary_embedding_dim " + llvm::Twine(RD) +
+                  " must be even and at most the head size " + llvm::Twine(D));
+  if (C.has(3)) {
+    Value *Pos = C.in(3);
+    Cos = C.op(OpKind::Gather, {Cos, Pos}, {aInt("axis", 0)});
+    Sin = C.op(OpKind::Gather, {Sin, Pos}, {aInt("axis", 0)});
+  }
+  if (!Cos || !Sin || Cos->Type.rank() != 3)
+    return C.fail("the cos / sin caches must give [batch, sequence, dim / 2]");
+  Cos = C.op(OpKind::Unsqueeze, {Cos}, {aInts("axes", {2})});
+  Sin = C.op(OpKind::Unsqueeze, {Sin}, {aInts("axes", {2})});
+  auto slice = [&](Value *V, int64_t Start, int64_t End, int64_t Step) {
+    return C.op(OpKind::Slice, {V}, {aInts("starts", {Start}),
+                                     aInts("ends", {End}), aInts("axes", {3}),
+                                     aInts("steps", {Step})});
+  };
+  Value *Rot = RD == D ? X : slice(X, 0, RD, 1);
+  Value *X1 = Interleaved ? slice(Rot, 0, RD, 2) : slice(Rot, 0, RD / 2, 1);
+  Value *X2 = Interleaved ? slice(Rot, 1, RD, 2) : slice(Rot, RD / 2, RD, 1);
+  auto mul = [&](Value *A, Value *B) { return C.op(OpKind::Mul, {A, B}); };
+  Value *Re = C.op(OpKind::Sub, {mul(Cos, X1), mul(Sin, X2)});
+  Value *Im = C.op(OpKind::Add, {mul(Sin, X1), mul(Cos, X2)});
+  Value *Y = nullptr;
+  if (Interleaved) {
+    Value *Pairs = C.op(OpKind::Concat,
+                        {C.op(OpKind::Unsqueeze, {Re}, {aInts("axes", {4})}),
+                         C.op(OpKind::Unsqueeze, {Im}, {aInts("axes", {4})})},
+                        {aInt("axis", 4)});
+    Y = C.op(OpKind::Reshape, {Pairs, Rot}, {aInts("shape", {})});
+  } else {
+    Y = C.op(OpKind::Concat, {Re, Im}, {aInt("axis", 3)});
+  }
+  if (RD < D)
+    Y = C.op(OpKind::Concat, {Y, slice(X, RD, D, 1)}, {aInt("axis", 3)});
+  if (R == 4)
+    Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", {0, 2, 1, 3})});
+  else
+    Y = C.op(OpKind::Reshape, {Y, In}, {aInts("shape", {})});
+  C.setOutput(0, Y);
+}
+
+/// SwiGLU: a * sigmoid(alpha * a) * b.
+static void swiGLU(NodeContext &C) {
+  C.allowAttrs({"alpha"});
+  Value *A = C.in(0), *B = C.in(1);
+  if (!A || !B)
+    return;
+  if (!isFloat(A->Type.elem()))
+    return C.fail("needs floating-point inputs, got " + A->Type.str());
+  Value *S = C.op(OpKind::Sigmoid,
+                  {C.op(OpKind::Mul, {A, C.scalar(A->Type.elem(),
+                                                  C.attrFloat("alpha", 1.0))})});
+  C.setOutput(0, C.op(OpKind::Mul, {C.op(OpKind::Mul, {A, S}), B}));
+}
+
 void onnximp::addAttentionOps(std::vector<OpEntry> &T) {
   T.push_back({"Attention", 23, attention, {}});
+  T.push_back({"RotaryEmbedding", 23, rotaryEmbedding, {}});
+  T.push_back({"SwiGLU", 1, swiGLU, {}});
 }

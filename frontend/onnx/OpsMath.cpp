@@ -1,7 +1,7 @@
 // ONNX elementwise ops imported as compositions of dlc ops: activations
 // (HardSigmoid, HardSwish, Selu, Celu, Mish, Softsign, ThresholdedRelu,
 // Shrink, PRelu, Swish), trigonometry (Tan, Sinh, Cosh, Asinh, Acosh,
-// Atanh), IsNaN, IsInf, Mod, BitShift.
+// Atanh, Asin, Acos), IsNaN, IsInf, Mod, BitShift.
 #include "frontend/onnx/NodeContext.h"
 
 #include <cmath>
@@ -123,6 +123,28 @@ static void tan(NodeContext &C) {
   C.setOutput(0, E.div(E.un(OpKind::Sin, X), E.un(OpKind::Cos, X)));
 }
 
+/// asin(x) = atan(x / sqrt((1 - x)(1 + x))); at |x| = 1 the quotient is
+/// +-inf and atan gives +-pi/2; |x| > 1 gives NaN through the sqrt.
+static void asin(NodeContext &C) {
+  C.allowAttrs({});
+  Ex E{C};
+  Value *X = C.in(0);
+  Value *One = E.s(X, 1.0);
+  Value *Q = E.mul(E.sub(One, X), E.add(One, X));
+  C.setOutput(0, E.un(OpKind::Atan, E.div(X, E.un(OpKind::Sqrt, Q))));
+}
+
+/// acos(x) = 2 atan(sqrt((1 - x) / (1 + x))): accurate near x = 1 (where
+/// pi/2 - asin(x) would cancel); x = -1 gives 2 atan(inf) = pi.
+static void acos(NodeContext &C) {
+  C.allowAttrs({});
+  Ex E{C};
+  Value *X = C.in(0);
+  Value *One = E.s(X, 1.0);
+  Value *R = E.un(OpKind::Sqrt, E.div(E.sub(One, X), E.add(One, X)));
+  C.setOutput(0, E.mul(E.s(X, 2.0), E.un(OpKind::Atan, R)));
+}
+
 template <bool Cosh> static void hyperbolic(NodeContext &C) {
   C.allowAttrs({});
   Ex E{C};
@@ -241,6 +263,8 @@ void onnximp::addMathOps(std::vector<OpEntry> &T) {
       {"PRelu", 6, prelu, {}},
       {"Swish", 24, swish, {}},
       {"Tan", 7, tan, {}},
+      {"Asin", 7, asin, {}},
+      {"Acos", 7, acos, {}},
       {"Sinh", 9, hyperbolic<false>, {}},
       {"Cosh", 9, hyperbolic<true>, {}},
       {"Asinh", 9, asinh, {}},

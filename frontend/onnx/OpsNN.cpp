@@ -139,6 +139,64 @@ static void convTranspose(NodeContext &C) {
                        aInt("group", C.attrInt("group", 1))}));
 }
 
+/// AveragePool with dilations: window sums from im2col over the input, and
+/// window counts from im2col over ones (the input, or with count_include_pad
+/// the padded input; ceil_mode's extra end padding never counts).
+static Value *dilatedAvgPool(NodeContext &C, Value *X,
+                             llvm::ArrayRef<int64_t> K,
+                             std::vector<int64_t> St, std::vector<int64_t> Dl,
+                             std::vector<int64_t> P, bool Ceil,
+                             bool IncludePad) {
+  size_t S = K.size();
+  if (X->Type.rank() != S + 2)
+    return C.fail("kernel_shape does not match the input's rank"), nullptr;
+  St.resize(S, 1);
+  Dl.resize(S, 1);
+  for (size_t I = 1; I < S + 2; ++I)
+    if (!X->Type.dim(I).isStatic())
+      return C.fail("dilated AveragePool needs static channel and spatial "
+                    "dims, got " + X->Type.str()),
+             nullptr;
+  int64_t Ch = X->Type.dim(1).size(), Positions = 1, KSize = 1;
+  std::vector<int64_t> Extra(2 * S, 0), OutShape = {-1, Ch}, OnesIn = {1, 1};
+  std::vector<int64_t> OnesPads = P;
+  for (size_t I = 0; I < S; ++I) {
+    int64_t In = X->Type.dim(2 + I).size(), Padded = In + P[I] + P[S + I];
+    int64_t Eff = (K[I] - 1) * Dl[I] + 1, Span = Padded - Eff;
+    if (Span < 0 || St[I] <= 0 || Dl[I] <= 0)
+      return C.fail("the pooling window does not fit the input"), nullptr;
+    int64_t Out = (Ceil ? (Span + St[I] - 1) / St[I] : Span / St[I]) + 1;
+    if (Ceil && (Out - 1) * St[I] >= In + P[I])
+      --Out;
+    int64_t End = (Out - 1) * St[I] + Eff - Padded; // ceil_mode overhang
+    Extra[I] = P[I];
+    Extra[S + I] = P[S + I] + std::max<int64_t>(End, 0);
+    OnesIn.push_back(IncludePad ? Padded : In);
+    OnesPads[I] = IncludePad ? 0 : P[I];
+    OnesPads[S + I] = Extra[S + I] - (IncludePad ? P[S + I] : 0);
+    OutShape.push_back(Out);
+    Positions *= Out;
+    KSize *= K[I];
+  }
+  auto cols = [&](Value *V, llvm::ArrayRef<int64_t> Pads) {
+    return C.op(OpKind::Im2Col, {V}, {aInts("kernel", K), aInts("strides", St),
+                                      aInts("pads", Pads),
+                                      aInts("dilations", Dl)});
+  };
+  DType E = X->Type.elem();
+  Tensor Ones(E, OnesIn);
+  for (int64_t I = 0; I < Ones.numElements(); ++I)
+    Ones.setF(I, 1.0);
+  Value *Count = C.op(OpKind::ReduceSum, {cols(C.constant(std::move(Ones)), OnesPads)},
+                      {aInts("axes", {2}), aBool("keepdims", false)});
+  Value *Sum = C.op(OpKind::Reshape, {cols(X, Extra)},
+                    {aInts("shape", {-1, Positions, Ch, KSize})});
+  Sum = C.op(OpKind::ReduceSum, {Sum}, {aInts("axes", {3}), aBool("keepdims", false)});
+  Value *Avg = C.op(OpKind::Div, {Sum, C.op(OpKind::Unsqueeze, {Count}, {aInts("axes", {2})})});
+  Avg = C.op(OpKind::Transpose, {Avg}, {aInts("perm", {0, 2, 1})});
+  return C.op(OpKind::Reshape, {Avg}, {aInts("shape", OutShape)});
+}
+
 template <bool Max> static void pool(NodeContext &C) {
   if (Max)
     C.allowAttrs({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads",
@@ -164,7 +222,8 @@ template <bool Max> static void pool(NodeContext &C) {
     return C.setOutput(0, C.op(OpKind::MaxPool, {X}, A));
   }
   if (llvm::any_of(Dl, [](int64_t D) { return D != 1; }))
-    return C.fail("dilations are not supported for AveragePool");
+    return C.setOutput(0, dilatedAvgPool(C, X, K, St, Dl, *P, Ceil,
+                                         C.attrInt("count_include_pad", 0)));
   A.push_back(aBool("count_include_pad", C.attrInt("count_include_pad", 0)));
   C.setOutput(0, C.op(OpKind::AvgPool, {X}, A));
 }

@@ -114,6 +114,8 @@ TEST(InterpElementwise, MathFunctions) {
   expectF32(run(OpKind::Erf, {f32({2}, {0, 1})}), {2}, {0, 0.84270079});
   expectF32(run(OpKind::Sin, {f32({1}, {M_PI / 2})}), {1}, {1});
   expectF32(run(OpKind::Cos, {f32({1}, {0})}), {1}, {1});
+  expectF32(run(OpKind::Atan, {f32({3}, {-1, 0, INFINITY})}), {3},
+            {-M_PI / 4, 0, M_PI / 2});
   expectF32(run(OpKind::Pow, {f32({3}, {2, 3, 4}), f32({}, {2})}), {3},
             {4, 9, 16});
 }
@@ -152,6 +154,17 @@ TEST(InterpElementwise, CompareAndLogic) {
   expectTensor(run(OpKind::Or, {P, Q}), DType::Bool, {4}, {0, 1, 1, 1});
   expectTensor(run(OpKind::Xor, {P, Q}), DType::Bool, {4}, {0, 1, 1, 0});
   expectTensor(run(OpKind::Not, {P}), DType::Bool, {4}, {1, 1, 0, 0});
+}
+
+TEST(InterpElementwise, BitwiseOnIntegers) {
+  Tensor A = make(DType::I16, {3}, {12, -1, 5});
+  Tensor B = make(DType::I16, {3}, {10, 3, -8});
+  expectTensor(run(OpKind::And, {A, B}), DType::I16, {3}, {8, 3, 0});
+  expectTensor(run(OpKind::Or, {A, B}), DType::I16, {3}, {14, -1, -3});
+  expectTensor(run(OpKind::Xor, {A, B}), DType::I16, {3}, {6, -4, -3});
+  expectTensor(run(OpKind::Not, {A}), DType::I16, {3}, {-13, 0, -6});
+  Tensor U = make(DType::U8, {2}, {0, 200});
+  expectTensor(run(OpKind::Not, {U}), DType::U8, {2}, {255, 55});
 }
 
 TEST(InterpElementwise, WhereBroadcasts) {
