@@ -470,6 +470,11 @@ dlc::inferResultTypes(const Operation &Op,
   int N = int(OperandTypes.size());
   if (N < I.MinOperands || (I.MaxOperands >= 0 && N > I.MaxOperands))
     return C.err("wrong number of operands: " + std::to_string(N));
+  // Shape rules read attributes without checking: a missing required one
+  // is an error here, before any rule runs (the verifier says the same).
+  for (const AttrSpec &S : I.Attrs)
+    if (!S.Default && !Op.findAttr(S.Name))
+      return C.err("requires attribute '" + S.Name.str() + "'");
   if (auto E = checkElementTypes(C))
     return std::move(E);
   auto R = dispatch(C);

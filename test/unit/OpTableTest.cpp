@@ -7,6 +7,7 @@
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Random.h"
+#include "ir/ShapeInference.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
 
@@ -99,6 +100,32 @@ TEST_P(OpTable, RequiredAttributesAreChecked) {
     EXPECT_TRUE(Msg.find(S.Name.str()) != std::string::npos ||
                 Msg.find("operand") != std::string::npos)
         << Msg;
+  }
+}
+
+// Shape rules read attributes unchecked: inference itself must report a
+// missing required one (the importer infers before anything verifies).
+TEST_P(OpTable, ShapeInferenceReportsMissingRequiredAttributes) {
+  const OpInfo &I = info();
+  auto M = parseOrFail(exampleText(I));
+  ASSERT_TRUE(M);
+  const Operation *Example = nullptr;
+  for (const auto &Op : M->Functions[0]->Body)
+    if (Op->kind() == I.Kind)
+      Example = Op.get();
+  ASSERT_TRUE(Example);
+  for (const AttrSpec &S : I.Attrs) {
+    if (S.Default)
+      continue;
+    Operation Op(I.Kind);
+    Op.Operands = Example->Operands;
+    for (const NamedAttr &A : Example->attrs())
+      if (A.Name != S.Name)
+        Op.setAttr(A.Name, A.Value);
+    auto R = inferResultTypes(Op);
+    ASSERT_FALSE(bool(R)) << "no error without '" << S.Name.str() << "'";
+    std::string Msg = errText(R.takeError());
+    EXPECT_NE(Msg.find(S.Name.str()), std::string::npos) << Msg;
   }
 }
 
