@@ -163,8 +163,71 @@ static void split(NodeContext &C) {
     C.setOutput(I, Rs[I]);
 }
 
+/// Slice with starts or ends known only at run time (axes and steps are
+/// constants): per axis, a gather at start + step * iota over the length,
+/// with ONNX's clamping computed in the graph and the length read by value.
+static void sliceByValue(NodeContext &C) {
+  C.allowAttrs({});
+  Value *X = C.in(0), *S = C.shapeIn(1, "starts"), *E = C.shapeIn(2, "ends");
+  if (!X || !S || !E)
+    return;
+  int64_t K = S->Type.dim(0).size(), Rank = X->Type.rank();
+  std::vector<int64_t> Axes, Steps(K, 1);
+  for (int64_t I = 0; I < K; ++I)
+    Axes.push_back(I);
+  for (unsigned In : {3u, 4u}) {
+    if (!C.has(In))
+      continue;
+    const char *Name = In == 3 ? "axes" : "steps";
+    if (!C.constIn(In))
+      return C.fail("operand '" + llvm::Twine(Name) + "' must be known at "
+                    "import time when starts or ends are computed at run time");
+    auto V = C.intsIn(In, Name);
+    if (!V)
+      return;
+    (In == 3 ? Axes : Steps) = *V;
+  }
+  if (E->Type.dim(0).size() != K || int64_t(Axes.size()) != K ||
+      int64_t(Steps.size()) != K)
+    return C.fail("starts, ends, axes and steps must have one length");
+  auto I64 = [&](int64_t V) { return C.scalar(DType::I64, double(V)); };
+  Value *Y = X;
+  for (int64_t I = 0; I < K && !C.failed(); ++I) {
+    int64_t A = normAxis(Axes[I], Rank), St = Steps[I];
+    if (A < 0 || St == 0)
+      return C.fail("axis " + llvm::Twine(Axes[I]) + " or step " +
+                    llvm::Twine(St) + " is invalid");
+    Value *Dim = C.dimOf(X, A);
+    // Negative counts from the end, then clamp to [Lo, dim + HiOff].
+    auto Norm = [&](Value *V, int64_t Lo, int64_t HiOff) {
+      V = C.op(OpKind::Where, {C.op(OpKind::Less, {V, I64(0)}),
+                               C.op(OpKind::Add, {V, Dim}), V});
+      V = C.op(OpKind::Max, {V, I64(Lo)});
+      return C.op(OpKind::Min, {V, C.op(OpKind::Add, {Dim, I64(HiOff)})});
+    };
+    Value *B = C.op(OpKind::Gather, {S, I64(I)}),
+          *End = C.op(OpKind::Gather, {E, I64(I)});
+    B = St > 0 ? Norm(B, 0, 0) : Norm(B, 0, -1);
+    End = St > 0 ? Norm(End, 0, 0) : Norm(End, -1, -1);
+    // Length ceil(|end - start| / |step|) in the step's direction, or 0.
+    int64_t Abs = St > 0 ? St : -St;
+    Value *D = St > 0 ? C.op(OpKind::Sub, {End, B}) : C.op(OpKind::Sub, {B, End});
+    // (in f64: clamped indices are exact there, and the CPU has no i64 div)
+    Value *N = C.op(OpKind::Ceil, {C.op(OpKind::Div, {C.cast(D, DType::F64),
+                                                      C.scalar(DType::F64, Abs)})});
+    N = C.op(OpKind::Max, {C.cast(N, DType::I64), I64(0)});
+    N = C.op(OpKind::Reshape, {N}, {aInts("shape", {1})});
+    Value *Like = C.op(OpKind::Expand, {I64(0), N}, {aBool("by_value", true)});
+    Value *Idx = C.op(OpKind::Add, {B, C.op(OpKind::Mul, {C.iota(Like, 0), I64(St)})});
+    Y = C.op(OpKind::Gather, {Y, Idx}, {aInt("axis", A)});
+  }
+  C.setOutput(0, Y);
+}
+
 static void slice(NodeContext &C) {
   std::vector<int64_t> Starts, Ends, Axes, Steps;
+  if (C.Opset >= 10 && (!C.constIn(1) || !C.constIn(2)))
+    return sliceByValue(C);
   if (C.Opset < 10) {
     C.allowAttrs({"starts", "ends", "axes"});
     Starts = C.attrInts("starts");
