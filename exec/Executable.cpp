@@ -7,7 +7,10 @@
 //    dims, one size per symbol).
 // 2. Find or build the plan for these input shapes (cached, under a lock):
 //    run-time shape inference over every op (fused ones included, and
-//    checked against their group's space); then liveness: each storage root
+//    checked against their group's space; the shape operands of by_value
+//    reshape and expand are evaluated first, with the interpreter, from the
+//    input shapes and the data of the inputs they read, which then join the
+//    plan's key); then liveness: each storage root
 //    lives from the step that writes it to the last step that reads it
 //    (outputs to the end); an in-place pair of a step takes its input's
 //    root when that dies there; runtime/Arena places the roots in one arena.
@@ -16,11 +19,13 @@
 //    outputs out, and give the arena back.
 #include "exec/Executable.h"
 
+#include "interp/Interpreter.h"
 #include "ir/ShapeInference.h"
 
 #include "llvm/ADT/StringMap.h"
 
 #include <cstring>
+#include <deque>
 
 using namespace dlc;
 
@@ -61,6 +66,23 @@ Executable::create(const Function &F, std::vector<LoweredStep> Steps,
   }
   for (const Value *V : F.Outputs)
     X->LastRead[X->Root.lookup(V)] = Steps.size();
+  // The shape cone: only the dims of shape()'s operand are needed.
+  llvm::SmallVector<const Value *, 16> Work;
+  for (auto &Op : F.Body)
+    for (unsigned I = 0; I < Op->numOperands(); ++I)
+      if (isShapeValueOperand(*Op, I))
+        Work.push_back(Op->operand(I));
+  while (!Work.empty()) {
+    const Value *V = Work.pop_back_val();
+    if (!X->Cone.insert(V).second || !V->Def ||
+        V->Def->kind() == OpKind::ShapeOf)
+      continue;
+    for (const Value *O : V->Def->Operands)
+      Work.push_back(O);
+  }
+  for (unsigned I = 0; I < F.Inputs.size(); ++I)
+    if (X->Cone.count(F.Inputs[I].get()))
+      X->DataInputs.push_back(I);
   X->Steps = std::move(Steps);
   X->Kernels = std::move(Kernels);
   return X;
@@ -159,6 +181,14 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
     Key.push_back(T.rank());
     Key.insert(Key.end(), T.shape().begin(), T.shape().end());
   }
+  for (unsigned I : DataInputs) { // their bytes, in 8-byte words
+    const Tensor &T = Inputs[I];
+    for (uint64_t B = 0; B < T.byteSize(); B += 8) {
+      int64_t W = 0;
+      std::memcpy(&W, T.data() + B, std::min<uint64_t>(8, T.byteSize() - B));
+      Key.push_back(W);
+    }
+  }
   {
     std::lock_guard<std::mutex> Lock(PlanMutex);
     auto It = Plans.find(Key);
@@ -179,20 +209,53 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   auto typeOf = [&](const Value *V) {
     return TensorType::get(V->Type.elem(), Shapes[V]);
   };
+  // Values of the shape cone: inputs, parameters and constants it reads,
+  // and the results of its ops, evaluated as the walk reaches them.
+  llvm::DenseMap<const Value *, const Tensor *> Vals;
+  std::deque<Tensor> Owned;
+  for (unsigned I : DataInputs)
+    Vals[F->Inputs[I].get()] = &Inputs[I];
+  for (size_t I = 0; I < F->Params.size(); ++I)
+    if (Cone.count(F->Params[I].get()))
+      Vals[F->Params[I].get()] = F->ParamInits[I]->getTensor().get();
   for (auto &Op : F->Body) {
     if (Op->kind() == OpKind::Constant) {
-      auto Sh = Op->attr("value").getTensor()->shape();
-      Shapes[Op->result()].assign(Sh.begin(), Sh.end());
+      const Tensor *T = Op->attr("value").getTensor().get();
+      Shapes[Op->result()].assign(T->shape().begin(), T->shape().end());
+      if (Cone.count(Op->result()))
+        Vals[Op->result()] = T;
       continue;
     }
     llvm::SmallVector<TensorType, 4> Types;
-    for (Value *V : Op->Operands)
+    llvm::SmallVector<const Tensor *, 4> OpVals;
+    for (Value *V : Op->Operands) {
       Types.push_back(typeOf(V));
-    auto RT = inferResultTypes(*Op, Types);
+      OpVals.push_back(Vals.lookup(V));
+    }
+    auto RT = inferResultTypes(*Op, Types, OpVals);
     if (!RT)
       return RT.takeError();
     for (unsigned I = 0; I < RT->size(); ++I)
       Shapes[Op->result(I)] = (*RT)[I].staticSizes();
+    if (Cone.count(Op->result())) {
+      if (Op->kind() == OpKind::ShapeOf) {
+        const auto &Sh = Shapes[Op->operand(0)];
+        Tensor &T = Owned.emplace_back(DType::I64,
+                                       llvm::ArrayRef<int64_t>{int64_t(Sh.size())});
+        for (size_t D = 0; D < Sh.size(); ++D)
+          T.setI(D, Sh[D]);
+        Vals[Op->result()] = &T;
+      } else {
+        if (llvm::is_contained(OpVals, nullptr))
+          return makeError(Op->L, "internal error: an operand of a shape "
+                                  "computation has no value");
+        auto R = evaluateOp(*Op, OpVals);
+        if (!R)
+          return R.takeError();
+        for (unsigned I = 0; I < R->size(); ++I)
+          Vals[Op->result(I)] = &Owned.emplace_back(std::move((*R)[I]));
+      }
+    }
     if ((Op->kind() == OpKind::ArgMax || Op->kind() == OpKind::ArgMin) &&
         !Types[0].numElements().value_or(0) && (*RT)[0].numElements().value_or(0))
       return makeError(Op->L, "'" + Op->mnemonic() +

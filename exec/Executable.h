@@ -12,6 +12,7 @@
 #include "runtime/ThreadPool.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <map>
 #include <mutex>
@@ -67,6 +68,12 @@ private:
   /// operand's), and per storage root the last step that reads it.
   llvm::DenseMap<const Value *, const Value *> Root;
   llvm::DenseMap<const Value *, unsigned> LastRead;
+  /// The shape cone: values whose contents the shape operands of by_value
+  /// ops need, evaluated with the reference interpreter when a plan is
+  /// built; and the inputs whose data it reads (their values join the plan
+  /// key).
+  llvm::DenseSet<const Value *> Cone;
+  std::vector<unsigned> DataInputs;
   mutable std::mutex PlanMutex;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const RunPlan>> Plans;
   mutable rt::ArenaPool Arenas;

@@ -251,7 +251,7 @@ dlc::evaluateOp(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
   llvm::SmallVector<TensorType, 4> OperandTypes;
   for (const Tensor *T : Operands)
     OperandTypes.push_back(T->type());
-  auto Types = inferResultTypes(Op, OperandTypes);
+  auto Types = inferResultTypes(Op, OperandTypes, Operands);
   if (!Types)
     return Types.takeError();
   std::vector<Tensor> Results;

@@ -15,15 +15,29 @@ using namespace dlc::interp;
 //===----------------------------------------------------------------------===//
 
 /// The result shape of reshape, flatten, squeeze or unsqueeze on Shape.
+/// Shape entries of a reshape or expand: the attribute, or the values of the
+/// second operand when by_value is set.
+static Sizes shapeEntries(const Operation &Op, TensorList In) {
+  if (!Op.getBool("by_value") || In.size() != 2)
+    return Sizes(Op.getInts("shape").begin(), Op.getInts("shape").end());
+  Sizes R;
+  for (int64_t K = 0; K < In[1]->numElements(); ++K)
+    R.push_back(In[1]->getI(K));
+  return R;
+}
+
+/// The result shape of reshape (to Entries), flatten, squeeze or unsqueeze
+/// on Shape.
 static llvm::Expected<Sizes> reshapeLikeShape(const Operation &Op,
-                                              llvm::ArrayRef<int64_t> Shape) {
+                                              llvm::ArrayRef<int64_t> Shape,
+                                              llvm::ArrayRef<int64_t> Entries) {
   unsigned Rank = Shape.size();
   switch (Op.kind()) {
   case OpKind::Reshape: {
     Sizes R;
     int64_t Known = 1;
     int Infer = -1;
-    for (int64_t S : Op.getInts("shape")) {
+    for (int64_t S : Entries) {
       if (S == 0) { // copies the input dim at this position
         if (R.size() >= Rank)
           return opError(Op, "shape entry 0 at position " +
@@ -44,12 +58,12 @@ static llvm::Expected<Sizes> reshapeLikeShape(const Operation &Op,
     if (Infer >= 0) {
       if (Known == 0 || Total % Known)
         return opError(Op, "cannot reshape " + shapeStr(Shape) + " to " +
-                               shapeStr(Op.getInts("shape")));
+                               shapeStr(Entries));
       R[Infer] = Total / Known;
     }
     if (product(R) != Total)
       return opError(Op, "cannot reshape " + shapeStr(Shape) + " to " +
-                             shapeStr(Op.getInts("shape")));
+                             shapeStr(Entries));
     return R;
   }
   case OpKind::Flatten: {
@@ -109,9 +123,11 @@ llvm::Error interp::evalReshapeLike(const Operation &Op, TensorList In,
   if (Out[0].elem() != In[0]->elem())
     return opError(Op, "result element type differs from the operand's");
   llvm::Expected<Sizes> Expected =
-      Op.kind() == OpKind::Reshape && In.size() == 2
+      Op.kind() == OpKind::Reshape && In.size() == 2 && !Op.getBool("by_value")
           ? Sizes(In[1]->shape().begin(), In[1]->shape().end())
-          : reshapeLikeShape(Op, In[0]->shape());
+          : reshapeLikeShape(Op, In[0]->shape(),
+                             Op.kind() == OpKind::Reshape ? shapeEntries(Op, In)
+                                                          : Sizes());
   if (!Expected)
     return Expected.takeError();
   if (In[0]->numElements() != Out[0].numElements())
@@ -331,9 +347,15 @@ static llvm::Error pad(const Operation &Op, const Tensor &X, Tensor &R) {
 
 static llvm::Error expand(const Operation &Op, TensorList In, Tensor &R) {
   const Tensor &X = *In[0];
-  auto Target = broadcastPair(Op, Op.getInts("shape"),
-                              In.size() == 2 ? In[1]->shape()
-                                             : llvm::ArrayRef<int64_t>());
+  bool ByValue = Op.getBool("by_value");
+  Sizes Entries = shapeEntries(Op, In);
+  for (int64_t S : Entries)
+    if (S < 0)
+      return opError(Op, "invalid shape entry " + std::to_string(S));
+  auto Target = broadcastPair(Op, Entries,
+                              In.size() == 2 && !ByValue
+                                  ? In[1]->shape()
+                                  : llvm::ArrayRef<int64_t>());
   if (!Target)
     return Target.takeError();
   auto Expected = broadcastPair(Op, X.shape(), *Target);

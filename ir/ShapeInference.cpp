@@ -464,8 +464,9 @@ static Result dispatch(const Ctx &C) {
 
 llvm::Expected<llvm::SmallVector<TensorType, 1>>
 dlc::inferResultTypes(const Operation &Op,
-                      llvm::ArrayRef<TensorType> OperandTypes) {
-  Ctx C{Op, OperandTypes};
+                      llvm::ArrayRef<TensorType> OperandTypes,
+                      llvm::ArrayRef<const Tensor *> OperandValues) {
+  Ctx C{Op, OperandTypes, OperandValues};
   const OpInfo &I = Op.info();
   int N = int(OperandTypes.size());
   if (N < I.MinOperands || (I.MaxOperands >= 0 && N > I.MaxOperands))
@@ -494,4 +495,42 @@ dlc::inferResultTypes(const Operation &Op) {
   for (Value *V : Op.Operands)
     Types.push_back(V->Type);
   return inferResultTypes(Op, Types);
+}
+
+bool dlc::isShapeValueOperand(const Operation &Op, unsigned I) {
+  return I == 1 && Op.numOperands() == 2 &&
+         (Op.kind() == OpKind::Reshape || Op.kind() == OpKind::Expand) &&
+         Op.getBool("by_value");
+}
+
+const Tensor *Ctx::value(unsigned I) const {
+  if (I < Vals.size() && Vals[I])
+    return Vals[I];
+  if (I < Op.numOperands() && Op.operand(I) && Op.operand(I)->Def &&
+      Op.operand(I)->Def->kind() == OpKind::Constant)
+    return Op.operand(I)->Def->attr("value").getTensor().get();
+  return nullptr;
+}
+
+llvm::Expected<unsigned> shape::shapeOperandLength(const Ctx &C, unsigned I) {
+  if (C.In.size() <= I)
+    return C.err("by_value needs a shape operand");
+  const TensorType &T = C.In[I];
+  if (!isInteger(T.elem()) || T.rank() != 1 || !T.dim(0).isStatic())
+    return C.err("a shape given by value must be an integer vector of static "
+                 "length, got " + T.str());
+  if (!C.Op.getInts("shape").empty())
+    return C.err("with by_value, shape must be []");
+  return unsigned(T.dim(0).size());
+}
+
+std::optional<llvm::SmallVector<int64_t, 4>>
+shape::shapeOperandValues(const Ctx &C, unsigned I) {
+  const Tensor *V = C.value(I);
+  if (!V || V->numElements() != C.In[I].dim(0).size())
+    return std::nullopt;
+  llvm::SmallVector<int64_t, 4> R;
+  for (int64_t K = 0; K < V->numElements(); ++K)
+    R.push_back(V->getI(K));
+  return R;
 }

@@ -14,8 +14,15 @@ inferResultTypes(const Operation &Op);
 
 /// The same rule with explicit operand types (for example the concrete shapes
 /// of tensors at run time), used by the interpreter.
+/// OperandValues (optional, null where unknown) gives the values of operands
+/// that are shapes read by value (`by_value` reshape and expand); without
+/// them such results have unknown dims unless the operand is a constant.
 llvm::Expected<llvm::SmallVector<TensorType, 1>>
-inferResultTypes(const Operation &Op, llvm::ArrayRef<TensorType> OperandTypes);
+inferResultTypes(const Operation &Op, llvm::ArrayRef<TensorType> OperandTypes,
+                 llvm::ArrayRef<const Tensor *> OperandValues = {});
+/// Whether operand I of Op is read by value when the run-time plan is built
+/// (the shape operand of a by_value reshape or expand).
+bool isShapeValueOperand(const Operation &Op, unsigned I);
 
 /// Numpy broadcasting of two shapes; symbolic dims broadcast with 1 and with
 /// themselves, a symbol against a number k > 1 gives k.

@@ -16,6 +16,13 @@ using Wide = __int128;
 struct Ctx {
   const Operation &Op;
   llvm::ArrayRef<TensorType> In;
+  /// Known operand values (null or absent where unknown), for the operands
+  /// whose values are a shape (by_value).
+  llvm::ArrayRef<const Tensor *> Vals = {};
+
+  /// Operand I's values: given in Vals, or the operand's constant; null
+  /// when only known at run time.
+  const Tensor *value(unsigned I) const;
 
   llvm::Error err(const llvm::Twine &Msg) const {
     return makeError(Op.L, "'" + Op.mnemonic() + "': " + Msg);
@@ -26,6 +33,14 @@ struct Ctx {
     return R;
   }
 };
+
+/// Checks that operand I is a shape given by value (an integer vector of
+/// static length) and returns its length.
+llvm::Expected<unsigned> shapeOperandLength(const Ctx &C, unsigned I);
+/// The entries of a by_value shape operand, or none when only known at run
+/// time.
+std::optional<llvm::SmallVector<int64_t, 4>> shapeOperandValues(const Ctx &C,
+                                                                unsigned I);
 
 /// The product of dims: static when all are, a symbol when it is exactly one
 /// symbol times 1, else unknown.

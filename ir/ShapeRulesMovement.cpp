@@ -8,7 +8,16 @@ using namespace dlc::shape;
 Result shape::inferReshape(const Ctx &C) {
   const TensorType &X = C.In[0];
   llvm::ArrayRef<int64_t> Target = C.Op.getInts("shape");
-  if (C.In.size() == 2) {
+  std::optional<llvm::SmallVector<int64_t, 4>> Vals;
+  if (C.Op.getBool("by_value")) {
+    auto K = shapeOperandLength(C, 1);
+    if (!K)
+      return K.takeError();
+    Vals = shapeOperandValues(C, 1);
+    if (!Vals) // known when the run-time plan is built
+      return C.one(TensorType(X.elem(), Shape(*K, Dim::unknown())));
+    Target = *Vals;
+  } else if (C.In.size() == 2) {
     // The like operand's dims; element counts are checked when both are
     // static (else at run time, by the executor and the interpreter).
     if (!Target.empty())
@@ -342,12 +351,25 @@ Result shape::inferGather(const Ctx &C) {
 
 Result shape::inferExpand(const Ctx &C) {
   Shape Target;
-  for (int64_t S : C.Op.getInts("shape")) {
+  llvm::ArrayRef<int64_t> Sizes = C.Op.getInts("shape");
+  std::optional<llvm::SmallVector<int64_t, 4>> Vals;
+  bool ByValue = C.Op.getBool("by_value");
+  if (ByValue) {
+    auto K = shapeOperandLength(C, 1);
+    if (!K)
+      return K.takeError();
+    Vals = shapeOperandValues(C, 1);
+    if (Vals)
+      Sizes = *Vals;
+    else // known when the run-time plan is built
+      Target.assign(*K, Dim::unknown());
+  }
+  for (int64_t S : Sizes) {
     if (S < 0 || S > MaxElements)
       return C.err("invalid shape entry " + std::to_string(S));
     Target.push_back(Dim::fixed(S));
   }
-  if (C.In.size() == 2) {
+  if (C.In.size() == 2 && !ByValue) {
     auto Like = broadcastShapes(Target, C.In[1].dims());
     if (!Like) {
       llvm::consumeError(Like.takeError());

@@ -139,8 +139,9 @@ public:
           R.replace(Op.result(), V);
         continue;
       }
+      // (A by_value shape may hold 0 entries, which copy X's dims.)
       if (Op.kind() == OpKind::Reshape && X->Def &&
-          X->Def->kind() == OpKind::Reshape &&
+          X->Def->kind() == OpKind::Reshape && !Op.getBool("by_value") &&
           !llvm::is_contained(Op.getInts("shape"), 0)) {
         // Reshape the original directly, if the rules still give this type.
         Op.Operands[0] = X->Def->operand(0);

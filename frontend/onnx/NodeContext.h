@@ -113,6 +113,10 @@ public:
   /// operand of reshape / expand for shapes known at run time. Null (and a
   /// failure) for negative constants.
   Value *likeOf(llvm::ArrayRef<SymDim> Entries);
+  /// Input I as an i64 vector whose values are a shape read at run time (the
+  /// operand of a by_value reshape or expand); null and a failure unless it
+  /// is an integer vector of static length.
+  Value *shapeIn(unsigned I, llvm::StringRef What);
   /// Records what the node computed when it is a shape computation.
   void trackShapes();
 

@@ -1,8 +1,8 @@
 // ONNX movement ops. Their shape-like operands (Reshape's shape, Slice's
 // starts, Pad's pads, ...) were attributes in early opsets and became inputs
-// later; dlc keeps them as attributes, so inputs must be import-time
-// constants, except the shapes of Reshape and Expand computed from the dims
-// of other values (see ShapeSyms.cpp).
+// later; dlc keeps them as attributes where they are import-time constants.
+// The shapes of Reshape and Expand, and Tile's repeats, may also be computed
+// at run time (see ShapeSyms.cpp): by_value operands of reshape / expand.
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
@@ -10,8 +10,9 @@ using namespace dlc::onnximp;
 
 /// Reshape to a shape computed at run time from dims of other values: its
 /// entries as attribute sizes (0 copying X's own dim, -1 for the one left
-/// unknown), or else as the dims of a like operand.
-static void reshapeSym(NodeContext &C, Value *X, llvm::ArrayRef<SymDim> E,
+/// unknown), or else as the dims of a like operand. False when neither
+/// works (the shape is then read by value).
+static bool reshapeSym(NodeContext &C, Value *X, llvm::ArrayRef<SymDim> E,
                        bool AllowZero) {
   std::vector<int64_t> Attr;
   int Unknown = 0;
@@ -31,24 +32,37 @@ static void reshapeSym(NodeContext &C, Value *X, llvm::ArrayRef<SymDim> E,
       Attr.push_back(-1);
     }
   }
-  if (!NeedLike && Unknown + Infer <= 1)
-    return C.setOutput(0, C.op(OpKind::Reshape, {X}, {aInts("shape", Attr)}));
+  if (!NeedLike && Unknown + Infer <= 1) {
+    C.setOutput(0, C.op(OpKind::Reshape, {X}, {aInts("shape", Attr)}));
+    return true;
+  }
   if (Infer)
-    return C.fail("a shape with -1 and sizes known only at run time is not "
-                  "supported");
+    return false;
   Value *Like = C.likeOf(E);
   C.setOutput(0, C.op(OpKind::Reshape, {X, Like}, {aInts("shape", {})}));
+  return true;
 }
 
 static void reshape(NodeContext &C) {
   C.allowAttrs({"allowzero"});
-  if (!C.constIn(1))
-    if (auto E = C.symIn(1)) {
-      Value *X = C.in(0);
-      if (X)
-        reshapeSym(C, X, *E, C.attrInt("allowzero", 0));
+  bool AllowZero = C.attrInt("allowzero", 0);
+  if (!C.constIn(1)) {
+    Value *X = C.in(0);
+    if (!X)
       return;
-    }
+    if (auto E = C.symIn(1))
+      if (reshapeSym(C, X, *E, AllowZero))
+        return;
+    // dlc's 0 entries copy the input's dim, as with allowzero = 0.
+    if (AllowZero)
+      return C.fail("allowzero = 1 with a shape known only at run time is "
+                    "not supported");
+    Value *S = C.shapeIn(1, "shape");
+    if (S)
+      C.setOutput(0, C.op(OpKind::Reshape, {X, S},
+                          {aInts("shape", {}), aBool("by_value", true)}));
+    return;
+  }
   auto S = C.intsIn(1, "shape");
   if (!S)
     return;
@@ -149,8 +163,71 @@ static void split(NodeContext &C) {
     C.setOutput(I, Rs[I]);
 }
 
+/// Slice with starts or ends known only at run time (axes and steps are
+/// constants): per axis, a gather at start + step * iota over the length,
+/// with ONNX's clamping computed in the graph and the length read by value.
+static void sliceByValue(NodeContext &C) {
+  C.allowAttrs({});
+  Value *X = C.in(0), *S = C.shapeIn(1, "starts"), *E = C.shapeIn(2, "ends");
+  if (!X || !S || !E)
+    return;
+  int64_t K = S->Type.dim(0).size(), Rank = X->Type.rank();
+  std::vector<int64_t> Axes, Steps(K, 1);
+  for (int64_t I = 0; I < K; ++I)
+    Axes.push_back(I);
+  for (unsigned In : {3u, 4u}) {
+    if (!C.has(In))
+      continue;
+    const char *Name = In == 3 ? "axes" : "steps";
+    if (!C.constIn(In))
+      return C.fail("operand '" + llvm::Twine(Name) + "' must be known at "
+                    "import time when starts or ends are computed at run time");
+    auto V = C.intsIn(In, Name);
+    if (!V)
+      return;
+    (In == 3 ? Axes : Steps) = *V;
+  }
+  if (E->Type.dim(0).size() != K || int64_t(Axes.size()) != K ||
+      int64_t(Steps.size()) != K)
+    return C.fail("starts, ends, axes and steps must have one length");
+  auto I64 = [&](int64_t V) { return C.scalar(DType::I64, double(V)); };
+  Value *Y = X;
+  for (int64_t I = 0; I < K && !C.failed(); ++I) {
+    int64_t A = normAxis(Axes[I], Rank), St = Steps[I];
+    if (A < 0 || St == 0)
+      return C.fail("axis " + llvm::Twine(Axes[I]) + " or step " +
+                    llvm::Twine(St) + " is invalid");
+    Value *Dim = C.dimOf(X, A);
+    // Negative counts from the end, then clamp to [Lo, dim + HiOff].
+    auto Norm = [&](Value *V, int64_t Lo, int64_t HiOff) {
+      V = C.op(OpKind::Where, {C.op(OpKind::Less, {V, I64(0)}),
+                               C.op(OpKind::Add, {V, Dim}), V});
+      V = C.op(OpKind::Max, {V, I64(Lo)});
+      return C.op(OpKind::Min, {V, C.op(OpKind::Add, {Dim, I64(HiOff)})});
+    };
+    Value *B = C.op(OpKind::Gather, {S, I64(I)}),
+          *End = C.op(OpKind::Gather, {E, I64(I)});
+    B = St > 0 ? Norm(B, 0, 0) : Norm(B, 0, -1);
+    End = St > 0 ? Norm(End, 0, 0) : Norm(End, -1, -1);
+    // Length ceil(|end - start| / |step|) in the step's direction, or 0.
+    int64_t Abs = St > 0 ? St : -St;
+    Value *D = St > 0 ? C.op(OpKind::Sub, {End, B}) : C.op(OpKind::Sub, {B, End});
+    // (in f64: clamped indices are exact there, and the CPU has no i64 div)
+    Value *N = C.op(OpKind::Ceil, {C.op(OpKind::Div, {C.cast(D, DType::F64),
+                                                      C.scalar(DType::F64, Abs)})});
+    N = C.op(OpKind::Max, {C.cast(N, DType::I64), I64(0)});
+    N = C.op(OpKind::Reshape, {N}, {aInts("shape", {1})});
+    Value *Like = C.op(OpKind::Expand, {I64(0), N}, {aBool("by_value", true)});
+    Value *Idx = C.op(OpKind::Add, {B, C.op(OpKind::Mul, {C.iota(Like, 0), I64(St)})});
+    Y = C.op(OpKind::Gather, {Y, Idx}, {aInt("axis", A)});
+  }
+  C.setOutput(0, Y);
+}
+
 static void slice(NodeContext &C) {
   std::vector<int64_t> Starts, Ends, Axes, Steps;
+  if (C.Opset >= 10 && (!C.constIn(1) || !C.constIn(2)))
+    return sliceByValue(C);
   if (C.Opset < 10) {
     C.allowAttrs({"starts", "ends", "axes"});
     Starts = C.attrInts("starts");
@@ -236,18 +313,54 @@ static void gather(NodeContext &C) {
 
 static void expand(NodeContext &C) {
   C.allowAttrs({});
-  if (!C.constIn(1))
-    if (auto E = C.symIn(1)) {
-      Value *Like = C.likeOf(*E);
-      return C.setOutput(0, C.op(OpKind::Expand, {C.in(0), Like}));
-    }
+  if (!C.constIn(1)) {
+    if (auto E = C.symIn(1))
+      if (llvm::all_of(*E, [](const SymDim &D) { return D.Of || D.Const >= 0; })) {
+        Value *Like = C.likeOf(*E);
+        return C.setOutput(0, C.op(OpKind::Expand, {C.in(0), Like}));
+      }
+    Value *S = C.shapeIn(1, "shape");
+    if (S)
+      C.setOutput(0, C.op(OpKind::Expand, {C.in(0), S},
+                          {aBool("by_value", true)}));
+    return;
+  }
   auto S = C.intsIn(1, "shape");
   if (S)
     C.setOutput(0, C.op(OpKind::Expand, {C.in(0)}, {aInts("shape", *S)}));
 }
 
+/// Tile by repeats R known at run time: X[d0, d1, ...] viewed as
+/// [1, d0, 1, d1, ...], expanded to [r0, d0, r1, d1, ...] and reshaped to
+/// [r0 * d0, r1 * d1, ...], both shapes computed by value.
+static void tileByValue(NodeContext &C, Value *X, Value *R) {
+  int64_t Rank = X->Type.rank();
+  if (R->Type.dim(0).size() != Rank)
+    return C.fail("repeats must have " + llvm::Twine(Rank) + " entries");
+  std::vector<int64_t> Axes, Col = {Rank, 1};
+  for (int64_t I = 0; I < Rank; ++I)
+    Axes.push_back(2 * I);
+  Value *Sh = C.op(OpKind::ShapeOf, {X});
+  Value *Pairs = C.op(OpKind::Concat,
+                      {C.op(OpKind::Reshape, {R}, {aInts("shape", Col)}),
+                       C.op(OpKind::Reshape, {Sh}, {aInts("shape", Col)})},
+                      {aInt("axis", 1)});
+  Value *Wide = C.op(OpKind::Reshape, {Pairs}, {aInts("shape", {2 * Rank})});
+  Value *Y = C.op(OpKind::Unsqueeze, {X}, {aInts("axes", Axes)});
+  Y = C.op(OpKind::Expand, {Y, Wide}, {aBool("by_value", true)});
+  Value *Out = C.op(OpKind::Mul, {R, Sh});
+  C.setOutput(0, C.op(OpKind::Reshape, {Y, Out},
+                      {aInts("shape", {}), aBool("by_value", true)}));
+}
+
 static void tile(NodeContext &C) {
   C.allowAttrs({});
+  if (!C.constIn(1)) {
+    Value *X = C.in(0), *R = C.shapeIn(1, "repeats");
+    if (X && R)
+      tileByValue(C, X, R);
+    return;
+  }
   auto R = C.intsIn(1, "repeats");
   if (R)
     C.setOutput(0, C.op(OpKind::Tile, {C.in(0)}, {aInts("repeats", *R)}));

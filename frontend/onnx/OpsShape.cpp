@@ -74,7 +74,14 @@ static void constantOfShape(NodeContext &C) {
   std::optional<std::vector<SymDim>> Sym;
   if (!C.constIn(0))
     Sym = C.symIn(0);
-  auto S = Sym ? std::optional<std::vector<int64_t>>(std::vector<int64_t>())
+  if (Sym && !llvm::all_of(*Sym, [](const SymDim &D) { return D.Of || D.Const >= 0; }))
+    Sym.reset();
+  // A shape computed at run time beyond tracked dims: read by value.
+  Value *ByValue = !C.constIn(0) && !Sym ? C.shapeIn(0, "input") : nullptr;
+  if (!C.constIn(0) && !Sym && !ByValue)
+    return;
+  auto S = Sym || ByValue
+               ? std::optional<std::vector<int64_t>>(std::vector<int64_t>())
                : C.intsIn(0, "input");
   if (!S)
     return;
@@ -88,6 +95,9 @@ static void constantOfShape(NodeContext &C) {
     V = Tensor(T->elem(), {});
     std::memcpy(V.data(), T->data(), T->byteSize());
   }
+  if (ByValue)
+    return C.setOutput(0, C.op(OpKind::Expand, {C.constant(std::move(V)), ByValue},
+                                {aBool("by_value", true)}));
   if (Sym) // a shape known at run time: the value expanded to a like tensor
     return C.setOutput(0, C.op(OpKind::Expand, {C.constant(std::move(V)),
                                                 C.likeOf(*Sym)}));
@@ -101,8 +111,31 @@ static void constantOfShape(NodeContext &C) {
                       {aInts("shape", *S)}));
 }
 
+/// Range with operands known only at run time: start + iota * delta over
+/// max(ceil((limit - start) / delta), 0) elements, a length read by value.
+static void rangeByValue(NodeContext &C) {
+  Value *S = C.in(0), *L = C.in(1), *D = C.in(2);
+  if (!S || !L || !D)
+    return;
+  for (Value *V : {S, L, D})
+    if (V->Type.rank() != 0 || V->Type.elem() != S->Type.elem())
+      return C.fail("start, limit and delta must be scalars of one type, got " +
+                    V->Type.str());
+  DType E = S->Type.elem();
+  auto F64 = [&](Value *V) { return C.cast(V, DType::F64); };
+  Value *N = C.op(OpKind::Div, {C.op(OpKind::Sub, {F64(L), F64(S)}), F64(D)});
+  N = C.op(OpKind::Max, {C.op(OpKind::Ceil, {N}), C.scalar(DType::F64, 0)});
+  N = C.op(OpKind::Reshape, {C.cast(N, DType::I64)}, {aInts("shape", {1})});
+  Value *Like = C.op(OpKind::Expand, {C.scalar(DType::I64, 0), N},
+                     {aBool("by_value", true)});
+  Value *Steps = C.cast(C.iota(Like, 0), E);
+  C.setOutput(0, C.op(OpKind::Add, {S, C.op(OpKind::Mul, {Steps, D})}));
+}
+
 static void range(NodeContext &C) {
   C.allowAttrs({});
+  if (!C.constIn(0) || !C.constIn(1) || !C.constIn(2))
+    return rangeByValue(C);
   auto S = C.scalarIn(0, "start"), L = C.scalarIn(1, "limit"),
        D = C.scalarIn(2, "delta");
   if (!S || !L || !D)

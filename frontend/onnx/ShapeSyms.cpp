@@ -3,7 +3,9 @@
 // Gather, Slice, Concat, Unsqueeze, Squeeze, Cast and Identity, so that
 // Reshape, Expand and ConstantOfShape can take such a shape: as attribute
 // entries where they resolve, else through a like operand built from the
-// values whose dims they are.
+// values whose dims they are. Shapes beyond that (arithmetic on dims, data
+// of graph inputs) become by_value operands, read when the run-time plan is
+// built (shapeIn).
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
@@ -64,6 +66,19 @@ Value *NodeContext::likeOf(llvm::ArrayRef<SymDim> Entries) {
     Like = Like ? op(OpKind::Expand, {Like, Part}) : Part;
   }
   return Like;
+}
+
+Value *NodeContext::shapeIn(unsigned I, llvm::StringRef What) {
+  Value *V = in(I);
+  if (!V)
+    return nullptr;
+  const TensorType &T = V->Type;
+  if (!isInteger(T.elem()) || T.rank() != 1 || !T.dim(0).isStatic()) {
+    fail("operand '" + What + "' must be an integer vector of static length, "
+         "got " + T.str());
+    return nullptr;
+  }
+  return cast(V, DType::I64);
 }
 
 /// Entries of a rank-0 or rank-1 integer value (constant or tracked).

@@ -61,4 +61,12 @@ fi
 out=$(grep -o '^ \*   0 [^:]*' "$work/conv2d.h" | tail -1 | sed 's/^ \*   0 //')
 in=$(sed -n 's/^#define TORCH_CONV_INPUT0_NAME "\(.*\)"$/\1/p' "$work/conv2d.h")
 check conv_o "$conv" 3 "$in" "$out"
+# A shape read by value at run time (reshape to [N * 2, -1]): the runtime
+# library evaluates it when it plans each batch size.
+"$dlc" compile "$src/test/aot/Inputs/by-value.dlc" -o "$work/byval.so"
+cc "${cflags[@]}" -DMODEL=byval -DMODEL_UPPER=BYVAL -DMODEL_HEADER='"byval.h"' \
+  "$src/examples/aot/main.c" "$work/byval.so" -Wl,-rpath,"$work" \
+  -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime -lm -o "$work/byval_so"
+check byval_so "$src/test/aot/Inputs/by-value.dlc" 2 x y
+check byval_so "$src/test/aot/Inputs/by-value.dlc" 5 x y
 echo "aot.sh: all checks passed"
