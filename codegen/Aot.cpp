@@ -77,6 +77,12 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
   auto Lowered = lowerFunction(F);
   if (!Lowered)
     return Lowered.takeError();
+  for (const LoweredStep &S : Lowered->Steps)
+    if (S.K == LoweredStep::Kind::Host)
+      return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
+                                    "' works on str tensors, which compiled "
+                                    "artifacts do not support yet (run the "
+                                    "model with the JIT)");
   std::vector<const kir::Kernel *> Kernels = Lowered->kernelList();
   auto TM = hostTargetMachine(Opts.OptLevel);
   if (!TM)

@@ -9,6 +9,7 @@
 //    one alias scope.
 // 4. The JIT compiles the kernels and fills the executor's table.
 #include "codegen/Executor.h"
+#include "interp/Interpreter.h"
 
 #include "codegen/ScalarOps.h"
 #include "ir/ShapeInference.h"
@@ -107,6 +108,10 @@ static LowerFn kernelLowering(const Operation &Op) {
   case OpKind::LogSoftmax: case OpKind::Dropout:
   case OpKind::SoftmaxCrossEntropy: case OpKind::NllLoss: case OpKind::MseLoss:
   case OpKind::BceLoss:
+  // String ops (and any op on str tensors) run as host steps.
+  case OpKind::StringNormalizer: case OpKind::StringConcat:
+  case OpKind::StringSplit: case OpKind::RegexFullMatch:
+  case OpKind::LabelEncoder:
     return nullptr;
   }
   llvm_unreachable("bad op kind");
@@ -114,7 +119,7 @@ static LowerFn kernelLowering(const Operation &Op) {
 
 bool CompiledFunction::supports(const Operation &Op) {
   return Op.kind() == OpKind::Constant || isViewOp(Op.kind()) ||
-         kernelLowering(Op) != nullptr;
+         touchesStrings(Op) || kernelLowering(Op) != nullptr;
 }
 
 llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
@@ -177,8 +182,9 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel,
   std::unique_ptr<CompiledFunction> C(new CompiledFunction());
   C->Jit = std::move(*J);
   C->Kernels = std::move(Lowered->Kernels);
+  // Host steps (ops on str tensors) run the reference interpreter's kernels.
   auto X = Executable::create(F, std::move(Lowered->Steps), std::move(Table),
-                              Threads);
+                              Threads, &evaluateOp);
   if (!X)
     return X.takeError();
   C->Exec = std::move(*X);

@@ -187,6 +187,8 @@ llvm::Type *dlc::scalarComputeType(llvm::IRBuilder<> &B, DType E) {
   case DType::I32: case DType::U32: return B.getInt32Ty();
   case DType::I64: case DType::U64: return B.getInt64Ty();
   case DType::Bool: return B.getInt1Ty();
+  case DType::Str:
+    break; // never lowered: ops on str tensors run as host steps
   }
   llvm_unreachable("bad dtype");
 }

@@ -24,7 +24,8 @@ static_assert(int(DType::F32) == DLC_F32 && int(DType::F64) == DLC_F64 &&
                   int(DType::I32) == DLC_I32 && int(DType::I64) == DLC_I64 &&
                   int(DType::U8) == DLC_U8 && int(DType::U16) == DLC_U16 &&
                   int(DType::U32) == DLC_U32 && int(DType::U64) == DLC_U64 &&
-                  int(DType::Bool) == DLC_BOOL && NumDTypes == 13,
+                  int(DType::Bool) == DLC_BOOL &&
+                  int(DType::Str) == 13 && NumDTypes == 14,
               "dlc_dtype and DType disagree");
 
 /// Writes Msg into Err (truncated, NUL-terminated) and returns Status.
@@ -117,7 +118,8 @@ extern "C" void dlc_model_destroy(dlc_model *Model) { delete Model; }
 /// cannot see (a dtype or rank out of range, negative dims, no data).
 static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
   std::string What = "input '" + In.Name + "'";
-  if (T.dtype < 0 || T.dtype >= int32_t(NumDTypes))
+  // str tensors are not part of the C API (AOT artifacts reject them).
+  if (T.dtype < 0 || T.dtype >= int32_t(DType::Str))
     return makeError(What + ": unknown dtype " + std::to_string(T.dtype));
   if (T.rank < 0 || T.rank > DLC_MAX_RANK)
     return makeError(What + ": rank " + std::to_string(T.rank) +

@@ -33,9 +33,11 @@ Executable::~Executable() = default;
 
 llvm::Expected<std::unique_ptr<Executable>>
 Executable::create(const Function &F, std::vector<LoweredStep> Steps,
-                   std::vector<KernelEntry> Kernels, unsigned Threads) {
+                   std::vector<KernelEntry> Kernels, unsigned Threads,
+                   HostKernelFn Host) {
   std::unique_ptr<Executable> X(new Executable());
   X->F = &F;
+  X->Host = Host;
   X->Pool = std::make_unique<rt::ThreadPool>(
       Threads ? Threads : rt::ThreadPool::hardwareThreads());
   for (auto &V : F.Inputs)
@@ -50,6 +52,16 @@ Executable::create(const Function &F, std::vector<LoweredStep> Steps,
       break;
     case LoweredStep::Kind::View:
       X->Root[S.Op->result()] = X->Root.lookup(S.Op->operand(0));
+      break;
+    case LoweredStep::Kind::Host:
+      if (!Host)
+        return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
+                                      "' works on str tensors, which only "
+                                      "the JIT runs (as a host step)");
+      for (const Value *V : S.Outs)
+        X->Root[V] = V;
+      for (const Value *V : S.Ins)
+        X->LastRead[X->Root.lookup(V)] = I;
       break;
     case LoweredStep::Kind::Kernel:
       if (S.Kernel < 0 || size_t(S.Kernel) >= Kernels.size() ||
@@ -206,8 +218,12 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
     auto Sh = F->ParamInits[I]->getTensor()->shape();
     Shapes[F->Params[I].get()].assign(Sh.begin(), Sh.end());
   }
+  // A str value whose shape depends on the data has no entry: its type
+  // is then the declared one.
   auto typeOf = [&](const Value *V) {
-    return TensorType::get(V->Type.elem(), Shapes[V]);
+    auto It = Shapes.find(V);
+    return It == Shapes.end() ? V->Type
+                              : TensorType::get(V->Type.elem(), It->second);
   };
   // Values of the shape cone: inputs, parameters and constants it reads,
   // and the results of its ops, evaluated as the walk reaches them.
@@ -235,8 +251,16 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
     auto RT = inferResultTypes(*Op, Types, OpVals);
     if (!RT)
       return RT.takeError();
-    for (unsigned I = 0; I < RT->size(); ++I)
-      Shapes[Op->result(I)] = (*RT)[I].staticSizes();
+    for (unsigned I = 0; I < RT->size(); ++I) {
+      if ((*RT)[I].isStatic())
+        Shapes[Op->result(I)] = (*RT)[I].staticSizes();
+      else if ((*RT)[I].elem() != DType::Str)
+        return makeError(Op->L, "'" + Op->mnemonic() + "' result " +
+                                    std::to_string(I) + " is " +
+                                    (*RT)[I].str() +
+                                    ": its shape depends on string data, "
+                                    "which only str results may");
+    }
     if (Cone.count(Op->result())) {
       if (Op->kind() == OpKind::ShapeOf) {
         const auto &Sh = Shapes[Op->operand(0)];
@@ -256,6 +280,8 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
           Vals[Op->result(I)] = &Owned.emplace_back(std::move((*R)[I]));
       }
     }
+    if (touchesStrings(*Op))
+      continue; // a host step: no view or empty-axis checks
     if ((Op->kind() == OpKind::ArgMax || Op->kind() == OpKind::ArgMin) &&
         !Types[0].numElements().value_or(0) && (*RT)[0].numElements().value_or(0))
       return makeError(Op->L, "'" + Op->mnemonic() +
@@ -303,7 +329,7 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   std::vector<rt::ArenaRequest> Requests;
   for (unsigned I = 0; I < Steps.size(); ++I)
     for (const Value *V : Steps[I].Outs)
-      if (!Merged.count(V)) {
+      if (!Merged.count(V) && V->Type.elem() != DType::Str) {
         Roots.push_back(V);
         Requests.push_back({byteSize(V->Type.elem(), Shapes[V]), Def.lookup(V),
                             Last.lookup(V)});
@@ -318,6 +344,48 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   if (Plans.size() >= 16) // many shapes: keep the cache bounded
     Plans.clear();
   return Plans.emplace(Key, std::move(P)).first->second;
+}
+
+/// One host step: operands as Tensors (numeric ones copied out of the
+/// arena), the host kernel, then str results kept by the run and numeric
+/// ones copied into the arena (their planned shape must be what came out).
+template <typename PtrFn>
+llvm::Error Executable::runHost(const LoweredStep &S, const RunPlan &P,
+                                llvm::DenseMap<const Value *, const Tensor *> &Strs,
+                                std::deque<Tensor> &Owned, PtrFn Ptr) const {
+  std::vector<Tensor> Copies;
+  Copies.reserve(S.Ins.size());
+  llvm::SmallVector<const Tensor *, 4> Args;
+  for (const Value *V : S.Ins) {
+    if (V->Type.elem() == DType::Str) {
+      Args.push_back(Strs.lookup(V));
+      continue;
+    }
+    Copies.emplace_back(V->Type.elem(), P.Shapes.find(V)->second);
+    if (Copies.back().byteSize())
+      std::memcpy(Copies.back().data(), Ptr(V), Copies.back().byteSize());
+    Args.push_back(&Copies.back());
+  }
+  auto R = Host(*S.Op, Args);
+  if (!R)
+    return R.takeError();
+  for (size_t I = 0; I < S.Outs.size() && I < R->size(); ++I) {
+    const Value *V = S.Outs[I];
+    Tensor &T = (*R)[I];
+    if (V->Type.elem() == DType::Str) {
+      Owned.push_back(std::move(T));
+      Strs[V] = &Owned.back();
+      continue;
+    }
+    if (T.elem() != V->Type.elem() ||
+        llvm::ArrayRef<int64_t>(P.Shapes.find(V)->second) != T.shape())
+      return makeError(S.Op->L, "internal error: '" + S.Op->mnemonic() +
+                                    "' computed " + T.type().str() +
+                                    ", the plan has another shape");
+    if (T.byteSize())
+      std::memcpy(Ptr(V), T.data(), T.byteSize());
+  }
+  return llvm::Error::success();
 }
 
 llvm::Expected<std::vector<Tensor>>
@@ -339,6 +407,20 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
     if (S.K == LoweredStep::Kind::Constant)
       External[S.Op->result()] =
           const_cast<uint8_t *>(S.Op->attr("value").getTensor()->data());
+  // The run's str values: inputs, parameters and constants borrowed, host
+  // step results owned by this run (a deque keeps their addresses).
+  llvm::DenseMap<const Value *, const Tensor *> Strs;
+  std::deque<Tensor> OwnedStrs;
+  for (size_t I = 0; I < Inputs.size(); ++I)
+    if (Inputs[I].elem() == DType::Str)
+      Strs[F->Inputs[I].get()] = &Inputs[I];
+  for (size_t I = 0; I < F->Params.size(); ++I)
+    if (F->Params[I]->Type.elem() == DType::Str)
+      Strs[F->Params[I].get()] = F->ParamInits[I]->getTensor().get();
+  for (const LoweredStep &S : Steps)
+    if (S.K == LoweredStep::Kind::Constant &&
+        S.Op->result()->Type.elem() == DType::Str)
+      Strs[S.Op->result()] = S.Op->attr("value").getTensor().get();
   auto ptr = [&](const Value *V) {
     const Value *R = P.Storage.lookup(V);
     auto It = P.Offset.find(R);
@@ -347,6 +429,10 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
   llvm::Error Err = llvm::Error::success();
   for (size_t I = 0; I < Steps.size() && !Err; ++I) {
     const LoweredStep &S = Steps[I];
+    if (S.K == LoweredStep::Kind::Host) {
+      Err = runHost(S, P, Strs, OwnedStrs, ptr);
+      continue;
+    }
     if (S.K != LoweredStep::Kind::Kernel)
       continue;
     if (!S.Plan && S.Op->kind() == OpKind::Gather) {
@@ -385,6 +471,15 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
   std::vector<Tensor> Outs;
   if (!Err)
     for (const Value *V : F->Outputs) {
+      if (V->Type.elem() == DType::Str) {
+        if (const Tensor *T = Strs.lookup(V)) {
+          Outs.push_back(*T);
+          continue;
+        }
+        Err = makeError(F->L, "internal error: output '" + V->Name +
+                                  "' (str) was not computed");
+        break;
+      }
       Outs.emplace_back(V->Type.elem(), P.Shapes.find(V)->second);
       if (Outs.back().byteSize())
         std::memcpy(Outs.back().data(), ptr(V), Outs.back().byteSize());

@@ -14,6 +14,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <deque>
 #include <map>
 #include <mutex>
 
@@ -25,14 +26,22 @@ struct KernelEntry {
   bool Parallel = false;
 };
 
+/// Runs one op on Tensors: what a host step calls (the JIT passes the
+/// reference interpreter's evaluateOp). Results of a data-dependent shape
+/// come back with their actual shape.
+using HostKernelFn = llvm::Expected<std::vector<Tensor>> (*)(
+    const Operation &Op, llvm::ArrayRef<const Tensor *> Operands);
+
 class Executable {
 public:
   /// Steps come from planSteps(F); Kernels has one entry per kernel number.
   /// Threads: for the parallel loops of kernels; 0 means every hardware
-  /// thread. F must outlive the executable.
+  /// thread. Host runs the host steps (ops on str tensors); without it a
+  /// function that has any is an error. F must outlive the executable.
   static llvm::Expected<std::unique_ptr<Executable>>
   create(const Function &F, std::vector<LoweredStep> Steps,
-         std::vector<KernelEntry> Kernels, unsigned Threads);
+         std::vector<KernelEntry> Kernels, unsigned Threads,
+         HostKernelFn Host = nullptr);
   ~Executable();
 
   /// Runs on Inputs (in F's input order). Safe to call from several threads
@@ -59,10 +68,15 @@ private:
   Executable() = default;
   llvm::Expected<std::shared_ptr<const RunPlan>>
   planFor(llvm::ArrayRef<Tensor> Inputs) const;
+  template <typename PtrFn>
+  llvm::Error runHost(const LoweredStep &S, const RunPlan &P,
+                      llvm::DenseMap<const Value *, const Tensor *> &Strs,
+                      std::deque<Tensor> &Owned, PtrFn Ptr) const;
 
   const Function *F = nullptr;
   std::vector<LoweredStep> Steps;
   std::vector<KernelEntry> Kernels;
+  HostKernelFn Host = nullptr;
   std::unique_ptr<rt::ThreadPool> Pool;
   /// Per value: the value whose storage it uses (views use their
   /// operand's), and per storage root the last step that reads it.

@@ -81,6 +81,19 @@ llvm::Expected<std::vector<LoweredStep>> dlc::planSteps(const Function &F) {
       S.Outs = P->Outputs;
       S.Space = P->SpaceValue;
       S.Plan = std::make_shared<const FusionPlan>(std::move(*P));
+    } else if (touchesStrings(*Op) && Op->kind() != OpKind::Constant) {
+      S.K = LoweredStep::Kind::Host;
+      S.Ins.assign(Op->Operands.begin(), Op->Operands.end());
+      for (auto &R : Op->Results)
+        S.Outs.push_back(R.get());
+      for (const Value *V : S.Ins)
+        if (!Available.count(V))
+          return makeError(Op->L, "'" + Op->mnemonic().str() + "' reads " +
+                                      "a value computed after it");
+      for (const Value *V : S.Outs)
+        Available.insert(V);
+      Steps.push_back(std::move(S));
+      continue;
     } else if (Op->kind() == OpKind::Constant || isViewOp(Op->kind())) {
       S.K = Op->kind() == OpKind::Constant ? LoweredStep::Kind::Constant
                                            : LoweredStep::Kind::View;

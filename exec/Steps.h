@@ -1,5 +1,17 @@
-// The steps a compiled graph function runs, in order: constants, views and
-// kernels (one per op that computes, or one per fusion group). Derived from
+// The steps a compiled graph function runs, in order: constants, views,
+// kernels (one per op that computes, or one per fusion group) and host
+// steps.
+//
+// Strings: a `str` tensor never lives in the arena or reaches generated
+// code. Every op that takes or makes one (touchesStrings) is a host step,
+// views included: the executor calls a host kernel (the reference
+// interpreter's, passed in by the JIT) on Tensors. A run keeps its `str`
+// values as Tensors that own their bytes (inputs and constants are
+// borrowed, read-only) until the outputs are copied out; numeric results of
+// a host step (a bool mask, i64 counts) go to the arena like any kernel's,
+// so their shapes must follow from the input shapes. A `str` result may
+// have a data-dependent shape (string_split, string_normalizer); only host
+// steps read it, and they see its actual shape. Derived from
 // the optimized graph IR alone, so the JIT and an AOT artifact (which
 // carries that IR) get the same steps and the same kernel numbering.
 #ifndef DLC_EXEC_STEPS_H
@@ -15,7 +27,7 @@ namespace dlc {
 
 /// One step of a compiled function, in execution order.
 struct LoweredStep {
-  enum class Kind { Constant, View, Kernel } K = Kind::Kernel;
+  enum class Kind { Constant, View, Kernel, Host } K = Kind::Kernel;
   /// The constant or view, the op of a one-op kernel, or a group's last op.
   const Operation *Op = nullptr;
   /// Kernel buffer arguments: values read, then values written.

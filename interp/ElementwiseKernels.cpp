@@ -162,6 +162,12 @@ llvm::Error interp::evalUnary(const Operation &Op, TensorList In,
     return E;
   int64_t N = X.numElements();
 
+  if (X.elem() == DType::Str || R.elem() == DType::Str) {
+    if (Op.kind() != OpKind::Identity || X.elem() != R.elem())
+      return opError(Op, "does not take or make str tensors");
+    R = X;
+    return llvm::Error::success();
+  }
   if (Op.kind() == OpKind::Cast) {
     for (int64_t I = 0; I < N; ++I)
       castElem(X, I, R);
@@ -348,6 +354,16 @@ llvm::Error interp::evalBinary(const Operation &Op, TensorList In,
   }
 
   const Tensor &A = *In[0], &B = *In[1];
+  if (A.elem() == DType::Str || B.elem() == DType::Str) {
+    if (Op.kind() != OpKind::Equal || A.elem() != B.elem())
+      return opError(Op, "compares str tensors only with equal");
+    for (int64_t I = 0; I < N; ++I) {
+      unravel(I, Shape, Idx);
+      R.setI(I, A.strings()[dot(Idx, Strides[0])] ==
+                    B.strings()[dot(Idx, Strides[1])]);
+    }
+    return llvm::Error::success();
+  }
   bool IntPath = isIntLike(A.elem()) && isIntLike(B.elem());
   for (int64_t I = 0; I < N; ++I) {
     unravel(I, Shape, Idx);

@@ -231,6 +231,12 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
   case OpKind::MseLoss:
   case OpKind::BceLoss:
     return evalLoss(Op, In, Out);
+  case OpKind::StringNormalizer:
+  case OpKind::StringConcat:
+  case OpKind::StringSplit:
+  case OpKind::RegexFullMatch:
+  case OpKind::LabelEncoder:
+    return evalString(Op, In, Out);
   }
   llvm_unreachable("bad op kind");
 }
@@ -256,6 +262,11 @@ dlc::evaluateOp(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
     return Types.takeError();
   std::vector<Tensor> Results;
   for (const TensorType &T : *Types) {
+    // Only string ops may size a result from the data (see evalString).
+    if (!T.isStatic() && Op.info().has(Strings)) {
+      Results.emplace_back(T.elem(), llvm::ArrayRef<int64_t>{0});
+      continue;
+    }
     if (!T.isStatic())
       return opError(Op, "result type " + T.str() +
                              " is not static for concrete operands");
@@ -272,6 +283,11 @@ dlc::evaluateOp(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
   }
   if (llvm::Error E = dispatch(Op, Operands, Results))
     return E;
+  for (size_t I = 0; I < Results.size(); ++I)
+    if (!compatible(Results[I].type(), (*Types)[I]))
+      return opError(Op, "result " + std::to_string(I) + " is " +
+                             Results[I].type().str() + ", not " +
+                             (*Types)[I].str());
   return Results;
 }
 

@@ -35,6 +35,10 @@ llvm::Error evalReshapeLike(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalMovement(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalIndexing(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalSource(const Operation &Op, TensorList In, ResultList Out);
+/// The string ops. Results whose shape depends on the data (the type from
+/// shape inference has a `?`) come in as empty placeholders of the right
+/// element type; the kernel gives them their shape.
+llvm::Error evalString(const Operation &Op, TensorList In, ResultList Out);
 
 /// An error located at Op, prefixed with its mnemonic.
 llvm::Error opError(const Operation &Op, const llvm::Twine &Msg);

@@ -136,6 +136,7 @@ llvm::Error interp::evalReshapeLike(const Operation &Op, TensorList In,
   if (llvm::Error E = expectShape(Op, Out[0], *Expected))
     return E;
   Out[0].bytes() = In[0]->bytes();
+  Out[0].strings() = In[0]->strings();
   return llvm::Error::success();
 }
 

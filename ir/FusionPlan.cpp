@@ -52,6 +52,8 @@ static bool isReduction(const Operation &Op) {
 }
 
 bool dlc::isFusible(const Operation &Op) {
+  if (touchesStrings(Op))
+    return false;
   return isElementwiseOp(Op) || isMatMulAnchor(Op) || isConvAnchor(Op) ||
          isReduction(Op) || Op.kind() == OpKind::MaxPool ||
          Op.kind() == OpKind::AvgPool;

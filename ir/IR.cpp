@@ -213,3 +213,13 @@ Value *OpBuilder::scalar(DType E, double V) {
   T.setF(0, V);
   return constant(std::move(T));
 }
+
+bool dlc::touchesStrings(const Operation &Op) {
+  for (const Value *V : Op.Operands)
+    if (V->Type.elem() == DType::Str)
+      return true;
+  for (const auto &R : Op.Results)
+    if (R->Type.elem() == DType::Str)
+      return true;
+  return false;
+}

@@ -150,6 +150,10 @@ private:
   Loc L;
 };
 
+/// Whether an operand or result of Op is a `str` tensor. Such ops are never
+/// fused or compiled: they run on the host (see exec/Steps.h).
+bool touchesStrings(const Operation &Op);
+
 } // namespace dlc
 
 #endif

@@ -31,6 +31,7 @@ enum OpTrait : unsigned {
   Compare = 1u << 10,     // produces bool from two equal-typed operands
   AnyType = 1u << 11,     // no element-type restriction beyond the shape rule
   Loss = 1u << 12,        // a loss function
+  Strings = 1u << 13,     // may take or make `str` tensors (no other op may)
 };
 
 struct AttrSpec {

@@ -56,6 +56,7 @@ static bool fitsInteger(DType T, int64_t V) {
   case DType::I32: return V >= INT32_MIN && V <= INT32_MAX;
   case DType::I64: return true;
   case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
+  case DType::Str:
     return true;
   }
   llvm_unreachable("bad dtype");
@@ -82,7 +83,14 @@ llvm::Expected<Attribute> Parser::parseDense() {
       if (Count >= std::max<int64_t>(N, 1) || N == 0)
         return err("too many elements for " + T->str() + " (expected " +
                    std::to_string(N) + ")");
-      if (Cur.Kind == Tok::Int) {
+      if ((Cur.Kind == Tok::String) != (T->elem() == DType::Str)) {
+        return err(T->elem() == DType::Str
+                       ? "expected a quoted string element for " + T->str() +
+                             ", found " + describe(Cur)
+                       : "a quoted string is not an element of " + T->str());
+      } else if (Cur.Kind == Tok::String) {
+        Data->strings()[Count] = Cur.Text;
+      } else if (Cur.Kind == Tok::Int) {
         auto V = parseInt(Cur);
         if (!V)
           return V.takeError();
@@ -117,7 +125,10 @@ llvm::Expected<Attribute> Parser::parseDense() {
         return std::move(E);
     }
   }
-  if (Count == 1 && N > 1) { // splat
+  if (Count == 1 && N > 1 && T->elem() == DType::Str) { // splat
+    for (int64_t I = 1; I < N; ++I)
+      Data->strings()[I] = Data->strings()[0];
+  } else if (Count == 1 && N > 1) { // splat
     for (int64_t I = 1; I < N; ++I)
       std::memcpy(Data->data() + I * dtypeSize(T->elem()), Data->data(),
                   dtypeSize(T->elem()));

@@ -73,6 +73,14 @@ static void printName(llvm::StringRef S, llvm::raw_ostream &OS) {
 
 static void printTensorElems(const Tensor &T, llvm::raw_ostream &OS) {
   int64_t N = T.numElements();
+  if (T.elem() == DType::Str) { // quoted, escaped; no splat form
+    for (int64_t I = 0; I < N; ++I) {
+      if (I)
+        OS << ", ";
+      printQuoted(T.strings()[I], OS);
+    }
+    return;
+  }
   // A tensor whose elements are all the same prints as that one element
   // (the parser splats it back).
   size_t ES = dtypeSize(T.elem());
@@ -108,6 +116,8 @@ static void printTensorElems(const Tensor &T, llvm::raw_ostream &OS) {
     case DType::U64:
       OS << uint64_t(T.getI(I));
       break;
+    case DType::Str:
+      llvm_unreachable("printed above");
     }
   }
 }

@@ -88,6 +88,9 @@ static llvm::Error checkElementTypes(const Ctx &C) {
   const OpInfo &I = C.Op.info();
   for (size_t K = 0; K < C.In.size(); ++K) {
     DType E = C.In[K].elem();
+    if (E == DType::Str && !I.has(Strings))
+      return C.err("operand " + std::to_string(K) +
+                   " is a str tensor, which this op does not take");
     // Loss labels may be integers; the loss rule checks them.
     if (I.has(FloatOnly) && !isFloat(E) && !(I.has(Loss) && K == 1))
       return C.err("operand " + std::to_string(K) + " has element type " +
@@ -458,6 +461,16 @@ static Result dispatch(const Ctx &C) {
   case OpKind::SoftmaxCrossEntropy: case OpKind::NllLoss:
   case OpKind::MseLoss: case OpKind::BceLoss:
     return inferLoss(C);
+  case OpKind::StringNormalizer:
+    return inferStringNormalizer(C);
+  case OpKind::StringConcat:
+    return inferStringConcat(C);
+  case OpKind::StringSplit:
+    return inferStringSplit(C);
+  case OpKind::RegexFullMatch:
+    return inferRegexFullMatch(C);
+  case OpKind::LabelEncoder:
+    return inferLabelEncoder(C);
   }
   llvm_unreachable("bad op kind");
 }
@@ -481,6 +494,9 @@ dlc::inferResultTypes(const Operation &Op,
   auto R = dispatch(C);
   if (!R)
     return R.takeError();
+  for (const TensorType &T : *R)
+    if (T.elem() == DType::Str && !I.has(Strings))
+      return C.err("cannot make str tensors");
   for (const TensorType &T : *R) {
     auto Num = T.numElements();
     if (Num && *Num > MaxElements)

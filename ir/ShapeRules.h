@@ -50,6 +50,11 @@ Dim windowDim(const Dim &In, int64_t PadTotal, Wide Eff, int64_t Stride,
               bool Ceil, int64_t PadBegin);
 
 Result inferConv(const Ctx &C);
+Result inferStringNormalizer(const Ctx &C);
+Result inferStringConcat(const Ctx &C);
+Result inferStringSplit(const Ctx &C);
+Result inferRegexFullMatch(const Ctx &C);
+Result inferLabelEncoder(const Ctx &C);
 Result inferConvTranspose(const Ctx &C);
 Result inferPool(const Ctx &C);
 Result inferIm2Col(const Ctx &C);

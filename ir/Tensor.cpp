@@ -81,7 +81,17 @@ float dlc::bf16ToFloat(uint16_t H) {
 
 Tensor::Tensor(DType E, llvm::ArrayRef<int64_t> Shape)
     : Elem(E), Sizes(Shape.begin(), Shape.end()) {
-  Bytes.assign(size_t(numElements()) * dtypeSize(E), 0);
+  if (E == DType::Str)
+    Strs.assign(size_t(numElements()), std::string());
+  else
+    Bytes.assign(size_t(numElements()) * dtypeSize(E), 0);
+}
+
+Tensor Tensor::reshaped(llvm::ArrayRef<int64_t> Shape) const {
+  Tensor R = *this;
+  R.Sizes.assign(Shape.begin(), Shape.end());
+  assert(R.numElements() == numElements() && "reshape changes the count");
+  return R;
 }
 
 int64_t Tensor::numElements() const {
@@ -113,8 +123,9 @@ double Tensor::getF(int64_t I) const {
   case DType::U32: return as<uint32_t>()[I];
   case DType::U64: return double(as<uint64_t>()[I]);
   case DType::Bool: return as<uint8_t>()[I] ? 1.0 : 0.0;
+  case DType::Str: break; // callers dispatch on string tensors first
   }
-  llvm_unreachable("bad dtype");
+  llvm_unreachable("numeric access to a string tensor or a bad dtype");
 }
 
 /// Float to integer conversion that saturates instead of invoking undefined
@@ -144,8 +155,9 @@ void Tensor::setF(int64_t I, double V) {
   case DType::U32: as<uint32_t>()[I] = saturate<uint32_t>(V); return;
   case DType::U64: as<uint64_t>()[I] = saturate<uint64_t>(V); return;
   case DType::Bool: as<uint8_t>()[I] = V != 0.0; return;
+  case DType::Str: break;
   }
-  llvm_unreachable("bad dtype");
+  llvm_unreachable("numeric access to a string tensor or a bad dtype");
 }
 
 int64_t Tensor::getI(int64_t I) const {
@@ -165,8 +177,9 @@ int64_t Tensor::getI(int64_t I) const {
   case DType::F16:
   case DType::BF16:
     return saturate<int64_t>(getF(I));
+  case DType::Str: break;
   }
-  llvm_unreachable("bad dtype");
+  llvm_unreachable("numeric access to a string tensor or a bad dtype");
 }
 
 void Tensor::setI(int64_t I, int64_t V) {
@@ -186,6 +199,7 @@ void Tensor::setI(int64_t I, int64_t V) {
   case DType::BF16:
     setF(I, double(V));
     return;
+  case DType::Str: break;
   }
-  llvm_unreachable("bad dtype");
+  llvm_unreachable("numeric access to a string tensor or a bad dtype");
 }

@@ -1,11 +1,14 @@
 // Tensor: a concrete, dense, row-major array of one element type. Constants,
-// weights and the reference interpreter's values are Tensors.
+// weights and the reference interpreter's values are Tensors. Numeric
+// elements live in a byte vector; `str` elements in a vector of
+// std::string (the tensor owns its strings; the byte vector stays empty).
 #ifndef DLC_IR_TENSOR_H
 #define DLC_IR_TENSOR_H
 
 #include "ir/Types.h"
 
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace dlc {
@@ -46,17 +49,25 @@ public:
     return reinterpret_cast<const T *>(Bytes.data());
   }
 
+  /// The elements of a `str` tensor (empty for other element types).
+  std::vector<std::string> &strings() { return Strs; }
+  const std::vector<std::string> &strings() const { return Strs; }
+  /// The same elements under another shape of the same element count.
+  Tensor reshaped(llvm::ArrayRef<int64_t> Shape) const;
+
   /// Row-major strides in elements.
   llvm::SmallVector<int64_t, 4> strides() const;
 
   bool operator==(const Tensor &O) const {
-    return Elem == O.Elem && Sizes == O.Sizes && Bytes == O.Bytes;
+    return Elem == O.Elem && Sizes == O.Sizes && Bytes == O.Bytes &&
+           Strs == O.Strs;
   }
 
 private:
   DType Elem = DType::F32;
   llvm::SmallVector<int64_t, 4> Sizes;
   std::vector<uint8_t> Bytes;
+  std::vector<std::string> Strs;
 };
 
 using TensorRef = std::shared_ptr<const Tensor>;

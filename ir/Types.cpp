@@ -37,7 +37,7 @@ unsigned dlc::dtypeSize(DType T) {
 }
 
 namespace {
-enum class DClass { Float, SignedInt, UnsignedInt, Bool };
+enum class DClass { Float, SignedInt, UnsignedInt, Bool, String };
 DClass dclass(DType T) {
   switch (T) {
 #define X(Id, Name, Size, Class)                                               \

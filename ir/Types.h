@@ -14,6 +14,9 @@
 namespace dlc {
 
 /// Element types. The X-macro keeps mnemonic, byte size and class together.
+/// `str` (a byte string, UTF-8 by convention) has no inline byte size: a
+/// Tensor keeps its elements as std::strings, compiled code never sees them
+/// (ops on strings run as host steps, see exec/Steps.h), and dtypeSize is 0.
 #define DLC_DTYPES(X)                                                          \
   X(F32, "f32", 4, Float)                                                      \
   X(F64, "f64", 8, Float)                                                      \
@@ -27,7 +30,8 @@ namespace dlc {
   X(U16, "u16", 2, UnsignedInt)                                                \
   X(U32, "u32", 4, UnsignedInt)                                                \
   X(U64, "u64", 8, UnsignedInt)                                                \
-  X(Bool, "bool", 1, Bool)
+  X(Bool, "bool", 1, Bool)                                                     \
+  X(Str, "str", 0, String)
 
 enum class DType : uint8_t {
 #define X(Id, Name, Size, Class) Id,
@@ -35,7 +39,7 @@ enum class DType : uint8_t {
 #undef X
 };
 
-constexpr unsigned NumDTypes = 13;
+constexpr unsigned NumDTypes = 14;
 
 llvm::StringRef dtypeName(DType T);
 std::optional<DType> parseDType(llvm::StringRef Name);
@@ -43,6 +47,7 @@ unsigned dtypeSize(DType T);
 bool isFloat(DType T);
 bool isInteger(DType T); // signed or unsigned, not bool
 bool isSigned(DType T);
+inline bool isString(DType T) { return T == DType::Str; }
 
 /// One dimension of a tensor type: a number, a named symbol (`N`), or
 /// unknown (`?`, a size only known at run time).

@@ -46,7 +46,7 @@ llvm::Expected<llvm::StringMap<TensorRef>> dlc::readWeights(llvm::StringRef Path
       return bad("truncated tensor name");
     std::string Name(B.data() + Pos, NameLen);
     Pos += NameLen;
-    if (!read(&DT, 1) || DT >= NumDTypes)
+    if (!read(&DT, 1) || DT >= NumDTypes || DType(DT) == DType::Str)
       return bad("unknown element type in '" + Name + "'");
     if (!read(&Rank, 4) || Rank > 64)
       return bad("bad rank in '" + Name + "'");
@@ -74,6 +74,10 @@ llvm::Expected<llvm::StringMap<TensorRef>> dlc::readWeights(llvm::StringRef Path
 
 llvm::Error dlc::writeWeights(
     llvm::StringRef Path, llvm::ArrayRef<std::pair<std::string, TensorRef>> Ts) {
+  for (auto &[Name, T] : Ts)
+    if (T->elem() == DType::Str)
+      return makeError("weight '" + Name +
+                       "' is a str tensor, which weights files do not hold");
   std::error_code EC;
   llvm::raw_fd_ostream OS(Path, EC);
   if (EC)

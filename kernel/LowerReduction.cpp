@@ -31,6 +31,8 @@ static double lowest(DType E) {
     return 0;
   case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
     return -INFINITY;
+  case DType::Str:
+    break; // never lowered: ops on str tensors run as host steps
   }
   llvm_unreachable("bad dtype");
 }
@@ -50,6 +52,8 @@ static double highest(DType E) {
   case DType::Bool: return 1;
   case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
     return INFINITY;
+  case DType::Str:
+    break; // never lowered: ops on str tensors run as host steps
   }
   llvm_unreachable("bad dtype");
 }

@@ -45,6 +45,9 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::ArgMax: case OpKind::ArgMin: case OpKind::OneHot:
   case OpKind::ShapeOf: case OpKind::Iota: case OpKind::Constant:
   case OpKind::Range: case OpKind::RandomUniform: case OpKind::RandomNormal:
+  case OpKind::StringNormalizer: case OpKind::StringConcat:
+  case OpKind::StringSplit: case OpKind::RegexFullMatch:
+  case OpKind::LabelEncoder:
     return RuleFamily::NoGradient;
   case OpKind::Neg: case OpKind::Abs: case OpKind::Exp: case OpKind::Log:
   case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Reciprocal:

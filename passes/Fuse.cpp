@@ -39,6 +39,7 @@ bool isLayoutView(OpKind K) {
 
 bool isHoistable(const Operation &Op) {
   return Op.info().has(Elementwise) && !Op.info().has(Composite) &&
+         !touchesStrings(Op) &&
          (Op.numOperands() == 1 || Op.numOperands() == 2) &&
          Op.kind() != OpKind::Identity && Op.kind() != OpKind::Cast;
 }

@@ -465,6 +465,42 @@ Why OpWriter::write() {
   case OpKind::MseLoss:
   case OpKind::BceLoss:
     return loss();
+  case OpKind::StringNormalizer: {
+    onnx::NodeProto &N = same("StringNormalizer");
+    attrString(N, "case_change_action", Op.getString("case_change_action"));
+    attrInt(N, "is_case_sensitive", Op.getBool("is_case_sensitive"));
+    if (!Op.attr("stopwords").getStrings().empty()) {
+      onnx::AttributeProto &A = *N.add_attribute();
+      A.set_name("stopwords");
+      A.set_type(onnx::AttributeProto::STRINGS);
+      for (const std::string &W : Op.attr("stopwords").getStrings())
+        A.add_strings(W);
+    }
+    break;
+  }
+  case OpKind::StringConcat: same("StringConcat"); break;
+  case OpKind::StringSplit: {
+    onnx::NodeProto &N = same("StringSplit");
+    if (!Op.getString("delimiter").empty())
+      attrString(N, "delimiter", Op.getString("delimiter"));
+    if (Op.getInt("maxsplit") >= 0)
+      attrInt(N, "maxsplit", Op.getInt("maxsplit"));
+    break;
+  }
+  case OpKind::RegexFullMatch:
+    attrString(same("RegexFullMatch"), "pattern", Op.getString("pattern"));
+    break;
+  case OpKind::LabelEncoder: {
+    onnx::NodeProto &N = same("LabelEncoder");
+    N.set_domain("ai.onnx.ml");
+    for (const char *Name : {"keys", "values", "default"}) {
+      onnx::AttributeProto &A = *N.add_attribute();
+      A.set_name(std::string(Name) + "_tensor");
+      A.set_type(onnx::AttributeProto::TENSOR);
+      tensorToProto(*Op.attr(Name).getTensor(), "", *A.mutable_t());
+    }
+    break;
+  }
   }
   return std::nullopt;
 }

@@ -123,6 +123,7 @@ static const char *typeWord(onnx::AttributeProto::AttributeType T) {
   case onnx::AttributeProto::STRING: return "a string";
   case onnx::AttributeProto::INTS: return "a list of ints";
   case onnx::AttributeProto::FLOATS: return "a list of floats";
+  case onnx::AttributeProto::STRINGS: return "a list of strings";
   case onnx::AttributeProto::TENSOR: return "a tensor";
   default: return "another type";
   }
@@ -163,6 +164,12 @@ std::vector<int64_t> NodeContext::attrInts(llvm::StringRef Name) {
 std::vector<double> NodeContext::attrFloats(llvm::StringRef Name) {
   DLC_ATTR_GET(FLOATS, A->floats_size() > 0,
                std::vector<double>(A->floats().begin(), A->floats().end()),
+               {})
+}
+std::vector<std::string> NodeContext::attrStrs(llvm::StringRef Name) {
+  DLC_ATTR_GET(STRINGS, A->strings_size() > 0,
+               std::vector<std::string>(A->strings().begin(),
+                                        A->strings().end()),
                {})
 }
 const onnx::TensorProto *NodeContext::attrTensor(llvm::StringRef Name) {
@@ -347,6 +354,7 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addEinsumOps(All);
     addRecurrentOps(All);
     addSignalOps(All);
+    addStringOps(All);
     llvm::StringMap<OpEntry> M;
     for (OpEntry &E : All)
       M.try_emplace(E.Name, E);

@@ -81,6 +81,7 @@ public:
   std::string attrStr(llvm::StringRef Name, llvm::StringRef Default);
   std::vector<int64_t> attrInts(llvm::StringRef Name);
   std::vector<double> attrFloats(llvm::StringRef Name);
+  std::vector<std::string> attrStrs(llvm::StringRef Name);
   const onnx::TensorProto *attrTensor(llvm::StringRef Name);
   /// Fails for every attribute not in Known (an attribute the converter
   /// does not implement must not be ignored silently).
@@ -190,9 +191,12 @@ void addSpatialOps(std::vector<OpEntry> &T);
 void addEinsumOps(std::vector<OpEntry> &T);
 void addRecurrentOps(std::vector<OpEntry> &T);
 void addSignalOps(std::vector<OpEntry> &T);
+void addStringOps(std::vector<OpEntry> &T);
 
 /// The domain of the optimizer ops (Adam, ...) and Gradient.
 constexpr const char *TrainingDomain = "ai.onnx.preview.training";
+/// The domain of the classic machine-learning ops (LabelEncoder, ...).
+constexpr const char *MlDomain = "ai.onnx.ml";
 
 /// Every converter, by ONNX op type; ops of another domain than the default
 /// one are keyed "<domain>.<op type>".

@@ -33,6 +33,7 @@ int32_t onnxexp::onnxTypeCode(DType E) {
   case DType::I64: return onnx::TensorProto::INT64;
   case DType::U8: return onnx::TensorProto::UINT8;
   case DType::Bool: return onnx::TensorProto::BOOL;
+  case DType::Str: return onnx::TensorProto::STRING;
   }
   llvm_unreachable("unknown element type");
 }
@@ -43,6 +44,11 @@ void onnxexp::tensorToProto(const Tensor &T, llvm::StringRef Name,
   P.set_data_type(onnxTypeCode(T.elem()));
   for (int64_t D : T.shape())
     P.add_dims(D);
+  if (T.elem() == DType::Str) { // ONNX keeps strings in string_data only
+    for (const std::string &S : T.strings())
+      P.add_string_data(S);
+    return;
+  }
   // dlc tensors are row-major little-endian, as raw_data wants.
   P.set_raw_data(T.data(), T.byteSize());
 }
@@ -246,6 +252,15 @@ llvm::Expected<std::string> dlc::exportOnnx(const Function &F) {
       Problems.push_back(where(F, *Op, Index) + ": error: " + *Why);
     ++Index;
   }
+  // LabelEncoder (all that dlc writes in ai.onnx.ml) has its tensor
+  // attributes from version 4.
+  for (const auto &N : G.node())
+    if (N.domain() == "ai.onnx.ml") {
+      auto &Ml = *MP.add_opset_import();
+      Ml.set_domain("ai.onnx.ml");
+      Ml.set_version(4);
+      break;
+    }
   if (!Problems.empty()) {
     std::string S;
     for (const std::string &P : Problems)

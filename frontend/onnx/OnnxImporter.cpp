@@ -77,6 +77,7 @@ private:
   int64_t Opset = 0;
   std::vector<Value *> Initializers;
   bool Training = false; // imports the ai.onnx.preview.training domain
+  bool Ml = false;       // imports the ai.onnx.ml domain
 
   void checkOpsets();
   void checkNodes();
@@ -93,7 +94,9 @@ void GraphImporter::checkOpsets() {
       Opset = OS.version();
     else if (OS.domain() == TrainingDomain)
       Training = true;
-  if (!Opset && Training)
+    else if (OS.domain() == MlDomain)
+      Ml = true;
+  if (!Opset && (Training || Ml))
     return; // default-domain nodes are reported by checkNodes
   if (!Opset) {
     P.add(File, "the model imports no opset of the default domain");
@@ -119,7 +122,7 @@ void GraphImporter::checkNodes() {
   for (const auto &N : G.node()) {
     std::string Where = nodeWhere(File, N, Index++, Opset);
     bool Default = N.domain().empty() || N.domain() == "ai.onnx";
-    if (!Default && N.domain() != TrainingDomain) {
+    if (!Default && N.domain() != TrainingDomain && N.domain() != MlDomain) {
       P.add(Where, "domain '" + N.domain() + "' is not supported");
     } else if (Default && !Opset) {
       P.add(Where, "the model imports no opset of the default domain");

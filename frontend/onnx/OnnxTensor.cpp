@@ -32,6 +32,7 @@ std::optional<DType> onnximp::dtypeFromOnnx(int32_t Code) {
   case onnx::TensorProto::FLOAT16: return DType::F16;
   case onnx::TensorProto::DOUBLE: return DType::F64;
   case onnx::TensorProto::BFLOAT16: return DType::BF16;
+  case onnx::TensorProto::STRING: return DType::Str;
   default: return std::nullopt;
   }
 }
@@ -125,6 +126,16 @@ llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
                        " values, its shape needs " + std::to_string(N));
     return llvm::Error::success();
   };
+  if (*E == DType::Str) { // string_data only: bytes, UTF-8 by convention
+    if (P.data_location() == onnx::TensorProto::EXTERNAL || P.has_raw_data())
+      return tErr("a STRING tensor must hold its values in string_data");
+    if (auto Err = Count(P.string_data_size()))
+      return std::move(Err);
+    Tensor T(*E, Dims);
+    for (uint64_t I = 0; I < N; ++I)
+      T.strings()[I] = P.string_data(I);
+    return T;
+  }
   if (P.data_location() == onnx::TensorProto::EXTERNAL) {
     auto Bytes = externalData(P, BaseDir, N * Size);
     if (!Bytes)
@@ -194,6 +205,8 @@ llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
     for (uint64_t I = 0; I < N; ++I)
       T.setI(I, P.int32_data(I));
     return T;
+  case DType::Str:
+    break; // read above
   }
   llvm_unreachable("covered switch");
 }

@@ -77,6 +77,14 @@ llvm::Error compare(const Tensor &Got, const Tensor &Want, unsigned K) {
   if (Got.elem() != Want.elem() || Got.shape() != Want.shape())
     return makeError(O + " is " + Got.type().str() + ", expected " +
                      Want.type().str());
+  if (Want.elem() == DType::Str) {
+    for (int64_t I = 0; I < Want.numElements(); ++I)
+      if (Got.strings()[I] != Want.strings()[I])
+        return makeError(O + " element " + std::to_string(I) + " is \"" +
+                         Got.strings()[I] + "\", expected \"" +
+                         Want.strings()[I] + "\"");
+    return llvm::Error::success();
+  }
   for (int64_t I = 0; I < Want.numElements(); ++I) {
     bool Ok;
     if (isFloat(Want.elem())) {

@@ -47,6 +47,10 @@ std::unique_ptr<Module> roundTrip(const Function &F, bool AsParams = false) {
 void expectClose(const Tensor &A, const Tensor &B, const std::string &What) {
   ASSERT_EQ(A.elem(), B.elem()) << What;
   ASSERT_EQ(A.shape(), B.shape()) << What;
+  if (A.elem() == DType::Str) {
+    EXPECT_EQ(A.strings(), B.strings()) << What;
+    return;
+  }
   for (int64_t I = 0; I < A.numElements(); ++I) {
     double X = A.getF(I), Y = B.getF(I);
     if (std::isnan(X) && std::isnan(Y))

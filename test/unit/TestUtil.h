@@ -31,9 +31,13 @@ inline std::vector<Tensor> functionInputs(const Function &F, int64_t SymSize,
     for (const Dim &D : F.Inputs[K]->Type.dims())
       Sizes.push_back(D.isStatic() ? D.size() : SymSize);
     Tensor T(F.Inputs[K]->Type.elem(), Sizes);
+    // Strings from a small vocabulary, so that equal ones occur.
+    static const char *const Words[] = {"a", "b", "Ab c", "", "a.b"};
     for (int64_t I = 0; I < T.numElements(); ++I) {
       double U = uniformAt(SeedBase + int64_t(K), I);
-      if (isFloat(T.elem()))
+      if (T.elem() == DType::Str)
+        T.strings()[I] = Words[int64_t(U * 5)];
+      else if (isFloat(T.elem()))
         T.setF(I, 0.1 + 0.8 * U);
       else
         T.setI(I, int64_t(U * 3));

@@ -103,7 +103,10 @@ static llvm::Expected<Tensor> randomInput(const Value &In,
   Tensor X(In.Type.elem(), Sizes);
   for (int64_t I = 0; I < X.numElements(); ++I) {
     double U = uniformAt(Seed * 1000003ull + Index, I);
-    if (isFloat(X.elem()))
+    static const char *const Words[] = {"Monday", "tuesday", "a.b", "", "x y"};
+    if (X.elem() == DType::Str)
+      X.strings()[I] = Words[int64_t(U * 5)];
+    else if (isFloat(X.elem()))
       X.setF(I, 2 * U - 1);
     else
       X.setI(I, int64_t(U * 10));
@@ -117,7 +120,9 @@ static void printPreview(llvm::StringRef Name, const Tensor &T) {
   for (int64_t I = 0; I < N; ++I) {
     if (I)
       llvm::outs() << ", ";
-    if (isFloat(T.elem()))
+    if (T.elem() == DType::Str)
+      llvm::outs() << '"' << llvm::StringRef(T.strings()[I]) << '"';
+    else if (isFloat(T.elem()))
       llvm::outs() << llvm::format("%.6g", T.getF(I));
     else
       llvm::outs() << T.getI(I);
