@@ -237,8 +237,10 @@ void OpWriter::resizeCoords() {
     Scale = Num(Op.getFloat("scale"));
     OutN = C.tmp("Floor", {Bin("Mul", In, Scale)}, H + "_n");
   }
-  std::string Count = C.scalar(DType::I64, double(Size), H + "_count");
-  if (!Size) { // the i64 scalar count for Range
+  std::string Count; // the i64 scalar count for Range
+  if (Size) {
+    Count = C.scalar(DType::I64, double(Size), H + "_count");
+  } else {
     Count = C.unique(H + "_count");
     attrInt(C.node("Cast", {C.tmp("Squeeze", {OutN}, H + "_s")}, {Count}), "to",
             onnx::TensorProto::INT64);

@@ -308,13 +308,14 @@ static void splitToSequence(NodeContext &C) {
         return C.fail("the chunk size must be positive, got " +
                       llvm::Twine(Each));
       if (!D.isStatic()) {
-        // ceil(dim / Each) pieces, all of size Each but the last.
+        // ceil(dim / Each) pieces, all of size Each but the last (in f64,
+        // exact for dims below 2^53; i64 division has no CPU lowering).
         RunSeq RS;
-        Value *E = C.scalar(DType::I64, double(Each));
-        RS.Length = C.op(OpKind::Div,
-                         {C.op(OpKind::Add, {C.dimOf(X, unsigned(Axis)),
-                                             C.scalar(DType::I64, double(Each - 1))}),
-                          E});
+        Value *N = C.cast(C.dimOf(X, unsigned(Axis)), DType::F64);
+        RS.Length = C.cast(
+            C.op(OpKind::Ceil,
+                 {C.op(OpKind::Div, {N, C.scalar(DType::F64, double(Each))})}),
+            DType::I64);
         RS.Source = X;
         RS.Axis = Axis;
         RS.Unit = Each == 1;
