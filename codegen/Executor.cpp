@@ -92,7 +92,7 @@ static LowerFn kernelLowering(const Operation &Op) {
     return lowerOneHot;
   case OpKind::Concat: case OpKind::Split: case OpKind::Slice: case OpKind::Pad:
   case OpKind::Gather: case OpKind::Expand: case OpKind::Tile:
-  case OpKind::ShapeOf: case OpKind::Iota:
+  case OpKind::ShapeOf: case OpKind::Iota: case OpKind::ResizeCoords:
     return lowerCopy;
   // Views and constants need no kernel (see isView and run()).
   case OpKind::Identity: case OpKind::Reshape: case OpKind::Flatten:

@@ -1,6 +1,7 @@
 // Interpreter kernels that index or describe tensors: gather (negative
-// indices count from the end), one_hot and shape.
+// indices count from the end), one_hot, shape, iota and resize_coords.
 #include "interp/Kernels.h"
+#include "ir/ShapeInference.h"
 
 #include <cstring>
 
@@ -85,6 +86,23 @@ static llvm::Error iota(const Operation &Op, const Tensor &X, Tensor &R) {
   return llvm::Error::success();
 }
 
+static llvm::Error resizeCoords(const Operation &Op, const Tensor &X,
+                                Tensor &R) {
+  auto A = axisIn(Op, Op.getInt("axis"), X.rank());
+  if (!A)
+    return A.takeError();
+  int64_t In = X.shape()[*A], Size = Op.getInt("size");
+  double Scale = Op.getFloat("scale");
+  int64_t Out = Size ? Size : resizedSize(In, Scale);
+  if (llvm::Error E = expectShape(Op, R, {Out}))
+    return E;
+  if (Size)
+    Scale = double(Out) / double(In);
+  for (int64_t I = 0; I < Out; ++I)
+    R.setF(I, resizeSourceCoord(Op.getString("mode"), double(I), Scale, In, Out));
+  return llvm::Error::success();
+}
+
 llvm::Error interp::evalIndexing(const Operation &Op, TensorList In,
                                  ResultList Out) {
   switch (Op.kind()) {
@@ -96,6 +114,8 @@ llvm::Error interp::evalIndexing(const Operation &Op, TensorList In,
     return shapeOf(Op, *In[0], Out[0]);
   case OpKind::Iota:
     return iota(Op, *In[0], Out[0]);
+  case OpKind::ResizeCoords:
+    return resizeCoords(Op, *In[0], Out[0]);
   default:
     llvm_unreachable("not an indexing op");
   }

@@ -220,6 +220,7 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
   case OpKind::OneHot:
   case OpKind::ShapeOf:
   case OpKind::Iota:
+  case OpKind::ResizeCoords:
     return evalIndexing(Op, In, Out);
   case OpKind::Constant:
   case OpKind::Range:

@@ -2,6 +2,7 @@
 // squeeze, unsqueeze, transpose, concat, split, slice, pad, expand, tile.
 // Elements are copied bit-exactly, so every element type works.
 #include "interp/Kernels.h"
+#include "ir/ShapeInference.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -209,7 +210,9 @@ static llvm::Error split(const Operation &Op, const Tensor &X, ResultList Out) {
   auto Ax = axisIn(Op, Op.getInt("axis"), X.rank());
   if (!Ax)
     return Ax.takeError();
-  llvm::ArrayRef<int64_t> Parts = Op.getInts("sizes");
+  std::vector<int64_t> Parts = Op.getInts("sizes").vec();
+  if (int64_t N = Op.getInt("parts"); N > 0 && Parts.empty())
+    Parts = splitParts(X.shape()[*Ax], N);
   int64_t Sum = 0;
   for (int64_t P : Parts)
     Sum += P < 0 ? X.shape()[*Ax] + 1 : P; // a negative size never sums up

@@ -11,6 +11,29 @@
 using namespace dlc;
 using namespace dlc::shape;
 
+std::vector<int64_t> dlc::splitParts(int64_t N, int64_t Parts) {
+  std::vector<int64_t> R;
+  int64_t Each = (N + Parts - 1) / Parts;
+  for (int64_t I = 0, Left = N; I < Parts; ++I, Left -= Each)
+    R.push_back(std::max<int64_t>(std::min(Each, Left), 0));
+  return R;
+}
+
+int64_t dlc::resizedSize(int64_t N, double Scale) {
+  return int64_t(std::floor(double(N) * Scale));
+}
+
+double dlc::resizeSourceCoord(llvm::StringRef Mode, double I, double Scale,
+                              int64_t In, int64_t Out) {
+  if (Mode == "asymmetric")
+    return I / Scale;
+  if (Mode == "align_corners") // over the unrounded output length In * Scale
+    return Out == 1 ? 0 : I * double(In - 1) / (double(In) * Scale - 1);
+  if (Mode == "pytorch_half_pixel" && Out == 1)
+    return 0;
+  return (I + 0.5) / Scale - 0.5; // half_pixel
+}
+
 llvm::Expected<unsigned> dlc::normalizeAxis(int64_t Axis, unsigned Rank,
                                             const Loc &L) {
   int64_t A = Axis < 0 ? Axis + int64_t(Rank) : Axis;
@@ -455,6 +478,8 @@ static Result dispatch(const Ctx &C) {
       return A.takeError();
     return C.one(TensorType(DType::I64, C.In[0].dims()));
   }
+  case OpKind::ResizeCoords:
+    return inferResizeCoords(C);
   case OpKind::Constant: case OpKind::Range: case OpKind::RandomUniform:
   case OpKind::RandomNormal:
     return inferSource(C);

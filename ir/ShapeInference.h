@@ -32,6 +32,19 @@ llvm::Expected<Shape> broadcastShapes(const Shape &A, const Shape &B);
 llvm::Expected<unsigned> normalizeAxis(int64_t Axis, unsigned Rank,
                                        const Loc &L);
 
+/// The sizes of split's `parts` pieces of a dim of size N: ceil(N / Parts)
+/// each while they last, then what is left, then empty pieces.
+std::vector<int64_t> splitParts(int64_t N, int64_t Parts);
+
+/// The number of samples of a dim of size N resized by Scale: floor(N *
+/// Scale), as ONNX Resize computes it.
+int64_t resizedSize(int64_t N, double Scale);
+
+/// The source coordinate of output sample I of resize_coords along a dim of
+/// In samples resized to Out (Scale as the op has it: given, or Out / In).
+double resizeSourceCoord(llvm::StringRef Mode, double I, double Scale,
+                         int64_t In, int64_t Out);
+
 } // namespace dlc
 
 #endif

@@ -73,6 +73,7 @@ Result inferPad(const Ctx &C);
 Result inferGather(const Ctx &C);
 Result inferExpand(const Ctx &C);
 Result inferTile(const Ctx &C);
+Result inferResizeCoords(const Ctx &C);
 
 } // namespace shape
 } // namespace dlc

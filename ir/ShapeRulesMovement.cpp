@@ -233,8 +233,24 @@ Result shape::inferSplit(const Ctx &C) {
   if (!A)
     return A.takeError();
   llvm::ArrayRef<int64_t> Sizes = C.Op.getInts("sizes");
+  int64_t Parts = C.Op.getInt("parts");
+  if (Parts != 0) {
+    if (!Sizes.empty() || Parts < 0 || Parts > MaxElements)
+      return C.err("parts must be in [1, 2^40] and sizes [] with it, got " +
+                   std::to_string(Parts));
+    const Dim &D = X.dim(*A);
+    llvm::SmallVector<TensorType, 1> R;
+    std::vector<int64_t> Static =
+        D.isStatic() ? splitParts(D.size(), Parts) : std::vector<int64_t>();
+    for (int64_t I = 0; I < Parts; ++I) {
+      Shape Out = X.dims();
+      Out[*A] = D.isStatic() ? Dim::fixed(Static[I]) : Dim::unknown();
+      R.push_back(TensorType(X.elem(), Out));
+    }
+    return R;
+  }
   if (Sizes.empty())
-    return C.err("sizes must not be empty");
+    return C.err("sizes must not be empty (or parts must be given)");
   int64_t Sum = 0;
   for (int64_t S : Sizes) {
     if (S < 0 || S > MaxElements)

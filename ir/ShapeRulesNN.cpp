@@ -268,3 +268,32 @@ Result shape::inferLayerNorm(const Ctx &C) {
   return C.one(X);
 }
 
+
+Result shape::inferResizeCoords(const Ctx &C) {
+  const TensorType &X = C.In[0];
+  auto A = normalizeAxis(C.Op.getInt("axis"), X.rank(), C.Op.L);
+  if (!A)
+    return A.takeError();
+  llvm::StringRef Mode = C.Op.getString("mode");
+  if (Mode != "half_pixel" && Mode != "asymmetric" && Mode != "align_corners" &&
+      Mode != "pytorch_half_pixel")
+    return C.err("mode must be half_pixel, asymmetric, align_corners or "
+                 "pytorch_half_pixel, got \"" + Mode.str() + "\"");
+  int64_t Size = C.Op.getInt("size");
+  double Scale = C.Op.getFloat("scale");
+  if (Size < 0 || Size > MaxElements)
+    return C.err("size must be in [0, 2^40], got " + std::to_string(Size));
+  if (Size == 0 && !(Scale > 0 && Scale <= 1e6))
+    return C.err("scale must be in (0, 1e6], got " + std::to_string(Scale));
+  const Dim &In = X.dim(*A);
+  Dim Out = Size ? Dim::fixed(Size) : Dim::unknown();
+  if (!Size && In.isStatic()) {
+    int64_t N = resizedSize(In.size(), Scale);
+    if (N <= 0 || N > MaxElements)
+      return C.err("resizing dim " + std::to_string(*A) + " of " + X.str() +
+                   " by " + std::to_string(Scale) + " gives " +
+                   std::to_string(N) + " samples");
+    Out = Dim::fixed(N);
+  }
+  return C.one(TensorType(DType::F64, {Out}));
+}

@@ -1,5 +1,5 @@
 // Copy-like movement ops to kernel IR: concat, split, slice, pad, gather,
-// expand, tile and shape. Each is one loop nest over the result whose reads map result
+// expand, tile, shape, iota and resize_coords. Each is one loop nest over the result whose reads map result
 // indices back to input indices; none needs a branch.
 #include "kernel/Lowering.h"
 #include "kernel/LoweringUtil.h"
@@ -197,6 +197,43 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
     for (unsigned D = 0; D < R; ++D)
       B.store(B.scalar(OpKind::Cast, {B.dim(X, D)}, SType::of(DType::I64)), Out,
               {B.constIndex(D)});
+    return finishKernel(std::move(K));
+  }
+  case OpKind::ResizeCoords: {
+    auto Axis = normalizeAxis(Op.getInt("axis"), R, Op.L);
+    if (!Axis)
+      return Axis.takeError();
+    // The formulas of resizeSourceCoord, in f64 on the run-time sizes.
+    SType F = SType::of(DType::F64), Bool = SType::of(DType::Bool);
+    auto ToF = [&](KValue *Idx) {
+      return B.scalar(OpKind::Cast,
+                      {B.scalar(OpKind::Cast, {Idx}, SType::of(DType::I64))}, F);
+    };
+    auto Num = [&](double V) { return B.constFloat(DType::F64, V); };
+    auto Bin = [&](OpKind K, KValue *A, KValue *C) {
+      return B.scalar(K, {A, C}, F);
+    };
+    KValue *In = ToF(B.dim(X, *Axis)), *OutN = ToF(B.dim(Out, 0));
+    KValue *Scale = Op.getInt("size") ? Bin(OpKind::Div, OutN, In)
+                                      : Num(Op.getFloat("scale"));
+    llvm::StringRef Mode = Op.getString("mode");
+    KValue *IV = B.beginFor(Zero, B.dim(Out, 0));
+    KValue *I = ToF(IV), *S;
+    if (Mode == "asymmetric") {
+      S = Bin(OpKind::Div, I, Scale);
+    } else if (Mode == "align_corners") {
+      S = Bin(OpKind::Div, Bin(OpKind::Mul, I, Bin(OpKind::Sub, In, Num(1))),
+              Bin(OpKind::Sub, Bin(OpKind::Mul, In, Scale), Num(1)));
+    } else {
+      S = Bin(OpKind::Sub,
+              Bin(OpKind::Div, Bin(OpKind::Add, I, Num(0.5)), Scale), Num(0.5));
+    }
+    if (Mode == "align_corners" || Mode == "pytorch_half_pixel")
+      S = B.scalar(OpKind::Where,
+                   {B.scalar(OpKind::Equal, {OutN, Num(1)}, Bool), Num(0), S}, F);
+    B.store(S, Out, {IV});
+    B.endFor(); // a few samples: not worth the threads
+
     return finishKernel(std::move(K));
   }
   default:

@@ -43,7 +43,8 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::Xor: case OpKind::Equal: case OpKind::Less:
   case OpKind::LessEqual: case OpKind::Greater: case OpKind::GreaterEqual:
   case OpKind::ArgMax: case OpKind::ArgMin: case OpKind::OneHot:
-  case OpKind::ShapeOf: case OpKind::Iota: case OpKind::Constant:
+  case OpKind::ShapeOf: case OpKind::Iota: case OpKind::ResizeCoords:
+  case OpKind::Constant:
   case OpKind::Range: case OpKind::RandomUniform: case OpKind::RandomNormal:
   case OpKind::StringNormalizer: case OpKind::StringConcat:
   case OpKind::StringSplit: case OpKind::RegexFullMatch:

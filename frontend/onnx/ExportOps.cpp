@@ -3,6 +3,7 @@
 // match dlc's) apply; list-valued operands that ONNX takes as inputs (axes,
 // shapes, pads, ...) become Constant nodes.
 #include "frontend/onnx/ExportContext.h"
+#include "ir/ShapeInference.h"
 
 #include <cmath>
 
@@ -52,6 +53,7 @@ private:
   Why oneHot();
   Why random(bool Normal);
   Why loss();
+  void resizeCoords();
   /// Applies a loss reduction ("mean", "sum" or "none") to per-element Xs.
   Why reduceLoss(const std::string &X);
 };
@@ -194,6 +196,72 @@ Why OpWriter::reduceLoss(const std::string &X) {
   attrInt(C.node(R == "sum" ? "ReduceSum" : "ReduceMean", {X}, Out),
           "keepdims", 0);
   return std::nullopt;
+}
+
+/// resize_coords from the input's shape: Range over the output length,
+/// then the coordinate formula, in double.
+void OpWriter::resizeCoords() {
+  std::string H = Out[0];
+  int64_t Axis = Op.getInt("axis"), Size = Op.getInt("size");
+  llvm::StringRef Mode = Op.getString("mode");
+  if (Axis < 0) // the verifier has checked the range
+    Axis += Op.operand(0)->Type.rank();
+  const Dim &D = Op.operand(0)->Type.dim(Axis);
+  if (D.isStatic()) { // the coordinates as a constant
+    int64_t InN = D.size(), OutN = Op.result()->Type.dim(0).size();
+    double Scale = Size ? double(OutN) / double(InN) : Op.getFloat("scale");
+    Tensor T(DType::F64, {OutN});
+    for (int64_t I = 0; I < OutN; ++I)
+      T.setF(I, resizeSourceCoord(Mode, double(I), Scale, InN, OutN));
+    C.node("Identity", {C.constant(T, H + "_coords")}, Out);
+    return;
+  }
+  onnx::NodeProto &Sh = C.node("Shape", {in(0)}, {C.unique(H + "_dim")});
+  attrInt(Sh, "start", Axis);
+  attrInt(Sh, "end", Axis + 1);
+  auto Double = [&](const std::string &V, llvm::StringRef Hint) {
+    std::string R = C.unique(H + Hint.str());
+    attrInt(C.node("Cast", {V}, {R}), "to", onnx::TensorProto::DOUBLE);
+    return R;
+  };
+  auto Num = [&](double V) { return C.scalar(DType::F64, V, H + "_c"); };
+  auto Bin = [&](llvm::StringRef K, const std::string &A, const std::string &B) {
+    return C.tmp(K, {A, B}, H + "_t");
+  };
+  std::string In = Double(Sh.output(0), "_in");
+  std::string OutN, Scale;
+  if (Size) {
+    OutN = Num(double(Size));
+    Scale = Bin("Div", OutN, In);
+  } else {
+    Scale = Num(Op.getFloat("scale"));
+    OutN = C.tmp("Floor", {Bin("Mul", In, Scale)}, H + "_n");
+  }
+  std::string Count; // the i64 scalar count for Range
+  if (Size) {
+    Count = C.scalar(DType::I64, double(Size), H + "_count");
+  } else {
+    Count = C.unique(H + "_count");
+    attrInt(C.node("Cast", {C.tmp("Squeeze", {OutN}, H + "_s")}, {Count}), "to",
+            onnx::TensorProto::INT64);
+  }
+  std::string I = Double(C.tmp("Range", {C.scalar(DType::I64, 0, H + "_zero"),
+                                         Count,
+                                         C.scalar(DType::I64, 1, H + "_one")},
+                               H + "_range"),
+                         "_i");
+  std::string S;
+  if (Mode == "asymmetric")
+    S = Bin("Div", I, Scale);
+  else if (Mode == "align_corners")
+    S = Bin("Div", Bin("Mul", I, Bin("Sub", In, Num(1))),
+            Bin("Sub", Bin("Mul", In, Scale), Num(1)));
+  else
+    S = Bin("Sub", Bin("Div", Bin("Add", I, Num(0.5)), Scale), Num(0.5));
+  if (Mode == "align_corners" || Mode == "pytorch_half_pixel")
+    C.node("Where", {Bin("Equal", OutN, Num(1)), Num(0), S}, Out);
+  else
+    C.node("Identity", {S}, Out);
 }
 
 Why OpWriter::loss() {
@@ -368,6 +436,9 @@ Why OpWriter::write() {
       C.node("Reshape", {in(0), C.ints(Op.getInts("shape"), Out[0] + "_shape")},
              Out);
     break;
+  case OpKind::ResizeCoords:
+    resizeCoords();
+    break;
   case OpKind::Iota: {
     const TensorType &T = Op.operand(0)->Type;
     int64_t Axis = Op.getInt("axis");
@@ -415,10 +486,15 @@ Why OpWriter::write() {
     attrInt(same("Concat"), "axis", Op.getInt("axis"));
     break;
   case OpKind::Split:
-    attrInt(C.node("Split",
-                   {in(0), C.ints(Op.getInts("sizes"), Out[0] + "_sizes")},
-                   Out),
-            "axis", Op.getInt("axis"));
+    if (Op.getInt("parts") > 0) { // ONNX's even split is the same rule
+      onnx::NodeProto &N = C.node("Split", {in(0)}, Out);
+      attrInt(N, "axis", Op.getInt("axis"));
+      attrInt(N, "num_outputs", Op.getInt("parts"));
+    } else
+      attrInt(C.node("Split",
+                     {in(0), C.ints(Op.getInts("sizes"), Out[0] + "_sizes")},
+                     Out),
+              "axis", Op.getInt("axis"));
     break;
   case OpKind::Slice:
     return slice();

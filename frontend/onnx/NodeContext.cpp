@@ -30,7 +30,7 @@ Value *NodeContext::in(unsigned I) {
     return nullptr;
   }
   Value *V = VT.Values.lookup(Node.input(I));
-  if (!V && VT.Sequences.count(Node.input(I)))
+  if (!V && isSequence(Node.input(I)))
     fail("input '" + Node.input(I) + "' is a sequence, but this operand must "
          "be a tensor");
   else if (!V)
@@ -46,12 +46,28 @@ const std::vector<Value *> *NodeContext::seqIn(unsigned I) {
   auto It = VT.Sequences.find(Node.input(I));
   if (It != VT.Sequences.end())
     return &It->second;
-  if (VT.Values.count(Node.input(I)))
+  if (VT.RunSequences.count(Node.input(I)))
+    fail("input '" + Node.input(I) + "' is a sequence whose length is known "
+         "only at run time (a SplitToSequence along a dim or at sizes not "
+         "known at import time); only SequenceLength and SequenceAt (of "
+         "single slices) can read it");
+  else if (VT.Values.count(Node.input(I)))
     fail("input '" + Node.input(I) + "' is a tensor, but this operand must "
          "be a sequence");
   else
     fail("input '" + Node.input(I) + "' is not defined before this node");
   return nullptr;
+}
+
+const RunSeq *NodeContext::runSeqIn(unsigned I) const {
+  if (!has(I))
+    return nullptr;
+  auto It = VT.RunSequences.find(Node.input(I));
+  return It == VT.RunSequences.end() ? nullptr : &It->second;
+}
+
+bool NodeContext::isSequence(llvm::StringRef Name) const {
+  return VT.Sequences.count(Name) || VT.RunSequences.count(Name);
 }
 
 const Tensor *NodeContext::constIn(unsigned I) {
@@ -292,6 +308,11 @@ void NodeContext::setOutput(unsigned I, Value *V) {
 void NodeContext::setSeqOutput(unsigned I, std::vector<Value *> S) {
   if (wantsOutput(I))
     VT.Sequences[Node.output(I)] = std::move(S);
+}
+
+void NodeContext::setRunSeqOutput(unsigned I, RunSeq S) {
+  if (wantsOutput(I))
+    VT.RunSequences[Node.output(I)] = S;
 }
 
 NamedAttr onnximp::aInt(llvm::StringRef N, int64_t V) {

@@ -27,6 +27,19 @@ struct SymDim {
   int64_t Const = 0;
 };
 
+/// A sequence from SplitToSequence whose length is known only at run time:
+/// the pieces of Source along Axis, Length of them (an i64[] value). Its
+/// elements exist only as pieces of one size (Unit: single slices, kept as
+/// size 1 when KeepDims), which SequenceAt can read with a gather; the rest
+/// have data-dependent shapes.
+struct RunSeq {
+  Value *Length = nullptr;
+  Value *Source = nullptr;
+  int64_t Axis = 0;
+  bool Unit = false;
+  bool KeepDims = true;
+};
+
 /// Maps ONNX value names to dlc values while a graph is imported.
 struct ValueTable {
   llvm::StringMap<Value *> Values;
@@ -37,6 +50,8 @@ struct ValueTable {
   /// null element is one whose value cannot be expressed (for example a
   /// piece of a split at run-time sizes): reading it fails.
   llvm::StringMap<std::vector<Value *>> Sequences;
+  /// Sequences whose length is known only at run time (see RunSeq).
+  llvm::StringMap<RunSeq> RunSequences;
   /// Names whose producer failed or was unsupported: consumers are skipped.
   llvm::StringSet<> Poisoned;
 };
@@ -59,6 +74,11 @@ public:
   /// Input I as a sequence; fails (sticky) and returns null when it is
   /// missing or a tensor.
   const std::vector<Value *> *seqIn(unsigned I);
+  /// Input I when it is a sequence of run-time length, else null (no
+  /// failure; seqIn reports those).
+  const RunSeq *runSeqIn(unsigned I) const;
+  /// Is Name a sequence (of either kind)?
+  bool isSequence(llvm::StringRef Name) const;
   /// Input I's value when it is a constant at import time, else null.
   const Tensor *constIn(unsigned I);
   /// Input I as a list of integers; fails when it is not an import-time
@@ -127,6 +147,7 @@ public:
   bool wantsOutput(unsigned I) const;
   void setOutput(unsigned I, Value *V);
   void setSeqOutput(unsigned I, std::vector<Value *> S);
+  void setRunSeqOutput(unsigned I, RunSeq S);
 
   // ----- Errors ------------------------------------------------------------
   /// Records the first problem of this node (later ones are dropped: they

@@ -248,7 +248,7 @@ void GraphImporter::convertNodes(Function &F) {
     It->second.Fn(C);
     for (int O = 0; O < N.output_size() && !C.failed(); ++O)
       if (C.wantsOutput(O) && !VT.Values.count(N.output(O)) &&
-          !VT.Sequences.count(N.output(O)))
+          !C.isSequence(N.output(O)))
         C.fail("output " + llvm::Twine(O) + " ('" + N.output(O) +
                "') is not supported");
     if (C.failed()) {
@@ -271,7 +271,8 @@ void GraphImporter::addOutputs(Function &F) {
     if (VT.Poisoned.count(O.name()))
       continue;
     Value *V = VT.Values.lookup(O.name());
-    if (!V && VT.Sequences.count(O.name())) {
+    if (!V && (VT.Sequences.count(O.name()) ||
+               VT.RunSequences.count(O.name()))) {
       P.add(File + ": output '" + O.name() + "'",
             "is a sequence; only tensor outputs are supported");
       continue;

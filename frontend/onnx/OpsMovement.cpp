@@ -4,6 +4,7 @@
 // The shapes of Reshape and Expand, and Tile's repeats, may also be computed
 // at run time (see ShapeSyms.cpp): by_value operands of reshape / expand.
 #include "frontend/onnx/NodeContext.h"
+#include "ir/ShapeInference.h"
 
 using namespace dlc;
 using namespace dlc::onnximp;
@@ -140,20 +141,23 @@ static void split(NodeContext &C) {
       return;
     Sizes = *S;
   }
+  std::vector<NamedAttr> Attrs = {aInt("axis", Axis)};
   if (Sizes.empty()) {
-    const Dim &D = X->Type.dim(Axis);
-    if (!D.isStatic())
-      return C.fail("an even split needs a static dim along the axis, got " +
-                    X->Type.str());
+    // An even split (the last piece may be smaller): the sizes follow from
+    // the dim, at run time when it is not static.
     int64_t N = C.hasAttr("num_outputs") ? C.attrInt("num_outputs", 1)
                                          : C.numOutputs();
     if (N <= 0)
       return C.fail("the number of outputs must be positive");
-    int64_t Each = (D.size() + N - 1) / N; // the last piece may be smaller
-    for (int64_t I = 0, Left = D.size(); I < N; ++I, Left -= Each)
-      Sizes.push_back(std::max<int64_t>(std::min(Each, Left), 0));
+    const Dim &D = X->Type.dim(Axis);
+    if (D.isStatic())
+      Sizes = splitParts(D.size(), N);
+    else
+      Attrs.push_back(aInt("parts", N));
   }
-  auto Rs = C.opN(OpKind::Split, {X}, {aInt("axis", Axis), aInts("sizes", Sizes)});
+  if (!Sizes.empty())
+    Attrs.push_back(aInts("sizes", Sizes));
+  auto Rs = C.opN(OpKind::Split, {X}, Attrs);
   if (Rs.empty())
     return;
   if (Rs.size() != C.numOutputs())
@@ -366,6 +370,33 @@ static void tile(NodeContext &C) {
     C.setOutput(0, C.op(OpKind::Tile, {C.in(0)}, {aInts("repeats", *R)}));
 }
 
+/// DepthToSpace and SpaceToDepth for C, H or W not static: reshapes that
+/// each infer at most one dim (the others copied or the block size) between
+/// transposes; the reshapes check divisibility at run time.
+static Value *depthSpaceDynamic(NodeContext &C, Value *X, int64_t B,
+                                bool ToSpace, bool CRD) {
+  auto Reshape = [&](Value *V, std::vector<int64_t> S) {
+    return C.op(OpKind::Reshape, {V}, {aInts("shape", S)});
+  };
+  auto Transpose = [&](Value *V, std::vector<int64_t> P) {
+    return C.op(OpKind::Transpose, {V}, {aInts("perm", P)});
+  };
+  if (ToSpace) {
+    // [N,C,H,W] -> [N,H,W,C] -> [N,H,W, i,j,C' (DCR) | C',i,j (CRD)]
+    // -> [N,C',W,j,H,i] -> [N,C',W,j,H*B] -> [N,C',H*B,W,j] -> [N,C',H*B,W*B]
+    Value *Y = Transpose(X, {0, 2, 3, 1});
+    Y = CRD ? Reshape(Y, {0, 0, 0, -1, B, B}) : Reshape(Y, {0, 0, 0, B, B, -1});
+    Y = CRD ? Transpose(Y, {0, 3, 2, 5, 1, 4}) : Transpose(Y, {0, 5, 2, 4, 1, 3});
+    Y = Transpose(Reshape(Y, {0, 0, 0, 0, -1}), {0, 1, 4, 2, 3});
+    return Reshape(Y, {0, 0, 0, -1});
+  }
+  // [N,C,H,W] -> [N,C,H,W',j] -> [N,C,j,W',H] -> [N,C,j,W',H',i]
+  // -> [N,H',W',i,j,C] -> [N,H',W',B*B*C] -> [N,B*B*C,H',W']
+  Value *Y = Transpose(Reshape(X, {0, 0, 0, -1, B}), {0, 1, 4, 3, 2});
+  Y = Transpose(Reshape(Y, {0, 0, 0, 0, -1, B}), {0, 4, 3, 5, 2, 1});
+  return Transpose(Reshape(Y, {0, 0, 0, -1}), {0, 3, 1, 2});
+}
+
 /// DepthToSpace and SpaceToDepth as reshape, transpose, reshape.
 template <bool ToSpace> static void depthSpace(NodeContext &C) {
   C.allowAttrs({"blocksize", "mode"});
@@ -375,14 +406,17 @@ template <bool ToSpace> static void depthSpace(NodeContext &C) {
   int64_t B = C.attrInt("blocksize", 0);
   if (X->Type.rank() != 4 || B <= 0)
     return C.fail("needs a 4-D input and a positive blocksize");
+  std::string Mode = C.attrStr("mode", "DCR");
+  if (ToSpace && Mode != "DCR" && Mode != "CRD")
+    return C.fail("mode must be DCR or CRD, got '" + Mode + "'");
   for (unsigned I = 1; I < 4; ++I)
     if (!X->Type.dim(I).isStatic())
-      return C.fail("needs static C, H and W, got " + X->Type.str());
+      return C.setOutput(0, depthSpaceDynamic(C, X, B, ToSpace, Mode == "CRD"));
   int64_t Ch = X->Type.dim(1).size(), H = X->Type.dim(2).size(),
           W = X->Type.dim(3).size();
   std::vector<int64_t> S1, Perm, S2;
   if (ToSpace) {
-    bool CRD = C.attrStr("mode", "DCR") == "CRD";
+    bool CRD = Mode == "CRD";
     if (Ch % (B * B))
       return C.fail("channels must be a multiple of blocksize^2");
     int64_t Co = Ch / (B * B);

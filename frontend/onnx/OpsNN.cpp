@@ -1,13 +1,14 @@
 // ONNX convolution, pooling, matrix products and the softmax family.
 // auto_pad is resolved to explicit pads here, which needs the static
-// spatial sizes it depends on.
+// spatial sizes it depends on (with strides other than 1).
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
 using namespace dlc::onnximp;
 
 /// Explicit pads (begins then ends) for a sliding window over X's spatial
-/// dims; auto_pad SAME_* needs static spatial sizes.
+/// dims; auto_pad SAME_* with a stride other than 1 needs static spatial
+/// sizes.
 static std::optional<std::vector<int64_t>>
 windowPads(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Kernel,
            llvm::ArrayRef<int64_t> Strides, llvm::ArrayRef<int64_t> Dil) {
@@ -33,16 +34,22 @@ windowPads(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Kernel,
   std::vector<int64_t> P(2 * S, 0);
   for (size_t I = 0; I < S; ++I) {
     const Dim &D = X->Type.dim(2 + I);
-    if (!D.isStatic()) {
-      C.fail("auto_pad " + Auto + " needs static spatial dims, got " +
-             X->Type.str());
-      return std::nullopt;
-    }
-    int64_t In = D.size(), St = I < Strides.size() ? Strides[I] : 1;
+    int64_t St = I < Strides.size() ? Strides[I] : 1;
     int64_t Dl = I < Dil.size() ? Dil[I] : 1;
-    int64_t Out = (In + St - 1) / St;
-    int64_t Total =
-        std::max<int64_t>((Out - 1) * St + (Kernel[I] - 1) * Dl + 1 - In, 0);
+    // With stride 1 the output keeps the input's size and the total padding
+    // is (kernel - 1) * dilation whatever that size is; other strides need
+    // it.
+    int64_t Total = (Kernel[I] - 1) * Dl;
+    if (St != 1) {
+      if (!D.isStatic()) {
+        C.fail("auto_pad " + Auto + " with stride " + llvm::Twine(St) +
+               " needs static spatial dims, got " + X->Type.str());
+        return std::nullopt;
+      }
+      int64_t In = D.size(), Out = (In + St - 1) / St;
+      Total =
+          std::max<int64_t>((Out - 1) * St + (Kernel[I] - 1) * Dl + 1 - In, 0);
+    }
     int64_t Small = Total / 2, Big = Total - Small;
     P[I] = Auto == "SAME_UPPER" ? Small : Big;
     P[I + S] = Auto == "SAME_UPPER" ? Big : Small;

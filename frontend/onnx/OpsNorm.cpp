@@ -139,27 +139,49 @@ static void groupNorm(NodeContext &C) {
     return;
   unsigned R = X->Type.rank();
   int64_t G = C.attrInt("num_groups", 0);
-  std::vector<int64_t> Back = {0};
-  for (unsigned I = 1; I < R; ++I) {
-    if (!X->Type.dim(I).isStatic())
-      return C.fail("needs static dims after the first, got " + X->Type.str());
-    Back.push_back(X->Type.dim(I).size());
-  }
-  if (R < 2 || G <= 0 || Back[1] % G)
+  if (R < 2 || G <= 0)
+    return C.fail("needs a rank of at least 2 and num_groups > 0, got " +
+                  X->Type.str() + " and " + llvm::Twine(G));
+  Value *Scale = C.in(1), *Bias = C.in(2);
+  if (!Scale || !Bias)
+    return;
+  // The channel count, when known: from x, else (opset 21, one scale per
+  // channel) from the scale. Unknown, the grouping reshape checks at run
+  // time that the groups divide the channels.
+  const Dim &CD = X->Type.dim(1);
+  const Dim &SD = Scale->Type.rank() == 1 ? Scale->Type.dim(0) : CD;
+  std::optional<int64_t> Ch;
+  if (CD.isStatic())
+    Ch = CD.size();
+  else if (C.Opset >= 21 && SD.isStatic())
+    Ch = SD.size();
+  if (Ch && *Ch % G)
     return C.fail("num_groups must divide the channels of " + X->Type.str());
   DType E = X->Type.elem(), W = stashType(C, X);
-  Value *Grouped = C.op(OpKind::Reshape, {C.cast(X, W)},
-                        {aInts("shape", {0, G, -1})});
+  Value *XW = C.cast(X, W);
+  Value *Grouped =
+      C.op(OpKind::Reshape, {XW}, {aInts("shape", {0, G, -1})});
   Moments M = moments(C, Grouped, {2}, C.attrFloat("epsilon", 1e-5));
   Value *Y = C.op(OpKind::Mul, {M.Centered, M.InvStd});
-  Y = C.cast(C.op(OpKind::Reshape, {Y}, {aInts("shape", Back)}), E);
-  Value *Scale = C.in(1), *Bias = C.in(2);
-  if (C.Opset < 21 && Scale && Back[1] != G) {
+  // Back to x's shape (taken at run time from x itself unless static).
+  if (X->Type.isStatic()) {
+    std::vector<int64_t> Back;
+    for (const Dim &D : X->Type.dims())
+      Back.push_back(D.size());
+    Y = C.op(OpKind::Reshape, {Y}, {aInts("shape", Back)});
+  } else {
+    Y = C.op(OpKind::Reshape, {Y, XW}, {aInts("shape", {})});
+  }
+  Y = C.cast(Y, E);
+  if (C.Opset < 21 && (!Ch || *Ch != G)) {
     // Per-group scale and bias: repeat each over its channels.
+    if (!Ch)
+      return C.fail("a per-group scale (opset < 21) needs a static channel "
+                    "dim, got " + X->Type.str());
     auto Rep = [&](Value *V) {
       Value *U = C.op(OpKind::Unsqueeze, {V}, {aInts("axes", {1})});
-      U = C.op(OpKind::Expand, {U}, {aInts("shape", {G, Back[1] / G})});
-      return C.op(OpKind::Reshape, {U}, {aInts("shape", {Back[1]})});
+      U = C.op(OpKind::Expand, {U}, {aInts("shape", {G, *Ch / G})});
+      return C.op(OpKind::Reshape, {U}, {aInts("shape", {*Ch})});
     };
     Scale = Rep(Scale);
     Bias = Rep(Bias);

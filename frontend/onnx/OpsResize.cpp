@@ -1,8 +1,10 @@
 // ONNX Resize and Upsample as separable interpolation: per resized axis,
 // the source positions of the output samples are computed at import time
-// (which needs the axis' static size), and the result is a weighted sum of
+// when the axis' size is static (else at run time by resize_coords, with the
+// taps and weights in graph ops), and the result is a weighted sum of
 // gathers along that axis (1 tap for nearest, 2 for linear, 4 for cubic).
 #include "frontend/onnx/NodeContext.h"
+#include "ir/ShapeInference.h"
 
 #include <cmath>
 
@@ -16,19 +18,6 @@ struct ResizeAttrs {
   bool ExcludeOutside = false;
 };
 } // namespace
-
-/// Source coordinate of output index X along one axis.
-static double sourceCoord(const ResizeAttrs &A, double X, double Scale,
-                          int64_t In, int64_t Out) {
-  if (A.Coord == "asymmetric")
-    return X / Scale;
-  if (A.Coord == "align_corners")
-    // The unrounded output length In * Scale, as the reference does.
-    return Out == 1 ? 0 : X * double(In - 1) / (double(In) * Scale - 1);
-  if (A.Coord == "pytorch_half_pixel")
-    return Out > 1 ? (X + 0.5) / Scale - 0.5 : 0;
-  return (X + 0.5) / Scale - 0.5; // half_pixel
-}
 
 static double cubicWeight(double D, double A) {
   D = std::fabs(D);
@@ -47,7 +36,7 @@ static Value *resizeAxis(NodeContext &C, const ResizeAttrs &A, Value *X,
   std::vector<Tensor> W(Taps, Tensor(X->Type.elem(), {Out}));
   auto Clamp = [&](int64_t I) { return std::clamp<int64_t>(I, 0, In - 1); };
   for (int64_t O = 0; O < Out; ++O) {
-    double S = sourceCoord(A, double(O), Scale, In, Out);
+    double S = resizeSourceCoord(A.Coord, double(O), Scale, In, Out);
     if (Taps == 1) {
       double R = A.Nearest == "floor"              ? std::floor(S)
                  : A.Nearest == "ceil"             ? std::ceil(S)
@@ -87,6 +76,91 @@ static Value *resizeAxis(NodeContext &C, const ResizeAttrs &A, Value *X,
   return Y;
 }
 
+/// Resizes X along Axis, whose size is known only at run time, to Size
+/// samples (by Scale when Size is 0): resize_coords computes the source
+/// coordinates; taps, clamping and weights are the static path's, in ops.
+static Value *resizeAxisDynamic(NodeContext &C, const ResizeAttrs &A, Value *X,
+                                int64_t Axis, int64_t Size, double Scale) {
+  const DType F = DType::F64, I64 = DType::I64;
+  Value *S = C.op(OpKind::ResizeCoords, {X},
+                  {aInt("axis", Axis), aFloat("scale", Scale), aInt("size", Size),
+                   aStr("mode", A.Coord)});
+  Value *Last = C.op(OpKind::Sub, {C.dimOf(X, unsigned(Axis)), C.scalar(I64, 1)});
+  auto Bin = [&](OpKind K, Value *L, Value *R) { return C.op(K, {L, R}); };
+  auto Num = [&](double V) { return C.scalar(F, V); };
+  auto Clamp = [&](Value *I) {
+    return Bin(OpKind::Min, Bin(OpKind::Max, I, C.scalar(I64, 0)), Last);
+  };
+  auto Take = [&](Value *Idx) {
+    return C.op(OpKind::Gather, {X, Idx}, {aInt("axis", Axis)});
+  };
+  std::vector<int64_t> WShape = {-1};
+  WShape.resize(X->Type.rank() - Axis, 1);
+  auto Weighted = [&](Value *G, Value *W) {
+    W = C.op(OpKind::Reshape, {C.cast(W, X->Type.elem())},
+             {aInts("shape", WShape)});
+    return Bin(OpKind::Mul, G, W);
+  };
+  if (A.Mode == "nearest") {
+    Value *R = A.Nearest == "floor" ? C.op(OpKind::Floor, {S})
+               : A.Nearest == "ceil" ? C.op(OpKind::Ceil, {S})
+               : A.Nearest == "round_prefer_ceil"
+                   ? C.op(OpKind::Floor, {Bin(OpKind::Add, S, Num(0.5))})
+                   : C.op(OpKind::Ceil, {Bin(OpKind::Sub, S, Num(0.5))});
+    return Take(Clamp(C.cast(R, I64)));
+  }
+  if (A.Mode == "linear") {
+    S = Bin(OpKind::Min, Bin(OpKind::Max, S, Num(0)), C.cast(Last, F));
+    Value *Base = C.op(OpKind::Floor, {S});
+    Value *T = Bin(OpKind::Sub, S, Base);
+    Value *I0 = C.cast(Base, I64);
+    Value *I1 = Bin(OpKind::Min, Bin(OpKind::Add, I0, C.scalar(I64, 1)), Last);
+    return Bin(OpKind::Add, Weighted(Take(I0), Bin(OpKind::Sub, Num(1), T)),
+               Weighted(Take(I1), T));
+  }
+  // Cubic: taps at Base - 1 .. Base + 2, at distances 1 + T, T, 1 - T,
+  // 2 - T; the inner two are within 1 (first polynomial), the outer two in
+  // [1, 2] (second polynomial).
+  Value *Base = C.op(OpKind::Floor, {S});
+  Value *T = Bin(OpKind::Sub, S, Base);
+  Value *IB = C.cast(Base, I64);
+  double Ac = A.CubicA;
+  auto Near = [&](Value *D) { // ((A + 2) d - (A + 3)) d^2 + 1
+    Value *P = Bin(OpKind::Sub, Bin(OpKind::Mul, D, Num(Ac + 2)), Num(Ac + 3));
+    return Bin(OpKind::Add, Bin(OpKind::Mul, P, Bin(OpKind::Mul, D, D)), Num(1));
+  };
+  auto Far = [&](Value *D) { // ((A d - 5A) d + 8A) d - 4A
+    Value *P = Bin(OpKind::Sub, Bin(OpKind::Mul, D, Num(Ac)), Num(5 * Ac));
+    P = Bin(OpKind::Add, Bin(OpKind::Mul, P, D), Num(8 * Ac));
+    return Bin(OpKind::Sub, Bin(OpKind::Mul, P, D), Num(4 * Ac));
+  };
+  Value *W[4] = {Far(Bin(OpKind::Add, Num(1), T)), Near(T),
+                 Near(Bin(OpKind::Sub, Num(1), T)),
+                 Far(Bin(OpKind::Sub, Num(2), T))};
+  Value *Idx[4];
+  for (int K = 0; K < 4; ++K)
+    Idx[K] = Bin(OpKind::Add, IB, C.scalar(I64, double(K - 1)));
+  if (A.ExcludeOutside) {
+    Value *Sum = nullptr;
+    for (int K = 0; K < 4; ++K) {
+      Value *In = C.op(OpKind::And,
+                       {Bin(OpKind::GreaterEqual, Idx[K], C.scalar(I64, 0)),
+                        Bin(OpKind::LessEqual, Idx[K], Last)});
+      W[K] = C.op(OpKind::Where, {In, W[K], Num(0)});
+      Sum = Sum ? Bin(OpKind::Add, Sum, W[K]) : W[K];
+    }
+    Value *NonZero = C.op(OpKind::Not, {Bin(OpKind::Equal, Sum, Num(0))});
+    for (int K = 0; K < 4; ++K)
+      W[K] = C.op(OpKind::Where, {NonZero, Bin(OpKind::Div, W[K], Sum), W[K]});
+  }
+  Value *Y = nullptr;
+  for (int K = 0; K < 4; ++K) {
+    Value *G = Weighted(Take(Clamp(Idx[K])), W[K]);
+    Y = Y ? Bin(OpKind::Add, Y, G) : G;
+  }
+  return Y;
+}
+
 static void resizeWith(NodeContext &C, const ResizeAttrs &A,
                        std::vector<double> Scales, std::vector<int64_t> Sizes) {
   Value *X = C.in(0);
@@ -105,8 +179,15 @@ static void resizeWith(NodeContext &C, const ResizeAttrs &A,
   for (unsigned D = 0; D < R; ++D) {
     if (!Scales.empty() && Scales[D] == 1.0)
       continue;
-    if (!X->Type.dim(D).isStatic())
-      return C.fail("resized dims must be static, got " + X->Type.str());
+    if (!Sizes.empty() && Sizes[D] < 0) // an axis that is not resized
+      continue;
+    if (!X->Type.dim(D).isStatic()) {
+      if (Sizes.empty() ? !(Scales[D] > 0) : Sizes[D] == 0)
+        return C.fail("empty resize along dim " + llvm::Twine(D));
+      Y = resizeAxisDynamic(C, A, Y, D, Sizes.empty() ? 0 : Sizes[D],
+                            Sizes.empty() ? Scales[D] : 1.0);
+      continue;
+    }
     int64_t In = X->Type.dim(D).size();
     int64_t Out = Sizes.empty() ? int64_t(std::floor(In * Scales[D])) : Sizes[D];
     if (Out == In && Sizes.size())
@@ -152,6 +233,9 @@ static void resize(NodeContext &C) {
     if (!S)
       return;
     Sizes = *S;
+    for (int64_t N : Sizes)
+      if (N <= 0)
+        return C.fail("sizes must be positive, got " + llvm::Twine(N));
   }
   // Scales or sizes for the listed axes only: spread to every dim.
   Value *X = C.in(0);
@@ -163,12 +247,8 @@ static void resize(NodeContext &C) {
     if (Axes.size() != std::max(Scales.size(), Sizes.size()))
       return C.fail("axes and scales/sizes differ in length");
     std::vector<double> FullS(Scales.empty() ? 0 : R, 1.0);
-    std::vector<int64_t> FullN;
-    for (int64_t I = 0; I < R && !Sizes.empty(); ++I) {
-      if (!X->Type.dim(I).isStatic())
-        return C.fail("needs static dims, got " + X->Type.str());
-      FullN.push_back(X->Type.dim(I).size());
-    }
+    // -1: an axis that is not resized.
+    std::vector<int64_t> FullN(Sizes.empty() ? 0 : R, -1);
     for (size_t I = 0; I < Axes.size(); ++I) {
       int64_t Ax = normAxis(Axes[I], R);
       if (Ax < 0)
@@ -184,19 +264,19 @@ static void resize(NodeContext &C) {
   if (!Sizes.empty() && Policy != "stretch" && int64_t(Sizes.size()) == R) {
     // One scale for every axis that changes, the smallest or the largest.
     double S = Policy == "not_larger" ? INFINITY : 0;
-    std::vector<int64_t> In;
+    // Over the resized axes (sizes of -1 mark the others).
     for (int64_t I = 0; I < R; ++I) {
-      if (!X->Type.dim(I).isStatic())
-        return C.fail("needs static dims, got " + X->Type.str());
-      In.push_back(X->Type.dim(I).size());
-      if (Sizes[I] == In[I] && C.hasAttr("axes"))
+      if (Sizes[I] < 0)
         continue;
-      double Si = double(Sizes[I]) / double(In[I]);
+      if (!X->Type.dim(I).isStatic())
+        return C.fail("keep_aspect_ratio_policy '" + Policy + "' needs "
+                      "static resized dims, got " + X->Type.str());
+      double Si = double(Sizes[I]) / double(X->Type.dim(I).size());
       S = Policy == "not_larger" ? std::min(S, Si) : std::max(S, Si);
     }
     for (int64_t I = 0; I < R; ++I)
-      if (!(Sizes[I] == In[I] && C.hasAttr("axes")))
-        Sizes[I] = int64_t(std::round(S * In[I]));
+      if (Sizes[I] >= 0)
+        Sizes[I] = int64_t(std::round(S * X->Type.dim(I).size()));
   }
   resizeWith(C, A, Scales, Sizes);
 }

@@ -1,6 +1,8 @@
 // ONNX sequence ops for sequences whose length is known at import time. A
 // sequence is an import-time list of dlc values (ValueTable::Sequences), so
-// no IR type is added. Positions known at import time index the list; a
+// no IR type is added. A SplitToSequence whose piece count is known only at
+// run time gives a RunSeq (its length as a value; single slices readable by
+// a gather). Positions known at import time index the list; a
 // run-time position is expressed in graph ops over elements of one type:
 // SequenceAt gathers from the stacked elements, SequenceInsert/Erase build
 // each result element as a select between neighbours (the length stays
@@ -204,8 +206,27 @@ static void sequenceErase(NodeContext &C) {
     C.setSeqOutput(0, std::move(R));
 }
 
+/// SequenceAt on single slices of run-time count: a gather along the axis
+/// (which normalizes negative positions and checks the range at run time).
+static void sequenceAtRun(NodeContext &C, const RunSeq &RS) {
+  if (!RS.Unit)
+    return C.fail("the sequence '" + C.Node.input(0) + "' has a length known "
+                  "only at run time and pieces of data-dependent shapes; "
+                  "reading one is not supported");
+  auto P = position(C, 1);
+  if (!P)
+    return;
+  Value *At = P->Dyn ? P->Dyn : C.scalar(DType::I64, double(*P->Const));
+  Value *Y = C.op(OpKind::Gather, {RS.Source, At}, {aInt("axis", RS.Axis)});
+  if (RS.KeepDims)
+    Y = C.op(OpKind::Unsqueeze, {Y}, {aInts("axes", {RS.Axis})});
+  C.setOutput(0, Y);
+}
+
 static void sequenceAt(NodeContext &C) {
   C.allowAttrs({});
+  if (const RunSeq *RS = C.runSeqIn(0))
+    return sequenceAtRun(C, *RS);
   const std::vector<Value *> *SP = C.seqIn(0);
   if (!SP)
     return;
@@ -239,6 +260,8 @@ static void sequenceAt(NodeContext &C) {
 
 static void sequenceLength(NodeContext &C) {
   C.allowAttrs({});
+  if (const RunSeq *RS = C.runSeqIn(0))
+    return C.setOutput(0, RS->Length);
   if (const std::vector<Value *> *S = C.seqIn(0))
     C.setOutput(0, C.scalar(DType::I64, double(S->size())));
 }
@@ -262,6 +285,13 @@ static void splitToSequence(NodeContext &C) {
     // the pieces' shapes are data-dependent, so only the length is usable.
     if (Split->Type.rank() == 1 && Split->Type.dim(0).isStatic())
       return C.setSeqOutput(0, std::vector<Value *>(Split->Type.dim(0).size()));
+    if (Split->Type.rank() == 1) {
+      RunSeq RS;
+      RS.Length = C.dimOf(Split, 0);
+      RS.Source = X;
+      RS.Axis = Axis;
+      return C.setRunSeqOutput(0, RS);
+    }
     return C.fail("operand 'split' ('" + C.Node.input(1) + "') " +
                   Split->Type.str() + " is computed at run time and does not "
                   "fix the number of pieces (a 1-D split of static length "
@@ -277,9 +307,20 @@ static void splitToSequence(NodeContext &C) {
       if (Each <= 0)
         return C.fail("the chunk size must be positive, got " +
                       llvm::Twine(Each));
-      if (!D.isStatic())
-        return C.fail("a scalar 'split' needs a static dim along the axis, "
-                      "got " + X->Type.str());
+      if (!D.isStatic()) {
+        // ceil(dim / Each) pieces, all of size Each but the last (in f64,
+        // exact for dims below 2^53; i64 division has no CPU lowering).
+        RunSeq RS;
+        Value *N = C.cast(C.dimOf(X, unsigned(Axis)), DType::F64);
+        RS.Length = C.cast(
+            C.op(OpKind::Ceil,
+                 {C.op(OpKind::Div, {N, C.scalar(DType::F64, double(Each))})}),
+            DType::I64);
+        RS.Source = X;
+        RS.Axis = Axis;
+        RS.Unit = Each == 1;
+        return C.setRunSeqOutput(0, RS);
+      }
       for (int64_t Left = D.size(); Left > 0; Left -= Each)
         Sizes.push_back(std::min(Each, Left));
     } else {
@@ -287,9 +328,15 @@ static void splitToSequence(NodeContext &C) {
     }
     KeepDims = true; // keepdims only applies without 'split'
   } else {
-    if (!D.isStatic())
-      return C.fail("splitting into single slices needs a static dim along "
-                    "the axis, got " + X->Type.str());
+    if (!D.isStatic()) {
+      RunSeq RS;
+      RS.Length = C.dimOf(X, unsigned(Axis));
+      RS.Source = X;
+      RS.Axis = Axis;
+      RS.Unit = true;
+      RS.KeepDims = KeepDims;
+      return C.setRunSeqOutput(0, RS);
+    }
     Sizes.assign(D.size(), 1);
   }
   if (Sizes.empty())

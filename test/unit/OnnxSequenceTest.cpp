@@ -3,6 +3,8 @@
 // model of the sequence; positions known at import time and at run time
 // (negative ones included), out-of-range positions, and clean errors for
 // what is not supported (sequence graph inputs/outputs, run-time splits).
+// Splits whose piece count is known only at run time: their length, and
+// single slices read at a run-time position.
 #include "codegen/Executor.h"
 #include "OnnxTestUtil.h"
 #include "frontend/onnx/OnnxImporter.h"
@@ -266,6 +268,89 @@ TEST(OnnxSequence, RunTimeSplitSizes) {
             std::string::npos)
       << E;
   EXPECT_EQ(E.find('\n'), std::string::npos) << E;
+}
+
+/// Single slices along a dim known only at run time: the length and the
+/// slice at a run-time position (negative too) follow the run-time shape.
+TEST(OnnxSequence, RunTimeLengthSingleSlices) {
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "x", {3}, onnx::TensorProto::FLOAT, "n");
+  addTensorInput(G, "pos", {}, onnx::TensorProto::INT64);
+  auto *N = addNode(G, "SplitToSequence", {"x"}, {"s"});
+  addIntAttr(N, "axis", 1);
+  addIntAttr(N, "keepdims", 0);
+  addNode(G, "SequenceLength", {"s"}, {"len"});
+  addNode(G, "SequenceAt", {"s", "pos"}, {"col"});
+  // keepdims = 1 keeps the split axis, of size 1.
+  addIntAttr(addNode(G, "SplitToSequence", {"x"}, {"k"}), "axis", 1);
+  addNode(G, "SequenceAt", {"k", "pos"}, {"kcol"});
+  for (const char *O : {"len", "col", "kcol"})
+    G.add_output()->set_name(O);
+  std::unique_ptr<Module> Mod;
+  auto CF = compileModel(M, Mod);
+  ASSERT_TRUE(CF);
+  for (auto [Cols, Pos] : {std::pair<int64_t, int64_t>{4, -1}, {5, 2}, {1, 0}}) {
+    SCOPED_TRACE(std::to_string(Cols) + " columns, position " +
+                 std::to_string(Pos));
+    Tensor X(DType::F32, {3, Cols});
+    for (int64_t I = 0; I < 3 * Cols; ++I)
+      X.as<float>()[I] = float(I);
+    auto Out = CF->run({X, i64(Pos)});
+    ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+    EXPECT_EQ((*Out)[0].getI(0), Cols);
+    int64_t At = Pos < 0 ? Pos + Cols : Pos;
+    ASSERT_EQ((*Out)[1].type().str(), "f32[3]");
+    ASSERT_EQ((*Out)[2].type().str(), "f32[3,1]");
+    for (int64_t R = 0; R < 3; ++R) {
+      EXPECT_EQ((*Out)[1].as<float>()[R], float(R * Cols + At));
+      EXPECT_EQ((*Out)[2].as<float>()[R], float(R * Cols + At));
+    }
+  }
+  // A position out of range is a run-time error.
+  Tensor X(DType::F32, {3, 2});
+  auto Bad = CF->run({X, i64(2)});
+  ASSERT_FALSE(!!Bad);
+  llvm::consumeError(Bad.takeError());
+}
+
+/// Run-time sizes of run-time count, and a constant chunk size over a dim
+/// known only at run time: the length is known at run time; reading a piece
+/// (of data-dependent shape) is reported at import.
+TEST(OnnxSequence, RunTimeLengthChunks) {
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "x", {}, onnx::TensorProto::FLOAT, "n");
+  addTensorInput(G, "sizes", {}, onnx::TensorProto::INT64, "k");
+  addI64Init(G, "two", {2}, /*Scalar=*/true);
+  addNode(G, "SplitToSequence", {"x", "sizes"}, {"s"});
+  addNode(G, "SequenceLength", {"s"}, {"len"});
+  addNode(G, "SplitToSequence", {"x", "two"}, {"c"});
+  addNode(G, "SequenceLength", {"c"}, {"clen"});
+  for (const char *O : {"len", "clen"})
+    G.add_output()->set_name(O);
+  std::unique_ptr<Module> Mod;
+  auto CF = compileModel(M, Mod);
+  ASSERT_TRUE(CF);
+  for (int64_t Len : {5, 6, 1}) {
+    Tensor X(DType::F32, {Len});
+    Tensor Sizes(DType::I64, {Len});
+    for (int64_t I = 0; I < Len; ++I)
+      Sizes.setI(I, 1);
+    auto Out = CF->run({X, Sizes});
+    ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+    EXPECT_EQ((*Out)[0].getI(0), Len);
+    EXPECT_EQ((*Out)[1].getI(0), (Len + 1) / 2);
+  }
+
+  addI64Init(G, "zero", {0}, /*Scalar=*/true);
+  addNode(G, "SequenceAt", {"c", "zero"}, {"piece"});
+  G.add_output()->set_name("piece");
+  std::string E = importError(M);
+  EXPECT_NE(E.find("(SequenceAt, opset 17): error: the sequence 'c' has a "
+                   "length known only at run time"),
+            std::string::npos)
+      << E;
 }
 
 } // namespace
