@@ -14,6 +14,10 @@
 namespace dlc {
 
 /// Element types. The X-macro keeps mnemonic, byte size and class together.
+/// The Narrow types (8-, 4- and 2-bit floats, 4- and 2-bit integers) are
+/// storage-only: one byte per element in every dlc buffer (a float's bit
+/// code in the low bits; an integer's value, sign- or zero-extended), moved
+/// by data-movement ops and converted by `cast` (see ir/LowPrecision.h).
 #define DLC_DTYPES(X)                                                          \
   X(F32, "f32", 4, Float)                                                      \
   X(F64, "f64", 8, Float)                                                      \
@@ -27,7 +31,17 @@ namespace dlc {
   X(U16, "u16", 2, UnsignedInt)                                                \
   X(U32, "u32", 4, UnsignedInt)                                                \
   X(U64, "u64", 8, UnsignedInt)                                                \
-  X(Bool, "bool", 1, Bool)
+  X(Bool, "bool", 1, Bool)                                                     \
+  X(F8E4M3FN, "f8e4m3fn", 1, Narrow)                                           \
+  X(F8E4M3FNUZ, "f8e4m3fnuz", 1, Narrow)                                       \
+  X(F8E5M2, "f8e5m2", 1, Narrow)                                               \
+  X(F8E5M2FNUZ, "f8e5m2fnuz", 1, Narrow)                                       \
+  X(F8E8M0, "f8e8m0", 1, Narrow)                                               \
+  X(F4E2M1, "f4e2m1", 1, Narrow)                                               \
+  X(I4, "i4", 1, Narrow)                                                       \
+  X(U4, "u4", 1, Narrow)                                                       \
+  X(I2, "i2", 1, Narrow)                                                       \
+  X(U2, "u2", 1, Narrow)
 
 enum class DType : uint8_t {
 #define X(Id, Name, Size, Class) Id,
@@ -35,7 +49,7 @@ enum class DType : uint8_t {
 #undef X
 };
 
-constexpr unsigned NumDTypes = 13;
+constexpr unsigned NumDTypes = 23;
 
 llvm::StringRef dtypeName(DType T);
 std::optional<DType> parseDType(llvm::StringRef Name);
@@ -43,6 +57,7 @@ unsigned dtypeSize(DType T);
 bool isFloat(DType T);
 bool isInteger(DType T); // signed or unsigned, not bool
 bool isSigned(DType T);
+bool isNarrow(DType T); // storage-only low-precision type
 
 /// One dimension of a tensor type: a number, a named symbol (`N`), or
 /// unknown (`?`, a size only known at run time).

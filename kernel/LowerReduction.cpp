@@ -31,6 +31,10 @@ static double lowest(DType E) {
     return 0;
   case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
     return -INFINITY;
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    break; // storage-only: the verifier rejects reductions over them
   }
   llvm_unreachable("bad dtype");
 }
@@ -50,6 +54,10 @@ static double highest(DType E) {
   case DType::Bool: return 1;
   case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
     return INFINITY;
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    break; // storage-only: the verifier rejects reductions over them
   }
   llvm_unreachable("bad dtype");
 }
