@@ -2,6 +2,7 @@
 // semantics: max/min propagate NaN, clip and sign keep NaN, float-to-int
 // casts saturate (NaN to 0), round is half to even, integer arithmetic wraps.
 #include "codegen/ScalarOps.h"
+#include "codegen/NarrowCast.h"
 
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/Module.h"
@@ -187,6 +188,10 @@ llvm::Type *dlc::scalarComputeType(llvm::IRBuilder<> &B, DType E) {
   case DType::I32: case DType::U32: return B.getInt32Ty();
   case DType::I64: case DType::U64: return B.getInt64Ty();
   case DType::Bool: return B.getInt1Ty();
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    return B.getInt8Ty(); // a code or an extended value: see NarrowCast.h
   case DType::Str:
     break; // never lowered: ops on str tensors run as host steps
   }
@@ -218,6 +223,14 @@ llvm::Value *dlc::emitScalarOp(llvm::IRBuilder<> &B, llvm::Module &M,
                                const ScalarOpInput &In) {
   if (!scalarOpSupported(In.Kind, In.OperandType))
     return nullptr;
+  if (In.Kind == OpKind::Cast && (isNarrow(In.OperandType) || isNarrow(In.ResultType)))
+    return emitNarrowCast(B, M, In, [&](DType From, DType To, llvm::Value *X) {
+      ScalarOpInput Wide = In;
+      Wide.OperandType = From;
+      Wide.ResultType = To;
+      Wide.Args = X;
+      return emitCast(B, Wide);
+    });
   if (In.Kind == OpKind::Cast)
     return emitCast(B, In);
   if (In.Kind == OpKind::Where)

@@ -1,6 +1,7 @@
 // The C API of libdlc_runtime (dlc_runtime.h): loads an AOT image (parses
 // its graph, rebuilds the steps, takes its kernel table) and runs it on C
 // tensors, with every error turned into a status and a message.
+#include "ir/LowPrecision.h"
 #include "exec/dlc_runtime.h"
 
 #include "exec/Executable.h"
@@ -25,7 +26,14 @@ static_assert(int(DType::F32) == DLC_F32 && int(DType::F64) == DLC_F64 &&
                   int(DType::U8) == DLC_U8 && int(DType::U16) == DLC_U16 &&
                   int(DType::U32) == DLC_U32 && int(DType::U64) == DLC_U64 &&
                   int(DType::Bool) == DLC_BOOL &&
-                  int(DType::Str) == 13 && NumDTypes == 14,
+                  int(DType::F8E4M3FN) == DLC_F8E4M3FN &&
+                  int(DType::F8E4M3FNUZ) == DLC_F8E4M3FNUZ &&
+                  int(DType::F8E5M2) == DLC_F8E5M2 &&
+                  int(DType::F8E5M2FNUZ) == DLC_F8E5M2FNUZ &&
+                  int(DType::F8E8M0) == DLC_F8E8M0 &&
+                  int(DType::F4E2M1) == DLC_F4E2M1 && int(DType::I4) == DLC_I4 &&
+                  int(DType::U4) == DLC_U4 && int(DType::I2) == DLC_I2 &&
+                  int(DType::U2) == DLC_U2 && int(DType::Str) == 23 && NumDTypes == 24,
               "dlc_dtype and DType disagree");
 
 /// Writes Msg into Err (truncated, NUL-terminated) and returns Status.
@@ -139,6 +147,13 @@ static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
     return makeError(What + ": data is NULL");
   if (R.byteSize())
     std::memcpy(R.data(), T.data, R.byteSize());
+  // Only the low bits of 4- and 2-bit elements count; dlc keeps integers
+  // sign- or zero-extended and float codes with the high bits clear.
+  if (isNarrow(R.elem()) && narrowBits(R.elem()) < 8)
+    for (int64_t I = 0, N = R.numElements(); I < N; ++I)
+      R.data()[I] = isNarrowInt(R.elem())
+                        ? narrowFromInt(R.elem(), R.data()[I])
+                        : uint8_t(R.data()[I] & 0xF);
   return R;
 }
 

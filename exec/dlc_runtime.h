@@ -37,7 +37,21 @@ typedef enum dlc_dtype {
   DLC_U16 = 9,
   DLC_U32 = 10,
   DLC_U64 = 11,
-  DLC_BOOL = 12 /* one byte, 0 or 1 */
+  DLC_BOOL = 12, /* one byte, 0 or 1 */
+  /* Low-precision types, one byte per element (never packed): a float's
+     bit code in the low bits; a 4- or 2-bit integer's value, of which only
+     the low 4 or 2 bits are read and which outputs hold sign- or
+     zero-extended. */
+  DLC_F8E4M3FN = 13,
+  DLC_F8E4M3FNUZ = 14,
+  DLC_F8E5M2 = 15,
+  DLC_F8E5M2FNUZ = 16,
+  DLC_F8E8M0 = 17,
+  DLC_F4E2M1 = 18,
+  DLC_I4 = 19,
+  DLC_U4 = 20,
+  DLC_I2 = 21,
+  DLC_U2 = 22
 } dlc_dtype;
 
 /* Status codes. */

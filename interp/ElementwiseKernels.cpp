@@ -1,5 +1,6 @@
 // Interpreter kernels for elementwise ops: unary math, cast, dropout, binary
 // arithmetic and comparisons with numpy broadcasting, logical ops and where.
+#include "ir/LowPrecision.h"
 #include "interp/Kernels.h"
 
 #include "ir/Random.h"
@@ -169,8 +170,27 @@ llvm::Error interp::evalUnary(const Operation &Op, TensorList In,
     return llvm::Error::success();
   }
   if (Op.kind() == OpKind::Cast) {
-    for (int64_t I = 0; I < N; ++I)
-      castElem(X, I, R);
+    DType From = X.elem(), To = R.elem();
+    if (!isNarrow(From) && !isNarrow(To)) {
+      for (int64_t I = 0; I < N; ++I)
+        castElem(X, I, R);
+      return llvm::Error::success();
+    }
+    auto Round = parseE8M0Round(Op.getString("round_mode"));
+    if (!Round)
+      return opError(Op, "round_mode must be up, down or nearest");
+    bool Sat = Op.getBool("saturate");
+    for (int64_t I = 0; I < N; ++I) {
+      if (isNarrow(To) && (isNarrowFloat(To) || isFloat(From) ||
+                           isNarrowFloat(From)))
+        R.data()[I] = narrowFromDouble(To, X.getF(I), Sat, *Round);
+      else if (isNarrow(To))
+        R.data()[I] = narrowFromInt(To, X.getI(I));
+      else if (isNarrowFloat(From))
+        R.setF(I, X.getF(I)); // the exact value, then as from f64
+      else
+        castElem(X, I, R); // from i4, u4, i2, u2: as from i8, u8
+    }
     return llvm::Error::success();
   }
   if (R.elem() != X.elem())
@@ -195,6 +215,12 @@ llvm::Error interp::evalUnary(const Operation &Op, TensorList In,
   if (Op.kind() == OpKind::Not && isInteger(X.elem())) {
     for (int64_t I = 0; I < N; ++I)
       R.setI(I, ~X.getI(I)); // setI wraps to the element width
+    return llvm::Error::success();
+  }
+  if (isNarrow(X.elem())) {
+    if (Op.kind() != OpKind::Identity)
+      return opError(Op, "unsupported element type " + dtypeName(X.elem()));
+    R = X; // codes are copied, never decoded
     return llvm::Error::success();
   }
   if (isIntLike(X.elem())) {

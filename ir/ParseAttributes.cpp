@@ -1,6 +1,7 @@
 // The IR parser, part 2: attribute values (numbers, strings, lists, element
 // types, dense and resource tensors), attribute dictionaries and the
 // weights directive. Part 1 (types, ops, functions) is Parser.cpp.
+#include "ir/LowPrecision.h"
 #include "ir/ParserImpl.h"
 #include "ir/Weights.h"
 
@@ -55,8 +56,14 @@ static bool fitsInteger(DType T, int64_t V) {
   case DType::I16: return V >= INT16_MIN && V <= INT16_MAX;
   case DType::I32: return V >= INT32_MIN && V <= INT32_MAX;
   case DType::I64: return true;
+  case DType::I4: return V >= -8 && V <= 7;
+  case DType::U4: return V >= 0 && V <= 15;
+  case DType::I2: return V >= -2 && V <= 1;
+  case DType::U2: return V >= 0 && V <= 3;
   case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
   case DType::Str:
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
     return true;
   }
   llvm_unreachable("bad dtype");
@@ -77,7 +84,7 @@ llvm::Expected<Attribute> Parser::parseDense() {
   if (auto E = expect(Tok::LSquare, "'[' before the tensor elements"))
     return std::move(E);
   int64_t Count = 0;
-  bool IsInt = !isFloat(T->elem());
+  bool IsInt = !isFloat(T->elem()) && !isNarrowFloat(T->elem());
   if (!consumeIf(Tok::RSquare)) {
     while (true) {
       if (Count >= std::max<int64_t>(N, 1) || N == 0)

@@ -96,6 +96,12 @@ static void printTensorElems(const Tensor &T, llvm::raw_ostream &OS) {
     case DType::F32:
     case DType::F16:
     case DType::BF16:
+    case DType::F8E4M3FN:
+    case DType::F8E4M3FNUZ:
+    case DType::F8E5M2:
+    case DType::F8E5M2FNUZ:
+    case DType::F8E8M0:
+    case DType::F4E2M1:
       OS << formatFloat(float(T.getF(I)));
       break;
     case DType::F64:
@@ -104,6 +110,10 @@ static void printTensorElems(const Tensor &T, llvm::raw_ostream &OS) {
     case DType::Bool:
       OS << (T.getI(I) ? "true" : "false");
       break;
+    case DType::I4:
+    case DType::U4:
+    case DType::I2:
+    case DType::U2:
     case DType::I8:
     case DType::I16:
     case DType::I32:

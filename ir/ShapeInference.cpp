@@ -2,6 +2,7 @@
 // rules for elementwise, reduction, matmul, loss and source ops. Rules for
 // convolution, pooling and normalization ops are in ShapeRulesNN.cpp, for
 // movement ops in ShapeRulesMovement.cpp.
+#include "ir/LowPrecision.h"
 #include "ir/ShapeRules.h"
 
 #include "llvm/ADT/SmallSet.h"
@@ -106,14 +107,38 @@ static std::string typeList(llvm::ArrayRef<TensorType> Ts) {
   return S;
 }
 
+/// Whether an op accepts the storage-only narrow element types (casts and
+/// ops that only move elements).
+static bool acceptsNarrow(OpKind K) {
+  return K == OpKind::Cast || K == OpKind::Identity || K == OpKind::Where ||
+         K == OpKind::Reshape || K == OpKind::Transpose ||
+         K == OpKind::Flatten || K == OpKind::Squeeze ||
+         K == OpKind::Unsqueeze || K == OpKind::Concat ||
+         K == OpKind::Split || K == OpKind::Slice || K == OpKind::Gather ||
+         K == OpKind::Expand || K == OpKind::Tile || K == OpKind::ShapeOf ||
+         K == OpKind::Constant;
+}
+
+static llvm::Error narrowError(const Ctx &C, llvm::StringRef What, DType E) {
+  return C.err(What.str() + " has element type " + dtypeName(E).str() +
+               ", which only casts and data-movement ops accept; cast it "
+               "to a wider type first");
+}
+
 /// Element-type rules implied by the op's traits.
 static llvm::Error checkElementTypes(const Ctx &C) {
   const OpInfo &I = C.Op.info();
+  if (C.Op.kind() == OpKind::Cast &&
+      !parseE8M0Round(C.Op.getString("round_mode")))
+    return C.err("round_mode must be up, down or nearest, got '" +
+                 C.Op.getString("round_mode").str() + "'");
   for (size_t K = 0; K < C.In.size(); ++K) {
     DType E = C.In[K].elem();
     if (E == DType::Str && !I.has(Strings))
       return C.err("operand " + std::to_string(K) +
                    " is a str tensor, which this op does not take");
+    if (isNarrow(E) && !acceptsNarrow(C.Op.kind()))
+      return narrowError(C, "operand " + std::to_string(K), E);
     // Loss labels may be integers; the loss rule checks them.
     if (I.has(FloatOnly) && !isFloat(E) && !(I.has(Loss) && K == 1))
       return C.err("operand " + std::to_string(K) + " has element type " +
@@ -523,6 +548,8 @@ dlc::inferResultTypes(const Operation &Op,
     if (T.elem() == DType::Str && !I.has(Strings))
       return C.err("cannot make str tensors");
   for (const TensorType &T : *R) {
+    if (isNarrow(T.elem()) && !acceptsNarrow(Op.kind()))
+      return narrowError(C, "the result", T.elem());
     auto Num = T.numElements();
     if (Num && *Num > MaxElements)
       return C.err("result " + T.str() + " has more than 2^40 elements");

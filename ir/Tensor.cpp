@@ -1,5 +1,6 @@
 // Tensor storage, element conversion and half-precision helpers.
 #include "ir/Tensor.h"
+#include "ir/LowPrecision.h"
 
 #include <cmath>
 #include <cstring>
@@ -124,6 +125,10 @@ double Tensor::getF(int64_t I) const {
   case DType::U64: return double(as<uint64_t>()[I]);
   case DType::Bool: return as<uint8_t>()[I] ? 1.0 : 0.0;
   case DType::Str: break; // callers dispatch on string tensors first
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    return narrowToDouble(Elem, as<uint8_t>()[I]);
   }
   llvm_unreachable("numeric access to a string tensor or a bad dtype");
 }
@@ -156,6 +161,11 @@ void Tensor::setF(int64_t I, double V) {
   case DType::U64: as<uint64_t>()[I] = saturate<uint64_t>(V); return;
   case DType::Bool: as<uint8_t>()[I] = V != 0.0; return;
   case DType::Str: break;
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    as<uint8_t>()[I] = narrowFromDouble(Elem, V);
+    return;
   }
   llvm_unreachable("numeric access to a string tensor or a bad dtype");
 }
@@ -172,6 +182,10 @@ int64_t Tensor::getI(int64_t I) const {
   // Values of 2^63 and above come back as their two's complement bits.
   case DType::U64: return int64_t(as<uint64_t>()[I]);
   case DType::Bool: return as<uint8_t>()[I] != 0;
+  case DType::I4: case DType::I2: return int8_t(as<uint8_t>()[I]);
+  case DType::U4: case DType::U2: return as<uint8_t>()[I];
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
   case DType::F32:
   case DType::F64:
   case DType::F16:
@@ -193,6 +207,11 @@ void Tensor::setI(int64_t I, int64_t V) {
   case DType::U32: as<uint32_t>()[I] = uint32_t(V); return;
   case DType::U64: as<uint64_t>()[I] = uint64_t(V); return;
   case DType::Bool: as<uint8_t>()[I] = V != 0; return;
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    as<uint8_t>()[I] = narrowFromInt(Elem, V);
+    return;
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
   case DType::F32:
   case DType::F64:
   case DType::F16:

@@ -37,7 +37,7 @@ unsigned dlc::dtypeSize(DType T) {
 }
 
 namespace {
-enum class DClass { Float, SignedInt, UnsignedInt, Bool, String };
+enum class DClass { Float, SignedInt, UnsignedInt, Bool, Narrow, String };
 DClass dclass(DType T) {
   switch (T) {
 #define X(Id, Name, Size, Class)                                               \
@@ -55,6 +55,7 @@ bool dlc::isInteger(DType T) {
   return dclass(T) == DClass::SignedInt || dclass(T) == DClass::UnsignedInt;
 }
 bool dlc::isSigned(DType T) { return dclass(T) == DClass::SignedInt; }
+bool dlc::isNarrow(DType T) { return dclass(T) == DClass::Narrow; }
 
 std::string Dim::str() const {
   if (isStatic())

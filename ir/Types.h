@@ -17,6 +17,10 @@ namespace dlc {
 /// `str` (a byte string, UTF-8 by convention) has no inline byte size: a
 /// Tensor keeps its elements as std::strings, compiled code never sees them
 /// (ops on strings run as host steps, see exec/Steps.h), and dtypeSize is 0.
+/// The Narrow types (8-, 4- and 2-bit floats, 4- and 2-bit integers) are
+/// storage-only: one byte per element in every dlc buffer (a float's bit
+/// code in the low bits; an integer's value, sign- or zero-extended), moved
+/// by data-movement ops and converted by `cast` (see ir/LowPrecision.h).
 #define DLC_DTYPES(X)                                                          \
   X(F32, "f32", 4, Float)                                                      \
   X(F64, "f64", 8, Float)                                                      \
@@ -31,6 +35,16 @@ namespace dlc {
   X(U32, "u32", 4, UnsignedInt)                                                \
   X(U64, "u64", 8, UnsignedInt)                                                \
   X(Bool, "bool", 1, Bool)                                                     \
+  X(F8E4M3FN, "f8e4m3fn", 1, Narrow)                                           \
+  X(F8E4M3FNUZ, "f8e4m3fnuz", 1, Narrow)                                       \
+  X(F8E5M2, "f8e5m2", 1, Narrow)                                               \
+  X(F8E5M2FNUZ, "f8e5m2fnuz", 1, Narrow)                                       \
+  X(F8E8M0, "f8e8m0", 1, Narrow)                                               \
+  X(F4E2M1, "f4e2m1", 1, Narrow)                                               \
+  X(I4, "i4", 1, Narrow)                                                       \
+  X(U4, "u4", 1, Narrow)                                                       \
+  X(I2, "i2", 1, Narrow)                                                       \
+  X(U2, "u2", 1, Narrow)                                                       \
   X(Str, "str", 0, String)
 
 enum class DType : uint8_t {
@@ -39,7 +53,7 @@ enum class DType : uint8_t {
 #undef X
 };
 
-constexpr unsigned NumDTypes = 14;
+constexpr unsigned NumDTypes = 24;
 
 llvm::StringRef dtypeName(DType T);
 std::optional<DType> parseDType(llvm::StringRef Name);
@@ -48,6 +62,7 @@ bool isFloat(DType T);
 bool isInteger(DType T); // signed or unsigned, not bool
 bool isSigned(DType T);
 inline bool isString(DType T) { return T == DType::Str; }
+bool isNarrow(DType T); // storage-only low-precision type
 
 /// One dimension of a tensor type: a number, a named symbol (`N`), or
 /// unknown (`?`, a size only known at run time).

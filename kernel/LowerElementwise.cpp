@@ -10,9 +10,21 @@
 #include "kernel/LoweringUtil.h"
 
 #include "ir/Location.h"
+#include "ir/LowPrecision.h"
 
 using namespace dlc;
 using namespace dlc::kir;
+
+void kir::castAttrs(const Operation &Op,
+                    std::vector<std::pair<std::string, double>> &Attrs) {
+  if (Op.kind() != OpKind::Cast)
+    return;
+  if (!Op.getBool("saturate"))
+    Attrs.push_back({"saturate", 0.0});
+  if (auto R = parseE8M0Round(Op.getString("round_mode")))
+    if (*R != E8M0Round::Up)
+      Attrs.push_back({"round_mode", double(int(*R))});
+}
 
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerElementwise(const Operation &Op, llvm::StringRef Name) {
@@ -67,6 +79,7 @@ dlc::lowerElementwise(const Operation &Op, llvm::StringRef Name) {
   for (const AttrSpec &S : Op.info().Attrs)
     if (S.Kind == AttrKind::Float)
       Attrs.push_back({S.Name.str(), Op.getFloat(S.Name)});
+  castAttrs(Op, Attrs);
   KValue *V = B.scalar(Op.kind(), Scalars, SType::of(RT.elem()), Attrs);
   B.store(V, Out, IVs);
   // Result elements are independent: the outermost loop runs in parallel.

@@ -103,6 +103,7 @@ private:
     for (const AttrSpec &S : Op.info().Attrs)
       if (S.Kind == AttrKind::Float)
         Attrs.push_back({S.Name.str(), Op.getFloat(S.Name)});
+    castAttrs(Op, Attrs);
     return B.scalar(Op.kind(), Args, SType::vec(Op.result()->Type.elem(), Lanes),
                     Attrs);
   }

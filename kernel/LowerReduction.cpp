@@ -33,6 +33,10 @@ static double lowest(DType E) {
     return -INFINITY;
   case DType::Str:
     break; // never lowered: ops on str tensors run as host steps
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    break; // storage-only: the verifier rejects reductions over them
   }
   llvm_unreachable("bad dtype");
 }
@@ -54,6 +58,10 @@ static double highest(DType E) {
     return INFINITY;
   case DType::Str:
     break; // never lowered: ops on str tensors run as host steps
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    break; // storage-only: the verifier rejects reductions over them
   }
   llvm_unreachable("bad dtype");
 }

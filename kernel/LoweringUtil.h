@@ -66,6 +66,11 @@ bool isDepthwiseConv(const Operation &Op, DType OutElem);
 void buildDepthwiseConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
                         KValue *Bias, KValue *Out, const Epilogue *Epi);
 
+/// Appends a cast's non-default `saturate` (0) and `round_mode` (1 down,
+/// 2 nearest) to the scalar attributes of its kernel op.
+void castAttrs(const Operation &Op,
+               std::vector<std::pair<std::string, double>> &Attrs);
+
 /// A reduction's combining op and its identity for element type E.
 void reductionCombine(OpKind Reduce, DType E, OpKind &Combine, double &Init);
 

@@ -355,9 +355,15 @@ Why OpWriter::write() {
     break;
   case OpKind::Clip:
     return clip();
-  case OpKind::Cast:
-    attrInt(same("Cast"), "to", onnxTypeCode(Op.getType("to")));
+  case OpKind::Cast: {
+    onnx::NodeProto &N = same("Cast");
+    attrInt(N, "to", onnxTypeCode(Op.getType("to")));
+    if (!Op.getBool("saturate"))
+      attrInt(N, "saturate", 0);
+    if (Op.getString("round_mode") != "up")
+      attrString(N, "round_mode", Op.getString("round_mode"));
     break;
+  }
 
   case OpKind::ReduceSum: return reduce("ReduceSum");
   case OpKind::ReduceMean: return reduce("ReduceMean");

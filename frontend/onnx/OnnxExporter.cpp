@@ -11,6 +11,7 @@
 //    node; every graph output carries its element type and dims (numbers,
 //    dim_param for symbols, nothing for unknown dims).
 #include "frontend/onnx/OnnxExporter.h"
+#include "ir/LowPrecision.h"
 
 #include "frontend/onnx/ExportContext.h"
 
@@ -32,8 +33,22 @@ int32_t onnxexp::onnxTypeCode(DType E) {
   case DType::I32: return onnx::TensorProto::INT32;
   case DType::I64: return onnx::TensorProto::INT64;
   case DType::U8: return onnx::TensorProto::UINT8;
+  case DType::U16: return onnx::TensorProto::UINT16;
+  case DType::U32: return onnx::TensorProto::UINT32;
+  case DType::U64: return onnx::TensorProto::UINT64;
   case DType::Bool: return onnx::TensorProto::BOOL;
   case DType::Str: return onnx::TensorProto::STRING;
+  // Codes of ONNX versions after 1.12.
+  case DType::F8E4M3FN: return 17;
+  case DType::F8E4M3FNUZ: return 18;
+  case DType::F8E5M2: return 19;
+  case DType::F8E5M2FNUZ: return 20;
+  case DType::U4: return 21;
+  case DType::I4: return 22;
+  case DType::F4E2M1: return 23;
+  case DType::F8E8M0: return 24;
+  case DType::U2: return 25;
+  case DType::I2: return 26;
   }
   llvm_unreachable("unknown element type");
 }
@@ -49,8 +64,20 @@ void onnxexp::tensorToProto(const Tensor &T, llvm::StringRef Name,
       P.add_string_data(S);
     return;
   }
-  // dlc tensors are row-major little-endian, as raw_data wants.
-  P.set_raw_data(T.data(), T.byteSize());
+  // dlc tensors are row-major little-endian, as raw_data wants, except that
+  // ONNX packs 4- and 2-bit elements from the low bits of each byte up.
+  unsigned Bits = isNarrow(T.elem()) ? narrowBits(T.elem()) : 8;
+  if (Bits == 8) {
+    P.set_raw_data(T.data(), T.byteSize());
+    return;
+  }
+  int64_t N = T.numElements();
+  std::string Packed((N * Bits + 7) / 8, '\0');
+  for (int64_t I = 0; I < N; ++I) {
+    uint8_t V = T.data()[I] & uint8_t((1u << Bits) - 1);
+    Packed[I * Bits / 8] = char(uint8_t(Packed[I * Bits / 8]) | (V << (I * Bits % 8)));
+  }
+  P.set_raw_data(Packed);
 }
 
 std::string ExportContext::unique(llvm::StringRef Name) {

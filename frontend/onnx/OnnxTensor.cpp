@@ -3,7 +3,9 @@
 
 #include "interp/Interpreter.h"
 #include "ir/Location.h"
+#include "ir/LowPrecision.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -33,6 +35,18 @@ std::optional<DType> onnximp::dtypeFromOnnx(int32_t Code) {
   case onnx::TensorProto::DOUBLE: return DType::F64;
   case onnx::TensorProto::BFLOAT16: return DType::BF16;
   case onnx::TensorProto::STRING: return DType::Str;
+  // Codes of the ONNX versions after 1.12, which the Debian proto classes
+  // do not name.
+  case 17: return DType::F8E4M3FN;
+  case 18: return DType::F8E4M3FNUZ;
+  case 19: return DType::F8E5M2;
+  case 20: return DType::F8E5M2FNUZ;
+  case 21: return DType::U4;
+  case 22: return DType::I4;
+  case 23: return DType::F4E2M1;
+  case 24: return DType::F8E8M0;
+  case 25: return DType::U2;
+  case 26: return DType::I2;
   default: return std::nullopt;
   }
 }
@@ -100,6 +114,48 @@ externalData(const onnx::TensorProto &P, llvm::StringRef BaseDir,
   return std::string((*Buf)->getBufferStart() + Offset, Bytes);
 }
 
+/// A narrow-type tensor from its ONNX bytes: 8-bit codes one per byte, 4-
+/// and 2-bit elements packed from the low bits of each byte up.
+static Tensor unpackNarrow(DType E, llvm::ArrayRef<int64_t> Dims, uint64_t N,
+                           llvm::function_ref<uint8_t(uint64_t)> Byte) {
+  Tensor T(E, Dims);
+  unsigned Bits = narrowBits(E);
+  for (uint64_t I = 0; I < N; ++I) {
+    uint64_t Bit = I * Bits;
+    uint8_t V = uint8_t(Byte(Bit / 8) >> (Bit % 8)) & uint8_t((1u << Bits) - 1);
+    T.as<uint8_t>()[I] = isNarrowInt(E) ? narrowFromInt(E, V) : V;
+  }
+  return T;
+}
+
+static llvm::Expected<Tensor> narrowFromProto(const onnx::TensorProto &P,
+                                              llvm::StringRef BaseDir, DType E,
+                                              llvm::ArrayRef<int64_t> Dims,
+                                              uint64_t N) {
+  uint64_t Bytes = (N * narrowBits(E) + 7) / 8;
+  auto FromString = [&](const std::string &S) -> llvm::Expected<Tensor> {
+    if (S.size() != Bytes)
+      return tErr("data has " + std::to_string(S.size()) +
+                  " bytes, its shape and type need " + std::to_string(Bytes));
+    return unpackNarrow(E, Dims, N, [&](uint64_t I) { return uint8_t(S[I]); });
+  };
+  if (P.data_location() == onnx::TensorProto::EXTERNAL) {
+    auto S = externalData(P, BaseDir, Bytes);
+    if (!S)
+      return S.takeError();
+    return FromString(*S);
+  }
+  if (P.has_raw_data())
+    return FromString(P.raw_data());
+  // int32_data holds one 8-bit code, or one byte of packed 4- or 2-bit
+  // elements, per entry.
+  if (uint64_t(P.int32_data_size()) != Bytes)
+    return tErr("holds " + std::to_string(P.int32_data_size()) +
+                " values, its shape and type need " + std::to_string(Bytes));
+  return unpackNarrow(E, Dims, N,
+                      [&](uint64_t I) { return uint8_t(P.int32_data(I)); });
+}
+
 llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
                                                 llvm::StringRef BaseDir) {
   auto E = dtypeFromOnnx(P.data_type());
@@ -120,6 +176,8 @@ llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
   if (N * Size > InterpreterTensorLimit)
     return tErr("tensor of " + std::to_string(N) +
                      " elements is larger than 4 GiB");
+  if (isNarrow(*E))
+    return narrowFromProto(P, BaseDir, *E, Dims, N);
   auto Count = [&](uint64_t Have) -> llvm::Error {
     if (Have != N)
       return tErr("holds " + std::to_string(Have) +
@@ -193,6 +251,10 @@ llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
     for (uint64_t I = 0; I < N; ++I)
       T.setI(I, int64_t(P.uint64_data(I)));
     return T;
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::F8E8M0: case DType::F4E2M1:
+  case DType::I4: case DType::U4: case DType::I2: case DType::U2:
+    llvm_unreachable("narrow types are read above");
   case DType::I8:
   case DType::I16:
   case DType::I32:

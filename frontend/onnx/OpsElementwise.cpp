@@ -1,6 +1,7 @@
 // ONNX elementwise ops that map one to one onto dlc ops (unary, binary with
 // broadcasting, comparisons, logic, Where, Cast), and the variadic ones.
 #include "frontend/onnx/NodeContext.h"
+#include "ir/LowPrecision.h"
 #include "frontend/onnx/OnnxTensor.h"
 
 #include <cmath>
@@ -78,29 +79,38 @@ static void gelu(NodeContext &C) {
   C.setOutput(0, C.op(OpKind::Gelu, {C.in(0)}, {aStr("approximate", A)}));
 }
 
+/// Cast (or CastLike) of input 0 to E with the node's saturate and
+/// round_mode, which only matter for casts to the 8-bit float types.
+static void castTo(NodeContext &C, DType E) {
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  std::string RM = C.attrStr("round_mode", "up");
+  if (!parseE8M0Round(RM))
+    return C.fail("round_mode must be up, down or nearest, got '" + RM + "'");
+  if (X->Type.elem() == E)
+    return C.setOutput(0, C.op(OpKind::Identity, {X}));
+  std::vector<NamedAttr> Attrs = {aType("to", E)};
+  if (!C.attrInt("saturate", 1))
+    Attrs.push_back(aBool("saturate", false));
+  if (RM != "up")
+    Attrs.push_back(aStr("round_mode", RM));
+  C.setOutput(0, C.op(OpKind::Cast, {X}, Attrs));
+}
+
 static void cast(NodeContext &C) {
   C.allowAttrs({"to", "saturate", "round_mode"});
   int64_t To = C.attrInt("to", 0);
   auto E = dtypeFromOnnx(To);
   if (!E)
     return C.fail("cast to " + onnxTypeName(To) + " is not supported");
-  if (C.attrStr("round_mode", "up") != "up")
-    return C.fail("round_mode other than 'up' is not supported");
-  Value *X = C.in(0);
-  if (!X)
-    return;
-  C.setOutput(0, X->Type.elem() == *E ? C.op(OpKind::Identity, {X})
-                                      : C.cast(X, *E));
+  castTo(C, *E);
 }
 
 static void castLike(NodeContext &C) {
   C.allowAttrs({"saturate", "round_mode"});
-  Value *X = C.in(0), *T = C.in(1);
-  if (!X || !T)
-    return;
-  C.setOutput(0, X->Type.elem() == T->Type.elem()
-                     ? C.op(OpKind::Identity, {X})
-                     : C.cast(X, T->Type.elem()));
+  if (Value *T = C.in(1))
+    castTo(C, T->Type.elem());
 }
 
 /// Pow: the result has the base's type; integer bases compute in f64.

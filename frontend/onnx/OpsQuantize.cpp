@@ -2,10 +2,11 @@
 // (round half to even, add the zero point, saturate by the cast),
 // DequantizeLinear ((x - zero point) * scale) with per-tensor or per-axis
 // scales, and DynamicQuantizeLinear (uint8 with a scale and zero point from
-// the data's range). Blocked quantization and the 4-bit, 2-bit and float8
-// types are not supported.
+// the data's range), also to and from the 8-, 4- and 2-bit types. Blocked
+// quantization is not supported.
 #include "frontend/onnx/NodeContext.h"
 #include "frontend/onnx/OnnxTensor.h"
+#include "ir/LowPrecision.h"
 
 using namespace dlc;
 using namespace dlc::onnximp;
@@ -13,6 +14,11 @@ using namespace dlc::onnximp;
 /// S (a scalar or a 1-D per-axis tensor) shaped to broadcast against X.
 static Value *alongAxis(NodeContext &C, Value *S, Value *X) {
   if (!S || !X || S->Type.rank() == 0)
+    return S;
+  // A 1-element 1-D scale or zero point (as the float8 tests use) is per
+  // tensor: it broadcasts against X as it is.
+  if (S->Type.rank() == 1 && S->Type.dim(0).isStatic() &&
+      S->Type.dim(0).size() == 1 && X->Type.rank() >= 1)
     return S;
   int64_t R = X->Type.rank();
   if (S->Type.rank() != 1) {
@@ -52,14 +58,26 @@ static void dequantizeLinear(NodeContext &C) {
   C.setOutput(0, C.cast(Y, E));
 }
 
-/// round(X / Scale) + ZP, saturated to the integer type E by the cast.
+/// round(X / Scale) + ZP, saturated to the integer type E by the cast (4-
+/// and 2-bit integers by a clip first, as their casts wrap); to a narrow
+/// float type, X / Scale + ZP rounded by the cast, saturating if Saturate.
 static Value *quantize(NodeContext &C, Value *X, Value *Scale, Value *ZP,
-                       DType E) {
+                       DType E, bool Saturate) {
   DType W = X->Type.elem() == DType::F64 ? DType::F64 : DType::F32;
-  Value *Q = C.op(OpKind::Round, {C.op(OpKind::Div, {C.cast(X, W), C.cast(Scale, W)})});
+  Value *Q = C.op(OpKind::Div, {C.cast(X, W), C.cast(Scale, W)});
+  if (!isNarrowFloat(E))
+    Q = C.op(OpKind::Round, {Q});
   if (ZP)
     Q = C.op(OpKind::Add, {Q, C.cast(ZP, W)});
-  return C.cast(Q, E);
+  if (isNarrowInt(E)) {
+    int Bits = int(narrowBits(E));
+    double Lo = isNarrowSigned(E) ? -(1 << (Bits - 1)) : 0;
+    double Hi = isNarrowSigned(E) ? (1 << (Bits - 1)) - 1 : (1 << Bits) - 1;
+    Q = C.op(OpKind::Clip, {Q}, {aFloat("min", Lo), aFloat("max", Hi)});
+  }
+  if (!isNarrowFloat(E) || Saturate)
+    return C.cast(Q, E);
+  return C.op(OpKind::Cast, {Q}, {aType("to", E), aBool("saturate", false)});
 }
 
 static void quantizeLinear(NodeContext &C) {
@@ -79,9 +97,10 @@ static void quantizeLinear(NodeContext &C) {
       return C.fail("output_dtype is not supported");
     E = *D;
   }
-  if (!isInteger(E))
+  if ((!isInteger(E) && !isNarrow(E)) || E == DType::F8E8M0)
     return C.fail("quantizing to " + dtypeName(E) + " is not supported");
-  C.setOutput(0, quantize(C, X, alongAxis(C, S, X), alongAxis(C, ZP, X), E));
+  bool Sat = C.attrInt("saturate", 1) != 0;
+  C.setOutput(0, quantize(C, X, alongAxis(C, S, X), alongAxis(C, ZP, X), E, Sat));
 }
 
 /// scale = (max(x, 0) - min(x, 0)) / 255, zero point = saturate(round(-min /
@@ -99,7 +118,7 @@ static void dynamicQuantizeLinear(NodeContext &C) {
   Value *Scale = C.op(OpKind::Div, {C.op(OpKind::Sub, {Hi, Lo}), C.scalar(E, 255)});
   Value *ZP = C.cast(C.op(OpKind::Round, {C.op(OpKind::Div, {C.op(OpKind::Neg, {Lo}), Scale})}),
                      DType::U8);
-  C.setOutput(0, quantize(C, X, Scale, ZP, DType::U8));
+  C.setOutput(0, quantize(C, X, Scale, ZP, DType::U8, true));
   C.setOutput(1, Scale);
   C.setOutput(2, ZP);
 }
