@@ -30,7 +30,10 @@ Value *NodeContext::in(unsigned I) {
     return nullptr;
   }
   Value *V = VT.Values.lookup(Node.input(I));
-  if (!V && isSequence(Node.input(I)))
+  if (!V && VT.Nones.count(Node.input(I)))
+    fail("input '" + Node.input(I) + "' is an empty optional, but this "
+         "operand must be a tensor");
+  else if (!V && isSequence(Node.input(I)))
     fail("input '" + Node.input(I) + "' is a sequence, but this operand must "
          "be a tensor");
   else if (!V)
@@ -141,6 +144,7 @@ static const char *typeWord(onnx::AttributeProto::AttributeType T) {
   case onnx::AttributeProto::FLOATS: return "a list of floats";
   case onnx::AttributeProto::STRINGS: return "a list of strings";
   case onnx::AttributeProto::TENSOR: return "a tensor";
+  case onnx::AttributeProto::GRAPH: return "a graph";
   default: return "another type";
   }
 }
@@ -190,6 +194,13 @@ std::vector<std::string> NodeContext::attrStrs(llvm::StringRef Name) {
 }
 const onnx::TensorProto *NodeContext::attrTensor(llvm::StringRef Name) {
   DLC_ATTR_GET(TENSOR, A->has_t(), &A->t(), nullptr)
+}
+const onnx::GraphProto *NodeContext::attrGraph(llvm::StringRef Name) {
+  if (!findAttr(Name)) {
+    fail("attribute '" + Name + "' is required");
+    return nullptr;
+  }
+  DLC_ATTR_GET(GRAPH, A->has_g(), &A->g(), nullptr)
 }
 #undef DLC_ATTR_GET
 
@@ -376,6 +387,7 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addRecurrentOps(All);
     addSignalOps(All);
     addStringOps(All);
+    addControlOps(All);
     llvm::StringMap<OpEntry> M;
     for (OpEntry &E : All)
       M.try_emplace(E.Name, E);

@@ -54,6 +54,14 @@ struct ValueTable {
   llvm::StringMap<RunSeq> RunSequences;
   /// Names whose producer failed or was unsupported: consumers are skipped.
   llvm::StringSet<> Poisoned;
+  /// Optionals known at import time to be empty. A non-empty optional is
+  /// its element itself (an entry of Values or Sequences).
+  llvm::StringSet<> Nones;
+  /// Whether Name is defined (a tensor, a sequence or an empty optional).
+  bool defines(llvm::StringRef Name) const {
+    return Values.count(Name) || Sequences.count(Name) ||
+           RunSequences.count(Name) || Nones.count(Name);
+  }
 };
 
 class NodeContext {
@@ -88,6 +96,8 @@ public:
   Value *valueNamed(llvm::StringRef Name) { return VT.Values.lookup(Name); }
   /// The function being built (for converters that rewrite whole paths).
   Function &function() { return F; }
+  /// The value table (for converters that import subgraphs).
+  ValueTable &values() { return VT; }
   /// Input I as one number (a scalar or one-element constant).
   std::optional<double> scalarIn(unsigned I, llvm::StringRef What);
 
@@ -103,6 +113,8 @@ public:
   std::vector<double> attrFloats(llvm::StringRef Name);
   std::vector<std::string> attrStrs(llvm::StringRef Name);
   const onnx::TensorProto *attrTensor(llvm::StringRef Name);
+  /// A subgraph attribute (then_branch, body, ...); fails when missing.
+  const onnx::GraphProto *attrGraph(llvm::StringRef Name);
   /// Fails for every attribute not in Known (an attribute the converter
   /// does not implement must not be ignored silently).
   void allowAttrs(std::initializer_list<llvm::StringRef> Known);
@@ -213,6 +225,7 @@ void addEinsumOps(std::vector<OpEntry> &T);
 void addRecurrentOps(std::vector<OpEntry> &T);
 void addSignalOps(std::vector<OpEntry> &T);
 void addStringOps(std::vector<OpEntry> &T);
+void addControlOps(std::vector<OpEntry> &T);
 
 /// The domain of the optimizer ops (Adam, ...) and Gradient.
 constexpr const char *TrainingDomain = "ai.onnx.preview.training";

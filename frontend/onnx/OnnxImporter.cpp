@@ -136,11 +136,9 @@ void GraphImporter::checkNodes() {
         P.add(Where, "'" + N.op_type() + "' is supported from opset " +
                          llvm::Twine(It->second.MinOpset));
     }
-    for (const auto &A : N.attribute())
-      if (A.type() == onnx::AttributeProto::GRAPH ||
-          A.type() == onnx::AttributeProto::GRAPHS)
-        P.add(Where, "subgraph attribute '" + A.name() +
-                         "' (control flow) is not supported");
+    // Subgraph attributes (If, Loop, Scan, SequenceMap) are imported by
+    // their converters (OpsControl.cpp); any other op rejects them as
+    // unknown attributes.
     for (const auto &In : N.input())
       if (!In.empty() && !Defined.count(In))
         P.add(Where, "reads '" + In + "', which " +
@@ -247,8 +245,7 @@ void GraphImporter::convertNodes(Function &F) {
     NodeContext C(F, VT, N, Opset, Loc::named(Where));
     It->second.Fn(C);
     for (int O = 0; O < N.output_size() && !C.failed(); ++O)
-      if (C.wantsOutput(O) && !VT.Values.count(N.output(O)) &&
-          !C.isSequence(N.output(O)))
+      if (C.wantsOutput(O) && !VT.defines(N.output(O)))
         C.fail("output " + llvm::Twine(O) + " ('" + N.output(O) +
                "') is not supported");
     if (C.failed()) {
@@ -271,6 +268,11 @@ void GraphImporter::addOutputs(Function &F) {
     if (VT.Poisoned.count(O.name()))
       continue;
     Value *V = VT.Values.lookup(O.name());
+    if (!V && VT.Nones.count(O.name())) {
+      P.add(File + ": output '" + O.name() + "'",
+            "is an empty optional; only tensor outputs are supported");
+      continue;
+    }
     if (!V && (VT.Sequences.count(O.name()) ||
                VT.RunSequences.count(O.name()))) {
       P.add(File + ": output '" + O.name() + "'",

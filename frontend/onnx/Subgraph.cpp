@@ -54,7 +54,7 @@ void onnximp::setItemOutput(NodeContext &C, unsigned I, const Item &It) {
 namespace {
 
 /// Binds Name to It in VT, replacing whatever Name was bound to.
-void bind(ValueTable &VT, llvm::StringRef Name, const Item &It) {
+void bindItem(ValueTable &VT, llvm::StringRef Name, const Item &It) {
   VT.Values.erase(Name);
   VT.Sequences.erase(Name);
   VT.Nones.erase(Name);
@@ -105,7 +105,7 @@ public:
       VT.Nones.erase(S.Name);
       VT.Poisoned.erase(S.Name);
       if (S.Outer)
-        bind(VT, S.Name, *S.Outer);
+        bindItem(VT, S.Name, *S.Outer);
       if (S.Poisoned)
         VT.Poisoned.insert(S.Name);
     }
@@ -154,7 +154,7 @@ onnximp::importSubgraph(NodeContext &C, llvm::StringRef Attr,
       Scope.shadow(O);
 
   for (int K = 0; K < G.input_size(); ++K)
-    bind(VT, G.input(K).name(), Args[K]);
+    bindItem(VT, G.input(K).name(), Args[K]);
   for (const auto &I : G.initializer()) {
     auto T = tensorFromProto(I, ".");
     if (!T) {

@@ -1,0 +1,395 @@
+// ONNX control flow imported by unrolling (If, Loop, Scan, SequenceMap) and
+// optionals: models built with the protobuf classes, run through the JIT
+// and compared with the same computation written as a C++ loop; subgraphs
+// reading outer values by name (nested scopes, shadowing), run-time
+// conditions, and the errors for what cannot be unrolled.
+#include "codegen/Executor.h"
+#include "OnnxTestUtil.h"
+#include "frontend/onnx/OnnxImporter.h"
+#include "passes/Pass.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <gtest/gtest.h>
+
+using namespace dlc;
+using namespace onnx_test;
+
+namespace {
+
+void addIntAttr(onnx::NodeProto *N, const std::string &Name, int64_t V) {
+  auto *A = N->add_attribute();
+  A->set_name(Name);
+  A->set_type(onnx::AttributeProto::INT);
+  A->set_i(V);
+}
+
+void addIntsAttr(onnx::NodeProto *N, const std::string &Name,
+                 std::vector<int64_t> V) {
+  auto *A = N->add_attribute();
+  A->set_name(Name);
+  A->set_type(onnx::AttributeProto::INTS);
+  for (int64_t X : V)
+    A->add_ints(X);
+}
+
+/// Adds an empty subgraph attribute Name to N and returns it.
+onnx::GraphProto *addGraphAttr(onnx::NodeProto *N, const std::string &Name) {
+  auto *A = N->add_attribute();
+  A->set_name(Name);
+  A->set_type(onnx::AttributeProto::GRAPH);
+  A->mutable_g()->set_name(Name);
+  return A->mutable_g();
+}
+
+void addInit(onnx::GraphProto &G, const std::string &Name, int Type,
+             std::vector<int64_t> Dims, std::vector<double> Vals) {
+  auto *T = G.add_initializer();
+  T->set_name(Name);
+  T->set_data_type(Type);
+  for (int64_t D : Dims)
+    T->add_dims(D);
+  for (double V : Vals) {
+    if (Type == onnx::TensorProto::FLOAT)
+      T->add_float_data(float(V));
+    else if (Type == onnx::TensorProto::BOOL)
+      T->add_int32_data(V != 0);
+    else
+      T->add_int64_data(int64_t(V));
+  }
+}
+
+std::unique_ptr<CompiledFunction> compileModel(const onnx::ModelProto &M,
+                                               std::unique_ptr<Module> &Mod) {
+  auto R = importOnnx(M.SerializeAsString(), "m.onnx");
+  EXPECT_TRUE(!!R) << llvm::toString(R.takeError());
+  if (!R)
+    return nullptr;
+  Mod = std::move(*R);
+  PassManager PM;
+  EXPECT_FALSE(PM.addPipeline(optimizePipeline()));
+  EXPECT_FALSE(PM.run(*Mod));
+  auto CF = CompiledFunction::compile(*Mod->Functions.front(), 1, 1);
+  EXPECT_TRUE(!!CF) << llvm::toString(CF.takeError());
+  return CF ? std::move(*CF) : nullptr;
+}
+
+Tensor floats(std::vector<int64_t> Shape, std::vector<float> V) {
+  Tensor T(DType::F32, Shape);
+  for (size_t I = 0; I < V.size(); ++I)
+    T.as<float>()[I] = V[I];
+  return T;
+}
+
+Tensor boolean(bool B) {
+  Tensor T(DType::Bool, {});
+  T.setI(0, B);
+  return T;
+}
+
+size_t countOps(const Module &M, OpKind K) {
+  size_t N = 0;
+  for (const auto &Op : M.Functions.front()->Body)
+    N += Op->kind() == K;
+  return N;
+}
+
+/// out = cond ? x + x : x * x, the branches reading x from the outer scope;
+/// the else branch defines a name ('x2') that the outer graph also defines
+/// after the If (shadowing must not leak).
+onnx::ModelProto ifModel(bool ConstCond, bool CondValue) {
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "x", {3});
+  if (ConstCond)
+    addInit(G, "cond", onnx::TensorProto::BOOL, {}, {double(CondValue)});
+  else
+    addTensorInput(G, "cond", {}, onnx::TensorProto::BOOL);
+  auto *If = addNode(G, "If", {"cond"}, {"out"});
+  auto *Then = addGraphAttr(If, "then_branch");
+  addNode(*Then, "Add", {"x", "x"}, {"t"});
+  Then->add_output()->set_name("t");
+  auto *Else = addGraphAttr(If, "else_branch");
+  addNode(*Else, "Mul", {"x", "x"}, {"x2"});
+  Else->add_output()->set_name("x2");
+  addNode(G, "Sub", {"out", "x"}, {"x2"});
+  G.add_output()->set_name("x2");
+  return M;
+}
+
+TEST(OnnxControl, IfWithConstantConditionImportsOnlyTheTakenBranch) {
+  for (bool Cond : {true, false}) {
+    std::unique_ptr<Module> Mod;
+    auto CF = compileModel(ifModel(true, Cond), Mod);
+    ASSERT_TRUE(CF);
+    EXPECT_EQ(countOps(*Mod, OpKind::Mul), Cond ? 0u : 1u);
+    EXPECT_EQ(countOps(*Mod, OpKind::Where), 0u);
+    auto Out = CF->run({floats({3}, {1, 2, -3})});
+    ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+    for (int I = 0; I < 3; ++I) {
+      float X = std::vector<float>{1, 2, -3}[I];
+      EXPECT_EQ((*Out)[0].as<float>()[I], (Cond ? X + X : X * X) - X);
+    }
+  }
+}
+
+TEST(OnnxControl, IfWithRunTimeConditionSelects) {
+  std::unique_ptr<Module> Mod;
+  auto CF = compileModel(ifModel(false, false), Mod);
+  ASSERT_TRUE(CF);
+  for (bool Cond : {true, false}) {
+    auto Out = CF->run({floats({3}, {1, 2, -3}), boolean(Cond)});
+    ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+    for (int I = 0; I < 3; ++I) {
+      float X = std::vector<float>{1, 2, -3}[I];
+      EXPECT_EQ((*Out)[0].as<float>()[I], (Cond ? X + X : X * X) - X);
+    }
+  }
+}
+
+TEST(OnnxControl, IfWithRunTimeConditionNeedsEqualBranchTypes) {
+  onnx::ModelProto M = ifModel(false, false);
+  auto *Else = M.mutable_graph()->mutable_node(0)->mutable_attribute(1)
+                   ->mutable_g();
+  addInit(*Else, "axes", onnx::TensorProto::INT64, {1}, {0});
+  Else->mutable_node(0)->set_output(0, "sq");
+  addNode(*Else, "ReduceSum", {"sq", "axes"}, {"x2"});
+  EXPECT_EQ(importError(M),
+            "m.onnx: node 'If_out' (If, opset 17): error: output 0 of the two "
+            "branches has different types (f32[3] and f32[1]); with a "
+            "condition known only at run time, both are computed and one is "
+            "selected, which needs equal types with known dims");
+}
+
+TEST(OnnxControl, ErrorInABranchNamesTheSubgraphNode) {
+  onnx::ModelProto M = ifModel(true, true);
+  auto *Then = M.mutable_graph()->mutable_node(0)->mutable_attribute(0)
+                   ->mutable_g();
+  Then->mutable_node(0)->set_op_type("NoSuchOp");
+  EXPECT_EQ(importError(M),
+            "m.onnx: node 'If_out' (If, opset 17): error: in subgraph "
+            "'then_branch', node 'Add_t' (NoSuchOp): op type 'NoSuchOp' is "
+            "not supported");
+}
+
+/// y_{i+1} = y_i * a + x[i] for i < trip (x read from the outer scope by
+/// Gather at the iteration number), scan output s_i = y_{i+1}; with
+/// WhileLess, the body's condition is y_{i+1} < limit (a run-time input).
+onnx::ModelProto loopModel(int64_t Trip, bool WhileLess) {
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "x", {8});
+  addTensorInput(G, "y0", {});
+  addInit(G, "trip", onnx::TensorProto::INT64, {}, {double(Trip)});
+  addInit(G, "a", onnx::TensorProto::FLOAT, {}, {0.5});
+  if (WhileLess)
+    addTensorInput(G, "limit", {});
+  addInit(G, "true", onnx::TensorProto::BOOL, {}, {1});
+  auto *L = addNode(G, "Loop", {"trip", "true", "y0"},
+                    WhileLess ? std::vector<std::string>{"y"}
+                              : std::vector<std::string>{"y", "s"});
+  auto *B = addGraphAttr(L, "body");
+  addTensorInput(*B, "i", {}, onnx::TensorProto::INT64);
+  addTensorInput(*B, "c", {}, onnx::TensorProto::BOOL);
+  addTensorInput(*B, "y_in", {});
+  addNode(*B, "Gather", {"x", "i"}, {"xi"});
+  addNode(*B, "Mul", {"y_in", "a"}, {"ya"});
+  addNode(*B, "Add", {"ya", "xi"}, {"y_out"});
+  if (WhileLess) {
+    addNode(*B, "Less", {"y_out", "limit"}, {"c_out"});
+  } else {
+    addNode(*B, "Identity", {"c"}, {"c_out"});
+    addNode(*B, "Identity", {"y_out"}, {"s_out"});
+  }
+  for (const char *O : {"c_out", "y_out"})
+    B->add_output()->set_name(O);
+  if (!WhileLess)
+    B->add_output()->set_name("s_out");
+  G.add_output()->set_name("y");
+  if (!WhileLess)
+    G.add_output()->set_name("s");
+  return M;
+}
+
+const std::vector<float> LoopX = {1, -2, 3, 4, -5, 6, 7, 8};
+
+TEST(OnnxControl, LoopUnrollsWithCarriedValuesAndScanOutputs) {
+  for (int64_t Trip : {1, 5}) {
+    std::unique_ptr<Module> Mod;
+    auto CF = compileModel(loopModel(Trip, false), Mod);
+    ASSERT_TRUE(CF);
+    auto Out = CF->run({floats({8}, LoopX), floats({}, {2})});
+    ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+    ASSERT_EQ((*Out)[1].type().str(), "f32[" + std::to_string(Trip) + "]");
+    float Y = 2;
+    for (int64_t I = 0; I < Trip; ++I) {
+      Y = Y * 0.5f + LoopX[I];
+      EXPECT_EQ((*Out)[1].as<float>()[I], Y) << I;
+    }
+    EXPECT_EQ((*Out)[0].as<float>()[0], Y);
+  }
+}
+
+TEST(OnnxControl, LoopWithRunTimeConditionStopsUpdating) {
+  std::unique_ptr<Module> Mod;
+  auto CF = compileModel(loopModel(6, true), Mod);
+  ASSERT_TRUE(CF);
+  for (float Limit : {-100.f, 0.f, 3.f, 5.f, 100.f}) {
+    auto Out = CF->run({floats({8}, LoopX), floats({}, {2}), floats({}, {Limit})});
+    ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+    float Y = 2;
+    for (int64_t I = 0; I < 6; ++I) { // do { ... } while (y < limit)
+      Y = Y * 0.5f + LoopX[I];
+      if (!(Y < Limit))
+        break;
+    }
+    EXPECT_EQ((*Out)[0].as<float>()[0], Y) << "limit " << Limit;
+  }
+}
+
+TEST(OnnxControl, LoopErrors) {
+  onnx::ModelProto M = loopModel(3, false);
+  auto &G = *M.mutable_graph();
+  G.mutable_initializer(0)->set_name("unused");
+  addTensorInput(G, "trip", {}, onnx::TensorProto::INT64);
+  std::string E = importError(M);
+  EXPECT_NE(E.find("(Loop, opset 17): error: the trip count ('trip') is "
+                   "computed at run time"),
+            std::string::npos)
+      << E;
+  // Binding the trip count (as for shape operands) makes it unrollable.
+  OnnxImportOptions O;
+  Tensor T(DType::I64, {});
+  T.setI(0, 3);
+  O.Bind["trip"] = T;
+  EXPECT_TRUE(!!importOnnx(M.SerializeAsString(), "m.onnx", O));
+
+  EXPECT_NE(importError(loopModel(100000, false))
+                .find("unrolling 100000 iterations of a 5-node body exceeds "
+                      "the limit of 65536 imported nodes"),
+            std::string::npos);
+  onnx::ModelProto S = loopModel(3, true);
+  // A run-time condition with scan outputs: their length is data-dependent.
+  auto *L = S.mutable_graph()->mutable_node(0);
+  L->add_output("s");
+  auto *B = L->mutable_attribute(0)->mutable_g();
+  addNode(*B, "Identity", {"y_out"}, {"s_out"});
+  B->add_output()->set_name("s_out");
+  E = importError(S);
+  EXPECT_NE(E.find("the loop's condition is computed at run time, so the "
+                   "length of its scan outputs is data-dependent"),
+            std::string::npos)
+      << E;
+}
+
+/// Scan (opset 9+) with a state read forward and a scan input read in
+/// reverse along axis 1; scan outputs stacked forward on axis 1 and in
+/// reverse on axis 0.
+TEST(OnnxControl, ScanDirectionsAndAxes) {
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "init", {2});
+  addTensorInput(G, "x", {2, 3});
+  auto *S = addNode(G, "Scan", {"init", "x"}, {"final", "fwd", "rev"});
+  addIntAttr(S, "num_scan_inputs", 1);
+  addIntsAttr(S, "scan_input_axes", {1});
+  addIntsAttr(S, "scan_input_directions", {1});
+  addIntsAttr(S, "scan_output_axes", {1, 0});
+  addIntsAttr(S, "scan_output_directions", {0, 1});
+  auto *B = addGraphAttr(S, "body");
+  addTensorInput(*B, "acc", {2});
+  addTensorInput(*B, "col", {2});
+  addNode(*B, "Add", {"acc", "col"}, {"acc_out"});
+  addNode(*B, "Mul", {"acc_out", "col"}, {"prod"});
+  for (const char *O : {"acc_out", "acc_out", "prod"})
+    B->add_output()->set_name(O);
+  for (const char *O : {"final", "fwd", "rev"})
+    G.add_output()->set_name(O);
+  std::unique_ptr<Module> Mod;
+  auto CF = compileModel(M, Mod);
+  ASSERT_TRUE(CF);
+  std::vector<float> X = {1, 2, 3, 4, 5, 6}, Init = {10, 20};
+  auto Out = CF->run({floats({2}, Init), floats({2, 3}, X)});
+  ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+  ASSERT_EQ((*Out)[1].type().str(), "f32[2,3]");
+  ASSERT_EQ((*Out)[2].type().str(), "f32[3,2]");
+  float Acc[2] = {Init[0], Init[1]};
+  for (int T = 0; T < 3; ++T) {
+    int Col = 2 - T; // reverse direction
+    for (int R = 0; R < 2; ++R) {
+      float V = X[R * 3 + Col];
+      Acc[R] += V;
+      EXPECT_EQ((*Out)[1].as<float>()[R * 3 + T], Acc[R]);
+      EXPECT_EQ((*Out)[2].as<float>()[(2 - T) * 2 + R], Acc[R] * V);
+    }
+  }
+  EXPECT_EQ((*Out)[0].as<float>()[0], Acc[0]);
+  EXPECT_EQ((*Out)[0].as<float>()[1], Acc[1]);
+}
+
+TEST(OnnxControl, ScanNeedsAStaticLength) {
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "x", {}, onnx::TensorProto::FLOAT, "n");
+  auto *S = addNode(G, "Scan", {"x"}, {"y"});
+  addIntAttr(S, "num_scan_inputs", 1);
+  auto *B = addGraphAttr(S, "body");
+  addTensorInput(*B, "e", {});
+  addNode(*B, "Neg", {"e"}, {"ne"});
+  B->add_output()->set_name("ne");
+  G.add_output()->set_name("y");
+  std::string E = importError(M);
+  EXPECT_NE(E.find("scan input 0 (f32[n]) needs a static scan length"),
+            std::string::npos)
+      << E;
+}
+
+/// SequenceMap over a constructed sequence and a tensor, then optionals:
+/// Optional(x) has an element, Optional(type) does not.
+TEST(OnnxControl, SequenceMapAndOptionals) {
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "a", {2});
+  addTensorInput(G, "b", {3});
+  addTensorInput(G, "k", {});
+  addNode(G, "SequenceConstruct", {"a", "b"}, {"s"});
+  auto *Map = addNode(G, "SequenceMap", {"s", "k"}, {"m"});
+  auto *B = addGraphAttr(Map, "body");
+  addTensorInput(*B, "e", {}, onnx::TensorProto::FLOAT, "n");
+  addTensorInput(*B, "kk", {});
+  addNode(*B, "Mul", {"e", "kk"}, {"ek"});
+  B->add_output()->set_name("ek");
+  addIntAttr(addNode(G, "ConcatFromSequence", {"m"}, {"cat"}), "axis", 0);
+  addNode(G, "Optional", {"cat"}, {"o"});
+  addNode(G, "OptionalHasElement", {"o"}, {"has"});
+  addNode(G, "OptionalGetElement", {"o"}, {"got"});
+  auto *E = addNode(G, "Optional", {}, {"none"});
+  auto *TA = E->add_attribute();
+  TA->set_name("type");
+  TA->set_type(onnx::AttributeProto::TYPE_PROTO);
+  TA->mutable_tp()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::FLOAT);
+  addNode(G, "OptionalHasElement", {"none"}, {"has_none"});
+  for (const char *O : {"got", "has", "has_none"})
+    G.add_output()->set_name(O);
+  std::unique_ptr<Module> Mod;
+  auto CF = compileModel(M, Mod);
+  ASSERT_TRUE(CF);
+  auto Out = CF->run({floats({2}, {1, 2}), floats({3}, {3, 4, 5}),
+                      floats({}, {-2})});
+  ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+  ASSERT_EQ((*Out)[0].type().str(), "f32[5]");
+  for (int I = 0; I < 5; ++I)
+    EXPECT_EQ((*Out)[0].as<float>()[I], -2.f * (I + 1));
+  EXPECT_EQ((*Out)[1].getI(0), 1);
+  EXPECT_EQ((*Out)[2].getI(0), 0);
+
+  addNode(G, "OptionalGetElement", {"none"}, {"bad"});
+  G.add_output()->set_name("bad");
+  EXPECT_NE(importError(M).find("(OptionalGetElement, opset 17): error: the "
+                                "optional 'none' is empty"),
+            std::string::npos)
+      << importError(M);
+}
+
+} // namespace
