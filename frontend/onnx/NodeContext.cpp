@@ -218,7 +218,12 @@ NodeContext::opN(OpKind K, llvm::ArrayRef<Value *> Operands,
   OpBuilder B(F, F.Body.end(), L);
   auto Op = B.tryCreate(K, Operands, std::move(Attrs));
   if (!Op) {
-    fail(llvm::toString(Op.takeError()));
+    // The node's location leads the driver's report already.
+    std::string Msg = llvm::toString(Op.takeError());
+    llvm::StringRef Rest(Msg);
+    if (Rest.consume_front(L.str()) && Rest.consume_front(": error: "))
+      Msg = Rest.str();
+    fail(Msg);
     return {};
   }
   llvm::SmallVector<Value *, 2> Results;

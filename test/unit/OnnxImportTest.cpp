@@ -124,9 +124,17 @@ TEST(OnnxImport, UnknownDType) {
                             "code 99 is not supported");
   onnx::ModelProto M2 = reluModel();
   M2.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+      ->set_elem_type(onnx::TensorProto::COMPLEX64);
+  EXPECT_EQ(importError(M2), "m.onnx: input 'x': error: element type "
+                             "COMPLEX64 is not supported");
+  // Strings import, but only string ops take them; the op's error is
+  // reported once, after the node's location.
+  onnx::ModelProto M3 = reluModel();
+  M3.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
       ->set_elem_type(onnx::TensorProto::STRING);
-  EXPECT_EQ(importError(M2), "m.onnx: input 'x': error: element type STRING "
-                             "is not supported");
+  EXPECT_EQ(importError(M3), "m.onnx: node 'relu1' (Relu, opset 17): error: "
+                             "'relu': operand 0 is a str tensor, which this "
+                             "op does not take");
 }
 
 TEST(OnnxImport, AttributeOfWrongType) {
