@@ -104,6 +104,15 @@ static void prelu(NodeContext &C) {
   C.allowAttrs({});
   Ex E{C};
   Value *X = C.in(0), *Slope = C.in(1);
+  // Before opset 7 a 1-D slope of more than one value is per channel (dim
+  // 1 of X), not numpy-broadcast against X's last dim.
+  if (C.Opset < 7 && X && Slope && Slope->Type.rank() == 1 &&
+      X->Type.rank() >= 2 &&
+      !(Slope->Type.dim(0).isStatic() && Slope->Type.dim(0).size() == 1)) {
+    std::vector<int64_t> Shape(X->Type.rank() - 1, 1);
+    Shape[0] = -1;
+    Slope = C.op(OpKind::Reshape, {Slope}, {aInts("shape", Shape)});
+  }
   Value *Neg = E.bin(OpKind::Less, X, E.s(X, 0));
   C.setOutput(0, E.where(Neg, E.mul(X, Slope), X));
 }
