@@ -13,13 +13,6 @@
 
 using namespace dlc;
 
-static double attrOr(const ScalarOpInput &In, llvm::StringRef Name, double Def) {
-  for (const auto &A : In.Attrs)
-    if (A.first == Name)
-      return A.second;
-  return Def;
-}
-
 /// The value of each code of T as float, from a constant table in M.
 static llvm::Value *decode(llvm::IRBuilder<> &B, llvm::Module &M, DType T,
                            llvm::Value *X) {

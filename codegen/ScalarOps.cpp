@@ -11,7 +11,7 @@
 
 using namespace dlc;
 
-static double attrOr(const ScalarOpInput &In, llvm::StringRef Name, double Def) {
+double dlc::attrOr(const ScalarOpInput &In, llvm::StringRef Name, double Def) {
   for (const auto &A : In.Attrs)
     if (A.first == Name)
       return A.second;

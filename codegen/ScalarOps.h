@@ -23,6 +23,9 @@ struct ScalarOpInput {
   llvm::ArrayRef<std::pair<std::string, double>> Attrs; // e.g. alpha, min
 };
 
+/// The numeric attribute Name of In, or Def when it is absent.
+double attrOr(const ScalarOpInput &In, llvm::StringRef Name, double Def);
+
 /// The LLVM type scalars of E compute in: f16 and bf16 as float, bool as i1.
 llvm::Type *scalarComputeType(llvm::IRBuilder<> &B, DType E);
 

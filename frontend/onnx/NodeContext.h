@@ -175,6 +175,21 @@ private:
   const onnx::AttributeProto *findAttr(llvm::StringRef Name) const;
 };
 
+/// Arithmetic shorthands over one node's context, for converters that
+/// write formulas (each returns null once the node has failed).
+struct Arith {
+  NodeContext &C;
+  Value *add(Value *A, Value *B) { return C.op(OpKind::Add, {A, B}); }
+  Value *sub(Value *A, Value *B) { return C.op(OpKind::Sub, {A, B}); }
+  Value *mul(Value *A, Value *B) { return C.op(OpKind::Mul, {A, B}); }
+  Value *div(Value *A, Value *B) { return C.op(OpKind::Div, {A, B}); }
+  Value *un(OpKind K, Value *A) { return C.op(K, {A}); }
+  Value *bin(OpKind K, Value *A, Value *B) { return C.op(K, {A, B}); }
+  Value *where(Value *Cond, Value *A, Value *B) {
+    return C.op(OpKind::Where, {Cond, A, B});
+  }
+};
+
 /// Attribute shorthands for building ops.
 NamedAttr aInt(llvm::StringRef N, int64_t V);
 NamedAttr aFloat(llvm::StringRef N, double V);

@@ -11,19 +11,9 @@ using namespace dlc::onnximp;
 
 namespace {
 /// Small expression helpers over one node's context.
-struct Ex {
-  NodeContext &C;
+struct Ex : Arith {
   Value *s(Value *Like, double V) {
     return Like ? C.scalar(Like->Type.elem(), V) : nullptr;
-  }
-  Value *add(Value *A, Value *B) { return C.op(OpKind::Add, {A, B}); }
-  Value *sub(Value *A, Value *B) { return C.op(OpKind::Sub, {A, B}); }
-  Value *mul(Value *A, Value *B) { return C.op(OpKind::Mul, {A, B}); }
-  Value *div(Value *A, Value *B) { return C.op(OpKind::Div, {A, B}); }
-  Value *un(OpKind K, Value *A) { return C.op(K, {A}); }
-  Value *bin(OpKind K, Value *A, Value *B) { return C.op(K, {A, B}); }
-  Value *where(Value *Cond, Value *A, Value *B) {
-    return C.op(OpKind::Where, {Cond, A, B});
   }
 };
 } // namespace

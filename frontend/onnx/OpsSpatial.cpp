@@ -12,19 +12,9 @@ using namespace dlc::onnximp;
 
 namespace {
 /// Expression helpers in one floating-point type F.
-struct Ex {
-  NodeContext &C;
+struct Ex : Arith {
   DType F;
   Value *s(double V) { return C.scalar(F, V); }
-  Value *add(Value *A, Value *B) { return C.op(OpKind::Add, {A, B}); }
-  Value *sub(Value *A, Value *B) { return C.op(OpKind::Sub, {A, B}); }
-  Value *mul(Value *A, Value *B) { return C.op(OpKind::Mul, {A, B}); }
-  Value *div(Value *A, Value *B) { return C.op(OpKind::Div, {A, B}); }
-  Value *un(OpKind K, Value *A) { return C.op(K, {A}); }
-  Value *bin(OpKind K, Value *A, Value *B) { return C.op(K, {A, B}); }
-  Value *where(Value *Cond, Value *A, Value *B) {
-    return C.op(OpKind::Where, {Cond, A, B});
-  }
   Value *clamp(Value *X, Value *Lo, Value *Hi) {
     return bin(OpKind::Max, bin(OpKind::Min, X, Hi), Lo);
   }

@@ -59,21 +59,6 @@ void addInit(onnx::GraphProto &G, const std::string &Name, int Type,
   }
 }
 
-std::unique_ptr<CompiledFunction> compileModel(const onnx::ModelProto &M,
-                                               std::unique_ptr<Module> &Mod) {
-  auto R = importOnnx(M.SerializeAsString(), "m.onnx");
-  EXPECT_TRUE(!!R) << llvm::toString(R.takeError());
-  if (!R)
-    return nullptr;
-  Mod = std::move(*R);
-  PassManager PM;
-  EXPECT_FALSE(PM.addPipeline(optimizePipeline()));
-  EXPECT_FALSE(PM.run(*Mod));
-  auto CF = CompiledFunction::compile(*Mod->Functions.front(), 1, 1);
-  EXPECT_TRUE(!!CF) << llvm::toString(CF.takeError());
-  return CF ? std::move(*CF) : nullptr;
-}
-
 Tensor floats(std::vector<int64_t> Shape, std::vector<float> V) {
   Tensor T(DType::F32, Shape);
   for (size_t I = 0; I < V.size(); ++I)

@@ -39,21 +39,6 @@ void addI64Init(onnx::GraphProto &G, const std::string &Name,
     T->add_int64_data(V);
 }
 
-std::unique_ptr<CompiledFunction> compileModel(const onnx::ModelProto &M,
-                                               std::unique_ptr<Module> &Mod) {
-  auto R = importOnnx(M.SerializeAsString(), "m.onnx");
-  EXPECT_TRUE(!!R) << llvm::toString(R.takeError());
-  if (!R)
-    return nullptr;
-  Mod = std::move(*R);
-  PassManager PM;
-  EXPECT_FALSE(PM.addPipeline(optimizePipeline()));
-  EXPECT_FALSE(PM.run(*Mod));
-  auto CF = CompiledFunction::compile(*Mod->Functions.front(), 1, 1);
-  EXPECT_TRUE(!!CF) << llvm::toString(CF.takeError());
-  return CF ? std::move(*CF) : nullptr;
-}
-
 Tensor vec2(float A, float B) {
   Tensor T(DType::F32, {2});
   T.as<float>()[0] = A;

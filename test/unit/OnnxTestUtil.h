@@ -1,12 +1,18 @@
 // Helpers for the ONNX unit tests: models built directly with the protobuf
-// classes (inputs, nodes, an empty model at an opset) and the importer's
-// error text.
+// classes (inputs, nodes, an empty model at an opset), the importer's
+// error text, and a model imported, optimized and JIT-compiled.
 #ifndef DLC_TEST_ONNXTESTUTIL_H
 #define DLC_TEST_ONNXTESTUTIL_H
 
+#include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
+#include "passes/Pass.h"
 
 #include "onnx/onnx_pb.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -62,6 +68,23 @@ inline std::string importError(const onnx::ModelProto &M) {
   if (R)
     return "<no error>";
   return llvm::toString(R.takeError());
+}
+
+/// M imported (into Mod, which must outlive the result), optimized and
+/// compiled by the JIT; null after a test failure.
+inline std::unique_ptr<dlc::CompiledFunction>
+compileModel(const onnx::ModelProto &M, std::unique_ptr<dlc::Module> &Mod) {
+  auto R = dlc::importOnnx(M.SerializeAsString(), "m.onnx");
+  EXPECT_TRUE(!!R) << llvm::toString(R.takeError());
+  if (!R)
+    return nullptr;
+  Mod = std::move(*R);
+  dlc::PassManager PM;
+  EXPECT_FALSE(PM.addPipeline(dlc::optimizePipeline()));
+  EXPECT_FALSE(PM.run(*Mod));
+  auto CF = dlc::CompiledFunction::compile(*Mod->Functions.front(), 1, 1);
+  EXPECT_TRUE(!!CF) << llvm::toString(CF.takeError());
+  return CF ? std::move(*CF) : nullptr;
 }
 
 } // namespace onnx_test
