@@ -30,4 +30,6 @@ cc -std=c99 -O2 -I"$src/exec" -I"$work" -DMODEL=resnet18 \
   -DMODEL_HEADER='"resnet18.h"' "$src/bench/aot_load.c" "$work/resnet18.so" \
   -Wl,-rpath,"$work" -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime \
   -o "$work/aot_load"
-"$work/aot_load" 5
+# The artifact's RUNPATH names the runtime of the dlc that made it; load the
+# one of BUILD_DIR (LD_LIBRARY_PATH comes first).
+LD_LIBRARY_PATH=$rtdir "$work/aot_load" 5
