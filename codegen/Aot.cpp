@@ -4,7 +4,8 @@
 //    host, into one module; rename them <prefix>_k<N>_<ops> and make them
 //    internal.
 // 2. Add the image libdlc_runtime loads (dlc_aot_image in dlc_runtime.h):
-//    the graph IR text of F (weights inline), the kernel table in kernel
+//    the graph IR text of F, whose tensors are `resource<T>"tN"`
+//    references to byte arrays (dlc_aot_blob), the kernel table in kernel
 //    number order (exec/Steps numbers kernels the same way from the same
 //    IR) and each kernel's parallel flag.
 // 3. Add the three exported C entry points, which pass the image on to
@@ -14,7 +15,10 @@
 #include "codegen/Aot.h"
 
 #include "codegen/Executor.h"
+#include "exec/dlc_runtime.h"
 #include "ir/Printer.h"
+
+#include "llvm/ADT/DenseMap.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/Constants.h"
@@ -42,14 +46,50 @@ bool dlc::isCIdentifier(llvm::StringRef S) {
   return true;
 }
 
-/// The graph text the runtime parses: F alone, every weight inline.
-static std::string graphText(const Function &F) {
-  std::string S;
-  llvm::raw_string_ostream OS(S);
-  PrintOptions P;
-  P.InlineResources = true;
-  printFunction(F, OS, P);
-  return S;
+namespace {
+/// What the runtime parses: the text of F, in which every tensor is a
+/// `resource<T>"tN"`, and those tensors' data.
+struct GraphImage {
+  std::string Text;
+  std::vector<std::pair<std::string, TensorRef>> Blobs;
+};
+} // namespace
+
+/// Names every tensor of (a copy of) F, parameter initial values and tensor
+/// attributes alike, so the text holds no numbers: the artifact keeps the
+/// tensors as raw bytes, which load fast and exactly (NaN payloads, -0.0,
+/// f16/bf16 and one-byte types as they are). A tensor used twice is stored
+/// once.
+static llvm::Expected<GraphImage> graphImage(const Function &F) {
+  std::unique_ptr<Function> G = F.clone(F.Name);
+  GraphImage R;
+  llvm::DenseMap<const Tensor *, size_t> Seen;
+  auto name = [&](Attribute &A, const Loc &L) -> llvm::Error {
+    const TensorRef &T = A.getTensor();
+    if (T->elem() == DType::Str)
+      return makeError(L, "str tensors are not supported in compiled "
+                          "artifacts yet (run the model with the JIT)");
+    auto [It, New] = Seen.try_emplace(T.get(), R.Blobs.size());
+    if (New)
+      R.Blobs.push_back({"t" + std::to_string(R.Blobs.size()), T});
+    A = Attribute::getTensor(T, R.Blobs[It->second].first);
+    return llvm::Error::success();
+  };
+  for (size_t I = 0; I < G->ParamInits.size(); ++I)
+    if (G->ParamInits[I] && G->ParamInits[I]->kind() == AttrKind::Tensor)
+      if (auto E = name(*G->ParamInits[I], G->L))
+        return std::move(E);
+  for (auto &Op : G->Body)
+    for (const NamedAttr &NA : Op->attrs())
+      if (NA.Value.kind() == AttrKind::Tensor) {
+        Attribute A = NA.Value;
+        if (auto E = name(A, Op->L))
+          return std::move(E);
+        Op->setAttr(NA.Name, std::move(A));
+      }
+  llvm::raw_string_ostream OS(R.Text);
+  printFunction(*G, OS);
+  return R;
 }
 
 /// Defines Entry with type Ty, which passes its arguments on to the
@@ -110,7 +150,10 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
                                     llvm::GlobalValue::PrivateLinkage, Init,
                                     P + "_" + Name);
   };
-  std::string Text = graphText(F);
+  auto Img = graphImage(F);
+  if (!Img)
+    return Img.takeError();
+  const std::string &Text = Img->Text;
   auto *Graph = global(llvm::ConstantDataArray::getString(Ctx, Text, false),
                        "graph");
   auto *Table = global(llvm::ConstantArray::get(
@@ -119,15 +162,39 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
   auto *Flags = global(llvm::ConstantArray::get(
                            llvm::ArrayType::get(I8, Par.size()), Par),
                        "parallel");
+  // dlc_aot_blob: name, data, size. Each tensor's bytes are an i8 array
+  // (64-byte aligned), copied as they are in memory (little-endian).
+  auto *BlobTy = llvm::StructType::get(Ctx, {Ptr, Ptr, I64});
+  std::vector<llvm::Constant *> Blobs;
+  for (auto &[Name, T] : Img->Blobs) {
+    auto *NameG = global(llvm::ConstantDataArray::getString(Ctx, Name, true),
+                         "name_" + Name);
+    auto *Data = global(
+        llvm::ConstantDataArray::getString(
+            Ctx,
+            llvm::StringRef(reinterpret_cast<const char *>(T->data()),
+                            T->byteSize()),
+            false),
+        "data_" + Name);
+    Data->setAlignment(llvm::Align(64));
+    Blobs.push_back(llvm::ConstantStruct::get(
+        BlobTy, {NameG, Data, llvm::ConstantInt::get(I64, T->byteSize())}));
+  }
+  auto *BlobTable = global(
+      llvm::ConstantArray::get(llvm::ArrayType::get(BlobTy, Blobs.size()),
+                               Blobs),
+      "blobs");
   // dlc_aot_image: abi_version, default_threads, ir, ir_len, kernels,
-  // parallel, n_kernels.
-  auto *ImageTy = llvm::StructType::get(Ctx, {I32, I32, Ptr, I64, Ptr, Ptr, I64});
+  // parallel, n_kernels, blobs, n_blobs.
+  auto *ImageTy =
+      llvm::StructType::get(Ctx, {I32, I32, Ptr, I64, Ptr, Ptr, I64, Ptr, I64});
   auto *Image = global(
       llvm::ConstantStruct::get(
-          ImageTy, {llvm::ConstantInt::get(I32, 1),
+          ImageTy, {llvm::ConstantInt::get(I32, DLC_AOT_ABI_VERSION),
                     llvm::ConstantInt::get(I32, Opts.Threads), Graph,
                     llvm::ConstantInt::get(I64, Text.size()), Table, Flags,
-                    llvm::ConstantInt::get(I64, Fns.size())}),
+                    llvm::ConstantInt::get(I64, Fns.size()), BlobTable,
+                    llvm::ConstantInt::get(I64, Blobs.size())}),
       "image");
 
   // int P_create(dlc_model **, int threads, char *err, size_t err_len)

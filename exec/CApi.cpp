@@ -1,6 +1,7 @@
 // The C API of libdlc_runtime (dlc_runtime.h): loads an AOT image (parses
-// its graph, rebuilds the steps, takes its kernel table) and runs it on C
-// tensors, with every error turned into a status and a message.
+// its graph, copies its tensors from their raw bytes, rebuilds the steps,
+// takes its kernel table) and runs it on C tensors, with every error turned
+// into a status and a message.
 #include "ir/LowPrecision.h"
 #include "exec/dlc_runtime.h"
 
@@ -77,14 +78,31 @@ static int createModel(const dlc_aot_image *Img, int Threads, dlc_model **Out,
                 "the compiled model was made for another runtime version "
                 "(ABI " + std::to_string(Img ? Img->abi_version : 0) +
                     ", this runtime has " +
-                    std::to_string(DLC_AOT_ABI_VERSION) + ")",
+                    std::to_string(DLC_AOT_ABI_VERSION) +
+                    "): compile it again with the dlc of this runtime",
                 Err, ErrLen);
   if (Threads < 0)
     return fail(DLC_ERR_INVALID_ARGUMENT,
                 "threads must be 0 (the default) or more, got " +
                     std::to_string(Threads),
                 Err, ErrLen);
-  auto M = parseModule(llvm::StringRef(Img->ir, Img->ir_len), "<aot model>");
+  llvm::StringMap<llvm::StringRef> Blobs;
+  for (uint64_t I = 0; I < Img->n_blobs; ++I) {
+    const dlc_aot_blob &B = Img->blobs[I];
+    if (!B.name || (B.size && !B.data))
+      return fail(DLC_ERR_BAD_IMAGE,
+                  "tensor " + std::to_string(I) +
+                      " of the compiled model has no name or no data",
+                  Err, ErrLen);
+    if (!Blobs.try_emplace(B.name, static_cast<const char *>(B.data), B.size)
+             .second)
+      return fail(DLC_ERR_BAD_IMAGE,
+                  "the compiled model has two tensors named '" +
+                      std::string(B.name) + "'",
+                  Err, ErrLen);
+  }
+  auto M = parseModuleWithBlobs(llvm::StringRef(Img->ir, Img->ir_len),
+                                "<aot model>", Blobs);
   if (!M)
     return fail(DLC_ERR_BAD_IMAGE, M.takeError(), Err, ErrLen);
   if ((*M)->Functions.size() != 1)

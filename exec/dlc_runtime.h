@@ -88,12 +88,24 @@ DLC_API const char *dlc_dtype_name(int32_t dtype);
 
 /* --- Used by the code that `dlc compile` generates ----------------------- */
 
-#define DLC_AOT_ABI_VERSION 1
+/* 2: weights as raw bytes in blobs (1 had them inline in the IR text). */
+#define DLC_AOT_ABI_VERSION 2
 
 typedef void (*dlc_kernel_fn)(const void *args, int64_t chunk, int64_t chunks);
 
+/* One tensor's data in an AOT artifact: the IR text refers to it as
+ * resource<TYPE>"name", and data holds its elements as raw little-endian
+ * bytes (one byte per element for bool and the low-precision types). */
+typedef struct dlc_aot_blob {
+  const char *name; /* NUL-terminated */
+  const void *data;
+  uint64_t size; /* bytes */
+} dlc_aot_blob;
+
 /* What an AOT artifact hands the runtime: the optimized graph (dlc IR text,
- * one function) and its kernels in kernel-number order. */
+ * one function), the tensors it refers to, and its kernels in kernel-number
+ * order. abi_version stays the first field in every version, so a runtime
+ * can refuse an image made for another one. */
 typedef struct dlc_aot_image {
   uint32_t abi_version;     /* DLC_AOT_ABI_VERSION */
   uint32_t default_threads; /* 0: every hardware thread */
@@ -102,6 +114,8 @@ typedef struct dlc_aot_image {
   const dlc_kernel_fn *kernels;
   const uint8_t *parallel; /* per kernel: 1 if it has a parallel loop */
   uint64_t n_kernels;
+  const dlc_aot_blob *blobs;
+  uint64_t n_blobs;
 } dlc_aot_image;
 
 /* threads: 0 uses the image's default; *model is NULL on failure. */

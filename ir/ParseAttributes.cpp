@@ -147,6 +147,28 @@ llvm::Expected<Attribute> Parser::parseDense() {
   return Attribute::getTensor(std::move(Data));
 }
 
+/// The tensor of type T whose bytes are the blob Name.
+llvm::Expected<Attribute> Parser::blobTensor(const Token &Start,
+                                             const TensorType &T,
+                                             const std::string &Name) {
+  auto It = Blobs->find(Name);
+  if (It == Blobs->end())
+    return errAt(Start, "resource \"" + Name +
+                            "\" is not among the compiled model's tensors");
+  if (!T.isStatic() || T.elem() == DType::Str)
+    return errAt(Start, "resource \"" + Name + "\" has type " + T.str() +
+                            ", which a compiled model cannot hold");
+  auto Data = std::make_shared<Tensor>(T.elem(), T.staticSizes());
+  if (It->second.size() != Data->byteSize())
+    return errAt(Start, "resource \"" + Name + "\" has " +
+                            std::to_string(It->second.size()) +
+                            " bytes, but " + T.str() + " needs " +
+                            std::to_string(Data->byteSize()));
+  if (Data->byteSize())
+    std::memcpy(Data->data(), It->second.data(), Data->byteSize());
+  return Attribute::getTensor(std::move(Data), Name);
+}
+
 /// `resource<f32[784,10]>"fc1.weight"`: a tensor from the weights file.
 llvm::Expected<Attribute> Parser::parseResource() {
   Token Start = Cur;
@@ -157,6 +179,8 @@ llvm::Expected<Attribute> Parser::parseResource() {
     return err("expected the resource name as a string, found " + describe(Cur));
   std::string Name = Cur.Text;
   consume();
+  if (Blobs)
+    return blobTensor(Start, *T, Name);
   if (!Weights)
     return errAt(Start, "resource \"" + Name +
                             "\" needs a weights file: add `weights \"FILE\"` "

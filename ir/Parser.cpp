@@ -332,9 +332,9 @@ llvm::Expected<std::unique_ptr<Module>> Parser::parseModule() {
   return std::move(M);
 }
 
-llvm::Expected<std::unique_ptr<Module>>
-dlc::parseModule(llvm::StringRef Text, llvm::StringRef FileName,
-                 unsigned FirstLine) {
+/// An error at the first NUL byte of Text, if it has one.
+static llvm::Error checkNoNul(llvm::StringRef Text, llvm::StringRef FileName,
+                              unsigned FirstLine) {
   if (Text.find('\0') != llvm::StringRef::npos) {
     size_t Pos = Text.find('\0');
     unsigned Line = FirstLine + Text.take_front(Pos).count('\n');
@@ -343,7 +343,25 @@ dlc::parseModule(llvm::StringRef Text, llvm::StringRef FileName,
     return makeError(Loc::at(FileName, Line, Col),
                      "unexpected byte 0x00: this does not look like dlc IR text");
   }
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<Module>>
+dlc::parseModule(llvm::StringRef Text, llvm::StringRef FileName,
+                 unsigned FirstLine) {
+  if (auto E = checkNoNul(Text, FileName, FirstLine))
+    return std::move(E);
   Parser P(Text, FileName, FirstLine);
+  return P.parseModule();
+}
+
+llvm::Expected<std::unique_ptr<Module>>
+dlc::parseModuleWithBlobs(llvm::StringRef Text, llvm::StringRef FileName,
+                          const llvm::StringMap<llvm::StringRef> &Blobs) {
+  if (auto E = checkNoNul(Text, FileName, 1))
+    return std::move(E);
+  Parser P(Text, FileName, 1);
+  P.setBlobs(&Blobs);
   return P.parseModule();
 }
 

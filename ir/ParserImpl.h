@@ -31,6 +31,8 @@ public:
     return err("unexpected '" + Cur.Text + "' after the end");
   }
   llvm::Error lexError() { return err(Cur.Text); }
+  /// Resolves `resource` tensors from raw bytes (parseModuleWithBlobs).
+  void setBlobs(const llvm::StringMap<llvm::StringRef> *B) { Blobs = B; }
 
 private:
   Loc here() const { return Loc::at(File, Cur.Line, Cur.Col); }
@@ -74,6 +76,8 @@ private:
   llvm::Error parseAttrDict(Operation &Op);
   llvm::Expected<Attribute> parseDense();
   llvm::Expected<Attribute> parseResource();
+  llvm::Expected<Attribute> blobTensor(const Token &Start, const TensorType &T,
+                                       const std::string &Name);
   llvm::Expected<TensorType> parseAngleType();
   llvm::Error parseWeightsDirective(Module &M);
   llvm::Error define(const Token &T, Value *V);
@@ -85,6 +89,8 @@ private:
   std::string File;
   llvm::StringMap<Value *> Names; // per function
   std::optional<llvm::StringMap<TensorRef>> Weights;
+  /// Raw tensor bytes by resource name (parseModuleWithBlobs), or null.
+  const llvm::StringMap<llvm::StringRef> *Blobs = nullptr;
 };
 
 } // namespace detail
