@@ -173,7 +173,7 @@ void dlc::printAttribute(const Attribute &A, llvm::raw_ostream &OS,
   }
   case AttrKind::Tensor: {
     const Tensor &T = *A.getTensor();
-    if (!A.blobName().empty() && !Opts.InlineResources) {
+    if (!A.blobName().empty()) {
       OS << "resource<" << T.type().str() << ">";
       printQuoted(A.blobName(), OS);
       return;

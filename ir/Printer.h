@@ -13,9 +13,6 @@ struct PrintOptions {
   /// For display only (the output does not parse back): tensors with more
   /// elements print as `dense<T>[...]`. 0 prints every element.
   int64_t ElideTensorsAbove = 0;
-  /// Tensors from a weights file print inline (`dense<T>[...]`), so the
-  /// text stands alone (AOT artifacts embed it).
-  bool InlineResources = false;
 };
 
 void printModule(const Module &M, llvm::raw_ostream &OS,
