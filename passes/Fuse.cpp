@@ -167,7 +167,8 @@ llvm::Error hoistElementwiseOps(Function &F, uint64_t StepLimit) {
       if (!Passed.insert(&M).second)
         return internalError(U, "'" + M.mnemonic() + "' met twice");
       if (++Steps > Limit)
-        return internalError(U, "more than " + llvm::Twine(Limit) + " hoists");
+        return internalError(U, "hoist bound " + llvm::Twine(Limit) +
+                                     " exceeded");
       Value *X = M.operand(0), *CNew = nullptr;
       if (U.numOperands() == 2) {
         Value *C = U.operand(1 - K);
