@@ -26,6 +26,7 @@
 #include "passes/Pass.h"
 
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 using namespace dlc;
 
@@ -117,24 +118,45 @@ std::optional<Sizes> mapThroughView(const Operation &M, const TensorType &C) {
 /// (mapThroughView). M moves to just after U and the two swap their result
 /// values, so U's users keep their value (now M's result, of the same type)
 /// and nothing else needs rewriting.
-void hoistElementwiseOps(Function &F) {
+///
+/// Termination. The first hoist of U picks the operand K it follows; every
+/// later hoist of U follows the same operand one view further up (its other
+/// operand is by then a reshape made here, which is never hoisted through:
+/// with both operands of U's shape, or a one-element U whose other operand
+/// is a scalar, that would put the view back where it came from, forever).
+/// So each hoist of U passes a view it has not passed yet, and the walk up
+/// an acyclic graph ends: a view met twice, or more hoists in all than
+/// (views) x (hoistable ops), is an internal error at U's location rather
+/// than a hang. StepLimit, when not 0, lowers that bound (for tests).
+llvm::Error hoistElementwiseOps(Function &F, uint64_t StepLimit) {
   auto Uses = F.countUses();
   llvm::DenseMap<const Operation *, std::list<std::unique_ptr<Operation>>::iterator>
       Pos;
-  for (auto It = F.Body.begin(); It != F.Body.end(); ++It)
+  uint64_t Views = 0, Hoistable = 0;
+  for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
     Pos[It->get()] = It;
-  // Reshapes made here are never hoisted through again: with both operands
-  // of U's shape, that would swap the two views back and forth forever.
+    Views += isLayoutView((*It)->kind());
+    Hoistable += isHoistable(**It);
+  }
+  uint64_t Limit = StepLimit ? StepLimit : Views * Hoistable;
+  uint64_t Steps = 0;
+  auto internalError = [](const Operation &U, const llvm::Twine &Why) {
+    return makeError(U.L, "internal error: fuse: hoisting '" + U.mnemonic() +
+                              "' above its layout views does not terminate (" +
+                              Why + ")");
+  };
   llvm::DenseSet<const Operation *> Made;
   for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
     Operation &U = **It;
+    int Follow = -1; // the operand that U's hoists walk up, once chosen
+    llvm::SmallPtrSet<const Operation *, 4> Passed;
     while (isHoistable(U)) {
       // The operand that is a view of the same shape as U's result.
       int K = -1;
       for (unsigned I = 0; I < U.numOperands() && K < 0; ++I) {
         Operation *D = U.operand(I)->Def;
-        if (D && !Made.count(D) && isLayoutView(D->kind()) &&
-            D->numOperands() == 1 &&
+        if ((Follow < 0 || int(I) == Follow) && D && !Made.count(D) &&
+            isLayoutView(D->kind()) && D->numOperands() == 1 &&
             Uses.lookup(D->result()) == 1 &&
             U.operand(I)->Type == U.result()->Type)
           K = I;
@@ -142,6 +164,11 @@ void hoistElementwiseOps(Function &F) {
       if (K < 0)
         break;
       Operation &M = *U.operand(K)->Def;
+      if (!Passed.insert(&M).second)
+        return internalError(U, "'" + M.mnemonic() + "' met twice");
+      if (++Steps > Limit)
+        return internalError(U, "hoist bound " + llvm::Twine(Limit) +
+                                     " exceeded");
       Value *X = M.operand(0), *CNew = nullptr;
       if (U.numOperands() == 2) {
         Value *C = U.operand(1 - K);
@@ -154,6 +181,7 @@ void hoistElementwiseOps(Function &F) {
         Made.insert(CNew->Def);
         Uses[CNew] = 1;
       }
+      Follow = K;
       F.Body.splice(std::next(It), F.Body, Pos[&M]);
       std::swap(U.Results[0], M.Results[0]);
       std::swap(U.result()->Name, M.result()->Name);
@@ -166,6 +194,7 @@ void hoistElementwiseOps(Function &F) {
       M.Operands[0] = U.result();
     }
   }
+  return llvm::Error::success();
 }
 
 struct Group {
@@ -174,13 +203,17 @@ struct Group {
 };
 
 class Fuse : public Pass {
+  uint64_t HoistStepLimit;
+
 public:
+  explicit Fuse(uint64_t HoistStepLimit) : HoistStepLimit(HoistStepLimit) {}
   llvm::StringRef name() const override { return "fuse"; }
   llvm::StringRef description() const override {
     return "Group ops into fused CPU kernels (fusion = K marks)";
   }
   llvm::Error run(Function &F) override {
-    hoistElementwiseOps(F);
+    if (auto E = hoistElementwiseOps(F, HoistStepLimit))
+      return E;
     std::vector<Group> Groups;
     llvm::DenseMap<const Operation *, size_t> GroupOf;
     auto groupOf = [&](const Value *V) -> std::optional<size_t> {
@@ -244,4 +277,11 @@ public:
 };
 } // namespace
 
-std::unique_ptr<Pass> dlc::createFusePass() { return std::make_unique<Fuse>(); }
+std::unique_ptr<Pass> dlc::createFusePass() {
+  return createFusePassWithHoistLimit(0);
+}
+
+std::unique_ptr<Pass>
+dlc::createFusePassWithHoistLimit(uint64_t HoistStepLimit) {
+  return std::make_unique<Fuse>(HoistStepLimit);
+}

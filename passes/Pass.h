@@ -67,6 +67,10 @@ std::unique_ptr<Pass> createDCEPass();
 std::unique_ptr<Pass> createDecomposePass();
 std::unique_ptr<Pass> createConvToGemmPass();
 std::unique_ptr<Pass> createFusePass();
+/// Fuse with its bound on elementwise hoists lowered to HoistStepLimit (0:
+/// the automatic bound), so that tests can reach the internal error that
+/// stands in for a hang.
+std::unique_ptr<Pass> createFusePassWithHoistLimit(uint64_t HoistStepLimit);
 std::unique_ptr<Pass> createAutodiffPass();
 
 } // namespace dlc

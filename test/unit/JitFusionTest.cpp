@@ -292,6 +292,62 @@ TEST(JitFusion, InvalidMarksAreLocatedErrors) {
   }
 }
 
+// A Scan unrolled by Slice + Squeeze per step: each step's element is a
+// one-element slice squeezed to a scalar and combined with the carried
+// scalar. Elementwise hoisting above the squeezes must end (it once swapped
+// a squeeze and the reshape it made of the scalar back and forth until out
+// of memory) and the result must still be right.
+TEST(JitFusion, UnrolledScanOfSqueezedSlices) {
+  const char *Text =
+      "func @f(%x: f32[4], %s: f32[]) -> (y: f32[], z: f32[]) {\n"
+      "  %x0 = slice %x {starts = [0], ends = [1]}\n"
+      "  %q0 = squeeze %x0 {axes = [0]}\n  %s1 = add %s, %q0\n"
+      "  %x1 = slice %x {starts = [1], ends = [2]}\n"
+      "  %q1 = squeeze %x1 {axes = [0]}\n  %s2 = mul %q1, %s1\n"
+      "  %x2 = slice %x {starts = [2], ends = [3]}\n"
+      "  %q2 = squeeze %x2 {axes = [0]}\n  %s3 = sub %s2, %q2\n"
+      "  %x3 = slice %x {starts = [3], ends = [4]}\n"
+      "  %q3 = squeeze %x3 {axes = [0]}\n  %e = exp %q3\n"
+      "  %s4 = add %s3, %e\n  %z = neg %s4\n  return %s4, %z\n}\n";
+  checkFused(Text, 1, 1, 7);
+}
+
+// The bound on hoists turns a rewrite that would never end into a located
+// internal error. Lowered below what a conv-to-gemm layout round trip needs
+// (two hoists of the relu: above the transpose, then the reshape), it must
+// fire at the relu; at two it must not, and the relu must then read the
+// bias add directly.
+TEST(JitFusion, HoistBoundIsALocatedInternalError) {
+  const char *Text =
+      "func @f(%a: f32[?,27], %w: f32[27,4], %b: f32[4]) -> (y: f32[?,4,16]) {\n"
+      "  %m = matmul %a, %w\n  %mb = add %m, %b\n"
+      "  %y3 = reshape %mb {shape = [-1, 16, 4]}\n"
+      "  %t = transpose %y3 {perm = [0, 2, 1]}\n"
+      "  %y = relu %t\n  return %y\n}\n";
+  for (uint64_t Limit : {1, 2, 0}) {
+    auto M = parseModule(Text, "<m>");
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    PassManager PM;
+    PM.add(createFusePassWithHoistLimit(Limit));
+    llvm::Error E = PM.run(**M);
+    if (Limit == 1) {
+      std::string Msg = errText(std::move(E));
+      EXPECT_EQ(Msg, "<m>:6:8: error: internal error: fuse: hoisting 'relu' "
+                     "above its layout views does not terminate (hoist "
+                     "bound 1 exceeded)");
+      continue;
+    }
+    ASSERT_FALSE(bool(E)) << errText(std::move(E));
+    const Operation *Relu = nullptr;
+    for (auto &Op : (*M)->Functions[0]->Body)
+      if (Op->kind() == OpKind::Relu)
+        Relu = Op.get();
+    ASSERT_TRUE(Relu);
+    ASSERT_TRUE(Relu->operand(0)->Def);
+    EXPECT_EQ(Relu->operand(0)->Def->kind(), OpKind::Add) << "limit " << Limit;
+  }
+}
+
 TEST(Arena, PlacementNeverOverlapsLiveBuffers) {
   // Random lifetimes and sizes: buffers alive at the same step are disjoint,
   // every offset is aligned, and disjoint lifetimes let the arena be smaller
