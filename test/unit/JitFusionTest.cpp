@@ -64,9 +64,11 @@ void checkFused(const std::string &Text, int64_t Batch, unsigned MinGroups,
     if (const Attribute *A = Op->findAttr(FusionAttr))
       Groups = std::max(Groups, A->getInt());
   EXPECT_GE(Groups, int64_t(MinGroups));
-  for (auto &Op : F.Body)
-    if (Op->mnemonic() == MustFuse)
+  for (auto &Op : F.Body) {
+    if (Op->mnemonic() == MustFuse) {
       EXPECT_TRUE(Op->findAttr(FusionAttr)) << MustFuse.str() << " is not fused";
+    }
+  }
   // Both levels and both thread counts, two combinations per case.
   bool Flip = Seed % 2;
   for (auto [Opt, Threads] : {std::pair<unsigned, unsigned>{0, Flip ? 2 : 1},

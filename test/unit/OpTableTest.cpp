@@ -144,10 +144,12 @@ TEST_P(OpTable, InterpreterRunsExample) {
     const TensorType &T = F.Outputs[K]->Type;
     EXPECT_EQ((*Out)[K].elem(), T.elem());
     ASSERT_EQ((*Out)[K].rank(), T.rank());
-    for (unsigned D = 0; D < T.rank(); ++D)
-      if (!T.dim(D).isUnknown()) // `?`: sized by the data (string ops)
+    for (unsigned D = 0; D < T.rank(); ++D) {
+      if (!T.dim(D).isUnknown()) { // `?`: sized by the data (string ops)
         EXPECT_EQ((*Out)[K].shape()[D],
                   T.dim(D).isStatic() ? T.dim(D).size() : 3);
+      }
+    }
   }
 }
 
