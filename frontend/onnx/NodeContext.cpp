@@ -406,3 +406,29 @@ std::string onnximp::opKey(const onnx::NodeProto &N) {
     return N.op_type();
   return N.domain() + "." + N.op_type();
 }
+
+const OpEntry *onnximp::findConverter(const onnx::NodeProto &N,
+                                      int64_t Opset, std::string &Why) {
+  bool Default = N.domain().empty() || N.domain() == "ai.onnx";
+  auto It = opTable().find(opKey(N));
+  if (It == opTable().end()) {
+    Why = "op type '" + N.op_type() + "'" +
+          (Default ? "" : " of domain '" + N.domain() + "'") +
+          " is not supported";
+    return nullptr;
+  }
+  if (Default && Opset < It->second.MinOpset) {
+    Why = "'" + N.op_type() + "' is supported from opset " +
+          std::to_string(It->second.MinOpset);
+    return nullptr;
+  }
+  return &It->second;
+}
+
+void onnximp::runConverter(NodeContext &C, const OpEntry &E) {
+  E.Fn(C);
+  for (unsigned O = 0; O < C.numOutputs() && !C.failed(); ++O)
+    if (C.wantsOutput(O) && !C.values().defines(C.Node.output(O)))
+      C.fail("output " + llvm::Twine(O) + " ('" + C.Node.output(O) +
+             "') is not supported");
+}

@@ -252,6 +252,13 @@ constexpr const char *MlDomain = "ai.onnx.ml";
 const llvm::StringMap<OpEntry> &opTable();
 /// N's key in opTable().
 std::string opKey(const onnx::NodeProto &N);
+/// N's converter for the default domain's Opset, or null after setting Why
+/// (the op type is unknown, or needs a later opset).
+const OpEntry *findConverter(const onnx::NodeProto &N, int64_t Opset,
+                             std::string &Why);
+/// Runs E's converter on C's node and fails C when a requested output was
+/// left unset.
+void runConverter(NodeContext &C, const OpEntry &E);
 
 } // namespace onnximp
 } // namespace dlc

@@ -126,15 +126,8 @@ void GraphImporter::checkNodes() {
       P.add(Where, "domain '" + N.domain() + "' is not supported");
     } else if (Default && !Opset) {
       P.add(Where, "the model imports no opset of the default domain");
-    } else {
-      auto It = opTable().find(opKey(N));
-      if (It == opTable().end())
-        P.add(Where, "op type '" + N.op_type() + "'" +
-                         (Default ? "" : " of domain '" + N.domain() + "'") +
-                         " is not supported");
-      else if (Default && Opset < It->second.MinOpset)
-        P.add(Where, "'" + N.op_type() + "' is supported from opset " +
-                         llvm::Twine(It->second.MinOpset));
+    } else if (std::string Why; !findConverter(N, Opset, Why)) {
+      P.add(Where, Why);
     }
     // Subgraph attributes (If, Loop, Scan, SequenceMap) are imported by
     // their converters (OpsControl.cpp); any other op rejects them as
@@ -243,11 +236,7 @@ void GraphImporter::convertNodes(Function &F) {
       continue;
     }
     NodeContext C(F, VT, N, Opset, Loc::named(Where));
-    It->second.Fn(C);
-    for (int O = 0; O < N.output_size() && !C.failed(); ++O)
-      if (C.wantsOutput(O) && !VT.defines(N.output(O)))
-        C.fail("output " + llvm::Twine(O) + " ('" + N.output(O) +
-               "') is not supported");
+    runConverter(C, It->second);
     if (C.failed()) {
       P.add(nodeWhere(File, N, Index - 1, Opset), C.error());
       for (const auto &O : N.output())

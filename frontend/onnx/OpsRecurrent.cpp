@@ -56,7 +56,7 @@ template <Cell K> static void recurrent(NodeContext &C) {
   C.allowAttrs({"activations", "activation_alpha", "activation_beta", "clip",
                 "direction", "hidden_size", "layout", "input_forget",
                 "linear_before_reset"});
-  Rnn S{C, K};
+  Rnn S{C, K, 0, DType::F32, 0, {}};
   const unsigned G = K == Cell::RNN ? 1 : K == Cell::GRU ? 3 : 4;
   const unsigned PerDir = K == Cell::RNN ? 1 : K == Cell::GRU ? 2 : 3;
   Value *X = C.in(0), *W = C.in(1), *R = C.in(2);

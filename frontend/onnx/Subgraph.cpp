@@ -168,17 +168,10 @@ onnximp::importSubgraph(NodeContext &C, llvm::StringRef Attr,
   int Index = 0;
   for (const auto &N : G.node()) {
     std::string Where = In + ", node " + nodeName(N, Index++) + ": ";
-    bool Default = N.domain().empty() || N.domain() == "ai.onnx";
-    auto It = opTable().find(opKey(N));
-    if (It == opTable().end()) {
-      C.fail(Where + "op type '" + N.op_type() + "'" +
-             (Default ? "" : " of domain '" + N.domain() + "'") +
-             " is not supported");
-      return std::nullopt;
-    }
-    if (Default && C.Opset < It->second.MinOpset) {
-      C.fail(Where + "'" + N.op_type() + "' is supported from opset " +
-             llvm::Twine(It->second.MinOpset));
+    std::string Why;
+    const OpEntry *E = findConverter(N, C.Opset, Why);
+    if (!E) {
+      C.fail(Where + Why);
       return std::nullopt;
     }
     for (const auto &O : N.output())
@@ -187,11 +180,7 @@ onnximp::importSubgraph(NodeContext &C, llvm::StringRef Attr,
         return std::nullopt;
       }
     NodeContext Sub(C.function(), VT, N, C.Opset, C.L);
-    It->second.Fn(Sub);
-    for (int O = 0; O < N.output_size() && !Sub.failed(); ++O)
-      if (Sub.wantsOutput(O) && !VT.defines(N.output(O)))
-        Sub.fail("output " + llvm::Twine(O) + " ('" + N.output(O) +
-                 "') is not supported");
+    runConverter(Sub, *E);
     if (Sub.failed()) {
       C.fail(Where + Sub.error());
       return std::nullopt;
