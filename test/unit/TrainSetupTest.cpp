@@ -225,8 +225,12 @@ TEST_F(TrainFiles, SaveModel) {
             "does not exist");
   EXPECT_EQ(errText(saveTrainedModel(*M->M, (Dir + "/m.weights").str())),
             "error: -o '" + std::string(Dir) +
-                "/m.weights': the model text needs another name than its "
-                "weights file (use .dlc)");
+                "/m.weights': unknown extension '.weights'; write .dlc (IR "
+                "text with a .weights file) or .onnx");
+  EXPECT_EQ(errText(checkOutputPath("out.pt")),
+            "error: -o 'out.pt': unknown extension '.pt'; write .dlc (IR text "
+            "with a .weights file) or .onnx");
+  EXPECT_FALSE(llvm::sys::fs::exists(Dir + "/m.weights"));
 }
 
 TEST(TrainReport, Lines) {

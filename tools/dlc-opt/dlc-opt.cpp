@@ -196,6 +196,15 @@ int main(int argc, char **argv) {
                  << "': " << Buf.getError().message() << "\n";
     return 1;
   }
+  // dlc-opt reads IR text; an ONNX model (binary protobuf) gets a pointer
+  // to the tool that imports it.
+  if (llvm::StringRef(InputFile).ends_with_insensitive(".onnx") ||
+      (*Buf)->getBuffer().contains('\0')) {
+    llvm::errs() << "error: '" << InputFile
+                 << "' is not dlc IR text (an ONNX model?); import it first: "
+                    "dlc compile " << InputFile << " --emit=ir -o MODEL.dlc\n";
+    return 1;
+  }
   if (SplitInput && !SaveWeights.empty()) {
     llvm::errs() << "error: --save-weights cannot be combined with "
                     "--split-input-file (the chunks would share one file)\n";

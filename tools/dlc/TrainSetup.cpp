@@ -209,6 +209,10 @@ Tensor dlc::targetsForLoss(const Tensor &Labels, LossKind Loss,
 }
 
 llvm::Error dlc::checkOutputPath(llvm::StringRef Path) {
+  llvm::StringRef Ext = llvm::sys::path::extension(Path);
+  if (!Ext.equals_insensitive(".dlc") && !Ext.equals_insensitive(".onnx"))
+    return makeError("-o '" + Path + "': unknown extension '" + Ext +
+                     "'; write .dlc (IR text with a .weights file) or .onnx");
   llvm::StringRef Dir = llvm::sys::path::parent_path(Path);
   if (!Dir.empty() && !llvm::sys::fs::is_directory(Dir))
     return makeError("-o '" + Path + "': directory '" + Dir +
@@ -229,9 +233,6 @@ llvm::Error dlc::saveTrainedModel(Module &M, llvm::StringRef Path) {
   }
   llvm::SmallString<256> Weights(Path);
   llvm::sys::path::replace_extension(Weights, "weights");
-  if (Weights == Path)
-    return makeError("-o '" + Path + "': the model text needs another name "
-                     "than its weights file (use .dlc)");
   if (auto E = externalizeWeights(M, Weights, 16))
     return E;
   // The text names the side file relative to itself.

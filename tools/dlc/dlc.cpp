@@ -2,7 +2,9 @@
 #include "Commands.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 
@@ -35,9 +37,9 @@ static cl::opt<unsigned> RunSeed("seed", cl::desc("Seed for --random-inputs"),
                                  cl::init(0), cl::sub(RunCmd));
 static cl::opt<std::string> RunEngine(
     "engine",
-    cl::desc("interp (reference interpreter, every op) or jit (LLVM JIT; "
-             "elementwise ops and reductions so far)"),
-    cl::init("interp"), cl::sub(RunCmd));
+    cl::desc("jit (default: compiled with LLVM) or interp (the reference "
+             "interpreter: the oracle, slow)"),
+    cl::init("jit"), cl::sub(RunCmd));
 static cl::opt<unsigned> RunOpt("O", cl::desc("JIT optimization level 0-3"),
                                 cl::init(3), cl::Prefix, cl::sub(RunCmd));
 static cl::opt<unsigned> RunThreads(
@@ -169,21 +171,40 @@ static cl::opt<unsigned> BenchRuns("runs", cl::desc("Timed runs (default 20)"),
 static cl::opt<unsigned> BenchThreads(
     "threads", cl::desc("Threads (default: every hardware thread)"), cl::init(0),
     cl::sub(BenchCmd));
-static cl::opt<std::string> BenchEngine("engine",
-                                        cl::desc("auto, jit or interp"),
-                                        cl::init("auto"), cl::sub(BenchCmd));
+static cl::opt<std::string> BenchEngine(
+    "engine",
+    cl::desc("jit (default), interp, or auto (the JIT when it supports every "
+             "op, else the interpreter)"),
+    cl::init("jit"), cl::sub(BenchCmd));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
+  cl::SetVersionPrinter([](llvm::raw_ostream &OS) {
+    OS << "dlc version " << DLC_VERSION_STRING << " (" << DLC_GIT_REVISION
+       << ")\n  LLVM " << LLVM_VERSION_STRING << ", targets: x86-64 (JIT, AOT)"
+       << "\n";
+  });
+  // LLVM's own options (code generation internals) stay reachable through
+  // --help-hidden; --help lists dlc's.
+  // LLVM's internal options live in the general category of the top level.
+  for (auto &[Name, O] : cl::getRegisteredOptions())
+    if (llvm::is_contained(O->Categories, &cl::getGeneralCategory()) &&
+        O->getOptionHiddenFlag() == cl::NotHidden)
+      O->setHiddenFlag(cl::Hidden);
   cl::ParseCommandLineOptions(
       argc, argv,
       "dlc: deep-learning graph compiler\n\n"
-      "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR]\n"
+      "  dlc compile MODEL -o NAME.so|NAME.o   (or --emit=ir|kernel-ir|llvm|asm)\n"
+      "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR] "
+      "[--engine=jit|interp]\n"
+      "  dlc bench MODEL [--batch B] [--runs R] [--threads T]\n"
       "  dlc train (MODEL.dlc | MODEL.onnx | --model NAME) "
       "[--data fashion-mnist[:DIR]] [--loss L] [--optimizer O] [--lr X] "
       "[--epochs E] [--batch B] [-o OUT.dlc|OUT.onnx]\n"
       "  dlc export (MODEL | --model NAME) -o OUT.onnx\n"
-      "  dlc --list-ops [--markdown]\n");
+      "  dlc --list-ops [--markdown]\n\n"
+      "  'dlc SUBCOMMAND --help' lists a subcommand's options; "
+      "--help-hidden adds LLVM's.\n");
   if (ListOps) {
     listOps(llvm::outs(), Markdown);
     return 0;
