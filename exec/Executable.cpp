@@ -111,7 +111,7 @@ struct Executable::RunPlan {
 /// Checks run-time inputs against the signature and binds symbolic dims.
 static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   if (In.size() != F.Inputs.size())
-    return makeError(F.L, "'@" + F.Name + "' takes " +
+    return makeError("'@" + F.Name + "' takes " +
                      std::to_string(F.Inputs.size()) + " input(s), got " +
                      std::to_string(In.size()));
   llvm::StringMap<std::pair<int64_t, std::string>> Bound;
@@ -120,23 +120,23 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
     const Tensor &T = In[I];
     std::string What = "input '" + V.Name + "'";
     if (T.elem() != V.Type.elem())
-      return makeError(F.L, What + " must be " + V.Type.str() + ", got " +
+      return makeError(What + " must be " + V.Type.str() + ", got " +
                        dtypeName(T.elem()));
     if (T.rank() != V.Type.rank())
-      return makeError(F.L, What + " must have rank " +
+      return makeError(What + " must have rank " +
                        std::to_string(V.Type.rank()) + " (" + V.Type.str() +
                        "), got " + T.type().str());
     for (unsigned D = 0; D < T.rank(); ++D) {
       const Dim &Want = V.Type.dim(D);
       int64_t Got = T.shape()[D];
       if (Want.isStatic() && Want.size() != Got)
-        return makeError(F.L, What + " dim " + std::to_string(D) + " must be " +
+        return makeError(What + " dim " + std::to_string(D) + " must be " +
                          Want.str() + ", got " + std::to_string(Got));
       if (!Want.isSymbol())
         continue;
       auto [It, New] = Bound.try_emplace(Want.sym(), Got, V.Name);
       if (!New && It->second.first != Got)
-        return makeError(F.L, What + " dim " + std::to_string(D) + " (" +
+        return makeError(What + " dim " + std::to_string(D) + " (" +
                          Want.str() + ") is " + std::to_string(Got) + " but " +
                          Want.str() + " was bound to " +
                          std::to_string(It->second.first) + " by input '" +

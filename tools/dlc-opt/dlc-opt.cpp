@@ -196,10 +196,11 @@ int main(int argc, char **argv) {
                  << "': " << Buf.getError().message() << "\n";
     return 1;
   }
-  // dlc-opt reads IR text; an ONNX model (binary protobuf) gets a pointer
-  // to the tool that imports it.
+  // dlc-opt reads IR text; an ONNX model (a protobuf ModelProto, whose
+  // first byte is the tag of ir_version, 0x08) gets a pointer to the tool
+  // that imports it.
   if (llvm::StringRef(InputFile).ends_with_insensitive(".onnx") ||
-      (*Buf)->getBuffer().contains('\0')) {
+      (*Buf)->getBuffer().starts_with("\x08")) {
     llvm::errs() << "error: '" << InputFile
                  << "' is not dlc IR text (an ONNX model?); import it first: "
                     "dlc compile " << InputFile << " --emit=ir -o MODEL.dlc\n";

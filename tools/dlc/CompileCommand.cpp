@@ -76,15 +76,20 @@ static std::string runtimeLibraryDir() {
 }
 
 /// Links Object into the shared library Out with the system C compiler
-/// driver (cc), against libdlc_runtime.so and libm.
-static llvm::Error linkShared(llvm::StringRef Object, llvm::StringRef Out) {
+/// driver (cc), against libdlc_runtime.so and libm. Out may be a staging
+/// name; SoName is the library's final file name.
+static llvm::Error linkShared(llvm::StringRef Object, llvm::StringRef Out,
+                              llvm::StringRef SoName) {
   auto CC = llvm::sys::findProgramByName("cc");
   if (!CC)
     return makeError("cannot link '" + Out +
                      "': no C compiler driver 'cc' on PATH (compile to a .o "
                      "instead and link it yourself)");
-  std::vector<std::string> Args = {*CC, "-shared", "-o", Out.str(),
-                                   Object.str()};
+  // The soname is the file's name: a program linked against NAME.so then
+  // looks for NAME.so on its run path, wherever NAME.so was at link time.
+  std::vector<std::string> Args = {
+      *CC, "-shared", "-o", Out.str(), Object.str(),
+      "-Wl,-soname," + SoName.str()};
   std::string Dir = runtimeLibraryDir();
   if (!Dir.empty())
     for (std::string A : {"-L" + Dir, "-Wl,-rpath," + Dir, std::string("-ldlc_runtime")})
@@ -133,7 +138,8 @@ static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
       llvm::raw_fd_ostream ObjOS(FD, /*shouldClose=*/true);
       ObjOS.write(Object.data(), Object.size());
     }
-    llvm::Error E = linkShared(Obj, Lib->TmpName);
+    llvm::Error E = linkShared(Obj, Lib->TmpName,
+                               llvm::sys::path::filename(Opts.Output));
     llvm::sys::fs::remove(Obj);
     if (E)
       return llvm::joinErrors(std::move(E), Lib->discard());
