@@ -376,6 +376,27 @@ dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
   return Out;
 }
 
+llvm::Expected<std::string> dlc::onnxModelInfo(llvm::StringRef Path) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
+  if (!Buf)
+    return makeError("cannot read model '" + Path + "': " +
+                     Buf.getError().message());
+  onnx::ModelProto MP;
+  if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
+    return makeError(Loc::named(Path), "not a valid ONNX model");
+  std::string S = "ONNX ir_version " + std::to_string(MP.ir_version());
+  if (!MP.producer_name().empty())
+    S += ", producer " + MP.producer_name() +
+         (MP.producer_version().empty() ? "" : " " + MP.producer_version());
+  for (int I = 0; I < MP.opset_import_size(); ++I) {
+    const auto &OS = MP.opset_import(I);
+    S += (I ? ", " : ", opsets ") +
+         (OS.domain().empty() ? std::string("ai.onnx") : OS.domain()) + " " +
+         std::to_string(OS.version());
+  }
+  return S;
+}
+
 llvm::Expected<Tensor> dlc::readOnnxTensorFile(llvm::StringRef Path) {
   auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
   if (!Buf)

@@ -50,6 +50,10 @@ bool isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes);
 llvm::Expected<std::vector<std::string>>
 onnxShapeOperandInputs(llvm::StringRef Path);
 
+/// What a model file says about itself: "ONNX ir_version 8, producer
+/// pytorch 2.5.0, opsets ai.onnx 17, ai.onnx.ml 3".
+llvm::Expected<std::string> onnxModelInfo(llvm::StringRef Path);
+
 /// Reads a serialized onnx.TensorProto (for example a test's input_0.pb).
 llvm::Expected<Tensor> readOnnxTensorFile(llvm::StringRef Path);
 

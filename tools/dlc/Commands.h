@@ -22,7 +22,7 @@ struct RunOptions {
   bool RandomInputs = false;
   unsigned Seed = 0;
   bool PrintIR = false;
-  std::string Engine = "interp"; // interp | jit
+  std::string Engine = "jit"; // jit | interp
   unsigned OptLevel = 3;
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
@@ -49,10 +49,17 @@ struct BenchOptions {
   std::string Model;
   int64_t Batch = 1;
   unsigned Runs = 20, Warmup = 3;
-  std::string Engine = "auto";
+  std::string Engine = "jit"; // jit | interp | auto
   unsigned Threads = 0;
 };
 int benchCommand(const BenchOptions &Opts);
+
+/// `dlc summary`: the model's ops with output shapes, parameters and FLOPs.
+struct SummaryOptions {
+  std::string Model;
+  int64_t Batch = 1; // the size of every symbolic dim in the FLOP counts
+};
+int summaryCommand(const SummaryOptions &Opts);
 
 /// `dlc train`: numbers stay text until trainCommand checks them, so every
 /// argument error reads the same and comes before training starts.

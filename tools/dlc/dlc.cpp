@@ -177,6 +177,16 @@ static cl::opt<std::string> BenchEngine(
              "op, else the interpreter)"),
     cl::init("jit"), cl::sub(BenchCmd));
 
+static cl::SubCommand SummaryCmd(
+    "summary", "Print a model's ops with output shapes, parameters and FLOPs");
+static cl::opt<std::string> SummaryModel(cl::Positional,
+                                         cl::desc("<model.dlc|model.onnx>"),
+                                         cl::Required, cl::sub(SummaryCmd));
+static cl::opt<int64_t> SummaryBatch(
+    "batch",
+    cl::desc("Size of every symbolic dim in the FLOP counts (default 1)"),
+    cl::init(1), cl::sub(SummaryCmd));
+
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
   cl::SetVersionPrinter([](llvm::raw_ostream &OS) {
@@ -202,6 +212,7 @@ int main(int argc, char **argv) {
       "[--data fashion-mnist[:DIR]] [--loss L] [--optimizer O] [--lr X] "
       "[--epochs E] [--batch B] [-o OUT.dlc|OUT.onnx]\n"
       "  dlc export (MODEL | --model NAME) -o OUT.onnx\n"
+      "  dlc summary MODEL [--batch B]\n"
       "  dlc --list-ops [--markdown]\n\n"
       "  'dlc SUBCOMMAND --help' lists a subcommand's options; "
       "--help-hidden adds LLVM's.\n");
@@ -254,6 +265,12 @@ int main(int argc, char **argv) {
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
     return benchCommand(O);
+  }
+  if (SummaryCmd) {
+    SummaryOptions O;
+    O.Model = SummaryModel;
+    O.Batch = SummaryBatch;
+    return summaryCommand(O);
   }
   if (TrainCmd) {
     TrainOptions O;
