@@ -9,6 +9,7 @@ PKGS=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev ccache
   dataset-fashion-mnist
+  graphviz
 )
 
 missing=()

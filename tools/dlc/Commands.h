@@ -61,6 +61,13 @@ struct SummaryOptions {
 };
 int summaryCommand(const SummaryOptions &Opts);
 
+/// `dlc viz`: the model's graph as Graphviz text (.dot) or a picture (.svg).
+struct VizOptions {
+  std::string Model, Output;
+  bool Optimized = false; // after the optimize pipeline, kernels as clusters
+};
+int vizCommand(const VizOptions &Opts);
+
 /// `dlc train`: numbers stay text until trainCommand checks them, so every
 /// argument error reads the same and comes before training starts.
 struct TrainOptions {

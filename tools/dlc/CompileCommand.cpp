@@ -4,6 +4,7 @@
 // function per kernel. Everything is produced in memory or in temporary
 // files first, so an error leaves no output behind.
 #include "Commands.h"
+#include "ModelGraph.h"
 
 #include "codegen/Aot.h"
 #include "codegen/Executor.h"
@@ -27,15 +28,6 @@ static std::string prefixFromOutput(llvm::StringRef Output) {
   if (S.empty() || llvm::isDigit(S[0]))
     S = "_" + S;
   return isCIdentifier(S) ? S : S + "_";
-}
-
-/// The function a model runs: @main, or its first one.
-static llvm::Expected<const Function *> entryFunction(const Module &M) {
-  if (const Function *F = M.lookup("main"))
-    return F;
-  if (M.Functions.empty())
-    return makeError("the model has no function");
-  return M.Functions.front().get();
 }
 
 /// Writes Bytes to a temporary file next to Path (renamed over it by

@@ -2,6 +2,7 @@
 // optimization) with output shapes, parameter counts and FLOPs, then its
 // inputs, outputs, opsets and totals; like Keras' model.summary().
 #include "Commands.h"
+#include "ModelGraph.h"
 
 #include "frontend/onnx/OnnxImporter.h"
 #include "ir/OpCost.h"
@@ -42,46 +43,15 @@ static std::string scaled(std::optional<double> N) {
   return Buf;
 }
 
-/// An op's name for the table: the ONNX node it came from, else its first
-/// result's name, else its line.
-static std::string opName(const Operation &Op) {
-  llvm::StringRef N = Op.L.Name;
-  size_t Node = N.find("node '");
-  if (Node != llvm::StringRef::npos) {
-    llvm::StringRef Rest = N.drop_front(Node + 6);
-    return Rest.take_until([](char C) { return C == '\''; }).str();
-  }
-  if (Op.numResults() && !Op.result()->Name.empty())
-    return "%" + Op.result()->Name;
-  if (Op.L.Line)
-    return "line " + std::to_string(Op.L.Line);
-  return "-";
-}
-
-/// The values that depend on a function input; the others (parameters,
-/// constants such as ONNX initializers, weights a model draws itself) are
-/// fixed for every run.
-static llvm::DenseSet<const Value *> inputDependent(const Function &F) {
-  llvm::DenseSet<const Value *> Dep;
-  for (const auto &In : F.Inputs)
-    Dep.insert(In.get());
-  for (const auto &Op : F.Body)
-    if (llvm::any_of(Op->Operands, [&](Value *V) { return Dep.count(V); }))
-      for (const auto &R : Op->Results)
-        Dep.insert(R.get());
-  return Dep;
-}
-
 static llvm::Error summarize(const SummaryOptions &Opts,
                              llvm::raw_ostream &OS) {
   auto M = loadModelFile(Opts.Model);
   if (!M)
     return M.takeError();
-  if ((*M)->Functions.empty())
-    return makeError("'" + Opts.Model + "' holds no function");
-  Function *F = (*M)->lookup("main");
-  if (!F)
-    F = (*M)->Functions.front().get();
+  auto Entry = entryFunction(**M);
+  if (!Entry)
+    return Entry.takeError();
+  const Function *F = *Entry;
   DimSizes Sizes; // every symbolic dim is Opts.Batch
   auto bindAll = [&](const TensorType &T) {
     for (const Dim &D : T.dims())
@@ -144,7 +114,7 @@ static llvm::Error summarize(const SummaryOptions &Opts,
         Op.numResults() ? Op.result()->Type.str() : std::string("-");
     if (Op.numResults() > 1)
       Shape += " (+" + std::to_string(Op.numResults() - 1) + ")";
-    std::string Name = opName(Op);
+    std::string Name = opDisplayName(Op);
     if (Name.size() >= size_t(NameW))
       Name = Name.substr(0, NameW - 4) + "... ";
     OS << llvm::left_justify(Name, NameW)

@@ -187,6 +187,19 @@ static cl::opt<int64_t> SummaryBatch(
     cl::desc("Size of every symbolic dim in the FLOP counts (default 1)"),
     cl::init(1), cl::sub(SummaryCmd));
 
+static cl::SubCommand VizCmd(
+    "viz", "Draw a model's graph: -o NAME.dot (Graphviz text) or NAME.svg");
+static cl::opt<std::string> VizModel(cl::Positional,
+                                     cl::desc("<model.dlc|model.onnx>"),
+                                     cl::Required, cl::sub(VizCmd));
+static cl::opt<std::string> VizOut("o", cl::desc("Output: NAME.dot or NAME.svg"),
+                                   cl::Required, cl::sub(VizCmd));
+static cl::opt<bool> VizOptimized(
+    "optimized",
+    cl::desc("Draw the graph after optimization, each kernel (fused group) "
+             "as a cluster"),
+    cl::sub(VizCmd));
+
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
   cl::SetVersionPrinter([](llvm::raw_ostream &OS) {
@@ -213,6 +226,7 @@ int main(int argc, char **argv) {
       "[--epochs E] [--batch B] [-o OUT.dlc|OUT.onnx]\n"
       "  dlc export (MODEL | --model NAME) -o OUT.onnx\n"
       "  dlc summary MODEL [--batch B]\n"
+      "  dlc viz MODEL -o GRAPH.svg|GRAPH.dot [--optimized]\n"
       "  dlc --list-ops [--markdown]\n\n"
       "  'dlc SUBCOMMAND --help' lists a subcommand's options; "
       "--help-hidden adds LLVM's.\n");
@@ -265,6 +279,13 @@ int main(int argc, char **argv) {
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
     return benchCommand(O);
+  }
+  if (VizCmd) {
+    VizOptions O;
+    O.Model = VizModel;
+    O.Output = VizOut;
+    O.Optimized = VizOptimized;
+    return vizCommand(O);
   }
   if (SummaryCmd) {
     SummaryOptions O;
