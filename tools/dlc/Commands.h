@@ -35,7 +35,21 @@ struct CompileOptions {
   std::string Name; // the C symbol prefix (default: from -o's file name)
   unsigned OptLevel = 3;
   unsigned Threads = 0; // the AOT library's default thread count
+  /// --emit=ir: tensors inline instead of in NAME.weights (or elided on
+  /// standard output).
+  bool InlineWeights = false;
 };
+
+/// Tensors with more elements than this leave IR text: into a .weights
+/// file, or elided when the IR is only shown (--print-ir, --emit=ir to
+/// standard output).
+constexpr int64_t WeightsInlineLimit = 16;
+
+/// The note that starts IR shown with its large tensors elided.
+constexpr const char *ElidedWeightsNote =
+    "// tensors of more than 16 elements are elided ('dense<T>[...]'); "
+    "dlc compile --emit=ir -o FILE.dlc writes them to FILE.weights, "
+    "--inline-weights prints them\n";
 int compileCommand(const CompileOptions &Opts);
 
 /// `dlc export`: a model file or a tutorial model (built with Seed) as ONNX.

@@ -10,6 +10,7 @@
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "ir/Printer.h"
+#include "ir/Weights.h"
 #include "passes/Pass.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -180,7 +181,25 @@ static llvm::Error compile(const CompileOptions &Opts) {
   std::string Text;
   llvm::SmallVector<char, 0> Binary;
   if (Opts.Emit == "ir") {
-    Text = toString(**M);
+    // Weights go to NAME.weights next to NAME.dlc (ResNet-18 inline is
+    // 158 MB of text); on standard output they are elided.
+    llvm::raw_string_ostream OS(Text);
+    PrintOptions PO;
+    if (Opts.InlineWeights) {
+    } else if (Opts.Output == "-") {
+      PO.ElideTensorsAbove = WeightsInlineLimit;
+      OS << ElidedWeightsNote;
+    } else {
+      llvm::SmallString<256> Weights(Opts.Output);
+      llvm::sys::path::replace_extension(Weights, "weights");
+      if (Weights == Opts.Output)
+        return makeError("-o '" + Opts.Output + "': the IR text needs another "
+                         "name than its weights file (use .dlc)");
+      if (auto E = externalizeWeights(**M, Weights, WeightsInlineLimit))
+        return E;
+      (*M)->WeightsFile = llvm::sys::path::filename(Weights).str();
+    }
+    printModule(**M, OS, PO);
   } else {
     std::vector<std::unique_ptr<kir::Kernel>> Owned;
     std::vector<const kir::Kernel *> Kernels;

@@ -145,8 +145,12 @@ static llvm::Error run(const RunOptions &Opts) {
     return E;
   if (auto E = PM.run(**M))
     return E;
-  if (Opts.PrintIR)
-    printFunction(*F, llvm::outs());
+  if (Opts.PrintIR) {
+    PrintOptions PO;
+    PO.ElideTensorsAbove = WeightsInlineLimit;
+    llvm::outs() << ElidedWeightsNote;
+    printFunction(*F, llvm::outs(), PO);
+  }
 
   llvm::StringMap<std::string> Files;
   for (const std::string &S : Opts.Inputs) {

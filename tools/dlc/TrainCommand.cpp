@@ -188,8 +188,12 @@ int dlc::trainCommand(const TrainOptions &O) {
   llvm::ExitOnError Check;
   Setup S = Check(prepare(O));
   Trainer T = Check(Trainer::create(*S.Model.F, S.Opts));
-  if (O.PrintIR)
-    printFunction(T.trainStepFunction(), llvm::outs());
+  if (O.PrintIR) {
+    PrintOptions PO;
+    PO.ElideTensorsAbove = WeightsInlineLimit;
+    llvm::outs() << ElidedWeightsNote;
+    printFunction(T.trainStepFunction(), llvm::outs(), PO);
+  }
 
   llvm::raw_ostream &OS = llvm::outs();
   bool Live = OS.is_displayed();

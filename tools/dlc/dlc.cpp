@@ -66,6 +66,12 @@ static cl::opt<std::string> CompileEmit(
     "emit", cl::desc("Inspect a stage instead: ir, kernel-ir, llvm, asm or "
                      "obj (one function per kernel)"),
     cl::sub(CompileCmd));
+static cl::opt<bool> CompileInlineWeights(
+    "inline-weights",
+    cl::desc("With --emit=ir: write every tensor inline (default: tensors of "
+             "more than 16 elements go to NAME.weights, or are elided on "
+             "standard output)"),
+    cl::sub(CompileCmd));
 static cl::opt<std::string> CompileName(
     "name", cl::desc("C symbol prefix (default: the output file's name)"),
     cl::sub(CompileCmd));
@@ -255,6 +261,7 @@ int main(int argc, char **argv) {
     O.Output = CompileOut;
     O.Emit = CompileEmit;
     O.Name = CompileName;
+    O.InlineWeights = CompileInlineWeights;
     O.Threads = CompileThreads;
     O.OptLevel = std::min(3u, CompileOpt.getValue());
     return compileCommand(O);
