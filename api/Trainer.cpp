@@ -172,4 +172,31 @@ std::unique_ptr<Module> Trainer::currentModel() const {
 
 const Function &Trainer::trainStepFunction() const { return *P->G.Step; }
 int64_t Trainer::stepsDone() const { return P->Steps; }
+
+std::vector<Tensor> Trainer::trainingState() const {
+  // Args: batch, labels, parameters..., state..., step.
+  return std::vector<Tensor>(P->Args.begin() + 2, P->Args.end() - 1);
+}
+
+llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
+                                          int64_t Steps) {
+  size_t Want = P->Args.size() - 3;
+  if (State.size() != Want)
+    return makeError("the training state holds " +
+                     std::to_string(State.size()) + " tensors, this model "
+                     "and optimizer need " + std::to_string(Want));
+  if (Steps < 0)
+    return makeError("the training state's step count is negative");
+  for (size_t I = 0; I < Want; ++I) {
+    const Tensor &Have = P->Args[2 + I];
+    if (State[I].elem() != Have.elem() || State[I].shape() != Have.shape())
+      return makeError("training state tensor " + std::to_string(I) + " is " +
+                       State[I].type().str() + " but " + Have.type().str() +
+                       " was expected (another model or optimizer?)");
+  }
+  for (size_t I = 0; I < Want; ++I)
+    P->Args[2 + I] = std::move(State[I]);
+  P->Steps = Steps;
+  return llvm::Error::success();
+}
 int64_t Trainer::numClasses() const { return P->G.NumClasses; }

@@ -95,6 +95,8 @@ struct TrainOptions {
   std::string Epochs = "1", Batch = "32", Seed = "0", Threads = "0";
   std::string Limit, TestLimit; // empty: every example
   std::string Output, Plot;
+  std::string CheckpointDir; // save the model and state here every epoch
+  std::string Resume;        // continue from this checkpoint directory
   std::string Engine = "jit";
   unsigned OptLevel = 3;
   bool PrintIR = false;

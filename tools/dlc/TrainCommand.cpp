@@ -3,6 +3,7 @@
 // otherwise), evaluates on the test split after each epoch, and writes the
 // trained model and an SVG plot on request.
 #include "Commands.h"
+#include "Checkpoint.h"
 #include "TrainReport.h"
 #include "TrainSetup.h"
 
@@ -14,6 +15,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cmath>
+#include <optional>
 #include <chrono>
 
 using namespace dlc;
@@ -182,11 +184,40 @@ llvm::Expected<StepResult> evaluateAll(const Trainer &T, const Dataset &D,
 
 double ratio(int64_t A, int64_t B) { return B ? double(A) / double(B) : 0; }
 
+/// What a checkpoint must share with the run that resumes it.
+std::string recipe(const Setup &S, const TrainOptions &O) {
+  const OptimizerConfig &C = S.Opts.Optimizer;
+  return S.Model.Label + " | data " + O.Data + " limit " +
+         (O.Limit.empty() ? "all" : O.Limit) + " normalize " +
+         (O.Normalize.empty() ? "none" : O.Normalize) + " | loss " +
+         S.LossLabel + " | " + optimizerName(C.Kind).str() + " lr " +
+         formatDouble(C.LearningRate) + " momentum " +
+         formatDouble(C.Momentum) + " weight-decay " +
+         formatDouble(C.WeightDecay) + " | batch " + std::to_string(S.Batch) +
+         " seed " + std::to_string(S.Opts.Seed);
+}
+
 } // namespace
 
 int dlc::trainCommand(const TrainOptions &O) {
   llvm::ExitOnError Check;
   Setup S = Check(prepare(O));
+  std::string Recipe = recipe(S, O);
+  // A checkpoint to resume is checked before anything is compiled: the same
+  // model, data and recipe make the run go on bit for bit.
+  std::optional<Checkpoint> Resumed;
+  if (!O.Resume.empty()) {
+    Resumed = Check(loadCheckpoint(O.Resume));
+    if (Resumed->Recipe != Recipe)
+      Check(makeError("--resume " + O.Resume +
+                      ": the checkpoint was trained with\n  " +
+                      Resumed->Recipe + "\nbut this run asks for\n  " +
+                      Recipe));
+    if (Resumed->Epoch >= S.Epochs)
+      Check(makeError("--resume " + O.Resume + ": the checkpoint has " +
+                      std::to_string(Resumed->Epoch) +
+                      " epoch(s) done; ask for more with --epochs"));
+  }
   Trainer T = Check(Trainer::create(*S.Model.F, S.Opts));
   if (O.PrintIR) {
     PrintOptions PO;
@@ -206,8 +237,18 @@ int dlc::trainCommand(const TrainOptions &O) {
   OS.flush();
 
   std::vector<EpochStats> History;
+  int64_t FirstEpoch = 1;
+  if (Resumed) {
+    Check(T.restoreTrainingState(std::move(Resumed->State), Resumed->Steps));
+    History = std::move(Resumed->History);
+    FirstEpoch = Resumed->Epoch + 1;
+    OS << "resumed from " << O.Resume << " after epoch " << Resumed->Epoch
+       << "\n";
+    for (const EpochStats &E : History)
+      OS << epochLine(E, S.Epochs) << "\n";
+  }
   const TensorType &InType = S.Model.F->Inputs[0]->Type;
-  for (int64_t Epoch = 1; Epoch <= S.Epochs; ++Epoch) {
+  for (int64_t Epoch = FirstEpoch; Epoch <= S.Epochs; ++Epoch) {
     std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, Epoch);
     int64_t NB = numBatches(S.Train.size(), S.Batch);
     int64_t Total = S.Train.size();
@@ -250,6 +291,16 @@ int dlc::trainCommand(const TrainOptions &O) {
     History.push_back(E);
     OS << (Live ? "\r\x1b[K" : "") << epochLine(E, S.Epochs) << "\n";
     OS.flush();
+    if (!O.CheckpointDir.empty()) {
+      Checkpoint C;
+      C.Recipe = Recipe;
+      C.Epoch = Epoch;
+      C.Steps = T.stepsDone();
+      C.History = History;
+      C.State = T.trainingState();
+      std::unique_ptr<Module> Now = T.currentModel();
+      Check(saveCheckpoint(O.CheckpointDir, C, *Now));
+    }
   }
   OS << llvm::format("test accuracy: %.4f\n", History.back().TestAccuracy);
 

@@ -158,6 +158,16 @@ static cl::opt<std::string> TrainOut(
 static cl::opt<std::string> TrainPlot(
     "plot", cl::desc("Write an SVG plot of loss and accuracy per epoch"),
     cl::sub(TrainCmd));
+static cl::opt<std::string> TrainCheckpoint(
+    "checkpoint",
+    cl::desc("Save the model, parameters and optimizer state in DIR after "
+             "every epoch"),
+    cl::value_desc("DIR"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainResume(
+    "resume",
+    cl::desc("Continue from the checkpoint in DIR, bit for bit (same model, "
+             "data and recipe; --epochs is the total)"),
+    cl::value_desc("DIR"), cl::sub(TrainCmd));
 static cl::opt<std::string> TrainEngine(
     "engine", cl::desc("jit (default) or interp (the reference interpreter)"),
     cl::init("jit"), cl::sub(TrainCmd));
@@ -319,6 +329,8 @@ int main(int argc, char **argv) {
     O.TestLimit = TrainTestLimit;
     O.Output = TrainOut;
     O.Plot = TrainPlot;
+    O.CheckpointDir = TrainCheckpoint;
+    O.Resume = TrainResume;
     O.Engine = TrainEngine;
     O.OptLevel = std::min(3u, TrainOpt.getValue());
     O.PrintIR = TrainPrintIR;
