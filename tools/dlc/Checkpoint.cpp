@@ -119,10 +119,15 @@ llvm::Error dlc::saveCheckpoint(llvm::StringRef Dir, const Checkpoint &C,
   llvm::raw_string_ostream OS(Text);
   OS << Magic << "\ncurrent epoch-" << C.Epoch << "\nrecipe " << C.Recipe
      << "\nepoch " << C.Epoch << "\nsteps " << C.Steps << "\n";
-  for (const EpochStats &E : C.History)
+  for (const EpochStats &E : C.History) {
     OS << llvm::format("history %" PRId64 " %a %a %a %a %a %a\n", E.Epoch,
                        E.TrainLoss, E.TrainAccuracy, E.TestLoss,
                        E.TestAccuracy, E.Seconds, E.ImagesPerSecond);
+    OS << "step-losses";
+    for (double V : E.StepLosses)
+      OS << llvm::format(" %a", V);
+    OS << "\n";
+  }
   if (auto E = writeAtomically(join(Dir, "checkpoint.txt"), Text))
     return E;
   // The previous epoch's files are no longer current.
@@ -156,6 +161,16 @@ llvm::Expected<Checkpoint> dlc::loadCheckpoint(llvm::StringRef Dir) {
       Bad = Rest.getAsInteger(10, C.Epoch);
     } else if (Key == "steps") {
       Bad = Rest.getAsInteger(10, C.Steps);
+    } else if (Key == "step-losses") {
+      llvm::SmallVector<llvm::StringRef, 64> F;
+      Rest.split(F, ' ', -1, false);
+      Bad = C.History.empty();
+      for (llvm::StringRef V : F) {
+        double D;
+        if (Bad || (Bad = V.getAsDouble(D)))
+          break;
+        C.History.back().StepLosses.push_back(D);
+      }
     } else if (Key == "history") {
       llvm::SmallVector<llvm::StringRef, 8> F;
       Rest.split(F, ' ');

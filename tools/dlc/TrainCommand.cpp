@@ -257,6 +257,7 @@ int dlc::trainCommand(const TrainOptions &O) {
       Total = NB * S.Batch;
     }
     double LossSum = 0;
+    std::vector<double> StepLosses;
     int64_t Correct = 0, Done = 0;
     Clock::time_point Start = Clock::now(), LastShown = Start;
     for (int64_t K = 0; K < NB; ++K) {
@@ -265,6 +266,7 @@ int dlc::trainCommand(const TrainOptions &O) {
           T.step(imagesForModel(B.Images, InType),
                  targetsForLoss(B.Labels, S.Opts.Loss, S.Train.NumClasses)));
       LossSum += R.Loss * double(R.Count);
+      StepLosses.push_back(R.Loss);
       Correct += R.Correct;
       Done += R.Count;
       double Since = std::chrono::duration<double>(Clock::now() - LastShown).count();
@@ -285,6 +287,7 @@ int dlc::trainCommand(const TrainOptions &O) {
     E.TrainLoss = Done ? LossSum / double(Done) : 0;
     E.TrainAccuracy = ratio(Correct, Done);
     E.ImagesPerSecond = E.Seconds > 0 ? double(Done) / E.Seconds : 0;
+    E.StepLosses = std::move(StepLosses);
     StepResult TestR = Check(evaluateAll(T, S.Test, S));
     E.TestLoss = TestR.Loss;
     E.TestAccuracy = ratio(TestR.Correct, TestR.Count);
@@ -317,9 +320,12 @@ int dlc::trainCommand(const TrainOptions &O) {
     llvm::raw_fd_ostream P(O.Plot, EC);
     if (EC)
       Check(makeError("cannot write '" + O.Plot + "': " + EC.message()));
-    P << renderTrainingPlot(History, S.Model.Label + " on " + O.Data + ", " +
-                                         S.LossLabel + ", " +
-                                         optimizerName(S.Opts.Optimizer.Kind).str());
+    P << renderTrainingPlot(
+        History, S.Model.Label + " on " + O.Data + ": " + S.LossLabel + ", " +
+                     optimizerName(S.Opts.Optimizer.Kind).str() + " lr " +
+                     formatDouble(S.Opts.Optimizer.LearningRate) + ", batch " +
+                     std::to_string(S.Batch) + ", seed " +
+                     std::to_string(S.Opts.Seed));
     P.close();
     if (P.has_error())
       Check(makeError("error writing '" + O.Plot + "'"));

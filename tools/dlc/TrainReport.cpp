@@ -90,14 +90,49 @@ struct Series {
   std::function<double(const EpochStats &)> Get;
 };
 
+/// The step losses of every epoch, smoothed by a bias-corrected moving
+/// average over about 2% of the steps, at (epoch - 1 + (k + 1) / steps); at
+/// most about 1000 points.
+std::vector<std::pair<double, double>>
+smoothedSteps(llvm::ArrayRef<EpochStats> E) {
+  size_t Total = 0;
+  for (const EpochStats &St : E)
+    Total += St.StepLosses.size();
+  std::vector<std::pair<double, double>> Out;
+  if (Total == 0)
+    return Out;
+  double Window = std::max(1.0, double(Total) / 50);
+  double Beta = 1 - 1 / Window, Avg = 0, Weight = 0;
+  size_t Stride = (Total + 999) / 1000, Seen = 0;
+  for (const EpochStats &St : E) {
+    size_t N = St.StepLosses.size();
+    for (size_t K = 0; K < N; ++K) {
+      double V = St.StepLosses[K];
+      if (!std::isfinite(V))
+        continue;
+      Avg = Beta * Avg + (1 - Beta) * V;
+      Weight = Beta * Weight + (1 - Beta);
+      if (++Seen % Stride == 0 || K + 1 == N)
+        Out.push_back({double(St.Epoch - 1) + double(K + 1) / double(N),
+                       Avg / Weight});
+    }
+  }
+  return Out;
+}
+
 /// One panel at (X0, Y0) of size W x H: frame, ticks, the series, a legend.
 void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
            llvm::ArrayRef<Series> S, bool Accuracy, double X0, double Y0,
            double W, double H) {
-  const double L = 60, R = 15, T = 30, B = 45; // margins
+  const double L = 60, R = 15, T = 44, B = 45; // margins
   double PW = W - L - R, PH = H - T - B;
   // Ranges: epochs on x; loss from 0, accuracy up to at most 1.
+  std::vector<std::pair<double, double>> Steps; // (epoch position, loss)
+  if (!Accuracy)
+    Steps = smoothedSteps(E);
   double XLo = E.front().Epoch, XHi = E.back().Epoch;
+  if (!Steps.empty())
+    XLo -= 1; // the steps of the first epoch start at its beginning
   if (XHi <= XLo)
     XLo -= 0.5, XHi += 0.5;
   double YLo = INFINITY, YHi = -INFINITY;
@@ -105,6 +140,8 @@ void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
     for (const Series &Se : S)
       if (std::isfinite(Se.Get(St)))
         YLo = std::min(YLo, Se.Get(St)), YHi = std::max(YHi, Se.Get(St));
+  for (auto [X, V] : Steps)
+    YLo = std::min(YLo, V), YHi = std::max(YHi, V);
   if (!std::isfinite(YLo))
     YLo = 0, YHi = 1;
   if (Accuracy)
@@ -139,6 +176,20 @@ void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
          "transform=\"rotate(-90 " + fmt("%.1f", X0 + 16) + " " +
          fmt("%.1f", Y0 + T + PH / 2) + ")\">" + YLabel + "</text>\n";
 
+  if (!Steps.empty()) {
+    std::string Pts;
+    for (auto [XV, V] : Steps)
+      Pts += (Pts.empty() ? "" : " ") + fmt("%.1f", X(XV)) + "," +
+             fmt("%.1f", Y(V));
+    Out += "<polyline class=\"steps\" fill=\"none\" stroke-width=\"1\" "
+           "stroke=\"#9ecae1\" points=\"" + Pts + "\"/>\n";
+    double LX = X0 + L + 10, LY = Y0 + 34; // the legend's second row
+    Out += "<line x1=\"" + fmt("%.1f", LX) + "\" x2=\"" + fmt("%.1f", LX + 20) +
+           "\" y1=\"" + fmt("%.1f", LY - 4) + "\" y2=\"" + fmt("%.1f", LY - 4) +
+           "\" stroke=\"#9ecae1\"/>\n<text x=\"" + fmt("%.1f", LX + 25) +
+           "\" y=\"" + fmt("%.1f", LY) + "\">train loss per step "
+           "(smoothed)</text>\n";
+  }
   for (size_t K = 0; K < S.size(); ++K) {
     const Series &Se = S[K];
     // A polyline per run of finite values, a dot per point.

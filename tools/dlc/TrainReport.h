@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dlc {
 
@@ -16,6 +17,7 @@ struct EpochStats {
   double TestLoss = 0, TestAccuracy = 0;
   double Seconds = 0;      // training time of the epoch
   double ImagesPerSecond = 0;
+  std::vector<double> StepLosses; // the loss of each training step
 };
 
 /// "42s", "3m07s", "1h02m".
@@ -33,7 +35,9 @@ std::string progressLine(int64_t Epoch, int64_t Epochs, int64_t Done,
 std::string epochLine(const EpochStats &S, int64_t Epochs);
 
 /// An SVG (no dependencies, drawn by hand): two panels, loss (train, test)
-/// and accuracy (train, test) per epoch, with axes, ticks and a legend.
+/// and accuracy (train, test) per epoch, with axes, ticks and a legend; the
+/// loss panel also draws the loss of every step, smoothed (an exponential
+/// moving average, bias-corrected), at its fraction of the epoch.
 /// Non-finite values leave gaps.
 std::string renderTrainingPlot(llvm::ArrayRef<EpochStats> Epochs,
                                const std::string &Title);
