@@ -120,9 +120,10 @@ llvm::Error dlc::saveCheckpoint(llvm::StringRef Dir, const Checkpoint &C,
   OS << Magic << "\ncurrent epoch-" << C.Epoch << "\nrecipe " << C.Recipe
      << "\nepoch " << C.Epoch << "\nsteps " << C.Steps << "\n";
   for (const EpochStats &E : C.History) {
-    OS << llvm::format("history %" PRId64 " %a %a %a %a %a %a\n", E.Epoch,
-                       E.TrainLoss, E.TrainAccuracy, E.TestLoss,
-                       E.TestAccuracy, E.Seconds, E.ImagesPerSecond);
+    OS << llvm::format("history %" PRId64 " %a %a %a %a %a %a %a %a\n",
+                       E.Epoch, E.TrainLoss, E.TrainAccuracy, E.TestLoss,
+                       E.TestAccuracy, E.Seconds, E.ImagesPerSecond, E.ValLoss,
+                       E.ValAccuracy);
     OS << "step-losses";
     for (double V : E.StepLosses)
       OS << llvm::format(" %a", V);
@@ -175,10 +176,11 @@ llvm::Expected<Checkpoint> dlc::loadCheckpoint(llvm::StringRef Dir) {
       llvm::SmallVector<llvm::StringRef, 8> F;
       Rest.split(F, ' ');
       EpochStats E;
-      double *Vals[] = {&E.TrainLoss, &E.TrainAccuracy, &E.TestLoss,
-                        &E.TestAccuracy, &E.Seconds, &E.ImagesPerSecond};
-      Bad = F.size() != 7 || F[0].getAsInteger(10, E.Epoch);
-      for (unsigned I = 0; !Bad && I < 6; ++I)
+      double *Vals[] = {&E.TrainLoss,       &E.TrainAccuracy, &E.TestLoss,
+                        &E.TestAccuracy,    &E.Seconds,       &E.ImagesPerSecond,
+                        &E.ValLoss,         &E.ValAccuracy};
+      Bad = F.size() != 9 || F[0].getAsInteger(10, E.Epoch);
+      for (unsigned I = 0; !Bad && I < 8; ++I)
         Bad = F[I + 1].getAsDouble(*Vals[I]);
       C.History.push_back(E);
     } else {

@@ -95,6 +95,8 @@ struct TrainOptions {
   std::string Epochs = "1", Batch = "32", Seed = "0", Threads = "0";
   std::string Limit, TestLimit; // empty: every example
   std::string Output, Plot;
+  std::string ValidationSplit; // empty: none; else a fraction in (0, 1)
+  bool KeepBest = false; // -o keeps the epoch with the best accuracy
   std::string CheckpointDir; // save the model and state here every epoch
   std::string Resume;        // continue from this checkpoint directory
   std::string Engine = "jit";

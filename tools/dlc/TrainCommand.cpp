@@ -35,6 +35,7 @@ struct Setup {
   TrainerOptions Opts;
   int64_t Epochs = 1, Batch = 32;
   Dataset Train, Test;
+  std::optional<Dataset> Val; // --validation-split
   DataFit Fit;
 };
 
@@ -95,6 +96,9 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   if (!O.Output.empty())
     if (auto E = checkOutputPath(O.Output))
       return std::move(E);
+  if (O.KeepBest && O.Output.empty())
+    return makeError("--keep-best keeps the best epoch's model in -o FILE: "
+                     "give -o");
   if (!O.Plot.empty()) {
     if (!llvm::StringRef(O.Plot).ends_with(".svg"))
       return makeError("--plot '" + O.Plot + "': the plot is an SVG file "
@@ -134,6 +138,16 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
     return Test.takeError();
   S.Train = std::move(*Train);
   S.Test = std::move(*Test);
+  if (!O.ValidationSplit.empty()) {
+    double F;
+    if (llvm::StringRef(O.ValidationSplit).getAsDouble(F))
+      return makeError("--validation-split must be a number, got '" +
+                       O.ValidationSplit + "'");
+    auto Val = splitOffValidation(S.Train, F);
+    if (!Val)
+      return Val.takeError();
+    S.Val = std::move(*Val);
+  }
   auto Fit = checkModelFits(*S.Model.F, S.Train, S.Opts.Loss, S.LossLabel);
   if (!Fit)
     return Fit.takeError();
@@ -189,7 +203,9 @@ std::string recipe(const Setup &S, const TrainOptions &O) {
   const OptimizerConfig &C = S.Opts.Optimizer;
   return S.Model.Label + " | data " + O.Data + " limit " +
          (O.Limit.empty() ? "all" : O.Limit) + " normalize " +
-         (O.Normalize.empty() ? "none" : O.Normalize) + " | loss " +
+         (O.Normalize.empty() ? "none" : O.Normalize) + " validation " +
+         (O.ValidationSplit.empty() ? "none" : O.ValidationSplit) +
+         " | loss " +
          S.LossLabel + " | " + optimizerName(C.Kind).str() + " lr " +
          formatDouble(C.LearningRate) + " momentum " +
          formatDouble(C.Momentum) + " weight-decay " +
@@ -229,8 +245,9 @@ int dlc::trainCommand(const TrainOptions &O) {
   llvm::raw_ostream &OS = llvm::outs();
   bool Live = OS.is_displayed();
   OS << "training " << S.Model.Label << " on " << O.Data << ": "
-     << S.Train.size() << " training and " << S.Test.size()
-     << " test images, loss " << S.LossLabel << ", optimizer "
+     << S.Train.size() << " training"
+     << (S.Val ? ", " + std::to_string(S.Val->size()) + " validation" : "")
+     << " and " << S.Test.size() << " test images, loss " << S.LossLabel << ", optimizer "
      << optimizerName(S.Opts.Optimizer.Kind) << " (lr "
      << formatDouble(S.Opts.Optimizer.LearningRate) << "), batch " << S.Batch
      << ", " << S.Epochs << (S.Epochs == 1 ? " epoch" : " epochs") << "\n";
@@ -247,6 +264,7 @@ int dlc::trainCommand(const TrainOptions &O) {
     for (const EpochStats &E : History)
       OS << epochLine(E, S.Epochs) << "\n";
   }
+  int64_t BestEpoch = 0; // with --keep-best: the epoch -o holds
   const TensorType &InType = S.Model.F->Inputs[0]->Type;
   for (int64_t Epoch = FirstEpoch; Epoch <= S.Epochs; ++Epoch) {
     std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, Epoch);
@@ -291,9 +309,29 @@ int dlc::trainCommand(const TrainOptions &O) {
     StepResult TestR = Check(evaluateAll(T, S.Test, S));
     E.TestLoss = TestR.Loss;
     E.TestAccuracy = ratio(TestR.Correct, TestR.Count);
+    if (S.Val) {
+      StepResult ValR = Check(evaluateAll(T, *S.Val, S));
+      E.ValLoss = ValR.Loss;
+      E.ValAccuracy = ratio(ValR.Correct, ValR.Count);
+    }
     History.push_back(E);
     OS << (Live ? "\r\x1b[K" : "") << epochLine(E, S.Epochs) << "\n";
     OS.flush();
+    if (O.KeepBest) {
+      // The validation accuracy when there is a split, else the test one.
+      auto Monitored = [&](const EpochStats &X) {
+        return S.Val ? X.ValAccuracy : X.TestAccuracy;
+      };
+      bool Best = llvm::all_of(llvm::ArrayRef(History).drop_back(),
+                               [&](const EpochStats &X) {
+                                 return Monitored(X) < Monitored(E);
+                               });
+      if (Best) {
+        std::unique_ptr<Module> Now = T.currentModel();
+        Check(saveTrainedModel(*Now, O.Output));
+        BestEpoch = Epoch;
+      }
+    }
     if (!O.CheckpointDir.empty()) {
       Checkpoint C;
       C.Recipe = Recipe;
@@ -307,7 +345,14 @@ int dlc::trainCommand(const TrainOptions &O) {
   }
   OS << llvm::format("test accuracy: %.4f\n", History.back().TestAccuracy);
 
-  if (!O.Output.empty()) {
+  if (!O.Output.empty() && O.KeepBest) {
+    if (BestEpoch)
+      OS << "wrote " << O.Output << " (the best epoch, " << BestEpoch << ", by "
+         << (S.Val ? "validation" : "test") << " accuracy)\n";
+    else // resumed past the best epoch: it was written by the first run
+      OS << "kept " << O.Output << ": no epoch of this run beat the best "
+         << "before it\n";
+  } else if (!O.Output.empty()) {
     std::unique_ptr<Module> Trained = T.currentModel();
     Check(saveTrainedModel(*Trained, O.Output));
     OS << "wrote " << O.Output;

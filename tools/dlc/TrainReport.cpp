@@ -55,7 +55,12 @@ std::string dlc::progressLine(int64_t Epoch, int64_t Epochs, int64_t Done,
 std::string dlc::epochLine(const EpochStats &S, int64_t Epochs) {
   return "epoch " + std::to_string(S.Epoch) + "/" + std::to_string(Epochs) +
          ": loss " + fmt("%.4f", S.TrainLoss) + ", accuracy " +
-         fmt("%.4f", S.TrainAccuracy) + " | test loss " +
+         fmt("%.4f", S.TrainAccuracy) +
+         (std::isfinite(S.ValAccuracy)
+              ? " | val loss " + fmt("%.4f", S.ValLoss) + ", accuracy " +
+                    fmt("%.4f", S.ValAccuracy)
+              : std::string()) +
+         " | test loss " +
          fmt("%.4f", S.TestLoss) + ", accuracy " + fmt("%.4f", S.TestAccuracy) +
          " | " + fmt("%.0f", S.ImagesPerSecond) + " images/s, " +
          fmt("%.1f", S.Seconds) + "s";
@@ -215,7 +220,7 @@ void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
              ": " + fmt("%.4f", V) + "</title></circle>\n";
     }
     flush();
-    double LX = X0 + L + 10 + 150 * double(K), LY = Y0 + 18;
+    double LX = X0 + L + 10 + 120 * double(K), LY = Y0 + 18;
     Out += std::string("<line x1=\"") + fmt("%.1f", LX) + "\" x2=\"" +
            fmt("%.1f", LX + 20) + "\" y1=\"" + fmt("%.1f", LY - 4) + "\" y2=\"" +
            fmt("%.1f", LY - 4) + "\" stroke-width=\"2\" stroke=\"" + Se.Color +
@@ -248,8 +253,19 @@ std::string dlc::renderTrainingPlot(llvm::ArrayRef<EpochStats> Epochs,
                      [](const EpochStats &S) { return S.TrainAccuracy; }},
                     {"test accuracy", Orange,
                      [](const EpochStats &S) { return S.TestAccuracy; }}};
-    panel(Out, Epochs, "loss", Loss, false, 0, Top, W / 2, H - Top);
-    panel(Out, Epochs, "accuracy", Acc, true, W / 2, Top, W / 2, H - Top);
+    // The validation series when the run had a split.
+    bool Val = std::isfinite(Epochs.front().ValAccuracy);
+    const char *Green = "#2ca02c";
+    Series LossV[] = {Loss[0], Loss[1],
+                      {"val loss", Green,
+                       [](const EpochStats &S) { return S.ValLoss; }}};
+    Series AccV[] = {Acc[0], Acc[1],
+                     {"val accuracy", Green,
+                      [](const EpochStats &S) { return S.ValAccuracy; }}};
+    panel(Out, Epochs, "loss", llvm::ArrayRef(LossV, Val ? 3 : 2), false, 0,
+          Top, W / 2, H - Top);
+    panel(Out, Epochs, "accuracy", llvm::ArrayRef(AccV, Val ? 3 : 2), true,
+          W / 2, Top, W / 2, H - Top);
   }
   Out += "</svg>\n";
   return Out;

@@ -158,6 +158,17 @@ static cl::opt<std::string> TrainOut(
 static cl::opt<std::string> TrainPlot(
     "plot", cl::desc("Write an SVG plot of loss and accuracy per epoch"),
     cl::sub(TrainCmd));
+static cl::opt<std::string> TrainValidationSplit(
+    "validation-split",
+    cl::desc("Hold out this fraction of the training data (its last "
+             "examples, as Keras does) and report loss and accuracy on it "
+             "every epoch"),
+    cl::value_desc("F"), cl::sub(TrainCmd));
+static cl::opt<bool> TrainKeepBest(
+    "keep-best",
+    cl::desc("-o keeps the model of the epoch with the best validation "
+             "accuracy (test accuracy without --validation-split)"),
+    cl::sub(TrainCmd));
 static cl::opt<std::string> TrainCheckpoint(
     "checkpoint",
     cl::desc("Save the model, parameters and optimizer state in DIR after "
@@ -330,6 +341,8 @@ int main(int argc, char **argv) {
     O.Output = TrainOut;
     O.Plot = TrainPlot;
     O.CheckpointDir = TrainCheckpoint;
+    O.ValidationSplit = TrainValidationSplit;
+    O.KeepBest = TrainKeepBest;
     O.Resume = TrainResume;
     O.Engine = TrainEngine;
     O.OptLevel = std::min(3u, TrainOpt.getValue());
