@@ -170,7 +170,7 @@ void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
            fmt("%.1f", Y(V) + 4) + "\" text-anchor=\"end\">" +
            fmt("%.4g", std::fabs(V) < 1e-12 ? 0.0 : V) + "</text>\n";
   int64_t XStep = std::max<int64_t>(1, int64_t(niceStep(XHi - XLo)));
-  for (int64_t Ep = E.front().Epoch; Ep <= E.back().Epoch; Ep += XStep)
+  for (int64_t Ep = int64_t(std::ceil(XLo)); Ep <= E.back().Epoch; Ep += XStep)
     Out += "<text x=\"" + fmt("%.1f", X(double(Ep))) + "\" y=\"" +
            fmt("%.1f", Y0 + T + PH + 18) + "\" text-anchor=\"middle\">" +
            std::to_string(Ep) + "</text>\n";
