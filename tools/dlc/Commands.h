@@ -2,6 +2,7 @@
 #ifndef DLC_TOOLS_DLC_COMMANDS_H
 #define DLC_TOOLS_DLC_COMMANDS_H
 
+#include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
@@ -51,6 +52,8 @@ constexpr const char *ElidedWeightsNote =
     "dlc compile --emit=ir -o FILE.dlc writes them to FILE.weights, "
     "--inline-weights prints them\n";
 int compileCommand(const CompileOptions &Opts);
+/// What `dlc compile` does, with its error returned (for the Python module).
+llvm::Error compileModel(const CompileOptions &Opts);
 
 /// `dlc export`: a model file or a tutorial model (built with Seed) as ONNX.
 struct ExportOptions {

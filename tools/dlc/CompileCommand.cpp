@@ -149,7 +149,7 @@ static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
   return llvm::Error::success();
 }
 
-static llvm::Error compile(const CompileOptions &Opts) {
+llvm::Error dlc::compileModel(const CompileOptions &Opts) {
   llvm::StringRef Ext = llvm::sys::path::extension(Opts.Output);
   bool Aot = Opts.Emit.empty();
   if (Aot && Ext != ".so" && Ext != ".o")
@@ -238,7 +238,7 @@ static llvm::Error compile(const CompileOptions &Opts) {
 }
 
 int dlc::compileCommand(const CompileOptions &Opts) {
-  if (auto E = compile(Opts)) {
+  if (auto E = compileModel(Opts)) {
     llvm::errs() << llvm::toString(std::move(E)) << "\n";
     return 1;
   }
