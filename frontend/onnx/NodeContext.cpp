@@ -275,6 +275,11 @@ Value *NodeContext::constant(Tensor T) {
 }
 
 Value *NodeContext::scalar(DType E, double V) {
+  if (isString(E)) {
+    // A numeric formula over a string operand: the node's inputs are wrong.
+    fail("expects numeric tensors, got a " + dtypeName(E) + " operand");
+    return nullptr;
+  }
   Tensor T(E, {});
   T.setF(0, V);
   return constant(std::move(T));
