@@ -18,6 +18,7 @@
 //    buffer (plus the shape-only space argument of a fused group), copy the
 //    outputs out, and give the arena back.
 #include "exec/Executable.h"
+#include "runtime/SizeMath.h"
 
 #include "interp/Interpreter.h"
 #include "ir/ShapeInference.h"
@@ -106,6 +107,9 @@ struct Executable::RunPlan {
   llvm::DenseMap<const Value *, const Value *> Storage;
   llvm::DenseMap<const Value *, uint64_t> Offset; // per arena root
   uint64_t ArenaBytes = 0;
+  /// The largest intermediate (for out-of-memory errors).
+  const Value *Largest = nullptr;
+  uint64_t LargestBytes = 0;
 };
 
 /// Checks run-time inputs against the signature and binds symbolic dims.
@@ -165,12 +169,31 @@ static llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
   return llvm::Error::success();
 }
 
+/// Bytes of a tensor; UINT64_MAX when the count overflows (the plan then
+/// refuses the run as out of memory).
 static uint64_t byteSize(DType E, llvm::ArrayRef<int64_t> Shape) {
-  uint64_t N = dtypeSize(E);
-  for (int64_t D : Shape)
-    N *= uint64_t(D);
-  return N;
+  int64_t N;
+  size_t B;
+  if (!productOf(Shape, N) || !bytesOf(N, dtypeSize(E), B))
+    return UINT64_MAX;
+  return B;
 }
+
+/// Names an intermediate with its run-time shape for messages:
+/// "'%h' (f32[64,1000])".
+static std::string describe(const Value *V, llvm::ArrayRef<int64_t> Shape) {
+  std::string S = !V->Name.empty() ? "'%" + V->Name + "'"
+                  : V->Def ? "the result of '" + V->Def->mnemonic().str() + "'"
+                           : std::string("a value");
+  S += " (" + dtypeName(V->Type.elem()).str() + "[";
+  for (size_t I = 0; I < Shape.size(); ++I)
+    S += (I ? "," : "") + std::to_string(Shape[I]);
+  return S + "])";
+}
+
+/// The most bytes of intermediates a plan may ask for (far beyond any
+/// machine, and small enough that the arena placement cannot overflow).
+static constexpr uint64_t MaxPlanBytes = uint64_t(1) << 60;
 
 /// The run-time shape a value of space S has in a group whose space has
 /// shape Full.
@@ -327,13 +350,29 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   }
   std::vector<const Value *> Roots;
   std::vector<rt::ArenaRequest> Requests;
+  uint64_t Total = 0;
   for (unsigned I = 0; I < Steps.size(); ++I)
     for (const Value *V : Steps[I].Outs)
       if (!Merged.count(V) && V->Type.elem() != DType::Str) {
         Roots.push_back(V);
-        Requests.push_back({byteSize(V->Type.elem(), Shapes[V]), Def.lookup(V),
-                            Last.lookup(V)});
+        uint64_t B = byteSize(V->Type.elem(), Shapes[V]);
+        Requests.push_back({B, Def.lookup(V), Last.lookup(V)});
+        if (B >= P->LargestBytes) {
+          P->Largest = V;
+          P->LargestBytes = B;
+        }
+        Total = B > MaxPlanBytes || Total > MaxPlanBytes ? MaxPlanBytes + 1
+                                                         : Total + B + 64;
       }
+  if (Total > MaxPlanBytes)
+    return makeError(P->Largest->L,
+                     "out of memory: the intermediates of '@" + F->Name +
+                         "' need more than 2^60 bytes; the largest, " +
+                         describe(P->Largest, Shapes[P->Largest]) + ", needs " +
+                         (P->LargestBytes == UINT64_MAX
+                              ? std::string("more than 2^64")
+                              : std::to_string(P->LargestBytes)) +
+                         " bytes");
   rt::ArenaLayout Layout = rt::planArena(Requests);
   for (size_t I = 0; I < Roots.size(); ++I)
     P->Offset[Roots[I]] = Layout.Offsets[I];
@@ -390,13 +429,43 @@ llvm::Error Executable::runHost(const LoweredStep &S, const RunPlan &P,
 
 llvm::Expected<std::vector<Tensor>>
 Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+  // The arena failing is reported with the tensor and the bytes; other
+  // allocations (outputs, host step results) failing end here.
+  try {
+    return runUnguarded(Inputs, PeakBytes);
+  } catch (const std::bad_alloc &) {
+    return makeError(F->L, "out of memory while running '@" + F->Name + "'");
+  }
+}
+
+llvm::Expected<std::vector<Tensor>>
+Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
+                         uint64_t *PeakBytes) const {
   if (auto E = ::checkInputs(*F, Inputs))
     return std::move(E);
   auto PlanOr = planFor(Inputs);
   if (!PlanOr)
     return PlanOr.takeError();
   const RunPlan &P = **PlanOr;
+  auto largest = [&] {
+    return P.Largest ? "; the largest is " +
+                           describe(P.Largest, P.Shapes.find(P.Largest)->second) +
+                           " of " + std::to_string(P.LargestBytes) + " bytes"
+                     : std::string();
+  };
+  uint64_t Limit = MemoryLimit.load();
+  if (Limit && P.ArenaBytes > Limit)
+    return makeError(F->L, "'@" + F->Name + "' needs " +
+                               std::to_string(P.ArenaBytes) +
+                               " bytes of intermediates, more than the memory "
+                               "limit of " + std::to_string(Limit) +
+                               " bytes (--max-memory)" + largest());
   std::unique_ptr<rt::Arena> A = Arenas.acquire(P.ArenaBytes);
+  if (!A)
+    return makeError(F->L, "out of memory: '@" + F->Name +
+                               "' could not allocate " +
+                               std::to_string(P.ArenaBytes) +
+                               " bytes of intermediates" + largest());
   llvm::DenseMap<const Value *, uint8_t *> External;
   for (size_t I = 0; I < Inputs.size(); ++I)
     External[F->Inputs[I].get()] = const_cast<uint8_t *>(Inputs[I].data());

@@ -14,6 +14,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -58,6 +59,9 @@ public:
   /// one size per symbolic dim); run() does it first too.
   llvm::Error checkInputs(llvm::ArrayRef<Tensor> Inputs) const;
 
+  /// Refuses runs whose intermediates need more than Bytes (0: no limit)
+  /// with an error instead of allocating them.
+  void setMemoryLimit(uint64_t Bytes) { MemoryLimit = Bytes; }
   const Function &function() const { return *F; }
   const std::vector<LoweredStep> &steps() const { return Steps; }
   unsigned threads() const { return Pool->threads(); }
@@ -68,6 +72,8 @@ private:
   Executable() = default;
   llvm::Expected<std::shared_ptr<const RunPlan>>
   planFor(llvm::ArrayRef<Tensor> Inputs) const;
+  llvm::Expected<std::vector<Tensor>>
+  runUnguarded(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const;
   template <typename PtrFn>
   llvm::Error runHost(const LoweredStep &S, const RunPlan &P,
                       llvm::DenseMap<const Value *, const Tensor *> &Strs,
@@ -91,6 +97,7 @@ private:
   mutable std::mutex PlanMutex;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const RunPlan>> Plans;
   mutable rt::ArenaPool Arenas;
+  std::atomic<uint64_t> MemoryLimit{0};
 };
 
 } // namespace dlc
