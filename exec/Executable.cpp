@@ -112,8 +112,18 @@ struct Executable::RunPlan {
   uint64_t LargestBytes = 0;
 };
 
-/// Checks run-time inputs against the signature and binds symbolic dims.
-static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
+/// "f32[2,3]" for a run-time type.
+static std::string typeText(DType E, llvm::ArrayRef<int64_t> Shape) {
+  std::string S = dtypeName(E).str() + "[";
+  for (size_t I = 0; I < Shape.size(); ++I)
+    S += (I ? "," : "") + std::to_string(Shape[I]);
+  return S + "]";
+}
+
+/// Checks run-time input types against the signature and binds symbolic
+/// dims; looks at no data byte.
+static llvm::Error checkInputSpecs(const Function &F,
+                                   llvm::ArrayRef<InputSpec> In) {
   if (In.size() != F.Inputs.size())
     return makeError("'@" + F.Name + "' takes " +
                      std::to_string(F.Inputs.size()) + " input(s), got " +
@@ -121,18 +131,21 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   llvm::StringMap<std::pair<int64_t, std::string>> Bound;
   for (size_t I = 0; I < In.size(); ++I) {
     const Value &V = *F.Inputs[I];
-    const Tensor &T = In[I];
+    const InputSpec &T = In[I];
     std::string What = "input '" + V.Name + "'";
-    if (T.elem() != V.Type.elem())
+    if (T.Elem != V.Type.elem())
       return makeError(What + " must be " + V.Type.str() + ", got " +
-                       dtypeName(T.elem()));
-    if (T.rank() != V.Type.rank())
+                       dtypeName(T.Elem));
+    if (T.Shape.size() != V.Type.rank())
       return makeError(What + " must have rank " +
                        std::to_string(V.Type.rank()) + " (" + V.Type.str() +
-                       "), got " + T.type().str());
-    for (unsigned D = 0; D < T.rank(); ++D) {
+                       "), got " + typeText(T.Elem, T.Shape));
+    for (unsigned D = 0; D < T.Shape.size(); ++D) {
       const Dim &Want = V.Type.dim(D);
-      int64_t Got = T.shape()[D];
+      int64_t Got = T.Shape[D];
+      if (Got < 0)
+        return makeError(What + " dim " + std::to_string(D) +
+                         " is negative (" + std::to_string(Got) + ")");
       if (Want.isStatic() && Want.size() != Got)
         return makeError(What + " dim " + std::to_string(D) + " must be " +
                          Want.str() + ", got " + std::to_string(Got));
@@ -150,8 +163,20 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   return llvm::Error::success();
 }
 
+static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
+  llvm::SmallVector<InputSpec, 4> Specs;
+  for (const Tensor &T : In)
+    Specs.push_back({T.elem(), T.shape()});
+  return checkInputSpecs(F, Specs);
+}
+
 llvm::Error Executable::checkInputs(llvm::ArrayRef<Tensor> Inputs) const {
   return ::checkInputs(*F, Inputs);
+}
+
+llvm::Error
+Executable::checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const {
+  return ::checkInputSpecs(*F, Inputs);
 }
 
 /// Gather indices must lie in [-dim, dim): checked before the kernel runs,

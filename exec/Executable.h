@@ -33,6 +33,12 @@ struct KernelEntry {
 using HostKernelFn = llvm::Expected<std::vector<Tensor>> (*)(
     const Operation &Op, llvm::ArrayRef<const Tensor *> Operands);
 
+/// A run-time input's element type and shape, before its bytes are read.
+struct InputSpec {
+  DType Elem;
+  llvm::ArrayRef<int64_t> Shape;
+};
+
 class Executable {
 public:
   /// Steps come from planSteps(F); Kernels has one entry per kernel number.
@@ -58,6 +64,9 @@ public:
   /// Checks inputs against the signature (count, dtype, rank, static dims,
   /// one size per symbolic dim); run() does it first too.
   llvm::Error checkInputs(llvm::ArrayRef<Tensor> Inputs) const;
+  /// The same check on types and shapes alone, for callers (the C API)
+  /// that must not touch a byte of an input before it passes.
+  llvm::Error checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const;
 
   /// Refuses runs whose intermediates need more than Bytes (0: no limit)
   /// with an error instead of allocating them.
