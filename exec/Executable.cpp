@@ -532,7 +532,7 @@ Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
     if (!S.Plan && S.Op->kind() == OpKind::Gather) {
       const Value *Idx = S.Ins[1];
       Tensor T(Idx->Type.elem(), P.Shapes.find(Idx)->second);
-      std::memcpy(T.data(), ptr(Idx), T.byteSize());
+      copyBytes(T.data(), ptr(Idx), T.byteSize());
       const auto &DShape = P.Shapes.find(S.Ins[0])->second;
       int64_t Axis = S.Op->getInt("axis");
       if (Axis < 0)

@@ -2,6 +2,7 @@
 #include "runtime/Npy.h"
 #include "runtime/SizeMath.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cerrno>
 #include <cstdlib>
@@ -176,10 +177,12 @@ std::vector<uint8_t> dlc::rt::serializeNpy(const NpyArray &A) {
   size_t Total = 10 + H.size() + 1;
   H.append((64 - Total % 64) % 64, ' ');
   H += '\n';
-  std::vector<uint8_t> B = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  const uint8_t Head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                             uint8_t(H.size() & 0xff), uint8_t(H.size() >> 8)};
-  B.insert(B.end(), H.begin(), H.end());
-  B.insert(B.end(), A.Data.begin(), A.Data.end());
+  std::vector<uint8_t> B(10 + H.size() + A.Data.size());
+  std::copy(Head, Head + 10, B.begin());
+  std::copy(H.begin(), H.end(), B.begin() + 10);
+  std::copy(A.Data.begin(), A.Data.end(), B.begin() + 10 + H.size());
   return B;
 }
 

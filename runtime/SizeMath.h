@@ -65,6 +65,13 @@ inline bool bytesOf(int64_t Elements, int64_t ElemBytes, size_t &Out) {
   return true;
 }
 
+/// memcpy that accepts empty ranges with null pointers (memcpy's pointers
+/// must be valid even for 0 bytes: an empty tensor's data may be null).
+inline void copyBytes(void *Dst, const void *Src, size_t N) {
+  if (N)
+    __builtin_memcpy(Dst, Src, N);
+}
+
 } // namespace dlc
 
 #endif
