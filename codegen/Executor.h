@@ -48,6 +48,9 @@ public:
     return Exec->run(Inputs, PeakBytes);
   }
 
+  /// See Executable::setMemoryLimit.
+  void setMemoryLimit(uint64_t Bytes) { Exec->setMemoryLimit(Bytes); }
+
   const std::string &llvmIR() const { return Jit->llvmIR(); }
   /// Whether compile() can handle op Op (for `dlc --list-ops`).
   static bool supports(const Operation &Op);

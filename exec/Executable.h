@@ -14,6 +14,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -31,6 +32,12 @@ struct KernelEntry {
 /// come back with their actual shape.
 using HostKernelFn = llvm::Expected<std::vector<Tensor>> (*)(
     const Operation &Op, llvm::ArrayRef<const Tensor *> Operands);
+
+/// A run-time input's element type and shape, before its bytes are read.
+struct InputSpec {
+  DType Elem;
+  llvm::ArrayRef<int64_t> Shape;
+};
 
 class Executable {
 public:
@@ -57,7 +64,13 @@ public:
   /// Checks inputs against the signature (count, dtype, rank, static dims,
   /// one size per symbolic dim); run() does it first too.
   llvm::Error checkInputs(llvm::ArrayRef<Tensor> Inputs) const;
+  /// The same check on types and shapes alone, for callers (the C API)
+  /// that must not touch a byte of an input before it passes.
+  llvm::Error checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const;
 
+  /// Refuses runs whose intermediates need more than Bytes (0: no limit)
+  /// with an error instead of allocating them.
+  void setMemoryLimit(uint64_t Bytes) { MemoryLimit = Bytes; }
   const Function &function() const { return *F; }
   const std::vector<LoweredStep> &steps() const { return Steps; }
   unsigned threads() const { return Pool->threads(); }
@@ -68,6 +81,8 @@ private:
   Executable() = default;
   llvm::Expected<std::shared_ptr<const RunPlan>>
   planFor(llvm::ArrayRef<Tensor> Inputs) const;
+  llvm::Expected<std::vector<Tensor>>
+  runUnguarded(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const;
   template <typename PtrFn>
   llvm::Error runHost(const LoweredStep &S, const RunPlan &P,
                       llvm::DenseMap<const Value *, const Tensor *> &Strs,
@@ -91,6 +106,7 @@ private:
   mutable std::mutex PlanMutex;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const RunPlan>> Plans;
   mutable rt::ArenaPool Arenas;
+  std::atomic<uint64_t> MemoryLimit{0};
 };
 
 } // namespace dlc

@@ -27,6 +27,7 @@ struct RunOptions {
   unsigned OptLevel = 3;
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
+  std::string MaxMemory;  // --max-memory: bytes, with an optional K/M/G/T
 };
 int runCommand(const RunOptions &Opts);
 

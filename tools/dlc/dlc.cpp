@@ -45,6 +45,11 @@ static cl::opt<unsigned> RunOpt("O", cl::desc("JIT optimization level 0-3"),
 static cl::opt<unsigned> RunThreads(
     "threads", cl::desc("JIT threads (default: every hardware thread)"),
     cl::init(0), cl::sub(RunCmd));
+static cl::opt<std::string> RunMaxMemory(
+    "max-memory",
+    cl::desc("With --engine=jit: refuse runs whose intermediates need more "
+             "than SIZE bytes (suffix K, M, G or T: powers of 1024)"),
+    cl::value_desc("SIZE"), cl::sub(RunCmd));
 static cl::opt<bool> RunPrintLLVM(
     "print-llvm", cl::desc("With --engine=jit: print the optimized LLVM IR"),
     cl::sub(RunCmd));
@@ -273,6 +278,7 @@ int main(int argc, char **argv) {
     O.Engine = RunEngine;
     O.PrintLLVM = RunPrintLLVM;
     O.Threads = RunThreads;
+    O.MaxMemory = RunMaxMemory;
     O.OptLevel = std::min(3u, RunOpt.getValue());
     return runCommand(O);
   }
