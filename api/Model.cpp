@@ -1,6 +1,7 @@
 // The embedding API: parse, optimize, compile once; run many times.
 #include "api/Model.h"
 
+#include "api/Specialize.h"
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
@@ -16,6 +17,9 @@ struct Model::Impl {
   Function *F = nullptr;
   std::unique_ptr<CompiledFunction> Compiled; // null: the interpreter runs
   std::vector<Port> Inputs, Outputs;
+  /// Set for ONNX models compiled per value of some inputs (then M is null).
+  std::unique_ptr<SpecializedModel> Spec;
+  std::string Engine;
 };
 
 Model::Model(std::unique_ptr<Impl> I) : P(std::move(I)) {}
@@ -68,11 +72,41 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
 
 llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
                                       const ModelOptions &Opts) {
-  return fromModule(loadModelFile(Path), Path, Opts); // IR text or ONNX
+  auto Buf = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false,
+                                         /*RequiresNullTerminator=*/false);
+  if (!Buf || !isOnnxModel(Path, (*Buf)->getBuffer()))
+    return fromModule(loadModelFile(Path), Path, Opts); // IR text
+  OnnxImportOptions IO;
+  IO.ForceDynamic = Opts.ForceDynamic;
+  auto M = importOnnx((*Buf)->getBuffer(), Path, IO);
+  if (M)
+    return fromModule(std::move(M), Path, Opts);
+  // Graph inputs that feed shape-like operands: compile per value at run
+  // time (a problem unrelated to them shows at the first run).
+  auto Spec = onnxShapeOperandInputs(Path);
+  if (!Spec || Spec->empty() || Opts.SpecializationCacheSize == 0) {
+    if (!Spec)
+      llvm::consumeError(Spec.takeError());
+    return M.takeError();
+  }
+  llvm::consumeError(M.takeError());
+  if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
+    return makeError("engine must be 'auto', 'jit' or 'interp', got '" +
+                     Opts.Engine + "'");
+  auto I = std::make_unique<Impl>();
+  auto S = SpecializedModel::create(Path, Opts, std::move(*Spec), I->Inputs,
+                                    I->Outputs);
+  if (!S)
+    return S.takeError();
+  I->Spec = std::move(*S);
+  I->Engine = Opts.Engine;
+  return Model(std::move(I));
 }
 
 llvm::Expected<std::vector<Tensor>>
 Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+  if (P->Spec)
+    return P->Spec->run(Inputs, PeakBytes);
   if (P->Compiled)
     return P->Compiled->run(Inputs, PeakBytes);
   if (PeakBytes)
@@ -82,4 +116,11 @@ Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
 
 const std::vector<Port> &Model::inputs() const { return P->Inputs; }
 const std::vector<Port> &Model::outputs() const { return P->Outputs; }
-llvm::StringRef Model::engine() const { return P->Compiled ? "jit" : "interp"; }
+llvm::StringRef Model::engine() const {
+  if (P->Spec)
+    return P->Engine;
+  return P->Compiled ? "jit" : "interp";
+}
+SpecializationStats Model::specialization() const {
+  return P->Spec ? P->Spec->stats() : SpecializationStats();
+}

@@ -11,6 +11,7 @@
 
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,25 @@ struct ModelOptions {
   unsigned Threads = 0;
   /// The function to run; empty: "main", else the first one.
   std::string Function;
+  /// ONNX models: every dim of every graph input unknown ('?'), to check
+  /// that a model runs without static shapes.
+  bool ForceDynamic = false;
+  /// ONNX models whose graph inputs feed shape-like operands (axes, k,
+  /// pads, sizes, scales, split, repeats, shape, depth, ...) that dlc needs
+  /// as constants: the model compiles one variant per set of values of
+  /// those inputs on first use and keeps the SpecializationCacheSize most
+  /// recently used ones. 0: no specialization (such a model then fails to
+  /// load with the importer's message naming the operand).
+  unsigned SpecializationCacheSize = 8;
+  /// Called with a message when something deserves a warning (for example
+  /// the variant cache thrashing); the library never prints on its own.
+  std::function<void(const std::string &)> OnWarning;
+};
+
+/// How a model specialized on run-time values has fared so far.
+struct SpecializationStats {
+  std::vector<std::string> Inputs; // the inputs it specializes on
+  unsigned Compiles = 0, Hits = 0, Evictions = 0, Cached = 0;
 };
 
 /// A graph input or output: its name and type (dims may be symbolic).
@@ -60,8 +80,12 @@ public:
 
   const std::vector<Port> &inputs() const;
   const std::vector<Port> &outputs() const;
-  /// "jit" or "interp": the engine chosen.
+  /// "jit" or "interp": the engine chosen (for a specialized model, the
+  /// one asked for: "auto" may still run a variant in the interpreter).
   llvm::StringRef engine() const;
+  /// Empty Inputs when the model is compiled once for every input value;
+  /// else the inputs whose values select a compiled variant.
+  SpecializationStats specialization() const;
 
 private:
   static llvm::Expected<Model>

@@ -77,6 +77,7 @@ public:
   }
 
   llvm::Expected<std::unique_ptr<Module>> run();
+  llvm::Expected<OnnxSignature> signature();
 
 private:
   const onnx::ModelProto &MP;
@@ -324,6 +325,38 @@ llvm::Expected<std::unique_ptr<Module>> GraphImporter::run() {
   return std::move(M);
 }
 
+/// The inputs as addInputs makes them (bound ones left out), and the
+/// outputs with their declared types.
+llvm::Expected<OnnxSignature> GraphImporter::signature() {
+  if (!MP.has_graph())
+    return makeError(Loc::named(File), "the model has no graph");
+  Module M;
+  Function *F = M.addFunction("main");
+  for (const auto &I : G.initializer()) // not inputs; their data is not read
+    VT.Poisoned.insert(I.name());
+  addInputs(*F);
+  if (!P.Lines.empty())
+    return P.take();
+  OnnxSignature S;
+  for (auto &V : F->Inputs)
+    S.Inputs.push_back({V->Name, V->Type});
+  for (const auto &O : G.output()) {
+    DType E = DType::F32;
+    Shape Dims;
+    if (O.type().has_tensor_type()) {
+      const auto &TT = O.type().tensor_type();
+      if (auto D = dtypeFromOnnx(TT.elem_type()))
+        E = *D;
+      for (const auto &D : TT.shape().dim())
+        Dims.push_back(D.has_dim_value() && !Opts.ForceDynamic
+                           ? Dim::fixed(D.dim_value())
+                           : Dim::unknown());
+    }
+    S.Outputs.push_back({O.name(), TensorType(E, Dims)});
+  }
+  return S;
+}
+
 } // namespace
 
 llvm::Expected<std::unique_ptr<Module>>
@@ -351,6 +384,23 @@ dlc::importOnnxFile(llvm::StringRef Path, const OnnxImportOptions &Opts) {
     return makeError("cannot read model '" + Path + "': " +
                      Buf.getError().message());
   return importOnnx((*Buf)->getBuffer(), Path, Opts);
+}
+
+llvm::Expected<OnnxSignature>
+dlc::onnxSignature(llvm::StringRef Path, const OnnxImportOptions &Opts) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
+  if (!Buf)
+    return makeError("cannot read model '" + Path + "': " +
+                     Buf.getError().message());
+  onnx::ModelProto MP;
+  if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
+    return makeError(Loc::named(Path), "not a valid ONNX model");
+  OnnxImportOptions O = Opts;
+  if (O.BaseDir.empty())
+    O.BaseDir = llvm::sys::path::parent_path(Path).str();
+  if (O.BaseDir.empty())
+    O.BaseDir = ".";
+  return GraphImporter(MP, Path, O).signature();
 }
 
 bool dlc::isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes) {

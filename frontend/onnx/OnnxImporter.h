@@ -53,9 +53,22 @@ bool isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes);
 
 /// The graph inputs (not initializers) of the model in Path that feed a
 /// shape-like operand (Reshape's shape, Slice's starts, ...), which must be
-/// known at import time: bind them with OnnxImportOptions::Bind.
+/// known at import time: bind them with OnnxImportOptions::Bind (dlc::Model
+/// does it per run: it compiles one variant per set of their values).
 llvm::Expected<std::vector<std::string>>
 onnxShapeOperandInputs(llvm::StringRef Path);
+
+/// A model's signature as the importer sees it: the graph inputs that are
+/// not initializers (nor bound in Opts), typed as importOnnxFile types them
+/// (Opts.ForceDynamic applies), and the graph outputs with their declared
+/// types ('?' for undeclared dims, f32 for an undeclared element type).
+/// For models whose body depends on run-time values of some inputs (see
+/// onnxShapeOperandInputs): the signature exists before any value does.
+struct OnnxSignature {
+  std::vector<std::pair<std::string, TensorType>> Inputs, Outputs;
+};
+llvm::Expected<OnnxSignature>
+onnxSignature(llvm::StringRef Path, const OnnxImportOptions &Opts = {});
 
 /// What a model file says about itself: "ONNX ir_version 8, producer
 /// pytorch 2.5.0, opsets ai.onnx 17, ai.onnx.ml 3".
