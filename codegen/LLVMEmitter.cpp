@@ -281,6 +281,11 @@ llvm::Error Emitter::op(const KOp &Op) {
     break;
   case KOpKind::For:
     return loop(Op);
+  case KOpKind::GpuIndex: case KOpKind::Barrier: case KOpKind::Shared:
+  case KOpKind::Threads: case KOpKind::Launch:
+    // GPU-mapped kernels reach the CPU only through the emulation rewrite
+    // (codegen/GpuEmulation.cpp), which removes these ops.
+    return fail("GPU op in a CPU kernel (emulate it or emit it for nvptx)");
   }
   if (Op.Result)
     Values[Op.Result.get()] = R;
