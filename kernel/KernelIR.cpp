@@ -52,7 +52,7 @@ KOp *KBuilder::add(std::unique_ptr<KOp> Op) {
 
 KValue *KBuilder::result(KOp *Op, SType T) {
   Op->Result = std::make_unique<KValue>();
-  Op->Result->Name = std::to_string(NextId++);
+  Op->Result->Name = Prefix + std::to_string(NextId++);
   Op->Result->Type = T;
   Op->Result->Def = Op;
   return Op->Result.get();
@@ -149,7 +149,7 @@ KValue *KBuilder::beginFor(KValue *Lo, KValue *Hi, int64_t Step) {
   Op->Operands = {Lo, Hi};
   Op->Step = Step;
   Op->IndVar = std::make_unique<KValue>();
-  Op->IndVar->Name = "i" + std::to_string(NextId++);
+  Op->IndVar->Name = Prefix + "i" + std::to_string(NextId++);
   Op->IndVar->Type = SType::index();
   Open.push_back({Op, Ops});
   Ops = &Op->Body;

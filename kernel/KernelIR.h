@@ -178,6 +178,11 @@ llvm::Error verifyGpuRules(const Kernel &K);
 class KBuilder {
 public:
   KBuilder(Kernel &K) : K(K), Ops(&K.Body) {}
+  /// Builds at the end of Into (a body inside K) naming results Prefix + N:
+  /// for passes that add ops to an existing kernel.
+  KBuilder(Kernel &K, std::vector<std::unique_ptr<KOp>> &Into,
+           std::string Prefix)
+      : K(K), Ops(&Into), Prefix(std::move(Prefix)) {}
   KValue *arg(llvm::StringRef Name, TensorType T);
   KValue *constIndex(int64_t V);
   KValue *constFloat(DType E, double V, unsigned Lanes = 1);
@@ -217,6 +222,7 @@ private:
   std::vector<std::unique_ptr<KOp>> *Ops;
   std::vector<std::pair<KOp *, std::vector<std::unique_ptr<KOp>> *>> Open;
   unsigned NextId = 0;
+  std::string Prefix;
 };
 
 } // namespace kir
