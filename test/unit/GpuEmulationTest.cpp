@@ -81,4 +81,84 @@ TEST(GpuEmulation, TableExamplesMatchInterpreter) {
   EXPECT_GE(Covered, 50u);
 }
 
+/// How many ops of kind Kd the kernels hold (any depth).
+unsigned countOps(const std::vector<std::unique_ptr<kir::KOp>> &Ops,
+                  kir::KOpKind Kd) {
+  unsigned N = 0;
+  for (auto &Op : Ops)
+    N += (Op->kind() == Kd) + countOps(Op->Body, Kd);
+  return N;
+}
+
+/// Compiles Text's function for the GPU emulation, runs it on seeded inputs
+/// with symbolic dims of size Sym, compares with the interpreter, and
+/// returns the number of barriers in its kernels.
+unsigned checkGraph(const std::string &Text, int64_t Sym, double Tol = 1e-5) {
+  auto M = parseModule(Text, "<test>");
+  EXPECT_TRUE(bool(M)) << errText(M.takeError());
+  if (!M)
+    return 0;
+  Function &F = *(*M)->Functions[0];
+  auto In = functionInputs(F, Sym, 7);
+  auto Want = interpret(F, In);
+  EXPECT_TRUE(bool(Want)) << errText(Want.takeError());
+  PassManager PM;
+  EXPECT_FALSE(bool(PM.addPipeline("optimize")));
+  EXPECT_FALSE(bool(PM.run(**M)));
+  auto C = GpuEmulatedFunction::compile(F, 2);
+  EXPECT_TRUE(bool(C)) << errText(C.takeError());
+  if (!C || !Want)
+    return 0;
+  auto Got = (*C)->run(In);
+  EXPECT_TRUE(bool(Got)) << errText(Got.takeError());
+  if (Got)
+    expectClose(*Want, *Got, Text, Tol);
+  unsigned Barriers = 0;
+  for (auto &K : (*C)->kernels())
+    Barriers += countOps(K->Body, kir::KOpKind::Barrier);
+  return Barriers;
+}
+
+// Rows of softmax, log-softmax, layer-norm, a loss and plain reductions run
+// one block per row with tree reductions in shared memory (so the kernels
+// have barriers), at row lengths below, at and above the 256 threads of a
+// block, and odd row counts.
+TEST(GpuEmulation, RowReductionsRunOneBlockPerRow) {
+  for (int64_t C : {1, 7, 256, 1000}) {
+    std::string Cs = std::to_string(C);
+    SCOPED_TRACE("row length " + Cs);
+    EXPECT_GT(checkGraph("func @f(%x: f32[N," + Cs + "]) -> (y: f32[N," + Cs +
+                             "]) {\n  %y = softmax %x\n  return %y\n}\n",
+                         5),
+              0u);
+    EXPECT_GT(checkGraph("func @f(%x: f32[N," + Cs + "]) -> (y: f32[N," + Cs +
+                             "]) {\n  %y = log_softmax %x\n  return %y\n}\n",
+                         3),
+              0u);
+    EXPECT_GT(checkGraph("func @f(%x: f32[N," + Cs + "]) -> (y: f32[N]) {\n"
+                             "  %y = reduce_sum %x {axes = [1], keepdims = false}\n"
+                             "  return %y\n}\n",
+                         33),
+              0u);
+    EXPECT_GT(checkGraph("func @f(%x: f32[N," + Cs + "], %g: f32[" + Cs +
+                             "], %b: f32[" + Cs + "]) -> (y: f32[N," + Cs +
+                             "]) {\n  %y = layer_norm %x, %g, %b\n"
+                             "  return %y\n}\n",
+                         3, 1e-4),
+              0u);
+    if (C > 1) // labels of the seeded inputs go up to 1
+      EXPECT_GT(checkGraph("func @f(%x: f32[N," + Cs + "], %l: i64[N]) -> (y: "
+                             "f32[]) {\n  %y = softmax_cross_entropy %x, %l\n"
+                             "  return %y\n}\n",
+                         7),
+              0u);
+  }
+  // Reductions over a leading axis: one block per output column.
+  EXPECT_GT(checkGraph("func @f(%x: f32[N,5]) -> (y: f32[5]) {\n"
+                           "  %y = reduce_max %x {axes = [0], keepdims = false}\n"
+                           "  return %y\n}\n",
+                       1000),
+            0u);
+}
+
 } // namespace
