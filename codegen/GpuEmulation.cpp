@@ -317,7 +317,9 @@ llvm::Error dlc::mapKernelsForGpu(LoweredFunction &L) {
 }
 
 llvm::Expected<LoweredFunction> dlc::lowerFunctionForGpu(const Function &F) {
-  auto L = lowerFunction(F);
+  LowerOptions O;
+  O.GpuMatMul = true;
+  auto L = lowerFunction(F, O);
   if (!L)
     return L.takeError();
   if (auto E = mapKernelsForGpu(*L))

@@ -161,4 +161,28 @@ TEST(GpuEmulation, RowReductionsRunOneBlockPerRow) {
             0u);
 }
 
+// The tiled matmul (64 x 64 tiles, k steps of 16 through shared memory):
+// edges in every dimension, k shorter and longer than a step, and a fused
+// bias + relu epilogue.
+TEST(GpuEmulation, TiledMatMulAtOddSizes) {
+  for (int64_t K : {1, 7, 16, 33}) {
+    for (int64_t Nc : {1, 10, 64, 129}) {
+      std::string Ks = std::to_string(K), Ns = std::to_string(Nc);
+      SCOPED_TRACE("k " + Ks + " n " + Ns);
+      EXPECT_GT(checkGraph("func @f(%a: f32[N," + Ks + "], %b: f32[" + Ks + "," +
+                               Ns + "]) -> (y: f32[N," + Ns + "]) {\n"
+                               "  %y = matmul %a, %b\n  return %y\n}\n",
+                           K == 33 ? 70 : 5),
+                0u);
+      EXPECT_GT(checkGraph("func @f(%a: f32[N," + Ks + "], %b: f32[" + Ks + "," +
+                               Ns + "], %c: f32[" + Ns + "]) -> (y: f32[N," + Ns +
+                               "]) {\n  %m = matmul %a, %b\n"
+                               "  %s = add %m, %c\n  %y = relu %s\n"
+                               "  return %y\n}\n",
+                           K == 7 ? 130 : 3),
+                0u);
+    }
+  }
+}
+
 } // namespace
