@@ -16,6 +16,7 @@
 //    all the blocks (a KernelFn, so exec/Executable runs a whole graph
 //    through the emulation, blocks spread over its threads).
 #include "codegen/GpuEmulation.h"
+#include "codegen/GpuEmitter.h"
 
 #include "interp/Interpreter.h"
 #include "ir/Location.h"
@@ -349,7 +350,8 @@ GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
     for (auto &K : R->Kernels)
       if (auto E = emitGpuHostFunctions(*K, M))
         return E;
-    return llvm::Error::success();
+    // The GPU's math, so the emulation checks it too.
+    return replaceGpuMath(M);
   });
   if (!J)
     return J.takeError();

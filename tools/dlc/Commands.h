@@ -2,12 +2,15 @@
 #ifndef DLC_TOOLS_DLC_COMMANDS_H
 #define DLC_TOOLS_DLC_COMMANDS_H
 
+#include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
 #include <vector>
 
 namespace dlc {
+
+class Module;
 
 /// `dlc --list-ops`: per op, which of shape inference, interpreter,
 /// gradient, CPU and GPU lowering exist, probed from the implementations.
@@ -35,8 +38,12 @@ struct CompileOptions {
   std::string Name; // the C symbol prefix (default: from -o's file name)
   unsigned OptLevel = 3;
   unsigned Threads = 0; // the AOT library's default thread count
+  std::string Target = "cpu"; // or nvptx
+  std::string GpuArch = "sm_80";
 };
 int compileCommand(const CompileOptions &Opts);
+/// `dlc compile --target nvptx` on the optimized module (CompileGpu.cpp).
+llvm::Error compileNvptx(const CompileOptions &Opts, const Module &M);
 
 /// `dlc export`: a model file or a tutorial model (built with Seed) as ONNX.
 struct ExportOptions {
