@@ -9,10 +9,11 @@
 //    exp: x = k ln2 + r (ln2 in two parts), Taylor to r^13, scaled by 2^k
 //    in two steps (subnormal results). log: x = m 2^e, m in [sqrt(1/2),
 //    sqrt(2)), 2 atanh((m-1)/(m+1)) as a series. sin / cos: x = k pi/2 + r
-//    (pi/2 in three parts; exact enough for |x| < 1e9), Taylor on r, the
+//    (pi/2 in three parts: within 2 ulps for |x| < 1e5, growing beyond,
+//    NaN from 1e15 on), Taylor on r, the
 //    quadrant picks sign and function. pow: exp(y log|x|) with the sign and
 //    special cases of C's pow. expm1: Taylor near 0, else exp - 1. tanh:
-//    expm1(2|x|) / (expm1(2|x|) + 2). erf: the Maclaurin series below 3,
+//    expm1(2|x|) / (expm1(2|x|) + 2). erf: the Maclaurin series below 2,
 //    1 - erfc by continued fraction below 6, else 1. atan: reduced to
 //    [0, tan(pi/8)] by 1/x and (x-1)/(x+1), then the series.
 // 3. NaN and infinities follow C's functions.
@@ -189,7 +190,9 @@ llvm::Value *MathBuilder::pow(llvm::Value *X, llvm::Value *Y) {
       YInt, B.CreateFCmpONE(intr(llvm::Intrinsic::floor, Half), Half));
   // x < 0: an integer y keeps the magnitude (negated when odd), others NaN.
   llvm::Value *V = B.CreateSelect(Odd, copySign(R, X), R);
-  V = B.CreateSelect(B.CreateAnd(B.CreateFCmpOLT(X, c(0)), B.CreateNot(YInt)),
+  V = B.CreateSelect(B.CreateAnd(B.CreateAnd(B.CreateFCmpOLT(X, c(0)),
+                                             B.CreateFCmpOGT(X, c(-INFINITY))),
+                                 B.CreateNot(YInt)),
                      c(NAN), V);
   // |x| = 1 with y = +-inf, and y = 0 or x = 1 for any other operand: 1.
   llvm::Value *One = B.CreateOr(
@@ -228,14 +231,14 @@ llvm::Value *MathBuilder::erf(llvm::Value *X) {
   llvm::Value *T = B.CreateFMul(AX, AX);
   llvm::Value *Series = B.CreateFMul(B.CreateFMul(c(1.1283791670955126), AX), horner(T, Co));
   // erfc by the continued fraction x + (1/2) / (x + 1 / (x + (3/2) / ...)).
-  llvm::Value *Xc = B.CreateSelect(B.CreateFCmpOLT(AX, c(3)), c(3), AX);
+  llvm::Value *Xc = B.CreateSelect(B.CreateFCmpOLT(AX, c(2)), c(2), AX);
   llvm::Value *Fr = Xc;
   for (unsigned N = 60; N >= 1; --N)
     Fr = B.CreateFAdd(Xc, B.CreateFDiv(c(N / 2.0), Fr));
   llvm::Value *Erfc = B.CreateFDiv(
       B.CreateFMul(call("exp", B.CreateFNeg(B.CreateFMul(Xc, Xc))), c(0.5641895835477563)), Fr);
   llvm::Value *V = B.CreateSelect(
-      B.CreateFCmpOLT(AX, c(3)), Series,
+      B.CreateFCmpOLT(AX, c(2)), Series,
       B.CreateSelect(B.CreateFCmpOLT(AX, c(6)), B.CreateFSub(c(1), Erfc), c(1)));
   return B.CreateSelect(isNan(X), X, copySign(V, X));
 }
