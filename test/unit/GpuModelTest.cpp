@@ -4,6 +4,7 @@
 #include "TestUtil.h"
 
 #include "codegen/GpuEmulation.h"
+#include "frontend/builder/TutorialModels.h"
 #include "interp/Interpreter.h"
 #include "ir/Parser.h"
 #include "passes/Pass.h"
@@ -117,6 +118,36 @@ TEST(GpuModel, TrainingStepMatchesInterpreter) {
     // Loss, correct count, new parameters, new Adam moments.
     EXPECT_GT(Want->size(), 6u);
     expectClose(*Want, *Got, 1e-4);
+  }
+}
+
+// Every tutorial model's training step (the workloads of dlc train) and
+// prediction, GPU-mapped, in emulation against the interpreter at batch 2.
+TEST(GpuModel, TutorialTrainingStepsMatchInterpreter) {
+  for (const std::string &Name : tutorialModelNames()) {
+    SCOPED_TRACE(Name);
+    auto M = makeTutorialModel(Name, 1);
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    LossKind Loss = Name == "pytorch-net" ? LossKind::NegativeLogLikelihood
+                    : Name == "neuron"    ? LossKind::BinaryCrossEntropy
+                                          : LossKind::SparseCategoricalCrossEntropy;
+    auto Ref = buildTrainingGraphs(*(*M)->Functions[0], Loss, OptimizerConfig(), 9);
+    ASSERT_TRUE(bool(Ref)) << errText(Ref.takeError());
+    auto G = buildTrainingGraphs(*(*M)->Functions[0], Loss, OptimizerConfig(), 9);
+    ASSERT_TRUE(bool(G)) << errText(G.takeError());
+    PassManager PM;
+    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+    ASSERT_FALSE(bool(PM.run(*G->M)));
+    for (auto [F, RF] : {std::pair{G->Step, Ref->Step}, {G->Predict, Ref->Predict}}) {
+      auto C = GpuEmulatedFunction::compile(*F, 2);
+      ASSERT_TRUE(bool(C)) << errText(C.takeError());
+      auto In = functionInputs(*RF, 2, 60);
+      auto Want = interpret(*RF, In);
+      ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+      auto Got = (*C)->run(In);
+      ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+      expectClose(*Want, *Got, 1e-4);
+    }
   }
 }
 

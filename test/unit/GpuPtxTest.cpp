@@ -8,9 +8,11 @@
 
 #include "codegen/GpuEmitter.h"
 #include "codegen/GpuEmulation.h"
+#include "frontend/builder/TutorialModels.h"
 #include "ir/OpExample.h"
 #include "ir/Parser.h"
 #include "passes/Pass.h"
+#include "passes/TrainingStep.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -113,6 +115,56 @@ TEST(GpuPtx, EveryOpPassesPtxas) {
   }
   std::printf("%u ops, %zu kernels compiled to PTX%s\n", Ops, Kernels.size(),
               Exe.empty() ? "" : (" and accepted by " + Exe).c_str());
+  if (Exe.empty())
+    GTEST_SKIP() << "no ptxas (run scripts/reference-env.sh, or set "
+                    "DLC_PTXAS): the PTX was generated but not assembled";
+}
+
+/// The loss each tutorial model trains with (dlc train's defaults).
+LossKind tutorialLoss(llvm::StringRef Name) {
+  if (Name == "pytorch-net")
+    return LossKind::NegativeLogLikelihood;
+  if (Name == "neuron")
+    return LossKind::BinaryCrossEntropy;
+  return LossKind::SparseCategoricalCrossEntropy;
+}
+
+// The tutorial models' whole training steps (forward, gradients, Adam) and
+// predictions compile to PTX that ptxas accepts.
+TEST(GpuPtx, TutorialTrainingStepsPassPtxas) {
+  std::string Exe = findPtxas();
+  for (const std::string &Name : tutorialModelNames()) {
+    SCOPED_TRACE(Name);
+    auto M = makeTutorialModel(Name, 1);
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    auto G = buildTrainingGraphs(*(*M)->Functions[0], tutorialLoss(Name),
+                                 OptimizerConfig());
+    ASSERT_TRUE(bool(G)) << errText(G.takeError());
+    PassManager PM;
+    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+    ASSERT_FALSE(bool(PM.run(*G->M)));
+    std::vector<std::unique_ptr<kir::Kernel>> Owned;
+    std::vector<const kir::Kernel *> Kernels;
+    for (const Function *F : {G->Step, G->Predict}) {
+      auto L = lowerFunctionForGpu(*F);
+      ASSERT_TRUE(bool(L)) << errText(L.takeError());
+      for (auto &K : L->Kernels) {
+        K->Name = F->Name + "_" + K->Name;
+        Kernels.push_back(K.get());
+        Owned.push_back(std::move(K));
+      }
+    }
+    for (const char *Arch : {"sm_80", "sm_90"}) {
+      GpuTarget T;
+      T.Arch = Arch;
+      auto Ptx = emitPtx(Kernels, T);
+      ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
+      if (!Exe.empty())
+        EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+    }
+    std::printf("%s: %zu kernels (training step and prediction)\n",
+                Name.c_str(), Kernels.size());
+  }
   if (Exe.empty())
     GTEST_SKIP() << "no ptxas (run scripts/reference-env.sh, or set "
                     "DLC_PTXAS): the PTX was generated but not assembled";
