@@ -8,7 +8,8 @@
 // `local` (set %a, combine(get %a, x) with combine add, mul, max or min).
 // Other kernels are left to --kir-gpu-map.
 //
-// 1. One block per row: the row index is block_id x + lo.
+// 1. One block per row: the row index is block_id x + lo. Rows of a static
+//    length below N get fewer threads (the next power of two, at least 32).
 // 2. Row-level locals become per-thread scratch (they live across the
 //    regions); get / set become loads / stores of it.
 // 3. The body is cut after every inner loop into segments; each segment is
@@ -30,6 +31,7 @@
 #include "llvm/ADT/DenseSet.h"
 
 #include <functional>
+#include <optional>
 
 using namespace dlc;
 using namespace dlc::kir;
@@ -111,6 +113,37 @@ public:
   }
 
   llvm::Error rewrite();
+
+  /// Rows known to be short need fewer threads: with every inner loop's
+  /// trip count static and below N, N becomes the next power of two of the
+  /// longest (at least 32, a warp).
+  void shrinkBlock() {
+    auto known = [](const KValue *V) -> std::optional<int64_t> {
+      if (!V->Def)
+        return std::nullopt;
+      if (V->Def->kind() == KOpKind::ConstIndex)
+        return V->Def->IntValue;
+      if (V->Def->kind() == KOpKind::Dim) {
+        const Dim &D = V->Def->Operands[0]->BufType.dim(V->Def->IntValue);
+        if (D.isStatic())
+          return D.size();
+      }
+      return std::nullopt;
+    };
+    int64_t Longest = 0;
+    for (auto &Op : P->Body) {
+      if (Op->kind() != KOpKind::For)
+        continue;
+      auto Lo = known(Op->Operands[0]), Hi = known(Op->Operands[1]);
+      if (!Lo || !Hi)
+        return;
+      Longest = std::max(Longest, (*Hi - *Lo + Op->Step - 1) / Op->Step);
+    }
+    unsigned Want = 32;
+    while (Want < N && Want < Longest)
+      Want *= 2;
+    N = std::min(N, Want);
+  }
 
 private:
   /// An inner loop: no nested loops, and every set of a row-level local is
@@ -332,5 +365,6 @@ llvm::Error kir::gpuRows(Kernel &K, unsigned N) {
   RowMapper M(K, N);
   if (!M.analyze())
     return llvm::Error::success();
+  M.shrinkBlock();
   return M.rewrite();
 }
