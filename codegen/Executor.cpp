@@ -122,7 +122,8 @@ bool CompiledFunction::supports(const Operation &Op) {
          touchesStrings(Op) || kernelLowering(Op) != nullptr;
 }
 
-llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
+llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
+                                                   const LowerOptions &O) {
   std::string Unsupported;
   for (auto &Op : F.Body)
     if (!CompiledFunction::supports(*Op))
@@ -145,7 +146,13 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
     if (S.Plan) {
       for (const Operation *GOp : S.Plan->Ops)
         Name += GOp->mnemonic().str() + (GOp == S.Op ? "" : "_");
-      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes());
+      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.GpuMatMul);
+    } else if (O.GpuMatMul && S.Op->kind() == OpKind::MatMul &&
+               S.Op->operand(0)->Type.rank() == 2 &&
+               S.Op->operand(1)->Type.rank() == 2 &&
+               (S.Op->result()->Type.elem() == DType::F32 ||
+                S.Op->result()->Type.elem() == DType::F64)) {
+      K = lowerGpuMatMul(*S.Op, Name + S.Op->mnemonic().str());
     } else {
       K = kernelLowering(*S.Op)(*S.Op, Name + S.Op->mnemonic().str());
     }

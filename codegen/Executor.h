@@ -25,9 +25,17 @@ struct LoweredFunction {
   }
 };
 
+/// Choices of the lowering for a target other than the host CPU.
+struct LowerOptions {
+  /// 2-D float matmuls, alone or with a fused epilogue, as the GPU's tiled
+  /// kernel (kernel/GpuGemm.cpp) instead of the CPU's register-blocked one.
+  bool GpuMatMul = false;
+};
+
 /// Lowers every op of F to kernel IR, one kernel per fusion group; ops
 /// without a CPU lowering are all reported at once, with locations.
-llvm::Expected<LoweredFunction> lowerFunction(const Function &F);
+llvm::Expected<LoweredFunction> lowerFunction(const Function &F,
+                                              const LowerOptions &O = {});
 
 /// The host's widest vector register in bytes (64 with AVX-512).
 unsigned hostVectorBytes();

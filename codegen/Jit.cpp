@@ -49,12 +49,16 @@ dlc::hostTargetMachine(unsigned OptLevel) {
 
 llvm::Expected<std::unique_ptr<llvm::Module>>
 dlc::buildHostModule(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel,
-            llvm::TargetMachine &TM, llvm::LLVMContext &Ctx) {
+            llvm::TargetMachine &TM, llvm::LLVMContext &Ctx,
+            const ModuleExtra &Extra) {
   auto M = std::make_unique<llvm::Module>("dlc", Ctx);
   M->setDataLayout(TM.createDataLayout());
   M->setTargetTriple(TM.getTargetTriple().str());
   for (const kir::Kernel *K : Kernels)
     if (auto E = emitKernel(*K, *M))
+      return std::move(E);
+  if (Extra)
+    if (auto E = Extra(*M))
       return std::move(E);
   // Let the vectorizer and code generator use the host's features.
   for (llvm::Function &F : *M)
@@ -97,13 +101,13 @@ llvm::Error dlc::writeMachineCode(llvm::Module &M, llvm::TargetMachine &TM,
 
 llvm::Expected<std::unique_ptr<JitModule>>
 JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
-                   unsigned OptLevel) {
+                   unsigned OptLevel, const ModuleExtra &Extra) {
   llvm::orc::JITTargetMachineBuilder JTMB(llvm::Triple{});
   auto TM = hostMachine(OptLevel, &JTMB);
   if (!TM)
     return TM.takeError();
   auto Ctx = std::make_unique<llvm::LLVMContext>();
-  auto Built = buildHostModule(Kernels, OptLevel, **TM, *Ctx);
+  auto Built = buildHostModule(Kernels, OptLevel, **TM, *Ctx, Extra);
   if (!Built)
     return Built.takeError();
   std::unique_ptr<llvm::Module> M = std::move(*Built);
@@ -133,4 +137,11 @@ llvm::Expected<KernelFn> JitModule::lookup(llvm::StringRef Name) {
   if (!Addr)
     return Addr.takeError();
   return Addr->toPtr<KernelFn>();
+}
+
+llvm::Expected<void *> JitModule::lookupAddress(llvm::StringRef Name) {
+  auto Addr = J->lookup(Name);
+  if (!Addr)
+    return Addr.takeError();
+  return Addr->toPtr<void *>();
 }

@@ -10,6 +10,8 @@
 
 namespace dlc {
 
+class Module;
+
 /// `dlc --list-ops`: per op, which of shape inference, interpreter,
 /// gradient, CPU and GPU lowering exist, probed from the implementations.
 void listOps(llvm::raw_ostream &OS, bool Markdown);
@@ -40,6 +42,8 @@ struct CompileOptions {
   /// --emit=ir: tensors inline instead of in NAME.weights (or elided on
   /// standard output).
   bool InlineWeights = false;
+  std::string Target = "cpu"; // or nvptx
+  std::string GpuArch = "sm_80";
 };
 
 /// Tensors with more elements than this leave IR text: into a .weights
@@ -55,6 +59,8 @@ constexpr const char *ElidedWeightsNote =
 int compileCommand(const CompileOptions &Opts);
 /// What `dlc compile` does, with its error returned (for the Python module).
 llvm::Error compileModel(const CompileOptions &Opts);
+/// `dlc compile --target nvptx` on the optimized module (CompileGpu.cpp).
+llvm::Error compileNvptx(const CompileOptions &Opts, const Module &M);
 
 /// `dlc export`: a model file or a tutorial model (built with Seed) as ONNX.
 struct ExportOptions {

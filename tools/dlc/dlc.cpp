@@ -85,6 +85,14 @@ static cl::opt<unsigned> CompileThreads(
     cl::desc("Default thread count of the AOT library (default: every "
              "hardware thread; NAME_create can override it)"),
     cl::init(0), cl::sub(CompileCmd));
+static cl::opt<std::string> CompileTarget(
+    "target",
+    cl::desc("cpu (the host, default) or nvptx (PTX for NVIDIA GPUs: "
+             "--emit=ptx, kernel-ir or llvm)"),
+    cl::init("cpu"), cl::sub(CompileCmd));
+static cl::opt<std::string> CompileGpuArch(
+    "gpu-arch", cl::desc("With --target nvptx: the GPU (sm_80, sm_90, ...)"),
+    cl::init("sm_80"), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
 static cl::SubCommand ExportCmd(
@@ -290,6 +298,8 @@ int main(int argc, char **argv) {
     O.Name = CompileName;
     O.InlineWeights = CompileInlineWeights;
     O.Threads = CompileThreads;
+    O.Target = CompileTarget;
+    O.GpuArch = CompileGpuArch;
     O.OptLevel = std::min(3u, CompileOpt.getValue());
     return compileCommand(O);
   }
