@@ -35,9 +35,23 @@ llvm::Expected<std::unique_ptr<Executable>>
 Executable::create(const Function &F, std::vector<LoweredStep> Steps,
                    std::vector<KernelEntry> Kernels, unsigned Threads,
                    HostKernelFn Host) {
+  return build(F, std::move(Steps), std::move(Kernels), Threads, Host, false);
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::createPlanner(const Function &F, std::vector<LoweredStep> Steps,
+                          HostKernelFn Host) {
+  return build(F, std::move(Steps), {}, 1, Host, true);
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::build(const Function &F, std::vector<LoweredStep> Steps,
+                  std::vector<KernelEntry> Kernels, unsigned Threads,
+                  HostKernelFn Host, bool PlanOnly) {
   std::unique_ptr<Executable> X(new Executable());
   X->F = &F;
   X->Host = Host;
+  X->PlanOnly = PlanOnly;
   X->Pool = std::make_unique<rt::ThreadPool>(
       Threads ? Threads : rt::ThreadPool::hardwareThreads());
   for (auto &V : F.Inputs)
@@ -64,8 +78,8 @@ Executable::create(const Function &F, std::vector<LoweredStep> Steps,
         X->LastRead[X->Root.lookup(V)] = I;
       break;
     case LoweredStep::Kind::Kernel:
-      if (S.Kernel < 0 || size_t(S.Kernel) >= Kernels.size() ||
-          !Kernels[S.Kernel].Fn)
+      if (!PlanOnly && (S.Kernel < 0 || size_t(S.Kernel) >= Kernels.size() ||
+                        !Kernels[S.Kernel].Fn))
         return makeError("'@" + F.Name + "': no compiled kernel number " +
                          std::to_string(S.Kernel) + " (there are " +
                          std::to_string(Kernels.size()) + ")");
@@ -100,16 +114,10 @@ Executable::create(const Function &F, std::vector<LoweredStep> Steps,
   return X;
 }
 
-struct Executable::RunPlan {
-  llvm::DenseMap<const Value *, llvm::SmallVector<int64_t, 4>> Shapes;
-  /// Per value: the root whose bytes it uses, after in-place merges.
-  llvm::DenseMap<const Value *, const Value *> Storage;
-  llvm::DenseMap<const Value *, uint64_t> Offset; // per arena root
-  uint64_t ArenaBytes = 0;
-};
-
-/// Checks run-time inputs against the signature and binds symbolic dims.
-static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
+/// Checks run-time input types against the signature and binds symbolic
+/// dims.
+static llvm::Error checkInputs(const Function &F,
+                               llvm::ArrayRef<TensorType> In) {
   if (In.size() != F.Inputs.size())
     return makeError("'@" + F.Name + "' takes " +
                      std::to_string(F.Inputs.size()) + " input(s), got " +
@@ -117,7 +125,7 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   llvm::StringMap<std::pair<int64_t, std::string>> Bound;
   for (size_t I = 0; I < In.size(); ++I) {
     const Value &V = *F.Inputs[I];
-    const Tensor &T = In[I];
+    const TensorType &T = In[I];
     std::string What = "input '" + V.Name + "'";
     if (T.elem() != V.Type.elem())
       return makeError(What + " must be " + V.Type.str() + ", got " +
@@ -125,10 +133,10 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
     if (T.rank() != V.Type.rank())
       return makeError(What + " must have rank " +
                        std::to_string(V.Type.rank()) + " (" + V.Type.str() +
-                       "), got " + T.type().str());
+                       "), got " + T.str());
     for (unsigned D = 0; D < T.rank(); ++D) {
       const Dim &Want = V.Type.dim(D);
-      int64_t Got = T.shape()[D];
+      int64_t Got = T.dim(D).size();
       if (Want.isStatic() && Want.size() != Got)
         return makeError(What + " dim " + std::to_string(D) + " must be " +
                          Want.str() + ", got " + std::to_string(Got));
@@ -146,14 +154,24 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   return llvm::Error::success();
 }
 
-llvm::Error Executable::checkInputs(llvm::ArrayRef<Tensor> Inputs) const {
-  return ::checkInputs(*F, Inputs);
+static std::vector<TensorType> typesOf(llvm::ArrayRef<Tensor> In) {
+  std::vector<TensorType> T;
+  T.reserve(In.size());
+  for (const Tensor &X : In)
+    T.push_back(X.type());
+  return T;
 }
 
-/// Gather indices must lie in [-dim, dim): checked before the kernel runs,
-/// which then only normalizes negative ones.
-static llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
-                                      const Tensor &Idx) {
+llvm::Error Executable::checkInputs(llvm::ArrayRef<Tensor> Inputs) const {
+  return ::checkInputs(*F, typesOf(Inputs));
+}
+
+llvm::Error Executable::checkInputTypes(llvm::ArrayRef<TensorType> T) const {
+  return ::checkInputs(*F, T);
+}
+
+llvm::Error dlc::checkGatherIndices(const Operation &Op, int64_t N,
+                                    const Tensor &Idx) {
   for (int64_t I = 0; I < Idx.numElements(); ++I) {
     int64_t V = Idx.getI(I);
     if (V < -N || V >= N)
@@ -188,13 +206,26 @@ static llvm::SmallVector<int64_t, 4> spaceShape(const FusionPlan &P, Space S,
 
 llvm::Expected<std::shared_ptr<const Executable::RunPlan>>
 Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
+  std::vector<const Tensor *> Contents;
+  for (const Tensor &T : Inputs)
+    Contents.push_back(&T);
+  return planFor(typesOf(Inputs), Contents);
+}
+
+llvm::Expected<std::shared_ptr<const Executable::RunPlan>>
+Executable::planFor(llvm::ArrayRef<TensorType> Types,
+                    llvm::ArrayRef<const Tensor *> Contents) const {
   std::vector<int64_t> Key;
-  for (const Tensor &T : Inputs) {
+  for (const TensorType &T : Types) {
     Key.push_back(T.rank());
-    Key.insert(Key.end(), T.shape().begin(), T.shape().end());
+    for (const Dim &D : T.dims())
+      Key.push_back(D.size());
   }
   for (unsigned I : DataInputs) { // their bytes, in 8-byte words
-    const Tensor &T = Inputs[I];
+    if (I >= Contents.size() || !Contents[I])
+      return makeError("internal error: input '" + F->Inputs[I]->Name +
+                       "' is read by a shape computation but has no data");
+    const Tensor &T = *Contents[I];
     for (uint64_t B = 0; B < T.byteSize(); B += 8) {
       int64_t W = 0;
       std::memcpy(&W, T.data() + B, std::min<uint64_t>(8, T.byteSize() - B));
@@ -209,9 +240,8 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   }
   auto P = std::make_shared<RunPlan>();
   auto &Shapes = P->Shapes;
-  for (size_t I = 0; I < Inputs.size(); ++I)
-    Shapes[F->Inputs[I].get()].assign(Inputs[I].shape().begin(),
-                                      Inputs[I].shape().end());
+  for (size_t I = 0; I < Types.size(); ++I)
+    Shapes[F->Inputs[I].get()] = Types[I].staticSizes();
   for (size_t I = 0; I < F->Params.size(); ++I) {
     if (I >= F->ParamInits.size() || !F->ParamInits[I])
       return makeError("parameter '" + F->Params[I]->Name + "' has no value");
@@ -230,7 +260,7 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   llvm::DenseMap<const Value *, const Tensor *> Vals;
   std::deque<Tensor> Owned;
   for (unsigned I : DataInputs)
-    Vals[F->Inputs[I].get()] = &Inputs[I];
+    Vals[F->Inputs[I].get()] = Contents[I];
   for (size_t I = 0; I < F->Params.size(); ++I)
     if (Cone.count(F->Params[I].get()))
       Vals[F->Params[I].get()] = F->ParamInits[I]->getTensor().get();
@@ -338,6 +368,8 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   for (size_t I = 0; I < Roots.size(); ++I)
     P->Offset[Roots[I]] = Layout.Offsets[I];
   P->ArenaBytes = Layout.Size;
+  P->Roots = std::move(Roots);
+  P->Requests = std::move(Requests);
   for (auto [V, R] : Root)
     P->Storage[V] = find(R);
   std::lock_guard<std::mutex> Lock(PlanMutex);
@@ -390,7 +422,10 @@ llvm::Error Executable::runHost(const LoweredStep &S, const RunPlan &P,
 
 llvm::Expected<std::vector<Tensor>>
 Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
-  if (auto E = ::checkInputs(*F, Inputs))
+  if (PlanOnly)
+    return makeError("internal error: '@" + F->Name +
+                     "' was planned for another executor, not run here");
+  if (auto E = checkInputs(Inputs))
     return std::move(E);
   auto PlanOr = planFor(Inputs);
   if (!PlanOr)

@@ -2,7 +2,7 @@
 // backed by host buffers, streams as queues run at synchronization, PTX
 // "loaded" by finding its .entry names, and launches that run registered
 // emulation functions. See FakeCuda.h for what it checks.
-#include "FakeCuda.h"
+#include "FakeCudaState.h"
 
 #include <cstring>
 #include <functional>
@@ -13,62 +13,9 @@
 #include <sys/mman.h>
 #include <vector>
 
-using CUresult = int;
-using CUdeviceptr = unsigned long long;
+using namespace fakecuda;
 
-namespace {
-
-constexpr uint64_t RedZone = 4096;
-constexpr uint8_t Poison = 0xA5, RedByte = 0x5A;
-constexpr uint64_t SpaceSize = 1ull << 40; // reserved device addresses
-
-struct Allocation {
-  uint64_t Size = 0;
-  std::vector<uint8_t> Host; // Size bytes, then the red zone
-};
-
-struct Module {
-  std::vector<std::string> Entries;
-};
-
-struct Function {
-  std::string Name;
-  uint32_t MaxShared = 48 << 10;
-};
-
-struct Stream {
-  std::vector<std::function<CUresult()>> Queue;
-};
-
-struct Registered {
-  unsigned NumArgs = 0;
-  dlc::GpuEmulateFn Fn = nullptr;
-};
-
-struct Launch {
-  std::string Name;
-  dlc::GpuLaunch L;
-};
-
-struct State {
-  std::recursive_mutex M;
-  uint64_t Base = 0, Next = 0, Limit = 16ull << 30, Live = 0;
-  int Devices = 1;
-  bool Sticky = false;
-  std::map<uint64_t, Allocation> Allocs; // by device address
-  std::map<std::string, Registered> Kernels;
-  std::map<std::string, std::pair<int, int>> Fail; // fn -> (countdown, code)
-  std::map<std::string, uint64_t> Calls;
-  std::string Faulty, Violations;
-  uint64_t Bytes[3] = {0, 0, 0};
-  std::vector<Launch> Launches;
-  std::vector<std::unique_ptr<Module>> Modules;
-  std::vector<std::unique_ptr<Function>> Functions;
-  std::vector<std::unique_ptr<Stream>> Streams;
-  int Ctx = 0; // its address is the context handle
-};
-
-State &st() {
+State &fakecuda::st() {
   static State S;
   if (!S.Base) { // a range no host allocation can take; touching it faults
     void *P = mmap(nullptr, SpaceSize, PROT_NONE,
@@ -78,26 +25,12 @@ State &st() {
   return S;
 }
 
-void violation(const std::string &What) { st().Violations += What + "\n"; }
-
-/// Counts the call and applies injected failures and the sticky fault.
-CUresult enter(const char *Fn) {
-  State &S = st();
-  ++S.Calls[Fn];
-  if (S.Sticky)
-    return 700;
-  auto It = S.Fail.find(Fn);
-  if (It != S.Fail.end() && --It->second.first == 0) {
-    CUresult Code = It->second.second;
-    S.Fail.erase(It);
-    return Code;
-  }
-  return 0;
+void fakecuda::violation(const std::string &What) {
+  st().Violations += What + "\n";
 }
 
-/// The host bytes of [Addr, Addr + Bytes), which must lie in one live
-/// allocation; else nullptr and a violation saying who asked.
-uint8_t *translate(uint64_t Addr, uint64_t Bytes, const std::string &Who) {
+uint8_t *fakecuda::translate(uint64_t Addr, uint64_t Bytes,
+                              const std::string &Who) {
   State &S = st();
   auto It = S.Allocs.upper_bound(Addr);
   if (It != S.Allocs.begin()) {
@@ -112,6 +45,23 @@ uint8_t *translate(uint64_t Addr, uint64_t Bytes, const std::string &Who) {
            (unsigned long long)Bytes);
   violation(Buf);
   return nullptr;
+}
+
+namespace {
+
+/// Counts the call and applies injected failures and the sticky fault.
+CUresult enter(const char *Fn) {
+  State &S = st();
+  ++S.Calls[Fn];
+  if (S.Sticky)
+    return 700;
+  auto It = S.Fail.find(Fn);
+  if (It != S.Fail.end() && --It->second.first == 0) {
+    CUresult Code = It->second.second;
+    S.Fail.erase(It);
+    return Code;
+  }
+  return 0;
 }
 
 bool validStream(void *H) {
@@ -492,62 +442,4 @@ FAKE_API CUresult cuGetErrorString(CUresult R, const char **S) {
     return 1;
   *S = It->second.second;
   return 0;
-}
-
-// --- Control ----------------------------------------------------------------
-
-FAKE_API void dlcFakeCudaReset() {
-  std::lock_guard<std::recursive_mutex> Lock(st().M);
-  State &S = st();
-  S.Allocs.clear();
-  S.Kernels.clear();
-  S.Fail.clear();
-  S.Calls.clear();
-  S.Faulty.clear();
-  S.Violations.clear();
-  S.Launches.clear();
-  S.Modules.clear();
-  S.Functions.clear();
-  S.Streams.clear();
-  S.Limit = 16ull << 30;
-  S.Live = 0;
-  S.Devices = 1;
-  S.Sticky = false;
-  S.Bytes[0] = S.Bytes[1] = S.Bytes[2] = 0;
-}
-FAKE_API void dlcFakeCudaSetDeviceCount(int N) { st().Devices = N; }
-FAKE_API void dlcFakeCudaSetMemoryLimit(uint64_t B) { st().Limit = B; }
-FAKE_API void dlcFakeCudaRegisterKernel(const char *Name, unsigned NumArgs,
-                                        dlc::GpuEmulateFn Fn) {
-  std::lock_guard<std::recursive_mutex> Lock(st().M);
-  st().Kernels[Name] = {NumArgs, Fn};
-}
-FAKE_API void dlcFakeCudaFailCall(const char *Fn, int Nth, int Code) {
-  std::lock_guard<std::recursive_mutex> Lock(st().M);
-  st().Fail[Fn] = {Nth, Code};
-}
-FAKE_API void dlcFakeCudaFaultKernel(const char *Name) { st().Faulty = Name; }
-FAKE_API uint64_t dlcFakeCudaCalls(const char *Fn) {
-  auto It = st().Calls.find(Fn);
-  return It == st().Calls.end() ? 0 : It->second;
-}
-FAKE_API uint64_t dlcFakeCudaBytes(int Dir) { return st().Bytes[Dir]; }
-FAKE_API size_t dlcFakeCudaLiveAllocations() { return st().Allocs.size(); }
-FAKE_API uint64_t dlcFakeCudaLiveBytes() { return st().Live; }
-FAKE_API const char *dlcFakeCudaViolations() {
-  return st().Violations.c_str();
-}
-FAKE_API size_t dlcFakeCudaLaunchCount() { return st().Launches.size(); }
-FAKE_API const char *dlcFakeCudaLaunchName(size_t I) {
-  return st().Launches[I].Name.c_str();
-}
-FAKE_API void dlcFakeCudaLaunchGeometry(size_t I, dlc::GpuLaunch *Out) {
-  *Out = st().Launches[I].L;
-}
-FAKE_API const void *dlcFakeCudaHostView(uint64_t Addr, uint64_t Bytes) {
-  std::lock_guard<std::recursive_mutex> Lock(st().M);
-  std::string Saved = st().Violations;
-  const void *P = translate(Addr, Bytes, "dlcFakeCudaHostView");
-  st().Violations = Saved; // asking is not a violation
-  return P;
 }
