@@ -1,6 +1,8 @@
 // The embedding API: parse, optimize, compile once; run many times.
 #include "api/Model.h"
 
+#include "api/Device.h"
+
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
@@ -15,6 +17,8 @@ struct Model::Impl {
   std::unique_ptr<Module> M;
   Function *F = nullptr;
   std::unique_ptr<CompiledFunction> Compiled; // null: the interpreter runs
+  DeviceKind Device = DeviceKind::Cpu;
+  std::unique_ptr<GpuExecutable> Gpu; // a GPU device's executable
   std::vector<Port> Inputs, Outputs;
 };
 
@@ -36,8 +40,15 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
   if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
     return makeError("engine must be 'auto', 'jit' or 'interp', got '" +
                      Opts.Engine + "'");
+  auto Device = parseDevice(Opts.Device);
+  if (!Device)
+    return Device.takeError();
+  if (*Device != DeviceKind::Cpu && Opts.Engine == "interp")
+    return makeError("engine 'interp' runs on the CPU only: use device 'cpu' "
+                     "or engine 'jit'");
   auto I = std::make_unique<Impl>();
   I->M = std::move(*M);
+  I->Device = *Device;
   std::string FnName = Opts.Function.empty() ? "main" : Opts.Function;
   I->F = I->M->lookup(FnName);
   if (!I->F && Opts.Function.empty() && !I->M->Functions.empty())
@@ -49,7 +60,16 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     return std::move(E);
   if (auto E = PM.run(*I->M))
     return std::move(E);
-  if (Opts.Engine != "interp") {
+  if (I->Device != DeviceKind::Cpu) {
+    auto Mem = gpuMemory(I->Device);
+    if (!Mem)
+      return Mem.takeError();
+    auto G = compileForGpu(*I->F, I->Device, std::min(Opts.OptLevel, 3u),
+                           std::move(*Mem));
+    if (!G)
+      return G.takeError();
+    I->Gpu = std::move(*G);
+  } else if (Opts.Engine != "interp") {
     auto C = CompiledFunction::compile(*I->F, std::min(Opts.OptLevel, 3u),
                                        Opts.Threads);
     if (C)
@@ -73,6 +93,8 @@ llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
 
 llvm::Expected<std::vector<Tensor>>
 Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+  if (P->Gpu)
+    return P->Gpu->run(Inputs, PeakBytes);
   if (P->Compiled)
     return P->Compiled->run(Inputs, PeakBytes);
   if (PeakBytes)
@@ -82,4 +104,7 @@ Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
 
 const std::vector<Port> &Model::inputs() const { return P->Inputs; }
 const std::vector<Port> &Model::outputs() const { return P->Outputs; }
-llvm::StringRef Model::engine() const { return P->Compiled ? "jit" : "interp"; }
+llvm::StringRef Model::engine() const {
+  return P->Compiled || P->Gpu ? "jit" : "interp";
+}
+llvm::StringRef Model::device() const { return deviceName(P->Device); }

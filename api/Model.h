@@ -29,6 +29,10 @@ struct ModelOptions {
   unsigned Threads = 0;
   /// The function to run; empty: "main", else the first one.
   std::string Function;
+  /// Where it runs: "cpu", "cuda" (an NVIDIA GPU; needs only the driver)
+  /// or "cuda-emu" (the GPU kernels emulated on the CPU). A GPU device
+  /// needs engine "auto" or "jit".
+  std::string Device = "cpu";
 };
 
 /// A graph input or output: its name and type (dims may be symbolic).
@@ -62,6 +66,8 @@ public:
   const std::vector<Port> &outputs() const;
   /// "jit" or "interp": the engine chosen.
   llvm::StringRef engine() const;
+  /// "cpu", "cuda" or "cuda-emu".
+  llvm::StringRef device() const;
 
 private:
   static llvm::Expected<Model>

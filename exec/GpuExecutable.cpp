@@ -311,10 +311,14 @@ GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
         if (S.Space)
           Vals.push_back(S.Space);
         uint64_t Arg = Ln.BlockOffset, Sizes = Arg + Vals.size() * sizeof(BufferArg);
-        for (const Value *V : Vals) {
+        for (size_t K = 0; K < Vals.size(); ++K) {
+          const Value *V = Vals[K];
           const auto &Sh = P.Shapes.find(V)->second;
+          // The space (last, when there is one) passes only its sizes; its
+          // value may also be a real buffer of the group.
+          bool SpaceArg = S.Space && K + 1 == Vals.size();
           BufferArg A;
-          A.Data = V == S.Space ? nullptr : reinterpret_cast<void *>(addr(V));
+          A.Data = SpaceArg ? nullptr : reinterpret_cast<void *>(addr(V));
           A.Sizes = reinterpret_cast<const int64_t *>(Base + Sizes);
           std::memcpy(&Image[Arg], &A, sizeof(A));
           if (!Sh.empty())

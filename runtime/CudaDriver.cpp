@@ -155,18 +155,20 @@ llvm::Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(llvm::StringRef P,
 }
 
 llvm::Expected<CudaDriver &> CudaDriver::get() {
+  // Never destroyed: models that outlive main (statics) may still free
+  // device memory through it at exit.
   static std::once_flag Once;
-  static std::unique_ptr<CudaDriver> Shared;
-  static std::string Err;
+  static CudaDriver *Shared = nullptr;
+  static std::string *Err = nullptr;
   std::call_once(Once, [] {
     auto D = load();
     if (D)
-      Shared = std::move(*D);
+      Shared = D->release();
     else
-      Err = llvm::toString(D.takeError());
+      Err = new std::string(llvm::toString(D.takeError()));
   });
   if (!Shared)
-    return fail(Err);
+    return fail(*Err);
   return *Shared;
 }
 
