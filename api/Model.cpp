@@ -2,6 +2,8 @@
 #include "api/Model.h"
 
 #include "api/Specialize.h"
+#include "api/Device.h"
+
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
@@ -16,6 +18,8 @@ struct Model::Impl {
   std::unique_ptr<Module> M;
   Function *F = nullptr;
   std::unique_ptr<CompiledFunction> Compiled; // null: the interpreter runs
+  DeviceKind Device = DeviceKind::Cpu;
+  std::unique_ptr<GpuExecutable> Gpu; // a GPU device's executable
   std::vector<Port> Inputs, Outputs;
   /// Set for ONNX models compiled per value of some inputs (then M is null).
   std::unique_ptr<SpecializedModel> Spec;
@@ -40,8 +44,15 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
   if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
     return makeError("engine must be 'auto', 'jit' or 'interp', got '" +
                      Opts.Engine + "'");
+  auto Device = parseDevice(Opts.Device);
+  if (!Device)
+    return Device.takeError();
+  if (*Device != DeviceKind::Cpu && Opts.Engine == "interp")
+    return makeError("engine 'interp' runs on the CPU only: use device 'cpu' "
+                     "or engine 'jit'");
   auto I = std::make_unique<Impl>();
   I->M = std::move(*M);
+  I->Device = *Device;
   std::string FnName = Opts.Function.empty() ? "main" : Opts.Function;
   I->F = I->M->lookup(FnName);
   if (!I->F && Opts.Function.empty() && !I->M->Functions.empty())
@@ -53,7 +64,16 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     return std::move(E);
   if (auto E = PM.run(*I->M))
     return std::move(E);
-  if (Opts.Engine != "interp") {
+  if (I->Device != DeviceKind::Cpu) {
+    auto Mem = gpuMemory(I->Device);
+    if (!Mem)
+      return Mem.takeError();
+    auto G = compileForGpu(*I->F, I->Device, std::min(Opts.OptLevel, 3u),
+                           std::move(*Mem));
+    if (!G)
+      return G.takeError();
+    I->Gpu = std::move(*G);
+  } else if (Opts.Engine != "interp") {
     auto C = CompiledFunction::compile(*I->F, std::min(Opts.OptLevel, 3u),
                                        Opts.Threads);
     if (C)
@@ -107,6 +127,8 @@ llvm::Expected<std::vector<Tensor>>
 Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
   if (P->Spec)
     return P->Spec->run(Inputs, PeakBytes);
+  if (P->Gpu)
+    return P->Gpu->run(Inputs, PeakBytes);
   if (P->Compiled)
     return P->Compiled->run(Inputs, PeakBytes);
   if (PeakBytes)
@@ -119,8 +141,9 @@ const std::vector<Port> &Model::outputs() const { return P->Outputs; }
 llvm::StringRef Model::engine() const {
   if (P->Spec)
     return P->Engine;
-  return P->Compiled ? "jit" : "interp";
+  return P->Compiled || P->Gpu ? "jit" : "interp";
 }
 SpecializationStats Model::specialization() const {
   return P->Spec ? P->Spec->stats() : SpecializationStats();
 }
+llvm::StringRef Model::device() const { return deviceName(P->Device); }

@@ -30,6 +30,10 @@ struct ModelOptions {
   unsigned Threads = 0;
   /// The function to run; empty: "main", else the first one.
   std::string Function;
+  /// Where it runs: "cpu", "cuda" (an NVIDIA GPU; needs only the driver)
+  /// or "cuda-emu" (the GPU kernels emulated on the CPU). A GPU device
+  /// needs engine "auto" or "jit".
+  std::string Device = "cpu";
   /// ONNX models: every dim of every graph input unknown ('?'), to check
   /// that a model runs without static shapes.
   bool ForceDynamic = false;
@@ -86,6 +90,8 @@ public:
   /// Empty Inputs when the model is compiled once for every input value;
   /// else the inputs whose values select a compiled variant.
   SpecializationStats specialization() const;
+  /// "cpu", "cuda" or "cuda-emu".
+  llvm::StringRef device() const;
 
 private:
   static llvm::Expected<Model>

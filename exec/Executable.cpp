@@ -36,9 +36,23 @@ llvm::Expected<std::unique_ptr<Executable>>
 Executable::create(const Function &F, std::vector<LoweredStep> Steps,
                    std::vector<KernelEntry> Kernels, unsigned Threads,
                    HostKernelFn Host) {
+  return build(F, std::move(Steps), std::move(Kernels), Threads, Host, false);
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::createPlanner(const Function &F, std::vector<LoweredStep> Steps,
+                          HostKernelFn Host) {
+  return build(F, std::move(Steps), {}, 1, Host, true);
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::build(const Function &F, std::vector<LoweredStep> Steps,
+                  std::vector<KernelEntry> Kernels, unsigned Threads,
+                  HostKernelFn Host, bool PlanOnly) {
   std::unique_ptr<Executable> X(new Executable());
   X->F = &F;
   X->Host = Host;
+  X->PlanOnly = PlanOnly;
   X->Pool = std::make_unique<rt::ThreadPool>(
       Threads ? Threads : rt::ThreadPool::hardwareThreads());
   for (auto &V : F.Inputs)
@@ -65,8 +79,8 @@ Executable::create(const Function &F, std::vector<LoweredStep> Steps,
         X->LastRead[X->Root.lookup(V)] = I;
       break;
     case LoweredStep::Kind::Kernel:
-      if (S.Kernel < 0 || size_t(S.Kernel) >= Kernels.size() ||
-          !Kernels[S.Kernel].Fn)
+      if (!PlanOnly && (S.Kernel < 0 || size_t(S.Kernel) >= Kernels.size() ||
+                        !Kernels[S.Kernel].Fn))
         return makeError("'@" + F.Name + "': no compiled kernel number " +
                          std::to_string(S.Kernel) + " (there are " +
                          std::to_string(Kernels.size()) + ")");
@@ -100,17 +114,6 @@ Executable::create(const Function &F, std::vector<LoweredStep> Steps,
   X->Kernels = std::move(Kernels);
   return X;
 }
-
-struct Executable::RunPlan {
-  llvm::DenseMap<const Value *, llvm::SmallVector<int64_t, 4>> Shapes;
-  /// Per value: the root whose bytes it uses, after in-place merges.
-  llvm::DenseMap<const Value *, const Value *> Storage;
-  llvm::DenseMap<const Value *, uint64_t> Offset; // per arena root
-  uint64_t ArenaBytes = 0;
-  /// The largest intermediate (for out-of-memory errors).
-  const Value *Largest = nullptr;
-  uint64_t LargestBytes = 0;
-};
 
 /// "f32[2,3]" for a run-time type.
 static std::string typeText(DType E, llvm::ArrayRef<int64_t> Shape) {
@@ -179,10 +182,18 @@ Executable::checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const {
   return ::checkInputSpecs(*F, Inputs);
 }
 
-/// Gather indices must lie in [-dim, dim): checked before the kernel runs,
-/// which then only normalizes negative ones.
-static llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
-                                      const Tensor &Idx) {
+llvm::Error Executable::checkInputTypes(llvm::ArrayRef<TensorType> T) const {
+  llvm::SmallVector<llvm::SmallVector<int64_t, 4>, 4> Shapes;
+  llvm::SmallVector<InputSpec, 4> Specs;
+  for (const TensorType &X : T)
+    Shapes.push_back(X.staticSizes());
+  for (size_t I = 0; I < T.size(); ++I)
+    Specs.push_back({T[I].elem(), Shapes[I]});
+  return ::checkInputSpecs(*F, Specs);
+}
+
+llvm::Error dlc::checkGatherIndices(const Operation &Op, int64_t N,
+                                    const Tensor &Idx) {
   for (int64_t I = 0; I < Idx.numElements(); ++I) {
     int64_t V = Idx.getI(I);
     if (V < -N || V >= N)
@@ -246,13 +257,26 @@ static llvm::SmallVector<int64_t, 4> spaceShape(const FusionPlan &P, Space S,
 
 llvm::Expected<std::shared_ptr<const Executable::RunPlan>>
 Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
+  std::vector<const Tensor *> Contents;
+  for (const Tensor &T : Inputs)
+    Contents.push_back(&T);
+  return planFor(typesOf(Inputs), Contents);
+}
+
+llvm::Expected<std::shared_ptr<const Executable::RunPlan>>
+Executable::planFor(llvm::ArrayRef<TensorType> Types,
+                    llvm::ArrayRef<const Tensor *> Contents) const {
   std::vector<int64_t> Key;
-  for (const Tensor &T : Inputs) {
+  for (const TensorType &T : Types) {
     Key.push_back(T.rank());
-    Key.insert(Key.end(), T.shape().begin(), T.shape().end());
+    for (const Dim &D : T.dims())
+      Key.push_back(D.size());
   }
   for (unsigned I : DataInputs) { // their bytes, in 8-byte words
-    const Tensor &T = Inputs[I];
+    if (I >= Contents.size() || !Contents[I])
+      return makeError("internal error: input '" + F->Inputs[I]->Name +
+                       "' is read by a shape computation but has no data");
+    const Tensor &T = *Contents[I];
     for (uint64_t B = 0; B < T.byteSize(); B += 8) {
       int64_t W = 0;
       std::memcpy(&W, T.data() + B, std::min<uint64_t>(8, T.byteSize() - B));
@@ -267,9 +291,8 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   }
   auto P = std::make_shared<RunPlan>();
   auto &Shapes = P->Shapes;
-  for (size_t I = 0; I < Inputs.size(); ++I)
-    Shapes[F->Inputs[I].get()].assign(Inputs[I].shape().begin(),
-                                      Inputs[I].shape().end());
+  for (size_t I = 0; I < Types.size(); ++I)
+    Shapes[F->Inputs[I].get()] = Types[I].staticSizes();
   for (size_t I = 0; I < F->Params.size(); ++I) {
     if (I >= F->ParamInits.size() || !F->ParamInits[I])
       return makeError("parameter '" + F->Params[I]->Name + "' has no value");
@@ -288,7 +311,7 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   llvm::DenseMap<const Value *, const Tensor *> Vals;
   std::deque<Tensor> Owned;
   for (unsigned I : DataInputs)
-    Vals[F->Inputs[I].get()] = &Inputs[I];
+    Vals[F->Inputs[I].get()] = Contents[I];
   for (size_t I = 0; I < F->Params.size(); ++I)
     if (Cone.count(F->Params[I].get()))
       Vals[F->Params[I].get()] = F->ParamInits[I]->getTensor().get();
@@ -412,6 +435,8 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   for (size_t I = 0; I < Roots.size(); ++I)
     P->Offset[Roots[I]] = Layout.Offsets[I];
   P->ArenaBytes = Layout.Size;
+  P->Roots = std::move(Roots);
+  P->Requests = std::move(Requests);
   for (auto [V, R] : Root)
     P->Storage[V] = find(R);
   std::lock_guard<std::mutex> Lock(PlanMutex);
@@ -476,6 +501,9 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
 llvm::Expected<std::vector<Tensor>>
 Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
                          uint64_t *PeakBytes) const {
+  if (PlanOnly)
+    return makeError("internal error: '@" + F->Name +
+                     "' was planned for another executor, not run here");
   if (auto E = ::checkInputs(*F, Inputs))
     return std::move(E);
   auto PlanOr = planFor(Inputs);

@@ -49,6 +49,11 @@ public:
   create(const Function &F, std::vector<LoweredStep> Steps,
          std::vector<KernelEntry> Kernels, unsigned Threads,
          HostKernelFn Host = nullptr);
+  /// The planning half only (input checks, run plans), for an executor
+  /// that runs the steps elsewhere (exec/GpuExecutable); run() refuses.
+  static llvm::Expected<std::unique_ptr<Executable>>
+  createPlanner(const Function &F, std::vector<LoweredStep> Steps,
+                HostKernelFn Host = nullptr);
   ~Executable();
 
   /// Runs on Inputs (in F's input order). Safe to call from several threads
@@ -67,6 +72,8 @@ public:
   /// The same check on types and shapes alone, for callers (the C API)
   /// that must not touch a byte of an input before it passes.
   llvm::Error checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const;
+  /// The same check on the inputs' types (for inputs that live elsewhere).
+  llvm::Error checkInputTypes(llvm::ArrayRef<TensorType> Types) const;
 
   /// Refuses runs whose intermediates need more than Bytes (0: no limit)
   /// with an error instead of allocating them.
@@ -75,10 +82,35 @@ public:
   const std::vector<LoweredStep> &steps() const { return Steps; }
   unsigned threads() const { return Pool->threads(); }
 
-  struct RunPlan; // shapes and arena offsets for one set of input shapes
+  /// Shapes and arena offsets for one set of input shapes.
+  struct RunPlan {
+    llvm::DenseMap<const Value *, llvm::SmallVector<int64_t, 4>> Shapes;
+    /// Per value: the root whose bytes it uses, after in-place merges.
+    llvm::DenseMap<const Value *, const Value *> Storage;
+    llvm::DenseMap<const Value *, uint64_t> Offset; // per arena root
+    uint64_t ArenaBytes = 0;
+    /// The arena roots and their requests (sizes, lifetimes in steps), for
+    /// an executor that places them itself.
+    std::vector<const Value *> Roots;
+    std::vector<rt::ArenaRequest> Requests;
+    /// The largest intermediate (for out-of-memory errors).
+    const Value *Largest = nullptr;
+    uint64_t LargestBytes = 0;
+  };
+  /// The (cached) plan for inputs of these static types. Contents[I] must
+  /// be input I's data for each I of dataInputs() (inputs whose values
+  /// shape computations read); the others may be null.
+  llvm::Expected<std::shared_ptr<const RunPlan>>
+  planFor(llvm::ArrayRef<TensorType> Types,
+          llvm::ArrayRef<const Tensor *> Contents) const;
+  const std::vector<unsigned> &dataInputs() const { return DataInputs; }
 
 private:
   Executable() = default;
+  static llvm::Expected<std::unique_ptr<Executable>>
+  build(const Function &F, std::vector<LoweredStep> Steps,
+        std::vector<KernelEntry> Kernels, unsigned Threads, HostKernelFn Host,
+        bool PlanOnly);
   llvm::Expected<std::shared_ptr<const RunPlan>>
   planFor(llvm::ArrayRef<Tensor> Inputs) const;
   llvm::Expected<std::vector<Tensor>>
@@ -92,6 +124,7 @@ private:
   std::vector<LoweredStep> Steps;
   std::vector<KernelEntry> Kernels;
   HostKernelFn Host = nullptr;
+  bool PlanOnly = false;
   std::unique_ptr<rt::ThreadPool> Pool;
   /// Per value: the value whose storage it uses (views use their
   /// operand's), and per storage root the last step that reads it.
@@ -108,6 +141,11 @@ private:
   mutable rt::ArenaPool Arenas;
   std::atomic<uint64_t> MemoryLimit{0};
 };
+
+/// Gather indices must lie in [-N, N) for an axis of size N: checked
+/// before the kernel runs, which then only normalizes negative ones.
+llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
+                               const Tensor &Idx);
 
 } // namespace dlc
 
