@@ -16,6 +16,7 @@ struct Model::Impl {
   Function *F = nullptr;
   std::unique_ptr<CompiledFunction> Compiled; // null: the interpreter runs
   std::vector<Port> Inputs, Outputs;
+  CompileStats Stats;
 };
 
 Model::Model(std::unique_ptr<Impl> I) : P(std::move(I)) {}
@@ -25,12 +26,16 @@ Model::~Model() = default;
 
 llvm::Expected<Model> Model::fromText(llvm::StringRef Text, llvm::StringRef Name,
                                       const ModelOptions &Opts) {
-  return fromModule(parseModule(Text, Name), Name, Opts);
+  StopWatch W;
+  auto M = parseModule(Text, Name);
+  return fromModule(std::move(M), Name, Opts, W.seconds());
 }
 
 llvm::Expected<Model>
 Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
-                  llvm::StringRef Name, const ModelOptions &Opts) {
+                  llvm::StringRef Name, const ModelOptions &Opts,
+                  double ImportSeconds) {
+  StopWatch W;
   if (!M)
     return M.takeError();
   if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
@@ -44,14 +49,19 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     I->F = I->M->Functions.front().get();
   if (!I->F)
     return makeError("model '" + Name + "' has no function '@" + FnName + "'");
+  I->Stats.Import = ImportSeconds;
   PassManager PM;
   if (auto E = PM.addPipeline("optimize"))
     return std::move(E);
+  StopWatch PassW;
   if (auto E = PM.run(*I->M))
     return std::move(E);
+  I->Stats.Passes = PassW.seconds();
   if (Opts.Engine != "interp") {
-    auto C = CompiledFunction::compile(*I->F, std::min(Opts.OptLevel, 3u),
-                                       Opts.Threads);
+    JitOptions JO;
+    JO.OptLevel = std::min(Opts.OptLevel, 3u);
+    JO.Stats = &I->Stats;
+    auto C = CompiledFunction::compile(*I->F, JO, Opts.Threads);
     if (C)
       I->Compiled = std::move(*C);
     else if (Opts.Engine == "jit")
@@ -59,6 +69,7 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     else
       llvm::consumeError(C.takeError()); // auto: fall back to the interpreter
   }
+  I->Stats.Total = ImportSeconds + W.seconds();
   for (auto &V : I->F->Inputs)
     I->Inputs.push_back({V->Name, V->Type});
   for (size_t K = 0; K < I->F->Outputs.size(); ++K)
@@ -68,7 +79,9 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
 
 llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
                                       const ModelOptions &Opts) {
-  return fromModule(loadModelFile(Path), Path, Opts); // IR text or ONNX
+  StopWatch W;
+  auto M = loadModelFile(Path); // IR text or ONNX
+  return fromModule(std::move(M), Path, Opts, W.seconds());
 }
 
 llvm::Expected<std::vector<Tensor>>
@@ -83,3 +96,4 @@ Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
 const std::vector<Port> &Model::inputs() const { return P->Inputs; }
 const std::vector<Port> &Model::outputs() const { return P->Outputs; }
 llvm::StringRef Model::engine() const { return P->Compiled ? "jit" : "interp"; }
+const CompileStats &Model::compileStats() const { return P->Stats; }

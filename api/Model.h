@@ -7,6 +7,7 @@
 #ifndef DLC_API_MODEL_H
 #define DLC_API_MODEL_H
 
+#include "codegen/CompileStats.h"
 #include "ir/Tensor.h"
 
 #include "llvm/Support/Error.h"
@@ -62,11 +63,14 @@ public:
   const std::vector<Port> &outputs() const;
   /// "jit" or "interp": the engine chosen.
   llvm::StringRef engine() const;
+  /// Where the compile time went (import, graph passes, the JIT's phases).
+  const CompileStats &compileStats() const;
 
 private:
   static llvm::Expected<Model>
   fromModule(llvm::Expected<std::unique_ptr<Module>> M,
-             llvm::StringRef Name, const ModelOptions &Opts);
+             llvm::StringRef Name, const ModelOptions &Opts,
+             double ImportSeconds = 0);
   struct Impl;
   explicit Model(std::unique_ptr<Impl> I);
   std::unique_ptr<Impl> P;

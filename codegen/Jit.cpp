@@ -97,21 +97,33 @@ llvm::Error dlc::writeMachineCode(llvm::Module &M, llvm::TargetMachine &TM,
 
 llvm::Expected<std::unique_ptr<JitModule>>
 JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
-                   unsigned OptLevel) {
+                   const JitOptions &Opts) {
+  CompileStats Unused;
+  CompileStats &S = Opts.Stats ? *Opts.Stats : Unused;
+  StopWatch Backend;
   llvm::orc::JITTargetMachineBuilder JTMB(llvm::Triple{});
-  auto TM = hostMachine(OptLevel, &JTMB);
+  auto TM = hostMachine(Opts.OptLevel, &JTMB);
   if (!TM)
     return TM.takeError();
   auto Ctx = std::make_unique<llvm::LLVMContext>();
-  auto Built = buildHostModule(Kernels, OptLevel, **TM, *Ctx);
-  if (!Built)
-    return Built.takeError();
-  std::unique_ptr<llvm::Module> M = std::move(*Built);
+  auto M = std::make_unique<llvm::Module>("dlc", *Ctx);
+  M->setDataLayout((*TM)->createDataLayout());
+  M->setTargetTriple((*TM)->getTargetTriple().str());
+  StopWatch EmitW;
+  for (const kir::Kernel *K : Kernels)
+    if (auto E = emitKernel(*K, *M))
+      return std::move(E);
+  for (llvm::Function &F : *M)
+    if (!F.isDeclaration()) {
+      F.addFnAttr("target-cpu", (*TM)->getTargetCPU());
+      F.addFnAttr("target-features", (*TM)->getTargetFeatureString());
+    }
+  S.Emit += EmitW.seconds();
+  StopWatch OptW;
+  optimizeModule(*M, Opts.OptLevel, TM->get());
+  S.Optimize += OptW.seconds();
 
   std::unique_ptr<JitModule> R(new JitModule());
-  llvm::raw_string_ostream OS(R->IR);
-  M->print(OS, nullptr);
-
   auto J = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(JTMB)).create();
   if (!J)
     return J.takeError();
@@ -125,6 +137,15 @@ JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
           llvm::orc::ThreadSafeModule(std::move(M), std::move(Ctx))))
     return std::move(E);
   R->J = std::move(*J);
+  // The first lookup generates machine code and links it.
+  StopWatch CodegenW;
+  for (const kir::Kernel *K : Kernels)
+    if (auto F = R->lookup(K->Name); !F)
+      return F.takeError();
+  S.Codegen += CodegenW.seconds();
+  S.Kernels += Kernels.size();
+  S.Distinct += Kernels.size();
+  S.BackendWall += Backend.seconds();
   return R;
 }
 

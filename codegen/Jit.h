@@ -3,6 +3,7 @@
 #ifndef DLC_CODEGEN_JIT_H
 #define DLC_CODEGEN_JIT_H
 
+#include "codegen/CompileStats.h"
 #include "codegen/LLVMEmitter.h"
 
 #include <memory>
@@ -38,22 +39,32 @@ buildHostModule(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel,
 llvm::Error writeMachineCode(llvm::Module &M, llvm::TargetMachine &TM,
                              EmitKind Kind, llvm::raw_pwrite_stream &OS);
 
+/// How the JIT compiles a set of kernels.
+struct JitOptions {
+  unsigned OptLevel = 3; // -O0..-O3
+  /// Where the phases' times and the kernel counts go (may be null).
+  CompileStats *Stats = nullptr;
+};
+
 class JitModule {
 public:
-  /// Emits, optimizes (-O0..-O3) and compiles the kernels into one module.
+  /// Emits, optimizes and compiles the kernels.
   static llvm::Expected<std::unique_ptr<JitModule>>
-  compile(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel);
+  compile(llvm::ArrayRef<const kir::Kernel *> Kernels, const JitOptions &Opts);
+  static llvm::Expected<std::unique_ptr<JitModule>>
+  compile(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel) {
+    JitOptions O;
+    O.OptLevel = OptLevel;
+    return compile(Kernels, O);
+  }
   ~JitModule();
 
   /// The compiled kernel called Name.
   llvm::Expected<KernelFn> lookup(llvm::StringRef Name);
-  /// The optimized LLVM IR, for --emit=llvm and tests.
-  const std::string &llvmIR() const { return IR; }
 
 private:
   JitModule() = default;
   std::unique_ptr<llvm::orc::LLJIT> J;
-  std::string IR;
 };
 
 } // namespace dlc

@@ -51,6 +51,7 @@ struct BenchOptions {
   unsigned Runs = 20, Warmup = 3;
   std::string Engine = "auto";
   unsigned Threads = 0;
+  bool Profile = false; // where the compile time went, phase by phase
 };
 int benchCommand(const BenchOptions &Opts);
 

@@ -172,6 +172,9 @@ static cl::opt<unsigned> BenchThreads(
 static cl::opt<std::string> BenchEngine("engine",
                                         cl::desc("auto, jit or interp"),
                                         cl::init("auto"), cl::sub(BenchCmd));
+static cl::opt<bool> BenchProfile(
+    "profile", cl::desc("Also print the compile time of each phase"),
+    cl::sub(BenchCmd));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
@@ -232,6 +235,7 @@ int main(int argc, char **argv) {
     O.Runs = BenchRuns;
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
+    O.Profile = BenchProfile;
     return benchCommand(O);
   }
   if (TrainCmd) {
