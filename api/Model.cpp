@@ -60,6 +60,7 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
   if (Opts.Engine != "interp") {
     JitOptions JO;
     JO.OptLevel = std::min(Opts.OptLevel, 3u);
+    JO.Threads = Opts.Threads;
     JO.Stats = &I->Stats;
     auto C = CompiledFunction::compile(*I->F, JO, Opts.Threads);
     if (C)

@@ -42,6 +42,7 @@ public:
   compile(const Function &F, unsigned OptLevel = 3, unsigned Threads = 0) {
     JitOptions O;
     O.OptLevel = OptLevel;
+    O.Threads = Threads;
     return compile(F, O, Threads);
   }
   /// The same with every JIT option; Threads also bounds the compile

@@ -1,5 +1,9 @@
-// ORC LLJIT set-up for the host CPU.
+// The host target machine, the LLVM pipeline for kernels, object and
+// assembly emission, and the JIT: kernels deduplicated by key, loaded from
+// the kernel cache or compiled in parallel, linked with ORC LLJIT.
 #include "codegen/Jit.h"
+
+#include "codegen/KernelCache.h"
 
 #include "ir/Location.h"
 
@@ -11,7 +15,12 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include "llvm/Support/SmallVectorMemoryBuffer.h"
+
+#include <atomic>
+#include <map>
 #include <mutex>
+#include <thread>
 
 using namespace dlc;
 
@@ -95,36 +104,195 @@ llvm::Error dlc::writeMachineCode(llvm::Module &M, llvm::TargetMachine &TM,
   return llvm::Error::success();
 }
 
+namespace {
+/// One distinct kernel: the first kernel with its key, and its object.
+struct Unit {
+  const kir::Kernel *K;
+  KernelKey Key;
+  std::string Symbol;
+  size_t Cost; // the kernel IR's length: compile the big ones first
+  std::unique_ptr<llvm::MemoryBuffer> Object;
+  bool Compiled = false;
+};
+
+/// Time spent by one compile thread.
+struct ThreadTimes {
+  double Emit = 0, Optimize = 0, Codegen = 0;
+};
+} // namespace
+
+/// K compiled alone, in its own context, to an object file whose only
+/// global symbol is Symbol.
+static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
+compileObject(const kir::Kernel &K, llvm::StringRef Symbol,
+              llvm::TargetMachine &TM, unsigned OptLevel, ThreadTimes &T) {
+  StopWatch EmitW;
+  llvm::LLVMContext Ctx;
+  llvm::Module M(Symbol, Ctx);
+  M.setDataLayout(TM.createDataLayout());
+  M.setTargetTriple(TM.getTargetTriple().str());
+  if (auto E = emitKernel(K, M))
+    return std::move(E);
+  M.getFunction(K.Name)->setName(Symbol);
+  for (llvm::Function &F : M)
+    if (!F.isDeclaration()) {
+      F.addFnAttr("target-cpu", TM.getTargetCPU());
+      F.addFnAttr("target-features", TM.getTargetFeatureString());
+    }
+  T.Emit += EmitW.seconds();
+  StopWatch OptW;
+  optimizeModule(M, OptLevel, &TM);
+  T.Optimize += OptW.seconds();
+  StopWatch CodegenW;
+  llvm::SmallVector<char, 0> Obj;
+  llvm::raw_svector_ostream OS(Obj);
+  if (auto E = writeMachineCode(M, TM, EmitKind::Object, OS))
+    return std::move(E);
+  T.Codegen += CodegenW.seconds();
+  return std::make_unique<llvm::SmallVectorMemoryBuffer>(std::move(Obj), Symbol,
+                                                         false);
+}
+
+/// Compiles the units without an object on up to Threads threads, each with
+/// its own target machine, largest first.
+static llvm::Error compileUnits(std::vector<Unit> &Units, unsigned OptLevel,
+                                unsigned Threads, CompileStats &S) {
+  std::vector<Unit *> Todo;
+  for (Unit &U : Units)
+    if (!U.Object)
+      Todo.push_back(&U);
+  llvm::stable_sort(Todo, [](const Unit *A, const Unit *B) {
+    return A->Cost > B->Cost;
+  });
+  if (Threads == 0)
+    Threads = std::max(1u, std::thread::hardware_concurrency());
+  Threads = std::max<size_t>(1, std::min<size_t>(Threads, Todo.size()));
+  S.Threads = Threads;
+  std::atomic<size_t> Next{0};
+  std::mutex Mu;
+  llvm::Error First = llvm::Error::success();
+  bool Failed = false;
+  auto Work = [&] {
+    ThreadTimes T;
+    llvm::Error E = [&]() -> llvm::Error {
+      auto TM = hostTargetMachine(OptLevel);
+      if (!TM)
+        return TM.takeError();
+      for (size_t I; (I = Next++) < Todo.size();) {
+        {
+          std::lock_guard<std::mutex> L(Mu);
+          if (Failed)
+            break;
+        }
+        Unit &U = *Todo[I];
+        auto Obj = compileObject(*U.K, U.Symbol, **TM, OptLevel, T);
+        if (!Obj)
+          return Obj.takeError();
+        U.Object = std::move(*Obj);
+        U.Compiled = true;
+      }
+      return llvm::Error::success();
+    }();
+    std::lock_guard<std::mutex> L(Mu);
+    S.Emit += T.Emit;
+    S.Optimize += T.Optimize;
+    S.Codegen += T.Codegen;
+    if (E && !Failed) {
+      Failed = true;
+      First = std::move(E);
+    } else {
+      llvm::consumeError(std::move(E));
+    }
+  };
+  std::vector<std::thread> Pool;
+  for (unsigned I = 1; I < Threads; ++I)
+    Pool.emplace_back(Work);
+  Work();
+  for (std::thread &T : Pool)
+    T.join();
+  return First;
+}
+
 llvm::Expected<std::unique_ptr<JitModule>>
 JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
                    const JitOptions &Opts) {
   CompileStats Unused;
   CompileStats &S = Opts.Stats ? *Opts.Stats : Unused;
-  StopWatch Backend;
   llvm::orc::JITTargetMachineBuilder JTMB(llvm::Triple{});
   auto TM = hostMachine(Opts.OptLevel, &JTMB);
   if (!TM)
     return TM.takeError();
-  auto Ctx = std::make_unique<llvm::LLVMContext>();
-  auto M = std::make_unique<llvm::Module>("dlc", *Ctx);
-  M->setDataLayout((*TM)->createDataLayout());
-  M->setTargetTriple((*TM)->getTargetTriple().str());
-  StopWatch EmitW;
-  for (const kir::Kernel *K : Kernels)
-    if (auto E = emitKernel(*K, *M))
-      return std::move(E);
-  for (llvm::Function &F : *M)
-    if (!F.isDeclaration()) {
-      F.addFnAttr("target-cpu", (*TM)->getTargetCPU());
-      F.addFnAttr("target-features", (*TM)->getTargetFeatureString());
-    }
-  S.Emit += EmitW.seconds();
-  StopWatch OptW;
-  optimizeModule(*M, Opts.OptLevel, TM->get());
-  S.Optimize += OptW.seconds();
+  TargetId Target{(*TM)->getTargetCPU().str(),
+                  (*TM)->getTargetFeatureString().str(), Opts.OptLevel};
 
+  // 1. Keys: kernels with equal keys share one unit.
+  StopWatch KeysW;
+  std::vector<Unit> Units;
+  std::map<KernelKey, size_t> UnitOf;
+  std::vector<size_t> KernelUnit;
+  for (const kir::Kernel *K : Kernels) {
+    std::string Text = canonicalKernelText(*K);
+    KernelKey Key = kernelKey(Text, Target);
+    auto [It, New] = UnitOf.try_emplace(Key, Units.size());
+    if (New)
+      Units.push_back({K, Key, "dlc_" + keyHex(Key).substr(0, 32), Text.size(),
+                       nullptr});
+    KernelUnit.push_back(It->second);
+  }
+  S.Kernels += Kernels.size();
+  S.Distinct += Units.size();
+  S.Keys += KeysW.seconds();
+
+  // 2. Objects stored by earlier compiles.
+  std::unique_ptr<KernelCache> Cache;
+  if (Opts.UseCache) {
+    StopWatch CacheW;
+    auto C = KernelCache::open(Opts.CacheDir.empty() ? KernelCache::defaultDir()
+                                                     : Opts.CacheDir,
+                               Opts.CacheMaxBytes);
+    if (C) {
+      Cache = std::move(*C);
+      S.CacheEnabled = true;
+      for (Unit &U : Units)
+        if ((U.Object = Cache->load(U.Key)))
+          ++S.CacheHits;
+        else
+          ++S.CacheMisses;
+    } else {
+      llvm::consumeError(C.takeError()); // no cache: compile everything
+    }
+    S.Cache += CacheW.seconds();
+  }
+
+  // 3. The rest, in parallel.
+  StopWatch BackendW;
+  if (auto E = compileUnits(Units, Opts.OptLevel, Opts.Threads, S))
+    return std::move(E);
+  S.BackendWall += BackendW.seconds();
+
+  // 4. New objects go into the cache; a failed write only costs a compile
+  //    next time.
+  if (Cache) {
+    StopWatch CacheW;
+    bool Wrote = false;
+    for (Unit &U : Units)
+      if (U.Compiled) {
+        if (auto E = Cache->store(U.Key, U.Object->getBuffer()))
+          llvm::consumeError(std::move(E));
+        else
+          Wrote = true;
+      }
+    if (Wrote)
+      Cache->trim();
+    S.Cache += CacheW.seconds();
+  }
+
+  // 5. Link every object and resolve every kernel at once.
+  StopWatch LinkW;
   std::unique_ptr<JitModule> R(new JitModule());
-  auto J = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(JTMB)).create();
+  auto J = llvm::orc::LLJITBuilder()
+               .setJITTargetMachineBuilder(std::move(JTMB))
+               .create();
   if (!J)
     return J.takeError();
   // libm (tanhf, erff, expm1f) comes from the host process.
@@ -133,25 +301,31 @@ JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
   if (!Gen)
     return Gen.takeError();
   (*J)->getMainJITDylib().addGenerator(std::move(*Gen));
-  if (auto E = (*J)->addIRModule(
-          llvm::orc::ThreadSafeModule(std::move(M), std::move(Ctx))))
-    return std::move(E);
+  llvm::orc::SymbolLookupSet Names;
+  for (Unit &U : Units) {
+    if (auto E = (*J)->addObjectFile(std::move(U.Object)))
+      return std::move(E);
+    Names.add((*J)->mangleAndIntern(U.Symbol));
+  }
+  auto &ES = (*J)->getExecutionSession();
+  auto Syms = ES.lookup(
+      llvm::orc::makeJITDylibSearchOrder(&(*J)->getMainJITDylib()),
+      std::move(Names));
+  if (!Syms)
+    return Syms.takeError();
+  for (size_t I = 0; I < Kernels.size(); ++I) {
+    auto It = Syms->find((*J)->mangleAndIntern(Units[KernelUnit[I]].Symbol));
+    assert(It != Syms->end() && "a kernel symbol was not resolved");
+    R->Fns[Kernels[I]->Name] = It->second.getAddress().toPtr<KernelFn>();
+  }
   R->J = std::move(*J);
-  // The first lookup generates machine code and links it.
-  StopWatch CodegenW;
-  for (const kir::Kernel *K : Kernels)
-    if (auto F = R->lookup(K->Name); !F)
-      return F.takeError();
-  S.Codegen += CodegenW.seconds();
-  S.Kernels += Kernels.size();
-  S.Distinct += Kernels.size();
-  S.BackendWall += Backend.seconds();
+  S.Link += LinkW.seconds();
   return R;
 }
 
 llvm::Expected<KernelFn> JitModule::lookup(llvm::StringRef Name) {
-  auto Addr = J->lookup(Name);
-  if (!Addr)
-    return Addr.takeError();
-  return Addr->toPtr<KernelFn>();
+  auto It = Fns.find(Name);
+  if (It == Fns.end())
+    return makeError("no compiled kernel named '" + Name.str() + "'");
+  return It->second;
 }

@@ -6,6 +6,8 @@
 #include "codegen/CompileStats.h"
 #include "codegen/LLVMEmitter.h"
 
+#include "llvm/ADT/StringMap.h"
+
 #include <memory>
 
 namespace llvm {
@@ -42,10 +44,26 @@ llvm::Error writeMachineCode(llvm::Module &M, llvm::TargetMachine &TM,
 /// How the JIT compiles a set of kernels.
 struct JitOptions {
   unsigned OptLevel = 3; // -O0..-O3
+  /// Threads compiling distinct kernels at once; 0: every hardware thread.
+  unsigned Threads = 0;
+  /// Reuse and fill the on-disk kernel cache (see KernelCache.h) in
+  /// CacheDir (empty: KernelCache::defaultDir()). A cache that cannot be
+  /// opened or written is skipped silently: it never fails a compile.
+  bool UseCache = false;
+  std::string CacheDir;
+  uint64_t CacheMaxBytes = 0; // 0: KernelCache::defaultMaxBytes()
   /// Where the phases' times and the kernel counts go (may be null).
   CompileStats *Stats = nullptr;
 };
 
+/// Compiles kernels for the host and links them in an ORC LLJIT:
+/// 1. every kernel gets a key (KernelCache.h); kernels with equal keys are
+///    compiled once and share one symbol, dlc_<key>;
+/// 2. with the cache on, stored objects are loaded (and checked);
+/// 3. the rest are compiled on Opts.Threads threads, largest first, each in
+///    its own LLVMContext and module, to one object file each, which go into
+///    the cache;
+/// 4. the objects are linked and every kernel name resolved at once.
 class JitModule {
 public:
   /// Emits, optimizes and compiles the kernels.
@@ -65,6 +83,7 @@ public:
 private:
   JitModule() = default;
   std::unique_ptr<llvm::orc::LLJIT> J;
+  llvm::StringMap<KernelFn> Fns;
 };
 
 } // namespace dlc
