@@ -3,6 +3,8 @@
 
 #include "llvm/Support/Format.h"
 
+#include <algorithm>
+
 using namespace dlc;
 
 void CompileStats::print(llvm::raw_ostream &OS, bool Phases) const {
@@ -33,4 +35,16 @@ void CompileStats::print(llvm::raw_ostream &OS, bool Phases) const {
   Row("machine code", Codegen, "CPU time, all threads");
   Row("  (backend wall)", BackendWall);
   Row("JIT link", Link);
+  if (!Slowest.empty())
+    OS << "  slowest kernels to compile:\n";
+  for (auto &[Name, S] : Slowest)
+    OS << llvm::format("    %8.3f s  ", S) << Name << "\n";
+}
+
+void CompileStats::noteKernel(const std::string &Name, double Seconds) {
+  auto It = std::find_if(Slowest.begin(), Slowest.end(),
+                         [&](auto &P) { return P.second < Seconds; });
+  Slowest.insert(It, {Name, Seconds});
+  if (Slowest.size() > 5)
+    Slowest.pop_back();
 }

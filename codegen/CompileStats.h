@@ -7,6 +7,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace dlc {
 
@@ -32,6 +35,11 @@ struct CompileStats {
   unsigned CacheHits = 0, CacheMisses = 0;
   bool CacheEnabled = false;
   unsigned Threads = 1; // compile threads
+  /// The kernels that took longest to compile: (name, seconds), longest
+  /// first, at most five.
+  std::vector<std::pair<std::string, double>> Slowest;
+  /// Records a kernel's compile time for Slowest.
+  void noteKernel(const std::string &Name, double Seconds);
 
   /// One line with the total; with Phases, a row per phase below it.
   void print(llvm::raw_ostream &OS, bool Phases) const;

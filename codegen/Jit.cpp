@@ -118,8 +118,18 @@ struct Unit {
 /// Time spent by one compile thread.
 struct ThreadTimes {
   double Emit = 0, Optimize = 0, Codegen = 0;
+  std::vector<std::pair<std::string, double>> PerKernel;
 };
 } // namespace
+
+/// Whether a loop of Ops carries a schedule mark (vectorize or unroll).
+static bool hasMarks(const std::vector<std::unique_ptr<kir::KOp>> &Ops) {
+  for (auto &Op : Ops)
+    if (Op->kind() == kir::KOpKind::For &&
+        (Op->Marks.Vectorize || Op->Marks.Unroll || hasMarks(Op->Body)))
+      return true;
+  return false;
+}
 
 /// K compiled alone, in its own context, to an object file whose only
 /// global symbol is Symbol.
@@ -138,6 +148,13 @@ compileObject(const kir::Kernel &K, llvm::StringRef Symbol,
     if (!F.isDeclaration()) {
       F.addFnAttr("target-cpu", TM.getTargetCPU());
       F.addFnAttr("target-features", TM.getTargetFeatureString());
+      // Kernels the scheduler left alone (copies, im2col, transposes) are
+      // vectorized and unrolled by LLVM into very long blocks, on which the
+      // host CPU's scheduling model can take a second (znver4's post-RA
+      // list scheduler); the generic model schedules them in a fraction of
+      // that, and measured no slower (BENCHMARKS.md, compile time).
+      if (!hasMarks(K.Body))
+        F.addFnAttr("tune-cpu", "generic");
     }
   T.Emit += EmitW.seconds();
   StopWatch OptW;
@@ -185,9 +202,11 @@ static llvm::Error compileUnits(std::vector<Unit> &Units, unsigned OptLevel,
             break;
         }
         Unit &U = *Todo[I];
+        StopWatch KernelW;
         auto Obj = compileObject(*U.K, U.Symbol, **TM, OptLevel, T);
         if (!Obj)
           return Obj.takeError();
+        T.PerKernel.push_back({U.K->Name, KernelW.seconds()});
         U.Object = std::move(*Obj);
         U.Compiled = true;
       }
@@ -197,6 +216,8 @@ static llvm::Error compileUnits(std::vector<Unit> &Units, unsigned OptLevel,
     S.Emit += T.Emit;
     S.Optimize += T.Optimize;
     S.Codegen += T.Codegen;
+    for (auto &[Name, Sec] : T.PerKernel)
+      S.noteKernel(Name, Sec);
     if (E && !Failed) {
       Failed = true;
       First = std::move(E);
