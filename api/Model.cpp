@@ -61,6 +61,8 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     JitOptions JO;
     JO.OptLevel = std::min(Opts.OptLevel, 3u);
     JO.Threads = Opts.Threads;
+    JO.UseCache = Opts.Cache;
+    JO.CacheDir = Opts.CacheDir;
     JO.Stats = &I->Stats;
     auto C = CompiledFunction::compile(*I->F, JO, Opts.Threads);
     if (C)

@@ -30,6 +30,12 @@ struct ModelOptions {
   unsigned Threads = 0;
   /// The function to run; empty: "main", else the first one.
   std::string Function;
+  /// The on-disk kernel cache (codegen/KernelCache.h): a kernel compiled
+  /// once, by any process, is loaded instead of compiled again.
+  bool Cache = true;
+  /// Its directory; empty: $DLC_CACHE_DIR, else $XDG_CACHE_HOME/dlc, else
+  /// $HOME/.cache/dlc.
+  std::string CacheDir;
 };
 
 /// A graph input or output: its name and type (dims may be symbolic).

@@ -178,6 +178,8 @@ static llvm::Error compileUnits(std::vector<Unit> &Units, unsigned OptLevel,
   for (Unit &U : Units)
     if (!U.Object)
       Todo.push_back(&U);
+  if (Todo.empty())
+    return llvm::Error::success();
   llvm::stable_sort(Todo, [](const Unit *A, const Unit *B) {
     return A->Cost > B->Cost;
   });

@@ -18,6 +18,8 @@ static llvm::Error bench(const BenchOptions &Opts) {
   ModelOptions MO;
   MO.Engine = Opts.Engine;
   MO.Threads = Opts.Threads;
+  MO.Cache = Opts.Cache;
+  MO.CacheDir = Opts.CacheDir;
   auto M = Model::fromFile(Opts.Model, MO);
   if (!M)
     return M.takeError();

@@ -26,6 +26,9 @@ struct RunOptions {
   unsigned OptLevel = 3;
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
+  bool Cache = true;      // the on-disk kernel cache
+  std::string CacheDir;   // empty: the default (see codegen/KernelCache.h)
+  bool Profile = false;   // print where the compile time went
 };
 int runCommand(const RunOptions &Opts);
 
@@ -52,6 +55,8 @@ struct BenchOptions {
   std::string Engine = "auto";
   unsigned Threads = 0;
   bool Profile = false; // where the compile time went, phase by phase
+  bool Cache = true;
+  std::string CacheDir;
 };
 int benchCommand(const BenchOptions &Opts);
 

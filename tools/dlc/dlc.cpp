@@ -172,6 +172,18 @@ static cl::opt<unsigned> BenchThreads(
 static cl::opt<std::string> BenchEngine("engine",
                                         cl::desc("auto, jit or interp"),
                                         cl::init("auto"), cl::sub(BenchCmd));
+// Shared by run and bench.
+static cl::opt<std::string> CacheDir(
+    "cache-dir",
+    cl::desc("Kernel cache directory (default: $DLC_CACHE_DIR, else "
+             "$XDG_CACHE_HOME/dlc, else ~/.cache/dlc)"),
+    cl::sub(RunCmd), cl::sub(BenchCmd));
+static cl::opt<bool> NoCache("no-cache",
+                             cl::desc("Neither read nor write the kernel cache"),
+                             cl::sub(RunCmd), cl::sub(BenchCmd));
+static cl::opt<bool> RunProfile(
+    "profile", cl::desc("With --engine=jit: print the compile time of each phase"),
+    cl::sub(RunCmd));
 static cl::opt<bool> BenchProfile(
     "profile", cl::desc("Also print the compile time of each phase"),
     cl::sub(BenchCmd));
@@ -204,6 +216,9 @@ int main(int argc, char **argv) {
     O.PrintLLVM = RunPrintLLVM;
     O.Threads = RunThreads;
     O.OptLevel = std::min(3u, RunOpt.getValue());
+    O.Cache = !NoCache;
+    O.CacheDir = CacheDir;
+    O.Profile = RunProfile;
     return runCommand(O);
   }
   if (CompileCmd) {
@@ -236,6 +251,8 @@ int main(int argc, char **argv) {
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
     O.Profile = BenchProfile;
+    O.Cache = !NoCache;
+    O.CacheDir = CacheDir;
     return benchCommand(O);
   }
   if (TrainCmd) {
