@@ -24,6 +24,7 @@ struct Model::Impl {
   /// Set for ONNX models compiled per value of some inputs (then M is null).
   std::unique_ptr<SpecializedModel> Spec;
   std::string Engine;
+  CompileStats Stats;
 };
 
 Model::Model(std::unique_ptr<Impl> I) : P(std::move(I)) {}
@@ -33,12 +34,16 @@ Model::~Model() = default;
 
 llvm::Expected<Model> Model::fromText(llvm::StringRef Text, llvm::StringRef Name,
                                       const ModelOptions &Opts) {
-  return fromModule(parseModule(Text, Name), Name, Opts);
+  StopWatch W;
+  auto M = parseModule(Text, Name);
+  return fromModule(std::move(M), Name, Opts, W.seconds());
 }
 
 llvm::Expected<Model>
 Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
-                  llvm::StringRef Name, const ModelOptions &Opts) {
+                  llvm::StringRef Name, const ModelOptions &Opts,
+                  double ImportSeconds) {
+  StopWatch W;
   if (!M)
     return M.takeError();
   if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
@@ -59,11 +64,14 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     I->F = I->M->Functions.front().get();
   if (!I->F)
     return makeError("model '" + Name + "' has no function '@" + FnName + "'");
+  I->Stats.Import = ImportSeconds;
   PassManager PM;
   if (auto E = PM.addPipeline("optimize"))
     return std::move(E);
+  StopWatch PassW;
   if (auto E = PM.run(*I->M))
     return std::move(E);
+  I->Stats.Passes = PassW.seconds();
   if (I->Device != DeviceKind::Cpu) {
     auto Mem = gpuMemory(I->Device);
     if (!Mem)
@@ -74,8 +82,13 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
       return G.takeError();
     I->Gpu = std::move(*G);
   } else if (Opts.Engine != "interp") {
-    auto C = CompiledFunction::compile(*I->F, std::min(Opts.OptLevel, 3u),
-                                       Opts.Threads);
+    JitOptions JO;
+    JO.OptLevel = std::min(Opts.OptLevel, 3u);
+    JO.Threads = Opts.Threads;
+    JO.UseCache = Opts.Cache;
+    JO.CacheDir = Opts.CacheDir;
+    JO.Stats = &I->Stats;
+    auto C = CompiledFunction::compile(*I->F, JO, Opts.Threads);
     if (C)
       I->Compiled = std::move(*C);
     else if (Opts.Engine == "jit")
@@ -83,6 +96,7 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     else
       llvm::consumeError(C.takeError()); // auto: fall back to the interpreter
   }
+  I->Stats.Total = ImportSeconds + W.seconds();
   for (auto &V : I->F->Inputs)
     I->Inputs.push_back({V->Name, V->Type});
   for (size_t K = 0; K < I->F->Outputs.size(); ++K)
@@ -92,15 +106,16 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
 
 llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
                                       const ModelOptions &Opts) {
+  StopWatch W;
   auto Buf = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false,
                                          /*RequiresNullTerminator=*/false);
   if (!Buf || !isOnnxModel(Path, (*Buf)->getBuffer()))
-    return fromModule(loadModelFile(Path), Path, Opts); // IR text
+    return fromModule(loadModelFile(Path), Path, Opts, W.seconds()); // IR text
   OnnxImportOptions IO;
   IO.ForceDynamic = Opts.ForceDynamic;
   auto M = importOnnx((*Buf)->getBuffer(), Path, IO);
   if (M)
-    return fromModule(std::move(M), Path, Opts);
+    return fromModule(std::move(M), Path, Opts, W.seconds());
   // Graph inputs that feed shape-like operands: compile per value at run
   // time (a problem unrelated to them shows at the first run).
   auto Spec = onnxShapeOperandInputs(Path);
@@ -147,3 +162,4 @@ SpecializationStats Model::specialization() const {
   return P->Spec ? P->Spec->stats() : SpecializationStats();
 }
 llvm::StringRef Model::device() const { return deviceName(P->Device); }
+const CompileStats &Model::compileStats() const { return P->Stats; }

@@ -30,6 +30,9 @@ struct RunOptions {
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
   std::string MaxMemory;  // --max-memory: bytes, with an optional K/M/G/T
+  bool Cache = true;      // the on-disk kernel cache
+  std::string CacheDir;   // empty: the default (see codegen/KernelCache.h)
+  bool Profile = false;   // print where the compile time went
 };
 int runCommand(const RunOptions &Opts);
 
@@ -75,6 +78,9 @@ struct BenchOptions {
   unsigned Runs = 20, Warmup = 3;
   std::string Engine = "jit"; // jit | interp | auto
   unsigned Threads = 0;
+  bool Profile = false; // where the compile time went, phase by phase
+  bool Cache = true;
+  std::string CacheDir;
 };
 int benchCommand(const BenchOptions &Opts);
 

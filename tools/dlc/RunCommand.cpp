@@ -248,10 +248,21 @@ static llvm::Error run(const RunOptions &Opts) {
   }
   llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
   if (Opts.Engine == "jit") {
-    auto C = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
+    JitOptions JO;
+    JO.OptLevel = Opts.OptLevel;
+    JO.Threads = Opts.Threads;
+    JO.UseCache = Opts.Cache;
+    JO.CacheDir = Opts.CacheDir;
+    CompileStats Stats;
+    JO.Stats = &Stats;
+    StopWatch W;
+    auto C = CompiledFunction::compile(*F, JO, Opts.Threads);
     if (!C)
       return C.takeError();
     (*C)->setMemoryLimit(MaxMemory);
+    Stats.Total = W.seconds();
+    if (Opts.Profile)
+      Stats.print(llvm::errs(), true);
     if (Opts.PrintLLVM)
       llvm::outs() << (*C)->llvmIR();
     Outs = (*C)->run(Inputs);

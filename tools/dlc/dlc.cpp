@@ -239,6 +239,21 @@ static cl::opt<bool> VizOptimized(
     cl::desc("Draw the graph after optimization, each kernel (fused group) "
              "as a cluster"),
     cl::sub(VizCmd));
+// Shared by run and bench.
+static cl::opt<std::string> CacheDir(
+    "cache-dir",
+    cl::desc("Kernel cache directory (default: $DLC_CACHE_DIR, else "
+             "$XDG_CACHE_HOME/dlc, else ~/.cache/dlc)"),
+    cl::sub(RunCmd), cl::sub(BenchCmd));
+static cl::opt<bool> NoCache("no-cache",
+                             cl::desc("Neither read nor write the kernel cache"),
+                             cl::sub(RunCmd), cl::sub(BenchCmd));
+static cl::opt<bool> RunProfile(
+    "profile", cl::desc("With --engine=jit: print the compile time of each phase"),
+    cl::sub(RunCmd));
+static cl::opt<bool> BenchProfile(
+    "profile", cl::desc("Also print the compile time of each phase"),
+    cl::sub(BenchCmd));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
@@ -288,6 +303,9 @@ int main(int argc, char **argv) {
     O.Threads = RunThreads;
     O.MaxMemory = RunMaxMemory;
     O.OptLevel = std::min(3u, RunOpt.getValue());
+    O.Cache = !NoCache;
+    O.CacheDir = CacheDir;
+    O.Profile = RunProfile;
     return runCommand(O);
   }
   if (CompileCmd) {
@@ -322,6 +340,9 @@ int main(int argc, char **argv) {
     O.Runs = BenchRuns;
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
+    O.Profile = BenchProfile;
+    O.Cache = !NoCache;
+    O.CacheDir = CacheDir;
     return benchCommand(O);
   }
   if (VizCmd) {
