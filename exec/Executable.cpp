@@ -115,6 +115,14 @@ Executable::build(const Function &F, std::vector<LoweredStep> Steps,
   return X;
 }
 
+static std::vector<TensorType> typesOf(llvm::ArrayRef<Tensor> In) {
+  std::vector<TensorType> T;
+  T.reserve(In.size());
+  for (const Tensor &X : In)
+    T.push_back(X.type());
+  return T;
+}
+
 /// "f32[2,3]" for a run-time type.
 static std::string typeText(DType E, llvm::ArrayRef<int64_t> Shape) {
   std::string S = dtypeName(E).str() + "[";
