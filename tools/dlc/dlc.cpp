@@ -259,7 +259,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
   cl::SetVersionPrinter([](llvm::raw_ostream &OS) {
     OS << "dlc version " << DLC_VERSION_STRING << " (" << DLC_GIT_REVISION
-       << ")\n  LLVM " << LLVM_VERSION_STRING << ", targets: x86-64 (JIT, AOT)"
+       << ")\n  LLVM " << LLVM_VERSION_STRING << ", targets: x86-64 (JIT, AOT), NVPTX (PTX for NVIDIA GPUs)"
        << "\n";
   });
   // LLVM's own options (code generation internals) stay reachable through
