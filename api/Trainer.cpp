@@ -124,7 +124,8 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
 llvm::Expected<Tensor> Trainer::Impl::checkLabels(const Tensor &X,
                                                   const Tensor &Labels) const {
   bool Sparse = Opts.Loss == LossKind::SparseCategoricalCrossEntropy ||
-                Opts.Loss == LossKind::NegativeLogLikelihood;
+                Opts.Loss == LossKind::NegativeLogLikelihood ||
+                Opts.Loss == LossKind::CrossEntropy;
   if (X.rank() == 0 || Labels.rank() == 0 || X.shape()[0] != Labels.shape()[0])
     return makeError("the batch and its labels differ in size");
   if (Sparse) {

@@ -159,8 +159,9 @@ TEST(GpuPtx, TutorialTrainingStepsPassPtxas) {
       T.Arch = Arch;
       auto Ptx = emitPtx(Kernels, T);
       ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
-      if (!Exe.empty())
+      if (!Exe.empty()) {
         EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+      }
     }
     std::printf("%s: %zu kernels (training step and prediction)\n",
                 Name.c_str(), Kernels.size());

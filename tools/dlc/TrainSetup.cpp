@@ -117,7 +117,10 @@ llvm::StringRef dlc::defaultLossName(const Function &F) {
   const Operation *Op = outputOp(F);
   if (Op && Op->kind() == OpKind::LogSoftmax)
     return "nll";
-  return "sparse_categorical_crossentropy";
+  if (Op && (Op->kind() == OpKind::Softmax || Op->kind() == OpKind::Sigmoid))
+    return "sparse_categorical_crossentropy";
+  return "cross_entropy"; // logits, as PyTorch models end
+
 }
 
 llvm::Expected<DataFit> dlc::checkModelFits(const Function &F,
@@ -169,7 +172,13 @@ llvm::Expected<DataFit> dlc::checkModelFits(const Function &F,
     if (K != OpKind::Softmax && K != OpKind::Sigmoid)
       return makeError("the loss '" + LossLabel + "' needs probabilities (a "
                        "final softmax), but the model's output comes from '" +
-                       From + "'");
+                       From + "'; for logits use --loss cross_entropy");
+    break;
+  case LossKind::CrossEntropy:
+    if (K == OpKind::Softmax || K == OpKind::Sigmoid)
+      return makeError("the loss 'cross_entropy' reads logits, but the model "
+                       "ends with " + From + " (probabilities); use --loss "
+                       "sparse_categorical_crossentropy");
     break;
   case LossKind::BinaryCrossEntropy:
     return makeError("the loss 'bce' needs one probability per example (two "
@@ -196,6 +205,7 @@ Tensor dlc::targetsForLoss(const Tensor &Labels, LossKind Loss,
   switch (Loss) {
   case LossKind::SparseCategoricalCrossEntropy:
   case LossKind::NegativeLogLikelihood:
+  case LossKind::CrossEntropy:
     return Labels;
   case LossKind::MeanSquaredError:
   case LossKind::BinaryCrossEntropy:

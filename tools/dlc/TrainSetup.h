@@ -38,7 +38,8 @@ llvm::Expected<TrainModel> loadTrainModel(llvm::StringRef File,
                                           llvm::StringRef Name, int64_t Seed);
 
 /// The loss a model's output suggests when none is given: "nll" after a
-/// final log_softmax, else "sparse_categorical_crossentropy".
+/// final log_softmax, "sparse_categorical_crossentropy" after a softmax or
+/// sigmoid, else "cross_entropy" (logits).
 llvm::StringRef defaultLossName(const Function &F);
 
 /// How the data meets the model.

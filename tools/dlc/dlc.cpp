@@ -124,9 +124,11 @@ static cl::opt<std::string> TrainData(
     cl::init("fashion-mnist"), cl::sub(TrainCmd));
 static cl::opt<std::string> TrainLoss(
     "loss", cl::desc("mse, bce, categorical_crossentropy, "
-                     "sparse_categorical_crossentropy or nll (default: nll "
-                     "after a final log_softmax, else "
-                     "sparse_categorical_crossentropy)"),
+                     "sparse_categorical_crossentropy, nll or cross_entropy "
+                     "(from logits, PyTorch's CrossEntropyLoss); default: nll "
+                     "after a final log_softmax, "
+                     "sparse_categorical_crossentropy after a softmax, else "
+                     "cross_entropy"),
     cl::sub(TrainCmd));
 static cl::opt<std::string> TrainOptimizer(
     "optimizer", cl::desc("sgd, momentum, nesterov, adam (default), adamw, "
