@@ -1,21 +1,21 @@
 // onnx-conformance: runs the ONNX backend test data (node, simple,
-// pytorch-converted, pytorch-operator) through the importer and the CPU JIT,
+// pytorch-converted, pytorch-operator) through the public API (dlc::Model
+// with the JIT, no interpreter fallback) exactly as a user would: every graph
+// input given at run time, nothing from the test data folded into the model;
 // in a static mode and a forced-dynamic mode (every input dim unknown).
 //
 // 1. List the test folders of each suite; read each model's op types.
 // 2. Run tests in forked worker processes (--jobs at a time, so a crash or a
-//    hang fails one test, not the run). A worker reads the inputs, binds the
-//    graph inputs that feed shape-like operands, imports, optimizes,
-//    compiles with CompiledFunction (no interpreter fallback), runs and
-//    compares with the expected outputs (rtol 1e-3, atol 1e-7, exact shape
-//    and element type, NaN equals NaN).
+//    hang fails one test, not the run). A worker loads the model once per
+//    mode (inputs that feed shape-like operands make it compile per value on
+//    its first run), runs every test_data_set_N and compares with the
+//    expected outputs (rtol 1e-3, atol 1e-7, exact shape and element type,
+//    NaN equals NaN).
 // 3. Print the failures, a per-op table and the totals per suite (last).
 // 4. With --expected-failures, exit 1 when a test outside the list fails,
 //    and list the tests that pass but are still listed.
 #include "api/Model.h"
-#include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
-#include "passes/Pass.h"
 
 #include "onnx/onnx_pb.h"
 
@@ -55,11 +55,6 @@ static cl::opt<std::string> WriteFailures("write-failures",
                                           cl::desc("write the failing tests as an expected-failures file"));
 static cl::opt<std::string> WriteDoc("write-doc", cl::desc("write the supported-ops page (markdown)"));
 static cl::opt<bool> Verbose("v", cl::desc("print every failure's reason"));
-static cl::opt<std::string> Path(
-    "path",
-    cl::desc("public: dlc::Model, every input at run time (what users get); "
-             "bind: inputs that feed shape-like operands bound at import"),
-    cl::init("bind"));
 static cl::opt<bool> NoSpecialize(
     "no-specialize",
     cl::desc("public path without compiling per run-time value (the "
@@ -210,79 +205,7 @@ llvm::Error runMode(const Case &C, bool Dynamic) {
   onnx::ModelProto MP;
   if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
     return makeError("model does not parse");
-  if (Path == "public")
-    return runModePublic(C, MP, Dynamic);
-  std::vector<std::string> InNames;
-  // Sequence, map and optional inputs hold no TensorProto: they are not
-  // read, so that the importer reports them.
-  llvm::StringSet<> Inits, NotTensors;
-  for (const auto &I : MP.graph().initializer())
-    Inits.insert(I.name());
-  for (const auto &I : MP.graph().input())
-    if (!Inits.count(I.name())) {
-      InNames.push_back(I.name());
-      if (!I.type().has_tensor_type())
-        NotTensors.insert(I.name());
-    }
-  auto ShapeIns = onnxShapeOperandInputs(Model);
-  if (!ShapeIns)
-    return ShapeIns.takeError();
-  for (unsigned Set = 0;; ++Set) {
-    std::string SetDir = C.Dir + "/test_data_set_" + std::to_string(Set);
-    if (!llvm::sys::fs::is_directory(SetDir)) {
-      if (Set == 0)
-        return makeError("no test_data_set_0");
-      return llvm::Error::success();
-    }
-    std::map<std::string, Tensor> Inputs;
-    for (size_t K = 0; K < InNames.size(); ++K) {
-      std::string F = SetDir + "/input_" + std::to_string(K) + ".pb";
-      if (!llvm::sys::fs::exists(F) || NotTensors.count(InNames[K]))
-        continue; // an optional input left out, or not a tensor
-      auto T = readOnnxTensorFile(F);
-      if (!T)
-        return T.takeError();
-      Inputs[InNames[K]] = std::move(*T);
-    }
-    OnnxImportOptions Opts;
-    Opts.ForceDynamic = Dynamic;
-    for (const std::string &N : *ShapeIns)
-      if (Inputs.count(N))
-        Opts.Bind[N] = Inputs[N];
-    auto M = importOnnxFile(Model, Opts);
-    if (!M)
-      return M.takeError();
-    Function &F = *(*M)->Functions.front();
-    PassManager PM;
-    if (auto E = PM.addPipeline(optimizePipeline()))
-      return E;
-    if (auto E = PM.run(**M))
-      return E;
-    auto CF = CompiledFunction::compile(F, OptLevel, 1);
-    if (!CF)
-      return CF.takeError();
-    std::vector<Tensor> Args;
-    for (auto &V : F.Inputs) {
-      auto It = Inputs.find(V->Name);
-      if (It == Inputs.end())
-        return makeError("no data for input '" + V->Name + "'");
-      Args.push_back(It->second);
-    }
-    auto Out = (*CF)->run(Args);
-    if (!Out)
-      return Out.takeError();
-    unsigned NOut = MP.graph().output_size();
-    if (Out->size() != NOut)
-      return makeError("got " + std::to_string(Out->size()) + " outputs, expected " +
-                       std::to_string(NOut));
-    for (unsigned K = 0; K < NOut; ++K) {
-      auto Want = readOnnxTensorFile(SetDir + "/output_" + std::to_string(K) + ".pb");
-      if (!Want)
-        return Want.takeError();
-      if (auto E = compare((*Out)[K], *Want, K))
-        return E;
-    }
-  }
+  return runModePublic(C, MP, Dynamic);
 }
 
 /// Worker: runs both modes and writes "P|F<reason>\n" per mode to Fd.
@@ -401,10 +324,6 @@ void writeDocImpl(const std::vector<std::pair<std::vector<std::string>,
 
 int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "ONNX backend conformance runner\n");
-  if (Path != "public" && Path != "bind") {
-    llvm::errs() << "onnx-conformance: --path must be 'public' or 'bind'\n";
-    return 2;
-  }
   if (!llvm::sys::fs::is_directory(DataDir)) {
     llvm::outs() << "onnx-conformance: no test data at '" << DataDir
                  << "' (set DLC_ONNX_TEST_DATA); skipping\n";
@@ -509,8 +428,9 @@ int main(int argc, char **argv) {
   if (!Expected.empty())
     llvm::outs() << Unexpected << " unexpected failure(s), " << StillListed
                  << " listed test(s) now passing\n";
-  llvm::outs() << llvm::format("wall time %.1f s with %u jobs, %s path\n",
-                               Secs, unsigned(Jobs), Path.c_str());
+  llvm::outs() << llvm::format("wall time %.1f s with %u jobs%s\n", Secs,
+                               unsigned(Jobs),
+                               NoSpecialize ? ", no specialization" : "");
   llvm::outs() << "TOTAL";
   for (llvm::StringRef S : SuiteList) {
     unsigned N = 0, P[2] = {0, 0};
