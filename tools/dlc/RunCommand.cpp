@@ -1,7 +1,10 @@
-// `dlc run`: loads a model, optimizes it, runs it on .npy inputs (or seeded
-// random ones) and writes one .npy per output.
+// `dlc run`: loads a model, optimizes it, runs it on .npy or ONNX TensorProto
+// (.pb) inputs (or seeded random ones) and writes one .npy per output. ONNX
+// models whose inputs feed shape-like operands run through dlc::Model, which
+// compiles them for the values given.
 #include "Commands.h"
 
+#include "api/Model.h"
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
@@ -11,6 +14,7 @@
 #include "passes/Pass.h"
 #include "runtime/Npy.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -54,7 +58,21 @@ static llvm::Expected<std::unique_ptr<Module>> loadModel(llvm::StringRef Path) {
   return loadModelFile(Path); // IR text or ONNX
 }
 
-static llvm::Expected<Tensor> loadInput(const Value &In, llvm::StringRef File) {
+/// In is a Value or a Port (a name and a type).
+template <typename PortT>
+static llvm::Expected<Tensor> loadInput(const PortT &In, llvm::StringRef File) {
+  if (File.ends_with(".pb")) { // an onnx.TensorProto
+    auto T = readOnnxTensorFile(File);
+    if (!T)
+      return makeError("input '" + In.Name + "': " +
+                       llvm::toString(T.takeError()));
+    if (T->elem() != In.Type.elem())
+      return makeError("input '" + In.Name + "' must be " +
+                       dtypeName(In.Type.elem()) + " (" + In.Type.str() +
+                       "), but '" + File + "' holds " +
+                       dtypeName(T->elem()));
+    return T;
+  }
   rt::NpyArray A;
   std::string Err;
   if (!rt::readNpy(File.str(), A, Err))
@@ -74,7 +92,8 @@ static llvm::Expected<Tensor> loadInput(const Value &In, llvm::StringRef File) {
   return X;
 }
 
-static llvm::Expected<Tensor> randomInput(const Value &In,
+template <typename PortT>
+static llvm::Expected<Tensor> randomInput(const PortT &In,
                                           const llvm::StringMap<int64_t> &Dims,
                                           unsigned Seed, unsigned Index) {
   llvm::SmallVector<int64_t, 4> Sizes;
@@ -130,10 +149,150 @@ static void printPreview(llvm::StringRef Name, const Tensor &T) {
   llvm::outs() << (T.numElements() > N ? ", ...]\n" : "]\n");
 }
 
+using RunFn = llvm::function_ref<llvm::Expected<std::vector<Tensor>>(
+    llvm::ArrayRef<Tensor>)>;
+
+/// Reads or makes the inputs of Ins, runs Exec on them, prints the outputs
+/// and writes them to --out.
+static llvm::Error runWith(const RunOptions &Opts, llvm::ArrayRef<Port> Ins,
+                          llvm::ArrayRef<std::string> OutNames, RunFn Exec) {
+  llvm::StringMap<std::string> Files;
+  for (const std::string &S : Opts.Inputs) {
+    auto [Name, File] = llvm::StringRef(S).split('=');
+    if (File.empty())
+      return makeError("--input expects NAME=FILE.npy or NAME=FILE.pb, got '" +
+                       S + "'");
+    if (!Files.try_emplace(Name, File.str()).second)
+      return makeError("--input " + Name + " is given twice");
+  }
+  for (auto &KV : Files) {
+    bool Known = false;
+    for (const Port &In : Ins)
+      Known |= In.Name == KV.getKey();
+    if (!Known)
+      return makeError("model has no input named '" + KV.getKey() + "'");
+  }
+  llvm::StringMap<int64_t> Dims;
+  for (const std::string &S : Opts.Dims) {
+    auto [Sym, Size] = llvm::StringRef(S).split('=');
+    int64_t N;
+    if (Size.getAsInteger(10, N) || N < 0)
+      return makeError("--dim expects SYM=SIZE, got '" + S + "'");
+    bool Known = false;
+    for (const Port &In : Ins)
+      for (const Dim &D : In.Type.dims())
+        Known |= D.isSymbol() && D.sym() == Sym;
+    if (!Known)
+      return makeError("--dim " + Sym + ": the model's inputs have no "
+                       "symbolic dim named '" + Sym + "'");
+    Dims[Sym] = N;
+  }
+  // Inputs from files first: their sizes also fix symbolic dims for the
+  // random ones.
+  std::vector<std::optional<Tensor>> Loaded(Ins.size());
+  for (size_t I = 0; I < Ins.size(); ++I) {
+    const Port &In = Ins[I];
+    auto It = Files.find(In.Name);
+    if (It == Files.end())
+      continue;
+    auto T = loadInput(In, It->second);
+    if (!T)
+      return T.takeError();
+    for (unsigned D = 0; D < In.Type.rank() && D < T->rank(); ++D)
+      if (In.Type.dim(D).isSymbol())
+        Dims.try_emplace(In.Type.dim(D).sym(), T->shape()[D]);
+    Loaded[I] = std::move(*T);
+  }
+  std::vector<Tensor> Inputs;
+  for (size_t I = 0; I < Ins.size(); ++I) {
+    const Port &In = Ins[I];
+    if (Loaded[I]) {
+      Inputs.push_back(std::move(*Loaded[I]));
+      continue;
+    }
+    if (!Opts.RandomInputs)
+      return makeError("missing input '" + In.Name + "' (" + In.Type.str() +
+                       "): pass --input " + In.Name +
+                       "=FILE.npy, or --random-inputs");
+    auto T = randomInput(In, Dims, Opts.Seed, I);
+    if (!T)
+      return T.takeError();
+    Inputs.push_back(std::move(*T));
+  }
+  llvm::Expected<std::vector<Tensor>> Outs = Exec(Inputs);
+  if (!Outs)
+    return Outs.takeError();
+  // Check everything that could stop the writing before anything is written.
+  llvm::StringMap<std::string> FileOwner;
+  for (size_t I = 0; I < Outs->size(); ++I) {
+    if (Opts.OutDir.empty())
+      break;
+    if (!npyDescr((*Outs)[I].elem()))
+      return makeError("output '" + OutNames[I] + "' has type " +
+                       dtypeName((*Outs)[I].elem()) +
+                       ", which .npy cannot hold; nothing was written");
+    auto [It, New] = FileOwner.try_emplace(sanitize(OutNames[I]),
+                                           OutNames[I]);
+    if (!New)
+      return makeError("outputs '" + It->second + "' and '" +
+                       OutNames[I] + "' would both be written to " +
+                       It->getKey() + ".npy; nothing was written");
+  }
+  if (!Opts.OutDir.empty())
+    if (auto EC = llvm::sys::fs::create_directories(Opts.OutDir))
+      return makeError("cannot create '" + Opts.OutDir + "': " + EC.message());
+  for (size_t I = 0; I < Outs->size(); ++I) {
+    const Tensor &T = (*Outs)[I];
+    printPreview(OutNames[I], T);
+    if (Opts.OutDir.empty())
+      continue;
+    const char *Descr = npyDescr(T.elem());
+    rt::NpyArray A{Descr, {T.shape().begin(), T.shape().end()}, T.bytes()};
+    llvm::SmallString<128> Path(Opts.OutDir);
+    llvm::sys::path::append(Path, sanitize(OutNames[I]) + ".npy");
+    std::string Err;
+    if (!rt::writeNpy(Path.str().str(), A, Err))
+      return makeError(Err);
+  }
+  return llvm::Error::success();
+}
+
+/// An ONNX model whose graph inputs feed shape-like operands that the
+/// importer needs as constants: dlc::Model compiles it for the values each
+/// run gives. Else the import error E.
+static llvm::Expected<Model> specializedModel(const RunOptions &Opts,
+                                              llvm::Error E) {
+  auto Spec = onnxShapeOperandInputs(Opts.Model);
+  if (!Spec || Spec->empty()) {
+    if (!Spec)
+      llvm::consumeError(Spec.takeError());
+    return std::move(E);
+  }
+  llvm::consumeError(std::move(E));
+  if (Opts.PrintIR || Opts.PrintLLVM)
+    return makeError("--print-ir and --print-llvm need a model compiled "
+                     "before its inputs are known, but this one is compiled "
+                     "for the values of input(s) " +
+                     llvm::join(*Spec, ", ") + " at run time");
+  ModelOptions MO;
+  MO.Engine = Opts.Engine;
+  MO.OptLevel = Opts.OptLevel;
+  MO.Threads = Opts.Threads;
+  return Model::fromFile(Opts.Model, MO);
+}
+
 static llvm::Error run(const RunOptions &Opts) {
   auto M = loadModel(Opts.Model);
-  if (!M)
-    return M.takeError();
+  if (!M) {
+    auto SM = specializedModel(Opts, M.takeError());
+    if (!SM)
+      return SM.takeError();
+    std::vector<std::string> OutNames;
+    for (const Port &P : SM->outputs())
+      OutNames.push_back(P.Name);
+    return runWith(Opts, SM->inputs(), OutNames,
+                   [&](llvm::ArrayRef<Tensor> In) { return SM->run(In); });
+  }
   Function *F = (*M)->lookup("main");
   if (!F) {
     if ((*M)->Functions.empty())
@@ -152,117 +311,25 @@ static llvm::Error run(const RunOptions &Opts) {
     printFunction(*F, llvm::outs(), PO);
   }
 
-  llvm::StringMap<std::string> Files;
-  for (const std::string &S : Opts.Inputs) {
-    auto [Name, File] = llvm::StringRef(S).split('=');
-    if (File.empty())
-      return makeError("--input expects NAME=FILE.npy, got '" + S + "'");
-    if (!Files.try_emplace(Name, File.str()).second)
-      return makeError("--input " + Name + " is given twice");
-  }
-  for (auto &KV : Files) {
-    bool Known = false;
-    for (auto &In : F->Inputs)
-      Known |= In->Name == KV.getKey();
-    if (!Known)
-      return makeError("model has no input named '" + KV.getKey() + "'");
-  }
-  llvm::StringMap<int64_t> Dims;
-  for (const std::string &S : Opts.Dims) {
-    auto [Sym, Size] = llvm::StringRef(S).split('=');
-    int64_t N;
-    if (Size.getAsInteger(10, N) || N < 0)
-      return makeError("--dim expects SYM=SIZE, got '" + S + "'");
-    bool Known = false;
-    for (auto &In : F->Inputs)
-      for (const Dim &D : In->Type.dims())
-        Known |= D.isSymbol() && D.sym() == Sym;
-    if (!Known)
-      return makeError("--dim " + Sym + ": the model's inputs have no "
-                       "symbolic dim named '" + Sym + "'");
-    Dims[Sym] = N;
-  }
-  // Inputs from files first: their sizes also fix symbolic dims for the
-  // random ones.
-  std::vector<std::optional<Tensor>> Loaded(F->Inputs.size());
-  for (size_t I = 0; I < F->Inputs.size(); ++I) {
-    const Value &In = *F->Inputs[I];
-    auto It = Files.find(In.Name);
-    if (It == Files.end())
-      continue;
-    auto T = loadInput(In, It->second);
-    if (!T)
-      return T.takeError();
-    for (unsigned D = 0; D < In.Type.rank() && D < T->rank(); ++D)
-      if (In.Type.dim(D).isSymbol())
-        Dims.try_emplace(In.Type.dim(D).sym(), T->shape()[D]);
-    Loaded[I] = std::move(*T);
-  }
-  std::vector<Tensor> Inputs;
-  for (size_t I = 0; I < F->Inputs.size(); ++I) {
-    const Value &In = *F->Inputs[I];
-    if (Loaded[I]) {
-      Inputs.push_back(std::move(*Loaded[I]));
-      continue;
+  std::vector<Port> Ins;
+  for (auto &V : F->Inputs)
+    Ins.push_back({V->Name, V->Type});
+  return runWith(Opts, Ins, F->OutputNames,
+                 [&](llvm::ArrayRef<Tensor> Inputs)
+                     -> llvm::Expected<std::vector<Tensor>> {
+    if (Opts.Engine == "jit") {
+      auto C = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
+      if (!C)
+        return C.takeError();
+      if (Opts.PrintLLVM)
+        llvm::outs() << (*C)->llvmIR();
+      return (*C)->run(Inputs);
     }
-    if (!Opts.RandomInputs)
-      return makeError("missing input '" + In.Name + "' (" + In.Type.str() +
-                       "): pass --input " + In.Name +
-                       "=FILE.npy, or --random-inputs");
-    auto T = randomInput(In, Dims, Opts.Seed, I);
-    if (!T)
-      return T.takeError();
-    Inputs.push_back(std::move(*T));
-  }
-  llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
-  if (Opts.Engine == "jit") {
-    auto C = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
-    if (!C)
-      return C.takeError();
-    if (Opts.PrintLLVM)
-      llvm::outs() << (*C)->llvmIR();
-    Outs = (*C)->run(Inputs);
-  } else if (Opts.Engine == "interp") {
-    Outs = interpret(*F, Inputs);
-  } else {
+    if (Opts.Engine == "interp")
+      return interpret(*F, Inputs);
     return makeError("--engine must be 'interp' or 'jit', got '" +
                      Opts.Engine + "'");
-  }
-  if (!Outs)
-    return Outs.takeError();
-  // Check everything that could stop the writing before anything is written.
-  llvm::StringMap<std::string> FileOwner;
-  for (size_t I = 0; I < Outs->size(); ++I) {
-    if (Opts.OutDir.empty())
-      break;
-    if (!npyDescr((*Outs)[I].elem()))
-      return makeError("output '" + F->OutputNames[I] + "' has type " +
-                       dtypeName((*Outs)[I].elem()) +
-                       ", which .npy cannot hold; nothing was written");
-    auto [It, New] = FileOwner.try_emplace(sanitize(F->OutputNames[I]),
-                                           F->OutputNames[I]);
-    if (!New)
-      return makeError("outputs '" + It->second + "' and '" +
-                       F->OutputNames[I] + "' would both be written to " +
-                       It->getKey() + ".npy; nothing was written");
-  }
-  if (!Opts.OutDir.empty())
-    if (auto EC = llvm::sys::fs::create_directories(Opts.OutDir))
-      return makeError("cannot create '" + Opts.OutDir + "': " + EC.message());
-  for (size_t I = 0; I < Outs->size(); ++I) {
-    const Tensor &T = (*Outs)[I];
-    printPreview(F->OutputNames[I], T);
-    if (Opts.OutDir.empty())
-      continue;
-    const char *Descr = npyDescr(T.elem());
-    rt::NpyArray A{Descr, {T.shape().begin(), T.shape().end()}, T.bytes()};
-    llvm::SmallString<128> Path(Opts.OutDir);
-    llvm::sys::path::append(Path, sanitize(F->OutputNames[I]) + ".npy");
-    std::string Err;
-    if (!rt::writeNpy(Path.str().str(), A, Err))
-      return makeError(Err);
-  }
-  return llvm::Error::success();
+  });
 }
 
 int dlc::runCommand(const RunOptions &Opts) {
