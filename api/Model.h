@@ -7,6 +7,7 @@
 #ifndef DLC_API_MODEL_H
 #define DLC_API_MODEL_H
 
+#include "codegen/CompileStats.h"
 #include "ir/Tensor.h"
 
 #include "llvm/Support/Error.h"
@@ -30,6 +31,16 @@ struct ModelOptions {
   unsigned Threads = 0;
   /// The function to run; empty: "main", else the first one.
   std::string Function;
+  /// The on-disk kernel cache (codegen/KernelCache.h): a kernel compiled
+  /// once, by any process, is loaded instead of compiled again.
+  bool Cache = true;
+  /// Its directory; empty: $DLC_CACHE_DIR, else $XDG_CACHE_HOME/dlc, else
+  /// $HOME/.cache/dlc.
+  std::string CacheDir;
+  /// Where it runs: "cpu", "cuda" (an NVIDIA GPU; needs only the driver)
+  /// or "cuda-emu" (the GPU kernels emulated on the CPU). A GPU device
+  /// needs engine "auto" or "jit".
+  std::string Device = "cpu";
   /// ONNX models: every dim of every graph input unknown ('?'), to check
   /// that a model runs without static shapes.
   bool ForceDynamic = false;
@@ -86,11 +97,16 @@ public:
   /// Empty Inputs when the model is compiled once for every input value;
   /// else the inputs whose values select a compiled variant.
   SpecializationStats specialization() const;
+  /// "cpu", "cuda" or "cuda-emu".
+  llvm::StringRef device() const;
+  /// Where the compile time went (import, graph passes, the JIT's phases).
+  const CompileStats &compileStats() const;
 
 private:
   static llvm::Expected<Model>
   fromModule(llvm::Expected<std::unique_ptr<Module>> M,
-             llvm::StringRef Name, const ModelOptions &Opts);
+             llvm::StringRef Name, const ModelOptions &Opts,
+             double ImportSeconds = 0);
   struct Impl;
   explicit Model(std::unique_ptr<Impl> I);
   std::unique_ptr<Impl> P;

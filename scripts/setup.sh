@@ -10,6 +10,7 @@ PKGS=(
   libgtest-dev ccache
   dataset-fashion-mnist
   graphviz
+  pybind11-dev python3-dev python3-numpy python3-pytest
 )
 
 missing=()

@@ -21,6 +21,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <cstdlib>
+
 using namespace dlc;
 using namespace dlc::onnximp;
 
@@ -63,7 +65,16 @@ class GraphImporter {
 public:
   GraphImporter(const onnx::ModelProto &MP, llvm::StringRef File,
                 const OnnxImportOptions &Opts)
-      : MP(MP), G(MP.graph()), File(File), Opts(Opts) {}
+      : MP(MP), G(MP.graph()), File(File), Opts(Opts) {
+    VT.MaxOps = Opts.MaxOps;
+    uint64_t Env = 0;
+    if (!VT.MaxOps) {
+      const char *S = std::getenv("DLC_MAX_IMPORT_OPS");
+      VT.MaxOps = S && !llvm::StringRef(S).getAsInteger(10, Env) && Env
+                      ? Env
+                      : DefaultMaxImportOps;
+    }
+  }
 
   llvm::Expected<std::unique_ptr<Module>> run();
   llvm::Expected<OnnxSignature> signature();

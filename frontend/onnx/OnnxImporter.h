@@ -26,7 +26,14 @@ struct OnnxImportOptions {
   /// parameters (trainable weights, with their values as initial values)
   /// instead of constants; other initializers stay constants. For training.
   bool InitializersAsParams = false;
+  /// The most ops the imported function may hold (nested Loop / Scan / If
+  /// bodies are unrolled at import time, so their sizes multiply); 0 takes
+  /// the environment variable DLC_MAX_IMPORT_OPS, else DefaultMaxImportOps.
+  uint64_t MaxOps = 0;
 };
+
+/// The default bound on imported ops (about a million).
+constexpr uint64_t DefaultMaxImportOps = uint64_t(1) << 20;
 
 /// Imports the model in Path (a serialized onnx.ModelProto).
 llvm::Expected<std::unique_ptr<Module>>

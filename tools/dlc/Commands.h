@@ -2,12 +2,15 @@
 #ifndef DLC_TOOLS_DLC_COMMANDS_H
 #define DLC_TOOLS_DLC_COMMANDS_H
 
+#include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
 #include <vector>
 
 namespace dlc {
+
+class Module;
 
 /// `dlc --list-ops`: per op, which of shape inference, interpreter,
 /// gradient, CPU and GPU lowering exist, probed from the implementations.
@@ -26,6 +29,10 @@ struct RunOptions {
   unsigned OptLevel = 3;
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
+  std::string MaxMemory;  // --max-memory: bytes, with an optional K/M/G/T
+  bool Cache = true;      // the on-disk kernel cache
+  std::string CacheDir;   // empty: the default (see codegen/KernelCache.h)
+  bool Profile = false;   // print where the compile time went
 };
 int runCommand(const RunOptions &Opts);
 
@@ -47,6 +54,8 @@ struct CompileOptions {
   /// --emit=ir: tensors inline instead of in NAME.weights (or elided on
   /// standard output).
   bool InlineWeights = false;
+  std::string Target = "cpu"; // or nvptx
+  std::string GpuArch = "sm_80";
 };
 
 /// Tensors with more elements than this leave IR text: into a .weights
@@ -60,6 +69,10 @@ constexpr const char *ElidedWeightsNote =
     "dlc compile --emit=ir -o FILE.dlc writes them to FILE.weights, "
     "--inline-weights prints them\n";
 int compileCommand(const CompileOptions &Opts);
+/// What `dlc compile` does, with its error returned (for the Python module).
+llvm::Error compileModel(const CompileOptions &Opts);
+/// `dlc compile --target nvptx` on the optimized module (CompileGpu.cpp).
+llvm::Error compileNvptx(const CompileOptions &Opts, const Module &M);
 
 /// `dlc export`: a model file or a tutorial model (built with Seed) as ONNX.
 struct ExportOptions {
@@ -74,6 +87,9 @@ struct BenchOptions {
   unsigned Runs = 20, Warmup = 3;
   std::string Engine = "jit"; // jit | interp | auto
   unsigned Threads = 0;
+  bool Profile = false; // where the compile time went, phase by phase
+  bool Cache = true;
+  std::string CacheDir;
 };
 int benchCommand(const BenchOptions &Opts);
 
@@ -104,6 +120,10 @@ struct TrainOptions {
   std::string Epochs = "1", Batch = "32", Seed = "0", Threads = "0";
   std::string Limit, TestLimit; // empty: every example
   std::string Output, Plot;
+  std::string ValidationSplit; // empty: none; else a fraction in (0, 1)
+  bool KeepBest = false; // -o keeps the epoch with the best accuracy
+  std::string CheckpointDir; // save the model and state here every epoch
+  std::string Resume;        // continue from this checkpoint directory
   std::string Engine = "jit";
   unsigned OptLevel = 3;
   bool PrintIR = false;

@@ -149,7 +149,20 @@ static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
   return llvm::Error::success();
 }
 
-static llvm::Error compile(const CompileOptions &Opts) {
+llvm::Error dlc::compileModel(const CompileOptions &Opts) {
+  if (Opts.Target != "cpu" && Opts.Target != "nvptx")
+    return makeError("--target must be cpu or nvptx, got '" + Opts.Target + "'");
+  if (Opts.Target == "nvptx") {
+    auto M = loadModelFile(Opts.Model);
+    if (!M)
+      return M.takeError();
+    PassManager PM;
+    if (auto E = PM.addPipeline("optimize"))
+      return E;
+    if (auto E = PM.run(**M))
+      return E;
+    return compileNvptx(Opts, **M);
+  }
   llvm::StringRef Ext = llvm::sys::path::extension(Opts.Output);
   bool Aot = Opts.Emit.empty();
   if (Aot && Ext != ".so" && Ext != ".o")
@@ -238,7 +251,7 @@ static llvm::Error compile(const CompileOptions &Opts) {
 }
 
 int dlc::compileCommand(const CompileOptions &Opts) {
-  if (auto E = compile(Opts)) {
+  if (auto E = compileModel(Opts)) {
     llvm::errs() << llvm::toString(std::move(E)) << "\n";
     return 1;
   }

@@ -5,6 +5,7 @@
 #include "Commands.h"
 
 #include "api/Model.h"
+
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
@@ -52,6 +53,28 @@ static std::string sanitize(llvm::StringRef Name) {
   for (char C : Name)
     S += (std::isalnum((unsigned char)C) || C == '_' || C == '.' || C == '-') ? C : '_';
   return S.empty() ? "_" : S;
+}
+
+/// "4096", "512K", "2G": a byte count with an optional binary suffix.
+static llvm::Expected<uint64_t> parseByteSize(llvm::StringRef S) {
+  llvm::StringRef Digits = S;
+  unsigned Shift = 0;
+  if (!S.empty()) {
+    switch (S.back()) {
+    case 'K': case 'k': Shift = 10; break;
+    case 'M': case 'm': Shift = 20; break;
+    case 'G': case 'g': Shift = 30; break;
+    case 'T': case 't': Shift = 40; break;
+    default: break;
+    }
+    if (Shift)
+      Digits = S.drop_back();
+  }
+  uint64_t N;
+  if (Digits.getAsInteger(10, N) || N == 0 || N > (UINT64_MAX >> Shift))
+    return makeError("--max-memory expects a positive byte count such as "
+                     "4096, 512M or 2G, got '" + S + "'");
+  return N << Shift;
 }
 
 static llvm::Expected<std::unique_ptr<Module>> loadModel(llvm::StringRef Path) {
@@ -149,13 +172,67 @@ static void printPreview(llvm::StringRef Name, const Tensor &T) {
   llvm::outs() << (T.numElements() > N ? ", ...]\n" : "]\n");
 }
 
-using RunFn = llvm::function_ref<llvm::Expected<std::vector<Tensor>>(
-    llvm::ArrayRef<Tensor>)>;
+/// An ONNX model whose graph inputs feed shape-like operands that the
+/// importer needs as constants: dlc::Model compiles it for the values each
+/// run gives. Else the import error E.
+static llvm::Expected<Model> specializedModel(const RunOptions &Opts,
+                                              llvm::Error E) {
+  auto Spec = onnxShapeOperandInputs(Opts.Model);
+  if (!Spec || Spec->empty()) {
+    if (!Spec)
+      llvm::consumeError(Spec.takeError());
+    return std::move(E);
+  }
+  llvm::consumeError(std::move(E));
+  if (Opts.PrintIR || Opts.PrintLLVM || !Opts.MaxMemory.empty())
+    return makeError("--print-ir, --print-llvm and --max-memory need a model "
+                     "compiled before its inputs are known, but this one is "
+                     "compiled for the values of input(s) " +
+                     llvm::join(*Spec, ", ") + " at run time");
+  ModelOptions MO;
+  MO.Engine = Opts.Engine;
+  MO.OptLevel = Opts.OptLevel;
+  MO.Threads = Opts.Threads;
+  return Model::fromFile(Opts.Model, MO);
+}
 
-/// Reads or makes the inputs of Ins, runs Exec on them, prints the outputs
-/// and writes them to --out.
-static llvm::Error runWith(const RunOptions &Opts, llvm::ArrayRef<Port> Ins,
-                          llvm::ArrayRef<std::string> OutNames, RunFn Exec) {
+static llvm::Error run(const RunOptions &Opts) {
+  auto M = loadModel(Opts.Model);
+  std::optional<Model> SM; // set: compiled per value of some inputs
+  Function *F = nullptr;
+  std::vector<Port> Ins;
+  std::vector<std::string> OutNames;
+  if (!M) {
+    auto S = specializedModel(Opts, M.takeError());
+    if (!S)
+      return S.takeError();
+    SM.emplace(std::move(*S));
+    Ins = SM->inputs();
+    for (const Port &P : SM->outputs())
+      OutNames.push_back(P.Name);
+  } else {
+    F = (*M)->lookup("main");
+    if (!F) {
+      if ((*M)->Functions.empty())
+        return makeError("model '" + Opts.Model + "' has no function");
+      F = (*M)->Functions.front().get();
+    }
+    PassManager PM;
+    if (auto E = PM.addPipeline(optimizePipeline()))
+      return E;
+    if (auto E = PM.run(**M))
+      return E;
+    if (Opts.PrintIR) {
+      PrintOptions PO;
+      PO.ElideTensorsAbove = WeightsInlineLimit;
+      llvm::outs() << ElidedWeightsNote;
+      printFunction(*F, llvm::outs(), PO);
+    }
+    for (auto &V : F->Inputs)
+      Ins.push_back({V->Name, V->Type});
+    OutNames = F->OutputNames;
+  }
+
   llvm::StringMap<std::string> Files;
   for (const std::string &S : Opts.Inputs) {
     auto [Name, File] = llvm::StringRef(S).split('=');
@@ -219,7 +296,44 @@ static llvm::Error runWith(const RunOptions &Opts, llvm::ArrayRef<Port> Ins,
       return T.takeError();
     Inputs.push_back(std::move(*T));
   }
-  llvm::Expected<std::vector<Tensor>> Outs = Exec(Inputs);
+  uint64_t MaxMemory = 0;
+  if (!Opts.MaxMemory.empty()) {
+    auto B = parseByteSize(Opts.MaxMemory);
+    if (!B)
+      return B.takeError();
+    if (Opts.Engine != "jit")
+      return makeError("--max-memory needs --engine=jit (the interpreter "
+                       "does not plan its memory)");
+    MaxMemory = *B;
+  }
+  llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
+  if (SM) {
+    Outs = SM->run(Inputs);
+  } else if (Opts.Engine == "jit") {
+    JitOptions JO;
+    JO.OptLevel = Opts.OptLevel;
+    JO.Threads = Opts.Threads;
+    JO.UseCache = Opts.Cache;
+    JO.CacheDir = Opts.CacheDir;
+    CompileStats Stats;
+    JO.Stats = &Stats;
+    StopWatch W;
+    auto C = CompiledFunction::compile(*F, JO, Opts.Threads);
+    if (!C)
+      return C.takeError();
+    (*C)->setMemoryLimit(MaxMemory);
+    Stats.Total = W.seconds();
+    if (Opts.Profile)
+      Stats.print(llvm::errs(), true);
+    if (Opts.PrintLLVM)
+      llvm::outs() << (*C)->llvmIR();
+    Outs = (*C)->run(Inputs);
+  } else if (Opts.Engine == "interp") {
+    Outs = interpret(*F, Inputs);
+  } else {
+    return makeError("--engine must be 'interp' or 'jit', got '" +
+                     Opts.Engine + "'");
+  }
   if (!Outs)
     return Outs.takeError();
   // Check everything that could stop the writing before anything is written.
@@ -255,81 +369,6 @@ static llvm::Error runWith(const RunOptions &Opts, llvm::ArrayRef<Port> Ins,
       return makeError(Err);
   }
   return llvm::Error::success();
-}
-
-/// An ONNX model whose graph inputs feed shape-like operands that the
-/// importer needs as constants: dlc::Model compiles it for the values each
-/// run gives. Else the import error E.
-static llvm::Expected<Model> specializedModel(const RunOptions &Opts,
-                                              llvm::Error E) {
-  auto Spec = onnxShapeOperandInputs(Opts.Model);
-  if (!Spec || Spec->empty()) {
-    if (!Spec)
-      llvm::consumeError(Spec.takeError());
-    return std::move(E);
-  }
-  llvm::consumeError(std::move(E));
-  if (Opts.PrintIR || Opts.PrintLLVM)
-    return makeError("--print-ir and --print-llvm need a model compiled "
-                     "before its inputs are known, but this one is compiled "
-                     "for the values of input(s) " +
-                     llvm::join(*Spec, ", ") + " at run time");
-  ModelOptions MO;
-  MO.Engine = Opts.Engine;
-  MO.OptLevel = Opts.OptLevel;
-  MO.Threads = Opts.Threads;
-  return Model::fromFile(Opts.Model, MO);
-}
-
-static llvm::Error run(const RunOptions &Opts) {
-  auto M = loadModel(Opts.Model);
-  if (!M) {
-    auto SM = specializedModel(Opts, M.takeError());
-    if (!SM)
-      return SM.takeError();
-    std::vector<std::string> OutNames;
-    for (const Port &P : SM->outputs())
-      OutNames.push_back(P.Name);
-    return runWith(Opts, SM->inputs(), OutNames,
-                   [&](llvm::ArrayRef<Tensor> In) { return SM->run(In); });
-  }
-  Function *F = (*M)->lookup("main");
-  if (!F) {
-    if ((*M)->Functions.empty())
-      return makeError("model '" + Opts.Model + "' has no function");
-    F = (*M)->Functions.front().get();
-  }
-  PassManager PM;
-  if (auto E = PM.addPipeline(optimizePipeline()))
-    return E;
-  if (auto E = PM.run(**M))
-    return E;
-  if (Opts.PrintIR) {
-    PrintOptions PO;
-    PO.ElideTensorsAbove = WeightsInlineLimit;
-    llvm::outs() << ElidedWeightsNote;
-    printFunction(*F, llvm::outs(), PO);
-  }
-
-  std::vector<Port> Ins;
-  for (auto &V : F->Inputs)
-    Ins.push_back({V->Name, V->Type});
-  return runWith(Opts, Ins, F->OutputNames,
-                 [&](llvm::ArrayRef<Tensor> Inputs)
-                     -> llvm::Expected<std::vector<Tensor>> {
-    if (Opts.Engine == "jit") {
-      auto C = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
-      if (!C)
-        return C.takeError();
-      if (Opts.PrintLLVM)
-        llvm::outs() << (*C)->llvmIR();
-      return (*C)->run(Inputs);
-    }
-    if (Opts.Engine == "interp")
-      return interpret(*F, Inputs);
-    return makeError("--engine must be 'interp' or 'jit', got '" +
-                     Opts.Engine + "'");
-  });
 }
 
 int dlc::runCommand(const RunOptions &Opts) {

@@ -45,6 +45,11 @@ static cl::opt<unsigned> RunOpt("O", cl::desc("JIT optimization level 0-3"),
 static cl::opt<unsigned> RunThreads(
     "threads", cl::desc("JIT threads (default: every hardware thread)"),
     cl::init(0), cl::sub(RunCmd));
+static cl::opt<std::string> RunMaxMemory(
+    "max-memory",
+    cl::desc("With --engine=jit: refuse runs whose intermediates need more "
+             "than SIZE bytes (suffix K, M, G or T: powers of 1024)"),
+    cl::value_desc("SIZE"), cl::sub(RunCmd));
 static cl::opt<bool> RunPrintLLVM(
     "print-llvm", cl::desc("With --engine=jit: print the optimized LLVM IR"),
     cl::sub(RunCmd));
@@ -80,6 +85,14 @@ static cl::opt<unsigned> CompileThreads(
     cl::desc("Default thread count of the AOT library (default: every "
              "hardware thread; NAME_create can override it)"),
     cl::init(0), cl::sub(CompileCmd));
+static cl::opt<std::string> CompileTarget(
+    "target",
+    cl::desc("cpu (the host, default) or nvptx (PTX for NVIDIA GPUs: "
+             "--emit=ptx, kernel-ir or llvm)"),
+    cl::init("cpu"), cl::sub(CompileCmd));
+static cl::opt<std::string> CompileGpuArch(
+    "gpu-arch", cl::desc("With --target nvptx: the GPU (sm_80, sm_90, ...)"),
+    cl::init("sm_80"), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
 static cl::SubCommand ExportCmd(
@@ -158,6 +171,27 @@ static cl::opt<std::string> TrainOut(
 static cl::opt<std::string> TrainPlot(
     "plot", cl::desc("Write an SVG plot of loss and accuracy per epoch"),
     cl::sub(TrainCmd));
+static cl::opt<std::string> TrainValidationSplit(
+    "validation-split",
+    cl::desc("Hold out this fraction of the training data (its last "
+             "examples, as Keras does) and report loss and accuracy on it "
+             "every epoch"),
+    cl::value_desc("F"), cl::sub(TrainCmd));
+static cl::opt<bool> TrainKeepBest(
+    "keep-best",
+    cl::desc("-o keeps the model of the epoch with the best validation "
+             "accuracy (test accuracy without --validation-split)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainCheckpoint(
+    "checkpoint",
+    cl::desc("Save the model, parameters and optimizer state in DIR after "
+             "every epoch"),
+    cl::value_desc("DIR"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainResume(
+    "resume",
+    cl::desc("Continue from the checkpoint in DIR, bit for bit (same model, "
+             "data and recipe; --epochs is the total)"),
+    cl::value_desc("DIR"), cl::sub(TrainCmd));
 static cl::opt<std::string> TrainEngine(
     "engine", cl::desc("jit (default) or interp (the reference interpreter)"),
     cl::init("jit"), cl::sub(TrainCmd));
@@ -224,12 +258,27 @@ static cl::opt<bool> VizOptimized(
     cl::desc("Draw the graph after optimization, each kernel (fused group) "
              "as a cluster"),
     cl::sub(VizCmd));
+// Shared by run and bench.
+static cl::opt<std::string> CacheDir(
+    "cache-dir",
+    cl::desc("Kernel cache directory (default: $DLC_CACHE_DIR, else "
+             "$XDG_CACHE_HOME/dlc, else ~/.cache/dlc)"),
+    cl::sub(RunCmd), cl::sub(BenchCmd));
+static cl::opt<bool> NoCache("no-cache",
+                             cl::desc("Neither read nor write the kernel cache"),
+                             cl::sub(RunCmd), cl::sub(BenchCmd));
+static cl::opt<bool> RunProfile(
+    "profile", cl::desc("With --engine=jit: print the compile time of each phase"),
+    cl::sub(RunCmd));
+static cl::opt<bool> BenchProfile(
+    "profile", cl::desc("Also print the compile time of each phase"),
+    cl::sub(BenchCmd));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
   cl::SetVersionPrinter([](llvm::raw_ostream &OS) {
     OS << "dlc version " << DLC_VERSION_STRING << " (" << DLC_GIT_REVISION
-       << ")\n  LLVM " << LLVM_VERSION_STRING << ", targets: x86-64 (JIT, AOT)"
+       << ")\n  LLVM " << LLVM_VERSION_STRING << ", targets: x86-64 (JIT, AOT), NVPTX (PTX for NVIDIA GPUs)"
        << "\n";
   });
   // LLVM's own options (code generation internals) stay reachable through
@@ -272,7 +321,11 @@ int main(int argc, char **argv) {
     O.Engine = RunEngine;
     O.PrintLLVM = RunPrintLLVM;
     O.Threads = RunThreads;
+    O.MaxMemory = RunMaxMemory;
     O.OptLevel = std::min(3u, RunOpt.getValue());
+    O.Cache = !NoCache;
+    O.CacheDir = CacheDir;
+    O.Profile = RunProfile;
     return runCommand(O);
   }
   if (TestOnnxCmd) {
@@ -292,6 +345,8 @@ int main(int argc, char **argv) {
     O.Name = CompileName;
     O.InlineWeights = CompileInlineWeights;
     O.Threads = CompileThreads;
+    O.Target = CompileTarget;
+    O.GpuArch = CompileGpuArch;
     O.OptLevel = std::min(3u, CompileOpt.getValue());
     return compileCommand(O);
   }
@@ -314,6 +369,9 @@ int main(int argc, char **argv) {
     O.Runs = BenchRuns;
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
+    O.Profile = BenchProfile;
+    O.Cache = !NoCache;
+    O.CacheDir = CacheDir;
     return benchCommand(O);
   }
   if (VizCmd) {
@@ -348,6 +406,10 @@ int main(int argc, char **argv) {
     O.TestLimit = TrainTestLimit;
     O.Output = TrainOut;
     O.Plot = TrainPlot;
+    O.CheckpointDir = TrainCheckpoint;
+    O.ValidationSplit = TrainValidationSplit;
+    O.KeepBest = TrainKeepBest;
+    O.Resume = TrainResume;
     O.Engine = TrainEngine;
     O.OptLevel = std::min(3u, TrainOpt.getValue());
     O.PrintIR = TrainPrintIR;
