@@ -21,6 +21,7 @@
 #include "interp/Interpreter.h"
 #include "passes/Pass.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace dlc;
@@ -39,6 +40,11 @@ SpecializedModel::create(llvm::StringRef Path, const ModelOptions &Opts,
                          std::vector<std::string> Spec,
                          std::vector<Port> &Inputs,
                          std::vector<Port> &Outputs) {
+  if (Opts.Device != "cpu")
+    return makeError("model '" + Path + "': graph input(s) " +
+                     llvm::join(Spec, ", ") + " feed shape-like operands, so "
+                     "the model is compiled for their values at run time, "
+                     "which only device 'cpu' does yet");
   OnnxImportOptions IO;
   IO.ForceDynamic = Opts.ForceDynamic;
   auto Sig = onnxSignature(Path, IO);
@@ -108,8 +114,12 @@ SpecializedModel::compile(llvm::ArrayRef<Tensor> In) const {
   if (auto E = PM.run(*V->M))
     return Fail(std::move(E));
   if (Opts.Engine != "interp") {
-    auto C = CompiledFunction::compile(*V->F, std::min(Opts.OptLevel, 3u),
-                                       Opts.Threads);
+    JitOptions JO;
+    JO.OptLevel = std::min(Opts.OptLevel, 3u);
+    JO.Threads = Opts.Threads;
+    JO.UseCache = Opts.Cache;
+    JO.CacheDir = Opts.CacheDir;
+    auto C = CompiledFunction::compile(*V->F, JO, Opts.Threads);
     if (C)
       V->Compiled = std::move(*C);
     else if (Opts.Engine == "jit")

@@ -21,3 +21,9 @@ config.substitutions.append(("%dlc_bin", config.dlc_binary_dir))
 # The real Fashion-MNIST files come from Debian's dataset-fashion-mnist.
 if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
     config.available_features.add("fashion-mnist")
+
+# The ONNX backend test data (../shared/onnx-backend-tests, see its SOURCE.md).
+onnx_data = os.path.join(config.dlc_source_dir, "..", "shared", "onnx-backend-tests")
+if os.path.isdir(os.path.join(onnx_data, "node")):
+    config.available_features.add("onnx-data")
+config.substitutions.append(("%onnx_data", onnx_data))

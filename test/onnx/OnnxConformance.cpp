@@ -1,21 +1,21 @@
 // onnx-conformance: runs the ONNX backend test data (node, simple,
-// pytorch-converted, pytorch-operator) through the importer and the CPU JIT,
+// pytorch-converted, pytorch-operator) through the public API (dlc::Model
+// with the JIT, no interpreter fallback) exactly as a user would: every graph
+// input given at run time, nothing from the test data folded into the model;
 // in a static mode and a forced-dynamic mode (every input dim unknown).
 //
 // 1. List the test folders of each suite; read each model's op types.
 // 2. Run tests in forked worker processes (--jobs at a time, so a crash or a
-//    hang fails one test, not the run). A worker reads the inputs, binds the
-//    graph inputs that feed shape-like operands, imports, optimizes,
-//    compiles with CompiledFunction (no interpreter fallback), runs and
-//    compares with the expected outputs (rtol 1e-3, atol 1e-7, exact shape
-//    and element type, NaN equals NaN).
+//    hang fails one test, not the run). A worker loads the model once per
+//    mode (inputs that feed shape-like operands make it compile per value on
+//    its first run), runs every test_data_set_N and compares with the
+//    expected outputs (rtol 1e-3, atol 1e-7, exact shape and element type,
+//    NaN equals NaN).
 // 3. Print the failures, a per-op table and the totals per suite (last).
 // 4. With --expected-failures, exit 1 when a test outside the list fails,
 //    and list the tests that pass but are still listed.
-#include "api/Model.h"
-#include "codegen/Executor.h"
+#include "api/OnnxTestFolder.h"
 #include "frontend/onnx/OnnxImporter.h"
-#include "passes/Pass.h"
 
 #include "onnx/onnx_pb.h"
 
@@ -55,11 +55,6 @@ static cl::opt<std::string> WriteFailures("write-failures",
                                           cl::desc("write the failing tests as an expected-failures file"));
 static cl::opt<std::string> WriteDoc("write-doc", cl::desc("write the supported-ops page (markdown)"));
 static cl::opt<bool> Verbose("v", cl::desc("print every failure's reason"));
-static cl::opt<std::string> Path(
-    "path",
-    cl::desc("public: dlc::Model, every input at run time (what users get); "
-             "bind: inputs that feed shape-like operands bound at import"),
-    cl::init("bind"));
 static cl::opt<bool> NoSpecialize(
     "no-specialize",
     cl::desc("public path without compiling per run-time value (the "
@@ -85,96 +80,9 @@ std::string shortMsg(std::string S) {
   return S.size() > 400 ? S.substr(0, 400) + "..." : S;
 }
 
-llvm::Error compare(const Tensor &Got, const Tensor &Want, unsigned K) {
-  std::string O = "output " + std::to_string(K);
-  if (Got.elem() != Want.elem() || Got.shape() != Want.shape())
-    return makeError(O + " is " + Got.type().str() + ", expected " +
-                     Want.type().str());
-  if (Want.elem() == DType::Str) {
-    for (int64_t I = 0; I < Want.numElements(); ++I)
-      if (Got.strings()[I] != Want.strings()[I])
-        return makeError(O + " element " + std::to_string(I) + " is \"" +
-                         Got.strings()[I] + "\", expected \"" +
-                         Want.strings()[I] + "\"");
-    return llvm::Error::success();
-  }
-  for (int64_t I = 0; I < Want.numElements(); ++I) {
-    bool Ok;
-    if (isNarrow(Want.elem())) {
-      Ok = Got.data()[I] == Want.data()[I]; // bit-exact codes
-    } else if (isFloat(Want.elem())) {
-      double A = Got.getF(I), E = Want.getF(I);
-      Ok = (std::isnan(A) && std::isnan(E)) || A == E ||
-           std::fabs(A - E) <= 1e-7 + 1e-3 * std::fabs(E);
-    } else {
-      Ok = Got.getI(I) == Want.getI(I);
-    }
-    if (!Ok)
-      return makeError(O + " element " + std::to_string(I) + " is " +
-                       std::to_string(Got.getF(I)) + ", expected " +
-                       std::to_string(Want.getF(I)));
-  }
-  return llvm::Error::success();
-}
-
-/// The test's data sets in order: per set, its inputs (null: left out) and
-/// the folder.
-llvm::Error forEachDataSet(
-    const Case &C, const onnx::ModelProto &MP,
-    llvm::function_ref<llvm::Error(const std::string &SetDir,
-                                   std::map<std::string, Tensor> &Inputs)>
-        Fn) {
-  std::vector<std::string> InNames;
-  llvm::StringSet<> Inits, NotTensors;
-  for (const auto &I : MP.graph().initializer())
-    Inits.insert(I.name());
-  for (const auto &I : MP.graph().input())
-    if (!Inits.count(I.name())) {
-      InNames.push_back(I.name());
-      if (!I.type().has_tensor_type())
-        NotTensors.insert(I.name());
-    }
-  for (unsigned Set = 0;; ++Set) {
-    std::string SetDir = C.Dir + "/test_data_set_" + std::to_string(Set);
-    if (!llvm::sys::fs::is_directory(SetDir)) {
-      if (Set == 0)
-        return makeError("no test_data_set_0");
-      return llvm::Error::success();
-    }
-    std::map<std::string, Tensor> Inputs;
-    for (size_t K = 0; K < InNames.size(); ++K) {
-      std::string F = SetDir + "/input_" + std::to_string(K) + ".pb";
-      if (!llvm::sys::fs::exists(F) || NotTensors.count(InNames[K]))
-        continue; // an optional input left out, or not a tensor
-      auto T = readOnnxTensorFile(F);
-      if (!T)
-        return T.takeError();
-      Inputs[InNames[K]] = std::move(*T);
-    }
-    if (auto E = Fn(SetDir, Inputs))
-      return E;
-  }
-}
-
-llvm::Error compareAll(const std::vector<Tensor> &Out, unsigned NOut,
-                       const std::string &SetDir) {
-  if (Out.size() != NOut)
-    return makeError("got " + std::to_string(Out.size()) +
-                     " outputs, expected " + std::to_string(NOut));
-  for (unsigned K = 0; K < NOut; ++K) {
-    auto Want = readOnnxTensorFile(SetDir + "/output_" + std::to_string(K) + ".pb");
-    if (!Want)
-      return Want.takeError();
-    if (auto E = compare(Out[K], *Want, K))
-      return E;
-  }
-  return llvm::Error::success();
-}
-
-/// One mode of one test through the public API, as a user runs it: one
-/// dlc::Model per test, every input given at run time.
-llvm::Error runModePublic(const Case &C, const onnx::ModelProto &MP,
-                          bool Dynamic) {
+/// One mode of one test, in a worker process: through the public API, as
+/// `dlc test-onnx` runs it.
+llvm::Error runMode(const Case &C, bool Dynamic) {
   ModelOptions MO;
   MO.Engine = "jit";
   MO.OptLevel = OptLevel;
@@ -182,107 +90,7 @@ llvm::Error runModePublic(const Case &C, const onnx::ModelProto &MP,
   MO.ForceDynamic = Dynamic;
   if (NoSpecialize)
     MO.SpecializationCacheSize = 0;
-  auto M = Model::fromFile(C.Dir + "/model.onnx", MO);
-  if (!M)
-    return M.takeError();
-  return forEachDataSet(C, MP, [&](const std::string &SetDir,
-                                   std::map<std::string, Tensor> &Inputs) {
-    std::vector<Tensor> Args;
-    for (const Port &P : M->inputs()) {
-      auto It = Inputs.find(P.Name);
-      if (It == Inputs.end())
-        return makeError("no data for input '" + P.Name + "'");
-      Args.push_back(It->second);
-    }
-    auto Out = M->run(Args);
-    if (!Out)
-      return Out.takeError();
-    return compareAll(*Out, MP.graph().output_size(), SetDir);
-  });
-}
-
-/// One mode of one test, in a worker process.
-llvm::Error runMode(const Case &C, bool Dynamic) {
-  std::string Model = C.Dir + "/model.onnx";
-  auto Buf = llvm::MemoryBuffer::getFile(Model, false, false);
-  if (!Buf)
-    return makeError("cannot read " + Model);
-  onnx::ModelProto MP;
-  if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
-    return makeError("model does not parse");
-  if (Path == "public")
-    return runModePublic(C, MP, Dynamic);
-  std::vector<std::string> InNames;
-  // Sequence, map and optional inputs hold no TensorProto: they are not
-  // read, so that the importer reports them.
-  llvm::StringSet<> Inits, NotTensors;
-  for (const auto &I : MP.graph().initializer())
-    Inits.insert(I.name());
-  for (const auto &I : MP.graph().input())
-    if (!Inits.count(I.name())) {
-      InNames.push_back(I.name());
-      if (!I.type().has_tensor_type())
-        NotTensors.insert(I.name());
-    }
-  auto ShapeIns = onnxShapeOperandInputs(Model);
-  if (!ShapeIns)
-    return ShapeIns.takeError();
-  for (unsigned Set = 0;; ++Set) {
-    std::string SetDir = C.Dir + "/test_data_set_" + std::to_string(Set);
-    if (!llvm::sys::fs::is_directory(SetDir)) {
-      if (Set == 0)
-        return makeError("no test_data_set_0");
-      return llvm::Error::success();
-    }
-    std::map<std::string, Tensor> Inputs;
-    for (size_t K = 0; K < InNames.size(); ++K) {
-      std::string F = SetDir + "/input_" + std::to_string(K) + ".pb";
-      if (!llvm::sys::fs::exists(F) || NotTensors.count(InNames[K]))
-        continue; // an optional input left out, or not a tensor
-      auto T = readOnnxTensorFile(F);
-      if (!T)
-        return T.takeError();
-      Inputs[InNames[K]] = std::move(*T);
-    }
-    OnnxImportOptions Opts;
-    Opts.ForceDynamic = Dynamic;
-    for (const std::string &N : *ShapeIns)
-      if (Inputs.count(N))
-        Opts.Bind[N] = Inputs[N];
-    auto M = importOnnxFile(Model, Opts);
-    if (!M)
-      return M.takeError();
-    Function &F = *(*M)->Functions.front();
-    PassManager PM;
-    if (auto E = PM.addPipeline(optimizePipeline()))
-      return E;
-    if (auto E = PM.run(**M))
-      return E;
-    auto CF = CompiledFunction::compile(F, OptLevel, 1);
-    if (!CF)
-      return CF.takeError();
-    std::vector<Tensor> Args;
-    for (auto &V : F.Inputs) {
-      auto It = Inputs.find(V->Name);
-      if (It == Inputs.end())
-        return makeError("no data for input '" + V->Name + "'");
-      Args.push_back(It->second);
-    }
-    auto Out = (*CF)->run(Args);
-    if (!Out)
-      return Out.takeError();
-    unsigned NOut = MP.graph().output_size();
-    if (Out->size() != NOut)
-      return makeError("got " + std::to_string(Out->size()) + " outputs, expected " +
-                       std::to_string(NOut));
-    for (unsigned K = 0; K < NOut; ++K) {
-      auto Want = readOnnxTensorFile(SetDir + "/output_" + std::to_string(K) + ".pb");
-      if (!Want)
-        return Want.takeError();
-      if (auto E = compare((*Out)[K], *Want, K))
-        return E;
-    }
-  }
+  return runOnnxTestFolder(C.Dir, MO);
 }
 
 /// Worker: runs both modes and writes "P|F<reason>\n" per mode to Fd.
@@ -401,10 +209,6 @@ void writeDocImpl(const std::vector<std::pair<std::vector<std::string>,
 
 int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "ONNX backend conformance runner\n");
-  if (Path != "public" && Path != "bind") {
-    llvm::errs() << "onnx-conformance: --path must be 'public' or 'bind'\n";
-    return 2;
-  }
   if (!llvm::sys::fs::is_directory(DataDir)) {
     llvm::outs() << "onnx-conformance: no test data at '" << DataDir
                  << "' (set DLC_ONNX_TEST_DATA); skipping\n";
@@ -509,8 +313,9 @@ int main(int argc, char **argv) {
   if (!Expected.empty())
     llvm::outs() << Unexpected << " unexpected failure(s), " << StillListed
                  << " listed test(s) now passing\n";
-  llvm::outs() << llvm::format("wall time %.1f s with %u jobs, %s path\n",
-                               Secs, unsigned(Jobs), Path.c_str());
+  llvm::outs() << llvm::format("wall time %.1f s with %u jobs%s\n", Secs,
+                               unsigned(Jobs),
+                               NoSpecialize ? ", no specialization" : "");
   llvm::outs() << "TOTAL";
   for (llvm::StringRef S : SuiteList) {
     unsigned N = 0, P[2] = {0, 0};

@@ -36,6 +36,15 @@ struct RunOptions {
 };
 int runCommand(const RunOptions &Opts);
 
+/// `dlc test-onnx DIR...`: ONNX test folders through dlc::Model.
+struct TestOnnxOptions {
+  std::vector<std::string> Dirs; // test folders, or folders of them
+  std::string Engine = "jit";
+  unsigned OptLevel = 3, Threads = 0;
+  bool Dynamic = false; // every input dim unknown
+};
+int testOnnxCommand(const TestOnnxOptions &Opts);
+
 struct CompileOptions {
   std::string Model, Output = "-";
   std::string Emit; // empty: an AOT library or object, from -o's extension

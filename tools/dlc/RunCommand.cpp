@@ -1,6 +1,10 @@
-// `dlc run`: loads a model, optimizes it, runs it on .npy inputs (or seeded
-// random ones) and writes one .npy per output.
+// `dlc run`: loads a model, optimizes it, runs it on .npy or ONNX TensorProto
+// (.pb) inputs (or seeded random ones) and writes one .npy per output. ONNX
+// models whose inputs feed shape-like operands run through dlc::Model, which
+// compiles them for the values given.
 #include "Commands.h"
+
+#include "api/Model.h"
 
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
@@ -11,6 +15,7 @@
 #include "passes/Pass.h"
 #include "runtime/Npy.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -76,7 +81,21 @@ static llvm::Expected<std::unique_ptr<Module>> loadModel(llvm::StringRef Path) {
   return loadModelFile(Path); // IR text or ONNX
 }
 
-static llvm::Expected<Tensor> loadInput(const Value &In, llvm::StringRef File) {
+/// In is a Value or a Port (a name and a type).
+template <typename PortT>
+static llvm::Expected<Tensor> loadInput(const PortT &In, llvm::StringRef File) {
+  if (File.ends_with(".pb")) { // an onnx.TensorProto
+    auto T = readOnnxTensorFile(File);
+    if (!T)
+      return makeError("input '" + In.Name + "': " +
+                       llvm::toString(T.takeError()));
+    if (T->elem() != In.Type.elem())
+      return makeError("input '" + In.Name + "' must be " +
+                       dtypeName(In.Type.elem()) + " (" + In.Type.str() +
+                       "), but '" + File + "' holds " +
+                       dtypeName(T->elem()));
+    return T;
+  }
   rt::NpyArray A;
   std::string Err;
   if (!rt::readNpy(File.str(), A, Err))
@@ -96,7 +115,8 @@ static llvm::Expected<Tensor> loadInput(const Value &In, llvm::StringRef File) {
   return X;
 }
 
-static llvm::Expected<Tensor> randomInput(const Value &In,
+template <typename PortT>
+static llvm::Expected<Tensor> randomInput(const PortT &In,
                                           const llvm::StringMap<int64_t> &Dims,
                                           unsigned Seed, unsigned Index) {
   llvm::SmallVector<int64_t, 4> Sizes;
@@ -152,40 +172,80 @@ static void printPreview(llvm::StringRef Name, const Tensor &T) {
   llvm::outs() << (T.numElements() > N ? ", ...]\n" : "]\n");
 }
 
+/// An ONNX model whose graph inputs feed shape-like operands that the
+/// importer needs as constants: dlc::Model compiles it for the values each
+/// run gives. Else the import error E.
+static llvm::Expected<Model> specializedModel(const RunOptions &Opts,
+                                              llvm::Error E) {
+  auto Spec = onnxShapeOperandInputs(Opts.Model);
+  if (!Spec || Spec->empty()) {
+    if (!Spec)
+      llvm::consumeError(Spec.takeError());
+    return std::move(E);
+  }
+  llvm::consumeError(std::move(E));
+  if (Opts.PrintIR || Opts.PrintLLVM || !Opts.MaxMemory.empty())
+    return makeError("--print-ir, --print-llvm and --max-memory need a model "
+                     "compiled before its inputs are known, but this one is "
+                     "compiled for the values of input(s) " +
+                     llvm::join(*Spec, ", ") + " at run time");
+  ModelOptions MO;
+  MO.Engine = Opts.Engine;
+  MO.OptLevel = Opts.OptLevel;
+  MO.Threads = Opts.Threads;
+  return Model::fromFile(Opts.Model, MO);
+}
+
 static llvm::Error run(const RunOptions &Opts) {
   auto M = loadModel(Opts.Model);
-  if (!M)
-    return M.takeError();
-  Function *F = (*M)->lookup("main");
-  if (!F) {
-    if ((*M)->Functions.empty())
-      return makeError("model '" + Opts.Model + "' has no function");
-    F = (*M)->Functions.front().get();
-  }
-  PassManager PM;
-  if (auto E = PM.addPipeline(optimizePipeline()))
-    return E;
-  if (auto E = PM.run(**M))
-    return E;
-  if (Opts.PrintIR) {
-    PrintOptions PO;
-    PO.ElideTensorsAbove = WeightsInlineLimit;
-    llvm::outs() << ElidedWeightsNote;
-    printFunction(*F, llvm::outs(), PO);
+  std::optional<Model> SM; // set: compiled per value of some inputs
+  Function *F = nullptr;
+  std::vector<Port> Ins;
+  std::vector<std::string> OutNames;
+  if (!M) {
+    auto S = specializedModel(Opts, M.takeError());
+    if (!S)
+      return S.takeError();
+    SM.emplace(std::move(*S));
+    Ins = SM->inputs();
+    for (const Port &P : SM->outputs())
+      OutNames.push_back(P.Name);
+  } else {
+    F = (*M)->lookup("main");
+    if (!F) {
+      if ((*M)->Functions.empty())
+        return makeError("model '" + Opts.Model + "' has no function");
+      F = (*M)->Functions.front().get();
+    }
+    PassManager PM;
+    if (auto E = PM.addPipeline(optimizePipeline()))
+      return E;
+    if (auto E = PM.run(**M))
+      return E;
+    if (Opts.PrintIR) {
+      PrintOptions PO;
+      PO.ElideTensorsAbove = WeightsInlineLimit;
+      llvm::outs() << ElidedWeightsNote;
+      printFunction(*F, llvm::outs(), PO);
+    }
+    for (auto &V : F->Inputs)
+      Ins.push_back({V->Name, V->Type});
+    OutNames = F->OutputNames;
   }
 
   llvm::StringMap<std::string> Files;
   for (const std::string &S : Opts.Inputs) {
     auto [Name, File] = llvm::StringRef(S).split('=');
     if (File.empty())
-      return makeError("--input expects NAME=FILE.npy, got '" + S + "'");
+      return makeError("--input expects NAME=FILE.npy or NAME=FILE.pb, got '" +
+                       S + "'");
     if (!Files.try_emplace(Name, File.str()).second)
       return makeError("--input " + Name + " is given twice");
   }
   for (auto &KV : Files) {
     bool Known = false;
-    for (auto &In : F->Inputs)
-      Known |= In->Name == KV.getKey();
+    for (const Port &In : Ins)
+      Known |= In.Name == KV.getKey();
     if (!Known)
       return makeError("model has no input named '" + KV.getKey() + "'");
   }
@@ -196,8 +256,8 @@ static llvm::Error run(const RunOptions &Opts) {
     if (Size.getAsInteger(10, N) || N < 0)
       return makeError("--dim expects SYM=SIZE, got '" + S + "'");
     bool Known = false;
-    for (auto &In : F->Inputs)
-      for (const Dim &D : In->Type.dims())
+    for (const Port &In : Ins)
+      for (const Dim &D : In.Type.dims())
         Known |= D.isSymbol() && D.sym() == Sym;
     if (!Known)
       return makeError("--dim " + Sym + ": the model's inputs have no "
@@ -206,9 +266,9 @@ static llvm::Error run(const RunOptions &Opts) {
   }
   // Inputs from files first: their sizes also fix symbolic dims for the
   // random ones.
-  std::vector<std::optional<Tensor>> Loaded(F->Inputs.size());
-  for (size_t I = 0; I < F->Inputs.size(); ++I) {
-    const Value &In = *F->Inputs[I];
+  std::vector<std::optional<Tensor>> Loaded(Ins.size());
+  for (size_t I = 0; I < Ins.size(); ++I) {
+    const Port &In = Ins[I];
     auto It = Files.find(In.Name);
     if (It == Files.end())
       continue;
@@ -221,8 +281,8 @@ static llvm::Error run(const RunOptions &Opts) {
     Loaded[I] = std::move(*T);
   }
   std::vector<Tensor> Inputs;
-  for (size_t I = 0; I < F->Inputs.size(); ++I) {
-    const Value &In = *F->Inputs[I];
+  for (size_t I = 0; I < Ins.size(); ++I) {
+    const Port &In = Ins[I];
     if (Loaded[I]) {
       Inputs.push_back(std::move(*Loaded[I]));
       continue;
@@ -247,7 +307,9 @@ static llvm::Error run(const RunOptions &Opts) {
     MaxMemory = *B;
   }
   llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
-  if (Opts.Engine == "jit") {
+  if (SM) {
+    Outs = SM->run(Inputs);
+  } else if (Opts.Engine == "jit") {
     JitOptions JO;
     JO.OptLevel = Opts.OptLevel;
     JO.Threads = Opts.Threads;
@@ -280,14 +342,14 @@ static llvm::Error run(const RunOptions &Opts) {
     if (Opts.OutDir.empty())
       break;
     if (!npyDescr((*Outs)[I].elem()))
-      return makeError("output '" + F->OutputNames[I] + "' has type " +
+      return makeError("output '" + OutNames[I] + "' has type " +
                        dtypeName((*Outs)[I].elem()) +
                        ", which .npy cannot hold; nothing was written");
-    auto [It, New] = FileOwner.try_emplace(sanitize(F->OutputNames[I]),
-                                           F->OutputNames[I]);
+    auto [It, New] = FileOwner.try_emplace(sanitize(OutNames[I]),
+                                           OutNames[I]);
     if (!New)
       return makeError("outputs '" + It->second + "' and '" +
-                       F->OutputNames[I] + "' would both be written to " +
+                       OutNames[I] + "' would both be written to " +
                        It->getKey() + ".npy; nothing was written");
   }
   if (!Opts.OutDir.empty())
@@ -295,13 +357,13 @@ static llvm::Error run(const RunOptions &Opts) {
       return makeError("cannot create '" + Opts.OutDir + "': " + EC.message());
   for (size_t I = 0; I < Outs->size(); ++I) {
     const Tensor &T = (*Outs)[I];
-    printPreview(F->OutputNames[I], T);
+    printPreview(OutNames[I], T);
     if (Opts.OutDir.empty())
       continue;
     const char *Descr = npyDescr(T.elem());
     rt::NpyArray A{Descr, {T.shape().begin(), T.shape().end()}, T.bytes()};
     llvm::SmallString<128> Path(Opts.OutDir);
-    llvm::sys::path::append(Path, sanitize(F->OutputNames[I]) + ".npy");
+    llvm::sys::path::append(Path, sanitize(OutNames[I]) + ".npy");
     std::string Err;
     if (!rt::writeNpy(Path.str().str(), A, Err))
       return makeError(Err);

@@ -22,7 +22,7 @@ static cl::opt<bool> Markdown("markdown",
 static cl::SubCommand RunCmd("run", "Run a model on .npy inputs");
 static cl::opt<std::string> RunModel(cl::Positional, cl::desc("<model.dlc>"),
                                      cl::Required, cl::sub(RunCmd));
-static cl::list<std::string> RunInputs("input", cl::desc("NAME=FILE.npy"),
+static cl::list<std::string> RunInputs("input", cl::desc("NAME=FILE.npy, or NAME=FILE.pb (onnx.TensorProto)"),
                                        cl::sub(RunCmd));
 static cl::opt<std::string> RunOut("out",
                                    cl::desc("Write DIR/<output>.npy per output"),
@@ -219,6 +219,25 @@ static cl::opt<std::string> BenchEngine(
              "op, else the interpreter)"),
     cl::init("jit"), cl::sub(BenchCmd));
 
+static cl::SubCommand TestOnnxCmd(
+    "test-onnx", "Run ONNX test folders (model.onnx + test_data_set_N) and "
+                 "compare with their expected outputs");
+static cl::list<std::string> TestOnnxDirs(
+    cl::Positional, cl::desc("<test folder or folder of tests>..."),
+    cl::OneOrMore, cl::sub(TestOnnxCmd));
+static cl::opt<std::string> TestOnnxEngine(
+    "engine", cl::desc("jit (default), interp or auto"), cl::init("jit"),
+    cl::sub(TestOnnxCmd));
+static cl::opt<unsigned> TestOnnxOpt("O", cl::desc("JIT optimization level 0-3"),
+                                     cl::init(1), cl::Prefix,
+                                     cl::sub(TestOnnxCmd));
+static cl::opt<unsigned> TestOnnxThreads(
+    "threads", cl::desc("Threads (default: every hardware thread)"),
+    cl::init(0), cl::sub(TestOnnxCmd));
+static cl::opt<bool> TestOnnxDynamic(
+    "dynamic", cl::desc("Make every input dim unknown ('?')"),
+    cl::sub(TestOnnxCmd));
+
 static cl::SubCommand SummaryCmd(
     "summary", "Print a model's ops with output shapes, parameters and FLOPs");
 static cl::opt<std::string> SummaryModel(cl::Positional,
@@ -278,6 +297,7 @@ int main(int argc, char **argv) {
       "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR] "
       "[--engine=jit|interp]\n"
       "  dlc bench MODEL [--batch B] [--runs R] [--threads T]\n"
+      "  dlc test-onnx DIR... [--dynamic] [--engine=jit|interp|auto]\n"
       "  dlc train (MODEL.dlc | MODEL.onnx | --model NAME) "
       "[--data fashion-mnist[:DIR]] [--loss L] [--optimizer O] [--lr X] "
       "[--epochs E] [--batch B] [-o OUT.dlc|OUT.onnx]\n"
@@ -309,6 +329,15 @@ int main(int argc, char **argv) {
     O.CacheDir = CacheDir;
     O.Profile = RunProfile;
     return runCommand(O);
+  }
+  if (TestOnnxCmd) {
+    TestOnnxOptions O;
+    O.Dirs.assign(TestOnnxDirs.begin(), TestOnnxDirs.end());
+    O.Engine = TestOnnxEngine;
+    O.OptLevel = std::min(3u, TestOnnxOpt.getValue());
+    O.Threads = TestOnnxThreads;
+    O.Dynamic = TestOnnxDynamic;
+    return testOnnxCommand(O);
   }
   if (CompileCmd) {
     CompileOptions O;
