@@ -18,3 +18,8 @@ config.substitutions.append(("%dlc_bin", config.dlc_binary_dir))
 # The real Fashion-MNIST files come from Debian's dataset-fashion-mnist.
 if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
     config.available_features.add("fashion-mnist")
+
+# The ASan + UBSan build (scripts/sanitize.sh): some tests cannot apply
+# there (a ulimit -v, for instance, under ASan's address-space reservation).
+if getattr(config, "dlc_sanitize", "OFF") in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("asan")
