@@ -8,6 +8,7 @@ PKGS=(
   llvm-19-dev llvm-19-tools libzstd-dev zlib1g-dev libedit-dev libxml2-dev libffi-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev ccache
+  clang-19 libclang-rt-19-dev
   dataset-fashion-mnist
 )
 
