@@ -8,6 +8,7 @@ PKGS=(
   llvm-19-dev llvm-19-tools libzstd-dev zlib1g-dev libedit-dev libxml2-dev libffi-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev ccache
+  clang-19 libclang-rt-19-dev
   dataset-fashion-mnist
   graphviz
   pybind11-dev python3-dev python3-numpy python3-pytest

@@ -27,3 +27,7 @@ onnx_data = os.path.join(config.dlc_source_dir, "..", "shared", "onnx-backend-te
 if os.path.isdir(os.path.join(onnx_data, "node")):
     config.available_features.add("onnx-data")
 config.substitutions.append(("%onnx_data", onnx_data))
+# The ASan + UBSan build (scripts/sanitize.sh): some tests cannot apply
+# there (a ulimit -v, for instance, under ASan's address-space reservation).
+if getattr(config, "dlc_sanitize", "OFF") in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("asan")

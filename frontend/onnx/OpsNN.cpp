@@ -6,6 +6,17 @@
 using namespace dlc;
 using namespace dlc::onnximp;
 
+/// Fails unless every entry of V (attribute Name) is positive.
+static bool positive(NodeContext &C, llvm::ArrayRef<int64_t> V,
+                     llvm::StringRef Name) {
+  for (int64_t X : V)
+    if (X <= 0) {
+      C.fail(Name + " must be positive, got " + llvm::Twine(X));
+      return false;
+    }
+  return true;
+}
+
 /// Explicit pads (begins then ends) for a sliding window over X's spatial
 /// dims; auto_pad SAME_* with a stride other than 1 needs static spatial
 /// sizes.
@@ -14,6 +25,8 @@ windowPads(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Kernel,
            llvm::ArrayRef<int64_t> Strides, llvm::ArrayRef<int64_t> Dil) {
   std::string Auto = C.attrStr("auto_pad", "NOTSET");
   size_t S = Kernel.size();
+  if (!positive(C, Strides, "strides") || !positive(C, Dil, "dilations"))
+    return std::nullopt;
   if (Auto == "NOTSET") {
     std::vector<int64_t> P = C.attrInts("pads");
     if (P.empty())
@@ -116,7 +129,7 @@ static void convTranspose(NodeContext &C) {
   auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
   auto OutPad = C.attrInts("output_padding");
   std::vector<int64_t> P = C.attrInts("pads");
-  if (C.failed())
+  if (C.failed() || !positive(C, St, "strides") || !positive(C, Dl, "dilations"))
     return;
   if (P.empty())
     P.assign(2 * S, 0);

@@ -5,6 +5,9 @@
 # outputs with `dlc run` (the JIT, and the reference interpreter).
 # Usage: aot.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
+# $DLC_CC: the C compiler driver (the sanitizer build sets one that links
+# the sanitizer runtimes); cc by default.
+CC=${DLC_CC:-cc}
 build=$1 src=$2
 dlc=$build/tools/dlc
 rtdir=$(dirname "$(ls "$build"/exec/libdlc_runtime.so)")
@@ -37,7 +40,7 @@ check() {
 # batch sizes; --threads sets its default thread count.
 "$dlc" compile "$src/examples/mnist_cnn.dlc" -o "$work/cnn.so" --threads 2
 grep -q '#define CNN_INPUT0_SHAPE {-1, 1, 28, 28}' "$work/cnn.h"
-cc "${cflags[@]}" -DMODEL=cnn -DMODEL_UPPER=CNN -DMODEL_HEADER='"cnn.h"' \
+$CC "${cflags[@]}" -DMODEL=cnn -DMODEL_UPPER=CNN -DMODEL_HEADER='"cnn.h"' \
   "$src/examples/aot/main.c" "$work/cnn.so" -Wl,-rpath,"$work" \
   -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime -lm -o "$work/cnn_so"
 check cnn_so "$src/examples/mnist_cnn.dlc" 1 images probs label
@@ -50,9 +53,9 @@ if [ ! -f "$conv" ]; then
   echo "aot.sh: $conv is missing"; exit 1
 fi
 "$dlc" compile "$conv" -o "$work/conv2d.o" --name torch_conv -O2
-cc "${cflags[@]}" -DMODEL=torch_conv -DMODEL_UPPER=TORCH_CONV \
+$CC "${cflags[@]}" -DMODEL=torch_conv -DMODEL_UPPER=TORCH_CONV \
   -DMODEL_HEADER='"conv2d.h"' -c "$src/examples/aot/main.c" -o "$work/main.o"
-cc "$work/main.o" "$work/conv2d.o" -L"$rtdir" -Wl,-rpath,"$rtdir" \
+$CC "$work/main.o" "$work/conv2d.o" -L"$rtdir" -Wl,-rpath,"$rtdir" \
   -ldlc_runtime -lm -o "$work/conv_o"
 nm "$work/conv2d.o" | grep -q ' T torch_conv_run$'
 if nm "$work/conv2d.o" | grep -q ' T .*_k0_'; then
@@ -64,7 +67,7 @@ check conv_o "$conv" 3 "$in" "$out"
 # A shape read by value at run time (reshape to [N * 2, -1]): the runtime
 # library evaluates it when it plans each batch size.
 "$dlc" compile "$src/test/aot/Inputs/by-value.dlc" -o "$work/byval.so"
-cc "${cflags[@]}" -DMODEL=byval -DMODEL_UPPER=BYVAL -DMODEL_HEADER='"byval.h"' \
+$CC "${cflags[@]}" -DMODEL=byval -DMODEL_UPPER=BYVAL -DMODEL_HEADER='"byval.h"' \
   "$src/examples/aot/main.c" "$work/byval.so" -Wl,-rpath,"$work" \
   -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime -lm -o "$work/byval_so"
 check byval_so "$src/test/aot/Inputs/by-value.dlc" 2 x y

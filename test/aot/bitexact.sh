@@ -6,6 +6,9 @@
 # it was made from. Also checks that the runtime refuses an older image ABI.
 # Usage: bitexact.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
+# $DLC_CC: the C compiler driver (the sanitizer build sets one that links
+# the sanitizer runtimes); cc by default.
+CC=${DLC_CC:-cc}
 build=$1 src=$2
 dlc=$build/tools/dlc
 rtdir=$(dirname "$(ls "$build"/exec/libdlc_runtime.so)")
@@ -51,7 +54,7 @@ mkdir -p "$work/expect" "$work/out"
 cp "$src/test/aot/Inputs/special.dlc" "$work/"
 
 "$dlc" compile "$work/special.dlc" -o "$work/special.so"
-cc -std=c99 -Wall -Werror -I"$src/exec" -I"$work" "$src/test/aot/bitexact.c" \
+$CC -std=c99 -Wall -Werror -I"$src/exec" -I"$work" "$src/test/aot/bitexact.c" \
   "$work/special.so" -Wl,-rpath,"$work" -L"$rtdir" -Wl,-rpath,"$rtdir" \
   -ldlc_runtime -o "$work/bitexact"
 "$work/bitexact" "$work/out"

@@ -9,7 +9,7 @@ dlc=$build/tools/dlc
 rtdir=$(dirname "$(ls "$build"/exec/libdlc_runtime.so)")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-CC=${CC:-cc}
+CC=${DLC_CC:-cc}
 "$dlc" compile "$src/examples/mnist_cnn.dlc" -o "$work/cnn.so"
 $CC -std=c99 -Wall -Werror -I"$src/exec" -I"$work" "$src/test/aot/guarded.c" \
   "$work/cnn.so" -Wl,-rpath,"$work" -L"$rtdir" -Wl,-rpath,"$rtdir" \

@@ -4,12 +4,16 @@
 # output; then compiles a model ahead of time with the installed dlc and
 # builds examples/aot against the installed runtime. Usage: embed.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
+# $DLC_CC: the C compiler driver (the sanitizer build sets one that links
+# the sanitizer runtimes); cc by default.
+CC=${DLC_CC:-cc}
 build=$1 src=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$src/examples/embed" -B "$work/app" -G Ninja \
-  -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release \
+  ${DLC_CMAKE_ARGS:-} >/dev/null
 ninja -C "$work/app" >/dev/null
 out=$("$work/app/embed_model")
 echo "$out"
@@ -28,7 +32,7 @@ fi
   -o "$work/tiny.so"
 readelf -d "$work/tiny.so" | grep -q "NEEDED.*libdlc_runtime.so"
 readelf -d "$work/tiny.so" | grep -q "R.*PATH.*$work/prefix/lib"
-cc -std=c99 -Wall -Werror -I"$work" -I"$work/prefix/include" -DMODEL=tiny \
+$CC -std=c99 -Wall -Werror -I"$work" -I"$work/prefix/include" -DMODEL=tiny \
   -DMODEL_UPPER=TINY -DMODEL_HEADER='"tiny.h"' "$src/examples/aot/main.c" \
   "$work/tiny.so" -Wl,-rpath,"$work" -L"$work/prefix/lib" -Wl,-rpath,"$work/prefix/lib" \
   -ldlc_runtime -lm -o "$work/tiny_demo"

@@ -114,6 +114,28 @@ TEST(OnnxMalformed, SamePoolingOnTooLowRank) {
   }
 }
 
+TEST(OnnxMalformed, ZeroStrideOrDilation) {
+  // Found by the onnx fuzzer: SAME padding divided by a zero stride.
+  for (const char *Attr : {"strides", "dilations"})
+    for (const char *Op : {"AveragePool", "MaxPool", "Conv", "ConvTranspose"}) {
+      SCOPED_TRACE(std::string(Op) + " " + Attr);
+      onnx::ModelProto M = baseModel();
+      auto &G = *M.mutable_graph();
+      addTensorInput(G, "x", {1, 1, 4, 4});
+      addTensorInput(G, "w", {1, 1, 3, 3});
+      bool Weighted = std::string(Op).find("Conv") == 0;
+      auto *N = addNode(G, Op, Weighted ? std::vector<std::string>{"x", "w"}
+                                        : std::vector<std::string>{"x"},
+                        {"y"}, "win");
+      if (!Weighted)
+        intsAttr(N, "kernel_shape", {3, 3});
+      intsAttr(N, Attr, {0, 1});
+      strAttr(N, "auto_pad", "SAME_UPPER");
+      G.add_output()->set_name("y");
+      expectError(M, "win", Op, std::string(Attr) + " must be positive, got 0");
+    }
+}
+
 TEST(OnnxMalformed, ConvSameOnTooLowRank) {
   onnx::ModelProto M = baseModel();
   auto &G = *M.mutable_graph();
