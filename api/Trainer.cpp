@@ -4,6 +4,8 @@
 // step copies nothing but the batch.
 #include "api/Trainer.h"
 
+#include "api/Device.h"
+
 #include "codegen/Executor.h"
 #include "interp/Interpreter.h"
 #include "passes/Pass.h"
@@ -18,8 +20,11 @@ struct Trainer::Impl {
   const Function *StepF = nullptr, *EvalF = nullptr, *PredictF = nullptr;
   std::unique_ptr<CompiledFunction> StepC, EvalC, PredictC;
   /// The step's inputs [x, labels, params..., state..., step]; the
-  /// parameters and state live here between steps.
+  /// parameters and state live here between steps (on a GPU: in GArgs,
+  /// on the device, and Args keeps only the batch and the step).
   std::vector<Tensor> Args;
+  std::unique_ptr<GpuExecutable> StepG, EvalG, PredictG;
+  std::vector<GpuTensor> GArgs;
   size_t NumParams = 0;
   int64_t Steps = 0;
 
@@ -43,6 +48,12 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   if (Opts.Engine != "jit" && Opts.Engine != "interp")
     return makeError("engine must be \"jit\" or \"interp\", got \"" +
                      Opts.Engine + "\"");
+  auto Device = parseDevice(Opts.Device);
+  if (!Device)
+    return Device.takeError();
+  if (*Device != DeviceKind::Cpu && Opts.Engine != "jit")
+    return makeError("engine \"interp\" runs on the CPU only: use device "
+                     "\"cpu\" or engine \"jit\"");
   auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed,
                                Opts.BatchNormMomentum);
   if (!G)
@@ -65,7 +76,18 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   I->StepF = I->Exec->Functions[0].get();
   I->EvalF = I->Exec->Functions[1].get();
   I->PredictF = I->Exec->Functions[2].get();
-  if (Opts.Engine == "jit") {
+  if (*Device != DeviceKind::Cpu) {
+    auto Mem = gpuMemory(*Device);
+    if (!Mem)
+      return Mem.takeError();
+    for (auto [F, G] : {std::pair{I->StepF, &I->StepG}, {I->EvalF, &I->EvalG},
+                        {I->PredictF, &I->PredictG}}) {
+      auto Compiled = compileForGpu(*F, *Device, Opts.OptLevel, *Mem);
+      if (!Compiled)
+        return Compiled.takeError();
+      *G = std::move(*Compiled);
+    }
+  } else if (Opts.Engine == "jit") {
     for (auto [F, C] : {std::pair{I->StepF, &I->StepC}, {I->EvalF, &I->EvalC},
                         {I->PredictF, &I->PredictC}}) {
       auto Compiled = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
@@ -84,6 +106,16 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
     I->Args.push_back(std::move(Zero));
   }
   I->Args.push_back(Tensor(DType::I64, {}));
+  if (I->StepG) { // parameters and state move to the device
+    I->GArgs.resize(I->Args.size());
+    for (size_t K = 2; K + 1 < I->Args.size(); ++K) {
+      auto D = I->StepG->upload(I->Args[K]);
+      if (!D)
+        return D.takeError();
+      I->GArgs[K] = std::move(*D);
+      I->Args[K] = Tensor();
+    }
+  }
   return Trainer(std::move(I));
 }
 
@@ -126,6 +158,23 @@ llvm::Expected<StepResult> Trainer::step(const Tensor &X, const Tensor &Labels) 
   P->Args[0] = X;
   P->Args[1] = std::move(*L);
   P->Args.back().setI(0, P->Steps);
+  if (P->StepG) {
+    std::vector<GpuTensor> In = P->GArgs;
+    In[0] = std::move(P->Args[0]);
+    In[1] = std::move(P->Args[1]);
+    In.back() = P->Args.back();
+    // Outputs: loss and count to the host, the new state stays.
+    llvm::SmallVector<bool, 16> Keep(P->GArgs.size() - 1, true);
+    Keep[0] = Keep[1] = false;
+    auto Out = P->StepG->run(In, Keep);
+    if (!Out)
+      return Out.takeError();
+    for (size_t I = 2; I < Out->size(); ++I)
+      P->GArgs[I] = std::move((*Out)[I]);
+    ++P->Steps;
+    return StepResult{(*Out)[0].Host.getF(0), (*Out)[1].Host.getI(0),
+                      X.shape()[0]};
+  }
   auto Out = P->run(*P->StepF, P->StepC.get(), P->Args);
   if (!Out)
     return Out.takeError();
@@ -141,6 +190,16 @@ llvm::Expected<StepResult> Trainer::evaluate(const Tensor &X,
   auto L = P->checkLabels(X, Labels);
   if (!L)
     return L.takeError();
+  if (P->EvalG) {
+    std::vector<GpuTensor> In = {X, std::move(*L)};
+    for (size_t I = 0; I < P->NumParams; ++I)
+      In.push_back(P->GArgs[2 + I]);
+    auto Out = P->EvalG->run(In, {});
+    if (!Out)
+      return Out.takeError();
+    return StepResult{(*Out)[0].Host.getF(0), (*Out)[1].Host.getI(0),
+                      X.shape()[0]};
+  }
   std::vector<Tensor> In = {X, std::move(*L)};
   for (size_t I = 0; I < P->NumParams; ++I)
     In.push_back(P->Args[2 + I]);
@@ -151,6 +210,15 @@ llvm::Expected<StepResult> Trainer::evaluate(const Tensor &X,
 }
 
 llvm::Expected<Tensor> Trainer::predict(const Tensor &X) const {
+  if (P->PredictG) {
+    std::vector<GpuTensor> In = {X};
+    for (size_t I = 0; I < P->NumParams; ++I)
+      In.push_back(P->GArgs[2 + I]);
+    auto Out = P->PredictG->run(In, {});
+    if (!Out)
+      return Out.takeError();
+    return std::move((*Out)[0].Host);
+  }
   std::vector<Tensor> In = {X};
   for (size_t I = 0; I < P->NumParams; ++I)
     In.push_back(P->Args[2 + I]);
@@ -160,16 +228,59 @@ llvm::Expected<Tensor> Trainer::predict(const Tensor &X) const {
   return std::move((*Out)[0]);
 }
 
-std::unique_ptr<Module> Trainer::currentModel() const {
+llvm::Expected<std::unique_ptr<Module>> Trainer::trainedModel() const {
   auto M = std::make_unique<Module>();
   M->Functions.push_back(P->Forward->clone(P->Forward->Name));
   Function &F = *M->Functions.back();
-  for (size_t I = 0; I < P->NumParams; ++I)
-    F.ParamInits[I] =
-        Attribute::getTensor(std::make_shared<const Tensor>(P->Args[2 + I]));
-  return M;
+  for (size_t I = 0; I < P->NumParams; ++I) {
+    auto T = std::make_shared<Tensor>(P->Args[2 + I]);
+    if (P->StepG) {
+      auto D = P->StepG->download(P->GArgs[2 + I].Dev);
+      if (!D)
+        return D.takeError();
+      *T = std::move(*D);
+    }
+    F.ParamInits[I] = Attribute::getTensor(std::move(T));
+  }
+  return std::move(M);
+}
+
+std::unique_ptr<Module> Trainer::currentModel() const {
+  auto M = trainedModel();
+  if (!M) {
+    llvm::consumeError(M.takeError());
+    return nullptr;
+  }
+  return std::move(*M);
 }
 
 const Function &Trainer::trainStepFunction() const { return *P->G.Step; }
 int64_t Trainer::stepsDone() const { return P->Steps; }
+
+std::vector<Tensor> Trainer::trainingState() const {
+  // Args: batch, labels, parameters..., state..., step.
+  return std::vector<Tensor>(P->Args.begin() + 2, P->Args.end() - 1);
+}
+
+llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
+                                          int64_t Steps) {
+  size_t Want = P->Args.size() - 3;
+  if (State.size() != Want)
+    return makeError("the training state holds " +
+                     std::to_string(State.size()) + " tensors, this model "
+                     "and optimizer need " + std::to_string(Want));
+  if (Steps < 0)
+    return makeError("the training state's step count is negative");
+  for (size_t I = 0; I < Want; ++I) {
+    const Tensor &Have = P->Args[2 + I];
+    if (State[I].elem() != Have.elem() || State[I].shape() != Have.shape())
+      return makeError("training state tensor " + std::to_string(I) + " is " +
+                       State[I].type().str() + " but " + Have.type().str() +
+                       " was expected (another model or optimizer?)");
+  }
+  for (size_t I = 0; I < Want; ++I)
+    P->Args[2 + I] = std::move(State[I]);
+  P->Steps = Steps;
+  return llvm::Error::success();
+}
 int64_t Trainer::numClasses() const { return P->G.NumClasses; }

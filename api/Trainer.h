@@ -29,6 +29,10 @@ struct TrainerOptions {
   OptimizerConfig Optimizer;
   /// "jit" (default) or "interp" (the reference interpreter, slow: tests).
   std::string Engine = "jit";
+  /// "cpu", "cuda" or "cuda-emu" (see ModelOptions::Device). On a GPU the
+  /// parameters and optimizer state stay in device memory between steps:
+  /// only batches go in and the loss and count come out.
+  std::string Device = "cpu";
   unsigned OptLevel = 3;
   unsigned Threads = 0; // 0: every hardware thread
   /// Seeds dropout masks: step k of a run uses seed Seed + k.
@@ -75,12 +79,23 @@ public:
   llvm::Expected<Tensor> predict(const Tensor &Inputs) const;
 
   /// The forward function with the current weights as parameter initial
-  /// values (to save, export or compile for inference).
+  /// values (to save, export or compile for inference). On a GPU the
+  /// weights are copied back from the device; null if that fails (see
+  /// trainedModel for the error).
   std::unique_ptr<Module> currentModel() const;
+  llvm::Expected<std::unique_ptr<Module>> trainedModel() const;
   /// The training step as graph IR before optimization (for tests, and
   /// `dlc train --print-ir`).
   const Function &trainStepFunction() const;
   int64_t stepsDone() const;
+  /// What training changes: the parameters, then the optimizer state, in
+  /// the step's slot order. With stepsDone() (which seeds dropout), what a
+  /// checkpoint holds to resume bit for bit.
+  std::vector<Tensor> trainingState() const;
+  /// Restores a trainingState() and stepsDone() of a trainer made from the
+  /// same model and options; each tensor is checked (count, element type,
+  /// shape) before anything changes.
+  llvm::Error restoreTrainingState(std::vector<Tensor> State, int64_t Steps);
   /// Number of classes (output's last dim), or 1 for a single column.
   int64_t numClasses() const;
 

@@ -42,12 +42,12 @@ llvm::Expected<LoweredFunction> lowerFunctionForGpu(const Function &F);
 /// CPU (exec/GpuAbi.h: launch geometry and one-block emulation) and the
 /// steps that run them (exec/Steps.h, kernel numbers index entries()). What
 /// a GPU executor loads.
-class GpuProgram {
+class GpuCompilation {
 public:
   /// Host functions at OptLevel; PTX only when T is given.
-  static llvm::Expected<std::unique_ptr<GpuProgram>>
+  static llvm::Expected<std::unique_ptr<GpuCompilation>>
   compile(const Function &F, const GpuTarget *T, unsigned OptLevel = 2);
-  ~GpuProgram();
+  ~GpuCompilation();
 
   const std::string &ptx() const { return Ptx; }
   const std::vector<GpuKernelEntry> &entries() const { return Entries; }
@@ -60,7 +60,7 @@ public:
   KernelFn gridEmulation(unsigned K) const { return Grids[K]; }
 
 private:
-  GpuProgram() = default;
+  GpuCompilation() = default;
   std::unique_ptr<JitModule> Jit;
   std::vector<std::unique_ptr<kir::Kernel>> Kernels;
   std::vector<GpuKernelEntry> Entries;
@@ -90,7 +90,7 @@ public:
 
 private:
   GpuEmulatedFunction() = default;
-  std::unique_ptr<GpuProgram> Program;
+  std::unique_ptr<GpuCompilation> Program;
   std::unique_ptr<Executable> Exec;
 };
 

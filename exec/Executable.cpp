@@ -18,6 +18,7 @@
 //    buffer (plus the shape-only space argument of a fused group), copy the
 //    outputs out, and give the arena back.
 #include "exec/Executable.h"
+#include "runtime/SizeMath.h"
 
 #include "interp/Interpreter.h"
 #include "ir/ShapeInference.h"
@@ -35,9 +36,23 @@ llvm::Expected<std::unique_ptr<Executable>>
 Executable::create(const Function &F, std::vector<LoweredStep> Steps,
                    std::vector<KernelEntry> Kernels, unsigned Threads,
                    HostKernelFn Host) {
+  return build(F, std::move(Steps), std::move(Kernels), Threads, Host, false);
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::createPlanner(const Function &F, std::vector<LoweredStep> Steps,
+                          HostKernelFn Host) {
+  return build(F, std::move(Steps), {}, 1, Host, true);
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::build(const Function &F, std::vector<LoweredStep> Steps,
+                  std::vector<KernelEntry> Kernels, unsigned Threads,
+                  HostKernelFn Host, bool PlanOnly) {
   std::unique_ptr<Executable> X(new Executable());
   X->F = &F;
   X->Host = Host;
+  X->PlanOnly = PlanOnly;
   X->Pool = std::make_unique<rt::ThreadPool>(
       Threads ? Threads : rt::ThreadPool::hardwareThreads());
   for (auto &V : F.Inputs)
@@ -64,8 +79,8 @@ Executable::create(const Function &F, std::vector<LoweredStep> Steps,
         X->LastRead[X->Root.lookup(V)] = I;
       break;
     case LoweredStep::Kind::Kernel:
-      if (S.Kernel < 0 || size_t(S.Kernel) >= Kernels.size() ||
-          !Kernels[S.Kernel].Fn)
+      if (!PlanOnly && (S.Kernel < 0 || size_t(S.Kernel) >= Kernels.size() ||
+                        !Kernels[S.Kernel].Fn))
         return makeError("'@" + F.Name + "': no compiled kernel number " +
                          std::to_string(S.Kernel) + " (there are " +
                          std::to_string(Kernels.size()) + ")");
@@ -100,16 +115,26 @@ Executable::create(const Function &F, std::vector<LoweredStep> Steps,
   return X;
 }
 
-struct Executable::RunPlan {
-  llvm::DenseMap<const Value *, llvm::SmallVector<int64_t, 4>> Shapes;
-  /// Per value: the root whose bytes it uses, after in-place merges.
-  llvm::DenseMap<const Value *, const Value *> Storage;
-  llvm::DenseMap<const Value *, uint64_t> Offset; // per arena root
-  uint64_t ArenaBytes = 0;
-};
+static std::vector<TensorType> typesOf(llvm::ArrayRef<Tensor> In) {
+  std::vector<TensorType> T;
+  T.reserve(In.size());
+  for (const Tensor &X : In)
+    T.push_back(X.type());
+  return T;
+}
 
-/// Checks run-time inputs against the signature and binds symbolic dims.
-static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
+/// "f32[2,3]" for a run-time type.
+static std::string typeText(DType E, llvm::ArrayRef<int64_t> Shape) {
+  std::string S = dtypeName(E).str() + "[";
+  for (size_t I = 0; I < Shape.size(); ++I)
+    S += (I ? "," : "") + std::to_string(Shape[I]);
+  return S + "]";
+}
+
+/// Checks run-time input types against the signature and binds symbolic
+/// dims; looks at no data byte.
+static llvm::Error checkInputSpecs(const Function &F,
+                                   llvm::ArrayRef<InputSpec> In) {
   if (In.size() != F.Inputs.size())
     return makeError("'@" + F.Name + "' takes " +
                      std::to_string(F.Inputs.size()) + " input(s), got " +
@@ -117,18 +142,21 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   llvm::StringMap<std::pair<int64_t, std::string>> Bound;
   for (size_t I = 0; I < In.size(); ++I) {
     const Value &V = *F.Inputs[I];
-    const Tensor &T = In[I];
+    const InputSpec &T = In[I];
     std::string What = "input '" + V.Name + "'";
-    if (T.elem() != V.Type.elem())
+    if (T.Elem != V.Type.elem())
       return makeError(What + " must be " + V.Type.str() + ", got " +
-                       dtypeName(T.elem()));
-    if (T.rank() != V.Type.rank())
+                       dtypeName(T.Elem));
+    if (T.Shape.size() != V.Type.rank())
       return makeError(What + " must have rank " +
                        std::to_string(V.Type.rank()) + " (" + V.Type.str() +
-                       "), got " + T.type().str());
-    for (unsigned D = 0; D < T.rank(); ++D) {
+                       "), got " + typeText(T.Elem, T.Shape));
+    for (unsigned D = 0; D < T.Shape.size(); ++D) {
       const Dim &Want = V.Type.dim(D);
-      int64_t Got = T.shape()[D];
+      int64_t Got = T.Shape[D];
+      if (Got < 0)
+        return makeError(What + " dim " + std::to_string(D) +
+                         " is negative (" + std::to_string(Got) + ")");
       if (Want.isStatic() && Want.size() != Got)
         return makeError(What + " dim " + std::to_string(D) + " must be " +
                          Want.str() + ", got " + std::to_string(Got));
@@ -146,14 +174,34 @@ static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
   return llvm::Error::success();
 }
 
+static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
+  llvm::SmallVector<InputSpec, 4> Specs;
+  for (const Tensor &T : In)
+    Specs.push_back({T.elem(), T.shape()});
+  return checkInputSpecs(F, Specs);
+}
+
 llvm::Error Executable::checkInputs(llvm::ArrayRef<Tensor> Inputs) const {
   return ::checkInputs(*F, Inputs);
 }
 
-/// Gather indices must lie in [-dim, dim): checked before the kernel runs,
-/// which then only normalizes negative ones.
-static llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
-                                      const Tensor &Idx) {
+llvm::Error
+Executable::checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const {
+  return ::checkInputSpecs(*F, Inputs);
+}
+
+llvm::Error Executable::checkInputTypes(llvm::ArrayRef<TensorType> T) const {
+  llvm::SmallVector<llvm::SmallVector<int64_t, 4>, 4> Shapes;
+  llvm::SmallVector<InputSpec, 4> Specs;
+  for (const TensorType &X : T)
+    Shapes.push_back(X.staticSizes());
+  for (size_t I = 0; I < T.size(); ++I)
+    Specs.push_back({T[I].elem(), Shapes[I]});
+  return ::checkInputSpecs(*F, Specs);
+}
+
+llvm::Error dlc::checkGatherIndices(const Operation &Op, int64_t N,
+                                    const Tensor &Idx) {
   for (int64_t I = 0; I < Idx.numElements(); ++I) {
     int64_t V = Idx.getI(I);
     if (V < -N || V >= N)
@@ -165,12 +213,41 @@ static llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
   return llvm::Error::success();
 }
 
+/// Bytes of a tensor; UINT64_MAX when the count overflows (the plan then
+/// refuses the run as out of memory).
 static uint64_t byteSize(DType E, llvm::ArrayRef<int64_t> Shape) {
-  uint64_t N = dtypeSize(E);
-  for (int64_t D : Shape)
-    N *= uint64_t(D);
-  return N;
+  int64_t N;
+  size_t B;
+  if (!productOf(Shape, N) || !bytesOf(N, dtypeSize(E), B))
+    return UINT64_MAX;
+  return B;
 }
+
+/// Calls generated code. Kernels from the JIT or an AOT object carry no
+/// UBSan type signature, so the `function` check is off for this one call.
+#if defined(__clang__)
+__attribute__((no_sanitize("function")))
+#endif
+static void callKernel(KernelFn Fn, const BufferArg *Args, int64_t Chunk,
+                       int64_t Chunks) {
+  Fn(Args, Chunk, Chunks);
+}
+
+/// Names an intermediate with its run-time shape for messages:
+/// "'%h' (f32[64,1000])".
+static std::string describe(const Value *V, llvm::ArrayRef<int64_t> Shape) {
+  std::string S = !V->Name.empty() ? "'%" + V->Name + "'"
+                  : V->Def ? "the result of '" + V->Def->mnemonic().str() + "'"
+                           : std::string("a value");
+  S += " (" + dtypeName(V->Type.elem()).str() + "[";
+  for (size_t I = 0; I < Shape.size(); ++I)
+    S += (I ? "," : "") + std::to_string(Shape[I]);
+  return S + "])";
+}
+
+/// The most bytes of intermediates a plan may ask for (far beyond any
+/// machine, and small enough that the arena placement cannot overflow).
+static constexpr uint64_t MaxPlanBytes = uint64_t(1) << 60;
 
 /// The run-time shape a value of space S has in a group whose space has
 /// shape Full.
@@ -188,13 +265,26 @@ static llvm::SmallVector<int64_t, 4> spaceShape(const FusionPlan &P, Space S,
 
 llvm::Expected<std::shared_ptr<const Executable::RunPlan>>
 Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
+  std::vector<const Tensor *> Contents;
+  for (const Tensor &T : Inputs)
+    Contents.push_back(&T);
+  return planFor(typesOf(Inputs), Contents);
+}
+
+llvm::Expected<std::shared_ptr<const Executable::RunPlan>>
+Executable::planFor(llvm::ArrayRef<TensorType> Types,
+                    llvm::ArrayRef<const Tensor *> Contents) const {
   std::vector<int64_t> Key;
-  for (const Tensor &T : Inputs) {
+  for (const TensorType &T : Types) {
     Key.push_back(T.rank());
-    Key.insert(Key.end(), T.shape().begin(), T.shape().end());
+    for (const Dim &D : T.dims())
+      Key.push_back(D.size());
   }
   for (unsigned I : DataInputs) { // their bytes, in 8-byte words
-    const Tensor &T = Inputs[I];
+    if (I >= Contents.size() || !Contents[I])
+      return makeError("internal error: input '" + F->Inputs[I]->Name +
+                       "' is read by a shape computation but has no data");
+    const Tensor &T = *Contents[I];
     for (uint64_t B = 0; B < T.byteSize(); B += 8) {
       int64_t W = 0;
       std::memcpy(&W, T.data() + B, std::min<uint64_t>(8, T.byteSize() - B));
@@ -209,9 +299,8 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   }
   auto P = std::make_shared<RunPlan>();
   auto &Shapes = P->Shapes;
-  for (size_t I = 0; I < Inputs.size(); ++I)
-    Shapes[F->Inputs[I].get()].assign(Inputs[I].shape().begin(),
-                                      Inputs[I].shape().end());
+  for (size_t I = 0; I < Types.size(); ++I)
+    Shapes[F->Inputs[I].get()] = Types[I].staticSizes();
   for (size_t I = 0; I < F->Params.size(); ++I) {
     if (I >= F->ParamInits.size() || !F->ParamInits[I])
       return makeError("parameter '" + F->Params[I]->Name + "' has no value");
@@ -230,7 +319,7 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   llvm::DenseMap<const Value *, const Tensor *> Vals;
   std::deque<Tensor> Owned;
   for (unsigned I : DataInputs)
-    Vals[F->Inputs[I].get()] = &Inputs[I];
+    Vals[F->Inputs[I].get()] = Contents[I];
   for (size_t I = 0; I < F->Params.size(); ++I)
     if (Cone.count(F->Params[I].get()))
       Vals[F->Params[I].get()] = F->ParamInits[I]->getTensor().get();
@@ -327,17 +416,35 @@ Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   }
   std::vector<const Value *> Roots;
   std::vector<rt::ArenaRequest> Requests;
+  uint64_t Total = 0;
   for (unsigned I = 0; I < Steps.size(); ++I)
     for (const Value *V : Steps[I].Outs)
       if (!Merged.count(V) && V->Type.elem() != DType::Str) {
         Roots.push_back(V);
-        Requests.push_back({byteSize(V->Type.elem(), Shapes[V]), Def.lookup(V),
-                            Last.lookup(V)});
+        uint64_t B = byteSize(V->Type.elem(), Shapes[V]);
+        Requests.push_back({B, Def.lookup(V), Last.lookup(V)});
+        if (B >= P->LargestBytes) {
+          P->Largest = V;
+          P->LargestBytes = B;
+        }
+        Total = B > MaxPlanBytes || Total > MaxPlanBytes ? MaxPlanBytes + 1
+                                                         : Total + B + 64;
       }
+  if (Total > MaxPlanBytes)
+    return makeError(P->Largest->L,
+                     "out of memory: the intermediates of '@" + F->Name +
+                         "' need more than 2^60 bytes; the largest, " +
+                         describe(P->Largest, Shapes[P->Largest]) + ", needs " +
+                         (P->LargestBytes == UINT64_MAX
+                              ? std::string("more than 2^64")
+                              : std::to_string(P->LargestBytes)) +
+                         " bytes");
   rt::ArenaLayout Layout = rt::planArena(Requests);
   for (size_t I = 0; I < Roots.size(); ++I)
     P->Offset[Roots[I]] = Layout.Offsets[I];
   P->ArenaBytes = Layout.Size;
+  P->Roots = std::move(Roots);
+  P->Requests = std::move(Requests);
   for (auto [V, R] : Root)
     P->Storage[V] = find(R);
   std::lock_guard<std::mutex> Lock(PlanMutex);
@@ -390,13 +497,46 @@ llvm::Error Executable::runHost(const LoweredStep &S, const RunPlan &P,
 
 llvm::Expected<std::vector<Tensor>>
 Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+  // The arena failing is reported with the tensor and the bytes; other
+  // allocations (outputs, host step results) failing end here.
+  try {
+    return runUnguarded(Inputs, PeakBytes);
+  } catch (const std::bad_alloc &) {
+    return makeError(F->L, "out of memory while running '@" + F->Name + "'");
+  }
+}
+
+llvm::Expected<std::vector<Tensor>>
+Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
+                         uint64_t *PeakBytes) const {
+  if (PlanOnly)
+    return makeError("internal error: '@" + F->Name +
+                     "' was planned for another executor, not run here");
   if (auto E = ::checkInputs(*F, Inputs))
     return std::move(E);
   auto PlanOr = planFor(Inputs);
   if (!PlanOr)
     return PlanOr.takeError();
   const RunPlan &P = **PlanOr;
+  auto largest = [&] {
+    return P.Largest ? "; the largest is " +
+                           describe(P.Largest, P.Shapes.find(P.Largest)->second) +
+                           " of " + std::to_string(P.LargestBytes) + " bytes"
+                     : std::string();
+  };
+  uint64_t Limit = MemoryLimit.load();
+  if (Limit && P.ArenaBytes > Limit)
+    return makeError(F->L, "'@" + F->Name + "' needs " +
+                               std::to_string(P.ArenaBytes) +
+                               " bytes of intermediates, more than the memory "
+                               "limit of " + std::to_string(Limit) +
+                               " bytes (--max-memory)" + largest());
   std::unique_ptr<rt::Arena> A = Arenas.acquire(P.ArenaBytes);
+  if (!A)
+    return makeError(F->L, "out of memory: '@" + F->Name +
+                               "' could not allocate " +
+                               std::to_string(P.ArenaBytes) +
+                               " bytes of intermediates" + largest());
   llvm::DenseMap<const Value *, uint8_t *> External;
   for (size_t I = 0; I < Inputs.size(); ++I)
     External[F->Inputs[I].get()] = const_cast<uint8_t *>(Inputs[I].data());
@@ -438,7 +578,7 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
     if (!S.Plan && S.Op->kind() == OpKind::Gather) {
       const Value *Idx = S.Ins[1];
       Tensor T(Idx->Type.elem(), P.Shapes.find(Idx)->second);
-      std::memcpy(T.data(), ptr(Idx), T.byteSize());
+      copyBytes(T.data(), ptr(Idx), T.byteSize());
       const auto &DShape = P.Shapes.find(S.Ins[0])->second;
       int64_t Axis = S.Op->getInt("axis");
       if (Axis < 0)
@@ -459,13 +599,14 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
     if (S.Space)
       Bufs.push_back({nullptr, P.Shapes.find(S.Space)->second.data()});
     KernelFn Fn = Kernels[S.Kernel].Fn;
+    auto call = [&](int64_t C, int64_t Chunks) { callKernel(Fn, Bufs.data(), C, Chunks); };
     // Waking threads costs microseconds: only results of at least 64 KiB
     // are worth splitting.
     if (Kernels[S.Kernel].Parallel && Pool->threads() > 1 && OutBytes >= (64u << 10)) {
       int64_t Chunks = Pool->threads();
-      Pool->parallelFor(Chunks, [&](int64_t C) { Fn(Bufs.data(), C, Chunks); });
+      Pool->parallelFor(Chunks, [&](int64_t C) { call(C, Chunks); });
     } else {
-      Fn(Bufs.data(), 0, 1);
+      call(0, 1);
     }
   }
   std::vector<Tensor> Outs;

@@ -14,6 +14,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -32,6 +33,12 @@ struct KernelEntry {
 using HostKernelFn = llvm::Expected<std::vector<Tensor>> (*)(
     const Operation &Op, llvm::ArrayRef<const Tensor *> Operands);
 
+/// A run-time input's element type and shape, before its bytes are read.
+struct InputSpec {
+  DType Elem;
+  llvm::ArrayRef<int64_t> Shape;
+};
+
 class Executable {
 public:
   /// Steps come from planSteps(F); Kernels has one entry per kernel number.
@@ -42,6 +49,11 @@ public:
   create(const Function &F, std::vector<LoweredStep> Steps,
          std::vector<KernelEntry> Kernels, unsigned Threads,
          HostKernelFn Host = nullptr);
+  /// The planning half only (input checks, run plans), for an executor
+  /// that runs the steps elsewhere (exec/GpuExecutable); run() refuses.
+  static llvm::Expected<std::unique_ptr<Executable>>
+  createPlanner(const Function &F, std::vector<LoweredStep> Steps,
+                HostKernelFn Host = nullptr);
   ~Executable();
 
   /// Runs on Inputs (in F's input order). Safe to call from several threads
@@ -57,17 +69,52 @@ public:
   /// Checks inputs against the signature (count, dtype, rank, static dims,
   /// one size per symbolic dim); run() does it first too.
   llvm::Error checkInputs(llvm::ArrayRef<Tensor> Inputs) const;
+  /// The same check on types and shapes alone, for callers (the C API)
+  /// that must not touch a byte of an input before it passes.
+  llvm::Error checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const;
+  /// The same check on the inputs' types (for inputs that live elsewhere).
+  llvm::Error checkInputTypes(llvm::ArrayRef<TensorType> Types) const;
 
+  /// Refuses runs whose intermediates need more than Bytes (0: no limit)
+  /// with an error instead of allocating them.
+  void setMemoryLimit(uint64_t Bytes) { MemoryLimit = Bytes; }
   const Function &function() const { return *F; }
   const std::vector<LoweredStep> &steps() const { return Steps; }
   unsigned threads() const { return Pool->threads(); }
 
-  struct RunPlan; // shapes and arena offsets for one set of input shapes
+  /// Shapes and arena offsets for one set of input shapes.
+  struct RunPlan {
+    llvm::DenseMap<const Value *, llvm::SmallVector<int64_t, 4>> Shapes;
+    /// Per value: the root whose bytes it uses, after in-place merges.
+    llvm::DenseMap<const Value *, const Value *> Storage;
+    llvm::DenseMap<const Value *, uint64_t> Offset; // per arena root
+    uint64_t ArenaBytes = 0;
+    /// The arena roots and their requests (sizes, lifetimes in steps), for
+    /// an executor that places them itself.
+    std::vector<const Value *> Roots;
+    std::vector<rt::ArenaRequest> Requests;
+    /// The largest intermediate (for out-of-memory errors).
+    const Value *Largest = nullptr;
+    uint64_t LargestBytes = 0;
+  };
+  /// The (cached) plan for inputs of these static types. Contents[I] must
+  /// be input I's data for each I of dataInputs() (inputs whose values
+  /// shape computations read); the others may be null.
+  llvm::Expected<std::shared_ptr<const RunPlan>>
+  planFor(llvm::ArrayRef<TensorType> Types,
+          llvm::ArrayRef<const Tensor *> Contents) const;
+  const std::vector<unsigned> &dataInputs() const { return DataInputs; }
 
 private:
   Executable() = default;
+  static llvm::Expected<std::unique_ptr<Executable>>
+  build(const Function &F, std::vector<LoweredStep> Steps,
+        std::vector<KernelEntry> Kernels, unsigned Threads, HostKernelFn Host,
+        bool PlanOnly);
   llvm::Expected<std::shared_ptr<const RunPlan>>
   planFor(llvm::ArrayRef<Tensor> Inputs) const;
+  llvm::Expected<std::vector<Tensor>>
+  runUnguarded(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const;
   template <typename PtrFn>
   llvm::Error runHost(const LoweredStep &S, const RunPlan &P,
                       llvm::DenseMap<const Value *, const Tensor *> &Strs,
@@ -77,6 +124,7 @@ private:
   std::vector<LoweredStep> Steps;
   std::vector<KernelEntry> Kernels;
   HostKernelFn Host = nullptr;
+  bool PlanOnly = false;
   std::unique_ptr<rt::ThreadPool> Pool;
   /// Per value: the value whose storage it uses (views use their
   /// operand's), and per storage root the last step that reads it.
@@ -91,7 +139,13 @@ private:
   mutable std::mutex PlanMutex;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const RunPlan>> Plans;
   mutable rt::ArenaPool Arenas;
+  std::atomic<uint64_t> MemoryLimit{0};
 };
+
+/// Gather indices must lie in [-N, N) for an axis of size N: checked
+/// before the kernel runs, which then only normalizes negative ones.
+llvm::Error checkGatherIndices(const Operation &Op, int64_t N,
+                               const Tensor &Idx);
 
 } // namespace dlc
 

@@ -412,8 +412,14 @@ private:
       auto T = stype();
       if (!T)
         return T.takeError();
-      if (T->IsIndex)
+      if (T->IsIndex) {
+        // 1e100, inf and nan have no int64_t value (the cast is undefined).
+        if (!std::isfinite(*V) || *V != std::trunc(*V) || *V < -0x1p63 ||
+            *V >= 0x1p63)
+          return err(At, "an index constant must be an integer in the int64 "
+                         "range");
         return B.constIndex(int64_t(*V));
+      }
       return B.constFloat(T->Elem, *V, T->Lanes);
     }
     if (Mn == "dim") {

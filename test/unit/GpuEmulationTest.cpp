@@ -196,7 +196,7 @@ TEST(GpuEmulation, HostFunctionsFollowTheAbi) {
                        "<test>");
   ASSERT_TRUE(bool(M));
   GpuTarget T;
-  auto P = GpuProgram::compile(*(*M)->Functions[0], &T);
+  auto P = GpuCompilation::compile(*(*M)->Functions[0], &T);
   ASSERT_TRUE(bool(P)) << errText(P.takeError());
   ASSERT_EQ((*P)->entries().size(), 1u);
   const GpuKernelEntry &E = (*P)->entries()[0];

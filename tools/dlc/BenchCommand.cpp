@@ -18,6 +18,8 @@ static llvm::Error bench(const BenchOptions &Opts) {
   ModelOptions MO;
   MO.Engine = Opts.Engine;
   MO.Threads = Opts.Threads;
+  MO.Cache = Opts.Cache;
+  MO.CacheDir = Opts.CacheDir;
   auto M = Model::fromFile(Opts.Model, MO);
   if (!M)
     return M.takeError();
@@ -63,9 +65,11 @@ static llvm::Error bench(const BenchOptions &Opts) {
                                Median, Ms.front(), Ms.back());
   llvm::outs() << llvm::format("throughput: %.1f items/s\n",
                                Opts.Batch * 1000.0 / Median);
-  if (M->engine() == "jit")
+  if (M->engine() == "jit") {
     llvm::outs() << llvm::format("peak intermediate memory: %.2f MiB\n",
                                  Peak / 1048576.0);
+    M->compileStats().print(llvm::outs(), Opts.Profile);
+  }
   return llvm::Error::success();
 }
 

@@ -67,6 +67,11 @@ Tensor targetsForLoss(const Tensor &Labels, LossKind Loss, int64_t NumClasses);
 
 /// Checks that -o's directory exists.
 llvm::Error checkOutputPath(llvm::StringRef Path);
+
+/// Keras' validation_split: the last Fraction of D (before any shuffling)
+/// becomes the validation set, returned; D keeps the rest. Both must keep
+/// at least one example.
+llvm::Expected<Dataset> splitOffValidation(Dataset &D, double Fraction);
 /// Writes M as IR text to Path with its weights in Path's stem + ".weights"
 /// next to it (named relative to the text, so the pair can move together),
 /// or, for a path ending in .onnx, as an ONNX model (weights inside).

@@ -1,4 +1,4 @@
-// A graph function compiled for the GPU (PTX plus host functions) and its
+// A graph function compiled for the GPU (PTX plus host functions), and its
 // run through the CPU emulation.
 //
 // 1. lowerFunctionForGpu: the CPU's lowering with the tiled GPU matmul, then
@@ -16,14 +16,14 @@
 using namespace dlc;
 using namespace dlc::kir;
 
-GpuProgram::~GpuProgram() = default;
+GpuCompilation::~GpuCompilation() = default;
 
-llvm::Expected<std::unique_ptr<GpuProgram>>
-GpuProgram::compile(const Function &F, const GpuTarget *T, unsigned OptLevel) {
+llvm::Expected<std::unique_ptr<GpuCompilation>>
+GpuCompilation::compile(const Function &F, const GpuTarget *T, unsigned OptLevel) {
   auto L = lowerFunctionForGpu(F);
   if (!L)
     return L.takeError();
-  std::unique_ptr<GpuProgram> R(new GpuProgram());
+  std::unique_ptr<GpuCompilation> R(new GpuCompilation());
   std::vector<std::unique_ptr<Kernel>> EmuKernels;
   std::vector<const Kernel *> Emu;
   for (auto &K : L->Kernels) {
@@ -51,7 +51,7 @@ GpuProgram::compile(const Function &F, const GpuTarget *T, unsigned OptLevel) {
     G.NumArgs = unsigned(K->Args.size());
     auto Launch = R->Jit->lookupAddress(gpuLaunchName(K->Name));
     auto Emulate = R->Jit->lookupAddress(gpuEmulateName(K->Name));
-    auto Grid = R->Jit->lookup(gpuGridName(K->Name));
+    auto Grid = R->Jit->lookupAddress(gpuGridName(K->Name));
     if (!Launch || !Emulate || !Grid) {
       llvm::consumeError(Launch.takeError());
       llvm::consumeError(Emulate.takeError());
@@ -61,7 +61,7 @@ GpuProgram::compile(const Function &F, const GpuTarget *T, unsigned OptLevel) {
     G.Launch = reinterpret_cast<GpuLaunchFn>(*Launch);
     G.Emulate = reinterpret_cast<GpuEmulateFn>(*Emulate);
     R->Entries.push_back(G);
-    R->Grids.push_back(*Grid);
+    R->Grids.push_back(reinterpret_cast<KernelFn>(*Grid));
   }
   if (T) {
     std::vector<const Kernel *> Ks;
@@ -80,7 +80,7 @@ GpuEmulatedFunction::~GpuEmulatedFunction() = default;
 llvm::Expected<std::unique_ptr<GpuEmulatedFunction>>
 GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
                              unsigned Threads) {
-  auto P = GpuProgram::compile(F, nullptr, OptLevel);
+  auto P = GpuCompilation::compile(F, nullptr, OptLevel);
   if (!P)
     return P.takeError();
   std::unique_ptr<GpuEmulatedFunction> R(new GpuEmulatedFunction());

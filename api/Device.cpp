@@ -1,0 +1,65 @@
+// The device switch: device names, GPU memory per device kind, and
+// compilation for a GPU through the registered code generator.
+#include "api/Device.h"
+
+#include <atomic>
+
+using namespace dlc;
+
+/// The GPU code generator. None is built into dlc yet (issue 11): until
+/// one is, a GPU device is refused with a message naming what is missing.
+static std::atomic<GpuCodegenFn> Codegen{nullptr};
+
+GpuCodegenFn dlc::setGpuCodegen(GpuCodegenFn Fn) { return Codegen.exchange(Fn); }
+
+llvm::Expected<DeviceKind> dlc::parseDevice(llvm::StringRef Name) {
+  if (Name == "cpu")
+    return DeviceKind::Cpu;
+  if (Name == "cuda")
+    return DeviceKind::Cuda;
+  if (Name == "cuda-emu")
+    return DeviceKind::CudaEmu;
+  return makeError("device must be 'cpu', 'cuda' or 'cuda-emu', got '" + Name +
+                   "'");
+}
+
+llvm::StringRef dlc::deviceName(DeviceKind D) {
+  switch (D) {
+  case DeviceKind::Cpu:
+    return "cpu";
+  case DeviceKind::Cuda:
+    return "cuda";
+  case DeviceKind::CudaEmu:
+    return "cuda-emu";
+  }
+  llvm_unreachable("bad device kind");
+}
+
+llvm::Expected<std::shared_ptr<GpuMemoryPool>> dlc::gpuMemory(DeviceKind D) {
+  assert(D != DeviceKind::Cpu && "the CPU has no GPU memory");
+  if (D == DeviceKind::CudaEmu)
+    return GpuMemoryPool::create(GpuDevice::emulator());
+  auto Dev = GpuDevice::cuda();
+  if (!Dev)
+    return Dev.takeError();
+  return GpuMemoryPool::create(std::move(*Dev));
+}
+
+llvm::Expected<std::unique_ptr<GpuExecutable>>
+dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
+                   std::shared_ptr<GpuMemoryPool> Pool) {
+  GpuCodegenFn Gen = Codegen.load();
+  if (!Gen)
+    return makeError("device '" + deviceName(D) +
+                     "' is not supported yet: this dlc has no GPU code "
+                     "generator (kernel IR to NVPTX, issue 11); use --device "
+                     "cpu");
+  auto Steps = planSteps(F);
+  if (!Steps)
+    return Steps.takeError();
+  auto P = Gen(F, *Steps, OptLevel);
+  if (!P)
+    return P.takeError();
+  return GpuExecutable::create(F, std::move(*Steps), std::move(*P),
+                               std::move(Pool));
+}

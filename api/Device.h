@@ -1,0 +1,45 @@
+// The device switch: where a model runs (the CPU, a CUDA GPU, or the CPU
+// emulation of one) and how a function is compiled for a GPU. The GPU code
+// generator plugs in here (setGpuCodegen); without one, asking for a GPU
+// device is a clear error, never a crash.
+#ifndef DLC_API_DEVICE_H
+#define DLC_API_DEVICE_H
+
+#include "exec/GpuExecutable.h"
+
+#include "llvm/Support/Error.h"
+
+namespace dlc {
+
+enum class DeviceKind {
+  Cpu,
+  Cuda,     // an NVIDIA GPU through the CUDA driver
+  CudaEmu,  // the same GPU kernels emulated on the CPU (tests, CI)
+};
+
+/// "cpu", "cuda" or "cuda-emu"; anything else is an error saying so.
+llvm::Expected<DeviceKind> parseDevice(llvm::StringRef Name);
+llvm::StringRef deviceName(DeviceKind D);
+
+/// Makes the GPU kernels of F's kernel steps (Steps from planSteps(F)), in
+/// kernel-number order, with their PTX.
+using GpuCodegenFn = llvm::Expected<GpuProgram> (*)(
+    const Function &F, const std::vector<LoweredStep> &Steps,
+    unsigned OptLevel);
+/// The code generator used for GPU devices (null: none; then a GPU device
+/// is refused as not supported yet). Returns the previous one.
+GpuCodegenFn setGpuCodegen(GpuCodegenFn Fn);
+
+/// Device memory for D (a GPU kind): loads the CUDA driver for cuda, so a
+/// machine without one gets the error that says to use --device cpu.
+llvm::Expected<std::shared_ptr<GpuMemoryPool>> gpuMemory(DeviceKind D);
+
+/// F (optimized, as for the CPU JIT) compiled for D's GPU, with its memory
+/// from Pool.
+llvm::Expected<std::unique_ptr<GpuExecutable>>
+compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
+              std::shared_ptr<GpuMemoryPool> Pool);
+
+} // namespace dlc
+
+#endif

@@ -1,0 +1,98 @@
+// Runs a graph function's steps on a GPU (or on the CPU emulation of one):
+// the kernels of a GpuProgram launched in step order on one stream per
+// run, every intermediate in one device arena placed by liveness, copies
+// only at the graph boundary. Inputs and outputs may stay on the device
+// between runs (a training step's parameters and optimizer state).
+#ifndef DLC_EXEC_GPUEXECUTABLE_H
+#define DLC_EXEC_GPUEXECUTABLE_H
+
+#include "exec/Executable.h"
+#include "exec/GpuDevice.h"
+
+#include <atomic>
+
+namespace dlc {
+
+/// A run's input or output: a host tensor, or a device one.
+struct GpuTensor {
+  Tensor Host;
+  DeviceTensor Dev; // Dev.Buf is set when the tensor is on the device
+  GpuTensor() = default;
+  GpuTensor(Tensor T) : Host(std::move(T)) {}
+  GpuTensor(DeviceTensor T) : Dev(std::move(T)) {}
+  bool onDevice() const { return bool(Dev.Buf); }
+  TensorType type() const { return onDevice() ? Dev.type() : Host.type(); }
+};
+
+class GpuExecutable {
+public:
+  /// Steps come from planSteps(F); Prog has one kernel per kernel step, in
+  /// kernel-number order, each taking the step's buffers (inputs, outputs,
+  /// then a fused group's space) in its parameter block. Parameters and
+  /// constants are copied to the device here, once. Device memory comes
+  /// from Pool (executables of one model share it). F must outlive the
+  /// executable. Steps on str tensors (host steps) are refused.
+  static llvm::Expected<std::unique_ptr<GpuExecutable>>
+  create(const Function &F, std::vector<LoweredStep> Steps, GpuProgram Prog,
+         std::shared_ptr<GpuMemoryPool> Pool);
+  ~GpuExecutable();
+
+  /// Runs on host inputs, returning host outputs; see Executable::run.
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
+                                          uint64_t *PeakBytes = nullptr) const;
+  /// Runs on inputs that are on the host or on the device. Output K stays
+  /// on the device when KeepOnDevice[K] (missing entries: false), in a
+  /// buffer of its own. Safe to call from several threads at once. Device
+  /// inputs are only read. PeakBytes: the run's device bytes besides the
+  /// inputs, parameters and constants (its arena and kept outputs).
+  llvm::Expected<std::vector<GpuTensor>>
+  run(llvm::ArrayRef<GpuTensor> Inputs, llvm::ArrayRef<bool> KeepOnDevice,
+      uint64_t *PeakBytes = nullptr) const;
+
+  /// Copies between the host and the device (and waits for the copy).
+  llvm::Expected<DeviceTensor> upload(const Tensor &T) const;
+  llvm::Expected<Tensor> download(const DeviceTensor &T) const;
+
+  const Function &function() const { return Planner->function(); }
+  GpuDevice &device() const { return Pool->device(); }
+  const std::shared_ptr<GpuMemoryPool> &pool() const { return Pool; }
+  /// How many parameter-block images were written to the device: once per
+  /// plan and set of device buffers bound to it.
+  uint64_t blockImagesWritten() const { return ImagesWritten; }
+
+  struct GpuPlan;
+  struct Instance;
+
+private:
+  GpuExecutable() = default;
+  /// One input of a run: on the host or on the device.
+  struct RunInput {
+    const Tensor *Host;
+    const DeviceTensor *Dev;
+  };
+  llvm::Expected<std::vector<GpuTensor>>
+  runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
+          uint64_t *PeakBytes) const;
+  llvm::Expected<std::shared_ptr<GpuPlan>>
+  gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
+             std::vector<bool> DeviceIn, std::vector<bool> Keep) const;
+  llvm::Error checkGather(const GpuPlan &G, llvm::ArrayRef<RunInput> In,
+                          const LoweredStep &S, Instance &I,
+                          DeviceAddr IndexAddr) const;
+  std::string describeRun() const;
+
+  std::unique_ptr<Executable> Planner; // input checks and run plans
+  std::shared_ptr<GpuMemoryPool> Pool;
+  std::unique_ptr<GpuModule> Module;
+  std::vector<GpuKernelEntry> Kernels;
+  /// Parameters and constants on the device, for the executable's life.
+  llvm::DenseMap<const Value *, std::shared_ptr<GpuBuffer>> Resident;
+  llvm::DenseMap<const Value *, const Tensor *> HostCopy; // their host data
+  mutable std::mutex PlanMutex;
+  mutable std::map<std::vector<uintptr_t>, std::shared_ptr<GpuPlan>> Plans;
+  mutable std::atomic<uint64_t> ImagesWritten{0};
+};
+
+} // namespace dlc
+
+#endif

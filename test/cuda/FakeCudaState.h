@@ -1,0 +1,80 @@
+// The fake CUDA driver's state, shared by its driver entry points
+// (FakeCuda.cpp) and its control interface (FakeCudaControl.cpp).
+#ifndef DLC_TEST_CUDA_FAKECUDASTATE_H
+#define DLC_TEST_CUDA_FAKECUDASTATE_H
+
+#include "FakeCuda.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace fakecuda {
+
+using CUresult = int;
+using CUdeviceptr = unsigned long long;
+
+constexpr uint64_t RedZone = 4096;
+constexpr uint8_t Poison = 0xA5, RedByte = 0x5A;
+constexpr uint64_t SpaceSize = 1ull << 40; // reserved device addresses
+
+struct Allocation {
+  uint64_t Size = 0;
+  std::vector<uint8_t> Host; // Size bytes, then the red zone
+};
+
+struct Module {
+  std::vector<std::string> Entries;
+};
+
+struct Function {
+  std::string Name;
+  uint32_t MaxShared = 48 << 10;
+};
+
+struct Stream {
+  std::vector<std::function<CUresult()>> Queue;
+};
+
+struct Registered {
+  unsigned NumArgs = 0;
+  dlc::GpuEmulateFn Fn = nullptr;
+};
+
+struct Launch {
+  std::string Name;
+  dlc::GpuLaunch L;
+};
+
+struct State {
+  std::recursive_mutex M;
+  uint64_t Base = 0, Next = 0, Limit = 16ull << 30, Live = 0;
+  int Devices = 1;
+  bool Sticky = false;
+  std::map<uint64_t, Allocation> Allocs; // by device address
+  std::map<std::string, Registered> Kernels;
+  std::map<std::string, std::pair<int, int>> Fail; // fn -> (countdown, code)
+  std::map<std::string, uint64_t> Calls;
+  std::string Faulty, Violations;
+  uint64_t Bytes[3] = {0, 0, 0};
+  std::vector<Launch> Launches;
+  std::vector<std::unique_ptr<Module>> Modules;
+  std::vector<std::unique_ptr<Function>> Functions;
+  std::vector<std::unique_ptr<Stream>> Streams;
+  int Ctx = 0; // its address is the context handle
+};
+
+/// The one state of the process (its device range reserved on first use).
+State &st();
+/// Records misuse (dlcFakeCudaViolations).
+void violation(const std::string &What);
+/// The host bytes of [Addr, Addr + Bytes), which must lie in one live
+/// allocation; else nullptr and a violation naming Who.
+uint8_t *translate(uint64_t Addr, uint64_t Bytes, const std::string &Who);
+
+} // namespace fakecuda
+
+#endif
