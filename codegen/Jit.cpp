@@ -391,9 +391,15 @@ JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
 
 llvm::Expected<KernelFn> JitModule::lookup(llvm::StringRef Name) {
   auto It = Fns.find(Name);
-  if (It == Fns.end())
+  if (It != Fns.end())
+    return It->second;
+  // Functions of a module compiled with Extra keep their own names.
+  auto Addr = lookupAddress(Name);
+  if (!Addr) {
+    llvm::consumeError(Addr.takeError());
     return makeError("no compiled kernel named '" + Name.str() + "'");
-  return It->second;
+  }
+  return reinterpret_cast<KernelFn>(*Addr);
 }
 
 llvm::Expected<void *> JitModule::lookupAddress(llvm::StringRef Name) {
