@@ -13,6 +13,8 @@
 #include "interp/Interpreter.h"
 #include "ir/Location.h"
 
+#include <mutex>
+
 using namespace dlc;
 using namespace dlc::kir;
 
@@ -94,4 +96,32 @@ GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
     return X.takeError();
   R->Exec = std::move(*X);
   return R;
+}
+
+llvm::Expected<GpuProgram>
+dlc::nvptxCodegen(const Function &F, const std::vector<LoweredStep> &Steps,
+                  unsigned OptLevel) {
+  GpuTarget T; // sm_80 PTX: the driver compiles it for newer GPUs
+  auto C = GpuCompilation::compile(F, &T, std::min(OptLevel, 2u));
+  if (!C)
+    return C.takeError();
+  GpuProgram P;
+  P.Ptx = (*C)->ptx();
+  P.Kernels = (*C)->entries();
+  // The executor's steps and ours come from the same planSteps(F).
+  for (const LoweredStep &S : Steps) {
+    if (S.K != LoweredStep::Kind::Kernel)
+      continue;
+    unsigned Args = unsigned(S.Ins.size() + S.Outs.size() + (S.Space ? 1 : 0));
+    if (S.Kernel < 0 || size_t(S.Kernel) >= P.Kernels.size() ||
+        P.Kernels[S.Kernel].NumArgs != Args)
+      return makeError("'@" + F.Name + "': the GPU kernels do not match the "
+                       "executor's steps (kernel " + std::to_string(S.Kernel) +
+                       ")");
+  }
+  static std::mutex M;
+  static std::vector<std::unique_ptr<GpuCompilation>> Live;
+  std::lock_guard<std::mutex> Lock(M);
+  Live.push_back(std::move(*C));
+  return P;
 }

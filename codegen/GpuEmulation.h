@@ -6,6 +6,7 @@
 
 #include "codegen/Executor.h"
 #include "exec/GpuAbi.h"
+#include "exec/GpuDevice.h"
 
 namespace dlc {
 
@@ -93,6 +94,15 @@ private:
   std::unique_ptr<GpuCompilation> Program;
   std::unique_ptr<Executable> Exec;
 };
+
+/// The GPU code generator for dlc's GPU executor (api/Device.h's
+/// GpuCodegenFn): F's kernels, one per kernel step of Steps (planSteps(F))
+/// in kernel-number order, with their PTX for sm_80 (the driver compiles it
+/// for newer GPUs) and host functions. The host code stays loaded until
+/// the process ends.
+llvm::Expected<GpuProgram> nvptxCodegen(const Function &F,
+                                        const std::vector<LoweredStep> &Steps,
+                                        unsigned OptLevel);
 
 } // namespace dlc
 
