@@ -2,13 +2,16 @@
 // compilation for a GPU through the registered code generator.
 #include "api/Device.h"
 
+#include "codegen/GpuEmulation.h"
+
 #include <atomic>
 
 using namespace dlc;
 
-/// The GPU code generator. None is built into dlc yet (issue 11): until
-/// one is, a GPU device is refused with a message naming what is missing.
-static std::atomic<GpuCodegenFn> Codegen{nullptr};
+/// The GPU code generator: dlc's NVPTX one (codegen/GpuEmulation.h) unless
+/// replaced; with none set, a GPU device is refused with a message naming
+/// what is missing.
+static std::atomic<GpuCodegenFn> Codegen{&nvptxCodegen};
 
 GpuCodegenFn dlc::setGpuCodegen(GpuCodegenFn Fn) { return Codegen.exchange(Fn); }
 

@@ -18,7 +18,6 @@
 #include "codegen/GpuEmulation.h"
 #include "codegen/GpuEmitter.h"
 
-#include "interp/Interpreter.h"
 #include "ir/Location.h"
 #include "kernel/KernelParser.h"
 #include "kernel/Schedule.h"
@@ -326,59 +325,4 @@ llvm::Expected<LoweredFunction> dlc::lowerFunctionForGpu(const Function &F) {
   if (auto E = mapKernelsForGpu(*L))
     return std::move(E);
   return L;
-}
-
-GpuEmulatedFunction::~GpuEmulatedFunction() = default;
-
-llvm::Expected<std::unique_ptr<GpuEmulatedFunction>>
-GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
-                             unsigned Threads) {
-  auto L = lowerFunctionForGpu(F);
-  if (!L)
-    return L.takeError();
-  std::unique_ptr<GpuEmulatedFunction> R(new GpuEmulatedFunction());
-  std::vector<const Kernel *> Emu;
-  for (auto &K : L->Kernels) {
-    auto C = emulationKernel(*K);
-    if (!C)
-      return C.takeError();
-    Emu.push_back(C->get());
-    R->EmuKernels.push_back(std::move(*C));
-  }
-  R->Kernels = std::move(L->Kernels);
-  auto J = JitModule::compile(Emu, OptLevel, [&](llvm::Module &M) -> llvm::Error {
-    for (auto &K : R->Kernels)
-      if (auto E = emitGpuHostFunctions(*K, M))
-        return E;
-    // The GPU's math, so the emulation checks it too.
-    return replaceGpuMath(M);
-  });
-  if (!J)
-    return J.takeError();
-  R->Jit = std::move(*J);
-  std::vector<KernelEntry> Table;
-  for (auto &K : R->Kernels) {
-    GpuKernelEntry G;
-    G.Name = K->Name;
-    G.NumArgs = unsigned(K->Args.size());
-    auto Launch = R->Jit->lookupAddress(gpuLaunchName(K->Name));
-    auto Emulate = R->Jit->lookupAddress(gpuEmulateName(K->Name));
-    auto Grid = R->Jit->lookup(gpuGridName(K->Name));
-    if (!Launch || !Emulate || !Grid) {
-      llvm::consumeError(Launch.takeError());
-      llvm::consumeError(Emulate.takeError());
-      llvm::consumeError(Grid.takeError());
-      return makeError("kernel @" + K->Name + ": host functions missing");
-    }
-    G.Launch = reinterpret_cast<GpuLaunchFn>(*Launch);
-    G.Emulate = reinterpret_cast<GpuEmulateFn>(*Emulate);
-    R->Entries.push_back(G);
-    Table.push_back({*Grid, /*Parallel=*/true});
-  }
-  auto X = Executable::create(F, std::move(L->Steps), std::move(Table), Threads,
-                              &evaluateOp);
-  if (!X)
-    return X.takeError();
-  R->Exec = std::move(*X);
-  return R;
 }

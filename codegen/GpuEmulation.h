@@ -6,8 +6,11 @@
 
 #include "codegen/Executor.h"
 #include "exec/GpuAbi.h"
+#include "exec/GpuDevice.h"
 
 namespace dlc {
+
+struct GpuTarget; // codegen/GpuEmitter.h
 
 /// The names of the host functions emitted for GPU kernel K.
 std::string gpuEmulateName(llvm::StringRef Kernel); // GpuEmulateFn
@@ -35,6 +38,38 @@ llvm::Error mapKernelsForGpu(LoweredFunction &L);
 /// Lowers F and maps its kernels to the GPU (see mapKernelsForGpu).
 llvm::Expected<LoweredFunction> lowerFunctionForGpu(const Function &F);
 
+/// A graph function compiled for the GPU: its GPU-mapped kernels, their
+/// PTX (when a target is given), their host functions JIT-compiled for the
+/// CPU (exec/GpuAbi.h: launch geometry and one-block emulation) and the
+/// steps that run them (exec/Steps.h, kernel numbers index entries()). What
+/// a GPU executor loads.
+class GpuCompilation {
+public:
+  /// Host functions at OptLevel; PTX only when T is given.
+  static llvm::Expected<std::unique_ptr<GpuCompilation>>
+  compile(const Function &F, const GpuTarget *T, unsigned OptLevel = 2);
+  ~GpuCompilation();
+
+  const std::string &ptx() const { return Ptx; }
+  const std::vector<GpuKernelEntry> &entries() const { return Entries; }
+  const std::vector<LoweredStep> &steps() const { return Steps; }
+  const std::vector<std::unique_ptr<kir::Kernel>> &kernels() const {
+    return Kernels;
+  }
+  /// Kernel K's whole grid run on the CPU through the emulation, as a
+  /// KernelFn whose chunks split the blocks (exec/Executable can run it).
+  KernelFn gridEmulation(unsigned K) const { return Grids[K]; }
+
+private:
+  GpuCompilation() = default;
+  std::unique_ptr<JitModule> Jit;
+  std::vector<std::unique_ptr<kir::Kernel>> Kernels;
+  std::vector<GpuKernelEntry> Entries;
+  std::vector<KernelFn> Grids;
+  std::vector<LoweredStep> Steps;
+  std::string Ptx;
+};
+
 /// A graph function compiled for the GPU and run through the CPU emulation
 /// of its kernels: the check of the GPU mapping without a GPU.
 class GpuEmulatedFunction {
@@ -48,17 +83,26 @@ public:
   }
   /// The GPU-mapped kernels, and their host entries (exec/GpuAbi.h).
   const std::vector<std::unique_ptr<kir::Kernel>> &kernels() const {
-    return Kernels;
+    return Program->kernels();
   }
-  const std::vector<GpuKernelEntry> &entries() const { return Entries; }
+  const std::vector<GpuKernelEntry> &entries() const {
+    return Program->entries();
+  }
 
 private:
   GpuEmulatedFunction() = default;
-  std::unique_ptr<JitModule> Jit;
-  std::vector<std::unique_ptr<kir::Kernel>> Kernels, EmuKernels;
-  std::vector<GpuKernelEntry> Entries;
+  std::unique_ptr<GpuCompilation> Program;
   std::unique_ptr<Executable> Exec;
 };
+
+/// The GPU code generator for dlc's GPU executor (api/Device.h's
+/// GpuCodegenFn): F's kernels, one per kernel step of Steps (planSteps(F))
+/// in kernel-number order, with their PTX for sm_80 (the driver compiles it
+/// for newer GPUs) and host functions. The host code stays loaded until
+/// the process ends.
+llvm::Expected<GpuProgram> nvptxCodegen(const Function &F,
+                                        const std::vector<LoweredStep> &Steps,
+                                        unsigned OptLevel);
 
 } // namespace dlc
 

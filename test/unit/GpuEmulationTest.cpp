@@ -5,6 +5,7 @@
 // sizes; and hand-written mapped kernels run block by block.
 #include "TestUtil.h"
 
+#include "codegen/GpuEmitter.h"
 #include "codegen/GpuEmulation.h"
 #include "interp/Interpreter.h"
 #include "ir/OpExample.h"
@@ -183,6 +184,47 @@ TEST(GpuEmulation, TiledMatMulAtOddSizes) {
                 0u);
     }
   }
+}
+
+// The host side of exec/GpuAbi.h as a GPU executor uses it: the launch
+// function sizes the grid from the buffers' sizes alone (zero blocks when
+// there is no work), and running Emulate on every block of that grid, in
+// any order, gives the result; the PTX has the kernel's .entry.
+TEST(GpuEmulation, HostFunctionsFollowTheAbi) {
+  auto M = parseModule("func @f(%a: f32[N,7], %b: f32[7]) -> (c: f32[N,7]) {\n"
+                       "  %c = add %a, %b\n  return %c\n}\n",
+                       "<test>");
+  ASSERT_TRUE(bool(M));
+  GpuTarget T;
+  auto P = GpuCompilation::compile(*(*M)->Functions[0], &T);
+  ASSERT_TRUE(bool(P)) << errText(P.takeError());
+  ASSERT_EQ((*P)->entries().size(), 1u);
+  const GpuKernelEntry &E = (*P)->entries()[0];
+  EXPECT_EQ(E.NumArgs, 3u);
+  EXPECT_NE((*P)->ptx().find(".entry " + E.Name + "("), std::string::npos);
+  const int64_t N = 1000;
+  std::vector<float> A(N * 7), B(7), C(N * 7, -1);
+  for (int64_t I = 0; I < N * 7; ++I)
+    A[I] = float(I);
+  for (int I = 0; I < 7; ++I)
+    B[I] = 0.5f * I;
+  int64_t SA[] = {N, 7}, SB[] = {7}, SC[] = {N, 7};
+  BufferArg Args[] = {{A.data(), SA}, {B.data(), SB}, {C.data(), SC}};
+  BufferArg Sizes[] = {{nullptr, SA}, {nullptr, SB}, {nullptr, SC}};
+  GpuLaunch L;
+  E.Launch(Sizes, &L); // data pointers are never read
+  EXPECT_EQ(L.Grid[0], uint32_t((N * 7 + 255) / 256));
+  EXPECT_EQ(L.Grid[1], 1u);
+  EXPECT_EQ(L.Block[0], 256u);
+  // Blocks in reverse order.
+  for (uint32_t Bx = L.Grid[0]; Bx-- > 0;)
+    E.Emulate(Args, &L, Bx, 0, 0);
+  for (int64_t I = 0; I < N * 7; ++I)
+    ASSERT_EQ(C[I], float(I) + 0.5f * (I % 7)) << "element " << I;
+  int64_t Empty[] = {0, 7};
+  BufferArg None[] = {{nullptr, Empty}, {nullptr, SB}, {nullptr, Empty}};
+  E.Launch(None, &L);
+  EXPECT_EQ(L.Grid[0], 0u);
 }
 
 } // namespace

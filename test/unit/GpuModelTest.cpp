@@ -3,10 +3,13 @@
 // (forward, autodiff, Adam update), against the interpreter.
 #include "TestUtil.h"
 
+#include "api/Model.h"
+#include "api/Trainer.h"
 #include "codegen/GpuEmulation.h"
 #include "frontend/builder/TutorialModels.h"
 #include "interp/Interpreter.h"
 #include "ir/Parser.h"
+#include "ir/Printer.h"
 #include "passes/Pass.h"
 #include "passes/TrainingStep.h"
 
@@ -148,6 +151,59 @@ TEST(GpuModel, TutorialTrainingStepsMatchInterpreter) {
       ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
       expectClose(*Want, *Got, 1e-4);
     }
+  }
+}
+
+// dlc::Model and dlc::Trainer with device cuda-emu use this code generator
+// by default (api/Device.cpp): the GPU executor runs the generated kernels
+// through their emulation functions, and the results equal the CPU's.
+TEST(GpuModel, DeviceCudaEmuRunsTheGeneratedKernels) {
+  auto Fwd = parseModule(SmallCnn, "cnn.dlc");
+  ASSERT_TRUE(bool(Fwd)) << errText(Fwd.takeError());
+  Function &FF = *(*Fwd)->Functions[0];
+  for (size_t I = 0; I < FF.Params.size(); ++I) {
+    llvm::SmallVector<int64_t, 4> Shape;
+    for (const Dim &D : FF.Params[I]->Type.dims())
+      Shape.push_back(D.size());
+    Tensor T(DType::F32, Shape);
+    for (int64_t E = 0; E < T.numElements(); ++E)
+      T.setF(E, 0.5 * (2 * uniformAt(21 + int64_t(I), E) - 1));
+    FF.ParamInits[I] = Attribute::getTensor(std::make_shared<const Tensor>(T));
+  }
+  std::string Text = toString(**Fwd);
+  ModelOptions Cpu, Emu;
+  Cpu.Cache = Emu.Cache = false;
+  Emu.Device = "cuda-emu";
+  auto A = Model::fromText(Text, "cnn.dlc", Cpu);
+  ASSERT_TRUE(bool(A)) << errText(A.takeError());
+  auto B = Model::fromText(Text, "cnn.dlc", Emu);
+  ASSERT_TRUE(bool(B)) << errText(B.takeError());
+  Tensor X(DType::F32, {3, 1, 8, 8});
+  for (int64_t I = 0; I < X.numElements(); ++I)
+    X.setF(I, uniformAt(5, I));
+  auto RA = A->run({X});
+  ASSERT_TRUE(bool(RA)) << errText(RA.takeError());
+  auto RB = B->run({X});
+  ASSERT_TRUE(bool(RB)) << errText(RB.takeError());
+  expectClose(*RA, *RB, 1e-5);
+
+  TrainerOptions TC, TE;
+  TC.Seed = TE.Seed = 3;
+  TE.Device = "cuda-emu";
+  auto TrC = Trainer::create(FF, TC);
+  ASSERT_TRUE(bool(TrC)) << errText(TrC.takeError());
+  auto TrE = Trainer::create(FF, TE);
+  ASSERT_TRUE(bool(TrE)) << errText(TrE.takeError());
+  Tensor Y(DType::I64, {3});
+  for (int64_t I = 0; I < 3; ++I)
+    Y.setI(I, I % 3);
+  for (int S = 0; S < 3; ++S) {
+    auto LC = TrC->step(X, Y);
+    ASSERT_TRUE(bool(LC)) << errText(LC.takeError());
+    auto LE = TrE->step(X, Y);
+    ASSERT_TRUE(bool(LE)) << errText(LE.takeError());
+    EXPECT_NEAR(LC->Loss, LE->Loss, 1e-4 * (1 + std::fabs(LC->Loss))) << "step " << S;
+    EXPECT_EQ(LC->Correct, LE->Correct);
   }
 }
 
