@@ -154,7 +154,8 @@ TEST(TrainSetup, ModelFitsDataAndLoss) {
   EXPECT_EQ(fitError(*Logits->Functions[0], LK::CategoricalCrossEntropy,
                      "categorical_crossentropy"),
             "error: the loss 'categorical_crossentropy' needs probabilities (a "
-            "final softmax), but the model's output comes from 'gemm'");
+            "final softmax), but the model's output comes from 'gemm'; for "
+            "logits use --loss cross_entropy");
   EXPECT_EQ(fitError(*Logits->Functions[0], LK::MeanSquaredError, "mse"),
             "(fits)");
   auto Five = model(
