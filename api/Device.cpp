@@ -40,8 +40,8 @@ llvm::Expected<std::shared_ptr<GpuMemoryPool>> dlc::gpuMemory(DeviceKind D) {
   if (D == DeviceKind::CudaEmu)
     return GpuMemoryPool::create(GpuDevice::emulator());
   auto Dev = GpuDevice::cuda();
-  if (!Dev)
-    return Dev.takeError();
+  if (!Dev) // as every user error reads: "error: ..."
+    return makeError(llvm::toString(Dev.takeError()));
   return GpuMemoryPool::create(std::move(*Dev));
 }
 

@@ -26,6 +26,7 @@ struct RunOptions {
   unsigned OptLevel = 3;
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
+  std::string Device = "cpu"; // cpu | cuda | cuda-emu
 };
 int runCommand(const RunOptions &Opts);
 
@@ -51,6 +52,7 @@ struct BenchOptions {
   unsigned Runs = 20, Warmup = 3;
   std::string Engine = "auto";
   unsigned Threads = 0;
+  std::string Device = "cpu";
 };
 int benchCommand(const BenchOptions &Opts);
 
@@ -68,6 +70,7 @@ struct TrainOptions {
   std::string Limit, TestLimit; // empty: every example
   std::string Output, Plot;
   std::string Engine = "jit";
+  std::string Device = "cpu";
   unsigned OptLevel = 3;
   bool PrintIR = false;
 };

@@ -2,6 +2,8 @@
 // random ones) and writes one .npy per output.
 #include "Commands.h"
 
+#include "api/Device.h"
+
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "interp/Interpreter.h"
@@ -211,7 +213,18 @@ static llvm::Error run(const RunOptions &Opts) {
     Inputs.push_back(std::move(*T));
   }
   llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
-  if (Opts.Engine == "jit") {
+  auto Device = parseDevice(Opts.Device);
+  if (!Device)
+    return Device.takeError();
+  if (*Device != DeviceKind::Cpu) {
+    auto Mem = gpuMemory(*Device);
+    if (!Mem)
+      return Mem.takeError();
+    auto G = compileForGpu(*F, *Device, Opts.OptLevel, std::move(*Mem));
+    if (!G)
+      return G.takeError();
+    Outs = (*G)->run(Inputs);
+  } else if (Opts.Engine == "jit") {
     auto C = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
     if (!C)
       return C.takeError();

@@ -90,6 +90,9 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   }
   if (O.Engine != "jit" && O.Engine != "interp")
     return makeError("--engine must be jit or interp, got '" + O.Engine + "'");
+  if (O.Device != "cpu" && O.Device != "cuda" && O.Device != "cuda-emu")
+    return makeError("--device must be cpu, cuda or cuda-emu, got '" +
+                     O.Device + "'");
   if (!O.Output.empty())
     if (auto E = checkOutputPath(O.Output))
       return std::move(E);
@@ -149,6 +152,7 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   S.Epochs = *Epochs;
   S.Batch = *Batch;
   S.Opts.Engine = O.Engine;
+  S.Opts.Device = O.Device;
   S.Opts.OptLevel = O.OptLevel;
   S.Opts.Threads = unsigned(*Threads);
   S.Opts.Seed = *Seed;
@@ -250,7 +254,7 @@ int dlc::trainCommand(const TrainOptions &O) {
   OS << llvm::format("test accuracy: %.4f\n", History.back().TestAccuracy);
 
   if (!O.Output.empty()) {
-    std::unique_ptr<Module> Trained = T.currentModel();
+    std::unique_ptr<Module> Trained = Check(T.trainedModel());
     Check(saveTrainedModel(*Trained, O.Output));
     OS << "wrote " << O.Output;
     if (!Trained->WeightsFile.empty())

@@ -46,6 +46,11 @@ static cl::opt<unsigned> RunThreads(
 static cl::opt<bool> RunPrintLLVM(
     "print-llvm", cl::desc("With --engine=jit: print the optimized LLVM IR"),
     cl::sub(RunCmd));
+static cl::opt<std::string> RunDevice(
+    "device",
+    cl::desc("cpu (default), cuda (an NVIDIA GPU; --engine is for the CPU) "
+             "or cuda-emu (the GPU kernels emulated on the CPU)"),
+    cl::init("cpu"), cl::sub(RunCmd));
 static cl::opt<bool> RunPrintIR("print-ir",
                                 cl::desc("Print the optimized IR before running"),
                                 cl::sub(RunCmd));
@@ -155,6 +160,11 @@ static cl::opt<std::string> TrainEngine(
     cl::init("jit"), cl::sub(TrainCmd));
 static cl::opt<unsigned> TrainOpt("O", cl::desc("JIT optimization level 0-3"),
                                   cl::init(3), cl::Prefix, cl::sub(TrainCmd));
+static cl::opt<std::string> TrainDevice(
+    "device",
+    cl::desc("cpu (default), cuda (an NVIDIA GPU) or cuda-emu (the GPU "
+             "kernels emulated on the CPU)"),
+    cl::init("cpu"), cl::sub(TrainCmd));
 static cl::opt<bool> TrainPrintIR(
     "print-ir", cl::desc("Print the training step's graph IR"),
     cl::sub(TrainCmd));
@@ -172,6 +182,11 @@ static cl::opt<unsigned> BenchThreads(
 static cl::opt<std::string> BenchEngine("engine",
                                         cl::desc("auto, jit or interp"),
                                         cl::init("auto"), cl::sub(BenchCmd));
+static cl::opt<std::string> BenchDevice(
+    "device",
+    cl::desc("cpu (default), cuda (an NVIDIA GPU) or cuda-emu (the GPU "
+             "kernels emulated on the CPU)"),
+    cl::init("cpu"), cl::sub(BenchCmd));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
@@ -200,6 +215,7 @@ int main(int argc, char **argv) {
     O.Engine = RunEngine;
     O.PrintLLVM = RunPrintLLVM;
     O.Threads = RunThreads;
+    O.Device = RunDevice;
     O.OptLevel = std::min(3u, RunOpt.getValue());
     return runCommand(O);
   }
@@ -232,6 +248,7 @@ int main(int argc, char **argv) {
     O.Runs = BenchRuns;
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
+    O.Device = BenchDevice;
     return benchCommand(O);
   }
   if (TrainCmd) {
@@ -254,6 +271,7 @@ int main(int argc, char **argv) {
     O.Output = TrainOut;
     O.Plot = TrainPlot;
     O.Engine = TrainEngine;
+    O.Device = TrainDevice;
     O.OptLevel = std::min(3u, TrainOpt.getValue());
     O.PrintIR = TrainPrintIR;
     return trainCommand(O);
