@@ -12,6 +12,7 @@
 // 3. Print the failures, a per-op table and the totals per suite (last).
 // 4. With --expected-failures, exit 1 when a test outside the list fails,
 //    and list the tests that pass but are still listed.
+#include "api/Device.h"
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "passes/Pass.h"
@@ -54,6 +55,8 @@ static cl::opt<std::string> WriteFailures("write-failures",
                                           cl::desc("write the failing tests as an expected-failures file"));
 static cl::opt<std::string> WriteDoc("write-doc", cl::desc("write the supported-ops page (markdown)"));
 static cl::opt<bool> Verbose("v", cl::desc("print every failure's reason"));
+static cl::opt<std::string> DeviceName(
+    "device", cl::desc("cpu (default), cuda or cuda-emu"), cl::init("cpu"));
 
 namespace {
 const char *Modes[] = {"static", "dynamic"};
@@ -159,9 +162,6 @@ llvm::Error runMode(const Case &C, bool Dynamic) {
       return E;
     if (auto E = PM.run(**M))
       return E;
-    auto CF = CompiledFunction::compile(F, OptLevel, 1);
-    if (!CF)
-      return CF.takeError();
     std::vector<Tensor> Args;
     for (auto &V : F.Inputs) {
       auto It = Inputs.find(V->Name);
@@ -169,7 +169,24 @@ llvm::Error runMode(const Case &C, bool Dynamic) {
         return makeError("no data for input '" + V->Name + "'");
       Args.push_back(It->second);
     }
-    auto Out = (*CF)->run(Args);
+    auto Device = parseDevice(DeviceName);
+    if (!Device)
+      return Device.takeError();
+    llvm::Expected<std::vector<Tensor>> Out = std::vector<Tensor>();
+    if (*Device != DeviceKind::Cpu) { // the GPU executor, through the API
+      auto Mem = gpuMemory(*Device);
+      if (!Mem)
+        return Mem.takeError();
+      auto G = compileForGpu(F, *Device, OptLevel, std::move(*Mem));
+      if (!G)
+        return G.takeError();
+      Out = (*G)->run(Args);
+    } else {
+      auto CF = CompiledFunction::compile(F, OptLevel, 1);
+      if (!CF)
+        return CF.takeError();
+      Out = (*CF)->run(Args);
+    }
     if (!Out)
       return Out.takeError();
     unsigned NOut = MP.graph().output_size();
