@@ -1,6 +1,7 @@
 // The embedding API: parse, optimize, compile once; run many times.
 #include "api/Model.h"
 
+#include "api/Specialize.h"
 #include "api/Device.h"
 
 #include "codegen/Executor.h"
@@ -20,6 +21,10 @@ struct Model::Impl {
   DeviceKind Device = DeviceKind::Cpu;
   std::unique_ptr<GpuExecutable> Gpu; // a GPU device's executable
   std::vector<Port> Inputs, Outputs;
+  /// Set for ONNX models compiled per value of some inputs (then M is null).
+  std::unique_ptr<SpecializedModel> Spec;
+  std::string Engine;
+  CompileStats Stats;
 };
 
 Model::Model(std::unique_ptr<Impl> I) : P(std::move(I)) {}
@@ -29,12 +34,16 @@ Model::~Model() = default;
 
 llvm::Expected<Model> Model::fromText(llvm::StringRef Text, llvm::StringRef Name,
                                       const ModelOptions &Opts) {
-  return fromModule(parseModule(Text, Name), Name, Opts);
+  StopWatch W;
+  auto M = parseModule(Text, Name);
+  return fromModule(std::move(M), Name, Opts, W.seconds());
 }
 
 llvm::Expected<Model>
 Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
-                  llvm::StringRef Name, const ModelOptions &Opts) {
+                  llvm::StringRef Name, const ModelOptions &Opts,
+                  double ImportSeconds) {
+  StopWatch W;
   if (!M)
     return M.takeError();
   if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
@@ -55,11 +64,14 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     I->F = I->M->Functions.front().get();
   if (!I->F)
     return makeError("model '" + Name + "' has no function '@" + FnName + "'");
+  I->Stats.Import = ImportSeconds;
   PassManager PM;
   if (auto E = PM.addPipeline("optimize"))
     return std::move(E);
+  StopWatch PassW;
   if (auto E = PM.run(*I->M))
     return std::move(E);
+  I->Stats.Passes = PassW.seconds();
   if (I->Device != DeviceKind::Cpu) {
     auto Mem = gpuMemory(I->Device);
     if (!Mem)
@@ -70,8 +82,13 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
       return G.takeError();
     I->Gpu = std::move(*G);
   } else if (Opts.Engine != "interp") {
-    auto C = CompiledFunction::compile(*I->F, std::min(Opts.OptLevel, 3u),
-                                       Opts.Threads);
+    JitOptions JO;
+    JO.OptLevel = std::min(Opts.OptLevel, 3u);
+    JO.Threads = Opts.Threads;
+    JO.UseCache = Opts.Cache;
+    JO.CacheDir = Opts.CacheDir;
+    JO.Stats = &I->Stats;
+    auto C = CompiledFunction::compile(*I->F, JO, Opts.Threads);
     if (C)
       I->Compiled = std::move(*C);
     else if (Opts.Engine == "jit")
@@ -79,6 +96,7 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     else
       llvm::consumeError(C.takeError()); // auto: fall back to the interpreter
   }
+  I->Stats.Total = ImportSeconds + W.seconds();
   for (auto &V : I->F->Inputs)
     I->Inputs.push_back({V->Name, V->Type});
   for (size_t K = 0; K < I->F->Outputs.size(); ++K)
@@ -88,11 +106,42 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
 
 llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
                                       const ModelOptions &Opts) {
-  return fromModule(loadModelFile(Path), Path, Opts); // IR text or ONNX
+  StopWatch W;
+  auto Buf = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false,
+                                         /*RequiresNullTerminator=*/false);
+  if (!Buf || !isOnnxModel(Path, (*Buf)->getBuffer()))
+    return fromModule(loadModelFile(Path), Path, Opts, W.seconds()); // IR text
+  OnnxImportOptions IO;
+  IO.ForceDynamic = Opts.ForceDynamic;
+  auto M = importOnnx((*Buf)->getBuffer(), Path, IO);
+  if (M)
+    return fromModule(std::move(M), Path, Opts, W.seconds());
+  // Graph inputs that feed shape-like operands: compile per value at run
+  // time (a problem unrelated to them shows at the first run).
+  auto Spec = onnxShapeOperandInputs(Path);
+  if (!Spec || Spec->empty() || Opts.SpecializationCacheSize == 0) {
+    if (!Spec)
+      llvm::consumeError(Spec.takeError());
+    return M.takeError();
+  }
+  llvm::consumeError(M.takeError());
+  if (Opts.Engine != "auto" && Opts.Engine != "jit" && Opts.Engine != "interp")
+    return makeError("engine must be 'auto', 'jit' or 'interp', got '" +
+                     Opts.Engine + "'");
+  auto I = std::make_unique<Impl>();
+  auto S = SpecializedModel::create(Path, Opts, std::move(*Spec), I->Inputs,
+                                    I->Outputs);
+  if (!S)
+    return S.takeError();
+  I->Spec = std::move(*S);
+  I->Engine = Opts.Engine;
+  return Model(std::move(I));
 }
 
 llvm::Expected<std::vector<Tensor>>
 Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+  if (P->Spec)
+    return P->Spec->run(Inputs, PeakBytes);
   if (P->Gpu)
     return P->Gpu->run(Inputs, PeakBytes);
   if (P->Compiled)
@@ -105,6 +154,12 @@ Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
 const std::vector<Port> &Model::inputs() const { return P->Inputs; }
 const std::vector<Port> &Model::outputs() const { return P->Outputs; }
 llvm::StringRef Model::engine() const {
+  if (P->Spec)
+    return P->Engine;
   return P->Compiled || P->Gpu ? "jit" : "interp";
 }
+SpecializationStats Model::specialization() const {
+  return P->Spec ? P->Spec->stats() : SpecializationStats();
+}
 llvm::StringRef Model::device() const { return deviceName(P->Device); }
+const CompileStats &Model::compileStats() const { return P->Stats; }

@@ -7,10 +7,12 @@
 #ifndef DLC_API_MODEL_H
 #define DLC_API_MODEL_H
 
+#include "codegen/CompileStats.h"
 #include "ir/Tensor.h"
 
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,10 +31,35 @@ struct ModelOptions {
   unsigned Threads = 0;
   /// The function to run; empty: "main", else the first one.
   std::string Function;
+  /// The on-disk kernel cache (codegen/KernelCache.h): a kernel compiled
+  /// once, by any process, is loaded instead of compiled again.
+  bool Cache = true;
+  /// Its directory; empty: $DLC_CACHE_DIR, else $XDG_CACHE_HOME/dlc, else
+  /// $HOME/.cache/dlc.
+  std::string CacheDir;
   /// Where it runs: "cpu", "cuda" (an NVIDIA GPU; needs only the driver)
   /// or "cuda-emu" (the GPU kernels emulated on the CPU). A GPU device
   /// needs engine "auto" or "jit".
   std::string Device = "cpu";
+  /// ONNX models: every dim of every graph input unknown ('?'), to check
+  /// that a model runs without static shapes.
+  bool ForceDynamic = false;
+  /// ONNX models whose graph inputs feed shape-like operands (axes, k,
+  /// pads, sizes, scales, split, repeats, shape, depth, ...) that dlc needs
+  /// as constants: the model compiles one variant per set of values of
+  /// those inputs on first use and keeps the SpecializationCacheSize most
+  /// recently used ones. 0: no specialization (such a model then fails to
+  /// load with the importer's message naming the operand).
+  unsigned SpecializationCacheSize = 8;
+  /// Called with a message when something deserves a warning (for example
+  /// the variant cache thrashing); the library never prints on its own.
+  std::function<void(const std::string &)> OnWarning;
+};
+
+/// How a model specialized on run-time values has fared so far.
+struct SpecializationStats {
+  std::vector<std::string> Inputs; // the inputs it specializes on
+  unsigned Compiles = 0, Hits = 0, Evictions = 0, Cached = 0;
 };
 
 /// A graph input or output: its name and type (dims may be symbolic).
@@ -64,15 +91,22 @@ public:
 
   const std::vector<Port> &inputs() const;
   const std::vector<Port> &outputs() const;
-  /// "jit" or "interp": the engine chosen.
+  /// "jit" or "interp": the engine chosen (for a specialized model, the
+  /// one asked for: "auto" may still run a variant in the interpreter).
   llvm::StringRef engine() const;
+  /// Empty Inputs when the model is compiled once for every input value;
+  /// else the inputs whose values select a compiled variant.
+  SpecializationStats specialization() const;
   /// "cpu", "cuda" or "cuda-emu".
   llvm::StringRef device() const;
+  /// Where the compile time went (import, graph passes, the JIT's phases).
+  const CompileStats &compileStats() const;
 
 private:
   static llvm::Expected<Model>
   fromModule(llvm::Expected<std::unique_ptr<Module>> M,
-             llvm::StringRef Name, const ModelOptions &Opts);
+             llvm::StringRef Name, const ModelOptions &Opts,
+             double ImportSeconds = 0);
   struct Impl;
   explicit Model(std::unique_ptr<Impl> I);
   std::unique_ptr<Impl> P;

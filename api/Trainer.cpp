@@ -124,7 +124,8 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
 llvm::Expected<Tensor> Trainer::Impl::checkLabels(const Tensor &X,
                                                   const Tensor &Labels) const {
   bool Sparse = Opts.Loss == LossKind::SparseCategoricalCrossEntropy ||
-                Opts.Loss == LossKind::NegativeLogLikelihood;
+                Opts.Loss == LossKind::NegativeLogLikelihood ||
+                Opts.Loss == LossKind::CrossEntropy;
   if (X.rank() == 0 || Labels.rank() == 0 || X.shape()[0] != Labels.shape()[0])
     return makeError("the batch and its labels differ in size");
   if (Sparse) {
@@ -256,4 +257,52 @@ std::unique_ptr<Module> Trainer::currentModel() const {
 
 const Function &Trainer::trainStepFunction() const { return *P->G.Step; }
 int64_t Trainer::stepsDone() const { return P->Steps; }
+
+llvm::Expected<std::vector<Tensor>> Trainer::trainingState() const {
+  // Args: batch, labels, parameters..., state..., step.
+  if (!P->StepG)
+    return std::vector<Tensor>(P->Args.begin() + 2, P->Args.end() - 1);
+  std::vector<Tensor> State;
+  for (size_t I = 2; I + 1 < P->GArgs.size(); ++I) { // from the device
+    auto T = P->StepG->download(P->GArgs[I].Dev);
+    if (!T)
+      return T.takeError();
+    State.push_back(std::move(*T));
+  }
+  return std::move(State);
+}
+
+llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
+                                          int64_t Steps) {
+  size_t Want = P->Args.size() - 3;
+  if (State.size() != Want)
+    return makeError("the training state holds " +
+                     std::to_string(State.size()) + " tensors, this model "
+                     "and optimizer need " + std::to_string(Want));
+  if (Steps < 0)
+    return makeError("the training state's step count is negative");
+  for (size_t I = 0; I < Want; ++I) {
+    TensorType Have = P->StepG ? P->GArgs[2 + I].type() : P->Args[2 + I].type();
+    if (State[I].type() != Have)
+      return makeError("training state tensor " + std::to_string(I) + " is " +
+                       State[I].type().str() + " but " + Have.str() +
+                       " was expected (another model or optimizer?)");
+  }
+  if (P->StepG) { // to the device; nothing changes unless every copy works
+    std::vector<DeviceTensor> Dev;
+    for (size_t I = 0; I < Want; ++I) {
+      auto D = P->StepG->upload(State[I]);
+      if (!D)
+        return D.takeError();
+      Dev.push_back(std::move(*D));
+    }
+    for (size_t I = 0; I < Want; ++I)
+      P->GArgs[2 + I] = std::move(Dev[I]);
+  } else {
+    for (size_t I = 0; I < Want; ++I)
+      P->Args[2 + I] = std::move(State[I]);
+  }
+  P->Steps = Steps;
+  return llvm::Error::success();
+}
 int64_t Trainer::numClasses() const { return P->G.NumClasses; }

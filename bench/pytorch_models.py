@@ -30,6 +30,10 @@ def models():
     return {
         "resnet18": (lambda: torchvision.models.resnet18(weights=None), (3, 224, 224)),
         "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), (3, 224, 224)),
+        "mobilenet_v3_small": (lambda: torchvision.models.mobilenet_v3_small(weights=None),
+                               (3, 224, 224)),
+        "efficientnet_b0": (lambda: torchvision.models.efficientnet_b0(weights=None),
+                            (3, 224, 224)),
         "keras_cnn": (KerasCnn, (1, 28, 28)),
         "pytorch_net": (PytorchNet, (1, 28, 28)),
     }
@@ -89,7 +93,7 @@ def dlc_bench_ms(dlc, model_path, batch, threads, runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default=",".join(models()))
+    ap.add_argument("--models", default="resnet18,mobilenet_v2,keras_cnn,pytorch_net")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=10)

@@ -17,6 +17,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/TargetParser/Host.h"
 
@@ -122,7 +123,8 @@ bool CompiledFunction::supports(const Operation &Op) {
          touchesStrings(Op) || kernelLowering(Op) != nullptr;
 }
 
-llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
+llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
+                                                   const LowerOptions &O) {
   std::string Unsupported;
   for (auto &Op : F.Body)
     if (!CompiledFunction::supports(*Op))
@@ -145,7 +147,13 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
     if (S.Plan) {
       for (const Operation *GOp : S.Plan->Ops)
         Name += GOp->mnemonic().str() + (GOp == S.Op ? "" : "_");
-      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes());
+      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.GpuMatMul);
+    } else if (O.GpuMatMul && S.Op->kind() == OpKind::MatMul &&
+               S.Op->operand(0)->Type.rank() == 2 &&
+               S.Op->operand(1)->Type.rank() == 2 &&
+               (S.Op->result()->Type.elem() == DType::F32 ||
+                S.Op->result()->Type.elem() == DType::F64)) {
+      K = lowerGpuMatMul(*S.Op, Name + S.Op->mnemonic().str());
     } else {
       K = kernelLowering(*S.Op)(*S.Op, Name + S.Op->mnemonic().str());
     }
@@ -164,12 +172,15 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F) {
 CompiledFunction::CompiledFunction() = default;
 
 llvm::Expected<std::unique_ptr<CompiledFunction>>
-CompiledFunction::compile(const Function &F, unsigned OptLevel,
+CompiledFunction::compile(const Function &F, const JitOptions &Opts,
                           unsigned Threads) {
+  StopWatch LowerW;
   auto Lowered = lowerFunction(F);
   if (!Lowered)
     return Lowered.takeError();
-  auto J = JitModule::compile(Lowered->kernelList(), OptLevel);
+  if (Opts.Stats)
+    Opts.Stats->Lower += LowerW.seconds();
+  auto J = JitModule::compile(Lowered->kernelList(), Opts);
   if (!J)
     return J.takeError();
   std::vector<KernelEntry> Table;
@@ -182,6 +193,7 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel,
   std::unique_ptr<CompiledFunction> C(new CompiledFunction());
   C->Jit = std::move(*J);
   C->Kernels = std::move(Lowered->Kernels);
+  C->OptLevel = Opts.OptLevel;
   // Host steps (ops on str tensors) run the reference interpreter's kernels.
   auto X = Executable::create(F, std::move(Lowered->Steps), std::move(Table),
                               Threads, &evaluateOp);
@@ -189,4 +201,15 @@ CompiledFunction::compile(const Function &F, unsigned OptLevel,
     return X.takeError();
   C->Exec = std::move(*X);
   return C;
+}
+
+std::string CompiledFunction::llvmIR() const {
+  std::vector<const kir::Kernel *> Ks;
+  for (auto &K : Kernels)
+    Ks.push_back(K.get());
+  llvm::SmallString<0> Buf;
+  llvm::raw_svector_ostream VOS(Buf);
+  if (auto E = emitKernels(Ks, OptLevel, EmitKind::LLVM, VOS))
+    return "; error: " + llvm::toString(std::move(E)) + "\n";
+  return std::string(Buf.str());
 }

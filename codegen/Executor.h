@@ -25,9 +25,17 @@ struct LoweredFunction {
   }
 };
 
+/// Choices of the lowering for a target other than the host CPU.
+struct LowerOptions {
+  /// 2-D float matmuls, alone or with a fused epilogue, as the GPU's tiled
+  /// kernel (kernel/GpuGemm.cpp) instead of the CPU's register-blocked one.
+  bool GpuMatMul = false;
+};
+
 /// Lowers every op of F to kernel IR, one kernel per fusion group; ops
 /// without a CPU lowering are all reported at once, with locations.
-llvm::Expected<LoweredFunction> lowerFunction(const Function &F);
+llvm::Expected<LoweredFunction> lowerFunction(const Function &F,
+                                              const LowerOptions &O = {});
 
 /// The host's widest vector register in bytes (64 with AVX-512).
 unsigned hostVectorBytes();
@@ -39,7 +47,16 @@ public:
   /// Threads: for the parallel loops of kernels; 0 means every hardware
   /// thread.
   static llvm::Expected<std::unique_ptr<CompiledFunction>>
-  compile(const Function &F, unsigned OptLevel = 3, unsigned Threads = 0);
+  compile(const Function &F, unsigned OptLevel = 3, unsigned Threads = 0) {
+    JitOptions O;
+    O.OptLevel = OptLevel;
+    O.Threads = Threads;
+    return compile(F, O, Threads);
+  }
+  /// The same with every JIT option; Threads also bounds the compile
+  /// threads. Opts.Stats receives the lowering and JIT phases.
+  static llvm::Expected<std::unique_ptr<CompiledFunction>>
+  compile(const Function &F, const JitOptions &Opts, unsigned Threads);
   ~CompiledFunction();
 
   /// Runs on Inputs (in F's input order); see Executable::run.
@@ -48,7 +65,11 @@ public:
     return Exec->run(Inputs, PeakBytes);
   }
 
-  const std::string &llvmIR() const { return Jit->llvmIR(); }
+  /// See Executable::setMemoryLimit.
+  void setMemoryLimit(uint64_t Bytes) { Exec->setMemoryLimit(Bytes); }
+
+  /// The optimized LLVM IR of the kernels (emitted again on each call).
+  std::string llvmIR() const;
   /// Whether compile() can handle op Op (for `dlc --list-ops`).
   static bool supports(const Operation &Op);
 
@@ -58,6 +79,7 @@ private:
   std::unique_ptr<JitModule> Jit;
   std::vector<std::unique_ptr<kir::Kernel>> Kernels;
   std::unique_ptr<Executable> Exec;
+  unsigned OptLevel = 3;
 };
 
 } // namespace dlc

@@ -17,6 +17,7 @@
 //    FMAs; the optimizer runs with the host's target machine so the
 //    vectorizer uses its registers.
 #include "codegen/LLVMEmitter.h"
+#include "codegen/KernelEmitter.h"
 
 #include "codegen/ScalarOps.h"
 #include "ir/Location.h"
@@ -31,68 +32,8 @@
 using namespace dlc;
 using namespace dlc::kir;
 
-namespace {
 
-class Emitter {
-public:
-  Emitter(const Kernel &K, llvm::Module &M)
-      : K(K), M(M), Ctx(M.getContext()), B(Ctx) {}
-  llvm::Error run();
-
-private:
-  llvm::Type *computeType(SType T) {
-    llvm::Type *S = T.IsIndex ? B.getInt64Ty() : scalarComputeType(B, T.Elem);
-    return T.isVector() ? llvm::FixedVectorType::get(S, T.Lanes) : S;
-  }
-  llvm::Type *storageType(DType E) {
-    switch (E) {
-    case DType::F16:
-      return B.getHalfTy();
-    case DType::BF16:
-      return B.getBFloatTy();
-    case DType::Bool:
-      return B.getInt8Ty();
-    default:
-      return computeType(SType::of(E));
-    }
-  }
-  llvm::Error fail(const llvm::Twine &Msg) {
-    return makeError("kernel @" + K.Name + ": " + Msg);
-  }
-  llvm::Value *get(const KValue *V) { return Values.lookup(V); }
-  llvm::Value *address(const KOp &Op, size_t BufPos);
-  llvm::Error block(const std::vector<std::unique_ptr<KOp>> &Ops);
-  llvm::Error op(const KOp &Op);
-  llvm::Error loop(const KOp &Op);
-  llvm::Expected<llvm::Value *> scalar(const KOp &Op);
-  const Kernel &K;
-  llvm::Module &M;
-  llvm::LLVMContext &Ctx;
-  llvm::IRBuilder<> B;
-  llvm::Function *Fn = nullptr;
-  llvm::BasicBlock *Entry = nullptr;
-  llvm::DenseMap<const KValue *, llvm::Value *> Values;
-  /// Marks an access to Buf: it is in Buf's alias scope and does not alias
-  /// the other buffers (kernel buffers never overlap; see the executor).
-  void markAccess(llvm::Instruction *I, const KValue *Buf) {
-    const BufInfo &Info = Bufs.find(Buf)->second;
-    if (!Info.Scope) // scratch: an alloca, which alias analysis sees through
-      return;
-    I->setMetadata(llvm::LLVMContext::MD_alias_scope, Info.Scope);
-    I->setMetadata(llvm::LLVMContext::MD_noalias, Info.NoAlias);
-  }
-
-  struct BufInfo {
-    llvm::MDNode *Scope = nullptr, *NoAlias = nullptr;
-    llvm::Value *Data;
-    llvm::SmallVector<llvm::Value *, 4> Sizes, Strides;
-  };
-  llvm::DenseMap<const KValue *, BufInfo> Bufs;
-};
-
-} // namespace
-
-llvm::Error Emitter::run() {
+llvm::Value *KernelEmitter::makeFunction() {
   llvm::Type *Ptr = B.getPtrTy();
   auto *FT = llvm::FunctionType::get(
       B.getVoidTy(), {Ptr, B.getInt64Ty(), B.getInt64Ty()}, false);
@@ -103,6 +44,18 @@ llvm::Error Emitter::run() {
   Fn->getArg(2)->setName("chunks");
   Entry = llvm::BasicBlock::Create(Ctx, "entry", Fn);
   B.SetInsertPoint(Entry);
+  return Fn->getArg(0);
+}
+
+llvm::Error KernelEmitter::gpuOp(const KOp &Op, llvm::Value *&R) {
+  // GPU-mapped kernels reach the CPU only through the emulation rewrite
+  // (codegen/GpuEmulation.cpp), which removes these ops.
+  return fail("GPU op in a CPU kernel (emulate it or emit it for nvptx)");
+}
+
+llvm::Error KernelEmitter::run() {
+  llvm::Type *Ptr = B.getPtrTy();
+  llvm::Value *ArgsPtr = makeFunction();
   // a * b + c may become one fused multiply-add (rounded once): the only
   // floating-point liberty the emitter takes.
   llvm::FastMathFlags FMF;
@@ -111,9 +64,10 @@ llvm::Error Emitter::run() {
   llvm::StructType *ArgTy = llvm::StructType::get(Ctx, {Ptr, Ptr});
   for (size_t I = 0; I < K.Args.size(); ++I) {
     const KValue *A = K.Args[I].get();
-    llvm::Value *Slot = B.CreateConstGEP1_64(ArgTy, Fn->getArg(0), I);
+    llvm::Value *Slot = B.CreateConstGEP1_64(ArgTy, ArgsPtr, I);
     BufInfo Info;
-    Info.Data = B.CreateLoad(Ptr, B.CreateStructGEP(ArgTy, Slot, 0), A->Name + ".data");
+    Info.Data = dataPointer(
+        B.CreateLoad(Ptr, B.CreateStructGEP(ArgTy, Slot, 0), A->Name + ".data"));
     llvm::Value *SizesPtr =
         B.CreateLoad(Ptr, B.CreateStructGEP(ArgTy, Slot, 1), A->Name + ".sizes");
     unsigned R = A->BufType.rank();
@@ -163,7 +117,7 @@ llvm::Error Emitter::run() {
   return llvm::Error::success();
 }
 
-llvm::Value *Emitter::address(const KOp &Op, size_t BufPos) {
+llvm::Value *KernelEmitter::address(const KOp &Op, size_t BufPos) {
   const KValue *Buf = Op.Operands[BufPos];
   const BufInfo &Info = Bufs.find(Buf)->second;
   llvm::Value *Lin = B.getInt64(0);
@@ -173,14 +127,14 @@ llvm::Value *Emitter::address(const KOp &Op, size_t BufPos) {
   return B.CreateInBoundsGEP(storageType(Buf->BufType.elem()), Info.Data, Lin);
 }
 
-llvm::Error Emitter::block(const std::vector<std::unique_ptr<KOp>> &Ops) {
+llvm::Error KernelEmitter::block(const std::vector<std::unique_ptr<KOp>> &Ops) {
   for (const auto &O : Ops)
     if (auto E = op(*O))
       return E;
   return llvm::Error::success();
 }
 
-llvm::Error Emitter::op(const KOp &Op) {
+llvm::Error KernelEmitter::op(const KOp &Op) {
   llvm::Value *R = nullptr;
   switch (Op.kind()) {
   case KOpKind::ConstIndex:
@@ -281,13 +235,18 @@ llvm::Error Emitter::op(const KOp &Op) {
     break;
   case KOpKind::For:
     return loop(Op);
+  case KOpKind::GpuIndex: case KOpKind::Barrier: case KOpKind::Shared:
+  case KOpKind::Threads: case KOpKind::Launch:
+    if (auto E = gpuOp(Op, R))
+      return E;
+    break;
   }
   if (Op.Result)
     Values[Op.Result.get()] = R;
   return llvm::Error::success();
 }
 
-llvm::Error Emitter::loop(const KOp &Op) {
+llvm::Error KernelEmitter::loop(const KOp &Op) {
   llvm::BasicBlock *Pre = B.GetInsertBlock();
   auto *Header = llvm::BasicBlock::Create(Ctx, "loop.header", Fn);
   auto *Body = llvm::BasicBlock::Create(Ctx, "loop.body", Fn);
@@ -349,7 +308,7 @@ llvm::Error Emitter::loop(const KOp &Op) {
 llvm::Error dlc::emitKernel(const Kernel &K, llvm::Module &M) {
   if (auto E = verifyKernel(K))
     return E;
-  return Emitter(K, M).run();
+  return KernelEmitter(K, M).run();
 }
 
 void dlc::optimizeModule(llvm::Module &M, unsigned OptLevel,
@@ -372,7 +331,7 @@ void dlc::optimizeModule(llvm::Module &M, unsigned OptLevel,
   PB.buildPerModuleDefaultPipeline(L).run(M, MAM);
 }
 
-llvm::Expected<llvm::Value *> Emitter::scalar(const KOp &Op) {
+llvm::Expected<llvm::Value *> KernelEmitter::scalar(const KOp &Op) {
   llvm::SmallVector<llvm::Value *, 3> Args;
   for (const KValue *V : Op.Operands)
     Args.push_back(get(V));
@@ -380,7 +339,7 @@ llvm::Expected<llvm::Value *> Emitter::scalar(const KOp &Op) {
   const KValue *Data = Op.Operands[Op.Scalar == OpKind::Where ? 1 : 0];
   ScalarOpInput In{Op.Scalar, Data->Type.Elem, Op.Result->Type.Elem, Args,
                    Op.ScalarAttrs};
-  if (llvm::Value *V = emitScalarOp(B, M, In))
+  if (llvm::Value *V = scalarOp(In))
     return V;
   return fail("no CPU lowering for '" + getOpInfo(Op.Scalar).Mnemonic +
               "' on " + dtypeName(Data->Type.Elem));

@@ -6,6 +6,7 @@
 #include "exec/dlc_runtime.h"
 
 #include "exec/Executable.h"
+#include "runtime/SizeMath.h"
 #include "ir/Parser.h"
 #include "runtime/CudaDriver.h"
 
@@ -164,9 +165,9 @@ extern "C" int dlc_model_create_on(const dlc_aot_image *Img, int Device,
               Err, ErrLen);
 }
 
-/// Copies a C input into a tensor, checking what the signature check
-/// cannot see (a dtype or rank out of range, negative dims, no data).
-static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
+/// Checks what the signature check cannot see (a dtype or rank out of
+/// range, a shape whose byte count overflows), before any byte is read.
+static llvm::Error checkCInput(const dlc_tensor &T, const Value &In) {
   std::string What = "input '" + In.Name + "'";
   // str tensors are not part of the C API (AOT artifacts reject them).
   if (T.dtype < 0 || T.dtype >= int32_t(DType::Str))
@@ -175,18 +176,25 @@ static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
     return makeError(What + ": rank " + std::to_string(T.rank) +
                      " is out of range [0, " + std::to_string(DLC_MAX_RANK) +
                      "]");
-  uint64_t Bytes = dtypeSize(DType(T.dtype));
-  for (int32_t D = 0; D < T.rank; ++D) {
+  for (int32_t D = 0; D < T.rank; ++D)
     if (T.shape[D] < 0)
       return makeError(What + ": dim " + std::to_string(D) + " is negative (" +
                        std::to_string(T.shape[D]) + ")");
-    if (T.shape[D] && Bytes > (uint64_t(1) << 62) / uint64_t(T.shape[D]))
-      return makeError(What + ": its shape is too large");
-    Bytes *= uint64_t(T.shape[D]);
-  }
+  int64_t N;
+  size_t Bytes;
+  if (!productOf(T.shape, size_t(T.rank), N) ||
+      !bytesOf(N, dtypeSize(DType(T.dtype)), Bytes) ||
+      Bytes > (size_t(1) << 62))
+    return makeError(What + ": its shape is too large");
+  return llvm::Error::success();
+}
+
+/// Copies a C input that passed checkCInput and the signature check into a
+/// tensor.
+static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
   Tensor R(DType(T.dtype), llvm::ArrayRef<int64_t>(T.shape, T.rank));
   if (R.byteSize() && !T.data)
-    return makeError(What + ": data is NULL");
+    return makeError("input '" + In.Name + "': data is NULL");
   if (R.byteSize())
     std::memcpy(R.data(), T.data, R.byteSize());
   // Only the low bits of 4- and 2-bit elements count; dlc keeps integers
@@ -217,6 +225,19 @@ static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
                     " output(s), got room for " +
                     std::to_string(Outputs ? NumOutputs : 0),
                 Err, ErrLen);
+  // Signature errors (dtype, rank, dims) are the caller's and are found
+  // before a byte of any input is read (a wrong dim must not make the copy
+  // read past the caller's buffer); the rest happen while running (shape
+  // rules, gather indices).
+  std::vector<InputSpec> Specs;
+  for (size_t I = 0; I < NumInputs; ++I) {
+    if (auto E = checkCInput(Inputs[I], *F.Inputs[I]))
+      return fail(DLC_ERR_INVALID_ARGUMENT, std::move(E), Err, ErrLen);
+    Specs.push_back({DType(Inputs[I].dtype),
+                     llvm::ArrayRef<int64_t>(Inputs[I].shape, Inputs[I].rank)});
+  }
+  if (auto E = Model->X->checkInputSpecs(Specs))
+    return fail(DLC_ERR_INVALID_ARGUMENT, std::move(E), Err, ErrLen);
   std::vector<Tensor> In;
   for (size_t I = 0; I < NumInputs; ++I) {
     auto T = toTensor(Inputs[I], *F.Inputs[I]);
@@ -224,10 +245,6 @@ static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
       return fail(DLC_ERR_INVALID_ARGUMENT, T.takeError(), Err, ErrLen);
     In.push_back(std::move(*T));
   }
-  // Signature errors (dtype, rank, dims) are the caller's; the rest happen
-  // while running (shape rules, gather indices).
-  if (auto E = Model->X->checkInputs(In))
-    return fail(DLC_ERR_INVALID_ARGUMENT, std::move(E), Err, ErrLen);
   llvm::Expected<std::vector<Tensor>> Out = Model->X->run(In);
   if (!Out)
     return fail(DLC_ERR_RUNTIME, Out.takeError(), Err, ErrLen);

@@ -18,6 +18,7 @@
 //    buffer (plus the shape-only space argument of a fused group), copy the
 //    outputs out, and give the arena back.
 #include "exec/Executable.h"
+#include "runtime/SizeMath.h"
 
 #include "interp/Interpreter.h"
 #include "ir/ShapeInference.h"
@@ -114,10 +115,26 @@ Executable::build(const Function &F, std::vector<LoweredStep> Steps,
   return X;
 }
 
+static std::vector<TensorType> typesOf(llvm::ArrayRef<Tensor> In) {
+  std::vector<TensorType> T;
+  T.reserve(In.size());
+  for (const Tensor &X : In)
+    T.push_back(X.type());
+  return T;
+}
+
+/// "f32[2,3]" for a run-time type.
+static std::string typeText(DType E, llvm::ArrayRef<int64_t> Shape) {
+  std::string S = dtypeName(E).str() + "[";
+  for (size_t I = 0; I < Shape.size(); ++I)
+    S += (I ? "," : "") + std::to_string(Shape[I]);
+  return S + "]";
+}
+
 /// Checks run-time input types against the signature and binds symbolic
-/// dims.
-static llvm::Error checkInputs(const Function &F,
-                               llvm::ArrayRef<TensorType> In) {
+/// dims; looks at no data byte.
+static llvm::Error checkInputSpecs(const Function &F,
+                                   llvm::ArrayRef<InputSpec> In) {
   if (In.size() != F.Inputs.size())
     return makeError("'@" + F.Name + "' takes " +
                      std::to_string(F.Inputs.size()) + " input(s), got " +
@@ -125,18 +142,21 @@ static llvm::Error checkInputs(const Function &F,
   llvm::StringMap<std::pair<int64_t, std::string>> Bound;
   for (size_t I = 0; I < In.size(); ++I) {
     const Value &V = *F.Inputs[I];
-    const TensorType &T = In[I];
+    const InputSpec &T = In[I];
     std::string What = "input '" + V.Name + "'";
-    if (T.elem() != V.Type.elem())
+    if (T.Elem != V.Type.elem())
       return makeError(What + " must be " + V.Type.str() + ", got " +
-                       dtypeName(T.elem()));
-    if (T.rank() != V.Type.rank())
+                       dtypeName(T.Elem));
+    if (T.Shape.size() != V.Type.rank())
       return makeError(What + " must have rank " +
                        std::to_string(V.Type.rank()) + " (" + V.Type.str() +
-                       "), got " + T.str());
-    for (unsigned D = 0; D < T.rank(); ++D) {
+                       "), got " + typeText(T.Elem, T.Shape));
+    for (unsigned D = 0; D < T.Shape.size(); ++D) {
       const Dim &Want = V.Type.dim(D);
-      int64_t Got = T.dim(D).size();
+      int64_t Got = T.Shape[D];
+      if (Got < 0)
+        return makeError(What + " dim " + std::to_string(D) +
+                         " is negative (" + std::to_string(Got) + ")");
       if (Want.isStatic() && Want.size() != Got)
         return makeError(What + " dim " + std::to_string(D) + " must be " +
                          Want.str() + ", got " + std::to_string(Got));
@@ -154,20 +174,30 @@ static llvm::Error checkInputs(const Function &F,
   return llvm::Error::success();
 }
 
-static std::vector<TensorType> typesOf(llvm::ArrayRef<Tensor> In) {
-  std::vector<TensorType> T;
-  T.reserve(In.size());
-  for (const Tensor &X : In)
-    T.push_back(X.type());
-  return T;
+static llvm::Error checkInputs(const Function &F, llvm::ArrayRef<Tensor> In) {
+  llvm::SmallVector<InputSpec, 4> Specs;
+  for (const Tensor &T : In)
+    Specs.push_back({T.elem(), T.shape()});
+  return checkInputSpecs(F, Specs);
 }
 
 llvm::Error Executable::checkInputs(llvm::ArrayRef<Tensor> Inputs) const {
-  return ::checkInputs(*F, typesOf(Inputs));
+  return ::checkInputs(*F, Inputs);
+}
+
+llvm::Error
+Executable::checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const {
+  return ::checkInputSpecs(*F, Inputs);
 }
 
 llvm::Error Executable::checkInputTypes(llvm::ArrayRef<TensorType> T) const {
-  return ::checkInputs(*F, T);
+  llvm::SmallVector<llvm::SmallVector<int64_t, 4>, 4> Shapes;
+  llvm::SmallVector<InputSpec, 4> Specs;
+  for (const TensorType &X : T)
+    Shapes.push_back(X.staticSizes());
+  for (size_t I = 0; I < T.size(); ++I)
+    Specs.push_back({T[I].elem(), Shapes[I]});
+  return ::checkInputSpecs(*F, Specs);
 }
 
 llvm::Error dlc::checkGatherIndices(const Operation &Op, int64_t N,
@@ -183,12 +213,41 @@ llvm::Error dlc::checkGatherIndices(const Operation &Op, int64_t N,
   return llvm::Error::success();
 }
 
+/// Bytes of a tensor; UINT64_MAX when the count overflows (the plan then
+/// refuses the run as out of memory).
 static uint64_t byteSize(DType E, llvm::ArrayRef<int64_t> Shape) {
-  uint64_t N = dtypeSize(E);
-  for (int64_t D : Shape)
-    N *= uint64_t(D);
-  return N;
+  int64_t N;
+  size_t B;
+  if (!productOf(Shape, N) || !bytesOf(N, dtypeSize(E), B))
+    return UINT64_MAX;
+  return B;
 }
+
+/// Calls generated code. Kernels from the JIT or an AOT object carry no
+/// UBSan type signature, so the `function` check is off for this one call.
+#if defined(__clang__)
+__attribute__((no_sanitize("function")))
+#endif
+static void callKernel(KernelFn Fn, const BufferArg *Args, int64_t Chunk,
+                       int64_t Chunks) {
+  Fn(Args, Chunk, Chunks);
+}
+
+/// Names an intermediate with its run-time shape for messages:
+/// "'%h' (f32[64,1000])".
+static std::string describe(const Value *V, llvm::ArrayRef<int64_t> Shape) {
+  std::string S = !V->Name.empty() ? "'%" + V->Name + "'"
+                  : V->Def ? "the result of '" + V->Def->mnemonic().str() + "'"
+                           : std::string("a value");
+  S += " (" + dtypeName(V->Type.elem()).str() + "[";
+  for (size_t I = 0; I < Shape.size(); ++I)
+    S += (I ? "," : "") + std::to_string(Shape[I]);
+  return S + "])";
+}
+
+/// The most bytes of intermediates a plan may ask for (far beyond any
+/// machine, and small enough that the arena placement cannot overflow).
+static constexpr uint64_t MaxPlanBytes = uint64_t(1) << 60;
 
 /// The run-time shape a value of space S has in a group whose space has
 /// shape Full.
@@ -357,13 +416,29 @@ Executable::planFor(llvm::ArrayRef<TensorType> Types,
   }
   std::vector<const Value *> Roots;
   std::vector<rt::ArenaRequest> Requests;
+  uint64_t Total = 0;
   for (unsigned I = 0; I < Steps.size(); ++I)
     for (const Value *V : Steps[I].Outs)
       if (!Merged.count(V) && V->Type.elem() != DType::Str) {
         Roots.push_back(V);
-        Requests.push_back({byteSize(V->Type.elem(), Shapes[V]), Def.lookup(V),
-                            Last.lookup(V)});
+        uint64_t B = byteSize(V->Type.elem(), Shapes[V]);
+        Requests.push_back({B, Def.lookup(V), Last.lookup(V)});
+        if (B >= P->LargestBytes) {
+          P->Largest = V;
+          P->LargestBytes = B;
+        }
+        Total = B > MaxPlanBytes || Total > MaxPlanBytes ? MaxPlanBytes + 1
+                                                         : Total + B + 64;
       }
+  if (Total > MaxPlanBytes)
+    return makeError(P->Largest->L,
+                     "out of memory: the intermediates of '@" + F->Name +
+                         "' need more than 2^60 bytes; the largest, " +
+                         describe(P->Largest, Shapes[P->Largest]) + ", needs " +
+                         (P->LargestBytes == UINT64_MAX
+                              ? std::string("more than 2^64")
+                              : std::to_string(P->LargestBytes)) +
+                         " bytes");
   rt::ArenaLayout Layout = rt::planArena(Requests);
   for (size_t I = 0; I < Roots.size(); ++I)
     P->Offset[Roots[I]] = Layout.Offsets[I];
@@ -422,16 +497,46 @@ llvm::Error Executable::runHost(const LoweredStep &S, const RunPlan &P,
 
 llvm::Expected<std::vector<Tensor>>
 Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+  // The arena failing is reported with the tensor and the bytes; other
+  // allocations (outputs, host step results) failing end here.
+  try {
+    return runUnguarded(Inputs, PeakBytes);
+  } catch (const std::bad_alloc &) {
+    return makeError(F->L, "out of memory while running '@" + F->Name + "'");
+  }
+}
+
+llvm::Expected<std::vector<Tensor>>
+Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
+                         uint64_t *PeakBytes) const {
   if (PlanOnly)
     return makeError("internal error: '@" + F->Name +
                      "' was planned for another executor, not run here");
-  if (auto E = checkInputs(Inputs))
+  if (auto E = ::checkInputs(*F, Inputs))
     return std::move(E);
   auto PlanOr = planFor(Inputs);
   if (!PlanOr)
     return PlanOr.takeError();
   const RunPlan &P = **PlanOr;
+  auto largest = [&] {
+    return P.Largest ? "; the largest is " +
+                           describe(P.Largest, P.Shapes.find(P.Largest)->second) +
+                           " of " + std::to_string(P.LargestBytes) + " bytes"
+                     : std::string();
+  };
+  uint64_t Limit = MemoryLimit.load();
+  if (Limit && P.ArenaBytes > Limit)
+    return makeError(F->L, "'@" + F->Name + "' needs " +
+                               std::to_string(P.ArenaBytes) +
+                               " bytes of intermediates, more than the memory "
+                               "limit of " + std::to_string(Limit) +
+                               " bytes (--max-memory)" + largest());
   std::unique_ptr<rt::Arena> A = Arenas.acquire(P.ArenaBytes);
+  if (!A)
+    return makeError(F->L, "out of memory: '@" + F->Name +
+                               "' could not allocate " +
+                               std::to_string(P.ArenaBytes) +
+                               " bytes of intermediates" + largest());
   llvm::DenseMap<const Value *, uint8_t *> External;
   for (size_t I = 0; I < Inputs.size(); ++I)
     External[F->Inputs[I].get()] = const_cast<uint8_t *>(Inputs[I].data());
@@ -473,7 +578,7 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
     if (!S.Plan && S.Op->kind() == OpKind::Gather) {
       const Value *Idx = S.Ins[1];
       Tensor T(Idx->Type.elem(), P.Shapes.find(Idx)->second);
-      std::memcpy(T.data(), ptr(Idx), T.byteSize());
+      copyBytes(T.data(), ptr(Idx), T.byteSize());
       const auto &DShape = P.Shapes.find(S.Ins[0])->second;
       int64_t Axis = S.Op->getInt("axis");
       if (Axis < 0)
@@ -494,13 +599,14 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
     if (S.Space)
       Bufs.push_back({nullptr, P.Shapes.find(S.Space)->second.data()});
     KernelFn Fn = Kernels[S.Kernel].Fn;
+    auto call = [&](int64_t C, int64_t Chunks) { callKernel(Fn, Bufs.data(), C, Chunks); };
     // Waking threads costs microseconds: only results of at least 64 KiB
     // are worth splitting.
     if (Kernels[S.Kernel].Parallel && Pool->threads() > 1 && OutBytes >= (64u << 10)) {
       int64_t Chunks = Pool->threads();
-      Pool->parallelFor(Chunks, [&](int64_t C) { Fn(Bufs.data(), C, Chunks); });
+      Pool->parallelFor(Chunks, [&](int64_t C) { call(C, Chunks); });
     } else {
-      Fn(Bufs.data(), 0, 1);
+      call(0, 1);
     }
   }
   std::vector<Tensor> Outs;

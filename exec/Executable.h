@@ -14,6 +14,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -31,6 +32,12 @@ struct KernelEntry {
 /// come back with their actual shape.
 using HostKernelFn = llvm::Expected<std::vector<Tensor>> (*)(
     const Operation &Op, llvm::ArrayRef<const Tensor *> Operands);
+
+/// A run-time input's element type and shape, before its bytes are read.
+struct InputSpec {
+  DType Elem;
+  llvm::ArrayRef<int64_t> Shape;
+};
 
 class Executable {
 public:
@@ -62,9 +69,15 @@ public:
   /// Checks inputs against the signature (count, dtype, rank, static dims,
   /// one size per symbolic dim); run() does it first too.
   llvm::Error checkInputs(llvm::ArrayRef<Tensor> Inputs) const;
+  /// The same check on types and shapes alone, for callers (the C API)
+  /// that must not touch a byte of an input before it passes.
+  llvm::Error checkInputSpecs(llvm::ArrayRef<InputSpec> Inputs) const;
   /// The same check on the inputs' types (for inputs that live elsewhere).
   llvm::Error checkInputTypes(llvm::ArrayRef<TensorType> Types) const;
 
+  /// Refuses runs whose intermediates need more than Bytes (0: no limit)
+  /// with an error instead of allocating them.
+  void setMemoryLimit(uint64_t Bytes) { MemoryLimit = Bytes; }
   const Function &function() const { return *F; }
   const std::vector<LoweredStep> &steps() const { return Steps; }
   unsigned threads() const { return Pool->threads(); }
@@ -80,6 +93,9 @@ public:
     /// an executor that places them itself.
     std::vector<const Value *> Roots;
     std::vector<rt::ArenaRequest> Requests;
+    /// The largest intermediate (for out-of-memory errors).
+    const Value *Largest = nullptr;
+    uint64_t LargestBytes = 0;
   };
   /// The (cached) plan for inputs of these static types. Contents[I] must
   /// be input I's data for each I of dataInputs() (inputs whose values
@@ -97,6 +113,8 @@ private:
         bool PlanOnly);
   llvm::Expected<std::shared_ptr<const RunPlan>>
   planFor(llvm::ArrayRef<Tensor> Inputs) const;
+  llvm::Expected<std::vector<Tensor>>
+  runUnguarded(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const;
   template <typename PtrFn>
   llvm::Error runHost(const LoweredStep &S, const RunPlan &P,
                       llvm::DenseMap<const Value *, const Tensor *> &Strs,
@@ -121,6 +139,7 @@ private:
   mutable std::mutex PlanMutex;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const RunPlan>> Plans;
   mutable rt::ArenaPool Arenas;
+  std::atomic<uint64_t> MemoryLimit{0};
 };
 
 /// Gather indices must lie in [-N, N) for an axis of size N: checked

@@ -99,8 +99,9 @@ public:
           continue; // absent: broadcast
         unsigned J = D + VR - R;
         auto It = P.SpaceOf.find(V);
-        const Dim &VD = It == P.SpaceOf.end() ? V->Type.dim(J)
-                                              : shapeOf(It->second).dim(J);
+        // A copy: shapeOf returns a temporary type.
+        const Dim VD = It == P.SpaceOf.end() ? V->Type.dim(J)
+                                             : shapeOf(It->second).dim(J);
         if (VD.isStatic() && VD.size() == 1)
           continue;
         if (It == P.SpaceOf.end() || !VD.isUnknown() || VR != R)

@@ -248,22 +248,29 @@ llvm::Error Parser::parseFunction(Module &M) {
     return E;
   if (auto E = expect(Tok::LParen, "'(' to open the result list"))
     return E;
-  std::vector<std::pair<Token, TensorType>> Outs;
+  // Result types may be left out (`-> (y)`): the returned value's inferred
+  // type is the result's.
+  std::vector<std::pair<Token, std::optional<TensorType>>> Outs;
   if (!consumeIf(Tok::RParen)) {
     while (true) {
       if (Cur.Kind != Tok::Ident && Cur.Kind != Tok::String)
         return err("expected a result name, found " + describe(Cur));
       Token N = Cur;
       consume();
-      if (auto E = expect(Tok::Colon, "':' after the result name"))
-        return E;
-      auto T = parseType();
-      if (!T)
-        return T.takeError();
+      std::optional<TensorType> Declared;
+      if (consumeIf(Tok::Colon)) {
+        auto T = parseType();
+        if (!T)
+          return T.takeError();
+        Declared = *T;
+      } else if (Cur.Kind != Tok::Comma && Cur.Kind != Tok::RParen) {
+        return err("expected ':' and a type, ',' or ')' after the result "
+                   "name, found " + describe(Cur));
+      }
       for (auto &O : Outs)
         if (O.first.Text == N.Text)
           return errAt(N, "duplicate result name '" + N.Text + "'");
-      Outs.push_back({N, *T});
+      Outs.push_back({N, Declared});
       if (consumeIf(Tok::RParen))
         break;
       if (auto E = expect(Tok::Comma, "',' or ')' in the result list"))
@@ -299,16 +306,18 @@ llvm::Error Parser::parseFunction(Module &M) {
                              " value(s) but '@" + F.Name + "' declares " +
                              std::to_string(Outs.size()) + " result(s)");
   for (size_t I = 0; I < Rets.size(); ++I) {
-    if (!compatible(Rets[I]->Type, Outs[I].second))
-      return errAt(RetTok, "result '" + Outs[I].first.Text + "' is declared " +
-                               Outs[I].second.str() + " but returns " +
-                               Rets[I]->Type.str());
-    // A declared dim refines a '?' of the returned value.
-    Shape Dims = Rets[I]->Type.dims();
-    for (unsigned D = 0; D < Dims.size(); ++D)
-      if (Dims[D].isUnknown())
-        Dims[D] = Outs[I].second.dim(D);
-    Rets[I]->Type = TensorType(Rets[I]->Type.elem(), Dims);
+    if (const std::optional<TensorType> &Declared = Outs[I].second) {
+      if (!compatible(Rets[I]->Type, *Declared))
+        return errAt(RetTok, "result '" + Outs[I].first.Text +
+                                 "' is declared " + Declared->str() +
+                                 " but returns " + Rets[I]->Type.str());
+      // A declared dim refines a '?' of the returned value.
+      Shape Dims = Rets[I]->Type.dims();
+      for (unsigned D = 0; D < Dims.size(); ++D)
+        if (Dims[D].isUnknown())
+          Dims[D] = Declared->dim(D);
+      Rets[I]->Type = TensorType(Rets[I]->Type.elem(), Dims);
+    }
     F.addOutput(Outs[I].first.Text, Rets[I]);
   }
   if (Cur.Kind == Tok::Eof)

@@ -1,6 +1,7 @@
 // Shape rules for the movement ops: reshape, transpose, flatten, squeeze,
 // unsqueeze, concat, split, slice, pad, gather, expand and tile.
 #include "ir/ShapeRules.h"
+#include "runtime/SizeMath.h"
 
 using namespace dlc;
 using namespace dlc::shape;
@@ -49,12 +50,14 @@ Result shape::inferReshape(const Ctx &C) {
     }
   }
   // Compare element counts as (static product, multiset of symbols).
-  auto split = [](llvm::ArrayRef<Dim> Ds, int64_t &N,
-                  llvm::SmallVector<std::string, 2> &Syms, bool &Unknown) {
+  bool Overflow = false;
+  auto split = [&Overflow](llvm::ArrayRef<Dim> Ds, int64_t &N,
+                           llvm::SmallVector<std::string, 2> &Syms,
+                           bool &Unknown) {
     N = 1;
     for (const Dim &D : Ds) {
       if (D.isStatic())
-        N *= D.size();
+        Overflow |= !mulSize(N, D.size(), N);
       else if (D.isSymbol())
         Syms.push_back(D.sym().str());
       else
@@ -70,6 +73,9 @@ Result shape::inferReshape(const Ctx &C) {
   if (Infer >= 0)
     Known.erase(Known.begin() + Infer);
   split(Known, NOut, SOut, UOut);
+  if (Overflow)
+    return C.err("cannot reshape " + X.str() + " to " +
+                 TensorType(X.elem(), Out).str() + ": more than 2^63 elements");
   if (Infer < 0) {
     // Only a fully static mismatch is certain; with symbols the run time
     // checks the element count.

@@ -31,6 +31,16 @@ llvm::StringRef kir::indexOpName(IndexOp Op) {
   llvm_unreachable("bad index op");
 }
 
+llvm::StringRef kir::gpuIdName(GpuIdKind K) {
+  switch (K) {
+  case GpuIdKind::ThreadId: return "thread_id";
+  case GpuIdKind::BlockId: return "block_id";
+  case GpuIdKind::BlockDim: return "block_dim";
+  case GpuIdKind::GridDim: return "grid_dim";
+  }
+  llvm_unreachable("bad gpu index");
+}
+
 //===----------------------------------------------------------------------===//
 // Builder
 //===----------------------------------------------------------------------===//
@@ -42,7 +52,7 @@ KOp *KBuilder::add(std::unique_ptr<KOp> Op) {
 
 KValue *KBuilder::result(KOp *Op, SType T) {
   Op->Result = std::make_unique<KValue>();
-  Op->Result->Name = std::to_string(NextId++);
+  Op->Result->Name = Prefix + std::to_string(NextId++);
   Op->Result->Type = T;
   Op->Result->Def = Op;
   return Op->Result.get();
@@ -139,11 +149,42 @@ KValue *KBuilder::beginFor(KValue *Lo, KValue *Hi, int64_t Step) {
   Op->Operands = {Lo, Hi};
   Op->Step = Step;
   Op->IndVar = std::make_unique<KValue>();
-  Op->IndVar->Name = "i" + std::to_string(NextId++);
+  Op->IndVar->Name = Prefix + "i" + std::to_string(NextId++);
   Op->IndVar->Type = SType::index();
   Open.push_back({Op, Ops});
   Ops = &Op->Body;
   return Op->IndVar.get();
+}
+
+KValue *KBuilder::gpuIndex(GpuIdKind Id, unsigned Axis) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::GpuIndex));
+  Op->GpuId = Id;
+  Op->IntValue = Axis;
+  return result(Op, SType::index());
+}
+
+void KBuilder::barrier() { add(std::make_unique<KOp>(KOpKind::Barrier)); }
+
+KValue *KBuilder::shared(TensorType T) {
+  KValue *V = result(add(std::make_unique<KOp>(KOpKind::Shared)), SType::of(T.elem()));
+  V->IsBuffer = true;
+  V->BufType = std::move(T);
+  return V;
+}
+
+void KBuilder::launch(KValue *GX, KValue *GY, KValue *GZ, int64_t BX,
+                      int64_t BY, int64_t BZ) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Launch));
+  Op->Operands = {GX, GY, GZ};
+  Op->Block[0] = BX;
+  Op->Block[1] = BY;
+  Op->Block[2] = BZ;
+}
+
+void KBuilder::beginThreads() {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Threads));
+  Open.push_back({Op, Ops});
+  Ops = &Op->Body;
 }
 
 KOp *KBuilder::endFor() {
@@ -239,6 +280,25 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
       printOps(Op.Body, OS, Indent + 2);
       OS.indent(Indent) << "}";
       break;
+    case KOpKind::GpuIndex:
+      OS << gpuIdName(Op.GpuId) << " " << "xyz"[Op.IntValue];
+      break;
+    case KOpKind::Barrier:
+      OS << "barrier";
+      break;
+    case KOpKind::Shared:
+      OS << "shared " << Op.Result->BufType.str();
+      break;
+    case KOpKind::Threads:
+      OS << "threads {\n";
+      printOps(Op.Body, OS, Indent + 2);
+      OS.indent(Indent) << "}";
+      break;
+    case KOpKind::Launch:
+      OS << "launch grid(" << name(Op.Operands[0]) << ", "
+         << name(Op.Operands[1]) << ", " << name(Op.Operands[2]) << ") block("
+         << Op.Block[0] << ", " << Op.Block[1] << ", " << Op.Block[2] << ")";
+      break;
     }
     OS << "\n";
   }
@@ -279,9 +339,11 @@ public:
         return fail("kernel argument %" + A->Name + " is not a buffer");
       Scope.insert(A.get());
     }
-    if (auto E = parallelRule())
+    if (auto E = block(K.Body))
       return E;
-    return block(K.Body);
+    if (auto E = verifyGpuRules(K))
+      return E;
+    return parallelRule();
   }
 
   /// A `parallel` loop must be at the top level and be the only top-level
@@ -357,12 +419,38 @@ private:
     case KOpKind::ConstFloat:
     case KOpKind::Local:
       break;
-    case KOpKind::Scratch: {
+    case KOpKind::Scratch:
+    case KOpKind::Shared: {
+      const char *What = Op.kind() == KOpKind::Shared ? "shared" : "scratch";
       const TensorType &T = Op.Result->BufType;
       if (!Op.Result->IsBuffer || !T.isStatic() || T.rank() == 0)
-        return fail("scratch needs a static shape of rank >= 1");
+        return fail(std::string(What) + " needs a static shape of rank >= 1");
       if (*T.numElements() * int64_t(dtypeSize(T.elem())) > (int64_t(1) << 20))
-        return fail("scratch %" + Op.Result->Name + " is larger than 1 MiB");
+        return fail(std::string(What) + " %" + Op.Result->Name +
+                    " is larger than 1 MiB");
+      break;
+    }
+    case KOpKind::GpuIndex:
+      if (Op.IntValue < 0 || Op.IntValue > 2)
+        return fail("a GPU index axis is x, y or z");
+      break;
+    case KOpKind::Barrier:
+      break;
+    case KOpKind::Launch:
+      for (const KValue *V : Op.Operands)
+        if (auto E = scalarOperand(V, SType::index()))
+          return E;
+      for (int64_t B : Op.Block)
+        if (B < 1)
+          return fail("launch block sizes must be >= 1");
+      if (Op.Block[0] * Op.Block[1] * Op.Block[2] > 1024)
+        return fail("a block has at most 1024 threads");
+      break;
+    case KOpKind::Threads: {
+      auto Saved = Scope;
+      if (auto E = block(Op.Body))
+        return E;
+      Scope = std::move(Saved);
       break;
     }
     case KOpKind::Dim:

@@ -21,6 +21,16 @@
 // semantics), so each elementwise op is defined once for every backend.
 // Reductions use `local` accumulators: a scalar variable read with `get` and
 // written with `set`, which LLVM promotes to registers.
+//
+// GPU-mapped kernels (made by the --kir-gpu-* passes) open with pure index
+// arithmetic and one `launch grid(%gx, %gy, %gz) block(256, 1, 1)`; after it
+// the kernel body is uniform (the same for every thread of a block), and
+// per-thread work sits in `threads { ... }` regions, the only place where
+// `thread_id` may be read. A `barrier` stands between regions, so barriers
+// are never under thread-divergent control by construction. `shared`
+// buffers live in the block's shared memory (address space 3); a `scratch`
+// at the uniform level is private to each thread and keeps its contents
+// across regions (register tiles). See kernel/GpuRules.cpp.
 #ifndef DLC_KERNEL_KERNELIR_H
 #define DLC_KERNEL_KERNELIR_H
 
@@ -70,7 +80,15 @@ enum class KOpKind : uint8_t {
   Set,        // set %acc, %v
   For,        // for %i = %lo to %hi step S [parallel] [vectorize(W)] [unroll(U)] { ... }
   Scratch,    // %p = scratch f32[128, 64]   (a thread-private buffer, static shape)
+  GpuIndex,   // %t = thread_id x   (block_id, block_dim, grid_dim; x, y or z)
+  Barrier,    // barrier   (every thread of the block waits; uniform code only)
+  Shared,     // %s = shared f32[64, 16]   (one buffer per block, static shape)
+  Threads,    // threads { ... }   (the body runs once per thread of the block)
+  Launch,     // launch grid(%gx, %gy, %gz) block(256, 1, 1)
 };
+
+enum class GpuIdKind : uint8_t { ThreadId, BlockId, BlockDim, GridDim };
+llvm::StringRef gpuIdName(GpuIdKind K);
 
 enum class IndexOp : uint8_t { Add, Sub, Mul, Div, Rem, Min, Max };
 llvm::StringRef indexOpName(IndexOp Op);
@@ -111,6 +129,9 @@ public:
   std::unique_ptr<KValue> IndVar;
   std::vector<std::unique_ptr<KOp>> Body;
   LoopMarks Marks;
+  // GpuIndex: which index (axis in IntValue); Launch: threads per block.
+  GpuIdKind GpuId = GpuIdKind::ThreadId;
+  int64_t Block[3] = {1, 1, 1};
 
 private:
   KOpKind Kind;
@@ -133,6 +154,15 @@ public:
         return true;
     return false;
   }
+
+  /// The top-level `launch` of a GPU-mapped kernel, or null.
+  const KOp *launch() const {
+    for (auto &Op : Body)
+      if (Op->kind() == KOpKind::Launch)
+        return Op.get();
+    return nullptr;
+  }
+  bool isGpu() const { return launch() != nullptr; }
 };
 
 void printKernel(const Kernel &K, llvm::raw_ostream &OS);
@@ -140,11 +170,19 @@ std::string toString(const Kernel &K);
 /// Checks types, that values are defined before use and in scope, buffer
 /// ranks against index counts, and that loop marks are sane.
 llvm::Error verifyKernel(const Kernel &K);
+/// The GPU rules (kernel/GpuRules.cpp): where launch, threads, barrier,
+/// shared and the GPU indices may appear. verifyKernel checks them too.
+llvm::Error verifyGpuRules(const Kernel &K);
 
 /// Builds kernel IR at the end of a body (a kernel's or a loop's).
 class KBuilder {
 public:
   KBuilder(Kernel &K) : K(K), Ops(&K.Body) {}
+  /// Builds at the end of Into (a body inside K) naming results Prefix + N:
+  /// for passes that add ops to an existing kernel.
+  KBuilder(Kernel &K, std::vector<std::unique_ptr<KOp>> &Into,
+           std::string Prefix)
+      : K(K), Ops(&Into), Prefix(std::move(Prefix)) {}
   KValue *arg(llvm::StringRef Name, TensorType T);
   KValue *constIndex(int64_t V);
   KValue *constFloat(DType E, double V, unsigned Lanes = 1);
@@ -167,6 +205,15 @@ public:
   /// induction variable.
   KValue *beginFor(KValue *Lo, KValue *Hi, int64_t Step = 1);
   KOp *endFor();
+  /// GPU-mapped kernels (see the file comment).
+  KValue *gpuIndex(GpuIdKind Id, unsigned Axis);
+  void barrier();
+  KValue *shared(TensorType T);
+  void launch(KValue *GX, KValue *GY, KValue *GZ, int64_t BX, int64_t BY = 1,
+              int64_t BZ = 1);
+  /// Opens a `threads` region; ops built until endThreads() go into it.
+  void beginThreads();
+  KOp *endThreads() { return endFor(); }
 
 private:
   KOp *add(std::unique_ptr<KOp> Op);
@@ -175,6 +222,7 @@ private:
   std::vector<std::unique_ptr<KOp>> *Ops;
   std::vector<std::pair<KOp *, std::vector<std::unique_ptr<KOp>> *>> Open;
   unsigned NextId = 0;
+  std::string Prefix;
 };
 
 } // namespace kir

@@ -285,9 +285,69 @@ private:
     return llvm::Error::success();
   }
 
+  /// launch grid(%gx, %gy, %gz) block(BX, BY, BZ)
+  llvm::Error launch(KBuilder &B) {
+    consume(); // launch
+    if (!isWord("grid"))
+      return err("expected 'grid'");
+    consume();
+    if (auto E = expect(Tok::LParen, "'('"))
+      return E;
+    KValue *G[3];
+    for (int I = 0; I < 3; ++I) {
+      if (I)
+        if (auto E = expect(Tok::Comma, "','"))
+          return E;
+      auto V = use();
+      if (!V)
+        return V.takeError();
+      G[I] = *V;
+    }
+    if (auto E = expect(Tok::RParen, "')'"))
+      return E;
+    if (!isWord("block"))
+      return err("expected 'block'");
+    consume();
+    if (auto E = expect(Tok::LParen, "'('"))
+      return E;
+    int64_t Blk[3];
+    for (int I = 0; I < 3; ++I) {
+      if (I)
+        if (auto E = expect(Tok::Comma, "','"))
+          return E;
+      auto N = integer();
+      if (!N)
+        return N.takeError();
+      Blk[I] = *N;
+    }
+    if (auto E = expect(Tok::RParen, "')'"))
+      return E;
+    B.launch(G[0], G[1], G[2], Blk[0], Blk[1], Blk[2]);
+    return llvm::Error::success();
+  }
+
   llvm::Error op(KBuilder &B) {
     if (isWord("for"))
       return forLoop(B);
+    if (isWord("launch"))
+      return launch(B);
+    if (isWord("barrier")) {
+      consume();
+      B.barrier();
+      return llvm::Error::success();
+    }
+    if (isWord("threads")) {
+      consume();
+      if (auto E = expect(Tok::LBrace, "'{'"))
+        return E;
+      B.beginThreads();
+      auto Saved = Values;
+      if (auto E = block(B))
+        return E;
+      Values = std::move(Saved); // region values are not visible after it
+      B.endThreads();
+      return llvm::Error::success();
+    }
     if (isWord("store") || isWord("set")) {
       bool Store = isWord("store");
       consume();
@@ -352,8 +412,14 @@ private:
       auto T = stype();
       if (!T)
         return T.takeError();
-      if (T->IsIndex)
+      if (T->IsIndex) {
+        // 1e100, inf and nan have no int64_t value (the cast is undefined).
+        if (!std::isfinite(*V) || *V != std::trunc(*V) || *V < -0x1p63 ||
+            *V >= 0x1p63)
+          return err(At, "an index constant must be an integer in the int64 "
+                         "range");
         return B.constIndex(int64_t(*V));
+      }
       return B.constFloat(T->Elem, *V, T->Lanes);
     }
     if (Mn == "dim") {
@@ -387,6 +453,24 @@ private:
       if (!T->isStatic() || T->rank() == 0)
         return err(At, "scratch needs a static shape of rank >= 1");
       return B.scratch(std::move(*T));
+    }
+    if (Mn == "shared") {
+      auto T = bufferType();
+      if (!T)
+        return T.takeError();
+      if (!T->isStatic() || T->rank() == 0)
+        return err(At, "shared needs a static shape of rank >= 1");
+      return B.shared(std::move(*T));
+    }
+    for (GpuIdKind Id : {GpuIdKind::ThreadId, GpuIdKind::BlockId,
+                         GpuIdKind::BlockDim, GpuIdKind::GridDim}) {
+      if (Mn != gpuIdName(Id))
+        continue;
+      int Axis = isWord("x") ? 0 : isWord("y") ? 1 : isWord("z") ? 2 : -1;
+      if (Axis < 0)
+        return err("expected x, y or z");
+      consume();
+      return B.gpuIndex(Id, unsigned(Axis));
     }
     if (Mn == "local") {
       auto T = stype();

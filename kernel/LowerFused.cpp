@@ -29,7 +29,7 @@ class FusedLowering {
 public:
   FusedLowering(const FusionPlan &P, Kernel &K) : P(P), B(K) {}
 
-  llvm::Error run(unsigned VectorBytes) {
+  llvm::Error run(unsigned VectorBytes, bool GpuMatMul) {
     for (size_t I = 0; I < P.Inputs.size(); ++I)
       Arg[P.Inputs[I]] = B.arg("in" + std::to_string(I), dynamicLike(P.Inputs[I]->Type));
     for (size_t I = 0; I < P.Outputs.size(); ++I)
@@ -45,6 +45,11 @@ public:
       return llvm::Error::success();
     case GroupKind::MatMul: {
       const Operation &MM = *P.Ops[0];
+      if (GpuMatMul) {
+        buildGpuMatMul(B, MM, Arg[MM.operand(0)], Arg[MM.operand(1)],
+                       Arg[P.Outputs.back()], epilogue());
+        return llvm::Error::success();
+      }
       buildBlockedMatMul(B, MM, Arg[MM.operand(0)], Arg[MM.operand(1)],
                          Arg[P.Outputs.back()], VectorBytes, epilogue());
       return llvm::Error::success();
@@ -245,9 +250,9 @@ private:
 
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name,
-                     unsigned VectorBytes) {
+                     unsigned VectorBytes, bool GpuMatMul) {
   auto K = newKernel(Name);
-  if (auto E = FusedLowering(P, *K).run(VectorBytes))
+  if (auto E = FusedLowering(P, *K).run(VectorBytes, GpuMatMul))
     return std::move(E);
   return finishKernel(std::move(K));
 }

@@ -33,6 +33,12 @@ llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
                    unsigned VectorBytes);
 
+/// Lowers a 2-D f32/f64 matmul to the GPU's tiled kernel (64 x 64 result
+/// tiles of 16 x 16 threads, 4 x 4 results each, k steps of 16 staged in
+/// shared memory), already GPU-mapped.
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerGpuMatMul(const Operation &Op, llvm::StringRef Name);
+
 /// Lowers transpose to a copy kernel with arguments (input, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerTranspose(const Operation &Op, llvm::StringRef Name);
@@ -78,9 +84,11 @@ lowerCopy(const Operation &Op, llvm::StringRef Name);
 
 /// Lowers a fusion group to one kernel with arguments (the values it reads,
 /// the values it writes, a shape-only argument with the run-time shape of
-/// the group's space). VectorBytes as for lowerMatMulBlocked.
+/// the group's space). VectorBytes as for lowerMatMulBlocked; with GpuMatMul
+/// a matmul group uses the GPU's tiled kernel (see lowerGpuMatMul).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
-lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name, unsigned VectorBytes);
+lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name, unsigned VectorBytes,
+                bool GpuMatMul = false);
 
 } // namespace dlc
 

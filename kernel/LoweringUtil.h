@@ -47,6 +47,12 @@ using Epilogue = std::function<KValue *(KBuilder &, KValue *Acc,
 void buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
                         KValue *Out, unsigned VectorBytes, const Epilogue &Epi);
 
+/// The GPU's tiled 2-D matmul of Op on existing arguments (kernel/GpuGemm.cpp),
+/// with an optional epilogue; it opens with the launch, so only index
+/// arithmetic may precede it in the kernel.
+void buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
+                    KValue *Out, const Epilogue &Epi);
+
 /// The direct convolution of Op on existing arguments (Bias may be null),
 /// with an optional epilogue (see lowerConv), and optionally followed by
 /// Pool (max or average pooling whose windows tile the conv result without

@@ -9,6 +9,10 @@ llvm::ArrayRef<KernelPass> kir::allKernelPasses() {
       {"tile", "Strip-mine innermost loops into tiles of N iterations", tileLoops},
       {"vectorize", "Mark innermost loops vectorize(N)", vectorizeLoops},
       {"unroll", "Mark innermost loops unroll(N)", unrollLoops},
+      {"gpu-rows", "Map row reductions to one block of N threads per row",
+       gpuRows},
+      {"gpu-map", "Map parallel loops to a GPU grid of N-thread blocks",
+       gpuMapLoops},
   };
   return Passes;
 }

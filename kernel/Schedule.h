@@ -27,6 +27,13 @@ llvm::Error vectorizeLoops(Kernel &K, unsigned N);
 /// Marks every innermost loop unroll(N).
 llvm::Error unrollLoops(Kernel &K, unsigned N);
 
+/// Maps the parallel loop (and the loops perfectly nested in it) to a grid
+/// of blocks of N threads, one thread per iteration (kernel/GpuMap.cpp).
+llvm::Error gpuMapLoops(Kernel &K, unsigned N);
+/// Maps row reductions to one block of N threads per row with tree
+/// reductions in shared memory (kernel/GpuRows.cpp).
+llvm::Error gpuRows(Kernel &K, unsigned N);
+
 /// The innermost loops of K (loops without a loop in their body).
 std::vector<KOp *> innermostLoops(Kernel &K);
 

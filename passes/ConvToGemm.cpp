@@ -20,7 +20,10 @@ bool applies(const Operation &Op) {
     return false;
   const TensorType &X = Op.operand(0)->Type, &W = Op.operand(1)->Type,
                    &R = Op.result()->Type;
-  if (!X.dim(1).isStatic())
+  // Every dim the rewrite multiplies must be static: a symbolic channel
+  // count in the weight (a dim_param) would become a negative reshape entry.
+  if (X.rank() < 3 || W.rank() != X.rank() || R.rank() != X.rank() ||
+      !X.dim(1).isStatic() || !W.dim(1).isStatic())
     return false;
   for (unsigned D = 2; D < W.rank(); ++D)
     if (!W.dim(D).isStatic() || !R.dim(D).isStatic())

@@ -21,6 +21,9 @@
 // 4. A pooling that joined a convolution group leaves it again when values
 //    before it turn out to be used outside the group (known only now).
 // 5. Groups of two or more ops are numbered in order; old marks are dropped.
+// Bounded work: a group holds at most MaxGroupOps ops (the check of a grown
+// group replans it, so unbounded groups made the pass quadratic: 13 s for a
+// 20k-op chain), and a trial join extends the group in place.
 #include "ir/FusionPlan.h"
 #include "passes/Decompose.h"
 #include "passes/Pass.h"
@@ -202,6 +205,11 @@ struct Group {
   bool Sealed = false;
 };
 
+/// The most ops one fused kernel holds: far more than real epilogues and
+/// rows need, and few enough that checking a join stays cheap and the
+/// kernel stays a reasonable LLVM function.
+constexpr size_t MaxGroupOps = 128;
+
 class Fuse : public Pass {
   uint64_t HoistStepLimit;
 
@@ -231,11 +239,14 @@ public:
       if (isFusible(Op)) {
         for (const Value *V : Op.Operands) {
           auto G = groupOf(V);
-          if (!G || Groups[*G].Sealed || (Mine && *Mine == *G))
+          if (!G || Groups[*G].Sealed || (Mine && *Mine == *G) ||
+              Groups[*G].Ops.size() >= MaxGroupOps)
             continue;
-          std::vector<const Operation *> Trial = Groups[*G].Ops;
+          std::vector<const Operation *> &Trial = Groups[*G].Ops;
           Trial.push_back(&Op);
-          if (auto E = checkFusionGroup(Trial)) {
+          llvm::Error E = checkFusionGroup(Trial);
+          Trial.pop_back();
+          if (E) {
             llvm::consumeError(std::move(E));
             continue;
           }

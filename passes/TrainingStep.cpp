@@ -35,7 +35,8 @@ const NamedKind Losses[] = {
     {"bce", int(LossKind::BinaryCrossEntropy)},
     {"categorical_crossentropy", int(LossKind::CategoricalCrossEntropy)},
     {"sparse_categorical_crossentropy", int(LossKind::SparseCategoricalCrossEntropy)},
-    {"nll", int(LossKind::NegativeLogLikelihood)}};
+    {"nll", int(LossKind::NegativeLogLikelihood)},
+    {"cross_entropy", int(LossKind::CrossEntropy)}};
 const NamedKind Optimizers[] = {
     {"sgd", int(OptimizerKind::SGD)},         {"momentum", int(OptimizerKind::Momentum)},
     {"nesterov", int(OptimizerKind::Nesterov)}, {"adam", int(OptimizerKind::Adam)},
@@ -82,11 +83,11 @@ llvm::StringRef dlc::optimizerName(OptimizerKind K) {
 static bool isClassification(LossKind L) {
   return L == LossKind::CategoricalCrossEntropy ||
          L == LossKind::SparseCategoricalCrossEntropy ||
-         L == LossKind::NegativeLogLikelihood;
+         L == LossKind::NegativeLogLikelihood || L == LossKind::CrossEntropy;
 }
 static bool sparseLabels(LossKind L) {
   return L == LossKind::SparseCategoricalCrossEntropy ||
-         L == LossKind::NegativeLogLikelihood;
+         L == LossKind::NegativeLogLikelihood || L == LossKind::CrossEntropy;
 }
 
 /// Adds the labels input and the loss and `correct` outputs to F (a clone
@@ -125,6 +126,9 @@ static llvm::Error attachLoss(Function &F, LossKind Loss, int64_t Classes) {
     break;
   case LossKind::NegativeLogLikelihood:
     LossV = B.create(OpKind::NllLoss, {S, Labels});
+    break;
+  case LossKind::CrossEntropy: // from logits: softmax and loss in one op
+    LossV = B.create(OpKind::SoftmaxCrossEntropy, {S, Labels});
     break;
   case LossKind::MeanSquaredError:
     LossV = B.create(OpKind::MseLoss, {S, Labels});

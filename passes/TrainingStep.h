@@ -14,6 +14,8 @@ enum class LossKind {
   CategoricalCrossEntropy,   // "categorical_crossentropy": one-hot [N,C]
   SparseCategoricalCrossEntropy, // "sparse_categorical_crossentropy": i64[N]
   NegativeLogLikelihood,     // "nll": log-probabilities [N,C], labels i64[N]
+  CrossEntropy,              // "cross_entropy": logits [N,C], labels i64[N]
+                             // (PyTorch's CrossEntropyLoss)
 };
 
 enum class OptimizerKind { SGD, Momentum, Nesterov, Adam, AdamW, RMSprop, Adagrad };

@@ -48,6 +48,8 @@ ArenaLayout dlc::rt::planArena(const std::vector<ArenaRequest> &Requests) {
 }
 
 Arena::Arena(uint64_t Size) : Size(Size) {
+  if (Size > UINT64_MAX - ArenaAlign)
+    throw std::bad_alloc();
   if (Size)
     Data = static_cast<uint8_t *>(std::aligned_alloc(ArenaAlign, alignUp(Size)));
   if (Size && !Data)
@@ -64,7 +66,11 @@ std::unique_ptr<Arena> ArenaPool::acquire(uint64_t Size) {
       Free.erase(Free.begin() + I);
       return A;
     }
-  return std::make_unique<Arena>(Size);
+  try {
+    return std::make_unique<Arena>(Size);
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
 }
 
 void ArenaPool::release(std::unique_ptr<Arena> A) {

@@ -53,7 +53,8 @@ private:
 /// threads.
 class ArenaPool {
 public:
-  /// An arena of at least Size bytes: a free one, or a new one.
+  /// An arena of at least Size bytes: a free one, or a new one; null when
+  /// the memory cannot be had.
   std::unique_ptr<Arena> acquire(uint64_t Size);
   void release(std::unique_ptr<Arena> A);
 

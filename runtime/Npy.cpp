@@ -1,6 +1,8 @@
 // NumPy .npy reader and writer.
 #include "runtime/Npy.h"
+#include "runtime/SizeMath.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cerrno>
 #include <cstdlib>
@@ -8,10 +10,23 @@
 
 using namespace dlc::rt;
 
+/// The element size of a dtype string of the form <byte order><kind><bytes>
+/// ("<f4", "|u1", "=i8"), or 0 when Descr is not of that form (only
+/// little-endian or byte-order-free numbers of 1 to 16 bytes).
 static size_t elemSize(const std::string &Descr) {
-  if (Descr.size() < 3)
+  if (Descr.size() < 3 || Descr.size() > 4)
     return 0;
-  return size_t(std::atoi(Descr.c_str() + 2));
+  if (Descr[0] != '<' && Descr[0] != '|' && Descr[0] != '=')
+    return 0;
+  if (!std::strchr("fiub", Descr[1]) || Descr[1] == '\0')
+    return 0;
+  size_t N = 0;
+  for (size_t I = 2; I < Descr.size(); ++I) {
+    if (Descr[I] < '0' || Descr[I] > '9')
+      return 0;
+    N = N * 10 + size_t(Descr[I] - '0');
+  }
+  return N >= 1 && N <= 16 ? N : 0;
 }
 
 /// Value of key K in the header dict, e.g. 'descr': '<f4'.
@@ -88,7 +103,7 @@ bool dlc::rt::parseNpy(const std::vector<uint8_t> &B, NpyArray &Out,
           "np.ascontiguousarray";
     return false;
   }
-  if (Descr.size() < 3 || Descr[0] == '>') {
+  if (elemSize(Descr) == 0) {
     Err = "unsupported dtype '" + Descr + "' (little-endian numbers only)";
     return false;
   }
@@ -108,9 +123,8 @@ bool dlc::rt::parseNpy(const std::vector<uint8_t> &B, NpyArray &Out,
       return false;
     }
     Out.Shape.push_back(V);
-    N *= V;
-    if (N > (1ll << 40)) {
-      Err = "array too large";
+    if (!mulSize(N, V, N) || N > (1ll << 40)) {
+      Err = "array too large: shape (" + ShapeS + ")";
       return false;
     }
     P = End - ShapeS.c_str();
@@ -120,7 +134,11 @@ bool dlc::rt::parseNpy(const std::vector<uint8_t> &B, NpyArray &Out,
     Err = "unsupported dtype '" + Descr + "'";
     return false;
   }
-  size_t Need = size_t(N) * ES, Have = B.size() - Off - HeaderLen;
+  size_t Need, Have = B.size() - Off - HeaderLen;
+  if (!bytesOf(N, int64_t(ES), Need)) {
+    Err = "array too large: shape (" + ShapeS + ")";
+    return false;
+  }
   if (Have < Need) {
     Err = "truncated .npy data: expected " + std::to_string(Need) +
           " bytes, found " + std::to_string(Have);
@@ -159,15 +177,30 @@ std::vector<uint8_t> dlc::rt::serializeNpy(const NpyArray &A) {
   size_t Total = 10 + H.size() + 1;
   H.append((64 - Total % 64) % 64, ' ');
   H += '\n';
-  std::vector<uint8_t> B = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  const uint8_t Head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                             uint8_t(H.size() & 0xff), uint8_t(H.size() >> 8)};
-  B.insert(B.end(), H.begin(), H.end());
-  B.insert(B.end(), A.Data.begin(), A.Data.end());
+  std::vector<uint8_t> B(10 + H.size() + A.Data.size());
+  std::copy(Head, Head + 10, B.begin());
+  std::copy(H.begin(), H.end(), B.begin() + 10);
+  std::copy(A.Data.begin(), A.Data.end(), B.begin() + 10 + H.size());
   return B;
 }
 
 bool dlc::rt::writeNpy(const std::string &Path, const NpyArray &A,
                        std::string &Err) {
+  // Never write a file the reader refuses.
+  int64_t N;
+  size_t Bytes;
+  if (elemSize(A.Descr) == 0) {
+    Err = "cannot write '" + Path + "': unsupported dtype '" + A.Descr + "'";
+    return false;
+  }
+  if (!productOf(A.Shape, N) ||
+      !bytesOf(N, int64_t(elemSize(A.Descr)), Bytes) || Bytes != A.Data.size()) {
+    Err = "cannot write '" + Path + "': the shape does not match the " +
+          std::to_string(A.Data.size()) + " data bytes";
+    return false;
+  }
   std::vector<uint8_t> B = serializeNpy(A);
   FILE *F = std::fopen(Path.c_str(), "wb");
   if (!F) {

@@ -4,11 +4,12 @@
 # needs it). Best effort: without PyPI it says so and the reference tests are
 # skipped with a message. PyTorch, torchvision and onnxscript (for the
 # benchmarks and the model-export scripts) come only with --torch: they are
-# large.
+# large. nvidia-cuda-nvcc-cu12 brings `ptxas`, which the GPU code generator's
+# tests use to check generated PTX without a GPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=build-ref/venv
-PKGS=(numpy onnx onnxruntime)
+PKGS=(numpy onnx onnxruntime nvidia-cuda-nvcc-cu12)
 if [ "${1:-}" = "--torch" ]; then PKGS+=(torch torchvision onnxscript); fi
 
 if [ ! -x "$VENV/bin/python3" ]; then
@@ -20,6 +21,11 @@ if [ ! -x "$VENV/bin/python3" ]; then
 fi
 missing=()
 for p in "${PKGS[@]}"; do
+  if [ "$p" = nvidia-cuda-nvcc-cu12 ]; then # no module to import: its ptxas
+    ls "$VENV"/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas >/dev/null 2>&1 ||
+      missing+=("$p")
+    continue
+  fi
   "$VENV/bin/python3" -c "import $p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

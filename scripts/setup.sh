@@ -9,6 +9,8 @@ PKGS=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev ccache
   dataset-fashion-mnist
+  graphviz
+  pybind11-dev python3-dev python3-numpy python3-pytest
 )
 
 missing=()

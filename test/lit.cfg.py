@@ -12,6 +12,9 @@ config.test_exec_root = os.path.join(os.path.dirname(config.dlc_tools_dir), "tes
 path = os.pathsep.join([config.dlc_tools_dir, config.llvm_tools_dir,
                         config.environment.get("PATH", "")])
 config.environment["PATH"] = path
+# The kernel cache lives in the build tree, never in the user's home.
+config.environment["DLC_CACHE_DIR"] = os.path.join(config.dlc_binary_dir, "test",
+                                                   "kernel-cache")
 config.substitutions.append(("%dlc_src", config.dlc_source_dir))
 config.substitutions.append(("%dlc_bin", config.dlc_binary_dir))
 

@@ -275,6 +275,11 @@ Value *NodeContext::constant(Tensor T) {
 }
 
 Value *NodeContext::scalar(DType E, double V) {
+  if (isString(E)) {
+    // A numeric formula over a string operand: the node's inputs are wrong.
+    fail("expects numeric tensors, got a " + dtypeName(E) + " operand");
+    return nullptr;
+  }
   Tensor T(E, {});
   T.setF(0, V);
   return constant(std::move(T));
@@ -425,8 +430,24 @@ const OpEntry *onnximp::findConverter(const onnx::NodeProto &N,
   return &It->second;
 }
 
+/// Fails C when the function outgrew the import bound.
+static bool withinBound(NodeContext &C) {
+  uint64_t Max = C.values().MaxOps;
+  if (!Max || C.function().Body.size() <= Max)
+    return true;
+  C.fail("the imported graph grows past " + llvm::Twine(Max) +
+         " ops (Loop, Scan and If bodies are unrolled at import time, so "
+         "nested ones multiply); raise the bound with the environment "
+         "variable DLC_MAX_IMPORT_OPS or OnnxImportOptions::MaxOps");
+  return false;
+}
+
 void onnximp::runConverter(NodeContext &C, const OpEntry &E) {
+  if (!withinBound(C))
+    return;
   E.Fn(C);
+  if (!C.failed())
+    withinBound(C);
   for (unsigned O = 0; O < C.numOutputs() && !C.failed(); ++O)
     if (C.wantsOutput(O) && !C.values().defines(C.Node.output(O)))
       C.fail("output " + llvm::Twine(O) + " ('" + C.Node.output(O) +

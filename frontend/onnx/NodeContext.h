@@ -57,6 +57,9 @@ struct ValueTable {
   /// Optionals known at import time to be empty. A non-empty optional is
   /// its element itself (an entry of Values or Sequences).
   llvm::StringSet<> Nones;
+  /// The most ops the function may hold (0: no bound); see
+  /// OnnxImportOptions::MaxOps. Checked before and after each converter.
+  uint64_t MaxOps = 0;
   /// Whether Name is defined (a tensor, a sequence or an empty optional).
   bool defines(llvm::StringRef Name) const {
     return Values.count(Name) || Sequences.count(Name) ||

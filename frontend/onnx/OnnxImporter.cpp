@@ -21,6 +21,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <cstdlib>
+
 using namespace dlc;
 using namespace dlc::onnximp;
 
@@ -63,9 +65,19 @@ class GraphImporter {
 public:
   GraphImporter(const onnx::ModelProto &MP, llvm::StringRef File,
                 const OnnxImportOptions &Opts)
-      : MP(MP), G(MP.graph()), File(File), Opts(Opts) {}
+      : MP(MP), G(MP.graph()), File(File), Opts(Opts) {
+    VT.MaxOps = Opts.MaxOps;
+    uint64_t Env = 0;
+    if (!VT.MaxOps) {
+      const char *S = std::getenv("DLC_MAX_IMPORT_OPS");
+      VT.MaxOps = S && !llvm::StringRef(S).getAsInteger(10, Env) && Env
+                      ? Env
+                      : DefaultMaxImportOps;
+    }
+  }
 
   llvm::Expected<std::unique_ptr<Module>> run();
+  llvm::Expected<OnnxSignature> signature();
 
 private:
   const onnx::ModelProto &MP;
@@ -313,6 +325,38 @@ llvm::Expected<std::unique_ptr<Module>> GraphImporter::run() {
   return std::move(M);
 }
 
+/// The inputs as addInputs makes them (bound ones left out), and the
+/// outputs with their declared types.
+llvm::Expected<OnnxSignature> GraphImporter::signature() {
+  if (!MP.has_graph())
+    return makeError(Loc::named(File), "the model has no graph");
+  Module M;
+  Function *F = M.addFunction("main");
+  for (const auto &I : G.initializer()) // not inputs; their data is not read
+    VT.Poisoned.insert(I.name());
+  addInputs(*F);
+  if (!P.Lines.empty())
+    return P.take();
+  OnnxSignature S;
+  for (auto &V : F->Inputs)
+    S.Inputs.push_back({V->Name, V->Type});
+  for (const auto &O : G.output()) {
+    DType E = DType::F32;
+    Shape Dims;
+    if (O.type().has_tensor_type()) {
+      const auto &TT = O.type().tensor_type();
+      if (auto D = dtypeFromOnnx(TT.elem_type()))
+        E = *D;
+      for (const auto &D : TT.shape().dim())
+        Dims.push_back(D.has_dim_value() && !Opts.ForceDynamic
+                           ? Dim::fixed(D.dim_value())
+                           : Dim::unknown());
+    }
+    S.Outputs.push_back({O.name(), TensorType(E, Dims)});
+  }
+  return S;
+}
+
 } // namespace
 
 llvm::Expected<std::unique_ptr<Module>>
@@ -340,6 +384,23 @@ dlc::importOnnxFile(llvm::StringRef Path, const OnnxImportOptions &Opts) {
     return makeError("cannot read model '" + Path + "': " +
                      Buf.getError().message());
   return importOnnx((*Buf)->getBuffer(), Path, Opts);
+}
+
+llvm::Expected<OnnxSignature>
+dlc::onnxSignature(llvm::StringRef Path, const OnnxImportOptions &Opts) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
+  if (!Buf)
+    return makeError("cannot read model '" + Path + "': " +
+                     Buf.getError().message());
+  onnx::ModelProto MP;
+  if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
+    return makeError(Loc::named(Path), "not a valid ONNX model");
+  OnnxImportOptions O = Opts;
+  if (O.BaseDir.empty())
+    O.BaseDir = llvm::sys::path::parent_path(Path).str();
+  if (O.BaseDir.empty())
+    O.BaseDir = ".";
+  return GraphImporter(MP, Path, O).signature();
 }
 
 bool dlc::isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes) {
@@ -374,6 +435,27 @@ dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
         Out.push_back(N.input(I));
   }
   return Out;
+}
+
+llvm::Expected<std::string> dlc::onnxModelInfo(llvm::StringRef Path) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
+  if (!Buf)
+    return makeError("cannot read model '" + Path + "': " +
+                     Buf.getError().message());
+  onnx::ModelProto MP;
+  if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
+    return makeError(Loc::named(Path), "not a valid ONNX model");
+  std::string S = "ONNX ir_version " + std::to_string(MP.ir_version());
+  if (!MP.producer_name().empty())
+    S += ", producer " + MP.producer_name() +
+         (MP.producer_version().empty() ? "" : " " + MP.producer_version());
+  for (int I = 0; I < MP.opset_import_size(); ++I) {
+    const auto &OS = MP.opset_import(I);
+    S += (I ? ", " : ", opsets ") +
+         (OS.domain().empty() ? std::string("ai.onnx") : OS.domain()) + " " +
+         std::to_string(OS.version());
+  }
+  return S;
 }
 
 llvm::Expected<Tensor> dlc::readOnnxTensorFile(llvm::StringRef Path) {

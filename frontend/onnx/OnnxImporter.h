@@ -26,7 +26,14 @@ struct OnnxImportOptions {
   /// parameters (trainable weights, with their values as initial values)
   /// instead of constants; other initializers stay constants. For training.
   bool InitializersAsParams = false;
+  /// The most ops the imported function may hold (nested Loop / Scan / If
+  /// bodies are unrolled at import time, so their sizes multiply); 0 takes
+  /// the environment variable DLC_MAX_IMPORT_OPS, else DefaultMaxImportOps.
+  uint64_t MaxOps = 0;
 };
+
+/// The default bound on imported ops (about a million).
+constexpr uint64_t DefaultMaxImportOps = uint64_t(1) << 20;
 
 /// Imports the model in Path (a serialized onnx.ModelProto).
 llvm::Expected<std::unique_ptr<Module>>
@@ -46,9 +53,26 @@ bool isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes);
 
 /// The graph inputs (not initializers) of the model in Path that feed a
 /// shape-like operand (Reshape's shape, Slice's starts, ...), which must be
-/// known at import time: bind them with OnnxImportOptions::Bind.
+/// known at import time: bind them with OnnxImportOptions::Bind (dlc::Model
+/// does it per run: it compiles one variant per set of their values).
 llvm::Expected<std::vector<std::string>>
 onnxShapeOperandInputs(llvm::StringRef Path);
+
+/// A model's signature as the importer sees it: the graph inputs that are
+/// not initializers (nor bound in Opts), typed as importOnnxFile types them
+/// (Opts.ForceDynamic applies), and the graph outputs with their declared
+/// types ('?' for undeclared dims, f32 for an undeclared element type).
+/// For models whose body depends on run-time values of some inputs (see
+/// onnxShapeOperandInputs): the signature exists before any value does.
+struct OnnxSignature {
+  std::vector<std::pair<std::string, TensorType>> Inputs, Outputs;
+};
+llvm::Expected<OnnxSignature>
+onnxSignature(llvm::StringRef Path, const OnnxImportOptions &Opts = {});
+
+/// What a model file says about itself: "ONNX ir_version 8, producer
+/// pytorch 2.5.0, opsets ai.onnx 17, ai.onnx.ml 3".
+llvm::Expected<std::string> onnxModelInfo(llvm::StringRef Path);
 
 /// Reads a serialized onnx.TensorProto (for example a test's input_0.pb).
 llvm::Expected<Tensor> readOnnxTensorFile(llvm::StringRef Path);

@@ -1,5 +1,6 @@
 // ONNX element types and TensorProto contents as dlc tensors.
 #include "frontend/onnx/OnnxTensor.h"
+#include "runtime/SizeMath.h"
 
 #include "interp/Interpreter.h"
 #include "ir/Location.h"
@@ -199,7 +200,7 @@ llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
     if (!Bytes)
       return Bytes.takeError();
     Tensor T(*E, Dims);
-    std::memcpy(T.data(), Bytes->data(), Bytes->size());
+    copyBytes(T.data(), Bytes->data(), Bytes->size());
     return T;
   }
   if (P.has_raw_data()) {
@@ -208,7 +209,7 @@ llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
                        " bytes, its shape and type need " +
                        std::to_string(N * Size));
     Tensor T(*E, Dims);
-    std::memcpy(T.data(), P.raw_data().data(), N * Size); // little-endian host
+    copyBytes(T.data(), P.raw_data().data(), N * Size); // little-endian host
     return T;
   }
   Tensor T;

@@ -59,6 +59,10 @@ static void attention(NodeContext &C) {
   Value *Q = C.in(0), *K = C.in(1), *V = C.in(2);
   if (!Q || !K || !V)
     return;
+  for (Value *X : {Q, K, V})
+    if (!isFloat(X->Type.elem()))
+      return C.fail("query, key and value must be float tensors, got " +
+                    X->Type.str());
   bool ThreeD = Q->Type.rank() == 3;
   int64_t Hq = C.attrInt("q_num_heads", 0), Hkv = C.attrInt("kv_num_heads", 0);
   Q = splitHeads(C, Q, Hq);
@@ -80,6 +84,8 @@ static void attention(NodeContext &C) {
   Q = C.cast(Q, E);
   K = C.cast(K, E);
   V = C.cast(V, E);
+  if (C.failed() || !Q || !K || !V)
+    return;
   if (Q->Type.rank() != 4 || K->Type.rank() != 4 || V->Type.rank() != 4)
     return C.fail("needs 3-D or 4-D query, key and value");
   K = repeatHeads(C, K, Q);

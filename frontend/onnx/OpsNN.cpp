@@ -31,6 +31,12 @@ windowPads(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Kernel,
     C.fail("auto_pad '" + Auto + "' is not supported");
     return std::nullopt;
   }
+  if (X->Type.rank() != S + 2) {
+    C.fail("auto_pad " + Auto + " with " + llvm::Twine(S) +
+           " spatial dims needs an input of rank " + llvm::Twine(S + 2) +
+           ", got " + X->Type.str());
+    return std::nullopt;
+  }
   std::vector<int64_t> P(2 * S, 0);
   for (size_t I = 0; I < S; ++I) {
     const Dim &D = X->Type.dim(2 + I);
@@ -110,11 +116,23 @@ static void convTranspose(NodeContext &C) {
   auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
   auto OutPad = C.attrInts("output_padding");
   std::vector<int64_t> P = C.attrInts("pads");
+  if (C.failed())
+    return;
   if (P.empty())
     P.assign(2 * S, 0);
   if (!OutShape.empty() || Auto == "SAME_UPPER" || Auto == "SAME_LOWER") {
+    if (P.size() != 2 * S)
+      return C.fail("pads has " + llvm::Twine(P.size()) + " entries, expected " +
+                    llvm::Twine(2 * S));
+    if (X->Type.rank() != S + 2)
+      return C.fail("output_shape / auto_pad with " + llvm::Twine(S) +
+                    " spatial dims need an input of rank " +
+                    llvm::Twine(S + 2) + ", got " + X->Type.str());
     if (OutShape.size() > S)
       OutShape.erase(OutShape.begin(), OutShape.end() - S);
+    if (!OutShape.empty() && OutShape.size() != S)
+      return C.fail("output_shape has " + llvm::Twine(OutShape.size()) +
+                    " entries, expected " + llvm::Twine(S));
     for (size_t I = 0; I < S; ++I) {
       const Dim &D = X->Type.dim(2 + I);
       if (!D.isStatic())
@@ -155,6 +173,10 @@ static Value *dilatedAvgPool(NodeContext &C, Value *X,
                              std::vector<int64_t> P, bool Ceil,
                              bool IncludePad) {
   size_t S = K.size();
+  if (!isFloat(X->Type.elem()))
+    return C.fail("dilated AveragePool needs a float input, got " +
+                  X->Type.str()),
+           nullptr;
   if (X->Type.rank() != S + 2)
     return C.fail("kernel_shape does not match the input's rank"), nullptr;
   St.resize(S, 1);

@@ -44,10 +44,28 @@ struct Rnn {
                     {aInt("axis", 0)})
              : nullptr;
   }
-  /// [B, G * H] cut into G pieces [B, H].
+  /// [B, G * H] cut into G pieces [B, H] (G nulls after a failure).
   llvm::SmallVector<Value *, 4> gates(Value *X, unsigned G) {
-    return C.opN(OpKind::Split, {X},
-                 {aInt("axis", 1), aInts("sizes", std::vector<int64_t>(G, H))});
+    auto Parts = C.opN(OpKind::Split, {X},
+                       {aInt("axis", 1),
+                        aInts("sizes", std::vector<int64_t>(G, H))});
+    llvm::SmallVector<Value *, 4> R(Parts.begin(), Parts.end());
+    if (R.size() != G) {
+      C.fail("could not split the gates");
+      R.assign(G, nullptr);
+    }
+    return R;
+  }
+  /// Checks that static dim I of operand Name (value V) is Want.
+  bool fits(Value *V, const char *Name, unsigned I, int64_t Want,
+            const char *What) {
+    if (!V || I >= V->Type.rank() || !V->Type.dim(I).isStatic() ||
+        V->Type.dim(I).size() == Want)
+      return true;
+    C.fail(llvm::Twine(Name) + " does not fit hidden_size " + llvm::Twine(H) +
+           ": dim " + llvm::Twine(I) + " of " + V->Type.str() +
+           " must be " + What + " = " + llvm::Twine(Want));
+    return false;
   }
 };
 } // namespace
@@ -83,6 +101,26 @@ template <Cell K> static void recurrent(NodeContext &C) {
   if (!W->Type.dim(0).isStatic() || W->Type.dim(0).size() != NumDir)
     return C.fail("W's first dim must be the number of directions " +
                   llvm::Twine(NumDir) + ", got " + W->Type.str());
+  // W [dirs, G*H, I], R [dirs, G*H, H] (static dims are checked here, the
+  // others by the matmuls' shape rules).
+  const Dim &ID = X->Type.dim(2);
+  if (!S.fits(W, "W", 1, G * S.H, "gates x hidden_size") ||
+      !S.fits(R, "R", 1, G * S.H, "gates x hidden_size") ||
+      !S.fits(R, "R", 2, S.H, "hidden_size") ||
+      (ID.isStatic() &&
+       !S.fits(W, "W", 2, ID.size(), "the input size")) ||
+      !S.fits(R, "R", 0, NumDir, "the number of directions"))
+    return;
+  if (C.has(3) && C.in(3) &&
+      (C.in(3)->Type.rank() != 2 ||
+       !S.fits(C.in(3), "B", 1, 2 * G * S.H, "2 x gates x hidden_size")))
+    return C.fail("B must be [directions, 2 x gates x hidden_size], got " +
+                  C.in(3)->Type.str());
+  if (K == Cell::LSTM && C.has(7) && C.in(7) &&
+      (C.in(7)->Type.rank() != 2 ||
+       !S.fits(C.in(7), "P", 1, 3 * S.H, "3 x hidden_size")))
+    return C.fail("P must be [directions, 3 x hidden_size], got " +
+                  C.in(7)->Type.str());
   const onnx::AttributeProto *ActAttr = nullptr;
   for (const onnx::AttributeProto &A : C.Node.attribute())
     if (A.name() == "activations")
@@ -147,6 +185,8 @@ template <Cell K> static void recurrent(NodeContext &C) {
     if (P)
       Peep = C.opN(OpKind::Split, {S.dir(P, D)},
                    {aInt("axis", 0), aInts("sizes", {S.H, S.H, S.H})});
+    if (P && Peep.size() != 3)
+      return C.fail("could not split the peepholes P");
     Value *Step0 = C.op(OpKind::Gather, {XW, C.scalar(DType::I64, 0)},
                         {aInt("axis", 0)});
     Value *Zeros = C.op(OpKind::Expand, {S.s(0.0), S.gates(Step0, G)[0]});

@@ -30,7 +30,32 @@ readelf -d "$work/tiny.so" | grep -q "NEEDED.*libdlc_runtime.so"
 readelf -d "$work/tiny.so" | grep -q "R.*PATH.*$work/prefix/lib"
 cc -std=c99 -Wall -Werror -I"$work" -I"$work/prefix/include" -DMODEL=tiny \
   -DMODEL_UPPER=TINY -DMODEL_HEADER='"tiny.h"' "$src/examples/aot/main.c" \
-  "$work/tiny.so" -L"$work/prefix/lib" -Wl,-rpath,"$work/prefix/lib" \
+  "$work/tiny.so" -Wl,-rpath,"$work" -L"$work/prefix/lib" -Wl,-rpath,"$work/prefix/lib" \
   -ldlc_runtime -lm -o "$work/tiny_demo"
 mkdir -p "$work/tiny-run"
 "$work/tiny_demo" 3 "$work/tiny-run" | grep -q "output 0: f32, rank 2, dim 0 = 3"
+
+# The README's AOT example, exactly as written there: app.c from its C block,
+# then its shell lines with PREFIX and dlc pointing at the scratch install.
+# The program must start from any directory (net.so found through $ORIGIN,
+# libdlc_runtime.so through dlc.pc's run path).
+readme=$work/readme-app
+mkdir -p "$readme/examples"
+cp "$src/examples/mnist_cnn.dlc" "$readme/examples/"
+python3 - "$src/README.md" "$readme" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+blocks = re.findall(r"```(\w+)\n(.*?)```", text, re.S)
+app = [b for lang, b in blocks if lang == "c" and b.startswith("/* app.c:")]
+sh = [b for lang, b in blocks if lang == "sh" and "-o net.so" in b]
+if len(app) != 1 or len(sh) != 1:
+    sys.exit("embed.sh: README must hold one app.c block and one build block")
+open(sys.argv[2] + "/app.c", "w").write(app[0])
+open(sys.argv[2] + "/build.sh", "w").write(sh[0])
+PY
+(cd "$readme" && PATH="$work/prefix/bin:$PATH" \
+  bash -euo pipefail -c "$(sed "s|PREFIX|$work/prefix|g" build.sh)") |
+  tee "$readme/out"
+grep -qx "probs: \[2, 10\]" "$readme/out"
+(cd / && "$readme/app") | grep -qx "probs: \[2, 10\]"
+echo "embed.sh: the README's AOT example builds and runs"

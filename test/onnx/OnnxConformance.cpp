@@ -13,6 +13,7 @@
 // 4. With --expected-failures, exit 1 when a test outside the list fails,
 //    and list the tests that pass but are still listed.
 #include "api/Device.h"
+#include "api/Model.h"
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "passes/Pass.h"
@@ -57,6 +58,18 @@ static cl::opt<std::string> WriteDoc("write-doc", cl::desc("write the supported-
 static cl::opt<bool> Verbose("v", cl::desc("print every failure's reason"));
 static cl::opt<std::string> DeviceName(
     "device", cl::desc("cpu (default), cuda or cuda-emu"), cl::init("cpu"));
+static cl::opt<std::string> Path(
+    "path",
+    cl::desc("public: dlc::Model, every input at run time (what users get); "
+             "bind: inputs that feed shape-like operands bound at import"),
+    cl::init("bind"));
+static cl::opt<bool> NoSpecialize(
+    "no-specialize",
+    cl::desc("public path without compiling per run-time value (the "
+             "baseline before it existed)"));
+static cl::opt<bool> ShapeInputsOnly(
+    "shape-inputs-only",
+    cl::desc("only tests whose graph inputs feed shape-like operands"));
 
 namespace {
 const char *Modes[] = {"static", "dynamic"};
@@ -107,6 +120,91 @@ llvm::Error compare(const Tensor &Got, const Tensor &Want, unsigned K) {
   return llvm::Error::success();
 }
 
+/// The test's data sets in order: per set, its inputs (null: left out) and
+/// the folder.
+llvm::Error forEachDataSet(
+    const Case &C, const onnx::ModelProto &MP,
+    llvm::function_ref<llvm::Error(const std::string &SetDir,
+                                   std::map<std::string, Tensor> &Inputs)>
+        Fn) {
+  std::vector<std::string> InNames;
+  llvm::StringSet<> Inits, NotTensors;
+  for (const auto &I : MP.graph().initializer())
+    Inits.insert(I.name());
+  for (const auto &I : MP.graph().input())
+    if (!Inits.count(I.name())) {
+      InNames.push_back(I.name());
+      if (!I.type().has_tensor_type())
+        NotTensors.insert(I.name());
+    }
+  for (unsigned Set = 0;; ++Set) {
+    std::string SetDir = C.Dir + "/test_data_set_" + std::to_string(Set);
+    if (!llvm::sys::fs::is_directory(SetDir)) {
+      if (Set == 0)
+        return makeError("no test_data_set_0");
+      return llvm::Error::success();
+    }
+    std::map<std::string, Tensor> Inputs;
+    for (size_t K = 0; K < InNames.size(); ++K) {
+      std::string F = SetDir + "/input_" + std::to_string(K) + ".pb";
+      if (!llvm::sys::fs::exists(F) || NotTensors.count(InNames[K]))
+        continue; // an optional input left out, or not a tensor
+      auto T = readOnnxTensorFile(F);
+      if (!T)
+        return T.takeError();
+      Inputs[InNames[K]] = std::move(*T);
+    }
+    if (auto E = Fn(SetDir, Inputs))
+      return E;
+  }
+}
+
+llvm::Error compareAll(const std::vector<Tensor> &Out, unsigned NOut,
+                       const std::string &SetDir) {
+  if (Out.size() != NOut)
+    return makeError("got " + std::to_string(Out.size()) +
+                     " outputs, expected " + std::to_string(NOut));
+  for (unsigned K = 0; K < NOut; ++K) {
+    auto Want = readOnnxTensorFile(SetDir + "/output_" + std::to_string(K) + ".pb");
+    if (!Want)
+      return Want.takeError();
+    if (auto E = compare(Out[K], *Want, K))
+      return E;
+  }
+  return llvm::Error::success();
+}
+
+/// One mode of one test through the public API, as a user runs it: one
+/// dlc::Model per test, every input given at run time.
+llvm::Error runModePublic(const Case &C, const onnx::ModelProto &MP,
+                          bool Dynamic) {
+  ModelOptions MO;
+  MO.Engine = "jit";
+  MO.OptLevel = OptLevel;
+  MO.Threads = 1;
+  MO.ForceDynamic = Dynamic;
+  MO.Device = DeviceName;
+  if (NoSpecialize)
+    MO.SpecializationCacheSize = 0;
+  auto M = Model::fromFile(C.Dir + "/model.onnx", MO);
+  if (!M)
+    return M.takeError();
+  return forEachDataSet(C, MP, [&](const std::string &SetDir,
+                                   std::map<std::string, Tensor> &Inputs) {
+    std::vector<Tensor> Args;
+    for (const Port &P : M->inputs()) {
+      auto It = Inputs.find(P.Name);
+      if (It == Inputs.end())
+        return makeError("no data for input '" + P.Name + "'");
+      Args.push_back(It->second);
+    }
+    auto Out = M->run(Args);
+    if (!Out)
+      return Out.takeError();
+    return compareAll(*Out, MP.graph().output_size(), SetDir);
+  });
+}
+
 /// One mode of one test, in a worker process.
 llvm::Error runMode(const Case &C, bool Dynamic) {
   std::string Model = C.Dir + "/model.onnx";
@@ -116,6 +214,8 @@ llvm::Error runMode(const Case &C, bool Dynamic) {
   onnx::ModelProto MP;
   if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
     return makeError("model does not parse");
+  if (Path == "public")
+    return runModePublic(C, MP, Dynamic);
   std::vector<std::string> InNames;
   // Sequence, map and optional inputs hold no TensorProto: they are not
   // read, so that the importer reports them.
@@ -319,6 +419,10 @@ void writeDocImpl(const std::vector<std::pair<std::vector<std::string>,
 
 int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "ONNX backend conformance runner\n");
+  if (Path != "public" && Path != "bind") {
+    llvm::errs() << "onnx-conformance: --path must be 'public' or 'bind'\n";
+    return 2;
+  }
   if (!llvm::sys::fs::is_directory(DataDir)) {
     llvm::outs() << "onnx-conformance: no test data at '" << DataDir
                  << "' (set DLC_ONNX_TEST_DATA); skipping\n";
@@ -337,6 +441,15 @@ int main(int argc, char **argv) {
     llvm::sort(Names);
     for (auto &N : Names)
       if (Filter.empty() || N.find(Filter) != std::string::npos) {
+        std::string Dir = DataDir + "/" + S.str() + "/" + N;
+        if (ShapeInputsOnly) {
+          auto Ins = onnxShapeOperandInputs(Dir + "/model.onnx");
+          bool Has = Ins && !Ins->empty();
+          if (!Ins)
+            llvm::consumeError(Ins.takeError());
+          if (!Has)
+            continue;
+        }
         Case C;
         C.Suite = S.str();
         C.Name = N;
@@ -414,7 +527,8 @@ int main(int argc, char **argv) {
   if (!Expected.empty())
     llvm::outs() << Unexpected << " unexpected failure(s), " << StillListed
                  << " listed test(s) now passing\n";
-  llvm::outs() << llvm::format("wall time %.1f s with %u jobs\n", Secs, unsigned(Jobs));
+  llvm::outs() << llvm::format("wall time %.1f s with %u jobs, %s path\n",
+                               Secs, unsigned(Jobs), Path.c_str());
   llvm::outs() << "TOTAL";
   for (llvm::StringRef S : SuiteList) {
     unsigned N = 0, P[2] = {0, 0};

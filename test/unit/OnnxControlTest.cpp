@@ -378,3 +378,65 @@ TEST(OnnxControl, SequenceMapAndOptionals) {
 }
 
 } // namespace
+
+namespace {
+/// Loops nested Depth deep, each running Trip times over v (f32[4]); the
+/// innermost body applies Relu. Unrolled, the innermost body is imported
+/// Trip^Depth times.
+onnx::ModelProto nestedLoops(int Depth, int64_t Trip) {
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "x", {4});
+  addInit(G, "trip", onnx::TensorProto::INT64, {}, {double(Trip)});
+  addInit(G, "true", onnx::TensorProto::BOOL, {}, {1});
+  onnx::GraphProto *Cur = &G;
+  std::string In = "x", Out = "y";
+  for (int D = 0; D < Depth; ++D) {
+    std::string S = std::to_string(D);
+    auto *L = addNode(*Cur, "Loop", {"trip", "true", In}, {Out}, "loop" + S);
+    onnx::GraphProto *B = addGraphAttr(L, "body");
+    addTensorInput(*B, "i" + S, {}, onnx::TensorProto::INT64);
+    addTensorInput(*B, "c" + S, {}, onnx::TensorProto::BOOL);
+    addTensorInput(*B, "v" + S, {4});
+    addNode(*B, "Identity", {"c" + S}, {"co" + S});
+    B->add_output()->set_name("co" + S);
+    B->add_output()->set_name("vo" + S);
+    In = "v" + S;
+    Out = "vo" + S;
+    Cur = B;
+  }
+  addNode(*Cur, "Relu", {In}, {Out});
+  G.add_output()->set_name("y");
+  return M;
+}
+} // namespace
+
+TEST(OnnxControl, NestedLoopsStopAtTheGlobalBound) {
+  // Each loop is far under the per-loop limit, but 2^20 innermost bodies
+  // are not: the global bound on imported ops stops the import early.
+  onnx::ModelProto M = nestedLoops(20, 2);
+  OnnxImportOptions O;
+  O.MaxOps = 20000;
+  auto R = importOnnx(M.SerializeAsString(), "m.onnx", O);
+  ASSERT_FALSE(bool(R));
+  std::string E = llvm::toString(R.takeError());
+  EXPECT_NE(E.find("node 'loop0' (Loop, opset 17): error: in subgraph "
+                   "'body', node 'loop1' (Loop):"),
+            std::string::npos)
+      << E;
+  EXPECT_NE(E.find("the imported graph grows past 20000 ops (Loop, Scan and "
+                   "If bodies are unrolled at import time, so nested ones "
+                   "multiply); raise the bound with the environment variable "
+                   "DLC_MAX_IMPORT_OPS or OnnxImportOptions::MaxOps"),
+            std::string::npos)
+      << E;
+  // Under the bound, nested loops import and compute: relu applied 2^3 times.
+  std::unique_ptr<Module> Mod;
+  auto CF = compileModel(nestedLoops(3, 2), Mod);
+  ASSERT_TRUE(CF);
+  auto Out = CF->run({floats({4}, {-1, 2, -3, 4})});
+  ASSERT_TRUE(bool(Out)) << llvm::toString(Out.takeError());
+  EXPECT_EQ((*Out)[0].getF(0), 0);
+  EXPECT_EQ((*Out)[0].getF(1), 2);
+  EXPECT_EQ((*Out)[0].getF(3), 4);
+}

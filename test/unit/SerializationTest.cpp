@@ -74,6 +74,64 @@ TEST(Npy, MalformedFilesGiveClearErrors) {
   EXPECT_NE(Err.find("cannot open"), std::string::npos) << Err;
 }
 
+/// An .npy image with header text H (padded as the writer does) and Data.
+static std::vector<uint8_t> npyWithHeader(std::string H, size_t Data = 0) {
+  H.append((64 - (10 + H.size() + 1) % 64) % 64, ' ');
+  H += '\n';
+  const uint8_t Head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                            uint8_t(H.size() & 0xff), uint8_t(H.size() >> 8)};
+  std::vector<uint8_t> B(10 + H.size() + Data, 0);
+  std::copy(Head, Head + 10, B.begin());
+  std::copy(H.begin(), H.end(), B.begin() + 10);
+  return B;
+}
+
+TEST(Npy, ShapeProductOverflowIsRefused) {
+  rt::NpyArray Out;
+  std::string Err;
+  // 2^32 x 2^32 elements wrap to 0 in 64 bits: no data is then "enough".
+  EXPECT_FALSE(rt::parseNpy(
+      npyWithHeader("{'descr': '<f4', 'fortran_order': False, "
+                    "'shape': (4294967296, 4294967296), }"),
+      Out, Err));
+  EXPECT_NE(Err.find("too large"), std::string::npos) << Err;
+  EXPECT_FALSE(rt::parseNpy(
+      npyWithHeader("{'descr': '<f4', 'fortran_order': False, "
+                    "'shape': (1099511627776, 1099511627776, 0), }"),
+      Out, Err));
+  EXPECT_NE(Err.find("too large"), std::string::npos) << Err;
+  // A zero-size array of a big shape is fine.
+  EXPECT_TRUE(rt::parseNpy(
+      npyWithHeader("{'descr': '<f4', 'fortran_order': False, "
+                    "'shape': (0, 1099511627776), }"),
+      Out, Err))
+      << Err;
+}
+
+TEST(Npy, MalformedDescrIsRefusedAndNeverWritten) {
+  for (const char *D : {"<f4x", "<fx", "<", "f4", "<q4", "<f0", "<f99",
+                        ">f4", "<f4'", "<f 4"}) {
+    rt::NpyArray Out;
+    std::string Err;
+    // (The reader takes "<f4'" as "<f4" followed by junk: only the writer
+    // must refuse that one.)
+    EXPECT_EQ(rt::parseNpy(
+        npyWithHeader(std::string("{'descr': '") + D +
+                          "', 'fortran_order': False, 'shape': (1,), }",
+                      16),
+        Out, Err),
+              std::string(D) == "<f4'")
+        << D;
+    rt::NpyArray A{D, {1}, std::vector<uint8_t>(4, 0)};
+    EXPECT_FALSE(rt::writeNpy(tempPath("bad-descr.npy"), A, Err)) << D;
+    EXPECT_NE(Err.find("unsupported dtype"), std::string::npos) << Err;
+  }
+  rt::NpyArray Short{"<f4", {3}, std::vector<uint8_t>(4, 0)};
+  std::string Err;
+  EXPECT_FALSE(rt::writeNpy(tempPath("short.npy"), Short, Err));
+  EXPECT_NE(Err.find("does not match"), std::string::npos) << Err;
+}
+
 TEST(Half, ConversionsRoundToNearestEven) {
   EXPECT_EQ(floatToHalf(1.0f), 0x3c00);
   EXPECT_EQ(floatToHalf(-2.0f), 0xc000);

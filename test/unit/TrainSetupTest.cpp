@@ -225,8 +225,12 @@ TEST_F(TrainFiles, SaveModel) {
             "does not exist");
   EXPECT_EQ(errText(saveTrainedModel(*M->M, (Dir + "/m.weights").str())),
             "error: -o '" + std::string(Dir) +
-                "/m.weights': the model text needs another name than its "
-                "weights file (use .dlc)");
+                "/m.weights': unknown extension '.weights'; write .dlc (IR "
+                "text with a .weights file) or .onnx");
+  EXPECT_EQ(errText(checkOutputPath("out.pt")),
+            "error: -o 'out.pt': unknown extension '.pt'; write .dlc (IR text "
+            "with a .weights file) or .onnx");
+  EXPECT_FALSE(llvm::sys::fs::exists(Dir + "/m.weights"));
 }
 
 TEST(TrainReport, Lines) {
@@ -242,7 +246,7 @@ TEST(TrainReport, Lines) {
             "ETA ?");
   EXPECT_EQ(progressLine(1, 3, 10, 20, 1, 0.5, 10, 0),
             "epoch 1/3 10/20 loss 1.0000 accuracy 0.5000 10 images/s ETA 1s");
-  EpochStats S{3, 0.41234, 0.85, 0.44, 0.839, 25.61, 2345.4};
+  EpochStats S{3, 0.41234, 0.85, 0.44, 0.839, 25.61, 2345.4, {}};
   EXPECT_EQ(epochLine(S, 5),
             "epoch 3/5: loss 0.4123, accuracy 0.8500 | test loss 0.4400, "
             "accuracy 0.8390 | 2345 images/s, 25.6s");
@@ -263,9 +267,9 @@ double circleY(const std::string &Svg, const std::string &Title) {
 }
 
 TEST(TrainReport, Plot) {
-  std::vector<EpochStats> E = {{1, 0.9, 0.70, 0.8, 0.72, 1, 1},
-                               {2, 0.5, 0.82, 0.6, 0.80, 1, 1},
-                               {3, 0.3, 0.90, NAN, 0.85, 1, 1}};
+  std::vector<EpochStats> E = {{1, 0.9, 0.70, 0.8, 0.72, 1, 1, {}},
+                               {2, 0.5, 0.82, 0.6, 0.80, 1, 1, {}},
+                               {3, 0.3, 0.90, NAN, 0.85, 1, 1, {}}};
   std::string Svg = renderTrainingPlot(E, "keras-cnn <fashion-mnist>");
   EXPECT_TRUE(llvm::StringRef(Svg).starts_with("<?xml"));
   EXPECT_TRUE(llvm::StringRef(Svg).ends_with("</svg>\n"));
@@ -287,6 +291,27 @@ TEST(TrainReport, Plot) {
   std::string One = renderTrainingPlot({E[0]}, "one");
   EXPECT_EQ(count(One, "<circle"), 4u);
   EXPECT_EQ(One.find("nan"), std::string::npos);
+  EXPECT_EQ(count(One, "class=\"steps\""), 0u);
+  // Step losses: one smoothed curve across the epochs, falling when the
+  // losses fall, from the first epoch's start (x of the y axis) on.
+  for (int K = 0; K < 100; ++K) {
+    E[0].StepLosses.push_back(1.0 - K * 0.002);
+    E[1].StepLosses.push_back(0.7 - K * 0.002);
+  }
+  E[1].StepLosses[5] = NAN; // skipped, not drawn as a gap
+  std::string Steps = renderTrainingPlot({E[0], E[1]}, "steps");
+  ASSERT_EQ(count(Steps, "class=\"steps\""), 1u);
+  EXPECT_NE(Steps.find("train loss per step (smoothed)"), std::string::npos);
+  size_t P = Steps.find("points=\"", Steps.find("class=\"steps\""));
+  llvm::SmallVector<llvm::StringRef, 256> Pts;
+  llvm::StringRef(Steps).substr(P + 8).split('"').first.split(Pts, ' ');
+  ASSERT_EQ(Pts.size(), 199u);
+  double FirstX = std::stod(Pts.front().split(',').first.str());
+  double FirstY = std::stod(Pts.front().split(',').second.str());
+  double LastY = std::stod(Pts.back().split(',').second.str());
+  EXPECT_GT(LastY, FirstY); // a lower loss sits lower on the page
+  EXPECT_NEAR(FirstX, 60 + 0.005 * (450 - 75), 0.2); // 1/100 of 2 epochs
+  EXPECT_EQ(Steps.find("nan"), std::string::npos);
 }
 
 } // namespace

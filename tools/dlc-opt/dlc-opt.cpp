@@ -196,6 +196,16 @@ int main(int argc, char **argv) {
                  << "': " << Buf.getError().message() << "\n";
     return 1;
   }
+  // dlc-opt reads IR text; an ONNX model (a protobuf ModelProto, whose
+  // first byte is the tag of ir_version, 0x08) gets a pointer to the tool
+  // that imports it.
+  if (llvm::StringRef(InputFile).ends_with_insensitive(".onnx") ||
+      (*Buf)->getBuffer().starts_with("\x08")) {
+    llvm::errs() << "error: '" << InputFile
+                 << "' is not dlc IR text (an ONNX model?); import it first: "
+                    "dlc compile " << InputFile << " --emit=ir -o MODEL.dlc\n";
+    return 1;
+  }
   if (SplitInput && !SaveWeights.empty()) {
     llvm::errs() << "error: --save-weights cannot be combined with "
                     "--split-input-file (the chunks would share one file)\n";

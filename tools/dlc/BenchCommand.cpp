@@ -19,6 +19,8 @@ static llvm::Error bench(const BenchOptions &Opts) {
   MO.Engine = Opts.Engine;
   MO.Threads = Opts.Threads;
   MO.Device = Opts.Device;
+  MO.Cache = Opts.Cache;
+  MO.CacheDir = Opts.CacheDir;
   auto M = Model::fromFile(Opts.Model, MO);
   if (!M)
     return M.takeError();
@@ -66,9 +68,11 @@ static llvm::Error bench(const BenchOptions &Opts) {
                                Median, Ms.front(), Ms.back());
   llvm::outs() << llvm::format("throughput: %.1f items/s\n",
                                Opts.Batch * 1000.0 / Median);
-  if (M->engine() == "jit")
+  if (M->engine() == "jit") {
     llvm::outs() << llvm::format("peak intermediate memory: %.2f MiB\n",
                                  Peak / 1048576.0);
+    M->compileStats().print(llvm::outs(), Opts.Profile);
+  }
   return llvm::Error::success();
 }
 

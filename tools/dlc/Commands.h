@@ -2,12 +2,15 @@
 #ifndef DLC_TOOLS_DLC_COMMANDS_H
 #define DLC_TOOLS_DLC_COMMANDS_H
 
+#include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
 #include <vector>
 
 namespace dlc {
+
+class Module;
 
 /// `dlc --list-ops`: per op, which of shape inference, interpreter,
 /// gradient, CPU and GPU lowering exist, probed from the implementations.
@@ -22,11 +25,15 @@ struct RunOptions {
   bool RandomInputs = false;
   unsigned Seed = 0;
   bool PrintIR = false;
-  std::string Engine = "interp"; // interp | jit
+  std::string Engine = "jit"; // jit | interp
   unsigned OptLevel = 3;
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
   std::string Device = "cpu"; // cpu | cuda | cuda-emu
+  std::string MaxMemory;  // --max-memory: bytes, with an optional K/M/G/T
+  bool Cache = true;      // the on-disk kernel cache
+  std::string CacheDir;   // empty: the default (see codegen/KernelCache.h)
+  bool Profile = false;   // print where the compile time went
 };
 int runCommand(const RunOptions &Opts);
 
@@ -36,8 +43,28 @@ struct CompileOptions {
   std::string Name; // the C symbol prefix (default: from -o's file name)
   unsigned OptLevel = 3;
   unsigned Threads = 0; // the AOT library's default thread count
+  /// --emit=ir: tensors inline instead of in NAME.weights (or elided on
+  /// standard output).
+  bool InlineWeights = false;
+  std::string Target = "cpu"; // or nvptx
+  std::string GpuArch = "sm_80";
 };
+
+/// Tensors with more elements than this leave IR text: into a .weights
+/// file, or elided when the IR is only shown (--print-ir, --emit=ir to
+/// standard output).
+constexpr int64_t WeightsInlineLimit = 16;
+
+/// The note that starts IR shown with its large tensors elided.
+constexpr const char *ElidedWeightsNote =
+    "// tensors of more than 16 elements are elided ('dense<T>[...]'); "
+    "dlc compile --emit=ir -o FILE.dlc writes them to FILE.weights, "
+    "--inline-weights prints them\n";
 int compileCommand(const CompileOptions &Opts);
+/// What `dlc compile` does, with its error returned (for the Python module).
+llvm::Error compileModel(const CompileOptions &Opts);
+/// `dlc compile --target nvptx` on the optimized module (CompileGpu.cpp).
+llvm::Error compileNvptx(const CompileOptions &Opts, const Module &M);
 
 /// `dlc export`: a model file or a tutorial model (built with Seed) as ONNX.
 struct ExportOptions {
@@ -50,11 +77,28 @@ struct BenchOptions {
   std::string Model;
   int64_t Batch = 1;
   unsigned Runs = 20, Warmup = 3;
-  std::string Engine = "auto";
+  std::string Engine = "jit"; // jit | interp | auto
   unsigned Threads = 0;
   std::string Device = "cpu";
+  bool Profile = false; // where the compile time went, phase by phase
+  bool Cache = true;
+  std::string CacheDir;
 };
 int benchCommand(const BenchOptions &Opts);
+
+/// `dlc summary`: the model's ops with output shapes, parameters and FLOPs.
+struct SummaryOptions {
+  std::string Model;
+  int64_t Batch = 1; // the size of every symbolic dim in the FLOP counts
+};
+int summaryCommand(const SummaryOptions &Opts);
+
+/// `dlc viz`: the model's graph as Graphviz text (.dot) or a picture (.svg).
+struct VizOptions {
+  std::string Model, Output;
+  bool Optimized = false; // after the optimize pipeline, kernels as clusters
+};
+int vizCommand(const VizOptions &Opts);
 
 /// `dlc train`: numbers stay text until trainCommand checks them, so every
 /// argument error reads the same and comes before training starts.
@@ -69,6 +113,10 @@ struct TrainOptions {
   std::string Epochs = "1", Batch = "32", Seed = "0", Threads = "0";
   std::string Limit, TestLimit; // empty: every example
   std::string Output, Plot;
+  std::string ValidationSplit; // empty: none; else a fraction in (0, 1)
+  bool KeepBest = false; // -o keeps the epoch with the best accuracy
+  std::string CheckpointDir; // save the model and state here every epoch
+  std::string Resume;        // continue from this checkpoint directory
   std::string Engine = "jit";
   std::string Device = "cpu";
   unsigned OptLevel = 3;

@@ -4,11 +4,13 @@
 // function per kernel. Everything is produced in memory or in temporary
 // files first, so an error leaves no output behind.
 #include "Commands.h"
+#include "ModelGraph.h"
 
 #include "codegen/Aot.h"
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "ir/Printer.h"
+#include "ir/Weights.h"
 #include "passes/Pass.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -27,15 +29,6 @@ static std::string prefixFromOutput(llvm::StringRef Output) {
   if (S.empty() || llvm::isDigit(S[0]))
     S = "_" + S;
   return isCIdentifier(S) ? S : S + "_";
-}
-
-/// The function a model runs: @main, or its first one.
-static llvm::Expected<const Function *> entryFunction(const Module &M) {
-  if (const Function *F = M.lookup("main"))
-    return F;
-  if (M.Functions.empty())
-    return makeError("the model has no function");
-  return M.Functions.front().get();
 }
 
 /// Writes Bytes to a temporary file next to Path (renamed over it by
@@ -76,15 +69,20 @@ static std::string runtimeLibraryDir() {
 }
 
 /// Links Object into the shared library Out with the system C compiler
-/// driver (cc), against libdlc_runtime.so and libm.
-static llvm::Error linkShared(llvm::StringRef Object, llvm::StringRef Out) {
+/// driver (cc), against libdlc_runtime.so and libm. Out may be a staging
+/// name; SoName is the library's final file name.
+static llvm::Error linkShared(llvm::StringRef Object, llvm::StringRef Out,
+                              llvm::StringRef SoName) {
   auto CC = llvm::sys::findProgramByName("cc");
   if (!CC)
     return makeError("cannot link '" + Out +
                      "': no C compiler driver 'cc' on PATH (compile to a .o "
                      "instead and link it yourself)");
-  std::vector<std::string> Args = {*CC, "-shared", "-o", Out.str(),
-                                   Object.str()};
+  // The soname is the file's name: a program linked against NAME.so then
+  // looks for NAME.so on its run path, wherever NAME.so was at link time.
+  std::vector<std::string> Args = {
+      *CC, "-shared", "-o", Out.str(), Object.str(),
+      "-Wl,-soname," + SoName.str()};
   std::string Dir = runtimeLibraryDir();
   if (!Dir.empty())
     for (std::string A : {"-L" + Dir, "-Wl,-rpath," + Dir, std::string("-ldlc_runtime")})
@@ -133,7 +131,8 @@ static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
       llvm::raw_fd_ostream ObjOS(FD, /*shouldClose=*/true);
       ObjOS.write(Object.data(), Object.size());
     }
-    llvm::Error E = linkShared(Obj, Lib->TmpName);
+    llvm::Error E = linkShared(Obj, Lib->TmpName,
+                               llvm::sys::path::filename(Opts.Output));
     llvm::sys::fs::remove(Obj);
     if (E)
       return llvm::joinErrors(std::move(E), Lib->discard());
@@ -150,7 +149,20 @@ static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
   return llvm::Error::success();
 }
 
-static llvm::Error compile(const CompileOptions &Opts) {
+llvm::Error dlc::compileModel(const CompileOptions &Opts) {
+  if (Opts.Target != "cpu" && Opts.Target != "nvptx")
+    return makeError("--target must be cpu or nvptx, got '" + Opts.Target + "'");
+  if (Opts.Target == "nvptx") {
+    auto M = loadModelFile(Opts.Model);
+    if (!M)
+      return M.takeError();
+    PassManager PM;
+    if (auto E = PM.addPipeline("optimize"))
+      return E;
+    if (auto E = PM.run(**M))
+      return E;
+    return compileNvptx(Opts, **M);
+  }
   llvm::StringRef Ext = llvm::sys::path::extension(Opts.Output);
   bool Aot = Opts.Emit.empty();
   if (Aot && Ext != ".so" && Ext != ".o")
@@ -182,7 +194,25 @@ static llvm::Error compile(const CompileOptions &Opts) {
   std::string Text;
   llvm::SmallVector<char, 0> Binary;
   if (Opts.Emit == "ir") {
-    Text = toString(**M);
+    // Weights go to NAME.weights next to NAME.dlc (ResNet-18 inline is
+    // 158 MB of text); on standard output they are elided.
+    llvm::raw_string_ostream OS(Text);
+    PrintOptions PO;
+    if (Opts.InlineWeights) {
+    } else if (Opts.Output == "-") {
+      PO.ElideTensorsAbove = WeightsInlineLimit;
+      OS << ElidedWeightsNote;
+    } else {
+      llvm::SmallString<256> Weights(Opts.Output);
+      llvm::sys::path::replace_extension(Weights, "weights");
+      if (Weights == Opts.Output)
+        return makeError("-o '" + Opts.Output + "': the IR text needs another "
+                         "name than its weights file (use .dlc)");
+      if (auto E = externalizeWeights(**M, Weights, WeightsInlineLimit))
+        return E;
+      (*M)->WeightsFile = llvm::sys::path::filename(Weights).str();
+    }
+    printModule(**M, OS, PO);
   } else {
     std::vector<std::unique_ptr<kir::Kernel>> Owned;
     std::vector<const kir::Kernel *> Kernels;
@@ -221,7 +251,7 @@ static llvm::Error compile(const CompileOptions &Opts) {
 }
 
 int dlc::compileCommand(const CompileOptions &Opts) {
-  if (auto E = compile(Opts)) {
+  if (auto E = compileModel(Opts)) {
     llvm::errs() << llvm::toString(std::move(E)) << "\n";
     return 1;
   }

@@ -5,6 +5,8 @@
 
 #include "interp/Interpreter.h"
 #include "codegen/Executor.h"
+#include "codegen/GpuEmitter.h"
+#include "codegen/GpuEmulation.h"
 #include "ir/OpExample.h"
 #include "ir/Parser.h"
 #include "passes/Autodiff.h"
@@ -45,6 +47,34 @@ static bool cpuLoweringWorks(const OpInfo &I) {
   return true;
 }
 
+/// GPU lowering "exists" for an op when its example, after the standard
+/// optimization pipeline, lowers, maps to the GPU and compiles to PTX.
+static bool gpuLoweringWorks(const OpInfo &I) {
+  auto M = parseModule(exampleText(I), "<example>");
+  if (!M) {
+    llvm::consumeError(M.takeError());
+    return false;
+  }
+  PassManager PM;
+  if (auto E = PM.addPipeline("optimize"))
+    llvm::report_fatal_error(std::move(E));
+  if (auto E = PM.run(**M)) {
+    llvm::consumeError(std::move(E));
+    return false;
+  }
+  auto L = lowerFunctionForGpu(*(*M)->Functions[0]);
+  if (!L) {
+    llvm::consumeError(L.takeError());
+    return false;
+  }
+  auto Ptx = emitPtx(L->kernelList(), GpuTarget());
+  if (!Ptx) {
+    llvm::consumeError(Ptx.takeError());
+    return false;
+  }
+  return true;
+}
+
 /// A gradient "exists" for a primitive with a rule (non-differentiable ops
 /// count: no gradient flows through them), and for a composite whose
 /// decomposed example has only such ops.
@@ -79,12 +109,12 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
                        (const char *)"cpu", (const char *)"gpu",
                        (const char *)"kind");
   }
-  unsigned Counts[5] = {0, 0, 0, 0, 0};
+  unsigned Counts[6] = {0, 0, 0, 0, 0, 0};
   for (const OpInfo &I : allOps()) {
     bool Shape = shapeInferenceWorks(I), Interp = interpreterSupports(I.Kind);
-    // GPU lowering does not exist yet: a later issue adds it, and its
-    // column will be probed the same way.
-    bool Grad = gradientWorks(I), Cpu = cpuLoweringWorks(I), Gpu = false;
+    bool Grad = gradientWorks(I), Cpu = cpuLoweringWorks(I),
+         Gpu = gpuLoweringWorks(I);
+    Counts[5] += Gpu;
     Counts[4] += Grad;
     Counts[0] += Shape;
     Counts[1] += Interp;
@@ -105,5 +135,6 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
   if (!Markdown)
     OS << allOps().size() << " ops (" << Counts[2] << " composite): shape "
        << Counts[0] << ", interp " << Counts[1]
-       << ", grad " << Counts[4] << ", cpu " << Counts[3] << ", gpu 0\n";
+       << ", grad " << Counts[4] << ", cpu " << Counts[3] << ", gpu "
+       << Counts[5] << "\n";
 }

@@ -52,6 +52,28 @@ static std::string sanitize(llvm::StringRef Name) {
   return S.empty() ? "_" : S;
 }
 
+/// "4096", "512K", "2G": a byte count with an optional binary suffix.
+static llvm::Expected<uint64_t> parseByteSize(llvm::StringRef S) {
+  llvm::StringRef Digits = S;
+  unsigned Shift = 0;
+  if (!S.empty()) {
+    switch (S.back()) {
+    case 'K': case 'k': Shift = 10; break;
+    case 'M': case 'm': Shift = 20; break;
+    case 'G': case 'g': Shift = 30; break;
+    case 'T': case 't': Shift = 40; break;
+    default: break;
+    }
+    if (Shift)
+      Digits = S.drop_back();
+  }
+  uint64_t N;
+  if (Digits.getAsInteger(10, N) || N == 0 || N > (UINT64_MAX >> Shift))
+    return makeError("--max-memory expects a positive byte count such as "
+                     "4096, 512M or 2G, got '" + S + "'");
+  return N << Shift;
+}
+
 static llvm::Expected<std::unique_ptr<Module>> loadModel(llvm::StringRef Path) {
   return loadModelFile(Path); // IR text or ONNX
 }
@@ -147,8 +169,12 @@ static llvm::Error run(const RunOptions &Opts) {
     return E;
   if (auto E = PM.run(**M))
     return E;
-  if (Opts.PrintIR)
-    printFunction(*F, llvm::outs());
+  if (Opts.PrintIR) {
+    PrintOptions PO;
+    PO.ElideTensorsAbove = WeightsInlineLimit;
+    llvm::outs() << ElidedWeightsNote;
+    printFunction(*F, llvm::outs(), PO);
+  }
 
   llvm::StringMap<std::string> Files;
   for (const std::string &S : Opts.Inputs) {
@@ -212,6 +238,16 @@ static llvm::Error run(const RunOptions &Opts) {
       return T.takeError();
     Inputs.push_back(std::move(*T));
   }
+  uint64_t MaxMemory = 0;
+  if (!Opts.MaxMemory.empty()) {
+    auto B = parseByteSize(Opts.MaxMemory);
+    if (!B)
+      return B.takeError();
+    if (Opts.Engine != "jit")
+      return makeError("--max-memory needs --engine=jit (the interpreter "
+                       "does not plan its memory)");
+    MaxMemory = *B;
+  }
   llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
   auto Device = parseDevice(Opts.Device);
   if (!Device)
@@ -225,9 +261,21 @@ static llvm::Error run(const RunOptions &Opts) {
       return G.takeError();
     Outs = (*G)->run(Inputs);
   } else if (Opts.Engine == "jit") {
-    auto C = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
+    JitOptions JO;
+    JO.OptLevel = Opts.OptLevel;
+    JO.Threads = Opts.Threads;
+    JO.UseCache = Opts.Cache;
+    JO.CacheDir = Opts.CacheDir;
+    CompileStats Stats;
+    JO.Stats = &Stats;
+    StopWatch W;
+    auto C = CompiledFunction::compile(*F, JO, Opts.Threads);
     if (!C)
       return C.takeError();
+    (*C)->setMemoryLimit(MaxMemory);
+    Stats.Total = W.seconds();
+    if (Opts.Profile)
+      Stats.print(llvm::errs(), true);
     if (Opts.PrintLLVM)
       llvm::outs() << (*C)->llvmIR();
     Outs = (*C)->run(Inputs);

@@ -3,6 +3,7 @@
 // otherwise), evaluates on the test split after each epoch, and writes the
 // trained model and an SVG plot on request.
 #include "Commands.h"
+#include "Checkpoint.h"
 #include "TrainReport.h"
 #include "TrainSetup.h"
 
@@ -14,6 +15,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cmath>
+#include <optional>
 #include <chrono>
 
 using namespace dlc;
@@ -33,6 +35,7 @@ struct Setup {
   TrainerOptions Opts;
   int64_t Epochs = 1, Batch = 32;
   Dataset Train, Test;
+  std::optional<Dataset> Val; // --validation-split
   DataFit Fit;
 };
 
@@ -96,6 +99,9 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   if (!O.Output.empty())
     if (auto E = checkOutputPath(O.Output))
       return std::move(E);
+  if (O.KeepBest && O.Output.empty())
+    return makeError("--keep-best keeps the best epoch's model in -o FILE: "
+                     "give -o");
   if (!O.Plot.empty()) {
     if (!llvm::StringRef(O.Plot).ends_with(".svg"))
       return makeError("--plot '" + O.Plot + "': the plot is an SVG file "
@@ -135,6 +141,16 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
     return Test.takeError();
   S.Train = std::move(*Train);
   S.Test = std::move(*Test);
+  if (!O.ValidationSplit.empty()) {
+    double F;
+    if (llvm::StringRef(O.ValidationSplit).getAsDouble(F))
+      return makeError("--validation-split must be a number, got '" +
+                       O.ValidationSplit + "'");
+    auto Val = splitOffValidation(S.Train, F);
+    if (!Val)
+      return Val.takeError();
+    S.Val = std::move(*Val);
+  }
   auto Fit = checkModelFits(*S.Model.F, S.Train, S.Opts.Loss, S.LossLabel);
   if (!Fit)
     return Fit.takeError();
@@ -186,28 +202,75 @@ llvm::Expected<StepResult> evaluateAll(const Trainer &T, const Dataset &D,
 
 double ratio(int64_t A, int64_t B) { return B ? double(A) / double(B) : 0; }
 
+/// What a checkpoint must share with the run that resumes it.
+std::string recipe(const Setup &S, const TrainOptions &O) {
+  const OptimizerConfig &C = S.Opts.Optimizer;
+  return S.Model.Label + " | data " + O.Data + " limit " +
+         (O.Limit.empty() ? "all" : O.Limit) + " normalize " +
+         (O.Normalize.empty() ? "none" : O.Normalize) + " validation " +
+         (O.ValidationSplit.empty() ? "none" : O.ValidationSplit) +
+         " | loss " +
+         S.LossLabel + " | " + optimizerName(C.Kind).str() + " lr " +
+         formatDouble(C.LearningRate) + " momentum " +
+         formatDouble(C.Momentum) + " weight-decay " +
+         formatDouble(C.WeightDecay) + " | batch " + std::to_string(S.Batch) +
+         " seed " + std::to_string(S.Opts.Seed);
+}
+
 } // namespace
 
 int dlc::trainCommand(const TrainOptions &O) {
   llvm::ExitOnError Check;
   Setup S = Check(prepare(O));
+  std::string Recipe = recipe(S, O);
+  // A checkpoint to resume is checked before anything is compiled: the same
+  // model, data and recipe make the run go on bit for bit.
+  std::optional<Checkpoint> Resumed;
+  if (!O.Resume.empty()) {
+    Resumed = Check(loadCheckpoint(O.Resume));
+    if (Resumed->Recipe != Recipe)
+      Check(makeError("--resume " + O.Resume +
+                      ": the checkpoint was trained with\n  " +
+                      Resumed->Recipe + "\nbut this run asks for\n  " +
+                      Recipe));
+    if (Resumed->Epoch >= S.Epochs)
+      Check(makeError("--resume " + O.Resume + ": the checkpoint has " +
+                      std::to_string(Resumed->Epoch) +
+                      " epoch(s) done; ask for more with --epochs"));
+  }
   Trainer T = Check(Trainer::create(*S.Model.F, S.Opts));
-  if (O.PrintIR)
-    printFunction(T.trainStepFunction(), llvm::outs());
+  if (O.PrintIR) {
+    PrintOptions PO;
+    PO.ElideTensorsAbove = WeightsInlineLimit;
+    llvm::outs() << ElidedWeightsNote;
+    printFunction(T.trainStepFunction(), llvm::outs(), PO);
+  }
 
   llvm::raw_ostream &OS = llvm::outs();
   bool Live = OS.is_displayed();
   OS << "training " << S.Model.Label << " on " << O.Data << ": "
-     << S.Train.size() << " training and " << S.Test.size()
-     << " test images, loss " << S.LossLabel << ", optimizer "
+     << S.Train.size() << " training"
+     << (S.Val ? ", " + std::to_string(S.Val->size()) + " validation" : "")
+     << " and " << S.Test.size() << " test images, loss " << S.LossLabel << ", optimizer "
      << optimizerName(S.Opts.Optimizer.Kind) << " (lr "
      << formatDouble(S.Opts.Optimizer.LearningRate) << "), batch " << S.Batch
      << ", " << S.Epochs << (S.Epochs == 1 ? " epoch" : " epochs") << "\n";
   OS.flush();
 
   std::vector<EpochStats> History;
+  int64_t FirstEpoch = 1;
+  if (Resumed) {
+    Check(T.restoreTrainingState(std::move(Resumed->State), Resumed->Steps));
+    History = std::move(Resumed->History);
+    FirstEpoch = Resumed->Epoch + 1;
+    OS << "resumed from " << O.Resume << " after epoch " << Resumed->Epoch
+       << "\n";
+    for (const EpochStats &E : History)
+      OS << epochLine(E, S.Epochs) << "\n";
+  }
+  int64_t BestEpoch = 0; // with --keep-best: the epoch -o holds
   const TensorType &InType = S.Model.F->Inputs[0]->Type;
-  for (int64_t Epoch = 1; Epoch <= S.Epochs; ++Epoch) {
+  for (int64_t Epoch = FirstEpoch; Epoch <= S.Epochs; ++Epoch) {
     std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, Epoch);
     int64_t NB = numBatches(S.Train.size(), S.Batch);
     int64_t Total = S.Train.size();
@@ -216,6 +279,7 @@ int dlc::trainCommand(const TrainOptions &O) {
       Total = NB * S.Batch;
     }
     double LossSum = 0;
+    std::vector<double> StepLosses;
     int64_t Correct = 0, Done = 0;
     Clock::time_point Start = Clock::now(), LastShown = Start;
     for (int64_t K = 0; K < NB; ++K) {
@@ -224,6 +288,7 @@ int dlc::trainCommand(const TrainOptions &O) {
           T.step(imagesForModel(B.Images, InType),
                  targetsForLoss(B.Labels, S.Opts.Loss, S.Train.NumClasses)));
       LossSum += R.Loss * double(R.Count);
+      StepLosses.push_back(R.Loss);
       Correct += R.Correct;
       Done += R.Count;
       double Since = std::chrono::duration<double>(Clock::now() - LastShown).count();
@@ -244,16 +309,54 @@ int dlc::trainCommand(const TrainOptions &O) {
     E.TrainLoss = Done ? LossSum / double(Done) : 0;
     E.TrainAccuracy = ratio(Correct, Done);
     E.ImagesPerSecond = E.Seconds > 0 ? double(Done) / E.Seconds : 0;
+    E.StepLosses = std::move(StepLosses);
     StepResult TestR = Check(evaluateAll(T, S.Test, S));
     E.TestLoss = TestR.Loss;
     E.TestAccuracy = ratio(TestR.Correct, TestR.Count);
+    if (S.Val) {
+      StepResult ValR = Check(evaluateAll(T, *S.Val, S));
+      E.ValLoss = ValR.Loss;
+      E.ValAccuracy = ratio(ValR.Correct, ValR.Count);
+    }
     History.push_back(E);
     OS << (Live ? "\r\x1b[K" : "") << epochLine(E, S.Epochs) << "\n";
     OS.flush();
+    if (O.KeepBest) {
+      // The validation accuracy when there is a split, else the test one.
+      auto Monitored = [&](const EpochStats &X) {
+        return S.Val ? X.ValAccuracy : X.TestAccuracy;
+      };
+      bool Best = llvm::all_of(llvm::ArrayRef(History).drop_back(),
+                               [&](const EpochStats &X) {
+                                 return Monitored(X) < Monitored(E);
+                               });
+      if (Best) {
+        std::unique_ptr<Module> Now = Check(T.trainedModel());
+        Check(saveTrainedModel(*Now, O.Output));
+        BestEpoch = Epoch;
+      }
+    }
+    if (!O.CheckpointDir.empty()) {
+      Checkpoint C;
+      C.Recipe = Recipe;
+      C.Epoch = Epoch;
+      C.Steps = T.stepsDone();
+      C.History = History;
+      C.State = Check(T.trainingState());
+      std::unique_ptr<Module> Now = Check(T.trainedModel());
+      Check(saveCheckpoint(O.CheckpointDir, C, *Now));
+    }
   }
   OS << llvm::format("test accuracy: %.4f\n", History.back().TestAccuracy);
 
-  if (!O.Output.empty()) {
+  if (!O.Output.empty() && O.KeepBest) {
+    if (BestEpoch)
+      OS << "wrote " << O.Output << " (the best epoch, " << BestEpoch << ", by "
+         << (S.Val ? "validation" : "test") << " accuracy)\n";
+    else // resumed past the best epoch: it was written by the first run
+      OS << "kept " << O.Output << ": no epoch of this run beat the best "
+         << "before it\n";
+  } else if (!O.Output.empty()) {
     std::unique_ptr<Module> Trained = Check(T.trainedModel());
     Check(saveTrainedModel(*Trained, O.Output));
     OS << "wrote " << O.Output;
@@ -266,9 +369,12 @@ int dlc::trainCommand(const TrainOptions &O) {
     llvm::raw_fd_ostream P(O.Plot, EC);
     if (EC)
       Check(makeError("cannot write '" + O.Plot + "': " + EC.message()));
-    P << renderTrainingPlot(History, S.Model.Label + " on " + O.Data + ", " +
-                                         S.LossLabel + ", " +
-                                         optimizerName(S.Opts.Optimizer.Kind).str());
+    P << renderTrainingPlot(
+        History, S.Model.Label + " on " + O.Data + ": " + S.LossLabel + ", " +
+                     optimizerName(S.Opts.Optimizer.Kind).str() + " lr " +
+                     formatDouble(S.Opts.Optimizer.LearningRate) + ", batch " +
+                     std::to_string(S.Batch) + ", seed " +
+                     std::to_string(S.Opts.Seed));
     P.close();
     if (P.has_error())
       Check(makeError("error writing '" + O.Plot + "'"));

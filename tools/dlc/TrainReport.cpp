@@ -55,7 +55,12 @@ std::string dlc::progressLine(int64_t Epoch, int64_t Epochs, int64_t Done,
 std::string dlc::epochLine(const EpochStats &S, int64_t Epochs) {
   return "epoch " + std::to_string(S.Epoch) + "/" + std::to_string(Epochs) +
          ": loss " + fmt("%.4f", S.TrainLoss) + ", accuracy " +
-         fmt("%.4f", S.TrainAccuracy) + " | test loss " +
+         fmt("%.4f", S.TrainAccuracy) +
+         (std::isfinite(S.ValAccuracy)
+              ? " | val loss " + fmt("%.4f", S.ValLoss) + ", accuracy " +
+                    fmt("%.4f", S.ValAccuracy)
+              : std::string()) +
+         " | test loss " +
          fmt("%.4f", S.TestLoss) + ", accuracy " + fmt("%.4f", S.TestAccuracy) +
          " | " + fmt("%.0f", S.ImagesPerSecond) + " images/s, " +
          fmt("%.1f", S.Seconds) + "s";
@@ -90,14 +95,49 @@ struct Series {
   std::function<double(const EpochStats &)> Get;
 };
 
+/// The step losses of every epoch, smoothed by a bias-corrected moving
+/// average over about 2% of the steps, at (epoch - 1 + (k + 1) / steps); at
+/// most about 1000 points.
+std::vector<std::pair<double, double>>
+smoothedSteps(llvm::ArrayRef<EpochStats> E) {
+  size_t Total = 0;
+  for (const EpochStats &St : E)
+    Total += St.StepLosses.size();
+  std::vector<std::pair<double, double>> Out;
+  if (Total == 0)
+    return Out;
+  double Window = std::max(1.0, double(Total) / 50);
+  double Beta = 1 - 1 / Window, Avg = 0, Weight = 0;
+  size_t Stride = (Total + 999) / 1000, Seen = 0;
+  for (const EpochStats &St : E) {
+    size_t N = St.StepLosses.size();
+    for (size_t K = 0; K < N; ++K) {
+      double V = St.StepLosses[K];
+      if (!std::isfinite(V))
+        continue;
+      Avg = Beta * Avg + (1 - Beta) * V;
+      Weight = Beta * Weight + (1 - Beta);
+      if (++Seen % Stride == 0 || K + 1 == N)
+        Out.push_back({double(St.Epoch - 1) + double(K + 1) / double(N),
+                       Avg / Weight});
+    }
+  }
+  return Out;
+}
+
 /// One panel at (X0, Y0) of size W x H: frame, ticks, the series, a legend.
 void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
            llvm::ArrayRef<Series> S, bool Accuracy, double X0, double Y0,
            double W, double H) {
-  const double L = 60, R = 15, T = 30, B = 45; // margins
+  const double L = 60, R = 15, T = 44, B = 45; // margins
   double PW = W - L - R, PH = H - T - B;
   // Ranges: epochs on x; loss from 0, accuracy up to at most 1.
+  std::vector<std::pair<double, double>> Steps; // (epoch position, loss)
+  if (!Accuracy)
+    Steps = smoothedSteps(E);
   double XLo = E.front().Epoch, XHi = E.back().Epoch;
+  if (!Steps.empty())
+    XLo -= 1; // the steps of the first epoch start at its beginning
   if (XHi <= XLo)
     XLo -= 0.5, XHi += 0.5;
   double YLo = INFINITY, YHi = -INFINITY;
@@ -105,6 +145,8 @@ void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
     for (const Series &Se : S)
       if (std::isfinite(Se.Get(St)))
         YLo = std::min(YLo, Se.Get(St)), YHi = std::max(YHi, Se.Get(St));
+  for (auto [X, V] : Steps)
+    YLo = std::min(YLo, V), YHi = std::max(YHi, V);
   if (!std::isfinite(YLo))
     YLo = 0, YHi = 1;
   if (Accuracy)
@@ -128,7 +170,7 @@ void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
            fmt("%.1f", Y(V) + 4) + "\" text-anchor=\"end\">" +
            fmt("%.4g", std::fabs(V) < 1e-12 ? 0.0 : V) + "</text>\n";
   int64_t XStep = std::max<int64_t>(1, int64_t(niceStep(XHi - XLo)));
-  for (int64_t Ep = E.front().Epoch; Ep <= E.back().Epoch; Ep += XStep)
+  for (int64_t Ep = int64_t(std::ceil(XLo)); Ep <= E.back().Epoch; Ep += XStep)
     Out += "<text x=\"" + fmt("%.1f", X(double(Ep))) + "\" y=\"" +
            fmt("%.1f", Y0 + T + PH + 18) + "\" text-anchor=\"middle\">" +
            std::to_string(Ep) + "</text>\n";
@@ -139,6 +181,20 @@ void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
          "transform=\"rotate(-90 " + fmt("%.1f", X0 + 16) + " " +
          fmt("%.1f", Y0 + T + PH / 2) + ")\">" + YLabel + "</text>\n";
 
+  if (!Steps.empty()) {
+    std::string Pts;
+    for (auto [XV, V] : Steps)
+      Pts += (Pts.empty() ? "" : " ") + fmt("%.1f", X(XV)) + "," +
+             fmt("%.1f", Y(V));
+    Out += "<polyline class=\"steps\" fill=\"none\" stroke-width=\"1\" "
+           "stroke=\"#9ecae1\" points=\"" + Pts + "\"/>\n";
+    double LX = X0 + L + 10, LY = Y0 + 34; // the legend's second row
+    Out += "<line x1=\"" + fmt("%.1f", LX) + "\" x2=\"" + fmt("%.1f", LX + 20) +
+           "\" y1=\"" + fmt("%.1f", LY - 4) + "\" y2=\"" + fmt("%.1f", LY - 4) +
+           "\" stroke=\"#9ecae1\"/>\n<text x=\"" + fmt("%.1f", LX + 25) +
+           "\" y=\"" + fmt("%.1f", LY) + "\">train loss per step "
+           "(smoothed)</text>\n";
+  }
   for (size_t K = 0; K < S.size(); ++K) {
     const Series &Se = S[K];
     // A polyline per run of finite values, a dot per point.
@@ -164,7 +220,7 @@ void panel(std::string &Out, llvm::ArrayRef<EpochStats> E, const char *YLabel,
              ": " + fmt("%.4f", V) + "</title></circle>\n";
     }
     flush();
-    double LX = X0 + L + 10 + 150 * double(K), LY = Y0 + 18;
+    double LX = X0 + L + 10 + 120 * double(K), LY = Y0 + 18;
     Out += std::string("<line x1=\"") + fmt("%.1f", LX) + "\" x2=\"" +
            fmt("%.1f", LX + 20) + "\" y1=\"" + fmt("%.1f", LY - 4) + "\" y2=\"" +
            fmt("%.1f", LY - 4) + "\" stroke-width=\"2\" stroke=\"" + Se.Color +
@@ -197,8 +253,19 @@ std::string dlc::renderTrainingPlot(llvm::ArrayRef<EpochStats> Epochs,
                      [](const EpochStats &S) { return S.TrainAccuracy; }},
                     {"test accuracy", Orange,
                      [](const EpochStats &S) { return S.TestAccuracy; }}};
-    panel(Out, Epochs, "loss", Loss, false, 0, Top, W / 2, H - Top);
-    panel(Out, Epochs, "accuracy", Acc, true, W / 2, Top, W / 2, H - Top);
+    // The validation series when the run had a split.
+    bool Val = std::isfinite(Epochs.front().ValAccuracy);
+    const char *Green = "#2ca02c";
+    Series LossV[] = {Loss[0], Loss[1],
+                      {"val loss", Green,
+                       [](const EpochStats &S) { return S.ValLoss; }}};
+    Series AccV[] = {Acc[0], Acc[1],
+                     {"val accuracy", Green,
+                      [](const EpochStats &S) { return S.ValAccuracy; }}};
+    panel(Out, Epochs, "loss", llvm::ArrayRef(LossV, Val ? 3 : 2), false, 0,
+          Top, W / 2, H - Top);
+    panel(Out, Epochs, "accuracy", llvm::ArrayRef(AccV, Val ? 3 : 2), true,
+          W / 2, Top, W / 2, H - Top);
   }
   Out += "</svg>\n";
   return Out;

@@ -5,8 +5,10 @@
 
 #include "llvm/ADT/ArrayRef.h"
 
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dlc {
 
@@ -16,6 +18,10 @@ struct EpochStats {
   double TestLoss = 0, TestAccuracy = 0;
   double Seconds = 0;      // training time of the epoch
   double ImagesPerSecond = 0;
+  std::vector<double> StepLosses; // the loss of each training step
+  /// On the held-out part of the training data (--validation-split); NaN
+  /// without one.
+  double ValLoss = NAN, ValAccuracy = NAN;
 };
 
 /// "42s", "3m07s", "1h02m".
@@ -29,11 +35,14 @@ std::string progressLine(int64_t Epoch, int64_t Epochs, int64_t Done,
                          double ImagesPerSecond, unsigned Width);
 
 /// "epoch 2/5: loss 0.4123, accuracy 0.8512 | test loss 0.4400, accuracy
-/// 0.8390 | 2345 images/s, 25.6s".
+/// 0.8390 | 2345 images/s, 25.6s", with "| val loss .., accuracy .." before
+/// the test part when there is a validation split.
 std::string epochLine(const EpochStats &S, int64_t Epochs);
 
 /// An SVG (no dependencies, drawn by hand): two panels, loss (train, test)
-/// and accuracy (train, test) per epoch, with axes, ticks and a legend.
+/// and accuracy (train, test) per epoch, with axes, ticks and a legend; the
+/// loss panel also draws the loss of every step, smoothed (an exponential
+/// moving average, bias-corrected), at its fraction of the epoch.
 /// Non-finite values leave gaps.
 std::string renderTrainingPlot(llvm::ArrayRef<EpochStats> Epochs,
                                const std::string &Title);

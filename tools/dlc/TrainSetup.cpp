@@ -14,6 +14,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cmath>
+#include <cstring>
 
 using namespace dlc;
 
@@ -116,7 +117,10 @@ llvm::StringRef dlc::defaultLossName(const Function &F) {
   const Operation *Op = outputOp(F);
   if (Op && Op->kind() == OpKind::LogSoftmax)
     return "nll";
-  return "sparse_categorical_crossentropy";
+  if (Op && (Op->kind() == OpKind::Softmax || Op->kind() == OpKind::Sigmoid))
+    return "sparse_categorical_crossentropy";
+  return "cross_entropy"; // logits, as PyTorch models end
+
 }
 
 llvm::Expected<DataFit> dlc::checkModelFits(const Function &F,
@@ -168,7 +172,13 @@ llvm::Expected<DataFit> dlc::checkModelFits(const Function &F,
     if (K != OpKind::Softmax && K != OpKind::Sigmoid)
       return makeError("the loss '" + LossLabel + "' needs probabilities (a "
                        "final softmax), but the model's output comes from '" +
-                       From + "'");
+                       From + "'; for logits use --loss cross_entropy");
+    break;
+  case LossKind::CrossEntropy:
+    if (K == OpKind::Softmax || K == OpKind::Sigmoid)
+      return makeError("the loss 'cross_entropy' reads logits, but the model "
+                       "ends with " + From + " (probabilities); use --loss "
+                       "sparse_categorical_crossentropy");
     break;
   case LossKind::BinaryCrossEntropy:
     return makeError("the loss 'bce' needs one probability per example (two "
@@ -195,6 +205,7 @@ Tensor dlc::targetsForLoss(const Tensor &Labels, LossKind Loss,
   switch (Loss) {
   case LossKind::SparseCategoricalCrossEntropy:
   case LossKind::NegativeLogLikelihood:
+  case LossKind::CrossEntropy:
     return Labels;
   case LossKind::MeanSquaredError:
   case LossKind::BinaryCrossEntropy:
@@ -209,6 +220,10 @@ Tensor dlc::targetsForLoss(const Tensor &Labels, LossKind Loss,
 }
 
 llvm::Error dlc::checkOutputPath(llvm::StringRef Path) {
+  llvm::StringRef Ext = llvm::sys::path::extension(Path);
+  if (!Ext.equals_insensitive(".dlc") && !Ext.equals_insensitive(".onnx"))
+    return makeError("-o '" + Path + "': unknown extension '" + Ext +
+                     "'; write .dlc (IR text with a .weights file) or .onnx");
   llvm::StringRef Dir = llvm::sys::path::parent_path(Path);
   if (!Dir.empty() && !llvm::sys::fs::is_directory(Dir))
     return makeError("-o '" + Path + "': directory '" + Dir +
@@ -229,9 +244,6 @@ llvm::Error dlc::saveTrainedModel(Module &M, llvm::StringRef Path) {
   }
   llvm::SmallString<256> Weights(Path);
   llvm::sys::path::replace_extension(Weights, "weights");
-  if (Weights == Path)
-    return makeError("-o '" + Path + "': the model text needs another name "
-                     "than its weights file (use .dlc)");
   if (auto E = externalizeWeights(M, Weights, 16))
     return E;
   // The text names the side file relative to itself.
@@ -245,4 +257,36 @@ llvm::Error dlc::saveTrainedModel(Module &M, llvm::StringRef Path) {
   if (OS.has_error())
     return makeError("error writing '" + Path + "'");
   return llvm::Error::success();
+}
+
+/// Rows [Begin, End) of T along its first dim.
+static Tensor rows(const Tensor &T, int64_t Begin, int64_t End) {
+  llvm::SmallVector<int64_t, 4> Shape(T.shape().begin(), T.shape().end());
+  size_t RowBytes = Shape[0] ? T.byteSize() / size_t(Shape[0]) : 0;
+  Shape[0] = End - Begin;
+  Tensor Out(T.elem(), Shape);
+  if (Out.byteSize())
+    std::memcpy(Out.data(), T.data() + size_t(Begin) * RowBytes,
+                Out.byteSize());
+  return Out;
+}
+
+llvm::Expected<Dataset> dlc::splitOffValidation(Dataset &D, double Fraction) {
+  if (!(Fraction > 0 && Fraction < 1))
+    return makeError("--validation-split must be between 0 and 1 "
+                     "(exclusive), got " + formatDouble(Fraction));
+  int64_t N = D.size();
+  int64_t Val = int64_t(double(N) * Fraction);
+  if (Val < 1 || Val >= N)
+    return makeError("--validation-split " + formatDouble(Fraction) +
+                     " of " + std::to_string(N) +
+                     " training examples leaves an empty training or "
+                     "validation set");
+  Dataset V;
+  V.NumClasses = D.NumClasses;
+  V.Images = rows(D.Images, N - Val, N);
+  V.Labels = rows(D.Labels, N - Val, N);
+  D.Images = rows(D.Images, 0, N - Val);
+  D.Labels = rows(D.Labels, 0, N - Val);
+  return V;
 }

@@ -38,7 +38,8 @@ llvm::Expected<TrainModel> loadTrainModel(llvm::StringRef File,
                                           llvm::StringRef Name, int64_t Seed);
 
 /// The loss a model's output suggests when none is given: "nll" after a
-/// final log_softmax, else "sparse_categorical_crossentropy".
+/// final log_softmax, "sparse_categorical_crossentropy" after a softmax or
+/// sigmoid, else "cross_entropy" (logits).
 llvm::StringRef defaultLossName(const Function &F);
 
 /// How the data meets the model.
@@ -67,6 +68,11 @@ Tensor targetsForLoss(const Tensor &Labels, LossKind Loss, int64_t NumClasses);
 
 /// Checks that -o's directory exists.
 llvm::Error checkOutputPath(llvm::StringRef Path);
+
+/// Keras' validation_split: the last Fraction of D (before any shuffling)
+/// becomes the validation set, returned; D keeps the rest. Both must keep
+/// at least one example.
+llvm::Expected<Dataset> splitOffValidation(Dataset &D, double Fraction);
 /// Writes M as IR text to Path with its weights in Path's stem + ".weights"
 /// next to it (named relative to the text, so the pair can move together),
 /// or, for a path ending in .onnx, as an ONNX model (weights inside).

@@ -2,7 +2,9 @@
 #include "Commands.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 
@@ -35,14 +37,19 @@ static cl::opt<unsigned> RunSeed("seed", cl::desc("Seed for --random-inputs"),
                                  cl::init(0), cl::sub(RunCmd));
 static cl::opt<std::string> RunEngine(
     "engine",
-    cl::desc("interp (reference interpreter, every op) or jit (LLVM JIT; "
-             "elementwise ops and reductions so far)"),
-    cl::init("interp"), cl::sub(RunCmd));
+    cl::desc("jit (default: compiled with LLVM) or interp (the reference "
+             "interpreter: the oracle, slow)"),
+    cl::init("jit"), cl::sub(RunCmd));
 static cl::opt<unsigned> RunOpt("O", cl::desc("JIT optimization level 0-3"),
                                 cl::init(3), cl::Prefix, cl::sub(RunCmd));
 static cl::opt<unsigned> RunThreads(
     "threads", cl::desc("JIT threads (default: every hardware thread)"),
     cl::init(0), cl::sub(RunCmd));
+static cl::opt<std::string> RunMaxMemory(
+    "max-memory",
+    cl::desc("With --engine=jit: refuse runs whose intermediates need more "
+             "than SIZE bytes (suffix K, M, G or T: powers of 1024)"),
+    cl::value_desc("SIZE"), cl::sub(RunCmd));
 static cl::opt<bool> RunPrintLLVM(
     "print-llvm", cl::desc("With --engine=jit: print the optimized LLVM IR"),
     cl::sub(RunCmd));
@@ -69,6 +76,12 @@ static cl::opt<std::string> CompileEmit(
     "emit", cl::desc("Inspect a stage instead: ir, kernel-ir, llvm, asm or "
                      "obj (one function per kernel)"),
     cl::sub(CompileCmd));
+static cl::opt<bool> CompileInlineWeights(
+    "inline-weights",
+    cl::desc("With --emit=ir: write every tensor inline (default: tensors of "
+             "more than 16 elements go to NAME.weights, or are elided on "
+             "standard output)"),
+    cl::sub(CompileCmd));
 static cl::opt<std::string> CompileName(
     "name", cl::desc("C symbol prefix (default: the output file's name)"),
     cl::sub(CompileCmd));
@@ -77,6 +90,14 @@ static cl::opt<unsigned> CompileThreads(
     cl::desc("Default thread count of the AOT library (default: every "
              "hardware thread; NAME_create can override it)"),
     cl::init(0), cl::sub(CompileCmd));
+static cl::opt<std::string> CompileTarget(
+    "target",
+    cl::desc("cpu (the host, default) or nvptx (PTX for NVIDIA GPUs: "
+             "--emit=ptx, kernel-ir or llvm)"),
+    cl::init("cpu"), cl::sub(CompileCmd));
+static cl::opt<std::string> CompileGpuArch(
+    "gpu-arch", cl::desc("With --target nvptx: the GPU (sm_80, sm_90, ...)"),
+    cl::init("sm_80"), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
 static cl::SubCommand ExportCmd(
@@ -108,9 +129,11 @@ static cl::opt<std::string> TrainData(
     cl::init("fashion-mnist"), cl::sub(TrainCmd));
 static cl::opt<std::string> TrainLoss(
     "loss", cl::desc("mse, bce, categorical_crossentropy, "
-                     "sparse_categorical_crossentropy or nll (default: nll "
-                     "after a final log_softmax, else "
-                     "sparse_categorical_crossentropy)"),
+                     "sparse_categorical_crossentropy, nll or cross_entropy "
+                     "(from logits, PyTorch's CrossEntropyLoss); default: nll "
+                     "after a final log_softmax, "
+                     "sparse_categorical_crossentropy after a softmax, else "
+                     "cross_entropy"),
     cl::sub(TrainCmd));
 static cl::opt<std::string> TrainOptimizer(
     "optimizer", cl::desc("sgd, momentum, nesterov, adam (default), adamw, "
@@ -155,6 +178,27 @@ static cl::opt<std::string> TrainOut(
 static cl::opt<std::string> TrainPlot(
     "plot", cl::desc("Write an SVG plot of loss and accuracy per epoch"),
     cl::sub(TrainCmd));
+static cl::opt<std::string> TrainValidationSplit(
+    "validation-split",
+    cl::desc("Hold out this fraction of the training data (its last "
+             "examples, as Keras does) and report loss and accuracy on it "
+             "every epoch"),
+    cl::value_desc("F"), cl::sub(TrainCmd));
+static cl::opt<bool> TrainKeepBest(
+    "keep-best",
+    cl::desc("-o keeps the model of the epoch with the best validation "
+             "accuracy (test accuracy without --validation-split)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainCheckpoint(
+    "checkpoint",
+    cl::desc("Save the model, parameters and optimizer state in DIR after "
+             "every epoch"),
+    cl::value_desc("DIR"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainResume(
+    "resume",
+    cl::desc("Continue from the checkpoint in DIR, bit for bit (same model, "
+             "data and recipe; --epochs is the total)"),
+    cl::value_desc("DIR"), cl::sub(TrainCmd));
 static cl::opt<std::string> TrainEngine(
     "engine", cl::desc("jit (default) or interp (the reference interpreter)"),
     cl::init("jit"), cl::sub(TrainCmd));
@@ -179,26 +223,85 @@ static cl::opt<unsigned> BenchRuns("runs", cl::desc("Timed runs (default 20)"),
 static cl::opt<unsigned> BenchThreads(
     "threads", cl::desc("Threads (default: every hardware thread)"), cl::init(0),
     cl::sub(BenchCmd));
-static cl::opt<std::string> BenchEngine("engine",
-                                        cl::desc("auto, jit or interp"),
-                                        cl::init("auto"), cl::sub(BenchCmd));
+static cl::opt<std::string> BenchEngine(
+    "engine",
+    cl::desc("jit (default), interp, or auto (the JIT when it supports every "
+             "op, else the interpreter)"),
+    cl::init("jit"), cl::sub(BenchCmd));
 static cl::opt<std::string> BenchDevice(
     "device",
     cl::desc("cpu (default), cuda (an NVIDIA GPU) or cuda-emu (the GPU "
              "kernels emulated on the CPU)"),
     cl::init("cpu"), cl::sub(BenchCmd));
 
+static cl::SubCommand SummaryCmd(
+    "summary", "Print a model's ops with output shapes, parameters and FLOPs");
+static cl::opt<std::string> SummaryModel(cl::Positional,
+                                         cl::desc("<model.dlc|model.onnx>"),
+                                         cl::Required, cl::sub(SummaryCmd));
+static cl::opt<int64_t> SummaryBatch(
+    "batch",
+    cl::desc("Size of every symbolic dim in the FLOP counts (default 1)"),
+    cl::init(1), cl::sub(SummaryCmd));
+
+static cl::SubCommand VizCmd(
+    "viz", "Draw a model's graph: -o NAME.dot (Graphviz text) or NAME.svg");
+static cl::opt<std::string> VizModel(cl::Positional,
+                                     cl::desc("<model.dlc|model.onnx>"),
+                                     cl::Required, cl::sub(VizCmd));
+static cl::opt<std::string> VizOut("o", cl::desc("Output: NAME.dot or NAME.svg"),
+                                   cl::Required, cl::sub(VizCmd));
+static cl::opt<bool> VizOptimized(
+    "optimized",
+    cl::desc("Draw the graph after optimization, each kernel (fused group) "
+             "as a cluster"),
+    cl::sub(VizCmd));
+// Shared by run and bench.
+static cl::opt<std::string> CacheDir(
+    "cache-dir",
+    cl::desc("Kernel cache directory (default: $DLC_CACHE_DIR, else "
+             "$XDG_CACHE_HOME/dlc, else ~/.cache/dlc)"),
+    cl::sub(RunCmd), cl::sub(BenchCmd));
+static cl::opt<bool> NoCache("no-cache",
+                             cl::desc("Neither read nor write the kernel cache"),
+                             cl::sub(RunCmd), cl::sub(BenchCmd));
+static cl::opt<bool> RunProfile(
+    "profile", cl::desc("With --engine=jit: print the compile time of each phase"),
+    cl::sub(RunCmd));
+static cl::opt<bool> BenchProfile(
+    "profile", cl::desc("Also print the compile time of each phase"),
+    cl::sub(BenchCmd));
+
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
+  cl::SetVersionPrinter([](llvm::raw_ostream &OS) {
+    OS << "dlc version " << DLC_VERSION_STRING << " (" << DLC_GIT_REVISION
+       << ")\n  LLVM " << LLVM_VERSION_STRING << ", targets: x86-64 (JIT, AOT), NVPTX (PTX for NVIDIA GPUs)"
+       << "\n";
+  });
+  // LLVM's own options (code generation internals) stay reachable through
+  // --help-hidden; --help lists dlc's.
+  // LLVM's internal options live in the general category of the top level.
+  for (auto &[Name, O] : cl::getRegisteredOptions())
+    if (llvm::is_contained(O->Categories, &cl::getGeneralCategory()) &&
+        O->getOptionHiddenFlag() == cl::NotHidden)
+      O->setHiddenFlag(cl::Hidden);
   cl::ParseCommandLineOptions(
       argc, argv,
       "dlc: deep-learning graph compiler\n\n"
-      "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR]\n"
+      "  dlc compile MODEL -o NAME.so|NAME.o   (or --emit=ir|kernel-ir|llvm|asm)\n"
+      "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR] "
+      "[--engine=jit|interp]\n"
+      "  dlc bench MODEL [--batch B] [--runs R] [--threads T]\n"
       "  dlc train (MODEL.dlc | MODEL.onnx | --model NAME) "
       "[--data fashion-mnist[:DIR]] [--loss L] [--optimizer O] [--lr X] "
       "[--epochs E] [--batch B] [-o OUT.dlc|OUT.onnx]\n"
       "  dlc export (MODEL | --model NAME) -o OUT.onnx\n"
-      "  dlc --list-ops [--markdown]\n");
+      "  dlc summary MODEL [--batch B]\n"
+      "  dlc viz MODEL -o GRAPH.svg|GRAPH.dot [--optimized]\n"
+      "  dlc --list-ops [--markdown]\n\n"
+      "  'dlc SUBCOMMAND --help' lists a subcommand's options; "
+      "--help-hidden adds LLVM's.\n");
   if (ListOps) {
     listOps(llvm::outs(), Markdown);
     return 0;
@@ -216,7 +319,11 @@ int main(int argc, char **argv) {
     O.PrintLLVM = RunPrintLLVM;
     O.Threads = RunThreads;
     O.Device = RunDevice;
+    O.MaxMemory = RunMaxMemory;
     O.OptLevel = std::min(3u, RunOpt.getValue());
+    O.Cache = !NoCache;
+    O.CacheDir = CacheDir;
+    O.Profile = RunProfile;
     return runCommand(O);
   }
   if (CompileCmd) {
@@ -225,7 +332,10 @@ int main(int argc, char **argv) {
     O.Output = CompileOut;
     O.Emit = CompileEmit;
     O.Name = CompileName;
+    O.InlineWeights = CompileInlineWeights;
     O.Threads = CompileThreads;
+    O.Target = CompileTarget;
+    O.GpuArch = CompileGpuArch;
     O.OptLevel = std::min(3u, CompileOpt.getValue());
     return compileCommand(O);
   }
@@ -249,7 +359,23 @@ int main(int argc, char **argv) {
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
     O.Device = BenchDevice;
+    O.Profile = BenchProfile;
+    O.Cache = !NoCache;
+    O.CacheDir = CacheDir;
     return benchCommand(O);
+  }
+  if (VizCmd) {
+    VizOptions O;
+    O.Model = VizModel;
+    O.Output = VizOut;
+    O.Optimized = VizOptimized;
+    return vizCommand(O);
+  }
+  if (SummaryCmd) {
+    SummaryOptions O;
+    O.Model = SummaryModel;
+    O.Batch = SummaryBatch;
+    return summaryCommand(O);
   }
   if (TrainCmd) {
     TrainOptions O;
@@ -270,6 +396,10 @@ int main(int argc, char **argv) {
     O.TestLimit = TrainTestLimit;
     O.Output = TrainOut;
     O.Plot = TrainPlot;
+    O.CheckpointDir = TrainCheckpoint;
+    O.ValidationSplit = TrainValidationSplit;
+    O.KeepBest = TrainKeepBest;
+    O.Resume = TrainResume;
     O.Engine = TrainEngine;
     O.Device = TrainDevice;
     O.OptLevel = std::min(3u, TrainOpt.getValue());

@@ -1,0 +1,62 @@
+// SpecializedModel: dlc::Model's engine for ONNX models whose graph inputs
+// feed shape-like operands (axes, k, pads, sizes, ...) that the graph IR
+// holds as attributes. The values of those inputs, given at run time, key a
+// compiled variant: imported with them bound, optimized and compiled on
+// first use, kept in a bounded least-recently-used cache.
+#ifndef DLC_API_SPECIALIZE_H
+#define DLC_API_SPECIALIZE_H
+
+#include "api/Model.h"
+
+#include "llvm/ADT/StringSet.h"
+
+#include <list>
+#include <map>
+#include <mutex>
+
+namespace dlc {
+
+class SpecializedModel {
+public:
+  /// Path: the ONNX model; Spec: its graph inputs to specialize on (from
+  /// onnxShapeOperandInputs). Fills the model's ports from the signature.
+  static llvm::Expected<std::unique_ptr<SpecializedModel>>
+  create(llvm::StringRef Path, const ModelOptions &Opts,
+         std::vector<std::string> Spec, std::vector<Port> &Inputs,
+         std::vector<Port> &Outputs);
+  ~SpecializedModel();
+
+  /// Runs the variant for the values of the specialized inputs (compiling
+  /// it first when it is not cached). Thread-safe.
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
+                                          uint64_t *PeakBytes) const;
+  SpecializationStats stats() const;
+
+  struct Variant;
+
+private:
+  SpecializedModel() = default;
+  llvm::Expected<std::shared_ptr<const Variant>>
+  variantFor(llvm::ArrayRef<Tensor> Inputs) const;
+  llvm::Expected<std::shared_ptr<const Variant>>
+  compile(llvm::ArrayRef<Tensor> Inputs) const;
+
+  std::string Path;
+  ModelOptions Opts;
+  std::vector<Port> Inputs;
+  std::vector<unsigned> SpecIndex; // positions of the specialized inputs
+
+  mutable std::mutex Mutex;
+  /// Most recently used first.
+  mutable std::list<std::pair<std::string, std::shared_ptr<const Variant>>>
+      Lru;
+  mutable std::map<std::string, decltype(Lru)::iterator> ByKey;
+  mutable llvm::StringSet<> Evicted; // keys compiled, then evicted
+  mutable SpecializationStats Stats;
+  mutable unsigned Recompiles = 0;
+  mutable bool Warned = false;
+};
+
+} // namespace dlc
+
+#endif

@@ -1,0 +1,65 @@
+// The CPU side of GPU-mapped kernels (exec/GpuAbi.h): the emulation of one
+// block on the CPU, the host launch-geometry function, and a runner that
+// executes a whole graph function through the emulation.
+#ifndef DLC_CODEGEN_GPUEMULATION_H
+#define DLC_CODEGEN_GPUEMULATION_H
+
+#include "codegen/Executor.h"
+#include "exec/GpuAbi.h"
+
+namespace dlc {
+
+/// The names of the host functions emitted for GPU kernel K.
+std::string gpuEmulateName(llvm::StringRef Kernel); // GpuEmulateFn
+std::string gpuLaunchName(llvm::StringRef Kernel);  // GpuLaunchFn
+std::string gpuGridName(llvm::StringRef Kernel);    // KernelFn: every block
+
+/// Rewrites GPU-mapped K into a CPU kernel named K.Name + ".emu" that runs
+/// one block: `threads` regions become loops over the block's threads (so
+/// code between two barriers runs for every thread before the next part),
+/// `shared` and per-thread `scratch` become arrays of the call, and block
+/// ids and grid sizes are the sizes of one more argument, `%gpu.ids`
+/// ([bx, by, bz, gx, gy, gz]).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+emulationKernel(const kir::Kernel &K);
+
+/// Emits into M (which already holds the emulation kernel of K) the host
+/// functions of K: launch geometry, one block, and the whole grid as a
+/// KernelFn whose chunks split the blocks.
+llvm::Error emitGpuHostFunctions(const kir::Kernel &K, llvm::Module &M);
+
+/// Maps each CPU kernel of L to the GPU: --kir-gpu-rows, then --kir-gpu-map
+/// for what is left (256 threads per block).
+llvm::Error mapKernelsForGpu(LoweredFunction &L);
+
+/// Lowers F and maps its kernels to the GPU (see mapKernelsForGpu).
+llvm::Expected<LoweredFunction> lowerFunctionForGpu(const Function &F);
+
+/// A graph function compiled for the GPU and run through the CPU emulation
+/// of its kernels: the check of the GPU mapping without a GPU.
+class GpuEmulatedFunction {
+public:
+  static llvm::Expected<std::unique_ptr<GpuEmulatedFunction>>
+  compile(const Function &F, unsigned OptLevel = 2, unsigned Threads = 0);
+  ~GpuEmulatedFunction();
+
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs) const {
+    return Exec->run(Inputs);
+  }
+  /// The GPU-mapped kernels, and their host entries (exec/GpuAbi.h).
+  const std::vector<std::unique_ptr<kir::Kernel>> &kernels() const {
+    return Kernels;
+  }
+  const std::vector<GpuKernelEntry> &entries() const { return Entries; }
+
+private:
+  GpuEmulatedFunction() = default;
+  std::unique_ptr<JitModule> Jit;
+  std::vector<std::unique_ptr<kir::Kernel>> Kernels, EmuKernels;
+  std::vector<GpuKernelEntry> Entries;
+  std::unique_ptr<Executable> Exec;
+};
+
+} // namespace dlc
+
+#endif

@@ -1,0 +1,174 @@
+// The PTX of every op passes ptxas: each table example (after the optimize
+// pipeline) is lowered, GPU-mapped and emitted for sm_80 and sm_90, and the
+// kernels of all ops go through ptxas as one module per architecture.
+// ptxas comes from the reference environment (scripts/reference-env.sh
+// installs nvidia-cuda-nvcc-cu12), DLC_PTXAS or PATH; without it the ptxas
+// part is skipped with a message (the PTX is still generated and checked).
+#include "TestUtil.h"
+
+#include "codegen/GpuEmitter.h"
+#include "codegen/GpuEmulation.h"
+#include "frontend/builder/TutorialModels.h"
+#include "ir/OpExample.h"
+#include "ir/Parser.h"
+#include "passes/Pass.h"
+#include "passes/TrainingStep.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include "gtest/gtest.h"
+
+using namespace dlc;
+
+namespace {
+
+/// ptxas, or "" when there is none.
+std::string findPtxas() {
+  if (const char *E = std::getenv("DLC_PTXAS"))
+    return E;
+  std::error_code EC;
+  std::string Venv = DLC_SOURCE_DIR "/build-ref/venv/lib";
+  for (llvm::sys::fs::directory_iterator It(Venv, EC), End; It != End && !EC;
+       It.increment(EC)) {
+    for (const char *Rel : {"site-packages/nvidia/cuda_nvcc/bin/ptxas",
+                            "site-packages/triton/backends/nvidia/bin/ptxas"}) {
+      std::string P = It->path() + "/" + Rel;
+      if (llvm::sys::fs::can_execute(P))
+        return P;
+    }
+  }
+  if (auto P = llvm::sys::findProgramByName("ptxas"))
+    return *P;
+  return "";
+}
+
+/// Runs ptxas -arch=Arch on Ptx; "" when it accepts it, else its messages.
+std::string ptxas(const std::string &Exe, const std::string &Ptx,
+                  const std::string &Arch) {
+  llvm::SmallString<128> In, Out, Log;
+  int FD;
+  if (llvm::sys::fs::createTemporaryFile("dlc-gpu", "ptx", FD, In))
+    return "cannot create a temporary file";
+  {
+    llvm::raw_fd_ostream OS(FD, true);
+    OS << Ptx;
+  }
+  llvm::sys::fs::createTemporaryFile("dlc-gpu", "cubin", Out);
+  llvm::sys::fs::createTemporaryFile("dlc-gpu", "log", Log);
+  std::string ArchFlag = "-arch=" + Arch;
+  std::vector<llvm::StringRef> Args = {Exe, ArchFlag, In, "-o", Out};
+  std::optional<llvm::StringRef> Redirects[] = {std::nullopt, llvm::StringRef(Log),
+                                                llvm::StringRef(Log)};
+  std::string Msg;
+  int RC = llvm::sys::ExecuteAndWait(Exe, Args, std::nullopt, Redirects, 300, 0, &Msg);
+  std::string Result;
+  if (RC != 0) {
+    auto Buf = llvm::MemoryBuffer::getFile(Log);
+    Result = "ptxas exit " + std::to_string(RC) + " " + Msg + "\n" +
+             (Buf ? (*Buf)->getBuffer().str() : std::string());
+  }
+  for (auto &P : {In, Out, Log})
+    llvm::sys::fs::remove(P);
+  return Result;
+}
+
+TEST(GpuPtx, EveryOpPassesPtxas) {
+  std::vector<std::unique_ptr<kir::Kernel>> All;
+  unsigned Ops = 0;
+  for (const OpInfo &I : allOps()) {
+    auto M = parseModule(exampleText(I), "<example>");
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    PassManager PM;
+    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+    ASSERT_FALSE(bool(PM.run(**M)));
+    auto L = lowerFunctionForGpu(*(*M)->Functions[0]);
+    ASSERT_TRUE(bool(L)) << I.Mnemonic.str() << ": " << errText(L.takeError());
+    for (auto &K : L->Kernels) {
+      K->Name = I.Mnemonic.str() + "_" + K->Name;
+      All.push_back(std::move(K));
+    }
+    ++Ops;
+  }
+  std::vector<const kir::Kernel *> Kernels;
+  for (auto &K : All)
+    Kernels.push_back(K.get());
+  std::string Exe = findPtxas();
+  for (const char *Arch : {"sm_80", "sm_90"}) {
+    GpuTarget T;
+    T.Arch = Arch;
+    auto Ptx = emitPtx(Kernels, T);
+    ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
+    size_t Entries = 0;
+    for (size_t P = Ptx->find(".entry"); P != std::string::npos;
+         P = Ptx->find(".entry", P + 1))
+      ++Entries;
+    EXPECT_EQ(Entries, Kernels.size());
+    EXPECT_NE(Ptx->find(std::string(".target ") + Arch), std::string::npos);
+    EXPECT_EQ(Ptx->find(".extern"), std::string::npos) << "calls out of the module";
+    if (Exe.empty())
+      continue;
+    EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+  }
+  std::printf("%u ops, %zu kernels compiled to PTX%s\n", Ops, Kernels.size(),
+              Exe.empty() ? "" : (" and accepted by " + Exe).c_str());
+  if (Exe.empty())
+    GTEST_SKIP() << "no ptxas (run scripts/reference-env.sh, or set "
+                    "DLC_PTXAS): the PTX was generated but not assembled";
+}
+
+/// The loss each tutorial model trains with (dlc train's defaults).
+LossKind tutorialLoss(llvm::StringRef Name) {
+  if (Name == "pytorch-net")
+    return LossKind::NegativeLogLikelihood;
+  if (Name == "neuron")
+    return LossKind::BinaryCrossEntropy;
+  return LossKind::SparseCategoricalCrossEntropy;
+}
+
+// The tutorial models' whole training steps (forward, gradients, Adam) and
+// predictions compile to PTX that ptxas accepts.
+TEST(GpuPtx, TutorialTrainingStepsPassPtxas) {
+  std::string Exe = findPtxas();
+  for (const std::string &Name : tutorialModelNames()) {
+    SCOPED_TRACE(Name);
+    auto M = makeTutorialModel(Name, 1);
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    auto G = buildTrainingGraphs(*(*M)->Functions[0], tutorialLoss(Name),
+                                 OptimizerConfig());
+    ASSERT_TRUE(bool(G)) << errText(G.takeError());
+    PassManager PM;
+    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+    ASSERT_FALSE(bool(PM.run(*G->M)));
+    std::vector<std::unique_ptr<kir::Kernel>> Owned;
+    std::vector<const kir::Kernel *> Kernels;
+    for (const Function *F : {G->Step, G->Predict}) {
+      auto L = lowerFunctionForGpu(*F);
+      ASSERT_TRUE(bool(L)) << errText(L.takeError());
+      for (auto &K : L->Kernels) {
+        K->Name = F->Name + "_" + K->Name;
+        Kernels.push_back(K.get());
+        Owned.push_back(std::move(K));
+      }
+    }
+    for (const char *Arch : {"sm_80", "sm_90"}) {
+      GpuTarget T;
+      T.Arch = Arch;
+      auto Ptx = emitPtx(Kernels, T);
+      ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
+      if (!Exe.empty()) {
+        EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+      }
+    }
+    std::printf("%s: %zu kernels (training step and prediction)\n",
+                Name.c_str(), Kernels.size());
+  }
+  if (Exe.empty())
+    GTEST_SKIP() << "no ptxas (run scripts/reference-env.sh, or set "
+                    "DLC_PTXAS): the PTX was generated but not assembled";
+}
+
+} // namespace
