@@ -2,13 +2,40 @@
 // compilation for a GPU through the registered code generator.
 #include "api/Device.h"
 
+#include "codegen/GpuEmitter.h"
+#include "codegen/GpuEmulation.h"
+#include "runtime/CudaDriver.h"
+
 #include <atomic>
 
 using namespace dlc;
 
-/// The GPU code generator. None is built into dlc yet (issue 11): until
-/// one is, a GPU device is refused with a message naming what is missing.
-static std::atomic<GpuCodegenFn> Codegen{nullptr};
+/// The GPU code generator (tests may put another in its place).
+static std::atomic<GpuCodegenFn> Codegen{nvptxCodegen};
+
+llvm::Expected<GpuProgram>
+dlc::nvptxCodegen(const Function &F, const std::vector<LoweredStep> &Steps,
+                  unsigned OptLevel, llvm::StringRef Arch) {
+  auto G = GpuEmulatedFunction::compile(F, std::min(OptLevel, 3u), 1);
+  if (!G)
+    return G.takeError();
+  GpuProgram P;
+  P.Kernels = (*G)->entries();
+  if (!Arch.empty()) {
+    std::vector<const kir::Kernel *> Ks;
+    for (auto &K : (*G)->kernels())
+      Ks.push_back(K.get());
+    GpuTarget T;
+    T.Arch = Arch.str();
+    T.OptLevel = std::min(OptLevel, 3u);
+    auto Ptx = emitPtx(Ks, T);
+    if (!Ptx)
+      return Ptx.takeError();
+    P.Ptx = std::move(*Ptx);
+  }
+  P.Owner = std::shared_ptr<const GpuEmulatedFunction>(std::move(*G));
+  return std::move(P);
+}
 
 GpuCodegenFn dlc::setGpuCodegen(GpuCodegenFn Fn) { return Codegen.exchange(Fn); }
 
@@ -57,7 +84,22 @@ dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
   auto Steps = planSteps(F);
   if (!Steps)
     return Steps.takeError();
-  auto P = Gen(F, *Steps, OptLevel);
+  // PTX for the device's architecture (dlc's newest, sm_90, for newer
+  // GPUs: the driver compiles PTX forward); none for the emulation.
+  std::string Arch;
+  if (D == DeviceKind::Cuda) {
+    auto Drv = rt::CudaDriver::get();
+    if (!Drv)
+      return makeError(llvm::toString(Drv.takeError()));
+    int Cc = Drv->computeCapability();
+    for (int Known : {60, 70, 75, 80, 86, 89, 90})
+      if (Known <= Cc)
+        Arch = "sm_" + std::to_string(Known);
+    if (Arch.empty())
+      return makeError("the GPU " + Drv->describe() + " is older than sm_60, "
+                       "the oldest dlc compiles for: use --device cpu");
+  }
+  auto P = Gen(F, *Steps, OptLevel, Arch);
   if (!P)
     return P.takeError();
   return GpuExecutable::create(F, std::move(*Steps), std::move(*P),
