@@ -3,6 +3,7 @@
 #include "api/Device.h"
 
 #include "codegen/GpuEmulation.h"
+#include "runtime/CudaDriver.h"
 
 #include <atomic>
 
@@ -43,8 +44,8 @@ llvm::Expected<std::shared_ptr<GpuMemoryPool>> dlc::gpuMemory(DeviceKind D) {
   if (D == DeviceKind::CudaEmu)
     return GpuMemoryPool::create(GpuDevice::emulator());
   auto Dev = GpuDevice::cuda();
-  if (!Dev)
-    return Dev.takeError();
+  if (!Dev) // as every user error reads: "error: ..."
+    return makeError(llvm::toString(Dev.takeError()));
   return GpuMemoryPool::create(std::move(*Dev));
 }
 
@@ -60,7 +61,22 @@ dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
   auto Steps = planSteps(F);
   if (!Steps)
     return Steps.takeError();
-  auto P = Gen(F, *Steps, OptLevel);
+  // PTX for the device's architecture (dlc's newest, sm_90, for newer
+  // GPUs: the driver compiles PTX forward); none for the emulation.
+  std::string Arch;
+  if (D == DeviceKind::Cuda) {
+    auto Drv = rt::CudaDriver::get();
+    if (!Drv)
+      return makeError(llvm::toString(Drv.takeError()));
+    int Cc = Drv->computeCapability();
+    for (int Known : {60, 70, 75, 80, 86, 89, 90})
+      if (Known <= Cc)
+        Arch = "sm_" + std::to_string(Known);
+    if (Arch.empty())
+      return makeError("the GPU " + Drv->describe() + " is older than sm_60, "
+                       "the oldest dlc compiles for: use --device cpu");
+  }
+  auto P = Gen(F, *Steps, OptLevel, Arch);
   if (!P)
     return P.takeError();
   return GpuExecutable::create(F, std::move(*Steps), std::move(*P),

@@ -22,12 +22,13 @@ llvm::Expected<DeviceKind> parseDevice(llvm::StringRef Name);
 llvm::StringRef deviceName(DeviceKind D);
 
 /// Makes the GPU kernels of F's kernel steps (Steps from planSteps(F)), in
-/// kernel-number order, with their PTX.
+/// kernel-number order, with their PTX for Arch ("sm_90"; empty: no PTX,
+/// for the emulation).
 using GpuCodegenFn = llvm::Expected<GpuProgram> (*)(
     const Function &F, const std::vector<LoweredStep> &Steps,
-    unsigned OptLevel);
-/// The code generator used for GPU devices (null: none; then a GPU device
-/// is refused as not supported yet). Returns the previous one.
+    unsigned OptLevel, llvm::StringRef Arch);
+/// The code generator used for GPU devices (nvptxCodegen unless set; null:
+/// a GPU device is refused as not supported). Returns the previous one.
 GpuCodegenFn setGpuCodegen(GpuCodegenFn Fn);
 
 /// Device memory for D (a GPU kind): loads the CUDA driver for cuda, so a

@@ -258,9 +258,18 @@ std::unique_ptr<Module> Trainer::currentModel() const {
 const Function &Trainer::trainStepFunction() const { return *P->G.Step; }
 int64_t Trainer::stepsDone() const { return P->Steps; }
 
-std::vector<Tensor> Trainer::trainingState() const {
+llvm::Expected<std::vector<Tensor>> Trainer::trainingState() const {
   // Args: batch, labels, parameters..., state..., step.
-  return std::vector<Tensor>(P->Args.begin() + 2, P->Args.end() - 1);
+  if (!P->StepG)
+    return std::vector<Tensor>(P->Args.begin() + 2, P->Args.end() - 1);
+  std::vector<Tensor> State;
+  for (size_t I = 2; I + 1 < P->GArgs.size(); ++I) { // from the device
+    auto T = P->StepG->download(P->GArgs[I].Dev);
+    if (!T)
+      return T.takeError();
+    State.push_back(std::move(*T));
+  }
+  return std::move(State);
 }
 
 llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
@@ -273,14 +282,26 @@ llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
   if (Steps < 0)
     return makeError("the training state's step count is negative");
   for (size_t I = 0; I < Want; ++I) {
-    const Tensor &Have = P->Args[2 + I];
-    if (State[I].elem() != Have.elem() || State[I].shape() != Have.shape())
+    TensorType Have = P->StepG ? P->GArgs[2 + I].type() : P->Args[2 + I].type();
+    if (State[I].type() != Have)
       return makeError("training state tensor " + std::to_string(I) + " is " +
-                       State[I].type().str() + " but " + Have.type().str() +
+                       State[I].type().str() + " but " + Have.str() +
                        " was expected (another model or optimizer?)");
   }
-  for (size_t I = 0; I < Want; ++I)
-    P->Args[2 + I] = std::move(State[I]);
+  if (P->StepG) { // to the device; nothing changes unless every copy works
+    std::vector<DeviceTensor> Dev;
+    for (size_t I = 0; I < Want; ++I) {
+      auto D = P->StepG->upload(State[I]);
+      if (!D)
+        return D.takeError();
+      Dev.push_back(std::move(*D));
+    }
+    for (size_t I = 0; I < Want; ++I)
+      P->GArgs[2 + I] = std::move(Dev[I]);
+  } else {
+    for (size_t I = 0; I < Want; ++I)
+      P->Args[2 + I] = std::move(State[I]);
+  }
   P->Steps = Steps;
   return llvm::Error::success();
 }

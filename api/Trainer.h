@@ -90,8 +90,9 @@ public:
   int64_t stepsDone() const;
   /// What training changes: the parameters, then the optimizer state, in
   /// the step's slot order. With stepsDone() (which seeds dropout), what a
-  /// checkpoint holds to resume bit for bit.
-  std::vector<Tensor> trainingState() const;
+  /// checkpoint holds to resume bit for bit. (On a GPU it is copied back
+  /// from the device, which may fail.)
+  llvm::Expected<std::vector<Tensor>> trainingState() const;
   /// Restores a trainingState() and stepsDone() of a trainer made from the
   /// same model and options; each tensor is checked (count, element type,
   /// shape) before anything changes.

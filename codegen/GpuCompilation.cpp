@@ -100,9 +100,13 @@ GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
 
 llvm::Expected<GpuProgram>
 dlc::nvptxCodegen(const Function &F, const std::vector<LoweredStep> &Steps,
-                  unsigned OptLevel) {
-  GpuTarget T; // sm_80 PTX: the driver compiles it for newer GPUs
-  auto C = GpuCompilation::compile(F, &T, std::min(OptLevel, 2u));
+                  unsigned OptLevel, llvm::StringRef Arch) {
+  // PTX only for a real device: the emulation runs the host functions.
+  GpuTarget T;
+  if (!Arch.empty())
+    T.Arch = Arch.str();
+  auto C = GpuCompilation::compile(F, Arch.empty() ? nullptr : &T,
+                                   std::min(OptLevel, 2u));
   if (!C)
     return C.takeError();
   GpuProgram P;
@@ -119,9 +123,7 @@ dlc::nvptxCodegen(const Function &F, const std::vector<LoweredStep> &Steps,
                        "executor's steps (kernel " + std::to_string(S.Kernel) +
                        ")");
   }
-  static std::mutex M;
-  static std::vector<std::unique_ptr<GpuCompilation>> Live;
-  std::lock_guard<std::mutex> Lock(M);
-  Live.push_back(std::move(*C));
+  // The program keeps the kernels' host code (launch, emulation) alive.
+  P.Owner = std::shared_ptr<const GpuCompilation>(std::move(*C));
   return P;
 }

@@ -97,12 +97,13 @@ private:
 
 /// The GPU code generator for dlc's GPU executor (api/Device.h's
 /// GpuCodegenFn): F's kernels, one per kernel step of Steps (planSteps(F))
-/// in kernel-number order, with their PTX for sm_80 (the driver compiles it
-/// for newer GPUs) and host functions. The host code stays loaded until
-/// the process ends.
+/// in kernel-number order, with their PTX for Arch ("sm_90"; empty: none,
+/// for the emulation) and host functions, which the program's Owner keeps
+/// loaded.
 llvm::Expected<GpuProgram> nvptxCodegen(const Function &F,
                                         const std::vector<LoweredStep> &Steps,
-                                        unsigned OptLevel);
+                                        unsigned OptLevel,
+                                        llvm::StringRef Arch);
 
 } // namespace dlc
 

@@ -8,6 +8,7 @@
 #include "exec/Executable.h"
 #include "runtime/SizeMath.h"
 #include "ir/Parser.h"
+#include "runtime/CudaDriver.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -140,6 +141,29 @@ static int createModel(const dlc_aot_image *Img, int Threads, dlc_model **Out,
 }
 
 extern "C" void dlc_model_destroy(dlc_model *Model) { delete Model; }
+
+extern "C" int dlc_model_create_on(const dlc_aot_image *Img, int Device,
+                                   int Threads, dlc_model **Out, char *Err,
+                                   size_t ErrLen) {
+  if (Out)
+    *Out = nullptr;
+  if (Device == DLC_DEVICE_CPU)
+    return dlc_model_create(Img, Threads, Out, Err, ErrLen);
+  if (Device != DLC_DEVICE_CUDA)
+    return fail(DLC_ERR_INVALID_ARGUMENT,
+                "unknown device " + std::to_string(Device) +
+                    " (DLC_DEVICE_CPU is 0, DLC_DEVICE_CUDA 1)",
+                Err, ErrLen);
+  auto D = rt::CudaDriver::get();
+  if (!D)
+    return fail(DLC_ERR_DEVICE, D.takeError(), Err, ErrLen);
+  // Images of ABI 2 hold CPU kernels only.
+  return fail(DLC_ERR_DEVICE,
+              "this compiled model has no GPU kernels (GPU artifacts, "
+              "dlc compile --target nvptx, are not supported yet): use "
+              "DLC_DEVICE_CPU",
+              Err, ErrLen);
+}
 
 /// Checks what the signature check cannot see (a dtype or rank out of
 /// range, a shape whose byte count overflows), before any byte is read.

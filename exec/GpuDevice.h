@@ -32,6 +32,8 @@ using DeviceAddr = uint64_t;
 struct GpuProgram {
   std::string Ptx;
   std::vector<GpuKernelEntry> Kernels;
+  /// Keeps the host code of the kernels' functions alive (their JIT).
+  std::shared_ptr<const void> Owner;
 };
 
 /// A program's kernels loaded on a device.

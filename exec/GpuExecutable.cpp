@@ -72,6 +72,7 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
     return M.takeError();
   X->Module = std::move(*M);
   X->Kernels = std::move(Prog.Kernels);
+  X->ProgramOwner = std::move(Prog.Owner);
   // Parameters and constants: on the device for the executable's life.
   for (size_t I = 0; I < F.Params.size() && I < F.ParamInits.size(); ++I)
     if (F.ParamInits[I])

@@ -85,6 +85,7 @@ private:
   std::shared_ptr<GpuMemoryPool> Pool;
   std::unique_ptr<GpuModule> Module;
   std::vector<GpuKernelEntry> Kernels;
+  std::shared_ptr<const void> ProgramOwner; // their host functions' code
   /// Parameters and constants on the device, for the executable's life.
   llvm::DenseMap<const Value *, std::shared_ptr<GpuBuffer>> Resident;
   llvm::DenseMap<const Value *, const Tensor *> HostCopy; // their host data

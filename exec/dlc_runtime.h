@@ -60,8 +60,15 @@ enum {
   DLC_ERR_INVALID_ARGUMENT = 1, /* bad inputs: count, dtype, rank, shape */
   DLC_ERR_RUNTIME = 2,          /* the model failed on these inputs */
   DLC_ERR_OUT_OF_MEMORY = 3,
-  DLC_ERR_BAD_IMAGE = 4         /* the compiled model does not load */
+  DLC_ERR_BAD_IMAGE = 4,        /* the compiled model does not load */
+  DLC_ERR_DEVICE = 5            /* the device is missing or cannot run it */
 };
+
+/* Where a model runs. */
+typedef enum dlc_device {
+  DLC_DEVICE_CPU = 0,
+  DLC_DEVICE_CUDA = 1 /* an NVIDIA GPU: needs only the driver, at run time */
+} dlc_device;
 
 #define DLC_MAX_RANK 8
 
@@ -128,6 +135,13 @@ DLC_API int dlc_model_run(dlc_model *model, const dlc_tensor *inputs, size_t n_i
                   dlc_tensor *outputs, size_t n_outputs, char *err,
                   size_t err_len);
 DLC_API void dlc_model_destroy(dlc_model *model);
+/* dlc_model_create on a device (a dlc_device). DLC_DEVICE_CUDA loads the
+ * NVIDIA driver (libcuda.so.1, or the file $DLC_CUDA_DRIVER names) and
+ * needs an image with GPU kernels; without either it fails with
+ * DLC_ERR_DEVICE and a message saying what is missing. */
+DLC_API int dlc_model_create_on(const dlc_aot_image *image, int device,
+                                int threads, dlc_model **model, char *err,
+                                size_t err_len);
 
 #ifdef __cplusplus
 }

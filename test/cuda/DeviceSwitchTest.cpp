@@ -194,8 +194,8 @@ TEST(NoDriver, CudaSaysToUseTheCpu) {
   auto M = Model::fromText(Cnn, "cnn.dlc", O);
   ASSERT_FALSE(bool(M));
   std::string E = errText(M.takeError());
-  EXPECT_NE(E.find("no NVIDIA driver found (DLC_CUDA_DRIVER=/nonexistent/"
-                   "libcuda.so.1: "),
+  EXPECT_NE(E.find("error: no NVIDIA driver found (DLC_CUDA_DRIVER=/"
+                   "nonexistent/libcuda.so.1: "),
             std::string::npos) << E;
   EXPECT_NE(E.find("install the NVIDIA driver or use --device cpu"),
             std::string::npos) << E;

@@ -45,7 +45,8 @@ inline void oneBlock(const BufferArg *, GpuLaunch *L) {
 /// A GpuCodegenFn. The JIT modules live until the process ends.
 inline llvm::Expected<GpuProgram> codegen(const Function &F,
                                           const std::vector<LoweredStep> &Steps,
-                                          unsigned OptLevel) {
+                                          unsigned OptLevel,
+                                          llvm::StringRef) {
   static std::mutex M;
   static std::vector<std::unique_ptr<JitModule>> Modules;
   static size_t Next = 0;

@@ -55,6 +55,8 @@ static cl::opt<std::string> WriteFailures("write-failures",
                                           cl::desc("write the failing tests as an expected-failures file"));
 static cl::opt<std::string> WriteDoc("write-doc", cl::desc("write the supported-ops page (markdown)"));
 static cl::opt<bool> Verbose("v", cl::desc("print every failure's reason"));
+static cl::opt<std::string> DeviceName(
+    "device", cl::desc("cpu (default), cuda or cuda-emu"), cl::init("cpu"));
 static cl::opt<bool> NoSpecialize(
     "no-specialize",
     cl::desc("public path without compiling per run-time value (the "
@@ -88,6 +90,7 @@ llvm::Error runMode(const Case &C, bool Dynamic) {
   MO.OptLevel = OptLevel;
   MO.Threads = 1;
   MO.ForceDynamic = Dynamic;
+  MO.Device = DeviceName;
   if (NoSpecialize)
     MO.SpecializationCacheSize = 0;
   return runOnnxTestFolder(C.Dir, MO);

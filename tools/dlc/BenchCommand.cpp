@@ -18,6 +18,7 @@ static llvm::Error bench(const BenchOptions &Opts) {
   ModelOptions MO;
   MO.Engine = Opts.Engine;
   MO.Threads = Opts.Threads;
+  MO.Device = Opts.Device;
   MO.Cache = Opts.Cache;
   MO.CacheDir = Opts.CacheDir;
   auto M = Model::fromFile(Opts.Model, MO);
@@ -54,11 +55,13 @@ static llvm::Error bench(const BenchOptions &Opts) {
   }
   std::sort(Ms.begin(), Ms.end());
   double Median = Ms[Ms.size() / 2];
-  unsigned Threads = M->engine() == "jit"
+  unsigned Threads = M->engine() == "jit" && M->device() == "cpu"
                          ? (Opts.Threads ? Opts.Threads : rt::ThreadPool::hardwareThreads())
                          : 1;
-  llvm::outs() << "model " << Opts.Model << ", engine " << M->engine()
-               << ", batch " << Opts.Batch << ", " << Threads
+  llvm::outs() << "model " << Opts.Model << ", engine " << M->engine();
+  if (M->device() != "cpu")
+    llvm::outs() << ", device " << M->device();
+  llvm::outs() << ", batch " << Opts.Batch << ", " << Threads
                << (Threads == 1 ? " thread, " : " threads, ") << Opts.Runs
                << " runs after " << Opts.Warmup << " warm-up\n";
   llvm::outs() << llvm::format("median latency: %.3f ms (min %.3f, max %.3f)\n",

@@ -29,6 +29,7 @@ struct RunOptions {
   unsigned OptLevel = 3;
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
+  std::string Device = "cpu"; // cpu | cuda | cuda-emu
   std::string MaxMemory;  // --max-memory: bytes, with an optional K/M/G/T
   bool Cache = true;      // the on-disk kernel cache
   std::string CacheDir;   // empty: the default (see codegen/KernelCache.h)
@@ -87,6 +88,7 @@ struct BenchOptions {
   unsigned Runs = 20, Warmup = 3;
   std::string Engine = "jit"; // jit | interp | auto
   unsigned Threads = 0;
+  std::string Device = "cpu";
   bool Profile = false; // where the compile time went, phase by phase
   bool Cache = true;
   std::string CacheDir;
@@ -125,6 +127,7 @@ struct TrainOptions {
   std::string CheckpointDir; // save the model and state here every epoch
   std::string Resume;        // continue from this checkpoint directory
   std::string Engine = "jit";
+  std::string Device = "cpu";
   unsigned OptLevel = 3;
   bool PrintIR = false;
 };

@@ -4,6 +4,7 @@
 // compiles them for the values given.
 #include "Commands.h"
 
+#include "api/Device.h"
 #include "api/Model.h"
 
 #include "codegen/Executor.h"
@@ -307,8 +308,22 @@ static llvm::Error run(const RunOptions &Opts) {
     MaxMemory = *B;
   }
   llvm::Expected<std::vector<Tensor>> Outs = std::vector<Tensor>();
+  auto Device = parseDevice(Opts.Device);
+  if (!Device)
+    return Device.takeError();
+  if (SM && *Device != DeviceKind::Cpu)
+    return makeError("--device " + Opts.Device + ": models compiled per "
+                     "run-time value run on the CPU only for now");
   if (SM) {
     Outs = SM->run(Inputs);
+  } else if (*Device != DeviceKind::Cpu) {
+    auto Mem = gpuMemory(*Device);
+    if (!Mem)
+      return Mem.takeError();
+    auto G = compileForGpu(*F, *Device, Opts.OptLevel, std::move(*Mem));
+    if (!G)
+      return G.takeError();
+    Outs = (*G)->run(Inputs);
   } else if (Opts.Engine == "jit") {
     JitOptions JO;
     JO.OptLevel = Opts.OptLevel;

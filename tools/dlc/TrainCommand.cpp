@@ -93,6 +93,9 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   }
   if (O.Engine != "jit" && O.Engine != "interp")
     return makeError("--engine must be jit or interp, got '" + O.Engine + "'");
+  if (O.Device != "cpu" && O.Device != "cuda" && O.Device != "cuda-emu")
+    return makeError("--device must be cpu, cuda or cuda-emu, got '" +
+                     O.Device + "'");
   if (!O.Output.empty())
     if (auto E = checkOutputPath(O.Output))
       return std::move(E);
@@ -165,6 +168,7 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   S.Epochs = *Epochs;
   S.Batch = *Batch;
   S.Opts.Engine = O.Engine;
+  S.Opts.Device = O.Device;
   S.Opts.OptLevel = O.OptLevel;
   S.Opts.Threads = unsigned(*Threads);
   S.Opts.Seed = *Seed;
@@ -327,7 +331,7 @@ int dlc::trainCommand(const TrainOptions &O) {
                                  return Monitored(X) < Monitored(E);
                                });
       if (Best) {
-        std::unique_ptr<Module> Now = T.currentModel();
+        std::unique_ptr<Module> Now = Check(T.trainedModel());
         Check(saveTrainedModel(*Now, O.Output));
         BestEpoch = Epoch;
       }
@@ -338,8 +342,8 @@ int dlc::trainCommand(const TrainOptions &O) {
       C.Epoch = Epoch;
       C.Steps = T.stepsDone();
       C.History = History;
-      C.State = T.trainingState();
-      std::unique_ptr<Module> Now = T.currentModel();
+      C.State = Check(T.trainingState());
+      std::unique_ptr<Module> Now = Check(T.trainedModel());
       Check(saveCheckpoint(O.CheckpointDir, C, *Now));
     }
   }
@@ -353,7 +357,7 @@ int dlc::trainCommand(const TrainOptions &O) {
       OS << "kept " << O.Output << ": no epoch of this run beat the best "
          << "before it\n";
   } else if (!O.Output.empty()) {
-    std::unique_ptr<Module> Trained = T.currentModel();
+    std::unique_ptr<Module> Trained = Check(T.trainedModel());
     Check(saveTrainedModel(*Trained, O.Output));
     OS << "wrote " << O.Output;
     if (!Trained->WeightsFile.empty())

@@ -53,6 +53,11 @@ static cl::opt<std::string> RunMaxMemory(
 static cl::opt<bool> RunPrintLLVM(
     "print-llvm", cl::desc("With --engine=jit: print the optimized LLVM IR"),
     cl::sub(RunCmd));
+static cl::opt<std::string> RunDevice(
+    "device",
+    cl::desc("cpu (default), cuda (an NVIDIA GPU; --engine is for the CPU) "
+             "or cuda-emu (the GPU kernels emulated on the CPU)"),
+    cl::init("cpu"), cl::sub(RunCmd));
 static cl::opt<bool> RunPrintIR("print-ir",
                                 cl::desc("Print the optimized IR before running"),
                                 cl::sub(RunCmd));
@@ -199,6 +204,11 @@ static cl::opt<std::string> TrainEngine(
     cl::init("jit"), cl::sub(TrainCmd));
 static cl::opt<unsigned> TrainOpt("O", cl::desc("JIT optimization level 0-3"),
                                   cl::init(3), cl::Prefix, cl::sub(TrainCmd));
+static cl::opt<std::string> TrainDevice(
+    "device",
+    cl::desc("cpu (default), cuda (an NVIDIA GPU) or cuda-emu (the GPU "
+             "kernels emulated on the CPU)"),
+    cl::init("cpu"), cl::sub(TrainCmd));
 static cl::opt<bool> TrainPrintIR(
     "print-ir", cl::desc("Print the training step's graph IR"),
     cl::sub(TrainCmd));
@@ -218,6 +228,11 @@ static cl::opt<std::string> BenchEngine(
     cl::desc("jit (default), interp, or auto (the JIT when it supports every "
              "op, else the interpreter)"),
     cl::init("jit"), cl::sub(BenchCmd));
+static cl::opt<std::string> BenchDevice(
+    "device",
+    cl::desc("cpu (default), cuda (an NVIDIA GPU) or cuda-emu (the GPU "
+             "kernels emulated on the CPU)"),
+    cl::init("cpu"), cl::sub(BenchCmd));
 
 static cl::SubCommand TestOnnxCmd(
     "test-onnx", "Run ONNX test folders (model.onnx + test_data_set_N) and "
@@ -323,6 +338,7 @@ int main(int argc, char **argv) {
     O.Engine = RunEngine;
     O.PrintLLVM = RunPrintLLVM;
     O.Threads = RunThreads;
+    O.Device = RunDevice;
     O.MaxMemory = RunMaxMemory;
     O.OptLevel = std::min(3u, RunOpt.getValue());
     O.Cache = !NoCache;
@@ -371,6 +387,7 @@ int main(int argc, char **argv) {
     O.Runs = BenchRuns;
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
+    O.Device = BenchDevice;
     O.Profile = BenchProfile;
     O.Cache = !NoCache;
     O.CacheDir = CacheDir;
@@ -413,6 +430,7 @@ int main(int argc, char **argv) {
     O.KeepBest = TrainKeepBest;
     O.Resume = TrainResume;
     O.Engine = TrainEngine;
+    O.Device = TrainDevice;
     O.OptLevel = std::min(3u, TrainOpt.getValue());
     O.PrintIR = TrainPrintIR;
     return trainCommand(O);
