@@ -386,15 +386,22 @@ dlc::importOnnxFile(llvm::StringRef Path, const OnnxImportOptions &Opts) {
   return importOnnx((*Buf)->getBuffer(), Path, Opts);
 }
 
-llvm::Expected<OnnxSignature>
-dlc::onnxSignature(llvm::StringRef Path, const OnnxImportOptions &Opts) {
+/// Reads and parses the ModelProto in Path.
+static llvm::Error readModelProto(llvm::StringRef Path, onnx::ModelProto &MP) {
   auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
   if (!Buf)
     return makeError("cannot read model '" + Path + "': " +
                      Buf.getError().message());
-  onnx::ModelProto MP;
   if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
     return makeError(Loc::named(Path), "not a valid ONNX model");
+  return llvm::Error::success();
+}
+
+llvm::Expected<OnnxSignature>
+dlc::onnxSignature(llvm::StringRef Path, const OnnxImportOptions &Opts) {
+  onnx::ModelProto MP;
+  if (auto E = readModelProto(Path, MP))
+    return std::move(E);
   OnnxImportOptions O = Opts;
   if (O.BaseDir.empty())
     O.BaseDir = llvm::sys::path::parent_path(Path).str();
@@ -412,13 +419,9 @@ bool dlc::isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes) {
 
 llvm::Expected<std::vector<std::string>>
 dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
-  auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
-  if (!Buf)
-    return makeError("cannot read model '" + Path + "': " +
-                     Buf.getError().message());
   onnx::ModelProto MP;
-  if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
-    return makeError(Loc::named(Path), "not a valid ONNX model");
+  if (auto E = readModelProto(Path, MP))
+    return std::move(E);
   llvm::StringSet<> Inputs, Seen;
   for (const auto &I : MP.graph().input())
     Inputs.insert(I.name());
@@ -438,13 +441,9 @@ dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
 }
 
 llvm::Expected<std::string> dlc::onnxModelInfo(llvm::StringRef Path) {
-  auto Buf = llvm::MemoryBuffer::getFile(Path, false, false);
-  if (!Buf)
-    return makeError("cannot read model '" + Path + "': " +
-                     Buf.getError().message());
   onnx::ModelProto MP;
-  if (!MP.ParseFromArray((*Buf)->getBufferStart(), (*Buf)->getBufferSize()))
-    return makeError(Loc::named(Path), "not a valid ONNX model");
+  if (auto E = readModelProto(Path, MP))
+    return std::move(E);
   std::string S = "ONNX ir_version " + std::to_string(MP.ir_version());
   if (!MP.producer_name().empty())
     S += ", producer " + MP.producer_name() +

@@ -149,18 +149,27 @@ static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
   return llvm::Error::success();
 }
 
+/// The model in Path (IR text or ONNX) after the optimize pipeline.
+static llvm::Expected<std::unique_ptr<Module>>
+loadOptimized(llvm::StringRef Path) {
+  auto M = loadModelFile(Path);
+  if (!M)
+    return M.takeError();
+  PassManager PM;
+  if (auto E = PM.addPipeline("optimize"))
+    return std::move(E);
+  if (auto E = PM.run(**M))
+    return std::move(E);
+  return M;
+}
+
 llvm::Error dlc::compileModel(const CompileOptions &Opts) {
   if (Opts.Target != "cpu" && Opts.Target != "nvptx")
     return makeError("--target must be cpu or nvptx, got '" + Opts.Target + "'");
   if (Opts.Target == "nvptx") {
-    auto M = loadModelFile(Opts.Model);
+    auto M = loadOptimized(Opts.Model);
     if (!M)
       return M.takeError();
-    PassManager PM;
-    if (auto E = PM.addPipeline("optimize"))
-      return E;
-    if (auto E = PM.run(**M))
-      return E;
     return compileNvptx(Opts, **M);
   }
   llvm::StringRef Ext = llvm::sys::path::extension(Opts.Output);
@@ -175,14 +184,9 @@ llvm::Error dlc::compileModel(const CompileOptions &Opts) {
                      Opts.Emit + "'");
   if (Opts.Emit == "obj" && Opts.Output == "-")
     return makeError("--emit=obj needs an output file: pass -o FILE.o");
-  auto M = loadModelFile(Opts.Model); // IR text or ONNX
+  auto M = loadOptimized(Opts.Model);
   if (!M)
     return M.takeError();
-  PassManager PM;
-  if (auto E = PM.addPipeline("optimize"))
-    return E;
-  if (auto E = PM.run(**M))
-    return E;
   if (Aot) {
     auto F = entryFunction(**M);
     if (!F)
