@@ -149,11 +149,8 @@ public:
 private:
   static Model load(const std::string &Path, const std::string &Device,
                     const std::string &Engine, unsigned Threads) {
-    if (Device != "cpu")
-      check(makeError("device '" + Device +
-                      "' is not available in this build of the Python "
-                      "module; use device=\"cpu\""));
     ModelOptions O;
+    O.Device = Device; // cpu, cuda or cuda-emu (checked by dlc::Model)
     O.Engine = Engine;
     O.Threads = Threads;
     return check(Model::fromFile(Path, O));
