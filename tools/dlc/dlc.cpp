@@ -308,10 +308,12 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "dlc: deep-learning graph compiler\n\n"
-      "  dlc compile MODEL -o NAME.so|NAME.o   (or --emit=ir|kernel-ir|llvm|asm)\n"
+      "  dlc compile MODEL -o NAME.so|NAME.o   (or --emit=ir|kernel-ir|llvm|asm;\n"
+      "              --target nvptx --gpu-arch sm_80 --emit=ptx for NVIDIA GPUs)\n"
       "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR] "
       "[--engine=jit|interp]\n"
-      "  dlc bench MODEL [--batch B] [--runs R] [--threads T]\n"
+      "          [--device cpu|cuda|cuda-emu]\n"
+      "  dlc bench MODEL [--batch B] [--runs R] [--threads T] [--device D]\n"
       "  dlc test-onnx DIR... [--dynamic] [--engine=jit|interp|auto]\n"
       "  dlc train (MODEL.dlc | MODEL.onnx | --model NAME) "
       "[--data fashion-mnist[:DIR]] [--loss L] [--optimizer O] [--lr X] "
