@@ -37,8 +37,10 @@ void CompileStats::print(llvm::raw_ostream &OS, bool Phases) const {
   Row("JIT link", Link);
   if (!Slowest.empty())
     OS << "  slowest kernels to compile:\n";
+  // Fused kernels are named after their ops: long chains are cut short.
   for (auto &[Name, S] : Slowest)
-    OS << llvm::format("    %8.3f s  ", S) << Name << "\n";
+    OS << llvm::format("    %8.3f s  ", S)
+       << (Name.size() > 72 ? Name.substr(0, 69) + "..." : Name) << "\n";
 }
 
 void CompileStats::noteKernel(const std::string &Name, double Seconds) {
