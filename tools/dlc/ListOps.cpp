@@ -26,43 +26,43 @@ static bool shapeInferenceWorks(const OpInfo &I) {
   return true;
 }
 
-/// CPU lowering "exists" for an op when its example, after the standard
-/// optimization pipeline, has only ops the CPU executor compiles.
-static bool cpuLoweringWorks(const OpInfo &I) {
+/// The op's example after the standard optimization pipeline; null when it
+/// does not parse or optimize.
+static std::unique_ptr<Module> optimizedExample(const OpInfo &I) {
   auto M = parseModule(exampleText(I), "<example>");
   if (!M) {
     llvm::consumeError(M.takeError());
-    return false;
+    return nullptr;
   }
   PassManager PM;
   if (auto E = PM.addPipeline("optimize"))
     llvm::report_fatal_error(std::move(E));
   if (auto E = PM.run(**M)) {
     llvm::consumeError(std::move(E));
-    return false;
+    return nullptr;
   }
-  for (auto &Op : (*M)->Functions[0]->Body)
+  return std::move(*M);
+}
+
+/// CPU lowering "exists" for an op when its optimized example has only ops
+/// the CPU executor compiles.
+static bool cpuLoweringWorks(const OpInfo &I) {
+  auto M = optimizedExample(I);
+  if (!M)
+    return false;
+  for (auto &Op : M->Functions[0]->Body)
     if (!CompiledFunction::supports(*Op))
       return false;
   return true;
 }
 
-/// GPU lowering "exists" for an op when its example, after the standard
-/// optimization pipeline, lowers, maps to the GPU and compiles to PTX.
+/// GPU lowering "exists" for an op when its optimized example lowers, maps
+/// to the GPU and compiles to PTX.
 static bool gpuLoweringWorks(const OpInfo &I) {
-  auto M = parseModule(exampleText(I), "<example>");
-  if (!M) {
-    llvm::consumeError(M.takeError());
+  auto M = optimizedExample(I);
+  if (!M)
     return false;
-  }
-  PassManager PM;
-  if (auto E = PM.addPipeline("optimize"))
-    llvm::report_fatal_error(std::move(E));
-  if (auto E = PM.run(**M)) {
-    llvm::consumeError(std::move(E));
-    return false;
-  }
-  auto L = lowerFunctionForGpu(*(*M)->Functions[0]);
+  auto L = lowerFunctionForGpu(*M->Functions[0]);
   if (!L) {
     llvm::consumeError(L.takeError());
     return false;
