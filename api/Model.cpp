@@ -3,6 +3,7 @@
 
 #include "api/Specialize.h"
 #include "api/Device.h"
+#include "api/Profile.h"
 
 #include "codegen/Executor.h"
 #include "frontend/onnx/OnnxImporter.h"
@@ -149,6 +150,18 @@ Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
   if (PeakBytes)
     *PeakBytes = 0;
   return interpret(*P->F, Inputs);
+}
+
+llvm::Expected<RunProfile> Model::profile(llvm::ArrayRef<Tensor> Inputs,
+                                          unsigned Runs) const {
+  if (!P->Compiled || P->Device != DeviceKind::Cpu)
+    return makeError("a kernel profile needs the JIT on the CPU (engine 'jit', "
+                     "device 'cpu') and a model compiled once for every input "
+                     "value; this one runs " +
+                     std::string(P->Spec ? "specialized variants"
+                                 : P->Gpu ? "on " + deviceName(P->Device).str()
+                                          : "in the interpreter"));
+  return profileFunction(*P->Compiled, Inputs, Runs);
 }
 
 const std::vector<Port> &Model::inputs() const { return P->Inputs; }

@@ -62,6 +62,21 @@ struct SpecializationStats {
   unsigned Compiles = 0, Hits = 0, Evictions = 0, Cached = 0;
 };
 
+/// One kernel (an op, or a fused group of ops) of a profiled run.
+struct KernelProfile {
+  std::string Kernel; // the kernel's name, as in compile profiles
+  std::string Ops;    // the ops it computes, in order ("conv add relu")
+  double Seconds = 0; // mean wall time per run
+  double Flops = -1;  // arithmetic per run (ir/OpCost.h); -1: unknown
+};
+
+/// Where the time of a run goes, kernel by kernel (Model::profile).
+struct RunProfile {
+  std::vector<KernelProfile> Kernels; // in execution order
+  double Seconds = 0;                 // mean wall time of a whole run
+  unsigned Runs = 0;
+};
+
 /// A graph input or output: its name and type (dims may be symbolic).
 struct Port {
   std::string Name;
@@ -88,6 +103,12 @@ public:
   /// interpreter, which does not measure it).
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
                                           uint64_t *PeakBytes = nullptr) const;
+
+  /// Runs the model Runs times on Inputs (after one warm-up run) and times
+  /// every kernel. Needs the JIT on the CPU and a model compiled once for
+  /// every input value (not specialized).
+  llvm::Expected<RunProfile> profile(llvm::ArrayRef<Tensor> Inputs,
+                                     unsigned Runs) const;
 
   const std::vector<Port> &inputs() const;
   const std::vector<Port> &outputs() const;

@@ -12,38 +12,17 @@
 #include "ir/Parser.h"
 #include "ir/Random.h"
 #include "passes/Pass.h"
+#include "runtime/PeakFlops.h"
 
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <immintrin.h>
 
 using namespace dlc;
 
 using Clock = std::chrono::steady_clock;
-
-/// Peak single-core fp32 FMA throughput: 12 independent 16-lane FMA chains,
-/// enough to cover the FMA latency times the number of FMA units.
-__attribute__((target("avx512f"))) static double fmaPeakGflops() {
-  __m512 Acc[12];
-  for (int I = 0; I < 12; ++I)
-    Acc[I] = _mm512_set1_ps(float(I) * 1e-3f);
-  const __m512 A = _mm512_set1_ps(0.999999f), B = _mm512_set1_ps(1e-7f);
-  const long Iters = 20000000;
-  auto T0 = Clock::now();
-  for (long It = 0; It < Iters; ++It)
-    for (int I = 0; I < 12; ++I)
-      Acc[I] = _mm512_fmadd_ps(Acc[I], A, B);
-  double S = std::chrono::duration<double>(Clock::now() - T0).count();
-  float Sink = 0;
-  for (int I = 0; I < 12; ++I)
-    Sink += _mm512_reduce_add_ps(Acc[I]);
-  if (Sink == 12345.0f)
-    std::puts("");
-  return double(Iters) * 12 * 16 * 2 / S / 1e9;
-}
 
 static double gemmGflops(int64_t N, int Reps, unsigned Threads) {
   std::string Text = "func @g(%a: f32[M,K], %b: f32[K,N]) -> (c: f32[M,N]) {\n"
@@ -130,7 +109,7 @@ static void wholeCnn(const char *Path, unsigned Threads) {
 
 int main(int argc, char **argv) {
   const char *Cnn = argc > 1 ? argv[1] : "examples/mnist_cnn.dlc";
-  double Peak = fmaPeakGflops();
+  double Peak = rt::measureFmaPeakGflops(1.0);
   unsigned All = rt::ThreadPool::hardwareThreads();
   std::printf("fp32 FMA peak (1 core, AVX-512 probe): %.1f GFLOP/s\n", Peak);
   std::printf("%-8s %8s %12s %18s\n", "size", "threads", "GFLOP/s",

@@ -36,13 +36,11 @@ unsigned dlc::hostVectorBytes() {
   return Bytes;
 }
 
-/// 2-D float matmuls get the register-blocked kernel; the rest (batched,
-/// 1-D operands) the general loop nest.
+/// Float matmuls of a 2-D a get the register-blocked kernel; the rest
+/// (batched a, 1-D operands, integers) the general loop nest.
 static llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerMatMulFor(const Operation &Op, llvm::StringRef Name) {
-  DType E = Op.result()->Type.elem();
-  if (Op.operand(0)->Type.rank() == 2 && Op.operand(1)->Type.rank() == 2 &&
-      (E == DType::F32 || E == DType::F64))
+  if (isBlockedMatMul(Op))
     return lowerMatMulBlocked(Op, Name, hostVectorBytes());
   return lowerMatMul(Op, Name);
 }
@@ -148,11 +146,7 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
       for (const Operation *GOp : S.Plan->Ops)
         Name += GOp->mnemonic().str() + (GOp == S.Op ? "" : "_");
       K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.GpuMatMul);
-    } else if (O.GpuMatMul && S.Op->kind() == OpKind::MatMul &&
-               S.Op->operand(0)->Type.rank() == 2 &&
-               S.Op->operand(1)->Type.rank() == 2 &&
-               (S.Op->result()->Type.elem() == DType::F32 ||
-                S.Op->result()->Type.elem() == DType::F64)) {
+    } else if (O.GpuMatMul && isBlockedMatMul(*S.Op)) {
       K = lowerGpuMatMul(*S.Op, Name + S.Op->mnemonic().str());
     } else {
       K = kernelLowering(*S.Op)(*S.Op, Name + S.Op->mnemonic().str());

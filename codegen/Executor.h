@@ -61,9 +61,13 @@ public:
 
   /// Runs on Inputs (in F's input order); see Executable::run.
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
-                                          uint64_t *PeakBytes = nullptr) const {
-    return Exec->run(Inputs, PeakBytes);
+                                          uint64_t *PeakBytes = nullptr,
+                                          StepTimes *Times = nullptr) const {
+    return Exec->run(Inputs, PeakBytes, Times);
   }
+  const Executable &executable() const { return *Exec; }
+  /// Kernel K's name (the kernel number of a step).
+  llvm::StringRef kernelName(int K) const { return Kernels[K]->Name; }
 
   /// See Executable::setMemoryLimit.
   void setMemoryLimit(uint64_t Bytes) { Exec->setMemoryLimit(Bytes); }

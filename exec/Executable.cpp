@@ -23,8 +23,10 @@
 #include "interp/Interpreter.h"
 #include "ir/ShapeInference.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <chrono>
 #include <cstring>
 #include <deque>
 
@@ -496,11 +498,12 @@ llvm::Error Executable::runHost(const LoweredStep &S, const RunPlan &P,
 }
 
 llvm::Expected<std::vector<Tensor>>
-Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
+Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes,
+                StepTimes *Times) const {
   // The arena failing is reported with the tensor and the bytes; other
   // allocations (outputs, host step results) failing end here.
   try {
-    return runUnguarded(Inputs, PeakBytes);
+    return runUnguarded(Inputs, PeakBytes, Times);
   } catch (const std::bad_alloc &) {
     return makeError(F->L, "out of memory while running '@" + F->Name + "'");
   }
@@ -508,7 +511,7 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
 
 llvm::Expected<std::vector<Tensor>>
 Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
-                         uint64_t *PeakBytes) const {
+                         uint64_t *PeakBytes, StepTimes *Times) const {
   if (PlanOnly)
     return makeError("internal error: '@" + F->Name +
                      "' was planned for another executor, not run here");
@@ -567,8 +570,21 @@ Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
     return It != P.Offset.end() ? A->data() + It->second : External.lookup(R);
   };
   llvm::Error Err = llvm::Error::success();
+  if (Times) {
+    Times->Seconds.resize(Steps.size());
+    ++Times->Runs;
+  }
+  using Clock = std::chrono::steady_clock;
   for (size_t I = 0; I < Steps.size() && !Err; ++I) {
     const LoweredStep &S = Steps[I];
+    Clock::time_point T0;
+    if (Times)
+      T0 = Clock::now();
+    auto timed = llvm::make_scope_exit([&] {
+      if (Times)
+        Times->Seconds[I] +=
+            std::chrono::duration<double>(Clock::now() - T0).count();
+    });
     if (S.K == LoweredStep::Kind::Host) {
       Err = runHost(S, P, Strs, OwnedStrs, ptr);
       continue;

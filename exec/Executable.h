@@ -33,6 +33,13 @@ struct KernelEntry {
 using HostKernelFn = llvm::Expected<std::vector<Tensor>> (*)(
     const Operation &Op, llvm::ArrayRef<const Tensor *> Operands);
 
+/// Wall time per step, summed over the runs made with it (for profiles:
+/// `dlc bench --profile`). Seconds has one entry per step of steps().
+struct StepTimes {
+  std::vector<double> Seconds;
+  unsigned Runs = 0;
+};
+
 /// A run-time input's element type and shape, before its bytes are read.
 struct InputSpec {
   DType Elem;
@@ -63,8 +70,10 @@ public:
   /// operand that dies there); PeakBytes, when given, receives the arena's
   /// size: the most bytes of intermediates and outputs alive at once, plus
   /// fragmentation.
+  /// Times, when given, receives each step's wall time (adding to it).
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
-                                          uint64_t *PeakBytes = nullptr) const;
+                                          uint64_t *PeakBytes = nullptr,
+                                          StepTimes *Times = nullptr) const;
 
   /// Checks inputs against the signature (count, dtype, rank, static dims,
   /// one size per symbolic dim); run() does it first too.
@@ -114,7 +123,8 @@ private:
   llvm::Expected<std::shared_ptr<const RunPlan>>
   planFor(llvm::ArrayRef<Tensor> Inputs) const;
   llvm::Expected<std::vector<Tensor>>
-  runUnguarded(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const;
+  runUnguarded(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes,
+               StepTimes *Times) const;
   template <typename PtrFn>
   llvm::Error runHost(const LoweredStep &S, const RunPlan &P,
                       llvm::DenseMap<const Value *, const Tensor *> &Strs,

@@ -158,7 +158,9 @@ llvm::Error interp::evalIm2Col(const Operation &Op, TensorList In,
     OutSp.push_back(Padded < Span ? 0 : (Padded - Span) / Win->Strides[D] + 1);
   }
   int64_t Rows = product(OutSp), KSize = product(Win->Kernel);
-  if (llvm::Error E = expectShape(Op, R, {N, Rows, C * KSize}))
+  bool ChannelMajor = Op.getBool("channel_major");
+  if (llvm::Error E = expectShape(Op, R, ChannelMajor ? Sizes{N, C * KSize, Rows}
+                                                      : Sizes{N, Rows, C * KSize}))
     return E;
   Sizes InStr = stridesOf(InSp), OIdx(K), KIdx(K);
   int64_t InSize = product(InSp);
@@ -171,7 +173,10 @@ llvm::Error interp::evalIm2Col(const Operation &Op, TensorList In,
           int64_t Off;
           bool Inside = windowOffset(*Win, OIdx, KIdx, InSp, InStr, Off);
           double V = Inside ? X.getF((Nn * C + Cc) * InSize + Off) : 0.0;
-          R.setF((Nn * Rows + O) * C * KSize + Cc * KSize + Kk, V);
+          int64_t Col = Cc * KSize + Kk;
+          R.setF(ChannelMajor ? (Nn * C * KSize + Col) * Rows + O
+                              : (Nn * Rows + O) * C * KSize + Col,
+                 V);
         }
     }
   return llvm::Error::success();

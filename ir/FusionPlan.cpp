@@ -36,12 +36,16 @@ static bool isElementwiseOp(const Operation &Op) {
          Op.kind() != OpKind::Identity && Op.numResults() == 1;
 }
 
-static bool isMatMulAnchor(const Operation &Op) {
+bool dlc::isBlockedMatMul(const Operation &Op) {
+  if (Op.kind() != OpKind::MatMul)
+    return false;
   DType E = Op.result()->Type.elem();
-  return Op.kind() == OpKind::MatMul && Op.operand(0)->Type.rank() == 2 &&
-         Op.operand(1)->Type.rank() == 2 &&
+  unsigned RB = Op.operand(1)->Type.rank();
+  return Op.operand(0)->Type.rank() == 2 && (RB == 2 || RB == 3) &&
          (E == DType::F32 || E == DType::F64);
 }
+
+static bool isMatMulAnchor(const Operation &Op) { return isBlockedMatMul(Op); }
 
 static bool isConvAnchor(const Operation &Op) {
   return Op.kind() == OpKind::Conv && isFloat(Op.result()->Type.elem());

@@ -67,6 +67,11 @@ llvm::Error checkFusionGroup(llvm::ArrayRef<const Operation *> Ops);
 /// Whether Op can be part of a group at all (as an anchor or elementwise).
 bool isFusible(const Operation &Op);
 
+/// A matmul the blocked GEMM kernels take (and fusion anchors epilogues
+/// on): f32 or f64, a 2-D, b 2-D or a batch of matrices [batch, k, n] that
+/// share a (a convolution's weights times its images).
+bool isBlockedMatMul(const Operation &Op);
+
 } // namespace dlc
 
 #endif

@@ -21,73 +21,79 @@ std::optional<double> dlc::elementCount(const TensorType &T,
   return N;
 }
 
-/// Product of a window's sizes (a kernel attribute, or a weight's spatial
-/// dims from index 2 on); nullopt when a weight dim is not static.
-static std::optional<double> windowSize(const TensorType &W) {
+namespace {
+/// Sizes the dims of the values an op reads and writes.
+using SizeFn = llvm::function_ref<std::optional<double>(const Value &, unsigned)>;
+
+std::optional<double> elements(const Value &V, SizeFn Size) {
   double N = 1;
-  for (unsigned I = 2; I < W.rank(); ++I) {
-    if (!W.dim(I).isStatic())
+  for (unsigned D = 0; D < V.Type.rank(); ++D) {
+    auto S = Size(V, D);
+    if (!S)
       return std::nullopt;
-    N *= double(W.dim(I).size());
+    N *= *S;
   }
   return N;
 }
 
-static double product(llvm::ArrayRef<int64_t> Xs) {
+/// Product of a weight's spatial dims (from index 2 on).
+std::optional<double> windowSize(const Value &W, SizeFn Size) {
+  double N = 1;
+  for (unsigned I = 2; I < W.Type.rank(); ++I) {
+    auto S = Size(W, I);
+    if (!S)
+      return std::nullopt;
+    N *= *S;
+  }
+  return N;
+}
+
+double product(llvm::ArrayRef<int64_t> Xs) {
   double N = 1;
   for (int64_t X : Xs)
     N *= double(X);
   return N;
 }
 
-/// Size of dim I of T under S, or nullopt.
-static std::optional<double> dimSize(const TensorType &T, unsigned I,
-                                     const DimSizes &S) {
-  if (I >= T.rank())
-    return std::nullopt;
-  TensorType One(T.elem(), {T.dim(I)});
-  return elementCount(One, S);
-}
-
-std::optional<double> dlc::opFlops(const Operation &Op, const DimSizes &S) {
+std::optional<double> flops(const Operation &Op, SizeFn Size) {
   if (Op.numResults() == 0)
     return 0.0;
-  const TensorType &Out = Op.result()->Type;
-  auto OutN = elementCount(Out, S);
-  auto InN = [&](unsigned I) { return elementCount(Op.operand(I)->Type, S); };
+  auto OutN = elements(*Op.result(), Size);
+  auto InN = [&](unsigned I) { return elements(*Op.operand(I), Size); };
+  auto dimOf = [&](unsigned Operand, unsigned D) -> std::optional<double> {
+    const Value &V = *Op.operand(Operand);
+    if (D >= V.Type.rank())
+      return std::nullopt;
+    return Size(V, D);
+  };
   // Ops with a cost of their own; every other op is priced by its traits
   // below, which is right for any elementwise, reduction or movement op a
   // later change adds.
   switch (Op.kind()) {
   case OpKind::MatMul: {
-    const TensorType &A = Op.operand(0)->Type;
-    auto K = dimSize(A, A.rank() - 1, S);
+    auto K = dimOf(0, Op.operand(0)->Type.rank() - 1);
     if (!OutN || !K)
       return std::nullopt;
     return 2 * *OutN * *K;
   }
   case OpKind::Gemm: {
-    const TensorType &A = Op.operand(0)->Type;
-    unsigned KDim = Op.getBool("trans_a") ? 0 : 1;
-    auto K = dimSize(A, KDim, S);
+    auto K = dimOf(0, Op.getBool("trans_a") ? 0 : 1);
     if (!OutN || !K)
       return std::nullopt;
     return 2 * *OutN * *K + (Op.numOperands() > 2 ? *OutN : 0);
   }
   case OpKind::Conv: {
     // Each output element: C/group input channels times the window.
-    const TensorType &W = Op.operand(1)->Type;
-    auto Win = windowSize(W);
-    auto CPerGroup = dimSize(W, 1, S);
+    auto Win = windowSize(*Op.operand(1), Size);
+    auto CPerGroup = dimOf(1, 1);
     if (!OutN || !Win || !CPerGroup)
       return std::nullopt;
     return 2 * *OutN * *CPerGroup * *Win + (Op.numOperands() > 2 ? *OutN : 0);
   }
   case OpKind::ConvTranspose: {
     // Each input element scatters into M/group channels times the window.
-    const TensorType &W = Op.operand(1)->Type;
-    auto Win = windowSize(W);
-    auto MPerGroup = dimSize(W, 1, S);
+    auto Win = windowSize(*Op.operand(1), Size);
+    auto MPerGroup = dimOf(1, 1);
     auto In = InN(0);
     if (!In || !Win || !MPerGroup || !OutN)
       return std::nullopt;
@@ -123,4 +129,32 @@ std::optional<double> dlc::opFlops(const Operation &Op, const DimSizes &S) {
   if (Traits & Elementwise)
     return OutN;
   return 0.0; // shape queries, constants, index computations
+}
+} // namespace
+
+std::optional<double> dlc::opFlops(const Operation &Op, const DimSizes &S) {
+  return flops(Op, [&](const Value &V, unsigned D) -> std::optional<double> {
+    const Dim &Di = V.Type.dim(D);
+    if (Di.isStatic())
+      return double(Di.size());
+    if (!Di.isSymbol())
+      return std::nullopt;
+    auto It = S.find(Di.sym());
+    if (It == S.end())
+      return std::nullopt;
+    return double(It->second);
+  });
+}
+
+std::optional<double> dlc::opFlops(const Operation &Op,
+                                   const ValueShapes &Shapes) {
+  return flops(Op, [&](const Value &V, unsigned D) -> std::optional<double> {
+    auto It = Shapes.find(&V);
+    if (It != Shapes.end() && D < It->second.size())
+      return double(It->second[D]);
+    const Dim &Di = V.Type.dim(D);
+    if (Di.isStatic())
+      return double(Di.size());
+    return std::nullopt;
+  });
 }

@@ -5,6 +5,8 @@
 
 #include "ir/IR.h"
 
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <optional>
@@ -23,6 +25,14 @@ std::optional<double> elementCount(const TensorType &T, const DimSizes &S);
 /// move data cost 0; elementwise ops 1 per result element; reductions 1 per
 /// operand element; matmul, gemm and convolutions 2 per multiply-add.
 std::optional<double> opFlops(const Operation &Op, const DimSizes &S);
+
+/// Run-time shapes of values (a run plan's).
+using ValueShapes =
+    llvm::DenseMap<const Value *, llvm::SmallVector<int64_t, 4>>;
+
+/// The same with every value sized by its run-time shape in Shapes (a
+/// value missing there must have static dims).
+std::optional<double> opFlops(const Operation &Op, const ValueShapes &Shapes);
 
 } // namespace dlc
 

@@ -222,6 +222,8 @@ Result shape::inferIm2Col(const Ctx &C) {
     return std::move(E);
   Dim Cols = X.dim(1).isStatic() ? Dim::fixed(X.dim(1).size() * KSize)
                                  : Dim::unknown();
+  if (C.Op.getBool("channel_major"))
+    return C.one(TensorType(X.elem(), {X.dim(0), Cols, productDim(Spatial)}));
   return C.one(TensorType(X.elem(), {X.dim(0), productDim(Spatial), Cols}));
 }
 

@@ -15,6 +15,7 @@
 #include "kernel/Lowering.h"
 #include "kernel/LoweringUtil.h"
 
+#include "ir/FusionPlan.h"
 #include "ir/Location.h"
 
 using namespace dlc;
@@ -32,18 +33,28 @@ void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
   auto C = [&](int64_t V) { return B.constIndex(V); };
   auto I = [&](IndexOp O, KValue *X, KValue *Y) { return B.index(O, X, Y); };
   KValue *Zero = C(0), *One = C(1);
-  KValue *M = B.dim(A, 0), *K = B.dim(A, 1), *N = B.dim(Bm, 1);
+  // A batched b ([batch, k, n], sharing a) runs one grid layer per matrix.
+  const unsigned NAxis = Op.operand(1)->Type.rank() - 1;
+  KValue *M = B.dim(A, 0), *K = B.dim(A, 1), *N = B.dim(Bm, NAxis);
   KValue *TM = C(TileM), *TN = C(TileN), *TK = C(TileK), *NT = C(Threads);
   auto ceilDiv = [&](KValue *X, KValue *D) {
     return I(IndexOp::Div, I(IndexOp::Add, X, I(IndexOp::Sub, D, One)), D);
   };
-  B.launch(ceilDiv(N, TN), ceilDiv(M, TM), One, Threads, Threads);
+  B.launch(ceilDiv(N, TN), ceilDiv(M, TM), NAxis == 2 ? B.dim(Bm, 0) : One,
+           Threads, Threads);
   KValue *As = B.shared(TensorType(E, {Dim::fixed(TileK), Dim::fixed(TileM)}));
   KValue *Bs = B.shared(TensorType(E, {Dim::fixed(TileK), Dim::fixed(TileN)}));
   KValue *Acc = B.scratch(
       TensorType(E, {Dim::fixed(PerThread), Dim::fixed(PerThread)}));
   KValue *Row0 = I(IndexOp::Mul, B.gpuIndex(GpuIdKind::BlockId, 1), TM);
   KValue *Col0 = I(IndexOp::Mul, B.gpuIndex(GpuIdKind::BlockId, 0), TN);
+  auto at = [&](std::initializer_list<KValue *> RC) {
+    std::vector<KValue *> Idx;
+    if (NAxis == 2)
+      Idx.push_back(B.gpuIndex(GpuIdKind::BlockId, 2));
+    Idx.insert(Idx.end(), RC.begin(), RC.end());
+    return Idx;
+  };
   // A loop over [0, n) marked unroll(n).
   auto fixedLoop = [&](int64_t Nn) {
     KValue *IV = B.beginFor(Zero, C(Nn));
@@ -90,7 +101,7 @@ void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
     KValue *BK = I(IndexOp::Add, K0, Br), *BC = I(IndexOp::Add, Col0, Bc);
     beginGuard(BK, K);
     beginGuard(BC, N);
-    B.store(B.load(Bm, {BK, BC}), Bs, {Br, Bc});
+    B.store(B.load(Bm, at({BK, BC})), Bs, {Br, Bc});
     B.endFor();
     B.endFor();
     endFixed(TileM * TileK / (Threads * Threads));
@@ -129,8 +140,8 @@ void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
     beginGuard(Cc, N);
     KValue *V = B.load(Acc, {Ii, Jj});
     if (Epi)
-      V = Epi(B, V, {R, Cc}, 1);
-    B.store(V, Out, {R, Cc});
+      V = Epi(B, V, at({R, Cc}), 1);
+    B.store(V, Out, at({R, Cc}));
     B.endFor();
     B.endFor();
     endFixed(PerThread);
@@ -143,10 +154,9 @@ llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerGpuMatMul(const Operation &Op, llvm::StringRef Name) {
   const TensorType &AT = Op.operand(0)->Type, &BT = Op.operand(1)->Type,
                    &RT = Op.result()->Type;
-  DType E = RT.elem();
-  if (Op.kind() != OpKind::MatMul || AT.rank() != 2 || BT.rank() != 2 ||
-      (E != DType::F32 && E != DType::F64))
-    return makeError(Op.L, "the GPU tiled matmul takes 2-D f32 or f64 operands");
+  if (!isBlockedMatMul(Op))
+    return makeError(Op.L, "the GPU tiled matmul takes f32 or f64 operands: "
+                           "a 2-D a and a 2-D or 3-D b");
   auto K = newKernel(Name);
   KBuilder B(*K);
   KValue *A = B.arg("a", dynamicLike(AT)), *Bm = B.arg("b", dynamicLike(BT)),

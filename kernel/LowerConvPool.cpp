@@ -379,6 +379,96 @@ dlc::lowerConvTranspose(const Operation &Op, llvm::StringRef Name) {
   return finishKernel(std::move(K));
 }
 
+/// im2col into [N, C*K, P]: one parallel iteration per (image, channel);
+/// for each kernel offset, the output positions are a contiguous run of a
+/// row of the result, the last one fastest, so stores are sequential and a
+/// stride-1 window reads a contiguous run of the input too.
+static llvm::Expected<std::unique_ptr<Kernel>>
+im2colChannelMajor(std::unique_ptr<Kernel> K, KBuilder &B, KValue *X,
+                   KValue *Out, llvm::ArrayRef<int64_t> Kern,
+                   const WindowAttrs &W, llvm::ArrayRef<KValue *> InSize,
+                   llvm::ArrayRef<KValue *> OutSize) {
+  unsigned S = Kern.size();
+  DType E = X->BufType.elem();
+  int64_t KSize = 1;
+  for (int64_t V : Kern)
+    KSize *= V;
+  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  KValue *C = B.dim(X, 1);
+  KValue *T = B.beginFor(Zero, B.index(IndexOp::Mul, B.dim(X, 0), C));
+  KValue *N = B.index(IndexOp::Div, T, C);
+  KValue *Ch = B.index(IndexOp::Sub, T, B.index(IndexOp::Mul, N, C));
+  KValue *Col = B.index(IndexOp::Mul, Ch, B.constIndex(KSize));
+  std::vector<KValue *> Kv;
+  for (unsigned D = 0; D < S; ++D) {
+    Kv.push_back(B.beginFor(Zero, B.constIndex(Kern[D])));
+    int64_t Stride = 1;
+    for (unsigned D2 = D + 1; D2 < S; ++D2)
+      Stride *= Kern[D2];
+    Col = B.index(IndexOp::Add, Col, B.index(IndexOp::Mul, Kv[D], B.constIndex(Stride)));
+  }
+  SType Bool = SType::of(DType::Bool);
+  KValue *Row = Zero, *Valid = nullptr;
+  std::vector<KValue *> XIdx = {N, Ch};
+  for (unsigned D = 0; D + 1 < S; ++D) {
+    KValue *O = B.beginFor(Zero, OutSize[D]);
+    Row = B.index(IndexOp::Add, B.index(IndexOp::Mul, Row, OutSize[D]), O);
+    auto [Coord, V] = windowCoord(B, O, Kv[D], W.Strides[D], W.Pads[D],
+                                  W.Dilations[D], InSize[D], Zero, One);
+    XIdx.push_back(Coord);
+    Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, Bool) : V;
+  }
+  // Along the last dim, the positions [Lo, Hi) whose window offset lands
+  // inside the input need no bounds check (a plain strided copy); those
+  // before and after are checked one by one.
+  const unsigned L = S - 1;
+  KValue *Row0 = B.index(IndexOp::Mul, Row, OutSize[L]);
+  auto position = [&](KValue *O, bool Checked) {
+    std::vector<KValue *> Idx = XIdx;
+    KValue *V = Valid;
+    if (Checked) {
+      auto [Coord, VL] = windowCoord(B, O, Kv[L], W.Strides[L], W.Pads[L],
+                                     W.Dilations[L], InSize[L], Zero, One);
+      Idx.push_back(Coord);
+      V = V ? B.scalar(OpKind::And, {V, VL}, Bool) : VL;
+    } else {
+      KValue *C = B.index(IndexOp::Add, B.index(IndexOp::Mul, O, B.constIndex(W.Strides[L])),
+                          B.index(IndexOp::Mul, Kv[L], B.constIndex(W.Dilations[L])));
+      Idx.push_back(B.index(IndexOp::Sub, C, B.constIndex(W.Pads[L])));
+    }
+    KValue *XV = B.load(X, Idx);
+    if (V)
+      XV = B.scalar(OpKind::Where, {V, XV, B.constFloat(E, 0.0)}, SType::of(E));
+    B.store(XV, Out, {N, Col, B.index(IndexOp::Add, Row0, O)});
+  };
+  // Offset kd = k * dilation - pad: o * stride + kd is inside [0, In) for
+  // o in [ceil(-kd / stride), floor((In - 1 - kd) / stride) + 1).
+  KValue *Stride = B.constIndex(W.Strides[L]);
+  KValue *Kd = B.index(IndexOp::Sub, B.index(IndexOp::Mul, Kv[L], B.constIndex(W.Dilations[L])),
+                       B.constIndex(W.Pads[L]));
+  KValue *Lo = B.index(IndexOp::Div,
+                       B.index(IndexOp::Add, B.index(IndexOp::Max, B.index(IndexOp::Sub, Zero, Kd), Zero),
+                               B.index(IndexOp::Sub, Stride, One)),
+                       Stride);
+  KValue *Last = B.index(IndexOp::Sub, B.index(IndexOp::Sub, InSize[L], One), Kd);
+  KValue *Hi = B.index(IndexOp::Div,
+                       B.index(IndexOp::Max, B.index(IndexOp::Add, Last, Stride), Zero), Stride);
+  Hi = B.index(IndexOp::Min, Hi, OutSize[L]);
+  Lo = B.index(IndexOp::Min, Lo, Hi);
+  KValue *O = B.beginFor(Zero, Lo);
+  position(O, true);
+  B.endFor();
+  O = B.beginFor(Lo, Hi);
+  position(O, false);
+  B.endFor();
+  O = B.beginFor(Hi, OutSize[L]);
+  position(O, true);
+  B.endFor();
+  for (unsigned D = 0; D < 2 * S; ++D)
+    B.endFor()->Marks.Parallel = D + 1 == 2 * S;
+  return finishKernel(std::move(K));
+}
+
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerIm2Col(const Operation &Op, llvm::StringRef Name) {
   if (Op.kind() != OpKind::Im2Col)
@@ -407,6 +497,8 @@ dlc::lowerIm2Col(const Operation &Op, llvm::StringRef Name) {
     OutSize.push_back(B.index(
         IndexOp::Add, B.index(IndexOp::Div, Padded, B.constIndex(W.Strides[D])), One));
   }
+  if (Op.getBool("channel_major"))
+    return im2colChannelMajor(std::move(K), B, X, Out, Kern, W, InSize, OutSize);
   KValue *N = B.beginFor(Zero, B.dim(X, 0));
   std::vector<KValue *> O;
   KValue *Row = Zero;

@@ -1,23 +1,21 @@
 // Depthwise 2-D convolution (each output channel reads one input channel:
-// weights [M, 1, KH, KW], as in MobileNet's group = channels layers) as loops
-// the LLVM vectorizer turns into straight vector code.
+// weights [M, 1, KH, KW], as in MobileNet's group = channels layers) with the
+// sums held in registers.
 //
 // The direct schedule (LowerConvPool.cpp) walks the window innermost with a
-// clamped, masked load per tap, which no vectorizer can use. Here the result
-// row is the innermost loop instead, and padding costs nothing: for each
-// window tap (kh, kw) only the result positions whose input coordinate is
-// inside the image are visited, so the taps that would read padding (zero)
-// are skipped rather than masked:
+// clamped, masked load per tap, which no vectorizer can use. Here each result
+// row is cut by where its window stays inside the image along the width:
 //
 //   parallel for nm in [0, N*M):              n = nm / M, m = nm % M
 //     c = m / (M / G)
 //     for oh:
-//       for ow: out[n,m,oh,ow] = bias[m] (or 0)
-//       for kh in the taps whose row ih = oh*sh + kh*dh - ph is inside:
-//         for kw:
-//           for ow in the positions whose iw = ow*sw + kw*dw - pw is inside:
-//             out[n,m,oh,ow] += w[m,0,kh,kw] * x[n,c,ih,iw]
-//       for ow: out[n,m,oh,ow] = epilogue(out[n,m,oh,ow])
+//       kh in [KhLo, KhHi): the taps whose row oh*sh + kh*dh - ph is inside
+//       [0, A) and [V, OW): scalar, one sum per position over the taps
+//         (kh, kw) whose input is inside;
+//       [A, V), stride 1 only: vectors of L positions whose every tap kw is
+//         inside, so each tap is one contiguous load, a broadcast weight
+//         and a multiply-add into the vector sum;
+//       the sum (from the bias) goes through the epilogue and is stored once.
 //
 // The tap ranges come from integer bounds: the positions o with
 // 0 <= o*s + k*d - p < size are [ceil((p - k*d) / s), floor((size - 1 + p -
@@ -75,13 +73,15 @@ void kir::buildDepthwiseConv(KBuilder &B, const Operation &Op, KValue *X,
                              const Epilogue *Epi) {
   DType E = Op.result()->Type.elem();
   SType ST = SType::of(E);
+  const unsigned L = 64 / dtypeSize(E); // one AVX-512 register
   int64_t G = Op.getInt("group");
   int64_t SH = attrAt(Op, "strides", 0, 1), SW = attrAt(Op, "strides", 1, 1);
   int64_t DH = attrAt(Op, "dilations", 0, 1), DW = attrAt(Op, "dilations", 1, 1);
   int64_t PH = attrAt(Op, "pads", 0, 0), PW = attrAt(Op, "pads", 1, 0);
+  const TensorType &WT = Op.operand(1)->Type;
   KValue *Zero = B.constIndex(0);
   KValue *M = B.dim(Out, 1), *OH = B.dim(Out, 2), *OW = B.dim(Out, 3);
-  KValue *H = B.dim(X, 2), *Wd = B.dim(X, 3);
+  KValue *H = B.dim(X, 2), *Wd = B.dim(X, 3), *KW = B.dim(W, 3);
   KValue *PerGroup = B.index(IndexOp::Div, M, B.constIndex(G));
 
   // One parallel loop over (batch, channel) planes, so batch 1 still splits.
@@ -90,32 +90,64 @@ void kir::buildDepthwiseConv(KBuilder &B, const Operation &Op, KValue *X,
   KValue *C = B.index(IndexOp::Div, Ch, PerGroup);
   KValue *Init = Bias ? B.load(Bias, {Ch}) : B.constFloat(E, 0.0);
   KValue *Oh = B.beginFor(Zero, OH);
-  {
-    KValue *Ow = B.beginFor(Zero, OW);
-    B.store(Init, Out, {N, Ch, Oh, Ow});
-    B.endFor();
-  }
   // The taps kh whose row kh*DH + oh*SH - PH is inside: tapRange with kh
   // as the position (factor DH) and oh as the tap (factor SH).
   auto [KhLo, KhHi] = tapRange(B, Oh, DH, SH, PH, H, B.dim(W, 2));
-  KValue *Kh = B.beginFor(KhLo, KhHi);
-  KValue *Ih = inputCoord(B, Oh, Kh, SH, DH, PH);
-  KValue *Kw = B.beginFor(Zero, B.dim(W, 3));
-  KValue *Wv = B.load(W, {Ch, Zero, Kh, Kw});
-  auto [OwLo, OwHi] = tapRange(B, Kw, SW, DW, PW, Wd, OW);
-  KValue *Ow = B.beginFor(OwLo, OwHi);
-  KValue *Iw = inputCoord(B, Ow, Kw, SW, DW, PW);
-  KValue *Prod = B.scalar(OpKind::Mul, {Wv, B.load(X, {N, C, Ih, Iw})}, ST);
-  B.store(B.scalar(OpKind::Add, {B.load(Out, {N, Ch, Oh, Ow}), Prod}, ST), Out,
-          {N, Ch, Oh, Ow});
-  B.endFor(); // ow
-  B.endFor(); // kw
-  B.endFor(); // kh
-  if (Epi && *Epi) {
-    KValue *Ow2 = B.beginFor(Zero, OW);
-    std::vector<KValue *> Idx = {N, Ch, Oh, Ow2};
-    B.store((*Epi)(B, B.load(Out, Idx), Idx, 1), Out, Idx);
-    B.endFor();
+  auto finish = [&](KValue *Sum, KValue *Ow, unsigned Lanes) {
+    std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
+    if (Epi && *Epi)
+      Sum = (*Epi)(B, Sum, Idx, Lanes);
+    B.store(Sum, Out, Idx);
+  };
+  // Positions [Lo, Hi) one at a time, each over the taps kw inside.
+  auto scalarPositions = [&](KValue *Lo, KValue *Hi) {
+    KValue *Ow = B.beginFor(Lo, Hi);
+    KValue *Acc = B.local(E);
+    B.set(Acc, Init);
+    auto [KwLo, KwHi] = tapRange(B, Ow, DW, SW, PW, Wd, KW);
+    KValue *Kh = B.beginFor(KhLo, KhHi);
+    KValue *Ih = inputCoord(B, Oh, Kh, SH, DH, PH);
+    KValue *Kw = B.beginFor(KwLo, KwHi);
+    KValue *Iw = inputCoord(B, Ow, Kw, SW, DW, PW);
+    KValue *Prod = B.scalar(OpKind::Mul, {B.load(W, {Ch, Zero, Kh, Kw}),
+                                          B.load(X, {N, C, Ih, Iw})}, ST);
+    B.set(Acc, B.scalar(OpKind::Add, {B.get(Acc), Prod}, ST));
+    B.endFor(); // kw
+    B.endFor(); // kh
+    finish(B.get(Acc), Ow, 1);
+    B.endFor(); // ow
+  };
+  if (SW != 1 || !WT.dim(3).isStatic()) {
+    scalarPositions(Zero, OW);
+  } else {
+    // [A, V): whole vectors of positions where tap 0 and the last tap,
+    // hence every tap, are inside.
+    int64_t KWs = WT.dim(3).size();
+    KValue *A = tapRange(B, Zero, 1, DW, PW, Wd, OW).first;
+    KValue *Z = tapRange(B, B.constIndex(KWs - 1), 1, DW, PW, Wd, OW).second;
+    Z = B.index(IndexOp::Max, Z, A);
+    KValue *Lc = B.constIndex(L);
+    KValue *V = B.index(IndexOp::Add, A,
+                        B.index(IndexOp::Mul,
+                                B.index(IndexOp::Div, B.index(IndexOp::Sub, Z, A), Lc), Lc));
+    scalarPositions(Zero, A);
+    SType VT = SType::vec(E, L);
+    KValue *Ow = B.beginFor(A, V, L);
+    KValue *Acc = B.local(E, L);
+    B.set(Acc, B.broadcast(Init, L));
+    KValue *Kh = B.beginFor(KhLo, KhHi);
+    KValue *Ih = inputCoord(B, Oh, Kh, SH, DH, PH);
+    for (int64_t Kw = 0; Kw < KWs; ++Kw) {
+      KValue *Kc = B.constIndex(Kw);
+      KValue *Wv = B.broadcast(B.load(W, {Ch, Zero, Kh, Kc}), L);
+      KValue *Xv = B.load(X, {N, C, Ih, inputCoord(B, Ow, Kc, 1, DW, PW)}, L);
+      B.set(Acc, B.scalar(OpKind::Add,
+                          {B.get(Acc), B.scalar(OpKind::Mul, {Wv, Xv}, VT)}, VT));
+    }
+    B.endFor(); // kh
+    finish(B.get(Acc), Ow, L);
+    B.endFor(); // ow vectors
+    scalarPositions(V, OW);
   }
   B.endFor(); // oh
   B.endFor()->Marks.Parallel = true;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 
+#include "ir/FusionPlan.h"
 #include "ir/Location.h"
 
 using namespace dlc;
@@ -103,10 +104,9 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
                         unsigned VectorBytes) {
   const TensorType &AT = Op.operand(0)->Type, &BT = Op.operand(1)->Type,
                    &RT = Op.result()->Type;
-  DType E = RT.elem();
-  if (Op.kind() != OpKind::MatMul || AT.rank() != 2 || BT.rank() != 2 ||
-      (E != DType::F32 && E != DType::F64))
-    return makeError(Op.L, "the blocked matmul takes 2-D f32 or f64 operands");
+  if (!isBlockedMatMul(Op))
+    return makeError(Op.L, "the blocked matmul takes f32 or f64 operands: a "
+                           "2-D a and a 2-D or 3-D b");
   auto K = newKernel(Name);
   KBuilder B(*K);
   KValue *A = B.arg("a", dynamicLike(AT)), *Bm = B.arg("b", dynamicLike(BT)),
@@ -120,21 +120,33 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
                              const Epilogue &Epi) {
   const TensorType &BT = Op.operand(1)->Type;
   DType E = Op.result()->Type.elem();
+  // b (and the result) may have one batch dim that a does not: a
+  // convolution's weights [M, K] times its images [batch, K, positions].
+  const unsigned NAxis = BT.rank() - 1;
+  const Dim &NDim = BT.dim(NAxis);
+  KValue *Bi = nullptr; // the batch index, once the top-level loop sets it
+  auto at = [&](std::initializer_list<KValue *> RC) {
+    std::vector<KValue *> Idx;
+    if (Bi)
+      Idx.push_back(Bi);
+    Idx.insert(Idx.end(), RC.begin(), RC.end());
+    return Idx;
+  };
   // Lanes per vector register; for a static b narrower than one register
   // (the weight gradient of a 1-channel convolution: 9 wide), the widest
   // power of two of at least 4 lanes that fits, so most columns still run
   // in vector blocks.
   unsigned L = VectorBytes / dtypeSize(E);
-  if (BT.dim(1).isStatic())
-    while (L > 4 && BT.dim(1).size() < int64_t(L))
+  if (NDim.isStatic())
+    while (L > 4 && NDim.size() < int64_t(L))
       L /= 2;
   // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a b
   // narrower than that (static, as in the gradients of narrow convolutions)
   // fewer vectors and more rows, so full blocks exist: 12 x 2, 8 x 3, 16 x 1
   // keep about 24 accumulators in the 32 AVX-512 registers.
   unsigned NV = 4;
-  if (BT.dim(1).isStatic())
-    NV = unsigned(std::clamp<int64_t>(BT.dim(1).size() / L, 1, 4));
+  if (NDim.isStatic())
+    NV = unsigned(std::clamp<int64_t>(NDim.size() / L, 1, 4));
   const unsigned MR = NV == 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 16;
   const unsigned NR = NV * L;
   SType VT = SType::vec(E, L), ST = SType::of(E);
@@ -144,7 +156,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   };
 
   KValue *Zero = B.constIndex(0);
-  KValue *M = B.dim(A, 0), *Kx = B.dim(A, 1), *N = B.dim(Bm, 1);
+  KValue *M = B.dim(A, 0), *Kx = B.dim(A, 1), *N = B.dim(Bm, NAxis);
   KValue *MF = B.index(IndexOp::Mul, B.index(IndexOp::Div, M, B.constIndex(MR)),
                        B.constIndex(MR));
   KValue *NF = B.index(IndexOp::Mul, B.index(IndexOp::Div, N, B.constIndex(NR)),
@@ -155,43 +167,71 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   auto plain = [&](KValue *Lo, KValue *Hi, KValue *CLo, KValue *CHi) {
     KValue *I = B.beginFor(Lo, Hi);
     KValue *J = B.beginFor(CLo, CHi);
-    B.store(ZeroS, Out, {I, J});
+    B.store(ZeroS, Out, at({I, J}));
     B.endFor();
     KValue *Kv = B.beginFor(Zero, Kx);
     KValue *AV = B.load(A, {I, Kv});
     KValue *J2 = B.beginFor(CLo, CHi);
-    KValue *Prod = B.scalar(OpKind::Mul, {AV, B.load(Bm, {Kv, J2})}, ST);
-    B.store(B.scalar(OpKind::Add, {B.load(Out, {I, J2}), Prod}, ST), Out, {I, J2});
+    KValue *Prod = B.scalar(OpKind::Mul, {AV, B.load(Bm, at({Kv, J2}))}, ST);
+    B.store(B.scalar(OpKind::Add, {B.load(Out, at({I, J2})), Prod}, ST), Out,
+            at({I, J2}));
     B.endFor();
     B.endFor();
     if (Epi) { // the row is complete: apply the epilogue in place
       KValue *J3 = B.beginFor(CLo, CHi);
-      B.store(final(B.load(Out, {I, J3}), {I, J3}, 1), Out, {I, J3});
+      B.store(final(B.load(Out, at({I, J3})), at({I, J3}), 1), Out, at({I, J3}));
       B.endFor();
     }
     B.endFor();
   };
 
   // Rows [Lo, Hi) x the NS (static) columns from J: one scalar accumulator
-  // per column across all of k.
+  // per element across all of k, for RB rows at a time (about 24 chains,
+  // so the adds' latency overlaps), then the rows left one at a time.
   auto plainColumns = [&](KValue *Lo, KValue *Hi, KValue *J, unsigned NS) {
-    KValue *I = B.beginFor(Lo, Hi);
-    std::vector<KValue *> Cols, Acc;
-    for (unsigned C = 0; C < NS; ++C) {
+    std::vector<KValue *> Cols;
+    for (unsigned C = 0; C < NS; ++C)
       Cols.push_back(B.index(IndexOp::Add, J, B.constIndex(C)));
-      Acc.push_back(B.local(E));
-      B.set(Acc.back(), ZeroS);
+    auto rows = [&](KValue *I0, unsigned RB) {
+      std::vector<KValue *> Rows;
+      std::vector<std::vector<KValue *>> Acc(RB);
+      for (unsigned R = 0; R < RB; ++R) {
+        Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
+        for (unsigned C = 0; C < NS; ++C) {
+          Acc[R].push_back(B.local(E));
+          B.set(Acc[R].back(), ZeroS);
+        }
+      }
+      KValue *Kv = B.beginFor(Zero, Kx);
+      std::vector<KValue *> BV;
+      for (unsigned C = 0; C < NS; ++C)
+        BV.push_back(B.load(Bm, at({Kv, Cols[C]})));
+      for (unsigned R = 0; R < RB; ++R) {
+        KValue *AV = B.load(A, {Rows[R], Kv});
+        for (unsigned C = 0; C < NS; ++C)
+          B.set(Acc[R][C],
+                B.scalar(OpKind::Add,
+                         {B.get(Acc[R][C]), B.scalar(OpKind::Mul, {AV, BV[C]}, ST)}, ST));
+      }
+      B.endFor(); // k
+      for (unsigned R = 0; R < RB; ++R)
+        for (unsigned C = 0; C < NS; ++C)
+          B.store(final(B.get(Acc[R][C]), at({Rows[R], Cols[C]}), 1), Out,
+                  at({Rows[R], Cols[C]}));
+    };
+    const unsigned RB = std::max(1u, 24 / NS);
+    KValue *Span = B.index(IndexOp::Sub, Hi, Lo);
+    KValue *Full = B.index(
+        IndexOp::Add, Lo,
+        B.index(IndexOp::Mul, B.index(IndexOp::Div, Span, B.constIndex(RB)),
+                B.constIndex(RB)));
+    if (RB > 1) {
+      KValue *I0 = B.beginFor(Lo, Full, RB);
+      rows(I0, RB);
+      B.endFor();
     }
-    KValue *Kv = B.beginFor(Zero, Kx);
-    KValue *AV = B.load(A, {I, Kv});
-    for (unsigned C = 0; C < NS; ++C)
-      B.set(Acc[C], B.scalar(OpKind::Add,
-                             {B.get(Acc[C]),
-                              B.scalar(OpKind::Mul, {AV, B.load(Bm, {Kv, Cols[C]})}, ST)},
-                             ST));
-    B.endFor(); // k
-    for (unsigned C = 0; C < NS; ++C)
-      B.store(final(B.get(Acc[C]), {I, Cols[C]}, 1), Out, {I, Cols[C]});
+    KValue *I1 = B.beginFor(RB > 1 ? Full : Lo, Hi);
+    rows(I1, 1);
     B.endFor();
   };
 
@@ -214,7 +254,6 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   // columns take a scalar schedule. Loops whose bounds are empty for a
   // given panel stand in for branches.
   const int64_t KC = 128, RowGroup = 8 * MR;
-  const Dim &NDim = BT.dim(1);
   bool RowParallel = NDim.isStatic() && NDim.size() < 4 * int64_t(NR);
   const unsigned NVR = NDim.isStatic() ? unsigned((NDim.size() % NR) / L) : 0;
   KValue *NRc = B.constIndex(NR);
@@ -237,7 +276,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     for (unsigned R = 0; R < MRb; ++R)
       for (unsigned V = 0; V < NVb; ++V) {
         Acc[R][V] = B.local(E, L);
-        B.set(Acc[R][V], B.load(Out, {Rows[R], Cols[V]}, L));
+        B.set(Acc[R][V], B.load(Out, at({Rows[R], Cols[V]}), L));
       }
     KValue *Kv = B.beginFor(KLo, KHi);
     KValue *PRow = B.index(IndexOp::Sub, Kv, KLo);
@@ -257,8 +296,8 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       for (unsigned V = 0; V < NVb; ++V) {
         KValue *Val = B.get(Acc[R][V]);
         if (Last)
-          Val = final(Val, {Rows[R], Cols[V]}, L);
-        B.store(Val, Out, {Rows[R], Cols[V]});
+          Val = final(Val, at({Rows[R], Cols[V]}), L);
+        B.store(Val, Out, at({Rows[R], Cols[V]}));
       }
   };
 
@@ -271,7 +310,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     {
       KValue *I = B.beginFor(RLo, RHi);
       for (unsigned V = 0; V < NVb; ++V)
-        B.store(ZeroV, Out, {I, B.index(IndexOp::Add, J0, B.constIndex(V * L))});
+        B.store(ZeroV, Out, at({I, B.index(IndexOp::Add, J0, B.constIndex(V * L))}));
       B.endFor();
     }
     auto slice = [&](KValue *KLo, KValue *KHi, bool Last) {
@@ -279,7 +318,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       KValue *Row = B.index(IndexOp::Sub, Kp, KLo);
       for (unsigned V = 0; V < NVb; ++V) {
         KValue *Col = B.constIndex(V * L);
-        B.store(B.load(Bm, {Kp, B.index(IndexOp::Add, J0, Col)}, L), Packed,
+        B.store(B.load(Bm, at({Kp, B.index(IndexOp::Add, J0, Col)}), L), Packed,
                 {Row, Col});
       }
       B.endFor(); // packing
@@ -338,11 +377,20 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       B.endFor();
     }
   };
+  // The top-level parallel loop runs over Units (row groups or panels) of
+  // every batch entry; it sets Bi, and its unit U, for the loops inside.
+  auto units = [&](KValue *Units) -> KValue * {
+    if (BT.rank() == 2)
+      return B.beginFor(Zero, Units);
+    KValue *T = B.beginFor(Zero, B.index(IndexOp::Mul, B.dim(Bm, 0), Units));
+    Bi = B.index(IndexOp::Div, T, Units);
+    return B.index(IndexOp::Sub, T, B.index(IndexOp::Mul, Bi, Units));
+  };
   if (RowParallel) {
     KValue *RG = B.constIndex(RowGroup);
     KValue *Groups = B.index(IndexOp::Div,
                              B.index(IndexOp::Add, M, B.constIndex(RowGroup - 1)), RG);
-    KValue *G = B.beginFor(Zero, Groups);
+    KValue *G = units(Groups);
     KValue *RLo = B.index(IndexOp::Mul, G, RG);
     KValue *RHi = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), M);
     KValue *RFull = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), MF);
@@ -351,7 +399,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     B.endFor();
     B.endFor()->Marks.Parallel = true; // row groups
   } else {
-    KValue *P = B.beginFor(Zero, Panels);
+    KValue *P = units(Panels);
     panel(P, Zero, MF, M);
     B.endFor()->Marks.Parallel = true; // panels
   }

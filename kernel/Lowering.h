@@ -25,7 +25,8 @@ lowerReduction(const Operation &Op, llvm::StringRef Name);
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerMatMul(const Operation &Op, llvm::StringRef Name);
 
-/// Lowers a 2-D f32/f64 matmul to a register-blocked kernel: 6 x 4-vector
+/// Lowers an f32/f64 matmul of a 2-D a and a 2-D or 3-D b (a batch of
+/// matrices sharing a: see isBlockedMatMul) to a register-blocked kernel: 6 x 4-vector
 /// (or, for narrow static b, 8 x 3, 12 x 2 or 12 x 1-vector)
 /// blocks of the result held in vector registers across the k loop
 /// (VectorBytes wide vectors: 64 for AVX-512), plain loops at the edges.
@@ -33,7 +34,7 @@ llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
                    unsigned VectorBytes);
 
-/// Lowers a 2-D f32/f64 matmul to the GPU's tiled kernel (64 x 64 result
+/// Lowers the same matmuls to the GPU's tiled kernel (64 x 64 result
 /// tiles of 16 x 16 threads, 4 x 4 results each, k steps of 16 staged in
 /// shared memory), already GPU-mapped.
 llvm::Expected<std::unique_ptr<kir::Kernel>>

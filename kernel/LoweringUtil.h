@@ -42,7 +42,7 @@ using Epilogue = std::function<KValue *(KBuilder &, KValue *Acc,
                                         llvm::ArrayRef<KValue *> Idx,
                                         unsigned Lanes)>;
 
-/// The register-blocked 2-D matmul of Op on existing arguments, with an
+/// The register-blocked matmul of Op on existing arguments, with an
 /// optional epilogue (see lowerMatMulBlocked).
 void buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
                         KValue *Out, unsigned VectorBytes, const Epilogue &Epi);

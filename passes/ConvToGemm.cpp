@@ -1,12 +1,16 @@
-// --conv-to-gemm: rewrites a convolution as im2col + matrix multiply, so it
-// runs on the register-blocked GEMM kernel instead of a direct loop nest.
+// --conv-to-gemm: rewrites a convolution as a matrix multiply, so it runs on
+// the register-blocked GEMM kernel instead of a direct loop nest, with its
+// result in NCHW as it stands.
 //
 // 1. Applies to conv with group 1 whose channel count, kernel and output
 //    spatial size are static (the batch may be symbolic).
-// 2. cols = im2col(x) : [N, P, C*K]; y = reshape(cols, [-1, C*K]) @
-//    transpose(reshape(w, [M, C*K])) (+ bias) : [N*P, M].
-// 3. Back to NCHW: reshape to [N, P, M], transpose to [N, M, P], reshape to
-//    [N, M, spatial...]. The weight reshape and transpose fold to constants.
+// 2. The patches of each image as a [C*K, P] matrix (K the kernel size, P
+//    the output positions): im2col with channel_major. A pointwise conv
+//    (1x1 kernel, stride 1, no padding) needs none: each image [C, P] is
+//    that matrix already, a reshape of x.
+// 3. y = reshape(w, [M, C*K]) @ patches : [N, M, P], one batched matmul
+//    whose images share the weights, + bias as [M, 1] (both fused into the
+//    GEMM kernel), then reshaped to [N, M, spatial...].
 // The result keeps the conv's type (its symbolic batch dim included).
 #include "passes/Decompose.h"
 #include "passes/Pass.h"
@@ -31,7 +35,27 @@ bool applies(const Operation &Op) {
   return W.dim(0).isStatic();
 }
 
-/// Builds im2col + matmul for conv Op before it; returns the result in the
+/// Whether every entry of Op's list attribute Name is V (an absent or
+/// empty list is the default: all V).
+bool allEqual(const Operation &Op, llvm::StringRef Name, int64_t V) {
+  const Attribute *A = Op.findAttr(Name);
+  if (!A)
+    return true;
+  for (int64_t X : A->getInts())
+    if (X != V)
+      return false;
+  return true;
+}
+
+bool isPointwise(const Operation &Op) {
+  const TensorType &W = Op.operand(1)->Type;
+  for (unsigned D = 2; D < W.rank(); ++D)
+    if (W.dim(D).size() != 1)
+      return false;
+  return allEqual(Op, "strides", 1) && allEqual(Op, "pads", 0);
+}
+
+/// Steps 2 and 3 for conv Op, built before it; returns the result in the
 /// conv's layout (its '?' batch dim is refined by rewriteOps).
 Value *lower(Operation &Op, OpBuilder &B) {
   const TensorType &W = Op.operand(1)->Type, &RT = Op.result()->Type;
@@ -43,20 +67,24 @@ Value *lower(Operation &Op, OpBuilder &B) {
     P *= RT.dim(D).size();
     OutSpatial.push_back(RT.dim(D).size());
   }
-  std::vector<NamedAttr> Attrs = {intsAttr("kernel", Kernel)};
-  for (const char *Name : {"strides", "pads", "dilations"})
-    if (const Attribute *A = Op.findAttr(Name))
-      Attrs.push_back({Name, *A});
-  Value *Cols = B.create(OpKind::Im2Col, {Op.operand(0)}, Attrs);
-  Value *Flat = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
+  Value *Patches;
+  if (isPointwise(Op)) {
+    Patches = B.create(OpKind::Reshape, {Op.operand(0)}, {intsAttr("shape", {-1, CK, P})});
+  } else {
+    std::vector<NamedAttr> Attrs = {intsAttr("kernel", Kernel),
+                                    {"channel_major", Attribute::getBool(true)}};
+    for (const char *Name : {"strides", "pads", "dilations"})
+      if (const Attribute *A = Op.findAttr(Name))
+        Attrs.push_back({Name, *A});
+    Patches = B.create(OpKind::Im2Col, {Op.operand(0)}, Attrs);
+  }
   Value *Wm = B.create(OpKind::Reshape, {Op.operand(1)}, {intsAttr("shape", {M, CK})});
-  Value *Wt = B.create(OpKind::Transpose, {Wm}, {intsAttr("perm", {1, 0})});
-  Value *Y = B.create(OpKind::MatMul, {Flat, Wt});
-  if (Op.numOperands() == 3)
-    Y = B.create(OpKind::Add, {Y, Op.operand(2)});
-  Value *Y3 = B.create(OpKind::Reshape, {Y}, {intsAttr("shape", {-1, P, M})});
-  Value *Yt = B.create(OpKind::Transpose, {Y3}, {intsAttr("perm", {0, 2, 1})});
-  return B.create(OpKind::Reshape, {Yt}, {intsAttr("shape", OutSpatial)});
+  Value *Y = B.create(OpKind::MatMul, {Wm, Patches});
+  if (Op.numOperands() == 3) {
+    Value *Bias = B.create(OpKind::Reshape, {Op.operand(2)}, {intsAttr("shape", {M, 1})});
+    Y = B.create(OpKind::Add, {Y, Bias});
+  }
+  return B.create(OpKind::Reshape, {Y}, {intsAttr("shape", OutSpatial)});
 }
 
 class ConvToGemm : public Pass {

@@ -7,9 +7,13 @@
 // 2. Evaluate it with evaluateOp (the interpreter's kernel for that op).
 // 3. Replace each result with a new `constant` placed before the op; the op
 //    itself is left for --dce. Results above FoldLimit elements are not
-//    folded, so a small constant expanded to a huge tensor stays an op.
+//    folded when they outgrow the operands, so a small constant expanded to
+//    a huge tensor stays an op; a large weight's transpose or reshape (no
+//    bigger than its operand) still folds, so it is not redone every run.
 #include "passes/Pass.h"
 #include "interp/Interpreter.h"
+
+#include <algorithm>
 
 using namespace dlc;
 
@@ -46,11 +50,16 @@ public:
       }
       if (Args.size() != Op.numOperands())
         continue;
+      int64_t InElems = 0, OutElems = 0;
       bool Small = true;
+      for (const Tensor *T : Args)
+        InElems += T->numElements();
       for (unsigned I = 0; I < Op.numResults(); ++I) {
         auto N = Op.result(I)->Type.numElements();
-        Small &= N && *N <= FoldLimit;
+        Small &= bool(N);
+        OutElems += N ? *N : 0;
       }
+      Small &= OutElems <= std::max(FoldLimit, InElems);
       if (!Small)
         continue;
       auto Results = evaluateOp(Op, Args);

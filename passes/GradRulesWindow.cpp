@@ -291,6 +291,10 @@ llvm::Error grad::im2colGrad(Operation &Op, Value *G, OpBuilder &B,
                  W.Dil[I] * (W.Kernel[I] - 1) - 1) /
                     W.Strides[I] +
                 1);
+  // The channel-major layout [N, C*K, P] is the transpose of the one
+  // col2im takes.
+  if (Op.getBool("channel_major"))
+    G = B.create(OpKind::Transpose, {G}, {intsAttr("perm", {0, 2, 1})});
   Out[0] = col2im(B, G, (*InOr)[0], In, O, W);
   return llvm::Error::success();
 }

@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace dlc;
@@ -95,48 +96,126 @@ TEST(JitPool, MaxAndAvg) {
         "f32[2,3,2,3]", {random({2, 3, 7, 8}, 21)});
 }
 
+/// The interpreter on the graph Text as written against the JIT on the
+/// optimized graph (--conv-to-gemm, fusion of epilogues), on random inputs
+/// of Shapes. Returns the optimized graph's op kinds.
+std::vector<OpKind> optimizedMatchesInterpreter(
+    const std::string &Text, const std::vector<llvm::SmallVector<int64_t, 5>> &Shapes) {
+  std::vector<OpKind> Kinds;
+  auto M = parseModule(Text, "<test>");
+  EXPECT_TRUE(bool(M)) << errText(M.takeError());
+  if (!M)
+    return Kinds;
+  std::vector<Tensor> In;
+  for (size_t K = 0; K < Shapes.size(); ++K)
+    In.push_back(random(Shapes[K], 50 + K));
+  auto Want = interpret(*(*M)->Functions[0], In);
+  EXPECT_TRUE(bool(Want)) << errText(Want.takeError());
+  PassManager PM;
+  EXPECT_FALSE(bool(PM.addPipeline("optimize")));
+  EXPECT_FALSE(bool(PM.run(**M)));
+  for (auto &Op : (*M)->Functions[0]->Body)
+    Kinds.push_back(Op->kind());
+  auto Comp = CompiledFunction::compile(*(*M)->Functions[0], 3);
+  EXPECT_TRUE(bool(Comp)) << errText(Comp.takeError());
+  if (!Want || !Comp)
+    return Kinds;
+  auto Got = (*Comp)->run(In);
+  EXPECT_TRUE(bool(Got)) << errText(Got.takeError());
+  if (!Got)
+    return Kinds;
+  EXPECT_EQ((*Want)[0].type(), (*Got)[0].type());
+  for (int64_t E = 0; E < (*Want)[0].numElements(); ++E)
+    if (std::fabs((*Want)[0].getF(E) - (*Got)[0].getF(E)) >
+        1e-5 * (1 + std::fabs((*Want)[0].getF(E)))) {
+      ADD_FAILURE() << Text << " element " << E << ": want "
+                    << (*Want)[0].getF(E) << ", got " << (*Got)[0].getF(E);
+      break;
+    }
+  return Kinds;
+}
+
+bool has(const std::vector<OpKind> &Kinds, OpKind K) {
+  return std::find(Kinds.begin(), Kinds.end(), K) != Kinds.end();
+}
+
 TEST(JitConv, ConvToGemmMatchesDirect) {
-  // The interpreter's direct conv on the original graph against the JIT on
-  // the optimized graph, where --conv-to-gemm made it im2col + matmul.
+  // Convs become a batched matmul of the weights and each image's patches
+  // (im2col, channel-major), or of the image itself for a pointwise conv:
+  // strides, asymmetric pads, dilations, 1-D and 3-D, channel counts and
+  // position counts that are not multiples of the vector width (so the
+  // GEMM's edge rows and columns run), a bias fused as [M, 1].
   struct Case {
     const char *Args, *Body, *Out;
     std::vector<llvm::SmallVector<int64_t, 5>> Shapes;
+    bool Patches; // im2col expected (else a pointwise conv)
   };
   const Case Cases[] = {
       {"%x: f32[N,3,9,9], %w: f32[8,3,3,3], %b: f32[8]",
        "conv %x, %w, %b {dilations = [2, 1], pads = [1, 2, 0, 1], strides = [2, 1]}",
-       "f32[N,8,3,10]", {{3, 3, 9, 9}, {8, 3, 3, 3}, {8}}},
+       "f32[N,8,3,10]", {{3, 3, 9, 9}, {8, 3, 3, 3}, {8}}, true},
       {"%x: f32[N,4,33], %w: f32[70,4,5]", "conv %x, %w {pads = [2, 2]}",
-       "f32[N,70,33]", {{2, 4, 33}, {70, 4, 5}}},
+       "f32[N,70,33]", {{2, 4, 33}, {70, 4, 5}}, true},
       {"%x: f32[N,2,4,5,6], %w: f32[5,2,2,2,3]", "conv %x, %w", "f32[N,5,3,4,4]",
-       {{2, 2, 4, 5, 6}, {5, 2, 2, 2, 3}}},
+       {{2, 2, 4, 5, 6}, {5, 2, 2, 2, 3}}, true},
+      {"%x: f32[N,17,7,7], %w: f32[33,17,3,3], %b: f32[33]",
+       "conv %x, %w, %b {pads = [1, 1, 1, 1]}", "f32[N,33,7,7]",
+       {{2, 17, 7, 7}, {33, 17, 3, 3}, {33}}, true},
+      {"%x: f32[N,5,20,23], %w: f32[7,5,3,3]",
+       "conv %x, %w {pads = [1, 1, 1, 1], strides = [2, 2]}", "f32[N,7,10,12]",
+       {{1, 5, 20, 23}, {7, 5, 3, 3}}, true},
+      {"%x: f32[N,24,14,14], %w: f32[37,24,1,1], %b: f32[37]", "conv %x, %w, %b",
+       "f32[N,37,14,14]", {{3, 24, 14, 14}, {37, 24, 1, 1}, {37}}, false},
+      {"%x: f32[N,9,7,7], %w: f32[100,9,1,1]", "conv %x, %w", "f32[N,100,7,7]",
+       {{1, 9, 7, 7}, {100, 9, 1, 1}}, false},
+      {"%x: f32[N,16,32,32], %w: f32[8,16,1,1]", "conv %x, %w", "f32[N,8,32,32]",
+       {{2, 16, 32, 32}, {8, 16, 1, 1}}, false},
   };
   for (const Case &C : Cases) {
     std::string Text = std::string("func @f(") + C.Args + ") -> (y: " + C.Out +
                        ") {\n  %y = " + C.Body + "\n  return %y\n}\n";
-    auto M = parseModule(Text, "<test>");
-    ASSERT_TRUE(bool(M)) << errText(M.takeError());
-    std::vector<Tensor> In;
-    for (size_t K = 0; K < C.Shapes.size(); ++K)
-      In.push_back(random(C.Shapes[K], 50 + K));
-    auto Want = interpret(*(*M)->Functions[0], In);
-    ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
-    PassManager PM;
-    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
-    ASSERT_FALSE(bool(PM.run(**M)));
-    bool Rewritten = false;
-    for (auto &Op : (*M)->Functions[0]->Body)
-      Rewritten |= Op->kind() == OpKind::Im2Col;
-    EXPECT_TRUE(Rewritten) << Text;
-    auto Comp = CompiledFunction::compile(*(*M)->Functions[0], 3);
-    ASSERT_TRUE(bool(Comp)) << errText(Comp.takeError());
-    auto Got = (*Comp)->run(In);
-    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
-    ASSERT_EQ((*Want)[0].type(), (*Got)[0].type());
-    for (int64_t E = 0; E < (*Want)[0].numElements(); ++E)
-      ASSERT_NEAR((*Want)[0].getF(E), (*Got)[0].getF(E),
-                  1e-5 * (1 + std::fabs((*Want)[0].getF(E))))
-          << Text << " element " << E;
+    std::vector<OpKind> Kinds = optimizedMatchesInterpreter(Text, C.Shapes);
+    EXPECT_EQ(has(Kinds, OpKind::Im2Col), C.Patches) << Text;
+    EXPECT_TRUE(has(Kinds, OpKind::MatMul)) << Text;
+    EXPECT_FALSE(has(Kinds, OpKind::Conv)) << Text;
+    EXPECT_FALSE(has(Kinds, OpKind::Transpose)) << Text;
+  }
+}
+
+// Depthwise convs with a fused ReLU6 (max, min) through the optimized
+// pipeline: rows wide enough for the vector schedule (every tap inside),
+// with scalar edges on both sides, 5x5 and dilated windows, stride 2 (the
+// scalar schedule), a channel multiplier and rows narrower than a vector.
+TEST(JitConv, DepthwiseFusedMatchesDirect) {
+  struct Case {
+    const char *Args, *Attrs, *Out;
+    std::vector<llvm::SmallVector<int64_t, 5>> Shapes;
+  };
+  const Case Cases[] = {
+      {"%x: f32[N,8,20,37], %w: f32[8,1,3,3], %b: f32[8]",
+       "group = 8, pads = [1, 1, 1, 1]", "f32[N,8,20,37]",
+       {{2, 8, 20, 37}, {8, 1, 3, 3}, {8}}},
+      {"%x: f32[N,3,9,40], %w: f32[3,1,5,5], %b: f32[3]",
+       "group = 3, pads = [2, 2, 2, 2]", "f32[N,3,9,40]",
+       {{1, 3, 9, 40}, {3, 1, 5, 5}, {3}}},
+      {"%x: f32[N,4,12,50], %w: f32[4,1,3,3], %b: f32[4]",
+       "dilations = [2, 3], group = 4, pads = [2, 3, 2, 3]", "f32[N,4,12,50]",
+       {{1, 4, 12, 50}, {4, 1, 3, 3}, {4}}},
+      {"%x: f32[N,6,33,33], %w: f32[6,1,3,3], %b: f32[6]",
+       "group = 6, pads = [1, 1, 1, 1], strides = [2, 2]", "f32[N,6,17,17]",
+       {{2, 6, 33, 33}, {6, 1, 3, 3}, {6}}},
+      {"%x: f32[N,5,7,7], %w: f32[10,1,3,3], %b: f32[10]",
+       "group = 5, pads = [1, 1, 1, 1]", "f32[N,10,7,7]",
+       {{3, 5, 7, 7}, {10, 1, 3, 3}, {10}}},
+      {"%x: f32[N,2,16,16], %w: f32[2,1,3,3], %b: f32[2]", "group = 2",
+       "f32[N,2,14,14]", {{1, 2, 16, 16}, {2, 1, 3, 3}, {2}}},
+  };
+  for (const Case &C : Cases) {
+    std::string Text = std::string("func @f(") + C.Args + ") -> (y: " + C.Out +
+                       ") {\n  %c = conv %x, %w, %b {" + C.Attrs +
+                       "}\n  %y = clip %c {max = 6.0, min = 0.0}\n  return %y\n}\n";
+    std::vector<OpKind> Kinds = optimizedMatchesInterpreter(Text, C.Shapes);
+    EXPECT_TRUE(has(Kinds, OpKind::Conv)) << Text;
   }
 }
 

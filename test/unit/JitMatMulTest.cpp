@@ -105,6 +105,31 @@ TEST(JitMatMul, PackedSlicesAndVectorEdges) {
              {random({67, 259}, 34), random({259, 288}, 35), random({288}, 36)});
 }
 
+TEST(JitMatMul, BatchedRightHandShared) {
+  // A 2-D a times a batch of matrices [batch, k, n] (a convolution's
+  // weights times its images) on the blocked kernel: batch 1 and 3, widths
+  // that leave vector and scalar edge columns (49, 14, 1), rows past the
+  // last block, k across several packed slices, static and dynamic sizes.
+  for (auto [Nb, M, K, N] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{1, 1, 1, 1},
+                             {3, 7, 33, 49}, {1, 37, 129, 14}, {2, 100, 17, 196},
+                             {3, 13, 300, 1}, {2, 6, 5, 80}}) {
+    std::string Ns = std::to_string(N);
+    expectSame("func @f(%a: f32[M,K], %b: f32[B,K," + Ns + "]) -> (c: f32[B,M," +
+                   Ns + "]) {\n  %c = matmul %a, %b\n  return %c\n}\n",
+               {random({M, K}, 40), random({Nb, K, N}, 41)});
+    expectSame("func @f(%a: f32[M,K], %b: f32[B,K,N]) -> (c: f32[B,M,N]) {\n"
+               "  %c = matmul %a, %b\n  return %c\n}\n",
+               {random({M, K}, 42), random({Nb, K, N}, 43)});
+    // A bias per row ([M, 1]) and relu, fused into the kernel's stores.
+    std::string Ms = std::to_string(M);
+    expectSame("func @f(%a: f32[" + Ms + ",K], %b: f32[B,K," + Ns + "], %c: f32[" + Ms +
+                   ",1]) -> (r: f32[B," + Ms + "," + Ns +
+                   "]) {\n  %m = matmul %a, %b\n  %s = add %m, %c\n  %r = relu %s\n"
+                   "  return %r\n}\n",
+               {random({M, K}, 44), random({Nb, K, N}, 45), random({M, 1}, 46)});
+  }
+}
+
 TEST(JitMatMul, BlockedF64) {
   auto toF64 = [](const Tensor &T) {
     Tensor R(DType::F64, T.shape());

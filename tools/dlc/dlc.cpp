@@ -288,7 +288,10 @@ static cl::opt<bool> RunProfile(
     "profile", cl::desc("With --engine=jit: print the compile time of each phase"),
     cl::sub(RunCmd));
 static cl::opt<bool> BenchProfile(
-    "profile", cl::desc("Also print the compile time of each phase"),
+    "profile",
+    cl::desc("Also print the compile time of each phase and, on the CPU, the "
+             "time of every kernel with its GFLOP/s against the measured FMA "
+             "peak"),
     cl::sub(BenchCmd));
 
 int main(int argc, char **argv) {
