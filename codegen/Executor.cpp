@@ -145,9 +145,11 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
     if (S.Plan) {
       for (const Operation *GOp : S.Plan->Ops)
         Name += GOp->mnemonic().str() + (GOp == S.Op ? "" : "_");
-      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.GpuMatMul);
-    } else if (O.GpuMatMul && isBlockedMatMul(*S.Op)) {
+      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.Gpu);
+    } else if (O.Gpu && isBlockedMatMul(*S.Op)) {
       K = lowerGpuMatMul(*S.Op, Name + S.Op->mnemonic().str());
+    } else if (O.Gpu && S.Op->kind() == OpKind::Conv) {
+      K = lowerConvForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else {
       K = kernelLowering(*S.Op)(*S.Op, Name + S.Op->mnemonic().str());
     }

@@ -27,9 +27,11 @@ struct LoweredFunction {
 
 /// Choices of the lowering for a target other than the host CPU.
 struct LowerOptions {
-  /// 2-D float matmuls, alone or with a fused epilogue, as the GPU's tiled
-  /// kernel (kernel/GpuGemm.cpp) instead of the CPU's register-blocked one.
-  bool GpuMatMul = false;
+  /// Kernels for the GPU: float matmuls, alone or with a fused epilogue, as
+  /// the GPU's tiled kernel (kernel/GpuGemm.cpp) instead of the CPU's
+  /// register-blocked one; depthwise convs without the CPU's per-thread
+  /// plane buffers.
+  bool Gpu = false;
 };
 
 /// Lowers every op of F to kernel IR, one kernel per fusion group; ops

@@ -318,7 +318,7 @@ llvm::Error dlc::mapKernelsForGpu(LoweredFunction &L) {
 
 llvm::Expected<LoweredFunction> dlc::lowerFunctionForGpu(const Function &F) {
   LowerOptions O;
-  O.GpuMatMul = true;
+  O.Gpu = true;
   auto L = lowerFunction(F, O);
   if (!L)
     return L.takeError();

@@ -181,10 +181,11 @@ KOp *accumulateAndStore(KBuilder &B, const ConvTail &T) {
 
 /// The loops of a direct convolution on Nest's arguments.
 static void convBody(KBuilder &B, const Operation &Op, ConvNest &Nest,
-                     const Epilogue *Epi) {
+                     const Epilogue *Epi, bool ForGpu) {
   const TensorType &XT = Op.operand(0)->Type, &RT = Op.result()->Type;
   if (!Nest.Pool && isDepthwiseConv(Op, Nest.Out->BufType.elem()))
-    return buildDepthwiseConv(B, Op, Nest.X, Nest.Wt, Nest.Bias, Nest.Out, Epi);
+    return buildDepthwiseConv(B, Op, Nest.X, Nest.Wt, Nest.Bias, Nest.Out, Epi,
+                              ForGpu);
   unsigned S = XT.rank() - 2;
   DType E = RT.elem();
   WindowAttrs W = windowAttrs(Op, S, true);
@@ -215,23 +216,33 @@ static void convBody(KBuilder &B, const Operation &Op, ConvNest &Nest,
 }
 
 
-llvm::Expected<std::unique_ptr<Kernel>>
-dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
+static llvm::Expected<std::unique_ptr<Kernel>>
+lowerConvOn(const Operation &Op, llvm::StringRef Name, bool ForGpu) {
   if (Op.kind() != OpKind::Conv)
     return makeError(Op.L, "'" + Op.mnemonic() + "' is not conv");
   auto K = newKernel(Name);
   KBuilder B(*K);
   ConvNest Nest = ConvNest::declare(B, Op);
-  convBody(B, Op, Nest, nullptr);
+  convBody(B, Op, Nest, nullptr, ForGpu);
   return finishKernel(std::move(K));
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerConv(const Operation &Op, llvm::StringRef Name) {
+  return lowerConvOn(Op, Name, false);
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerConvForGpu(const Operation &Op, llvm::StringRef Name) {
+  return lowerConvOn(Op, Name, true);
 }
 
 void kir::buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
                     KValue *Bias, KValue *Out, const Epilogue &Epi,
-                    const Operation *Pool) {
+                    const Operation *Pool, bool ForGpu) {
   ConvNest Nest(B, Op, X, W, Bias, Out);
   Nest.Pool = Pool;
-  convBody(B, Op, Nest, &Epi);
+  convBody(B, Op, Nest, &Epi, ForGpu);
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>

@@ -23,6 +23,8 @@
 #include "kernel/Lowering.h"
 #include "kernel/LoweringUtil.h"
 
+#include <optional>
+
 using namespace dlc;
 using namespace dlc::kir;
 
@@ -68,10 +70,146 @@ bool kir::isDepthwiseConv(const Operation &Op, DType OutElem) {
          isFloat(OutElem);
 }
 
+namespace {
+/// The plane schedule's sizes: static planes, sh x sw phase planes of
+/// Hq x Wq floats (the padded input deinterleaved by stride), and the wide
+/// result of OH rows of Wq.
+struct Planes {
+  int64_t H, W, KH, KW, OH, OW, Hq, Wq, XsLen, YsLen;
+};
+
+/// The sizes, when every dim is static and both buffers fit in a thread's
+/// stack budget.
+std::optional<Planes> planesFor(const Operation &Op, unsigned L) {
+  const TensorType &XT = Op.operand(0)->Type, &WT = Op.operand(1)->Type,
+                   &RT = Op.result()->Type;
+  for (const TensorType *T : {&XT, &WT, &RT})
+    if (!T->dim(2).isStatic() || !T->dim(3).isStatic())
+      return std::nullopt;
+  Planes P;
+  P.H = XT.dim(2).size(), P.W = XT.dim(3).size();
+  P.KH = WT.dim(2).size(), P.KW = WT.dim(3).size();
+  P.OH = RT.dim(2).size(), P.OW = RT.dim(3).size();
+  int64_t SH = attrAt(Op, "strides", 0, 1), SW = attrAt(Op, "strides", 1, 1);
+  int64_t Hp = attrAt(Op, "pads", 0, 0) + P.H + attrAt(Op, "pads", 2, 0);
+  int64_t Wp = attrAt(Op, "pads", 1, 0) + P.W + attrAt(Op, "pads", 3, 0);
+  P.Hq = (Hp + SH - 1) / SH, P.Wq = (Wp + SW - 1) / SW;
+  P.XsLen = SH * SW * P.Hq * P.Wq + P.Wq + 2 * L;
+  P.YsLen = P.OH * P.Wq + L;
+  const int64_t Budget = 64 << 10; // elements: 256 KiB of f32
+  if (P.OH < 1 || P.OW < 1 || P.XsLen + P.YsLen > Budget)
+    return std::nullopt;
+  return P;
+}
+} // namespace
+
+/// The plane schedule: per (image, channel), the padded input is copied
+/// into a thread-private buffer, deinterleaved into sh x sw phase planes of
+/// Wq columns, so that every tap (kh, kw) of every result position reads at
+/// a fixed offset from the position: result q = oh * Wq + ow reads phase
+/// ((kh*dh) mod sh, (kw*dw) mod sw) at q + ((kh*dh) div sh) * Wq + (kw*dw)
+/// div sw. The whole plane is then one loop of L-wide vectors with no
+/// bounds checks, KH * KW broadcast weights held in registers, into a wide
+/// result of Wq columns per row; its first OW columns go through the
+/// epilogue to the output.
+static void depthwisePlanes(KBuilder &B, const Operation &Op, const Planes &P,
+                            unsigned L, KValue *X, KValue *W, KValue *Bias,
+                            KValue *Out, const Epilogue *Epi) {
+  DType E = Op.result()->Type.elem();
+  SType VT = SType::vec(E, L);
+  int64_t G = Op.getInt("group");
+  int64_t SH = attrAt(Op, "strides", 0, 1), SW = attrAt(Op, "strides", 1, 1);
+  int64_t DH = attrAt(Op, "dilations", 0, 1), DW = attrAt(Op, "dilations", 1, 1);
+  int64_t PH = attrAt(Op, "pads", 0, 0), PW = attrAt(Op, "pads", 1, 0);
+  auto C = [&](int64_t V) { return B.constIndex(V); };
+  auto add = [&](KValue *A, KValue *Bv) { return B.index(IndexOp::Add, A, Bv); };
+  auto mul = [&](KValue *A, KValue *Bv) { return B.index(IndexOp::Mul, A, Bv); };
+  KValue *Zero = C(0), *ZeroF = B.constFloat(E, 0.0);
+  KValue *M = B.dim(Out, 1);
+  KValue *PerGroup = B.index(IndexOp::Div, M, C(G));
+  KValue *NM = B.beginFor(Zero, mul(B.dim(Out, 0), M));
+  KValue *N = B.index(IndexOp::Div, NM, M), *Ch = B.index(IndexOp::Rem, NM, M);
+  KValue *Cin = B.index(IndexOp::Div, Ch, PerGroup);
+  KValue *Xs = B.scratch(TensorType(E, {Dim::fixed(P.XsLen)}));
+  KValue *Ys = B.scratch(TensorType(E, {Dim::fixed(P.YsLen)}));
+  const int64_t PlaneLen = P.Hq * P.Wq;
+  auto zeros = [&](KValue *Lo, KValue *Hi) {
+    KValue *I = B.beginFor(Lo, Hi);
+    B.store(ZeroF, Xs, {I});
+    B.endFor();
+  };
+  // The phase planes, then the slack past them (read only by the wide
+  // result's columns past OW).
+  for (int64_t Rh = 0; Rh < SH; ++Rh)
+    for (int64_t Rw = 0; Rw < SW; ++Rw) {
+      KValue *Base = C((Rh * SW + Rw) * PlaneLen);
+      auto [ILo, IHi] = tapRange(B, C(Rh), SH, 1, PH, C(P.H), C(P.Hq));
+      auto [JLo, JHi] = tapRange(B, C(Rw), SW, 1, PW, C(P.W), C(P.Wq));
+      JLo = B.index(IndexOp::Min, JLo, JHi);
+      ILo = B.index(IndexOp::Min, ILo, IHi);
+      zeros(Base, add(Base, mul(ILo, C(P.Wq))));
+      KValue *I = B.beginFor(ILo, IHi);
+      KValue *Row = add(Base, mul(I, C(P.Wq)));
+      KValue *Xr = inputCoord(B, I, C(Rh), SH, 1, PH);
+      zeros(Row, add(Row, JLo));
+      KValue *J = B.beginFor(JLo, JHi);
+      B.store(B.load(X, {N, Cin, Xr, inputCoord(B, J, C(Rw), SW, 1, PW)}), Xs,
+              {add(Row, J)});
+      B.endFor();
+      zeros(add(Row, JHi), add(Row, C(P.Wq)));
+      B.endFor();
+      zeros(add(Base, mul(IHi, C(P.Wq))), add(Base, C(PlaneLen)));
+    }
+  zeros(C(SH * SW * PlaneLen), C(P.XsLen));
+  // Weights as broadcast vectors, and each tap's offset.
+  std::vector<KValue *> Wv;
+  std::vector<int64_t> Off;
+  for (int64_t Kh = 0; Kh < P.KH; ++Kh)
+    for (int64_t Kw = 0; Kw < P.KW; ++Kw) {
+      Wv.push_back(B.broadcast(B.load(W, {Ch, Zero, C(Kh), C(Kw)}), L));
+      int64_t Rh = Kh * DH % SH, Rw = Kw * DW % SW;
+      Off.push_back((Rh * SW + Rw) * PlaneLen + Kh * DH / SH * P.Wq + Kw * DW / SW);
+    }
+  KValue *Init = B.broadcast(Bias ? B.load(Bias, {Ch}) : ZeroF, L);
+  KValue *Q = B.beginFor(Zero, C(P.OH * P.Wq), L);
+  KValue *Acc = B.local(E, L);
+  B.set(Acc, Init);
+  for (size_t T = 0; T < Wv.size(); ++T)
+    B.set(Acc, B.scalar(OpKind::Add,
+                        {B.get(Acc), B.scalar(OpKind::Mul,
+                                              {Wv[T], B.load(Xs, {add(Q, C(Off[T]))}, L)},
+                                              VT)},
+                        VT));
+  B.store(B.get(Acc), Ys, {Q});
+  B.endFor(); // q
+  // The first OW columns of each wide row, through the epilogue.
+  KValue *Oh = B.beginFor(Zero, C(P.OH));
+  KValue *Row = mul(Oh, C(P.Wq));
+  auto finish = [&](KValue *Ow, unsigned Lanes) {
+    KValue *V = B.load(Ys, {add(Row, Ow)}, Lanes);
+    std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
+    if (Epi && *Epi)
+      V = (*Epi)(B, V, Idx, Lanes);
+    B.store(V, Out, Idx);
+  };
+  int64_t OWv = P.OW / L * L;
+  KValue *Ow = B.beginFor(Zero, C(OWv), L);
+  finish(Ow, L);
+  B.endFor();
+  Ow = B.beginFor(C(OWv), C(P.OW));
+  finish(Ow, 1);
+  B.endFor();
+  B.endFor(); // oh
+  B.endFor()->Marks.Parallel = true;
+}
+
 void kir::buildDepthwiseConv(KBuilder &B, const Operation &Op, KValue *X,
                              KValue *W, KValue *Bias, KValue *Out,
-                             const Epilogue *Epi) {
+                             const Epilogue *Epi, bool ForGpu) {
   DType E = Op.result()->Type.elem();
+  if (!ForGpu)
+    if (auto P = planesFor(Op, 64 / dtypeSize(E)))
+      return depthwisePlanes(B, Op, *P, 64 / dtypeSize(E), X, W, Bias, Out, Epi);
   SType ST = SType::of(E);
   const unsigned L = 64 / dtypeSize(E); // one AVX-512 register
   int64_t G = Op.getInt("group");

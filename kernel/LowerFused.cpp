@@ -29,7 +29,7 @@ class FusedLowering {
 public:
   FusedLowering(const FusionPlan &P, Kernel &K) : P(P), B(K) {}
 
-  llvm::Error run(unsigned VectorBytes, bool GpuMatMul) {
+  llvm::Error run(unsigned VectorBytes, bool Gpu) {
     for (size_t I = 0; I < P.Inputs.size(); ++I)
       Arg[P.Inputs[I]] = B.arg("in" + std::to_string(I), dynamicLike(P.Inputs[I]->Type));
     for (size_t I = 0; I < P.Outputs.size(); ++I)
@@ -45,7 +45,7 @@ public:
       return llvm::Error::success();
     case GroupKind::MatMul: {
       const Operation &MM = *P.Ops[0];
-      if (GpuMatMul) {
+      if (Gpu) {
         buildGpuMatMul(B, MM, Arg[MM.operand(0)], Arg[MM.operand(1)],
                        Arg[P.Outputs.back()], epilogue());
         return llvm::Error::success();
@@ -59,7 +59,7 @@ public:
       bool Pooled = P.SpaceOf.lookup(Last->result()) == Space::Pooled;
       buildConv(B, C, Arg[C.operand(0)], Arg[C.operand(1)],
                 C.numOperands() == 3 ? Arg[C.operand(2)] : nullptr,
-                Arg[P.Outputs.back()], epilogue(), Pooled ? Last : nullptr);
+                Arg[P.Outputs.back()], epilogue(), Pooled ? Last : nullptr, Gpu);
       return llvm::Error::success();
     }
     }
@@ -250,9 +250,9 @@ private:
 
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name,
-                     unsigned VectorBytes, bool GpuMatMul) {
+                     unsigned VectorBytes, bool Gpu) {
   auto K = newKernel(Name);
-  if (auto E = FusedLowering(P, *K).run(VectorBytes, GpuMatMul))
+  if (auto E = FusedLowering(P, *K).run(VectorBytes, Gpu))
     return std::move(E);
   return finishKernel(std::move(K));
 }

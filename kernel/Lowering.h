@@ -52,6 +52,9 @@ lowerOneHot(const Operation &Op, llvm::StringRef Name);
 /// direct loop nest with arguments (x, w, [bias,] result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerConv(const Operation &Op, llvm::StringRef Name);
+/// The same for the GPU (see lowerFusedGroup's Gpu).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerConvForGpu(const Operation &Op, llvm::StringRef Name);
 
 /// Lowers conv_transpose (N-D, groups, strides, pads, dilations,
 /// output_padding through the result's shape, optional bias) to a gather
@@ -85,11 +88,12 @@ lowerCopy(const Operation &Op, llvm::StringRef Name);
 
 /// Lowers a fusion group to one kernel with arguments (the values it reads,
 /// the values it writes, a shape-only argument with the run-time shape of
-/// the group's space). VectorBytes as for lowerMatMulBlocked; with GpuMatMul
-/// a matmul group uses the GPU's tiled kernel (see lowerGpuMatMul).
+/// the group's space). VectorBytes as for lowerMatMulBlocked; with Gpu
+/// a matmul group uses the GPU's tiled kernel (see lowerGpuMatMul) and a
+/// depthwise conv the schedule without thread-private plane buffers.
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name, unsigned VectorBytes,
-                bool GpuMatMul = false);
+                bool Gpu = false);
 
 } // namespace dlc
 

@@ -58,9 +58,10 @@ void buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
 /// Pool (max or average pooling whose windows tile the conv result without
 /// overlap or padding): then Out is the pooled result, and each conv value
 /// is computed inside its window.
+/// ForGpu: the kernel is for the GPU (see buildDepthwiseConv).
 void buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
                KValue *Bias, KValue *Out, const Epilogue &Epi,
-               const Operation *Pool = nullptr);
+               const Operation *Pool = nullptr, bool ForGpu = false);
 
 /// Whether Op is a 2-D float conv whose output channels each read one input
 /// channel (weights [M, 1, KH, KW]) writing a buffer of element type OutElem:
@@ -68,9 +69,12 @@ void buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
 bool isDepthwiseConv(const Operation &Op, DType OutElem);
 
 /// The depthwise conv Op on existing arguments (Bias may be null), with an
-/// optional epilogue; vectorizable along result rows (LowerDepthwise.cpp).
+/// optional epilogue (LowerDepthwise.cpp). On the CPU, planes of static
+/// size go through thread-private padded copies (whole-plane vectors);
+/// ForGpu, and for other sizes, a schedule along result rows.
 void buildDepthwiseConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
-                        KValue *Bias, KValue *Out, const Epilogue *Epi);
+                        KValue *Bias, KValue *Out, const Epilogue *Epi,
+                        bool ForGpu = false);
 
 /// Appends a cast's non-default `saturate` (0) and `round_mode` (1 down,
 /// 2 nearest) to the scalar attributes of its kernel op.
