@@ -66,6 +66,7 @@ struct SpecializationStats {
 struct KernelProfile {
   std::string Kernel; // the kernel's name, as in compile profiles
   std::string Ops;    // the ops it computes, in order ("conv add relu")
+  std::string Shape;  // the first op's result shape in the run ("1x96x56x56")
   double Seconds = 0; // mean wall time per run
   double Flops = -1;  // arithmetic per run (ir/OpCost.h); -1: unknown
 };

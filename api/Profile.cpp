@@ -70,6 +70,10 @@ llvm::Expected<RunProfile> dlc::profileFunction(const CompiledFunction &C,
       K.Ops += (K.Ops.empty() ? "" : " ") + Op->mnemonic().str();
     K.Seconds = Times.Seconds[I] / Times.Runs;
     K.Flops = groupFlops(Ops, **Plan);
+    auto It = (*Plan)->Shapes.find(Ops.front()->result());
+    if (It != (*Plan)->Shapes.end())
+      for (int64_t D : It->second)
+        K.Shape += (K.Shape.empty() ? "" : "x") + std::to_string(D);
     Prof.Kernels.push_back(std::move(K));
   }
   return Prof;

@@ -13,6 +13,7 @@
 #include "kernel/LoweringUtil.h"
 
 #include <algorithm>
+#include <array>
 
 #include "ir/FusionPlan.h"
 #include "ir/Location.h"
@@ -264,7 +265,8 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   // The MRb x NVb-vector block of the result at (I0, J0) over the k slice
   // [KLo, KHi), whose rows of b are rows 0.. of Packed.
   auto block = [&](unsigned MRb, unsigned NVb, KValue *I0, KValue *J0,
-                   KValue *Packed, KValue *KLo, KValue *KHi, bool Last) {
+                   KValue *Packed, KValue *KLo, KValue *KHi, bool First,
+                   bool Last) {
     std::vector<KValue *> Rows, Cols, PCols;
     for (unsigned R = 0; R < MRb; ++R)
       Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
@@ -276,7 +278,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     for (unsigned R = 0; R < MRb; ++R)
       for (unsigned V = 0; V < NVb; ++V) {
         Acc[R][V] = B.local(E, L);
-        B.set(Acc[R][V], B.load(Out, at({Rows[R], Cols[V]}), L));
+        B.set(Acc[R][V], First ? ZeroV : B.load(Out, at({Rows[R], Cols[V]}), L));
       }
     KValue *Kv = B.beginFor(KLo, KHi);
     KValue *PRow = B.index(IndexOp::Sub, Kv, KLo);
@@ -304,16 +306,14 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   // The strip of NVb vectors from column J0 for rows [RLo, RHi), of which
   // [RLo, RFull) are in full blocks. Every k slice but the last stores
   // partial sums; the last stores the final values (through the epilogue).
+  // With a static k (a layer's weights), the first slice starts its sums
+  // from zero and the slices are laid out at compile time; otherwise the
+  // strip is zeroed first and every slice adds to it.
+  const Dim &KDim = Op.operand(0)->Type.dim(1);
   auto strip = [&](unsigned NVb, KValue *J0, KValue *Packed, KValue *RLo,
                    KValue *RFull, KValue *RHi) {
     KValue *REdge = B.index(IndexOp::Max, RLo, MF);
-    {
-      KValue *I = B.beginFor(RLo, RHi);
-      for (unsigned V = 0; V < NVb; ++V)
-        B.store(ZeroV, Out, at({I, B.index(IndexOp::Add, J0, B.constIndex(V * L))}));
-      B.endFor();
-    }
-    auto slice = [&](KValue *KLo, KValue *KHi, bool Last) {
+    auto slice = [&](KValue *KLo, KValue *KHi, bool First, bool Last) {
       KValue *Kp = B.beginFor(KLo, KHi);
       KValue *Row = B.index(IndexOp::Sub, Kp, KLo);
       for (unsigned V = 0; V < NVb; ++V) {
@@ -323,16 +323,34 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       }
       B.endFor(); // packing
       KValue *I0 = B.beginFor(RLo, RFull, MR);
-      block(MR, NVb, I0, J0, Packed, KLo, KHi, Last);
+      block(MR, NVb, I0, J0, Packed, KLo, KHi, First, Last);
       B.endFor();
       KValue *I1 = B.beginFor(REdge, RHi);
-      block(1, NVb, I1, J0, Packed, KLo, KHi, Last);
+      block(1, NVb, I1, J0, Packed, KLo, KHi, First, Last);
       B.endFor();
     };
+    if (KDim.isStatic() && KDim.size() > 0) {
+      int64_t KS = KDim.size(), Slices = (KS + KC - 1) / KC;
+      slice(Zero, B.constIndex(std::min(KS, KC)), true, Slices == 1);
+      if (Slices > 2) {
+        KValue *KK = B.beginFor(B.constIndex(KC), B.constIndex((Slices - 1) * KC), KC);
+        slice(KK, B.index(IndexOp::Add, KK, B.constIndex(KC)), false, false);
+        B.endFor(); // kk
+      }
+      if (Slices > 1)
+        slice(B.constIndex((Slices - 1) * KC), Kx, false, true);
+      return;
+    }
+    {
+      KValue *I = B.beginFor(RLo, RHi);
+      for (unsigned V = 0; V < NVb; ++V)
+        B.store(ZeroV, Out, at({I, B.index(IndexOp::Add, J0, B.constIndex(V * L))}));
+      B.endFor();
+    }
     if (!Epi) {
       KValue *KK = B.beginFor(Zero, Kx, KC);
       slice(KK, B.index(IndexOp::Min, B.index(IndexOp::Add, KK, B.constIndex(KC)), Kx),
-            false);
+            false, false);
       B.endFor(); // kk
       return;
     }
@@ -345,9 +363,61 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
         B.index(IndexOp::Mul, B.index(IndexOp::Sub, Slices, B.constIndex(1)),
                 B.constIndex(KC)));
     KValue *KK = B.beginFor(Zero, KLast, KC);
-    slice(KK, B.index(IndexOp::Add, KK, B.constIndex(KC)), false);
+    slice(KK, B.index(IndexOp::Add, KK, B.constIndex(KC)), false, false);
     B.endFor(); // kk
-    slice(KLast, Kx, true);
+    slice(KLast, Kx, false, true);
+  };
+
+  // Fewer rows than one block (a dense layer at batch 1: a row vector
+  // times a matrix, bound by reading b once): packing b would only add a
+  // copy, so row I reads NVb vectors of b's rows directly, with two sets of
+  // sums (even and odd k) so that the adds' latency overlaps.
+  auto direct = [&](unsigned NVb, KValue *I, KValue *J0) {
+    std::vector<KValue *> Cols;
+    std::vector<std::array<KValue *, 2>> Acc(NVb);
+    for (unsigned V = 0; V < NVb; ++V) {
+      Cols.push_back(B.index(IndexOp::Add, J0, B.constIndex(V * L)));
+      for (KValue *&S : Acc[V]) {
+        S = B.local(E, L);
+        B.set(S, ZeroV);
+      }
+    }
+    auto step = [&](KValue *Kv, unsigned Set) {
+      KValue *AV = B.broadcast(B.load(A, {I, Kv}), L);
+      for (unsigned V = 0; V < NVb; ++V)
+        B.set(Acc[V][Set],
+              B.scalar(OpKind::Add,
+                       {B.get(Acc[V][Set]),
+                        B.scalar(OpKind::Mul, {AV, B.load(Bm, at({Kv, Cols[V]}), L)}, VT)},
+                       VT));
+    };
+    KValue *K2 = B.index(IndexOp::Mul, B.index(IndexOp::Div, Kx, B.constIndex(2)),
+                         B.constIndex(2));
+    KValue *Kv = B.beginFor(Zero, K2, 2);
+    step(Kv, 0);
+    step(B.index(IndexOp::Add, Kv, B.constIndex(1)), 1);
+    B.endFor();
+    Kv = B.beginFor(K2, Kx);
+    step(Kv, 0);
+    B.endFor();
+    for (unsigned V = 0; V < NVb; ++V) {
+      KValue *Sum = B.scalar(OpKind::Add, {B.get(Acc[V][0]), B.get(Acc[V][1])}, VT);
+      B.store(final(Sum, at({I, Cols[V]}), L), Out, at({I, Cols[V]}));
+    }
+  };
+  // A strip through packed slices of b when there is at least one full
+  // block of rows, else the direct rows (loops of one or no iteration).
+  KValue *HasBlock = B.index(IndexOp::Min, MF, B.constIndex(1));
+  auto stripOrDirect = [&](unsigned NVb, KValue *J0, KValue *Packed,
+                           KValue *RLo, KValue *RFull, KValue *RHi) {
+    B.beginFor(Zero, HasBlock);
+    strip(NVb, J0, Packed, RLo, RFull, RHi);
+    B.endFor();
+    B.beginFor(HasBlock, B.constIndex(1));
+    KValue *I = B.beginFor(RLo, RHi);
+    direct(NVb, I, J0);
+    B.endFor();
+    B.endFor();
   };
 
   auto panel = [&](KValue *P, KValue *RLo, KValue *RFull, KValue *RHi) {
@@ -357,12 +427,12 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     KValue *Packed = B.scratch(TensorType(E, {Dim::fixed(KC), Dim::fixed(NR)}));
     // Full-width part of this panel: one iteration, or none in the last one.
     KValue *J0 = B.beginFor(PLo, FullHi, NR);
-    strip(NV, J0, Packed, RLo, RFull, RHi);
+    stripOrDirect(NV, J0, Packed, RLo, RFull, RHi);
     B.endFor();
     if (NVR) { // the vector columns of the last panel: one iteration there
       KValue *J1 = B.beginFor(B.index(IndexOp::Max, PLo, NF),
                               B.index(IndexOp::Min, PHi, NVec), NVR * L);
-      strip(NVR, J1, Packed, RLo, RFull, RHi);
+      stripOrDirect(NVR, J1, Packed, RLo, RFull, RHi);
       B.endFor();
     }
     if (!NDim.isStatic()) { // every column past the last full panel

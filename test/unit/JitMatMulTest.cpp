@@ -112,7 +112,8 @@ TEST(JitMatMul, BatchedRightHandShared) {
   // last block, k across several packed slices, static and dynamic sizes.
   for (auto [Nb, M, K, N] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{1, 1, 1, 1},
                              {3, 7, 33, 49}, {1, 37, 129, 14}, {2, 100, 17, 196},
-                             {3, 13, 300, 1}, {2, 6, 5, 80}}) {
+                             {3, 13, 300, 1}, {2, 6, 5, 80}, {1, 20, 128, 64},
+                             {1, 9, 256, 33}}) {
     std::string Ns = std::to_string(N);
     expectSame("func @f(%a: f32[M,K], %b: f32[B,K," + Ns + "]) -> (c: f32[B,M," +
                    Ns + "]) {\n  %c = matmul %a, %b\n  return %c\n}\n",
@@ -120,10 +121,12 @@ TEST(JitMatMul, BatchedRightHandShared) {
     expectSame("func @f(%a: f32[M,K], %b: f32[B,K,N]) -> (c: f32[B,M,N]) {\n"
                "  %c = matmul %a, %b\n  return %c\n}\n",
                {random({M, K}, 42), random({Nb, K, N}, 43)});
-    // A bias per row ([M, 1]) and relu, fused into the kernel's stores.
-    std::string Ms = std::to_string(M);
-    expectSame("func @f(%a: f32[" + Ms + ",K], %b: f32[B,K," + Ns + "], %c: f32[" + Ms +
-                   ",1]) -> (r: f32[B," + Ms + "," + Ns +
+    // A bias per row ([M, 1]) and relu, fused into the kernel's stores,
+    // with a static k (the first slice starts from zero, the slices are
+    // laid out at compile time).
+    std::string Ms = std::to_string(M), Ks = std::to_string(K);
+    expectSame("func @f(%a: f32[" + Ms + "," + Ks + "], %b: f32[B," + Ks + "," + Ns +
+                   "], %c: f32[" + Ms + ",1]) -> (r: f32[B," + Ms + "," + Ns +
                    "]) {\n  %m = matmul %a, %b\n  %s = add %m, %c\n  %r = relu %s\n"
                    "  return %r\n}\n",
                {random({M, K}, 44), random({Nb, K, N}, 45), random({M, 1}, 46)});

@@ -63,6 +63,8 @@ static void printKernelProfile(const RunProfile &P, unsigned Threads) {
     llvm::outs() << "  " << K.Kernel;
     if (K.Ops != kernelKind(K.Kernel))
       llvm::outs() << " (" << K.Ops << ")";
+    if (!K.Shape.empty())
+      llvm::outs() << " " << K.Shape;
     llvm::outs() << "\n";
   }
   if (Order.size() > Shown)
