@@ -75,7 +75,12 @@ protected:
       return;
     I->setMetadata(llvm::LLVMContext::MD_alias_scope, Info.Scope);
     I->setMetadata(llvm::LLVMContext::MD_noalias, Info.NoAlias);
+    if (AccessGroup)
+      I->setMetadata(llvm::LLVMContext::MD_access_group, AccessGroup);
   }
+  /// The access group of the innermost loop being emitted when its
+  /// iterations are independent (see LLVMEmitter.cpp's independentIterations).
+  llvm::MDNode *AccessGroup = nullptr;
 
   struct BufInfo {
     llvm::MDNode *Scope = nullptr, *NoAlias = nullptr;

@@ -2,6 +2,7 @@
 // semantics: max/min propagate NaN, clip and sign keep NaN, float-to-int
 // casts saturate (NaN to 0), round is half to even, integer arithmetic wraps.
 #include "codegen/ScalarOps.h"
+#include "codegen/FastMath.h"
 #include "codegen/NarrowCast.h"
 
 #include "llvm/IR/Intrinsics.h"
@@ -42,19 +43,24 @@ static llvm::Value *emitFloat(llvm::IRBuilder<> &B, llvm::Module &M,
   llvm::Type *T = X->getType();
   auto C = [&](double V) { return llvm::ConstantFP::get(T, V); };
   llvm::Value *Y = In.Args.size() > 1 ? In.Args[1] : nullptr;
+  // f32 exp, sigmoid and tanh are computed inline (FastMath.h), so loops
+  // over them vectorize; f64 calls the C library.
+  bool F32 = T->getScalarType()->isFloatTy();
   switch (In.Kind) {
   case OpKind::Neg: return B.CreateFNeg(X);
   case OpKind::Abs: return unary(B, llvm::Intrinsic::fabs, X);
-  case OpKind::Exp: return unary(B, llvm::Intrinsic::exp, X);
+  case OpKind::Exp: return F32 ? emitExpF32(B, X) : unary(B, llvm::Intrinsic::exp, X);
   case OpKind::Log: return unary(B, llvm::Intrinsic::log, X);
   case OpKind::Sqrt: return unary(B, llvm::Intrinsic::sqrt, X);
   case OpKind::Rsqrt:
     return B.CreateFDiv(C(1.0), unary(B, llvm::Intrinsic::sqrt, X));
   case OpKind::Reciprocal: return B.CreateFDiv(C(1.0), X);
-  case OpKind::Tanh: return libm(B, M, "tanh", X);
-  case OpKind::Sigmoid:
-    return B.CreateFDiv(
-        C(1.0), B.CreateFAdd(C(1.0), unary(B, llvm::Intrinsic::exp, B.CreateFNeg(X))));
+  case OpKind::Tanh: return F32 ? emitTanhF32(B, X) : libm(B, M, "tanh", X);
+  case OpKind::Sigmoid: {
+    llvm::Value *E = F32 ? emitExpF32(B, B.CreateFNeg(X))
+                         : unary(B, llvm::Intrinsic::exp, B.CreateFNeg(X));
+    return B.CreateFDiv(C(1.0), B.CreateFAdd(C(1.0), E));
+  }
   case OpKind::Relu:
     return B.CreateSelect(B.CreateFCmpOLT(X, C(0.0)), C(0.0), X);
   case OpKind::LeakyRelu:

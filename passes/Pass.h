@@ -66,6 +66,7 @@ std::unique_ptr<Pass> createCSEPass();
 std::unique_ptr<Pass> createDCEPass();
 std::unique_ptr<Pass> createDecomposePass();
 std::unique_ptr<Pass> createConvToGemmPass();
+std::unique_ptr<Pass> createSinkReshapesPass();
 std::unique_ptr<Pass> createFusePass();
 /// Fuse with its bound on elementwise hoists lowered to HoistStepLimit (0:
 /// the automatic bound), so that tests can reach the internal error that

@@ -17,7 +17,8 @@ llvm::ArrayRef<PassInfo> dlc::allPasses() {
          {PassFactory(createInferShapesPass), PassFactory(createCanonicalizePass),
           PassFactory(createFoldConstantsPass), PassFactory(createCSEPass),
           PassFactory(createDCEPass), PassFactory(createDecomposePass),
-          PassFactory(createConvToGemmPass), PassFactory(createAutodiffPass),
+          PassFactory(createConvToGemmPass), PassFactory(createSinkReshapesPass),
+          PassFactory(createAutodiffPass),
           PassFactory(createFusePass)}) {
       auto P = F();
       V.push_back({P->name().str(), P->description().str(), F});

@@ -13,6 +13,8 @@ struct Step {
 const Step Optimize[] = {
     {"decompose", "later stages handle primitives only"},
     {"conv-to-gemm", "convolutions run on the blocked GEMM kernel"},
+    {"sink-reshapes", "keep elementwise chains after a conv in its matmul's "
+                      "shape, so they fuse as its epilogue"},
     {"canonicalize", "drop no-ops that decomposition and frontends leave"},
     {"fold-constants", "precompute weight-only subgraphs (batch-norm scales)"},
     {"cse", "merge the duplicates that folding and decomposition expose"},

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 using namespace dlc;
 
@@ -217,6 +218,39 @@ TEST(JitConv, DepthwiseFusedMatchesDirect) {
     std::vector<OpKind> Kinds = optimizedMatchesInterpreter(Text, C.Shapes);
     EXPECT_TRUE(has(Kinds, OpKind::Conv)) << Text;
   }
+}
+
+// --sink-reshapes keeps the elementwise ops after a conv (a batch-norm
+// scale and shift [C, 1, 1], swish, a squeeze-and-excitation gate
+// [N, C, 1, 1], a residual add) in the conv's matmul shape: they all fuse
+// into the GEMM kernel as its epilogue, and the values match the direct
+// convolution.
+TEST(JitConv, ConvEpiloguesFuseThroughReshapes) {
+  const std::string Text =
+      "func @f(%x: f32[N,8,6,7], %w: f32[12,8,1,1], %b: f32[12], %s: f32[12,1,1], "
+      "%t: f32[12,1,1], %g: f32[N,12,1,1], %r: f32[N,12,6,7]) -> (y: f32[N,12,6,7]) {\n"
+      "  %c = conv %x, %w, %b\n  %m = mul %c, %s\n  %a = add %m, %t\n"
+      "  %e = sigmoid %a\n  %h = mul %a, %e\n  %q = mul %h, %g\n"
+      "  %y = add %q, %r\n  return %y\n}\n";
+  std::vector<OpKind> Kinds = optimizedMatchesInterpreter(
+      Text, {{2, 8, 6, 7}, {12, 8, 1, 1}, {12}, {12, 1, 1}, {12, 1, 1},
+             {2, 12, 1, 1}, {2, 12, 6, 7}});
+  EXPECT_TRUE(has(Kinds, OpKind::MatMul));
+  // One kernel: every op with a fusion mark shares the matmul's.
+  auto M = parseModule(Text, "<test>");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  PassManager PM;
+  ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+  ASSERT_FALSE(bool(PM.run(**M)));
+  std::set<int64_t> Groups;
+  unsigned Marked = 0;
+  for (auto &Op : (*M)->Functions[0]->Body)
+    if (const Attribute *A = Op->findAttr("fusion")) {
+      Groups.insert(A->getInt());
+      ++Marked;
+    }
+  EXPECT_EQ(Groups.size(), 1u);
+  EXPECT_EQ(Marked, 8u); // matmul, bias add, scale, shift, sigmoid, two muls, add
 }
 
 TEST(JitConv, TutorialCnnEndToEnd) {

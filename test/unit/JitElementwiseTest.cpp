@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <iterator>
 
 using namespace dlc;
 
@@ -123,6 +124,53 @@ TEST(JitBroadcast, SymbolicAndStaticCorners) {
   checkOp(Op, {{3, 1, 33}, {7, 1}}, 3);
   checkOp(Op, {{3, 1, 33}, {7, 33}}, 3);
   checkOp(Op, {{1, 1, 1}, {1, 1}}, 0);
+}
+
+// f32 exp, sigmoid and tanh are computed inline (codegen/FastMath.cpp), in
+// vectors at -O3: against the C library at the edges of their ranges
+// (overflow, subnormal results, underflow to 0, the series / formula switch
+// of tanh at 1/8, infinities, NaN), within 4 ulp of float, or exact.
+TEST(JitFastMath, ExpSigmoidTanhEdges) {
+  const float Edges[] = {-INFINITY, -1e30f, -200.0f, -103.98f, -103.9f, -100.0f,
+                         -95.5f, -87.4f, -87.3f, -20.0f, -1.0f, -0.126f, -0.125f,
+                         -0.124f, -1e-3f, -1e-20f, 0.0f, 1e-20f, 1e-3f, 0.05f,
+                         0.124f, 0.125f, 0.126f, 0.5f, 1.0f, 9.0f, 10.0f, 20.0f,
+                         88.7f, 88.72f, 88.73f, 100.0f, 1e30f, INFINITY, NAN};
+  int64_t N = int64_t(std::size(Edges));
+  for (const char *Name : {"exp", "sigmoid", "tanh"}) {
+    std::string Text = std::string("func @f(%x: f32[N]) -> (y: f32[N]) {\n  %y = ") +
+                       Name + " %x\n  return %y\n}\n";
+    auto M = parseModule(Text, "<test>");
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    const Operation &Op = *(*M)->Functions[0]->Body.front();
+    auto K = lowerElementwise(Op, "k");
+    ASSERT_TRUE(bool(K)) << errText(K.takeError());
+    const kir::Kernel *KP = K->get();
+    auto J = JitModule::compile({KP}, 3);
+    ASSERT_TRUE(bool(J)) << errText(J.takeError());
+    auto Fn = (*J)->lookup("k");
+    ASSERT_TRUE(bool(Fn)) << errText(Fn.takeError());
+    Tensor X(DType::F32, {N}), Y(DType::F32, {N});
+    for (int64_t I = 0; I < N; ++I)
+      X.setF(I, Edges[I]);
+    BufferArg Args[] = {{X.data(), X.shape().data()}, {Y.data(), Y.shape().data()}};
+    (*Fn)(Args, 0, 1);
+    for (int64_t I = 0; I < N; ++I) {
+      float In = Edges[I], Got = float(Y.getF(I));
+      float Want = std::string(Name) == "exp"       ? std::exp(In)
+                   : std::string(Name) == "tanh"    ? std::tanh(In)
+                                                    : 1.0f / (1.0f + std::exp(-In));
+      if (std::isnan(Want)) {
+        EXPECT_TRUE(std::isnan(Got)) << Name << "(" << In << ")";
+        continue;
+      }
+      if (Got == Want) // infinities and zeros too
+        continue;
+      float Ulp = std::fabs(std::nextafter(Want, INFINITY) - Want);
+      EXPECT_LE(std::fabs(Got - Want), 4 * Ulp)
+          << Name << "(" << In << "): want " << Want << ", got " << Got;
+    }
+  }
 }
 
 } // namespace
