@@ -1,7 +1,8 @@
 // dlc::Trainer: compiles the training graphs of passes/TrainingStep.h once
 // and keeps the parameters and optimizer state between steps. The step's
 // outputs (new parameters and state) replace the old tensors by move, so a
-// step copies nothing but the batch.
+// step copies nothing but the batch. With several ranks the step is the
+// split one: gradients, their sum over the ranks, then the update.
 #include "api/Trainer.h"
 
 #include "api/Device.h"
@@ -9,6 +10,8 @@
 #include "codegen/Executor.h"
 #include "interp/Interpreter.h"
 #include "passes/Pass.h"
+
+#include "llvm/ADT/Hashing.h"
 
 using namespace dlc;
 
@@ -27,6 +30,10 @@ struct Trainer::Impl {
   std::vector<GpuTensor> GArgs;
   size_t NumParams = 0;
   int64_t Steps = 0;
+  /// Data parallelism (more than one rank): the split step.
+  std::shared_ptr<Communicator> Comm;
+  const Function *GradF = nullptr, *ApplyF = nullptr;
+  std::unique_ptr<CompiledFunction> GradC, ApplyC;
 
   llvm::Expected<std::vector<Tensor>> run(const Function &F,
                                           const CompiledFunction *C,
@@ -36,6 +43,8 @@ struct Trainer::Impl {
     return interpret(F, In);
   }
   llvm::Expected<Tensor> checkLabels(const Tensor &X, const Tensor &Labels) const;
+  llvm::Expected<StepResult> parallelStep(const Tensor &X, Tensor Labels);
+  llvm::Error syncFromRoot();
 };
 
 Trainer::Trainer(std::unique_ptr<Impl> I) : P(std::move(I)) {}
@@ -54,8 +63,13 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   if (*Device != DeviceKind::Cpu && Opts.Engine != "jit")
     return makeError("engine \"interp\" runs on the CPU only: use device "
                      "\"cpu\" or engine \"jit\"");
+  bool Parallel = Opts.Comm && Opts.Comm->size() > 1;
+  if (Parallel && *Device != DeviceKind::Cpu)
+    return makeError("data-parallel training runs on the CPU only for now "
+                     "(device \"" + Opts.Device + "\": the GPU path, NCCL, "
+                     "is not built yet)");
   auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed,
-                               Opts.BatchNormMomentum);
+                               Opts.BatchNormMomentum, Parallel);
   if (!G)
     return G.takeError();
   auto I = std::make_unique<Impl>();
@@ -63,19 +77,28 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   I->G = std::move(*G);
   I->Forward = Forward.clone(Forward.Name);
   I->NumParams = Forward.Params.size();
+  if (Parallel)
+    I->Comm = Opts.Comm;
 
-  // Optimized copies of the three functions.
+  // Optimized copies of the functions that run: the step (or its two
+  // halves), evaluate and predict.
+  std::vector<std::pair<const Function *, const Function **>> Runs;
+  if (Parallel)
+    Runs = {{I->G.Gradients, &I->GradF}, {I->G.Apply, &I->ApplyF}};
+  else
+    Runs = {{I->G.Step, &I->StepF}};
+  Runs.push_back({I->G.Eval, &I->EvalF});
+  Runs.push_back({I->G.Predict, &I->PredictF});
   I->Exec = std::make_unique<Module>();
-  for (const Function *F : {I->G.Step, I->G.Eval, I->G.Predict})
+  for (auto [F, Dst] : Runs)
     I->Exec->Functions.push_back(F->clone(F->Name));
   PassManager PM;
   if (auto E = PM.addPipeline("optimize"))
     return std::move(E);
   if (auto E = PM.run(*I->Exec))
     return std::move(E);
-  I->StepF = I->Exec->Functions[0].get();
-  I->EvalF = I->Exec->Functions[1].get();
-  I->PredictF = I->Exec->Functions[2].get();
+  for (size_t K = 0; K < Runs.size(); ++K)
+    *Runs[K].second = I->Exec->Functions[K].get();
   if (*Device != DeviceKind::Cpu) {
     auto Mem = gpuMemory(*Device);
     if (!Mem)
@@ -88,8 +111,11 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
       *G = std::move(*Compiled);
     }
   } else if (Opts.Engine == "jit") {
-    for (auto [F, C] : {std::pair{I->StepF, &I->StepC}, {I->EvalF, &I->EvalC},
+    for (auto [F, C] : {std::pair{I->StepF, &I->StepC}, {I->GradF, &I->GradC},
+                        {I->ApplyF, &I->ApplyC}, {I->EvalF, &I->EvalC},
                         {I->PredictF, &I->PredictC}}) {
+      if (!F)
+        continue;
       auto Compiled = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
       if (!Compiled)
         return Compiled.takeError();
@@ -116,7 +142,97 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
       I->Args[K] = Tensor();
     }
   }
+  if (I->Comm)
+    if (auto E = I->syncFromRoot())
+      return std::move(E);
   return Trainer(std::move(I));
+}
+
+/// Every rank takes rank 0's parameters, optimizer state and step count,
+/// after checking that every rank holds the same kinds of tensors.
+llvm::Error Trainer::Impl::syncFromRoot() {
+  std::string Types;
+  for (size_t K = 2; K + 1 < Args.size(); ++K)
+    Types += Args[K].type().str() + ";";
+  int64_t Head[2] = {int64_t(llvm::hash_value(Types)), Steps};
+  llvm::MutableArrayRef<uint8_t> HeadBytes(reinterpret_cast<uint8_t *>(Head),
+                                           sizeof Head);
+  int64_t Mine = Head[0];
+  if (auto E = Comm->broadcast(HeadBytes, 0))
+    return E;
+  if (Head[0] != Mine)
+    return makeError(Comm->describe() + ": the model's parameters or the "
+                     "optimizer state differ from rank 0's (another model "
+                     "or optimizer?)");
+  for (size_t K = 2; K + 1 < Args.size(); ++K)
+    if (auto E = Comm->broadcast(
+            llvm::MutableArrayRef<uint8_t>(Args[K].data(), Args[K].byteSize()),
+            0))
+      return E;
+  Steps = Head[1];
+  return llvm::Error::success();
+}
+
+/// The data-parallel step: this rank's gradients (none for an empty
+/// shard), weighted by its share of the global batch and summed over the
+/// ranks in buckets, then the same update on every rank.
+llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
+                                                       Tensor Labels) {
+  int64_t N = X.shape()[0];
+  size_t NumSlots = Args.size() - 3; // parameters and state
+  std::vector<Tensor> Slots;
+  double Sums[3] = {0, 0, double(N)}; // loss * count, correct, count
+  if (N > 0) {
+    std::vector<Tensor> In;
+    In.push_back(X);
+    In.push_back(std::move(Labels));
+    for (size_t K = 0; K < NumParams; ++K)
+      In.push_back(std::move(Args[2 + K]));
+    Tensor Seed(DType::I64, {}); // distinct dropout masks per rank and step
+    Seed.setI(0, Steps * Comm->size() + Comm->rank());
+    In.push_back(std::move(Seed));
+    auto Out = run(*GradF, GradC.get(), In);
+    for (size_t K = 0; K < NumParams; ++K)
+      Args[2 + K] = std::move(In[2 + K]);
+    if (!Out)
+      return Out.takeError();
+    Sums[0] = (*Out)[0].getF(0) * double(N);
+    Sums[1] = double((*Out)[1].getI(0));
+    Slots.assign(std::make_move_iterator(Out->begin() + 2),
+                 std::make_move_iterator(Out->end()));
+  } else {
+    for (size_t K = 0; K < NumParams; ++K)
+      Slots.emplace_back(Args[2 + K].elem(), Args[2 + K].shape());
+  }
+  if (auto E = Comm->allReduceSum(Sums))
+    return std::move(E);
+  if (Sums[2] < 1)
+    return makeError("a training step with no examples on any rank");
+  std::vector<Tensor *> Ptrs;
+  for (Tensor &T : Slots)
+    Ptrs.push_back(&T);
+  if (auto E = allReduceTensors(*Comm, Ptrs, double(N) / Sums[2],
+                                Opts.BucketBytes))
+    return std::move(E);
+
+  std::vector<Tensor> In;
+  for (size_t K = 0; K < NumSlots; ++K)
+    In.push_back(std::move(Args[2 + K]));
+  for (Tensor &T : Slots)
+    In.push_back(std::move(T));
+  Tensor StepT(DType::I64, {});
+  StepT.setI(0, Steps);
+  In.push_back(std::move(StepT));
+  auto Out = run(*ApplyF, ApplyC.get(), In);
+  if (!Out) {
+    for (size_t K = 0; K < NumSlots; ++K)
+      Args[2 + K] = std::move(In[K]);
+    return Out.takeError();
+  }
+  for (size_t K = 0; K < NumSlots; ++K)
+    Args[2 + K] = std::move((*Out)[K]);
+  ++Steps;
+  return StepResult{Sums[0] / Sums[2], int64_t(Sums[1]), int64_t(Sums[2])};
 }
 
 /// The labels as the graphs take them: class indices are checked and
@@ -156,6 +272,8 @@ llvm::Expected<StepResult> Trainer::step(const Tensor &X, const Tensor &Labels) 
   auto L = P->checkLabels(X, Labels);
   if (!L)
     return L.takeError();
+  if (P->Comm)
+    return P->parallelStep(X, std::move(*L));
   P->Args[0] = X;
   P->Args[1] = std::move(*L);
   P->Args.back().setI(0, P->Steps);
@@ -303,6 +421,8 @@ llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
       P->Args[2 + I] = std::move(State[I]);
   }
   P->Steps = Steps;
+  if (P->Comm)
+    return P->syncFromRoot();
   return llvm::Error::success();
 }
 int64_t Trainer::numClasses() const { return P->G.NumClasses; }
