@@ -4,48 +4,14 @@
 // step copies nothing but the batch. With several ranks the step is the
 // split one: gradients, their sum over the ranks, then the update.
 #include "api/Trainer.h"
+#include "api/TrainerImpl.h"
 
 #include "api/Device.h"
 
 #include "codegen/Executor.h"
-#include "interp/Interpreter.h"
 #include "passes/Pass.h"
 
-#include "llvm/ADT/Hashing.h"
-
 using namespace dlc;
-
-struct Trainer::Impl {
-  TrainerOptions Opts;
-  TrainingGraphs G;                 // as built, for trainStepFunction()
-  std::unique_ptr<Function> Forward; // for currentModel()
-  std::unique_ptr<Module> Exec;     // optimized copies that run
-  const Function *StepF = nullptr, *EvalF = nullptr, *PredictF = nullptr;
-  std::unique_ptr<CompiledFunction> StepC, EvalC, PredictC;
-  /// The step's inputs [x, labels, params..., state..., step]; the
-  /// parameters and state live here between steps (on a GPU: in GArgs,
-  /// on the device, and Args keeps only the batch and the step).
-  std::vector<Tensor> Args;
-  std::unique_ptr<GpuExecutable> StepG, EvalG, PredictG;
-  std::vector<GpuTensor> GArgs;
-  size_t NumParams = 0;
-  int64_t Steps = 0;
-  /// Data parallelism (more than one rank): the split step.
-  std::shared_ptr<Communicator> Comm;
-  const Function *GradF = nullptr, *ApplyF = nullptr;
-  std::unique_ptr<CompiledFunction> GradC, ApplyC;
-
-  llvm::Expected<std::vector<Tensor>> run(const Function &F,
-                                          const CompiledFunction *C,
-                                          llvm::ArrayRef<Tensor> In) const {
-    if (C)
-      return C->run(In);
-    return interpret(F, In);
-  }
-  llvm::Expected<Tensor> checkLabels(const Tensor &X, const Tensor &Labels) const;
-  llvm::Expected<StepResult> parallelStep(const Tensor &X, Tensor Labels);
-  llvm::Error syncFromRoot();
-};
 
 Trainer::Trainer(std::unique_ptr<Impl> I) : P(std::move(I)) {}
 Trainer::Trainer(Trainer &&) = default;
@@ -64,10 +30,6 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
     return makeError("engine \"interp\" runs on the CPU only: use device "
                      "\"cpu\" or engine \"jit\"");
   bool Parallel = Opts.Comm && Opts.Comm->size() > 1;
-  if (Parallel && *Device != DeviceKind::Cpu)
-    return makeError("data-parallel training runs on the CPU only for now "
-                     "(device \"" + Opts.Device + "\": the GPU path, NCCL, "
-                     "is not built yet)");
   auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed,
                                Opts.BatchNormMomentum, Parallel);
   if (!G)
@@ -103,8 +65,11 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
     auto Mem = gpuMemory(*Device);
     if (!Mem)
       return Mem.takeError();
-    for (auto [F, G] : {std::pair{I->StepF, &I->StepG}, {I->EvalF, &I->EvalG},
+    for (auto [F, G] : {std::pair{I->StepF, &I->StepG}, {I->GradF, &I->GradG},
+                        {I->ApplyF, &I->ApplyG}, {I->EvalF, &I->EvalG},
                         {I->PredictF, &I->PredictG}}) {
+      if (!F)
+        continue;
       auto Compiled = compileForGpu(*F, *Device, Opts.OptLevel, *Mem);
       if (!Compiled)
         return Compiled.takeError();
@@ -132,107 +97,22 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
     I->Args.push_back(std::move(Zero));
   }
   I->Args.push_back(Tensor(DType::I64, {}));
-  if (I->StepG) { // parameters and state move to the device
+  if (I->Comm) // rank 0's values everywhere
+    if (auto E = I->syncSlots(
+            llvm::MutableArrayRef<Tensor>(I->Args).slice(2, I->Args.size() - 3),
+            I->Steps))
+      return std::move(E);
+  if (I->gpu()) { // parameters and state move to the device
     I->GArgs.resize(I->Args.size());
     for (size_t K = 2; K + 1 < I->Args.size(); ++K) {
-      auto D = I->StepG->upload(I->Args[K]);
+      auto D = I->gpu()->upload(I->Args[K]);
       if (!D)
         return D.takeError();
       I->GArgs[K] = std::move(*D);
       I->Args[K] = Tensor();
     }
   }
-  if (I->Comm)
-    if (auto E = I->syncFromRoot())
-      return std::move(E);
   return Trainer(std::move(I));
-}
-
-/// Every rank takes rank 0's parameters, optimizer state and step count,
-/// after checking that every rank holds the same kinds of tensors.
-llvm::Error Trainer::Impl::syncFromRoot() {
-  std::string Types;
-  for (size_t K = 2; K + 1 < Args.size(); ++K)
-    Types += Args[K].type().str() + ";";
-  int64_t Head[2] = {int64_t(llvm::hash_value(Types)), Steps};
-  llvm::MutableArrayRef<uint8_t> HeadBytes(reinterpret_cast<uint8_t *>(Head),
-                                           sizeof Head);
-  int64_t Mine = Head[0];
-  if (auto E = Comm->broadcast(HeadBytes, 0))
-    return E;
-  if (Head[0] != Mine)
-    return makeError(Comm->describe() + ": the model's parameters or the "
-                     "optimizer state differ from rank 0's (another model "
-                     "or optimizer?)");
-  for (size_t K = 2; K + 1 < Args.size(); ++K)
-    if (auto E = Comm->broadcast(
-            llvm::MutableArrayRef<uint8_t>(Args[K].data(), Args[K].byteSize()),
-            0))
-      return E;
-  Steps = Head[1];
-  return llvm::Error::success();
-}
-
-/// The data-parallel step: this rank's gradients (none for an empty
-/// shard), weighted by its share of the global batch and summed over the
-/// ranks in buckets, then the same update on every rank.
-llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
-                                                       Tensor Labels) {
-  int64_t N = X.shape()[0];
-  size_t NumSlots = Args.size() - 3; // parameters and state
-  std::vector<Tensor> Slots;
-  double Sums[3] = {0, 0, double(N)}; // loss * count, correct, count
-  if (N > 0) {
-    std::vector<Tensor> In;
-    In.push_back(X);
-    In.push_back(std::move(Labels));
-    for (size_t K = 0; K < NumParams; ++K)
-      In.push_back(std::move(Args[2 + K]));
-    Tensor Seed(DType::I64, {}); // distinct dropout masks per rank and step
-    Seed.setI(0, Steps * Comm->size() + Comm->rank());
-    In.push_back(std::move(Seed));
-    auto Out = run(*GradF, GradC.get(), In);
-    for (size_t K = 0; K < NumParams; ++K)
-      Args[2 + K] = std::move(In[2 + K]);
-    if (!Out)
-      return Out.takeError();
-    Sums[0] = (*Out)[0].getF(0) * double(N);
-    Sums[1] = double((*Out)[1].getI(0));
-    Slots.assign(std::make_move_iterator(Out->begin() + 2),
-                 std::make_move_iterator(Out->end()));
-  } else {
-    for (size_t K = 0; K < NumParams; ++K)
-      Slots.emplace_back(Args[2 + K].elem(), Args[2 + K].shape());
-  }
-  if (auto E = Comm->allReduceSum(Sums))
-    return std::move(E);
-  if (Sums[2] < 1)
-    return makeError("a training step with no examples on any rank");
-  std::vector<Tensor *> Ptrs;
-  for (Tensor &T : Slots)
-    Ptrs.push_back(&T);
-  if (auto E = allReduceTensors(*Comm, Ptrs, double(N) / Sums[2],
-                                Opts.BucketBytes))
-    return std::move(E);
-
-  std::vector<Tensor> In;
-  for (size_t K = 0; K < NumSlots; ++K)
-    In.push_back(std::move(Args[2 + K]));
-  for (Tensor &T : Slots)
-    In.push_back(std::move(T));
-  Tensor StepT(DType::I64, {});
-  StepT.setI(0, Steps);
-  In.push_back(std::move(StepT));
-  auto Out = run(*ApplyF, ApplyC.get(), In);
-  if (!Out) {
-    for (size_t K = 0; K < NumSlots; ++K)
-      Args[2 + K] = std::move(In[K]);
-    return Out.takeError();
-  }
-  for (size_t K = 0; K < NumSlots; ++K)
-    Args[2 + K] = std::move((*Out)[K]);
-  ++Steps;
-  return StepResult{Sums[0] / Sums[2], int64_t(Sums[1]), int64_t(Sums[2])};
 }
 
 /// The labels as the graphs take them: class indices are checked and
@@ -353,8 +233,8 @@ llvm::Expected<std::unique_ptr<Module>> Trainer::trainedModel() const {
   Function &F = *M->Functions.back();
   for (size_t I = 0; I < P->NumParams; ++I) {
     auto T = std::make_shared<Tensor>(P->Args[2 + I]);
-    if (P->StepG) {
-      auto D = P->StepG->download(P->GArgs[2 + I].Dev);
+    if (P->gpu()) {
+      auto D = P->gpu()->download(P->GArgs[2 + I].Dev);
       if (!D)
         return D.takeError();
       *T = std::move(*D);
@@ -378,11 +258,11 @@ int64_t Trainer::stepsDone() const { return P->Steps; }
 
 llvm::Expected<std::vector<Tensor>> Trainer::trainingState() const {
   // Args: batch, labels, parameters..., state..., step.
-  if (!P->StepG)
+  if (!P->gpu())
     return std::vector<Tensor>(P->Args.begin() + 2, P->Args.end() - 1);
   std::vector<Tensor> State;
   for (size_t I = 2; I + 1 < P->GArgs.size(); ++I) { // from the device
-    auto T = P->StepG->download(P->GArgs[I].Dev);
+    auto T = P->gpu()->download(P->GArgs[I].Dev);
     if (!T)
       return T.takeError();
     State.push_back(std::move(*T));
@@ -400,16 +280,19 @@ llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
   if (Steps < 0)
     return makeError("the training state's step count is negative");
   for (size_t I = 0; I < Want; ++I) {
-    TensorType Have = P->StepG ? P->GArgs[2 + I].type() : P->Args[2 + I].type();
+    TensorType Have = P->gpu() ? P->GArgs[2 + I].type() : P->Args[2 + I].type();
     if (State[I].type() != Have)
       return makeError("training state tensor " + std::to_string(I) + " is " +
                        State[I].type().str() + " but " + Have.str() +
                        " was expected (another model or optimizer?)");
   }
-  if (P->StepG) { // to the device; nothing changes unless every copy works
+  if (P->Comm) // rank 0's state and step count everywhere
+    if (auto E = P->syncSlots(State, Steps))
+      return E;
+  if (P->gpu()) { // to the device; nothing changes unless every copy works
     std::vector<DeviceTensor> Dev;
     for (size_t I = 0; I < Want; ++I) {
-      auto D = P->StepG->upload(State[I]);
+      auto D = P->gpu()->upload(State[I]);
       if (!D)
         return D.takeError();
       Dev.push_back(std::move(*D));
@@ -421,8 +304,6 @@ llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
       P->Args[2 + I] = std::move(State[I]);
   }
   P->Steps = Steps;
-  if (P->Comm)
-    return P->syncFromRoot();
   return llvm::Error::success();
 }
 int64_t Trainer::numClasses() const { return P->G.NumClasses; }

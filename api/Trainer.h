@@ -52,7 +52,8 @@ struct TrainerOptions {
   /// applies the same update, so the parameters stay bit-identical. The
   /// running statistics of batch norms are the local batch's (averaged
   /// over the ranks the same way). Dropout masks differ per rank. Null or
-  /// one rank: the single-process step, unchanged. CPU only for now.
+  /// one rank: the single-process step, unchanged. On a GPU device the
+  /// gradients come to the host for the sums (no NCCL yet).
   std::shared_ptr<Communicator> Comm;
   size_t BucketBytes = size_t(4) << 20;
 };
