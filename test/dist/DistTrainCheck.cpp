@@ -152,6 +152,7 @@ void matchOneProcess(Communicator &C, std::shared_ptr<Communicator> Shared,
           optimizerName(Kind).str().c_str(), (long long)Step,
           (long long)Sizes[Step], RD.Loss, R1.Loss, LossRel, Elem, Norm,
           Same ? "bit-identical" : "DIFFER");
+      llvm::outs().flush(); // one write per line
       expect(LossRel <= 1e-5, "loss within 1e-5");
       expect((Elementwise ? Elem : Norm) <= 1e-5, "weights within 1e-5");
       expect(RD.Correct == R1.Correct, "correct count");
@@ -241,7 +242,10 @@ int main(int Argc, char **Argv) {
   }
   if (Failures)
     llvm::errs() << C->describe() << ": " << Failures << " check(s) failed\n";
-  else
-    llvm::outs() << C->describe() << ": all checks passed\n";
+  // Rank 0 alone reports on both (mpirun may interleave the ranks' output).
+  double All = Failures;
+  Check(C->allReduceSum(llvm::MutableArrayRef<double>(&All, 1)));
+  if (C->rank() == 0 && All == 0)
+    llvm::outs() << "all checks passed on " << C->size() << " ranks\n";
   return Failures ? 1 : 0;
 }
