@@ -1,42 +1,17 @@
 // dlc::Trainer: compiles the training graphs of passes/TrainingStep.h once
 // and keeps the parameters and optimizer state between steps. The step's
 // outputs (new parameters and state) replace the old tensors by move, so a
-// step copies nothing but the batch.
+// step copies nothing but the batch. With several ranks the step is the
+// split one: gradients, their sum over the ranks, then the update.
 #include "api/Trainer.h"
+#include "api/TrainerImpl.h"
 
 #include "api/Device.h"
 
 #include "codegen/Executor.h"
-#include "interp/Interpreter.h"
 #include "passes/Pass.h"
 
 using namespace dlc;
-
-struct Trainer::Impl {
-  TrainerOptions Opts;
-  TrainingGraphs G;                 // as built, for trainStepFunction()
-  std::unique_ptr<Function> Forward; // for currentModel()
-  std::unique_ptr<Module> Exec;     // optimized copies that run
-  const Function *StepF = nullptr, *EvalF = nullptr, *PredictF = nullptr;
-  std::unique_ptr<CompiledFunction> StepC, EvalC, PredictC;
-  /// The step's inputs [x, labels, params..., state..., step]; the
-  /// parameters and state live here between steps (on a GPU: in GArgs,
-  /// on the device, and Args keeps only the batch and the step).
-  std::vector<Tensor> Args;
-  std::unique_ptr<GpuExecutable> StepG, EvalG, PredictG;
-  std::vector<GpuTensor> GArgs;
-  size_t NumParams = 0;
-  int64_t Steps = 0;
-
-  llvm::Expected<std::vector<Tensor>> run(const Function &F,
-                                          const CompiledFunction *C,
-                                          llvm::ArrayRef<Tensor> In) const {
-    if (C)
-      return C->run(In);
-    return interpret(F, In);
-  }
-  llvm::Expected<Tensor> checkLabels(const Tensor &X, const Tensor &Labels) const;
-};
 
 Trainer::Trainer(std::unique_ptr<Impl> I) : P(std::move(I)) {}
 Trainer::Trainer(Trainer &&) = default;
@@ -54,8 +29,9 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   if (*Device != DeviceKind::Cpu && Opts.Engine != "jit")
     return makeError("engine \"interp\" runs on the CPU only: use device "
                      "\"cpu\" or engine \"jit\"");
+  bool Parallel = Opts.Comm && Opts.Comm->size() > 1;
   auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed,
-                               Opts.BatchNormMomentum);
+                               Opts.BatchNormMomentum, Parallel);
   if (!G)
     return G.takeError();
   auto I = std::make_unique<Impl>();
@@ -63,33 +39,48 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   I->G = std::move(*G);
   I->Forward = Forward.clone(Forward.Name);
   I->NumParams = Forward.Params.size();
+  if (Parallel)
+    I->Comm = Opts.Comm;
 
-  // Optimized copies of the three functions.
+  // Optimized copies of the functions that run: the step (or its two
+  // halves), evaluate and predict.
+  std::vector<std::pair<const Function *, const Function **>> Runs;
+  if (Parallel)
+    Runs = {{I->G.Gradients, &I->GradF}, {I->G.Apply, &I->ApplyF}};
+  else
+    Runs = {{I->G.Step, &I->StepF}};
+  Runs.push_back({I->G.Eval, &I->EvalF});
+  Runs.push_back({I->G.Predict, &I->PredictF});
   I->Exec = std::make_unique<Module>();
-  for (const Function *F : {I->G.Step, I->G.Eval, I->G.Predict})
+  for (auto [F, Dst] : Runs)
     I->Exec->Functions.push_back(F->clone(F->Name));
   PassManager PM;
   if (auto E = PM.addPipeline("optimize"))
     return std::move(E);
   if (auto E = PM.run(*I->Exec))
     return std::move(E);
-  I->StepF = I->Exec->Functions[0].get();
-  I->EvalF = I->Exec->Functions[1].get();
-  I->PredictF = I->Exec->Functions[2].get();
+  for (size_t K = 0; K < Runs.size(); ++K)
+    *Runs[K].second = I->Exec->Functions[K].get();
   if (*Device != DeviceKind::Cpu) {
     auto Mem = gpuMemory(*Device);
     if (!Mem)
       return Mem.takeError();
-    for (auto [F, G] : {std::pair{I->StepF, &I->StepG}, {I->EvalF, &I->EvalG},
+    for (auto [F, G] : {std::pair{I->StepF, &I->StepG}, {I->GradF, &I->GradG},
+                        {I->ApplyF, &I->ApplyG}, {I->EvalF, &I->EvalG},
                         {I->PredictF, &I->PredictG}}) {
+      if (!F)
+        continue;
       auto Compiled = compileForGpu(*F, *Device, Opts.OptLevel, *Mem);
       if (!Compiled)
         return Compiled.takeError();
       *G = std::move(*Compiled);
     }
   } else if (Opts.Engine == "jit") {
-    for (auto [F, C] : {std::pair{I->StepF, &I->StepC}, {I->EvalF, &I->EvalC},
+    for (auto [F, C] : {std::pair{I->StepF, &I->StepC}, {I->GradF, &I->GradC},
+                        {I->ApplyF, &I->ApplyC}, {I->EvalF, &I->EvalC},
                         {I->PredictF, &I->PredictC}}) {
+      if (!F)
+        continue;
       auto Compiled = CompiledFunction::compile(*F, Opts.OptLevel, Opts.Threads);
       if (!Compiled)
         return Compiled.takeError();
@@ -106,10 +97,15 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
     I->Args.push_back(std::move(Zero));
   }
   I->Args.push_back(Tensor(DType::I64, {}));
-  if (I->StepG) { // parameters and state move to the device
+  if (I->Comm) // rank 0's values everywhere
+    if (auto E = I->syncSlots(
+            llvm::MutableArrayRef<Tensor>(I->Args).slice(2, I->Args.size() - 3),
+            I->Steps))
+      return std::move(E);
+  if (I->gpu()) { // parameters and state move to the device
     I->GArgs.resize(I->Args.size());
     for (size_t K = 2; K + 1 < I->Args.size(); ++K) {
-      auto D = I->StepG->upload(I->Args[K]);
+      auto D = I->gpu()->upload(I->Args[K]);
       if (!D)
         return D.takeError();
       I->GArgs[K] = std::move(*D);
@@ -156,6 +152,8 @@ llvm::Expected<StepResult> Trainer::step(const Tensor &X, const Tensor &Labels) 
   auto L = P->checkLabels(X, Labels);
   if (!L)
     return L.takeError();
+  if (P->Comm)
+    return P->parallelStep(X, std::move(*L));
   P->Args[0] = X;
   P->Args[1] = std::move(*L);
   P->Args.back().setI(0, P->Steps);
@@ -235,8 +233,8 @@ llvm::Expected<std::unique_ptr<Module>> Trainer::trainedModel() const {
   Function &F = *M->Functions.back();
   for (size_t I = 0; I < P->NumParams; ++I) {
     auto T = std::make_shared<Tensor>(P->Args[2 + I]);
-    if (P->StepG) {
-      auto D = P->StepG->download(P->GArgs[2 + I].Dev);
+    if (P->gpu()) {
+      auto D = P->gpu()->download(P->GArgs[2 + I].Dev);
       if (!D)
         return D.takeError();
       *T = std::move(*D);
@@ -260,11 +258,11 @@ int64_t Trainer::stepsDone() const { return P->Steps; }
 
 llvm::Expected<std::vector<Tensor>> Trainer::trainingState() const {
   // Args: batch, labels, parameters..., state..., step.
-  if (!P->StepG)
+  if (!P->gpu())
     return std::vector<Tensor>(P->Args.begin() + 2, P->Args.end() - 1);
   std::vector<Tensor> State;
   for (size_t I = 2; I + 1 < P->GArgs.size(); ++I) { // from the device
-    auto T = P->StepG->download(P->GArgs[I].Dev);
+    auto T = P->gpu()->download(P->GArgs[I].Dev);
     if (!T)
       return T.takeError();
     State.push_back(std::move(*T));
@@ -282,16 +280,19 @@ llvm::Error Trainer::restoreTrainingState(std::vector<Tensor> State,
   if (Steps < 0)
     return makeError("the training state's step count is negative");
   for (size_t I = 0; I < Want; ++I) {
-    TensorType Have = P->StepG ? P->GArgs[2 + I].type() : P->Args[2 + I].type();
+    TensorType Have = P->gpu() ? P->GArgs[2 + I].type() : P->Args[2 + I].type();
     if (State[I].type() != Have)
       return makeError("training state tensor " + std::to_string(I) + " is " +
                        State[I].type().str() + " but " + Have.str() +
                        " was expected (another model or optimizer?)");
   }
-  if (P->StepG) { // to the device; nothing changes unless every copy works
+  if (P->Comm) // rank 0's state and step count everywhere
+    if (auto E = P->syncSlots(State, Steps))
+      return E;
+  if (P->gpu()) { // to the device; nothing changes unless every copy works
     std::vector<DeviceTensor> Dev;
     for (size_t I = 0; I < Want; ++I) {
-      auto D = P->StepG->upload(State[I]);
+      auto D = P->gpu()->upload(State[I]);
       if (!D)
         return D.takeError();
       Dev.push_back(std::move(*D));

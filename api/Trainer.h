@@ -12,6 +12,7 @@
 #ifndef DLC_API_TRAINER_H
 #define DLC_API_TRAINER_H
 
+#include "dist/Communicator.h"
 #include "ir/IR.h"
 #include "ir/Tensor.h"
 #include "passes/TrainingStep.h"
@@ -42,6 +43,19 @@ struct TrainerOptions {
   /// and default; PyTorch's momentum 0.1 is 0.9 here). See
   /// buildTrainingGraphs.
   double BatchNormMomentum = 0.99;
+  /// Data parallelism: with a communicator of more than one rank (see
+  /// dist/MpiCommunicator.h), create() makes every rank start from rank
+  /// 0's parameters and optimizer state, and step() is collective: every
+  /// rank passes its shard of the global batch (possibly empty), the
+  /// gradients are averaged over the global batch (each rank's weighted by
+  /// its number of examples) in buckets of BucketBytes, and every rank
+  /// applies the same update, so the parameters stay bit-identical. The
+  /// running statistics of batch norms are the local batch's (averaged
+  /// over the ranks the same way). Dropout masks differ per rank. Null or
+  /// one rank: the single-process step, unchanged. On a GPU device the
+  /// gradients come to the host for the sums (no NCCL yet).
+  std::shared_ptr<Communicator> Comm;
+  size_t BucketBytes = size_t(4) << 20;
 };
 
 /// Loss averaged over the batch, and how many predictions were right
@@ -70,9 +84,12 @@ public:
   /// One training step on a batch: updates the parameters and the optimizer
   /// state. Labels: i64[N] for sparse cross-entropy and NLL, else a tensor
   /// shaped like the output. Labels out of range are an error, checked
-  /// before anything changes.
+  /// before anything changes. With a communicator of several ranks, the
+  /// batch is this rank's shard and the result is the global batch's
+  /// (mean loss, correct and count summed over the ranks).
   llvm::Expected<StepResult> step(const Tensor &Inputs, const Tensor &Labels);
-  /// Loss and accuracy in inference mode (dropout off), no update.
+  /// Loss and accuracy in inference mode (dropout off), no update. Local:
+  /// never communicates.
   llvm::Expected<StepResult> evaluate(const Tensor &Inputs,
                                       const Tensor &Labels) const;
   /// The forward model's output in inference mode.
@@ -95,7 +112,8 @@ public:
   llvm::Expected<std::vector<Tensor>> trainingState() const;
   /// Restores a trainingState() and stepsDone() of a trainer made from the
   /// same model and options; each tensor is checked (count, element type,
-  /// shape) before anything changes.
+  /// shape) before anything changes. With several ranks it is collective
+  /// and rank 0's state and step count win.
   llvm::Error restoreTrainingState(std::vector<Tensor> State, int64_t Steps);
   /// Number of classes (output's last dim), or 1 for a single column.
   int64_t numClasses() const;

@@ -13,9 +13,13 @@
 //    pass), then turn each parameter into an input and build its optimizer
 //    update from its gradient, with the optimizer state as more inputs.
 // 4. Outputs: loss, correct, the new parameters, the new state.
+// 5. With Split, the same gradients again as a function of their own
+//    (outputs: loss, correct, a slot per parameter) and the update as
+//    another (inputs: parameters, state, slots), for data parallelism.
 #include "passes/TrainingStep.h"
 #include "passes/Autodiff.h"
 #include "passes/Decompose.h"
+#include "passes/OptimizerUpdate.h"
 #include "passes/Pass.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -168,100 +172,6 @@ static void paramsToInputs(Function &F) {
   F.ParamInits.clear();
 }
 
-namespace {
-/// Builds the optimizer update of one parameter.
-struct Updater {
-  Function &F;
-  OpBuilder &B;
-  const OptimizerConfig &Opt;
-  Value *T; // the step number + 1, as a float scalar
-  std::vector<unsigned> &StateOf;
-  std::vector<std::pair<std::string, Value *>> NewState;
-
-  /// Adam's bias corrections 1 - beta1^t (Which 0) and 1 - beta2^t (1), as
-  /// scalars built once per element type and shared by every parameter.
-  std::map<std::pair<DType, int>, Value *> Corrections;
-
-  Value *c(DType E, double V) { return B.scalar(E, V); }
-  Value *correction(DType E, int Which) {
-    Value *&Slot = Corrections[{E, Which}];
-    if (!Slot) {
-      Value *TE = B.create(OpKind::Cast, {T}, {{"to", Attribute::getType(E)}});
-      double Beta = Which == 0 ? Opt.Beta1 : Opt.Beta2;
-      Slot = mk(OpKind::Sub, {c(E, 1.0), mk(OpKind::Pow, {c(E, Beta), TE})});
-    }
-    return Slot;
-  }
-  Value *mk(OpKind K, llvm::ArrayRef<Value *> Ops) { return B.create(K, Ops); }
-  Value *state(Value *P, unsigned Index, llvm::StringRef Kind) {
-    StateOf.push_back(Index);
-    return F.addInput(Kind.str() + "." + P->Name, P->Type);
-  }
-
-  /// Returns the new value of parameter P (input Index) with gradient G.
-  Value *update(Value *P, unsigned Index, Value *G) {
-    DType E = P->Type.elem();
-    Value *Lr = c(E, Opt.LearningRate);
-    bool Decoupled = Opt.Kind == OptimizerKind::AdamW;
-    if (Opt.WeightDecay != 0 && !Decoupled)
-      G = mk(OpKind::Add, {G, mk(OpKind::Mul, {P, c(E, Opt.WeightDecay)})});
-    auto Step = [&](Value *Delta) {
-      return mk(OpKind::Sub, {P, mk(OpKind::Mul, {Delta, Lr})});
-    };
-    auto Keep = [&](llvm::StringRef Kind, Value *V) {
-      NewState.push_back({Kind.str() + "." + P->Name, V});
-    };
-    auto Ema = [&](Value *Old, double Rate, Value *New) {
-      return mk(OpKind::Add, {mk(OpKind::Mul, {Old, c(E, Rate)}),
-                              mk(OpKind::Mul, {New, c(E, 1 - Rate)})});
-    };
-    auto Denom = [&](Value *Sq) {
-      return mk(OpKind::Add, {mk(OpKind::Sqrt, {Sq}), c(E, Opt.Epsilon)});
-    };
-    switch (Opt.Kind) {
-    case OptimizerKind::SGD:
-      return Step(G);
-    case OptimizerKind::Momentum:
-    case OptimizerKind::Nesterov: {
-      // PyTorch's form: v = mu v + g; p -= lr v (Nesterov: lr (g + mu v)).
-      Value *V = state(P, Index, "velocity");
-      Value *NV = mk(OpKind::Add, {mk(OpKind::Mul, {V, c(E, Opt.Momentum)}), G});
-      Keep("velocity", NV);
-      if (Opt.Kind == OptimizerKind::Momentum)
-        return Step(NV);
-      return Step(mk(OpKind::Add, {G, mk(OpKind::Mul, {NV, c(E, Opt.Momentum)})}));
-    }
-    case OptimizerKind::Adam:
-    case OptimizerKind::AdamW: {
-      Value *M = state(P, Index, "m"), *V = state(P, Index, "v");
-      Value *NM = Ema(M, Opt.Beta1, G), *NV = Ema(V, Opt.Beta2, mk(OpKind::Mul, {G, G}));
-      Keep("m", NM);
-      Keep("v", NV);
-      Value *MHat = mk(OpKind::Div, {NM, correction(E, 0)});
-      Value *VHat = mk(OpKind::Div, {NV, correction(E, 1)});
-      Value *Delta = mk(OpKind::Div, {MHat, Denom(VHat)});
-      if (Decoupled && Opt.WeightDecay != 0)
-        Delta = mk(OpKind::Add, {Delta, mk(OpKind::Mul, {P, c(E, Opt.WeightDecay)})});
-      return Step(Delta);
-    }
-    case OptimizerKind::RMSprop: {
-      Value *S = state(P, Index, "square_avg");
-      Value *NS = Ema(S, Opt.Rho, mk(OpKind::Mul, {G, G}));
-      Keep("square_avg", NS);
-      return Step(mk(OpKind::Div, {G, Denom(NS)}));
-    }
-    case OptimizerKind::Adagrad: {
-      Value *S = state(P, Index, "sum_sq");
-      Value *NS = mk(OpKind::Add, {S, mk(OpKind::Mul, {G, G})});
-      Keep("sum_sq", NS);
-      return Step(mk(OpKind::Div, {G, Denom(NS)}));
-    }
-    }
-    llvm_unreachable("optimizer kind out of range");
-  }
-};
-} // namespace
-
 /// Batch normalization in training mode. Every batch_norm whose running
 /// mean and variance (operands 3 and 4) are parameters normalizes with the
 /// batch's statistics instead: mean and biased variance over every axis but
@@ -320,6 +230,100 @@ static llvm::Error useBatchStatistics(Function &F, double Momentum,
   return llvm::Error::success();
 }
 
+namespace {
+/// The training copy of a forward function, differentiated: inputs
+/// [x, step, labels, params...], outputs [loss, correct]; per parameter its
+/// gradient, or (Running) the new value of a batch norm's running
+/// statistic, which gets no gradient.
+struct Differentiated {
+  Function *F = nullptr;
+  Value *StepIn = nullptr;
+  std::vector<Value *> Params, Grads, Running;
+};
+} // namespace
+
+static llvm::Expected<Differentiated>
+buildGradients(Module &M, const Function &Forward, llvm::StringRef Name,
+               LossKind Loss, int64_t Classes, int64_t DropoutSeed,
+               double BatchNormMomentum) {
+  M.Functions.push_back(Forward.clone(Name));
+  Differentiated D;
+  Function &S = *M.Functions.back();
+  D.F = &S;
+  D.StepIn = S.addInput("step", TensorType(DType::I64, {}));
+  for (auto &Op : S.Body)
+    if (Op->kind() == OpKind::Dropout) {
+      Op->setAttr("training", Attribute::getBool(true));
+      Op->setAttr("seed", Attribute::getInt(Op->getInt("seed") + DropoutSeed));
+      Op->Operands.resize(1);
+      Op->Operands.push_back(D.StepIn);
+    }
+  if (auto E = useBatchStatistics(S, BatchNormMomentum, D.Running))
+    return std::move(E);
+  if (auto E = attachLoss(S, Loss, Classes))
+    return std::move(E);
+  // The running statistics are outputs while autodiff runs, so nothing
+  // drops them; they are off the loss's path.
+  unsigned NumRunning = 0;
+  for (unsigned I = 0; I < D.Running.size(); ++I)
+    if (D.Running[I]) {
+      S.addOutput("running." + S.Params[I]->Name, D.Running[I]);
+      ++NumRunning;
+    }
+  AutodiffOptions AD;
+  AD.WrtParams = true;
+  if (auto E = differentiate(S, AD))
+    return std::move(E);
+  for (unsigned I = 0, K = 2; I < D.Running.size(); ++I)
+    if (D.Running[I])
+      D.Running[I] = S.Outputs[K++];
+  D.Grads.assign(S.Outputs.begin() + 2 + NumRunning, S.Outputs.end());
+  S.Outputs.resize(2);
+  S.OutputNames.resize(2);
+  for (auto &P : S.Params)
+    D.Params.push_back(P.get());
+  paramsToInputs(S);
+  return std::move(D);
+}
+
+/// step + 1 (Adam's t) as an i64 scalar.
+static Value *stepPlusOne(OpBuilder &B, Value *Step) {
+  Tensor One(DType::I64, {});
+  One.setI(0, 1);
+  return B.create(OpKind::Add, {Step, B.constant(std::move(One))});
+}
+
+/// @apply_update(params..., state..., slots..., step) -> (new params...,
+/// new state...): the optimizer update of the step from summed gradients;
+/// the slot of a running statistic is its new value, passed through.
+static Function *buildApply(Module &M, const Function &Forward,
+                            const Differentiated &D,
+                            const OptimizerConfig &Opt) {
+  Function &A = *M.addFunction("apply_update");
+  A.L = Forward.L;
+  std::vector<Value *> Params, Slots;
+  for (Value *P : D.Params)
+    Params.push_back(A.addInput(P->Name, P->Type));
+  for (unsigned I = 0; I < D.Params.size(); ++I)
+    Slots.push_back(A.addInput((D.Running[I] ? "running." : "grad.") +
+                                   D.Params[I]->Name,
+                               D.Params[I]->Type));
+  Value *StepIn = A.addInput("step", TensorType(DType::I64, {}));
+  OpBuilder B(A, A.Body.end(), A.L);
+  std::vector<unsigned> StateOf;
+  OptimizerUpdate U{A, B, Opt, stepPlusOne(B, StepIn), StateOf, {}, {}};
+  for (unsigned I = 0; I < Params.size(); ++I)
+    A.addOutput("new." + Params[I]->Name,
+                D.Running[I] ? Slots[I] : U.update(Params[I], I, Slots[I]));
+  for (auto &[Name, V] : U.NewState)
+    A.addOutput("new." + Name, V);
+  // [params, slots, step, state] -> [params, state, slots, step].
+  size_t P = Params.size();
+  std::rotate(A.Inputs.begin() + P, A.Inputs.begin() + 2 * P + 1,
+              A.Inputs.end());
+  return &A;
+}
+
 static llvm::Error checkConfig(const OptimizerConfig &O) {
   auto Finite = [](double V) { return std::isfinite(V); };
   if (!Finite(O.LearningRate) || O.LearningRate <= 0)
@@ -338,7 +342,7 @@ static llvm::Error checkConfig(const OptimizerConfig &O) {
 llvm::Expected<TrainingGraphs>
 dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
                          const OptimizerConfig &Opt, int64_t DropoutSeed,
-                         double BatchNormMomentum) {
+                         double BatchNormMomentum, bool Split) {
   if (auto E = checkConfig(Opt))
     return std::move(E);
   if (!(BatchNormMomentum >= 0 && BatchNormMomentum < 1))
@@ -372,56 +376,19 @@ dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
   G.M = std::make_unique<Module>();
   G.NumClasses = Classes;
 
-  // The training step.
-  G.M->Functions.push_back(Forward.clone("train_step"));
-  Function &S = *G.M->Functions.back();
-  Value *StepIn = S.addInput("step", TensorType(DType::I64, {}));
-  for (auto &Op : S.Body)
-    if (Op->kind() == OpKind::Dropout) {
-      Op->setAttr("training", Attribute::getBool(true));
-      Op->setAttr("seed", Attribute::getInt(Op->getInt("seed") + DropoutSeed));
-      Op->Operands.resize(1);
-      Op->Operands.push_back(StepIn);
-    }
-  std::vector<Value *> Running;
-  if (auto E = useBatchStatistics(S, BatchNormMomentum, Running))
-    return std::move(E);
-  if (auto E = attachLoss(S, Loss, Classes))
-    return std::move(E);
-  // The running statistics are outputs while autodiff runs, so nothing
-  // drops them; they are off the loss's path.
-  unsigned NumRunning = 0;
-  for (unsigned I = 0; I < Running.size(); ++I)
-    if (Running[I]) {
-      S.addOutput("running." + S.Params[I]->Name, Running[I]);
-      ++NumRunning;
-    }
-  AutodiffOptions AD;
-  AD.WrtParams = true;
-  if (auto E = differentiate(S, AD))
-    return std::move(E);
-  unsigned NumParams = S.Params.size();
-  for (unsigned I = 0, K = 2; I < Running.size(); ++I)
-    if (Running[I])
-      Running[I] = S.Outputs[K++];
-  std::vector<Value *> Grads(S.Outputs.begin() + 2 + NumRunning, S.Outputs.end());
-  S.Outputs.resize(2);
-  S.OutputNames.resize(2);
-  std::vector<Value *> Params;
-  for (auto &P : S.Params)
-    Params.push_back(P.get());
-  paramsToInputs(S);
+  // The training step: gradients and the update in one function.
+  auto D = buildGradients(*G.M, Forward, "train_step", Loss, Classes,
+                          DropoutSeed, BatchNormMomentum);
+  if (!D)
+    return D.takeError();
+  Function &S = *D->F;
   {
     OpBuilder B(S, S.Body.end(), S.L);
-    Value *T = B.create(OpKind::Add, {StepIn, B.constant([] {
-                          Tensor One(DType::I64, {});
-                          One.setI(0, 1);
-                          return One;
-                        }())});
-    Updater U{S, B, Opt, T, G.StateOf, {}, {}};
-    for (unsigned I = 0; I < NumParams; ++I)
-      S.addOutput("new." + Params[I]->Name,
-                  Running[I] ? Running[I] : U.update(Params[I], I, Grads[I]));
+    OptimizerUpdate U{S, B, Opt, stepPlusOne(B, D->StepIn), G.StateOf, {}, {}};
+    for (unsigned I = 0; I < D->Params.size(); ++I)
+      S.addOutput("new." + D->Params[I]->Name,
+                  D->Running[I] ? D->Running[I]
+                                : U.update(D->Params[I], I, D->Grads[I]));
     for (auto &[Name, V] : U.NewState)
       S.addOutput("new." + Name, V);
   }
@@ -429,6 +396,23 @@ dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
   // inputs then begin like evaluate's.
   std::rotate(S.Inputs.begin() + 1, S.Inputs.begin() + 2, S.Inputs.end());
   G.Step = &S;
+
+  if (Split) {
+    // The same gradients with the slot values as outputs, for a caller that
+    // sums them across processes before the update.
+    auto GD = buildGradients(*G.M, Forward, "train_gradients", Loss, Classes,
+                             DropoutSeed, BatchNormMomentum);
+    if (!GD)
+      return GD.takeError();
+    Function &GF = *GD->F;
+    for (unsigned I = 0; I < GD->Params.size(); ++I)
+      GF.addOutput((GD->Running[I] ? "running." : "grad.") +
+                       GD->Params[I]->Name,
+                   GD->Running[I] ? GD->Running[I] : GD->Grads[I]);
+    std::rotate(GF.Inputs.begin() + 1, GF.Inputs.begin() + 2, GF.Inputs.end());
+    G.Gradients = &GF;
+    G.Apply = buildApply(*G.M, Forward, *D, Opt);
+  }
 
   // Evaluation: the same loss, dropout off (as in the forward function).
   G.M->Functions.push_back(Forward.clone("evaluate"));

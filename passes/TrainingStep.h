@@ -48,9 +48,20 @@ struct OptimizerConfig {
 /// masks take it as their seed offset, so each step draws a new mask.
 /// State tensors (momentum, Adam moments, ...) start at zero; StateOf gives
 /// the parameter each one belongs to.
+///
+/// Split (data-parallel training) adds the step cut in two, so that the
+/// gradients can be summed across processes between the halves:
+///   @train_gradients(x, labels, params..., step)
+///       -> (loss, correct, slot per parameter...)
+///   @apply_update(params..., state..., slots..., step)
+///       -> (new params..., new state...)
+/// A parameter's slot is its gradient (of the batch's mean loss), or for a
+/// batch norm's running statistic its new running value. @train_gradients'
+/// step only seeds dropout; @apply_update's is the optimizer's step count.
 struct TrainingGraphs {
   std::unique_ptr<Module> M;
   Function *Step = nullptr, *Eval = nullptr, *Predict = nullptr;
+  Function *Gradients = nullptr, *Apply = nullptr; // with Split only
   std::vector<unsigned> StateOf;
   int64_t NumClasses = 1;
 };
@@ -71,7 +82,7 @@ struct TrainingGraphs {
 llvm::Expected<TrainingGraphs>
 buildTrainingGraphs(const Function &Forward, LossKind Loss,
                     const OptimizerConfig &Opt, int64_t DropoutSeed = 0,
-                    double BatchNormMomentum = 0.99);
+                    double BatchNormMomentum = 0.99, bool Split = false);
 
 } // namespace dlc
 

@@ -12,6 +12,7 @@ PKGS=(
   dataset-fashion-mnist
   graphviz
   pybind11-dev python3-dev python3-numpy python3-pytest
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

@@ -130,6 +130,9 @@ struct TrainOptions {
   std::string Device = "cpu";
   unsigned OptLevel = 3;
   bool PrintIR = false;
+  /// Data parallelism over MPI: on under mpirun (or with Distributed).
+  bool Distributed = false;
+  std::string CommTimeout = "600"; // seconds a collective may take; 0: none
 };
 int trainCommand(const TrainOptions &Opts);
 

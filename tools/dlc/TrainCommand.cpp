@@ -1,7 +1,9 @@
 // `dlc train`: checks every argument, the model and the data, then trains
 // with dlc::Trainer epoch by epoch (live progress on a terminal, plain lines
 // otherwise), evaluates on the test split after each epoch, and writes the
-// trained model and an SVG plot on request.
+// trained model and an SVG plot on request. Under mpirun every rank runs
+// this: each takes its shard of every global batch (N x --batch) and of the
+// test set, and only rank 0 prints and writes files.
 #include "Commands.h"
 #include "Checkpoint.h"
 #include "TrainReport.h"
@@ -17,6 +19,7 @@
 #include <cmath>
 #include <optional>
 #include <chrono>
+#include <thread>
 
 using namespace dlc;
 
@@ -39,7 +42,8 @@ struct Setup {
   DataFit Fit;
 };
 
-llvm::Expected<Setup> prepare(const TrainOptions &O) {
+llvm::Expected<Setup> prepare(const TrainOptions &O,
+                              const std::shared_ptr<Communicator> &Comm) {
   Setup S;
   // Plain values first: they need nothing loaded.
   auto Epochs = parsePositiveInt("--epochs", O.Epochs);
@@ -96,7 +100,10 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   if (O.Device != "cpu" && O.Device != "cuda" && O.Device != "cuda-emu")
     return makeError("--device must be cpu, cuda or cuda-emu, got '" +
                      O.Device + "'");
-  if (!O.Output.empty())
+  // Only rank 0 writes files, so only its directories must exist (the
+  // other ranks may run on machines without them).
+  bool Writes = Comm->rank() == 0;
+  if (!O.Output.empty() && Writes)
     if (auto E = checkOutputPath(O.Output))
       return std::move(E);
   if (O.KeepBest && O.Output.empty())
@@ -107,7 +114,7 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
       return makeError("--plot '" + O.Plot + "': the plot is an SVG file "
                        "(name it .svg)");
     llvm::StringRef Dir = llvm::sys::path::parent_path(O.Plot);
-    if (!Dir.empty() && !llvm::sys::fs::is_directory(Dir))
+    if (!Dir.empty() && Writes && !llvm::sys::fs::is_directory(Dir))
       return makeError("--plot '" + O.Plot + "': directory '" + Dir +
                        "' does not exist");
   }
@@ -172,19 +179,27 @@ llvm::Expected<Setup> prepare(const TrainOptions &O) {
   S.Opts.OptLevel = O.OptLevel;
   S.Opts.Threads = unsigned(*Threads);
   S.Opts.Seed = *Seed;
+  if (Comm->size() > 1) {
+    S.Opts.Comm = Comm;
+    // The ranks on this machine share its cores.
+    if (S.Opts.Threads == 0)
+      S.Opts.Threads = std::max(1u, std::thread::hardware_concurrency() /
+                                        unsigned(localRanks()));
+  }
   return std::move(S);
 }
 
 /// Loss (weighted by batch size) and accuracy over a data set, in batches
 /// of Batch (a model with a fixed batch size skips the last partial one).
+/// With several ranks each evaluates every Size-th batch and the sums are
+/// reduced.
 llvm::Expected<StepResult> evaluateAll(const Trainer &T, const Dataset &D,
-                                       const Setup &S) {
+                                       const Setup &S, Communicator &C) {
   int64_t Size = S.Fit.StaticBatch > 0 ? S.Fit.StaticBatch
                                        : std::max<int64_t>(S.Batch, 500);
   std::vector<int64_t> Order = epochOrder(D.size(), 0, 0, /*Shuffle=*/false);
-  StepResult Sum;
-  double LossSum = 0;
-  for (int64_t K = 0; K < numBatches(D.size(), Size); ++K) {
+  double Sums[3] = {0, 0, 0}; // loss * count, correct, count
+  for (int64_t K = C.rank(); K < numBatches(D.size(), Size); K += C.size()) {
     Batch B = makeBatch(D, Order, K, Size);
     if (S.Fit.StaticBatch > 0 && B.Labels.numElements() != S.Fit.StaticBatch)
       break;
@@ -192,11 +207,16 @@ llvm::Expected<StepResult> evaluateAll(const Trainer &T, const Dataset &D,
                         targetsForLoss(B.Labels, S.Opts.Loss, D.NumClasses));
     if (!R)
       return R.takeError();
-    LossSum += R->Loss * double(R->Count);
-    Sum.Correct += R->Correct;
-    Sum.Count += R->Count;
+    Sums[0] += R->Loss * double(R->Count);
+    Sums[1] += double(R->Correct);
+    Sums[2] += double(R->Count);
   }
-  Sum.Loss = Sum.Count ? LossSum / double(Sum.Count) : 0;
+  if (auto E = C.allReduceSum(Sums))
+    return std::move(E);
+  StepResult Sum;
+  Sum.Correct = int64_t(Sums[1]);
+  Sum.Count = int64_t(Sums[2]);
+  Sum.Loss = Sum.Count ? Sums[0] / Sums[2] : 0;
   return Sum;
 }
 
@@ -214,14 +234,24 @@ std::string recipe(const Setup &S, const TrainOptions &O) {
          formatDouble(C.LearningRate) + " momentum " +
          formatDouble(C.Momentum) + " weight-decay " +
          formatDouble(C.WeightDecay) + " | batch " + std::to_string(S.Batch) +
-         " seed " + std::to_string(S.Opts.Seed);
+         " seed " + std::to_string(S.Opts.Seed) +
+         (S.Opts.Comm ? " ranks " + std::to_string(S.Opts.Comm->size()) : "");
 }
 
 } // namespace
 
 int dlc::trainCommand(const TrainOptions &O) {
-  llvm::ExitOnError Check;
-  Setup S = Check(prepare(O));
+  double Timeout = 0;
+  if (llvm::StringRef(O.CommTimeout).getAsDouble(Timeout) || !(Timeout >= 0))
+    llvm::ExitOnError()(makeError("--comm-timeout must be a number of seconds "
+                                  ">= 0, got '" + O.CommTimeout + "'"));
+  // Every rank first joins the others, so that any error after this point
+  // ends every rank (RankCheck) instead of leaving them waiting.
+  std::shared_ptr<Communicator> Comm =
+      llvm::ExitOnError()(trainCommunicator(O.Distributed, Timeout));
+  RankCheck Check(*Comm);
+  int Rank = Comm->rank(), Ranks = Comm->size();
+  Setup S = Check(prepare(O, Comm));
   std::string Recipe = recipe(S, O);
   // A checkpoint to resume is checked before anything is compiled: the same
   // model, data and recipe make the run go on bit for bit.
@@ -239,22 +269,29 @@ int dlc::trainCommand(const TrainOptions &O) {
                       " epoch(s) done; ask for more with --epochs"));
   }
   Trainer T = Check(Trainer::create(*S.Model.F, S.Opts));
+  // Only rank 0 prints and writes files.
+  llvm::raw_ostream &OS = Rank == 0 ? llvm::outs() : llvm::nulls();
   if (O.PrintIR) {
     PrintOptions PO;
     PO.ElideTensorsAbove = WeightsInlineLimit;
-    llvm::outs() << ElidedWeightsNote;
-    printFunction(T.trainStepFunction(), llvm::outs(), PO);
+    OS << ElidedWeightsNote;
+    printFunction(T.trainStepFunction(), OS, PO);
   }
 
-  llvm::raw_ostream &OS = llvm::outs();
-  bool Live = OS.is_displayed();
+  // mpirun hands each rank a pseudo-terminal whatever its own output is:
+  // with several ranks, plain progress lines.
+  bool Live = Ranks == 1 && OS.is_displayed();
   OS << "training " << S.Model.Label << " on " << O.Data << ": "
      << S.Train.size() << " training"
      << (S.Val ? ", " + std::to_string(S.Val->size()) + " validation" : "")
      << " and " << S.Test.size() << " test images, loss " << S.LossLabel << ", optimizer "
      << optimizerName(S.Opts.Optimizer.Kind) << " (lr "
-     << formatDouble(S.Opts.Optimizer.LearningRate) << "), batch " << S.Batch
-     << ", " << S.Epochs << (S.Epochs == 1 ? " epoch" : " epochs") << "\n";
+     << formatDouble(S.Opts.Optimizer.LearningRate) << "), batch " << S.Batch;
+  if (Ranks > 1)
+    OS << " per rank x " << Ranks << " ranks (global batch "
+       << S.Batch * Ranks << ", " << S.Opts.Threads
+       << (S.Opts.Threads == 1 ? " thread" : " threads") << " per rank)";
+  OS << ", " << S.Epochs << (S.Epochs == 1 ? " epoch" : " epochs") << "\n";
   OS.flush();
 
   std::vector<EpochStats> History;
@@ -271,19 +308,25 @@ int dlc::trainCommand(const TrainOptions &O) {
   int64_t BestEpoch = 0; // with --keep-best: the epoch -o holds
   const TensorType &InType = S.Model.F->Inputs[0]->Type;
   for (int64_t Epoch = FirstEpoch; Epoch <= S.Epochs; ++Epoch) {
+    // One shuffle shared by every rank; global batch K is
+    // Order[K * Global, ...), and each rank takes its shard of it.
     std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, Epoch);
-    int64_t NB = numBatches(S.Train.size(), S.Batch);
+    int64_t Global = S.Batch * Ranks;
+    int64_t NB = numBatches(S.Train.size(), Global);
     int64_t Total = S.Train.size();
     if (S.Fit.StaticBatch > 0) { // no partial batch for a fixed size
-      NB = S.Train.size() / S.Batch;
-      Total = NB * S.Batch;
+      NB = S.Train.size() / Global;
+      Total = NB * Global;
     }
     double LossSum = 0;
     std::vector<double> StepLosses;
     int64_t Correct = 0, Done = 0;
     Clock::time_point Start = Clock::now(), LastShown = Start;
     for (int64_t K = 0; K < NB; ++K) {
-      Batch B = makeBatch(S.Train, Order, K, S.Batch);
+      auto [Begin, End] = shardRange(K * Global,
+                                     std::min((K + 1) * Global, Total), Rank,
+                                     Ranks);
+      Batch B = shardBatch(S.Train, Order, Begin, End);
       StepResult R = Check(
           T.step(imagesForModel(B.Images, InType),
                  targetsForLoss(B.Labels, S.Opts.Loss, S.Train.NumClasses)));
@@ -310,11 +353,11 @@ int dlc::trainCommand(const TrainOptions &O) {
     E.TrainAccuracy = ratio(Correct, Done);
     E.ImagesPerSecond = E.Seconds > 0 ? double(Done) / E.Seconds : 0;
     E.StepLosses = std::move(StepLosses);
-    StepResult TestR = Check(evaluateAll(T, S.Test, S));
+    StepResult TestR = Check(evaluateAll(T, S.Test, S, *Comm));
     E.TestLoss = TestR.Loss;
     E.TestAccuracy = ratio(TestR.Correct, TestR.Count);
     if (S.Val) {
-      StepResult ValR = Check(evaluateAll(T, *S.Val, S));
+      StepResult ValR = Check(evaluateAll(T, *S.Val, S, *Comm));
       E.ValLoss = ValR.Loss;
       E.ValAccuracy = ratio(ValR.Correct, ValR.Count);
     }
@@ -330,13 +373,14 @@ int dlc::trainCommand(const TrainOptions &O) {
                                [&](const EpochStats &X) {
                                  return Monitored(X) < Monitored(E);
                                });
-      if (Best) {
+      if (Best && Rank == 0) {
         std::unique_ptr<Module> Now = Check(T.trainedModel());
         Check(saveTrainedModel(*Now, O.Output));
-        BestEpoch = Epoch;
       }
+      if (Best)
+        BestEpoch = Epoch;
     }
-    if (!O.CheckpointDir.empty()) {
+    if (!O.CheckpointDir.empty() && Rank == 0) {
       Checkpoint C;
       C.Recipe = Recipe;
       C.Epoch = Epoch;
@@ -356,7 +400,7 @@ int dlc::trainCommand(const TrainOptions &O) {
     else // resumed past the best epoch: it was written by the first run
       OS << "kept " << O.Output << ": no epoch of this run beat the best "
          << "before it\n";
-  } else if (!O.Output.empty()) {
+  } else if (!O.Output.empty() && Rank == 0) {
     std::unique_ptr<Module> Trained = Check(T.trainedModel());
     Check(saveTrainedModel(*Trained, O.Output));
     OS << "wrote " << O.Output;
@@ -364,7 +408,7 @@ int dlc::trainCommand(const TrainOptions &O) {
       OS << " (weights in " << Trained->WeightsFile << ")";
     OS << "\n";
   }
-  if (!O.Plot.empty()) {
+  if (!O.Plot.empty() && Rank == 0) {
     std::error_code EC;
     llvm::raw_fd_ostream P(O.Plot, EC);
     if (EC)
@@ -373,6 +417,7 @@ int dlc::trainCommand(const TrainOptions &O) {
         History, S.Model.Label + " on " + O.Data + ": " + S.LossLabel + ", " +
                      optimizerName(S.Opts.Optimizer.Kind).str() + " lr " +
                      formatDouble(S.Opts.Optimizer.LearningRate) + ", batch " +
+                     (Ranks > 1 ? std::to_string(Ranks) + "x" : "") +
                      std::to_string(S.Batch) + ", seed " +
                      std::to_string(S.Opts.Seed));
     P.close();

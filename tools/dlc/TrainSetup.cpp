@@ -1,6 +1,9 @@
 // `dlc train` before training: argument values, model loading, the fit of
-// model, data and loss, and saving the trained model.
+// model, data and loss, the communicator and errors on every rank, shards
+// of a batch, and saving the trained model.
 #include "TrainSetup.h"
+
+#include "dist/MpiCommunicator.h"
 
 #include "frontend/builder/TutorialModels.h"
 #include "frontend/onnx/OnnxExporter.h"
@@ -14,6 +17,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 using namespace dlc;
@@ -289,4 +293,38 @@ llvm::Expected<Dataset> dlc::splitOffValidation(Dataset &D, double Fraction) {
   D.Images = rows(D.Images, 0, N - Val);
   D.Labels = rows(D.Labels, 0, N - Val);
   return V;
+}
+
+llvm::Expected<std::shared_ptr<Communicator>>
+dlc::trainCommunicator(bool Distributed, double TimeoutSeconds) {
+  if (!Distributed && !launchedAsRanks())
+    return std::make_shared<LocalCommunicator>();
+  MpiOptions Opts;
+  Opts.TimeoutSeconds = TimeoutSeconds;
+  auto C = createMpiCommunicator(Opts);
+  if (!C)
+    return C.takeError();
+  return std::shared_ptr<Communicator>(std::move(*C));
+}
+
+void RankCheck::fail(llvm::Error E) {
+  llvm::outs().flush();
+  if (C.size() > 1) {
+    llvm::logAllUnhandledErrors(std::move(E), llvm::errs(),
+                                "dlc train: " + C.describe() + ": ");
+    llvm::errs().flush();
+    C.abort(1);
+  }
+  llvm::logAllUnhandledErrors(std::move(E), llvm::errs(), "");
+  std::exit(1);
+}
+
+Batch dlc::shardBatch(const Dataset &D, llvm::ArrayRef<int64_t> Order,
+                      int64_t Begin, int64_t End) {
+  if (Begin < End)
+    return makeBatch(D, Order.slice(size_t(Begin), size_t(End - Begin)), 0,
+                     End - Begin);
+  llvm::SmallVector<int64_t, 4> Shape(D.Images.shape());
+  Shape[0] = 0;
+  return {Tensor(DType::F32, Shape), Tensor(DType::I64, {0})};
 }

@@ -6,7 +6,10 @@
 #define DLC_TOOLS_DLC_TRAINSETUP_H
 
 #include "api/Trainer.h"
+#include "dist/Communicator.h"
 #include "frontend/data/Dataset.h"
+
+#include "llvm/Support/raw_ostream.h"
 
 #include <memory>
 #include <string>
@@ -77,6 +80,39 @@ llvm::Expected<Dataset> splitOffValidation(Dataset &D, double Fraction);
 /// next to it (named relative to the text, so the pair can move together),
 /// or, for a path ending in .onnx, as an ONNX model (weights inside).
 llvm::Error saveTrainedModel(Module &M, llvm::StringRef Path);
+
+/// The communicator of `dlc train`: MPI's when this process is one rank
+/// of several (mpirun -np N) or Distributed asks for MPI, else a single
+/// process. Errors: dlc was built without MPI, MPI_Init failed.
+llvm::Expected<std::shared_ptr<Communicator>>
+trainCommunicator(bool Distributed, double TimeoutSeconds);
+
+/// llvm::ExitOnError for every rank: one process prints the error and
+/// exits 1, as ExitOnError does; with several ranks the message names the
+/// rank ("dlc train: rank 1 of 2: error: ...") and the communicator's
+/// abort ends every rank (MPI_Abort), so no rank waits for a dead one.
+class RankCheck {
+public:
+  explicit RankCheck(Communicator &C) : C(C) {}
+  void operator()(llvm::Error E) {
+    if (E)
+      fail(std::move(E));
+  }
+  template <typename T> T operator()(llvm::Expected<T> &&E) {
+    if (!E)
+      fail(E.takeError());
+    return std::move(*E);
+  }
+  [[noreturn]] void fail(llvm::Error E);
+
+private:
+  Communicator &C;
+};
+
+/// The examples Order[Begin, End) as a batch; empty (no rows) when Begin
+/// == End, as a rank's shard of a small last batch may be.
+Batch shardBatch(const Dataset &D, llvm::ArrayRef<int64_t> Order,
+                 int64_t Begin, int64_t End);
 
 } // namespace dlc
 

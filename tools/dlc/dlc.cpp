@@ -212,6 +212,17 @@ static cl::opt<std::string> TrainDevice(
 static cl::opt<bool> TrainPrintIR(
     "print-ir", cl::desc("Print the training step's graph IR"),
     cl::sub(TrainCmd));
+static cl::opt<bool> TrainDistributed(
+    "distributed",
+    cl::desc("Data-parallel training over MPI (on by itself under mpirun "
+             "-np N: the global batch is N x --batch)"),
+    cl::sub(TrainCmd));
+static cl::opt<std::string> TrainCommTimeout(
+    "comm-timeout",
+    cl::desc("With MPI: seconds a gradient sum or broadcast may wait for "
+             "the other ranks before this rank stops with an error (0: no "
+             "limit)"),
+    cl::init("600"), cl::value_desc("S"), cl::sub(TrainCmd));
 static cl::SubCommand BenchCmd("bench", "Measure a model's latency");
 static cl::opt<std::string> BenchModel(cl::Positional, cl::desc("<model.dlc>"),
                                        cl::Required, cl::sub(BenchCmd));
@@ -321,6 +332,7 @@ int main(int argc, char **argv) {
       "  dlc train (MODEL.dlc | MODEL.onnx | --model NAME) "
       "[--data fashion-mnist[:DIR]] [--loss L] [--optimizer O] [--lr X] "
       "[--epochs E] [--batch B] [-o OUT.dlc|OUT.onnx]\n"
+      "  mpirun -np N dlc train ...   (data parallel: N x --batch per step)\n"
       "  dlc export (MODEL | --model NAME) -o OUT.onnx\n"
       "  dlc summary MODEL [--batch B]\n"
       "  dlc viz MODEL -o GRAPH.svg|GRAPH.dot [--optimized]\n"
@@ -438,6 +450,8 @@ int main(int argc, char **argv) {
     O.Device = TrainDevice;
     O.OptLevel = std::min(3u, TrainOpt.getValue());
     O.PrintIR = TrainPrintIR;
+    O.Distributed = TrainDistributed;
+    O.CommTimeout = TrainCommTimeout;
     return trainCommand(O);
   }
   llvm::errs() << "error: no command given; see 'dlc --help'\n";

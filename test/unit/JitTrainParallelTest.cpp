@@ -1,0 +1,176 @@
+// The data-parallel step without MPI: a trainer whose communicator stands
+// for two ranks holding the same shard ("twins": every sum doubles) must
+// follow the single-process trainer on that shard, since the global batch
+// is the shard twice and its mean gradient is the shard's. That runs the
+// split step (gradients, weighted bucketed sums, update) against the fused
+// one, for SGD and Adam (state, bias correction), with batch norm, on the
+// CPU and on the emulated GPU; and the errors of the path.
+#include "TestUtil.h"
+
+#include "api/Trainer.h"
+#include "ir/Parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace dlc;
+
+namespace {
+
+/// Rank 0 of two whose partner holds exactly this rank's data.
+class TwinCommunicator final : public Communicator {
+public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  llvm::Error broadcast(llvm::MutableArrayRef<uint8_t>, int) override {
+    ++Broadcasts;
+    return llvm::Error::success();
+  }
+  llvm::Error allReduceSum(llvm::MutableArrayRef<float> D) override {
+    ++FloatSums;
+    for (float &V : D)
+      V += V;
+    return llvm::Error::success();
+  }
+  llvm::Error allReduceSum(llvm::MutableArrayRef<double> D) override {
+    for (double &V : D)
+      V += V;
+    return llvm::Error::success();
+  }
+  llvm::Error barrier() override { return llvm::Error::success(); }
+  void abort(int Code) override { std::exit(Code); }
+  int Broadcasts = 0, FloatSums = 0;
+};
+
+/// A conv, a batch norm (running statistics as parameters) and a dense
+/// layer; no dropout, whose masks differ per rank by design.
+const char *BnCnn =
+    "func @cnn(%x: f32[N,1,8,8]) params(%w1: f32[4,1,3,3], %b1: f32[4], "
+    "%g: f32[4], %be: f32[4], %m: f32[4], %v: f32[4], %w2: f32[64,3], "
+    "%b2: f32[3]) -> (p: f32[N,3]) {\n"
+    "  %c = conv %x, %w1, %b1 {pads = [1, 1, 1, 1]}\n"
+    "  %n = batch_norm %c, %g, %be, %m, %v {epsilon = 0.001}\n"
+    "  %r = relu %n\n"
+    "  %q = max_pool %r {kernel = [2, 2], strides = [2, 2]}\n"
+    "  %f = flatten %q\n"
+    "  %h = matmul %f, %w2\n"
+    "  %z = add %h, %b2\n"
+    "  %p = softmax %z\n"
+    "  return %p\n}\n";
+
+std::unique_ptr<Module> model() {
+  auto M = llvm::cantFail(parseModule(BnCnn, "bn-cnn.dlc"));
+  Function &F = *M->Functions[0];
+  for (size_t I = 0; I < F.Params.size(); ++I) {
+    llvm::SmallVector<int64_t, 4> Shape;
+    for (const Dim &D : F.Params[I]->Type.dims())
+      Shape.push_back(D.size());
+    Tensor T(DType::F32, Shape);
+    bool IsVar = F.Params[I]->Name == "v";
+    for (int64_t K = 0; K < T.numElements(); ++K)
+      T.setF(K, uniformAt(31 + int64_t(I), K) - (IsVar ? -0.5 : 0.5));
+    F.ParamInits[I] = Attribute::getTensor(std::make_shared<const Tensor>(T));
+  }
+  return M;
+}
+
+std::pair<Tensor, Tensor> batch(int64_t N, int64_t Seed) {
+  Tensor X(DType::F32, {N, 1, 8, 8}), Y(DType::I64, {N});
+  for (int64_t I = 0; I < N; ++I) {
+    Y.setI(I, int64_t(uniformAt(Seed, I) * 3));
+    for (int64_t P = 0; P < 64; ++P)
+      X.setF(I * 64 + P, uniformAt(Seed + 1, I * 64 + P) +
+                             (P / 8 < 3 * (Y.getI(I) + 1) ? 0.5 : 0));
+  }
+  return {X, Y};
+}
+
+class ParallelStep : public ::testing::TestWithParam<OptimizerKind> {};
+
+/// Steps a single-process trainer and a twin-rank one on the same batches
+/// and checks that they agree.
+void twinsFollowOneProcess(OptimizerKind Kind, llvm::StringRef Device) {
+  // The single process runs on the CPU: one GPU trainer to compile is
+  // enough, and the emulated GPU follows the CPU's arithmetic closely.
+  auto M = model();
+  TrainerOptions Opts;
+  Opts.Optimizer.Kind = Kind;
+  Opts.Optimizer.LearningRate = 0.01;
+  Opts.Optimizer.WeightDecay = 1e-3;
+  Opts.Threads = 1;
+  auto Twin = std::make_shared<TwinCommunicator>();
+  TrainerOptions ParOpts = Opts;
+  ParOpts.Device = Device.str();
+  ParOpts.Comm = Twin;
+  ParOpts.BucketBytes = 64; // several buckets for these small tensors
+  Trainer One = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
+  Trainer Two = llvm::cantFail(Trainer::create(*M->Functions[0], ParOpts));
+  // Parameters, then optimizer state, came from "rank 0" (this one), after
+  // the check that every rank holds the same kinds of tensors.
+  size_t Slots = llvm::cantFail(Two.trainingState()).size();
+  EXPECT_EQ(Twin->Broadcasts, int(Slots) + 1);
+  for (int Step = 0; Step < 4; ++Step) {
+    auto [X, Y] = batch(6 + Step, 100 + Step);
+    StepResult A = llvm::cantFail(One.step(X, Y));
+    StepResult B = llvm::cantFail(Two.step(X, Y));
+    // The global batch is the shard twice.
+    EXPECT_EQ(B.Count, 2 * A.Count);
+    EXPECT_EQ(B.Correct, 2 * A.Correct);
+    EXPECT_NEAR(B.Loss, A.Loss, 1e-6 * std::fabs(A.Loss));
+  }
+  EXPECT_GT(Twin->FloatSums, 2 * 4); // more than one bucket per step
+  std::vector<Tensor> SA = llvm::cantFail(One.trainingState());
+  std::vector<Tensor> SB = llvm::cantFail(Two.trainingState());
+  ASSERT_EQ(SA.size(), SB.size());
+  for (size_t K = 0; K < SA.size(); ++K)
+    for (int64_t I = 0; I < SA[K].numElements(); ++I)
+      ASSERT_NEAR(SB[K].getF(I), SA[K].getF(I),
+                  1e-5 * (1e-2 + std::fabs(SA[K].getF(I))))
+          << "slot " << K << " element " << I;
+  EXPECT_EQ(Two.stepsDone(), 4);
+}
+
+TEST_P(ParallelStep, TwinsFollowOneProcess) {
+  twinsFollowOneProcess(GetParam(), "cpu");
+}
+
+// On a GPU the gradients come to the host, are summed there and go back:
+// the emulated GPU runs the same host code as a real one.
+TEST(ParallelStep, TwinsFollowOneProcessOnTheEmulatedGpu) {
+  // SGD: Adam's update divides by the gradient's size, so the few weights
+  // whose gradient nearly cancels would show the GPU's other summation
+  // order as a 1e-4 difference.
+  twinsFollowOneProcess(OptimizerKind::SGD, "cuda-emu");
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, ParallelStep,
+                         ::testing::Values(OptimizerKind::SGD,
+                                           OptimizerKind::Adam),
+                         [](const auto &Info) {
+                           return optimizerName(Info.param).str();
+                         });
+
+TEST(ParallelStep, EmptyShardsAndErrors) {
+  auto M = model();
+  TrainerOptions Opts;
+  Opts.Threads = 1;
+  Opts.Comm = std::make_shared<TwinCommunicator>();
+  Trainer T = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
+  // An empty shard is fine for a rank, but here every "rank" has none.
+  Tensor X(DType::F32, {0, 1, 8, 8}), Y(DType::I64, {0});
+  auto R = T.step(X, Y);
+  ASSERT_FALSE(R);
+  EXPECT_EQ(errText(R.takeError()),
+            "error: a training step with no examples on any rank");
+  EXPECT_EQ(T.stepsDone(), 0);
+  // Restoring a state of the wrong kind is refused before any broadcast.
+  std::vector<Tensor> State = llvm::cantFail(T.trainingState());
+  State.pop_back();
+  EXPECT_NE(errText(T.restoreTrainingState(State, 3))
+                .find("this model and optimizer need"),
+            std::string::npos);
+  EXPECT_EQ(T.stepsDone(), 0);
+}
+
+} // namespace
