@@ -246,6 +246,58 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
   return llvm::Error::success();
 }
 
+/// Whether the iterations of innermost loop L touch disjoint elements of the
+/// buffers it stores to: every store's last index is L's variable (and its
+/// width at most L's step), and every load of a buffer stored in L, or of
+/// one that may share its storage (an in-place pair), uses that store's
+/// index. Then LLVM may vectorize L without run-time overlap checks, which
+/// always fail for an elementwise kernel writing over its own operand.
+static bool independentIterations(const Kernel &K, const KOp &L) {
+  std::vector<const KOp *> Stores, Loads;
+  for (const auto &Op : L.Body) {
+    if (Op->kind() == KOpKind::For)
+      return false; // not innermost
+    if (Op->kind() == KOpKind::Store)
+      Stores.push_back(Op.get());
+    else if (Op->kind() == KOpKind::Load)
+      Loads.push_back(Op.get());
+  }
+  if (Stores.empty())
+    return false;
+  auto argIndex = [&](const KValue *Buf) -> int {
+    for (size_t I = 0; I < K.Args.size(); ++I)
+      if (K.Args[I].get() == Buf)
+        return int(I);
+    return -1;
+  };
+  auto shares = [&](const KValue *A, const KValue *C) {
+    if (A == C)
+      return true;
+    int IA = argIndex(A), IC = argIndex(C);
+    for (auto [X, Y] : K.MayAlias)
+      if ((int(X) == IA && int(Y) == IC) || (int(X) == IC && int(Y) == IA))
+        return true;
+    return false;
+  };
+  auto index = [](const KOp &Op, size_t BufPos) {
+    return llvm::ArrayRef<KValue *>(Op.Operands).drop_front(BufPos + 1);
+  };
+  for (const KOp *S : Stores) {
+    const KValue *Buf = S->Operands[1];
+    llvm::ArrayRef<KValue *> Idx = index(*S, 1);
+    if (Idx.empty() || Idx.back() != L.IndVar.get() ||
+        int64_t(S->Operands[0]->Type.Lanes) > L.Step)
+      return false;
+    for (const KOp *Ld : Loads)
+      if (shares(Ld->Operands[0], Buf) && index(*Ld, 0) != Idx)
+        return false;
+    for (const KOp *S2 : Stores)
+      if (S2 != S && shares(S2->Operands[1], Buf) && index(*S2, 1) != Idx)
+        return false;
+  }
+  return true;
+}
+
 llvm::Error KernelEmitter::loop(const KOp &Op) {
   llvm::BasicBlock *Pre = B.GetInsertBlock();
   auto *Header = llvm::BasicBlock::Create(Ctx, "loop.header", Fn);
@@ -276,8 +328,22 @@ llvm::Error KernelEmitter::loop(const KOp &Op) {
   B.CreateCondBr(B.CreateICmpSLT(IV, Hi), Body, Exit);
   B.SetInsertPoint(Body);
   Values[Op.IndVar.get()] = IV;
-  if (auto E = block(Op.Body))
-    return E;
+  llvm::MDNode *Group = nullptr;
+  if (independentIterations(K, Op))
+    Group = llvm::MDNode::getDistinct(Ctx, {});
+  AccessGroup = Group;
+  // A reassoc loop's float adds and multiplies may be reordered.
+  llvm::FastMathFlags SavedFMF = B.getFastMathFlags();
+  if (Op.Marks.Reassociate) {
+    llvm::FastMathFlags FMF = SavedFMF;
+    FMF.setAllowReassoc();
+    B.setFastMathFlags(FMF);
+  }
+  llvm::Error BodyErr = block(Op.Body);
+  B.setFastMathFlags(SavedFMF);
+  AccessGroup = nullptr;
+  if (BodyErr)
+    return BodyErr;
   llvm::Value *Next = B.CreateAdd(IV, B.getInt64(Op.Step), "", /*NUW=*/false,
                                   /*NSW=*/true);
   llvm::BranchInst *Back = B.CreateBr(Header);
@@ -296,6 +362,8 @@ llvm::Error KernelEmitter::loop(const KOp &Op) {
   }
   if (Op.Marks.Unroll)
     flag("llvm.loop.unroll.count", i32(Op.Marks.Unroll));
+  if (Group)
+    flag("llvm.loop.parallel_accesses", Group);
   if (MDs.size() > 1) {
     llvm::MDNode *Loop = llvm::MDNode::getDistinct(Ctx, MDs);
     Loop->replaceOperandWith(0, Loop);

@@ -276,6 +276,8 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
         OS << " vectorize(" << Op.Marks.Vectorize << ")";
       if (Op.Marks.Unroll)
         OS << " unroll(" << Op.Marks.Unroll << ")";
+      if (Op.Marks.Reassociate)
+        OS << " reassoc";
       OS << " {\n";
       printOps(Op.Body, OS, Indent + 2);
       OS.indent(Indent) << "}";

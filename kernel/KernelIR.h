@@ -109,6 +109,8 @@ struct LoopMarks {
   bool Parallel = false;  // iterations may run on different threads
   unsigned Vectorize = 0; // vector width in lanes, 0: none
   unsigned Unroll = 0;    // unroll factor, 0: none
+  bool Reassociate = false; // float adds and multiplies in it may be
+                            // reordered (a vectorized sum or product)
 };
 
 class KOp {

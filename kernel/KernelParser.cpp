@@ -259,6 +259,10 @@ private:
         Marks.Parallel = true;
         continue;
       }
+      if (W == "reassoc") {
+        Marks.Reassociate = true;
+        continue;
+      }
       if (W != "vectorize" && W != "unroll")
         return err(WTok, "unknown loop mark '" + W + "'");
       if (auto E = expect(Tok::LParen, "'('"))

@@ -169,7 +169,14 @@ private:
     const Value *X = Op.operand(0);
     KValue *XV = P.contains(X) ? valueOf(X) : B.load(Arg[X], IV);
     B.set(Acc, B.scalar(Combine, {B.get(Acc), XV}, SType::of(E)));
-    close(true);
+    // A float sum or product may be reordered, so the vectorizer keeps
+    // several partial results (within the conformance tolerance).
+    bool Reorder = isFloat(E) && (Combine == OpKind::Add || Combine == OpKind::Mul);
+    for (unsigned D = 0; D < P.Full.rank(); ++D)
+      if (P.Reduced[D]) {
+        B.endFor()->Marks.Reassociate = Reorder;
+        IV[D] = nullptr;
+      }
     Memo = std::move(Saved);
     KValue *V = B.get(Acc);
     if (Op.kind() == OpKind::ReduceMean) {

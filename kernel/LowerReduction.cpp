@@ -126,8 +126,10 @@ dlc::lowerReduction(const Operation &Op, llvm::StringRef Name) {
     }
   KValue *X = B.load(In, Idx);
   B.set(Acc, B.scalar(Combine, {B.get(Acc), X}, SType::of(E)));
+  // A float sum or product may be reordered (vectorized with partial sums).
   for (unsigned I = 0; I < Inner; ++I)
-    B.endFor();
+    B.endFor()->Marks.Reassociate =
+        isFloat(E) && (Combine == OpKind::Add || Combine == OpKind::Mul);
   KValue *V = B.get(Acc);
   if (RK == OpKind::ReduceMean) {
     KValue *Count = B.constIndex(1);

@@ -68,8 +68,9 @@ TEST(KernelParser, ErrorsAreLocated) {
 
 TEST(KernelParser, SchedulingKeepsResults) {
   // A fused elementwise + softmax kernel at 37 x 45 (not a multiple of the
-  // tile): tiled by 8, vectorized by 8 and unrolled by 2 it gives the same
-  // bits as the original.
+  // tile): tiled by 8, vectorized by 8 and unrolled by 2 it gives the
+  // original's values. Not the same bits: the row sum's loop is marked
+  // reassoc, so each schedule may add in its own order.
   auto Ks = kernelsOf("func @f(%x: f32[N,45], %b: f32[45]) -> (p: f32[N,45]) {\n"
                       "  %a = add %x, %b\n  %p = softmax %a\n  return %p\n}\n");
   ASSERT_EQ(Ks.size(), 1u);
@@ -96,7 +97,10 @@ TEST(KernelParser, SchedulingKeepsResults) {
                         {nullptr, Sizes}};
     (*Fn)(Args, 0, 1);
   }
-  EXPECT_TRUE(Out[0] == Out[1]);
+  EXPECT_NE(Text.find("reassoc"), std::string::npos) << Text;
+  for (int64_t I = 0; I < Out[0].numElements(); ++I)
+    ASSERT_NEAR(Out[0].getF(I), Out[1].getF(I), 1e-6 * std::fabs(Out[0].getF(I)))
+        << "element " << I;
   double RowSum = 0;
   for (int64_t I = 0; I < 45; ++I)
     RowSum += Out[1].getF(I);
