@@ -440,9 +440,28 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       return;
     }
     // The last N mod L columns, for all rows: one iteration in the last
-    // panel, none in the others.
-    if (const unsigned NS = unsigned(NDim.size() % L)) {
-      KValue *JS = B.beginFor(B.index(IndexOp::Max, PLo, NVec), PHi, NS);
+    // panel, none in the others. Of them, the first 8 or 4 (when there
+    // are that many) run as a strip of one narrower vector: the strip's
+    // code reads L, VT and ZeroV, so they are narrowed around it. The rest
+    // take scalar sums.
+    unsigned NS = unsigned(NDim.size() % L);
+    KValue *JLo = B.index(IndexOp::Max, PLo, NVec);
+    if (unsigned L2 = NS >= 8 ? 8 : NS >= 4 ? 4 : 0; L2 && L2 < L) {
+      unsigned SavedL = L;
+      SType SavedVT = VT;
+      KValue *SavedZero = ZeroV;
+      L = L2, VT = SType::vec(E, L2), ZeroV = B.constFloat(E, 0.0, L2);
+      KValue *J2 = B.beginFor(JLo, B.index(IndexOp::Min, PHi, B.index(IndexOp::Add, NVec,
+                                                                      B.constIndex(L2))),
+                              L2);
+      stripOrDirect(1, J2, Packed, RLo, RFull, RHi);
+      B.endFor();
+      L = SavedL, VT = SavedVT, ZeroV = SavedZero;
+      NS -= L2;
+      JLo = B.index(IndexOp::Max, PLo, B.index(IndexOp::Add, NVec, B.constIndex(L2)));
+    }
+    if (NS) {
+      KValue *JS = B.beginFor(JLo, PHi, NS);
       plainColumns(RLo, RHi, JS, NS);
       B.endFor();
     }

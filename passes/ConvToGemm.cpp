@@ -11,6 +11,11 @@
 // 3. y = reshape(w, [M, C*K]) @ patches : [N, M, P], one batched matmul
 //    whose images share the weights, + bias as [M, 1] (both fused into the
 //    GEMM kernel), then reshaped to [N, M, spatial...].
+// 4. Fewer than SmallP output positions (7x7 = 49, 5x5) make that matmul
+//    too narrow for the GEMM kernel's vector blocks; those convs take the
+//    other orientation: patches [N*P, C*K] (im2col, positions first) times
+//    transpose(w) : [N*P, M] (+ bias), transposed back to [N, M, P]. The
+//    transposes are small at so few positions.
 // The result keeps the conv's type (its symbolic batch dim included).
 #include "passes/Decompose.h"
 #include "passes/Pass.h"
@@ -55,7 +60,29 @@ bool isPointwise(const Operation &Op) {
   return allEqual(Op, "strides", 1) && allEqual(Op, "pads", 0);
 }
 
-/// Steps 2 and 3 for conv Op, built before it; returns the result in the
+constexpr int64_t SmallP = 64;
+
+/// Step 4: positions first, for convs with few output positions.
+Value *lowerPositionsFirst(Operation &Op, OpBuilder &B, int64_t M, int64_t CK,
+                           int64_t P, llvm::ArrayRef<int64_t> Kernel,
+                           llvm::ArrayRef<int64_t> OutSpatial) {
+  std::vector<NamedAttr> Attrs = {intsAttr("kernel", Kernel)};
+  for (const char *Name : {"strides", "pads", "dilations"})
+    if (const Attribute *A = Op.findAttr(Name))
+      Attrs.push_back({Name, *A});
+  Value *Cols = B.create(OpKind::Im2Col, {Op.operand(0)}, Attrs);
+  Value *Flat = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
+  Value *Wm = B.create(OpKind::Reshape, {Op.operand(1)}, {intsAttr("shape", {M, CK})});
+  Value *Wt = B.create(OpKind::Transpose, {Wm}, {intsAttr("perm", {1, 0})});
+  Value *Y = B.create(OpKind::MatMul, {Flat, Wt});
+  if (Op.numOperands() == 3)
+    Y = B.create(OpKind::Add, {Y, Op.operand(2)});
+  Value *Y3 = B.create(OpKind::Reshape, {Y}, {intsAttr("shape", {-1, P, M})});
+  Value *Yt = B.create(OpKind::Transpose, {Y3}, {intsAttr("perm", {0, 2, 1})});
+  return B.create(OpKind::Reshape, {Yt}, {intsAttr("shape", OutSpatial)});
+}
+
+/// Steps 2 to 4 for conv Op, built before it; returns the result in the
 /// conv's layout (its '?' batch dim is refined by rewriteOps).
 Value *lower(Operation &Op, OpBuilder &B) {
   const TensorType &W = Op.operand(1)->Type, &RT = Op.result()->Type;
@@ -67,6 +94,8 @@ Value *lower(Operation &Op, OpBuilder &B) {
     P *= RT.dim(D).size();
     OutSpatial.push_back(RT.dim(D).size());
   }
+  if (P < SmallP)
+    return lowerPositionsFirst(Op, B, M, CK, P, Kernel, OutSpatial);
   Value *Patches;
   if (isPointwise(Op)) {
     Patches = B.create(OpKind::Reshape, {Op.operand(0)}, {intsAttr("shape", {-1, CK, P})});

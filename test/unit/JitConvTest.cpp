@@ -142,44 +142,54 @@ bool has(const std::vector<OpKind> &Kinds, OpKind K) {
 
 TEST(JitConv, ConvToGemmMatchesDirect) {
   // Convs become a batched matmul of the weights and each image's patches
-  // (im2col, channel-major), or of the image itself for a pointwise conv:
-  // strides, asymmetric pads, dilations, 1-D and 3-D, channel counts and
-  // position counts that are not multiples of the vector width (so the
-  // GEMM's edge rows and columns run), a bias fused as [M, 1].
+  // (im2col, channel-major), or of the image itself for a pointwise conv;
+  // under 64 output positions, patches (positions first) times the
+  // transposed weights, transposed back. Strides, asymmetric pads,
+  // dilations, 1-D and 3-D, channel and position counts that are not
+  // multiples of the vector width (so the GEMM's edge rows, narrow vector
+  // and scalar columns run), a bias fused as [M, 1] or [M].
+  enum Form { ChannelMajor, Pointwise, PositionsFirst };
   struct Case {
     const char *Args, *Body, *Out;
     std::vector<llvm::SmallVector<int64_t, 5>> Shapes;
-    bool Patches; // im2col expected (else a pointwise conv)
+    Form F;
   };
   const Case Cases[] = {
       {"%x: f32[N,3,9,9], %w: f32[8,3,3,3], %b: f32[8]",
        "conv %x, %w, %b {dilations = [2, 1], pads = [1, 2, 0, 1], strides = [2, 1]}",
-       "f32[N,8,3,10]", {{3, 3, 9, 9}, {8, 3, 3, 3}, {8}}, true},
+       "f32[N,8,3,10]", {{3, 3, 9, 9}, {8, 3, 3, 3}, {8}}, PositionsFirst},
+      {"%x: f32[N,3,9,9], %w: f32[70,3,3,3], %b: f32[70]",
+       "conv %x, %w, %b {pads = [1, 1, 1, 1]}", "f32[N,70,9,9]",
+       {{2, 3, 9, 9}, {70, 3, 3, 3}, {70}}, ChannelMajor},
       {"%x: f32[N,4,33], %w: f32[70,4,5]", "conv %x, %w {pads = [2, 2]}",
-       "f32[N,70,33]", {{2, 4, 33}, {70, 4, 5}}, true},
+       "f32[N,70,33]", {{2, 4, 33}, {70, 4, 5}}, PositionsFirst},
+      {"%x: f32[N,4,100], %w: f32[13,4,5]", "conv %x, %w {pads = [2, 2]}",
+       "f32[N,13,100]", {{2, 4, 100}, {13, 4, 5}}, ChannelMajor},
       {"%x: f32[N,2,4,5,6], %w: f32[5,2,2,2,3]", "conv %x, %w", "f32[N,5,3,4,4]",
-       {{2, 2, 4, 5, 6}, {5, 2, 2, 2, 3}}, true},
+       {{2, 2, 4, 5, 6}, {5, 2, 2, 2, 3}}, PositionsFirst},
+      {"%x: f32[N,2,5,6,8], %w: f32[5,2,2,2,3]", "conv %x, %w", "f32[N,5,4,5,6]",
+       {{2, 2, 5, 6, 8}, {5, 2, 2, 2, 3}}, ChannelMajor},
       {"%x: f32[N,17,7,7], %w: f32[33,17,3,3], %b: f32[33]",
        "conv %x, %w, %b {pads = [1, 1, 1, 1]}", "f32[N,33,7,7]",
-       {{2, 17, 7, 7}, {33, 17, 3, 3}, {33}}, true},
+       {{2, 17, 7, 7}, {33, 17, 3, 3}, {33}}, PositionsFirst},
       {"%x: f32[N,5,20,23], %w: f32[7,5,3,3]",
        "conv %x, %w {pads = [1, 1, 1, 1], strides = [2, 2]}", "f32[N,7,10,12]",
-       {{1, 5, 20, 23}, {7, 5, 3, 3}}, true},
+       {{1, 5, 20, 23}, {7, 5, 3, 3}}, ChannelMajor},
       {"%x: f32[N,24,14,14], %w: f32[37,24,1,1], %b: f32[37]", "conv %x, %w, %b",
-       "f32[N,37,14,14]", {{3, 24, 14, 14}, {37, 24, 1, 1}, {37}}, false},
+       "f32[N,37,14,14]", {{3, 24, 14, 14}, {37, 24, 1, 1}, {37}}, Pointwise},
       {"%x: f32[N,9,7,7], %w: f32[100,9,1,1]", "conv %x, %w", "f32[N,100,7,7]",
-       {{1, 9, 7, 7}, {100, 9, 1, 1}}, false},
+       {{1, 9, 7, 7}, {100, 9, 1, 1}}, PositionsFirst},
       {"%x: f32[N,16,32,32], %w: f32[8,16,1,1]", "conv %x, %w", "f32[N,8,32,32]",
-       {{2, 16, 32, 32}, {8, 16, 1, 1}}, false},
+       {{2, 16, 32, 32}, {8, 16, 1, 1}}, Pointwise},
   };
   for (const Case &C : Cases) {
     std::string Text = std::string("func @f(") + C.Args + ") -> (y: " + C.Out +
                        ") {\n  %y = " + C.Body + "\n  return %y\n}\n";
     std::vector<OpKind> Kinds = optimizedMatchesInterpreter(Text, C.Shapes);
-    EXPECT_EQ(has(Kinds, OpKind::Im2Col), C.Patches) << Text;
+    EXPECT_EQ(has(Kinds, OpKind::Im2Col), C.F != Pointwise) << Text;
+    EXPECT_EQ(has(Kinds, OpKind::Transpose), C.F == PositionsFirst) << Text;
     EXPECT_TRUE(has(Kinds, OpKind::MatMul)) << Text;
     EXPECT_FALSE(has(Kinds, OpKind::Conv)) << Text;
-    EXPECT_FALSE(has(Kinds, OpKind::Transpose)) << Text;
   }
 }
 
@@ -227,14 +237,14 @@ TEST(JitConv, DepthwiseFusedMatchesDirect) {
 // convolution.
 TEST(JitConv, ConvEpiloguesFuseThroughReshapes) {
   const std::string Text =
-      "func @f(%x: f32[N,8,6,7], %w: f32[12,8,1,1], %b: f32[12], %s: f32[12,1,1], "
-      "%t: f32[12,1,1], %g: f32[N,12,1,1], %r: f32[N,12,6,7]) -> (y: f32[N,12,6,7]) {\n"
+      "func @f(%x: f32[N,8,8,9], %w: f32[12,8,1,1], %b: f32[12], %s: f32[12,1,1], "
+      "%t: f32[12,1,1], %g: f32[N,12,1,1], %r: f32[N,12,8,9]) -> (y: f32[N,12,8,9]) {\n"
       "  %c = conv %x, %w, %b\n  %m = mul %c, %s\n  %a = add %m, %t\n"
       "  %e = sigmoid %a\n  %h = mul %a, %e\n  %q = mul %h, %g\n"
       "  %y = add %q, %r\n  return %y\n}\n";
   std::vector<OpKind> Kinds = optimizedMatchesInterpreter(
-      Text, {{2, 8, 6, 7}, {12, 8, 1, 1}, {12}, {12, 1, 1}, {12, 1, 1},
-             {2, 12, 1, 1}, {2, 12, 6, 7}});
+      Text, {{2, 8, 8, 9}, {12, 8, 1, 1}, {12}, {12, 1, 1}, {12, 1, 1},
+             {2, 12, 1, 1}, {2, 12, 8, 9}});
   EXPECT_TRUE(has(Kinds, OpKind::MatMul));
   // One kernel: every op with a fusion mark shares the matmul's.
   auto M = parseModule(Text, "<test>");
