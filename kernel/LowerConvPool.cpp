@@ -245,6 +245,45 @@ void kir::buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
   convBody(B, Op, Nest, &Epi, ForGpu);
 }
 
+/// 2-D max pooling along result rows: each row starts at -inf, then for
+/// each tap (kh, kw) inside the input (tap ranges, as for depthwise convs:
+/// padding and ceil mode only shrink them) the row takes the max with the
+/// tap's input row, a strided load the vectorizer turns into vector code.
+/// Taps are visited in the reference's order, and max keeps NaN.
+static void maxPoolRows(KBuilder &B, const Operation &Op, const WindowAttrs &W,
+                        KValue *X, KValue *Out) {
+  DType E = Op.result()->Type.elem();
+  SType ST = SType::of(E);
+  llvm::ArrayRef<int64_t> Kern = Op.getInts("kernel");
+  KValue *Zero = B.constIndex(0);
+  KValue *C = B.dim(Out, 1);
+  KValue *NC = B.beginFor(Zero, B.index(IndexOp::Mul, B.dim(Out, 0), C));
+  KValue *N = B.index(IndexOp::Div, NC, C), *Ch = B.index(IndexOp::Rem, NC, C);
+  KValue *Oh = B.beginFor(Zero, B.dim(Out, 2));
+  {
+    KValue *Ow = B.beginFor(Zero, B.dim(Out, 3));
+    B.store(B.constFloat(E, -INFINITY), Out, {N, Ch, Oh, Ow});
+    B.endFor();
+  }
+  auto [KhLo, KhHi] = tapRange(B, Oh, W.Dilations[0], W.Strides[0], W.Pads[0],
+                               B.dim(X, 2), B.constIndex(Kern[0]));
+  KValue *Kh = B.beginFor(KhLo, KhHi);
+  KValue *Ih = inputCoord(B, Oh, Kh, W.Strides[0], W.Dilations[0], W.Pads[0]);
+  KValue *Kw = B.beginFor(Zero, B.constIndex(Kern[1]));
+  auto [OwLo, OwHi] = tapRange(B, Kw, W.Strides[1], W.Dilations[1], W.Pads[1],
+                               B.dim(X, 3), B.dim(Out, 3));
+  KValue *Ow = B.beginFor(OwLo, OwHi);
+  KValue *Iw = inputCoord(B, Ow, Kw, W.Strides[1], W.Dilations[1], W.Pads[1]);
+  std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
+  B.store(B.scalar(OpKind::Max, {B.load(Out, Idx), B.load(X, {N, Ch, Ih, Iw})}, ST),
+          Out, Idx);
+  B.endFor(); // ow
+  B.endFor(); // kw
+  B.endFor(); // kh
+  B.endFor(); // oh
+  B.endFor()->Marks.Parallel = true;
+}
+
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
   bool IsMax = Op.kind() == OpKind::MaxPool;
@@ -260,6 +299,10 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
   auto K = newKernel(Name);
   KBuilder B(*K);
   KValue *X = B.arg("x", dynamicLike(XT)), *Out = B.arg("out", dynamicLike(RT));
+  if (IsMax && S == 2 && isFloat(E)) {
+    maxPoolRows(B, Op, W, X, Out);
+    return finishKernel(std::move(K));
+  }
   KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
   std::vector<KValue *> InSize;
   for (unsigned D = 0; D < S; ++D)

@@ -35,9 +35,11 @@ int64_t attrAt(const Operation &Op, llvm::StringRef Name, unsigned I,
   return V.empty() ? Default : V[I];
 }
 
+} // namespace
+
 /// [Lo, Hi): the result positions o in [0, Extent) whose input coordinate
 /// o * Stride + K * Dil - Pad lies in [0, Size).
-std::pair<KValue *, KValue *> tapRange(KBuilder &B, KValue *K, int64_t Stride,
+std::pair<KValue *, KValue *> kir::tapRange(KBuilder &B, KValue *K, int64_t Stride,
                                        int64_t Dil, int64_t Pad, KValue *Size,
                                        KValue *Extent) {
   KValue *Zero = B.constIndex(0), *S = B.constIndex(Stride);
@@ -54,13 +56,12 @@ std::pair<KValue *, KValue *> tapRange(KBuilder &B, KValue *K, int64_t Stride,
 }
 
 /// Input coordinate o * Stride + K * Dil - Pad.
-KValue *inputCoord(KBuilder &B, KValue *O, KValue *K, int64_t Stride,
+KValue *kir::inputCoord(KBuilder &B, KValue *O, KValue *K, int64_t Stride,
                    int64_t Dil, int64_t Pad) {
   KValue *C = B.index(IndexOp::Add, B.index(IndexOp::Mul, O, B.constIndex(Stride)),
                       B.index(IndexOp::Mul, K, B.constIndex(Dil)));
   return B.index(IndexOp::Sub, C, B.constIndex(Pad));
 }
-} // namespace
 
 bool kir::isDepthwiseConv(const Operation &Op, DType OutElem) {
   if (Op.kind() != OpKind::Conv || Op.result()->Type.elem() != OutElem)

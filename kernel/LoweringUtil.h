@@ -63,6 +63,15 @@ void buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
                KValue *Bias, KValue *Out, const Epilogue &Epi,
                const Operation *Pool = nullptr, bool ForGpu = false);
 
+/// [Lo, Hi): the result positions o in [0, Extent) whose input coordinate
+/// o * Stride + K * Dil - Pad lies in [0, Size) (a window tap's range).
+std::pair<KValue *, KValue *> tapRange(KBuilder &B, KValue *K, int64_t Stride,
+                                       int64_t Dil, int64_t Pad, KValue *Size,
+                                       KValue *Extent);
+/// Input coordinate o * Stride + K * Dil - Pad.
+KValue *inputCoord(KBuilder &B, KValue *O, KValue *K, int64_t Stride,
+                   int64_t Dil, int64_t Pad);
+
 /// Whether Op is a 2-D float conv whose output channels each read one input
 /// channel (weights [M, 1, KH, KW]) writing a buffer of element type OutElem:
 /// buildDepthwiseConv handles it.
