@@ -486,28 +486,15 @@ im2colChannelMajor(std::unique_ptr<Kernel> K, KBuilder &B, KValue *X,
       Idx.push_back(Coord);
       V = V ? B.scalar(OpKind::And, {V, VL}, Bool) : VL;
     } else {
-      KValue *C = B.index(IndexOp::Add, B.index(IndexOp::Mul, O, B.constIndex(W.Strides[L])),
-                          B.index(IndexOp::Mul, Kv[L], B.constIndex(W.Dilations[L])));
-      Idx.push_back(B.index(IndexOp::Sub, C, B.constIndex(W.Pads[L])));
+      Idx.push_back(inputCoord(B, O, Kv[L], W.Strides[L], W.Dilations[L], W.Pads[L]));
     }
     KValue *XV = B.load(X, Idx);
     if (V)
       XV = B.scalar(OpKind::Where, {V, XV, B.constFloat(E, 0.0)}, SType::of(E));
     B.store(XV, Out, {N, Col, B.index(IndexOp::Add, Row0, O)});
   };
-  // Offset kd = k * dilation - pad: o * stride + kd is inside [0, In) for
-  // o in [ceil(-kd / stride), floor((In - 1 - kd) / stride) + 1).
-  KValue *Stride = B.constIndex(W.Strides[L]);
-  KValue *Kd = B.index(IndexOp::Sub, B.index(IndexOp::Mul, Kv[L], B.constIndex(W.Dilations[L])),
-                       B.constIndex(W.Pads[L]));
-  KValue *Lo = B.index(IndexOp::Div,
-                       B.index(IndexOp::Add, B.index(IndexOp::Max, B.index(IndexOp::Sub, Zero, Kd), Zero),
-                               B.index(IndexOp::Sub, Stride, One)),
-                       Stride);
-  KValue *Last = B.index(IndexOp::Sub, B.index(IndexOp::Sub, InSize[L], One), Kd);
-  KValue *Hi = B.index(IndexOp::Div,
-                       B.index(IndexOp::Max, B.index(IndexOp::Add, Last, Stride), Zero), Stride);
-  Hi = B.index(IndexOp::Min, Hi, OutSize[L]);
+  auto [Lo, Hi] = tapRange(B, Kv[L], W.Strides[L], W.Dilations[L], W.Pads[L],
+                           InSize[L], OutSize[L]);
   Lo = B.index(IndexOp::Min, Lo, Hi);
   KValue *O = B.beginFor(Zero, Lo);
   position(O, true);

@@ -228,6 +228,11 @@ TEST(GradCheckConfigs, StridedDilatedIm2Col) {
                 "  %y = im2col %x {dilations = [1, 2], kernel = [3, 2], pads = [1, 0, 0, 1], "
                 "strides = [2, 2]}\n  return %y\n}\n",
                 OpKind::Im2Col, "im2col");
+  // The channel-major layout [N, C*K, P] (what conv-to-gemm emits).
+  checkGradient("func @f(%x: f64[2,2,7,6]) -> (y: f64[2,12,9]) {\n"
+                "  %y = im2col %x {channel_major = true, dilations = [1, 2], kernel = [3, 2], "
+                "pads = [1, 0, 0, 1], strides = [2, 2]}\n  return %y\n}\n",
+                OpKind::Im2Col, "channel-major im2col");
 }
 
 TEST(GradCheckConfigs, GatherInnerAxisWithRepeatsAndNegativeIndices) {
