@@ -86,6 +86,8 @@ static LowerFn kernelLowering(const Operation &Op) {
     return lowerIm2Col;
   case OpKind::MaxPool: case OpKind::AvgPool:
     return lowerPool;
+  case OpKind::MaxPoolGrad:
+    return lowerMaxPoolGrad;
   case OpKind::Transpose:
     return lowerTranspose;
   case OpKind::OneHot:

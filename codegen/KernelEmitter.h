@@ -78,6 +78,13 @@ protected:
     if (AccessGroup)
       I->setMetadata(llvm::LLVMContext::MD_access_group, AccessGroup);
   }
+  /// The mask of a partial vector: lanes 0..Valid-1 of Lanes.
+  llvm::Constant *laneMask(unsigned Lanes, unsigned Valid) {
+    llvm::SmallVector<llvm::Constant *, 16> Bits;
+    for (unsigned I = 0; I < Lanes; ++I)
+      Bits.push_back(B.getInt1(I < Valid));
+    return llvm::ConstantVector::get(Bits);
+  }
   /// The access group of the innermost loop being emitted when its
   /// iterations are independent (see LLVMEmitter.cpp's independentIterations).
   llvm::MDNode *AccessGroup = nullptr;

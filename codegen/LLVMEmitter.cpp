@@ -177,8 +177,13 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
     llvm::Type *LT = storageType(E);
     if (Op.Result->Type.isVector())
       LT = llvm::FixedVectorType::get(LT, Op.Result->Type.Lanes);
-    auto *L = B.CreateAlignedLoad(LT, address(Op, 0),
-                                  llvm::Align(dtypeSize(E)));
+    llvm::Instruction *L;
+    if (Op.Valid) // the first Valid lanes; the others read as zero
+      L = B.CreateMaskedLoad(LT, address(Op, 0), llvm::Align(dtypeSize(E)),
+                             laneMask(Op.Result->Type.Lanes, Op.Valid),
+                             llvm::Constant::getNullValue(LT));
+    else
+      L = B.CreateAlignedLoad(LT, address(Op, 0), llvm::Align(dtypeSize(E)));
     markAccess(L, Op.Operands[0]);
     R = L;
     if (E == DType::F16 || E == DType::BF16)
@@ -201,8 +206,13 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
       V = B.CreateFPTrunc(V, lanes(storageType(E)));
     else if (E == DType::Bool)
       V = B.CreateZExt(V, lanes(B.getInt8Ty()));
-    markAccess(B.CreateAlignedStore(V, address(Op, 1), llvm::Align(dtypeSize(E))),
-               Op.Operands[1]);
+    if (Op.Valid)
+      markAccess(B.CreateMaskedStore(V, address(Op, 1), llvm::Align(dtypeSize(E)),
+                                     laneMask(Lanes, Op.Valid)),
+                 Op.Operands[1]);
+    else
+      markAccess(B.CreateAlignedStore(V, address(Op, 1), llvm::Align(dtypeSize(E))),
+                 Op.Operands[1]);
     break;
   }
   case KOpKind::Local: {
@@ -369,9 +379,8 @@ llvm::Error KernelEmitter::loop(const KOp &Op) {
     // One vector loop whose last iteration masks the lanes past the end
     // (AVX-512 masked loads and stores), instead of a scalar remainder
     // that a short loop would spend all its time in.
-    if (!Op.Marks.Vectorize)
-      flag("llvm.loop.vectorize.enable",
-           llvm::ConstantAsMetadata::get(B.getTrue()));
+    // (A hint, not vectorize.enable: a loop the vectorizer cannot take,
+    // an integer pooling, say, must not make LLVM warn.)
     flag("llvm.loop.vectorize.predicate.enable",
          llvm::ConstantAsMetadata::get(B.getTrue()));
     // Unrolled in full first (a static 13-trip loop would be), it could

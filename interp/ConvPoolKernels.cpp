@@ -361,3 +361,64 @@ llvm::Error interp::evalPool(const Operation &Op, TensorList In,
     }
   return llvm::Error::success();
 }
+
+/// max_pool's gradient: for every window, in max_pool's scan order, the
+/// position that max_pool's result came from (the first maximum; the first
+/// NaN; the first tap inside the input when nothing beats -inf) gets dy.
+llvm::Error interp::evalMaxPoolGrad(const Operation &Op, TensorList In,
+                                    ResultList Out) {
+  const Tensor &X = *In[0], &DY = *In[1];
+  Tensor &R = Out[0];
+  if (X.rank() < 3 || DY.rank() != X.rank())
+    return opError(Op, "expected x[N,C,*] and dy of the same rank");
+  unsigned K = X.rank() - 2;
+  llvm::ArrayRef<int64_t> Kernel = Op.getInts("kernel");
+  if (Kernel.size() != K)
+    return opError(Op, "kernel has " + std::to_string(Kernel.size()) +
+                           " entries, expected " + std::to_string(K));
+  auto Win = readWindow(Op, K, Kernel);
+  if (!Win)
+    return Win.takeError();
+  if (DY.shape()[0] != X.shape()[0] || DY.shape()[1] != X.shape()[1])
+    return opError(Op, "dy's batch and channels differ from x's");
+  if (llvm::Error E = expectShape(Op, R, X.shape()))
+    return E;
+  llvm::ArrayRef<int64_t> InSp = X.shape().drop_front(2);
+  llvm::ArrayRef<int64_t> OutSp = DY.shape().drop_front(2);
+  int64_t Planes = X.shape()[0] * X.shape()[1];
+  int64_t InSize = product(InSp), OutSize = product(OutSp);
+  int64_t KSize = product(Kernel);
+  Sizes InStr = stridesOf(InSp);
+  Sizes OIdx(K), KIdx(K);
+  for (int64_t I = 0; I < R.numElements(); ++I)
+    R.setF(I, 0.0);
+  for (int64_t P = 0; P < Planes; ++P)
+    for (int64_t O = 0; O < OutSize; ++O) {
+      unravel(O, OutSp, OIdx);
+      double Best = 0;
+      int64_t BestOff = -1;
+      for (int64_t Kk = 0; Kk < KSize; ++Kk) {
+        unravel(Kk, Win->Kernel, KIdx);
+        int64_t Off = 0;
+        bool Inside = true;
+        for (unsigned D = 0; D < K && Inside; ++D) {
+          int64_t Pos = OIdx[D] * Win->Strides[D] - Win->PadBegin[D] +
+                        KIdx[D] * Win->Dilations[D];
+          Inside = Pos >= 0 && Pos < InSp[D];
+          Off += Pos * InStr[D];
+        }
+        if (!Inside)
+          continue;
+        double V = X.getF(P * InSize + Off);
+        if (BestOff < 0 || (!std::isnan(Best) && (std::isnan(V) || V > Best))) {
+          Best = V;
+          BestOff = Off;
+        }
+      }
+      if (BestOff >= 0) {
+        int64_t At = P * InSize + BestOff;
+        R.setF(At, R.getF(At) + DY.getF(P * OutSize + O));
+      }
+    }
+  return llvm::Error::success();
+}

@@ -198,6 +198,8 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
   case OpKind::GlobalAvgPool:
   case OpKind::GlobalMaxPool:
     return evalPool(Op, In, Out);
+  case OpKind::MaxPoolGrad:
+    return evalMaxPoolGrad(Op, In, Out);
   case OpKind::BatchNorm:
   case OpKind::LayerNorm:
   case OpKind::Softmax:

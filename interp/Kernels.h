@@ -28,6 +28,8 @@ llvm::Error evalIm2Col(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalConvTranspose(const Operation &Op, TensorList In,
                               ResultList Out);
 llvm::Error evalPool(const Operation &Op, TensorList In, ResultList Out);
+llvm::Error evalMaxPoolGrad(const Operation &Op, TensorList In,
+                            ResultList Out);
 llvm::Error evalLinear(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalNorm(const Operation &Op, TensorList In, ResultList Out);
 llvm::Error evalLoss(const Operation &Op, TensorList In, ResultList Out);

@@ -459,6 +459,8 @@ static Result dispatch(const Ctx &C) {
     return inferConvTranspose(C);
   case OpKind::MaxPool: case OpKind::AvgPool:
     return inferPool(C);
+  case OpKind::MaxPoolGrad:
+    return inferMaxPoolGrad(C);
   case OpKind::Im2Col:
     return inferIm2Col(C);
   case OpKind::GlobalAvgPool: case OpKind::GlobalMaxPool:

@@ -57,6 +57,7 @@ Result inferRegexFullMatch(const Ctx &C);
 Result inferLabelEncoder(const Ctx &C);
 Result inferConvTranspose(const Ctx &C);
 Result inferPool(const Ctx &C);
+Result inferMaxPoolGrad(const Ctx &C);
 Result inferIm2Col(const Ctx &C);
 Result inferGlobalPool(const Ctx &C);
 Result inferBatchNorm(const Ctx &C);

@@ -193,7 +193,7 @@ Result shape::inferPool(const Ctx &C) {
     return KOrErr.takeError();
   llvm::ArrayRef<int64_t> K = *KOrErr;
   unsigned S = X.rank() - 2;
-  auto Win = windowAttrs(C, S, C.Op.kind() == OpKind::MaxPool);
+  auto Win = windowAttrs(C, S, C.Op.kind() != OpKind::AvgPool);
   if (!Win)
     return Win.takeError();
   for (unsigned I = 0; I < S; ++I)
@@ -203,6 +203,22 @@ Result shape::inferPool(const Ctx &C) {
   if (auto E = appendWindowDims(C, X, K, *Win, C.Op.getBool("ceil_mode"), Out))
     return std::move(E);
   return C.one(TensorType(X.elem(), Out));
+}
+
+Result shape::inferMaxPoolGrad(const Ctx &C) {
+  // dy must be what max_pool makes of x with these attributes.
+  auto Pooled = inferPool(C);
+  if (!Pooled)
+    return Pooled.takeError();
+  const TensorType &Want = (*Pooled)[0], &DY = C.In[1];
+  bool Fits = DY.elem() == Want.elem() && DY.rank() == Want.rank();
+  for (unsigned I = 0; Fits && I < DY.rank(); ++I)
+    Fits = !DY.dim(I).isStatic() || !Want.dim(I).isStatic() ||
+           DY.dim(I).size() == Want.dim(I).size();
+  if (!Fits)
+    return C.err("dy must be " + Want.str() + " (max_pool's result for x " +
+                 C.In[0].str() + "), got " + DY.str());
+  return C.one(C.In[0]);
 }
 
 Result shape::inferIm2Col(const Ctx &C) {

@@ -107,6 +107,8 @@ KValue *KBuilder::load(KValue *Buf, llvm::ArrayRef<KValue *> Idx,
   KOp *Op = add(std::make_unique<KOp>(KOpKind::Load));
   Op->Operands.push_back(Buf);
   Op->Operands.insert(Op->Operands.end(), Idx.begin(), Idx.end());
+  if (Lanes > 1 && ValidLanes)
+    Op->Valid = ValidLanes;
   return result(Op, SType::vec(Buf->BufType.elem(), Lanes));
 }
 
@@ -120,6 +122,8 @@ void KBuilder::store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx) {
   KOp *Op = add(std::make_unique<KOp>(KOpKind::Store));
   Op->Operands = {V, Buf};
   Op->Operands.insert(Op->Operands.end(), Idx.begin(), Idx.end());
+  if (!V->IsBuffer && V->Type.isVector() && ValidLanes)
+    Op->Valid = ValidLanes;
 }
 
 KValue *KBuilder::local(DType E, unsigned Lanes) {
@@ -245,10 +249,14 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
     case KOpKind::Load:
       OS << "load " << name(Op.Operands[0]) << indices(Op, 1) << " : "
          << Op.Result->Type.str();
+      if (Op.Valid)
+        OS << " valid(" << Op.Valid << ")";
       break;
     case KOpKind::Store:
       OS << "store " << name(Op.Operands[0]) << ", " << name(Op.Operands[1])
          << indices(Op, 2);
+      if (Op.Valid)
+        OS << " valid(" << Op.Valid << ")";
       break;
     case KOpKind::Broadcast:
       OS << "broadcast " << name(Op.Operands[0]) << " : " << Op.Result->Type.str();
@@ -495,6 +503,9 @@ private:
         return fail("load type differs from the buffer's element type");
       if (Op.Result->Type.isVector() && Op.Operands[0]->BufType.rank() == 0)
         return fail("a vector load needs a buffer of rank >= 1");
+      if (Op.Valid && Op.Valid >= Op.Result->Type.Lanes)
+        return fail("valid(" + std::to_string(Op.Valid) +
+                    ") needs a vector of more lanes");
       break;
     case KOpKind::Store: {
       if (auto E = access(Op, 1))
@@ -504,6 +515,9 @@ private:
                               V->IsBuffer ? 1 : V->Type.Lanes);
       if (auto E = scalarOperand(V, Want))
         return E;
+      if (Op.Valid && Op.Valid >= Want.Lanes)
+        return fail("valid(" + std::to_string(Op.Valid) +
+                    ") needs a vector of more lanes");
       break;
     }
     case KOpKind::Broadcast:

@@ -129,6 +129,9 @@ public:
   IndexOp IOp = IndexOp::Add;         // IndexArith
   OpKind Scalar = OpKind::Add;        // Scalar: the elementwise op
   std::vector<std::pair<std::string, double>> ScalarAttrs; // e.g. alpha
+  // Vector Load/Store: only the first Valid lanes are read (the others are
+  // zero) or written; 0: all of them (a partial vector at a row's end).
+  unsigned Valid = 0;
   // For: Operands = {lo, hi}, Step, induction variable and body.
   int64_t Step = 1;
   std::unique_ptr<KValue> IndVar;
@@ -197,6 +200,9 @@ public:
                  std::vector<std::pair<std::string, double>> Attrs = {});
   /// Loads one element, or Lanes consecutive elements along the last dim.
   KValue *load(KValue *Buf, llvm::ArrayRef<KValue *> Idx, unsigned Lanes = 1);
+  /// While N > 0, vector loads and stores built touch only their first N
+  /// lanes (`valid(N)`): the columns a row has left, fewer than a vector.
+  void setValidLanes(unsigned N) { ValidLanes = N; }
   KValue *broadcast(KValue *V, unsigned Lanes);
   void store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx);
   KValue *local(DType E, unsigned Lanes = 1);
@@ -228,6 +234,7 @@ private:
   std::vector<std::pair<KOp *, std::vector<std::unique_ptr<KOp>> *>> Open;
   unsigned NextId = 0;
   std::string Prefix;
+  unsigned ValidLanes = 0;
 };
 
 } // namespace kir

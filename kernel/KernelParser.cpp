@@ -378,7 +378,12 @@ private:
       auto Idx = indices();
       if (!Idx)
         return Idx.takeError();
+      auto Valid = validLanes();
+      if (!Valid)
+        return Valid.takeError();
+      B.setValidLanes(*Valid);
       B.store(*V, *Target, *Idx);
+      B.setValidLanes(0);
       return llvm::Error::success();
     }
     Token Name = Cur;
@@ -527,8 +532,15 @@ private:
     auto T = stype();
     if (!T)
       return T.takeError();
-    if (Load)
-      return typed(B.load(Args[0], Idx, T->Lanes), *T, At);
+    if (Load) {
+      auto Valid = validLanes();
+      if (!Valid)
+        return Valid.takeError();
+      B.setValidLanes(*Valid);
+      KValue *L = B.load(Args[0], Idx, T->Lanes);
+      B.setValidLanes(0);
+      return typed(L, *T, At);
+    }
     if (Mn == "broadcast")
       return typed(B.broadcast(Args[0], T->Lanes), *T, At);
     if (Mn == "get") {
@@ -540,6 +552,23 @@ private:
     if (!K)
       return err(At, "unknown op '" + Mn + "'");
     return B.scalar(*K, Args, *T, std::move(Attrs));
+  }
+
+  /// An optional `valid(N)` after a load or store (0 when absent).
+  llvm::Expected<unsigned> validLanes() {
+    if (!(Cur.Kind == Tok::Ident && Cur.Text == "valid"))
+      return 0u;
+    consume();
+    if (auto E = expect(Tok::LParen, "'('"))
+      return std::move(E);
+    auto N = integer();
+    if (!N)
+      return N.takeError();
+    if (*N < 1)
+      return err("valid(N) takes N >= 1");
+    if (auto E = expect(Tok::RParen, "')'"))
+      return std::move(E);
+    return unsigned(*N);
   }
 
   Lexer Lex;

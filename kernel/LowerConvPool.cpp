@@ -597,3 +597,141 @@ dlc::lowerIm2Col(const Operation &Op, llvm::StringRef Name) {
     B.endFor()->Marks.Parallel = D + 1 == 2 * S + 2;
   return finishKernel(std::move(K));
 }
+
+/// max_pool_grad: one thread per plane (n, c) scans each window's taps in
+/// max_pool's order (unrolled: the kernel is static), keeping the best value
+/// and which tap holds it without branches. Windows of one plane overlap
+/// only within that plane, so the planes run in parallel without races.
+/// - Windows that tile the input (stride = kernel, no padding or dilation,
+///   every window inside): each input element is one tap of at most one
+///   window, so every tap is stored once, dy at the chosen tap and 0 at the
+///   others; only the rows and columns no window covers are zeroed first.
+/// - Any other windows: the plane is zeroed, then dy is added at the
+///   chosen tap (overlapping windows may choose the same element).
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
+  if (Op.kind() != OpKind::MaxPoolGrad)
+    return makeError(Op.L, "'" + Op.mnemonic() + "' is not max_pool_grad");
+  const TensorType &XT = Op.operand(0)->Type, &DT = Op.operand(1)->Type;
+  unsigned S = XT.rank() - 2;
+  DType E = XT.elem();
+  SType ST = SType::of(E), BT = SType::of(DType::Bool), IT = SType::of(DType::I64);
+  WindowAttrs W = windowAttrs(Op, S, true);
+  llvm::ArrayRef<int64_t> Kern = Op.getInts("kernel");
+  auto K = newKernel(Name);
+  KBuilder B(*K);
+  KValue *X = B.arg("x", dynamicLike(XT)), *DY = B.arg("dy", dynamicLike(DT)),
+         *Out = B.arg("dx", dynamicLike(XT));
+  // Tiling windows, with static spatial sizes to prove it.
+  bool Tiles = true, Covers = true;
+  for (unsigned D = 0; D < S; ++D) {
+    const Dim &In = XT.dim(2 + D), &O = DT.dim(2 + D);
+    Tiles &= W.Strides[D] == Kern[D] && W.Pads[D] == 0 && W.Pads[S + D] == 0 &&
+             W.Dilations[D] == 1 && In.isStatic() && O.isStatic() &&
+             O.size() * Kern[D] <= In.size();
+    Covers &= Tiles && O.size() * Kern[D] == In.size();
+  }
+  KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
+  KValue *C = B.dim(Out, 1);
+  KValue *NC = B.beginFor(Zero, B.index(IndexOp::Mul, B.dim(Out, 0), C));
+  KValue *N = B.index(IndexOp::Div, NC, C), *Ch = B.index(IndexOp::Rem, NC, C);
+  if (!Covers) {
+    std::vector<KValue *> Idx = {N, Ch};
+    for (unsigned D = 0; D < S; ++D)
+      Idx.push_back(B.beginFor(Zero, B.dim(Out, 2 + D)));
+    B.store(B.constFloat(E, 0.0), Out, Idx);
+    for (unsigned D = 0; D < S; ++D)
+      B.endFor();
+  }
+  std::vector<KValue *> InSize, O, Pos(S);
+  for (unsigned D = 0; D < S; ++D)
+    InSize.push_back(B.dim(X, 2 + D));
+  for (unsigned D = 0; D < S; ++D)
+    O.push_back(B.beginFor(Zero, B.dim(DY, 2 + D)));
+  KValue *Best = B.local(E), *Has = B.local(DType::Bool);
+  KValue *Sel = B.local(DType::I64); // the chosen tap, when tiling
+  B.set(Best, B.constFloat(E, 0.0));
+  B.set(Has, B.constFloat(DType::Bool, 0.0));
+  B.set(Sel, B.constFloat(DType::I64, 0.0));
+  for (unsigned D = 0; D < S && !Tiles; ++D) {
+    Pos[D] = B.local(DType::I64);
+    B.set(Pos[D], B.constFloat(DType::I64, 0.0));
+  }
+  int64_t Taps = 1;
+  for (int64_t V : Kern)
+    Taps *= V;
+  for (int64_t T = 0; T < Taps; ++T) {
+    // Tap T's offsets, row-major over the kernel as max_pool scans them.
+    std::vector<int64_t> KIdx(S);
+    for (int64_t Rest = T, D = int64_t(S) - 1; D >= 0; --D) {
+      KIdx[D] = Rest % Kern[D];
+      Rest /= Kern[D];
+    }
+    std::vector<KValue *> XIdx = {N, Ch}, Coord;
+    KValue *Valid = nullptr;
+    for (unsigned D = 0; D < S; ++D) {
+      if (Tiles) { // always inside
+        XIdx.push_back(inputCoord(B, O[D], B.constIndex(KIdx[D]), W.Strides[D],
+                                  W.Dilations[D], W.Pads[D]));
+        continue;
+      }
+      auto [Cd, V] = windowCoord(B, O[D], B.constIndex(KIdx[D]), W.Strides[D],
+                                 W.Pads[D], W.Dilations[D], InSize[D], Zero, One);
+      XIdx.push_back(Cd);
+      Coord.push_back(Cd);
+      Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, BT) : V;
+    }
+    if (!Valid)
+      Valid = B.constFloat(DType::Bool, 1.0);
+    KValue *V = B.load(X, XIdx), *Cur = B.get(Best), *Had = B.get(Has);
+    // Taken: inside, and the first such tap, or better than the best so
+    // far (a NaN beats any number; nothing beats a NaN), as max decides.
+    KValue *VNan = B.scalar(OpKind::Not, {B.scalar(OpKind::Equal, {V, V}, BT)}, BT);
+    KValue *Better = B.scalar(
+        OpKind::And,
+        {B.scalar(OpKind::Equal, {Cur, Cur}, BT),
+         B.scalar(OpKind::Or, {VNan, B.scalar(OpKind::Greater, {V, Cur}, BT)}, BT)},
+        BT);
+    KValue *Take = B.scalar(
+        OpKind::And,
+        {Valid, B.scalar(OpKind::Or, {B.scalar(OpKind::Not, {Had}, BT), Better}, BT)},
+        BT);
+    B.set(Best, B.scalar(OpKind::Where, {Take, V, Cur}, ST));
+    B.set(Has, B.scalar(OpKind::Or, {Had, Take}, BT));
+    if (Tiles)
+      B.set(Sel, B.scalar(OpKind::Where, {Take, B.constFloat(DType::I64, double(T)),
+                                          B.get(Sel)}, IT));
+    for (unsigned D = 0; D < S && !Tiles; ++D)
+      B.set(Pos[D], B.scalar(OpKind::Where, {Take, Coord[D], B.get(Pos[D])}, IT));
+  }
+  std::vector<KValue *> DIdx = {N, Ch}, At = {N, Ch};
+  DIdx.insert(DIdx.end(), O.begin(), O.end());
+  if (Tiles) {
+    KValue *G = B.scalar(OpKind::Where,
+                         {B.get(Has), B.load(DY, DIdx), B.constFloat(E, 0.0)}, ST);
+    KValue *ZeroF = B.constFloat(E, 0.0), *Chosen = B.get(Sel);
+    for (int64_t T = 0; T < Taps; ++T) {
+      std::vector<KValue *> TIdx = {N, Ch};
+      for (int64_t Rest = T, D = int64_t(S) - 1; D >= 0; --D) {
+        TIdx.insert(TIdx.begin() + 2, inputCoord(B, O[D], B.constIndex(Rest % Kern[D]),
+                                                 W.Strides[D], 1, 0));
+        Rest /= Kern[D];
+      }
+      KValue *Here = B.scalar(OpKind::Equal, {Chosen, B.constFloat(DType::I64, double(T))}, BT);
+      B.store(B.scalar(OpKind::Where, {Here, G, ZeroF}, ST), Out, TIdx);
+    }
+    for (unsigned D = 0; D < S; ++D)
+      B.endFor();
+    B.endFor()->Marks.Parallel = true;
+    return finishKernel(std::move(K));
+  }
+  for (unsigned D = 0; D < S; ++D)
+    At.push_back(B.scalar(OpKind::Add, {B.get(Pos[D]), Zero}, SType::index()));
+  KValue *G = B.scalar(OpKind::Where,
+                       {B.get(Has), B.load(DY, DIdx), B.constFloat(E, 0.0)}, ST);
+  B.store(B.scalar(OpKind::Add, {B.load(Out, At), G}, ST), Out, At);
+  for (unsigned D = 0; D < S; ++D)
+    B.endFor();
+  B.endFor()->Marks.Parallel = true;
+  return finishKernel(std::move(K));
+}

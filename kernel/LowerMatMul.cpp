@@ -186,56 +186,6 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     B.endFor();
   };
 
-  // Rows [Lo, Hi) x the NS (static) columns from J: one scalar accumulator
-  // per element across all of k, for RB rows at a time (about 24 chains,
-  // so the adds' latency overlaps), then the rows left one at a time.
-  auto plainColumns = [&](KValue *Lo, KValue *Hi, KValue *J, unsigned NS) {
-    std::vector<KValue *> Cols;
-    for (unsigned C = 0; C < NS; ++C)
-      Cols.push_back(B.index(IndexOp::Add, J, B.constIndex(C)));
-    auto rows = [&](KValue *I0, unsigned RB) {
-      std::vector<KValue *> Rows;
-      std::vector<std::vector<KValue *>> Acc(RB);
-      for (unsigned R = 0; R < RB; ++R) {
-        Rows.push_back(B.index(IndexOp::Add, I0, B.constIndex(R)));
-        for (unsigned C = 0; C < NS; ++C) {
-          Acc[R].push_back(B.local(E));
-          B.set(Acc[R].back(), ZeroS);
-        }
-      }
-      KValue *Kv = B.beginFor(Zero, Kx);
-      std::vector<KValue *> BV;
-      for (unsigned C = 0; C < NS; ++C)
-        BV.push_back(B.load(Bm, at({Kv, Cols[C]})));
-      for (unsigned R = 0; R < RB; ++R) {
-        KValue *AV = B.load(A, {Rows[R], Kv});
-        for (unsigned C = 0; C < NS; ++C)
-          B.set(Acc[R][C],
-                B.scalar(OpKind::Add,
-                         {B.get(Acc[R][C]), B.scalar(OpKind::Mul, {AV, BV[C]}, ST)}, ST));
-      }
-      B.endFor(); // k
-      for (unsigned R = 0; R < RB; ++R)
-        for (unsigned C = 0; C < NS; ++C)
-          B.store(final(B.get(Acc[R][C]), at({Rows[R], Cols[C]}), 1), Out,
-                  at({Rows[R], Cols[C]}));
-    };
-    const unsigned RB = std::max(1u, 24 / NS);
-    KValue *Span = B.index(IndexOp::Sub, Hi, Lo);
-    KValue *Full = B.index(
-        IndexOp::Add, Lo,
-        B.index(IndexOp::Mul, B.index(IndexOp::Div, Span, B.constIndex(RB)),
-                B.constIndex(RB)));
-    if (RB > 1) {
-      KValue *I0 = B.beginFor(Lo, Full, RB);
-      rows(I0, RB);
-      B.endFor();
-    }
-    KValue *I1 = B.beginFor(RB > 1 ? Full : Lo, Hi);
-    rows(I1, 1);
-    B.endFor();
-  };
-
   // The result is cut into column panels of width NR and, when b is narrow
   // (few panels, as in the convolutions and dense layers of a CNN), into
   // groups of rows too. One top-level loop runs in parallel: over row groups
@@ -249,12 +199,15 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   //  - full MR x NR blocks keep their block of the result in MR * NV
   //    vector registers (24 of the 32 AVX-512 registers) across the slice;
   //  - the rows past the last full block (in the last row group) run as
-  //    1-row blocks on the same packed slice.
+  //    one block of m mod MR rows (static m) or 1-row blocks on the same
+  //    packed slice.
   // With a static N, the columns of the last, partial panel that fill whole
-  // vectors run the same way, NVR vectors wide; only the last N mod L
-  // columns take a scalar schedule. Loops whose bounds are empty for a
+  // vectors run the same way, NVR vectors wide, and the last N mod L
+  // columns as one partial vector (valid lanes). Loops whose bounds are empty for a
   // given panel stand in for branches.
   const int64_t KC = 128, RowGroup = 8 * MR;
+  const Dim &MDim = Op.operand(0)->Type.dim(0);
+  const unsigned MRem = MDim.isStatic() ? unsigned(MDim.size() % MR) : 0;
   bool RowParallel = NDim.isStatic() && NDim.size() < 4 * int64_t(NR);
   const unsigned NVR = NDim.isStatic() ? unsigned((NDim.size() % NR) / L) : 0;
   KValue *NRc = B.constIndex(NR);
@@ -325,8 +278,10 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       KValue *I0 = B.beginFor(RLo, RFull, MR);
       block(MR, NVb, I0, J0, Packed, KLo, KHi, First, Last);
       B.endFor();
-      KValue *I1 = B.beginFor(REdge, RHi);
-      block(1, NVb, I1, J0, Packed, KLo, KHi, First, Last);
+      // The rows past the last full block: with a static m (a layer's
+      // weights), one block of exactly those rows; else 1-row blocks.
+      KValue *I1 = B.beginFor(REdge, RHi, MRem > 1 ? MRem : 1);
+      block(MRem > 1 ? MRem : 1, NVb, I1, J0, Packed, KLo, KHi, First, Last);
       B.endFor();
     };
     if (KDim.isStatic() && KDim.size() > 0) {
@@ -440,29 +395,15 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       return;
     }
     // The last N mod L columns, for all rows: one iteration in the last
-    // panel, none in the others. Of them, the first 8 or 4 (when there
-    // are that many) run as a strip of one narrower vector: the strip's
-    // code reads L, VT and ZeroV, so they are narrowed around it. The rest
-    // take scalar sums.
-    unsigned NS = unsigned(NDim.size() % L);
-    KValue *JLo = B.index(IndexOp::Max, PLo, NVec);
-    if (unsigned L2 = NS >= 8 ? 8 : NS >= 4 ? 4 : 0; L2 && L2 < L) {
-      unsigned SavedL = L;
-      SType SavedVT = VT;
-      KValue *SavedZero = ZeroV;
-      L = L2, VT = SType::vec(E, L2), ZeroV = B.constFloat(E, 0.0, L2);
-      KValue *J2 = B.beginFor(JLo, B.index(IndexOp::Min, PHi, B.index(IndexOp::Add, NVec,
-                                                                      B.constIndex(L2))),
-                              L2);
+    // panel, none in the others, as a strip of one partial vector: every
+    // vector load and store of it (packing, sums, epilogue) touches only
+    // the first NS lanes (masked on AVX-512), and the rest read as zero.
+    if (unsigned NS = unsigned(NDim.size() % L)) {
+      KValue *JLo = B.index(IndexOp::Max, PLo, NVec);
+      KValue *J2 = B.beginFor(JLo, PHi, L);
+      B.setValidLanes(NS);
       stripOrDirect(1, J2, Packed, RLo, RFull, RHi);
-      B.endFor();
-      L = SavedL, VT = SavedVT, ZeroV = SavedZero;
-      NS -= L2;
-      JLo = B.index(IndexOp::Max, PLo, B.index(IndexOp::Add, NVec, B.constIndex(L2)));
-    }
-    if (NS) {
-      KValue *JS = B.beginFor(JLo, PHi, NS);
-      plainColumns(RLo, RHi, JS, NS);
+      B.setValidLanes(0);
       B.endFor();
     }
   };

@@ -75,6 +75,9 @@ lowerRandom(const Operation &Op, llvm::StringRef Name);
 /// Lowers max_pool and avg_pool to a kernel with arguments (x, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerPool(const Operation &Op, llvm::StringRef Name);
+/// Lowers max_pool_grad to a kernel with arguments (x, dy, dx).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name);
 
 /// Lowers argmax and argmin (i64 result, NaN and tie rules of the
 /// interpreter). The axis must not be empty at run time.

@@ -37,6 +37,8 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::LogSoftmax: case OpKind::Dropout:
   case OpKind::SoftmaxCrossEntropy: case OpKind::NllLoss:
   case OpKind::MseLoss: case OpKind::BceLoss:
+  // A gradient's gradient (second order through max pooling): not yet.
+  case OpKind::MaxPoolGrad:
     return RuleFamily::None;
   case OpKind::Sign: case OpKind::Floor: case OpKind::Ceil:
   case OpKind::Round: case OpKind::Not: case OpKind::And: case OpKind::Or:

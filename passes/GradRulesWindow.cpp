@@ -1,4 +1,5 @@
-// Gradient rules whose adjoint scatters: pooling, im2col, conv_transpose,
+// Gradient rules whose adjoint scatters: pooling (max pooling through its
+// own op, max_pool_grad), im2col, conv_transpose,
 // gather and tile. Scatter-adds are expressed with existing ops: col2im (the
 // adjoint of im2col) is a grouped conv_transpose with a one-hot kernel, and
 // gather's adjoint is a one-hot matrix product.
@@ -6,7 +7,6 @@
 #include "passes/Decompose.h"
 
 #include <cmath>
-#include <limits>
 
 using namespace dlc;
 using namespace dlc::grad;
@@ -111,10 +111,9 @@ static Value *gradAsColumns(OpBuilder &B, Value *G, int64_t C, int64_t P) {
   return B.create(OpKind::Unsqueeze, {R}, {intsAttr("axes", {3})});
 }
 
-/// Pooling with any windows (overlapping, padded, partial in ceil mode):
-/// gather the windows with im2col, build each window's share of g (one-hot
-/// at the first maximum, or g / count for averages), and scatter it back
-/// with col2im. Max pooling pads with -inf first so padding never wins.
+/// Average pooling with any windows (overlapping, padded, partial in ceil
+/// mode): each window's share of g (g / count) spread over its columns and
+/// scattered back with col2im.
 static llvm::Error generalPoolGrad(Operation &Op, Value *G, OpBuilder &B,
                                    llvm::SmallVectorImpl<Value *> &Out) {
   Value *X = Op.operand(0);
@@ -131,74 +130,51 @@ static llvm::Error generalPoolGrad(Operation &Op, Value *G, OpBuilder &B,
   Ints In(InOr->begin() + 1, InOr->end()), O = *OutOr;
   Window W = readWindow(Op, Op.getInts("kernel"));
   int64_t K = product(W.Kernel), P = product(O);
-  Value *Cols;
-  if (Op.kind() == OpKind::MaxPool) {
-    // Pad with -inf (ceil mode's partial windows included), then take the
-    // windows unpadded.
-    Ints Pads(2 * (2 + S), 0);
+  // 1 / (elements averaged) per output position, as the interpreter
+  // counts them: inside the input, or inside the padded input with
+  // count_include_pad (positions past it, from ceil mode, never count).
+  bool IncludePad = Op.getBool("count_include_pad");
+  Tensor Inv(E, {P});
+  Ints Idx(S);
+  for (int64_t Pos = 0; Pos < P; ++Pos) {
+    int64_t Rest = Pos, Count = 1;
+    for (int I = int(S) - 1; I >= 0; --I) {
+      Idx[I] = Rest % O[I];
+      Rest /= O[I];
+    }
     for (unsigned I = 0; I < S; ++I) {
-      int64_t Covered = (O[I] - 1) * W.Strides[I] + W.Dil[I] * (W.Kernel[I] - 1) + 1;
-      Pads[2 + I] = W.PadBegin[I];
-      Pads[4 + S + I] =
-          std::max(W.PadEnd[I], Covered - W.PadBegin[I] - In[I]);
+      int64_t Start = Idx[I] * W.Strides[I] - W.PadBegin[I];
+      int64_t End = Start + W.Kernel[I];
+      int64_t Lo = IncludePad ? Start : std::max<int64_t>(Start, 0);
+      int64_t Hi = std::min(End, In[I] + (IncludePad ? W.PadEnd[I] : 0));
+      Count *= std::max<int64_t>(Hi - Lo, 0);
     }
-    Value *XP = X;
-    if (!allEqual(Pads, 0))
-      XP = B.create(OpKind::Pad, {X},
-                    {intsAttr("pads", Pads),
-                     {"value", Attribute::getFloat(
-                                   -std::numeric_limits<double>::infinity())}});
-    Value *Win = B.create(OpKind::Im2Col, {XP},
-                          {intsAttr("kernel", W.Kernel),
-                           intsAttr("strides", W.Strides),
-                           intsAttr("dilations", W.Dil)});
-    Win = B.create(OpKind::Reshape, {Win}, {intsAttr("shape", {0, P, C, K})});
-    Value *Arg = B.create(OpKind::ArgMax, {Win},
-                          {intAttr("axis", 3), boolAttr("keepdims", false)});
-    Value *Hot = B.create(OpKind::OneHot, {Arg},
-                          {intAttr("depth", K), {"dtype", Attribute::getType(E)}});
-    Cols = B.create(OpKind::Mul, {Hot, gradAsColumns(B, G, C, P)});
-  } else {
-    // 1 / (elements averaged) per output position, as the interpreter
-    // counts them: inside the input, or inside the padded input with
-    // count_include_pad (positions past it, from ceil mode, never count).
-    bool IncludePad = Op.getBool("count_include_pad");
-    Tensor Inv(E, {P});
-    Ints Idx(S);
-    for (int64_t Pos = 0; Pos < P; ++Pos) {
-      int64_t Rest = Pos, Count = 1;
-      for (int I = int(S) - 1; I >= 0; --I) {
-        Idx[I] = Rest % O[I];
-        Rest /= O[I];
-      }
-      for (unsigned I = 0; I < S; ++I) {
-        int64_t Start = Idx[I] * W.Strides[I] - W.PadBegin[I];
-        int64_t End = Start + W.Kernel[I];
-        int64_t Lo = IncludePad ? Start : std::max<int64_t>(Start, 0);
-        int64_t Hi = std::min(End, In[I] + (IncludePad ? W.PadEnd[I] : 0));
-        Count *= std::max<int64_t>(Hi - Lo, 0);
-      }
-      Inv.setF(Pos, Count ? 1.0 / double(Count) : 0.0);
-    }
-    Value *Scaled = B.create(OpKind::Reshape, {G}, {intsAttr("shape", {0, C, P})});
-    Scaled = B.create(OpKind::Mul, {Scaled, B.constant(std::move(Inv))});
-    Cols = B.create(OpKind::Expand, {gradAsColumns(B, Scaled, C, P)},
-                    {intsAttr("shape", {1, 1, 1, K})});
+    Inv.setF(Pos, Count ? 1.0 / double(Count) : 0.0);
   }
+  Value *Scaled = B.create(OpKind::Reshape, {G}, {intsAttr("shape", {0, C, P})});
+  Scaled = B.create(OpKind::Mul, {Scaled, B.constant(std::move(Inv))});
+  Value *Cols = B.create(OpKind::Expand, {gradAsColumns(B, Scaled, C, P)},
+                         {intsAttr("shape", {1, 1, 1, K})});
   Cols = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {0, P, C * K})});
   Out[0] = col2im(B, Cols, C, In, O, W);
   return llvm::Error::success();
 }
 
-/// Pooling whose windows tile the input without overlap or padding (stride
-/// = kernel): each input element belongs to at most one window, so the
-/// gradient is a per-window spread of g, without im2col. Max pooling sends
-/// it to the window's first maximum (as PyTorch does), average pooling
-/// spreads it evenly. Rows and columns past the last window get zero.
-/// Every other configuration goes through generalPoolGrad.
+/// Max pooling: max_pool_grad (each window's g goes to its first maximum,
+/// as PyTorch does). Average pooling whose windows tile the input without
+/// overlap or padding (stride = kernel): each input element belongs to at
+/// most one window, so the gradient is g spread evenly over its window,
+/// without im2col; rows and columns past the last window get zero. Every
+/// other average pooling goes through generalPoolGrad.
 llvm::Error grad::poolGrad(Operation &Op, Value *G, OpBuilder &B,
                            llvm::SmallVectorImpl<Value *> &Out) {
   Value *X = Op.operand(0);
+  if (Op.kind() == OpKind::MaxPool) {
+    // One op whose kernel finds each window's first maximum and adds g
+    // there (max_pool_grad), for every window geometry.
+    Out[0] = B.create(OpKind::MaxPoolGrad, {X, G}, Op.attrs().vec());
+    return llvm::Error::success();
+  }
   const TensorType &XT = X->Type, &YT = Op.result()->Type;
   DType E = XT.elem();
   unsigned S = XT.rank() - 2;
@@ -216,46 +192,24 @@ llvm::Error grad::poolGrad(Operation &Op, Value *G, OpBuilder &B,
   }
   if (!Tiles)
     return generalPoolGrad(Op, G, B, Out);
-  // [N, C, O1*K1, ...] -> [N, C, O1, ..., K1*K2*...]
-  Value *XS = X;
-  if (Covered != Full) {
-    Ints Zeros(S, 0), Axes;
-    for (unsigned I = 0; I < S; ++I)
-      Axes.push_back(2 + I);
-    XS = B.create(OpKind::Slice, {X}, {intsAttr("starts", Zeros),
-                                       intsAttr("ends", Covered),
-                                       intsAttr("axes", Axes)});
-  }
-  Ints Split = {0, 0}, ToWindows = {0, 1}, Back(2 + 2 * S), WinShape = {0, 0};
+  // g [N, C, O1, ...] spread over [N, C, O1, ..., K1*K2*...], then the
+  // window axes interleaved back: [N, C, O1, K1, O2, K2, ...].
+  Ints ToWindows = {0, 1}, Back(2 + 2 * S);
   int64_t KSize = 1;
   for (unsigned I = 0; I < S; ++I) {
-    Split.append({YT.dim(2 + I).size(), K[I]});
     ToWindows.push_back(2 + 2 * I);
-    WinShape.push_back(YT.dim(2 + I).size());
     KSize *= K[I];
   }
   for (unsigned I = 0; I < S; ++I)
     ToWindows.push_back(3 + 2 * I);
   for (unsigned I = 0; I < ToWindows.size(); ++I)
     Back[ToWindows[I]] = I;
-  WinShape.push_back(KSize);
   Value *GE = B.create(OpKind::Unsqueeze, {G}, {intsAttr("axes", {int64_t(2 + S)})});
-  Value *Spread;
-  if (Op.kind() == OpKind::MaxPool) {
-    Value *Win = B.create(OpKind::Reshape, {XS}, {intsAttr("shape", Split)});
-    Win = B.create(OpKind::Transpose, {Win}, {intsAttr("perm", ToWindows)});
-    Win = B.create(OpKind::Reshape, {Win}, {intsAttr("shape", WinShape)});
-    Value *Arg = B.create(OpKind::ArgMax, {Win},
-                          {intAttr("axis", 2 + S), boolAttr("keepdims", false)});
-    Value *Hot = B.create(OpKind::OneHot, {Arg},
-                          {intAttr("depth", KSize), {"dtype", Attribute::getType(E)}});
-    Spread = B.create(OpKind::Mul, {Hot, GE});
-  } else {
-    Ints Shape(3 + S, 1);
-    Shape.back() = KSize;
-    Spread = B.create(OpKind::Mul, {B.create(OpKind::Expand, {GE}, {intsAttr("shape", Shape)}),
-                                    B.scalar(E, 1.0 / double(KSize))});
-  }
+  Ints Shape(3 + S, 1);
+  Shape.back() = KSize;
+  Value *Spread = B.create(
+      OpKind::Mul, {B.create(OpKind::Expand, {GE}, {intsAttr("shape", Shape)}),
+                    B.scalar(E, 1.0 / double(KSize))});
   // Back to [N, C, O1*K1, ...], then zeros for what no window covered.
   Ints Unwin = {0, 0}, Merged = {0, 0};
   for (unsigned I = 0; I < S; ++I)

@@ -403,6 +403,9 @@ Why OpWriter::write() {
   case OpKind::Im2Col:
     return std::string("im2col (made by the conv-to-gemm pass) has no ONNX "
                        "equivalent; export the model before optimization");
+  case OpKind::MaxPoolGrad:
+    return std::string("max_pool_grad (made by autodiff) has no ONNX "
+                       "equivalent; export the forward model");
   case OpKind::MaxPool:
   case OpKind::AvgPool: {
     bool Max = Op.kind() == OpKind::MaxPool;

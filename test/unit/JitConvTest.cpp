@@ -1,4 +1,5 @@
-// conv, max_pool and avg_pool through the CPU JIT equal the interpreter:
+// conv, max_pool, max_pool_grad and avg_pool through the CPU JIT equal the
+// interpreter:
 // 1-D, 2-D and 3-D, strides, asymmetric pads, dilations, groups, bias,
 // ceil_mode and count_include_pad, at -O0 and -O3, plus the tutorial CNN.
 #include "JitTestUtil.h"
@@ -95,6 +96,49 @@ TEST(JitPool, MaxAndAvg) {
         "f32[1,3,3,5]", {random({1, 3, 7, 7}, 20)});
   check("%x: f32[2,3,7,8]", "max_pool %x {dilations = [2, 1], kernel = [2, 3], strides = [3, 2]}",
         "f32[2,3,2,3]", {random({2, 3, 7, 8}, 21)});
+}
+
+TEST(JitPool, MaxPoolGradMatchesInterpreter) {
+  // max_pool's gradient, exactly as the interpreter gives it: tiling
+  // windows (with and without uncovered rows), overlapping, padded,
+  // ceil-mode, dilated, 1-D and 3-D windows. x has ties (a relu's zeros:
+  // the first maximum takes dy), a NaN (it wins its windows) and -inf.
+  auto withTies = [](llvm::ArrayRef<int64_t> Shape, int64_t Seed) {
+    Tensor X = random(Shape, Seed);
+    for (int64_t I = 0; I < X.numElements(); ++I)
+      X.setF(I, std::max(X.getF(I), 0.0));
+    X.setF(X.numElements() / 3, std::nan(""));
+    X.setF(X.numElements() / 2, -INFINITY);
+    return X;
+  };
+  struct Case {
+    const char *X, *DY, *Attrs;
+    std::vector<int64_t> XS, DS;
+  };
+  const Case Cases[] = {
+      {"f32[N,4,26,26]", "f32[N,4,13,13]", "{kernel = [2, 2], strides = [2, 2]}",
+       {3, 4, 26, 26}, {3, 4, 13, 13}},
+      {"f32[N,4,11,11]", "f32[N,4,5,5]", "{kernel = [2, 2], strides = [2, 2]}",
+       {2, 4, 11, 11}, {2, 4, 5, 5}},
+      {"f32[1,2,7,7]", "f32[1,2,4,4]",
+       "{ceil_mode = true, kernel = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}",
+       {1, 2, 7, 7}, {1, 2, 4, 4}},
+      {"f32[2,3,9,9]", "f32[2,3,4,4]", "{kernel = [3, 3], strides = [2, 2]}",
+       {2, 3, 9, 9}, {2, 3, 4, 4}},
+      {"f32[2,3,7,8]", "f32[2,3,2,3]", "{dilations = [2, 1], kernel = [2, 3], strides = [3, 2]}",
+       {2, 3, 7, 8}, {2, 3, 2, 3}},
+      {"f32[1,2,9]", "f32[1,2,5]", "{dilations = [2], kernel = [3]}", {1, 2, 9}, {1, 2, 5}},
+      {"f32[1,2,4,6,6]", "f32[1,2,2,3,3]", "{kernel = [2, 2, 2], strides = [2, 2, 2]}",
+       {1, 2, 4, 6, 6}, {1, 2, 2, 3, 3}},
+  };
+  int64_t Seed = 60;
+  for (const Case &C : Cases) {
+    jit_test::checkOneOp(std::string("%x: ") + C.X + ", %dy: " + C.DY,
+                         std::string("max_pool_grad %x, %dy ") + C.Attrs, C.X,
+                         {withTies(C.XS, Seed), random(C.DS, Seed + 1)}, 0,
+                         {0, 3});
+    Seed += 2;
+  }
 }
 
 /// The interpreter on the graph Text as written against the JIT on the
