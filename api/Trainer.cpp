@@ -30,8 +30,13 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
     return makeError("engine \"interp\" runs on the CPU only: use device "
                      "\"cpu\" or engine \"jit\"");
   bool Parallel = Opts.Comm && Opts.Comm->size() > 1;
+  if (Parallel && Opts.SyncBatchNorm && *Device != DeviceKind::Cpu)
+    return makeError("synchronized batch norm runs on the CPU only: its "
+                     "sums over the ranks are host steps, which the GPU "
+                     "executor does not run");
   auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed,
-                               Opts.BatchNormMomentum, Parallel);
+                               Opts.BatchNormMomentum, Parallel,
+                               Parallel && Opts.SyncBatchNorm);
   if (!G)
     return G.takeError();
   auto I = std::make_unique<Impl>();

@@ -50,12 +50,25 @@ struct TrainerOptions {
   /// gradients are averaged over the global batch (each rank's weighted by
   /// its number of examples) in buckets of BucketBytes, and every rank
   /// applies the same update, so the parameters stay bit-identical. The
-  /// running statistics of batch norms are the local batch's (averaged
-  /// over the ranks the same way). Dropout masks differ per rank. Null or
+  /// batch norms use the local batch's statistics and their running
+  /// statistics are averaged over the ranks the same way (unless
+  /// SyncBatchNorm). Dropout masks differ per rank. Null or
   /// one rank: the single-process step, unchanged. On a GPU device the
   /// gradients come to the host for the sums (no NCCL yet).
   std::shared_ptr<Communicator> Comm;
   size_t BucketBytes = size_t(4) << 20;
+  /// With several ranks: batch norms in training mode normalize with the
+  /// global batch's statistics (summed over the ranks in the forward and
+  /// the backward pass) instead of the local ones, so N ranks at batch B
+  /// train like one process at batch N x B. Every rank then needs at least
+  /// one example per step. CPU only. No effect in one process.
+  bool SyncBatchNorm = false;
+  /// With several ranks: start summing each bucket of gradients as soon as
+  /// the backward pass has written its last gradient (MPI_Iallreduce),
+  /// while the pass goes on, and wait for all before the update. Off: the
+  /// sums start after the whole pass. Same results either way. (With the
+  /// interpreter engine or on a GPU the sums always start after the pass.)
+  bool OverlapComm = true;
 };
 
 /// Loss averaged over the batch, and how many predictions were right

@@ -56,9 +56,9 @@ struct Trainer::Impl {
   llvm::Expected<StepResult> parallelStep(const Tensor &X, Tensor Labels);
 
 private:
-  llvm::Expected<std::vector<Tensor>> localGradients(const Tensor &X,
-                                                     Tensor Labels,
-                                                     double Sums[2]);
+  llvm::Expected<std::vector<Tensor>>
+  localGradients(const Tensor &X, Tensor Labels, double Sums[2],
+                 OverlappedSum &Sum, llvm::ArrayRef<int> SumIndex);
   llvm::Error applySummed(std::vector<Tensor> Slots);
 };
 

@@ -3,11 +3,14 @@
 // follow the single-process trainer on that shard, since the global batch
 // is the shard twice and its mean gradient is the shard's. That runs the
 // split step (gradients, weighted bucketed sums, update) against the fused
-// one, for SGD and Adam (state, bias correction), with batch norm, on the
-// CPU and on the emulated GPU; and the errors of the path.
+// one, for SGD and Adam (state, bias correction), with batch norm (local
+// and synchronized), on the CPU and on the emulated GPU; the gradient sums
+// start during the backward pass (overlap) and give the bits of sums
+// started after it; and the errors of the path.
 #include "TestUtil.h"
 
 #include "api/Trainer.h"
+#include "interp/Collective.h"
 #include "ir/Parser.h"
 
 #include <gtest/gtest.h>
@@ -40,7 +43,14 @@ public:
   }
   llvm::Error barrier() override { return llvm::Error::success(); }
   void abort(int Code) override { std::exit(Code); }
-  int Broadcasts = 0, FloatSums = 0;
+  /// Started sums, and those started while a graph runs (the trainer
+  /// installs its collective hook around the run of @train_gradients).
+  llvm::Error startAllReduceSum(llvm::MutableArrayRef<float> D) override {
+    ++Starts;
+    StartsInRun += currentCollective() != nullptr;
+    return allReduceSum(D);
+  }
+  int Broadcasts = 0, FloatSums = 0, Starts = 0, StartsInRun = 0;
 };
 
 /// A conv, a batch norm (running statistics as parameters) and a dense
@@ -90,7 +100,8 @@ class ParallelStep : public ::testing::TestWithParam<OptimizerKind> {};
 
 /// Steps a single-process trainer and a twin-rank one on the same batches
 /// and checks that they agree.
-void twinsFollowOneProcess(OptimizerKind Kind, llvm::StringRef Device) {
+void twinsFollowOneProcess(OptimizerKind Kind, llvm::StringRef Device,
+                           bool SyncBN = false) {
   // The single process runs on the CPU: one GPU trainer to compile is
   // enough, and the emulated GPU follows the CPU's arithmetic closely.
   auto M = model();
@@ -104,6 +115,7 @@ void twinsFollowOneProcess(OptimizerKind Kind, llvm::StringRef Device) {
   ParOpts.Device = Device.str();
   ParOpts.Comm = Twin;
   ParOpts.BucketBytes = 64; // several buckets for these small tensors
+  ParOpts.SyncBatchNorm = SyncBN;
   Trainer One = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
   Trainer Two = llvm::cantFail(Trainer::create(*M->Functions[0], ParOpts));
   // Parameters, then optimizer state, came from "rank 0" (this one), after
@@ -133,6 +145,68 @@ void twinsFollowOneProcess(OptimizerKind Kind, llvm::StringRef Device) {
 
 TEST_P(ParallelStep, TwinsFollowOneProcess) {
   twinsFollowOneProcess(GetParam(), "cpu");
+}
+
+// Synchronized batch norm over twins: the global batch's statistics are
+// the shard's, and the gradients (of each rank's share of the global mean
+// loss, summed) are the shard's too.
+TEST_P(ParallelStep, TwinsWithSyncBatchNormFollowOneProcess) {
+  twinsFollowOneProcess(GetParam(), "cpu", /*SyncBN=*/true);
+}
+
+TEST(ParallelStep, SyncBatchNormSumsStatisticsInTheGraph) {
+  auto M = model();
+  auto Twin = std::make_shared<TwinCommunicator>();
+  TrainerOptions Opts;
+  Opts.Threads = 1;
+  Opts.Comm = Twin;
+  Opts.SyncBatchNorm = true;
+  Trainer T = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
+  auto [X, Y] = batch(5, 7);
+  int Before = Twin->FloatSums;
+  llvm::cantFail(T.step(X, Y));
+  // Forward: count, sum, sum of squares; the loss's share (count); the
+  // backward pass's two sums of statistics' gradients; and the gradient
+  // buckets (one here), started by the trainer.
+  int InGraph = Twin->FloatSums - Before - Twin->Starts;
+  EXPECT_GE(InGraph, 5);
+  // Synchronized batch norm with the GPU: refused, with the reason.
+  TrainerOptions Gpu = Opts;
+  Gpu.Device = "cuda-emu";
+  auto G = Trainer::create(*M->Functions[0], Gpu);
+  ASSERT_FALSE(bool(G));
+  EXPECT_NE(errText(G.takeError()).find("synchronized batch norm runs on the "
+                                        "CPU only"),
+            std::string::npos);
+}
+
+TEST(ParallelStep, OverlappedSumsStartDuringTheRunWithTheSameBits) {
+  auto M = model();
+  std::vector<Tensor> States[2];
+  for (bool Overlap : {false, true}) {
+    auto Twin = std::make_shared<TwinCommunicator>();
+    TrainerOptions Opts;
+    Opts.Threads = 1;
+    Opts.Comm = Twin;
+    Opts.BucketBytes = 64;
+    Opts.OverlapComm = Overlap;
+    Opts.Optimizer.Kind = OptimizerKind::Adam;
+    Trainer T = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
+    for (int Step = 0; Step < 3; ++Step) {
+      auto [X, Y] = batch(6, 200 + Step);
+      llvm::cantFail(T.step(X, Y));
+    }
+    EXPECT_GT(Twin->Starts, 3 * 2) << "several buckets per step";
+    if (Overlap)
+      EXPECT_EQ(Twin->StartsInRun, Twin->Starts)
+          << "every bucket starts before the backward pass ends";
+    else
+      EXPECT_EQ(Twin->StartsInRun, 0);
+    States[Overlap] = llvm::cantFail(T.trainingState());
+  }
+  ASSERT_EQ(States[0].size(), States[1].size());
+  for (size_t K = 0; K < States[0].size(); ++K)
+    EXPECT_EQ(States[0][K].bytes(), States[1][K].bytes()) << "slot " << K;
 }
 
 // On a GPU the gradients come to the host, are summed there and go back:

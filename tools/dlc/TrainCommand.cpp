@@ -181,6 +181,8 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
   S.Opts.Seed = *Seed;
   if (Comm->size() > 1) {
     S.Opts.Comm = Comm;
+    S.Opts.SyncBatchNorm = O.SyncBN;
+    S.Opts.OverlapComm = O.CommOverlap;
     // The ranks on this machine share its cores.
     if (S.Opts.Threads == 0)
       S.Opts.Threads = std::max(1u, std::thread::hardware_concurrency() /
@@ -235,7 +237,8 @@ std::string recipe(const Setup &S, const TrainOptions &O) {
          formatDouble(C.Momentum) + " weight-decay " +
          formatDouble(C.WeightDecay) + " | batch " + std::to_string(S.Batch) +
          " seed " + std::to_string(S.Opts.Seed) +
-         (S.Opts.Comm ? " ranks " + std::to_string(S.Opts.Comm->size()) : "");
+         (S.Opts.Comm ? " ranks " + std::to_string(S.Opts.Comm->size()) : "") +
+         (S.Opts.SyncBatchNorm ? " sync-bn" : "");
 }
 
 } // namespace
@@ -290,7 +293,8 @@ int dlc::trainCommand(const TrainOptions &O) {
   if (Ranks > 1)
     OS << " per rank x " << Ranks << " ranks (global batch "
        << S.Batch * Ranks << ", " << S.Opts.Threads
-       << (S.Opts.Threads == 1 ? " thread" : " threads") << " per rank)";
+       << (S.Opts.Threads == 1 ? " thread" : " threads") << " per rank"
+       << (S.Opts.SyncBatchNorm ? ", synchronized batch norm" : "") << ")";
   OS << ", " << S.Epochs << (S.Epochs == 1 ? " epoch" : " epochs") << "\n";
   OS.flush();
 
