@@ -7,8 +7,8 @@
 #   sync-bn    DistTrainCheck's synchronized batch norm: a BN CNN, 2 x 32
 #              with sync-bn against 1 x 64 within 1e-5, local statistics
 #              differ; an empty shard is refused on every rank
-#   dlc-train-sync-bn  `mpiexec -n 2 dlc train --sync-bn --batch 16` on a
-#              BN model gives the epoch lines of `dlc train --batch 32`;
+#   dlc-train-sync-bn  `mpiexec -n 2 dlc train --sync-bn --batch 4` on a
+#              BN model gives the epoch lines of `dlc train --batch 8`;
 #              without --sync-bn it does not
 #   killed     rank 1 dies (SIGKILL) mid-training: rank 0 is ended too, the
 #              launcher names rank 1, within seconds
@@ -59,18 +59,18 @@ dlc-train-sync-bn)
   python3 "$src/test/dist/make_bn_model.py" "$work/bn.dlc"
   common=(train "$work/bn.dlc" --data "mnist:$work/data" --epochs 2 --seed 3
           --threads 1 --optimizer sgd --lr 0.05 --comm-timeout 120)
-  run2 -n 2 "$dlc" "${common[@]}" --batch 16 --sync-bn | tee "$work/sync"
-  run2 -n 2 "$dlc" "${common[@]}" --batch 16 | tee "$work/local"
-  "$dlc" "${common[@]}" --batch 32 | tee "$work/one"
-  grep -q "batch 16 per rank x 2 ranks (global batch 32, 1 thread per rank, synchronized batch norm)" \
+  run2 -n 2 "$dlc" "${common[@]}" --batch 4 --sync-bn | tee "$work/sync"
+  run2 -n 2 "$dlc" "${common[@]}" --batch 4 | tee "$work/local"
+  "$dlc" "${common[@]}" --batch 8 | tee "$work/one"
+  grep -q "batch 4 per rank x 2 ranks (global batch 8, 1 thread per rank, synchronized batch norm)" \
     "$work/sync" || fail "no rank line"
   strip() { grep -E "^(epoch|test accuracy)" "$1" | sed 's/ | [0-9.]* images\/s.*//'; }
   for f in one sync local; do strip "$work/$f" >"$work/$f.lines"; done
   cat "$work/sync.lines"
   [ "$(wc -l <"$work/sync.lines")" -eq 3 ] || fail "expected 2 epochs"
-  diff "$work/one.lines" "$work/sync.lines" || fail "2 x 16 --sync-bn differs from 1 x 32"
+  diff "$work/one.lines" "$work/sync.lines" || fail "2 x 4 --sync-bn differs from 1 x 8"
   if diff -q "$work/one.lines" "$work/local.lines" >/dev/null; then
-    fail "without --sync-bn, 2 x 16 should differ from 1 x 32 on a BN model"
+    fail "without --sync-bn, 2 x 4 should differ from 1 x 8 on a BN model"
   fi
   ;;
 killed)
