@@ -66,8 +66,9 @@ struct TrainerOptions {
   /// With several ranks: start summing each bucket of gradients as soon as
   /// the backward pass has written its last gradient (MPI_Iallreduce),
   /// while the pass goes on, and wait for all before the update. Off: the
-  /// sums start after the whole pass. Same results either way. (With the
-  /// interpreter engine or on a GPU the sums always start after the pass.)
+  /// blocking sums (MPI_Allreduce) after the whole pass. Same buckets and
+  /// bits either way. (With the interpreter engine or on a GPU the
+  /// non-blocking sums start after the pass.)
   bool OverlapComm = true;
 };
 

@@ -204,7 +204,13 @@ llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
   for (size_t K = 0; K < NumParams; ++K)
     if (SumIndex[K] >= 0)
       Ptrs.push_back(&Slots[K]);
-  if (auto E = Sum.finish(Ptrs))
+  // Without overlap: the blocking sums after the whole pass (the same
+  // buckets and bits).
+  if (auto E = Opts.OverlapComm
+                   ? Sum.finish(Ptrs)
+                   : allReduceTensors(*Comm, Ptrs,
+                                      G.SyncBatchNorm ? 1.0 : double(N) / Global,
+                                      Opts.BucketBytes))
     return std::move(E);
   if (auto E = Comm->allReduceSum(Sums))
     return std::move(E);

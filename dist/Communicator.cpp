@@ -179,7 +179,9 @@ llvm::Error OverlappedSum::ready(unsigned K, const uint8_t *Bytes,
   }
   if (--Missing[B] == 0)
     return startReady();
-  return llvm::Error::success();
+  // Started sums move on in MPI calls only (no progress thread): give them
+  // one whenever the backward pass hands over a gradient.
+  return NextToStart ? C.progress() : llvm::Error::success();
 }
 
 llvm::Error OverlappedSum::finish(llvm::ArrayRef<Tensor *> Tensors) {
