@@ -260,6 +260,7 @@ std::unique_ptr<Module> Trainer::currentModel() const {
 
 const Function &Trainer::trainStepFunction() const { return *P->G.Step; }
 int64_t Trainer::stepsDone() const { return P->Steps; }
+double Trainer::commWaitSeconds() const { return P->CommWait; }
 
 llvm::Expected<std::vector<Tensor>> Trainer::trainingState() const {
   // Args: batch, labels, parameters..., state..., step.

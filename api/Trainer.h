@@ -119,6 +119,11 @@ public:
   /// `dlc train --print-ir`).
   const Function &trainStepFunction() const;
   int64_t stepsDone() const;
+  /// With several ranks: the seconds this rank has waited for the gradient
+  /// sums after its own backward pass ended (sums that finished during the
+  /// pass cost nothing here; a slower rank's lag does), over all steps. 0
+  /// in one process.
+  double commWaitSeconds() const;
   /// What training changes: the parameters, then the optimizer state, in
   /// the step's slot order. With stepsDone() (which seeds dropout), what a
   /// checkpoint holds to resume bit for bit. (On a GPU it is copied back

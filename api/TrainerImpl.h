@@ -27,6 +27,7 @@ struct Trainer::Impl {
   std::vector<GpuTensor> GArgs;
   size_t NumParams = 0;
   int64_t Steps = 0;
+  double CommWait = 0; // see commWaitSeconds()
   /// Data parallelism (more than one rank): the step in two halves, with
   /// the gradient sums between them.
   std::shared_ptr<Communicator> Comm;

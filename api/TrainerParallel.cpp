@@ -9,6 +9,9 @@
 #include "interp/Collective.h"
 
 #include "llvm/ADT/Hashing.h"
+#include "llvm/ADT/ScopeExit.h"
+
+#include <chrono>
 
 using namespace dlc;
 
@@ -206,6 +209,12 @@ llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
       Ptrs.push_back(&Slots[K]);
   // Without overlap: the blocking sums after the whole pass (the same
   // buckets and bits).
+  auto T0 = std::chrono::steady_clock::now();
+  auto Waited = llvm::make_scope_exit([&] {
+    CommWait += std::chrono::duration<double>(
+                    std::chrono::steady_clock::now() - T0)
+                    .count();
+  });
   if (auto E = Opts.OverlapComm
                    ? Sum.finish(Ptrs)
                    : allReduceTensors(*Comm, Ptrs,

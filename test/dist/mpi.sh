@@ -15,7 +15,8 @@
 #   hangs      rank 1 stops answering: rank 0's watchdog (2 s) ends the run
 #              with an error naming the collective, within seconds
 #   dlc-train  `mpiexec -n 2 dlc train --batch 16` prints and writes once
-#              (rank 0) and gives the epoch lines of `dlc train --batch 32`
+#              (rank 0) and gives the epoch lines of `dlc train --batch 32`,
+#              with the gradient sums overlapped or not
 #   bad-data   rank 1's data file is truncated: every rank exits, the error
 #              names rank 1 and the file, within seconds
 # Usage: mpi.sh MPIEXEC BUILD_DIR SOURCE_DIR CASE
@@ -118,6 +119,12 @@ dlc-train|bad-data)
   cat "$work/two.lines"
   diff "$work/one.lines" "$work/two.lines" || fail "2 x 16 differs from 1 x 32"
   [ "$(wc -l <"$work/two.lines")" -eq 3 ] || fail "expected 2 epochs"
+  # Gradient sums after the backward pass (blocking) instead of during it:
+  # the same lines.
+  run2 -n 2 "$dlc" "${common[@]}" --data "mnist:$work/data" --batch 16 \
+    --comm-overlap=false >"$work/blocking"
+  strip "$work/blocking" >"$work/blocking.lines"
+  diff "$work/two.lines" "$work/blocking.lines" || fail "--comm-overlap=false differs"
   ;;
 *)
   fail "unknown case"

@@ -396,6 +396,12 @@ int dlc::trainCommand(const TrainOptions &O) {
     }
   }
   OS << llvm::format("test accuracy: %.4f\n", History.back().TestAccuracy);
+  if (Ranks > 1)
+    OS << llvm::format("gradient sums: rank 0 waited %.2f s for them after "
+                       "its backward passes (%s)\n",
+                       T.commWaitSeconds(),
+                       O.CommOverlap ? "started during the passes"
+                                     : "--comm-overlap=false: started after");
 
   if (!O.Output.empty() && O.KeepBest) {
     if (BestEpoch)
