@@ -35,9 +35,15 @@ private:
 
 llvm::Error Trainer::Impl::syncSlots(llvm::MutableArrayRef<Tensor> Slots,
                                      int64_t &StepCount) {
+  // What every rank must agree on: the slots' types, and the options that
+  // decide which collectives a step makes (a blocking and a non-blocking
+  // sum never match in MPI; buckets of other sizes do not add up).
   std::string Types;
   for (const Tensor &T : Slots)
     Types += T.type().str() + ";";
+  Types += "|" + std::to_string(Opts.BucketBytes) +
+           (Opts.OverlapComm ? "|overlap" : "|blocking") +
+           (G.SyncBatchNorm ? "|sync-bn" : "|local-bn");
   int64_t Head[2] = {int64_t(llvm::hash_value(Types)), StepCount};
   int64_t Mine = Head[0];
   if (auto E = Comm->broadcast(
@@ -47,7 +53,8 @@ llvm::Error Trainer::Impl::syncSlots(llvm::MutableArrayRef<Tensor> Slots,
     return E;
   if (Head[0] != Mine)
     return makeError(Comm->describe() +
-                     ": the model's parameters or the optimizer state "
+                     ": the model's parameters, the optimizer state or the "
+                     "data-parallel options (sync-bn, overlap, bucket size) "
                      "differ from rank 0's (another model or optimizer?)");
   for (Tensor &T : Slots)
     if (auto E = Comm->broadcast(

@@ -228,6 +228,65 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, ParallelStep,
                            return optimizerName(Info.param).str();
                          });
 
+/// Rank 1 of two: its broadcasts receive what rank 0 sent (recorded from
+/// another trainer), in order.
+class ReplayCommunicator final : public Communicator {
+public:
+  int rank() const override { return Record ? 0 : 1; }
+  int size() const override { return 2; }
+  llvm::Error broadcast(llvm::MutableArrayRef<uint8_t> B, int) override {
+    if (Record) {
+      Sent.emplace_back(B.begin(), B.end());
+    } else if (Next < Sent.size() && Sent[Next].size() == B.size()) {
+      std::copy(Sent[Next].begin(), Sent[Next].end(), B.begin());
+      ++Next;
+    }
+    return llvm::Error::success();
+  }
+  llvm::Error allReduceSum(llvm::MutableArrayRef<float>) override {
+    return llvm::Error::success();
+  }
+  llvm::Error allReduceSum(llvm::MutableArrayRef<double>) override {
+    return llvm::Error::success();
+  }
+  llvm::Error barrier() override { return llvm::Error::success(); }
+  void abort(int Code) override { std::exit(Code); }
+  bool Record = true;
+  std::vector<std::vector<uint8_t>> Sent;
+  size_t Next = 0;
+};
+
+TEST(ParallelStep, RanksWithOtherDataParallelOptionsAreRefused) {
+  // Ranks that would make different collectives (overlapped or blocking
+  // sums, synchronized batch norm or not, other buckets) would hang in
+  // them: create() compares with rank 0's options first.
+  auto M = model();
+  auto Comm = std::make_shared<ReplayCommunicator>();
+  TrainerOptions Opts;
+  Opts.Engine = "interp"; // nothing to compile: only create() is tested
+  Opts.Comm = Comm;
+  llvm::cantFail(Trainer::create(*M->Functions[0], Opts)); // rank 0
+  Comm->Record = false;
+  for (int Case = 0; Case < 4; ++Case) {
+    TrainerOptions Other = Opts;
+    Other.OverlapComm = Case != 0;
+    Other.SyncBatchNorm = Case == 1;
+    Other.BucketBytes = Case == 2 ? 1024 : Opts.BucketBytes;
+    Comm->Next = 0;
+    auto T = Trainer::create(*M->Functions[0], Other);
+    if (Case == 3) { // the same options: accepted
+      EXPECT_TRUE(bool(T)) << errText(T.takeError());
+      continue;
+    }
+    ASSERT_FALSE(bool(T)) << "case " << Case;
+    EXPECT_EQ(errText(T.takeError()),
+              "error: rank 1 of 2: the model's parameters, the optimizer "
+              "state or the data-parallel options (sync-bn, overlap, bucket "
+              "size) differ from rank 0's (another model or optimizer?)")
+        << "case " << Case;
+  }
+}
+
 TEST(ParallelStep, EmptyShardsAndErrors) {
   auto M = model();
   TrainerOptions Opts;
