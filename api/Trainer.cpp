@@ -4,9 +4,10 @@
 // step copies nothing but the batch. With several ranks the step is the
 // split one: gradients, their sum over the ranks, then the update.
 #include "api/Trainer.h"
-#include "api/TrainerImpl.h"
 
 #include "api/Device.h"
+#include "api/Profile.h"
+#include "api/TrainerImpl.h"
 
 #include "codegen/Executor.h"
 #include "passes/Pass.h"
@@ -187,6 +188,21 @@ llvm::Expected<StepResult> Trainer::step(const Tensor &X, const Tensor &Labels) 
     P->Args[I] = std::move((*Out)[I]);
   ++P->Steps;
   return StepResult{(*Out)[0].getF(0), (*Out)[1].getI(0), X.shape()[0]};
+}
+
+llvm::Expected<RunProfile> Trainer::profileStep(const Tensor &X,
+                                                const Tensor &Labels,
+                                                unsigned Runs) const {
+  if (P->Comm || P->StepG || !P->StepC)
+    return makeError("a step profile needs the JIT on the CPU in one process "
+                     "(not the interpreter, a GPU or several ranks)");
+  auto L = P->checkLabels(X, Labels);
+  if (!L)
+    return L.takeError();
+  std::vector<Tensor> Args = P->Args;
+  Args[0] = X;
+  Args[1] = std::move(*L);
+  return profileFunction(*P->StepC, Args, Runs);
 }
 
 llvm::Expected<StepResult> Trainer::evaluate(const Tensor &X,

@@ -25,6 +25,8 @@
 
 namespace dlc {
 
+struct RunProfile; // api/Model.h
+
 struct TrainerOptions {
   LossKind Loss = LossKind::SparseCategoricalCrossEntropy;
   OptimizerConfig Optimizer;
@@ -108,6 +110,13 @@ public:
                                       const Tensor &Labels) const;
   /// The forward model's output in inference mode.
   llvm::Expected<Tensor> predict(const Tensor &Inputs) const;
+  /// Where the time of one training step on this batch goes, kernel by
+  /// kernel (as Model::profile): the step runs once to warm up, then Runs
+  /// times, and its results are dropped (no update, stepsDone() unchanged).
+  /// The JIT on the CPU in one process only; otherwise an error.
+  llvm::Expected<RunProfile> profileStep(const Tensor &Inputs,
+                                         const Tensor &Labels,
+                                         unsigned Runs) const;
 
   /// The forward function with the current weights as parameter initial
   /// values (to save, export or compile for inference). On a GPU the

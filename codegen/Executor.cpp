@@ -14,6 +14,7 @@
 #include "codegen/ScalarOps.h"
 #include "ir/ShapeInference.h"
 #include "kernel/Lowering.h"
+#include "kernel/Schedule.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -157,6 +158,10 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
     }
     if (!K)
       return K.takeError();
+    // Long vector loops over the contiguous trailing dims.
+    if (!O.Gpu)
+      if (auto E = kir::collapseLoops(**K, 8))
+        return std::move(E);
     if (S.InPlaceIn >= 0)
       (*K)->MayAlias.push_back(
           {unsigned(S.InPlaceIn), unsigned(S.Ins.size() + S.InPlaceOut)});

@@ -122,8 +122,8 @@ llvm::Value *KernelEmitter::address(const KOp &Op, size_t BufPos) {
   const BufInfo &Info = Bufs.find(Buf)->second;
   llvm::Value *Lin = B.getInt64(0);
   for (size_t I = BufPos + 1; I < Op.Operands.size(); ++I)
-    Lin = B.CreateAdd(Lin, B.CreateMul(get(Op.Operands[I]),
-                                       Info.Strides[I - BufPos - 1]));
+    Lin = B.CreateNSWAdd(Lin, B.CreateNSWMul(get(Op.Operands[I]),
+                                             Info.Strides[I - BufPos - 1]));
   return B.CreateInBoundsGEP(storageType(Buf->BufType.elem()), Info.Data, Lin);
 }
 
@@ -152,9 +152,12 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
   case KOpKind::IndexArith: {
     llvm::Value *X = get(Op.Operands[0]), *Y = get(Op.Operands[1]);
     switch (Op.IOp) {
-    case IndexOp::Add: R = B.CreateAdd(X, Y); break;
-    case IndexOp::Sub: R = B.CreateSub(X, Y); break;
-    case IndexOp::Mul: R = B.CreateMul(X, Y); break;
+    // Index values are element counts and coordinates of buffers whose
+    // sizes were checked to fit in int64 (runtime/SizeMath.h): they never
+    // wrap, and saying so lets LLVM see strided accesses (nsw).
+    case IndexOp::Add: R = B.CreateNSWAdd(X, Y); break;
+    case IndexOp::Sub: R = B.CreateNSWSub(X, Y); break;
+    case IndexOp::Mul: R = B.CreateNSWMul(X, Y); break;
     case IndexOp::Div: R = B.CreateSDiv(X, Y); break;
     case IndexOp::Rem: R = B.CreateSRem(X, Y); break;
     case IndexOp::Min: R = B.CreateBinaryIntrinsic(llvm::Intrinsic::smin, X, Y); break;
@@ -362,6 +365,20 @@ llvm::Error KernelEmitter::loop(const KOp &Op) {
   }
   if (Op.Marks.Unroll)
     flag("llvm.loop.unroll.count", i32(Op.Marks.Unroll));
+  if (Op.Marks.MaskedTail) {
+    // One vector loop whose last iteration masks the lanes past the end
+    // (AVX-512 masked loads and stores), instead of a scalar remainder
+    // that a short loop would spend all its time in.
+    if (!Op.Marks.Vectorize)
+      flag("llvm.loop.vectorize.enable",
+           llvm::ConstantAsMetadata::get(B.getTrue()));
+    flag("llvm.loop.vectorize.predicate.enable",
+         llvm::ConstantAsMetadata::get(B.getTrue()));
+    // Unrolled in full first (a static 13-trip loop would be), it could
+    // not be vectorized along its own iterations any more.
+    MDs.push_back(llvm::MDNode::get(
+        Ctx, {llvm::MDString::get(Ctx, "llvm.loop.unroll.disable")}));
+  }
   if (Group)
     flag("llvm.loop.parallel_accesses", Group);
   if (MDs.size() > 1) {

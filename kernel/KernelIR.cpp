@@ -278,6 +278,8 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
         OS << " unroll(" << Op.Marks.Unroll << ")";
       if (Op.Marks.Reassociate)
         OS << " reassoc";
+      if (Op.Marks.MaskedTail)
+        OS << " masked";
       OS << " {\n";
       printOps(Op.Body, OS, Indent + 2);
       OS.indent(Indent) << "}";

@@ -111,6 +111,9 @@ struct LoopMarks {
   unsigned Unroll = 0;    // unroll factor, 0: none
   bool Reassociate = false; // float adds and multiplies in it may be
                             // reordered (a vectorized sum or product)
+  bool MaskedTail = false;  // vectorize with masked lanes covering the last
+                            // partial vector instead of a scalar remainder
+                            // (short loops: a 13-wide row is one vector)
 };
 
 class KOp {

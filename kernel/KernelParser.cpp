@@ -263,6 +263,10 @@ private:
         Marks.Reassociate = true;
         continue;
       }
+      if (W == "masked") {
+        Marks.MaskedTail = true;
+        continue;
+      }
       if (W != "vectorize" && W != "unroll")
         return err(WTok, "unknown loop mark '" + W + "'");
       if (auto E = expect(Tok::LParen, "'('"))

@@ -246,10 +246,13 @@ void kir::buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
 }
 
 /// 2-D max pooling along result rows: each row starts at -inf, then for
-/// each tap (kh, kw) inside the input (tap ranges, as for depthwise convs:
+/// each kernel row kh inside the input (tap ranges, as for depthwise convs:
 /// padding and ceil mode only shrink them) the row takes the max with the
-/// tap's input row, a strided load the vectorizer turns into vector code.
-/// Taps are visited in the reference's order, and max keeps NaN.
+/// kernel row's taps. In the interior, where every tap kw is inside the
+/// input, one loop takes all taps at once (strided loads the vectorizer
+/// groups, with a masked last vector, so a 13-wide row is one vector);
+/// the few positions at the padded edges take their taps one by one.
+/// max keeps NaN, so the order of the taps does not matter.
 static void maxPoolRows(KBuilder &B, const Operation &Op, const WindowAttrs &W,
                         KValue *X, KValue *Out) {
   DType E = Op.result()->Type.elem();
@@ -263,21 +266,45 @@ static void maxPoolRows(KBuilder &B, const Operation &Op, const WindowAttrs &W,
   {
     KValue *Ow = B.beginFor(Zero, B.dim(Out, 3));
     B.store(B.constFloat(E, -INFINITY), Out, {N, Ch, Oh, Ow});
-    B.endFor();
+    B.endFor()->Marks.MaskedTail = true;
   }
   auto [KhLo, KhHi] = tapRange(B, Oh, W.Dilations[0], W.Strides[0], W.Pads[0],
                                B.dim(X, 2), B.constIndex(Kern[0]));
   KValue *Kh = B.beginFor(KhLo, KhHi);
   KValue *Ih = inputCoord(B, Oh, Kh, W.Strides[0], W.Dilations[0], W.Pads[0]);
+  auto taps = [&](KValue *Kw) {
+    return tapRange(B, Kw, W.Strides[1], W.Dilations[1], W.Pads[1],
+                    B.dim(X, 3), B.dim(Out, 3));
+  };
+  // Interior [ILo, IHi): the ranges shrink as kw grows, so the first
+  // tap's start and the last tap's end bound the positions all taps share.
+  KValue *ILo = taps(Zero).first;
+  KValue *IHi = B.index(IndexOp::Max, ILo, taps(B.constIndex(Kern[1] - 1)).second);
+  {
+    KValue *Ow = B.beginFor(ILo, IHi);
+    std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
+    KValue *V = B.load(Out, Idx);
+    for (int64_t Kw = 0; Kw < Kern[1]; ++Kw) {
+      KValue *Iw = inputCoord(B, Ow, B.constIndex(Kw), W.Strides[1],
+                              W.Dilations[1], W.Pads[1]);
+      V = B.scalar(OpKind::Max, {V, B.load(X, {N, Ch, Ih, Iw})}, ST);
+    }
+    B.store(V, Out, Idx);
+    B.endFor()->Marks.MaskedTail = true;
+  }
+  // The edges: each tap's range outside the interior.
   KValue *Kw = B.beginFor(Zero, B.constIndex(Kern[1]));
-  auto [OwLo, OwHi] = tapRange(B, Kw, W.Strides[1], W.Dilations[1], W.Pads[1],
-                               B.dim(X, 3), B.dim(Out, 3));
-  KValue *Ow = B.beginFor(OwLo, OwHi);
-  KValue *Iw = inputCoord(B, Ow, Kw, W.Strides[1], W.Dilations[1], W.Pads[1]);
-  std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
-  B.store(B.scalar(OpKind::Max, {B.load(Out, Idx), B.load(X, {N, Ch, Ih, Iw})}, ST),
-          Out, Idx);
-  B.endFor(); // ow
+  auto [OwLo, OwHi] = taps(Kw);
+  auto edge = [&](KValue *Lo, KValue *Hi) {
+    KValue *Ow = B.beginFor(Lo, Hi);
+    KValue *Iw = inputCoord(B, Ow, Kw, W.Strides[1], W.Dilations[1], W.Pads[1]);
+    std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
+    B.store(B.scalar(OpKind::Max, {B.load(Out, Idx), B.load(X, {N, Ch, Ih, Iw})}, ST),
+            Out, Idx);
+    B.endFor();
+  };
+  edge(OwLo, B.index(IndexOp::Min, OwHi, ILo));
+  edge(B.index(IndexOp::Max, OwLo, IHi), OwHi);
   B.endFor(); // kw
   B.endFor(); // kh
   B.endFor(); // oh

@@ -9,6 +9,8 @@ llvm::ArrayRef<KernelPass> kir::allKernelPasses() {
       {"tile", "Strip-mine innermost loops into tiles of N iterations", tileLoops},
       {"vectorize", "Mark innermost loops vectorize(N)", vectorizeLoops},
       {"unroll", "Mark innermost loops unroll(N)", unrollLoops},
+      {"collapse", "Merge up to N innermost loops over contiguous static dims",
+       collapseLoops},
       {"gpu-rows", "Map row reductions to one block of N threads per row",
        gpuRows},
       {"gpu-map", "Map parallel loops to a GPU grid of N-thread blocks",

@@ -27,6 +27,11 @@ llvm::Error vectorizeLoops(Kernel &K, unsigned N);
 /// Marks every innermost loop unroll(N).
 llvm::Error unrollLoops(Kernel &K, unsigned N);
 
+/// Merges up to N innermost perfectly nested loops that walk the contiguous
+/// static trailing dims of every buffer they touch into one loop (and those
+/// buffers' dims into one); see kernel/CollapseLoops.cpp.
+llvm::Error collapseLoops(Kernel &K, unsigned N);
+
 /// Maps the parallel loop (and the loops perfectly nested in it) to a grid
 /// of blocks of N threads, one thread per iteration (kernel/GpuMap.cpp).
 llvm::Error gpuMapLoops(Kernel &K, unsigned N);

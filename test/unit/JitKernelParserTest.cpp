@@ -107,6 +107,42 @@ TEST(KernelParser, SchedulingKeepsResults) {
   EXPECT_NEAR(RowSum, 1.0, 1e-5);
 }
 
+TEST(KernelParser, CollapsedLoopsKeepResults) {
+  // The JIT merges the loops over the static trailing dims [5, 7] of this
+  // fused kernel, in both of its nests (the sum's and the one storing z;
+  // kernel/CollapseLoops.cpp): the buffer types say so, and the compiled
+  // function still gives the interpreter's values at two batch sizes.
+  const char *Text =
+      "func @f(%x: f32[N,3,5,7], %y: f32[N,3,5,7], %s: f32[]) -> "
+      "(z: f32[N,3,5,7], t: f32[3]) {\n"
+      "  %a = add %x, %y\n  %g = greater %a, %s\n  %z = where %g, %x, %s\n"
+      "  %t = reduce_sum %z {axes = [0, 2, 3], keepdims = false}\n"
+      "  return %z, %t\n}\n";
+  std::string Kernels;
+  for (auto &K : kernelsOf(Text))
+    Kernels += kir::toString(*K);
+  EXPECT_NE(Kernels.find("%in0: f32[?,3,35], %in1: f32[?,3,35]"),
+            std::string::npos) << Kernels;
+  EXPECT_NE(Kernels.find("%out0: f32[?,3,35]"), std::string::npos) << Kernels;
+  auto M = parseModule(Text, "<test>");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  Function &F = *(*M)->Functions[0];
+  auto C = CompiledFunction::compile(F, 3);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  for (int64_t N : {1, 6}) {
+    Tensor S(DType::F32, {});
+    S.setF(0, 0.25);
+    std::vector<Tensor> In = {random({N, 3, 5, 7}, 1), random({N, 3, 5, 7}, 2), S};
+    auto Want = interpret(F, In);
+    ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+    auto Got = (*C)->run(In);
+    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+    EXPECT_TRUE((*Want)[0] == (*Got)[0]) << "batch " << N;
+    for (int64_t I = 0; I < 3; ++I)
+      EXPECT_NEAR((*Want)[1].getF(I), (*Got)[1].getF(I), 1e-5) << "batch " << N;
+  }
+}
+
 TEST(KernelParser, ScratchBuffersRun) {
   // Each row goes through a thread-private scratch buffer, reversed on the
   // way in; run as two chunks of the parallel loop.

@@ -135,8 +135,15 @@ struct TrainOptions {
   std::string CommTimeout = "600"; // seconds a collective may take; 0: none
   bool SyncBN = false;      // batch norm statistics summed over the ranks
   bool CommOverlap = true;  // gradient sums start during the backward pass
+  /// After training, time the step kernel by kernel on one batch.
+  bool Profile = false;
 };
 int trainCommand(const TrainOptions &Opts);
+
+struct RunProfile;
+/// Prints P as `dlc bench --profile` does: the slowest kernels, then the
+/// time per kind of kernel, with GFLOP/s against Threads x the FMA peak.
+void printKernelProfile(const RunProfile &P, unsigned Threads);
 
 } // namespace dlc
 

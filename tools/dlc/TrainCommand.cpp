@@ -9,8 +9,10 @@
 #include "TrainReport.h"
 #include "TrainSetup.h"
 
+#include "api/Model.h"
 #include "api/Trainer.h"
 #include "ir/Printer.h"
+#include "runtime/ThreadPool.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -402,6 +404,17 @@ int dlc::trainCommand(const TrainOptions &O) {
                        T.commWaitSeconds(),
                        O.CommOverlap ? "started during the passes"
                                      : "--comm-overlap=false: started after");
+  if (O.Profile && Rank == 0) {
+    // The first training batch, in the order of the last epoch.
+    std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, S.Epochs);
+    Batch B = shardBatch(S.Train, Order, 0, std::min<int64_t>(S.Batch, S.Train.size()));
+    RunProfile P = Check(T.profileStep(
+        imagesForModel(B.Images, InType),
+        targetsForLoss(B.Labels, S.Opts.Loss, S.Train.NumClasses), 20));
+    OS << "\ntraining step, batch " << B.Labels.shape()[0];
+    printKernelProfile(P, S.Opts.Threads ? S.Opts.Threads
+                                         : rt::ThreadPool::hardwareThreads());
+  }
 
   if (!O.Output.empty() && O.KeepBest) {
     if (BestEpoch)

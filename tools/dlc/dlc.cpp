@@ -217,6 +217,11 @@ static cl::opt<bool> TrainDistributed(
     cl::desc("Data-parallel training over MPI (on by itself under mpirun "
              "-np N: the global batch is N x --batch)"),
     cl::sub(TrainCmd));
+static cl::opt<bool> TrainProfile(
+    "profile",
+    cl::desc("After training, time the training step kernel by kernel on "
+             "one batch (as dlc bench --profile; JIT on the CPU)"),
+    cl::sub(TrainCmd));
 static cl::opt<std::string> TrainCommTimeout(
     "comm-timeout",
     cl::desc("With MPI: seconds a gradient sum or broadcast may wait for "
@@ -307,7 +312,7 @@ static cl::opt<std::string> CacheDir(
 static cl::opt<bool> NoCache("no-cache",
                              cl::desc("Neither read nor write the kernel cache"),
                              cl::sub(RunCmd), cl::sub(BenchCmd));
-static cl::opt<bool> RunProfile(
+static cl::opt<bool> RunCompileProfile(
     "profile", cl::desc("With --engine=jit: print the compile time of each phase"),
     cl::sub(RunCmd));
 static cl::opt<bool> BenchProfile(
@@ -372,7 +377,7 @@ int main(int argc, char **argv) {
     O.OptLevel = std::min(3u, RunOpt.getValue());
     O.Cache = !NoCache;
     O.CacheDir = CacheDir;
-    O.Profile = RunProfile;
+    O.Profile = RunCompileProfile;
     return runCommand(O);
   }
   if (TestOnnxCmd) {
@@ -466,6 +471,7 @@ int main(int argc, char **argv) {
     O.CommTimeout = TrainCommTimeout;
     O.SyncBN = TrainSyncBN;
     O.CommOverlap = TrainCommOverlap;
+    O.Profile = TrainProfile;
     return trainCommand(O);
   }
   llvm::errs() << "error: no command given; see 'dlc --help'\n";
