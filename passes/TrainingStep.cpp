@@ -228,6 +228,12 @@ static llvm::Error useBatchStatistics(Function &F, double Momentum,
     OpBuilder B(F, It, Op.L);
     Value *X = Op.operand(0), *MeanK, *Var;
     if (Sync) {
+      // The count is a float of x's type: 16-bit floats would overflow it
+      // (65504) or round it.
+      if (E != DType::F32 && E != DType::F64)
+        return makeError(Op.L, "synchronized batch norm needs f32 or f64 "
+                               "activations; this batch_norm's input is " +
+                                   XT.str());
       // Elements per channel on this rank: the product of x's dims but 1.
       Tensor AxesT(DType::I64, {int64_t(Axes.size())});
       for (size_t A = 0; A < Axes.size(); ++A)

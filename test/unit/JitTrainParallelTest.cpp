@@ -178,6 +178,25 @@ TEST(ParallelStep, SyncBatchNormSumsStatisticsInTheGraph) {
   EXPECT_NE(errText(G.takeError()).find("synchronized batch norm runs on the "
                                         "CPU only"),
             std::string::npos);
+  // 16-bit activations would overflow the element count: refused.
+  std::string Half = BnCnn;
+  for (size_t P = Half.find("f32"); P != std::string::npos;
+       P = Half.find("f32", P))
+    Half.replace(P, 3, "f16");
+  auto HM = llvm::cantFail(parseModule(Half, "bn-cnn-f16.dlc"));
+  Function &HF = *HM->Functions[0];
+  for (size_t I = 0; I < HF.Params.size(); ++I) {
+    llvm::SmallVector<int64_t, 4> Shape;
+    for (const Dim &D : HF.Params[I]->Type.dims())
+      Shape.push_back(D.size());
+    HF.ParamInits[I] = Attribute::getTensor(
+        std::make_shared<const Tensor>(Tensor(DType::F16, Shape)));
+  }
+  auto H = Trainer::create(HF, Opts);
+  ASSERT_FALSE(bool(H));
+  EXPECT_EQ(errText(H.takeError()),
+            "bn-cnn-f16.dlc:3:8: error: synchronized batch norm needs f32 or "
+            "f64 activations; this batch_norm's input is f16[N,4,8,8]");
 }
 
 TEST(ParallelStep, OverlappedSumsStartDuringTheRunWithTheSameBits) {
