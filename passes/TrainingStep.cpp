@@ -175,6 +175,16 @@ static void paramsToInputs(Function &F) {
   F.ParamInits.clear();
 }
 
+/// X's batch size (its dim 0 at run time) as an E[1].
+static Value *batchSize(OpBuilder &B, Value *X, DType E) {
+  Tensor First(DType::I64, {1});
+  return B.create(
+      OpKind::Cast,
+      {B.create(OpKind::Gather, {B.create(OpKind::ShapeOf, {X}),
+                                 B.constant(std::move(First))})},
+      {{"to", Attribute::getType(E)}});
+}
+
 /// Batch normalization in training mode. Every batch_norm whose running
 /// mean and variance (operands 3 and 4) are parameters normalizes with the
 /// batch's statistics instead: mean and biased variance over every axis but
@@ -195,6 +205,7 @@ static void paramsToInputs(Function &F) {
 static llvm::Error useBatchStatistics(Function &F, double Momentum,
                                       std::vector<Value *> &Running,
                                       bool Sync) {
+  Value *In0 = F.Inputs.empty() ? nullptr : F.Inputs[0].get();
   llvm::DenseMap<const Value *, unsigned> ParamIndex;
   for (unsigned I = 0; I < F.Params.size(); ++I)
     ParamIndex[F.Params[I].get()] = I;
@@ -234,18 +245,35 @@ static llvm::Error useBatchStatistics(Function &F, double Momentum,
         return makeError(Op.L, "synchronized batch norm needs f32 or f64 "
                                "activations; this batch_norm's input is " +
                                    XT.str());
-      // Elements per channel on this rank: the product of x's dims but 1.
-      Tensor AxesT(DType::I64, {int64_t(Axes.size())});
-      for (size_t A = 0; A < Axes.size(); ++A)
-        AxesT.setI(A, Axes[A]);
-      Value *Dims = B.create(
-          OpKind::Cast, {B.create(OpKind::ShapeOf, {X})},
-          {{"to", Attribute::getType(E)}});
-      Value *Count = B.create(
-          OpKind::ReduceProd,
-          {B.create(OpKind::Gather, {Dims, B.constant(std::move(AxesT))})},
-          {boolAttr("keepdims", false)});
-      Value *Total = B.create(OpKind::AllReduceSum, {Count});
+      // Elements per channel over the ranks. When x's batch dim is the
+      // model input's and its other dims are static, that is the global
+      // batch size (one sum over the ranks, which CSE shares between every
+      // batch norm and the loss) times the elements per example; else the
+      // product of x's run-time dims but 1, summed over the ranks.
+      int64_t PerExample = 1;
+      bool Static = true;
+      for (unsigned A = 2; A < XT.rank(); ++A) {
+        Static &= XT.dim(A).isStatic();
+        PerExample *= Static ? XT.dim(A).size() : 1;
+      }
+      Value *Total;
+      if (Static && XT.dim(0).isSymbol() && In0 && In0->Type.rank() > 0 &&
+          In0->Type.dim(0) == XT.dim(0)) {
+        Total = B.create(OpKind::AllReduceSum, {batchSize(B, In0, E)});
+        if (PerExample != 1)
+          Total = B.create(OpKind::Mul, {Total, B.scalar(E, double(PerExample))});
+      } else {
+        Tensor AxesT(DType::I64, {int64_t(Axes.size())});
+        for (size_t A = 0; A < Axes.size(); ++A)
+          AxesT.setI(A, Axes[A]);
+        Value *Dims = B.create(OpKind::Cast, {B.create(OpKind::ShapeOf, {X})},
+                               {{"to", Attribute::getType(E)}});
+        Value *Count = B.create(
+            OpKind::ReduceProd,
+            {B.create(OpKind::Gather, {Dims, B.constant(std::move(AxesT))})},
+            {boolAttr("keepdims", false)});
+        Total = B.create(OpKind::AllReduceSum, {Count});
+      }
       auto GlobalSum = [&](Value *V, bool Keep) {
         Value *S = B.create(OpKind::ReduceSum, {V},
                             {intsAttr("axes", Axes), boolAttr("keepdims", Keep)});
@@ -328,12 +356,7 @@ buildGradients(Module &M, const Function &Forward, llvm::StringRef Name,
     OpBuilder B(S, S.Body.end(), S.L);
     Value *LossV = S.Outputs[0];
     DType E = LossV->Type.elem();
-    Tensor First(DType::I64, {1});
-    Value *N = B.create(
-        OpKind::Cast,
-        {B.create(OpKind::Gather,
-                  {B.create(OpKind::ShapeOf, {X}), B.constant(std::move(First))})},
-        {{"to", Attribute::getType(E)}});
+    Value *N = batchSize(B, X, E);
     Value *Share = B.create(
         OpKind::Squeeze,
         {B.create(OpKind::Div, {N, B.create(OpKind::AllReduceSum, {N})})},
