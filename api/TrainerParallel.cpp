@@ -197,9 +197,8 @@ llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
     if (!Skip)
       Summed.push_back(Types.back());
   }
-  OverlappedSum Sum(*Comm, Summed,
-                    G.SyncBatchNorm ? 1.0 : double(N) / Global,
-                    Opts.BucketBytes);
+  double Scale = G.SyncBatchNorm ? 1.0 : double(N) / Global;
+  OverlappedSum Sum(*Comm, Summed, Scale, Opts.BucketBytes);
   double Sums[2] = {0, 0}; // loss x examples, correct
   std::vector<Tensor> Slots;
   if (N > 0) {
@@ -218,15 +217,13 @@ llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
   // buckets and bits).
   auto T0 = std::chrono::steady_clock::now();
   auto Waited = llvm::make_scope_exit([&] {
-    CommWait += std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - T0)
-                    .count();
+    CommWait +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - T0)
+            .count();
   });
   if (auto E = Opts.OverlapComm
                    ? Sum.finish(Ptrs)
-                   : allReduceTensors(*Comm, Ptrs,
-                                      G.SyncBatchNorm ? 1.0 : double(N) / Global,
-                                      Opts.BucketBytes))
+                   : allReduceTensors(*Comm, Ptrs, Scale, Opts.BucketBytes))
     return std::move(E);
   if (auto E = Comm->allReduceSum(Sums))
     return std::move(E);

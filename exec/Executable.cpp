@@ -107,9 +107,11 @@ Executable::build(const Function &F, std::vector<LoweredStep> Steps,
       for (const Value *V : Steps[I].Outs)
         WrittenBy[V] = I + 1;
   X->ReadyAfter.resize(Steps.size() + 1);
-  for (unsigned O = 0; O < F.Outputs.size(); ++O)
-    if (F.Outputs[O]->Type.elem() != DType::Str)
-      X->ReadyAfter[WrittenBy.lookup(X->Root.lookup(F.Outputs[O]))].push_back(O);
+  for (unsigned O = 0; O < F.Outputs.size(); ++O) {
+    const Value *V = F.Outputs[O];
+    if (V->Type.elem() != DType::Str)
+      X->ReadyAfter[WrittenBy.lookup(X->Root.lookup(V))].push_back(O);
+  }
   // The shape cone: only the dims of shape()'s operand are needed.
   llvm::SmallVector<const Value *, 16> Work;
   for (auto &Op : F.Body)
