@@ -31,8 +31,13 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
     return makeError("engine \"interp\" runs on the CPU only: use device "
                      "\"cpu\" or engine \"jit\"");
   bool Parallel = Opts.Comm && Opts.Comm->size() > 1;
+  if (Parallel && Opts.SyncBatchNorm && *Device != DeviceKind::Cpu)
+    return makeError("synchronized batch norm runs on the CPU only: its "
+                     "sums over the ranks are host steps, which the GPU "
+                     "executor does not run");
   auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed,
-                               Opts.BatchNormMomentum, Parallel);
+                               Opts.BatchNormMomentum, Parallel,
+                               Parallel && Opts.SyncBatchNorm);
   if (!G)
     return G.takeError();
   auto I = std::make_unique<Impl>();
@@ -271,6 +276,7 @@ std::unique_ptr<Module> Trainer::currentModel() const {
 
 const Function &Trainer::trainStepFunction() const { return *P->G.Step; }
 int64_t Trainer::stepsDone() const { return P->Steps; }
+double Trainer::commWaitSeconds() const { return P->CommWait; }
 
 llvm::Expected<std::vector<Tensor>> Trainer::trainingState() const {
   // Args: batch, labels, parameters..., state..., step.

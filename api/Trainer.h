@@ -52,12 +52,26 @@ struct TrainerOptions {
   /// gradients are averaged over the global batch (each rank's weighted by
   /// its number of examples) in buckets of BucketBytes, and every rank
   /// applies the same update, so the parameters stay bit-identical. The
-  /// running statistics of batch norms are the local batch's (averaged
-  /// over the ranks the same way). Dropout masks differ per rank. Null or
+  /// batch norms use the local batch's statistics and their running
+  /// statistics are averaged over the ranks the same way (unless
+  /// SyncBatchNorm). Dropout masks differ per rank. Null or
   /// one rank: the single-process step, unchanged. On a GPU device the
   /// gradients come to the host for the sums (no NCCL yet).
   std::shared_ptr<Communicator> Comm;
   size_t BucketBytes = size_t(4) << 20;
+  /// With several ranks: batch norms in training mode normalize with the
+  /// global batch's statistics (summed over the ranks in the forward and
+  /// the backward pass) instead of the local ones, so N ranks at batch B
+  /// train like one process at batch N x B. Every rank then needs at least
+  /// one example per step. CPU only. No effect in one process.
+  bool SyncBatchNorm = false;
+  /// With several ranks: start summing each bucket of gradients as soon as
+  /// the backward pass has written its last gradient (MPI_Iallreduce),
+  /// while the pass goes on, and wait for all before the update. Off: the
+  /// blocking sums (MPI_Allreduce) after the whole pass. Same buckets and
+  /// bits either way. (With the interpreter engine or on a GPU the
+  /// non-blocking sums start after the pass.)
+  bool OverlapComm = true;
 };
 
 /// Loss averaged over the batch, and how many predictions were right
@@ -114,6 +128,11 @@ public:
   /// `dlc train --print-ir`).
   const Function &trainStepFunction() const;
   int64_t stepsDone() const;
+  /// With several ranks: the seconds this rank has waited for the gradient
+  /// sums after its own backward pass ended (sums that finished during the
+  /// pass cost nothing here; a slower rank's lag does), over all steps. 0
+  /// in one process.
+  double commWaitSeconds() const;
   /// What training changes: the parameters, then the optimizer state, in
   /// the step's slot order. With stepsDone() (which seeds dropout), what a
   /// checkpoint holds to resume bit for bit. (On a GPU it is copied back

@@ -27,6 +27,7 @@ struct Trainer::Impl {
   std::vector<GpuTensor> GArgs;
   size_t NumParams = 0;
   int64_t Steps = 0;
+  double CommWait = 0; // see commWaitSeconds()
   /// Data parallelism (more than one rank): the step in two halves, with
   /// the gradient sums between them.
   std::shared_ptr<Communicator> Comm;
@@ -56,9 +57,9 @@ struct Trainer::Impl {
   llvm::Expected<StepResult> parallelStep(const Tensor &X, Tensor Labels);
 
 private:
-  llvm::Expected<std::vector<Tensor>> localGradients(const Tensor &X,
-                                                     Tensor Labels,
-                                                     double Sums[2]);
+  llvm::Expected<std::vector<Tensor>>
+  localGradients(const Tensor &X, Tensor Labels, double Sums[2],
+                 OverlappedSum &Sum, llvm::ArrayRef<int> SumIndex);
   llvm::Error applySummed(std::vector<Tensor> Slots);
 };
 

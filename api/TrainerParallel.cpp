@@ -6,15 +6,44 @@
 // device; not built).
 #include "api/TrainerImpl.h"
 
+#include "interp/Collective.h"
+
 #include "llvm/ADT/Hashing.h"
+#include "llvm/ADT/ScopeExit.h"
+
+#include <chrono>
 
 using namespace dlc;
 
+namespace {
+/// The communicator as the collective ops of a graph see it (synchronized
+/// batch norm's all_reduce_sum).
+class CommunicatorHook final : public CollectiveHook {
+public:
+  explicit CommunicatorHook(Communicator &C) : C(C) {}
+  llvm::Error allReduceSum(llvm::MutableArrayRef<float> Data) override {
+    return C.allReduceSum(Data);
+  }
+  llvm::Error allReduceSum(llvm::MutableArrayRef<double> Data) override {
+    return C.allReduceSum(Data);
+  }
+
+private:
+  Communicator &C;
+};
+} // namespace
+
 llvm::Error Trainer::Impl::syncSlots(llvm::MutableArrayRef<Tensor> Slots,
                                      int64_t &StepCount) {
+  // What every rank must agree on: the slots' types, and the options that
+  // decide which collectives a step makes (a blocking and a non-blocking
+  // sum never match in MPI; buckets of other sizes do not add up).
   std::string Types;
   for (const Tensor &T : Slots)
     Types += T.type().str() + ";";
+  Types += "|" + std::to_string(Opts.BucketBytes) +
+           (Opts.OverlapComm ? "|overlap" : "|blocking") +
+           (G.SyncBatchNorm ? "|sync-bn" : "|local-bn");
   int64_t Head[2] = {int64_t(llvm::hash_value(Types)), StepCount};
   int64_t Mine = Head[0];
   if (auto E = Comm->broadcast(
@@ -24,7 +53,8 @@ llvm::Error Trainer::Impl::syncSlots(llvm::MutableArrayRef<Tensor> Slots,
     return E;
   if (Head[0] != Mine)
     return makeError(Comm->describe() +
-                     ": the model's parameters or the optimizer state "
+                     ": the model's parameters, the optimizer state or the "
+                     "data-parallel options (sync-bn, overlap, bucket size) "
                      "differ from rank 0's (another model or optimizer?)");
   for (Tensor &T : Slots)
     if (auto E = Comm->broadcast(
@@ -48,9 +78,13 @@ static std::vector<Tensor> zerosLike(llvm::ArrayRef<TensorType> Types) {
 
 /// Runs @train_gradients on this rank's (non-empty) shard: returns a slot
 /// per parameter (gradient or new running statistic) on the host and sets
-/// Sums to (loss x examples, correct).
+/// Sums to (loss x examples, correct). Slot K with SumIndex[K] >= 0 is
+/// handed to Sum as soon as the JIT's run has written it (overlap), or
+/// left for Sum.finish.
 llvm::Expected<std::vector<Tensor>>
-Trainer::Impl::localGradients(const Tensor &X, Tensor Labels, double Sums[2]) {
+Trainer::Impl::localGradients(const Tensor &X, Tensor Labels, double Sums[2],
+                              OverlappedSum &Sum,
+                              llvm::ArrayRef<int> SumIndex) {
   int64_t N = X.shape()[0];
   Tensor Seed(DType::I64, {}); // distinct dropout masks per rank and step
   Seed.setI(0, Steps * Comm->size() + Comm->rank());
@@ -74,7 +108,19 @@ Trainer::Impl::localGradients(const Tensor &X, Tensor Labels, double Sums[2]) {
     for (size_t K = 0; K < NumParams; ++K)
       In.push_back(std::move(Args[2 + K]));
     In.push_back(std::move(Seed));
-    auto R = run(*GradF, GradC.get(), In);
+    // Synchronized batch norm's sums run on this thread, inside the run.
+    CommunicatorHook Hook(*Comm);
+    CollectiveScope Scope(&Hook);
+    auto OnOutput = [&](unsigned O, const uint8_t *Data,
+                        size_t Bytes) -> llvm::Error {
+      if (O < 2 || SumIndex[O - 2] < 0)
+        return llvm::Error::success();
+      return Sum.ready(unsigned(SumIndex[O - 2]), Data, Bytes);
+    };
+    auto R = GradC ? GradC->run(In, nullptr, nullptr,
+                                Opts.OverlapComm ? OutputReadyFn(OnOutput)
+                                                 : OutputReadyFn())
+                   : interpret(*GradF, In);
     for (size_t K = 0; K < NumParams; ++K)
       Args[2 + K] = std::move(In[2 + K]);
     if (!R)
@@ -126,31 +172,63 @@ llvm::Error Trainer::Impl::applySummed(std::vector<Tensor> Slots) {
 llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
                                                        Tensor Labels) {
   int64_t N = X.shape()[0];
-  double Sums[3] = {0, 0, double(N)}; // loss x examples, correct, examples
+  // The global batch first (the weights of the gradients): examples, and
+  // ranks without any.
+  double Counts[2] = {double(N), N > 0 ? 0.0 : 1.0};
+  if (auto E = Comm->allReduceSum(Counts))
+    return std::move(E);
+  double Global = Counts[0];
+  if (Global < 1)
+    return makeError("a training step with no examples on any rank");
+  if (G.SyncBatchNorm && Counts[1] > 0) // every rank says the same
+    return makeError("synchronized batch norm needs at least one example on "
+                     "every rank in every step; this global batch has " +
+                     std::to_string(int64_t(Global)) + " examples for " +
+                     std::to_string(Comm->size()) + " ranks");
+  // The slots summed over the ranks: every gradient, and the running
+  // statistics unless batch norm is synchronized (then they are the same
+  // on every rank already). Synchronized, the gradients come weighted.
+  std::vector<TensorType> Types, Summed;
+  std::vector<int> SumIndex;
+  for (size_t K = 0; K < NumParams; ++K) {
+    Types.push_back(GradG ? GArgs[2 + K].type() : Args[2 + K].type());
+    bool Skip = G.SyncBatchNorm && G.RunningSlot[K];
+    SumIndex.push_back(Skip ? -1 : int(Summed.size()));
+    if (!Skip)
+      Summed.push_back(Types.back());
+  }
+  double Scale = G.SyncBatchNorm ? 1.0 : double(N) / Global;
+  OverlappedSum Sum(*Comm, Summed, Scale, Opts.BucketBytes);
+  double Sums[2] = {0, 0}; // loss x examples, correct
   std::vector<Tensor> Slots;
   if (N > 0) {
-    auto G = localGradients(X, std::move(Labels), Sums);
-    if (!G)
-      return G.takeError();
-    Slots = std::move(*G);
+    auto R = localGradients(X, std::move(Labels), Sums, Sum, SumIndex);
+    if (!R)
+      return R.takeError();
+    Slots = std::move(*R);
   } else { // an empty shard adds nothing
-    std::vector<TensorType> Types;
-    for (size_t K = 0; K < NumParams; ++K)
-      Types.push_back(GradG ? GArgs[2 + K].type() : Args[2 + K].type());
     Slots = zerosLike(Types);
   }
-  if (auto E = Comm->allReduceSum(Sums))
-    return std::move(E);
-  if (Sums[2] < 1)
-    return makeError("a training step with no examples on any rank");
   std::vector<Tensor *> Ptrs;
-  for (Tensor &T : Slots)
-    Ptrs.push_back(&T);
-  if (auto E = allReduceTensors(*Comm, Ptrs, double(N) / Sums[2],
-                                Opts.BucketBytes))
+  for (size_t K = 0; K < NumParams; ++K)
+    if (SumIndex[K] >= 0)
+      Ptrs.push_back(&Slots[K]);
+  // Without overlap: the blocking sums after the whole pass (the same
+  // buckets and bits).
+  auto T0 = std::chrono::steady_clock::now();
+  auto Waited = llvm::make_scope_exit([&] {
+    CommWait +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - T0)
+            .count();
+  });
+  if (auto E = Opts.OverlapComm
+                   ? Sum.finish(Ptrs)
+                   : allReduceTensors(*Comm, Ptrs, Scale, Opts.BucketBytes))
+    return std::move(E);
+  if (auto E = Comm->allReduceSum(Sums))
     return std::move(E);
   if (auto E = applySummed(std::move(Slots)))
     return std::move(E);
   ++Steps;
-  return StepResult{Sums[0] / Sums[2], int64_t(Sums[1]), int64_t(Sums[2])};
+  return StepResult{Sums[0] / Global, int64_t(Sums[1]), int64_t(Global)};
 }

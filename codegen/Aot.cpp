@@ -120,9 +120,13 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
   for (const LoweredStep &S : Lowered->Steps)
     if (S.K == LoweredStep::Kind::Host)
       return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
-                                    "' works on str tensors, which compiled "
-                                    "artifacts do not support yet (run the "
-                                    "model with the JIT)");
+                                    (S.Op->info().has(Collective)
+                                         ? "' is a collective of data-parallel "
+                                           "training"
+                                         : "' works on str tensors") +
+                                    ", which compiled artifacts do not "
+                                    "support yet (run the model with the "
+                                    "JIT)");
   std::vector<const kir::Kernel *> Kernels = Lowered->kernelList();
   auto TM = hostTargetMachine(Opts.OptLevel);
   if (!TM)

@@ -114,6 +114,8 @@ static LowerFn kernelLowering(const Operation &Op) {
   case OpKind::StringNormalizer: case OpKind::StringConcat:
   case OpKind::StringSplit: case OpKind::RegexFullMatch:
   case OpKind::LabelEncoder:
+  // Collectives call the run's communicator from a host step.
+  case OpKind::AllReduceSum:
     return nullptr;
   }
   llvm_unreachable("bad op kind");
@@ -121,7 +123,7 @@ static LowerFn kernelLowering(const Operation &Op) {
 
 bool CompiledFunction::supports(const Operation &Op) {
   return Op.kind() == OpKind::Constant || isViewOp(Op.kind()) ||
-         touchesStrings(Op) || kernelLowering(Op) != nullptr;
+         runsOnHost(Op) || kernelLowering(Op) != nullptr;
 }
 
 llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,

@@ -64,8 +64,9 @@ public:
   /// Runs on Inputs (in F's input order); see Executable::run.
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
                                           uint64_t *PeakBytes = nullptr,
-                                          StepTimes *Times = nullptr) const {
-    return Exec->run(Inputs, PeakBytes, Times);
+                                          StepTimes *Times = nullptr,
+                                          OutputReadyFn OnOutput = {}) const {
+    return Exec->run(Inputs, PeakBytes, Times, OnOutput);
   }
   const Executable &executable() const { return *Exec; }
   /// Kernel K's name (the kernel number of a step).

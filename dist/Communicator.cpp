@@ -104,3 +104,118 @@ llvm::Error dlc::allReduceTensors(Communicator &C,
   }
   return Flush();
 }
+
+llvm::Error Communicator::startAllReduceSum(llvm::MutableArrayRef<float> Data) {
+  return allReduceSum(Data);
+}
+llvm::Error Communicator::progress() { return llvm::Error::success(); }
+llvm::Error Communicator::waitAll() { return llvm::Error::success(); }
+
+OverlappedSum::OverlappedSum(Communicator &C, llvm::ArrayRef<TensorType> Types,
+                             double Scale, size_t BucketBytes)
+    : C(C), Types(Types.begin(), Types.end()), Scale(Scale),
+      Where(Types.size(), {-1, 0}), Seen(Types.size(), false),
+      Doubles(Types.size()) {
+  // The layout of allReduceTensors: from the last tensor to the first.
+  size_t BucketFloats = std::max<size_t>(BucketBytes / sizeof(float), 1);
+  size_t Fill = 0;
+  for (size_t K = Types.size(); K-- > 0;) {
+    if (Types[K].elem() != DType::F32)
+      continue;
+    size_t N = size_t(Types[K].numElements().value_or(0));
+    if (Members.empty() || (Fill && Fill + N > BucketFloats)) {
+      Members.emplace_back();
+      Fill = 0;
+    }
+    Where[K] = {int(Members.size() - 1), Fill};
+    Members.back().push_back(unsigned(K));
+    Fill += N;
+    Data.resize(Members.size());
+    Data.back().resize(Fill);
+  }
+  for (auto &M : Members)
+    Missing.push_back(M.size());
+}
+
+OverlappedSum::~OverlappedSum() {
+  if (NextToStart && !Finished)
+    new std::vector<std::vector<float>>(std::move(Data)); // see the header
+}
+
+llvm::Error OverlappedSum::startReady() {
+  while (NextToStart < Members.size() && !Missing[NextToStart]) {
+    if (auto E = C.startAllReduceSum(Data[NextToStart]))
+      return E;
+    ++NextToStart;
+  }
+  return C.progress();
+}
+
+llvm::Error OverlappedSum::ready(unsigned K, const uint8_t *Bytes,
+                                 size_t Size) {
+  if (K >= Types.size() || Seen[K])
+    return makeError("data-parallel sum: tensor " + std::to_string(K) +
+                     " reported twice or out of range");
+  const TensorType &T = Types[K];
+  DType E = T.elem();
+  size_t N = size_t(T.numElements().value_or(0));
+  if ((E != DType::F32 && E != DType::F64) || Size != N * dtypeSize(E))
+    return makeError("data-parallel training sums f32 and f64 tensors; got " +
+                     std::to_string(Size) + " bytes for " + T.str());
+  Seen[K] = true;
+  if (E == DType::F64) {
+    Doubles[K].resize(N);
+    if (N)
+      std::memcpy(Doubles[K].data(), Bytes, Size);
+    return llvm::Error::success();
+  }
+  auto [B, Off] = Where[K];
+  float *Dst = Data[B].data() + Off;
+  float S = float(Scale);
+  for (size_t I = 0; I < N; ++I) {
+    float V;
+    std::memcpy(&V, Bytes + I * sizeof V, sizeof V);
+    Dst[I] = V * S;
+  }
+  if (--Missing[B] == 0)
+    return startReady();
+  // Started sums move on in MPI calls only (no progress thread): give them
+  // one whenever the backward pass hands over a gradient.
+  return NextToStart ? C.progress() : llvm::Error::success();
+}
+
+llvm::Error OverlappedSum::finish(llvm::ArrayRef<Tensor *> Tensors) {
+  if (Tensors.size() != Types.size())
+    return makeError("data-parallel sum: " + std::to_string(Tensors.size()) +
+                     " tensors for " + std::to_string(Types.size()) + " slots");
+  for (size_t K = 0; K < Types.size(); ++K) {
+    if (Tensors[K]->type() != Types[K])
+      return makeError("data-parallel sum: slot " + std::to_string(K) +
+                       " is " + Tensors[K]->type().str() + ", expected " +
+                       Types[K].str());
+    if (!Seen[K])
+      if (auto E = ready(unsigned(K), Tensors[K]->data(),
+                         Tensors[K]->byteSize()))
+        return E;
+  }
+  if (auto E = C.waitAll())
+    return E;
+  Finished = true;
+  for (size_t K = Types.size(); K-- > 0;) {
+    if (Types[K].elem() == DType::F64) {
+      std::vector<double> &D = Doubles[K];
+      for (double &V : D)
+        V *= Scale;
+      if (auto E = C.allReduceSum(D))
+        return E;
+      if (!D.empty())
+        std::memcpy(Tensors[K]->data(), D.data(), D.size() * sizeof(double));
+      continue;
+    }
+    auto [B, Off] = Where[K];
+    if (Tensors[K]->byteSize())
+      std::memcpy(Tensors[K]->data(), Data[B].data() + Off,
+                  Tensors[K]->byteSize());
+  }
+  return llvm::Error::success();
+}

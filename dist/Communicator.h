@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace dlc {
 
@@ -31,6 +32,16 @@ public:
   virtual llvm::Error allReduceSum(llvm::MutableArrayRef<float> Data) = 0;
   virtual llvm::Error allReduceSum(llvm::MutableArrayRef<double> Data) = 0;
   virtual llvm::Error barrier() = 0;
+  /// Starts summing Data over the ranks in place and returns at once
+  /// (MPI_Iallreduce); Data must stay alive and untouched until waitAll().
+  /// Every rank must start the same sums in the same order. The default
+  /// sums at once (blocking).
+  virtual llvm::Error startAllReduceSum(llvm::MutableArrayRef<float> Data);
+  /// Lets started sums move on without waiting for them (MPI_Testall): MPI
+  /// libraries without a progress thread move data only inside MPI calls.
+  virtual llvm::Error progress();
+  /// Waits for every started sum.
+  virtual llvm::Error waitAll();
   /// Ends the processes of every rank with exit status Code; the caller has
   /// printed why. Never returns.
   [[noreturn]] virtual void abort(int Code) = 0;
@@ -72,6 +83,46 @@ std::pair<int64_t, int64_t> shardRange(int64_t Begin, int64_t End, int Rank,
 /// pass tensors of the same types in the same order.
 llvm::Error allReduceTensors(Communicator &C, llvm::ArrayRef<Tensor *> Tensors,
                              double Scale, size_t BucketBytes);
+
+/// The same sums started bucket by bucket as the tensors become final (as
+/// the backward pass finishes the gradients), so that communication
+/// overlaps the rest of the computation. The buckets are those of
+/// allReduceTensors (f32 tensors from the last to the first, about
+/// BucketBytes each); bucket B's sum starts once its tensors are all ready
+/// and buckets 0..B-1 have started (every rank starts them in the same
+/// order, whatever order its tensors become ready in). f64 tensors are
+/// summed one by one in finish().
+class OverlappedSum {
+public:
+  OverlappedSum(Communicator &C, llvm::ArrayRef<TensorType> Types,
+                double Scale, size_t BucketBytes);
+  /// Without finish() after a sum started (an error ended the step), the
+  /// buckets are leaked on purpose: MPI may still write into them.
+  ~OverlappedSum();
+  /// Tensor K's bytes are final: they are copied (times Scale) into its
+  /// bucket, which starts when complete. Each tensor once. Errors: the
+  /// communicator's, or bytes of the wrong size.
+  llvm::Error ready(unsigned K, const uint8_t *Data, size_t Bytes);
+  /// Reports every tensor not reported yet (as Tensors[K]'s bytes), waits
+  /// for all the sums and writes them into Tensors (shaped like Types).
+  llvm::Error finish(llvm::ArrayRef<Tensor *> Tensors);
+  /// The buckets, each a list of tensor indices (for tests).
+  const std::vector<std::vector<unsigned>> &buckets() const { return Members; }
+
+private:
+  llvm::Error startReady();
+  Communicator &C;
+  std::vector<TensorType> Types;
+  double Scale;
+  std::vector<std::vector<unsigned>> Members;
+  std::vector<std::vector<float>> Data;
+  std::vector<size_t> Missing;             // per bucket: tensors not ready
+  std::vector<std::pair<int, size_t>> Where; // per tensor: bucket, offset
+  std::vector<bool> Seen;
+  std::vector<std::vector<double>> Doubles; // f64 tensors (bucket -1)
+  size_t NextToStart = 0;
+  bool Finished = false;
+};
 
 } // namespace dlc
 

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <vector>
 #endif
 
 using namespace dlc;
@@ -152,6 +153,40 @@ public:
     Dog.disarm();
     return check(RC, "MPI_Barrier");
   }
+  llvm::Error startAllReduceSum(llvm::MutableArrayRef<float> Data) override {
+    const size_t MaxChunk = size_t(INT_MAX) / 8;
+    size_t Off = 0;
+    do { // once for an empty buffer, like the blocking sums
+      int N = int(std::min(Data.size() - Off, MaxChunk));
+      Pending.emplace_back();
+      int RC = MPI_Iallreduce(MPI_IN_PLACE, Data.data() + Off, N, MPI_FLOAT,
+                              MPI_SUM, MPI_COMM_WORLD, &Pending.back());
+      if (RC != MPI_SUCCESS) {
+        Pending.pop_back();
+        return check(RC, "MPI_Iallreduce");
+      }
+      Off += size_t(N);
+    } while (Off < Data.size());
+    return llvm::Error::success();
+  }
+  llvm::Error progress() override {
+    if (Pending.empty())
+      return llvm::Error::success();
+    int Done = 0;
+    return check(MPI_Testall(int(Pending.size()), Pending.data(), &Done,
+                             MPI_STATUSES_IGNORE),
+                 "MPI_Iallreduce");
+  }
+  llvm::Error waitAll() override {
+    if (Pending.empty())
+      return llvm::Error::success();
+    Dog.arm("MPI_Iallreduce");
+    int RC = MPI_Waitall(int(Pending.size()), Pending.data(),
+                         MPI_STATUSES_IGNORE);
+    Dog.disarm();
+    Pending.clear();
+    return check(RC, "MPI_Iallreduce");
+  }
   void abort(int Code) override {
     MPI_Abort(MPI_COMM_WORLD, Code);
     std::_Exit(Code); // MPI_Abort does not return; in case it does
@@ -184,6 +219,7 @@ private:
   }
   int Rank, Size;
   Watchdog Dog;
+  std::vector<MPI_Request> Pending; // started sums, until waitAll
 };
 
 } // namespace

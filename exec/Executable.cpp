@@ -72,9 +72,13 @@ Executable::build(const Function &F, std::vector<LoweredStep> Steps,
       break;
     case LoweredStep::Kind::Host:
       if (!Host)
-        return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
-                                      "' works on str tensors, which only "
-                                      "the JIT runs (as a host step)");
+        return makeError(S.Op->L,
+                         "'" + S.Op->mnemonic().str() +
+                             (S.Op->info().has(Collective)
+                                  ? "' is a collective of data-parallel "
+                                    "training"
+                                  : "' works on str tensors") +
+                             ", which only the JIT runs (as a host step)");
       for (const Value *V : S.Outs)
         X->Root[V] = V;
       for (const Value *V : S.Ins)
@@ -95,6 +99,19 @@ Executable::build(const Function &F, std::vector<LoweredStep> Steps,
   }
   for (const Value *V : F.Outputs)
     X->LastRead[X->Root.lookup(V)] = Steps.size();
+  // When each output is final: after the step that writes its storage.
+  llvm::DenseMap<const Value *, unsigned> WrittenBy;
+  for (unsigned I = 0; I < Steps.size(); ++I)
+    if (Steps[I].K == LoweredStep::Kind::Kernel ||
+        Steps[I].K == LoweredStep::Kind::Host)
+      for (const Value *V : Steps[I].Outs)
+        WrittenBy[V] = I + 1;
+  X->ReadyAfter.resize(Steps.size() + 1);
+  for (unsigned O = 0; O < F.Outputs.size(); ++O) {
+    const Value *V = F.Outputs[O];
+    if (V->Type.elem() != DType::Str)
+      X->ReadyAfter[WrittenBy.lookup(X->Root.lookup(V))].push_back(O);
+  }
   // The shape cone: only the dims of shape()'s operand are needed.
   llvm::SmallVector<const Value *, 16> Work;
   for (auto &Op : F.Body)
@@ -371,7 +388,7 @@ Executable::planFor(llvm::ArrayRef<TensorType> Types,
           Vals[Op->result(I)] = &Owned.emplace_back(std::move((*R)[I]));
       }
     }
-    if (touchesStrings(*Op))
+    if (runsOnHost(*Op))
       continue; // a host step: no view or empty-axis checks
     if ((Op->kind() == OpKind::ArgMax || Op->kind() == OpKind::ArgMin) &&
         !Types[0].numElements().value_or(0) && (*RT)[0].numElements().value_or(0))
@@ -499,11 +516,11 @@ llvm::Error Executable::runHost(const LoweredStep &S, const RunPlan &P,
 
 llvm::Expected<std::vector<Tensor>>
 Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes,
-                StepTimes *Times) const {
+                StepTimes *Times, OutputReadyFn OnOutput) const {
   // The arena failing is reported with the tensor and the bytes; other
   // allocations (outputs, host step results) failing end here.
   try {
-    return runUnguarded(Inputs, PeakBytes, Times);
+    return runUnguarded(Inputs, PeakBytes, Times, OnOutput);
   } catch (const std::bad_alloc &) {
     return makeError(F->L, "out of memory while running '@" + F->Name + "'");
   }
@@ -511,7 +528,8 @@ Executable::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes,
 
 llvm::Expected<std::vector<Tensor>>
 Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
-                         uint64_t *PeakBytes, StepTimes *Times) const {
+                         uint64_t *PeakBytes, StepTimes *Times,
+                         OutputReadyFn OnOutput) const {
   if (PlanOnly)
     return makeError("internal error: '@" + F->Name +
                      "' was planned for another executor, not run here");
@@ -574,9 +592,27 @@ Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
     Times->Seconds.resize(Steps.size());
     ++Times->Runs;
   }
+  // Tells OnOutput about the outputs that step I - 1 finished.
+  auto announce = [&](size_t I) -> llvm::Error {
+    if (!OnOutput)
+      return llvm::Error::success();
+    for (unsigned O : ReadyAfter[I]) {
+      const Value *V = F->Outputs[O];
+      if (auto E = OnOutput(O, ptr(V),
+                            byteSize(V->Type.elem(), P.Shapes.find(V)->second)))
+        return E;
+    }
+    return llvm::Error::success();
+  };
+  Err = announce(0);
   using Clock = std::chrono::steady_clock;
   for (size_t I = 0; I < Steps.size() && !Err; ++I) {
     const LoweredStep &S = Steps[I];
+    // Runs after the step, also after a `continue`.
+    auto Announce = llvm::make_scope_exit([&] {
+      if (!Err)
+        Err = announce(I + 1);
+    });
     Clock::time_point T0;
     if (Times)
       T0 = Clock::now();

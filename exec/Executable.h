@@ -40,6 +40,14 @@ struct StepTimes {
   unsigned Runs = 0;
 };
 
+/// Told during a run that output Output (its index in F's outputs) is final:
+/// Bytes of it at Data, which stay valid and unchanged until the run
+/// returns (read them, never write). An error stops the run and is
+/// returned by it. Data-parallel training starts summing a bucket of
+/// gradients over the ranks here while the backward pass goes on.
+using OutputReadyFn = llvm::function_ref<llvm::Error(
+    unsigned Output, const uint8_t *Data, size_t Bytes)>;
+
 /// A run-time input's element type and shape, before its bytes are read.
 struct InputSpec {
   DType Elem;
@@ -71,9 +79,13 @@ public:
   /// size: the most bytes of intermediates and outputs alive at once, plus
   /// fragmentation.
   /// Times, when given, receives each step's wall time (adding to it).
+  /// OnOutput, when given, is called for each numeric output as soon as the
+  /// step that writes it has run (before the first step for outputs that
+  /// are inputs, parameters or constants), in step order.
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
                                           uint64_t *PeakBytes = nullptr,
-                                          StepTimes *Times = nullptr) const;
+                                          StepTimes *Times = nullptr,
+                                          OutputReadyFn OnOutput = {}) const;
 
   /// Checks inputs against the signature (count, dtype, rank, static dims,
   /// one size per symbolic dim); run() does it first too.
@@ -124,7 +136,7 @@ private:
   planFor(llvm::ArrayRef<Tensor> Inputs) const;
   llvm::Expected<std::vector<Tensor>>
   runUnguarded(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes,
-               StepTimes *Times) const;
+               StepTimes *Times, OutputReadyFn OnOutput) const;
   template <typename PtrFn>
   llvm::Error runHost(const LoweredStep &S, const RunPlan &P,
                       llvm::DenseMap<const Value *, const Tensor *> &Strs,
@@ -140,6 +152,9 @@ private:
   /// operand's), and per storage root the last step that reads it.
   llvm::DenseMap<const Value *, const Value *> Root;
   llvm::DenseMap<const Value *, unsigned> LastRead;
+  /// ReadyAfter[0]: the numeric outputs final before the first step;
+  /// ReadyAfter[I + 1]: those that step I finishes.
+  std::vector<llvm::SmallVector<unsigned, 2>> ReadyAfter;
   /// The shape cone: values whose contents the shape operands of by_value
   /// ops need, evaluated with the reference interpreter when a plan is
   /// built; and the inputs whose data it reads (their values join the plan

@@ -39,8 +39,12 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
   for (const LoweredStep &S : Steps) {
     if (S.K == LoweredStep::Kind::Host)
       return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
-                                    "' works on str tensors, which the GPU "
-                                    "does not run: use --device cpu");
+                                    (S.Op->info().has(Collective)
+                                         ? "' is a collective (synchronized "
+                                           "batch norm)"
+                                         : "' works on str tensors") +
+                                    ", which the GPU does not run: use "
+                                    "--device cpu");
     if (S.K != LoweredStep::Kind::Kernel)
       continue;
     ++KernelSteps;

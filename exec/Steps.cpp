@@ -81,7 +81,7 @@ llvm::Expected<std::vector<LoweredStep>> dlc::planSteps(const Function &F) {
       S.Outs = P->Outputs;
       S.Space = P->SpaceValue;
       S.Plan = std::make_shared<const FusionPlan>(std::move(*P));
-    } else if (touchesStrings(*Op) && Op->kind() != OpKind::Constant) {
+    } else if (runsOnHost(*Op) && Op->kind() != OpKind::Constant) {
       S.K = LoweredStep::Kind::Host;
       S.Ins.assign(Op->Operands.begin(), Op->Operands.end());
       for (auto &R : Op->Results)

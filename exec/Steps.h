@@ -1,6 +1,7 @@
 // The steps a compiled graph function runs, in order: constants, views,
 // kernels (one per op that computes, or one per fusion group) and host
-// steps.
+// steps (ops on strings, and collectives: all_reduce_sum calls the run's
+// communicator through interp/Collective.h; runsOnHost says which).
 //
 // Strings: a `str` tensor never lives in the arena or reaches generated
 // code. Every op that takes or makes one (touchesStrings) is a host step,

@@ -240,6 +240,8 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
   case OpKind::RegexFullMatch:
   case OpKind::LabelEncoder:
     return evalString(Op, In, Out);
+  case OpKind::AllReduceSum:
+    return evalCollective(Op, In, Out);
   }
   llvm_unreachable("bad op kind");
 }

@@ -41,6 +41,9 @@ llvm::Error evalSource(const Operation &Op, TensorList In, ResultList Out);
 /// shape inference has a `?`) come in as empty placeholders of the right
 /// element type; the kernel gives them their shape.
 llvm::Error evalString(const Operation &Op, TensorList In, ResultList Out);
+/// all_reduce_sum: the sum over the ranks of the thread's CollectiveHook
+/// (interp/Collective.h), or the operand itself without one.
+llvm::Error evalCollective(const Operation &Op, TensorList In, ResultList Out);
 
 /// An error located at Op, prefixed with its mnemonic.
 llvm::Error opError(const Operation &Op, const llvm::Twine &Msg);

@@ -56,7 +56,7 @@ static bool isReduction(const Operation &Op) {
 }
 
 bool dlc::isFusible(const Operation &Op) {
-  if (touchesStrings(Op))
+  if (runsOnHost(Op))
     return false;
   return isElementwiseOp(Op) || isMatMulAnchor(Op) || isConvAnchor(Op) ||
          isReduction(Op) || Op.kind() == OpKind::MaxPool ||

@@ -214,6 +214,10 @@ Value *OpBuilder::scalar(DType E, double V) {
   return constant(std::move(T));
 }
 
+bool dlc::runsOnHost(const Operation &Op) {
+  return Op.info().has(Collective) || touchesStrings(Op);
+}
+
 bool dlc::touchesStrings(const Operation &Op) {
   for (const Value *V : Op.Operands)
     if (V->Type.elem() == DType::Str)

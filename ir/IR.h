@@ -153,6 +153,9 @@ private:
 /// Whether an operand or result of Op is a `str` tensor. Such ops are never
 /// fused or compiled: they run on the host (see exec/Steps.h).
 bool touchesStrings(const Operation &Op);
+/// Whether Op runs as a host step (exec/Steps.h): it touches strings, or it
+/// is a collective (all_reduce_sum), which calls the run's communicator.
+bool runsOnHost(const Operation &Op);
 
 } // namespace dlc
 

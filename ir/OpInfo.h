@@ -32,6 +32,8 @@ enum OpTrait : unsigned {
   AnyType = 1u << 11,     // no element-type restriction beyond the shape rule
   Loss = 1u << 12,        // a loss function
   Strings = 1u << 13,     // may take or make `str` tensors (no other op may)
+  Collective = 1u << 14,  // communicates with the other ranks: a host step,
+                          // never folded, fused or merged with a copy
 };
 
 struct AttrSpec {

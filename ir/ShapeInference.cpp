@@ -523,6 +523,8 @@ static Result dispatch(const Ctx &C) {
     return inferRegexFullMatch(C);
   case OpKind::LabelEncoder:
     return inferLabelEncoder(C);
+  case OpKind::AllReduceSum:
+    return C.one(C.In[0]);
   }
   llvm_unreachable("bad op kind");
 }

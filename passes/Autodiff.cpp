@@ -58,6 +58,7 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::LeakyRelu: case OpKind::Elu: case OpKind::Erf:
   case OpKind::Clip: case OpKind::Sin: case OpKind::Cos: case OpKind::Atan:
   case OpKind::Identity: case OpKind::Cast: case OpKind::Add:
+  case OpKind::AllReduceSum:
   case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Pow:
   case OpKind::Max: case OpKind::Min: case OpKind::Where:
     return RuleFamily::Elementwise;

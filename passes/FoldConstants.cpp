@@ -3,7 +3,8 @@
 //
 // 1. Walk ops in order; an op qualifies when every operand is the result of
 //    a `constant` (sources such as range and seeded random ops have none),
-//    or when it is `shape` of a statically shaped value.
+//    or when it is `shape` of a statically shaped value. Collectives
+//    (all_reduce_sum) never qualify: their value comes from other ranks.
 // 2. Evaluate it with evaluateOp (the interpreter's kernel for that op).
 // 3. Replace each result with a new `constant` placed before the op; the op
 //    itself is left for --dce. Results above FoldLimit elements are not
@@ -31,7 +32,8 @@ public:
     for (auto It = F.Body.begin(); It != F.Body.end(); ++It) {
       Operation &Op = **It;
       R.remapOperands(Op);
-      if (Op.kind() == OpKind::Constant)
+      // A collective's value depends on the other ranks: never folded.
+      if (Op.kind() == OpKind::Constant || Op.info().has(Collective))
         continue;
       OpBuilder B(F, It, Op.L);
       if (Op.kind() == OpKind::ShapeOf && Op.operand(0)->Type.isStatic()) {

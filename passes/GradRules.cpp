@@ -174,6 +174,11 @@ llvm::Error grad::elementwiseGrad(Operation &Op, Value *G, OpBuilder &B,
   case OpKind::Identity:
     Out[0] = G;
     return llvm::Error::success();
+  case OpKind::AllReduceSum:
+    // y = sum over ranks r of x_r: every rank's x_r reaches every rank's y,
+    // so x_r's gradient is the sum over ranks of y's gradients.
+    Out[0] = Mk(OpKind::AllReduceSum, {G});
+    return llvm::Error::success();
   case OpKind::Cast:
     if (isFloat(X->Type.elem()))
       Out[0] = Mk(OpKind::Cast, {G}, {{"to", Attribute::getType(X->Type.elem())}});

@@ -16,6 +16,9 @@
 // 5. With Split, the same gradients again as a function of their own
 //    (outputs: loss, correct, a slot per parameter) and the update as
 //    another (inputs: parameters, state, slots), for data parallelism.
+//    With SyncBatchNorm that gradient function sums batch statistics over
+//    the ranks (all_reduce_sum) and differentiates its share of the global
+//    batch's mean loss.
 #include "passes/TrainingStep.h"
 #include "passes/Autodiff.h"
 #include "passes/Decompose.h"
@@ -172,6 +175,16 @@ static void paramsToInputs(Function &F) {
   F.ParamInits.clear();
 }
 
+/// X's batch size (its dim 0 at run time) as an E[1].
+static Value *batchSize(OpBuilder &B, Value *X, DType E) {
+  Tensor First(DType::I64, {1});
+  return B.create(
+      OpKind::Cast,
+      {B.create(OpKind::Gather, {B.create(OpKind::ShapeOf, {X}),
+                                 B.constant(std::move(First))})},
+      {{"to", Attribute::getType(E)}});
+}
+
 /// Batch normalization in training mode. Every batch_norm whose running
 /// mean and variance (operands 3 and 4) are parameters normalizes with the
 /// batch's statistics instead: mean and biased variance over every axis but
@@ -180,8 +193,19 @@ static void paramsToInputs(Function &F) {
 /// running + (1 - momentum) * batch statistic (biased variance), returned
 /// in Running (one slot per parameter, null for the trained ones). Running
 /// statistics that are constants keep the inference form.
+///
+/// Sync (synchronized batch norm): the statistics are the global batch's.
+/// Each rank's per-channel sums and its element count go through
+/// all_reduce_sum (identity in one process): mean = sum over ranks of
+/// sum(x) / sum over ranks of the count, var = the same of sum((x - mean)^2).
+/// The count comes from x's run-time shape, so a rank with a smaller shard
+/// (the last partial global batch) counts what it has. The gradient flows
+/// through the sums (all_reduce_sum's gradient is itself), so the backward
+/// pass sums the statistics' gradients over the ranks too.
 static llvm::Error useBatchStatistics(Function &F, double Momentum,
-                                      std::vector<Value *> &Running) {
+                                      std::vector<Value *> &Running,
+                                      bool Sync) {
+  Value *In0 = F.Inputs.empty() ? nullptr : F.Inputs[0].get();
   llvm::DenseMap<const Value *, unsigned> ParamIndex;
   for (unsigned I = 0; I < F.Params.size(); ++I)
     ParamIndex[F.Params[I].get()] = I;
@@ -213,10 +237,58 @@ static llvm::Error useBatchStatistics(Function &F, double Momentum,
     for (unsigned A = 2; A < XT.rank(); ++A)
       Axes.push_back(A);
     OpBuilder B(F, It, Op.L);
-    Value *MeanK = B.create(OpKind::ReduceMean, {Op.operand(0)}, {intsAttr("axes", Axes)});
-    Value *D = B.create(OpKind::Sub, {Op.operand(0), MeanK});
-    Value *Var = B.create(OpKind::ReduceMean, {B.create(OpKind::Mul, {D, D})},
-                          {intsAttr("axes", Axes), boolAttr("keepdims", false)});
+    Value *X = Op.operand(0), *MeanK, *Var;
+    if (Sync) {
+      // The count is a float of x's type: 16-bit floats would overflow it
+      // (65504) or round it.
+      if (E != DType::F32 && E != DType::F64)
+        return makeError(Op.L, "synchronized batch norm needs f32 or f64 "
+                               "activations; this batch_norm's input is " +
+                                   XT.str());
+      // Elements per channel over the ranks. When x's batch dim is the
+      // model input's and its other dims are static, that is the global
+      // batch size (one sum over the ranks, which CSE shares between every
+      // batch norm and the loss) times the elements per example; else the
+      // product of x's run-time dims but 1, summed over the ranks.
+      int64_t PerExample = 1;
+      bool Static = true;
+      for (unsigned A = 2; A < XT.rank(); ++A) {
+        Static &= XT.dim(A).isStatic();
+        PerExample *= Static ? XT.dim(A).size() : 1;
+      }
+      Value *Total;
+      if (Static && XT.dim(0).isSymbol() && In0 && In0->Type.rank() > 0 &&
+          In0->Type.dim(0) == XT.dim(0)) {
+        Total = B.create(OpKind::AllReduceSum, {batchSize(B, In0, E)});
+        if (PerExample != 1)
+          Total = B.create(OpKind::Mul, {Total, B.scalar(E, double(PerExample))});
+      } else {
+        Tensor AxesT(DType::I64, {int64_t(Axes.size())});
+        for (size_t A = 0; A < Axes.size(); ++A)
+          AxesT.setI(A, Axes[A]);
+        Value *Dims = B.create(OpKind::Cast, {B.create(OpKind::ShapeOf, {X})},
+                               {{"to", Attribute::getType(E)}});
+        Value *Count = B.create(
+            OpKind::ReduceProd,
+            {B.create(OpKind::Gather, {Dims, B.constant(std::move(AxesT))})},
+            {boolAttr("keepdims", false)});
+        Total = B.create(OpKind::AllReduceSum, {Count});
+      }
+      auto GlobalSum = [&](Value *V, bool Keep) {
+        Value *S = B.create(OpKind::ReduceSum, {V},
+                            {intsAttr("axes", Axes), boolAttr("keepdims", Keep)});
+        return B.create(OpKind::Div,
+                        {B.create(OpKind::AllReduceSum, {S}), Total});
+      };
+      MeanK = GlobalSum(X, true);
+      Value *D = B.create(OpKind::Sub, {X, MeanK});
+      Var = GlobalSum(B.create(OpKind::Mul, {D, D}), false);
+    } else {
+      MeanK = B.create(OpKind::ReduceMean, {X}, {intsAttr("axes", Axes)});
+      Value *D = B.create(OpKind::Sub, {X, MeanK});
+      Var = B.create(OpKind::ReduceMean, {B.create(OpKind::Mul, {D, D})},
+                     {intsAttr("axes", Axes), boolAttr("keepdims", false)});
+    }
     Value *Mean = B.create(OpKind::Squeeze, {MeanK}, {intsAttr("axes", Axes)});
     auto Ema = [&](Value *Old, Value *New) {
       return B.create(OpKind::Add, {B.create(OpKind::Mul, {Old, B.scalar(E, Momentum)}),
@@ -242,10 +314,16 @@ struct Differentiated {
 };
 } // namespace
 
+/// With Sync (synchronized batch norm across ranks), the statistics are
+/// the global batch's and the loss that is differentiated is this rank's
+/// share of the global batch's mean loss: loss x (examples here) / (sum
+/// over ranks of the examples). The gradients are then those of the global
+/// mean loss, already weighted, and the ranks only add them up. (The
+/// `loss` output stays the local mean.)
 static llvm::Expected<Differentiated>
 buildGradients(Module &M, const Function &Forward, llvm::StringRef Name,
                LossKind Loss, int64_t Classes, int64_t DropoutSeed,
-               double BatchNormMomentum) {
+               double BatchNormMomentum, bool Sync = false) {
   M.Functions.push_back(Forward.clone(Name));
   Differentiated D;
   Function &S = *M.Functions.back();
@@ -258,8 +336,9 @@ buildGradients(Module &M, const Function &Forward, llvm::StringRef Name,
       Op->Operands.resize(1);
       Op->Operands.push_back(D.StepIn);
     }
-  if (auto E = useBatchStatistics(S, BatchNormMomentum, D.Running))
+  if (auto E = useBatchStatistics(S, BatchNormMomentum, D.Running, Sync))
     return std::move(E);
+  Value *X = S.Inputs[0].get();
   if (auto E = attachLoss(S, Loss, Classes))
     return std::move(E);
   // The running statistics are outputs while autodiff runs, so nothing
@@ -272,12 +351,26 @@ buildGradients(Module &M, const Function &Forward, llvm::StringRef Name,
     }
   AutodiffOptions AD;
   AD.WrtParams = true;
+  unsigned Extra = 0;
+  if (Sync) { // this rank's share of the global mean loss
+    OpBuilder B(S, S.Body.end(), S.L);
+    Value *LossV = S.Outputs[0];
+    DType E = LossV->Type.elem();
+    Value *N = batchSize(B, X, E);
+    Value *Share = B.create(
+        OpKind::Squeeze,
+        {B.create(OpKind::Div, {N, B.create(OpKind::AllReduceSum, {N})})},
+        {intsAttr("axes", {0})});
+    AD.Output = S.Outputs.size();
+    S.addOutput("loss.share", B.create(OpKind::Mul, {LossV, Share}));
+    Extra = 1;
+  }
   if (auto E = differentiate(S, AD))
     return std::move(E);
   for (unsigned I = 0, K = 2; I < D.Running.size(); ++I)
     if (D.Running[I])
       D.Running[I] = S.Outputs[K++];
-  D.Grads.assign(S.Outputs.begin() + 2 + NumRunning, S.Outputs.end());
+  D.Grads.assign(S.Outputs.begin() + 2 + NumRunning + Extra, S.Outputs.end());
   S.Outputs.resize(2);
   S.OutputNames.resize(2);
   for (auto &P : S.Params)
@@ -342,7 +435,8 @@ static llvm::Error checkConfig(const OptimizerConfig &O) {
 llvm::Expected<TrainingGraphs>
 dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
                          const OptimizerConfig &Opt, int64_t DropoutSeed,
-                         double BatchNormMomentum, bool Split) {
+                         double BatchNormMomentum, bool Split,
+                         bool SyncBatchNorm) {
   if (auto E = checkConfig(Opt))
     return std::move(E);
   if (!(BatchNormMomentum >= 0 && BatchNormMomentum < 1))
@@ -396,12 +490,15 @@ dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
   // inputs then begin like evaluate's.
   std::rotate(S.Inputs.begin() + 1, S.Inputs.begin() + 2, S.Inputs.end());
   G.Step = &S;
+  for (Value *R : D->Running)
+    G.RunningSlot.push_back(R != nullptr);
+  G.SyncBatchNorm = Split && SyncBatchNorm;
 
   if (Split) {
     // The same gradients with the slot values as outputs, for a caller that
     // sums them across processes before the update.
     auto GD = buildGradients(*G.M, Forward, "train_gradients", Loss, Classes,
-                             DropoutSeed, BatchNormMomentum);
+                             DropoutSeed, BatchNormMomentum, SyncBatchNorm);
     if (!GD)
       return GD.takeError();
     Function &GF = *GD->F;

@@ -63,6 +63,10 @@ struct TrainingGraphs {
   Function *Step = nullptr, *Eval = nullptr, *Predict = nullptr;
   Function *Gradients = nullptr, *Apply = nullptr; // with Split only
   std::vector<unsigned> StateOf;
+  /// Per parameter: whether its slot is a batch norm's running statistic.
+  std::vector<bool> RunningSlot;
+  /// @train_gradients synchronizes batch norms (see buildTrainingGraphs).
+  bool SyncBatchNorm = false;
   int64_t NumClasses = 1;
 };
 
@@ -79,10 +83,19 @@ struct TrainingGraphs {
 ///   running = BatchNormMomentum * running + (1 - BatchNormMomentum) * batch
 /// They get no optimizer update. @evaluate and @predict use the running
 /// statistics.
+///
+/// SyncBatchNorm (with Split): @train_gradients normalizes with the global
+/// batch's statistics, the sums over every rank (all_reduce_sum ops, which
+/// call the run's communicator: see interp/Collective.h), forward and
+/// backward; its gradients are those of the global batch's mean loss (each
+/// rank differentiates loss x its examples / all ranks' examples), so the
+/// ranks only add them up, and its running statistics are the same on every
+/// rank. @train_step keeps local statistics.
 llvm::Expected<TrainingGraphs>
 buildTrainingGraphs(const Function &Forward, LossKind Loss,
                     const OptimizerConfig &Opt, int64_t DropoutSeed = 0,
-                    double BatchNormMomentum = 0.99, bool Split = false);
+                    double BatchNormMomentum = 0.99, bool Split = false,
+                    bool SyncBatchNorm = false);
 
 } // namespace dlc
 

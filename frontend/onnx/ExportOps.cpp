@@ -400,6 +400,9 @@ Why OpWriter::write() {
     attrInt(N, "group", Op.getInt("group"));
     break;
   }
+  case OpKind::AllReduceSum:
+    return std::string("all_reduce_sum (synchronized batch norm in "
+                       "data-parallel training) has no ONNX equivalent");
   case OpKind::Im2Col:
     return std::string("im2col (made by the conv-to-gemm pass) has no ONNX "
                        "equivalent; export the model before optimization");

@@ -3,12 +3,20 @@
 # each case as mpi-CASE; see test/CMakeLists.txt).
 #   match      test/dist/DistTrainCheck.cpp's checks: 2 ranks x 32 against
 #              1 process x 64 for 10 steps of keras-cnn, bit-identical ranks
+#   match-adam the same with Adam
+#   sync-bn    DistTrainCheck's synchronized batch norm: a BN CNN, 2 x 32
+#              with sync-bn against 1 x 64 within 1e-5, local statistics
+#              differ; an empty shard is refused on every rank
+#   dlc-train-sync-bn  `mpiexec -n 2 dlc train --sync-bn --batch 4` on a
+#              BN model gives the epoch lines of `dlc train --batch 8`;
+#              without --sync-bn it does not
 #   killed     rank 1 dies (SIGKILL) mid-training: rank 0 is ended too, the
 #              launcher names rank 1, within seconds
 #   hangs      rank 1 stops answering: rank 0's watchdog (2 s) ends the run
 #              with an error naming the collective, within seconds
 #   dlc-train  `mpiexec -n 2 dlc train --batch 16` prints and writes once
-#              (rank 0) and gives the epoch lines of `dlc train --batch 32`
+#              (rank 0) and gives the epoch lines of `dlc train --batch 32`,
+#              with the gradient sums overlapped or not
 #   bad-data   rank 1's data file is truncated: every rank exits, the error
 #              names rank 1 and the file, within seconds
 # Usage: mpi.sh MPIEXEC BUILD_DIR SOURCE_DIR CASE
@@ -34,10 +42,37 @@ must_fail_within() {
 }
 
 case $case in
-match)
-  run2 -n 2 "$check" match | tee "$work/out"
-  [ "$(grep -Ec "^sgd step .*ranks bit-identical$" "$work/out")" -eq 10 ] || fail "10 steps"
+match|match-adam)
+  opt=sgd; [ "$case" = match-adam ] && opt=adam
+  run2 -n 2 "$check" "$case" | tee "$work/out"
+  [ "$(grep -Ec "^$opt step .*ranks bit-identical$" "$work/out")" -eq 10 ] || fail "10 steps"
   grep -q "^all checks passed on 2 ranks" "$work/out" || fail "checks"
+  ;;
+sync-bn)
+  run2 -n 2 "$check" sync-bn | tee "$work/out"
+  [ "$(grep -Ec "^sync-bn step .*ranks bit-identical$" "$work/out")" -eq 10 ] || fail "10 steps"
+  grep -q "^sync-bn: a global batch of 1 is refused on every rank" "$work/out" ||
+    fail "empty shard"
+  grep -q "^all checks passed on 2 ranks" "$work/out" || fail "checks"
+  ;;
+dlc-train-sync-bn)
+  python3 "$src/test/tools/Inputs/make_tiny_mnist.py" "$work/data" 200 50
+  python3 "$src/test/dist/make_bn_model.py" "$work/bn.dlc"
+  common=(train "$work/bn.dlc" --data "mnist:$work/data" --epochs 2 --seed 3
+          --threads 1 --optimizer sgd --lr 0.05 --comm-timeout 120)
+  run2 -n 2 "$dlc" "${common[@]}" --batch 4 --sync-bn | tee "$work/sync"
+  run2 -n 2 "$dlc" "${common[@]}" --batch 4 | tee "$work/local"
+  "$dlc" "${common[@]}" --batch 8 | tee "$work/one"
+  grep -q "batch 4 per rank x 2 ranks (global batch 8, 1 thread per rank, synchronized batch norm)" \
+    "$work/sync" || fail "no rank line"
+  strip() { grep -E "^(epoch|test accuracy)" "$1" | sed 's/ | [0-9.]* images\/s.*//'; }
+  for f in one sync local; do strip "$work/$f" >"$work/$f.lines"; done
+  cat "$work/sync.lines"
+  [ "$(wc -l <"$work/sync.lines")" -eq 3 ] || fail "expected 2 epochs"
+  diff "$work/one.lines" "$work/sync.lines" || fail "2 x 4 --sync-bn differs from 1 x 8"
+  if diff -q "$work/one.lines" "$work/local.lines" >/dev/null; then
+    fail "without --sync-bn, 2 x 4 should differ from 1 x 8 on a BN model"
+  fi
   ;;
 killed)
   must_fail_within 60 run2 -n 2 "$check" kill
@@ -84,6 +119,12 @@ dlc-train|bad-data)
   cat "$work/two.lines"
   diff "$work/one.lines" "$work/two.lines" || fail "2 x 16 differs from 1 x 32"
   [ "$(wc -l <"$work/two.lines")" -eq 3 ] || fail "expected 2 epochs"
+  # Gradient sums after the backward pass (blocking) instead of during it:
+  # the same lines.
+  run2 -n 2 "$dlc" "${common[@]}" --data "mnist:$work/data" --batch 16 \
+    --comm-overlap=false >"$work/blocking"
+  strip "$work/blocking" >"$work/blocking.lines"
+  diff "$work/two.lines" "$work/blocking.lines" || fail "--comm-overlap=false differs"
   ;;
 *)
   fail "unknown case"

@@ -1,7 +1,8 @@
 // The communicator pieces that need no MPI: the single-process
 // communicator, what a build without MPI says when MPI is asked for (this
 // test compiles dist/MpiCommunicator.cpp without DLC_HAVE_MPI), shards of
-// a global batch, and the bucketed, scaled sum of tensors.
+// a global batch, and the bucketed, scaled sum of tensors, blocking and
+// overlapped (started bucket by bucket as tensors become ready).
 #include "TestUtil.h"
 
 #include "dist/MpiCommunicator.h"
@@ -105,7 +106,16 @@ public:
   }
   llvm::Error barrier() override { return llvm::Error::success(); }
   void abort(int Code) override { std::exit(Code); }
-  std::vector<size_t> FloatSums, DoubleSums;
+  llvm::Error startAllReduceSum(llvm::MutableArrayRef<float> D) override {
+    Started.push_back(D.size());
+    return allReduceSum(D);
+  }
+  llvm::Error waitAll() override {
+    ++Waits;
+    return llvm::Error::success();
+  }
+  std::vector<size_t> FloatSums, DoubleSums, Started;
+  int Waits = 0;
 };
 
 Tensor filled(DType E, int64_t N, double Base) {
@@ -139,6 +149,84 @@ TEST(Communicator, BucketsFromTheLastTensor) {
   EXPECT_EQ(errText(allReduceTensors(C, IP, 1, 64)),
             "error: data-parallel training sums f32 and f64 tensors; got "
             "i64[3]");
+}
+
+/// The tensors of BucketsFromTheLastTensor.
+std::vector<Tensor> fiveTensors() {
+  return {filled(DType::F32, 3, 1), filled(DType::F32, 5, 10),
+          filled(DType::F64, 4, 100), filled(DType::F32, 1000, 0),
+          filled(DType::F32, 2, -4)};
+}
+
+std::vector<TensorType> typesOf(const std::vector<Tensor> &Ts) {
+  std::vector<TensorType> R;
+  for (const Tensor &T : Ts)
+    R.push_back(T.type());
+  return R;
+}
+
+TEST(Communicator, OverlappedSumStartsBucketsInOrderAsTheyFill) {
+  std::vector<Tensor> Ts = fiveTensors(), Before = Ts;
+  Recorder C;
+  OverlappedSum S(C, typesOf(Ts), 0.25, 8 * sizeof(float));
+  // The layout of allReduceTensors: [4] [3] [1, 0].
+  EXPECT_EQ(S.buckets(), (std::vector<std::vector<unsigned>>{{4}, {3}, {1, 0}}));
+  // Ready out of order: tensor 1 completes nothing; tensor 3 fills bucket
+  // 1, which waits for bucket 0; tensor 4 then starts buckets 0 and 1.
+  auto Ready = [&](unsigned K) {
+    return S.ready(K, Ts[K].data(), Ts[K].byteSize());
+  };
+  ASSERT_FALSE(bool(Ready(1)));
+  ASSERT_FALSE(bool(Ready(3)));
+  EXPECT_TRUE(C.Started.empty());
+  ASSERT_FALSE(bool(Ready(4)));
+  EXPECT_EQ(C.Started, (std::vector<size_t>{2, 1000}));
+  // Reported twice: refused.
+  EXPECT_EQ(errText(Ready(4)),
+            "error: data-parallel sum: tensor 4 reported twice or out of range");
+  // Sizes must match the type.
+  EXPECT_EQ(errText(S.ready(0, Ts[0].data(), 4)),
+            "error: data-parallel training sums f32 and f64 tensors; got 4 "
+            "bytes for f32[3]");
+  // The rest (tensors 0 and 2) come from finish, then every sum is waited
+  // for and written back: scaled by 0.25, summed over two ranks.
+  std::vector<Tensor *> Ptrs;
+  for (Tensor &T : Ts)
+    Ptrs.push_back(&T);
+  ASSERT_FALSE(bool(S.finish(Ptrs)));
+  EXPECT_EQ(C.Started, (std::vector<size_t>{2, 1000, 8}));
+  EXPECT_EQ(C.DoubleSums, (std::vector<size_t>{4}));
+  EXPECT_EQ(C.Waits, 1);
+  for (size_t K = 0; K < Ts.size(); ++K)
+    for (int64_t I = 0; I < Ts[K].numElements(); ++I)
+      ASSERT_EQ(Ts[K].getF(I), Before[K].getF(I) * 0.5) << K << " " << I;
+}
+
+TEST(Communicator, OverlappedSumMatchesTheBlockingSum) {
+  std::vector<Tensor> A = fiveTensors(), B = A;
+  for (Tensor &T : A) // values that round differently when scaled
+    for (int64_t I = 0; I < T.numElements(); ++I)
+      T.setF(I, T.getF(I) * 1.37 + 0.011);
+  B = A;
+  std::vector<Tensor *> PA, PB;
+  for (size_t K = 0; K < A.size(); ++K) {
+    PA.push_back(&A[K]);
+    PB.push_back(&B[K]);
+  }
+  Recorder C1, C2;
+  ASSERT_FALSE(bool(allReduceTensors(C1, PA, 1.0 / 3, 16)));
+  OverlappedSum S(C2, typesOf(B), 1.0 / 3, 16);
+  for (unsigned K = 0; K < B.size(); ++K) // in the order a backward pass would
+    ASSERT_FALSE(bool(S.ready(4 - K, B[4 - K].data(), B[4 - K].byteSize())));
+  ASSERT_FALSE(bool(S.finish(PB)));
+  EXPECT_EQ(C1.FloatSums, C2.Started);
+  for (size_t K = 0; K < A.size(); ++K)
+    EXPECT_EQ(A[K].bytes(), B[K].bytes()) << K;
+  // finish checks the tensors it is given against the types.
+  OverlappedSum S3(C2, typesOf(B), 1, 16);
+  PB.pop_back();
+  EXPECT_EQ(errText(S3.finish(PB)),
+            "error: data-parallel sum: 4 tensors for 5 slots");
 }
 
 } // namespace

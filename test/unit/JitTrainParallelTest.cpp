@@ -3,11 +3,14 @@
 // follow the single-process trainer on that shard, since the global batch
 // is the shard twice and its mean gradient is the shard's. That runs the
 // split step (gradients, weighted bucketed sums, update) against the fused
-// one, for SGD and Adam (state, bias correction), with batch norm, on the
-// CPU and on the emulated GPU; and the errors of the path.
+// one, for SGD and Adam (state, bias correction), with batch norm (local
+// and synchronized), on the CPU and on the emulated GPU; the gradient sums
+// start during the backward pass (overlap) and give the bits of sums
+// started after it; and the errors of the path.
 #include "TestUtil.h"
 
 #include "api/Trainer.h"
+#include "interp/Collective.h"
 #include "ir/Parser.h"
 
 #include <gtest/gtest.h>
@@ -40,7 +43,14 @@ public:
   }
   llvm::Error barrier() override { return llvm::Error::success(); }
   void abort(int Code) override { std::exit(Code); }
-  int Broadcasts = 0, FloatSums = 0;
+  /// Started sums, and those started while a graph runs (the trainer
+  /// installs its collective hook around the run of @train_gradients).
+  llvm::Error startAllReduceSum(llvm::MutableArrayRef<float> D) override {
+    ++Starts;
+    StartsInRun += currentCollective() != nullptr;
+    return allReduceSum(D);
+  }
+  int Broadcasts = 0, FloatSums = 0, Starts = 0, StartsInRun = 0;
 };
 
 /// A conv, a batch norm (running statistics as parameters) and a dense
@@ -59,8 +69,8 @@ const char *BnCnn =
     "  %p = softmax %z\n"
     "  return %p\n}\n";
 
-std::unique_ptr<Module> model() {
-  auto M = llvm::cantFail(parseModule(BnCnn, "bn-cnn.dlc"));
+std::unique_ptr<Module> model(const char *Text = BnCnn) {
+  auto M = llvm::cantFail(parseModule(Text, "bn-cnn.dlc"));
   Function &F = *M->Functions[0];
   for (size_t I = 0; I < F.Params.size(); ++I) {
     llvm::SmallVector<int64_t, 4> Shape;
@@ -90,7 +100,8 @@ class ParallelStep : public ::testing::TestWithParam<OptimizerKind> {};
 
 /// Steps a single-process trainer and a twin-rank one on the same batches
 /// and checks that they agree.
-void twinsFollowOneProcess(OptimizerKind Kind, llvm::StringRef Device) {
+void twinsFollowOneProcess(OptimizerKind Kind, llvm::StringRef Device,
+                           bool SyncBN = false) {
   // The single process runs on the CPU: one GPU trainer to compile is
   // enough, and the emulated GPU follows the CPU's arithmetic closely.
   auto M = model();
@@ -104,6 +115,7 @@ void twinsFollowOneProcess(OptimizerKind Kind, llvm::StringRef Device) {
   ParOpts.Device = Device.str();
   ParOpts.Comm = Twin;
   ParOpts.BucketBytes = 64; // several buckets for these small tensors
+  ParOpts.SyncBatchNorm = SyncBN;
   Trainer One = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
   Trainer Two = llvm::cantFail(Trainer::create(*M->Functions[0], ParOpts));
   // Parameters, then optimizer state, came from "rank 0" (this one), after
@@ -135,6 +147,129 @@ TEST_P(ParallelStep, TwinsFollowOneProcess) {
   twinsFollowOneProcess(GetParam(), "cpu");
 }
 
+// Synchronized batch norm over twins: the global batch's statistics are
+// the shard's, and the gradients (of each rank's share of the global mean
+// loss, summed) are the shard's too.
+TEST_P(ParallelStep, TwinsWithSyncBatchNormFollowOneProcess) {
+  twinsFollowOneProcess(GetParam(), "cpu", /*SyncBN=*/true);
+}
+
+TEST(ParallelStep, SyncBatchNormSumsStatisticsInTheGraph) {
+  auto M = model();
+  auto Twin = std::make_shared<TwinCommunicator>();
+  TrainerOptions Opts;
+  Opts.Threads = 1;
+  Opts.Comm = Twin;
+  Opts.SyncBatchNorm = true;
+  Trainer T = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
+  auto [X, Y] = batch(5, 7);
+  int Before = Twin->FloatSums;
+  llvm::cantFail(T.step(X, Y));
+  // Forward: the global batch size (one sum, shared by the batch norm's
+  // count and the loss's share), the sum and the sum of squares; backward:
+  // the sums of the two statistics' gradients. The gradient buckets are
+  // the trainer's own.
+  int InGraph = Twin->FloatSums - Before - Twin->Starts;
+  EXPECT_EQ(InGraph, 5);
+  // Synchronized batch norm with the GPU: refused, with the reason.
+  TrainerOptions Gpu = Opts;
+  Gpu.Device = "cuda-emu";
+  auto G = Trainer::create(*M->Functions[0], Gpu);
+  ASSERT_FALSE(bool(G));
+  EXPECT_NE(errText(G.takeError()).find("synchronized batch norm runs on the "
+                                        "CPU only"),
+            std::string::npos);
+  // 16-bit activations would overflow the element count: refused.
+  std::string Half = BnCnn;
+  for (size_t P = Half.find("f32"); P != std::string::npos;
+       P = Half.find("f32", P))
+    Half.replace(P, 3, "f16");
+  auto HM = llvm::cantFail(parseModule(Half, "bn-cnn-f16.dlc"));
+  Function &HF = *HM->Functions[0];
+  for (size_t I = 0; I < HF.Params.size(); ++I) {
+    llvm::SmallVector<int64_t, 4> Shape;
+    for (const Dim &D : HF.Params[I]->Type.dims())
+      Shape.push_back(D.size());
+    HF.ParamInits[I] = Attribute::getTensor(
+        std::make_shared<const Tensor>(Tensor(DType::F16, Shape)));
+  }
+  auto H = Trainer::create(HF, Opts);
+  ASSERT_FALSE(bool(H));
+  EXPECT_EQ(errText(H.takeError()),
+            "bn-cnn-f16.dlc:3:8: error: synchronized batch norm needs f32 or "
+            "f64 activations; this batch_norm's input is f16[N,4,8,8]");
+}
+
+TEST(ParallelStep, TwinsWithSyncBatchNormAndAFixedBatch) {
+  // A model with a fixed batch size: the batch norm's element count is not
+  // the model input's symbolic batch times a constant, so it comes from
+  // x's run-time shape (the general path), summed over the ranks.
+  std::string Fixed = BnCnn;
+  for (size_t P = Fixed.find("[N,"); P != std::string::npos;
+       P = Fixed.find("[N,", P))
+    Fixed.replace(P, 3, "[6,");
+  auto M = model(Fixed.c_str());
+  TrainerOptions Opts;
+  Opts.Threads = 1;
+  Opts.Optimizer.Kind = OptimizerKind::SGD;
+  Opts.Optimizer.LearningRate = 0.05;
+  TrainerOptions ParOpts = Opts;
+  auto Twin = std::make_shared<TwinCommunicator>();
+  ParOpts.Comm = Twin;
+  ParOpts.SyncBatchNorm = true;
+  Trainer One = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
+  Trainer Two = llvm::cantFail(Trainer::create(*M->Functions[0], ParOpts));
+  for (int Step = 0; Step < 4; ++Step) {
+    auto [X, Y] = batch(6, 300 + Step);
+    StepResult A = llvm::cantFail(One.step(X, Y));
+    int Sums0 = Twin->FloatSums, Starts0 = Twin->Starts;
+    StepResult B = llvm::cantFail(Two.step(X, Y));
+    EXPECT_NEAR(B.Loss, A.Loss, 1e-6 * std::fabs(A.Loss)) << "step " << Step;
+    // In the graph: count, sum, sum of squares, the loss's share; two
+    // backward sums (the buckets are the trainer's).
+    EXPECT_EQ((Twin->FloatSums - Sums0) - (Twin->Starts - Starts0), 6);
+  }
+  std::vector<Tensor> SA = llvm::cantFail(One.trainingState());
+  std::vector<Tensor> SB = llvm::cantFail(Two.trainingState());
+  for (size_t K = 0; K < SA.size(); ++K)
+    for (int64_t I = 0; I < SA[K].numElements(); ++I)
+      ASSERT_NEAR(SB[K].getF(I), SA[K].getF(I),
+                  1e-5 * (1e-2 + std::fabs(SA[K].getF(I))))
+          << "slot " << K << " element " << I;
+}
+
+TEST(ParallelStep, OverlappedSumsStartDuringTheRunWithTheSameBits) {
+  auto M = model();
+  std::vector<Tensor> States[2];
+  for (bool Overlap : {false, true}) {
+    auto Twin = std::make_shared<TwinCommunicator>();
+    TrainerOptions Opts;
+    Opts.Threads = 1;
+    Opts.Comm = Twin;
+    Opts.BucketBytes = 64;
+    Opts.OverlapComm = Overlap;
+    Opts.Optimizer.Kind = OptimizerKind::Adam;
+    Trainer T = llvm::cantFail(Trainer::create(*M->Functions[0], Opts));
+    for (int Step = 0; Step < 3; ++Step) {
+      auto [X, Y] = batch(6, 200 + Step);
+      llvm::cantFail(T.step(X, Y));
+    }
+    EXPECT_GT(Twin->FloatSums, 3 * 2) << "several buckets per step";
+    EXPECT_GE(T.commWaitSeconds(), 0.0);
+    if (Overlap) {
+      EXPECT_GT(Twin->Starts, 3 * 2);
+      EXPECT_EQ(Twin->StartsInRun, Twin->Starts)
+          << "every bucket starts before the backward pass ends";
+    } else {
+      EXPECT_EQ(Twin->Starts, 0) << "blocking sums after the pass";
+    }
+    States[Overlap] = llvm::cantFail(T.trainingState());
+  }
+  ASSERT_EQ(States[0].size(), States[1].size());
+  for (size_t K = 0; K < States[0].size(); ++K)
+    EXPECT_EQ(States[0][K].bytes(), States[1][K].bytes()) << "slot " << K;
+}
+
 // On a GPU the gradients come to the host, are summed there and go back:
 // the emulated GPU runs the same host code as a real one.
 TEST(ParallelStep, TwinsFollowOneProcessOnTheEmulatedGpu) {
@@ -150,6 +285,65 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, ParallelStep,
                          [](const auto &Info) {
                            return optimizerName(Info.param).str();
                          });
+
+/// Rank 1 of two: its broadcasts receive what rank 0 sent (recorded from
+/// another trainer), in order.
+class ReplayCommunicator final : public Communicator {
+public:
+  int rank() const override { return Record ? 0 : 1; }
+  int size() const override { return 2; }
+  llvm::Error broadcast(llvm::MutableArrayRef<uint8_t> B, int) override {
+    if (Record) {
+      Sent.emplace_back(B.begin(), B.end());
+    } else if (Next < Sent.size() && Sent[Next].size() == B.size()) {
+      std::copy(Sent[Next].begin(), Sent[Next].end(), B.begin());
+      ++Next;
+    }
+    return llvm::Error::success();
+  }
+  llvm::Error allReduceSum(llvm::MutableArrayRef<float>) override {
+    return llvm::Error::success();
+  }
+  llvm::Error allReduceSum(llvm::MutableArrayRef<double>) override {
+    return llvm::Error::success();
+  }
+  llvm::Error barrier() override { return llvm::Error::success(); }
+  void abort(int Code) override { std::exit(Code); }
+  bool Record = true;
+  std::vector<std::vector<uint8_t>> Sent;
+  size_t Next = 0;
+};
+
+TEST(ParallelStep, RanksWithOtherDataParallelOptionsAreRefused) {
+  // Ranks that would make different collectives (overlapped or blocking
+  // sums, synchronized batch norm or not, other buckets) would hang in
+  // them: create() compares with rank 0's options first.
+  auto M = model();
+  auto Comm = std::make_shared<ReplayCommunicator>();
+  TrainerOptions Opts;
+  Opts.Engine = "interp"; // nothing to compile: only create() is tested
+  Opts.Comm = Comm;
+  llvm::cantFail(Trainer::create(*M->Functions[0], Opts)); // rank 0
+  Comm->Record = false;
+  for (int Case = 0; Case < 4; ++Case) {
+    TrainerOptions Other = Opts;
+    Other.OverlapComm = Case != 0;
+    Other.SyncBatchNorm = Case == 1;
+    Other.BucketBytes = Case == 2 ? 1024 : Opts.BucketBytes;
+    Comm->Next = 0;
+    auto T = Trainer::create(*M->Functions[0], Other);
+    if (Case == 3) { // the same options: accepted
+      EXPECT_TRUE(bool(T)) << errText(T.takeError());
+      continue;
+    }
+    ASSERT_FALSE(bool(T)) << "case " << Case;
+    EXPECT_EQ(errText(T.takeError()),
+              "error: rank 1 of 2: the model's parameters, the optimizer "
+              "state or the data-parallel options (sync-bn, overlap, bucket "
+              "size) differ from rank 0's (another model or optimizer?)")
+        << "case " << Case;
+  }
+}
 
 TEST(ParallelStep, EmptyShardsAndErrors) {
   auto M = model();

@@ -133,6 +133,8 @@ struct TrainOptions {
   /// Data parallelism over MPI: on under mpirun (or with Distributed).
   bool Distributed = false;
   std::string CommTimeout = "600"; // seconds a collective may take; 0: none
+  bool SyncBN = false;      // batch norm statistics summed over the ranks
+  bool CommOverlap = true;  // gradient sums start during the backward pass
   /// After training, time the step kernel by kernel on one batch.
   bool Profile = false;
 };

@@ -59,6 +59,8 @@ static bool cpuLoweringWorks(const OpInfo &I) {
 /// GPU lowering "exists" for an op when its optimized example lowers, maps
 /// to the GPU and compiles to PTX.
 static bool gpuLoweringWorks(const OpInfo &I) {
+  if (I.has(Collective)) // a host step the GPU executor does not run
+    return false;
   auto M = optimizedExample(I);
   if (!M)
     return false;

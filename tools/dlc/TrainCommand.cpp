@@ -183,6 +183,8 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
   S.Opts.Seed = *Seed;
   if (Comm->size() > 1) {
     S.Opts.Comm = Comm;
+    S.Opts.SyncBatchNorm = O.SyncBN;
+    S.Opts.OverlapComm = O.CommOverlap;
     // The ranks on this machine share its cores.
     if (S.Opts.Threads == 0)
       S.Opts.Threads = std::max(1u, std::thread::hardware_concurrency() /
@@ -237,7 +239,8 @@ std::string recipe(const Setup &S, const TrainOptions &O) {
          formatDouble(C.Momentum) + " weight-decay " +
          formatDouble(C.WeightDecay) + " | batch " + std::to_string(S.Batch) +
          " seed " + std::to_string(S.Opts.Seed) +
-         (S.Opts.Comm ? " ranks " + std::to_string(S.Opts.Comm->size()) : "");
+         (S.Opts.Comm ? " ranks " + std::to_string(S.Opts.Comm->size()) : "") +
+         (S.Opts.SyncBatchNorm ? " sync-bn" : "");
 }
 
 } // namespace
@@ -292,7 +295,8 @@ int dlc::trainCommand(const TrainOptions &O) {
   if (Ranks > 1)
     OS << " per rank x " << Ranks << " ranks (global batch "
        << S.Batch * Ranks << ", " << S.Opts.Threads
-       << (S.Opts.Threads == 1 ? " thread" : " threads") << " per rank)";
+       << (S.Opts.Threads == 1 ? " thread" : " threads") << " per rank"
+       << (S.Opts.SyncBatchNorm ? ", synchronized batch norm" : "") << ")";
   OS << ", " << S.Epochs << (S.Epochs == 1 ? " epoch" : " epochs") << "\n";
   OS.flush();
 
@@ -394,6 +398,12 @@ int dlc::trainCommand(const TrainOptions &O) {
     }
   }
   OS << llvm::format("test accuracy: %.4f\n", History.back().TestAccuracy);
+  if (Ranks > 1)
+    OS << llvm::format("gradient sums: rank 0 waited %.2f s for them after "
+                       "its backward passes (%s)\n",
+                       T.commWaitSeconds(),
+                       O.CommOverlap ? "started during the passes"
+                                     : "--comm-overlap=false: started after");
   if (O.Profile && Rank == 0) {
     // The first training batch, in the order of the last epoch.
     std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, S.Epochs);

@@ -228,6 +228,18 @@ static cl::opt<std::string> TrainCommTimeout(
              "the other ranks before this rank stops with an error (0: no "
              "limit)"),
     cl::init("600"), cl::value_desc("S"), cl::sub(TrainCmd));
+static cl::opt<bool> TrainSyncBN(
+    "sync-bn",
+    cl::desc("With several ranks: batch norms normalize with the global "
+             "batch's statistics, summed over the ranks (default: each "
+             "rank's own batch); CPU only"),
+    cl::sub(TrainCmd));
+static cl::opt<bool> TrainCommOverlap(
+    "comm-overlap",
+    cl::desc("With several ranks: start summing each bucket of gradients "
+             "while the backward pass goes on (default true; "
+             "--comm-overlap=false sums after the pass)"),
+    cl::init(true), cl::sub(TrainCmd));
 static cl::SubCommand BenchCmd("bench", "Measure a model's latency");
 static cl::opt<std::string> BenchModel(cl::Positional, cl::desc("<model.dlc>"),
                                        cl::Required, cl::sub(BenchCmd));
@@ -457,6 +469,8 @@ int main(int argc, char **argv) {
     O.PrintIR = TrainPrintIR;
     O.Distributed = TrainDistributed;
     O.CommTimeout = TrainCommTimeout;
+    O.SyncBN = TrainSyncBN;
+    O.CommOverlap = TrainCommOverlap;
     O.Profile = TrainProfile;
     return trainCommand(O);
   }
