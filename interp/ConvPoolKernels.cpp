@@ -284,12 +284,8 @@ static llvm::Error globalPool(const Operation &Op, const Tensor &X, Tensor &R) {
   return llvm::Error::success();
 }
 
-llvm::Error interp::evalPool(const Operation &Op, TensorList In,
-                             ResultList Out) {
-  const Tensor &X = *In[0];
-  Tensor &R = Out[0];
-  if (Op.kind() == OpKind::GlobalAvgPool || Op.kind() == OpKind::GlobalMaxPool)
-    return globalPool(Op, X, R);
+/// The window of a pooling op (or its gradient) over x[N, C, spatial...].
+static llvm::Expected<Window> poolWindow(const Operation &Op, const Tensor &X) {
   if (X.rank() < 3)
     return opError(Op, "expected x[N,C,*] with spatial dims");
   unsigned K = X.rank() - 2;
@@ -300,9 +296,44 @@ llvm::Error interp::evalPool(const Operation &Op, TensorList In,
   for (int64_t V : Kernel)
     if (V < 1)
       return opError(Op, "kernel sizes must be positive");
-  auto Win = readWindow(Op, K, Kernel);
+  return readWindow(Op, K, Kernel);
+}
+
+/// Calls Visit(offset in the plane) for each tap of the window at result
+/// position OIdx that lies inside the input (sizes InSp, strides InStr),
+/// in row-major kernel order.
+template <typename VisitFn>
+static void forEachTapInside(const Window &Win, llvm::ArrayRef<int64_t> InSp,
+                             llvm::ArrayRef<int64_t> InStr,
+                             llvm::ArrayRef<int64_t> OIdx, VisitFn Visit) {
+  unsigned K = InSp.size();
+  Sizes KIdx(K);
+  int64_t KSize = product(Win.Kernel);
+  for (int64_t Kk = 0; Kk < KSize; ++Kk) {
+    unravel(Kk, Win.Kernel, KIdx);
+    int64_t Off = 0;
+    bool Inside = true;
+    for (unsigned D = 0; D < K && Inside; ++D) {
+      int64_t Pos = OIdx[D] * Win.Strides[D] - Win.PadBegin[D] +
+                    KIdx[D] * Win.Dilations[D];
+      Inside = Pos >= 0 && Pos < InSp[D];
+      Off += Pos * InStr[D];
+    }
+    if (Inside)
+      Visit(Off);
+  }
+}
+
+llvm::Error interp::evalPool(const Operation &Op, TensorList In,
+                             ResultList Out) {
+  const Tensor &X = *In[0];
+  Tensor &R = Out[0];
+  if (Op.kind() == OpKind::GlobalAvgPool || Op.kind() == OpKind::GlobalMaxPool)
+    return globalPool(Op, X, R);
+  auto Win = poolWindow(Op, X);
   if (!Win)
     return Win.takeError();
+  unsigned K = X.rank() - 2;
   // The spatial result sizes depend on ceil_mode rules that belong to shape
   // inference; every read below is bounds-checked, so only N and C must
   // agree here.
@@ -316,33 +347,21 @@ llvm::Error interp::evalPool(const Operation &Op, TensorList In,
   llvm::ArrayRef<int64_t> OutSp = R.shape().drop_front(2);
   int64_t Planes = X.shape()[0] * X.shape()[1];
   int64_t InSize = product(InSp), OutSize = product(OutSp);
-  int64_t KSize = product(Kernel);
   Sizes InStr = stridesOf(InSp);
-  Sizes OIdx(K), KIdx(K);
+  Sizes OIdx(K);
   for (int64_t P = 0; P < Planes; ++P)
     for (int64_t O = 0; O < OutSize; ++O) {
       unravel(O, OutSp, OIdx);
       double Acc = IsMax ? -std::numeric_limits<double>::infinity() : 0.0;
       int64_t Count = 0;
-      for (int64_t Kk = 0; Kk < KSize; ++Kk) {
-        unravel(Kk, Win->Kernel, KIdx);
-        int64_t Off = 0;
-        bool Inside = true;
-        for (unsigned D = 0; D < K && Inside; ++D) {
-          int64_t Pos = OIdx[D] * Win->Strides[D] - Win->PadBegin[D] +
-                        KIdx[D] * Win->Dilations[D];
-          Inside = Pos >= 0 && Pos < InSp[D];
-          Off += Pos * InStr[D];
-        }
-        if (!Inside)
-          continue;
+      forEachTapInside(*Win, InSp, InStr, OIdx, [&](int64_t Off) {
         double V = X.getF(P * InSize + Off);
         ++Count;
         if (!IsMax)
           Acc += V;
         else if (std::isnan(V) || V > Acc)
           Acc = std::isnan(Acc) ? Acc : V;
-      }
+      });
       if (!IsMax) {
         if (IncludePad) {
           // Window positions inside the padded input count, positions past
@@ -369,17 +388,12 @@ llvm::Error interp::evalMaxPoolGrad(const Operation &Op, TensorList In,
                                     ResultList Out) {
   const Tensor &X = *In[0], &DY = *In[1];
   Tensor &R = Out[0];
-  if (X.rank() < 3 || DY.rank() != X.rank())
-    return opError(Op, "expected x[N,C,*] and dy of the same rank");
-  unsigned K = X.rank() - 2;
-  llvm::ArrayRef<int64_t> Kernel = Op.getInts("kernel");
-  if (Kernel.size() != K)
-    return opError(Op, "kernel has " + std::to_string(Kernel.size()) +
-                           " entries, expected " + std::to_string(K));
-  auto Win = readWindow(Op, K, Kernel);
+  auto Win = poolWindow(Op, X);
   if (!Win)
     return Win.takeError();
-  if (DY.shape()[0] != X.shape()[0] || DY.shape()[1] != X.shape()[1])
+  unsigned K = X.rank() - 2;
+  if (DY.rank() != X.rank() || DY.shape()[0] != X.shape()[0] ||
+      DY.shape()[1] != X.shape()[1])
     return opError(Op, "dy's batch and channels differ from x's");
   if (llvm::Error E = expectShape(Op, R, X.shape()))
     return E;
@@ -387,9 +401,8 @@ llvm::Error interp::evalMaxPoolGrad(const Operation &Op, TensorList In,
   llvm::ArrayRef<int64_t> OutSp = DY.shape().drop_front(2);
   int64_t Planes = X.shape()[0] * X.shape()[1];
   int64_t InSize = product(InSp), OutSize = product(OutSp);
-  int64_t KSize = product(Kernel);
   Sizes InStr = stridesOf(InSp);
-  Sizes OIdx(K), KIdx(K);
+  Sizes OIdx(K);
   for (int64_t I = 0; I < R.numElements(); ++I)
     R.setF(I, 0.0);
   for (int64_t P = 0; P < Planes; ++P)
@@ -397,24 +410,13 @@ llvm::Error interp::evalMaxPoolGrad(const Operation &Op, TensorList In,
       unravel(O, OutSp, OIdx);
       double Best = 0;
       int64_t BestOff = -1;
-      for (int64_t Kk = 0; Kk < KSize; ++Kk) {
-        unravel(Kk, Win->Kernel, KIdx);
-        int64_t Off = 0;
-        bool Inside = true;
-        for (unsigned D = 0; D < K && Inside; ++D) {
-          int64_t Pos = OIdx[D] * Win->Strides[D] - Win->PadBegin[D] +
-                        KIdx[D] * Win->Dilations[D];
-          Inside = Pos >= 0 && Pos < InSp[D];
-          Off += Pos * InStr[D];
-        }
-        if (!Inside)
-          continue;
+      forEachTapInside(*Win, InSp, InStr, OIdx, [&](int64_t Off) {
         double V = X.getF(P * InSize + Off);
         if (BestOff < 0 || (!std::isnan(Best) && (std::isnan(V) || V > Best))) {
           Best = V;
           BestOff = Off;
         }
-      }
+      });
       if (BestOff >= 0) {
         int64_t At = P * InSize + BestOff;
         R.setF(At, R.getF(At) + DY.getF(P * OutSize + O));
