@@ -643,23 +643,25 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
     for (unsigned D = 0; D < S; ++D)
       B.endFor();
   }
-  std::vector<KValue *> InSize, O, Pos(S);
+  std::vector<KValue *> InSize, O;
   for (unsigned D = 0; D < S; ++D)
     InSize.push_back(B.dim(X, 2 + D));
   for (unsigned D = 0; D < S; ++D)
     O.push_back(B.beginFor(Zero, B.dim(DY, 2 + D)));
+  // The best value so far, whether a tap was taken, and which: the tap's
+  // number when tiling, else its coordinates.
   KValue *Best = B.local(E), *Has = B.local(DType::Bool);
-  KValue *Sel = B.local(DType::I64); // the chosen tap, when tiling
   B.set(Best, B.constFloat(E, 0.0));
   B.set(Has, B.constFloat(DType::Bool, 0.0));
-  B.set(Sel, B.constFloat(DType::I64, 0.0));
-  for (unsigned D = 0; D < S && !Tiles; ++D) {
-    Pos[D] = B.local(DType::I64);
-    B.set(Pos[D], B.constFloat(DType::I64, 0.0));
+  std::vector<KValue *> Chosen(Tiles ? 1 : S);
+  for (KValue *&L : Chosen) {
+    L = B.local(DType::I64);
+    B.set(L, B.constFloat(DType::I64, 0.0));
   }
   int64_t Taps = 1;
   for (int64_t V : Kern)
     Taps *= V;
+  std::vector<std::vector<KValue *>> TapIdx; // each tap's x index
   for (int64_t T = 0; T < Taps; ++T) {
     // Tap T's offsets, row-major over the kernel as max_pool scans them.
     std::vector<int64_t> KIdx(S);
@@ -667,8 +669,8 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
       KIdx[D] = Rest % Kern[D];
       Rest /= Kern[D];
     }
-    std::vector<KValue *> XIdx = {N, Ch}, Coord;
-    KValue *Valid = nullptr;
+    std::vector<KValue *> XIdx = {N, Ch};
+    KValue *Valid = B.constFloat(DType::Bool, 1.0);
     for (unsigned D = 0; D < S; ++D) {
       if (Tiles) { // always inside
         XIdx.push_back(inputCoord(B, O[D], B.constIndex(KIdx[D]), W.Strides[D],
@@ -678,11 +680,8 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
       auto [Cd, V] = windowCoord(B, O[D], B.constIndex(KIdx[D]), W.Strides[D],
                                  W.Pads[D], W.Dilations[D], InSize[D], Zero, One);
       XIdx.push_back(Cd);
-      Coord.push_back(Cd);
-      Valid = Valid ? B.scalar(OpKind::And, {Valid, V}, BT) : V;
+      Valid = B.scalar(OpKind::And, {Valid, V}, BT);
     }
-    if (!Valid)
-      Valid = B.constFloat(DType::Bool, 1.0);
     KValue *V = B.load(X, XIdx), *Cur = B.get(Best), *Had = B.get(Has);
     // Taken: inside, and the first such tap, or better than the best so
     // far (a NaN beats any number; nothing beats a NaN), as max decides.
@@ -698,38 +697,29 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
         BT);
     B.set(Best, B.scalar(OpKind::Where, {Take, V, Cur}, ST));
     B.set(Has, B.scalar(OpKind::Or, {Had, Take}, BT));
-    if (Tiles)
-      B.set(Sel, B.scalar(OpKind::Where, {Take, B.constFloat(DType::I64, double(T)),
-                                          B.get(Sel)}, IT));
-    for (unsigned D = 0; D < S && !Tiles; ++D)
-      B.set(Pos[D], B.scalar(OpKind::Where, {Take, Coord[D], B.get(Pos[D])}, IT));
-  }
-  std::vector<KValue *> DIdx = {N, Ch}, At = {N, Ch};
-  DIdx.insert(DIdx.end(), O.begin(), O.end());
-  if (Tiles) {
-    KValue *G = B.scalar(OpKind::Where,
-                         {B.get(Has), B.load(DY, DIdx), B.constFloat(E, 0.0)}, ST);
-    KValue *ZeroF = B.constFloat(E, 0.0), *Chosen = B.get(Sel);
-    for (int64_t T = 0; T < Taps; ++T) {
-      std::vector<KValue *> TIdx = {N, Ch};
-      for (int64_t Rest = T, D = int64_t(S) - 1; D >= 0; --D) {
-        TIdx.insert(TIdx.begin() + 2, inputCoord(B, O[D], B.constIndex(Rest % Kern[D]),
-                                                 W.Strides[D], 1, 0));
-        Rest /= Kern[D];
-      }
-      KValue *Here = B.scalar(OpKind::Equal, {Chosen, B.constFloat(DType::I64, double(T))}, BT);
-      B.store(B.scalar(OpKind::Where, {Here, G, ZeroF}, ST), Out, TIdx);
+    for (size_t D = 0; D < Chosen.size(); ++D) {
+      KValue *Now = Tiles ? B.constFloat(DType::I64, double(T)) : XIdx[2 + D];
+      B.set(Chosen[D], B.scalar(OpKind::Where, {Take, Now, B.get(Chosen[D])}, IT));
     }
-    for (unsigned D = 0; D < S; ++D)
-      B.endFor();
-    B.endFor()->Marks.Parallel = true;
-    return finishKernel(std::move(K));
+    TapIdx.push_back(std::move(XIdx));
   }
-  for (unsigned D = 0; D < S; ++D)
-    At.push_back(B.scalar(OpKind::Add, {B.get(Pos[D]), Zero}, SType::index()));
-  KValue *G = B.scalar(OpKind::Where,
-                       {B.get(Has), B.load(DY, DIdx), B.constFloat(E, 0.0)}, ST);
-  B.store(B.scalar(OpKind::Add, {B.load(Out, At), G}, ST), Out, At);
+  std::vector<KValue *> DIdx = {N, Ch};
+  DIdx.insert(DIdx.end(), O.begin(), O.end());
+  KValue *ZeroF = B.constFloat(E, 0.0);
+  KValue *G = B.scalar(OpKind::Where, {B.get(Has), B.load(DY, DIdx), ZeroF}, ST);
+  if (Tiles) {
+    // Every tap stored once: g at the chosen one, 0 at the others.
+    KValue *Sel = B.get(Chosen[0]);
+    for (int64_t T = 0; T < Taps; ++T) {
+      KValue *Here = B.scalar(OpKind::Equal, {Sel, B.constFloat(DType::I64, double(T))}, BT);
+      B.store(B.scalar(OpKind::Where, {Here, G, ZeroF}, ST), Out, TapIdx[T]);
+    }
+  } else {
+    std::vector<KValue *> At = {N, Ch};
+    for (KValue *L : Chosen)
+      At.push_back(B.scalar(OpKind::Add, {B.get(L), Zero}, SType::index()));
+    B.store(B.scalar(OpKind::Add, {B.load(Out, At), G}, ST), Out, At);
+  }
   for (unsigned D = 0; D < S; ++D)
     B.endFor();
   B.endFor()->Marks.Parallel = true;
