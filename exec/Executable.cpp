@@ -21,6 +21,7 @@
 #include "runtime/SizeMath.h"
 
 #include "interp/Interpreter.h"
+#include "ir/OpCost.h"
 #include "ir/ShapeInference.h"
 
 #include "llvm/ADT/ScopeExit.h"
@@ -282,6 +283,31 @@ static llvm::SmallVector<int64_t, 4> spaceShape(const FusionPlan &P, Space S,
   return R; // (Pooled values are not checked)
 }
 
+/// Whether a kernel step does enough work at these shapes to be worth
+/// spreading over the thread pool. Handing items to spinning workers costs
+/// about a microsecond, so a kernel that runs for a few microseconds on one
+/// thread gains: one that writes 32 KiB or more, or does half a million
+/// arithmetic operations (a GEMM with a small result but a long k).
+static bool splitWorthIt(const LoweredStep &S, const ValueShapes &Shapes) {
+  uint64_t Bytes = 0;
+  for (const Value *V : S.Outs)
+    if (auto It = Shapes.find(V); It != Shapes.end())
+      Bytes += byteSize(V->Type.elem(), It->second);
+  if (Bytes >= (32u << 10))
+    return true;
+  double Flops = 0;
+  auto add = [&](const Operation *Op) {
+    if (std::optional<double> F = opFlops(*Op, Shapes))
+      Flops += *F;
+  };
+  if (S.Plan)
+    for (const Operation *Op : S.Plan->Ops)
+      add(Op);
+  else
+    add(S.Op);
+  return Flops >= 5e5;
+}
+
 llvm::Expected<std::shared_ptr<const Executable::RunPlan>>
 Executable::planFor(llvm::ArrayRef<Tensor> Inputs) const {
   std::vector<const Tensor *> Contents;
@@ -466,6 +492,12 @@ Executable::planFor(llvm::ArrayRef<TensorType> Types,
   P->Requests = std::move(Requests);
   for (auto [V, R] : Root)
     P->Storage[V] = find(R);
+  P->Split.assign(Steps.size(), false);
+  for (size_t I = 0; I < Steps.size(); ++I)
+    P->Split[I] = Steps[I].K == LoweredStep::Kind::Kernel &&
+                  size_t(Steps[I].Kernel) < Kernels.size() &&
+                  Kernels[Steps[I].Kernel].Parallel &&
+                  splitWorthIt(Steps[I], Shapes);
   std::lock_guard<std::mutex> Lock(PlanMutex);
   if (Plans.size() >= 16) // many shapes: keep the cache bounded
     Plans.clear();
@@ -640,21 +672,17 @@ Executable::runUnguarded(llvm::ArrayRef<Tensor> Inputs,
         break;
     }
     llvm::SmallVector<BufferArg, 8> Bufs;
-    uint64_t OutBytes = 0;
     for (const Value *V : S.Ins)
       Bufs.push_back({ptr(V), P.Shapes.find(V)->second.data()});
     for (const Value *V : S.Outs) {
       const auto &Sh = P.Shapes.find(V)->second;
       Bufs.push_back({ptr(V), Sh.data()});
-      OutBytes += byteSize(V->Type.elem(), Sh);
     }
     if (S.Space)
       Bufs.push_back({nullptr, P.Shapes.find(S.Space)->second.data()});
     KernelFn Fn = Kernels[S.Kernel].Fn;
     auto call = [&](int64_t C, int64_t Chunks) { callKernel(Fn, Bufs.data(), C, Chunks); };
-    // Waking threads costs microseconds: only results of at least 64 KiB
-    // are worth splitting.
-    if (Kernels[S.Kernel].Parallel && Pool->threads() > 1 && OutBytes >= (64u << 10)) {
+    if (P.Split[I] && Pool->threads() > 1) {
       int64_t Chunks = Pool->threads();
       Pool->parallelFor(Chunks, [&](int64_t C) { call(C, Chunks); });
     } else {

@@ -117,6 +117,9 @@ public:
     /// The largest intermediate (for out-of-memory errors).
     const Value *Largest = nullptr;
     uint64_t LargestBytes = 0;
+    /// Per step: whether its kernel is worth spreading over the thread
+    /// pool at these shapes (see splitWorthIt in Executable.cpp).
+    std::vector<bool> Split;
   };
   /// The (cached) plan for inputs of these static types. Contents[I] must
   /// be input I's data for each I of dataInputs() (inputs whose values

@@ -417,17 +417,20 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     return B.index(IndexOp::Sub, T, B.index(IndexOp::Mul, Bi, Units));
   };
   if (RowParallel) {
+    // Units are (row group, panel) pairs, row group major: a thread's
+    // contiguous share of them keeps its rows of a, and a result of few
+    // rows (a dense layer at batch 1) still splits, by panels.
     KValue *RG = B.constIndex(RowGroup);
     KValue *Groups = B.index(IndexOp::Div,
                              B.index(IndexOp::Add, M, B.constIndex(RowGroup - 1)), RG);
-    KValue *G = units(Groups);
+    KValue *U = units(B.index(IndexOp::Mul, Groups, Panels));
+    KValue *G = B.index(IndexOp::Div, U, Panels);
+    KValue *P = B.index(IndexOp::Sub, U, B.index(IndexOp::Mul, G, Panels));
     KValue *RLo = B.index(IndexOp::Mul, G, RG);
     KValue *RHi = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), M);
     KValue *RFull = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), MF);
-    KValue *P = B.beginFor(Zero, Panels);
     panel(P, RLo, RFull, RHi);
-    B.endFor();
-    B.endFor()->Marks.Parallel = true; // row groups
+    B.endFor()->Marks.Parallel = true; // (row group, panel) pairs
   } else {
     KValue *P = units(Panels);
     panel(P, Zero, MF, M);

@@ -1,9 +1,35 @@
 // The thread pool behind parallel kernel loops.
 #include "runtime/ThreadPool.h"
 
-#include <atomic>
+#include <chrono>
 
 using namespace dlc::rt;
+
+namespace {
+
+void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+/// Spins until Ready() holds or SpinTime has passed; returns Ready().
+template <typename Pred> bool spinUntil(Pred Ready) {
+  auto End = std::chrono::steady_clock::now() + ThreadPool::SpinTime;
+  while (true) {
+    for (int I = 0; I < 64; ++I) {
+      if (Ready())
+        return true;
+      cpuRelax();
+    }
+    if (std::chrono::steady_clock::now() >= End)
+      return Ready();
+  }
+}
+
+} // namespace
 
 ThreadPool::ThreadPool(unsigned Threads) {
   for (unsigned I = 1; I < std::max(1u, Threads); ++I)
@@ -26,14 +52,23 @@ unsigned ThreadPool::hardwareThreads() {
 
 void ThreadPool::work() {
   while (true) {
+    spinUntil([this] {
+      return Queued.load(std::memory_order_acquire) != 0 ||
+             Stop.load(std::memory_order_relaxed);
+    });
     std::function<void()> Task;
     {
       std::unique_lock<std::mutex> L(M);
-      CV.wait(L, [this] { return Stop || !Queue.empty(); });
+      if (Queue.empty() && !Stop) {
+        ++Sleeping;
+        CV.wait(L, [this] { return Stop || !Queue.empty(); });
+        --Sleeping;
+      }
       if (Queue.empty())
         return; // stopping
       Task = std::move(Queue.front());
       Queue.pop_front();
+      Queued.fetch_sub(1, std::memory_order_relaxed);
     }
     Task();
   }
@@ -58,19 +93,27 @@ void ThreadPool::parallelFor(int64_t N, const std::function<void(int64_t)> &Fn) 
     int64_t I;
     while ((I = S->Next.fetch_add(1)) < N) {
       Fn(I);
-      if (S->Done.fetch_add(1) + 1 == N) {
+      if (S->Done.fetch_add(1, std::memory_order_acq_rel) + 1 == N) {
         std::lock_guard<std::mutex> L(S->M);
         S->CV.notify_all();
       }
     }
   };
+  size_t Helpers = std::min<size_t>(Workers.size(), size_t(N - 1));
+  bool Wake;
   {
     std::lock_guard<std::mutex> L(M);
-    for (size_t W = 0; W < Workers.size(); ++W)
+    for (size_t W = 0; W < Helpers; ++W)
       Queue.push_back(Drain);
+    Queued.fetch_add(Helpers, std::memory_order_release);
+    Wake = Sleeping != 0;
   }
-  CV.notify_all();
+  if (Wake)
+    CV.notify_all();
   Drain();
+  auto Finished = [&] { return S->Done.load(std::memory_order_acquire) == N; };
+  if (spinUntil(Finished))
+    return;
   std::unique_lock<std::mutex> L(S->M);
-  S->CV.wait(L, [&] { return S->Done.load() == N; });
+  S->CV.wait(L, Finished);
 }

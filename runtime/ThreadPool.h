@@ -3,6 +3,8 @@
 #ifndef DLC_RUNTIME_THREADPOOL_H
 #define DLC_RUNTIME_THREADPOOL_H
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -14,6 +16,13 @@
 namespace dlc {
 namespace rt {
 
+/// Waking a sleeping thread costs tens of microseconds on a loaded or
+/// virtual machine, longer than many kernels of a small model run. So an
+/// idle worker spins (with the CPU's pause hint) for a short while before
+/// it sleeps, and a caller spins for its last items before it sleeps: the
+/// kernels of one run, back to back, then start and end without a system
+/// call. Spinning is bounded (SpinTime), so an idle pool costs nothing
+/// between runs that are further apart.
 class ThreadPool {
 public:
   /// A pool of Threads - 1 workers; the calling thread is the last one.
@@ -28,13 +37,20 @@ public:
   /// The number of hardware threads (at least 1).
   static unsigned hardwareThreads();
 
+  /// How long a worker without work, or a caller waiting for its last
+  /// items, spins before it sleeps.
+  static constexpr std::chrono::microseconds SpinTime{100};
+
 private:
   void work();
   std::vector<std::thread> Workers;
   std::mutex M;
   std::condition_variable CV;
-  std::deque<std::function<void()>> Queue;
-  bool Stop = false;
+  std::deque<std::function<void()>> Queue; // guarded by M
+  /// Queue.size(), readable without M by spinning workers.
+  std::atomic<size_t> Queued{0};
+  unsigned Sleeping = 0; // workers waiting on CV; guarded by M
+  std::atomic<bool> Stop{false};
 };
 
 } // namespace rt
