@@ -58,6 +58,16 @@ TEST(JitConv, Depthwise) {
         "f32[1,4,4,7]", {random({1, 4, 7, 8}, 43), random({4, 1, 3, 2}, 44)});
   check("%x: f32[2,1,33,1], %w: f32[5,1,5,1]", "conv %x, %w {pads = [2, 0, 2, 0]}",
         "f32[2,5,33,1]", {random({2, 1, 33, 1}, 45), random({5, 1, 5, 1}, 46)});
+  // MobileNet's shapes, rows of several vectors: stride 2 (both column
+  // phases copied by one loop, edges one by one) and stride 1 (one masked
+  // vector loop per row, 37 = 2 x 16 + 5).
+  check("%x: f32[N,3,17,35], %w: f32[3,1,3,3], %b: f32[3]",
+        "conv %x, %w, %b {group = 3, pads = [1, 1, 1, 1], strides = [2, 2]}",
+        "f32[N,3,9,18]",
+        {random({2, 3, 17, 35}, 47), random({3, 1, 3, 3}, 48), random({3}, 49)});
+  check("%x: f32[1,2,5,37], %w: f32[2,1,3,3]",
+        "conv %x, %w {group = 2, pads = [1, 1, 1, 1]}", "f32[1,2,5,37]",
+        {random({1, 2, 5, 37}, 50), random({2, 1, 3, 3}, 51)});
 }
 
 TEST(JitConv, OneAndThreeD) {
