@@ -178,14 +178,34 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
     if (Op.Result->Type.isVector())
       LT = llvm::FixedVectorType::get(LT, Op.Result->Type.Lanes);
     llvm::Instruction *L;
-    if (Op.Valid) // the first Valid lanes; the others read as zero
-      L = B.CreateMaskedLoad(LT, address(Op, 0), llvm::Align(dtypeSize(E)),
-                             laneMask(Op.Result->Type.Lanes, Op.Valid),
-                             llvm::Constant::getNullValue(LT));
-    else
-      L = B.CreateAlignedLoad(LT, address(Op, 0), llvm::Align(dtypeSize(E)));
-    markAccess(L, Op.Operands[0]);
-    R = L;
+    unsigned Lanes = Op.Result->Type.Lanes, S = Op.Stride;
+    if (S > 1) {
+      // Lanes x Stride consecutive elements (up to the last lane's when
+      // some lanes are invalid, so no byte past the row is read) and a
+      // shuffle of every Stride-th: wide loads and permutes, not a gather.
+      unsigned Span = Op.Valid ? (Op.Valid - 1) * S + 1 : Lanes * S;
+      auto *WT = llvm::FixedVectorType::get(storageType(E), Lanes * S);
+      if (Span < Lanes * S)
+        L = B.CreateMaskedLoad(WT, address(Op, 0), llvm::Align(dtypeSize(E)),
+                               laneMask(Lanes * S, Span),
+                               llvm::Constant::getNullValue(WT));
+      else
+        L = B.CreateAlignedLoad(WT, address(Op, 0), llvm::Align(dtypeSize(E)));
+      markAccess(L, Op.Operands[0]);
+      llvm::SmallVector<int, 16> Pick;
+      for (unsigned I = 0; I < Lanes; ++I)
+        Pick.push_back(int(I * S));
+      R = B.CreateShuffleVector(L, Pick);
+    } else {
+      if (Op.Valid) // the first Valid lanes; the others read as zero
+        L = B.CreateMaskedLoad(LT, address(Op, 0), llvm::Align(dtypeSize(E)),
+                               laneMask(Lanes, Op.Valid),
+                               llvm::Constant::getNullValue(LT));
+      else
+        L = B.CreateAlignedLoad(LT, address(Op, 0), llvm::Align(dtypeSize(E)));
+      markAccess(L, Op.Operands[0]);
+      R = L;
+    }
     if (E == DType::F16 || E == DType::BF16)
       R = B.CreateFPExt(R, computeType(Op.Result->Type));
     else if (E == DType::Bool)

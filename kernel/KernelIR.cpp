@@ -103,12 +103,13 @@ KValue *KBuilder::scalar(OpKind S, llvm::ArrayRef<KValue *> Args, SType T,
 }
 
 KValue *KBuilder::load(KValue *Buf, llvm::ArrayRef<KValue *> Idx,
-                       unsigned Lanes) {
+                       unsigned Lanes, unsigned Stride) {
   KOp *Op = add(std::make_unique<KOp>(KOpKind::Load));
   Op->Operands.push_back(Buf);
   Op->Operands.insert(Op->Operands.end(), Idx.begin(), Idx.end());
   if (Lanes > 1 && ValidLanes)
     Op->Valid = ValidLanes;
+  Op->Stride = Stride;
   return result(Op, SType::vec(Buf->BufType.elem(), Lanes));
 }
 
@@ -249,6 +250,8 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
     case KOpKind::Load:
       OS << "load " << name(Op.Operands[0]) << indices(Op, 1) << " : "
          << Op.Result->Type.str();
+      if (Op.Stride != 1)
+        OS << " stride(" << Op.Stride << ")";
       if (Op.Valid)
         OS << " valid(" << Op.Valid << ")";
       break;
@@ -506,6 +509,9 @@ private:
       if (Op.Valid && Op.Valid >= Op.Result->Type.Lanes)
         return fail("valid(" + std::to_string(Op.Valid) +
                     ") needs a vector of more lanes");
+      if (Op.Stride < 1 || (Op.Stride > 1 && !Op.Result->Type.isVector()))
+        return fail("stride(" + std::to_string(Op.Stride) +
+                    ") needs a vector load and a stride of at least 1");
       break;
     case KOpKind::Store: {
       if (auto E = access(Op, 1))

@@ -132,6 +132,9 @@ public:
   // Vector Load/Store: only the first Valid lanes are read (the others are
   // zero) or written; 0: all of them (a partial vector at a row's end).
   unsigned Valid = 0;
+  // Vector Load: its lanes lie Stride elements apart along the last dim
+  // (`stride(S)`): lane i reads element index + i * Stride. 1: consecutive.
+  unsigned Stride = 1;
   // For: Operands = {lo, hi}, Step, induction variable and body.
   int64_t Step = 1;
   std::unique_ptr<KValue> IndVar;
@@ -198,8 +201,10 @@ public:
   KValue *index(IndexOp Op, KValue *A, KValue *B);
   KValue *scalar(OpKind Op, llvm::ArrayRef<KValue *> Args, SType T,
                  std::vector<std::pair<std::string, double>> Attrs = {});
-  /// Loads one element, or Lanes consecutive elements along the last dim.
-  KValue *load(KValue *Buf, llvm::ArrayRef<KValue *> Idx, unsigned Lanes = 1);
+  /// Loads one element, or Lanes elements along the last dim, Stride apart
+  /// (consecutive by default; a window's taps in a strided pooling).
+  KValue *load(KValue *Buf, llvm::ArrayRef<KValue *> Idx, unsigned Lanes = 1,
+               unsigned Stride = 1);
   /// While N > 0, vector loads and stores built touch only their first N
   /// lanes (`valid(N)`): the columns a row has left, fewer than a vector.
   void setValidLanes(unsigned N) { ValidLanes = N; }

@@ -533,11 +533,14 @@ private:
     if (!T)
       return T.takeError();
     if (Load) {
+      auto Stride = parenCount("stride");
+      if (!Stride)
+        return Stride.takeError();
       auto Valid = validLanes();
       if (!Valid)
         return Valid.takeError();
       B.setValidLanes(*Valid);
-      KValue *L = B.load(Args[0], Idx, T->Lanes);
+      KValue *L = B.load(Args[0], Idx, T->Lanes, *Stride ? *Stride : 1);
       B.setValidLanes(0);
       return typed(L, *T, At);
     }
@@ -555,8 +558,11 @@ private:
   }
 
   /// An optional `valid(N)` after a load or store (0 when absent).
-  llvm::Expected<unsigned> validLanes() {
-    if (!(Cur.Kind == Tok::Ident && Cur.Text == "valid"))
+  llvm::Expected<unsigned> validLanes() { return parenCount("valid"); }
+
+  /// An optional `Word(N)` with N in [1, 2^16]; 0 when absent.
+  llvm::Expected<unsigned> parenCount(llvm::StringRef Word) {
+    if (!(Cur.Kind == Tok::Ident && Cur.Text == Word))
       return 0u;
     consume();
     if (auto E = expect(Tok::LParen, "'('"))
@@ -564,8 +570,8 @@ private:
     auto N = integer();
     if (!N)
       return N.takeError();
-    if (*N < 1)
-      return err("valid(N) takes N >= 1");
+    if (*N < 1 || *N > (1 << 16))
+      return err(Word.str() + "(N) takes N in [1, 65536]");
     if (auto E = expect(Tok::RParen, "')'"))
       return std::move(E);
     return unsigned(*N);

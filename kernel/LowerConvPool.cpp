@@ -245,16 +245,33 @@ void kir::buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
   convBody(B, Op, Nest, &Epi, ForGpu);
 }
 
+/// The static tap range of tapRange: result positions o in [0, Extent)
+/// whose input coordinate o * Stride + K * Dil - Pad lies in [0, Size).
+static std::pair<int64_t, int64_t> staticTapRange(int64_t K, int64_t Stride,
+                                                  int64_t Dil, int64_t Pad,
+                                                  int64_t Size, int64_t Extent) {
+  int64_t Lo = (std::max<int64_t>(Pad - K * Dil, 0) + Stride - 1) / Stride;
+  int64_t Hi = std::max<int64_t>(Size + Pad + Stride - 1 - K * Dil, 0) / Stride;
+  return {Lo, std::min(Hi, Extent)};
+}
+
 /// 2-D max pooling along result rows: each row starts at -inf, then for
 /// each kernel row kh inside the input (tap ranges, as for depthwise convs:
 /// padding and ceil mode only shrink them) the row takes the max with the
 /// kernel row's taps. In the interior, where every tap kw is inside the
-/// input, one loop takes all taps at once (strided loads the vectorizer
-/// groups, with a masked last vector, so a 13-wide row is one vector);
-/// the few positions at the padded edges take their taps one by one.
-/// max keeps NaN, so the order of the taps does not matter.
+/// input, positions take all their taps at once; the few positions at the
+/// padded edges take their taps one by one. max keeps NaN, so the order of
+/// the taps does not matter.
+///
+/// The interior: with a column stride of 1, one loop of scalar code the
+/// vectorizer turns into vectors with a masked last one (a 13-wide row is
+/// one vector). With a larger stride on the CPU, explicit vectors: each
+/// tap of L positions is one strided load (L x stride consecutive
+/// elements and a shuffle, not a gather), every kernel row inside the
+/// vector's loop, and when the row's interior has a static width its last
+/// partial vector has valid lanes.
 static void maxPoolRows(KBuilder &B, const Operation &Op, const WindowAttrs &W,
-                        KValue *X, KValue *Out) {
+                        KValue *X, KValue *Out, bool ForGpu) {
   DType E = Op.result()->Type.elem();
   SType ST = SType::of(E);
   llvm::ArrayRef<int64_t> Kern = Op.getInts("kernel");
@@ -270,8 +287,6 @@ static void maxPoolRows(KBuilder &B, const Operation &Op, const WindowAttrs &W,
   }
   auto [KhLo, KhHi] = tapRange(B, Oh, W.Dilations[0], W.Strides[0], W.Pads[0],
                                B.dim(X, 2), B.constIndex(Kern[0]));
-  KValue *Kh = B.beginFor(KhLo, KhHi);
-  KValue *Ih = inputCoord(B, Oh, Kh, W.Strides[0], W.Dilations[0], W.Pads[0]);
   auto taps = [&](KValue *Kw) {
     return tapRange(B, Kw, W.Strides[1], W.Dilations[1], W.Pads[1],
                     B.dim(X, 3), B.dim(Out, 3));
@@ -280,6 +295,53 @@ static void maxPoolRows(KBuilder &B, const Operation &Op, const WindowAttrs &W,
   // tap's start and the last tap's end bound the positions all taps share.
   KValue *ILo = taps(Zero).first;
   KValue *IHi = B.index(IndexOp::Max, ILo, taps(B.constIndex(Kern[1] - 1)).second);
+  const int64_t SW = W.Strides[1];
+  const bool Vectors = SW > 1 && !ForGpu;
+  if (Vectors) {
+    const unsigned L = 64 / dtypeSize(E);
+    SType VT = SType::vec(E, L);
+    auto vectorsAt = [&](KValue *Lo, KValue *Hi) {
+      KValue *Ow = B.beginFor(Lo, Hi, L);
+      KValue *Acc = B.local(E, L);
+      B.set(Acc, B.constFloat(E, -INFINITY, L));
+      KValue *Kh = B.beginFor(KhLo, KhHi);
+      KValue *Ih = inputCoord(B, Oh, Kh, W.Strides[0], W.Dilations[0], W.Pads[0]);
+      for (int64_t Kw = 0; Kw < Kern[1]; ++Kw) {
+        KValue *Iw = inputCoord(B, Ow, B.constIndex(Kw), SW, W.Dilations[1], W.Pads[1]);
+        B.set(Acc, B.scalar(OpKind::Max, {B.get(Acc), B.load(X, {N, Ch, Ih, Iw}, L, SW)},
+                            VT));
+      }
+      B.endFor(); // kh
+      B.store(B.get(Acc), Out, {N, Ch, Oh, Ow});
+      B.endFor();
+    };
+    KValue *Lc = B.constIndex(L);
+    KValue *Full = B.index(
+        IndexOp::Add, ILo,
+        B.index(IndexOp::Mul,
+                B.index(IndexOp::Div, B.index(IndexOp::Sub, IHi, ILo), Lc), Lc));
+    vectorsAt(ILo, Full);
+    const TensorType &XT = Op.operand(0)->Type, &RT = Op.result()->Type;
+    int64_t Width = -1;
+    if (XT.dim(3).isStatic() && RT.dim(3).isStatic()) {
+      int64_t Wd = XT.dim(3).size(), OW = RT.dim(3).size();
+      int64_t Lo = staticTapRange(0, SW, W.Dilations[1], W.Pads[1], Wd, OW).first;
+      int64_t Hi = staticTapRange(Kern[1] - 1, SW, W.Dilations[1], W.Pads[1], Wd, OW).second;
+      Width = std::max(Hi, Lo) - Lo;
+    }
+    if (Width >= 0) { // the last partial vector, one iteration or none
+      if (unsigned R = unsigned(Width % L)) {
+        B.setValidLanes(R);
+        vectorsAt(Full, IHi);
+        B.setValidLanes(0);
+      }
+      ILo = IHi = Full; // done: the kh loop below has no interior
+    } else {
+      ILo = Full; // the scalar interior below takes the rest
+    }
+  }
+  KValue *Kh = B.beginFor(KhLo, KhHi);
+  KValue *Ih = inputCoord(B, Oh, Kh, W.Strides[0], W.Dilations[0], W.Pads[0]);
   {
     KValue *Ow = B.beginFor(ILo, IHi);
     std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
@@ -292,7 +354,10 @@ static void maxPoolRows(KBuilder &B, const Operation &Op, const WindowAttrs &W,
     B.store(V, Out, Idx);
     B.endFor()->Marks.MaskedTail = true;
   }
-  // The edges: each tap's range outside the interior.
+  // The edges: each tap's range outside the interior (the whole interior,
+  // vectors included).
+  KValue *AllLo = taps(Zero).first;
+  KValue *AllHi = B.index(IndexOp::Max, AllLo, taps(B.constIndex(Kern[1] - 1)).second);
   KValue *Kw = B.beginFor(Zero, B.constIndex(Kern[1]));
   auto [OwLo, OwHi] = taps(Kw);
   auto edge = [&](KValue *Lo, KValue *Hi) {
@@ -303,16 +368,16 @@ static void maxPoolRows(KBuilder &B, const Operation &Op, const WindowAttrs &W,
             Out, Idx);
     B.endFor();
   };
-  edge(OwLo, B.index(IndexOp::Min, OwHi, ILo));
-  edge(B.index(IndexOp::Max, OwLo, IHi), OwHi);
+  edge(OwLo, B.index(IndexOp::Min, OwHi, AllLo));
+  edge(B.index(IndexOp::Max, OwLo, AllHi), OwHi);
   B.endFor(); // kw
   B.endFor(); // kh
   B.endFor(); // oh
   B.endFor()->Marks.Parallel = true;
 }
 
-llvm::Expected<std::unique_ptr<Kernel>>
-dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
+static llvm::Expected<std::unique_ptr<Kernel>>
+lowerPoolOn(const Operation &Op, llvm::StringRef Name, bool ForGpu) {
   bool IsMax = Op.kind() == OpKind::MaxPool;
   if (!IsMax && Op.kind() != OpKind::AvgPool)
     return makeError(Op.L, "'" + Op.mnemonic() + "' is not a pooling op");
@@ -327,7 +392,7 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
   KBuilder B(*K);
   KValue *X = B.arg("x", dynamicLike(XT)), *Out = B.arg("out", dynamicLike(RT));
   if (IsMax && S == 2 && isFloat(E)) {
-    maxPoolRows(B, Op, W, X, Out);
+    maxPoolRows(B, Op, W, X, Out, ForGpu);
     return finishKernel(std::move(K));
   }
   KValue *Zero = B.constIndex(0), *One = B.constIndex(1);
@@ -405,6 +470,16 @@ dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
   for (unsigned D = 0; D < S + 2; ++D)
     B.endFor()->Marks.Parallel = D + 1 == S + 2;
   return finishKernel(std::move(K));
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerPool(const Operation &Op, llvm::StringRef Name) {
+  return lowerPoolOn(Op, Name, false);
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerPoolForGpu(const Operation &Op, llvm::StringRef Name) {
+  return lowerPoolOn(Op, Name, true);
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>

@@ -75,6 +75,9 @@ lowerRandom(const Operation &Op, llvm::StringRef Name);
 /// Lowers max_pool and avg_pool to a kernel with arguments (x, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerPool(const Operation &Op, llvm::StringRef Name);
+/// The same for the GPU: no CPU vectors (strided vector loads).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerPoolForGpu(const Operation &Op, llvm::StringRef Name);
 /// Lowers max_pool_grad to a kernel with arguments (x, dy, dx).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name);

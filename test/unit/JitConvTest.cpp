@@ -106,6 +106,15 @@ TEST(JitPool, MaxAndAvg) {
         "f32[1,3,3,5]", {random({1, 3, 7, 7}, 20)});
   check("%x: f32[2,3,7,8]", "max_pool %x {dilations = [2, 1], kernel = [2, 3], strides = [3, 2]}",
         "f32[2,3,2,3]", {random({2, 3, 7, 8}, 21)});
+  // Strided interiors as vectors: rows of more than one vector, a static
+  // width (the last vector has valid lanes) and a width known only at run
+  // time (the rest goes through the scalar loop), padded and stride 3.
+  check("%x: f32[N,2,6,75]", "max_pool %x {kernel = [2, 2], strides = [2, 2]}",
+        "f32[N,2,3,37]", {random({2, 2, 6, 75}, 22)});
+  check("%x: f32[1,2,H,W]", "max_pool %x {kernel = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}",
+        "f32[1,2,?,?]", {random({1, 2, 9, 70}, 23)});
+  check("%x: f32[1,1,4,100]", "max_pool %x {kernel = [1, 4], pads = [0, 2, 0, 2], strides = [1, 3]}",
+        "f32[1,1,4,34]", {random({1, 1, 4, 100}, 24)});
 }
 
 TEST(JitPool, MaxPoolGradMatchesInterpreter) {
