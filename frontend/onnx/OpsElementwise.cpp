@@ -281,7 +281,7 @@ void onnximp::addElementwiseOps(std::vector<OpEntry> &T) {
       {"Sum", 1, variadic<OpKind::Add>, {}},
       {"Mean", 1, variadic<OpKind::Add, true>, {}},
       {"Clip", 1, clip, {}},
-      {"Dropout", 1, dropout, {2}},
+      {"Dropout", 1, dropout, {1, 2}},
   });
   T.push_back({"Where", 9, [](NodeContext &C) {
                  C.allowAttrs({});
