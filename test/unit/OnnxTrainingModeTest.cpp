@@ -458,6 +458,36 @@ TEST(OnnxTrainingMode, TrainingUsesTheNodesMomentum) {
   EXPECT_NE(E.find("momentum must be in [0, 1)"), std::string::npos) << E;
 }
 
+TEST(OnnxTrainingMode, TrainingStepKeepsTheNodesEpsilon) {
+  onnx::ModelProto M = trainModel(true, 1);
+  setFloat(M.mutable_graph()->mutable_node(0), "epsilon", 0.25f);
+  auto Mod = importForTraining(M);
+  ASSERT_TRUE(Mod);
+  auto G = buildTrainingGraphs(*Mod->Functions[0], LossKind::CrossEntropy,
+                               OptimizerConfig());
+  ASSERT_TRUE(!!G) << llvm::toString(G.takeError());
+  // Evaluation and prediction: the batch norm in inference form, over the
+  // running statistics (inputs).
+  for (const Function *F : {G->Eval, G->Predict}) {
+    const Operation *BN = findOp(*F, OpKind::BatchNorm);
+    ASSERT_TRUE(BN) << F->Name;
+    EXPECT_EQ(BN->getFloat("epsilon"), 0.25) << F->Name;
+    EXPECT_FALSE(BN->getBool("training")) << F->Name;
+    EXPECT_EQ(BN->operand(3)->Def, nullptr) << F->Name;
+  }
+  // The step (differentiated through the decomposition) adds the node's
+  // epsilon to the batch variance.
+  bool Found = false;
+  for (auto &Op : G->Step->Body)
+    if (Op->kind() == OpKind::Add)
+      for (Value *V : Op->Operands)
+        if (V->Def && V->Def->kind() == OpKind::Constant &&
+            V->Def->attr("value").getTensor()->numElements() == 1 &&
+            V->Def->attr("value").getTensor()->getF(0) == 0.25)
+          Found = true;
+  EXPECT_TRUE(Found) << toString(*G->M);
+}
+
 TEST(OnnxTrainingMode, ConstantRunningStatisticsWarn) {
   for (int64_t Mode : {0, 1}) {
     auto Mod = importForTraining(trainModel(false, Mode));
