@@ -69,11 +69,13 @@ DecomposeResult dlc::decomposeNN(Operation &Op, OpBuilder &B) {
       Value *D = B.create(OpKind::Sub, {X, Mean});
       Value *Var = B.create(OpKind::ReduceMean, {B.create(OpKind::Mul, {D, D})},
                             {intsAttr("axes", Axes)});
-      Value *Y = B.create(
-          OpKind::Mul,
-          {D, B.create(OpKind::Rsqrt, {B.create(OpKind::Add, {Var, C(Op.getFloat("epsilon"))})})});
+      Value *Inv = B.create(
+          OpKind::Rsqrt,
+          {B.create(OpKind::Add, {Var, C(Op.getFloat("epsilon"))})});
+      Value *Y = B.create(OpKind::Mul, {D, Inv});
       Y = B.create(OpKind::Mul, {Y, channelVector(B, Op.operand(1), R)});
-      return Values{B.create(OpKind::Add, {Y, channelVector(B, Op.operand(2), R)})};
+      return Values{
+          B.create(OpKind::Add, {Y, channelVector(B, Op.operand(2), R)})};
     }
     // y = x * s + t with s = scale / sqrt(var + eps), t = bias - mean * s;
     // s and t are per-channel and fold to constants for frozen weights.

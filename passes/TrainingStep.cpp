@@ -4,7 +4,8 @@
 // 1. Clone the forward function. In the training copy, dropout is switched
 //    on and seeded with the `step` input, and batch norms whose running
 //    statistics are parameters normalize with the batch's statistics and
-//    update the running ones (those parameters get no optimizer update).
+//    update the running ones with each op's momentum (those parameters get
+//    no optimizer update); dead ops go first (DCE).
 // 2. Attach the loss to the scores. A final softmax under a cross-entropy
 //    loss is folded into softmax_cross_entropy on its logits (the same
 //    value, computed stably); a final log_softmax under NLL likewise.

@@ -1,9 +1,9 @@
 // ONNX elementwise ops that map one to one onto dlc ops (unary, binary with
 // broadcasting, comparisons, logic, Where, Cast), and the variadic ones.
 #include "frontend/onnx/NodeContext.h"
-#include "ir/Printer.h"
 #include "ir/LowPrecision.h"
 #include "frontend/onnx/OnnxTensor.h"
+#include "ir/Printer.h"
 
 #include <cmath>
 
@@ -221,9 +221,10 @@ static void dropout(NodeContext &C) {
   if (Training && Ratio > 0) {
     // The elements dropout keeps: the same uniform draw as its
     // decomposition (seed, x's shape), compared with the ratio.
+    DType E = X->Type.elem();
     Value *U = C.op(OpKind::RandomUniform, {X},
-                    {aInt("seed", Seed), {"dtype", Attribute::getType(X->Type.elem())}});
-    C.setOutput(1, C.op(OpKind::GreaterEqual, {U, C.scalar(X->Type.elem(), Ratio)}));
+                    {aInt("seed", Seed), {"dtype", Attribute::getType(E)}});
+    C.setOutput(1, C.op(OpKind::GreaterEqual, {U, C.scalar(E, Ratio)}));
     return;
   }
   // Inference (or ratio 0): the mask keeps every element.

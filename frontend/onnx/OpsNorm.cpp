@@ -34,7 +34,8 @@ static void batchNorm(NodeContext &C) {
     WantsRunning |= C.wantsOutput(I);
   if (WantsRunning && C.Opset < 14)
     return C.fail("the training outputs (mean, var, saved_mean, saved_var) of "
-                  "opset " + llvm::Twine(C.Opset) + " are not supported; export "
+                  "opset " + llvm::Twine(C.Opset) +
+                  " are not supported; export "
                   "with opset 14 or later (training_mode = 1 with the "
                   "running_mean and running_var outputs)");
   if (WantsRunning && !Training)
@@ -44,7 +45,8 @@ static void batchNorm(NodeContext &C) {
   if (!X)
     return;
   DType E = X->Type.elem();
-  std::vector<NamedAttr> Attrs = {aFloat("epsilon", C.attrFloat("epsilon", 1e-5))};
+  std::vector<NamedAttr> Attrs = {
+      aFloat("epsilon", C.attrFloat("epsilon", 1e-5))};
   // Kept for training (the running statistics' update). Without the
   // attribute an inference-mode node leaves the choice to the trainer's
   // default; a training-mode node has ONNX's default, 0.9.

@@ -142,7 +142,8 @@ TEST(OnnxTrainingMode, BatchNormRunningOutputs) {
     EXPECT_NEAR(Out[2].getF(1), 3.533333, 1e-5) << Jit;
   }
   // Only the running variance asked for.
-  auto Mod = importOnnx(bnModel({"y", "", "rv"}, 1).SerializeAsString(), "m.onnx");
+  auto Mod =
+      importOnnx(bnModel({"y", "", "rv"}, 1).SerializeAsString(), "m.onnx");
   ASSERT_TRUE(!!Mod) << llvm::toString(Mod.takeError());
   auto R = interpret(*(*Mod)->Functions[0], {iotaX()});
   ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
@@ -385,9 +386,9 @@ int64_t paramIndex(const Function &F, llvm::StringRef Name) {
 
 /// One SGD step (lr 0) on x = 0..11 with labels [0, 1]; the trained model's
 /// running mean.
-std::vector<double> runningMeanAfterOneStep(const Function &F,
-                                            std::optional<double> Override,
-                                            std::vector<std::string> *Warnings) {
+std::vector<double>
+runningMeanAfterOneStep(const Function &F, std::optional<double> Override,
+                        std::vector<std::string> *Warnings) {
   TrainerOptions O;
   O.Engine = "interp";
   O.Loss = LossKind::CrossEntropy;
@@ -446,7 +447,8 @@ TEST(OnnxTrainingMode, TrainingUsesTheNodesMomentum) {
   M.mutable_graph()->mutable_node(0)->mutable_attribute()->DeleteSubrange(0, 1);
   auto Mod = importForTraining(M);
   ASSERT_TRUE(Mod);
-  auto Mean = runningMeanAfterOneStep(*Mod->Functions[0], std::nullopt, nullptr);
+  auto Mean =
+      runningMeanAfterOneStep(*Mod->Functions[0], std::nullopt, nullptr);
   ASSERT_EQ(Mean.size(), 2u);
   EXPECT_NEAR(Mean[0], 0.5 * 0.99 + 4 * 0.01, 1e-6);
   // A bad override is refused.
