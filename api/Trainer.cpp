@@ -40,10 +40,15 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
                                Parallel && Opts.SyncBatchNorm);
   if (!G)
     return G.takeError();
+  if (Opts.OnWarning && (!Opts.Comm || Opts.Comm->rank() == 0))
+    for (const std::string &W : G->Warnings)
+      Opts.OnWarning(W);
   auto I = std::make_unique<Impl>();
   I->Opts = Opts;
   I->G = std::move(*G);
+  // The trained model is in inference form, as evaluate and predict run it.
   I->Forward = Forward.clone(Forward.Name);
+  setInferenceMode(*I->Forward);
   I->NumParams = Forward.Params.size();
   if (Parallel)
     I->Comm = Opts.Comm;

@@ -19,7 +19,9 @@
 
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,10 +43,17 @@ struct TrainerOptions {
   /// Seeds dropout masks: step k of a run uses seed Seed + k.
   int64_t Seed = 0;
   /// Running statistics of batch norms in training mode: running =
-  /// momentum * running + (1 - momentum) * batch statistic (Keras' form
-  /// and default; PyTorch's momentum 0.1 is 0.9 here). See
+  /// momentum * running + (1 - momentum) * batch statistic (Keras' and
+  /// ONNX's form; PyTorch's momentum 0.1 is 0.9 here). When set, it
+  /// overrides every batch norm's; unset, each uses its own `momentum` (an
+  /// ONNX node's) or DefaultBatchNormMomentum (0.99, Keras' default). See
   /// buildTrainingGraphs.
-  double BatchNormMomentum = 0.99;
+  std::optional<double> BatchNormMomentum;
+  /// Called with each warning about the model (`<loc>: warning: ...`), for
+  /// example a batch norm whose running statistics are constants and so
+  /// never train. Null: warnings are dropped. Rank 0 only with several
+  /// ranks.
+  std::function<void(const std::string &)> OnWarning;
   /// Data parallelism: with a communicator of more than one rank (see
   /// dist/MpiCommunicator.h), create() makes every rank start from rank
   /// 0's parameters and optimizer state, and step() is collective: every

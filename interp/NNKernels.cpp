@@ -111,7 +111,9 @@ llvm::Error interp::evalLinear(const Operation &Op, TensorList In,
 // batch_norm, layer_norm, softmax, log_softmax
 //===----------------------------------------------------------------------===//
 
-/// Inference batch norm; operands x, scale, bias, mean, var (ONNX order).
+/// Batch norm; operands x, scale, bias, mean, var (ONNX order). With
+/// `training`, mean and var are the batch's (biased variance over every
+/// axis but 1) and operands 3 and 4 are not read.
 static llvm::Error batchNorm(const Operation &Op, TensorList In, Tensor &R) {
   const Tensor &X = *In[0];
   if (X.rank() < 2)
@@ -123,12 +125,35 @@ static llvm::Error batchNorm(const Operation &Op, TensorList In, Tensor &R) {
                              std::to_string(C) + "]");
   if (llvm::Error E = expectShape(Op, R, X.shape()))
     return E;
-  const Tensor &Scale = *In[1], &Bias = *In[2], &Mean = *In[3], &Var = *In[4];
+  const Tensor &Scale = *In[1], &Bias = *In[2];
   double Eps = Op.getFloat("epsilon");
   int64_t Inner = product(X.shape().drop_front(2));
-  for (int64_t I = 0, N = X.numElements(); I < N; ++I) {
+  int64_t N = X.numElements();
+  std::vector<double> Mean(C), Var(C);
+  if (Op.getBool("training")) {
+    int64_t Count = C ? N / C : 0;
+    if (Count == 0)
+      return opError(Op, "training mode needs at least one element per "
+                         "channel, got x " + X.type().str());
+    for (int64_t I = 0; I < N; ++I)
+      Mean[(I / Inner) % C] += X.getF(I);
+    for (double &M : Mean)
+      M /= double(Count);
+    for (int64_t I = 0; I < N; ++I) {
+      double D = X.getF(I) - Mean[(I / Inner) % C];
+      Var[(I / Inner) % C] += D * D;
+    }
+    for (double &V : Var)
+      V /= double(Count);
+  } else {
+    for (int64_t Ch = 0; Ch < C; ++Ch) {
+      Mean[Ch] = In[3]->getF(Ch);
+      Var[Ch] = In[4]->getF(Ch);
+    }
+  }
+  for (int64_t I = 0; I < N; ++I) {
     int64_t Ch = (I / Inner) % C;
-    double Y = (X.getF(I) - Mean.getF(Ch)) / std::sqrt(Var.getF(Ch) + Eps);
+    double Y = (X.getF(I) - Mean[Ch]) / std::sqrt(Var[Ch] + Eps);
     R.setF(I, Y * Scale.getF(Ch) + Bias.getF(Ch));
   }
   return llvm::Error::success();

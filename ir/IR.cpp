@@ -51,7 +51,8 @@ static const Attribute &defaultAttr(OpKind K, llvm::StringRef Name) {
     return It->second;
   const AttrSpec *S = getOpInfo(K).findAttr(Name);
   assert(S && "attribute not declared in Ops.def");
-  assert(S->Default && "required attribute has no default");
+  assert(S->hasDefault() && "required or optional attribute has no default: "
+                            "use findAttr");
   Attribute A = llvm::cantFail(parseAttributeText(S->Default, S->Kind));
   return Cache.emplace(Key, std::move(A)).first->second;
 }

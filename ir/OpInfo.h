@@ -39,7 +39,12 @@ enum OpTrait : unsigned {
 struct AttrSpec {
   llvm::StringRef Name;
   AttrKind Kind;
-  const char *Default; // text syntax; nullptr when required
+  const char *Default; // text syntax; nullptr when required, "" optional
+
+  bool isRequired() const { return !Default; }
+  /// Optional with no default: absent means "not given".
+  bool isOptional() const { return Default && !*Default; }
+  bool hasDefault() const { return Default && *Default; }
 };
 
 /// The one attribute every op may carry besides its own: the fusion group

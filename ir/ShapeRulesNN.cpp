@@ -1,5 +1,6 @@
 // Shape rules for convolution, pooling and normalization ops.
 #include "ir/ShapeRules.h"
+#include "ir/Printer.h"
 
 #include <cmath>
 
@@ -257,6 +258,13 @@ Result shape::inferBatchNorm(const Ctx &C) {
   const TensorType &X = C.In[0];
   if (X.rank() < 2)
     return C.err("input must be [N, C, ...], got " + X.str());
+  if (const Attribute *M = C.Op.findAttr("momentum")) {
+    double V = M->getFloat();
+    if (!(V >= 0 && V < 1))
+      return C.err("momentum must be in [0, 1) (the weight of the old running "
+                   "statistics, as in ONNX and Keras; PyTorch's 0.1 is 0.9), "
+                   "got " + formatDouble(V));
+  }
   for (size_t I = 1; I < 5; ++I)
     if (C.In[I].elem() != X.elem() || C.In[I].rank() != 1 ||
         !(C.In[I].dim(0) == X.dim(1) || C.In[I].dim(0).isUnknown() ||

@@ -59,6 +59,24 @@ DecomposeResult dlc::decomposeNN(Operation &Op, OpBuilder &B) {
     return Values{B.create(K, {X}, {intsAttr("axes", Axes)})};
   }
   case OpKind::BatchNorm: {
+    if (Op.getBool("training")) {
+      // The batch's statistics over every axis but the channel axis 1:
+      // y = (x - mean) * rsqrt(var + eps) * scale + bias, var biased.
+      llvm::SmallVector<int64_t, 4> Axes = {0};
+      for (unsigned I = 2; I < R; ++I)
+        Axes.push_back(I);
+      Value *Mean = B.create(OpKind::ReduceMean, {X}, {intsAttr("axes", Axes)});
+      Value *D = B.create(OpKind::Sub, {X, Mean});
+      Value *Var = B.create(OpKind::ReduceMean, {B.create(OpKind::Mul, {D, D})},
+                            {intsAttr("axes", Axes)});
+      Value *Inv = B.create(
+          OpKind::Rsqrt,
+          {B.create(OpKind::Add, {Var, C(Op.getFloat("epsilon"))})});
+      Value *Y = B.create(OpKind::Mul, {D, Inv});
+      Y = B.create(OpKind::Mul, {Y, channelVector(B, Op.operand(1), R)});
+      return Values{
+          B.create(OpKind::Add, {Y, channelVector(B, Op.operand(2), R)})};
+    }
     // y = x * s + t with s = scale / sqrt(var + eps), t = bias - mean * s;
     // s and t are per-channel and fold to constants for frozen weights.
     Value *Inv = B.create(

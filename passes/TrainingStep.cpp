@@ -4,7 +4,8 @@
 // 1. Clone the forward function. In the training copy, dropout is switched
 //    on and seeded with the `step` input, and batch norms whose running
 //    statistics are parameters normalize with the batch's statistics and
-//    update the running ones (those parameters get no optimizer update).
+//    update the running ones with each op's momentum (those parameters get
+//    no optimizer update); dead ops go first (DCE).
 // 2. Attach the loss to the scores. A final softmax under a cross-entropy
 //    loss is folded into softmax_cross_entropy on its logits (the same
 //    value, computed stably); a final log_softmax under NLL likewise.
@@ -26,6 +27,7 @@
 #include "passes/Pass.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <cmath>
 #include <map>
@@ -189,10 +191,13 @@ static Value *batchSize(OpBuilder &B, Value *X, DType E) {
 /// mean and variance (operands 3 and 4) are parameters normalizes with the
 /// batch's statistics instead: mean and biased variance over every axis but
 /// the channel axis 1, computed in the graph, so the gradient flows through
-/// them. The running statistics get Keras' update, running = momentum *
-/// running + (1 - momentum) * batch statistic (biased variance), returned
-/// in Running (one slot per parameter, null for the trained ones). Running
-/// statistics that are constants keep the inference form.
+/// them. The running statistics get Keras' (and ONNX's) update, running =
+/// momentum * running + (1 - momentum) * batch statistic (biased variance),
+/// returned in Running (one slot per parameter, null for the trained ones);
+/// momentum is Override when given, else the op's own, else the default.
+/// The op is then in inference form over the batch's statistics (its
+/// `training` is dropped). Running statistics that are constants keep the
+/// op as it is (see batchNormWarnings).
 ///
 /// Sync (synchronized batch norm): the statistics are the global batch's.
 /// Each rank's per-channel sums and its element count go through
@@ -202,7 +207,8 @@ static Value *batchSize(OpBuilder &B, Value *X, DType E) {
 /// (the last partial global batch) counts what it has. The gradient flows
 /// through the sums (all_reduce_sum's gradient is itself), so the backward
 /// pass sums the statistics' gradients over the ranks too.
-static llvm::Error useBatchStatistics(Function &F, double Momentum,
+static llvm::Error useBatchStatistics(Function &F,
+                                      std::optional<double> Override,
                                       std::vector<Value *> &Running,
                                       bool Sync) {
   Value *In0 = F.Inputs.empty() ? nullptr : F.Inputs[0].get();
@@ -290,6 +296,11 @@ static llvm::Error useBatchStatistics(Function &F, double Momentum,
                      {intsAttr("axes", Axes), boolAttr("keepdims", false)});
     }
     Value *Mean = B.create(OpKind::Squeeze, {MeanK}, {intsAttr("axes", Axes)});
+    double Momentum = DefaultBatchNormMomentum;
+    if (Override)
+      Momentum = *Override;
+    else if (const Attribute *A = Op.findAttr("momentum"))
+      Momentum = A->getFloat();
     auto Ema = [&](Value *Old, Value *New) {
       return B.create(OpKind::Add, {B.create(OpKind::Mul, {Old, B.scalar(E, Momentum)}),
                                     B.create(OpKind::Mul, {New, B.scalar(E, 1 - Momentum)})});
@@ -298,8 +309,43 @@ static llvm::Error useBatchStatistics(Function &F, double Momentum,
     Running[VI->second] = Ema(Op.operand(4), Var);
     Op.Operands[3] = Mean;
     Op.Operands[4] = Var;
+    Op.removeAttr("training");
   }
   return llvm::Error::success();
+}
+
+/// One warning per batch_norm whose running statistics are not both
+/// parameters: training cannot update them.
+static std::vector<std::string> batchNormWarnings(const Function &F) {
+  llvm::DenseSet<const Value *> Params;
+  for (auto &P : F.Params)
+    Params.insert(P.get());
+  std::vector<std::string> W;
+  for (auto &Op : F.Body) {
+    if (Op->kind() != OpKind::BatchNorm ||
+        (Params.count(Op->operand(3)) && Params.count(Op->operand(4))))
+      continue;
+    std::string Where = Op->L.empty() ? "" : Op->L.str() + ": ";
+    bool Training = Op->getBool("training");
+    W.push_back(
+        Where + "warning: this batch_norm's running mean and variance are " +
+        "constants, not parameters, so training " +
+        (Training ? "normalizes with the batch's statistics but never updates "
+                    "the running ones, which evaluation and the trained model "
+                    "use"
+                  : "normalizes with them as a fixed scale and shift and never "
+                    "updates them") +
+        "; to train it as a batch norm, make them parameters (in ONNX, "
+        "initializers rather than Constant nodes; in IR text, function "
+        "parameters)");
+  }
+  return W;
+}
+
+void dlc::setInferenceMode(Function &F) {
+  for (auto &Op : F.Body)
+    if (Op->kind() == OpKind::Dropout || Op->kind() == OpKind::BatchNorm)
+      Op->removeAttr("training");
 }
 
 namespace {
@@ -323,10 +369,14 @@ struct Differentiated {
 static llvm::Expected<Differentiated>
 buildGradients(Module &M, const Function &Forward, llvm::StringRef Name,
                LossKind Loss, int64_t Classes, int64_t DropoutSeed,
-               double BatchNormMomentum, bool Sync = false) {
+               std::optional<double> BatchNormMomentum, bool Sync = false) {
   M.Functions.push_back(Forward.clone(Name));
   Differentiated D;
   Function &S = *M.Functions.back();
+  // Dead ops (such as an imported batch norm's unused running-statistics
+  // outputs) must not count as other uses of the running statistics.
+  if (auto E = createDCEPass()->run(S))
+    return std::move(E);
   D.F = &S;
   D.StepIn = S.addInput("step", TensorType(DType::I64, {}));
   for (auto &Op : S.Body)
@@ -435,12 +485,14 @@ static llvm::Error checkConfig(const OptimizerConfig &O) {
 llvm::Expected<TrainingGraphs>
 dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
                          const OptimizerConfig &Opt, int64_t DropoutSeed,
-                         double BatchNormMomentum, bool Split,
+                         std::optional<double> BatchNormMomentum, bool Split,
                          bool SyncBatchNorm) {
   if (auto E = checkConfig(Opt))
     return std::move(E);
-  if (!(BatchNormMomentum >= 0 && BatchNormMomentum < 1))
-    return makeError("the batch norm momentum must be in [0, 1)");
+  if (BatchNormMomentum && !(*BatchNormMomentum >= 0 && *BatchNormMomentum < 1))
+    return makeError("the batch norm momentum must be in [0, 1) (the weight "
+                     "of the old running statistics; PyTorch's 0.1 is 0.9), "
+                     "got " + std::to_string(*BatchNormMomentum));
   if (Forward.Inputs.size() != 1 || Forward.Outputs.size() != 1)
     return makeError(Forward.L, "training needs a model with one input and one "
                                 "output; '@" + Forward.Name + "' has " +
@@ -469,6 +521,7 @@ dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
   TrainingGraphs G;
   G.M = std::make_unique<Module>();
   G.NumClasses = Classes;
+  G.Warnings = batchNormWarnings(Forward);
 
   // The training step: gradients and the update in one function.
   auto D = buildGradients(*G.M, Forward, "train_step", Loss, Classes,
@@ -511,15 +564,18 @@ dlc::buildTrainingGraphs(const Function &Forward, LossKind Loss,
     G.Apply = buildApply(*G.M, Forward, *D, Opt);
   }
 
-  // Evaluation: the same loss, dropout off (as in the forward function).
+  // Evaluation: the same loss, in inference form (dropout off, running
+  // statistics).
   G.M->Functions.push_back(Forward.clone("evaluate"));
   Function &Ev = *G.M->Functions.back();
+  setInferenceMode(Ev);
   if (auto E = attachLoss(Ev, Loss, Classes))
     return std::move(E);
   paramsToInputs(Ev);
   G.Eval = &Ev;
 
   G.M->Functions.push_back(Forward.clone("predict"));
+  setInferenceMode(*G.M->Functions.back());
   paramsToInputs(*G.M->Functions.back());
   G.Predict = G.M->Functions.back().get();
   return std::move(G);

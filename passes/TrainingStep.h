@@ -6,6 +6,8 @@
 
 #include "ir/IR.h"
 
+#include <optional>
+
 namespace dlc {
 
 enum class LossKind {
@@ -68,7 +70,14 @@ struct TrainingGraphs {
   /// @train_gradients synchronizes batch norms (see buildTrainingGraphs).
   bool SyncBatchNorm = false;
   int64_t NumClasses = 1;
+  /// Things that train but probably not as meant, one located message each
+  /// (`<loc>: warning: ...`): for example a batch_norm whose running
+  /// statistics are constants. The caller decides where they go.
+  std::vector<std::string> Warnings;
 };
+
+/// The momentum of batch norms that carry none (and no override is given).
+constexpr double DefaultBatchNormMomentum = 0.99;
 
 /// Builds the three functions from Forward (one input, one output, float
 /// parameters). Errors name what does not fit: an output that is not
@@ -79,10 +88,16 @@ struct TrainingGraphs {
 /// parameters (as the builder's BatchNorm layer makes them) is in training
 /// mode in @train_step: it normalizes with the batch's mean and biased
 /// variance over every axis but 1, and the step's "new" values of those
-/// two parameters are the running averages (Keras' convention):
-///   running = BatchNormMomentum * running + (1 - BatchNormMomentum) * batch
-/// They get no optimizer update. @evaluate and @predict use the running
-/// statistics.
+/// two parameters are the running averages (Keras' and ONNX's convention):
+///   running = momentum * running + (1 - momentum) * batch
+/// with momentum = BatchNormMomentum when given (it overrides every op's),
+/// else the op's `momentum` attribute (an imported ONNX node's), else
+/// DefaultBatchNormMomentum. They get no optimizer update. @evaluate and
+/// @predict are in inference form (setInferenceMode): they use the running
+/// statistics, and dropout is off. A batch_norm whose running statistics
+/// are not parameters (constants) normalizes with them in @train_step, or
+/// with the batch's statistics if it has `training`, and its running
+/// statistics never change: each gets a warning in Warnings.
 ///
 /// SyncBatchNorm (with Split): @train_gradients normalizes with the global
 /// batch's statistics, the sums over every rank (all_reduce_sum ops, which
@@ -94,8 +109,13 @@ struct TrainingGraphs {
 llvm::Expected<TrainingGraphs>
 buildTrainingGraphs(const Function &Forward, LossKind Loss,
                     const OptimizerConfig &Opt, int64_t DropoutSeed = 0,
-                    double BatchNormMomentum = 0.99, bool Split = false,
-                    bool SyncBatchNorm = false);
+                    std::optional<double> BatchNormMomentum = std::nullopt,
+                    bool Split = false, bool SyncBatchNorm = false);
+
+/// Switches F's dropout and batch_norm ops to inference form (`training`
+/// off: no dropout, running statistics), as evaluation, prediction and a
+/// trained model that is saved or exported run them.
+void setInferenceMode(Function &F);
 
 } // namespace dlc
 

@@ -176,7 +176,8 @@ public:
   PyTrainer(const std::string &Model, const std::string &Loss,
             const std::string &Optimizer, std::optional<double> LR,
             std::optional<double> Momentum, double WeightDecay, int64_t Seed,
-            unsigned Threads, const std::string &Engine) {
+            unsigned Threads, const std::string &Engine,
+            std::optional<double> BNMomentum) {
     bool IsFile = llvm::StringRef(Model).contains('.') ||
                   llvm::StringRef(Model).contains('/');
     TM = check(loadTrainModel(IsFile ? Model : "", IsFile ? "" : Model, Seed));
@@ -192,8 +193,15 @@ public:
     O.Seed = Seed;
     O.Threads = Threads;
     O.Engine = Engine;
+    O.BatchNormMomentum = BNMomentum;
+    // The model's warnings (a batch norm that cannot train, ...) become
+    // Python warnings once the trainer exists (no Python inside create).
+    auto Warnings = std::make_shared<std::vector<std::string>>();
+    O.OnWarning = [Warnings](const std::string &W) { Warnings->push_back(W); };
     Opts = O;
     T = std::make_unique<Trainer>(check(Trainer::create(*TM.F, O)));
+    for (const std::string &W : *Warnings)
+      py::module_::import("warnings").attr("warn")(W);
   }
 
   py::dict step(py::array X, py::array Labels) {
@@ -314,12 +322,12 @@ PYBIND11_MODULE(dlc, m) {
       .def(py::init<const std::string &, const std::string &,
                     const std::string &, std::optional<double>,
                     std::optional<double>, double, int64_t, unsigned,
-                    const std::string &>(),
+                    const std::string &, std::optional<double>>(),
            py::arg("model"), py::arg("loss") = "",
            py::arg("optimizer") = "adam", py::arg("lr") = py::none(),
            py::arg("momentum") = py::none(), py::arg("weight_decay") = 0.0,
            py::arg("seed") = 0, py::arg("threads") = 0,
-           py::arg("engine") = "jit")
+           py::arg("engine") = "jit", py::arg("bn_momentum") = py::none())
       .def("step", &PyTrainer::step, py::arg("x"), py::arg("labels"))
       .def("evaluate", &PyTrainer::evaluate, py::arg("x"), py::arg("labels"))
       .def("predict", &PyTrainer::predict, py::arg("x"))

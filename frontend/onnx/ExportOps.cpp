@@ -424,9 +424,15 @@ Why OpWriter::write() {
     break;
   }
 
-  case OpKind::BatchNorm:
-    attrFloat(same("BatchNormalization"), "epsilon", Op.getFloat("epsilon"));
+  case OpKind::BatchNorm: {
+    onnx::NodeProto &N = same("BatchNormalization");
+    attrFloat(N, "epsilon", Op.getFloat("epsilon"));
+    if (const Attribute *M = Op.findAttr("momentum"))
+      attrFloat(N, "momentum", M->getFloat());
+    if (Op.getBool("training"))
+      attrInt(N, "training_mode", 1);
     break;
+  }
   case OpKind::LayerNorm:
     return layerNorm();
   case OpKind::Softmax:
@@ -435,9 +441,14 @@ Why OpWriter::write() {
             "axis", Op.getInt("axis"));
     break;
   case OpKind::Dropout: {
-    // The inference form: no training_mode input, so the output is x.
+    // Inference form: no training_mode input, so the output is x. Switched
+    // on (training = true): training_mode is a constant true. A run-time
+    // seed operand has no ONNX form; the seed attribute stays.
     std::string Ratio = C.scalar(elem(0), Op.getFloat("ratio"), Out[0] + "_ratio");
-    attrInt(C.node("Dropout", {in(0), Ratio}, Out), "seed", Op.getInt("seed"));
+    std::vector<std::string> Ins = {in(0), Ratio};
+    if (Op.getBool("training"))
+      Ins.push_back(C.scalar(DType::Bool, 1, Out[0] + "_training"));
+    attrInt(C.node("Dropout", Ins, Out), "seed", Op.getInt("seed"));
     break;
   }
 

@@ -8,8 +8,10 @@
 // become dim_param, unknown dims stay unnamed. Parameters become
 // initializers and dlc constants become Constant nodes, so a model read back
 // by `dlc train` trains exactly the parameters. High-level ops stay high
-// level (conv, gemm, max_pool, softmax, batch_norm, ...); dropout is written
-// in its inference form (an ONNX Dropout without training_mode). Ops without
+// level (conv, gemm, max_pool, softmax, batch_norm, ...); a batch_norm keeps
+// its momentum and training mode (training_mode = 1), and dropout is written
+// in its inference form (an ONNX Dropout without training_mode) unless it is
+// switched on (training_mode a constant true). Ops without
 // an ONNX equivalent (im2col, random ops with a run-time seed, ...) are
 // reported all at once, one line each.
 #ifndef DLC_FRONTEND_ONNX_ONNXEXPORTER_H

@@ -3,6 +3,7 @@
 #include "frontend/onnx/NodeContext.h"
 #include "ir/LowPrecision.h"
 #include "frontend/onnx/OnnxTensor.h"
+#include "ir/Printer.h"
 
 #include <cmath>
 
@@ -166,17 +167,24 @@ static void clip(NodeContext &C) {
   C.setOutput(0, R);
 }
 
+/// Dropout. training_mode (input 2) must be known at import: a constant or
+/// an initializer (a graph input is bound per run by dlc::Model's
+/// specialization, see OpEntry::ShapeInputs). True: dlc's dropout switched
+/// on (the output is random, scaled by 1 / (1 - ratio); the mask, when
+/// asked for, is the same draw). False or absent: dlc's dropout in
+/// inference form (the output is x), which training switches on.
 static void dropout(NodeContext &C) {
   C.allowAttrs({"ratio", "seed", "is_test"});
+  bool Training = false;
   if (C.has(2)) {
     const Tensor *T = C.constIn(2);
-    if (!T || T->getI(0) != 0)
-      return C.fail("training mode (training_mode input) is not supported");
+    if (!T || T->numElements() != 1)
+      return C.fail("training_mode must be a one-element constant or "
+                    "initializer; make it one (or give its value when the "
+                    "model runs: `dlc run` binds a graph input's value)");
+    Training = T->getI(0) != 0;
   }
   Value *X = C.in(0);
-  // dlc's dropout in inference form (the output is x), so that training
-  // (dlc train, the Trainer) switches it on. A ratio known only at run time
-  // cannot be, and the node stays the identity it is at inference.
   double Ratio = C.attrFloat("ratio", 0.5);
   bool Known = true;
   if (C.has(1)) {
@@ -185,17 +193,43 @@ static void dropout(NodeContext &C) {
     if (Known)
       Ratio = R->getF(0);
   }
-  if (X && Known && Ratio >= 0 && Ratio < 1 && isFloat(X->Type.elem()))
-    C.setOutput(0, C.op(OpKind::Dropout, {X},
-                        {aFloat("ratio", Ratio),
-                         aInt("seed", C.attrInt("seed", 0))}));
-  else
+  if (Training && !Known)
+    return C.fail("in training mode the ratio must be a one-element constant "
+                  "or initializer");
+  if (Training && !(Ratio >= 0 && Ratio < 1))
+    return C.fail("ratio must be in [0, 1), got " + formatDouble(Ratio));
+  if (!X)
+    return;
+  bool Float = isFloat(X->Type.elem());
+  if (Training && !Float)
+    return C.fail("training mode needs a float input, got " + X->Type.str());
+  int64_t Seed = C.attrInt("seed", 0);
+  // dlc's dropout in inference form (the output is x) when not training, so
+  // that training (dlc train, the Trainer) switches it on. A ratio known
+  // only at run time cannot be, and the node stays the identity it is at
+  // inference.
+  if (Known && Ratio >= 0 && Ratio < 1 && Float) {
+    std::vector<NamedAttr> A = {aFloat("ratio", Ratio), aInt("seed", Seed)};
+    if (Training)
+      A.push_back(aBool("training", true));
+    C.setOutput(0, C.op(OpKind::Dropout, {X}, std::move(A)));
+  } else {
     C.setOutput(0, C.op(OpKind::Identity, {X}));
-  if (C.wantsOutput(1) && X) {
-    // Inference: the mask keeps every element.
-    Value *Z = C.op(OpKind::Equal, {X, X});
-    C.setOutput(1, C.op(OpKind::Or, {Z, C.op(OpKind::Not, {Z})}));
   }
+  if (!C.wantsOutput(1))
+    return;
+  if (Training && Ratio > 0) {
+    // The elements dropout keeps: the same uniform draw as its
+    // decomposition (seed, x's shape), compared with the ratio.
+    DType E = X->Type.elem();
+    Value *U = C.op(OpKind::RandomUniform, {X},
+                    {aInt("seed", Seed), {"dtype", Attribute::getType(E)}});
+    C.setOutput(1, C.op(OpKind::GreaterEqual, {U, C.scalar(E, Ratio)}));
+    return;
+  }
+  // Inference (or ratio 0): the mask keeps every element.
+  Value *Z = C.op(OpKind::Equal, {X, X});
+  C.setOutput(1, C.op(OpKind::Or, {Z, C.op(OpKind::Not, {Z})}));
 }
 
 void onnximp::addElementwiseOps(std::vector<OpEntry> &T) {
@@ -248,7 +282,7 @@ void onnximp::addElementwiseOps(std::vector<OpEntry> &T) {
       {"Sum", 1, variadic<OpKind::Add>, {}},
       {"Mean", 1, variadic<OpKind::Add, true>, {}},
       {"Clip", 1, clip, {}},
-      {"Dropout", 1, dropout, {2}},
+      {"Dropout", 1, dropout, {1, 2}},
   });
   T.push_back({"Where", 9, [](NodeContext &C) {
                  C.allowAttrs({});

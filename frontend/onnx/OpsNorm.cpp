@@ -1,31 +1,86 @@
-// ONNX normalizations: BatchNormalization (inference) maps to batch_norm;
+// ONNX normalizations: BatchNormalization maps to batch_norm (training_mode
+// to its `training` attribute);
 // LayerNormalization (with its Mean and InvStdDev outputs),
 // InstanceNormalization, GroupNormalization, RMSNormalization,
 // MeanVarianceNormalization and LpNormalization are composed of reductions
 // and elementwise ops.
 #include "frontend/onnx/NodeContext.h"
+#include "ir/Printer.h"
 
 using namespace dlc;
 using namespace dlc::onnximp;
 
+/// BatchNormalization. training_mode = 1 becomes batch_norm {training =
+/// true}: one op that the interpreter, the decomposition (and so the JIT and
+/// autodiff) run with the batch's statistics, rather than reductions
+/// spelled out here. The op stays recognizable as a batch norm, so `dlc
+/// train` handles it exactly like an inference-mode export (its running
+/// statistics, when they are parameters, get the training pass's update)
+/// and the exporter writes it back as one node. The running_mean and
+/// running_var outputs (the updated statistics, ONNX's momentum form) are
+/// computed here from reductions: only a model that asks for them pays.
 static void batchNorm(NodeContext &C) {
   C.allowAttrs({"epsilon", "momentum", "spatial", "training_mode", "is_test"});
-  if (C.attrInt("training_mode", 0))
-    return C.fail("training_mode = 1 is not supported");
+  bool Training = C.attrInt("training_mode", 0) != 0;
   if (C.attrInt("spatial", 1) != 1)
     return C.fail("spatial = 0 is not supported");
+  double Momentum = C.attrFloat("momentum", 0.9);
+  if (!(Momentum >= 0 && Momentum < 1))
+    return C.fail("momentum must be in [0, 1) (ONNX's form: running = running "
+                  "* momentum + batch * (1 - momentum); PyTorch's 0.1 is 0.9), "
+                  "got " + formatDouble(Momentum));
+  bool WantsRunning = false;
   for (unsigned I = 1; I < C.numOutputs(); ++I)
-    if (C.wantsOutput(I))
-      return C.fail("the training outputs (running mean and variance) are "
-                    "not supported");
+    WantsRunning |= C.wantsOutput(I);
+  if (WantsRunning && C.Opset < 14)
+    return C.fail("the training outputs (mean, var, saved_mean, saved_var) of "
+                  "opset " + llvm::Twine(C.Opset) +
+                  " are not supported; export "
+                  "with opset 14 or later (training_mode = 1 with the "
+                  "running_mean and running_var outputs)");
+  if (WantsRunning && !Training)
+    return C.fail("outputs running_mean and running_var need training_mode = "
+                  "1 (ONNX leaves them empty in inference mode)");
   Value *X = C.in(0);
   if (!X)
     return;
   DType E = X->Type.elem();
+  std::vector<NamedAttr> Attrs = {
+      aFloat("epsilon", C.attrFloat("epsilon", 1e-5))};
+  // Kept for training (the running statistics' update). Without the
+  // attribute an inference-mode node leaves the choice to the trainer's
+  // default; a training-mode node has ONNX's default, 0.9.
+  if (C.hasAttr("momentum") || Training)
+    Attrs.push_back(aFloat("momentum", Momentum));
+  if (Training)
+    Attrs.push_back(aBool("training", true));
+  Value *Mean = C.cast(C.in(3), E), *Var = C.cast(C.in(4), E);
   C.setOutput(0, C.op(OpKind::BatchNorm,
-                      {X, C.cast(C.in(1), E), C.cast(C.in(2), E),
-                       C.cast(C.in(3), E), C.cast(C.in(4), E)},
-                      {aFloat("epsilon", C.attrFloat("epsilon", 1e-5))}));
+                      {X, C.cast(C.in(1), E), C.cast(C.in(2), E), Mean, Var},
+                      std::move(Attrs)));
+  if (!WantsRunning || C.failed() || X->Type.rank() < 2)
+    return;
+  // running = running * momentum + batch statistic * (1 - momentum), with
+  // the biased variance (as onnxruntime computes it).
+  std::vector<int64_t> Axes = {0};
+  for (unsigned A = 2; A < X->Type.rank(); ++A)
+    Axes.push_back(A);
+  Arith A{C};
+  Value *BatchMean = C.op(OpKind::ReduceMean, {X}, {aInts("axes", Axes)});
+  Value *D = A.sub(X, BatchMean);
+  Value *BatchVar = C.op(OpKind::ReduceMean, {A.mul(D, D)},
+                         {aInts("axes", Axes), aBool("keepdims", false)});
+  BatchMean = C.op(OpKind::Squeeze, {BatchMean}, {aInts("axes", Axes)});
+  auto Update = [&](Value *Old, Value *New, unsigned In) -> Value * {
+    Value *R = A.add(A.mul(Old, C.scalar(E, Momentum)),
+                     A.mul(New, C.scalar(E, 1 - Momentum)));
+    Value *Orig = C.in(In);
+    return R && Orig ? C.cast(R, Orig->Type.elem()) : nullptr;
+  };
+  if (C.wantsOutput(1))
+    C.setOutput(1, Update(Mean, BatchMean, 3));
+  if (C.wantsOutput(2))
+    C.setOutput(2, Update(Var, BatchVar, 4));
 }
 
 namespace {

@@ -121,6 +121,17 @@ def test_trainer_trains_and_saves(tmp_path):
     np.testing.assert_allclose(list(again.values())[0], probs, rtol=1e-5, atol=1e-6)
 
 
+def test_trainer_batch_norm_momentum_and_warnings():
+    model = os.path.join(SRC, "test", "tools", "Inputs", "bn-stats.dlc")
+    with pytest.warns(UserWarning, match=r"bn-stats.dlc:6:8: warning: this "
+                      r"batch_norm's running mean and variance are constants"):
+        t = dlc.Trainer(model, loss="cross_entropy", bn_momentum=0.5, threads=1)
+    x, y = synthetic(4, seed=2)
+    assert np.isfinite(t.step(x.reshape(4, 784), y)["loss"])
+    with pytest.raises(dlc.Error, match=r"batch norm momentum must be in \[0, 1\)"):
+        dlc.Trainer(model, loss="cross_entropy", bn_momentum=1.0)
+
+
 def test_trainer_errors():
     with pytest.raises(dlc.Error, match=r"lbfgs"):
         dlc.Trainer("mlp", optimizer="lbfgs")

@@ -159,6 +159,16 @@ TEST(GradCheckConfigs, AbsAndMulOnFloats) {
                 OpKind::Abs, "abs and mul");
 }
 
+// The op table's example is batch_norm in training mode (the batch's
+// statistics); this is the inference form, over the running statistics.
+TEST(GradCheckConfigs, BatchNormInference) {
+  checkGradient("func @f(%x: f64[3,2,4], %s: f64[2], %b: f64[2], %m: f64[2], "
+                "%v: f64[2]) -> (y: f64[3,2,4]) {\n"
+                "  %y = batch_norm %x, %s, %b, %m, %v {epsilon = 0.01}\n"
+                "  return %y\n}\n",
+                OpKind::BatchNorm, "batch_norm (inference)");
+}
+
 TEST(GradCheckConfigs, UnitStepSlice) {
   checkGradient("func @f(%x: f64[3,10,10]) -> (y: f64[3,6,9]) {\n"
                 "  %y = slice %x {axes = [1, 2], ends = [8, -1], starts = [2, 0]}\n"

@@ -200,7 +200,7 @@ TEST(OpTableMeta, MnemonicsAreUniqueAndLookupWorks) {
 TEST(OpTableMeta, DefaultsParseAsTheirKind) {
   for (const OpInfo &I : allOps())
     for (const AttrSpec &S : I.Attrs) {
-      if (!S.Default)
+      if (!S.hasDefault())
         continue;
       auto A = parseAttributeText(S.Default, S.Kind);
       ASSERT_TRUE(bool(A)) << I.Mnemonic.str() << "." << S.Name.str() << ": "

@@ -118,6 +118,7 @@ struct TrainOptions {
   std::string Optimizer = "adam";
   std::string LearningRate;     // empty: the optimizer's default
   std::string Momentum, WeightDecay; // empty: 0.9 and 0
+  std::string BatchNormMomentum; // empty: each batch norm's own, else 0.99
   std::string Normalize;        // "MEAN,STD" after scaling to [0, 1]; empty: none
   std::string Epochs = "1", Batch = "32", Seed = "0", Threads = "0";
   std::string Limit, TestLimit; // empty: every example

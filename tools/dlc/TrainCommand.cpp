@@ -91,6 +91,15 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
       return makeError("--momentum must be below 1, got " + O.Momentum);
     S.Opts.Optimizer.Momentum = *Mu;
   }
+  if (!O.BatchNormMomentum.empty()) {
+    double Mu;
+    if (llvm::StringRef(O.BatchNormMomentum).getAsDouble(Mu) ||
+        !(Mu >= 0 && Mu < 1))
+      return makeError("--bn-momentum must be a number in [0, 1) (the weight "
+                       "of the old running statistics; PyTorch's momentum "
+                       "0.1 is 0.9), got '" + O.BatchNormMomentum + "'");
+    S.Opts.BatchNormMomentum = Mu;
+  }
   if (!O.WeightDecay.empty()) {
     auto WD = parsePositiveNumber("--weight-decay", O.WeightDecay);
     if (!WD)
@@ -181,6 +190,7 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
   S.Opts.OptLevel = O.OptLevel;
   S.Opts.Threads = unsigned(*Threads);
   S.Opts.Seed = *Seed;
+  S.Opts.OnWarning = [](const std::string &W) { llvm::errs() << W << "\n"; };
   if (Comm->size() > 1) {
     S.Opts.Comm = Comm;
     S.Opts.SyncBatchNorm = O.SyncBN;

@@ -146,6 +146,13 @@ static cl::opt<std::string> TrainNormalize(
 static cl::opt<std::string> TrainMomentum(
     "momentum", cl::desc("Momentum of momentum and nesterov (default 0.9)"),
     cl::sub(TrainCmd));
+static cl::opt<std::string> TrainBNMomentum(
+    "bn-momentum",
+    cl::desc("Momentum of every batch norm's running statistics, in [0, 1): "
+             "running = running * X + batch * (1 - X) (Keras' and ONNX's "
+             "form; PyTorch's 0.1 is 0.9). Default: each batch norm's own "
+             "(an ONNX node's momentum), else 0.99"),
+    cl::value_desc("X"), cl::sub(TrainCmd));
 static cl::opt<std::string> TrainWeightDecay(
     "weight-decay",
     cl::desc("Weight decay (L2 on the gradient; decoupled for adamw; default 0)"),
@@ -449,6 +456,7 @@ int main(int argc, char **argv) {
     O.Optimizer = TrainOptimizer;
     O.LearningRate = TrainLR;
     O.Momentum = TrainMomentum;
+    O.BatchNormMomentum = TrainBNMomentum;
     O.Normalize = TrainNormalize;
     O.WeightDecay = TrainWeightDecay;
     O.Epochs = TrainEpochs;
