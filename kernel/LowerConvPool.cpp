@@ -603,7 +603,10 @@ im2colChannelMajor(std::unique_ptr<Kernel> K, KBuilder &B, KValue *X,
   B.endFor();
   O = B.beginFor(Lo, Hi);
   position(O, false);
-  B.endFor();
+  // Rows are short (13 positions in the tutorial CNN): one vector loop
+  // whose last vector is masked, not a scalar remainder. With a larger
+  // stride the loads would be gathers; LLVM's own choice is better there.
+  B.endFor()->Marks.MaskedTail = W.Strides[L] == 1;
   O = B.beginFor(Hi, OutSize[L]);
   position(O, true);
   B.endFor();
