@@ -157,6 +157,8 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
       K = lowerConvForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else if (O.Gpu && S.Op->kind() == OpKind::MaxPool) {
       K = lowerPoolForGpu(*S.Op, Name + S.Op->mnemonic().str());
+    } else if (O.Gpu && S.Op->kind() == OpKind::MaxPoolGrad) {
+      K = lowerMaxPoolGradForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else {
       K = kernelLowering(*S.Op)(*S.Op, Name + S.Op->mnemonic().str());
     }

@@ -226,7 +226,22 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
       V = B.CreateFPTrunc(V, lanes(storageType(E)));
     else if (E == DType::Bool)
       V = B.CreateZExt(V, lanes(B.getInt8Ty()));
-    if (Op.Valid)
+    if (unsigned S = Op.Stride; S > 1) {
+      // Lane i goes to element i * S of a Lanes x S wide masked store
+      // (every S-th element, only valid lanes); the others keep theirs.
+      unsigned Used = Op.Valid ? Op.Valid : Lanes;
+      llvm::SmallVector<int, 32> Spread;
+      llvm::SmallVector<llvm::Constant *, 32> Mask;
+      for (unsigned J = 0; J < Lanes * S; ++J) {
+        bool On = J % S == 0 && J / S < Used;
+        Spread.push_back(J % S == 0 ? int(J / S) : -1);
+        Mask.push_back(B.getInt1(On));
+      }
+      llvm::Value *Wide = B.CreateShuffleVector(V, Spread);
+      markAccess(B.CreateMaskedStore(Wide, address(Op, 1), llvm::Align(dtypeSize(E)),
+                                     llvm::ConstantVector::get(Mask)),
+                 Op.Operands[1]);
+    } else if (Op.Valid)
       markAccess(B.CreateMaskedStore(V, address(Op, 1), llvm::Align(dtypeSize(E)),
                                      laneMask(Lanes, Op.Valid)),
                  Op.Operands[1]);

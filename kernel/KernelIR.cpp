@@ -119,12 +119,14 @@ KValue *KBuilder::broadcast(KValue *V, unsigned Lanes) {
   return result(Op, SType::vec(V->Type.Elem, Lanes));
 }
 
-void KBuilder::store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx) {
+void KBuilder::store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx,
+                     unsigned Stride) {
   KOp *Op = add(std::make_unique<KOp>(KOpKind::Store));
   Op->Operands = {V, Buf};
   Op->Operands.insert(Op->Operands.end(), Idx.begin(), Idx.end());
   if (!V->IsBuffer && V->Type.isVector() && ValidLanes)
     Op->Valid = ValidLanes;
+  Op->Stride = Stride;
 }
 
 KValue *KBuilder::local(DType E, unsigned Lanes) {
@@ -258,6 +260,8 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
     case KOpKind::Store:
       OS << "store " << name(Op.Operands[0]) << ", " << name(Op.Operands[1])
          << indices(Op, 2);
+      if (Op.Stride != 1)
+        OS << " stride(" << Op.Stride << ")";
       if (Op.Valid)
         OS << " valid(" << Op.Valid << ")";
       break;
@@ -524,6 +528,9 @@ private:
       if (Op.Valid && Op.Valid >= Want.Lanes)
         return fail("valid(" + std::to_string(Op.Valid) +
                     ") needs a vector of more lanes");
+      if (Op.Stride < 1 || (Op.Stride > 1 && Want.Lanes == 1))
+        return fail("stride(" + std::to_string(Op.Stride) +
+                    ") needs a vector store and a stride of at least 1");
       break;
     }
     case KOpKind::Broadcast:

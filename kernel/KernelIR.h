@@ -132,8 +132,9 @@ public:
   // Vector Load/Store: only the first Valid lanes are read (the others are
   // zero) or written; 0: all of them (a partial vector at a row's end).
   unsigned Valid = 0;
-  // Vector Load: its lanes lie Stride elements apart along the last dim
-  // (`stride(S)`): lane i reads element index + i * Stride. 1: consecutive.
+  // Vector Load/Store: its lanes lie Stride elements apart along the last
+  // dim (`stride(S)`): lane i is element index + i * Stride; the elements
+  // between them are neither read nor written. 1: consecutive.
   unsigned Stride = 1;
   // For: Operands = {lo, hi}, Step, induction variable and body.
   int64_t Step = 1;
@@ -209,7 +210,9 @@ public:
   /// lanes (`valid(N)`): the columns a row has left, fewer than a vector.
   void setValidLanes(unsigned N) { ValidLanes = N; }
   KValue *broadcast(KValue *V, unsigned Lanes);
-  void store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx);
+  /// Stores a value, or a vector's lanes Stride apart along the last dim.
+  void store(KValue *V, KValue *Buf, llvm::ArrayRef<KValue *> Idx,
+             unsigned Stride = 1);
   KValue *local(DType E, unsigned Lanes = 1);
   /// A buffer of static shape T private to the thread running the kernel
   /// (packed operands, for example); its contents are undefined wherever

@@ -378,11 +378,14 @@ private:
       auto Idx = indices();
       if (!Idx)
         return Idx.takeError();
+      auto Stride = parenCount("stride");
+      if (!Stride)
+        return Stride.takeError();
       auto Valid = validLanes();
       if (!Valid)
         return Valid.takeError();
       B.setValidLanes(*Valid);
-      B.store(*V, *Target, *Idx);
+      B.store(*V, *Target, *Idx, *Stride ? *Stride : 1);
       B.setValidLanes(0);
       return llvm::Error::success();
     }

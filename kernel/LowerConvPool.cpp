@@ -686,14 +686,16 @@ dlc::lowerIm2Col(const Operation &Op, llvm::StringRef Name) {
 ///   others; only the rows and columns no window covers are zeroed first.
 /// - Any other windows: the plane is zeroed, then dy is added at the
 ///   chosen tap (overlapping windows may choose the same element).
-llvm::Expected<std::unique_ptr<Kernel>>
-dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
+/// On the CPU, tiling 2-D windows run 16 at a time along a row: each tap
+/// of 16 windows is one strided vector load and one strided vector store,
+/// the choice a vector of tap numbers.
+static llvm::Expected<std::unique_ptr<Kernel>>
+lowerMaxPoolGradOn(const Operation &Op, llvm::StringRef Name, bool ForGpu) {
   if (Op.kind() != OpKind::MaxPoolGrad)
     return makeError(Op.L, "'" + Op.mnemonic() + "' is not max_pool_grad");
   const TensorType &XT = Op.operand(0)->Type, &DT = Op.operand(1)->Type;
   unsigned S = XT.rank() - 2;
   DType E = XT.elem();
-  SType ST = SType::of(E), BT = SType::of(DType::Bool), IT = SType::of(DType::I64);
   WindowAttrs W = windowAttrs(Op, S, true);
   llvm::ArrayRef<int64_t> Kern = Op.getInts("kernel");
   auto K = newKernel(Name);
@@ -724,21 +726,28 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
   std::vector<KValue *> InSize, O;
   for (unsigned D = 0; D < S; ++D)
     InSize.push_back(B.dim(X, 2 + D));
-  for (unsigned D = 0; D < S; ++D)
+  for (unsigned D = 0; D + 1 < S; ++D)
     O.push_back(B.beginFor(Zero, B.dim(DY, 2 + D)));
-  // The best value so far, whether a tap was taken, and which: the tap's
-  // number when tiling, else its coordinates.
-  KValue *Best = B.local(E), *Has = B.local(DType::Bool);
-  B.set(Best, B.constFloat(E, 0.0));
-  B.set(Has, B.constFloat(DType::Bool, 0.0));
-  std::vector<KValue *> Chosen(Tiles ? 1 : S);
-  for (KValue *&L : Chosen) {
-    L = B.local(DType::I64);
-    B.set(L, B.constFloat(DType::I64, 0.0));
-  }
   int64_t Taps = 1;
   for (int64_t V : Kern)
     Taps *= V;
+  // The windows at O (the last coordinate O.back() is the first of Lanes
+  // consecutive windows along the last dim when Lanes > 1: tiling windows
+  // only, whose taps are then strided vectors).
+  auto windows = [&](unsigned Lanes) {
+  SType ST = SType::vec(E, Lanes), BT = SType::vec(DType::Bool, Lanes),
+        IT = SType::vec(DType::I64, Lanes);
+  const unsigned TapStride = Lanes > 1 ? unsigned(W.Strides[S - 1]) : 1;
+  // The best value so far, whether a tap was taken, and which: the tap's
+  // number when tiling, else its coordinates.
+  KValue *Best = B.local(E, Lanes), *Has = B.local(DType::Bool, Lanes);
+  B.set(Best, B.constFloat(E, 0.0, Lanes));
+  B.set(Has, B.constFloat(DType::Bool, 0.0, Lanes));
+  std::vector<KValue *> Chosen(Tiles ? 1 : S);
+  for (KValue *&L : Chosen) {
+    L = B.local(DType::I64, Lanes);
+    B.set(L, B.constFloat(DType::I64, 0.0, Lanes));
+  }
   std::vector<std::vector<KValue *>> TapIdx; // each tap's x index
   for (int64_t T = 0; T < Taps; ++T) {
     // Tap T's offsets, row-major over the kernel as max_pool scans them.
@@ -748,7 +757,7 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
       Rest /= Kern[D];
     }
     std::vector<KValue *> XIdx = {N, Ch};
-    KValue *Valid = B.constFloat(DType::Bool, 1.0);
+    KValue *Valid = B.constFloat(DType::Bool, 1.0, Lanes);
     for (unsigned D = 0; D < S; ++D) {
       if (Tiles) { // always inside
         XIdx.push_back(inputCoord(B, O[D], B.constIndex(KIdx[D]), W.Strides[D],
@@ -760,7 +769,8 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
       XIdx.push_back(Cd);
       Valid = B.scalar(OpKind::And, {Valid, V}, BT);
     }
-    KValue *V = B.load(X, XIdx), *Cur = B.get(Best), *Had = B.get(Has);
+    KValue *V = B.load(X, XIdx, Lanes, TapStride), *Cur = B.get(Best),
+           *Had = B.get(Has);
     // Taken: inside, and the first such tap, or better than the best so
     // far (a NaN beats any number; nothing beats a NaN), as max decides.
     KValue *VNan = B.scalar(OpKind::Not, {B.scalar(OpKind::Equal, {V, V}, BT)}, BT);
@@ -776,21 +786,22 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
     B.set(Best, B.scalar(OpKind::Where, {Take, V, Cur}, ST));
     B.set(Has, B.scalar(OpKind::Or, {Had, Take}, BT));
     for (size_t D = 0; D < Chosen.size(); ++D) {
-      KValue *Now = Tiles ? B.constFloat(DType::I64, double(T)) : XIdx[2 + D];
+      KValue *Now = Tiles ? B.constFloat(DType::I64, double(T), Lanes) : XIdx[2 + D];
       B.set(Chosen[D], B.scalar(OpKind::Where, {Take, Now, B.get(Chosen[D])}, IT));
     }
     TapIdx.push_back(std::move(XIdx));
   }
   std::vector<KValue *> DIdx = {N, Ch};
   DIdx.insert(DIdx.end(), O.begin(), O.end());
-  KValue *ZeroF = B.constFloat(E, 0.0);
-  KValue *G = B.scalar(OpKind::Where, {B.get(Has), B.load(DY, DIdx), ZeroF}, ST);
+  KValue *ZeroF = B.constFloat(E, 0.0, Lanes);
+  KValue *G = B.scalar(OpKind::Where, {B.get(Has), B.load(DY, DIdx, Lanes), ZeroF}, ST);
   if (Tiles) {
     // Every tap stored once: g at the chosen one, 0 at the others.
     KValue *Sel = B.get(Chosen[0]);
     for (int64_t T = 0; T < Taps; ++T) {
-      KValue *Here = B.scalar(OpKind::Equal, {Sel, B.constFloat(DType::I64, double(T))}, BT);
-      B.store(B.scalar(OpKind::Where, {Here, G, ZeroF}, ST), Out, TapIdx[T]);
+      KValue *Here = B.scalar(OpKind::Equal,
+                              {Sel, B.constFloat(DType::I64, double(T), Lanes)}, BT);
+      B.store(B.scalar(OpKind::Where, {Here, G, ZeroF}, ST), Out, TapIdx[T], TapStride);
     }
   } else {
     std::vector<KValue *> At = {N, Ch};
@@ -798,8 +809,43 @@ dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
       At.push_back(B.scalar(OpKind::Add, {B.get(L), Zero}, SType::index()));
     B.store(B.scalar(OpKind::Add, {B.load(Out, At), G}, ST), Out, At);
   }
-  for (unsigned D = 0; D < S; ++D)
+  };
+  // The last dim: strided vectors of 16 windows (the last one partial) for
+  // tiling 2-D windows on the CPU, else one window at a time.
+  const TensorType &DYT = Op.operand(1)->Type;
+  if (Tiles && S == 2 && !ForGpu && DYT.dim(3).isStatic()) {
+    const unsigned L = 64 / dtypeSize(E);
+    int64_t OW = DYT.dim(3).size(), Full = OW / L * L;
+    O.push_back(B.beginFor(Zero, B.constIndex(Full), L));
+    windows(L);
+    B.endFor();
+    O.pop_back();
+    if (unsigned R = unsigned(OW - Full)) {
+      B.setValidLanes(R);
+      O.push_back(B.beginFor(B.constIndex(Full), B.constIndex(OW), L));
+      windows(L);
+      B.endFor();
+      O.pop_back();
+      B.setValidLanes(0);
+    }
+  } else {
+    O.push_back(B.beginFor(Zero, B.dim(DY, 2 + S - 1)));
+    windows(1);
+    B.endFor();
+    O.pop_back();
+  }
+  for (unsigned D = 0; D + 1 < S; ++D)
     B.endFor();
   B.endFor()->Marks.Parallel = true;
   return finishKernel(std::move(K));
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name) {
+  return lowerMaxPoolGradOn(Op, Name, false);
+}
+
+llvm::Expected<std::unique_ptr<Kernel>>
+dlc::lowerMaxPoolGradForGpu(const Operation &Op, llvm::StringRef Name) {
+  return lowerMaxPoolGradOn(Op, Name, true);
 }

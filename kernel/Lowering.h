@@ -81,6 +81,9 @@ lowerPoolForGpu(const Operation &Op, llvm::StringRef Name);
 /// Lowers max_pool_grad to a kernel with arguments (x, dy, dx).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerMaxPoolGrad(const Operation &Op, llvm::StringRef Name);
+/// The same for the GPU: no CPU vectors (strided vector loads and stores).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerMaxPoolGradForGpu(const Operation &Op, llvm::StringRef Name);
 
 /// Lowers argmax and argmin (i64 result, NaN and tie rules of the
 /// interpreter). The axis must not be empty at run time.

@@ -139,6 +139,12 @@ TEST(JitPool, MaxPoolGradMatchesInterpreter) {
        {3, 4, 26, 26}, {3, 4, 13, 13}},
       {"f32[N,4,11,11]", "f32[N,4,5,5]", "{kernel = [2, 2], strides = [2, 2]}",
        {2, 4, 11, 11}, {2, 4, 5, 5}},
+      // Rows of 16 windows and more (strided vectors, the last partial)
+      // and a 3-wide kernel: 35 = 2 x 16 + 3 windows, and 17.
+      {"f32[N,2,4,71]", "f32[N,2,2,35]", "{kernel = [2, 2], strides = [2, 2]}",
+       {2, 2, 4, 71}, {2, 2, 2, 35}},
+      {"f32[1,2,3,51]", "f32[1,2,1,17]", "{kernel = [3, 3], strides = [3, 3]}",
+       {1, 2, 3, 51}, {1, 2, 1, 17}},
       {"f32[1,2,7,7]", "f32[1,2,4,4]",
        "{ceil_mode = true, kernel = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}",
        {1, 2, 7, 7}, {1, 2, 4, 4}},
