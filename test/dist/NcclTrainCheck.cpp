@@ -167,9 +167,12 @@ void match(std::shared_ptr<Communicator> C) {
     std::vector<Tensor> SN = Check(Nccl.trainingState());
     std::vector<Tensor> SM = Check(Mpi.trainingState());
     double Diff = 0;
-    for (size_t K = 0; K < F.Params.size(); ++K)
+    for (size_t K = 0; K < F.Params.size(); ++K) {
+      double DK = 0;
       for (int64_t I = 0; I < SN[K].numElements(); ++I)
-        Diff = std::max(Diff, std::fabs(SN[K].getF(I) - SM[K].getF(I)));
+        DK = std::max(DK, std::fabs(SN[K].getF(I) - SM[K].getF(I)));
+      Diff = std::max(Diff, DK);
+    }
     bool Same = sameOnEveryRank(*C, SN);
     expect(Same, "step " + llvm::Twine(Step) + ": ranks differ");
     expect(Diff <= 1e-6, "step " + llvm::Twine(Step) + ": NCCL vs MPI " +
