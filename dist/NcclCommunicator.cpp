@@ -165,9 +165,9 @@ llvm::Error NcclCommunicator::allReduceScaled(DeviceAddr Buf, size_t Count,
   rt::NcclDataType T = Wide ? rt::NcclFloat64 : rt::NcclFloat32;
   rt::NcclRedOp Op = rt::NcclSum;
   if (auto E = Lib->check(
-          F.RedOpCreatePreMulSum(&Op, Wide ? static_cast<void *>(&S64)
-                                           : static_cast<void *>(&S32),
-                                 T, rt::NcclScalarHost, H),
+          F.RedOpCreatePreMulSum(
+              &Op, Wide ? static_cast<void *>(&S64) : static_cast<void *>(&S32),
+              T, rt::NcclScalarHost, H),
           "ncclRedOpCreatePreMulSum", who()))
     return failed(dlcError(std::move(E)));
   void *P = reinterpret_cast<void *>(uintptr_t(Buf));
@@ -198,14 +198,13 @@ llvm::Error NcclCommunicator::wait(llvm::StringRef What) {
       return failed(dlcError(std::move(E)));
     if (Async != rt::NcclSuccess && Async != rt::NcclInProgress)
       return failed(makeError(
-          who() + ": ncclAllReduce (" + What + ") failed: " +
-          Lib->errorText(Async) +
+          who() + ": ncclAllReduce (" + What +
+          ") failed: " + Lib->errorText(Async) +
           "; the NCCL communicator was aborted (another rank failed or "
           "is gone?)"));
     if (*Done)
       return llvm::Error::success();
-    double Waited =
-        std::chrono::duration<double>(Clock::now() - Start).count();
+    double Waited = std::chrono::duration<double>(Clock::now() - Start).count();
     if (Timeout > 0 && Waited > Timeout) {
       char Secs[32];
       snprintf(Secs, sizeof Secs, "%g", Timeout);

@@ -100,9 +100,9 @@ std::string Nccl::version() const {
 
 std::string Nccl::errorText(NcclResult R) const {
   static const char *const Names[] = {
-      "ncclSuccess",        "ncclUnhandledCudaError", "ncclSystemError",
-      "ncclInternalError",  "ncclInvalidArgument",    "ncclInvalidUsage",
-      "ncclRemoteError",    "ncclInProgress"};
+      "ncclSuccess",       "ncclUnhandledCudaError", "ncclSystemError",
+      "ncclInternalError", "ncclInvalidArgument",    "ncclInvalidUsage",
+      "ncclRemoteError",   "ncclInProgress"};
   std::string T = R >= 0 && R < int(std::size(Names))
                       ? Names[R]
                       : "NCCL error " + std::to_string(R);

@@ -55,8 +55,8 @@ struct NcclFns {
   NcclResult (*CommAbort)(NcclComm);
   NcclResult (*CommGetAsyncError)(NcclComm, NcclResult *);
   const char *(*GetErrorString)(NcclResult);
-  NcclResult (*AllReduce)(const void *, void *, size_t, NcclDataType,
-                          NcclRedOp, NcclComm, void * /*cudaStream_t*/);
+  NcclResult (*AllReduce)(const void *, void *, size_t, NcclDataType, NcclRedOp,
+                          NcclComm, void * /*cudaStream_t*/);
   NcclResult (*RedOpCreatePreMulSum)(NcclRedOp *, void *, NcclDataType,
                                      NcclScalarResidence, NcclComm);
   NcclResult (*RedOpDestroy)(NcclRedOp, NcclComm);

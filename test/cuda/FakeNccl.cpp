@@ -3,8 +3,8 @@
 // memory and streams (FakeCuda.h), summing across the processes of one
 // `mpiexec -n N` run through files in a shared directory. See FakeNccl.h
 // for what it checks and how failures are injected.
-#include "FakeCuda.h"
 #include "FakeNccl.h"
+#include "FakeCuda.h"
 
 #include <atomic>
 #include <chrono>
@@ -86,8 +86,7 @@ std::string fileOf(const Comm &C, uint64_t Seq, int Rank) {
 }
 
 /// The bytes of File when it holds exactly Bytes bytes.
-bool readAll(const std::string &File, std::vector<uint8_t> &Out,
-             size_t Bytes) {
+bool readAll(const std::string &File, std::vector<uint8_t> &Out, size_t Bytes) {
   FILE *F = std::fopen(File.c_str(), "rb");
   if (!F)
     return false;
@@ -312,8 +311,8 @@ FAKE_API int ncclRedOpDestroy(int Op, Comm *C) {
   return Success;
 }
 
-FAKE_API int ncclAllReduce(const void *Send, void *Recv, size_t Count,
-                           int Type, int Op, Comm *C, void *Stream) {
+FAKE_API int ncclAllReduce(const void *Send, void *Recv, size_t Count, int Type,
+                           int Op, Comm *C, void *Stream) {
   std::lock_guard<std::recursive_mutex> Lock(st().M);
   State &St = st();
   if (int E = enter("ncclAllReduce"))
@@ -340,14 +339,16 @@ FAKE_API int ncclAllReduce(const void *Send, void *Recv, size_t Count,
            R = reinterpret_cast<uint64_t>(Recv);
   if (!dlcFakeCudaHostView(S, Bytes) || !dlcFakeCudaHostView(R, Bytes)) {
     violation("ncclAllReduce: a buffer is not device memory of the fake "
-              "driver (" + std::to_string(Bytes) + " bytes)");
+              "driver (" +
+              std::to_string(Bytes) + " bytes)");
     return InvalidArgument;
   }
   uint64_t N = St.Calls["ncclAllReduce"];
   if (St.AsyncAt && N == uint64_t(St.AsyncAt))
     C->AsyncError = St.AsyncCode;
-  auto *Q = new Sum{C,     C->Seq++, S, R, Count, Type == 8, Scale,
-                    St.HangAt && N == uint64_t(St.HangAt)};
+  auto *Q =
+      new Sum{C,     C->Seq++,  S,     R,
+              Count, Type == 8, Scale, St.HangAt && N == uint64_t(St.HangAt)};
   if (dlcFakeCudaEnqueue(Stream, runSum, Q) != 0) {
     violation("ncclAllReduce: an unknown stream");
     return InvalidArgument;
@@ -381,6 +382,4 @@ FAKE_API void dlcFakeNcclAsyncErrorAt(int Nth, int Code) {
   st().AsyncAt = Nth;
   st().AsyncCode = Code;
 }
-FAKE_API const char *dlcFakeNcclViolations() {
-  return st().Violations.c_str();
-}
+FAKE_API const char *dlcFakeNcclViolations() { return st().Violations.c_str(); }

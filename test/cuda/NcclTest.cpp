@@ -1,11 +1,11 @@
 // runtime/Nccl (the loader) and dist/NcclCommunicator (sums of device
 // buffers) in one process, against the fake CUDA driver and the fake NCCL
 // (FakeNccl.h). The sums across two ranks are test/dist's mpi-nccl-* cases.
+#include "runtime/Nccl.h"
 #include "FakeCuda.h"
 #include "FakeNccl.h"
 #include "dist/NcclCommunicator.h"
 #include "runtime/CudaDriver.h"
-#include "runtime/Nccl.h"
 
 #include "gtest/gtest.h"
 
@@ -23,8 +23,7 @@ TEST(NcclLoader, SaysWhatToInstall) {
   auto N = rt::Nccl::load("/nonexistent/libnccl.so.2");
   ASSERT_FALSE(bool(N));
   std::string E = errText(N.takeError());
-  EXPECT_EQ(E.rfind("NCCL not found (/nonexistent/libnccl.so.2: ", 0), 0u)
-      << E;
+  EXPECT_EQ(E.rfind("NCCL not found (/nonexistent/libnccl.so.2: ", 0), 0u) << E;
   EXPECT_NE(E.find("`pip install nvidia-nccl-cu12` and put its lib directory "
                    "(site-packages/nvidia/nccl/lib) on LD_LIBRARY_PATH, or "
                    "the distribution's package (libnccl2)"),
@@ -67,8 +66,8 @@ TEST(CudaDriverOrdinal, OneGpuPerLocalRank) {
 TEST(GradientBuckets, AreThoseOfTheHostSums) {
   std::vector<TensorType> T = {
       TensorType::get(DType::F32, {100}), TensorType::get(DType::F64, {3}),
-      TensorType::get(DType::F32, {10}), TensorType::get(DType::F32, {300}),
-      TensorType::get(DType::F32, {0}), TensorType::get(DType::F32, {20})};
+      TensorType::get(DType::F32, {10}),  TensorType::get(DType::F32, {300}),
+      TensorType::get(DType::F32, {0}),   TensorType::get(DType::F32, {20})};
   auto B = gradientBuckets(T, 1024); // 256 floats
   // From the last: 20 + 0 floats, then 300 would pass 256 (alone), then
   // 10 + 100.
@@ -130,9 +129,10 @@ protected:
 TEST_F(NcclComm, TheEmulatedGpuIsRefused) {
   auto N = NcclCommunicator::create(Host, GpuDevice::emulator());
   ASSERT_FALSE(bool(N));
-  EXPECT_EQ(errText(N.takeError()),
-            "error: NCCL needs a CUDA device (--device cuda); the CPU emulation of "
-            "a GPU sums gradients through the host (--comm mpi)");
+  EXPECT_EQ(
+      errText(N.takeError()),
+      "error: NCCL needs a CUDA device (--device cuda); the CPU emulation of "
+      "a GPU sums gradients through the host (--comm mpi)");
 }
 
 TEST_F(NcclComm, PremultipliedSumsOnTheStream) {
@@ -172,9 +172,10 @@ TEST_F(NcclComm, AHostPointerIsAnErrorThatAbortsTheCommunicator) {
   EXPECT_EQ(dlcFakeNcclCalls("ncclCommAbort") - Aborts, 1u);
   EXPECT_NE(std::string(dlcFakeNcclViolations()).find("not device memory"),
             std::string::npos);
-  EXPECT_EQ(errText(N->wait("more")),
-            "error: rank 0 of 1: the NCCL communicator was aborted after an earlier "
-            "error");
+  EXPECT_EQ(
+      errText(N->wait("more")),
+      "error: rank 0 of 1: the NCCL communicator was aborted after an earlier "
+      "error");
 }
 
 TEST_F(NcclComm, AHungSumEndsAtTheTimeout) {
@@ -184,14 +185,15 @@ TEST_F(NcclComm, AHungSumEndsAtTheTimeout) {
   dlcFakeNcclHangCall(int(dlcFakeNcclCalls("ncclAllReduce")) + 1);
   ASSERT_FALSE(bool(N->allReduceScaled(T.Buf->addr(), 8, DType::F32, 1.0)));
   auto Start = std::chrono::steady_clock::now();
-  EXPECT_EQ(errText(N->wait("the gradient sums")),
-            "error: rank 0 of 1: ncclAllReduce (the gradient sums) has not finished "
-            "after 0.2 s: another rank is stuck, far behind or gone "
-            "(--comm-timeout sets the limit); the NCCL communicator was "
-            "aborted");
-  double S = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                           Start)
-                 .count();
+  EXPECT_EQ(
+      errText(N->wait("the gradient sums")),
+      "error: rank 0 of 1: ncclAllReduce (the gradient sums) has not finished "
+      "after 0.2 s: another rank is stuck, far behind or gone "
+      "(--comm-timeout sets the limit); the NCCL communicator was "
+      "aborted");
+  double S =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - Start)
+          .count();
   EXPECT_GE(S, 0.2);
   EXPECT_LT(S, 2.0);
   dlcFakeNcclHangCall(0);

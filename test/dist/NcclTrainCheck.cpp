@@ -161,9 +161,9 @@ void match(std::shared_ptr<Communicator> C) {
            "step " + llvm::Twine(Step) + ": the NCCL step downloaded " +
                llvm::Twine(Down) + " bytes in " + llvm::Twine(DownCalls) +
                " copies");
-    expect(E == B || MDown >= GradBytes,
-           "step " + llvm::Twine(Step) + ": the MPI step downloaded only " +
-               llvm::Twine(MDown) + " bytes");
+    expect(E == B || MDown >= GradBytes, "step " + llvm::Twine(Step) +
+                                             ": the MPI step downloaded only " +
+                                             llvm::Twine(MDown) + " bytes");
     std::vector<Tensor> SN = Check(Nccl.trainingState());
     std::vector<Tensor> SM = Check(Mpi.trainingState());
     double Diff = 0;
@@ -182,12 +182,11 @@ void match(std::shared_ptr<Communicator> C) {
     expect(RN.Count == G && RM.Count == G, "count");
     if (C->rank() == 0)
       llvm::outs() << "nccl step " << Step << ": global batch " << G
-                   << ", loss " << llvm::format("%.6f", RN.Loss)
-                   << " (mpi " << llvm::format("%.6f", RM.Loss)
-                   << "), max |nccl - mpi| " << llvm::format("%.3g", Diff)
-                   << ", " << Calls << " ncclAllReduce, " << Down
-                   << " bytes down (mpi " << MDown << ")"
-                   << (Same ? ", ranks bit-identical" : ", RANKS DIFFER")
+                   << ", loss " << llvm::format("%.6f", RN.Loss) << " (mpi "
+                   << llvm::format("%.6f", RM.Loss) << "), max |nccl - mpi| "
+                   << llvm::format("%.3g", Diff) << ", " << Calls
+                   << " ncclAllReduce, " << Down << " bytes down (mpi " << MDown
+                   << ")" << (Same ? ", ranks bit-identical" : ", RANKS DIFFER")
                    << "\n";
   }
   expect(std::string(dlcFakeCudaViolations()).empty(),

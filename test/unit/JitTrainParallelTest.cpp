@@ -371,3 +371,33 @@ TEST(ParallelStep, EmptyShardsAndErrors) {
 }
 
 } // namespace
+
+// How gradients are summed on a GPU: NCCL only on "cuda"; the CPU and the
+// emulated GPU refuse "nccl" whatever the ranks (see test/dist's
+// mpi-nccl-* for NCCL itself).
+TEST(ParallelStep, CommBackendChoices) {
+  auto M = model();
+  TrainerOptions Opts;
+  Opts.Engine = "interp";
+  Opts.CommBackend = "gloo";
+  auto T = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_FALSE(bool(T));
+  EXPECT_EQ(errText(T.takeError()),
+            "error: comm must be \"auto\", \"mpi\" or \"nccl\", got \"gloo\"");
+  Opts.CommBackend = "nccl";
+  T = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_FALSE(bool(T));
+  EXPECT_EQ(errText(T.takeError()),
+            "error: comm \"nccl\" sums gradients in GPU memory and needs "
+            "device \"cuda\"; use comm \"mpi\" or \"auto\" on the CPU");
+  // Twins on the CPU: the note says MPI; in one process there is none.
+  Opts.CommBackend = "mpi";
+  Opts.Comm = std::make_shared<TwinCommunicator>();
+  T = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_TRUE(bool(T)) << errText(T.takeError());
+  EXPECT_EQ(T->commNote(), "gradient sums: MPI");
+  Opts.Comm = nullptr;
+  T = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_TRUE(bool(T)) << errText(T.takeError());
+  EXPECT_EQ(T->commNote(), "");
+}

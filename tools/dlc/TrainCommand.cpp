@@ -418,8 +418,13 @@ int dlc::trainCommand(const TrainOptions &O) {
     OS << llvm::format("gradient sums: rank 0 waited %.2f s for them after "
                        "its backward passes (%s)\n",
                        T.commWaitSeconds(),
-                       O.CommOverlap ? "started during the passes"
-                                     : "--comm-overlap=false: started after");
+                       llvm::StringRef(T.commNote())
+                               .starts_with("gradient sums: NCCL")
+                           ? "NCCL in GPU memory, started after the passes"
+                       : S.Opts.Device != "cpu"
+                           ? "through the host, started after the passes"
+                       : O.CommOverlap ? "started during the passes"
+                                       : "--comm-overlap=false: started after");
   if (O.Profile && Rank == 0) {
     // The first training batch, in the order of the last epoch.
     std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, S.Epochs);
