@@ -7,8 +7,14 @@
 #include "runtime/CudaDriver.h"
 #include "runtime/Nccl.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 using namespace dlc;
@@ -31,6 +37,48 @@ llvm::Error dlcError(llvm::Error E) {
     return llvm::Error::success();
   return makeError(llvm::toString(std::move(E)));
 }
+
+/// Ends the process when ncclCommInitRank (which waits for every rank
+/// without a limit) runs past the timeout: it prints and exits, and the
+/// launcher ends the other ranks (as MpiCommunicator's watchdog does).
+class InitWatchdog {
+public:
+  InitWatchdog(double Seconds, std::string Who) {
+    if (Seconds > 0)
+      T = std::thread([this, Seconds, Who] {
+        std::unique_lock<std::mutex> L(M);
+        if (CV.wait_for(L, std::chrono::duration<double>(Seconds),
+                        [this] { return Done; }))
+          return;
+        char Msg[512];
+        int N = std::snprintf(
+            Msg, sizeof Msg,
+            "dlc: %s: error: ncclCommInitRank has not finished after %g s: "
+            "another rank is stuck, far behind or gone (--comm-timeout sets "
+            "the limit)\n",
+            Who.c_str(), Seconds);
+        if (N > 0 && ::write(2, Msg, size_t(std::min<int>(N, sizeof Msg - 1))))
+          (void)0;
+        ::_exit(1);
+      });
+  }
+  ~InitWatchdog() {
+    if (!T.joinable())
+      return;
+    {
+      std::lock_guard<std::mutex> L(M);
+      Done = true;
+    }
+    CV.notify_all();
+    T.join();
+  }
+
+private:
+  std::mutex M;
+  std::condition_variable CV;
+  bool Done = false;
+  std::thread T;
+};
 
 /// The first rank whose flag is set, or -1.
 int firstSet(llvm::ArrayRef<double> Bad) {
@@ -96,10 +144,12 @@ NcclCommunicator::create(Communicator &Host, std::shared_ptr<GpuDevice> Dev,
   // whether every rank has one.
   NcclComm Comm = nullptr;
   std::string InitError;
+  std::optional<InitWatchdog> Dog(std::in_place, C->Timeout, C->who());
   if (auto E = C->Lib->check(
           F.CommInitRank(&Comm, C->Size, Id, C->Rank), "ncclCommInitRank",
           C->who() + " on CUDA device " + std::to_string(D.ordinal())))
     InitError = llvm::toString(std::move(E));
+  Dog.reset();
   C->Comm = Comm;
   auto InitBad = flags(Host, !InitError.empty());
   if (!InitBad)

@@ -20,7 +20,9 @@ class Nccl;
 struct NcclOptions {
   /// A sum not finished after this many seconds (a peer died, hangs or is
   /// far behind: NCCL itself waits forever) aborts the NCCL communicator
-  /// and is an error naming the collective; 0 waits forever.
+  /// and is an error naming the collective; an ncclCommInitRank not
+  /// finished by then ends the process (it cannot be interrupted) after
+  /// printing why, and the launcher ends the others. 0 waits forever.
   double TimeoutSeconds = 600;
 };
 

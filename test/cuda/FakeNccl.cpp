@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -55,7 +56,8 @@ struct State {
   std::map<std::string, uint64_t> Calls;
   std::map<std::string, std::pair<int, int>> Fail; // fn -> (countdown, code)
   int HangAt = 0, AsyncAt = 0, AsyncCode = 0;      // 1-based ncclAllReduce
-  std::map<int, double> Ops;                       // premultiplied sums
+  bool HangInit = false;
+  std::map<int, double> Ops; // premultiplied sums
   int NextOp = 100;
   std::string Violations;
 };
@@ -222,6 +224,19 @@ FAKE_API int ncclCommInitRank(Comm **Out, int N, FakeNcclUniqueId Id,
   C->Dir = Dir;
   C->Size = N;
   C->Rank = Rank;
+  // Like NCCL, the call returns once every rank has joined: each writes a
+  // file and waits for the others' (a rank that never comes hangs it).
+  while (st().HangInit)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::string Mine = C->Dir + "/" + C->Token + ".init." + std::to_string(Rank);
+  if (FILE *F = std::fopen(Mine.c_str(), "wb"))
+    std::fclose(F);
+  for (int R = 0; R < N; ++R) {
+    std::string Theirs = C->Dir + "/" + C->Token + ".init." + std::to_string(R);
+    struct stat SB;
+    while (stat(Theirs.c_str(), &SB) != 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   *Out = C;
   return Success;
 }
@@ -362,6 +377,7 @@ FAKE_API void dlcFakeNcclReset() {
   State &S = st();
   S.Fail.clear();
   S.HangAt = S.AsyncAt = S.AsyncCode = 0;
+  S.HangInit = false;
   S.Violations.clear();
 }
 FAKE_API uint64_t dlcFakeNcclCalls(const char *Fn) {
@@ -376,6 +392,10 @@ FAKE_API void dlcFakeNcclFailCall(const char *Fn, int Nth, int Code) {
 FAKE_API void dlcFakeNcclHangCall(int Nth) {
   std::lock_guard<std::recursive_mutex> Lock(st().M);
   st().HangAt = Nth;
+}
+FAKE_API void dlcFakeNcclHangInit() {
+  std::lock_guard<std::recursive_mutex> Lock(st().M);
+  st().HangInit = true;
 }
 FAKE_API void dlcFakeNcclAsyncErrorAt(int Nth, int Code) {
   std::lock_guard<std::recursive_mutex> Lock(st().M);

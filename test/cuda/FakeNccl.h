@@ -17,6 +17,7 @@
 //    in $DLC_FAKE_NCCL_DIR and waits (not ready) until every rank's file
 //    of the same sum is there; the sum adds them in rank order. Ranks of
 //    one `mpiexec` run share the directory; the unique id names the run.
+//  - ncclCommInitRank returns when every rank has called it (files too).
 //  - ncclCommAbort ends queued sums (they change nothing);
 //    ncclCommGetAsyncError reports an injected error.
 #ifndef DLC_TEST_CUDA_FAKENCCL_H
@@ -34,6 +35,9 @@ void dlcFakeNcclFailCall(const char *Fn, int Nth, int Code);
 /// The Nth ncclAllReduce of the process (1-based, counting from the
 /// start) never finishes: this rank never sends its values (a hung peer).
 void dlcFakeNcclHangCall(int Nth);
+/// ncclCommInitRank never returns on this rank (nor, waiting for it, on
+/// the others).
+void dlcFakeNcclHangInit();
 /// From the Nth ncclAllReduce on, ncclCommGetAsyncError reports Code.
 void dlcFakeNcclAsyncErrorAt(int Nth, int Code);
 /// What went wrong so far, one line per violation; "" when nothing did.

@@ -17,6 +17,8 @@
 //            asynchronous ncclRemoteError: rank 0 ends with an error.
 //   hang     rank 1's third ncclAllReduce never finishes; --comm-timeout 2:
 //            both ranks end with an error naming ncclAllReduce.
+//   init-hang  rank 1 never joins ncclCommInitRank; --comm-timeout 2: both
+//            ranks end, the watchdog's message names ncclCommInitRank.
 //   missing  DLC_NCCL_LIBRARY names no file: comm "nccl" is an error that
 //            says what to install; "auto" falls back to MPI with a note.
 //   emu      comm "nccl" on cuda-emu is an error; "auto" uses MPI.
@@ -209,6 +211,8 @@ void failing(std::shared_ptr<Communicator> C, const char *Case) {
     dlcFakeNcclAsyncErrorAt(3, 6);
   if (What == "hang" && C->rank() == 1)
     dlcFakeNcclHangCall(3);
+  if (What == "init-hang" && C->rank() == 1)
+    dlcFakeNcclHangInit();
   Trainer T = Check(Trainer::create(F, O));
   auto [X, Y] = data(64, 5);
   for (int Step = 1; Step <= 10; ++Step) {
@@ -280,8 +284,8 @@ void emulated(std::shared_ptr<Communicator> C) {
 
 int main(int Argc, char **Argv) {
   if (Argc != 2) {
-    llvm::errs() << "usage: NcclTrainCheck match|error|async|hang|missing|"
-                    "emu\n";
+    llvm::errs() << "usage: NcclTrainCheck match|error|async|hang|init-hang|"
+                    "missing|emu\n";
     return 2;
   }
   std::string Case = Argv[1];
@@ -291,7 +295,8 @@ int main(int Argc, char **Argv) {
   std::shared_ptr<Communicator> C = Check(createMpiCommunicator(MO));
   if (Case == "match")
     match(C);
-  else if (Case == "error" || Case == "async" || Case == "hang")
+  else if (Case == "error" || Case == "async" || Case == "hang" ||
+           Case == "init-hang")
     failing(C, Case.c_str());
   else if (Case == "missing")
     missing(C);

@@ -29,6 +29,8 @@
 #   nccl-async    NCCL reports an asynchronous error on rank 0: both end
 #   nccl-hang     rank 1's sum never finishes, --comm-timeout 2: both end
 #                 within seconds, the error names ncclAllReduce
+#   nccl-init-hang  rank 1 never joins ncclCommInitRank, --comm-timeout 2:
+#                 both end within seconds, naming ncclCommInitRank
 #   nccl-missing  no libnccl: comm nccl is an error saying what to install,
 #                 auto falls back to MPI with a note
 #   nccl-emu      comm nccl on cuda-emu is an error; auto uses MPI
@@ -172,6 +174,11 @@ nccl-*)
     must_fail_within 60 run2 "${envs[@]}" -n 2 "$ncheck" hang
     grep -q "error: rank [01] of 2: ncclAllReduce (the gradient sums) has not finished after 2 s: another rank is stuck, far behind or gone (--comm-timeout sets the limit); the NCCL communicator was aborted" \
       "$work/out" || fail "no timeout error"
+    ;;
+  nccl-init-hang)
+    must_fail_within 60 run2 "${envs[@]}" -n 2 "$ncheck" init-hang
+    grep -q "dlc: rank [01] of 2: error: ncclCommInitRank has not finished after 2 s: another rank is stuck, far behind or gone (--comm-timeout sets the limit)" \
+      "$work/out" || fail "no init watchdog error"
     ;;
   nccl-missing)
     export DLC_NCCL_LIBRARY=/nonexistent/libnccl.so.2
