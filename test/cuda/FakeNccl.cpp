@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <sys/stat.h>
@@ -60,6 +61,9 @@ struct State {
   std::map<int, double> Ops; // premultiplied sums
   int NextOp = 100;
   std::string Violations;
+  // Never freed before exit: queued sums may outlive their communicator.
+  std::vector<std::unique_ptr<Comm>> Comms;
+  std::vector<std::unique_ptr<Sum>> Sums;
 };
 
 State &st() {
@@ -219,7 +223,8 @@ FAKE_API int ncclCommInitRank(Comm **Out, int N, FakeNcclUniqueId Id,
     violation("ncclCommInitRank: DLC_FAKE_NCCL_DIR is not set");
     return SystemError;
   }
-  Comm *C = new Comm(); // never freed: queued sums may outlive destroy
+  st().Comms.push_back(std::make_unique<Comm>());
+  Comm *C = st().Comms.back().get();
   C->Token = Id.Internal + (sizeof Magic - 1);
   C->Dir = Dir;
   C->Size = N;
@@ -361,9 +366,10 @@ FAKE_API int ncclAllReduce(const void *Send, void *Recv, size_t Count, int Type,
   uint64_t N = St.Calls["ncclAllReduce"];
   if (St.AsyncAt && N == uint64_t(St.AsyncAt))
     C->AsyncError = St.AsyncCode;
-  auto *Q =
-      new Sum{C,     C->Seq++,  S,     R,
-              Count, Type == 8, Scale, St.HangAt && N == uint64_t(St.HangAt)};
+  St.Sums.push_back(
+      std::make_unique<Sum>(Sum{C, C->Seq++, S, R, Count, Type == 8, Scale,
+                                St.HangAt && N == uint64_t(St.HangAt)}));
+  Sum *Q = St.Sums.back().get();
   if (dlcFakeCudaEnqueue(Stream, runSum, Q) != 0) {
     violation("ncclAllReduce: an unknown stream");
     return InvalidArgument;
