@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 using namespace dlc;
@@ -287,6 +288,22 @@ llvm::Error dlc::allReduceDeviceTensors(NcclCommunicator &C,
   }
   GpuDevice &D = C.device();
   void *S = C.stream();
+  // Tensors that share bytes (a graph returning one value as two
+  // gradients) are summed in place: each gets bytes of its own first, on
+  // the sums' stream, so the copy reads them before any sum.
+  std::set<const GpuBuffer *> Seen;
+  for (DeviceTensor *T : Tensors) {
+    if (!T->Buf || Seen.insert(T->Buf.get()).second)
+      continue;
+    auto Own = Pool.acquire(T->byteSize());
+    if (!Own)
+      return dlcError(Own.takeError());
+    if (T->byteSize())
+      if (auto E =
+              D.copyOnDevice(S, (*Own)->addr(), T->Buf->addr(), T->byteSize()))
+        return dlcError(std::move(E));
+    T->Buf = std::move(*Own);
+  }
   std::vector<std::shared_ptr<GpuBuffer>> Staging; // until the sums end
   for (const std::vector<unsigned> &B : gradientBuckets(Types, BucketBytes)) {
     uint64_t Bytes = 0;

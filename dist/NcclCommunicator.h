@@ -77,8 +77,8 @@ private:
 /// buckets of about BucketBytes from the last tensor to the first, each
 /// one NCCL sum; f64 tensors one by one), and waits for them. A bucket of
 /// several tensors is gathered into a buffer from Pool and scattered back
-/// on the device; a bucket of one is summed in place. Nothing goes
-/// through the host.
+/// on the device; a bucket of one is summed in place (tensors that share
+/// a buffer get one each first). Nothing goes through the host.
 llvm::Error allReduceDeviceTensors(NcclCommunicator &C,
                                    llvm::ArrayRef<DeviceTensor *> Tensors,
                                    double Scale, size_t BucketBytes,

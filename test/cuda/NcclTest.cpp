@@ -256,3 +256,22 @@ TEST_F(NcclComm, DeviceTensorsInTheHostPathsBuckets) {
 }
 
 } // namespace
+
+TEST_F(NcclComm, TensorsSharingBytesAreSummedOnce) {
+  auto N = make();
+  ASSERT_TRUE(N);
+  Tensor V(DType::F32, {6});
+  for (int I = 0; I < 6; ++I)
+    V.setF(I, 1.5 + I);
+  DeviceTensor A = upload(V), B = A; // one value returned twice
+  std::vector<DeviceTensor *> Ptrs = {&A, &B};
+  // Each alone in its bucket (in place): without a copy B would be scaled
+  // twice.
+  ASSERT_FALSE(bool(allReduceDeviceTensors(*N, Ptrs, 0.5, 4, *Pool)));
+  EXPECT_NE(A.Buf, B.Buf);
+  Tensor RA = download(A), RB = download(B);
+  for (int I = 0; I < 6; ++I) {
+    EXPECT_EQ(RA.as<float>()[I], V.as<float>()[I] * 0.5f) << I;
+    EXPECT_EQ(RB.as<float>()[I], V.as<float>()[I] * 0.5f) << I;
+  }
+}
