@@ -219,8 +219,9 @@ void failing(std::shared_ptr<Communicator> C, const char *Case) {
     auto [B, E] = shardRange(0, 64, C->rank(), C->size());
     auto R = T.step(rows(X, B, E), rows(Y, B, E));
     if (!R) {
-      llvm::errs() << "NcclTrainCheck: " << C->describe() << ": "
-                   << errText(R.takeError()) << "\n";
+      // One write: the other rank prints at the same time.
+      llvm::errs() << ("NcclTrainCheck: " + C->describe() + ": " +
+                       errText(R.takeError()) + "\n");
       llvm::errs().flush();
       C->abort(1);
     }

@@ -204,18 +204,19 @@ nccl-*)
       "$work/out" || fail "no cuda-emu error"
     # With the fake NCCL, the note names it (the fake driver runs no PTX,
     # so only the note is checked, not what is learned).
+    # (stderr on its own: mpirun interleaves it with stdout mid-line)
     run2 "${envs[@]}" -n 2 "$dlc" "${common[@]}" --device cuda \
-      >"$work/out" 2>&1 || true
-    cat "$work/out"
-    [ "$(grep -c "^dlc train: gradient sums: NCCL 2.99.0 (.*libdlc_fake_nccl.so) on the GPU" "$work/out")" -eq 1 ] ||
+      >"$work/out" 2>"$work/err" || true
+    cat "$work/out" "$work/err"
+    [ "$(grep -c "^dlc train: gradient sums: NCCL 2.99.0 (.*libdlc_fake_nccl.so) on the GPU" "$work/err")" -eq 1 ] ||
       fail "no NCCL note, once, from rank 0"
     # Without NCCL: auto falls back with a note; --comm nccl is an error.
     export DLC_NCCL_LIBRARY=/nonexistent/libnccl.so.2
     run2 "${envs[@]}" -n 2 "$dlc" "${common[@]}" --device cuda \
-      >"$work/out" 2>&1 || true
-    cat "$work/out"
+      >"$work/out" 2>"$work/err" || true
+    cat "$work/out" "$work/err"
     grep -q "^dlc train: gradient sums: MPI through the host (NCCL: NCCL not found (DLC_NCCL_LIBRARY=/nonexistent/libnccl.so.2: " \
-      "$work/out" || fail "no fallback note"
+      "$work/err" || fail "no fallback note"
     must_fail_within 60 run2 "${envs[@]}" -n 2 "$dlc" "${common[@]}" \
       --device cuda --comm nccl
     grep -q "error: NCCL not found (DLC_NCCL_LIBRARY=/nonexistent/libnccl.so.2: .*pip install nvidia-nccl-cu12" \
