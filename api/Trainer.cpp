@@ -30,6 +30,18 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   if (*Device != DeviceKind::Cpu && Opts.Engine != "jit")
     return makeError("engine \"interp\" runs on the CPU only: use device "
                      "\"cpu\" or engine \"jit\"");
+  if (Opts.CommBackend != "auto" && Opts.CommBackend != "mpi" &&
+      Opts.CommBackend != "nccl")
+    return makeError("comm must be \"auto\", \"mpi\" or \"nccl\", got \"" +
+                     Opts.CommBackend + "\"");
+  if (Opts.CommBackend == "nccl" && *Device != DeviceKind::Cuda)
+    return makeError(
+        std::string("comm \"nccl\" sums gradients in GPU memory and needs "
+                    "device \"cuda\"") +
+        (*Device == DeviceKind::CudaEmu
+             ? ": the CPU emulation of a GPU (cuda-emu) cannot use NCCL; "
+               "use comm \"mpi\" or \"auto\""
+             : "; use comm \"mpi\" or \"auto\" on the CPU"));
   bool Parallel = Opts.Comm && Opts.Comm->size() > 1;
   if (Parallel && Opts.SyncBatchNorm && *Device != DeviceKind::Cpu)
     return makeError("synchronized batch norm runs on the CPU only: its "
@@ -123,6 +135,9 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
       I->Args[K] = Tensor();
     }
   }
+  if (I->Comm)
+    if (auto E = I->setUpSums(*Device))
+      return std::move(E);
   return Trainer(std::move(I));
 }
 
@@ -282,6 +297,7 @@ std::unique_ptr<Module> Trainer::currentModel() const {
 const Function &Trainer::trainStepFunction() const { return *P->G.Step; }
 int64_t Trainer::stepsDone() const { return P->Steps; }
 double Trainer::commWaitSeconds() const { return P->CommWait; }
+const std::string &Trainer::commNote() const { return P->CommNote; }
 
 llvm::Expected<std::vector<Tensor>> Trainer::trainingState() const {
   // Args: batch, labels, parameters..., state..., step.

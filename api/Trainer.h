@@ -65,8 +65,22 @@ struct TrainerOptions {
   /// statistics are averaged over the ranks the same way (unless
   /// SyncBatchNorm). Dropout masks differ per rank. Null or
   /// one rank: the single-process step, unchanged. On a GPU device the
-  /// gradients come to the host for the sums (no NCCL yet).
+  /// gradients are summed as CommBackend says.
   std::shared_ptr<Communicator> Comm;
+  /// With several ranks on a GPU, how the gradients are summed: "nccl"
+  /// with NCCL in device memory (libnccl.so.2 loaded at run time, see
+  /// runtime/Nccl.h; an error when it does not load on every rank or the
+  /// device is not "cuda"), "mpi" through the host over Comm (each rank
+  /// downloads its gradients, sums them and uploads the sums), or "auto"
+  /// (default): NCCL on "cuda" when it loads, else MPI. The same buckets
+  /// and scaling either way; commNote() says which was taken. Only "cuda"
+  /// can use NCCL ("nccl" with another device is an error).
+  std::string CommBackend = "auto";
+  /// With NCCL: a sum not finished after this many seconds aborts the
+  /// NCCL communicator and fails the step with an error naming the
+  /// collective (NCCL itself waits forever for a dead peer); 0 waits
+  /// forever. (MPI's limit is MpiOptions::TimeoutSeconds.)
+  double CommTimeoutSeconds = 600;
   size_t BucketBytes = size_t(4) << 20;
   /// With several ranks: batch norms in training mode normalize with the
   /// global batch's statistics (summed over the ranks in the forward and
@@ -142,6 +156,10 @@ public:
   /// pass cost nothing here; a slower rank's lag does), over all steps. 0
   /// in one process.
   double commWaitSeconds() const;
+  /// How the gradients are summed, for a note on rank 0: "gradient sums:
+  /// NCCL 2.21.5 (libnccl.so.2) on the GPU", "gradient sums: MPI through
+  /// the host (NCCL: <why not>)", ...; "" in one process.
+  const std::string &commNote() const;
   /// What training changes: the parameters, then the optimizer state, in
   /// the step's slot order. With stepsDone() (which seeds dropout), what a
   /// checkpoint holds to resume bit for bit. (On a GPU it is copied back

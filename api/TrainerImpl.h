@@ -4,9 +4,11 @@
 #ifndef DLC_API_TRAINERIMPL_H
 #define DLC_API_TRAINERIMPL_H
 
+#include "api/Device.h"
 #include "api/Trainer.h"
 
 #include "codegen/Executor.h"
+#include "dist/NcclCommunicator.h"
 #include "exec/GpuExecutable.h"
 #include "interp/Interpreter.h"
 
@@ -34,6 +36,9 @@ struct Trainer::Impl {
   const Function *GradF = nullptr, *ApplyF = nullptr;
   std::unique_ptr<CompiledFunction> GradC, ApplyC;
   std::unique_ptr<GpuExecutable> GradG, ApplyG;
+  /// On a CUDA device with NCCL: the gradients are summed on the device.
+  std::unique_ptr<NcclCommunicator> Nccl;
+  std::string CommNote; // see commNote()
 
   /// The device executable that moves tensors to and from the GPU; null
   /// on the CPU.
@@ -55,12 +60,20 @@ struct Trainer::Impl {
   llvm::Error syncSlots(llvm::MutableArrayRef<Tensor> Slots,
                         int64_t &StepCount);
   llvm::Expected<StepResult> parallelStep(const Tensor &X, Tensor Labels);
+  /// Chooses how gradients are summed (Opts.CommBackend; collective: NCCL
+  /// is set up over Comm) and sets CommNote. After syncSlots.
+  llvm::Error setUpSums(DeviceKind Device);
 
 private:
   llvm::Expected<std::vector<Tensor>>
   localGradients(const Tensor &X, Tensor Labels, double Sums[2],
                  OverlappedSum &Sum, llvm::ArrayRef<int> SumIndex);
   llvm::Error applySummed(std::vector<Tensor> Slots);
+  /// The NCCL step's halves: gradients kept on the device, and the update
+  /// on the summed device slots.
+  llvm::Expected<std::vector<GpuTensor>>
+  deviceGradients(const Tensor &X, Tensor Labels, double Sums[2]);
+  llvm::Error applySummedOnDevice(std::vector<GpuTensor> Slots);
 };
 
 } // namespace dlc

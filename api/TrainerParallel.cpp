@@ -1,9 +1,9 @@
 // dlc::Trainer's data-parallel step: this rank's gradients, their sum over
 // the ranks (weighted by each rank's share of the global batch, in
 // buckets), then the same update on every rank; and the broadcast that
-// makes every rank start from rank 0's parameters and state. On a GPU the
-// gradients go through the host for the sum (NCCL would keep them on the
-// device; not built).
+// makes every rank start from rank 0's parameters and state. On a CUDA
+// device the gradients are summed there with NCCL (when it loads, or when
+// asked), else they go through the host for MPI's sum.
 #include "api/TrainerImpl.h"
 
 #include "interp/Collective.h"
@@ -43,7 +43,8 @@ llvm::Error Trainer::Impl::syncSlots(llvm::MutableArrayRef<Tensor> Slots,
     Types += T.type().str() + ";";
   Types += "|" + std::to_string(Opts.BucketBytes) +
            (Opts.OverlapComm ? "|overlap" : "|blocking") +
-           (G.SyncBatchNorm ? "|sync-bn" : "|local-bn");
+           (G.SyncBatchNorm ? "|sync-bn" : "|local-bn") + "|comm " +
+           Opts.CommBackend;
   int64_t Head[2] = {int64_t(llvm::hash_value(Types)), StepCount};
   int64_t Mine = Head[0];
   if (auto E = Comm->broadcast(
@@ -54,8 +55,9 @@ llvm::Error Trainer::Impl::syncSlots(llvm::MutableArrayRef<Tensor> Slots,
   if (Head[0] != Mine)
     return makeError(Comm->describe() +
                      ": the model's parameters, the optimizer state or the "
-                     "data-parallel options (sync-bn, overlap, bucket size) "
-                     "differ from rank 0's (another model or optimizer?)");
+                     "data-parallel options (sync-bn, overlap, bucket size, "
+                     "comm) differ from rank 0's (another model or "
+                     "optimizer?)");
   for (Tensor &T : Slots)
     if (auto E = Comm->broadcast(
             llvm::MutableArrayRef<uint8_t>(T.data(), T.byteSize()), 0))
@@ -169,6 +171,87 @@ llvm::Error Trainer::Impl::applySummed(std::vector<Tensor> Slots) {
   return llvm::Error::success();
 }
 
+llvm::Error Trainer::Impl::setUpSums(DeviceKind Device) {
+  if (Device == DeviceKind::Cpu) {
+    CommNote = "gradient sums: MPI";
+    return llvm::Error::success();
+  }
+  if (Device == DeviceKind::CudaEmu || Opts.CommBackend == "mpi") {
+    // (comm "nccl" with cuda-emu was refused before: no collective here.)
+    CommNote = "gradient sums: MPI through the host";
+    return llvm::Error::success();
+  }
+  NcclOptions NO;
+  NO.TimeoutSeconds = Opts.CommTimeoutSeconds;
+  auto N = NcclCommunicator::create(*Comm, gpu()->pool()->deviceRef(), NO);
+  if (!N) {
+    if (Opts.CommBackend == "nccl")
+      return N.takeError();
+    llvm::StringRef Why = "";
+    std::string Text = llvm::toString(N.takeError());
+    Why = Text;
+    Why.consume_front("error: ");
+    CommNote = "gradient sums: MPI through the host (NCCL: " + Why.str() + ")";
+    return llvm::Error::success();
+  }
+  Nccl = std::move(*N);
+  CommNote = "gradient sums: " + Nccl->describe() + " on the GPU";
+  return llvm::Error::success();
+}
+
+/// Runs @train_gradients on this rank's (non-empty) shard with every slot
+/// kept on the device; sets Sums to (loss x examples, correct).
+llvm::Expected<std::vector<GpuTensor>>
+Trainer::Impl::deviceGradients(const Tensor &X, Tensor Labels,
+                               double Sums[2]) {
+  int64_t N = X.shape()[0];
+  Tensor Seed(DType::I64, {}); // distinct dropout masks per rank and step
+  Seed.setI(0, Steps * Comm->size() + Comm->rank());
+  std::vector<GpuTensor> In = {X, std::move(Labels)};
+  for (size_t K = 0; K < NumParams; ++K)
+    In.push_back(GArgs[2 + K]);
+  In.push_back(std::move(Seed));
+  llvm::SmallVector<bool, 16> Keep(NumParams + 2, true);
+  Keep[0] = Keep[1] = false; // the loss and count come to the host
+  auto R = GradG->run(In, Keep);
+  if (!R)
+    return R.takeError();
+  Sums[0] = (*R)[0].Host.getF(0) * double(N);
+  Sums[1] = double((*R)[1].Host.getI(0));
+  R->erase(R->begin(), R->begin() + 2);
+  return std::move(*R);
+}
+
+llvm::Error Trainer::Impl::applySummedOnDevice(std::vector<GpuTensor> Slots) {
+  size_t NumState = Args.size() - 3; // parameters and optimizer state
+  Tensor StepT(DType::I64, {});
+  StepT.setI(0, Steps);
+  std::vector<GpuTensor> In(GArgs.begin() + 2, GArgs.begin() + 2 + NumState);
+  for (GpuTensor &T : Slots)
+    In.push_back(std::move(T));
+  In.push_back(std::move(StepT));
+  llvm::SmallVector<bool, 16> Keep(NumState, true);
+  auto Out = ApplyG->run(In, Keep);
+  if (!Out)
+    return Out.takeError();
+  for (size_t K = 0; K < NumState; ++K)
+    GArgs[2 + K] = std::move((*Out)[K]);
+  return llvm::Error::success();
+}
+
+/// The NCCL step: the gradients stay on the device, summed there in the
+/// host path's buckets with its scaling (x * Scale, then the sum).
+static llvm::Error sumOnDevice(NcclCommunicator &C,
+                               std::vector<GpuTensor> &Slots,
+                               llvm::ArrayRef<int> SumIndex, double Scale,
+                               size_t BucketBytes, GpuMemoryPool &Pool) {
+  std::vector<DeviceTensor *> Ptrs;
+  for (size_t K = 0; K < Slots.size(); ++K)
+    if (SumIndex[K] >= 0)
+      Ptrs.push_back(&Slots[K].Dev);
+  return allReduceDeviceTensors(C, Ptrs, Scale, BucketBytes, Pool);
+}
+
 llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
                                                        Tensor Labels) {
   int64_t N = X.shape()[0];
@@ -198,6 +281,36 @@ llvm::Expected<StepResult> Trainer::Impl::parallelStep(const Tensor &X,
       Summed.push_back(Types.back());
   }
   double Scale = G.SyncBatchNorm ? 1.0 : double(N) / Global;
+  if (Nccl) {
+    double Sums[2] = {0, 0}; // loss x examples, correct
+    std::vector<GpuTensor> Slots;
+    if (N > 0) {
+      auto R = deviceGradients(X, std::move(Labels), Sums);
+      if (!R)
+        return R.takeError();
+      Slots = std::move(*R);
+    } else { // an empty shard adds zeros
+      for (Tensor &Z : zerosLike(Types)) {
+        auto D = gpu()->upload(Z);
+        if (!D)
+          return D.takeError();
+        Slots.push_back(std::move(*D));
+      }
+    }
+    auto T0 = std::chrono::steady_clock::now();
+    if (auto E = sumOnDevice(*Nccl, Slots, SumIndex, Scale, Opts.BucketBytes,
+                             *gpu()->pool()))
+      return std::move(E);
+    if (auto E = Comm->allReduceSum(Sums))
+      return std::move(E);
+    CommWait +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - T0)
+            .count();
+    if (auto E = applySummedOnDevice(std::move(Slots)))
+      return std::move(E);
+    ++Steps;
+    return StepResult{Sums[0] / Global, int64_t(Sums[1]), int64_t(Global)};
+  }
   OverlappedSum Sum(*Comm, Summed, Scale, Opts.BucketBytes);
   double Sums[2] = {0, 0}; // loss x examples, correct
   std::vector<Tensor> Slots;

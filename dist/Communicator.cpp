@@ -105,6 +105,25 @@ llvm::Error dlc::allReduceTensors(Communicator &C,
   return Flush();
 }
 
+std::vector<std::vector<unsigned>>
+dlc::gradientBuckets(llvm::ArrayRef<TensorType> Types, size_t BucketBytes) {
+  size_t BucketFloats = std::max<size_t>(BucketBytes / sizeof(float), 1);
+  std::vector<std::vector<unsigned>> Members;
+  size_t Fill = 0;
+  for (size_t K = Types.size(); K-- > 0;) {
+    if (Types[K].elem() != DType::F32)
+      continue;
+    size_t N = size_t(Types[K].numElements().value_or(0));
+    if (Members.empty() || (Fill && Fill + N > BucketFloats)) {
+      Members.emplace_back();
+      Fill = 0;
+    }
+    Members.back().push_back(unsigned(K));
+    Fill += N;
+  }
+  return Members;
+}
+
 llvm::Error Communicator::startAllReduceSum(llvm::MutableArrayRef<float> Data) {
   return allReduceSum(Data);
 }
@@ -116,22 +135,14 @@ OverlappedSum::OverlappedSum(Communicator &C, llvm::ArrayRef<TensorType> Types,
     : C(C), Types(Types.begin(), Types.end()), Scale(Scale),
       Where(Types.size(), {-1, 0}), Seen(Types.size(), false),
       Doubles(Types.size()) {
-  // The layout of allReduceTensors: from the last tensor to the first.
-  size_t BucketFloats = std::max<size_t>(BucketBytes / sizeof(float), 1);
-  size_t Fill = 0;
-  for (size_t K = Types.size(); K-- > 0;) {
-    if (Types[K].elem() != DType::F32)
-      continue;
-    size_t N = size_t(Types[K].numElements().value_or(0));
-    if (Members.empty() || (Fill && Fill + N > BucketFloats)) {
-      Members.emplace_back();
-      Fill = 0;
+  Members = gradientBuckets(Types, BucketBytes);
+  for (size_t B = 0; B < Members.size(); ++B) {
+    size_t Fill = 0;
+    for (unsigned K : Members[B]) {
+      Where[K] = {int(B), Fill};
+      Fill += size_t(Types[K].numElements().value_or(0));
     }
-    Where[K] = {int(Members.size() - 1), Fill};
-    Members.back().push_back(unsigned(K));
-    Fill += N;
-    Data.resize(Members.size());
-    Data.back().resize(Fill);
+    Data.emplace_back(Fill);
   }
   for (auto &M : Members)
     Missing.push_back(M.size());

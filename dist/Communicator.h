@@ -84,6 +84,13 @@ std::pair<int64_t, int64_t> shardRange(int64_t Begin, int64_t End, int Rank,
 llvm::Error allReduceTensors(Communicator &C, llvm::ArrayRef<Tensor *> Tensors,
                              double Scale, size_t BucketBytes);
 
+/// The buckets of allReduceTensors for tensors of Types: each a list of
+/// indices of f32 tensors, filled from the last tensor to the first, a new
+/// bucket when the next tensor would take a non-empty one past
+/// BucketBytes. Other element types are in none.
+std::vector<std::vector<unsigned>>
+gradientBuckets(llvm::ArrayRef<TensorType> Types, size_t BucketBytes);
+
 /// The same sums started bucket by bucket as the tensors become final (as
 /// the backward pass finishes the gradients), so that communication
 /// overlaps the rest of the computation. The buckets are those of

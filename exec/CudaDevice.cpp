@@ -99,6 +99,10 @@ public:
   llvm::Error sync(void *S, llvm::StringRef Running) override {
     return Driver->sync(static_cast<rt::CUstream>(S), Running);
   }
+  llvm::Expected<bool> done(void *S, llvm::StringRef Running) override {
+    return Driver->done(static_cast<rt::CUstream>(S), Running);
+  }
+  CudaDriver *driver() const override { return Driver.get(); }
   llvm::Expected<std::unique_ptr<GpuModule>>
   load(const GpuProgram &P) override {
     auto M = Driver->loadModule(P.Ptx);

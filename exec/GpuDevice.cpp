@@ -136,6 +136,7 @@ public:
   llvm::Error sync(void *, llvm::StringRef) override {
     return llvm::Error::success();
   }
+  llvm::Expected<bool> done(void *, llvm::StringRef) override { return true; }
   llvm::Expected<std::unique_ptr<GpuModule>>
   load(const GpuProgram &P) override {
     std::string Missing;

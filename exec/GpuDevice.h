@@ -76,6 +76,12 @@ public:
                                    uint64_t Bytes) = 0;
   /// Waits for S; a kernel fault shows here. Running names the work.
   virtual llvm::Error sync(void *S, llvm::StringRef Running) = 0;
+  /// Whether S's work is done, without waiting (a fault is an error, as in
+  /// sync). The emulation runs everything at once: always true.
+  virtual llvm::Expected<bool> done(void *S, llvm::StringRef Running) = 0;
+  /// The CUDA driver of a CUDA device (for libraries that work on its
+  /// memory and streams, such as NCCL); null under emulation.
+  virtual rt::CudaDriver *driver() const { return nullptr; }
 
   /// Loads P: the PTX on a device (rejections carry the driver's log); the
   /// emulation functions under emulation.

@@ -115,6 +115,7 @@ llvm::Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(llvm::StringRef P,
   sym(F.StreamCreate, "cuStreamCreate");
   sym(F.StreamDestroy, "cuStreamDestroy_v2");
   sym(F.StreamSynchronize, "cuStreamSynchronize");
+  sym(F.StreamQuery, "cuStreamQuery");
   sym(F.GetErrorName, "cuGetErrorName");
   sym(F.GetErrorString, "cuGetErrorString");
   if (!Missing.empty())
@@ -129,6 +130,9 @@ llvm::Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(llvm::StringRef P,
   int Count = 0;
   if (auto E = D->check(F.DeviceGetCount(&Count), "cuDeviceGetCount", ""))
     return std::move(E);
+  if (Ordinal == LocalRankOrdinal)
+    Ordinal = localRankOrdinal(Count);
+  D->Ordinal = Ordinal;
   if (Ordinal < 0 || Ordinal >= Count)
     return fail("no CUDA device " + llvm::Twine(Ordinal) + " (the driver sees " +
                 llvm::Twine(Count) + "): use --device cpu");
@@ -161,7 +165,7 @@ llvm::Expected<CudaDriver &> CudaDriver::get() {
   static CudaDriver *Shared = nullptr;
   static std::string *Err = nullptr;
   std::call_once(Once, [] {
-    auto D = load();
+    auto D = load("", LocalRankOrdinal);
     if (D)
       Shared = D->release();
     else
@@ -170,6 +174,16 @@ llvm::Expected<CudaDriver &> CudaDriver::get() {
   if (!Shared)
     return fail(*Err);
   return *Shared;
+}
+
+int CudaDriver::localRankOrdinal(int Count) {
+  for (const char *Name :
+       {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (const char *V = std::getenv(Name); V && *V) {
+      long R = std::strtol(V, nullptr, 10);
+      return Count > 0 && R >= 0 ? int(R % Count) : 0;
+    }
+  return 0;
 }
 
 CudaDriver::~CudaDriver() {
@@ -282,7 +296,22 @@ llvm::Error CudaDriver::destroyStream(CUstream S) {
 llvm::Error CudaDriver::sync(CUstream S, llvm::StringRef Running) {
   if (auto E = makeCurrent())
     return E;
-  CUresult R = Fn.StreamSynchronize(S);
+  return syncResult(Fn.StreamSynchronize(S), "cuStreamSynchronize", Running);
+}
+
+llvm::Expected<bool> CudaDriver::done(CUstream S, llvm::StringRef Running) {
+  if (auto E = makeCurrent())
+    return std::move(E);
+  CUresult R = Fn.StreamQuery(S);
+  if (R == CudaErrorNotReady)
+    return false;
+  if (auto E = syncResult(R, "cuStreamQuery", Running))
+    return std::move(E);
+  return true;
+}
+
+llvm::Error CudaDriver::syncResult(CUresult R, llvm::StringRef Call,
+                                   llvm::StringRef Running) {
   if (R == CudaSuccess)
     return llvm::Error::success();
   if (R == CudaErrorIllegalAddress || R == CudaErrorLaunchFailed ||
@@ -292,7 +321,7 @@ llvm::Error CudaDriver::sync(CUstream S, llvm::StringRef Running) {
                 errorText(R) +
                 "; the CUDA context cannot be used again in this process "
                 "(set DLC_CUDA_SYNC=1 to name the kernel)");
-  return check(R, "cuStreamSynchronize", Running);
+  return check(R, Call, Running);
 }
 
 std::string dlc::rt::ptxEntryAtLine(llvm::StringRef Ptx, unsigned Line) {

@@ -40,6 +40,7 @@ enum : CUresult {
   CudaErrorNoDevice = 100,
   CudaErrorInvalidPtx = 218,
   CudaErrorNotFound = 500,
+  CudaErrorNotReady = 600,
   CudaErrorIllegalAddress = 700,
   CudaErrorLaunchFailed = 719,
 };
@@ -73,6 +74,7 @@ struct CudaDriverFns {
   CUresult (*StreamCreate)(CUstream *, unsigned);
   CUresult (*StreamDestroy)(CUstream);
   CUresult (*StreamSynchronize)(CUstream);
+  CUresult (*StreamQuery)(CUstream);
   CUresult (*GetErrorName)(CUresult, const char **);
   CUresult (*GetErrorString)(CUresult, const char **);
 };
@@ -84,11 +86,17 @@ class CudaDriver {
 public:
   /// Loads the driver library Path (empty: $DLC_CUDA_DRIVER when set, else
   /// libcuda.so.1), initializes it and retains device Ordinal's primary
-  /// context.
+  /// context (LocalRankOrdinal: see localRankOrdinal).
   static llvm::Expected<std::unique_ptr<CudaDriver>>
   load(llvm::StringRef Path = "", int Ordinal = 0);
-  /// The process's driver for device 0, loaded on first use; later calls
-  /// return the same driver, or the same error again.
+  static constexpr int LocalRankOrdinal = -1;
+  /// One GPU per rank: the rank's index among the ranks of its machine
+  /// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID; 0
+  /// outside a launcher) modulo Count, the devices the driver sees.
+  static int localRankOrdinal(int Count);
+  /// The process's driver, loaded on first use on device
+  /// localRankOrdinal() (device 0 in a single process); later calls return
+  /// the same driver, or the same error again.
   static llvm::Expected<CudaDriver &> get();
   ~CudaDriver();
   CudaDriver(const CudaDriver &) = delete;
@@ -100,6 +108,11 @@ public:
   /// Compute capability, e.g. 90 for sm_90.
   int computeCapability() const { return CcMajor * 10 + CcMinor; }
   const std::string &libraryPath() const { return Path; }
+  /// The device's ordinal among those the driver sees.
+  int ordinal() const { return Ordinal; }
+  /// Makes the device's primary context current on this thread (libraries
+  /// that use the CUDA runtime, such as NCCL, then use this device).
+  llvm::Error makeCurrent();
 
   /// Device memory. An allocation that does not fit says how many bytes it
   /// asked for and how many are free.
@@ -120,6 +133,9 @@ public:
   /// Waits for the stream's work. A kernel fault shows here; Running names
   /// what was running (the kernels of the run).
   llvm::Error sync(CUstream S, llvm::StringRef Running = "");
+  /// Whether the stream's work is done, without waiting (cuStreamQuery);
+  /// a fault is an error as in sync.
+  llvm::Expected<bool> done(CUstream S, llvm::StringRef Running = "");
 
   /// Loads a module from PTX text. When the driver rejects it, the error
   /// holds the driver's JIT log and the .entry that the log's first line
@@ -143,7 +159,8 @@ public:
 
 private:
   CudaDriver() = default;
-  llvm::Error makeCurrent();
+  llvm::Error syncResult(CUresult R, llvm::StringRef Call,
+                         llvm::StringRef Running);
   llvm::Error check(CUresult R, llvm::StringRef Call, const llvm::Twine &What);
 
   void *Handle = nullptr;
@@ -151,6 +168,7 @@ private:
   std::string Path;
   CudaDriverFns Fn{};
   CUdevice Dev = 0;
+  int Ordinal = 0;
   CUcontext Ctx = nullptr;
   std::string Name;
   int CcMajor = 0, CcMinor = 0, Version = 0;

@@ -4,7 +4,9 @@
 // emulation functions. See FakeCuda.h for what it checks.
 #include "FakeCudaState.h"
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <functional>
 #include <map>
 #include <memory>
@@ -82,19 +84,42 @@ CUresult enqueue(void *H, std::function<CUresult()> Op) {
   return 0;
 }
 
+/// Runs Q's work in order until an op is not ready (CUDA_ERROR_NOT_READY:
+/// it and what follows stay queued) or fails (what follows is dropped).
 CUresult drain(Stream &Q) {
   CUresult R = 0;
-  for (auto &Op : Q.Queue)
-    if (!R)
-      R = Op();
+  size_t I = 0;
+  for (; I < Q.Queue.size(); ++I) {
+    if (R)
+      continue;
+    CUresult E = Q.Queue[I]();
+    if (E == NotReady)
+      break;
+    R = E;
+  }
+  if (I < Q.Queue.size()) {
+    Q.Queue.erase(Q.Queue.begin(), Q.Queue.begin() + long(I));
+    return NotReady;
+  }
   Q.Queue.clear();
   return R;
+}
+
+/// drain until Q's work is all done (an op waiting for another process,
+/// such as the fake NCCL's sums, finishes without this process's help).
+CUresult drainWaiting(Stream &Q) {
+  for (;;) {
+    CUresult R = drain(Q);
+    if (R != NotReady)
+      return R;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 CUresult drainAll() {
   CUresult R = 0;
   for (auto &Q : st().Streams)
-    if (CUresult E = drain(*Q); E && !R)
+    if (CUresult E = drainWaiting(*Q); E && !R)
       R = E;
   return R;
 }
@@ -417,7 +442,7 @@ FAKE_API CUresult cuStreamDestroy_v2(void *H) {
   auto &V = st().Streams;
   for (auto It = V.begin(); It != V.end(); ++It)
     if (It->get() == H) {
-      CUresult R = drain(**It); // queued work still completes
+      CUresult R = drainWaiting(**It); // queued work still completes
       V.erase(It);
       return R;
     }
@@ -427,7 +452,19 @@ FAKE_API CUresult cuStreamSynchronize(void *H) {
   ENTER("cuStreamSynchronize");
   if (!validStream(H))
     return 400;
+  return H ? drainWaiting(*static_cast<Stream *>(H)) : 0;
+}
+FAKE_API CUresult cuStreamQuery(void *H) {
+  ENTER("cuStreamQuery");
+  if (!validStream(H))
+    return 400;
   return H ? drain(*static_cast<Stream *>(H)) : 0;
+}
+FAKE_API CUresult dlcFakeCudaEnqueue(void *H, int (*Op)(void *), void *Ctx) {
+  std::lock_guard<std::recursive_mutex> Lock(st().M);
+  if (!validStream(H))
+    return 400;
+  return enqueue(H, [Op, Ctx] { return Op(Ctx); });
 }
 FAKE_API CUresult cuGetErrorName(CUresult R, const char **S) {
   auto It = errorTable().find(R);

@@ -10,7 +10,8 @@
 //    live allocation; new allocations hold a poison pattern; each has a
 //    red zone checked after every kernel. A violation fails the call with
 //    CUDA_ERROR_INVALID_VALUE and is recorded (dlcFakeCudaViolations).
-//  - Streams are queues run at cuStreamSynchronize (or cuMemFree): reading
+//  - Streams are queues run at cuStreamSynchronize, cuStreamQuery (until
+//    an op is not ready) or cuMemFree: reading
 //    a copy's destination before synchronizing reads stale bytes. Host
 //    sources are staged when the copy is queued, like pageable memory.
 //  - PTX: needs .version and .target; `.entry NAME` declares a kernel; a
@@ -61,6 +62,12 @@ void dlcFakeCudaLaunchGeometry(size_t I, dlc::GpuLaunch *Out);
 /// a live allocation of Bytes bytes): for tests that inspect parameter
 /// blocks.
 const void *dlcFakeCudaHostView(uint64_t Addr, uint64_t Bytes);
+/// Queues Op(Ctx) on stream Stream (for fakes of libraries that work on
+/// streams, such as the fake NCCL). Op returns 0 when done, an error code,
+/// or 600 (CUDA_ERROR_NOT_READY) when it waits for something outside this
+/// process: it stays at the head of the queue, cuStreamQuery says not
+/// ready and cuStreamSynchronize polls it every millisecond.
+int dlcFakeCudaEnqueue(void *Stream, int (*Op)(void *), void *Ctx);
 }
 
 #endif

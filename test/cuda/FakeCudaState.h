@@ -17,6 +17,7 @@ namespace fakecuda {
 using CUresult = int;
 using CUdeviceptr = unsigned long long;
 
+constexpr CUresult NotReady = 600; // CUDA_ERROR_NOT_READY
 constexpr uint64_t RedZone = 4096;
 constexpr uint8_t Poison = 0xA5, RedByte = 0x5A;
 constexpr uint64_t SpaceSize = 1ull << 40; // reserved device addresses

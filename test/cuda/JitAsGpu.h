@@ -72,7 +72,10 @@ inline llvm::Expected<GpuProgram> codegen(const Function &F,
                        " kernels in one test");
     table()[Next] = *Fn;
     GpuKernelEntry E;
-    E.Name = K.Name;
+    // Unique over every function a test compiles: the fake driver runs a
+    // kernel by name, and kernels of other functions (or of another
+    // trainer) have the same names for other code.
+    E.Name = K.Name + "_j" + std::to_string(Next);
     E.NumArgs = S.Ins.size() + S.Outs.size() + (S.Space ? 1 : 0);
     E.Launch = oneBlock;
     E.Emulate = Tramp[Next++];

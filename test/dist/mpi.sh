@@ -19,6 +19,24 @@
 #              with the gradient sums overlapped or not
 #   bad-data   rank 1's data file is truncated: every rank exits, the error
 #              names rank 1 and the file, within seconds
+# The GPU path with NCCL, on the fake CUDA driver and the fake NCCL
+# (test/cuda/FakeNccl.h; test/dist/NcclTrainCheck.cpp's cases):
+#   nccl-match    2 ranks sum with NCCL: parameters bit-identical on both
+#                 ranks after each of 6 steps and within 1e-6 of the
+#                 host path (MPI); no gradient download; a sum per bucket
+#   nccl-error    rank 1's ncclAllReduce fails: both ranks end, within
+#                 seconds, the error names ncclAllReduce and rank 1
+#   nccl-async    NCCL reports an asynchronous error on rank 0: both end
+#   nccl-hang     rank 1's sum never finishes, --comm-timeout 2: both end
+#                 within seconds, the error names ncclAllReduce
+#   nccl-init-hang  rank 1 never joins ncclCommInitRank, --comm-timeout 2:
+#                 both end within seconds, naming ncclCommInitRank
+#   nccl-missing  no libnccl: comm nccl is an error saying what to install,
+#                 auto falls back to MPI with a note
+#   nccl-emu      comm nccl on cuda-emu is an error; auto uses MPI
+#   nccl-dlc-train  dlc train --comm: the option in --help, the note on
+#                 stderr (NCCL, or MPI with why), the errors of --comm nccl
+#                 without NCCL and with --device cuda-emu
 # Usage: mpi.sh MPIEXEC BUILD_DIR SOURCE_DIR CASE
 set -euo pipefail
 mpiexec=$1 build=$2 src=$3 case=$4
@@ -125,6 +143,90 @@ dlc-train|bad-data)
     --comm-overlap=false >"$work/blocking"
   strip "$work/blocking" >"$work/blocking.lines"
   diff "$work/two.lines" "$work/blocking.lines" || fail "--comm-overlap=false differs"
+  ;;
+nccl-*)
+  ncheck=$build/test/NcclTrainCheck
+  fakecuda=$build/test/cuda/libdlc_fake_cuda.so
+  fakenccl=$build/test/cuda/libdlc_fake_nccl.so
+  mkdir -p "$work/nccl"
+  export DLC_CUDA_DRIVER=$fakecuda DLC_NCCL_LIBRARY=$fakenccl \
+    DLC_FAKE_NCCL_DIR=$work/nccl
+  envs=(-x DLC_CUDA_DRIVER -x DLC_NCCL_LIBRARY -x DLC_FAKE_NCCL_DIR)
+  case $case in
+  nccl-match)
+    run2 "${envs[@]}" -n 2 "$ncheck" match | tee "$work/out"
+    [ "$(grep -Ec "^nccl step .*ranks bit-identical$" "$work/out")" -eq 6 ] || fail "6 steps"
+    grep -q "^nccl trainer: gradient sums: NCCL 2.99.0 (.*libdlc_fake_nccl.so) on the GPU" \
+      "$work/out" || fail "no NCCL note"
+    grep -q "^all checks passed on 2 ranks" "$work/out" || fail "checks"
+    ;;
+  nccl-error)
+    must_fail_within 60 run2 "${envs[@]}" -n 2 "$ncheck" error
+    grep -q "rank 1 of 2: error: ncclAllReduce failed (rank 1 of 2, [0-9]* elements): ncclSystemError (unhandled system error" \
+      "$work/out" || fail "no error naming ncclAllReduce on rank 1"
+    ;;
+  nccl-async)
+    must_fail_within 60 run2 "${envs[@]}" -n 2 "$ncheck" async
+    grep -q "rank 0 of 2: error: rank 0 of 2: ncclAllReduce (the gradient sums) failed: ncclRemoteError (remote process exited" \
+      "$work/out" || fail "no asynchronous error on rank 0"
+    ;;
+  nccl-hang)
+    must_fail_within 60 run2 "${envs[@]}" -n 2 "$ncheck" hang
+    grep -q "error: rank [01] of 2: ncclAllReduce (the gradient sums) has not finished after 2 s: another rank is stuck, far behind or gone (--comm-timeout sets the limit); the NCCL communicator was aborted" \
+      "$work/out" || fail "no timeout error"
+    ;;
+  nccl-init-hang)
+    must_fail_within 60 run2 "${envs[@]}" -n 2 "$ncheck" init-hang
+    grep -q "dlc: rank [01] of 2: error: ncclCommInitRank has not finished after 2 s: another rank is stuck, far behind or gone (--comm-timeout sets the limit)" \
+      "$work/out" || fail "no init watchdog error"
+    ;;
+  nccl-missing)
+    export DLC_NCCL_LIBRARY=/nonexistent/libnccl.so.2
+    run2 "${envs[@]}" -n 2 "$ncheck" missing | tee "$work/out"
+    grep -q "^all checks passed on 2 ranks" "$work/out" || fail "checks"
+    ;;
+  nccl-emu)
+    run2 "${envs[@]}" -n 2 "$ncheck" emu | tee "$work/out"
+    grep -q "^all checks passed on 2 ranks" "$work/out" || fail "checks"
+    ;;
+  nccl-dlc-train)
+    "$dlc" train --help >"$work/help"
+    grep -q -- "--comm=<auto|mpi|nccl>" "$work/help" ||
+      fail "--comm is not in dlc train --help"
+    python3 "$src/test/tools/Inputs/make_tiny_mnist.py" "$work/data" 64 16
+    common=(train --model mlp --data "mnist:$work/data" --epochs 1
+            --threads 1 --batch 16 --comm-timeout 20)
+    # cuda-emu cannot use NCCL (one process: the check comes first).
+    if "$dlc" "${common[@]}" --device cuda-emu --comm nccl >"$work/out" 2>&1; then
+      fail "--comm nccl with cuda-emu should fail"
+    fi
+    cat "$work/out"
+    grep -q "error: comm \"nccl\" sums gradients in GPU memory and needs device \"cuda\": the CPU emulation of a GPU (cuda-emu) cannot use NCCL" \
+      "$work/out" || fail "no cuda-emu error"
+    # With the fake NCCL, the note names it (the fake driver runs no PTX,
+    # so only the note is checked, not what is learned).
+    # (stderr on its own: mpirun interleaves it with stdout mid-line)
+    run2 "${envs[@]}" -n 2 "$dlc" "${common[@]}" --device cuda \
+      >"$work/out" 2>"$work/err" || true
+    cat "$work/out" "$work/err"
+    [ "$(grep -c "^dlc train: gradient sums: NCCL 2.99.0 (.*libdlc_fake_nccl.so) on the GPU" "$work/err")" -eq 1 ] ||
+      fail "no NCCL note, once, from rank 0"
+    # Without NCCL: auto falls back with a note; --comm nccl is an error.
+    export DLC_NCCL_LIBRARY=/nonexistent/libnccl.so.2
+    run2 "${envs[@]}" -n 2 "$dlc" "${common[@]}" --device cuda \
+      >"$work/out" 2>"$work/err" || true
+    cat "$work/out" "$work/err"
+    grep -q "^dlc train: gradient sums: MPI through the host (NCCL: NCCL not found (DLC_NCCL_LIBRARY=/nonexistent/libnccl.so.2: " \
+      "$work/err" || fail "no fallback note"
+    must_fail_within 60 run2 "${envs[@]}" -n 2 "$dlc" "${common[@]}" \
+      --device cuda --comm nccl
+    grep -q "error: NCCL not found (DLC_NCCL_LIBRARY=/nonexistent/libnccl.so.2: .*pip install nvidia-nccl-cu12" \
+      "$work/out" || fail "no error for --comm nccl without NCCL"
+    ;;
+  *)
+    fail "unknown case"
+    ;;
+  esac
   ;;
 *)
   fail "unknown case"

@@ -316,7 +316,8 @@ public:
 
 TEST(ParallelStep, RanksWithOtherDataParallelOptionsAreRefused) {
   // Ranks that would make different collectives (overlapped or blocking
-  // sums, synchronized batch norm or not, other buckets) would hang in
+  // sums, synchronized batch norm or not, other buckets, NCCL or MPI) would
+  // hang in
   // them: create() compares with rank 0's options first.
   auto M = model();
   auto Comm = std::make_shared<ReplayCommunicator>();
@@ -325,14 +326,15 @@ TEST(ParallelStep, RanksWithOtherDataParallelOptionsAreRefused) {
   Opts.Comm = Comm;
   llvm::cantFail(Trainer::create(*M->Functions[0], Opts)); // rank 0
   Comm->Record = false;
-  for (int Case = 0; Case < 4; ++Case) {
+  for (int Case = 0; Case < 5; ++Case) {
     TrainerOptions Other = Opts;
     Other.OverlapComm = Case != 0;
     Other.SyncBatchNorm = Case == 1;
     Other.BucketBytes = Case == 2 ? 1024 : Opts.BucketBytes;
+    Other.CommBackend = Case == 3 ? "mpi" : "auto";
     Comm->Next = 0;
     auto T = Trainer::create(*M->Functions[0], Other);
-    if (Case == 3) { // the same options: accepted
+    if (Case == 4) { // the same options: accepted
       EXPECT_TRUE(bool(T)) << errText(T.takeError());
       continue;
     }
@@ -340,7 +342,8 @@ TEST(ParallelStep, RanksWithOtherDataParallelOptionsAreRefused) {
     EXPECT_EQ(errText(T.takeError()),
               "error: rank 1 of 2: the model's parameters, the optimizer "
               "state or the data-parallel options (sync-bn, overlap, bucket "
-              "size) differ from rank 0's (another model or optimizer?)")
+              "size, comm) differ from rank 0's (another model or "
+              "optimizer?)")
         << "case " << Case;
   }
 }
@@ -368,3 +371,33 @@ TEST(ParallelStep, EmptyShardsAndErrors) {
 }
 
 } // namespace
+
+// How gradients are summed on a GPU: NCCL only on "cuda"; the CPU and the
+// emulated GPU refuse "nccl" whatever the ranks (see test/dist's
+// mpi-nccl-* for NCCL itself).
+TEST(ParallelStep, CommBackendChoices) {
+  auto M = model();
+  TrainerOptions Opts;
+  Opts.Engine = "interp";
+  Opts.CommBackend = "gloo";
+  auto T = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_FALSE(bool(T));
+  EXPECT_EQ(errText(T.takeError()),
+            "error: comm must be \"auto\", \"mpi\" or \"nccl\", got \"gloo\"");
+  Opts.CommBackend = "nccl";
+  T = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_FALSE(bool(T));
+  EXPECT_EQ(errText(T.takeError()),
+            "error: comm \"nccl\" sums gradients in GPU memory and needs "
+            "device \"cuda\"; use comm \"mpi\" or \"auto\" on the CPU");
+  // Twins on the CPU: the note says MPI; in one process there is none.
+  Opts.CommBackend = "mpi";
+  Opts.Comm = std::make_shared<TwinCommunicator>();
+  T = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_TRUE(bool(T)) << errText(T.takeError());
+  EXPECT_EQ(T->commNote(), "gradient sums: MPI");
+  Opts.Comm = nullptr;
+  T = Trainer::create(*M->Functions[0], Opts);
+  ASSERT_TRUE(bool(T)) << errText(T.takeError());
+  EXPECT_EQ(T->commNote(), "");
+}

@@ -135,6 +135,7 @@ struct TrainOptions {
   bool Distributed = false;
   std::string CommTimeout = "600"; // seconds a collective may take; 0: none
   bool SyncBN = false;      // batch norm statistics summed over the ranks
+  std::string Comm = "auto"; // gradient sums on a GPU: auto, mpi or nccl
   bool CommOverlap = true;  // gradient sums start during the backward pass
   /// After training, time the step kernel by kernel on one batch.
   bool Profile = false;

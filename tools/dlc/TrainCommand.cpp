@@ -191,6 +191,10 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
   S.Opts.Threads = unsigned(*Threads);
   S.Opts.Seed = *Seed;
   S.Opts.OnWarning = [](const std::string &W) { llvm::errs() << W << "\n"; };
+  S.Opts.CommBackend = O.Comm;
+  double Timeout = 600;
+  if (!llvm::StringRef(O.CommTimeout).getAsDouble(Timeout)) // checked before
+    S.Opts.CommTimeoutSeconds = Timeout;
   if (Comm->size() > 1) {
     S.Opts.Comm = Comm;
     S.Opts.SyncBatchNorm = O.SyncBN;
@@ -284,6 +288,8 @@ int dlc::trainCommand(const TrainOptions &O) {
                       " epoch(s) done; ask for more with --epochs"));
   }
   Trainer T = Check(Trainer::create(*S.Model.F, S.Opts));
+  if (Rank == 0 && Ranks > 1 && S.Opts.Device != "cpu")
+    llvm::errs() << "dlc train: " << T.commNote() << "\n";
   // Only rank 0 prints and writes files.
   llvm::raw_ostream &OS = Rank == 0 ? llvm::outs() : llvm::nulls();
   if (O.PrintIR) {
@@ -412,8 +418,13 @@ int dlc::trainCommand(const TrainOptions &O) {
     OS << llvm::format("gradient sums: rank 0 waited %.2f s for them after "
                        "its backward passes (%s)\n",
                        T.commWaitSeconds(),
-                       O.CommOverlap ? "started during the passes"
-                                     : "--comm-overlap=false: started after");
+                       llvm::StringRef(T.commNote())
+                               .starts_with("gradient sums: NCCL")
+                           ? "NCCL in GPU memory, started after the passes"
+                       : S.Opts.Device != "cpu"
+                           ? "through the host, started after the passes"
+                       : O.CommOverlap ? "started during the passes"
+                                       : "--comm-overlap=false: started after");
   if (O.Profile && Rank == 0) {
     // The first training batch, in the order of the last epoch.
     std::vector<int64_t> Order = epochOrder(S.Train.size(), S.Opts.Seed, S.Epochs);

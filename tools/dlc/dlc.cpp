@@ -229,11 +229,19 @@ static cl::opt<bool> TrainProfile(
     cl::desc("After training, time the training step kernel by kernel on "
              "one batch (as dlc bench --profile; JIT on the CPU)"),
     cl::sub(TrainCmd));
+static cl::opt<std::string> TrainComm(
+    "comm",
+    cl::desc("With several ranks on --device cuda: how gradients are summed. "
+             "nccl: with NCCL in GPU memory (libnccl.so.2, e.g. from the "
+             "nvidia-nccl-cu12 wheel; loaded at run time); mpi: through the "
+             "host (download, MPI sum, upload); auto (default): NCCL when it "
+             "loads, else MPI, said on stderr. cuda-emu and cpu use MPI"),
+    cl::init("auto"), cl::value_desc("auto|mpi|nccl"), cl::sub(TrainCmd));
 static cl::opt<std::string> TrainCommTimeout(
     "comm-timeout",
-    cl::desc("With MPI: seconds a gradient sum or broadcast may wait for "
-             "the other ranks before this rank stops with an error (0: no "
-             "limit)"),
+    cl::desc("With MPI or NCCL: seconds a gradient sum or broadcast may wait "
+             "for the other ranks before this rank stops with an error (0: "
+             "no limit)"),
     cl::init("600"), cl::value_desc("S"), cl::sub(TrainCmd));
 static cl::opt<bool> TrainSyncBN(
     "sync-bn",
@@ -479,6 +487,7 @@ int main(int argc, char **argv) {
     O.CommTimeout = TrainCommTimeout;
     O.SyncBN = TrainSyncBN;
     O.CommOverlap = TrainCommOverlap;
+    O.Comm = TrainComm;
     O.Profile = TrainProfile;
     return trainCommand(O);
   }

@@ -1,0 +1,315 @@
+// Data-parallel training on the GPU with NCCL, checked from inside against
+// the fake CUDA driver and the fake NCCL (test/cuda/FakeCuda.h,
+// FakeNccl.h): run under `mpiexec -n 2` by test/dist/mpi.sh, with
+// DLC_CUDA_DRIVER and DLC_NCCL_LIBRARY pointing at the fakes this program
+// links and DLC_FAKE_NCCL_DIR at a directory the ranks share.
+//   match    keras-cnn, SGD, 2 ranks x 32 on --device cuda: one trainer
+//            sums with NCCL, one through the host (MPI), both from the same
+//            start, over 6 global batches (one split 8/9, one with rank 0's
+//            shard empty). After every step: the NCCL trainer's parameters
+//            bit-identical on both ranks and within 1e-6 of the MPI
+//            trainer's, the same loss; the NCCL step downloads only the
+//            loss and count (no gradient), makes one ncclAllReduce per
+//            bucket, and the MPI step does download the gradients.
+//   error    rank 1's third ncclAllReduce fails (ncclSystemError): rank 1
+//            ends with an error naming it, and the launcher ends rank 0.
+//   async    from rank 0's third ncclAllReduce on, NCCL reports an
+//            asynchronous ncclRemoteError: rank 0 ends with an error.
+//   hang     rank 1's third ncclAllReduce never finishes; --comm-timeout 2:
+//            both ranks end with an error naming ncclAllReduce.
+//   init-hang  rank 1 never joins ncclCommInitRank; --comm-timeout 2: both
+//            ranks end, the watchdog's message names ncclCommInitRank.
+//   missing  DLC_NCCL_LIBRARY names no file: comm "nccl" is an error that
+//            says what to install; "auto" falls back to MPI with a note.
+//   emu      comm "nccl" on cuda-emu is an error; "auto" uses MPI.
+// Prints one line per step or check; exits 1 when a check fails.
+#include "FakeCuda.h"
+#include "FakeNccl.h"
+#include "JitAsGpu.h"
+#include "api/Device.h"
+#include "api/Trainer.h"
+#include "dist/MpiCommunicator.h"
+#include "frontend/builder/TutorialModels.h"
+#include "ir/Random.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace dlc;
+
+namespace {
+
+int Failures = 0;
+llvm::ExitOnError Check("NcclTrainCheck: ");
+
+void expect(bool OK, const llvm::Twine &What) {
+  if (!OK) {
+    llvm::errs() << "FAILED: " << What << "\n";
+    ++Failures;
+  }
+}
+
+/// N seeded images [N,1,28,28] and labels in [0,10).
+std::pair<Tensor, Tensor> data(int64_t N, int64_t Seed) {
+  const int64_t S = 28;
+  Tensor X(DType::F32, {N, 1, S, S}), Y(DType::I64, {N});
+  for (int64_t I = 0; I < N; ++I) {
+    Y.setI(I, int64_t(uniformAt(Seed, I) * 10));
+    for (int64_t P = 0; P < S * S; ++P)
+      X.setF(I * S * S + P, 0.5 * uniformAt(Seed + 1, I * S * S + P) +
+                                (P / S == 2 * Y.getI(I) % S ? 0.5 : 0));
+  }
+  return {X, Y};
+}
+
+Tensor rows(const Tensor &T, int64_t B, int64_t E) {
+  llvm::SmallVector<int64_t, 4> Shape(T.shape());
+  size_t Row = T.byteSize() / size_t(Shape[0]);
+  Shape[0] = E - B;
+  Tensor R(T.elem(), Shape);
+  if (E > B)
+    std::memcpy(R.data(), T.data() + size_t(B) * Row, R.byteSize());
+  return R;
+}
+
+bool sameOnEveryRank(Communicator &C, const std::vector<Tensor> &State) {
+  double Differ = 0;
+  for (const Tensor &T : State) {
+    Tensor Root = T;
+    Check(C.broadcast(
+        llvm::MutableArrayRef<uint8_t>(Root.data(), Root.byteSize())));
+    if (Root.bytes() != T.bytes())
+      Differ = 1;
+  }
+  Check(C.allReduceSum(llvm::MutableArrayRef<double>(&Differ, 1)));
+  return Differ == 0;
+}
+
+const Function &kerasCnn(std::unique_ptr<Module> &M) {
+  M = Check(makeTutorialModel("keras-cnn", 7));
+  const Function *FP = M->lookup("main");
+  return FP ? *FP : *M->Functions.front();
+}
+
+TrainerOptions options(std::shared_ptr<Communicator> Comm, const char *Device,
+                       const char *Backend) {
+  TrainerOptions O;
+  O.Threads = 1;
+  O.Seed = 3;
+  O.Optimizer.Kind = OptimizerKind::SGD;
+  O.Optimizer.LearningRate = 0.05;
+  O.Device = Device;
+  O.Comm = std::move(Comm);
+  O.CommBackend = Backend;
+  O.BucketBytes = 64 << 10; // several buckets, some of several tensors
+  return O;
+}
+
+std::string errText(llvm::Error E) { return llvm::toString(std::move(E)); }
+
+void match(std::shared_ptr<Communicator> C) {
+  std::unique_ptr<Module> M;
+  const Function &F = kerasCnn(M);
+  Trainer Nccl = Check(Trainer::create(F, options(C, "cuda", "nccl")));
+  Trainer Mpi = Check(Trainer::create(F, options(C, "cuda", "mpi")));
+  if (C->rank() == 0) {
+    llvm::outs() << "nccl trainer: " << Nccl.commNote() << "\n"
+                 << "mpi trainer: " << Mpi.commNote() << "\n";
+  }
+  expect(Nccl.commNote().find("NCCL 2.99.0") != std::string::npos,
+         "the NCCL trainer's note: " + Nccl.commNote());
+  expect(Mpi.commNote() == "gradient sums: MPI through the host",
+         "the MPI trainer's note: " + Mpi.commNote());
+  // The gradient slots and their buckets (as allReduceTensors makes them).
+  std::vector<TensorType> Types;
+  uint64_t GradBytes = 0;
+  for (const auto &P : F.Params) {
+    Types.push_back(P->Type);
+    GradBytes += uint64_t(P->Type.numElements().value_or(0)) * 4;
+  }
+  size_t Buckets = gradientBuckets(Types, 64 << 10).size();
+  size_t Multi = 0;
+  for (auto &B : gradientBuckets(Types, 64 << 10))
+    Multi += B.size() > 1;
+  expect(Buckets >= 2 && Multi >= 1, "expected several buckets, one of "
+                                     "several tensors");
+  const int64_t Sizes[] = {64, 64, 17, 64, 1, 64};
+  auto [X, Y] = data(274, 11);
+  int64_t Begin = 0;
+  int Step = 0;
+  for (int64_t G : Sizes) {
+    auto [B, E] = shardRange(Begin, Begin + G, C->rank(), C->size());
+    Tensor XS = rows(X, B, E), YS = rows(Y, B, E);
+    Begin += G;
+    uint64_t Calls0 = dlcFakeNcclCalls("ncclAllReduce"),
+             Down0 = dlcFakeCudaBytes(1),
+             DownCalls0 = dlcFakeCudaCalls("cuMemcpyDtoHAsync_v2");
+    StepResult RN = Check(Nccl.step(XS, YS));
+    uint64_t Calls = dlcFakeNcclCalls("ncclAllReduce") - Calls0,
+             Down = dlcFakeCudaBytes(1) - Down0,
+             DownCalls = dlcFakeCudaCalls("cuMemcpyDtoHAsync_v2") - DownCalls0;
+    uint64_t MDown0 = dlcFakeCudaBytes(1);
+    StepResult RM = Check(Mpi.step(XS, YS));
+    uint64_t MDown = dlcFakeCudaBytes(1) - MDown0;
+    ++Step;
+    expect(Calls == Buckets, "step " + llvm::Twine(Step) + ": " +
+                                 llvm::Twine(Calls) + " ncclAllReduce for " +
+                                 llvm::Twine(Buckets) + " buckets");
+    // The loss (f32) and count (i64) only; an empty shard downloads nothing.
+    expect(Down <= 16 && DownCalls <= 2,
+           "step " + llvm::Twine(Step) + ": the NCCL step downloaded " +
+               llvm::Twine(Down) + " bytes in " + llvm::Twine(DownCalls) +
+               " copies");
+    expect(E == B || MDown >= GradBytes, "step " + llvm::Twine(Step) +
+                                             ": the MPI step downloaded only " +
+                                             llvm::Twine(MDown) + " bytes");
+    std::vector<Tensor> SN = Check(Nccl.trainingState());
+    std::vector<Tensor> SM = Check(Mpi.trainingState());
+    double Diff = 0;
+    for (size_t K = 0; K < F.Params.size(); ++K) {
+      double DK = 0;
+      for (int64_t I = 0; I < SN[K].numElements(); ++I)
+        DK = std::max(DK, std::fabs(SN[K].getF(I) - SM[K].getF(I)));
+      Diff = std::max(Diff, DK);
+    }
+    bool Same = sameOnEveryRank(*C, SN);
+    expect(Same, "step " + llvm::Twine(Step) + ": ranks differ");
+    expect(Diff <= 1e-6, "step " + llvm::Twine(Step) + ": NCCL vs MPI " +
+                             std::to_string(Diff));
+    expect(std::fabs(RN.Loss - RM.Loss) <= 1e-6 * std::fabs(RM.Loss),
+           "step " + llvm::Twine(Step) + ": loss");
+    expect(RN.Count == G && RM.Count == G, "count");
+    if (C->rank() == 0)
+      llvm::outs() << "nccl step " << Step << ": global batch " << G
+                   << ", loss " << llvm::format("%.6f", RN.Loss) << " (mpi "
+                   << llvm::format("%.6f", RM.Loss) << "), max |nccl - mpi| "
+                   << llvm::format("%.3g", Diff) << ", " << Calls
+                   << " ncclAllReduce, " << Down << " bytes down (mpi " << MDown
+                   << ")" << (Same ? ", ranks bit-identical" : ", RANKS DIFFER")
+                   << "\n";
+  }
+  expect(std::string(dlcFakeCudaViolations()).empty(),
+         "fake CUDA violations: " + llvm::Twine(dlcFakeCudaViolations()));
+  expect(std::string(dlcFakeNcclViolations()).empty(),
+         "fake NCCL violations: " + llvm::Twine(dlcFakeNcclViolations()));
+}
+
+/// Trains with NCCL until a step fails: prints the error and ends every
+/// rank, as dlc train does.
+void failing(std::shared_ptr<Communicator> C, const char *Case) {
+  std::unique_ptr<Module> M;
+  const Function &F = kerasCnn(M);
+  TrainerOptions O = options(C, "cuda", "nccl");
+  O.CommTimeoutSeconds = 2;
+  std::string What = Case;
+  if (What == "error" && C->rank() == 1)
+    dlcFakeNcclFailCall("ncclAllReduce", 3, 2);
+  if (What == "async" && C->rank() == 0)
+    dlcFakeNcclAsyncErrorAt(3, 6);
+  if (What == "hang" && C->rank() == 1)
+    dlcFakeNcclHangCall(3);
+  if (What == "init-hang" && C->rank() == 1)
+    dlcFakeNcclHangInit();
+  Trainer T = Check(Trainer::create(F, O));
+  auto [X, Y] = data(64, 5);
+  for (int Step = 1; Step <= 10; ++Step) {
+    auto [B, E] = shardRange(0, 64, C->rank(), C->size());
+    auto R = T.step(rows(X, B, E), rows(Y, B, E));
+    if (!R) {
+      // One write: the other rank prints at the same time.
+      llvm::errs() << ("NcclTrainCheck: " + C->describe() + ": " +
+                       errText(R.takeError()) + "\n");
+      llvm::errs().flush();
+      C->abort(1);
+    }
+    llvm::outs() << C->describe() << ": step " << Step << " done\n";
+    llvm::outs().flush();
+  }
+  llvm::outs() << "FAILED: no step failed\n";
+  ++Failures;
+}
+
+void missing(std::shared_ptr<Communicator> C) {
+  std::unique_ptr<Module> M;
+  const Function &F = kerasCnn(M);
+  auto T = Trainer::create(F, options(C, "cuda", "nccl"));
+  expect(!T, "comm nccl without NCCL should fail");
+  if (!T) {
+    std::string E = errText(T.takeError());
+    if (C->rank() == 0)
+      llvm::outs() << "missing: " << E << "\n";
+    expect(E.find("error: NCCL not found (DLC_NCCL_LIBRARY=/nonexistent/"
+                  "libnccl.so.2: ") == 0 &&
+               E.find("pip install nvidia-nccl-cu12") != std::string::npos,
+           "the error: " + E);
+  }
+  Trainer A = Check(Trainer::create(F, options(C, "cuda", "auto")));
+  if (C->rank() == 0)
+    llvm::outs() << "auto: " << A.commNote() << "\n";
+  expect(A.commNote().find("gradient sums: MPI through the host (NCCL: NCCL "
+                           "not found") == 0,
+         "the note: " + A.commNote());
+  auto [X, Y] = data(16, 5);
+  auto [B, E] = shardRange(0, 16, C->rank(), C->size());
+  StepResult R = Check(A.step(rows(X, B, E), rows(Y, B, E)));
+  expect(R.Count == 16, "auto step count");
+}
+
+void emulated(std::shared_ptr<Communicator> C) {
+  std::unique_ptr<Module> M;
+  const Function &F = kerasCnn(M);
+  auto T = Trainer::create(F, options(C, "cuda-emu", "nccl"));
+  expect(!T, "comm nccl on cuda-emu should fail");
+  if (!T) {
+    std::string E = errText(T.takeError());
+    if (C->rank() == 0)
+      llvm::outs() << "emu: " << E << "\n";
+    expect(E == "error: comm \"nccl\" sums gradients in GPU memory and needs "
+                "device \"cuda\": the CPU emulation of a GPU (cuda-emu) "
+                "cannot use NCCL; use comm \"mpi\" or \"auto\"",
+           "the error: " + E);
+  }
+  Trainer A = Check(Trainer::create(F, options(C, "cuda-emu", "auto")));
+  expect(A.commNote() == "gradient sums: MPI through the host",
+         "the note: " + A.commNote());
+  auto [X, Y] = data(16, 5);
+  auto [B, E] = shardRange(0, 16, C->rank(), C->size());
+  StepResult R = Check(A.step(rows(X, B, E), rows(Y, B, E)));
+  expect(R.Count == 16, "emu step count");
+}
+
+} // namespace
+
+int main(int Argc, char **Argv) {
+  if (Argc != 2) {
+    llvm::errs() << "usage: NcclTrainCheck match|error|async|hang|init-hang|"
+                    "missing|emu\n";
+    return 2;
+  }
+  std::string Case = Argv[1];
+  setGpuCodegen(jitgpu::codegen);
+  MpiOptions MO;
+  MO.TimeoutSeconds = 60;
+  std::shared_ptr<Communicator> C = Check(createMpiCommunicator(MO));
+  if (Case == "match")
+    match(C);
+  else if (Case == "error" || Case == "async" || Case == "hang" ||
+           Case == "init-hang")
+    failing(C, Case.c_str());
+  else if (Case == "missing")
+    missing(C);
+  else if (Case == "emu")
+    emulated(C);
+  else {
+    llvm::errs() << "unknown case " << Case << "\n";
+    return 2;
+  }
+  double Bad = Failures;
+  Check(C->allReduceSum(llvm::MutableArrayRef<double>(&Bad, 1)));
+  if (C->rank() == 0 && Bad == 0)
+    llvm::outs() << "all checks passed on " << C->size() << " ranks\n";
+  return Bad == 0 ? 0 : 1;
+}
