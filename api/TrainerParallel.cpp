@@ -141,18 +141,11 @@ llvm::Error Trainer::Impl::applySummed(std::vector<Tensor> Slots) {
   size_t NumState = Args.size() - 3; // parameters and optimizer state
   Tensor StepT(DType::I64, {});
   StepT.setI(0, Steps);
-  if (ApplyG) {
-    std::vector<GpuTensor> In(GArgs.begin() + 2, GArgs.begin() + 2 + NumState);
+  if (ApplyG) { // the sums go up to the device, and the update runs there
+    std::vector<GpuTensor> OnDevice;
     for (Tensor &T : Slots)
-      In.push_back(std::move(T));
-    In.push_back(std::move(StepT));
-    llvm::SmallVector<bool, 16> Keep(NumState, true);
-    auto Out = ApplyG->run(In, Keep);
-    if (!Out)
-      return Out.takeError();
-    for (size_t K = 0; K < NumState; ++K)
-      GArgs[2 + K] = std::move((*Out)[K]);
-    return llvm::Error::success();
+      OnDevice.push_back(std::move(T));
+    return applySummedOnDevice(std::move(OnDevice));
   }
   std::vector<Tensor> In;
   for (size_t K = 0; K < NumState; ++K)

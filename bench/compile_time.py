@@ -14,7 +14,6 @@ Needs the reference environment with torch and torchvision
 """
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -26,20 +25,10 @@ import onnxruntime as ort
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+from machine import cpu_model  # noqa: E402
 from pytorch_models import export, models  # noqa: E402
 
 DEFAULT_MODELS = "resnet18,mobilenet_v2,efficientnet_b0"
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def ort_session_s(path, threads, repeat):

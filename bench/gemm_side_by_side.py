@@ -14,7 +14,6 @@ Needs the reference environment with torch (scripts/reference-env.sh --torch):
 """
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -22,6 +21,9 @@ import tempfile
 import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from machine import cpu_model  # noqa: E402
 
 # name, m, k, n: out[m, n] = a[m, k] @ b[k, n]
 SHAPES = [
@@ -38,17 +40,6 @@ SHAPES = [
 
 KERNEL = re.compile(r"^\s*([0-9.]+)\s+[0-9.]+%\s+([0-9.]+)\s+([0-9.]+)%\s+k\d+_matmul")
 PEAK = re.compile(r"fp32 FMA peak ([0-9.]+) GFLOP/s per core")
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def dlc_gemm(dlc, tmp, m, k, n, threads, runs):
