@@ -17,6 +17,14 @@
 //    transpose(w) : [N*P, M] (+ bias), transposed back to [N, M, P]. The
 //    transposes are small at so few positions.
 // The result keeps the conv's type (its symbolic batch dim included).
+//
+// 5. A matmul of a [..., M, K] (rank 3 or more) by a 2-D b [K, N] (a dense
+//    layer applied to a batch of sequences, as transformer and LSTM exports
+//    have) is one GEMM of a's rows: reshape(a, [-1, K]) @ b, reshaped back.
+//    The blocked GEMM kernel takes a 2-D a only; the batched form ran the
+//    plain loop on one thread. Both reshapes are views. With static
+//    leading dims (or one symbolic) the result's shape is an attribute;
+//    else it is read from a's shape when the run is planned.
 #include "passes/Decompose.h"
 #include "passes/Pass.h"
 
@@ -116,17 +124,56 @@ Value *lower(Operation &Op, OpBuilder &B) {
   return B.create(OpKind::Reshape, {Y}, {intsAttr("shape", OutSpatial)});
 }
 
+/// Step 5's pattern: a float matmul of a rank >= 3 a with a static k by a
+/// 2-D b.
+bool flattens(const Operation &Op) {
+  if (Op.kind() != OpKind::MatMul)
+    return false;
+  const TensorType &A = Op.operand(0)->Type, &Bt = Op.operand(1)->Type;
+  DType E = Op.result()->Type.elem();
+  return A.rank() >= 3 && Bt.rank() == 2 && A.dim(A.rank() - 1).isStatic() &&
+         (E == DType::F32 || E == DType::F64);
+}
+
+/// Step 5 for matmul Op, built before it.
+Value *flatten(Operation &Op, OpBuilder &B) {
+  Value *A = Op.operand(0), *Bm = Op.operand(1);
+  const TensorType &RT = Op.result()->Type;
+  unsigned R = A->Type.rank();
+  int64_t K = A->Type.dim(R - 1).size();
+  Value *Rows = B.create(OpKind::Reshape, {A}, {intsAttr("shape", {-1, K})});
+  Value *Y = B.create(OpKind::MatMul, {Rows, Bm});
+  llvm::SmallVector<int64_t, 4> Shape;
+  unsigned Symbolic = 0;
+  for (const Dim &D : RT.dims()) {
+    Symbolic += !D.isStatic();
+    Shape.push_back(D.isStatic() ? D.size() : -1);
+  }
+  if (Symbolic <= 1)
+    return B.create(OpKind::Reshape, {Y}, {intsAttr("shape", Shape)});
+  // a's leading dims at run time, then b's column count.
+  Value *Lead = B.create(OpKind::Slice, {B.create(OpKind::ShapeOf, {A})},
+                         {intsAttr("starts", {0}), intsAttr("ends", {int64_t(R) - 1})});
+  Value *N = B.create(OpKind::Slice, {B.create(OpKind::ShapeOf, {Bm})},
+                      {intsAttr("starts", {1}), intsAttr("ends", {2})});
+  Value *Dims = B.create(OpKind::Concat, {Lead, N}, {{"axis", Attribute::getInt(0)}});
+  return B.create(OpKind::Reshape, {Y, Dims},
+                  {intsAttr("shape", {}), {"by_value", Attribute::getBool(true)}});
+}
+
 class ConvToGemm : public Pass {
 public:
   llvm::StringRef name() const override { return "conv-to-gemm"; }
   llvm::StringRef description() const override {
-    return "Rewrite convolutions as im2col + matmul";
+    return "Rewrite convolutions as im2col + matmul, and matmuls of a batched a by a 2-D b as one 2-D matmul";
   }
   llvm::Error run(Function &F) override {
     return rewriteOps(F, [](Operation &Op, OpBuilder &B) -> RewriteResult {
-      if (!applies(Op))
-        return llvm::SmallVector<Value *, 1>();
-      return llvm::SmallVector<Value *, 1>{lower(Op, B)};
+      if (applies(Op))
+        return llvm::SmallVector<Value *, 1>{lower(Op, B)};
+      if (flattens(Op))
+        return llvm::SmallVector<Value *, 1>{flatten(Op, B)};
+      return llvm::SmallVector<Value *, 1>();
     });
   }
 };

@@ -12,7 +12,7 @@ struct Step {
 // The graph-level optimization pipeline used by `dlc run`.
 const Step Optimize[] = {
     {"decompose", "later stages handle primitives only"},
-    {"conv-to-gemm", "convolutions run on the blocked GEMM kernel"},
+    {"conv-to-gemm", "convolutions, and dense layers over batches of sequences, run on the blocked GEMM kernel"},
     {"sink-reshapes", "keep elementwise chains after a conv in its matmul's "
                       "shape, so they fuse as its epilogue"},
     {"canonicalize", "drop no-ops that decomposition and frontends leave"},

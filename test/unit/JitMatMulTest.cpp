@@ -133,6 +133,24 @@ TEST(JitMatMul, BatchedRightHandShared) {
   }
 }
 
+TEST(JitMatMul, BatchedLeftByTwoD) {
+  // a [..., m, k] times a 2-D b (a dense layer over a batch of sequences):
+  // conv-to-gemm makes it one GEMM of a's rows. Static leading dims, one
+  // symbolic (the result's shape an attribute with -1), two symbolic (the
+  // shape read from a's at run time), with a bias and relu after it.
+  expectSame("func @f(%a: f32[2,3,4,24], %b: f32[24,20]) -> (c: f32[2,3,4,20]) {\n"
+             "  %c = matmul %a, %b\n  return %c\n}\n",
+             {random({2, 3, 4, 24}, 50), random({24, 20}, 51)});
+  expectSame("func @f(%a: f32[N,5,40], %b: f32[40,33]) -> (c: f32[N,5,33]) {\n"
+             "  %c = matmul %a, %b\n  return %c\n}\n",
+             {random({3, 5, 40}, 52), random({40, 33}, 53)});
+  for (auto [Bn, S] : {std::pair<int64_t, int64_t>{2, 7}, {1, 19}})
+    expectSame("func @f(%a: f32[B,S,40], %b: f32[40,17], %c: f32[17]) -> "
+               "(r: f32[B,S,17]) {\n  %m = matmul %a, %b\n  %s = add %m, %c\n"
+               "  %r = relu %s\n  return %r\n}\n",
+               {random({Bn, S, 40}, 54), random({40, 17}, 55), random({17}, 56)});
+}
+
 TEST(JitMatMul, BlockedF64) {
   auto toF64 = [](const Tensor &T) {
     Tensor R(DType::F64, T.shape());
