@@ -147,12 +147,13 @@ TEST(GpuEmulation, RowReductionsRunOneBlockPerRow) {
                              "  return %y\n}\n",
                          3, 1e-4),
               0u);
-    if (C > 1) // labels of the seeded inputs go up to 1
+    if (C > 1) { // labels of the seeded inputs go up to 1
       EXPECT_GT(checkGraph("func @f(%x: f32[N," + Cs + "], %l: i64[N]) -> (y: "
                              "f32[]) {\n  %y = softmax_cross_entropy %x, %l\n"
                              "  return %y\n}\n",
                          7),
               0u);
+    }
   }
   // Reductions over a leading axis: one block per output column.
   EXPECT_GT(checkGraph("func @f(%x: f32[N,5]) -> (y: f32[5]) {\n"
