@@ -28,6 +28,22 @@ Tensor iota(llvm::ArrayRef<int64_t> Shape) {
 }
 
 
+TEST(JitCopy, Transpose) {
+  // Tiled 16 x 16 over the result's last dim and the dim that walks the
+  // input's last one: sizes that leave partial tiles on both, a symbolic
+  // dim, the last dim kept (rows copied), and rank 3 and 4 permutations.
+  check("%x: f32[37,21]", "transpose %x {perm = [1, 0]}", "f32[21,37]", {iota({37, 21})});
+  check("%x: f32[N,40]", "transpose %x {perm = [1, 0]}", "f32[40,N]", {iota({33, 40})});
+  check("%x: f32[5,17,3]", "transpose %x {perm = [1, 2, 0]}", "f32[17,3,5]",
+        {iota({5, 17, 3})});
+  check("%x: f32[4,18,33]", "transpose %x {perm = [0, 2, 1]}", "f32[4,33,18]",
+        {iota({4, 18, 33})});
+  check("%x: f32[3,4,5]", "transpose %x {perm = [1, 0, 2]}", "f32[4,3,5]",
+        {iota({3, 4, 5})});
+  check("%x: f32[2,3,19,20]", "transpose %x {perm = [3, 0, 2, 1]}", "f32[20,2,19,3]",
+        {iota({2, 3, 19, 20})});
+}
+
 TEST(JitCopy, Concat) {
   check("%a: f32[N,3], %b: f32[N,5], %c: f32[N,1]", "concat %a, %b, %c {axis = 1}",
         "f32[N,9]", {iota({4, 3}), iota({4, 5}), iota({4, 1})});
