@@ -378,14 +378,11 @@ private:
       auto Idx = indices();
       if (!Idx)
         return Idx.takeError();
-      auto Stride = parenCount("stride");
-      if (!Stride)
-        return Stride.takeError();
-      auto Valid = validLanes();
-      if (!Valid)
-        return Valid.takeError();
-      B.setValidLanes(*Valid);
-      B.store(*V, *Target, *Idx, *Stride ? *Stride : 1);
+      auto Shape = accessShape();
+      if (!Shape)
+        return Shape.takeError();
+      B.setValidLanes(Shape->Valid);
+      B.store(*V, *Target, *Idx, Shape->Stride);
       B.setValidLanes(0);
       return llvm::Error::success();
     }
@@ -536,14 +533,11 @@ private:
     if (!T)
       return T.takeError();
     if (Load) {
-      auto Stride = parenCount("stride");
-      if (!Stride)
-        return Stride.takeError();
-      auto Valid = validLanes();
-      if (!Valid)
-        return Valid.takeError();
-      B.setValidLanes(*Valid);
-      KValue *L = B.load(Args[0], Idx, T->Lanes, *Stride ? *Stride : 1);
+      auto Shape = accessShape();
+      if (!Shape)
+        return Shape.takeError();
+      B.setValidLanes(Shape->Valid);
+      KValue *L = B.load(Args[0], Idx, T->Lanes, Shape->Stride);
       B.setValidLanes(0);
       return typed(L, *T, At);
     }
@@ -561,7 +555,22 @@ private:
   }
 
   /// An optional `valid(N)` after a load or store (0 when absent).
-  llvm::Expected<unsigned> validLanes() { return parenCount("valid"); }
+  /// A vector access's optional `stride(S)` and `valid(N)`, in that order.
+  struct AccessShape {
+    unsigned Stride = 1, Valid = 0;
+  };
+  llvm::Expected<AccessShape> accessShape() {
+    AccessShape A;
+    auto Stride = parenCount("stride");
+    if (!Stride)
+      return Stride.takeError();
+    auto Valid = parenCount("valid");
+    if (!Valid)
+      return Valid.takeError();
+    A.Stride = *Stride ? *Stride : 1;
+    A.Valid = *Valid;
+    return A;
+  }
 
   /// An optional `Word(N)` with N in [1, 2^16]; 0 when absent.
   llvm::Expected<unsigned> parenCount(llvm::StringRef Word) {

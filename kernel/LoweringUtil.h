@@ -63,6 +63,20 @@ void buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
                KValue *Bias, KValue *Out, const Epilogue &Epi,
                const Operation *Pool = nullptr, bool ForGpu = false);
 
+/// The window attributes of a conv or pooling op with S spatial dims, the
+/// defaults filled in (dilations all 1 without HasDilations).
+struct WindowAttrs {
+  llvm::SmallVector<int64_t, 3> Strides, Dilations, Pads;
+};
+WindowAttrs windowAttrs(const Operation &Op, unsigned S, bool HasDilations);
+
+/// The input coordinate of window position K at result position O along one
+/// spatial dim, clamped into [0, Size), and whether it was in range.
+std::pair<KValue *, KValue *> windowCoord(KBuilder &B, KValue *O, KValue *K,
+                                          int64_t Stride, int64_t Pad,
+                                          int64_t Dil, KValue *Size,
+                                          KValue *Zero, KValue *One);
+
 /// [Lo, Hi): the result positions o in [0, Extent) whose input coordinate
 /// o * Stride + K * Dil - Pad lies in [0, Size) (a window tap's range).
 std::pair<KValue *, KValue *> tapRange(KBuilder &B, KValue *K, int64_t Stride,

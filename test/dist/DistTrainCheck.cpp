@@ -20,6 +20,7 @@
 //   hang   rank 1 stops answering after 2 steps: rank 0's watchdog
 //          (--comm-timeout, here 2 s) must end it with an error.
 // Prints one line per step; exits 1 when a check fails.
+#include "DistData.h"
 #include "api/Trainer.h"
 #include "dist/MpiCommunicator.h"
 #include "frontend/builder/TutorialModels.h"
@@ -37,6 +38,8 @@
 #include <thread>
 
 using namespace dlc;
+using dist_test::data;
+using dist_test::rows;
 
 namespace {
 
@@ -48,29 +51,6 @@ void expect(bool OK, const llvm::Twine &What) {
     llvm::errs() << "FAILED: " << What << "\n";
     ++Failures;
   }
-}
-
-/// N seeded images [N,1,S,S] in [0,1) and labels in [0,10).
-std::pair<Tensor, Tensor> data(int64_t N, int64_t S, int64_t Seed) {
-  Tensor X(DType::F32, {N, 1, S, S}), Y(DType::I64, {N});
-  for (int64_t I = 0; I < N; ++I) {
-    Y.setI(I, int64_t(uniformAt(Seed, I) * 10));
-    for (int64_t P = 0; P < S * S; ++P) // a bar whose row is the class
-      X.setF(I * S * S + P, 0.5 * uniformAt(Seed + 1, I * S * S + P) +
-                                (P / S == 2 * Y.getI(I) % S ? 0.5 : 0));
-  }
-  return {X, Y};
-}
-
-/// Rows [B, E) of T.
-Tensor rows(const Tensor &T, int64_t B, int64_t E) {
-  llvm::SmallVector<int64_t, 4> Shape(T.shape());
-  size_t Row = T.byteSize() / size_t(Shape[0]);
-  Shape[0] = E - B;
-  Tensor R(T.elem(), Shape);
-  if (E > B)
-    std::memcpy(R.data(), T.data() + size_t(B) * Row, R.byteSize());
-  return R;
 }
 
 /// Whether every rank's training state has rank 0's bits.

@@ -23,6 +23,7 @@
 //            says what to install; "auto" falls back to MPI with a note.
 //   emu      comm "nccl" on cuda-emu is an error; "auto" uses MPI.
 // Prints one line per step or check; exits 1 when a check fails.
+#include "DistData.h"
 #include "FakeCuda.h"
 #include "FakeNccl.h"
 #include "JitAsGpu.h"
@@ -39,6 +40,8 @@
 #include <cstring>
 
 using namespace dlc;
+using dist_test::data;
+using dist_test::rows;
 
 namespace {
 
@@ -50,29 +53,6 @@ void expect(bool OK, const llvm::Twine &What) {
     llvm::errs() << "FAILED: " << What << "\n";
     ++Failures;
   }
-}
-
-/// N seeded images [N,1,28,28] and labels in [0,10).
-std::pair<Tensor, Tensor> data(int64_t N, int64_t Seed) {
-  const int64_t S = 28;
-  Tensor X(DType::F32, {N, 1, S, S}), Y(DType::I64, {N});
-  for (int64_t I = 0; I < N; ++I) {
-    Y.setI(I, int64_t(uniformAt(Seed, I) * 10));
-    for (int64_t P = 0; P < S * S; ++P)
-      X.setF(I * S * S + P, 0.5 * uniformAt(Seed + 1, I * S * S + P) +
-                                (P / S == 2 * Y.getI(I) % S ? 0.5 : 0));
-  }
-  return {X, Y};
-}
-
-Tensor rows(const Tensor &T, int64_t B, int64_t E) {
-  llvm::SmallVector<int64_t, 4> Shape(T.shape());
-  size_t Row = T.byteSize() / size_t(Shape[0]);
-  Shape[0] = E - B;
-  Tensor R(T.elem(), Shape);
-  if (E > B)
-    std::memcpy(R.data(), T.data() + size_t(B) * Row, R.byteSize());
-  return R;
 }
 
 bool sameOnEveryRank(Communicator &C, const std::vector<Tensor> &State) {
@@ -137,7 +117,7 @@ void match(std::shared_ptr<Communicator> C) {
   expect(Buckets >= 2 && Multi >= 1, "expected several buckets, one of "
                                      "several tensors");
   const int64_t Sizes[] = {64, 64, 17, 64, 1, 64};
-  auto [X, Y] = data(274, 11);
+  auto [X, Y] = data(274, 28, 11);
   int64_t Begin = 0;
   int Step = 0;
   for (int64_t G : Sizes) {
@@ -214,7 +194,7 @@ void failing(std::shared_ptr<Communicator> C, const char *Case) {
   if (What == "init-hang" && C->rank() == 1)
     dlcFakeNcclHangInit();
   Trainer T = Check(Trainer::create(F, O));
-  auto [X, Y] = data(64, 5);
+  auto [X, Y] = data(64, 28, 5);
   for (int Step = 1; Step <= 10; ++Step) {
     auto [B, E] = shardRange(0, 64, C->rank(), C->size());
     auto R = T.step(rows(X, B, E), rows(Y, B, E));
@@ -252,7 +232,7 @@ void missing(std::shared_ptr<Communicator> C) {
   expect(A.commNote().find("gradient sums: MPI through the host (NCCL: NCCL "
                            "not found") == 0,
          "the note: " + A.commNote());
-  auto [X, Y] = data(16, 5);
+  auto [X, Y] = data(16, 28, 5);
   auto [B, E] = shardRange(0, 16, C->rank(), C->size());
   StepResult R = Check(A.step(rows(X, B, E), rows(Y, B, E)));
   expect(R.Count == 16, "auto step count");
@@ -275,7 +255,7 @@ void emulated(std::shared_ptr<Communicator> C) {
   Trainer A = Check(Trainer::create(F, options(C, "cuda-emu", "auto")));
   expect(A.commNote() == "gradient sums: MPI through the host",
          "the note: " + A.commNote());
-  auto [X, Y] = data(16, 5);
+  auto [X, Y] = data(16, 28, 5);
   auto [B, E] = shardRange(0, 16, C->rank(), C->size());
   StepResult R = Check(A.step(rows(X, B, E), rows(Y, B, E)));
   expect(R.Count == 16, "emu step count");
