@@ -1,7 +1,9 @@
 """Side-by-side training benchmark: the issue's tutorial workloads trained by
 PyTorch and by `dlc train` in one run, on the same machine, data, recipe and
-thread count. Prints seconds per epoch (training only, as dlc reports it) and
-test accuracy for both.
+thread count. Prints seconds per epoch (training only, as dlc reports it),
+test accuracy and peak resident memory for both (PyTorch's is this script's
+own process, data set and torch import included, also printed before
+training; dlc's is the `dlc train` process, data set included).
 
 Needs the reference environment with torch (scripts/reference-env.sh --torch):
   build-ref/venv/bin/python3 bench/pytorch_side_by_side.py --workload a --epochs 1
@@ -20,7 +22,7 @@ import argparse
 import gzip
 import os
 import re
-import subprocess
+import resource
 import sys
 import time
 
@@ -28,6 +30,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from rss import run_measured  # noqa: E402
 
 DATA = "/usr/share/datasets/fashion-mnist"
 
@@ -143,13 +148,13 @@ def dlc_run(dlc, workload, epochs, batch, threads, seed):
         cmd += ["--momentum", "0.5"]
     if norm:
         cmd += ["--normalize", f"{norm[0]},{norm[1]}"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"dlc train failed:\n{out.stdout}\n{out.stderr}")
+    code, out, err, peak = run_measured(cmd)
+    if code != 0:
+        sys.exit(f"dlc train failed:\n{out}\n{err}")
     # Each epoch line ends with "N images/s, T.Ts"; the last line has the accuracy.
-    epoch_s = [float(t) for t in re.findall(r"images/s, ([0-9.]+)s", out.stdout)]
-    acc = float(re.search(r"test accuracy: ([0-9.]+)", out.stdout).group(1))
-    return epoch_s, acc, " ".join(cmd)
+    epoch_s = [float(t) for t in re.findall(r"images/s, ([0-9.]+)s", out)]
+    acc = float(re.search(r"test accuracy: ([0-9.]+)", out).group(1))
+    return epoch_s, acc, peak, " ".join(cmd)
 
 
 def main():
@@ -170,18 +175,21 @@ def main():
         w = WORKLOADS[args.workload]
         WORKLOADS[args.workload] = (*w[:4], None, w[5])
 
+    t_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t_s, t_acc = torch_run(args.workload, args.epochs, args.batch, args.threads, args.seed)
+    t_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"pytorch {torch.__version__}: s/epoch {' '.join(f'{s:.1f}' for s in t_s)}, "
-          f"test accuracy {t_acc:.4f}", flush=True)
+          f"test accuracy {t_acc:.4f}, peak RSS {t_peak:.0f} MiB "
+          f"({t_base:.0f} MiB with torch imported, before training)", flush=True)
     if args.skip_dlc:
         return
-    d_s, d_acc, cmd = dlc_run(args.dlc, args.workload, args.epochs, args.batch,
-                              args.threads, args.seed)
+    d_s, d_acc, d_peak, cmd = dlc_run(args.dlc, args.workload, args.epochs, args.batch,
+                                      args.threads, args.seed)
     print(f"dlc ({cmd}): s/epoch {' '.join(f'{s:.1f}' for s in d_s)}, "
-          f"test accuracy {d_acc:.4f}")
+          f"test accuracy {d_acc:.4f}, peak RSS {d_peak:.0f} MiB")
     print(f"| ({args.workload}) | {args.epochs} | {args.threads} | "
-          f"{min(t_s):.1f} s | {t_acc:.4f} | {min(d_s):.1f} s | {d_acc:.4f} | "
-          f"{min(d_s) / min(t_s):.2f}x |")
+          f"{min(t_s):.1f} s | {t_acc:.4f} | {t_peak:.0f} MiB | {min(d_s):.1f} s | "
+          f"{d_acc:.4f} | {d_peak:.0f} MiB | {min(d_s) / min(t_s):.2f}x |")
 
 
 if __name__ == "__main__":
