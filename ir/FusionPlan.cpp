@@ -53,25 +53,51 @@ bool dlc::isBlockedMatMul(const Operation &Op) {
 
 static bool isMatMulAnchor(const Operation &Op) { return isBlockedMatMul(Op); }
 
-bool dlc::isPackableIm2Col(const Operation &Op) {
+/// The static geometry of a channel-major im2col of a float image
+/// [batch, C, H, W] with static C, H and W, if it is one.
+static std::optional<Im2ColGeometry> geometry(const Operation &Op) {
   if (Op.kind() != OpKind::Im2Col || !Op.getBool("channel_major"))
-    return false;
+    return std::nullopt;
   const TensorType &X = Op.operand(0)->Type;
   if (X.rank() != 4 || !(X.elem() == DType::F32 || X.elem() == DType::F64))
-    return false;
+    return std::nullopt;
   for (unsigned D = 1; D < 4; ++D)
     if (!X.dim(D).isStatic())
-      return false;
-  llvm::ArrayRef<int64_t> S = Op.getInts("strides"), P = Op.getInts("pads"),
-                          Dil = Op.getInts("dilations");
-  if (S.size() == 2 && S[1] != 1)
-    return false;
+      return std::nullopt;
+  Im2ColGeometry G;
+  G.C = X.dim(1).size();
+  G.In = {X.dim(2).size(), X.dim(3).size()};
+  llvm::ArrayRef<int64_t> K = Op.getInts("kernel"), S = Op.getInts("strides"),
+                          P = Op.getInts("pads"), Dil = Op.getInts("dilations");
+  for (unsigned D = 0; D < 2; ++D) {
+    G.Kernel[D] = K[D];
+    G.Stride[D] = S.size() == 2 ? S[D] : 1;
+    G.Dilation[D] = Dil.size() == 2 ? Dil[D] : 1;
+    G.PadBegin[D] = P.size() == 4 ? P[D] : 0;
+    G.PadEnd[D] = P.size() == 4 ? P[2 + D] : 0;
+    int64_t Span = G.Dilation[D] * (K[D] - 1) + 1;
+    G.Out[D] = (G.In[D] + G.PadBegin[D] + G.PadEnd[D] - Span) / G.Stride[D] + 1;
+  }
+  return G;
+}
+
+std::optional<Im2ColGeometry> dlc::windowIm2Col(const Operation &Op) {
+  std::optional<Im2ColGeometry> G = geometry(Op);
+  // Unit strides, and output rows at least 12 wide: a 14-wide row computes
+  // 16 positions of its padded row, and narrower ones waste more.
+  if (!G || G->Stride[0] != 1 || G->Stride[1] != 1 || G->Out[1] < 12)
+    return std::nullopt;
+  return G;
+}
+
+bool dlc::isPackableIm2Col(const Operation &Op) {
+  if (windowIm2Col(Op))
+    return true;
+  std::optional<Im2ColGeometry> G = geometry(Op);
   // Output rows at least 32 wide: a packed strip of 64 columns then spans
   // at most 3 rows. Narrower rows cost more to pack row by row than the
   // patches cost to store (ResNet-18's 14-wide layers ran 60% slower).
-  int64_t Span = (Dil.size() == 2 ? Dil[1] : 1) * (Op.getInts("kernel")[1] - 1) + 1;
-  int64_t OW = X.dim(3).size() + (P.size() == 4 ? P[1] + P[3] : 0) - Span + 1;
-  return OW >= 32;
+  return G && G->Stride[1] == 1 && G->Out[1] >= 32;
 }
 
 /// Step 6: whether the matmul Op can take Im2Col's result as its b.

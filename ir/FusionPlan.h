@@ -8,6 +8,9 @@
 
 #include "llvm/ADT/DenseMap.h"
 
+#include <array>
+#include <optional>
+
 namespace dlc {
 
 /// What a group is built around (its first op decides).
@@ -74,9 +77,23 @@ llvm::Error checkFusionGroup(llvm::ArrayRef<const Operation *> Ops);
 bool isFusible(const Operation &Op);
 
 /// An im2col that a matmul group may take as its prologue: channel major,
-/// a float image [batch, C, H, W] of static C, H and W, stride 1 along W.
-/// Each row of such patches is a run of an image row per output row.
+/// a float image [batch, C, H, W] of static C, H and W, and either unit
+/// strides with output rows at least 12 wide (windowIm2Col), or stride 1
+/// along W with rows at least 32 wide. Each row of such patches is a run
+/// of an image row per output row.
 bool isPackableIm2Col(const Operation &Op);
+
+/// The static geometry of a channel-major im2col; per spatial dim (H, W).
+struct Im2ColGeometry {
+  int64_t C = 1;
+  std::array<int64_t, 2> In{}, Out{}, Kernel{}, Stride{}, Dilation{},
+      PadBegin{}, PadEnd{};
+};
+
+/// The geometry of Op if it is a packable im2col with unit strides whose
+/// matmul reads b as shifted windows of the padded image (the CPU's window
+/// GEMM, kernel/WindowGemm.cpp).
+std::optional<Im2ColGeometry> windowIm2Col(const Operation &Op);
 
 /// A matmul the blocked GEMM kernels take (and fusion anchors epilogues
 /// on): f32 or f64, a 2-D, b 2-D or a batch of matrices [batch, k, n] that

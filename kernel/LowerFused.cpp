@@ -12,7 +12,9 @@
 // 2. Matmul and convolution groups: the anchor's own schedule, with the
 //    elementwise ops applied as an epilogue to each finished value before
 //    it is stored (on whole vectors in the blocked matmul). A matmul whose
-//    b is an im2col prologue packs b from the image (PatchOperand). A pooling that
+//    b is an im2col prologue reads b from the image: on the CPU as shifted
+//    windows of its padded copy when the strides are 1 (buildWindowGemm),
+//    else packing b from it (PatchOperand). A pooling that
 //    ends a convolution group folds each epilogue value into its window's
 //    maximum or sum instead (see buildConv).
 // Values of the group are indexed like the space; outside operands broadcast
@@ -46,6 +48,11 @@ public:
       return llvm::Error::success();
     case GroupKind::MatMul: {
       const Operation &MM = *P.Ops[0];
+      if (P.Im2Col && !Gpu &&
+          buildWindowGemm(B, MM, *P.Im2Col, Arg[MM.operand(0)],
+                          Arg[P.Im2Col->operand(0)], Arg[P.Outputs.back()],
+                          VectorBytes, epilogue()))
+        return llvm::Error::success();
       std::optional<PatchOperand> Patches;
       KValue *Bm = nullptr;
       if (P.Im2Col)

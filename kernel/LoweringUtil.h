@@ -80,6 +80,15 @@ void buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
                         KValue *Out, unsigned VectorBytes, const Epilogue &Epi,
                         const PatchOperand *Patches = nullptr);
 
+/// The CPU's GEMM of a unit-stride convolution: Op, a blocked matmul whose
+/// b is the patches of Im2Col (ir/FusionPlan.h windowIm2Col), computed on
+/// shifted windows of a padded copy of the image X (kernel/WindowGemm.cpp),
+/// with an optional epilogue. Returns false, having built nothing, when
+/// Im2Col does not qualify or its padded rows do not fit the scratch.
+bool buildWindowGemm(KBuilder &B, const Operation &Op, const Operation &Im2Col,
+                     KValue *A, KValue *X, KValue *Out, unsigned VectorBytes,
+                     const Epilogue &Epi);
+
 /// The GPU's tiled 2-D matmul of Op on existing arguments (kernel/GpuGemm.cpp),
 /// with an optional epilogue; it opens with the launch, so only index
 /// arithmetic may precede it in the kernel. Patches as for the CPU.

@@ -278,13 +278,16 @@ bool im2colFused(const std::string &Text) {
   return Fused;
 }
 
-// Stride-1 (along W) convs with output rows of 32 or more: the GEMM packs
-// each slice of the patches straight from the image (implicit GEMM).
-// Taps that fall off every edge, asymmetric pads, dilations in both dims,
-// a row stride of 2, result rows that are not multiples of the GEMM's
-// 6-row blocks, position counts that end in a partial vector and panels
-// that straddle output rows; with a fused bias, relu and residual add. A
-// row of 31 positions keeps the stored patches.
+// Convs whose GEMM reads the patches from the image instead of storing
+// them: with unit strides and output rows of 12 or more, as shifted
+// windows of a padded copy (the window GEMM); with a row stride of 2 and
+// rows of 32 or more, packing each slice from the image. Taps that fall
+// off every edge, asymmetric pads, no pads, dilations in both dims, result
+// rows that are not multiples of any register block, position counts that
+// end in a partial vector, blocks that straddle output rows, images split
+// into bands (C x H x W beyond the scratch), batch 1 split by weight rows;
+// with a fused bias, relu and residual add. Rows of 10 positions keep the
+// stored patches.
 TEST(JitConv, ImplicitGemmMatchesDirect) {
   struct Case {
     const char *Args, *Attrs, *Out;
@@ -309,7 +312,19 @@ TEST(JitConv, ImplicitGemmMatchesDirect) {
        {{2, 8, 5, 36}, {64, 8, 3, 5}, {64}, {2, 64, 3, 32}}, true},
       {"%x: f32[N,3,6,31], %w: f32[16,3,3,3], %b: f32[16], %r: f32[N,16,6,31]",
        "pads = [1, 1, 1, 1]", "f32[N,16,6,31]",
-       {{2, 3, 6, 31}, {16, 3, 3, 3}, {16}, {2, 16, 6, 31}}, false},
+       {{2, 3, 6, 31}, {16, 3, 3, 3}, {16}, {2, 16, 6, 31}}, true},
+      {"%x: f32[N,7,14,14], %w: f32[50,7,3,3], %b: f32[50], %r: f32[N,50,14,14]",
+       "pads = [1, 1, 1, 1]", "f32[N,50,14,14]",
+       {{1, 7, 14, 14}, {50, 7, 3, 3}, {50}, {1, 50, 14, 14}}, true},
+      {"%x: f32[N,3,15,14], %w: f32[33,3,2,3], %b: f32[33], %r: f32[N,33,14,12]",
+       "", "f32[N,33,14,12]",
+       {{3, 3, 15, 14}, {33, 3, 2, 3}, {33}, {3, 33, 14, 12}}, true},
+      {"%x: f32[N,24,80,72], %w: f32[20,24,3,3], %b: f32[20], %r: f32[N,20,77,72]",
+       "dilations = [2, 1], pads = [0, 1, 1, 1]", "f32[N,20,77,72]",
+       {{2, 24, 80, 72}, {20, 24, 3, 3}, {20}, {2, 20, 77, 72}}, true},
+      {"%x: f32[N,4,9,10], %w: f32[16,4,3,3], %b: f32[16], %r: f32[N,16,9,10]",
+       "pads = [1, 1, 1, 1]", "f32[N,16,9,10]",
+       {{2, 4, 9, 10}, {16, 4, 3, 3}, {16}, {2, 16, 9, 10}}, false},
   };
   for (const Case &C : Cases) {
     std::string Text = std::string("func @f(") + C.Args + ") -> (y: " + C.Out +

@@ -1,0 +1,206 @@
+// The CPU's lowering of a unit-stride convolution written as a matmul of
+// its weights by an im2col prologue (ir/FusionPlan step 6, windowIm2Col):
+// a GEMM whose b rows are shifted windows of a padded copy of the image.
+//
+// Pad each channel of the image into rows Wp = pl + W + pr wide and number
+// the output positions on that padded grid: position p = oh * Wp + ow, of
+// which the columns ow < OW are outputs and the others are computed and
+// thrown away. Patch row k = (c, kh, kw) at position p is then element
+// p + kh * dh * Wp + kw * dw of padded channel c: every row of b is a
+// contiguous run of the padded buffer, shifted per tap. So the register
+// blocks (MR rows of weights x NV vectors of positions) load their b
+// vectors straight from the buffer, without packing and without patches,
+// and keep the whole k reduction in registers. A finished block goes
+// through a small tile from which its output positions are copied out,
+// row segment by row segment, through the group's epilogue. The price is
+// Wp - OW wasted columns per row (2 of 58 in a padded 56-wide layer).
+//
+// One unit of the parallel loop is one band of BR output rows of one
+// image. It pads the rows its band reads (BR + dh * (KH - 1) per channel)
+// into a thread-private scratch buffer, so units share nothing; the bands
+// are as few as keep that buffer within 384 KiB. An image of one band is
+// split by weight rows instead, so that batch 1 runs on two threads.
+#include "kernel/LoweringUtil.h"
+
+#include "ir/FusionPlan.h"
+
+#include <algorithm>
+
+using namespace dlc;
+using namespace dlc::kir;
+
+bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
+                          const Operation &Im2Col, KValue *A, KValue *X,
+                          KValue *Out, unsigned VectorBytes,
+                          const Epilogue &Epi) {
+  std::optional<Im2ColGeometry> Geo = windowIm2Col(Im2Col);
+  const Dim &MDim = Op.operand(0)->Type.dim(0);
+  if (!Geo || !MDim.isStatic())
+    return false;
+  const Im2ColGeometry &G = *Geo;
+  DType E = Op.result()->Type.elem();
+  const int64_t L = VectorBytes / dtypeSize(E);
+  const int64_t M = MDim.size(), C = G.C, H = G.In[0], W = G.In[1];
+  const int64_t OH = G.Out[0], OW = G.Out[1];
+  const int64_t Wp = W + G.PadBegin[1] + G.PadEnd[1];
+  // Rows below an output row that its taps reach.
+  const int64_t Reach = G.Dilation[0] * (G.Kernel[0] - 1);
+  const int64_t KH = G.Kernel[0], KW = G.Kernel[1];
+  // The scratch: C channels of BR + Reach padded rows, then room for what
+  // the last block of the last channel reads past them (lanes whose
+  // positions are thrown away): at most 64 elements.
+  auto scratchElems = [&](int64_t BR) { return C * (BR + Reach) * Wp + 4 * L; };
+  // Bands: the fewest whose scratch stays within 384 KiB (in L2).
+  const int64_t Budget = (384 << 10) / int64_t(dtypeSize(E));
+  int64_t Bands = 1;
+  while (Bands < OH && scratchElems((OH + Bands - 1) / Bands) > Budget)
+    ++Bands;
+  const int64_t BR = (OH + Bands - 1) / Bands;
+  if (scratchElems(BR) > Budget)
+    return false;
+  Bands = (OH + BR - 1) / BR; // no empty band
+  const int64_t CS = (BR + Reach) * Wp; // a channel's stride in the scratch
+  // Register blocks MR x NV vectors (24 accumulators): of 6 x 4, 8 x 3 and
+  // 12 x 2, the one that computes the fewest positions past the end of a
+  // full band's Nb = (BR - 1) * Wp + OW, the widest on a tie.
+  const int64_t NbFull = (BR - 1) * Wp + OW;
+  int64_t NV = 4;
+  for (int64_t V : {3, 2}) {
+    auto over = [&](int64_t NVc) { return (NbFull + NVc * L - 1) / (NVc * L) * NVc * L; };
+    if (over(V) < over(NV))
+      NV = V;
+  }
+  const int64_t MR = NV == 4 ? 6 : NV == 3 ? 8 : 12, NR = NV * L;
+  // One band per image leaves batch 1 on one thread: then two groups of
+  // weight rows (each pads the image; that is cheap next to its GEMM).
+  const int64_t RowGroups = Bands == 1 && M >= 4 * MR ? 2 : 1;
+  const int64_t RG = ((M + RowGroups - 1) / RowGroups + MR - 1) / MR * MR;
+  const int64_t MF = M / MR * MR, MRem = M % MR;
+
+  auto I = [&](IndexOp Op, KValue *L, KValue *R) { return B.index(Op, L, R); };
+  auto K = [&](int64_t V) { return B.constIndex(V); };
+  KValue *Zero = K(0), *One = K(1);
+  KValue *ZeroS = B.constFloat(E, 0.0), *ZeroV = B.constFloat(E, 0.0, unsigned(L));
+  SType VT = SType::vec(E, unsigned(L));
+
+  // Units: (image, band, row group) triples.
+  KValue *Unit = B.beginFor(
+      Zero, I(IndexOp::Mul, B.dim(X, 0), K(Bands * RowGroups)));
+  KValue *Bi = I(IndexOp::Div, Unit, K(Bands * RowGroups));
+  KValue *BandGroup = I(IndexOp::Sub, Unit, I(IndexOp::Mul, Bi, K(Bands * RowGroups)));
+  KValue *Band = I(IndexOp::Div, BandGroup, K(RowGroups));
+  KValue *RLo = I(IndexOp::Mul, I(IndexOp::Sub, BandGroup, I(IndexOp::Mul, Band, K(RowGroups))),
+                  K(RG));
+  KValue *RHi = I(IndexOp::Min, I(IndexOp::Add, RLo, K(RG)), K(M));
+  KValue *OhLo = I(IndexOp::Mul, Band, K(BR));
+  KValue *OhHi = I(IndexOp::Min, I(IndexOp::Add, OhLo, K(BR)), K(OH));
+  KValue *S = B.scratch(TensorType(E, {Dim::fixed(scratchElems(BR))}));
+  KValue *Tile = B.scratch(TensorType(E, {Dim::fixed(MR), Dim::fixed(NR)}));
+
+  // Padding: S[c * CS + r * Wp + pl + iw] = x[Bi, c, OhLo + r - pt, iw],
+  // zero around the image and in the rows past it; the tail zeroed too.
+  auto zeros = [&](KValue *From, KValue *To) {
+    KValue *O = B.beginFor(From, To);
+    B.store(ZeroS, S, {O});
+    B.endFor()->Marks.MaskedTail = true;
+  };
+  zeros(K(C * CS), K(scratchElems(BR)));
+  {
+    KValue *Ch = B.beginFor(Zero, K(C));
+    KValue *R = B.beginFor(Zero, K(BR + Reach));
+    KValue *Ih = I(IndexOp::Sub, I(IndexOp::Add, OhLo, R), K(G.PadBegin[0]));
+    // 1 when 0 <= ih < H, else 0.
+    auto unit = [&](KValue *V) { return I(IndexOp::Min, I(IndexOp::Max, V, Zero), One); };
+    KValue *RowOk = I(IndexOp::Mul, unit(I(IndexOp::Add, Ih, One)),
+                      unit(I(IndexOp::Sub, K(H), Ih)));
+    KValue *Base = I(IndexOp::Add, I(IndexOp::Mul, Ch, K(CS)), I(IndexOp::Mul, R, K(Wp)));
+    KValue *CopyLo = I(IndexOp::Add, Base, K(G.PadBegin[1]));
+    KValue *CopyHi = I(IndexOp::Add, CopyLo, I(IndexOp::Mul, RowOk, K(W)));
+    zeros(Base, CopyLo);
+    KValue *Iw = B.beginFor(Zero, I(IndexOp::Mul, RowOk, K(W)));
+    B.store(B.load(X, {Bi, Ch, Ih, Iw}), S, {I(IndexOp::Add, CopyLo, Iw)});
+    B.endFor()->Marks.MaskedTail = true;
+    zeros(CopyHi, I(IndexOp::Add, Base, K(Wp)));
+    B.endFor(); // rows
+    B.endFor(); // channels
+  }
+
+  // The band's positions, relative to its first row: [0, Nb), the
+  // trailing columns of its last row left out.
+  KValue *Nb = I(IndexOp::Add,
+                 I(IndexOp::Mul, I(IndexOp::Sub, I(IndexOp::Sub, OhHi, OhLo), One), K(Wp)),
+                 K(OW));
+  auto final = [&](KValue *V, std::vector<KValue *> Idx) {
+    return Epi ? Epi(B, V, Idx, 1) : V;
+  };
+
+  // The MRb x NV block of the result at weight row I0 and band position J0.
+  auto block = [&](int64_t MRb, KValue *I0, KValue *J0) {
+    std::vector<std::vector<KValue *>> Acc(MRb, std::vector<KValue *>(NV));
+    for (auto &Row : Acc)
+      for (KValue *&V : Row) {
+        V = B.local(E, unsigned(L));
+        B.set(V, ZeroV);
+      }
+    std::vector<KValue *> Rows;
+    for (int64_t R = 0; R < MRb; ++R)
+      Rows.push_back(I(IndexOp::Add, I0, K(R)));
+    KValue *Ch = B.beginFor(Zero, K(C));
+    KValue *CBase = I(IndexOp::Add, I(IndexOp::Mul, Ch, K(CS)), J0);
+    KValue *KBase = I(IndexOp::Mul, Ch, K(KH * KW));
+    for (int64_t Kh = 0; Kh < KH; ++Kh)
+      for (int64_t Kw = 0; Kw < KW; ++Kw) {
+        KValue *Off = I(IndexOp::Add, CBase,
+                        K(Kh * G.Dilation[0] * Wp + Kw * G.Dilation[1]));
+        std::vector<KValue *> BV;
+        for (int64_t V = 0; V < NV; ++V)
+          BV.push_back(B.load(S, {I(IndexOp::Add, Off, K(V * L))}, unsigned(L)));
+        KValue *Kk = I(IndexOp::Add, KBase, K(Kh * KW + Kw));
+        for (int64_t R = 0; R < MRb; ++R) {
+          KValue *AV = B.broadcast(B.load(A, {Rows[R], Kk}), unsigned(L));
+          for (int64_t V = 0; V < NV; ++V)
+            B.set(Acc[R][V],
+                  B.scalar(OpKind::Add,
+                           {B.get(Acc[R][V]), B.scalar(OpKind::Mul, {AV, BV[V]}, VT)}, VT));
+        }
+      }
+    B.endFor(); // channels
+    for (int64_t R = 0; R < MRb; ++R)
+      for (int64_t V = 0; V < NV; ++V)
+        B.store(B.get(Acc[R][V]), Tile, {K(R), K(V * L)});
+    // Copy the block's output positions out: for each weight row, the
+    // segments of the band's output rows that [J0, JEnd) covers.
+    KValue *JEnd = I(IndexOp::Min, I(IndexOp::Add, J0, K(NR)), Nb);
+    KValue *R = B.beginFor(Zero, K(MRb));
+    KValue *Row = I(IndexOp::Add, I0, R);
+    KValue *Oh = B.beginFor(I(IndexOp::Div, J0, K(Wp)),
+                            I(IndexOp::Div, I(IndexOp::Add, JEnd, K(Wp - 1)), K(Wp)));
+    KValue *RowLo = I(IndexOp::Mul, Oh, K(Wp));
+    KValue *SegLo = I(IndexOp::Max, I(IndexOp::Sub, J0, RowLo), Zero);
+    KValue *SegHi = I(IndexOp::Min, I(IndexOp::Sub, JEnd, RowLo), K(OW));
+    KValue *TileCol = I(IndexOp::Sub, RowLo, J0); // tile column of ow = 0
+    KValue *OutCol = I(IndexOp::Mul, I(IndexOp::Add, OhLo, Oh), K(OW));
+    KValue *Ow = B.beginFor(SegLo, SegHi);
+    KValue *J = I(IndexOp::Add, OutCol, Ow);
+    KValue *Val = B.load(Tile, {R, I(IndexOp::Add, TileCol, Ow)});
+    B.store(final(Val, {Bi, Row, J}), Out, {Bi, Row, J});
+    B.endFor()->Marks.MaskedTail = true; // positions
+    B.endFor();                          // output rows
+    B.endFor();                          // weight rows
+  };
+
+  KValue *J0 = B.beginFor(Zero, Nb, NR);
+  // The group's full blocks, then the rows past the last full block of
+  // the weights (in the last group only).
+  KValue *I0 = B.beginFor(RLo, I(IndexOp::Min, RHi, K(MF)), MR);
+  block(MR, I0, J0);
+  B.endFor();
+  if (MRem) {
+    KValue *I1 = B.beginFor(I(IndexOp::Max, RLo, K(MF)), RHi, MRem);
+    block(MRem, I1, J0);
+    B.endFor();
+  }
+  B.endFor(); // positions
+  B.endFor()->Marks.Parallel = true; // units
+  return true;
+}
