@@ -81,11 +81,21 @@ static std::optional<Im2ColGeometry> geometry(const Operation &Op) {
   return G;
 }
 
+int64_t dlc::windowScratchElems(const Im2ColGeometry &G, int64_t BR, int64_t L) {
+  int64_t SH = G.Stride[0], SW = G.Stride[1];
+  int64_t Wq = (G.In[1] + G.PadBegin[1] + G.PadEnd[1] + SW - 1) / SW;
+  int64_t Reach = G.Dilation[0] * (G.Kernel[0] - 1) / SH;
+  return G.C * SH * SW * (BR + Reach) * Wq + 4 * L;
+}
+
 std::optional<Im2ColGeometry> dlc::windowIm2Col(const Operation &Op) {
   std::optional<Im2ColGeometry> G = geometry(Op);
-  // Unit strides, and output rows at least 12 wide: a 14-wide row computes
-  // 16 positions of its padded row, and narrower ones waste more.
-  if (!G || G->Stride[0] != 1 || G->Stride[1] != 1 || G->Out[1] < 12)
+  // Output rows at least 12 wide: a 14-wide row computes 16 positions of
+  // its padded row, and narrower ones waste more.
+  if (!G || G->Out[1] < 12)
+    return std::nullopt;
+  int64_t Bytes = int64_t(dtypeSize(Op.operand(0)->Type.elem()));
+  if (windowScratchElems(*G, 1, 64 / Bytes) * Bytes > windowScratchBudget)
     return std::nullopt;
   return G;
 }

@@ -90,10 +90,18 @@ struct Im2ColGeometry {
       PadBegin{}, PadEnd{};
 };
 
-/// The geometry of Op if it is a packable im2col with unit strides whose
-/// matmul reads b as shifted windows of the padded image (the CPU's window
-/// GEMM, kernel/WindowGemm.cpp).
+/// The geometry of Op if it is a packable im2col whose matmul reads b as
+/// shifted windows of the padded image, split into stride phases (the
+/// CPU's window GEMM, kernel/WindowGemm.cpp): output rows at least 12 wide
+/// and a scratch for one output row within windowScratchBudget.
 std::optional<Im2ColGeometry> windowIm2Col(const Operation &Op);
+
+/// The window GEMM's scratch for a band of BR output rows, in elements,
+/// with vectors of L lanes: each channel's stride phases, BR rows plus the
+/// rows its taps reach below them, then four vectors of slack.
+int64_t windowScratchElems(const Im2ColGeometry &G, int64_t BR, int64_t L);
+/// The most bytes of that scratch (it stays in L2).
+constexpr int64_t windowScratchBudget = 384 << 10;
 
 /// A matmul the blocked GEMM kernels take (and fusion anchors epilogues
 /// on): f32 or f64, a 2-D, b 2-D or a batch of matrices [batch, k, n] that

@@ -94,7 +94,7 @@ KValue *PatchOperand::element(KBuilder &B, KValue *Bi, KValue *K,
   KValue *Ow = B.index(IndexOp::Sub, J, B.index(IndexOp::Mul, Oh, B.constIndex(Out[1])));
   auto [Ih, VH] = windowCoord(B, Oh, Kh, W.Strides[0], W.Pads[0], W.Dilations[0],
                               B.constIndex(H), Zero, One);
-  auto [Iw, VW] = windowCoord(B, Ow, Kw, 1, W.Pads[1], W.Dilations[1],
+  auto [Iw, VW] = windowCoord(B, Ow, Kw, W.Strides[1], W.Pads[1], W.Dilations[1],
                               B.constIndex(Wd), Zero, One);
   SType Bool = SType::of(DType::Bool);
   return B.scalar(OpKind::Where,

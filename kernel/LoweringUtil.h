@@ -60,7 +60,8 @@ public:
   KValue *batch() const { return Batch; }
   KValue *columns() const { return N; }
   /// Packed[k - KLo, j - J0] = b[Bi, k, j] for k in [KLo, KHi), j in
-  /// [J0, JEnd).
+  /// [J0, JEnd). Only for a stride of 1 along W (the CPU takes the window
+  /// GEMM for every other packable im2col).
   void pack(KBuilder &B, KValue *Bi, KValue *KLo, KValue *KHi, KValue *J0,
             KValue *JEnd, KValue *Packed) const;
   /// b[Bi, K, J] as a scalar (the GPU's tile loads).
@@ -80,11 +81,11 @@ void buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
                         KValue *Out, unsigned VectorBytes, const Epilogue &Epi,
                         const PatchOperand *Patches = nullptr);
 
-/// The CPU's GEMM of a unit-stride convolution: Op, a blocked matmul whose
-/// b is the patches of Im2Col (ir/FusionPlan.h windowIm2Col), computed on
-/// shifted windows of a padded copy of the image X (kernel/WindowGemm.cpp),
-/// with an optional epilogue. Returns false, having built nothing, when
-/// Im2Col does not qualify or its padded rows do not fit the scratch.
+/// The CPU's GEMM of a convolution: Op, a blocked matmul whose b is the
+/// patches of Im2Col (ir/FusionPlan.h windowIm2Col), computed on shifted
+/// windows of a padded, phase-split copy of the image X
+/// (kernel/WindowGemm.cpp), with an optional epilogue. Returns false,
+/// having built nothing, when Im2Col does not qualify.
 bool buildWindowGemm(KBuilder &B, const Operation &Op, const Operation &Im2Col,
                      KValue *A, KValue *X, KValue *Out, unsigned VectorBytes,
                      const Epilogue &Epi);

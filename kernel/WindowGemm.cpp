@@ -1,25 +1,30 @@
-// The CPU's lowering of a unit-stride convolution written as a matmul of
-// its weights by an im2col prologue (ir/FusionPlan step 6, windowIm2Col):
-// a GEMM whose b rows are shifted windows of a padded copy of the image.
+// The CPU's lowering of a convolution written as a matmul of its weights
+// by an im2col prologue (ir/FusionPlan step 6, windowIm2Col): a GEMM whose
+// b rows are shifted windows of a padded copy of the image.
 //
-// Pad each channel of the image into rows Wp = pl + W + pr wide and number
-// the output positions on that padded grid: position p = oh * Wp + ow, of
-// which the columns ow < OW are outputs and the others are computed and
-// thrown away. Patch row k = (c, kh, kw) at position p is then element
-// p + kh * dh * Wp + kw * dw of padded channel c: every row of b is a
-// contiguous run of the padded buffer, shifted per tap. So the register
-// blocks (MR rows of weights x NV vectors of positions) load their b
-// vectors straight from the buffer, without packing and without patches,
-// and keep the whole k reduction in registers. A finished block goes
-// through a small tile from which its output positions are copied out,
-// row segment by row segment, through the group's epilogue. The price is
-// Wp - OW wasted columns per row (2 of 58 in a padded 56-wide layer).
+// Pad each channel of the image (Wp = pl + W + pr wide) and split it into
+// its stride phases: phase (rh, rw) holds the padded elements
+// (oh * sh + rh, q * sw + rw), in rows Wq = ceil(Wp / sw) wide (one phase,
+// the padded image itself, for unit strides). Number the output positions
+// on that grid: position p = oh * Wq + ow, of which the columns ow < OW
+// are outputs and the others are computed and thrown away. Patch row
+// k = (c, kh, kw) at position p is then element
+// p + (dy / sh) * Wq + dx / sw of phase (dy mod sh, dx mod sw) of channel
+// c, where (dy, dx) = (kh * dh, kw * dw): every row of b is a contiguous
+// run of the buffer, shifted per tap. So the register blocks (MR rows of
+// weights x NV vectors of positions) load their b vectors straight from
+// there, without packing and without patches, and keep the whole k
+// reduction in registers. A finished block goes through a small tile from
+// which its output positions are copied out, row segment by row segment,
+// through the group's epilogue. The price is Wq - OW wasted columns per
+// row (2 of 58 in a padded 56-wide layer, 3 of 115 in ResNet's first).
 //
 // One unit of the parallel loop is one band of BR output rows of one
-// image. It pads the rows its band reads (BR + dh * (KH - 1) per channel)
-// into a thread-private scratch buffer, so units share nothing; the bands
-// are as few as keep that buffer within 384 KiB. An image of one band is
-// split by weight rows instead, so that batch 1 runs on two threads.
+// image (and one group of weight rows). It fills the phase rows its band
+// reads into a thread-private scratch buffer, so units share nothing; the
+// bands are as few as keep that buffer within windowScratchBudget. Images
+// of fewer than 4 bands are split by weight rows too, so that batch 1
+// runs on a few threads.
 #include "kernel/LoweringUtil.h"
 
 #include "ir/FusionPlan.h"
@@ -42,28 +47,32 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
   const int64_t L = VectorBytes / dtypeSize(E);
   const int64_t M = MDim.size(), C = G.C, H = G.In[0], W = G.In[1];
   const int64_t OH = G.Out[0], OW = G.Out[1];
-  const int64_t Wp = W + G.PadBegin[1] + G.PadEnd[1];
-  // Rows below an output row that its taps reach.
-  const int64_t Reach = G.Dilation[0] * (G.Kernel[0] - 1);
   const int64_t KH = G.Kernel[0], KW = G.Kernel[1];
-  // The scratch: C channels of BR + Reach padded rows, then room for what
-  // the last block of the last channel reads past them (lanes whose
-  // positions are thrown away): at most 64 elements.
-  auto scratchElems = [&](int64_t BR) { return C * (BR + Reach) * Wp + 4 * L; };
-  // Bands: the fewest whose scratch stays within 384 KiB (in L2).
-  const int64_t Budget = (384 << 10) / int64_t(dtypeSize(E));
+  const int64_t SH = G.Stride[0], SW = G.Stride[1];
+  const int64_t Wp = W + G.PadBegin[1] + G.PadEnd[1];
+  // A phase's rows are Wq wide; Reach: the phase rows below an output row
+  // that its taps reach.
+  const int64_t Wq = (Wp + SW - 1) / SW, Reach = G.Dilation[0] * (KH - 1) / SH;
+  auto scratchElems = [&](int64_t BR) { return windowScratchElems(G, BR, L); };
+  // Bands: the fewest whose scratch stays within windowScratchBudget (L2).
+  const int64_t Budget = windowScratchBudget / int64_t(dtypeSize(E));
   int64_t Bands = 1;
   while (Bands < OH && scratchElems((OH + Bands - 1) / Bands) > Budget)
     ++Bands;
-  const int64_t BR = (OH + Bands - 1) / Bands;
+  int64_t BR = (OH + Bands - 1) / Bands;
   if (scratchElems(BR) > Budget)
     return false;
   Bands = (OH + BR - 1) / BR; // no empty band
-  const int64_t CS = (BR + Reach) * Wp; // a channel's stride in the scratch
+  // Units (below): an odd number of bands from 3 to 7 gets one more, so
+  // that two threads share an image's bands evenly.
+  if (Bands % 2 && Bands > 1 && Bands < 8) {
+    BR = (OH + Bands) / (Bands + 1);
+    Bands = (OH + BR - 1) / BR;
+  }
   // Register blocks MR x NV vectors (24 accumulators): of 6 x 4, 8 x 3 and
   // 12 x 2, the one that computes the fewest positions past the end of a
-  // full band's Nb = (BR - 1) * Wp + OW, the widest on a tie.
-  const int64_t NbFull = (BR - 1) * Wp + OW;
+  // full band's Nb = (BR - 1) * Wq + OW, the widest on a tie.
+  const int64_t NbFull = (BR - 1) * Wq + OW;
   int64_t NV = 4;
   for (int64_t V : {3, 2}) {
     auto over = [&](int64_t NVc) { return (NbFull + NVc * L - 1) / (NVc * L) * NVc * L; };
@@ -71,10 +80,16 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
       NV = V;
   }
   const int64_t MR = NV == 4 ? 6 : NV == 3 ? 8 : 12, NR = NV * L;
-  // One band per image leaves batch 1 on one thread: then two groups of
-  // weight rows (each pads the image; that is cheap next to its GEMM).
-  const int64_t RowGroups = Bands == 1 && M >= 4 * MR ? 2 : 1;
+  // At least 4 units per image where the weights allow, so that batch 1
+  // keeps a few threads busy: fewer than 4 bands are split further by
+  // groups of weight rows (each group pads the band again; that is cheap
+  // next to its GEMM).
+  int64_t RowGroups = 1;
+  while (Bands * RowGroups < 4 && M >= 2 * RowGroups * MR)
+    RowGroups *= 2;
   const int64_t RG = ((M + RowGroups - 1) / RowGroups + MR - 1) / MR * MR;
+  // Strides in the scratch: of a phase, of a channel (all its phases).
+  const int64_t PS = (BR + Reach) * Wq, CS = SH * SW * PS;
   const int64_t MF = M / MR * MR, MRem = M % MR;
 
   auto I = [&](IndexOp Op, KValue *L, KValue *R) { return B.index(Op, L, R); };
@@ -97,38 +112,49 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
   KValue *S = B.scratch(TensorType(E, {Dim::fixed(scratchElems(BR))}));
   KValue *Tile = B.scratch(TensorType(E, {Dim::fixed(MR), Dim::fixed(NR)}));
 
-  // Padding: S[c * CS + r * Wp + pl + iw] = x[Bi, c, OhLo + r - pt, iw],
-  // zero around the image and in the rows past it; the tail zeroed too.
+  // Padding: phase (rh, rw) of channel c holds the padded image's
+  // elements (hp, wp) = ((OhLo + r) * SH + rh, q * SW + rw) at
+  // S[c * CS + (rh * SW + rw) * PS + r * Wq + q]: x[Bi, c, hp - pt, wp - pl]
+  // inside the image, else zero; the tail of the scratch is zeroed too.
   auto zeros = [&](KValue *From, KValue *To) {
     KValue *O = B.beginFor(From, To);
     B.store(ZeroS, S, {O});
     B.endFor()->Marks.MaskedTail = true;
   };
   zeros(K(C * CS), K(scratchElems(BR)));
-  {
-    KValue *Ch = B.beginFor(Zero, K(C));
-    KValue *R = B.beginFor(Zero, K(BR + Reach));
-    KValue *Ih = I(IndexOp::Sub, I(IndexOp::Add, OhLo, R), K(G.PadBegin[0]));
-    // 1 when 0 <= ih < H, else 0.
-    auto unit = [&](KValue *V) { return I(IndexOp::Min, I(IndexOp::Max, V, Zero), One); };
-    KValue *RowOk = I(IndexOp::Mul, unit(I(IndexOp::Add, Ih, One)),
-                      unit(I(IndexOp::Sub, K(H), Ih)));
-    KValue *Base = I(IndexOp::Add, I(IndexOp::Mul, Ch, K(CS)), I(IndexOp::Mul, R, K(Wp)));
-    KValue *CopyLo = I(IndexOp::Add, Base, K(G.PadBegin[1]));
-    KValue *CopyHi = I(IndexOp::Add, CopyLo, I(IndexOp::Mul, RowOk, K(W)));
-    zeros(Base, CopyLo);
-    KValue *Iw = B.beginFor(Zero, I(IndexOp::Mul, RowOk, K(W)));
-    B.store(B.load(X, {Bi, Ch, Ih, Iw}), S, {I(IndexOp::Add, CopyLo, Iw)});
-    B.endFor()->Marks.MaskedTail = true;
-    zeros(CopyHi, I(IndexOp::Add, Base, K(Wp)));
-    B.endFor(); // rows
-    B.endFor(); // channels
-  }
+  auto floorDiv = [](int64_t A, int64_t D) { return A >= 0 ? A / D : -((-A + D - 1) / D); };
+  for (int64_t Rh = 0; Rh < SH; ++Rh)
+    for (int64_t Rw = 0; Rw < SW; ++Rw) {
+      // The phase columns whose wp - pl lies inside the image.
+      int64_t Pl = G.PadBegin[1];
+      int64_t QLo = std::clamp<int64_t>(-floorDiv(Rw - Pl, SW), 0, Wq);
+      int64_t QHi = std::clamp<int64_t>(floorDiv(W - 1 + Pl - Rw, SW) + 1, QLo, Wq);
+      KValue *Ch = B.beginFor(Zero, K(C));
+      KValue *R = B.beginFor(Zero, K(BR + Reach));
+      KValue *Ih = I(IndexOp::Sub,
+                     I(IndexOp::Add, I(IndexOp::Mul, I(IndexOp::Add, OhLo, R), K(SH)), K(Rh)),
+                     K(G.PadBegin[0]));
+      // 1 when 0 <= ih < H, else 0.
+      auto unit = [&](KValue *V) { return I(IndexOp::Min, I(IndexOp::Max, V, Zero), One); };
+      KValue *RowOk = I(IndexOp::Mul, unit(I(IndexOp::Add, Ih, One)),
+                        unit(I(IndexOp::Sub, K(H), Ih)));
+      KValue *Base = I(IndexOp::Add, I(IndexOp::Mul, Ch, K(CS)),
+                       I(IndexOp::Add, K((Rh * SW + Rw) * PS), I(IndexOp::Mul, R, K(Wq))));
+      KValue *CopyHi = I(IndexOp::Add, K(QLo), I(IndexOp::Mul, RowOk, K(QHi - QLo)));
+      zeros(Base, I(IndexOp::Add, Base, K(QLo)));
+      KValue *Q = B.beginFor(K(QLo), CopyHi);
+      KValue *Iw = I(IndexOp::Add, I(IndexOp::Mul, Q, K(SW)), K(Rw - Pl));
+      B.store(B.load(X, {Bi, Ch, Ih, Iw}), S, {I(IndexOp::Add, Base, Q)});
+      B.endFor()->Marks.MaskedTail = SW == 1;
+      zeros(I(IndexOp::Add, Base, CopyHi), I(IndexOp::Add, Base, K(Wq)));
+      B.endFor(); // rows
+      B.endFor(); // channels
+    }
 
   // The band's positions, relative to its first row: [0, Nb), the
   // trailing columns of its last row left out.
   KValue *Nb = I(IndexOp::Add,
-                 I(IndexOp::Mul, I(IndexOp::Sub, I(IndexOp::Sub, OhHi, OhLo), One), K(Wp)),
+                 I(IndexOp::Mul, I(IndexOp::Sub, I(IndexOp::Sub, OhHi, OhLo), One), K(Wq)),
                  K(OW));
   auto final = [&](KValue *V, std::vector<KValue *> Idx) {
     return Epi ? Epi(B, V, Idx, 1) : V;
@@ -150,8 +176,9 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
     KValue *KBase = I(IndexOp::Mul, Ch, K(KH * KW));
     for (int64_t Kh = 0; Kh < KH; ++Kh)
       for (int64_t Kw = 0; Kw < KW; ++Kw) {
+        int64_t Dy = Kh * G.Dilation[0], Dx = Kw * G.Dilation[1];
         KValue *Off = I(IndexOp::Add, CBase,
-                        K(Kh * G.Dilation[0] * Wp + Kw * G.Dilation[1]));
+                        K((Dy % SH * SW + Dx % SW) * PS + Dy / SH * Wq + Dx / SW));
         std::vector<KValue *> BV;
         for (int64_t V = 0; V < NV; ++V)
           BV.push_back(B.load(S, {I(IndexOp::Add, Off, K(V * L))}, unsigned(L)));
@@ -173,9 +200,9 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
     KValue *JEnd = I(IndexOp::Min, I(IndexOp::Add, J0, K(NR)), Nb);
     KValue *R = B.beginFor(Zero, K(MRb));
     KValue *Row = I(IndexOp::Add, I0, R);
-    KValue *Oh = B.beginFor(I(IndexOp::Div, J0, K(Wp)),
-                            I(IndexOp::Div, I(IndexOp::Add, JEnd, K(Wp - 1)), K(Wp)));
-    KValue *RowLo = I(IndexOp::Mul, Oh, K(Wp));
+    KValue *Oh = B.beginFor(I(IndexOp::Div, J0, K(Wq)),
+                            I(IndexOp::Div, I(IndexOp::Add, JEnd, K(Wq - 1)), K(Wq)));
+    KValue *RowLo = I(IndexOp::Mul, Oh, K(Wq));
     KValue *SegLo = I(IndexOp::Max, I(IndexOp::Sub, J0, RowLo), Zero);
     KValue *SegHi = I(IndexOp::Min, I(IndexOp::Sub, JEnd, RowLo), K(OW));
     KValue *TileCol = I(IndexOp::Sub, RowLo, J0); // tile column of ow = 0

@@ -196,6 +196,12 @@ TEST(GpuEmulation, ConvGemmGathersPatches) {
              "  %c = conv %x, %w, %b {dilations = [1, 2], pads = [0, 2, 1, 2]}\n"
              "  %y = relu %c\n  return %y\n}\n",
              2);
+  // Strided along both dims, odd sizes: 7x7 stride 2 as in ResNet's first.
+  checkGraph("func @f(%x: f32[N,3,27,29], %w: f32[16,3,7,7], %b: f32[16]) -> "
+             "(y: f32[N,16,14,15]) {\n"
+             "  %c = conv %x, %w, %b {pads = [3, 3, 3, 3], strides = [2, 2]}\n"
+             "  %y = relu %c\n  return %y\n}\n",
+             2);
 }
 
 // The host side of exec/GpuAbi.h as a GPU executor uses it: the launch

@@ -279,11 +279,11 @@ bool im2colFused(const std::string &Text) {
 }
 
 // Convs whose GEMM reads the patches from the image instead of storing
-// them: with unit strides and output rows of 12 or more, as shifted
-// windows of a padded copy (the window GEMM); with a row stride of 2 and
-// rows of 32 or more, packing each slice from the image. Taps that fall
+// them (output rows of 12 or more): as shifted windows of a padded copy
+// split into its stride phases (the window GEMM). Taps that fall
 // off every edge, asymmetric pads, no pads, dilations in both dims, result
-// rows that are not multiples of any register block, position counts that
+// rows that are not multiples of any register block, strides of 2 and 3
+// (ResNet's 7x7 first layer), position counts that
 // end in a partial vector, blocks that straddle output rows, images split
 // into bands (C x H x W beyond the scratch), batch 1 split by weight rows;
 // with a fused bias, relu and residual add. Rows of 10 positions keep the
@@ -322,6 +322,15 @@ TEST(JitConv, ImplicitGemmMatchesDirect) {
       {"%x: f32[N,24,80,72], %w: f32[20,24,3,3], %b: f32[20], %r: f32[N,20,77,72]",
        "dilations = [2, 1], pads = [0, 1, 1, 1]", "f32[N,20,77,72]",
        {{2, 24, 80, 72}, {20, 24, 3, 3}, {20}, {2, 20, 77, 72}}, true},
+      {"%x: f32[N,3,27,29], %w: f32[16,3,7,7], %b: f32[16], %r: f32[N,16,14,15]",
+       "pads = [3, 3, 3, 3], strides = [2, 2]", "f32[N,16,14,15]",
+       {{2, 3, 27, 29}, {16, 3, 7, 7}, {16}, {2, 16, 14, 15}}, true},
+      {"%x: f32[N,5,30,57], %w: f32[18,5,3,3], %b: f32[18], %r: f32[N,18,15,29]",
+       "pads = [1, 1, 1, 1], strides = [2, 2]", "f32[N,18,15,29]",
+       {{1, 5, 30, 57}, {18, 5, 3, 3}, {18}, {1, 18, 15, 29}}, true},
+      {"%x: f32[N,4,20,50], %w: f32[16,4,3,2], %b: f32[16], %r: f32[N,16,9,17]",
+       "dilations = [2, 3], pads = [1, 0, 0, 2], strides = [2, 3]", "f32[N,16,9,17]",
+       {{2, 4, 20, 50}, {16, 4, 3, 2}, {16}, {2, 16, 9, 17}}, true},
       {"%x: f32[N,4,9,10], %w: f32[16,4,3,3], %b: f32[16], %r: f32[N,16,9,10]",
        "pads = [1, 1, 1, 1]", "f32[N,16,9,10]",
        {{2, 4, 9, 10}, {16, 4, 3, 3}, {16}, {2, 16, 9, 10}}, false},
