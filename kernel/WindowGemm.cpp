@@ -216,18 +216,22 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
     B.endFor();                          // weight rows
   };
 
-  KValue *J0 = B.beginFor(Zero, Nb, NR);
-  // The group's full blocks, then the rows past the last full block of
-  // the weights (in the last group only).
+  // The group's full blocks of weight rows, then the rows past the last
+  // full block (in the last group only); for each, every block of
+  // positions, so that its rows of weights stay in cache (the image's
+  // scratch is in L2 either way).
   KValue *I0 = B.beginFor(RLo, I(IndexOp::Min, RHi, K(MF)), MR);
+  KValue *J0 = B.beginFor(Zero, Nb, NR);
   block(MR, I0, J0);
+  B.endFor();
   B.endFor();
   if (MRem) {
     KValue *I1 = B.beginFor(I(IndexOp::Max, RLo, K(MF)), RHi, MRem);
-    block(MRem, I1, J0);
+    KValue *J1 = B.beginFor(Zero, Nb, NR);
+    block(MRem, I1, J1);
+    B.endFor();
     B.endFor();
   }
-  B.endFor(); // positions
   B.endFor()->Marks.Parallel = true; // units
   return true;
 }
