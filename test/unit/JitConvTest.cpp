@@ -286,8 +286,8 @@ bool im2colFused(const std::string &Text) {
 // (ResNet's 7x7 first layer), position counts that
 // end in a partial vector, blocks that straddle output rows, images split
 // into bands (C x H x W beyond the scratch), batch 1 split by weight rows;
-// with a fused bias, relu and residual add. Rows of 10 positions keep the
-// stored patches.
+// with a fused bias, relu and residual add. Rows of 10 positions, and
+// patch rows of 27 taps in rows of 31, keep the stored patches.
 TEST(JitConv, ImplicitGemmMatchesDirect) {
   struct Case {
     const char *Args, *Attrs, *Out;
@@ -310,15 +310,18 @@ TEST(JitConv, ImplicitGemmMatchesDirect) {
       {"%x: f32[N,8,5,36], %w: f32[64,8,3,5], %b: f32[64], %r: f32[N,64,3,32]",
        "", "f32[N,64,3,32]",
        {{2, 8, 5, 36}, {64, 8, 3, 5}, {64}, {2, 64, 3, 32}}, true},
+      {"%x: f32[N,4,6,31], %w: f32[16,4,3,3], %b: f32[16], %r: f32[N,16,6,31]",
+       "pads = [1, 1, 1, 1]", "f32[N,16,6,31]",
+       {{2, 4, 6, 31}, {16, 4, 3, 3}, {16}, {2, 16, 6, 31}}, true},
       {"%x: f32[N,3,6,31], %w: f32[16,3,3,3], %b: f32[16], %r: f32[N,16,6,31]",
        "pads = [1, 1, 1, 1]", "f32[N,16,6,31]",
-       {{2, 3, 6, 31}, {16, 3, 3, 3}, {16}, {2, 16, 6, 31}}, true},
+       {{2, 3, 6, 31}, {16, 3, 3, 3}, {16}, {2, 16, 6, 31}}, false},
       {"%x: f32[N,7,14,14], %w: f32[50,7,3,3], %b: f32[50], %r: f32[N,50,14,14]",
        "pads = [1, 1, 1, 1]", "f32[N,50,14,14]",
        {{1, 7, 14, 14}, {50, 7, 3, 3}, {50}, {1, 50, 14, 14}}, true},
-      {"%x: f32[N,3,15,14], %w: f32[33,3,2,3], %b: f32[33], %r: f32[N,33,14,12]",
+      {"%x: f32[N,6,15,14], %w: f32[33,6,2,3], %b: f32[33], %r: f32[N,33,14,12]",
        "", "f32[N,33,14,12]",
-       {{3, 3, 15, 14}, {33, 3, 2, 3}, {33}, {3, 33, 14, 12}}, true},
+       {{3, 6, 15, 14}, {33, 6, 2, 3}, {33}, {3, 33, 14, 12}}, true},
       {"%x: f32[N,24,80,72], %w: f32[20,24,3,3], %b: f32[20], %r: f32[N,20,77,72]",
        "dilations = [2, 1], pads = [0, 1, 1, 1]", "f32[N,20,77,72]",
        {{2, 24, 80, 72}, {20, 24, 3, 3}, {20}, {2, 20, 77, 72}}, true},
@@ -328,9 +331,9 @@ TEST(JitConv, ImplicitGemmMatchesDirect) {
       {"%x: f32[N,5,30,57], %w: f32[18,5,3,3], %b: f32[18], %r: f32[N,18,15,29]",
        "pads = [1, 1, 1, 1], strides = [2, 2]", "f32[N,18,15,29]",
        {{1, 5, 30, 57}, {18, 5, 3, 3}, {18}, {1, 18, 15, 29}}, true},
-      {"%x: f32[N,4,20,50], %w: f32[16,4,3,2], %b: f32[16], %r: f32[N,16,9,17]",
+      {"%x: f32[N,6,20,50], %w: f32[16,6,3,2], %b: f32[16], %r: f32[N,16,9,17]",
        "dilations = [2, 3], pads = [1, 0, 0, 2], strides = [2, 3]", "f32[N,16,9,17]",
-       {{2, 4, 20, 50}, {16, 4, 3, 2}, {16}, {2, 16, 9, 17}}, true},
+       {{2, 6, 20, 50}, {16, 6, 3, 2}, {16}, {2, 16, 9, 17}}, true},
       {"%x: f32[N,4,9,10], %w: f32[16,4,3,3], %b: f32[16], %r: f32[N,16,9,10]",
        "pads = [1, 1, 1, 1]", "f32[N,16,9,10]",
        {{2, 4, 9, 10}, {16, 4, 3, 3}, {16}, {2, 16, 9, 10}}, false},
