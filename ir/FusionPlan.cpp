@@ -81,11 +81,26 @@ static std::optional<Im2ColGeometry> geometry(const Operation &Op) {
   return G;
 }
 
+llvm::SmallVector<int64_t, 4> dlc::windowPhases(const Im2ColGeometry &G) {
+  int64_t SH = G.Stride[0], SW = G.Stride[1];
+  llvm::SmallVector<int64_t, 4> Phases;
+  for (int64_t P = 0; P < SH * SW; ++P) {
+    bool Row = false, Col = false;
+    for (int64_t Kh = 0; Kh < G.Kernel[0]; ++Kh)
+      Row |= Kh * G.Dilation[0] % SH == P / SW;
+    for (int64_t Kw = 0; Kw < G.Kernel[1]; ++Kw)
+      Col |= Kw * G.Dilation[1] % SW == P % SW;
+    if (Row && Col)
+      Phases.push_back(P);
+  }
+  return Phases;
+}
+
 int64_t dlc::windowScratchElems(const Im2ColGeometry &G, int64_t BR, int64_t L) {
   int64_t SH = G.Stride[0], SW = G.Stride[1];
   int64_t Wq = (G.In[1] + G.PadBegin[1] + G.PadEnd[1] + SW - 1) / SW;
   int64_t Reach = G.Dilation[0] * (G.Kernel[0] - 1) / SH;
-  return G.C * SH * SW * (BR + Reach) * Wq + 4 * L;
+  return G.C * int64_t(windowPhases(G).size()) * (BR + Reach) * Wq + 4 * L;
 }
 
 std::optional<Im2ColGeometry> dlc::windowIm2Col(const Operation &Op) {

@@ -96,9 +96,12 @@ struct Im2ColGeometry {
 /// and a scratch for one output row within windowScratchBudget.
 std::optional<Im2ColGeometry> windowIm2Col(const Operation &Op);
 
+/// The window GEMM's stride phases that some tap reads, as rh * sw + rw
+/// (one of the four for a 1x1 stride-2 conv), in increasing order.
+llvm::SmallVector<int64_t, 4> windowPhases(const Im2ColGeometry &G);
 /// The window GEMM's scratch for a band of BR output rows, in elements,
-/// with vectors of L lanes: each channel's stride phases, BR rows plus the
-/// rows its taps reach below them, then four vectors of slack.
+/// with vectors of L lanes: each channel's phases, BR rows plus the rows
+/// its taps reach below them, then four vectors of slack.
 int64_t windowScratchElems(const Im2ColGeometry &G, int64_t BR, int64_t L);
 /// The most bytes of that scratch (it stays in L2).
 constexpr int64_t windowScratchBudget = 384 << 10;

@@ -89,7 +89,12 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
     RowGroups *= 2;
   const int64_t RG = ((M + RowGroups - 1) / RowGroups + MR - 1) / MR * MR;
   // Strides in the scratch: of a phase, of a channel (all its phases).
-  const int64_t PS = (BR + Reach) * Wq, CS = SH * SW * PS;
+  // Only the phases some tap reads are stored, in slots of PS elements.
+  const llvm::SmallVector<int64_t, 4> Phases = windowPhases(G);
+  auto slot = [&](int64_t Phase) {
+    return int64_t(llvm::find(Phases, Phase) - Phases.begin());
+  };
+  const int64_t PS = (BR + Reach) * Wq, CS = int64_t(Phases.size()) * PS;
   const int64_t MF = M / MR * MR, MRem = M % MR;
 
   auto I = [&](IndexOp Op, KValue *L, KValue *R) { return B.index(Op, L, R); };
@@ -114,8 +119,8 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
 
   // Padding: phase (rh, rw) of channel c holds the padded image's
   // elements (hp, wp) = ((OhLo + r) * SH + rh, q * SW + rw) at
-  // S[c * CS + (rh * SW + rw) * PS + r * Wq + q]: x[Bi, c, hp - pt, wp - pl]
-  // inside the image, else zero; the tail of the scratch is zeroed too.
+  // S[c * CS + slot * PS + r * Wq + q]: x[Bi, c, hp - pt, wp - pl] inside
+  // the image, else zero; the tail of the scratch is zeroed too.
   auto zeros = [&](KValue *From, KValue *To) {
     KValue *O = B.beginFor(From, To);
     B.store(ZeroS, S, {O});
@@ -123,33 +128,33 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
   };
   zeros(K(C * CS), K(scratchElems(BR)));
   auto floorDiv = [](int64_t A, int64_t D) { return A >= 0 ? A / D : -((-A + D - 1) / D); };
-  for (int64_t Rh = 0; Rh < SH; ++Rh)
-    for (int64_t Rw = 0; Rw < SW; ++Rw) {
-      // The phase columns whose wp - pl lies inside the image.
-      int64_t Pl = G.PadBegin[1];
-      int64_t QLo = std::clamp<int64_t>(-floorDiv(Rw - Pl, SW), 0, Wq);
-      int64_t QHi = std::clamp<int64_t>(floorDiv(W - 1 + Pl - Rw, SW) + 1, QLo, Wq);
-      KValue *Ch = B.beginFor(Zero, K(C));
-      KValue *R = B.beginFor(Zero, K(BR + Reach));
-      KValue *Ih = I(IndexOp::Sub,
-                     I(IndexOp::Add, I(IndexOp::Mul, I(IndexOp::Add, OhLo, R), K(SH)), K(Rh)),
-                     K(G.PadBegin[0]));
-      // 1 when 0 <= ih < H, else 0.
-      auto unit = [&](KValue *V) { return I(IndexOp::Min, I(IndexOp::Max, V, Zero), One); };
-      KValue *RowOk = I(IndexOp::Mul, unit(I(IndexOp::Add, Ih, One)),
-                        unit(I(IndexOp::Sub, K(H), Ih)));
-      KValue *Base = I(IndexOp::Add, I(IndexOp::Mul, Ch, K(CS)),
-                       I(IndexOp::Add, K((Rh * SW + Rw) * PS), I(IndexOp::Mul, R, K(Wq))));
-      KValue *CopyHi = I(IndexOp::Add, K(QLo), I(IndexOp::Mul, RowOk, K(QHi - QLo)));
-      zeros(Base, I(IndexOp::Add, Base, K(QLo)));
-      KValue *Q = B.beginFor(K(QLo), CopyHi);
-      KValue *Iw = I(IndexOp::Add, I(IndexOp::Mul, Q, K(SW)), K(Rw - Pl));
-      B.store(B.load(X, {Bi, Ch, Ih, Iw}), S, {I(IndexOp::Add, Base, Q)});
-      B.endFor()->Marks.MaskedTail = SW == 1;
-      zeros(I(IndexOp::Add, Base, CopyHi), I(IndexOp::Add, Base, K(Wq)));
-      B.endFor(); // rows
-      B.endFor(); // channels
-    }
+  for (int64_t Phase : Phases) {
+    const int64_t Rh = Phase / SW, Rw = Phase % SW;
+    // The phase columns whose wp - pl lies inside the image.
+    int64_t Pl = G.PadBegin[1];
+    int64_t QLo = std::clamp<int64_t>(-floorDiv(Rw - Pl, SW), 0, Wq);
+    int64_t QHi = std::clamp<int64_t>(floorDiv(W - 1 + Pl - Rw, SW) + 1, QLo, Wq);
+    KValue *Ch = B.beginFor(Zero, K(C));
+    KValue *R = B.beginFor(Zero, K(BR + Reach));
+    KValue *Ih = I(IndexOp::Sub,
+                   I(IndexOp::Add, I(IndexOp::Mul, I(IndexOp::Add, OhLo, R), K(SH)), K(Rh)),
+                   K(G.PadBegin[0]));
+    // 1 when 0 <= ih < H, else 0.
+    auto unit = [&](KValue *V) { return I(IndexOp::Min, I(IndexOp::Max, V, Zero), One); };
+    KValue *RowOk = I(IndexOp::Mul, unit(I(IndexOp::Add, Ih, One)),
+                      unit(I(IndexOp::Sub, K(H), Ih)));
+    KValue *Base = I(IndexOp::Add, I(IndexOp::Mul, Ch, K(CS)),
+                     I(IndexOp::Add, K(slot(Phase) * PS), I(IndexOp::Mul, R, K(Wq))));
+    KValue *CopyHi = I(IndexOp::Add, K(QLo), I(IndexOp::Mul, RowOk, K(QHi - QLo)));
+    zeros(Base, I(IndexOp::Add, Base, K(QLo)));
+    KValue *Q = B.beginFor(K(QLo), CopyHi);
+    KValue *Iw = I(IndexOp::Add, I(IndexOp::Mul, Q, K(SW)), K(Rw - Pl));
+    B.store(B.load(X, {Bi, Ch, Ih, Iw}), S, {I(IndexOp::Add, Base, Q)});
+    B.endFor()->Marks.MaskedTail = SW == 1;
+    zeros(I(IndexOp::Add, Base, CopyHi), I(IndexOp::Add, Base, K(Wq)));
+    B.endFor(); // rows
+    B.endFor(); // channels
+  }
 
   // The band's positions, relative to its first row: [0, Nb), the
   // trailing columns of its last row left out.
@@ -178,7 +183,7 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
       for (int64_t Kw = 0; Kw < KW; ++Kw) {
         int64_t Dy = Kh * G.Dilation[0], Dx = Kw * G.Dilation[1];
         KValue *Off = I(IndexOp::Add, CBase,
-                        K((Dy % SH * SW + Dx % SW) * PS + Dy / SH * Wq + Dx / SW));
+                        K(slot(Dy % SH * SW + Dx % SW) * PS + Dy / SH * Wq + Dx / SW));
         std::vector<KValue *> BV;
         for (int64_t V = 0; V < NV; ++V)
           BV.push_back(B.load(S, {I(IndexOp::Add, Off, K(V * L))}, unsigned(L)));

@@ -283,7 +283,8 @@ bool im2colFused(const std::string &Text) {
 // split into its stride phases (the window GEMM). Taps that fall
 // off every edge, asymmetric pads, no pads, dilations in both dims, result
 // rows that are not multiples of any register block, strides of 2 and 3
-// (ResNet's 7x7 first layer), position counts that
+// (ResNet's 7x7 first layer; a 1x1 stride-2 one reads one phase of four),
+// position counts that
 // end in a partial vector, blocks that straddle output rows, images split
 // into bands (C x H x W beyond the scratch), batch 1 split by weight rows;
 // with a fused bias, relu and residual add. Rows of 10 positions, and
@@ -334,6 +335,9 @@ TEST(JitConv, ImplicitGemmMatchesDirect) {
       {"%x: f32[N,6,20,50], %w: f32[16,6,3,2], %b: f32[16], %r: f32[N,16,9,17]",
        "dilations = [2, 3], pads = [1, 0, 0, 2], strides = [2, 3]", "f32[N,16,9,17]",
        {{2, 6, 20, 50}, {16, 6, 3, 2}, {16}, {2, 16, 9, 17}}, true},
+      {"%x: f32[N,40,14,26], %w: f32[20,40,1,1], %b: f32[20], %r: f32[N,20,7,13]",
+       "strides = [2, 2]", "f32[N,20,7,13]",
+       {{2, 40, 14, 26}, {20, 40, 1, 1}, {20}, {2, 20, 7, 13}}, true},
       {"%x: f32[N,4,9,10], %w: f32[16,4,3,3], %b: f32[16], %r: f32[N,16,9,10]",
        "pads = [1, 1, 1, 1]", "f32[N,16,9,10]",
        {{2, 4, 9, 10}, {16, 4, 3, 3}, {16}, {2, 16, 9, 10}}, false},
