@@ -21,8 +21,9 @@ using namespace dlc::kir;
 GpuCompilation::~GpuCompilation() = default;
 
 llvm::Expected<std::unique_ptr<GpuCompilation>>
-GpuCompilation::compile(const Function &F, const GpuTarget *T, unsigned OptLevel) {
-  auto L = lowerFunctionForGpu(F);
+GpuCompilation::compile(const Function &F, const GpuTarget *T, unsigned OptLevel,
+                        const GpuOptions &G) {
+  auto L = lowerFunctionForGpu(F, G);
   if (!L)
     return L.takeError();
   std::unique_ptr<GpuCompilation> R(new GpuCompilation());
@@ -81,8 +82,8 @@ GpuEmulatedFunction::~GpuEmulatedFunction() = default;
 
 llvm::Expected<std::unique_ptr<GpuEmulatedFunction>>
 GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
-                             unsigned Threads) {
-  auto P = GpuCompilation::compile(F, nullptr, OptLevel);
+                             unsigned Threads, const GpuOptions &G) {
+  auto P = GpuCompilation::compile(F, nullptr, OptLevel, G);
   if (!P)
     return P.takeError();
   std::unique_ptr<GpuEmulatedFunction> R(new GpuEmulatedFunction());
