@@ -101,13 +101,15 @@ GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
 
 llvm::Expected<GpuProgram>
 dlc::nvptxCodegen(const Function &F, const std::vector<LoweredStep> &Steps,
-                  unsigned OptLevel, llvm::StringRef Arch) {
+                  unsigned OptLevel, llvm::StringRef Arch, GpuPrecision Prec) {
   // PTX only for a real device: the emulation runs the host functions.
   GpuTarget T;
   if (!Arch.empty())
     T.Arch = Arch.str();
+  GpuOptions G;
+  G.Tf32 = Prec == GpuPrecision::Tf32;
   auto C = GpuCompilation::compile(F, Arch.empty() ? nullptr : &T,
-                                   std::min(OptLevel, 2u));
+                                   std::min(OptLevel, 2u), G);
   if (!C)
     return C.takeError();
   GpuProgram P;

@@ -122,7 +122,8 @@ private:
 llvm::Expected<GpuProgram> nvptxCodegen(const Function &F,
                                         const std::vector<LoweredStep> &Steps,
                                         unsigned OptLevel,
-                                        llvm::StringRef Arch);
+                                        llvm::StringRef Arch,
+                                        GpuPrecision P = GpuPrecision::Fp32);
 
 } // namespace dlc
 

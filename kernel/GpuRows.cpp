@@ -260,6 +260,12 @@ llvm::Error RowMapper::rewrite() {
     }
   }
 
+  // A last segment with nothing to do (the body ended with a loop that
+  // reduces nothing) would only cost a barrier.
+  while (Segs.size() > 1 && Segs.back().Ops.empty() &&
+         Segs[Segs.size() - 2].Reds.empty())
+    Segs.pop_back();
+
   // Which segment defines each row-level value.
   llvm::DenseMap<const KValue *, unsigned> DefSeg;
   for (unsigned S = 0; S < Segs.size(); ++S)

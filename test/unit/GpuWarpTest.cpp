@@ -292,4 +292,91 @@ TEST(GpuWarp, RoundTf32) {
   EXPECT_TRUE(std::isinf(Y[9])); // the largest float rounds past tf32's
 }
 
+/// How many ops of kind Kd the kernels hold (any depth).
+unsigned countOps(const std::vector<std::unique_ptr<kir::KOp>> &Ops,
+                  kir::KOpKind Kd) {
+  unsigned N = 0;
+  for (auto &Op : Ops)
+    N += (Op->kind() == Kd) + countOps(Op->Body, Kd);
+  return N;
+}
+
+struct Counts {
+  unsigned Barriers = 0, Shuffles = 0;
+};
+
+/// Text's function through the GPU emulation with row blocks of Threads,
+/// against the interpreter (symbolic dims of size Sym); the barriers and
+/// shuffles of its kernels.
+Counts checkRows(const std::string &Text, int64_t Sym, unsigned Threads,
+                 double Tol = 1e-5) {
+  Counts R;
+  auto M = parseModule(Text, "<test>");
+  EXPECT_TRUE(bool(M)) << errText(M.takeError());
+  if (!M)
+    return R;
+  Function &F = *(*M)->Functions[0];
+  auto In = functionInputs(F, Sym, 11);
+  auto Want = interpret(F, In);
+  EXPECT_TRUE(bool(Want)) << errText(Want.takeError());
+  PassManager PM;
+  EXPECT_FALSE(bool(PM.addPipeline("optimize")));
+  EXPECT_FALSE(bool(PM.run(**M)));
+  GpuOptions G;
+  G.RowThreads = Threads;
+  auto C = GpuEmulatedFunction::compile(F, 1, 0, G);
+  EXPECT_TRUE(bool(C)) << errText(C.takeError());
+  if (!C || !Want)
+    return R;
+  auto Got = (*C)->run(In);
+  EXPECT_TRUE(bool(Got)) << errText(Got.takeError());
+  if (!Got)
+    return R;
+  for (size_t K = 0; K < Want->size(); ++K)
+    for (int64_t E = 0; E < (*Want)[K].numElements(); ++E) {
+      double A = (*Want)[K].getF(E), B = (*Got)[K].getF(E);
+      if (A != B)
+        EXPECT_LE(std::fabs(A - B), Tol * (1 + std::fabs(A)))
+            << Text << "element " << E;
+    }
+  for (auto &K : (*C)->kernels()) {
+    R.Barriers += countOps(K->Body, kir::KOpKind::Barrier);
+    R.Shuffles += countOps(K->Body, kir::KOpKind::Shuffle);
+  }
+  return R;
+}
+
+std::string reduceText(const std::string &Op, const std::string &Ty,
+                       int64_t Cols) {
+  std::string C = std::to_string(Cols);
+  return "func @f(%x: " + Ty + "[N," + C + "]) -> (y: " + Ty + "[N]) {\n  %y = " +
+         Op + " %x {axes = [1], keepdims = false}\n  return %y\n}\n";
+}
+
+// Row reductions at every kind of block --kir-gpu-rows makes: one partial
+// warp (2 and 16 threads), one warp, several warps (64, 1024), over rows
+// shorter and longer than the block; sums, maxima and minima of floats and
+// integers. Each reduction costs one barrier, whatever the block size.
+TEST(GpuWarp, RowReductionsAtEveryBlockSize) {
+  for (unsigned N : {2u, 16u, 32u, 64u, 1024u}) {
+    for (int64_t C : {1, 7, 33, 1000}) {
+      SCOPED_TRACE("threads " + std::to_string(N) + " row length " +
+                   std::to_string(C));
+      std::string Cs = std::to_string(C);
+      Counts S = checkRows("func @f(%x: f32[N," + Cs + "]) -> (y: f32[N," + Cs +
+                               "]) {\n  %y = softmax %x\n  return %y\n}\n",
+                           5, N);
+      EXPECT_GT(S.Shuffles, 0u);
+      EXPECT_EQ(S.Barriers, 2u); // the max's and the sum's
+      checkRows(reduceText("reduce_sum", "i32", C), 3, N);
+      checkRows(reduceText("reduce_max", "i64", C), 3, N);
+      checkRows(reduceText("reduce_min", "f64", C), 3, N);
+      Counts Min = checkRows(reduceText("reduce_min", "i32", C), 3, N);
+      EXPECT_GT(Min.Shuffles, 0u);
+      EXPECT_EQ(Min.Barriers, 1u);
+      checkRows(reduceText("reduce_prod", "f32", C), 2, N, 1e-4);
+    }
+  }
+}
+
 } // namespace
