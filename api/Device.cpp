@@ -27,6 +27,21 @@ llvm::Expected<DeviceKind> dlc::parseDevice(llvm::StringRef Name) {
                    "'");
 }
 
+llvm::Expected<GpuPrecision> dlc::parsePrecision(llvm::StringRef Name) {
+  if (Name == "fp32")
+    return GpuPrecision::Fp32;
+  if (Name == "tf32")
+    return GpuPrecision::Tf32;
+  return makeError("precision must be 'fp32' or 'tf32', got '" + Name + "'");
+}
+
+llvm::Error dlc::checkPrecision(DeviceKind D, GpuPrecision P) {
+  if (P == GpuPrecision::Tf32 && D == DeviceKind::Cpu)
+    return makeError("precision 'tf32' is for GPU tensor cores: use device "
+                     "'cuda' or 'cuda-emu', or precision 'fp32' on the CPU");
+  return llvm::Error::success();
+}
+
 llvm::StringRef dlc::deviceName(DeviceKind D) {
   switch (D) {
   case DeviceKind::Cpu:
@@ -51,7 +66,9 @@ llvm::Expected<std::shared_ptr<GpuMemoryPool>> dlc::gpuMemory(DeviceKind D) {
 
 llvm::Expected<std::unique_ptr<GpuExecutable>>
 dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
-                   std::shared_ptr<GpuMemoryPool> Pool) {
+                   std::shared_ptr<GpuMemoryPool> Pool, GpuPrecision P) {
+  if (auto E = checkPrecision(D, P))
+    return std::move(E);
   GpuCodegenFn Gen = Codegen.load();
   if (!Gen)
     return makeError("device '" + deviceName(D) +
@@ -75,10 +92,14 @@ dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
     if (Arch.empty())
       return makeError("the GPU " + Drv->describe() + " is older than sm_60, "
                        "the oldest dlc compiles for: use --device cpu");
+    if (P == GpuPrecision::Tf32 && Cc < 80)
+      return makeError("precision 'tf32' needs tensor cores with tf32 (sm_80 "
+                       "or newer); the GPU " + Drv->describe() +
+                       " has none: use precision 'fp32'");
   }
-  auto P = Gen(F, *Steps, OptLevel, Arch);
-  if (!P)
-    return P.takeError();
-  return GpuExecutable::create(F, std::move(*Steps), std::move(*P),
+  auto Prog = Gen(F, *Steps, OptLevel, Arch, P);
+  if (!Prog)
+    return Prog.takeError();
+  return GpuExecutable::create(F, std::move(*Steps), std::move(*Prog),
                                std::move(Pool));
 }

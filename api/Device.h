@@ -21,12 +21,19 @@ enum class DeviceKind {
 llvm::Expected<DeviceKind> parseDevice(llvm::StringRef Name);
 llvm::StringRef deviceName(DeviceKind D);
 
+/// "fp32" or "tf32" (exec/GpuAbi.h's GpuPrecision); anything else is an
+/// error saying so.
+llvm::Expected<GpuPrecision> parsePrecision(llvm::StringRef Name);
+/// Whether precision P can run on device D: tf32 needs a GPU device (the
+/// CPU has no tensor cores; it is refused, never ignored).
+llvm::Error checkPrecision(DeviceKind D, GpuPrecision P);
+
 /// Makes the GPU kernels of F's kernel steps (Steps from planSteps(F)), in
 /// kernel-number order, with their PTX for Arch ("sm_90"; empty: no PTX,
-/// for the emulation).
+/// for the emulation), multiplying matrices at precision P.
 using GpuCodegenFn = llvm::Expected<GpuProgram> (*)(
     const Function &F, const std::vector<LoweredStep> &Steps,
-    unsigned OptLevel, llvm::StringRef Arch);
+    unsigned OptLevel, llvm::StringRef Arch, GpuPrecision P);
 /// The code generator used for GPU devices (nvptxCodegen unless set; null:
 /// a GPU device is refused as not supported). Returns the previous one.
 GpuCodegenFn setGpuCodegen(GpuCodegenFn Fn);
@@ -36,10 +43,11 @@ GpuCodegenFn setGpuCodegen(GpuCodegenFn Fn);
 llvm::Expected<std::shared_ptr<GpuMemoryPool>> gpuMemory(DeviceKind D);
 
 /// F (optimized, as for the CPU JIT) compiled for D's GPU, with its memory
-/// from Pool.
+/// from Pool, at precision P (tf32 on a real GPU needs sm_80 or newer).
 llvm::Expected<std::unique_ptr<GpuExecutable>>
 compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
-              std::shared_ptr<GpuMemoryPool> Pool);
+              std::shared_ptr<GpuMemoryPool> Pool,
+              GpuPrecision P = GpuPrecision::Fp32);
 
 } // namespace dlc
 

@@ -53,6 +53,11 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
   auto Device = parseDevice(Opts.Device);
   if (!Device)
     return Device.takeError();
+  auto Prec = parsePrecision(Opts.Precision);
+  if (!Prec)
+    return Prec.takeError();
+  if (auto E = checkPrecision(*Device, *Prec))
+    return std::move(E);
   if (*Device != DeviceKind::Cpu && Opts.Engine == "interp")
     return makeError("engine 'interp' runs on the CPU only: use device 'cpu' "
                      "or engine 'jit'");
@@ -78,7 +83,7 @@ Model::fromModule(llvm::Expected<std::unique_ptr<Module>> M,
     if (!Mem)
       return Mem.takeError();
     auto G = compileForGpu(*I->F, I->Device, std::min(Opts.OptLevel, 3u),
-                           std::move(*Mem));
+                           std::move(*Mem), *Prec);
     if (!G)
       return G.takeError();
     I->Gpu = std::move(*G);

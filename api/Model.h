@@ -41,6 +41,10 @@ struct ModelOptions {
   /// or "cuda-emu" (the GPU kernels emulated on the CPU). A GPU device
   /// needs engine "auto" or "jit".
   std::string Device = "cpu";
+  /// How a GPU device multiplies f32 matrices: "fp32" (default) or "tf32"
+  /// (tensor cores with tf32 inputs, about 1e-3 relative; exec/GpuAbi.h).
+  /// "tf32" with device "cpu" is an error.
+  std::string Precision = "fp32";
   /// ONNX models: every dim of every graph input unknown ('?'), to check
   /// that a model runs without static shapes.
   bool ForceDynamic = false;

@@ -27,6 +27,11 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
   auto Device = parseDevice(Opts.Device);
   if (!Device)
     return Device.takeError();
+  auto Prec = parsePrecision(Opts.Precision);
+  if (!Prec)
+    return Prec.takeError();
+  if (auto E = checkPrecision(*Device, *Prec))
+    return std::move(E);
   if (*Device != DeviceKind::Cpu && Opts.Engine != "jit")
     return makeError("engine \"interp\" runs on the CPU only: use device "
                      "\"cpu\" or engine \"jit\"");
@@ -93,7 +98,7 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
                         {I->PredictF, &I->PredictG}}) {
       if (!F)
         continue;
-      auto Compiled = compileForGpu(*F, *Device, Opts.OptLevel, *Mem);
+      auto Compiled = compileForGpu(*F, *Device, Opts.OptLevel, *Mem, *Prec);
       if (!Compiled)
         return Compiled.takeError();
       *G = std::move(*Compiled);

@@ -38,6 +38,8 @@ struct TrainerOptions {
   /// parameters and optimizer state stay in device memory between steps:
   /// only batches go in and the loss and count come out.
   std::string Device = "cpu";
+  /// "fp32" (default) or "tf32" (see ModelOptions::Precision).
+  std::string Precision = "fp32";
   unsigned OptLevel = 3;
   unsigned Threads = 0; // 0: every hardware thread
   /// Seeds dropout masks: step k of a run uses seed Seed + k.

@@ -150,9 +150,9 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
     if (S.Plan) {
       for (const Operation *GOp : S.Plan->Ops)
         Name += GOp->mnemonic().str() + (GOp == S.Op ? "" : "_");
-      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.Gpu);
+      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.Gpu, O.Tf32);
     } else if (O.Gpu && isBlockedMatMul(*S.Op)) {
-      K = lowerGpuMatMul(*S.Op, Name + S.Op->mnemonic().str());
+      K = lowerGpuMatMul(*S.Op, Name + S.Op->mnemonic().str(), O.Tf32);
     } else if (O.Gpu && S.Op->kind() == OpKind::Conv) {
       K = lowerConvForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else if (O.Gpu && S.Op->kind() == OpKind::MaxPool) {

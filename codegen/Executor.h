@@ -32,6 +32,8 @@ struct LowerOptions {
   /// register-blocked one; depthwise convs without the CPU's per-thread
   /// plane buffers.
   bool Gpu = false;
+  /// With Gpu: matmuls on tensor cores with tf32 inputs (--precision tf32).
+  bool Tf32 = false;
 };
 
 /// Lowers every op of F to kernel IR, one kernel per fusion group; ops

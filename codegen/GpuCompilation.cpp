@@ -21,8 +21,9 @@ using namespace dlc::kir;
 GpuCompilation::~GpuCompilation() = default;
 
 llvm::Expected<std::unique_ptr<GpuCompilation>>
-GpuCompilation::compile(const Function &F, const GpuTarget *T, unsigned OptLevel) {
-  auto L = lowerFunctionForGpu(F);
+GpuCompilation::compile(const Function &F, const GpuTarget *T, unsigned OptLevel,
+                        const GpuOptions &G) {
+  auto L = lowerFunctionForGpu(F, G);
   if (!L)
     return L.takeError();
   std::unique_ptr<GpuCompilation> R(new GpuCompilation());
@@ -81,8 +82,8 @@ GpuEmulatedFunction::~GpuEmulatedFunction() = default;
 
 llvm::Expected<std::unique_ptr<GpuEmulatedFunction>>
 GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
-                             unsigned Threads) {
-  auto P = GpuCompilation::compile(F, nullptr, OptLevel);
+                             unsigned Threads, const GpuOptions &G) {
+  auto P = GpuCompilation::compile(F, nullptr, OptLevel, G);
   if (!P)
     return P.takeError();
   std::unique_ptr<GpuEmulatedFunction> R(new GpuEmulatedFunction());
@@ -100,13 +101,15 @@ GpuEmulatedFunction::compile(const Function &F, unsigned OptLevel,
 
 llvm::Expected<GpuProgram>
 dlc::nvptxCodegen(const Function &F, const std::vector<LoweredStep> &Steps,
-                  unsigned OptLevel, llvm::StringRef Arch) {
+                  unsigned OptLevel, llvm::StringRef Arch, GpuPrecision Prec) {
   // PTX only for a real device: the emulation runs the host functions.
   GpuTarget T;
   if (!Arch.empty())
     T.Arch = Arch.str();
+  GpuOptions G;
+  G.Tf32 = Prec == GpuPrecision::Tf32;
   auto C = GpuCompilation::compile(F, Arch.empty() ? nullptr : &T,
-                                   std::min(OptLevel, 2u));
+                                   std::min(OptLevel, 2u), G);
   if (!C)
     return C.takeError();
   GpuProgram P;

@@ -9,7 +9,10 @@
 //    runs it); thread_id / block_id / grid_dim read llvm.nvvm.read.ptx.sreg.*
 //    and block_dim is the launch's constant; `barrier` is
 //    llvm.nvvm.barrier0 (bar.sync 0); `shared` is an internal addrspace(3)
-//    global per buffer.
+//    global per buffer; shuffles are llvm.nvvm.shfl.sync.{down,bfly}.{f32,
+//    i32} over the warp's lanes (values of other widths are widened to 32
+//    bits or split in two); mma_m16n8k8_tf32 is llvm.nvvm.mma.m16n8k8.row.
+//    col.tf32 (mma.sync) and round_tf32 llvm.nvvm.f2tf32.rna.
 // 2. Math calls become dlc's own functions (GpuMath.cpp), then LLVM's O3
 //    pipeline runs with the NVPTX target machine, and its AsmPrinter writes
 //    the PTX.
@@ -123,10 +126,81 @@ protected:
       R = G;
       return llvm::Error::success();
     }
+    case KOpKind::Shuffle:
+      R = shuffle(Op);
+      return llvm::Error::success();
+    case KOpKind::Mma: {
+      if (!Tf32Ok)
+        return fail("mma_m16n8k8_tf32 needs sm_80 or newer");
+      llvm::SmallVector<llvm::Value *, 10> Args;
+      for (unsigned I = 0; I < 3; ++I) {
+        llvm::Value *V = get(Op.Operands[I]);
+        unsigned N = unsigned(Op.Operands[I]->Type.Lanes);
+        for (unsigned L = 0; L < N; ++L) {
+          llvm::Value *X = B.CreateExtractElement(V, uint64_t(L));
+          Args.push_back(I < 2 ? B.CreateBitCast(X, B.getInt32Ty()) : X);
+        }
+      }
+      llvm::Value *D = B.CreateIntrinsic(
+          llvm::Intrinsic::nvvm_mma_m16n8k8_row_col_tf32, {}, Args);
+      R = llvm::PoisonValue::get(computeType(Op.Result->Type));
+      for (unsigned L = 0; L < 4; ++L)
+        R = B.CreateInsertElement(R, B.CreateExtractValue(D, L), uint64_t(L));
+      return llvm::Error::success();
+    }
     default:
       return fail("not a GPU op");
     }
   }
+
+  llvm::Value *roundTf32(llvm::Value *X) override {
+    if (!Tf32Ok || X->getType()->isVectorTy())
+      return KernelEmitter::roundTf32(X);
+    return B.CreateBitCast(
+        B.CreateIntrinsic(llvm::Intrinsic::nvvm_f2tf32_rna, {}, {X}),
+        B.getFloatTy());
+  }
+
+  /// A shuffle over the warp (the whole block when it is smaller): mask of
+  /// its lanes, clamp at its last lane (segment mask 0).
+  llvm::Value *shuffle(const KOp &Op) {
+    const KOp *L = K.launch();
+    int64_t W = std::min<int64_t>(32, L->Block[0] * L->Block[1] * L->Block[2]);
+    llvm::Value *Mask = B.getInt32(W == 32 ? 0xffffffffu : (1u << W) - 1);
+    llvm::Value *Off = B.getInt32(uint32_t(Op.IntValue));
+    llvm::Value *Clamp = B.getInt32(uint32_t(W - 1));
+    bool Down = Op.Shfl == ShflMode::Down;
+    auto shfl32 = [&](llvm::Value *V) {
+      bool F = V->getType()->isFloatTy();
+      llvm::Intrinsic::ID ID =
+          Down ? (F ? llvm::Intrinsic::nvvm_shfl_sync_down_f32
+                    : llvm::Intrinsic::nvvm_shfl_sync_down_i32)
+               : (F ? llvm::Intrinsic::nvvm_shfl_sync_bfly_f32
+                    : llvm::Intrinsic::nvvm_shfl_sync_bfly_i32);
+      return B.CreateIntrinsic(ID, {}, {Mask, V, Off, Clamp});
+    };
+    llvm::Value *V = get(Op.Operands[0]);
+    llvm::Type *T = V->getType();
+    if (T->isFloatTy() || T->isIntegerTy(32))
+      return shfl32(V);
+    unsigned Bits = unsigned(M.getDataLayout().getTypeSizeInBits(T));
+    llvm::Value *I = B.CreateBitCast(V, B.getIntNTy(Bits));
+    if (Bits <= 32)
+      return B.CreateBitCast(
+          B.CreateTrunc(shfl32(B.CreateZExt(I, B.getInt32Ty())),
+                        B.getIntNTy(Bits)),
+          T);
+    // 64 bits: the two halves.
+    llvm::Value *Lo = shfl32(B.CreateTrunc(I, B.getInt32Ty()));
+    llvm::Value *Hi = shfl32(B.CreateTrunc(B.CreateLShr(I, 32), B.getInt32Ty()));
+    llvm::Value *W64 = B.CreateOr(B.CreateZExt(Lo, B.getInt64Ty()),
+                                  B.CreateShl(B.CreateZExt(Hi, B.getInt64Ty()), 32));
+    return B.CreateBitCast(W64, T);
+  }
+
+public:
+  /// Whether the target has tf32 (sm_80 and newer).
+  bool Tf32Ok = false;
 };
 
 std::once_flag InitOnce;
@@ -181,7 +255,9 @@ buildWith(llvm::ArrayRef<const Kernel *> Kernels, const GpuTarget &T,
       return makeError("kernel @" + K->Name + " is not GPU-mapped");
     if (auto E = verifyKernel(*K))
       return std::move(E);
-    if (auto E = GpuKernelEmitter(*K, *M).run())
+    GpuKernelEmitter KE(*K, *M);
+    KE.Tf32Ok = llvm::StringRef(T.Arch).substr(3) >= "80";
+    if (auto E = KE.run())
       return std::move(E);
   }
   if (auto E = replaceGpuMath(*M))

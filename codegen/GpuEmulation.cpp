@@ -8,7 +8,8 @@
 //    go; `shared` becomes a `scratch` of the call (one block per call);
 //    top-level per-thread `scratch` gets a leading thread dimension indexed
 //    by the linear thread id; block ids and grid sizes are the sizes of an
-//    extra argument `%gpu.ids`.
+//    extra argument `%gpu.ids`. Warp shuffles and mma were first rewritten
+//    into shared-memory exchanges between split regions (lowerWarpOps).
 // 2. The LLVM emitter compiles that kernel like any CPU kernel; hand-built
 //    wrappers give the GpuAbi.h functions: `.launch` runs the kernel's
 //    pre-launch index arithmetic on the host buffers' sizes, `.emulate`
@@ -165,6 +166,8 @@ llvm::Expected<std::unique_ptr<Kernel>> dlc::emulationKernel(const Kernel &K) {
   if (!Copy)
     return Copy.takeError();
   std::unique_ptr<Kernel> C = std::move((*Copy)[0]);
+  if (auto E = lowerWarpOps(*C))
+    return std::move(E);
   if (auto E = EmuRewrite(*C, *C->launch()).run())
     return std::move(E);
   return std::move(C);
@@ -306,9 +309,9 @@ llvm::Error dlc::emitGpuHostFunctions(const Kernel &K, llvm::Module &M) {
   return llvm::Error::success();
 }
 
-llvm::Error dlc::mapKernelsForGpu(LoweredFunction &L) {
+llvm::Error dlc::mapKernelsForGpu(LoweredFunction &L, const GpuOptions &G) {
   for (auto &K : L.Kernels) {
-    if (auto E = gpuRows(*K, 256))
+    if (auto E = gpuRows(*K, G.RowThreads))
       return E;
     if (auto E = gpuMapLoops(*K, 256))
       return E;
@@ -316,13 +319,15 @@ llvm::Error dlc::mapKernelsForGpu(LoweredFunction &L) {
   return llvm::Error::success();
 }
 
-llvm::Expected<LoweredFunction> dlc::lowerFunctionForGpu(const Function &F) {
+llvm::Expected<LoweredFunction>
+dlc::lowerFunctionForGpu(const Function &F, const GpuOptions &G) {
   LowerOptions O;
   O.Gpu = true;
+  O.Tf32 = G.Tf32;
   auto L = lowerFunction(F, O);
   if (!L)
     return L.takeError();
-  if (auto E = mapKernelsForGpu(*L))
+  if (auto E = mapKernelsForGpu(*L, G))
     return std::move(E);
   return L;
 }

@@ -12,6 +12,16 @@ namespace dlc {
 
 struct GpuTarget; // codegen/GpuEmitter.h
 
+/// How graph functions become GPU kernels.
+struct GpuOptions {
+  /// Threads per block of row reductions (--kir-gpu-rows): a power of two
+  /// in 2..1024.
+  unsigned RowThreads = 256;
+  /// Matmuls on tensor cores with tf32 inputs (--precision tf32) instead of
+  /// fp32 FMAs (kernel/GpuGemmTf32.cpp).
+  bool Tf32 = false;
+};
+
 /// The names of the host functions emitted for GPU kernel K.
 std::string gpuEmulateName(llvm::StringRef Kernel); // GpuEmulateFn
 std::string gpuLaunchName(llvm::StringRef Kernel);  // GpuLaunchFn
@@ -26,6 +36,12 @@ std::string gpuGridName(llvm::StringRef Kernel);    // KernelFn: every block
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 emulationKernel(const kir::Kernel &K);
 
+/// Rewrites the warp-collective ops of GPU-mapped K (shuffles, mma) into
+/// exchanges through shared memory between split threads regions, with the
+/// same results (codegen/GpuWarpEmulation.cpp): for the emulation, whose
+/// threads run one after the other.
+llvm::Error lowerWarpOps(kir::Kernel &K);
+
 /// Emits into M (which already holds the emulation kernel of K) the host
 /// functions of K: launch geometry, one block, and the whole grid as a
 /// KernelFn whose chunks split the blocks.
@@ -33,10 +49,11 @@ llvm::Error emitGpuHostFunctions(const kir::Kernel &K, llvm::Module &M);
 
 /// Maps each CPU kernel of L to the GPU: --kir-gpu-rows, then --kir-gpu-map
 /// for what is left (256 threads per block).
-llvm::Error mapKernelsForGpu(LoweredFunction &L);
+llvm::Error mapKernelsForGpu(LoweredFunction &L, const GpuOptions &G = {});
 
 /// Lowers F and maps its kernels to the GPU (see mapKernelsForGpu).
-llvm::Expected<LoweredFunction> lowerFunctionForGpu(const Function &F);
+llvm::Expected<LoweredFunction> lowerFunctionForGpu(const Function &F,
+                                                    const GpuOptions &G = {});
 
 /// A graph function compiled for the GPU: its GPU-mapped kernels, their
 /// PTX (when a target is given), their host functions JIT-compiled for the
@@ -47,7 +64,8 @@ class GpuCompilation {
 public:
   /// Host functions at OptLevel; PTX only when T is given.
   static llvm::Expected<std::unique_ptr<GpuCompilation>>
-  compile(const Function &F, const GpuTarget *T, unsigned OptLevel = 2);
+  compile(const Function &F, const GpuTarget *T, unsigned OptLevel = 2,
+          const GpuOptions &G = {});
   ~GpuCompilation();
 
   const std::string &ptx() const { return Ptx; }
@@ -75,7 +93,8 @@ private:
 class GpuEmulatedFunction {
 public:
   static llvm::Expected<std::unique_ptr<GpuEmulatedFunction>>
-  compile(const Function &F, unsigned OptLevel = 2, unsigned Threads = 0);
+  compile(const Function &F, unsigned OptLevel = 2, unsigned Threads = 0,
+          const GpuOptions &G = {});
   ~GpuEmulatedFunction();
 
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs) const {
@@ -103,7 +122,8 @@ private:
 llvm::Expected<GpuProgram> nvptxCodegen(const Function &F,
                                         const std::vector<LoweredStep> &Steps,
                                         unsigned OptLevel,
-                                        llvm::StringRef Arch);
+                                        llvm::StringRef Arch,
+                                        GpuPrecision P = GpuPrecision::Fp32);
 
 } // namespace dlc
 

@@ -27,6 +27,8 @@ protected:
   /// The GPU ops (launch, threads, indices, barrier, shared); the CPU
   /// emitter rejects them.
   virtual llvm::Error gpuOp(const kir::KOp &Op, llvm::Value *&R);
+  /// An f32 value rounded to tf32 (round_tf32), as an f32.
+  virtual llvm::Value *roundTf32(llvm::Value *X);
   /// A buffer's data pointer as loaded from its BufferArg (targets may move
   /// it to another address space).
   virtual llvm::Value *dataPointer(llvm::Value *P) { return P; }

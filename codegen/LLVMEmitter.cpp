@@ -53,6 +53,20 @@ llvm::Error KernelEmitter::gpuOp(const KOp &Op, llvm::Value *&R) {
   return fail("GPU op in a CPU kernel (emulate it or emit it for nvptx)");
 }
 
+llvm::Value *KernelEmitter::roundTf32(llvm::Value *X) {
+  // Round to nearest, ties away from zero, at the 13th bit: add half of the
+  // dropped part's unit and clear it. Infinities and NaN stay as they are.
+  llvm::Type *IT = B.getInt32Ty();
+  if (auto *VT = llvm::dyn_cast<llvm::VectorType>(X->getType()))
+    IT = llvm::VectorType::get(IT, VT->getElementCount());
+  llvm::Value *U = B.CreateBitCast(X, IT);
+  auto C = [&](uint32_t V) { return llvm::ConstantInt::get(IT, V); };
+  llvm::Value *Rounded = B.CreateAnd(B.CreateAdd(U, C(0x1000)), C(0xffffe000));
+  llvm::Value *Finite =
+      B.CreateICmpNE(B.CreateAnd(U, C(0x7f800000)), C(0x7f800000));
+  return B.CreateBitCast(B.CreateSelect(Finite, Rounded, U), X->getType());
+}
+
 llvm::Error KernelEmitter::run() {
   llvm::Type *Ptr = B.getPtrTy();
   llvm::Value *ArgsPtr = makeFunction();
@@ -283,8 +297,12 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
     break;
   case KOpKind::For:
     return loop(Op);
+  case KOpKind::RoundTf32:
+    R = roundTf32(get(Op.Operands[0]));
+    break;
   case KOpKind::GpuIndex: case KOpKind::Barrier: case KOpKind::Shared:
-  case KOpKind::Threads: case KOpKind::Launch:
+  case KOpKind::Threads: case KOpKind::Launch: case KOpKind::Shuffle:
+  case KOpKind::Mma:
     if (auto E = gpuOp(Op, R))
       return E;
     break;

@@ -31,6 +31,11 @@
 
 namespace dlc {
 
+/// How GPU kernels multiply f32 matrices: fp32 FMAs (the default), or
+/// tensor cores with inputs rounded to tf32 (10-bit mantissas; an opt-in
+/// precision, about 1e-3 relative, never chosen silently).
+enum class GpuPrecision { Fp32, Tf32 };
+
 struct GpuLaunch {
   uint32_t Grid[3] = {0, 1, 1};  // blocks in x, y, z
   uint32_t Block[3] = {1, 1, 1}; // threads per block in x, y, z

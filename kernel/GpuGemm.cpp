@@ -156,7 +156,7 @@ void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>
-dlc::lowerGpuMatMul(const Operation &Op, llvm::StringRef Name) {
+dlc::lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32) {
   const TensorType &AT = Op.operand(0)->Type, &BT = Op.operand(1)->Type,
                    &RT = Op.result()->Type;
   if (!isBlockedMatMul(Op))
@@ -166,6 +166,9 @@ dlc::lowerGpuMatMul(const Operation &Op, llvm::StringRef Name) {
   KBuilder B(*K);
   KValue *A = B.arg("a", dynamicLike(AT)), *Bm = B.arg("b", dynamicLike(BT)),
          *Out = B.arg("out", dynamicLike(RT));
-  buildGpuMatMul(B, Op, A, Bm, Out, nullptr);
+  if (Tf32 && RT.elem() == DType::F32)
+    buildGpuMatMulTf32(B, Op, A, Bm, Out, nullptr);
+  else
+    buildGpuMatMul(B, Op, A, Bm, Out, nullptr);
   return finishKernel(std::move(K));
 }

@@ -1,6 +1,6 @@
 // --kir-gpu-rows=N: maps row reductions (softmax, layer-norm, loss rows,
-// reductions) to one block of N threads per row, with tree reductions in
-// shared memory.
+// reductions) to one block of N threads per row, with reductions by warp
+// shuffles and one barrier each.
 //
 // It applies to a kernel whose top level is index arithmetic and one
 // parallel loop over rows, whose body is a sequence of row-level ops and
@@ -16,10 +16,15 @@
 //    a `threads` region and a barrier separates consecutive ones. Inner
 //    loops are strided over the block: thread t runs j = lo + t*step,
 //    lo + (t+N)*step, ... Row-level stores run in thread 0 only.
-// 4. After a reducing loop each thread stores its partial into a shared
-//    array (one per reduction), log2(N) regions combine pairs (t, t + s)
-//    for s = N/2 .. 1 with barriers between, and the next segment starts
-//    by setting every thread's local to element 0: the row's result.
+// 4. After a reducing loop, still in its region, each thread combines its
+//    partial with the other lanes of its warp by xor shuffles at offsets
+//    16, 8, .., 1 (N/2 .. 1 below 32 threads): every lane then holds the
+//    warp's total. With one warp that is the row's result. With N/32 > 1
+//    warps, lane 0 of each stores its total into a shared array of N/32
+//    (one per reduction); after the barrier that ends the segment, every
+//    warp reads them (lane l takes total l % (N/32)) and combines them by
+//    xor shuffles at N/64 .. 1, so every thread has the row's result: one
+//    barrier per reduction, whatever N.
 // 5. Row-level values used in a later segment are carried over: index
 //    arithmetic is recomputed there, scalars go through per-thread scratch.
 #include "kernel/GpuMapping.h"
@@ -113,6 +118,8 @@ public:
   }
 
   llvm::Error rewrite();
+  static KValue *butterfly(KBuilder &B, const Reduction &R, KValue *V,
+                           unsigned Width);
 
   /// Rows known to be short need fewer threads: with every inner loop's
   /// trip count static and below N, N becomes the next power of two of the
@@ -244,12 +251,20 @@ llvm::Error RowMapper::rewrite() {
     if (Loop) {
       for (Reduction R : LoopReds[Raw]) {
         R.Local = LocalScratch[R.Local];
-        R.Shared = B.shared(TensorType(R.Local->BufType.elem(), {Dim::fixed(N)}));
+        if (N > 32) // one total per warp
+          R.Shared = B.shared(
+              TensorType(R.Local->BufType.elem(), {Dim::fixed(N / 32)}));
         Segs.back().Reds.push_back(R);
       }
       Segs.emplace_back();
     }
   }
+
+  // A last segment with nothing to do (the body ended with a loop that
+  // reduces nothing) would only cost a barrier.
+  while (Segs.size() > 1 && Segs.back().Ops.empty() &&
+         Segs[Segs.size() - 2].Reds.empty())
+    Segs.pop_back();
 
   // Which segment defines each row-level value.
   llvm::DenseMap<const KValue *, unsigned> DefSeg;
@@ -281,10 +296,16 @@ llvm::Error RowMapper::rewrite() {
     KOp *Region = K.Body.back().get();
     KValue *T = B.gpuIndex(GpuIdKind::ThreadId, 0);
     llvm::DenseMap<const KValue *, KValue *> Map = {{Par->IndVar.get(), Row}};
-    // Reduced locals of the previous segment: the row's result.
-    if (S)
+    // Reduced locals of the previous segment: with several warps, every
+    // warp combines the warps' totals (lane l reads total l % warps).
+    if (S && N > 32) {
+      unsigned Warps = N / 32;
+      KValue *Lane = B.index(IndexOp::Rem, T, B.constIndex(32));
+      KValue *Slot = B.index(IndexOp::Rem, Lane, B.constIndex(Warps));
       for (Reduction &R : Segs[S - 1].Reds)
-        B.store(B.load(R.Shared, {Zero}), R.Local, {Zero});
+        B.store(butterfly(B, R, B.load(R.Shared, {Slot}), Warps), R.Local,
+                {Zero});
+    }
     // Carried values: index arithmetic recomputed, scalars reloaded.
     std::function<KValue *(KValue *)> Carry = [&](KValue *V) -> KValue * {
       if (auto It = Map.find(V); It != Map.end())
@@ -331,29 +352,34 @@ llvm::Error RowMapper::rewrite() {
       if (Raw->Result && Spill.count(Raw->Result.get()))
         B.store(Raw->Result.get(), Spill[Raw->Result.get()], {Zero});
     }
-    // Partials of this segment's reductions into shared memory.
-    for (Reduction &R : Segs[S].Reds)
-      B.store(B.load(R.Local, {Zero}), R.Shared, {T});
-    B.endThreads();
-    if (Segs[S].Reds.empty())
-      continue;
-    for (unsigned Half = N / 2; Half >= 1; Half /= 2) {
-      B.barrier();
-      B.beginThreads();
-      KValue *T2 = B.gpuIndex(GpuIdKind::ThreadId, 0);
-      KValue *HalfV = B.constIndex(Half);
-      KValue *Lim = B.index(IndexOp::Min, B.index(IndexOp::Add, T2, One), HalfV);
-      B.beginFor(T2, Lim);
-      KValue *Other = B.index(IndexOp::Add, T2, HalfV);
-      for (Reduction &R : Segs[S].Reds) {
-        KValue *X = B.load(R.Shared, {T2}), *Y = B.load(R.Shared, {Other});
-        B.store(B.scalar(R.Combine, {X, Y}, X->Type), R.Shared, {T2});
+    // Partials of this segment's reductions: combined across each warp by
+    // xor shuffles, so every lane holds its warp's total (item 4).
+    KValue *Lane = N > 32 && !Segs[S].Reds.empty()
+                       ? B.index(IndexOp::Rem, T, B.constIndex(32))
+                       : T;
+    for (Reduction &R : Segs[S].Reds) {
+      KValue *P = butterfly(B, R, B.load(R.Local, {Zero}), std::min(N, 32u));
+      if (N <= 32) {
+        B.store(P, R.Local, {Zero});
+        continue;
       }
+      B.beginFor(Lane, One); // lane 0: the warp's total into shared memory
+      B.store(P, R.Shared, {B.index(IndexOp::Div, T, B.constIndex(32))});
       B.endFor();
-      B.endThreads();
     }
+    B.endThreads();
   }
   return verifyKernel(K);
+}
+
+
+/// V combined over groups of Width lanes (a power of two, at most 32) by
+/// xor shuffles: afterwards every lane of a group holds the group's total.
+KValue *RowMapper::butterfly(KBuilder &B, const Reduction &R, KValue *V,
+                             unsigned Width) {
+  for (unsigned Off = Width / 2; Off >= 1; Off /= 2)
+    V = B.scalar(R.Combine, {V, B.shuffle(ShflMode::Xor, V, Off)}, V->Type);
+  return V;
 }
 
 llvm::Error kir::gpuRows(Kernel &K, unsigned N) {

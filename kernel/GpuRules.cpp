@@ -13,6 +13,12 @@
 //    no `parallel` loops (the grid is the parallelism).
 // 5. `shared` buffers and per-thread `scratch` tiles that outlive a region
 //    are declared at the top level; shared memory is at most 48 KiB.
+// 6. Warp-collective ops (shfl_down, shfl_xor, mma_m16n8k8_tf32) need every
+//    lane of each warp: they sit directly in a `threads` body, never in a
+//    loop inside it (whose trip count may differ between threads), and the
+//    block's threads fill whole warps (a multiple of 32; shuffles also
+//    accept a block of fewer than 32 threads, one partial warp whose
+//    offsets stay below its size).
 #include "kernel/KernelIR.h"
 
 #include "ir/Location.h"
@@ -56,6 +62,7 @@ public:
     if (SharedBytes > 48 * 1024)
       return fail("shared memory of " + std::to_string(SharedBytes) +
                   " bytes exceeds 48 KiB");
+    NT = L->Block[0] * L->Block[1] * L->Block[2];
     return uniform(K.Body, /*Top=*/true);
   }
 
@@ -78,6 +85,9 @@ private:
     case KOpKind::Set: return "set";
     case KOpKind::Broadcast: return "broadcast";
     case KOpKind::Scratch: return "scratch";
+    case KOpKind::Shuffle: return shflName(Op.Shfl).str();
+    case KOpKind::Mma: return "mma_m16n8k8_tf32";
+    case KOpKind::RoundTf32: return "round_tf32";
     default: return "op";
     }
   }
@@ -87,7 +97,8 @@ private:
     for (auto &Op : Ops) {
       switch (Op->kind()) {
       case KOpKind::GpuIndex: case KOpKind::Barrier: case KOpKind::Shared:
-      case KOpKind::Threads: case KOpKind::Launch:
+      case KOpKind::Threads: case KOpKind::Launch: case KOpKind::Shuffle:
+      case KOpKind::Mma:
         return fail("'" + mnemonic(*Op) +
                     "' is only allowed in a GPU kernel (after a launch)");
       case KOpKind::For:
@@ -123,7 +134,7 @@ private:
                       "' outside threads { } must be at the top level");
         break;
       case KOpKind::Threads:
-        if (auto E = inThreads(Op->Body))
+        if (auto E = inThreads(Op->Body, 0))
           return E;
         break;
       case KOpKind::For:
@@ -135,7 +146,8 @@ private:
         break;
       case KOpKind::Load: case KOpKind::Store: case KOpKind::Scalar:
       case KOpKind::Local: case KOpKind::Get: case KOpKind::Set:
-      case KOpKind::Broadcast:
+      case KOpKind::Broadcast: case KOpKind::Shuffle: case KOpKind::Mma:
+      case KOpKind::RoundTf32:
         return fail("'" + mnemonic(*Op) +
                     "' in uniform code: per-thread work goes inside "
                     "threads { }");
@@ -144,10 +156,34 @@ private:
     return llvm::Error::success();
   }
 
-  /// The body of a threads region (any depth).
-  llvm::Error inThreads(const std::vector<std::unique_ptr<KOp>> &Ops) {
+  /// A warp-collective op at loop depth Depth of a threads body.
+  llvm::Error warpOp(const KOp &Op, unsigned Depth) {
+    std::string Mn = "'" + mnemonic(Op) + "'";
+    if (Depth)
+      return fail(Mn + " inside a loop of threads { } is under "
+                  "thread-divergent control");
+    if (Op.kind() == KOpKind::Shuffle && NT < 32) {
+      if (Op.IntValue >= NT)
+        return fail(Mn + " offset " + std::to_string(Op.IntValue) +
+                    " is not below the block's " + std::to_string(NT) +
+                    " threads");
+      return llvm::Error::success();
+    }
+    if (NT % 32)
+      return fail(Mn + " needs whole warps: the block has " +
+                  std::to_string(NT) + " threads, not a multiple of 32");
+    return llvm::Error::success();
+  }
+
+  /// The body of a threads region (Depth: loops around Ops inside it).
+  llvm::Error inThreads(const std::vector<std::unique_ptr<KOp>> &Ops,
+                        unsigned Depth) {
     for (auto &Op : Ops) {
       switch (Op->kind()) {
+      case KOpKind::Shuffle: case KOpKind::Mma:
+        if (auto E = warpOp(*Op, Depth))
+          return E;
+        break;
       case KOpKind::Barrier:
         return fail("barrier inside threads { } is under thread-divergent "
                     "control");
@@ -161,7 +197,7 @@ private:
         if (Op->Marks.Parallel)
           return fail("a GPU kernel has no parallel loops (the grid is its "
                       "parallelism)");
-        if (auto E = inThreads(Op->Body))
+        if (auto E = inThreads(Op->Body, Depth + 1))
           return E;
         break;
       default:
@@ -172,6 +208,7 @@ private:
   }
 
   const Kernel &K;
+  int64_t NT = 0; // threads per block
 };
 } // namespace
 

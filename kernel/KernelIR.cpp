@@ -41,6 +41,14 @@ llvm::StringRef kir::gpuIdName(GpuIdKind K) {
   llvm_unreachable("bad gpu index");
 }
 
+llvm::StringRef kir::shflName(ShflMode M) {
+  switch (M) {
+  case ShflMode::Down: return "shfl_down";
+  case ShflMode::Xor: return "shfl_xor";
+  }
+  llvm_unreachable("bad shuffle mode");
+}
+
 //===----------------------------------------------------------------------===//
 // Builder
 //===----------------------------------------------------------------------===//
@@ -188,6 +196,26 @@ void KBuilder::launch(KValue *GX, KValue *GY, KValue *GZ, int64_t BX,
   Op->Block[2] = BZ;
 }
 
+KValue *KBuilder::shuffle(ShflMode M, KValue *V, unsigned Offset) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Shuffle));
+  Op->Shfl = M;
+  Op->IntValue = Offset;
+  Op->Operands = {V};
+  return result(Op, V->Type);
+}
+
+KValue *KBuilder::mma(KValue *A, KValue *Bf, KValue *C) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Mma));
+  Op->Operands = {A, Bf, C};
+  return result(Op, SType::vec(DType::F32, 4));
+}
+
+KValue *KBuilder::roundTf32(KValue *X) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::RoundTf32));
+  Op->Operands = {X};
+  return result(Op, X->Type);
+}
+
 void KBuilder::beginThreads() {
   KOp *Op = add(std::make_unique<KOp>(KOpKind::Threads));
   Open.push_back({Op, Ops});
@@ -317,6 +345,19 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
       OS << "launch grid(" << name(Op.Operands[0]) << ", "
          << name(Op.Operands[1]) << ", " << name(Op.Operands[2]) << ") block("
          << Op.Block[0] << ", " << Op.Block[1] << ", " << Op.Block[2] << ")";
+      break;
+    case KOpKind::Shuffle:
+      OS << shflName(Op.Shfl) << " " << name(Op.Operands[0]) << ", "
+         << Op.IntValue << " : " << Op.Result->Type.str();
+      break;
+    case KOpKind::Mma:
+      OS << "mma_m16n8k8_tf32 " << name(Op.Operands[0]) << ", "
+         << name(Op.Operands[1]) << ", " << name(Op.Operands[2]) << " : "
+         << Op.Result->Type.str();
+      break;
+    case KOpKind::RoundTf32:
+      OS << "round_tf32 " << name(Op.Operands[0]) << " : "
+         << Op.Result->Type.str();
       break;
     }
     OS << "\n";
@@ -472,6 +513,29 @@ private:
       Scope = std::move(Saved);
       break;
     }
+    case KOpKind::Shuffle: {
+      const KValue *V = Op.Operands[0];
+      if (auto E = use(V))
+        return E;
+      if (V->IsBuffer || V->Type.IsIndex || V->Type.isVector())
+        return fail(shflName(Op.Shfl) + " takes a scalar of an element type");
+      if (Op.IntValue < 1 || Op.IntValue > 31)
+        return fail(shflName(Op.Shfl) + " offset " +
+                    std::to_string(Op.IntValue) + " is not in 1..31");
+      break;
+    }
+    case KOpKind::Mma:
+      if (auto E = scalarOperand(Op.Operands[0], SType::vec(DType::F32, 4)))
+        return E;
+      if (auto E = scalarOperand(Op.Operands[1], SType::vec(DType::F32, 2)))
+        return E;
+      if (auto E = scalarOperand(Op.Operands[2], SType::vec(DType::F32, 4)))
+        return E;
+      break;
+    case KOpKind::RoundTf32:
+      if (auto E = scalarOperand(Op.Operands[0], SType::of(DType::F32)))
+        return E;
+      break;
     case KOpKind::Dim:
       if (auto E = use(Op.Operands[0]))
         return E;

@@ -31,6 +31,17 @@
 // buffers live in the block's shared memory (address space 3); a `scratch`
 // at the uniform level is private to each thread and keeps its contents
 // across regions (register tiles). See kernel/GpuRules.cpp.
+//
+// Warp-collective ops (`shfl_down`, `shfl_xor`, `mma_m16n8k8_tf32`) exchange
+// values between the 32 lanes of a warp; every thread of the block must
+// reach them together, so they sit directly in a `threads` body (not in a
+// loop there), in blocks whose thread count is a multiple of 32 (shuffles
+// also allow a block of fewer threads). `mma_m16n8k8_tf32 %a, %b, %c` is
+// PTX's mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32: D[16x8] =
+// A[16x8] * B[8x8] + C, with lane l (g = l / 4, t = l % 4) holding
+// a = (A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]), b = (B[t][g], B[t+4][g])
+// and c, d = (C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1]); the products
+// use a and b as given (round them with round_tf32 first), sums are f32.
 #ifndef DLC_KERNEL_KERNELIR_H
 #define DLC_KERNEL_KERNELIR_H
 
@@ -85,7 +96,19 @@ enum class KOpKind : uint8_t {
   Shared,     // %s = shared f32[64, 16]   (one buffer per block, static shape)
   Threads,    // threads { ... }   (the body runs once per thread of the block)
   Launch,     // launch grid(%gx, %gy, %gz) block(256, 1, 1)
+  Shuffle,    // %r = shfl_xor %v, 16 : f32   (shfl_down; a warp exchange)
+  Mma,        // %d = mma_m16n8k8_tf32 %a, %b, %c : f32x4   (a warp's tensor-core
+              //      product of fragments, see below)
+  RoundTf32,  // %r = round_tf32 %x : f32   (to tf32: 10 mantissa bits, nearest,
+              //      ties away from zero)
 };
+
+/// Warp shuffles: lane l of a warp (32 consecutive linear thread ids; the
+/// whole block when it has fewer threads, W of them) reads the value of
+/// lane l + offset (down) or l ^ offset (xor) of its warp; a lane whose
+/// source lane is W or beyond keeps its own value.
+enum class ShflMode : uint8_t { Down, Xor };
+llvm::StringRef shflName(ShflMode M);
 
 enum class GpuIdKind : uint8_t { ThreadId, BlockId, BlockDim, GridDim };
 llvm::StringRef gpuIdName(GpuIdKind K);
@@ -144,6 +167,8 @@ public:
   // GpuIndex: which index (axis in IntValue); Launch: threads per block.
   GpuIdKind GpuId = GpuIdKind::ThreadId;
   int64_t Block[3] = {1, 1, 1};
+  // Shuffle: down or xor (the offset in IntValue).
+  ShflMode Shfl = ShflMode::Down;
 
 private:
   KOpKind Kind;
@@ -230,6 +255,12 @@ public:
   KValue *shared(TensorType T);
   void launch(KValue *GX, KValue *GY, KValue *GZ, int64_t BX, int64_t BY = 1,
               int64_t BZ = 1);
+  /// A warp shuffle of scalar V (see ShflMode).
+  KValue *shuffle(ShflMode M, KValue *V, unsigned Offset);
+  /// A warp's m16n8k8 tf32 tensor-core product: A f32x4, B f32x2, C f32x4.
+  KValue *mma(KValue *A, KValue *Bf, KValue *C);
+  /// X (f32) rounded to tf32.
+  KValue *roundTf32(KValue *X);
   /// Opens a `threads` region; ops built until endThreads() go into it.
   void beginThreads();
   KOp *endThreads() { return endFor(); }

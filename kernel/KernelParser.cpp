@@ -485,6 +485,28 @@ private:
       consume();
       return B.gpuIndex(Id, unsigned(Axis));
     }
+    if (Mn == "shfl_down" || Mn == "shfl_xor") {
+      auto V = use();
+      if (!V)
+        return V.takeError();
+      if (auto E = expect(Tok::Comma, "','"))
+        return std::move(E);
+      auto Off = integer();
+      if (!Off)
+        return Off.takeError();
+      if (*Off < 1 || *Off > 31)
+        return err(At, "a shuffle offset is in 1..31");
+      if (auto E = expect(Tok::Colon, "':'"))
+        return std::move(E);
+      auto T = stype();
+      if (!T)
+        return T.takeError();
+      if ((*V)->IsBuffer || (*V)->Type.IsIndex || (*V)->Type.isVector())
+        return err(At, "a shuffle takes a scalar of an element type");
+      return typed(B.shuffle(Mn == "shfl_down" ? ShflMode::Down : ShflMode::Xor,
+                             *V, unsigned(*Off)),
+                   *T, At);
+    }
     if (Mn == "local") {
       auto T = stype();
       if (!T)
@@ -543,6 +565,17 @@ private:
     }
     if (Mn == "broadcast")
       return typed(B.broadcast(Args[0], T->Lanes), *T, At);
+    if (Mn == "mma_m16n8k8_tf32") {
+      if (Args.size() != 3 || Args[0]->IsBuffer || Args[1]->IsBuffer ||
+          Args[2]->IsBuffer)
+        return err(At, "mma_m16n8k8_tf32 takes three fragments: a, b and c");
+      return typed(B.mma(Args[0], Args[1], Args[2]), *T, At);
+    }
+    if (Mn == "round_tf32") {
+      if (Args.size() != 1 || Args[0]->IsBuffer)
+        return err(At, "round_tf32 takes one value");
+      return typed(B.roundTf32(Args[0]), *T, At);
+    }
     if (Mn == "get") {
       if (!Args[0]->Def || Args[0]->Def->kind() != KOpKind::Local)
         return err(At, "get of a value that is not a local");

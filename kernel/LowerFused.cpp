@@ -32,7 +32,7 @@ class FusedLowering {
 public:
   FusedLowering(const FusionPlan &P, Kernel &K) : P(P), B(K) {}
 
-  llvm::Error run(unsigned VectorBytes, bool Gpu) {
+  llvm::Error run(unsigned VectorBytes, bool Gpu, bool Tf32) {
     for (size_t I = 0; I < P.Inputs.size(); ++I)
       Arg[P.Inputs[I]] = B.arg("in" + std::to_string(I), dynamicLike(P.Inputs[I]->Type));
     for (size_t I = 0; I < P.Outputs.size(); ++I)
@@ -60,7 +60,10 @@ public:
       else
         Bm = Arg[MM.operand(1)];
       const PatchOperand *PO = Patches ? &*Patches : nullptr;
-      if (Gpu)
+      if (Gpu && Tf32 && MM.result()->Type.elem() == DType::F32)
+        buildGpuMatMulTf32(B, MM, Arg[MM.operand(0)], Bm, Arg[P.Outputs.back()],
+                           epilogue(), PO);
+      else if (Gpu)
         buildGpuMatMul(B, MM, Arg[MM.operand(0)], Bm, Arg[P.Outputs.back()],
                        epilogue(), PO);
       else
@@ -271,9 +274,9 @@ private:
 
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name,
-                     unsigned VectorBytes, bool Gpu) {
+                     unsigned VectorBytes, bool Gpu, bool Tf32) {
   auto K = newKernel(Name);
-  if (auto E = FusedLowering(P, *K).run(VectorBytes, Gpu))
+  if (auto E = FusedLowering(P, *K).run(VectorBytes, Gpu, Tf32))
     return std::move(E);
   return finishKernel(std::move(K));
 }

@@ -37,8 +37,10 @@ lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
 /// Lowers the same matmuls to the GPU's tiled kernel (64 x 64 result
 /// tiles of 16 x 16 threads, 4 x 4 results each, k steps of 16 staged in
 /// shared memory), already GPU-mapped.
+/// Tf32: f32 matmuls on tensor cores with tf32 inputs instead
+/// (kernel/GpuGemmTf32.cpp).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
-lowerGpuMatMul(const Operation &Op, llvm::StringRef Name);
+lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32 = false);
 
 /// Lowers transpose to a copy kernel with arguments (input, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
@@ -99,10 +101,11 @@ lowerCopy(const Operation &Op, llvm::StringRef Name);
 /// the values it writes, a shape-only argument with the run-time shape of
 /// the group's space). VectorBytes as for lowerMatMulBlocked; with Gpu
 /// a matmul group uses the GPU's tiled kernel (see lowerGpuMatMul) and a
-/// depthwise conv the schedule without thread-private plane buffers.
+/// depthwise conv the schedule without thread-private plane buffers; with
+/// Tf32 too, an f32 matmul group runs on tensor cores (lowerGpuMatMul).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name, unsigned VectorBytes,
-                bool Gpu = false);
+                bool Gpu = false, bool Tf32 = false);
 
 } // namespace dlc
 

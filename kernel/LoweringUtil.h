@@ -96,6 +96,11 @@ bool buildWindowGemm(KBuilder &B, const Operation &Op, const Operation &Im2Col,
 void buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
                     KValue *Out, const Epilogue &Epi,
                     const PatchOperand *Patches = nullptr);
+/// The same on tensor cores with tf32 inputs (kernel/GpuGemmTf32.cpp; f32
+/// only): 64 x 64 tiles of 4 warps, each 2 x 4 m16n8k8 mma per 8 of k.
+void buildGpuMatMulTf32(KBuilder &B, const Operation &Op, KValue *A,
+                        KValue *Bm, KValue *Out, const Epilogue &Epi,
+                        const PatchOperand *Patches = nullptr);
 
 /// The direct convolution of Op on existing arguments (Bias may be null),
 /// with an optional epilogue (see lowerConv), and optionally followed by

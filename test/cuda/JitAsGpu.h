@@ -46,7 +46,9 @@ inline void oneBlock(const BufferArg *, GpuLaunch *L) {
 inline llvm::Expected<GpuProgram> codegen(const Function &F,
                                           const std::vector<LoweredStep> &Steps,
                                           unsigned OptLevel,
-                                          llvm::StringRef) {
+                                          llvm::StringRef, GpuPrecision Prec) {
+  if (Prec != GpuPrecision::Fp32)
+    return makeError("the CPU JIT posing as a GPU has no tensor cores");
   static std::mutex M;
   static std::vector<std::unique_ptr<JitModule>> Modules;
   static size_t Next = 0;

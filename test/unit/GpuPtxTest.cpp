@@ -171,4 +171,105 @@ TEST(GpuPtx, TutorialTrainingStepsPassPtxas) {
                     "DLC_PTXAS): the PTX was generated but not assembled";
 }
 
+/// How often Needle occurs in Hay.
+size_t occurrences(const std::string &Hay, const std::string &Needle) {
+  size_t N = 0;
+  for (size_t P = Hay.find(Needle); P != std::string::npos;
+       P = Hay.find(Needle, P + 1))
+    ++N;
+  return N;
+}
+
+// Row reductions combine lanes with shfl.sync (values of every width: f32,
+// f64 and i64 in two halves, f16 and i8 widened) and synchronize the block
+// once per reduction; ptxas accepts them for sm_80 and sm_90.
+TEST(GpuPtx, RowReductionsUseWarpShuffles) {
+  std::string Exe = findPtxas();
+  struct Case {
+    std::string Text;
+    size_t Barriers;
+  };
+  auto reduce = [](const std::string &Op, const std::string &Ty) {
+    return "func @f(%x: " + Ty + "[N,1000]) -> (y: " + Ty + "[N]) {\n  %y = " +
+           Op + " %x {axes = [1], keepdims = false}\n  return %y\n}\n";
+  };
+  const Case Cases[] = {
+      {"func @f(%x: f32[N,1000]) -> (y: f32[N,1000]) {\n  %y = softmax %x\n"
+       "  return %y\n}\n",
+       2},
+      {reduce("reduce_sum", "f64"), 1}, {reduce("reduce_max", "i64"), 1},
+      {reduce("reduce_min", "f16"), 1}, {reduce("reduce_max", "i8"), 1},
+      {reduce("reduce_sum", "i32"), 1}};
+  for (const Case &C : Cases) {
+    SCOPED_TRACE(C.Text);
+    auto M = parseModule(C.Text, "<test>");
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    PassManager PM;
+    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+    ASSERT_FALSE(bool(PM.run(**M)));
+    auto L = lowerFunctionForGpu(*(*M)->Functions[0]);
+    ASSERT_TRUE(bool(L)) << errText(L.takeError());
+    ASSERT_EQ(L->Kernels.size(), 1u);
+    for (const char *Arch : {"sm_80", "sm_90"}) {
+      GpuTarget T;
+      T.Arch = Arch;
+      auto Ptx = emitPtx({L->Kernels[0].get()}, T);
+      ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
+      // 256 threads: 5 butterfly steps in the warps, 3 across the 8 warps.
+      EXPECT_GE(occurrences(*Ptx, "shfl.sync.bfly.b32"), 8u) << *Ptx;
+      EXPECT_EQ(occurrences(*Ptx, "bar.sync"), C.Barriers) << *Ptx;
+      if (!Exe.empty())
+        EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+    }
+  }
+  if (Exe.empty())
+    GTEST_SKIP() << "no ptxas (run scripts/reference-env.sh, or set "
+                    "DLC_PTXAS): the PTX was generated but not assembled";
+}
+
+// --precision tf32: matmuls (with a fused epilogue, batched, and a conv's
+// implicit GEMM) on tensor cores pass ptxas for sm_80 and sm_90, with
+// mma.sync m16n8k8 and cvt.rna.tf32 in the PTX.
+TEST(GpuPtx, Tf32MatMulsPassPtxas) {
+  std::string Exe = findPtxas();
+  const char *Texts[] = {
+      "func @f(%a: f32[N,64], %b: f32[64,48], %c: f32[48]) -> (y: f32[N,48]) {\n"
+      "  %m = matmul %a, %b\n  %s = add %m, %c\n  %y = relu %s\n  return %y\n}\n",
+      "func @f(%a: f32[16,33], %b: f32[N,33,70]) -> (y: f32[N,16,70]) {\n"
+      "  %y = matmul %a, %b\n  return %y\n}\n",
+      "func @f(%x: f32[N,3,5,34], %w: f32[16,3,3,3], %b: f32[16]) -> "
+      "(y: f32[N,16,4,34]) {\n"
+      "  %c = conv %x, %w, %b {dilations = [1, 2], pads = [0, 2, 1, 2]}\n"
+      "  %y = relu %c\n  return %y\n}\n"};
+  for (const char *Text : Texts) {
+    SCOPED_TRACE(Text);
+    auto M = parseModule(Text, "<test>");
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    PassManager PM;
+    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+    ASSERT_FALSE(bool(PM.run(**M)));
+    GpuOptions G;
+    G.Tf32 = true;
+    auto L = lowerFunctionForGpu(*(*M)->Functions[0], G);
+    ASSERT_TRUE(bool(L)) << errText(L.takeError());
+    std::vector<const kir::Kernel *> Ks;
+    for (auto &K : L->Kernels)
+      Ks.push_back(K.get());
+    for (const char *Arch : {"sm_80", "sm_90"}) {
+      GpuTarget T;
+      T.Arch = Arch;
+      auto Ptx = emitPtx(Ks, T);
+      ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
+      EXPECT_EQ(occurrences(*Ptx, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"),
+                16u);
+      EXPECT_GE(occurrences(*Ptx, "cvt.rna.tf32.f32"), 2u);
+      if (!Exe.empty())
+        EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+    }
+  }
+  if (Exe.empty())
+    GTEST_SKIP() << "no ptxas (run scripts/reference-env.sh, or set "
+                    "DLC_PTXAS): the PTX was generated but not assembled";
+}
+
 } // namespace

@@ -19,6 +19,7 @@ static llvm::Error bench(const BenchOptions &Opts) {
   MO.Engine = Opts.Engine;
   MO.Threads = Opts.Threads;
   MO.Device = Opts.Device;
+  MO.Precision = Opts.Precision;
   MO.Cache = Opts.Cache;
   MO.CacheDir = Opts.CacheDir;
   auto M = Model::fromFile(Opts.Model, MO);

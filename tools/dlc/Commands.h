@@ -30,6 +30,7 @@ struct RunOptions {
   bool PrintLLVM = false; // with --engine=jit: print the optimized LLVM IR
   unsigned Threads = 0;   // 0: every hardware thread
   std::string Device = "cpu"; // cpu | cuda | cuda-emu
+  std::string Precision = "fp32"; // fp32 | tf32 (GPU devices)
   std::string MaxMemory;  // --max-memory: bytes, with an optional K/M/G/T
   bool Cache = true;      // the on-disk kernel cache
   std::string CacheDir;   // empty: the default (see codegen/KernelCache.h)
@@ -57,6 +58,7 @@ struct CompileOptions {
   bool InlineWeights = false;
   std::string Target = "cpu"; // or nvptx
   std::string GpuArch = "sm_80";
+  std::string Precision = "fp32"; // with nvptx: fp32 | tf32
 };
 
 /// Tensors with more elements than this leave IR text: into a .weights
@@ -89,6 +91,7 @@ struct BenchOptions {
   std::string Engine = "jit"; // jit | interp | auto
   unsigned Threads = 0;
   std::string Device = "cpu";
+  std::string Precision = "fp32";
   bool Profile = false; // where the compile time went, phase by phase
   bool Cache = true;
   std::string CacheDir;
@@ -129,6 +132,7 @@ struct TrainOptions {
   std::string Resume;        // continue from this checkpoint directory
   std::string Engine = "jit";
   std::string Device = "cpu";
+  std::string Precision = "fp32";
   unsigned OptLevel = 3;
   bool PrintIR = false;
   /// Data parallelism over MPI: on under mpirun (or with Distributed).

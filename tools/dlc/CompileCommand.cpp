@@ -166,6 +166,9 @@ loadOptimized(llvm::StringRef Path) {
 llvm::Error dlc::compileModel(const CompileOptions &Opts) {
   if (Opts.Target != "cpu" && Opts.Target != "nvptx")
     return makeError("--target must be cpu or nvptx, got '" + Opts.Target + "'");
+  if (Opts.Target != "nvptx" && Opts.Precision != "fp32")
+    return makeError("--precision " + Opts.Precision + " is for --target nvptx "
+                     "(GPU tensor cores); the CPU computes in fp32");
   if (Opts.Target == "nvptx") {
     auto M = loadOptimized(Opts.Model);
     if (!M)

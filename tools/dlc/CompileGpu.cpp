@@ -30,10 +30,19 @@ llvm::Error dlc::compileNvptx(const CompileOptions &Opts, const Module &M) {
   T.OptLevel = Opts.OptLevel;
   if (auto E = checkGpuArch(T.Arch))
     return E;
+  GpuOptions G;
+  if (Opts.Precision == "tf32")
+    G.Tf32 = true;
+  else if (Opts.Precision != "fp32")
+    return makeError("--precision must be fp32 or tf32, got '" + Opts.Precision +
+                     "'");
+  if (G.Tf32 && llvm::StringRef(T.Arch).substr(3) < "80")
+    return makeError("--precision tf32 needs sm_80 or newer (tensor cores "
+                     "with tf32), got --gpu-arch " + T.Arch);
   std::vector<std::unique_ptr<kir::Kernel>> Owned;
   std::vector<const kir::Kernel *> Kernels;
   for (auto &F : M.Functions) {
-    auto L = lowerFunctionForGpu(*F);
+    auto L = lowerFunctionForGpu(*F, G);
     if (!L)
       return L.takeError();
     for (auto &K : L->Kernels) {

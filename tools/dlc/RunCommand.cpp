@@ -311,6 +311,11 @@ static llvm::Error run(const RunOptions &Opts) {
   auto Device = parseDevice(Opts.Device);
   if (!Device)
     return Device.takeError();
+  auto Prec = parsePrecision(Opts.Precision);
+  if (!Prec)
+    return Prec.takeError();
+  if (auto E = checkPrecision(*Device, *Prec))
+    return E;
   if (SM && *Device != DeviceKind::Cpu)
     return makeError("--device " + Opts.Device + ": models compiled per "
                      "run-time value run on the CPU only for now");
@@ -320,7 +325,7 @@ static llvm::Error run(const RunOptions &Opts) {
     auto Mem = gpuMemory(*Device);
     if (!Mem)
       return Mem.takeError();
-    auto G = compileForGpu(*F, *Device, Opts.OptLevel, std::move(*Mem));
+    auto G = compileForGpu(*F, *Device, Opts.OptLevel, std::move(*Mem), *Prec);
     if (!G)
       return G.takeError();
     Outs = (*G)->run(Inputs);

@@ -111,6 +111,12 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
   if (O.Device != "cpu" && O.Device != "cuda" && O.Device != "cuda-emu")
     return makeError("--device must be cpu, cuda or cuda-emu, got '" +
                      O.Device + "'");
+  if (O.Precision != "fp32" && O.Precision != "tf32")
+    return makeError("--precision must be fp32 or tf32, got '" + O.Precision +
+                     "'");
+  if (O.Precision != "fp32" && O.Device == "cpu")
+    return makeError("--precision " + O.Precision + " is for GPU tensor cores: "
+                     "use --device cuda or cuda-emu, or --precision fp32");
   // Only rank 0 writes files, so only its directories must exist (the
   // other ranks may run on machines without them).
   bool Writes = Comm->rank() == 0;
@@ -187,6 +193,7 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
   S.Batch = *Batch;
   S.Opts.Engine = O.Engine;
   S.Opts.Device = O.Device;
+  S.Opts.Precision = O.Precision;
   S.Opts.OptLevel = O.OptLevel;
   S.Opts.Threads = unsigned(*Threads);
   S.Opts.Seed = *Seed;

@@ -58,6 +58,10 @@ static cl::opt<std::string> RunDevice(
     cl::desc("cpu (default), cuda (an NVIDIA GPU; --engine is for the CPU) "
              "or cuda-emu (the GPU kernels emulated on the CPU)"),
     cl::init("cpu"), cl::sub(RunCmd));
+static cl::opt<std::string> RunPrecision(
+    "precision",
+    cl::desc("With a GPU device: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative)"),
+    cl::init("fp32"), cl::sub(RunCmd));
 static cl::opt<bool> RunPrintIR("print-ir",
                                 cl::desc("Print the optimized IR before running"),
                                 cl::sub(RunCmd));
@@ -98,6 +102,10 @@ static cl::opt<std::string> CompileTarget(
 static cl::opt<std::string> CompileGpuArch(
     "gpu-arch", cl::desc("With --target nvptx: the GPU (sm_80, sm_90, ...)"),
     cl::init("sm_80"), cl::sub(CompileCmd));
+static cl::opt<std::string> CompilePrecision(
+    "precision",
+    cl::desc("With --target nvptx: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs; sm_80 or newer)"),
+    cl::init("fp32"), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
 static cl::SubCommand ExportCmd(
@@ -216,6 +224,10 @@ static cl::opt<std::string> TrainDevice(
     cl::desc("cpu (default), cuda (an NVIDIA GPU) or cuda-emu (the GPU "
              "kernels emulated on the CPU)"),
     cl::init("cpu"), cl::sub(TrainCmd));
+static cl::opt<std::string> TrainPrecision(
+    "precision",
+    cl::desc("With a GPU device: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative)"),
+    cl::init("fp32"), cl::sub(TrainCmd));
 static cl::opt<bool> TrainPrintIR(
     "print-ir", cl::desc("Print the training step's graph IR"),
     cl::sub(TrainCmd));
@@ -276,6 +288,11 @@ static cl::opt<std::string> BenchDevice(
     cl::desc("cpu (default), cuda (an NVIDIA GPU) or cuda-emu (the GPU "
              "kernels emulated on the CPU)"),
     cl::init("cpu"), cl::sub(BenchCmd));
+
+static cl::opt<std::string> BenchPrecision(
+    "precision",
+    cl::desc("With a GPU device: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative)"),
+    cl::init("fp32"), cl::sub(BenchCmd));
 
 static cl::SubCommand TestOnnxCmd(
     "test-onnx", "Run ONNX test folders (model.onnx + test_data_set_N) and "
@@ -355,10 +372,11 @@ int main(int argc, char **argv) {
       argc, argv,
       "dlc: deep-learning graph compiler\n\n"
       "  dlc compile MODEL -o NAME.so|NAME.o   (or --emit=ir|kernel-ir|llvm|asm;\n"
-      "              --target nvptx --gpu-arch sm_80 --emit=ptx for NVIDIA GPUs)\n"
+      "              --target nvptx --gpu-arch sm_80 [--precision fp32|tf32]\n"
+      "              --emit=ptx for NVIDIA GPUs)\n"
       "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR] "
       "[--engine=jit|interp]\n"
-      "          [--device cpu|cuda|cuda-emu]\n"
+      "          [--device cpu|cuda|cuda-emu] [--precision fp32|tf32]\n"
       "  dlc bench MODEL [--batch B] [--runs R] [--threads T] [--device D]\n"
       "  dlc test-onnx DIR... [--dynamic] [--engine=jit|interp|auto]\n"
       "  dlc train (MODEL.dlc | MODEL.onnx | --model NAME) "
@@ -388,6 +406,7 @@ int main(int argc, char **argv) {
     O.PrintLLVM = RunPrintLLVM;
     O.Threads = RunThreads;
     O.Device = RunDevice;
+    O.Precision = RunPrecision;
     O.MaxMemory = RunMaxMemory;
     O.OptLevel = std::min(3u, RunOpt.getValue());
     O.Cache = !NoCache;
@@ -414,6 +433,7 @@ int main(int argc, char **argv) {
     O.Threads = CompileThreads;
     O.Target = CompileTarget;
     O.GpuArch = CompileGpuArch;
+    O.Precision = CompilePrecision;
     O.OptLevel = std::min(3u, CompileOpt.getValue());
     return compileCommand(O);
   }
@@ -437,6 +457,7 @@ int main(int argc, char **argv) {
     O.Engine = BenchEngine;
     O.Threads = BenchThreads;
     O.Device = BenchDevice;
+    O.Precision = BenchPrecision;
     O.Profile = BenchProfile;
     O.Cache = !NoCache;
     O.CacheDir = CacheDir;
@@ -481,6 +502,7 @@ int main(int argc, char **argv) {
     O.Resume = TrainResume;
     O.Engine = TrainEngine;
     O.Device = TrainDevice;
+    O.Precision = TrainPrecision;
     O.OptLevel = std::min(3u, TrainOpt.getValue());
     O.PrintIR = TrainPrintIR;
     O.Distributed = TrainDistributed;
