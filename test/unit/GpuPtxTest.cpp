@@ -218,8 +218,9 @@ TEST(GpuPtx, RowReductionsUseWarpShuffles) {
       // 256 threads: 5 butterfly steps in the warps, 3 across the 8 warps.
       EXPECT_GE(occurrences(*Ptx, "shfl.sync.bfly.b32"), 8u) << *Ptx;
       EXPECT_EQ(occurrences(*Ptx, "bar.sync"), C.Barriers) << *Ptx;
-      if (!Exe.empty())
+      if (!Exe.empty()) {
         EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+      }
     }
   }
   if (Exe.empty())
@@ -263,8 +264,9 @@ TEST(GpuPtx, Tf32MatMulsPassPtxas) {
       EXPECT_EQ(occurrences(*Ptx, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"),
                 16u);
       EXPECT_GE(occurrences(*Ptx, "cvt.rna.tf32.f32"), 2u);
-      if (!Exe.empty())
+      if (!Exe.empty()) {
         EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+      }
     }
   }
   if (Exe.empty())

@@ -280,9 +280,10 @@ TEST(GpuWarp, RoundTf32) {
       continue;
     }
     EXPECT_EQ(Y[I], Want) << X[I];
-    if (std::isfinite(Want)) // within half a tf32 unit (subnormals: 2^-137)
+    if (std::isfinite(Want)) { // within half a tf32 unit (subnormals: 2^-137)
       EXPECT_LE(std::fabs(Want - X[I]), std::fabs(X[I]) * 0x1p-11f + 0x1p-137f)
           << X[I];
+    }
   }
   // Halfway between 1 and 1 + 2^-10: away from zero; just below: down.
   EXPECT_EQ(Y[1], 1 + 0x1p-10f);
@@ -335,9 +336,10 @@ Counts checkRows(const std::string &Text, int64_t Sym, unsigned Threads,
   for (size_t K = 0; K < Want->size(); ++K)
     for (int64_t E = 0; E < (*Want)[K].numElements(); ++E) {
       double A = (*Want)[K].getF(E), B = (*Got)[K].getF(E);
-      if (A != B)
+      if (A != B) {
         EXPECT_LE(std::fabs(A - B), Tol * (1 + std::fabs(A)))
             << Text << "element " << E;
+      }
     }
   for (auto &K : (*C)->kernels()) {
     R.Barriers += countOps(K->Body, kir::KOpKind::Barrier);

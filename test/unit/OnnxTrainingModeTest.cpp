@@ -415,8 +415,9 @@ runningMeanAfterOneStep(const Function &F, std::optional<double> Override,
   const Function &G = *(*M)->Functions[0];
   // Inference form after training.
   for (auto &Op : G.Body)
-    if (Op->kind() == OpKind::BatchNorm || Op->kind() == OpKind::Dropout)
+    if (Op->kind() == OpKind::BatchNorm || Op->kind() == OpKind::Dropout) {
       EXPECT_FALSE(Op->getBool("training")) << Op->mnemonic().str();
+    }
   int64_t I = paramIndex(G, "m");
   if (I < 0)
     return {};
