@@ -17,7 +17,8 @@ enum class GroupKind : uint8_t {
                // epilogues (softmax, layer norm, losses): one loop per kept
                // position, one inner nest per reduction
   MatMul,      // a 2-D f32/f64 matmul with an elementwise epilogue applied
-               // where the result is stored
+               // where the result is stored; its b may be the patches of an
+               // image that the kernel gathers while it packs b (Im2Col)
   Conv,        // a direct convolution with an elementwise epilogue, and
                // optionally a pooling with non-overlapping windows after it
                // (every conv value computed once, where its window needs it)
@@ -33,7 +34,12 @@ enum class Space : uint8_t {
 
 struct FusionPlan {
   GroupKind Kind = GroupKind::Elementwise;
-  std::vector<const Operation *> Ops; // in body order
+  std::vector<const Operation *> Ops; // in body order, the anchor first
+  /// A matmul group's im2col prologue (see isPackableIm2Col): the op whose
+  /// result is the anchor's b and nothing else's. It is not in Ops and its
+  /// result is no value of the group: the kernel reads the image (an input
+  /// of the group) while it packs b, and b is never stored (implicit GEMM).
+  const Operation *Im2Col = nullptr;
   /// The value whose run-time shape is the iteration space, and its type.
   const Value *SpaceValue = nullptr;
   TensorType Full;
@@ -66,6 +72,11 @@ llvm::Error checkFusionGroup(llvm::ArrayRef<const Operation *> Ops);
 
 /// Whether Op can be part of a group at all (as an anchor or elementwise).
 bool isFusible(const Operation &Op);
+
+/// An im2col that a matmul group may take as its prologue: channel major,
+/// a float image [batch, C, H, W] of static C, H and W, stride 1 along W.
+/// Each row of such patches is a run of an image row per output row.
+bool isPackableIm2Col(const Operation &Op);
 
 /// A matmul the blocked GEMM kernels take (and fusion anchors epilogues
 /// on): f32 or f64, a 2-D, b 2-D or a batch of matrices [batch, k, n] that

@@ -27,7 +27,8 @@ constexpr int64_t TileM = 64, TileN = 64, TileK = 16, Threads = 16,
 } // namespace
 
 void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
-                         KValue *Bm, KValue *Out, const Epilogue &Epi) {
+                         KValue *Bm, KValue *Out, const Epilogue &Epi,
+                         const PatchOperand *Patches) {
   DType E = Op.result()->Type.elem();
   SType ST = SType::of(E);
   auto C = [&](int64_t V) { return B.constIndex(V); };
@@ -35,12 +36,14 @@ void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
   KValue *Zero = C(0), *One = C(1);
   // A batched b ([batch, k, n], sharing a) runs one grid layer per matrix.
   const unsigned NAxis = Op.operand(1)->Type.rank() - 1;
-  KValue *M = B.dim(A, 0), *K = B.dim(A, 1), *N = B.dim(Bm, NAxis);
+  KValue *M = B.dim(A, 0), *K = B.dim(A, 1),
+         *N = Patches ? Patches->columns() : B.dim(Bm, NAxis);
   KValue *TM = C(TileM), *TN = C(TileN), *TK = C(TileK), *NT = C(Threads);
   auto ceilDiv = [&](KValue *X, KValue *D) {
     return I(IndexOp::Div, I(IndexOp::Add, X, I(IndexOp::Sub, D, One)), D);
   };
-  B.launch(ceilDiv(N, TN), ceilDiv(M, TM), NAxis == 2 ? B.dim(Bm, 0) : One,
+  KValue *Batch = NAxis != 2 ? One : Patches ? Patches->batch() : B.dim(Bm, 0);
+  B.launch(ceilDiv(N, TN), ceilDiv(M, TM), Batch,
            Threads, Threads);
   KValue *As = B.shared(TensorType(E, {Dim::fixed(TileK), Dim::fixed(TileM)}));
   KValue *Bs = B.shared(TensorType(E, {Dim::fixed(TileK), Dim::fixed(TileN)}));
@@ -101,7 +104,9 @@ void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
     KValue *BK = I(IndexOp::Add, K0, Br), *BC = I(IndexOp::Add, Col0, Bc);
     beginGuard(BK, K);
     beginGuard(BC, N);
-    B.store(B.load(Bm, at({BK, BC})), Bs, {Br, Bc});
+    B.store(Patches ? Patches->element(B, B.gpuIndex(GpuIdKind::BlockId, 2), BK, BC)
+                    : B.load(Bm, at({BK, BC})),
+            Bs, {Br, Bc});
     B.endFor();
     B.endFor();
     endFixed(TileM * TileK / (Threads * Threads));

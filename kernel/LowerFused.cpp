@@ -11,7 +11,8 @@
 //    a single loop nest computing the whole chain per element.
 // 2. Matmul and convolution groups: the anchor's own schedule, with the
 //    elementwise ops applied as an epilogue to each finished value before
-//    it is stored (on whole vectors in the blocked matmul). A pooling that
+//    it is stored (on whole vectors in the blocked matmul). A matmul whose
+//    b is an im2col prologue packs b from the image (PatchOperand). A pooling that
 //    ends a convolution group folds each epilogue value into its window's
 //    maximum or sum instead (see buildConv).
 // Values of the group are indexed like the space; outside operands broadcast
@@ -45,13 +46,19 @@ public:
       return llvm::Error::success();
     case GroupKind::MatMul: {
       const Operation &MM = *P.Ops[0];
-      if (Gpu) {
-        buildGpuMatMul(B, MM, Arg[MM.operand(0)], Arg[MM.operand(1)],
-                       Arg[P.Outputs.back()], epilogue());
-        return llvm::Error::success();
-      }
-      buildBlockedMatMul(B, MM, Arg[MM.operand(0)], Arg[MM.operand(1)],
-                         Arg[P.Outputs.back()], VectorBytes, epilogue());
+      std::optional<PatchOperand> Patches;
+      KValue *Bm = nullptr;
+      if (P.Im2Col)
+        Patches.emplace(B, *P.Im2Col, Arg[P.Im2Col->operand(0)]);
+      else
+        Bm = Arg[MM.operand(1)];
+      const PatchOperand *PO = Patches ? &*Patches : nullptr;
+      if (Gpu)
+        buildGpuMatMul(B, MM, Arg[MM.operand(0)], Bm, Arg[P.Outputs.back()],
+                       epilogue(), PO);
+      else
+        buildBlockedMatMul(B, MM, Arg[MM.operand(0)], Bm, Arg[P.Outputs.back()],
+                           VectorBytes, epilogue(), PO);
       return llvm::Error::success();
     }
     case GroupKind::Conv: {

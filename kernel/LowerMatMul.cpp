@@ -118,7 +118,7 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
 
 void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
                              KValue *Bm, KValue *Out, unsigned VectorBytes,
-                             const Epilogue &Epi) {
+                             const Epilogue &Epi, const PatchOperand *Patches) {
   const TensorType &BT = Op.operand(1)->Type;
   DType E = Op.result()->Type.elem();
   // b (and the result) may have one batch dim that a does not: a
@@ -157,7 +157,8 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   };
 
   KValue *Zero = B.constIndex(0);
-  KValue *M = B.dim(A, 0), *Kx = B.dim(A, 1), *N = B.dim(Bm, NAxis);
+  KValue *M = B.dim(A, 0), *Kx = B.dim(A, 1),
+         *N = Patches ? Patches->columns() : B.dim(Bm, NAxis);
   KValue *MF = B.index(IndexOp::Mul, B.index(IndexOp::Div, M, B.constIndex(MR)),
                        B.constIndex(MR));
   KValue *NF = B.index(IndexOp::Mul, B.index(IndexOp::Div, N, B.constIndex(NR)),
@@ -282,14 +283,20 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
                    KValue *RFull, KValue *RHi) {
     KValue *REdge = B.index(IndexOp::Max, RLo, MF);
     auto slice = [&](KValue *KLo, KValue *KHi, bool First, bool Last) {
-      KValue *Kp = B.beginFor(KLo, KHi);
-      KValue *Row = B.index(IndexOp::Sub, Kp, KLo);
-      for (unsigned V = 0; V < NVb; ++V) {
-        KValue *Col = B.constIndex(V * L);
-        B.store(B.load(Bm, at({Kp, B.index(IndexOp::Add, J0, Col)}), L), Packed,
-                {Row, Col});
+      if (Patches) {
+        KValue *JEnd = B.index(IndexOp::Min,
+                               B.index(IndexOp::Add, J0, B.constIndex(NVb * L)), N);
+        Patches->pack(B, Bi ? Bi : Zero, KLo, KHi, J0, JEnd, Packed);
+      } else {
+        KValue *Kp = B.beginFor(KLo, KHi);
+        KValue *Row = B.index(IndexOp::Sub, Kp, KLo);
+        for (unsigned V = 0; V < NVb; ++V) {
+          KValue *Col = B.constIndex(V * L);
+          B.store(B.load(Bm, at({Kp, B.index(IndexOp::Add, J0, Col)}), L), Packed,
+                  {Row, Col});
+        }
+        B.endFor(); // packing
       }
-      B.endFor(); // packing
       KValue *I0 = B.beginFor(RLo, RFull, MR);
       block(MR, NVb, I0, J0, Packed, KLo, KHi, First, Last);
       B.endFor();
@@ -380,6 +387,8 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   KValue *HasBlock = B.index(IndexOp::Min, MF, B.constIndex(1));
   auto stripOrDirect = [&](unsigned NVb, KValue *J0, KValue *Packed,
                            KValue *RLo, KValue *RFull, KValue *RHi) {
+    if (Patches) // at least 16 rows: every block is full
+      return strip(NVb, J0, Packed, RLo, RFull, RHi);
     B.beginFor(Zero, HasBlock);
     strip(NVb, J0, Packed, RLo, RFull, RHi);
     B.endFor();
@@ -427,7 +436,8 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   auto units = [&](KValue *Units) -> KValue * {
     if (BT.rank() == 2)
       return B.beginFor(Zero, Units);
-    KValue *T = B.beginFor(Zero, B.index(IndexOp::Mul, B.dim(Bm, 0), Units));
+    KValue *Batch = Patches ? Patches->batch() : B.dim(Bm, 0);
+    KValue *T = B.beginFor(Zero, B.index(IndexOp::Mul, Batch, Units));
     Bi = B.index(IndexOp::Div, T, Units);
     return B.index(IndexOp::Sub, T, B.index(IndexOp::Mul, Bi, Units));
   };

@@ -5,6 +5,7 @@
 #include "ir/IR.h"
 #include "kernel/KernelIR.h"
 
+#include <array>
 #include <functional>
 
 namespace dlc {
@@ -42,16 +43,49 @@ using Epilogue = std::function<KValue *(KBuilder &, KValue *Acc,
                                         llvm::ArrayRef<KValue *> Idx,
                                         unsigned Lanes)>;
 
+/// The window attributes of a conv or pooling op with S spatial dims, the
+/// defaults filled in (dilations all 1 without HasDilations).
+struct WindowAttrs {
+  llvm::SmallVector<int64_t, 3> Strides, Dilations, Pads;
+};
+WindowAttrs windowAttrs(const Operation &Op, unsigned S, bool HasDilations);
+
+/// A matmul's b [batch, C*KH*KW, OH*OW] read from the image x instead of a
+/// buffer: the patches of a packable im2col (ir/FusionPlan.h), which the
+/// GEMM gathers as it packs its slices (kernel/ImplicitGemm.cpp).
+class PatchOperand {
+public:
+  /// Builds the shape values at B's position (index arithmetic only).
+  PatchOperand(KBuilder &B, const Operation &Im2Col, KValue *X);
+  KValue *batch() const { return Batch; }
+  KValue *columns() const { return N; }
+  /// Packed[k - KLo, j - J0] = b[Bi, k, j] for k in [KLo, KHi), j in
+  /// [J0, JEnd).
+  void pack(KBuilder &B, KValue *Bi, KValue *KLo, KValue *KHi, KValue *J0,
+            KValue *JEnd, KValue *Packed) const;
+  /// b[Bi, K, J] as a scalar (the GPU's tile loads).
+  KValue *element(KBuilder &B, KValue *Bi, KValue *K, KValue *J) const;
+
+private:
+  std::array<KValue *, 3> tap(KBuilder &B, KValue *K) const;
+  KValue *X, *Batch = nullptr, *N = nullptr;
+  WindowAttrs W;
+  int64_t KH = 1, KW = 1, H = 1, Wd = 1, Out[2] = {1, 1};
+};
+
 /// The register-blocked matmul of Op on existing arguments, with an
-/// optional epilogue (see lowerMatMulBlocked).
+/// optional epilogue (see lowerMatMulBlocked). With Patches, Bm is null and
+/// b comes from an image (Op's a must then have at least 16 static rows).
 void buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
-                        KValue *Out, unsigned VectorBytes, const Epilogue &Epi);
+                        KValue *Out, unsigned VectorBytes, const Epilogue &Epi,
+                        const PatchOperand *Patches = nullptr);
 
 /// The GPU's tiled 2-D matmul of Op on existing arguments (kernel/GpuGemm.cpp),
 /// with an optional epilogue; it opens with the launch, so only index
-/// arithmetic may precede it in the kernel.
+/// arithmetic may precede it in the kernel. Patches as for the CPU.
 void buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
-                    KValue *Out, const Epilogue &Epi);
+                    KValue *Out, const Epilogue &Epi,
+                    const PatchOperand *Patches = nullptr);
 
 /// The direct convolution of Op on existing arguments (Bias may be null),
 /// with an optional epilogue (see lowerConv), and optionally followed by
@@ -62,13 +96,6 @@ void buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
 void buildConv(KBuilder &B, const Operation &Op, KValue *X, KValue *W,
                KValue *Bias, KValue *Out, const Epilogue &Epi,
                const Operation *Pool = nullptr, bool ForGpu = false);
-
-/// The window attributes of a conv or pooling op with S spatial dims, the
-/// defaults filled in (dilations all 1 without HasDilations).
-struct WindowAttrs {
-  llvm::SmallVector<int64_t, 3> Strides, Dilations, Pads;
-};
-WindowAttrs windowAttrs(const Operation &Op, unsigned S, bool HasDilations);
 
 /// The input coordinate of window position K at result position O along one
 /// spatial dim, clamped into [0, Size), and whether it was in range.

@@ -21,6 +21,8 @@
 // 4. A pooling that joined a convolution group leaves it again when values
 //    before it turn out to be used outside the group (known only now).
 // 5. Groups of two or more ops are numbered in order; old marks are dropped.
+// 6. An im2col that only a GEMM reads opens a group that the GEMM joins:
+//    the kernel gathers the patches as it packs them (ir/FusionPlan step 6).
 // Bounded work: a group holds at most MaxGroupOps ops (the check of a grown
 // group replans it, so unbounded groups made the pass quadratic: 13 s for a
 // 20k-op chain), and a trial join extends the group in place.
@@ -232,11 +234,15 @@ public:
         return std::nullopt;
       return It->second;
     };
+    auto Uses = F.countUses();
     for (auto &P : F.Body) {
       Operation &Op = *P;
       Op.removeAttr(FusionAttr);
       std::optional<size_t> Mine;
-      if (isFusible(Op)) {
+      // An im2col opens a group for the matmul that alone reads it.
+      bool Fusible = isFusible(Op) && (Op.kind() != OpKind::Im2Col ||
+                                       Uses.lookup(Op.result()) == 1);
+      if (Fusible) {
         for (const Value *V : Op.Operands) {
           auto G = groupOf(V);
           if (!G || Groups[*G].Sealed || (Mine && *Mine == *G) ||

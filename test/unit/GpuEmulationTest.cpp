@@ -187,6 +187,17 @@ TEST(GpuEmulation, TiledMatMulAtOddSizes) {
   }
 }
 
+// A conv whose GEMM reads its patches from the image (the fused im2col of
+// the CPU's implicit GEMM): the GPU's tile loads gather them, zero where a
+// tap falls off the image.
+TEST(GpuEmulation, ConvGemmGathersPatches) {
+  checkGraph("func @f(%x: f32[N,3,5,34], %w: f32[16,3,3,3], %b: f32[16]) -> "
+             "(y: f32[N,16,4,34]) {\n"
+             "  %c = conv %x, %w, %b {dilations = [1, 2], pads = [0, 2, 1, 2]}\n"
+             "  %y = relu %c\n  return %y\n}\n",
+             2);
+}
+
 // The host side of exec/GpuAbi.h as a GPU executor uses it: the launch
 // function sizes the grid from the buffers' sizes alone (zero blocks when
 // there is no work), and running Emulate on every block of that grid, in

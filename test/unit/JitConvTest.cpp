@@ -262,6 +262,65 @@ TEST(JitConv, ConvToGemmMatchesDirect) {
   }
 }
 
+/// Whether the optimize pipeline fuses Text's im2col into its matmul's
+/// group (the GEMM packs the patches from the image).
+bool im2colFused(const std::string &Text) {
+  auto M = parseModule(Text, "<test>");
+  EXPECT_TRUE(bool(M)) << errText(M.takeError());
+  if (!M)
+    return false;
+  PassManager PM;
+  EXPECT_FALSE(bool(PM.addPipeline("optimize")));
+  EXPECT_FALSE(bool(PM.run(**M)));
+  bool Fused = false;
+  for (auto &Op : (*M)->Functions[0]->Body)
+    Fused |= Op->kind() == OpKind::Im2Col && Op->findAttr("fusion");
+  return Fused;
+}
+
+// Stride-1 (along W) convs with output rows of 32 or more: the GEMM packs
+// each slice of the patches straight from the image (implicit GEMM).
+// Taps that fall off every edge, asymmetric pads, dilations in both dims,
+// a row stride of 2, result rows that are not multiples of the GEMM's
+// 6-row blocks, position counts that end in a partial vector and panels
+// that straddle output rows; with a fused bias, relu and residual add. A
+// row of 31 positions keeps the stored patches.
+TEST(JitConv, ImplicitGemmMatchesDirect) {
+  struct Case {
+    const char *Args, *Attrs, *Out;
+    std::vector<llvm::SmallVector<int64_t, 5>> Shapes;
+    bool Fused;
+  };
+  const Case Cases[] = {
+      {"%x: f32[N,3,6,40], %w: f32[16,3,3,3], %b: f32[16], %r: f32[N,16,6,40]",
+       "pads = [1, 1, 1, 1]", "f32[N,16,6,40]",
+       {{2, 3, 6, 40}, {16, 3, 3, 3}, {16}, {2, 16, 6, 40}}, true},
+      {"%x: f32[N,5,7,45], %w: f32[20,5,3,5], %b: f32[20], %r: f32[N,20,4,45]",
+       "dilations = [2, 1], pads = [0, 2, 1, 2]", "f32[N,20,4,45]",
+       {{1, 5, 7, 45}, {20, 5, 3, 5}, {20}, {1, 20, 4, 45}}, true},
+      {"%x: f32[N,4,9,33], %w: f32[17,4,3,3], %b: f32[17], %r: f32[N,17,5,33]",
+       "pads = [1, 1, 1, 1], strides = [2, 1]", "f32[N,17,5,33]",
+       {{3, 4, 9, 33}, {17, 4, 3, 3}, {17}, {3, 17, 5, 33}}, true},
+      {"%x: f32[N,2,3,50], %w: f32[16,2,1,3], %b: f32[16], %r: f32[N,16,3,50]",
+       "dilations = [1, 3], pads = [0, 3, 0, 3]", "f32[N,16,3,50]",
+       {{2, 2, 3, 50}, {16, 2, 1, 3}, {16}, {2, 16, 3, 50}}, true},
+      {"%x: f32[N,8,5,36], %w: f32[64,8,3,5], %b: f32[64], %r: f32[N,64,3,32]",
+       "", "f32[N,64,3,32]",
+       {{2, 8, 5, 36}, {64, 8, 3, 5}, {64}, {2, 64, 3, 32}}, true},
+      {"%x: f32[N,3,6,31], %w: f32[16,3,3,3], %b: f32[16], %r: f32[N,16,6,31]",
+       "pads = [1, 1, 1, 1]", "f32[N,16,6,31]",
+       {{2, 3, 6, 31}, {16, 3, 3, 3}, {16}, {2, 16, 6, 31}}, false},
+  };
+  for (const Case &C : Cases) {
+    std::string Text = std::string("func @f(") + C.Args + ") -> (y: " + C.Out +
+                       ") {\n  %c = conv %x, %w, %b {" + C.Attrs +
+                       "}\n  %a = add %c, %r\n  %y = relu %a\n  return %y\n}\n";
+    EXPECT_EQ(im2colFused(Text), C.Fused) << Text;
+    std::vector<OpKind> Kinds = optimizedMatchesInterpreter(Text, C.Shapes);
+    EXPECT_TRUE(has(Kinds, OpKind::Im2Col)) << Text;
+  }
+}
+
 // Depthwise convs with a fused ReLU6 (max, min) through the optimized
 // pipeline: rows wide enough for the vector schedule (every tap inside),
 // with scalar edges on both sides, 5x5 and dilated windows, stride 2 (the
