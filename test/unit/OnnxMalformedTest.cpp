@@ -220,6 +220,72 @@ TEST(OnnxMalformed, StringTensorsToNumericOps) {
   }
 }
 
+TEST(OnnxMalformed, HugeStringInitializerWithoutData) {
+  // str[328888888] with no string_data: refused before 10 GB of empty
+  // strings are allocated (the IR text's dense literal had the same bug).
+  onnx::ModelProto M = baseModel();
+  auto &G = *M.mutable_graph();
+  auto *T = G.add_initializer();
+  T->set_name("s");
+  T->set_data_type(onnx::TensorProto::STRING);
+  T->add_dims(328888888);
+  addNode(G, "Identity", {"s"}, {"y"}, "id");
+  G.add_output()->set_name("y");
+  std::string E = importError(M);
+  EXPECT_NE(E.find("error: "), std::string::npos) << E;
+  EXPECT_NE(E.find("holds 0 values, its shape needs 328888888"),
+            std::string::npos)
+      << E;
+}
+
+TEST(OnnxMalformed, ImportTimeConstantsFromHugeStaticDims) {
+  // Constants the importer builds from a model's declared dims (a DFT
+  // matrix, a cumulative-sum mask) are bounded; ops with a run-time form
+  // (EyeLike, Trilu) take it instead of materializing 10^10 elements.
+  {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {1, 100000, 1});
+    addNode(G, "DFT", {"x"}, {"y"}, "dft");
+    G.add_output()->set_name("y");
+    expectError(M, "dft", "DFT",
+                "the DFT matrix would be a constant of f64[100000,100000]");
+  }
+  {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {1, 4, 1});
+    auto *L = G.add_initializer();
+    L->set_name("len");
+    L->set_data_type(onnx::TensorProto::FLOAT);
+    L->add_float_data(1e30f);
+    addNode(G, "DFT", {"x", "len"}, {"y"}, "dft");
+    G.add_output()->set_name("y");
+    expectError(M, "dft", "DFT", "dft_length must be between 1 and 2^40");
+  }
+  {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {100000});
+    auto *A = G.add_initializer();
+    A->set_name("axis");
+    A->set_data_type(onnx::TensorProto::INT64);
+    A->add_int64_data(0);
+    addNode(G, "CumSum", {"x", "axis"}, {"y"}, "cumsum");
+    G.add_output()->set_name("y");
+    expectError(M, "cumsum", "CumSum",
+                "the mask would be a constant of bool[100000,100000]");
+  }
+  for (const char *Op : {"EyeLike", "Trilu"}) {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {100000, 100000});
+    addNode(G, Op, {"x"}, {"y"}, "op");
+    G.add_output()->set_name("y");
+    EXPECT_EQ(importError(M), "<no error>") << Op;
+  }
+}
+
 TEST(OnnxMalformed, ConvWeightWithSymbolicDimIsAnErrorInConvToGemm) {
   // w: f32[2, C, 3, 3]: the importer accepts it (C is checked against x's
   // channels at run time); the optimizer's conv to gemm rewrite must leave
