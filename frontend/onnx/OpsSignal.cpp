@@ -62,9 +62,8 @@ static void dft(NodeContext &C) {
     std::optional<double> Len = C.scalarIn(1, "dft_length");
     if (!Len)
       return;
-    if (!(*Len >= 1 && *Len <= double(MaxElements)))
-      return C.fail("dft_length must be between 1 and 2^40, got " +
-                    llvm::Twine(*Len));
+    if (!(*Len >= -double(MaxElements) && *Len <= double(MaxElements)))
+      return C.fail("dft_length is out of range (at most 2^40)");
     N = int64_t(*Len);
   }
   if (N <= 0)
