@@ -5,6 +5,7 @@
 #define DLC_IR_TENSORLIMITS_H
 
 #include "ir/Types.h"
+#include "runtime/SizeMath.h"
 
 #include <cstdint>
 #include <string>
@@ -12,11 +13,11 @@
 namespace dlc {
 
 /// Host memory N elements of type E take in a dlc::Tensor: their bytes, or
-/// for str the std::string objects (their contents come on top). Saturates
-/// instead of wrapping.
-inline uint64_t tensorHostBytes(DType E, uint64_t N) {
-  uint64_t Size = E == DType::Str ? sizeof(std::string) : dtypeSize(E);
-  return N > UINT64_MAX / Size ? UINT64_MAX : N * Size;
+/// for str the std::string objects (their contents come on top). UINT64_MAX
+/// when that overflows (mulSize, runtime/SizeMath.h).
+inline uint64_t tensorHostBytes(DType E, int64_t N) {
+  int64_t Size = E == DType::Str ? sizeof(std::string) : dtypeSize(E), Bytes;
+  return mulSize(N, Size, Bytes) ? uint64_t(Bytes) : UINT64_MAX;
 }
 
 /// Most host memory (256 MiB) the one-element splat form of a dense literal

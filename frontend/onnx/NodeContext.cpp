@@ -276,10 +276,8 @@ Value *NodeContext::constant(Tensor T) {
 std::optional<Tensor> onnximp::newConstantTensor(NodeContext &C, DType E,
                                                  llvm::ArrayRef<int64_t> Dims,
                                                  const llvm::Twine &What) {
-  uint64_t N = 1;
-  for (int64_t D : Dims)
-    N = D <= 0 ? 0 : N > UINT64_MAX / uint64_t(D) ? UINT64_MAX : N * D;
-  uint64_t Bytes = tensorHostBytes(E, N);
+  int64_t N;
+  uint64_t Bytes = productOf(Dims, N) ? tensorHostBytes(E, N) : UINT64_MAX;
   if (Bytes > ImportConstantBytes) {
     C.fail(What + " would be a constant of " + TensorType::get(E, Dims).str() +
            " (" + llvm::Twine(Bytes) +
