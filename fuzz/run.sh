@@ -37,12 +37,13 @@ for t in "${targets[@]}"; do
   [ -n "${FUZZ_RUNS:-}" ] && extra+=(-runs="$FUZZ_RUNS")
   log=build-fuzz/work/$t.log
   set +e
+  start=$SECONDS
   build-fuzz/fuzz/"$t"-fuzzer "$work" "${extra[@]}" -max_total_time="$secs" \
     -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
     -artifact_prefix="$findings"/ >"$log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
-  took=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o '[0-9]* second' | grep -o '[0-9]*' || echo "$secs")
+  took=$((SECONDS - start))
   echo "$t: exit $rc, $execs executions in ${took}s (limit ${secs}s), $(ls "$findings" | wc -l) findings"
 done

@@ -164,8 +164,7 @@ llvm::Expected<Attribute> Parser::parseDense() {
   uint64_t Bytes = tensorHostBytes(E, N);
   if (Bytes > MaxSplatBytes)
     return errAt(Start, "dense tensor of type " + T->str() +
-                            " splats one "
-                            "element into " +
+                            " splats one element into " +
                             std::to_string(Bytes) +
                             " bytes, more than the limit of " +
                             std::to_string(MaxSplatBytes >> 20) +

@@ -172,6 +172,8 @@ static void eyeLike(NodeContext &C) {
       return C.fail("dtype is not supported");
     E = *D;
   }
+  if (E == DType::Str)
+    return C.fail("needs a numeric output type, got str");
   int64_t K = C.attrInt("k", 0);
   if (!X->Type.isStatic() || *X->Type.numElements() > FoldLimit) {
     // Ones where column - row == k, from the positions at run time.

@@ -218,6 +218,17 @@ TEST(OnnxMalformed, StringTensorsToNumericOps) {
     G.add_output()->set_name("y");
     expectError(M, "pool", "AveragePool", "str");
   }
+  {
+    // EyeLike with dtype STRING (a fuzzer's find: llvm_unreachable in
+    // Tensor::setI).
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {4, 3});
+    auto *N = addNode(G, "EyeLike", {"x"}, {"y"}, "eye");
+    intAttr(N, "dtype", Str);
+    G.add_output()->set_name("y");
+    expectError(M, "eye", "EyeLike", "needs a numeric output type, got str");
+  }
 }
 
 TEST(OnnxMalformed, HugeStringInitializerWithoutData) {
