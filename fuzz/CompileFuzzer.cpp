@@ -22,8 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size) {
     return 0;
   }
   dlc::PassManager PM;
-  if (auto E = PM.addPipeline(dlc::optimizePipeline()))
+  if (auto E = PM.addPipeline(dlc::optimizePipeline())) {
+    llvm::consumeError(std::move(E));
     return 0;
+  }
   if (auto E = PM.run(**M)) {
     llvm::consumeError(std::move(E));
     return 0;

@@ -5,6 +5,8 @@
 # NAME), with a 10 s per-input timeout and a 2 GB memory bound; crashes, hangs
 # and OOMs land in fuzz/findings/NAME/ (add each, once fixed, to the corpus
 # as a regression case). Prints executions and findings per target.
+# With FUZZ_RUNS=N in the environment, a target also stops after N
+# executions (e.g. FUZZ_RUNS=1000000 fuzz/run.sh 1800: 10^6 runs or 30 min).
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,15 +32,18 @@ for t in "${targets[@]}"; do
   rm -rf "$work"
   mkdir -p "$work" "$findings"
   cp fuzz/corpus/"$t"/* "$work"/
-  dict=()
-  [ "$t" = onnx ] && dict=(-dict=fuzz/onnx.dict)
+  extra=()
+  [ "$t" = onnx ] && extra=(-dict=fuzz/onnx.dict)
+  [ -n "${FUZZ_RUNS:-}" ] && extra+=(-runs="$FUZZ_RUNS")
   log=build-fuzz/work/$t.log
   set +e
-  build-fuzz/fuzz/"$t"-fuzzer "$work" "${dict[@]}" -max_total_time="$secs" \
+  start=$SECONDS
+  build-fuzz/fuzz/"$t"-fuzzer "$work" "${extra[@]}" -max_total_time="$secs" \
     -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
     -artifact_prefix="$findings"/ >"$log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
-  echo "$t: exit $rc, $execs executions in ${secs}s, $(ls "$findings" | wc -l) findings"
+  took=$((SECONDS - start))
+  echo "$t: exit $rc, $execs executions in ${took}s (limit ${secs}s), $(ls "$findings" | wc -l) findings"
 done

@@ -4,6 +4,7 @@
 #include "interp/Kernels.h"
 
 #include "ir/ShapeInference.h"
+#include "ir/TensorLimits.h"
 #include "ir/Verifier.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -280,7 +281,7 @@ dlc::evaluateOp(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
       return opError(Op, "result " + T.str() + " is too large");
     // The interpreter is an oracle for tests and small models: refuse a
     // result that would not fit in memory instead of dying in the allocator.
-    if (uint64_t(*N) * dtypeSize(T.elem()) > InterpreterMaxBytes)
+    if (tensorHostBytes(T.elem(), *N) > InterpreterMaxBytes)
       return opError(Op, "result " + T.str() +
                              " needs more than 4 GiB, the reference "
                              "interpreter's limit per tensor");

@@ -3,11 +3,13 @@
 // weights directive. Part 1 (types, ops, functions) is Parser.cpp.
 #include "ir/LowPrecision.h"
 #include "ir/ParserImpl.h"
+#include "ir/TensorLimits.h"
 #include "ir/Weights.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/Path.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -70,6 +72,9 @@ static bool fitsInteger(DType T, int64_t V) {
 }
 
 /// `dense<f32[2,2]>[1.0, 2.0, 3.0, 4.0]`; one value fills the whole tensor.
+/// The elements go into a buffer that grows with what the text supplies, so
+/// a type that claims more elements than are written costs no more memory
+/// than the text; only the splat form expands, up to MaxSplatBytes.
 llvm::Expected<Attribute> Parser::parseDense() {
   Token Start = Cur;
   auto T = parseAngleType();
@@ -80,47 +85,64 @@ llvm::Expected<Attribute> Parser::parseDense() {
   int64_t N = *T->numElements();
   if (N > (int64_t(1) << 31))
     return errAt(Start, "dense tensor of type " + T->str() + " is too large");
-  auto Data = std::make_shared<Tensor>(T->elem(), T->staticSizes());
-  if (auto E = expect(Tok::LSquare, "'[' before the tensor elements"))
-    return std::move(E);
+  DType E = T->elem();
+  auto Sizes = T->staticSizes();
+  // Buf holds Cap elements (shape [Cap] until Cap reaches N).
+  int64_t Cap = std::min<int64_t>(N, 1024);
+  auto alloc = [&](int64_t C) {
+    return C == N ? Tensor(E, Sizes) : Tensor(E, {C});
+  };
+  Tensor Buf = alloc(Cap);
+  if (auto Er = expect(Tok::LSquare, "'[' before the tensor elements"))
+    return std::move(Er);
   int64_t Count = 0;
-  bool IsInt = !isFloat(T->elem()) && !isNarrowFloat(T->elem());
+  bool IsInt = !isFloat(E) && !isNarrowFloat(E);
   if (!consumeIf(Tok::RSquare)) {
     while (true) {
       if (Count >= std::max<int64_t>(N, 1) || N == 0)
         return err("too many elements for " + T->str() + " (expected " +
                    std::to_string(N) + ")");
-      if ((Cur.Kind == Tok::String) != (T->elem() == DType::Str)) {
-        return err(T->elem() == DType::Str
+      if (Count == Cap) { // grow: Cap < N here
+        Tensor Bigger = alloc(std::min(N, 2 * Cap));
+        if (E == DType::Str)
+          std::move(Buf.strings().begin(), Buf.strings().end(),
+                    Bigger.strings().begin());
+        else
+          std::memcpy(Bigger.data(), Buf.data(), Buf.byteSize());
+        Cap = std::min(N, 2 * Cap);
+        Buf = std::move(Bigger);
+      }
+      if ((Cur.Kind == Tok::String) != (E == DType::Str)) {
+        return err(E == DType::Str
                        ? "expected a quoted string element for " + T->str() +
                              ", found " + describe(Cur)
                        : "a quoted string is not an element of " + T->str());
       } else if (Cur.Kind == Tok::String) {
-        Data->strings()[Count] = Cur.Text;
+        Buf.strings()[Count] = Cur.Text;
       } else if (Cur.Kind == Tok::Int) {
         auto V = parseInt(Cur);
         if (!V)
           return V.takeError();
         if (IsInt) {
-          if (!fitsInteger(T->elem(), *V))
+          if (!fitsInteger(E, *V))
             return err("element " + Cur.Text + " does not fit in " +
-                       dtypeName(T->elem()));
-          Data->setI(Count, *V);
+                       dtypeName(E));
+          Buf.setI(Count, *V);
         } else {
-          Data->setF(Count, double(*V));
+          Buf.setF(Count, double(*V));
         }
       } else if (isFloatToken(Cur)) {
         if (IsInt)
           return err("expected an integer element for " + T->str() +
                      ", found '" + Cur.Text + "'");
         double V = floatValue(Cur);
-        Data->setF(Count, V);
-        if (std::isfinite(V) && !std::isfinite(Data->getF(Count)))
+        Buf.setF(Count, V);
+        if (std::isfinite(V) && !std::isfinite(Buf.getF(Count)))
           return err("element " + Cur.Text + " does not fit in " +
-                     dtypeName(T->elem()));
-      } else if (Cur.Kind == Tok::Ident && T->elem() == DType::Bool &&
+                     dtypeName(E));
+      } else if (Cur.Kind == Tok::Ident && E == DType::Bool &&
                  (Cur.Text == "true" || Cur.Text == "false")) {
-        Data->setI(Count, Cur.Text == "true");
+        Buf.setI(Count, Cur.Text == "true");
       } else {
         return err("expected a tensor element, found " + describe(Cur));
       }
@@ -128,21 +150,34 @@ llvm::Expected<Attribute> Parser::parseDense() {
       ++Count;
       if (consumeIf(Tok::RSquare))
         break;
-      if (auto E = expect(Tok::Comma, "',' or ']' between tensor elements"))
-        return std::move(E);
+      if (auto Er = expect(Tok::Comma, "',' or ']' between tensor elements"))
+        return std::move(Er);
     }
   }
-  if (Count == 1 && N > 1 && T->elem() == DType::Str) { // splat
-    for (int64_t I = 1; I < N; ++I)
-      Data->strings()[I] = Data->strings()[0];
-  } else if (Count == 1 && N > 1) { // splat
-    for (int64_t I = 1; I < N; ++I)
-      std::memcpy(Data->data() + I * dtypeSize(T->elem()), Data->data(),
-                  dtypeSize(T->elem()));
-  } else if (Count != N) {
+  if (Count == N)
+    return Attribute::getTensor(std::make_shared<Tensor>(std::move(Buf)));
+  if (Count != 1)
     return errAt(Start, "dense tensor of type " + T->str() + " needs " +
                             std::to_string(N) + " elements, got " +
                             std::to_string(Count));
+  // Splat: the one element fills all N.
+  uint64_t Bytes = tensorHostBytes(E, N);
+  if (Bytes > MaxSplatBytes)
+    return errAt(Start, "dense tensor of type " + T->str() +
+                            " splats one element into " +
+                            std::to_string(Bytes) +
+                            " bytes, more than the limit of " +
+                            std::to_string(MaxSplatBytes >> 20) +
+                            " MiB (list the elements, or keep the tensor in "
+                            "a weights file as a resource)");
+  auto Data = std::make_shared<Tensor>(E, Sizes);
+  if (E == DType::Str) {
+    for (std::string &S : Data->strings())
+      S = Buf.strings()[0];
+  } else {
+    size_t ES = dtypeSize(E);
+    for (int64_t I = 0; I < N; ++I)
+      std::memcpy(Data->data() + I * ES, Buf.data(), ES);
   }
   return Attribute::getTensor(std::move(Data));
 }

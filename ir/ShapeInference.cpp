@@ -329,6 +329,9 @@ static Result inferLoss(const Ctx &C) {
       if (T.rank() != 1 || !dimsAgree(T.dim(0), P.dim(0)))
         return C.err("integer labels must be [N] for scores " + P.str() +
                      ", got " + T.str());
+      if (P.dim(1).isStatic() && P.dim(1).size() == 0)
+        return C.err("scores " + P.str() +
+                     " have no classes for integer labels to pick");
     } else if (T.elem() != P.elem() || T.rank() != 2 ||
                !dimsAgree(T.dim(0), P.dim(0)) || !dimsAgree(T.dim(1), P.dim(1))) {
       return C.err("probability labels must have the type of the scores " +

@@ -2,14 +2,13 @@
 // folding, and the node's sticky error.
 #include "frontend/onnx/NodeContext.h"
 
+#include "frontend/onnx/ImportConstant.h"
 #include "frontend/onnx/OnnxTensor.h"
 #include "interp/Interpreter.h"
+#include "ir/TensorLimits.h"
 
 using namespace dlc;
 using namespace dlc::onnximp;
-
-/// Results up to this many elements are folded at import time.
-static constexpr int64_t FoldLimit = 1 << 20;
 
 NodeContext::NodeContext(Function &F, ValueTable &VT,
                          const onnx::NodeProto &N, int64_t Opset, Loc L)
@@ -272,6 +271,21 @@ Value *NodeContext::op(OpKind K, llvm::ArrayRef<Value *> Operands,
 Value *NodeContext::constant(Tensor T) {
   OpBuilder B(F, F.Body.end(), L);
   return B.constant(std::move(T));
+}
+
+std::optional<Tensor> onnximp::newConstantTensor(NodeContext &C, DType E,
+                                                 llvm::ArrayRef<int64_t> Dims,
+                                                 const llvm::Twine &What) {
+  int64_t N;
+  uint64_t Bytes = productOf(Dims, N) ? tensorHostBytes(E, N) : UINT64_MAX;
+  if (Bytes > ImportConstantBytes) {
+    C.fail(What + " would be a constant of " + TensorType::get(E, Dims).str() +
+           " (" + llvm::Twine(Bytes) +
+           " bytes), more than the importer's limit of " +
+           llvm::Twine(ImportConstantBytes >> 20) + " MiB");
+    return std::nullopt;
+  }
+  return Tensor(E, Dims);
 }
 
 Value *NodeContext::scalar(DType E, double V) {

@@ -5,6 +5,7 @@
 #include "interp/Interpreter.h"
 #include "ir/Location.h"
 #include "ir/LowPrecision.h"
+#include "ir/TensorLimits.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallString.h"
@@ -174,7 +175,7 @@ llvm::Expected<Tensor> onnximp::tensorFromProto(const onnx::TensorProto &P,
     Dims.push_back(D);
   }
   uint64_t Size = dtypeSize(*E);
-  if (N * Size > InterpreterTensorLimit)
+  if (tensorHostBytes(*E, N) > InterpreterTensorLimit)
     return tErr("tensor of " + std::to_string(N) +
                      " elements is larger than 4 GiB");
   if (isNarrow(*E))

@@ -5,6 +5,7 @@
 // not static are read from the shapes at run time (the causal mask and the
 // head repetition are built from positions, iota). Also RotaryEmbedding and
 // SwiGLU.
+#include "frontend/onnx/ImportConstant.h"
 #include "frontend/onnx/NodeContext.h"
 
 #include <cmath>
@@ -110,7 +111,8 @@ static void attention(NodeContext &C) {
     S = C.op(OpKind::Add, {S, C.cast(M, E)});
   }
   if (C.attrInt("is_causal", 0)) {
-    if (isStaticDim(Q, 2) && isStaticDim(K, 2)) {
+    if (isStaticDim(Q, 2) && isStaticDim(K, 2) &&
+        withinFoldLimit(Q->Type.dim(2).size(), K->Type.dim(2).size())) {
       int64_t Sq = Q->Type.dim(2).size(), L = K->Type.dim(2).size();
       // With a past, the queries are the last Sq positions.
       int64_t Past = C.has(4) ? L - Sq : 0;

@@ -1,6 +1,7 @@
 // ONNX convolution, pooling, matrix products and the softmax family.
 // auto_pad is resolved to explicit pads here, which needs the static
 // spatial sizes it depends on (with strides other than 1).
+#include "frontend/onnx/ImportConstant.h"
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
@@ -226,11 +227,15 @@ static Value *dilatedAvgPool(NodeContext &C, Value *X,
                                       aInts("dilations", Dl)});
   };
   DType E = X->Type.elem();
-  Tensor Ones(E, OnesIn);
-  for (int64_t I = 0; I < Ones.numElements(); ++I)
-    Ones.setF(I, 1.0);
-  Value *Count = C.op(OpKind::ReduceSum, {cols(C.constant(std::move(Ones)), OnesPads)},
-                      {aInts("axes", {2}), aBool("keepdims", false)});
+  std::optional<Tensor> Ones =
+      newConstantTensor(C, E, OnesIn, "the window counts' input");
+  if (!Ones)
+    return nullptr;
+  for (int64_t I = 0; I < Ones->numElements(); ++I)
+    Ones->setF(I, 1.0);
+  Value *Count =
+      C.op(OpKind::ReduceSum, {cols(C.constant(std::move(*Ones)), OnesPads)},
+           {aInts("axes", {2}), aBool("keepdims", false)});
   Value *Sum = C.op(OpKind::Reshape, {cols(X, Extra)},
                     {aInts("shape", {-1, Positions, Ch, KSize})});
   Sum = C.op(OpKind::ReduceSum, {Sum}, {aInts("axes", {3}), aBool("keepdims", false)});

@@ -1,6 +1,7 @@
 // ONNX shape queries and value sources: Shape, Size, Constant,
 // ConstantOfShape, Range, EyeLike, OneHot, and the masked or triangular
 // compositions Trilu, CumSum and CumProd.
+#include "frontend/onnx/ImportConstant.h"
 #include "frontend/onnx/NodeContext.h"
 #include "frontend/onnx/OnnxTensor.h"
 
@@ -171,8 +172,10 @@ static void eyeLike(NodeContext &C) {
       return C.fail("dtype is not supported");
     E = *D;
   }
+  if (E == DType::Str)
+    return C.fail("needs a numeric output type, got str");
   int64_t K = C.attrInt("k", 0);
-  if (!X->Type.isStatic()) {
+  if (!X->Type.isStatic() || *X->Type.numElements() > FoldLimit) {
     // Ones where column - row == k, from the positions at run time.
     Value *Diff = C.op(OpKind::Sub, {C.iota(X, 1), C.iota(X, 0)});
     Value *On = C.op(OpKind::Equal, {Diff, C.scalar(DType::I64, double(K))});
@@ -218,12 +221,16 @@ static void oneHot(NodeContext &C) {
 }
 
 /// A bool mask M[i][j] = Keep(i, j) of static size [N, M].
+/// Null (and C failed) when it would be too large.
 template <typename F> static Value *mask(NodeContext &C, int64_t N, int64_t M, F Keep) {
-  Tensor T(DType::Bool, {N, M});
+  std::optional<Tensor> T =
+      newConstantTensor(C, DType::Bool, {N, M}, "the mask");
+  if (!T)
+    return nullptr;
   for (int64_t I = 0; I < N; ++I)
     for (int64_t J = 0; J < M; ++J)
-      T.setI(I * M + J, Keep(I, J));
-  return C.constant(std::move(T));
+      T->setI(I * M + J, Keep(I, J));
+  return C.constant(std::move(*T));
 }
 
 static void trilu(NodeContext &C) {
@@ -242,7 +249,8 @@ static void trilu(NodeContext &C) {
   if (R < 2)
     return C.fail("needs rank 2 or more, got " + X->Type.str());
   bool Upper = C.attrInt("upper", 1);
-  if (!X->Type.dim(R - 2).isStatic() || !X->Type.dim(R - 1).isStatic()) {
+  if (!X->Type.dim(R - 2).isStatic() || !X->Type.dim(R - 1).isStatic() ||
+      !withinFoldLimit(X->Type.dim(R - 2).size(), X->Type.dim(R - 1).size())) {
     // The mask from the positions at run time: column - row against k.
     Value *Diff = C.op(OpKind::Sub, {C.iota(X, R - 1), C.iota(X, R - 2)});
     Value *Kv = C.scalar(DType::I64, double(K));
@@ -303,6 +311,8 @@ static void cumSum(NodeContext &C) {
   Value *M = mask(C, N, N, [&](int64_t I, int64_t J) {
     return Rev ? (Ex ? I > J : I >= J) : (Ex ? I < J : I <= J);
   });
+  if (!M)
+    return;
   M = C.cast(M, W);
   std::vector<int64_t> Perm, Inv;
   axisLastPerm(R, Axis, Perm, Inv);

@@ -2,6 +2,7 @@
 // by cosine / sine matrices built at import time (forward, inverse, one-sided
 // forward and one-sided inverse, i.e. irfft), with dft_length truncating or
 // zero-padding the signal.
+#include "frontend/onnx/ImportConstant.h"
 #include "frontend/onnx/NodeContext.h"
 
 #include <cmath>
@@ -13,11 +14,14 @@ using namespace dlc::onnximp;
 template <typename FnT>
 static Value *matrix(NodeContext &C, DType E, int64_t Rows, int64_t Cols,
                      FnT Fn) {
-  Tensor T(E, {Rows, Cols});
+  std::optional<Tensor> T =
+      newConstantTensor(C, E, {Rows, Cols}, "the DFT matrix");
+  if (!T)
+    return nullptr;
   for (int64_t I = 0; I < Rows; ++I)
     for (int64_t J = 0; J < Cols; ++J)
-      T.setF(I * Cols + J, Fn(I, J));
-  return C.constant(std::move(T));
+      T->setF(I * Cols + J, Fn(I, J));
+  return C.constant(std::move(*T));
 }
 
 static void dft(NodeContext &C) {
@@ -58,6 +62,8 @@ static void dft(NodeContext &C) {
     std::optional<double> Len = C.scalarIn(1, "dft_length");
     if (!Len)
       return;
+    if (!(*Len >= -double(MaxElements) && *Len <= double(MaxElements)))
+      return C.fail("dft_length is out of range (at most 2^40)");
     N = int64_t(*Len);
   }
   if (N <= 0)

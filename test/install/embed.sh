@@ -57,8 +57,10 @@ if len(app) != 1 or len(sh) != 1:
 open(sys.argv[2] + "/app.c", "w").write(app[0])
 open(sys.argv[2] + "/build.sh", "w").write(sh[0])
 PY
+# (Its `cc` becomes $DLC_CC when one is set: the sanitizer build's libraries
+# need the sanitizer runtimes at link time.)
 (cd "$readme" && PATH="$work/prefix/bin:$PATH" \
-  bash -euo pipefail -c "$(sed "s|PREFIX|$work/prefix|g" build.sh)") |
+  bash -euo pipefail -c "$(sed "s|PREFIX|$work/prefix|g; s|^cc |$CC |" build.sh)") |
   tee "$readme/out"
 grep -qx "probs: \[2, 10\]" "$readme/out"
 (cd / && "$readme/app") | grep -qx "probs: \[2, 10\]"

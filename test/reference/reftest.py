@@ -33,7 +33,10 @@ def source_dir():
 def dlc(*args, check=True):
     """Runs build/tools/dlc with ARGS; returns the completed process."""
     exe = os.path.join(build_dir(), "tools", "dlc")
-    proc = subprocess.run([exe, *args], capture_output=True, text=True)
+    # A sanitizer build preloads the ASan runtime into python (see
+    # test/CMakeLists.txt); the dlc binary links its own.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"dlc {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")

@@ -218,6 +218,87 @@ TEST(OnnxMalformed, StringTensorsToNumericOps) {
     G.add_output()->set_name("y");
     expectError(M, "pool", "AveragePool", "str");
   }
+  {
+    // EyeLike with dtype STRING (a fuzzer's find: llvm_unreachable in
+    // Tensor::setI).
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {4, 3});
+    auto *N = addNode(G, "EyeLike", {"x"}, {"y"}, "eye");
+    intAttr(N, "dtype", Str);
+    G.add_output()->set_name("y");
+    expectError(M, "eye", "EyeLike", "needs a numeric output type, got str");
+  }
+}
+
+TEST(OnnxMalformed, HugeStringInitializerWithoutData) {
+  // STRING initializers with no string_data: refused before their empty
+  // strings are allocated (the IR text's dense<str[328888888]> took 10 GB).
+  // str[328888888] is 10 GB of std::string objects, over the 4 GiB limit a
+  // numeric initializer has; str[1000000] fits but holds no values.
+  for (auto [Dim, Want] :
+       {std::pair<int64_t, const char *>{328888888, "larger than 4 GiB"},
+        {1000000, "holds 0 values, its shape needs 1000000"}}) {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    auto *T = G.add_initializer();
+    T->set_name("s");
+    T->set_data_type(onnx::TensorProto::STRING);
+    T->add_dims(Dim);
+    addNode(G, "Identity", {"s"}, {"y"}, "id");
+    G.add_output()->set_name("y");
+    std::string E = importError(M);
+    EXPECT_NE(E.find("initializer 's': error: "), std::string::npos) << E;
+    EXPECT_NE(E.find(Want), std::string::npos) << E;
+  }
+}
+
+TEST(OnnxMalformed, ImportTimeConstantsFromHugeStaticDims) {
+  // Constants the importer builds from a model's declared dims (a DFT
+  // matrix, a cumulative-sum mask) are bounded; ops with a run-time form
+  // (EyeLike, Trilu) take it instead of materializing 10^10 elements.
+  {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {1, 100000, 1});
+    addNode(G, "DFT", {"x"}, {"y"}, "dft");
+    G.add_output()->set_name("y");
+    expectError(M, "dft", "DFT",
+                "the DFT matrix would be a constant of f64[100000,100000]");
+  }
+  {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {1, 4, 1});
+    auto *L = G.add_initializer();
+    L->set_name("len");
+    L->set_data_type(onnx::TensorProto::FLOAT);
+    L->add_float_data(1e30f);
+    addNode(G, "DFT", {"x", "len"}, {"y"}, "dft");
+    G.add_output()->set_name("y");
+    expectError(M, "dft", "DFT", "dft_length is out of range (at most 2^40)");
+  }
+  {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {100000});
+    auto *A = G.add_initializer();
+    A->set_name("axis");
+    A->set_data_type(onnx::TensorProto::INT64);
+    A->add_int64_data(0);
+    addNode(G, "CumSum", {"x", "axis"}, {"y"}, "cumsum");
+    G.add_output()->set_name("y");
+    expectError(M, "cumsum", "CumSum",
+                "the mask would be a constant of bool[100000,100000]");
+  }
+  for (const char *Op : {"EyeLike", "Trilu"}) {
+    onnx::ModelProto M = baseModel();
+    auto &G = *M.mutable_graph();
+    addTensorInput(G, "x", {100000, 100000});
+    addNode(G, Op, {"x"}, {"y"}, "op");
+    G.add_output()->set_name("y");
+    EXPECT_EQ(importError(M), "<no error>") << Op;
+  }
 }
 
 TEST(OnnxMalformed, ConvWeightWithSymbolicDimIsAnErrorInConvToGemm) {
