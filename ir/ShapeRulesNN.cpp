@@ -1,6 +1,7 @@
 // Shape rules for convolution, pooling and normalization ops.
 #include "ir/ShapeRules.h"
 #include "ir/Printer.h"
+#include "runtime/SizeMath.h"
 
 #include <cmath>
 
@@ -77,11 +78,15 @@ Result shape::inferConv(const Ctx &C) {
   int64_t G = C.Op.getInt("group");
   if (G < 1)
     return C.err("group must be >= 1");
-  if (X.dim(1).isStatic() && W.dim(1).isStatic() &&
-      X.dim(1).size() != W.dim(1).size() * G)
-    return C.err("input has " + X.dim(1).str() + " channels but weight " +
-                 W.str() + " with group " + std::to_string(G) + " expects " +
-                 std::to_string(W.dim(1).size() * G));
+  int64_t InCh; // W's input channels times G (overflow-checked)
+  if (X.dim(1).isStatic() && W.dim(1).isStatic()) {
+    bool Fits = mulSize(W.dim(1).size(), G, InCh);
+    if (!Fits || X.dim(1).size() != InCh)
+      return C.err("input has " + X.dim(1).str() + " channels but weight " +
+                   W.str() + " with group " + std::to_string(G) +
+                   " expects " +
+                   (Fits ? std::to_string(InCh) : "more than 2^63"));
+  }
   if (W.dim(0).isStatic() && W.dim(0).size() % G)
     return C.err("output channels " + W.dim(0).str() +
                  " are not divisible by group " + std::to_string(G));
