@@ -97,7 +97,7 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
   const int64_t PS = (BR + Reach) * Wq, CS = int64_t(Phases.size()) * PS;
   const int64_t MF = M / MR * MR, MRem = M % MR;
 
-  auto I = [&](IndexOp Op, KValue *L, KValue *R) { return B.index(Op, L, R); };
+  auto I = [&](IndexOp IOp, KValue *Lhs, KValue *Rhs) { return B.index(IOp, Lhs, Rhs); };
   auto K = [&](int64_t V) { return B.constIndex(V); };
   KValue *Zero = K(0), *One = K(1);
   KValue *ZeroS = B.constFloat(E, 0.0), *ZeroV = B.constFloat(E, 0.0, unsigned(L));

@@ -3,6 +3,7 @@
 // --kir-gpu-map) and run through the CPU emulation of its kernels (blocks
 // and threads as loops, split at barriers), against the interpreter at odd
 // sizes; and hand-written mapped kernels run block by block.
+#include "GpuTestUtil.h"
 #include "TestUtil.h"
 
 #include "codegen/GpuEmitter.h"
@@ -17,6 +18,7 @@
 #include <cmath>
 
 using namespace dlc;
+using namespace dlc::gpu_test;
 
 namespace {
 
@@ -82,14 +84,6 @@ TEST(GpuEmulation, TableExamplesMatchInterpreter) {
   EXPECT_GE(Covered, 50u);
 }
 
-/// How many ops of kind Kd the kernels hold (any depth).
-unsigned countOps(const std::vector<std::unique_ptr<kir::KOp>> &Ops,
-                  kir::KOpKind Kd) {
-  unsigned N = 0;
-  for (auto &Op : Ops)
-    N += (Op->kind() == Kd) + countOps(Op->Body, Kd);
-  return N;
-}
 
 /// Compiles Text's function for the GPU emulation, runs it on seeded inputs
 /// with symbolic dims of size Sym, compares with the interpreter, and

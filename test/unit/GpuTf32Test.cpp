@@ -5,6 +5,7 @@
 // the test fails if the fp32 path runs instead). The PTX passes ptxas for
 // sm_80 and sm_90 (GpuPtxTest), and the switch is refused where it cannot
 // apply.
+#include "GpuTestUtil.h"
 #include "TestUtil.h"
 
 #include "api/Device.h"
@@ -20,26 +21,11 @@
 #include <cstring>
 
 using namespace dlc;
+using namespace dlc::gpu_test;
 
 namespace {
 
-float tf32(float X) {
-  uint32_t U;
-  std::memcpy(&U, &X, 4);
-  if ((U & 0x7f800000u) != 0x7f800000u)
-    U = (U + 0x1000u) & 0xffffe000u;
-  float R;
-  std::memcpy(&R, &U, 4);
-  return R;
-}
 
-unsigned countOps(const std::vector<std::unique_ptr<kir::KOp>> &Ops,
-                  kir::KOpKind Kd) {
-  unsigned N = 0;
-  for (auto &Op : Ops)
-    N += (Op->kind() == Kd) + countOps(Op->Body, Kd);
-  return N;
-}
 
 /// y = a[M,K] * b[K,N] (+ bias, relu when Fused) at tf32 through the
 /// emulation, against the double-precision product of the tf32-rounded

@@ -3,6 +3,7 @@
 // the clamp at the warp's end, the m16n8k8 fragment layout, tf32 rounding),
 // and the row reductions built on shuffles at the block sizes
 // --kir-gpu-rows accepts, for float and integer element types.
+#include "GpuTestUtil.h"
 #include "TestUtil.h"
 
 #include "codegen/GpuEmulation.h"
@@ -18,6 +19,7 @@
 #include <cstring>
 
 using namespace dlc;
+using namespace dlc::gpu_test;
 
 namespace {
 
@@ -130,17 +132,6 @@ TEST(GpuWarp, ShufflesReadTheirSourceLane) {
   }
 }
 
-/// round_tf32's definition: round to nearest at the 13th bit, ties away
-/// from zero; infinities and NaN unchanged.
-float tf32(float X) {
-  uint32_t U;
-  std::memcpy(&U, &X, 4);
-  if ((U & 0x7f800000u) != 0x7f800000u)
-    U = (U + 0x1000u) & 0xffffe000u;
-  float R;
-  std::memcpy(&R, &U, 4);
-  return R;
-}
 
 // Each of 2 warps multiplies its own 16 x 8 A by 8 x 8 B and adds C with
 // one mma, its fragments loaded per the m16n8k8 tf32 layout (rounded by
@@ -293,14 +284,6 @@ TEST(GpuWarp, RoundTf32) {
   EXPECT_TRUE(std::isinf(Y[9])); // the largest float rounds past tf32's
 }
 
-/// How many ops of kind Kd the kernels hold (any depth).
-unsigned countOps(const std::vector<std::unique_ptr<kir::KOp>> &Ops,
-                  kir::KOpKind Kd) {
-  unsigned N = 0;
-  for (auto &Op : Ops)
-    N += (Op->kind() == Kd) + countOps(Op->Body, Kd);
-  return N;
-}
 
 struct Counts {
   unsigned Barriers = 0, Shuffles = 0;
