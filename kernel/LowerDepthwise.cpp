@@ -73,14 +73,13 @@ bool kir::isDepthwiseConv(const Operation &Op, DType OutElem) {
 
 namespace {
 /// The plane schedule's sizes: static planes, sh x sw phase planes of
-/// Hq x Wq floats (the padded input deinterleaved by stride), and the wide
-/// result of OH rows of Wq.
+/// Hq x Wq floats (the padded input deinterleaved by stride).
 struct Planes {
-  int64_t H, W, KH, KW, OH, OW, Hq, Wq, XsLen, YsLen;
+  int64_t H, W, KH, KW, OH, OW, Hq, Wq, XsLen;
 };
 
-/// The sizes, when every dim is static and both buffers fit in a thread's
-/// stack budget.
+/// The sizes, when every dim is static and the phase planes fit in a
+/// thread's stack budget.
 std::optional<Planes> planesFor(const Operation &Op, unsigned L) {
   const TensorType &XT = Op.operand(0)->Type, &WT = Op.operand(1)->Type,
                    &RT = Op.result()->Type;
@@ -95,10 +94,9 @@ std::optional<Planes> planesFor(const Operation &Op, unsigned L) {
   int64_t Hp = attrAt(Op, "pads", 0, 0) + P.H + attrAt(Op, "pads", 2, 0);
   int64_t Wp = attrAt(Op, "pads", 1, 0) + P.W + attrAt(Op, "pads", 3, 0);
   P.Hq = (Hp + SH - 1) / SH, P.Wq = (Wp + SW - 1) / SW;
-  P.XsLen = SH * SW * P.Hq * P.Wq + P.Wq + 2 * L;
-  P.YsLen = P.OH * P.Wq + L;
+  P.XsLen = SH * SW * P.Hq * P.Wq;
   const int64_t Budget = 64 << 10; // elements: 256 KiB of f32
-  if (P.OH < 1 || P.OW < 1 || P.XsLen + P.YsLen > Budget)
+  if (P.OH < 1 || P.OW < 1 || P.XsLen > Budget)
     return std::nullopt;
   return P;
 }
@@ -109,15 +107,13 @@ std::optional<Planes> planesFor(const Operation &Op, unsigned L) {
 /// Wq columns, so that every tap (kh, kw) of every result position reads at
 /// a fixed offset from the position: result q = oh * Wq + ow reads phase
 /// ((kh*dh) mod sh, (kw*dw) mod sw) at q + ((kh*dh) div sh) * Wq + (kw*dw)
-/// div sw. The whole plane is then one loop of L-wide vectors with no
-/// bounds checks, KH * KW broadcast weights held in registers, into a wide
-/// result of Wq columns per row; its first OW columns go through the
-/// epilogue to the output.
+/// div sw. Each result row is then one vector loop with no bounds checks
+/// (a masked last vector), KH * KW broadcast weights held in registers,
+/// the sum going through the epilogue to the output once.
 static void depthwisePlanes(KBuilder &B, const Operation &Op, const Planes &P,
                             unsigned L, KValue *X, KValue *W, KValue *Bias,
                             KValue *Out, const Epilogue *Epi) {
   DType E = Op.result()->Type.elem();
-  SType VT = SType::vec(E, L);
   int64_t G = Op.getInt("group");
   int64_t SH = attrAt(Op, "strides", 0, 1), SW = attrAt(Op, "strides", 1, 1);
   int64_t DH = attrAt(Op, "dilations", 0, 1), DW = attrAt(Op, "dilations", 1, 1);
@@ -132,7 +128,6 @@ static void depthwisePlanes(KBuilder &B, const Operation &Op, const Planes &P,
   KValue *N = B.index(IndexOp::Div, NM, M), *Ch = B.index(IndexOp::Rem, NM, M);
   KValue *Cin = B.index(IndexOp::Div, Ch, PerGroup);
   KValue *Xs = B.scratch(TensorType(E, {Dim::fixed(P.XsLen)}));
-  KValue *Ys = B.scratch(TensorType(E, {Dim::fixed(P.YsLen)}));
   const int64_t PlaneLen = P.Hq * P.Wq;
   // Rows here are short and static: kept whole (not unrolled in full) and
   // vectorized with a masked last vector.
@@ -141,8 +136,7 @@ static void depthwisePlanes(KBuilder &B, const Operation &Op, const Planes &P,
     B.store(ZeroF, Xs, {I});
     B.endFor()->Marks.MaskedTail = true;
   };
-  // The phase planes, then the slack past them (read only by the wide
-  // result's columns past OW). The sw planes of one row phase are filled
+  // The phase planes. The sw planes of one row phase are filled
   // together: over the columns j that every one of them takes from inside
   // the input, one loop loads input columns j*sw + rw - pw for each rw,
   // which the vectorizer turns into contiguous loads and shuffles (an
@@ -193,43 +187,37 @@ static void depthwisePlanes(KBuilder &B, const Operation &Op, const Planes &P,
     for (int64_t Rw = 0; Rw < SW; ++Rw)
       zeros(add(Base[Rw], mul(IHi, C(P.Wq))), add(Base[Rw], C(PlaneLen)));
   }
-  zeros(C(SH * SW * PlaneLen), C(P.XsLen));
-  // Weights as broadcast vectors, and each tap's offset.
-  std::vector<KValue *> Wv;
+  // Each tap's weight (loop invariant: the vectorizer broadcasts it once)
+  // and its offset from the result position.
+  std::vector<KValue *> Wt;
   std::vector<int64_t> Off;
   for (int64_t Kh = 0; Kh < P.KH; ++Kh)
     for (int64_t Kw = 0; Kw < P.KW; ++Kw) {
-      Wv.push_back(B.broadcast(B.load(W, {Ch, Zero, C(Kh), C(Kw)}), L));
+      Wt.push_back(B.load(W, {Ch, Zero, C(Kh), C(Kw)}));
       int64_t Rh = Kh * DH % SH, Rw = Kw * DW % SW;
       Off.push_back((Rh * SW + Rw) * PlaneLen + Kh * DH / SH * P.Wq + Kw * DW / SW);
     }
-  KValue *Init = B.broadcast(Bias ? B.load(Bias, {Ch}) : ZeroF, L);
-  KValue *Q = B.beginFor(Zero, C(P.OH * P.Wq), L);
-  KValue *Acc = B.local(E, L);
-  B.set(Acc, Init);
-  for (size_t T = 0; T < Wv.size(); ++T)
-    B.set(Acc, B.scalar(OpKind::Add,
-                        {B.get(Acc), B.scalar(OpKind::Mul,
-                                              {Wv[T], B.load(Xs, {add(Q, C(Off[T]))}, L)},
-                                              VT)},
-                        VT));
-  B.store(B.get(Acc), Ys, {Q});
-  B.endFor(); // q
-  // The first OW columns of each wide row, through the epilogue.
+  KValue *Init = Bias ? B.load(Bias, {Ch}) : ZeroF;
+  // Each result row: one loop the vectorizer takes with a masked last
+  // vector, the taps summed in registers and the sum stored once through
+  // the epilogue.
   KValue *Oh = B.beginFor(Zero, C(P.OH));
   KValue *Row = mul(Oh, C(P.Wq));
-  auto finish = [&](KValue *Ow, unsigned Lanes) {
-    KValue *V = B.load(Ys, {add(Row, Ow)}, Lanes);
-    std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
-    if (Epi && *Epi)
-      V = (*Epi)(B, V, Idx, Lanes);
-    B.store(V, Out, Idx);
-  };
-  // One scalar loop the vectorizer takes with a masked last vector: a
-  // 28-wide row spent more time in a scalar remainder of 12 positions
-  // than in its one full vector.
   KValue *Ow = B.beginFor(Zero, C(P.OW));
-  finish(Ow, 1);
+  KValue *Q = add(Row, Ow);
+  KValue *Acc = B.local(E);
+  B.set(Acc, Init);
+  for (size_t T = 0; T < Wt.size(); ++T)
+    B.set(Acc, B.scalar(OpKind::Add,
+                        {B.get(Acc), B.scalar(OpKind::Mul,
+                                              {Wt[T], B.load(Xs, {add(Q, C(Off[T]))})},
+                                              SType::of(E))},
+                        SType::of(E)));
+  KValue *V = B.get(Acc);
+  std::vector<KValue *> Idx = {N, Ch, Oh, Ow};
+  if (Epi && *Epi)
+    V = (*Epi)(B, V, Idx, 1);
+  B.store(V, Out, Idx);
   B.endFor()->Marks.MaskedTail = true;
   B.endFor(); // oh
   B.endFor()->Marks.Parallel = true;

@@ -28,6 +28,18 @@ using namespace dlc;
 using namespace dlc::kir;
 
 namespace {
+/// The value of a one-element f32 or f64 constant.
+std::optional<double> scalarConstant(const Value *V) {
+  DType E = V->Type.elem();
+  if (!V->Def || V->Def->kind() != OpKind::Constant ||
+      (E != DType::F32 && E != DType::F64))
+    return std::nullopt;
+  const Tensor &T = *V->Def->attr("value").getTensor();
+  if (T.numElements() != 1)
+    return std::nullopt;
+  return T.getF(0);
+}
+
 class FusedLowering {
 public:
   FusedLowering(const FusionPlan &P, Kernel &K) : P(P), B(K) {}
@@ -110,6 +122,11 @@ private:
   /// along it.
   KValue *load(const Value *V, const TensorType &RT,
                llvm::ArrayRef<KValue *> RIdx, unsigned Lanes) {
+    // A one-element float constant (a clip's bounds, an epsilon) is an
+    // immediate, so LLVM folds and simplifies around it; the kernel's text,
+    // and so its cache key, holds the value.
+    if (std::optional<double> C = scalarConstant(V))
+      return B.constFloat(V->Type.elem(), *C, Lanes);
     std::vector<KValue *> Idx = operandIndex(V, RT, RIdx);
     if (Lanes == 1)
       return B.load(Arg[V], Idx);

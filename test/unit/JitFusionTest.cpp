@@ -382,3 +382,45 @@ TEST(Arena, PlacementNeverOverlapsLiveBuffers) {
 }
 
 } // namespace
+
+// A one-element float constant in a fused group is an immediate in the
+// kernel, and max / min by such a constant compile to a compare and a
+// select: the values must stay the interpreter's bit for bit, NaN
+// propagated from either side, signed zeros and infinities included, with
+// the constant as either operand, in full vectors and the masked tail.
+TEST(JitFusion, MaxMinByScalarConstantsKeepInterpreterSemantics) {
+  const std::string Text =
+      "func @f(%x: f32[N]) -> (y: f32[N], z: f32[N]) {\n"
+      "  %lo = constant {value = dense<f32[]>[0.0]}\n"
+      "  %hi = constant {value = dense<f32[1]>[6.0]}\n"
+      "  %a = max %x, %lo\n  %y = min %a, %hi\n"
+      "  %b = max %hi, %x\n  %z = min %lo, %b\n  return %y, %z\n}\n";
+  auto M = parseModule(Text, "<fuse>");
+  ASSERT_TRUE(bool(M)) << errText(M.takeError());
+  Function &F = *(*M)->Functions[0];
+  const float Edges[] = {NAN, -INFINITY, INFINITY, -0.0f, 0.0f, 6.0f, 7.0f,
+                         -1.0f, 3.5f, -NAN, 5.99f, 1e30f};
+  Tensor X(DType::F32, {37});
+  for (int64_t I = 0; I < 37; ++I)
+    X.setF(I, Edges[I % std::size(Edges)]);
+  auto Want = interpret(F, {X});
+  ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+  PassManager PM;
+  ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+  ASSERT_FALSE(bool(PM.run(**M)));
+  auto C = CompiledFunction::compile(F, 3, 1);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  auto Got = (*C)->run({X});
+  ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+  for (size_t O = 0; O < 2; ++O)
+    for (int64_t E = 0; E < 37; ++E) {
+      float W = float((*Want)[O].getF(E)), G = float((*Got)[O].getF(E));
+      if (std::isnan(W)) {
+        EXPECT_TRUE(std::isnan(G)) << "output " << O << " element " << E;
+        continue;
+      }
+      EXPECT_EQ(W, G) << "output " << O << " element " << E << " of " << X.getF(E);
+      EXPECT_EQ(std::signbit(W), std::signbit(G))
+          << "output " << O << " element " << E << " of " << X.getF(E);
+    }
+}
