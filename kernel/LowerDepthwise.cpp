@@ -171,11 +171,38 @@ static void depthwisePlanes(KBuilder &B, const Operation &Op, const Planes &P,
       copy(Rw, J);
       B.endFor();
     }
-    KValue *J = B.beginFor(JL, JH);
+    KValue *JRest = JL;
+    if (SW > 1) {
+      // Whole vectors of every phase: each a strided load (L x SW
+      // consecutive input columns and a shuffle) and one store. LLVM's own
+      // vectorization of the loop below (an interleaved group, masked)
+      // measured slower than its scalar copy, which took most of a
+      // stride-2 plane's time. A vector starting at column j reads input
+      // columns up to j*SW + 2*SW - 2 - PW + (L-1)*SW, which must lie in
+      // the row; the columns past the last whole vector are copied below.
+      int64_t JLs = 0, JHs = P.Wq;
+      for (int64_t Rw = 0; Rw < SW; ++Rw) {
+        JLs = std::max(JLs, (std::max<int64_t>(PW - Rw, 0) + SW - 1) / SW);
+        JHs = std::min(JHs, std::max<int64_t>(P.W + PW + SW - 1 - Rw, 0) / SW);
+      }
+      int64_t Last = P.W - 1 + PW - (2 * SW - 2) - (int64_t(L) - 1) * SW;
+      int64_t NVec = 0;
+      while (Last >= 0 && JLs + (NVec + 1) * int64_t(L) <= JHs &&
+             (JLs + NVec * int64_t(L)) * SW <= Last)
+        ++NVec;
+      if (NVec > 0) {
+        KValue *Jv = B.beginFor(C(JLs), C(JLs + NVec * int64_t(L)), L);
+        for (int64_t Rw = 0; Rw < SW; ++Rw)
+          B.store(B.load(X, {N, Cin, Xr, inputCoord(B, Jv, C(Rw), SW, 1, PW)}, L,
+                         unsigned(SW)),
+                  Xs, {add(Row[Rw], Jv)});
+        B.endFor();
+        JRest = B.index(IndexOp::Max, JL, C(JLs + NVec * int64_t(L)));
+      }
+    }
+    KValue *J = B.beginFor(JRest, JH);
     for (int64_t Rw = 0; Rw < SW; ++Rw)
       copy(Rw, J);
-    // Masked, a strided group of loads measured twice as slow as the
-    // scalar copy LLVM makes of a loop it unrolls in full.
     B.endFor()->Marks.MaskedTail = SW == 1;
     for (int64_t Rw = 0; Rw < SW; ++Rw) {
       KValue *J = B.beginFor(B.index(IndexOp::Min, JH, JHi[Rw]), JHi[Rw]);

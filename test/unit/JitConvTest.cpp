@@ -354,8 +354,8 @@ TEST(JitConv, ImplicitGemmMatchesDirect) {
 
 // Depthwise convs with a fused ReLU6 (max, min) through the optimized
 // pipeline: rows wide enough for the vector schedule (every tap inside),
-// with scalar edges on both sides, 5x5 and dilated windows, stride 2 (the
-// scalar schedule), a channel multiplier and rows narrower than a vector.
+// with scalar edges on both sides, 5x5 and dilated windows, strides 2 and 3,
+// a channel multiplier and rows narrower than a vector.
 TEST(JitConv, DepthwiseFusedMatchesDirect) {
   struct Case {
     const char *Args, *Attrs, *Out;
@@ -379,6 +379,19 @@ TEST(JitConv, DepthwiseFusedMatchesDirect) {
        {{3, 5, 7, 7}, {10, 1, 3, 3}, {10}}},
       {"%x: f32[N,2,16,16], %w: f32[2,1,3,3], %b: f32[2]", "group = 2",
        "f32[N,2,14,14]", {{1, 2, 16, 16}, {2, 1, 3, 3}, {2}}},
+      // Rows wide enough for the strided vector copy of the phase planes:
+      // stride 2 (two whole vectors and scalar columns past them), stride 3
+      // with a 5x5 window, and stride 2 without padding, where one more
+      // vector would read past the row (and, in the last row, the input).
+      {"%x: f32[N,5,9,75], %w: f32[5,1,3,3], %b: f32[5]",
+       "group = 5, pads = [1, 1, 1, 1], strides = [2, 2]", "f32[N,5,5,38]",
+       {{2, 5, 9, 75}, {5, 1, 3, 3}, {5}}},
+      {"%x: f32[N,3,10,80], %w: f32[3,1,5,5], %b: f32[3]",
+       "group = 3, pads = [2, 2, 2, 2], strides = [3, 3]", "f32[N,3,4,27]",
+       {{1, 3, 10, 80}, {3, 1, 5, 5}, {3}}},
+      {"%x: f32[N,4,8,64], %w: f32[4,1,3,3], %b: f32[4]",
+       "group = 4, strides = [2, 2]", "f32[N,4,3,31]",
+       {{2, 4, 8, 64}, {4, 1, 3, 3}, {4}}},
   };
   for (const Case &C : Cases) {
     std::string Text = std::string("func @f(") + C.Args + ") -> (y: " + C.Out +
