@@ -28,11 +28,19 @@ using namespace dlc;
 using namespace dlc::kir;
 
 namespace {
-/// The value of a one-element f32 or f64 constant.
+/// The value of a one-element f32 or f64 constant, seen through the
+/// reshapes that broadcasting leaves around it (a clip's bound reshaped to
+/// [1, 1] for a matmul's epilogue).
 std::optional<double> scalarConstant(const Value *V) {
   DType E = V->Type.elem();
-  if (!V->Def || V->Def->kind() != OpKind::Constant ||
-      (E != DType::F32 && E != DType::F64))
+  if (E != DType::F32 && E != DType::F64)
+    return std::nullopt;
+  while (V->Def && V->Def->numOperands() == 1 &&
+         (V->Def->kind() == OpKind::Reshape || V->Def->kind() == OpKind::Flatten ||
+          V->Def->kind() == OpKind::Squeeze || V->Def->kind() == OpKind::Unsqueeze ||
+          V->Def->kind() == OpKind::Identity))
+    V = V->Def->operand(0);
+  if (!V->Def || V->Def->kind() != OpKind::Constant || V->Type.elem() != E)
     return std::nullopt;
   const Tensor &T = *V->Def->attr("value").getTensor();
   if (T.numElements() != 1)
