@@ -306,11 +306,23 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       block(MRem > 1 ? MRem : 1, NVb, I1, J0, Packed, KLo, KHi, First, Last);
       B.endFor();
     };
+    auto zeroStrip = [&] {
+      KValue *I = B.beginFor(RLo, RHi);
+      for (unsigned V = 0; V < NVb; ++V)
+        B.store(ZeroV, Out, at({I, B.index(IndexOp::Add, J0, B.constIndex(V * L))}));
+      B.endFor();
+    };
     if (KDim.isStatic() && KDim.size() > 0) {
+      // One or two slices each start from zero; with more, the strip is
+      // zeroed first so that every slice but the last is one loop of the
+      // same code (a third copy of the blocks cost compile time, not
+      // speed).
       int64_t KS = KDim.size(), Slices = (KS + KC - 1) / KC;
-      slice(Zero, B.constIndex(std::min(KS, KC)), true, Slices == 1);
-      if (Slices > 2) {
-        KValue *KK = B.beginFor(B.constIndex(KC), B.constIndex((Slices - 1) * KC), KC);
+      if (Slices <= 2) {
+        slice(Zero, B.constIndex(std::min(KS, KC)), true, Slices == 1);
+      } else {
+        zeroStrip();
+        KValue *KK = B.beginFor(Zero, B.constIndex((Slices - 1) * KC), KC);
         slice(KK, B.index(IndexOp::Add, KK, B.constIndex(KC)), false, false);
         B.endFor(); // kk
       }
@@ -318,12 +330,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
         slice(B.constIndex((Slices - 1) * KC), Kx, false, true);
       return;
     }
-    {
-      KValue *I = B.beginFor(RLo, RHi);
-      for (unsigned V = 0; V < NVb; ++V)
-        B.store(ZeroV, Out, at({I, B.index(IndexOp::Add, J0, B.constIndex(V * L))}));
-      B.endFor();
-    }
+    zeroStrip();
     if (!Epi) {
       KValue *KK = B.beginFor(Zero, Kx, KC);
       slice(KK, B.index(IndexOp::Min, B.index(IndexOp::Add, KK, B.constIndex(KC)), Kx),
