@@ -94,7 +94,16 @@ py::array toArray(Tensor T) {
   py::capsule Free(Owned, [](void *P) { delete static_cast<Tensor *>(P); });
   std::vector<py::ssize_t> Shape(Owned->shape().begin(),
                                  Owned->shape().end());
-  return py::array(*NT, Shape, Owned->data(), Free);
+  // Explicit C-order strides: pybind11 before 2.12 computes them from the
+  // dtype's item size read at numpy 1's struct offset, which numpy 2 moved
+  // (every element then read the first one's bytes).
+  std::vector<py::ssize_t> Strides(Shape.size());
+  py::ssize_t Step = dtypeSize(Owned->elem());
+  for (size_t I = Shape.size(); I-- > 0;) {
+    Strides[I] = Step;
+    Step *= std::max<py::ssize_t>(Shape[I], 1);
+  }
+  return py::array(*NT, Shape, Strides, Owned->data(), Free);
 }
 
 std::string portText(const Port &P) { return P.Name + ": " + P.Type.str(); }

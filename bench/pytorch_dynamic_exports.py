@@ -1,0 +1,205 @@
+"""PyTorch exports with dynamic batch (and sequence) dims through dlc.
+
+Exports an LSTM classifier (2-layer nn.LSTM + Linear), a transformer encoder
+layer (nn.TransformerEncoderLayer, batch_first), MobileNetV3 (small) and
+EfficientNet-B0 with both of PyTorch's exporters: the torch.export-based one
+(`dynamo=True, dynamic_shapes=...`) and the TorchScript-based one
+(`dynamo=False, dynamic_axes=...`). Each file is loaded ONCE as a
+`dlc.Model` (the Python module over dlc::Model, the JIT) and that one object
+runs every shape: batch 1 and 3, and for the sequence models sequence length
+5 and 11. Each output is compared with PyTorch eager on the same input:
+max |dlc - torch| / max |torch| <= 1e-4.
+
+Needs the reference environment with torch and torchvision
+(scripts/reference-env.sh --torch) and dlc's Python module (build/python):
+  build-ref/venv/bin/python3 bench/pytorch_dynamic_exports.py
+      [--models lstm,transformer,mobilenet_v3,efficientnet_b0]
+      [--exporters dynamo,legacy] [--image-size 224] [--keep DIR] [--check]
+--check (the test suite's mode) exits 1 when a case fails and 77 (skip) when
+torch, torchvision or the module is missing.
+"""
+import argparse
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+SKIP = 77
+
+
+def source_dir():
+    return os.environ.get("DLC_SOURCE_DIR") or os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_dir():
+    return os.environ.get("DLC_BUILD_DIR") or os.path.join(source_dir(), "build")
+
+
+def imports(check):
+    """numpy, torch, torchvision and dlc, or a skip (77) in check mode."""
+    try:
+        import numpy as np
+        import torch
+        import torchvision
+    except ImportError as e:
+        print(f"SKIPPED: {e.name} is missing; run scripts/reference-env.sh --torch")
+        sys.exit(SKIP if check else 1)
+    sys.path.insert(0, os.path.join(build_dir(), "python"))
+    try:
+        import dlc
+    except ImportError as e:
+        print(f"SKIPPED: dlc's Python module is not built ({e})")
+        sys.exit(SKIP if check else 1)
+    return np, torch, torchvision, dlc
+
+
+def make_models(torch, torchvision, image_size):
+    nn = torch.nn
+
+    class LstmClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(16, 24, num_layers=2, batch_first=True)
+            self.fc = nn.Linear(24, 5)
+
+        def forward(self, x):
+            y, _ = self.lstm(x)
+            return self.fc(y[:, -1, :])
+
+    class Transformer(nn.Module):
+        # A wrapper: the TorchScript exporter traces the layer's keyword
+        # arguments as tensors otherwise (is_causal then fails in PyTorch).
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.TransformerEncoderLayer(d_model=32, nhead=4,
+                                                    dim_feedforward=64, dropout=0.0,
+                                                    batch_first=True)
+
+        def forward(self, x):
+            return self.layer(x)
+
+    chw = (3, image_size, image_size)
+    # name: (constructor, per-example shape, has a sequence dim (dim 1))
+    return {
+        "lstm": (LstmClassifier, (None, 16), True),
+        "transformer": (Transformer, (None, 32), True),
+        "mobilenet_v3": (lambda: torchvision.models.mobilenet_v3_small(weights=None),
+                         chw, False),
+        "efficientnet_b0": (lambda: torchvision.models.efficientnet_b0(weights=None),
+                            chw, False),
+    }
+
+
+def example(torch, shape, batch, seq):
+    dims = [seq if d is None else d for d in shape]
+    return torch.randn(batch, *dims)
+
+
+def export(torch, model, shape, has_seq, path, exporter):
+    """Writes MODEL as ONNX with a dynamic batch dim (and sequence dim)."""
+    x = example(torch, shape, 2, 7)
+    quiet = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), \
+            contextlib.redirect_stderr(quiet):
+        warnings.simplefilter("ignore")
+        if exporter == "legacy":
+            axes = {0: "batch", 1: "seq"} if has_seq else {0: "batch"}
+            torch.onnx.export(model, (x,), path, input_names=["input"],
+                              output_names=["output"],
+                              dynamic_axes={"input": axes, "output": {0: "batch"}},
+                              opset_version=17, dynamo=False)
+        else:
+            dims = {0: torch.export.Dim("batch", min=1, max=1024)}
+            if has_seq:
+                dims[1] = torch.export.Dim("seq", min=2, max=512)
+            torch.onnx.export(model, (x,), path, input_names=["input"],
+                              output_names=["output"], dynamic_shapes=(dims,),
+                              dynamo=True, external_data=False)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="lstm,transformer,mobilenet_v3,efficientnet_b0")
+    ap.add_argument("--exporters", default="dynamo,legacy")
+    ap.add_argument("--batches", default="1,3")
+    ap.add_argument("--seqs", default="5,11")
+    ap.add_argument("--image-size", type=int, default=224)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--keep", help="write the ONNX files here (kept)")
+    ap.add_argument("--check", action="store_true",
+                    help="test mode: exit 1 on a failure, 77 when a package is missing")
+    args = ap.parse_args()
+    np, torch, torchvision, dlc = imports(args.check)
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    batches = [int(b) for b in args.batches.split(",")]
+    seqs = [int(s) for s in args.seqs.split(",")]
+    zoo = make_models(torch, torchvision, args.image_size)
+    rows, ok = [], True
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = args.keep or tmp
+        os.makedirs(out_dir, exist_ok=True)
+        for name in args.models.split(","):
+            make, shape, has_seq = zoo[name]
+            torch.manual_seed(0)
+            model = make().eval()
+            for exporter in args.exporters.split(","):
+                path = os.path.join(out_dir, f"{name}-{exporter}.onnx")
+                start = time.time()
+                try:
+                    export(torch, model, shape, has_seq, path, exporter)
+                except Exception as e:  # an exporter failure is PyTorch's, not dlc's
+                    msg = str(e).strip().splitlines()[0][:100]
+                    rows.append((name, exporter, "-", "-", f"EXPORT FAILED: {msg}"))
+                    ok = False
+                    continue
+                try:
+                    m = dlc.Model(path, threads=args.threads)
+                except dlc.Error as e:
+                    rows.append((name, exporter, "-", "-", "error: " + str(e).strip()))
+                    ok = False
+                    continue
+                for batch in batches:
+                    for seq in seqs if has_seq else [None]:
+                        torch.manual_seed(batch * 100 + (seq or 0))
+                        x = example(torch, shape, batch, seq)
+                        with torch.no_grad():
+                            ref = model(x).numpy()
+                        dims = f"batch {batch}" + (f", seq {seq}" if seq else "")
+                        try:
+                            got = m.run({"input": x.numpy()})["output"]
+                        except dlc.Error as e:
+                            rows.append((name, exporter, dims, "-",
+                                         "error: " + str(e).strip()))
+                            ok = False
+                            continue
+                        if got.shape != ref.shape:
+                            rows.append((name, exporter, dims, "-",
+                                         f"FAIL: shape {got.shape}, torch {ref.shape}"))
+                            ok = False
+                            continue
+                        rel = float(np.abs(got - ref).max() /
+                                    max(float(np.abs(ref).max()), 1e-30))
+                        good = rel <= args.tolerance
+                        ok &= good
+                        rows.append((name, exporter, dims, f"{rel:.1e}",
+                                     "PASS" if good else "FAIL"))
+                print(f"{name} ({exporter}): {time.time() - start:.0f} s", file=sys.stderr,
+                      flush=True)
+    print(f"| model | exporter | shape | max rel err vs PyTorch {torch.__version__} | result |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(s.replace("\n", " ") for s in r) + " |")
+    passed = sum(1 for r in rows if r[4] == "PASS")
+    print(f"{passed} of {len(rows)} cases pass (tolerance {args.tolerance:g})")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
