@@ -8,7 +8,9 @@ EfficientNet-B0 with both of PyTorch's exporters: the torch.export-based one
 `dlc.Model` (the Python module over dlc::Model, the JIT) and that one object
 runs every shape: batch 1 and 3, and for the sequence models sequence length
 5 and 11. Each output is compared with PyTorch eager on the same input:
-max |dlc - torch| / max |torch| <= 1e-4.
+max |dlc - torch| / max |torch| <= 1e-4. onnxruntime runs the same file
+side by side: a case where it does not match PyTorch either is the
+exporter's (EXPORT BROKEN), reported but not counted against dlc.
 
 Needs the reference environment with torch and torchvision
 (scripts/reference-env.sh --torch) and dlc's Python module (build/python):
@@ -48,13 +50,17 @@ def imports(check):
     except ImportError as e:
         print(f"SKIPPED: {e.name} is missing; run scripts/reference-env.sh --torch")
         sys.exit(SKIP if check else 1)
+    try:
+        import onnxruntime
+    except ImportError:
+        onnxruntime = None
     sys.path.insert(0, os.path.join(build_dir(), "python"))
     try:
         import dlc
     except ImportError as e:
         print(f"SKIPPED: dlc's Python module is not built ({e})")
         sys.exit(SKIP if check else 1)
-    return np, torch, torchvision, dlc
+    return np, torch, torchvision, dlc, onnxruntime
 
 
 def make_models(torch, torchvision, image_size):
@@ -135,13 +141,29 @@ def main():
     ap.add_argument("--check", action="store_true",
                     help="test mode: exit 1 on a failure, 77 when a package is missing")
     args = ap.parse_args()
-    np, torch, torchvision, dlc = imports(args.check)
+    np, torch, torchvision, dlc, ort = imports(args.check)
+
+    def rel_err(got, ref):
+        return float(np.abs(got - ref).max() / max(float(np.abs(ref).max()), 1e-30))
+
+    def ort_verdict(sess, x, ref):
+        """None when onnxruntime matches PyTorch (or is absent), else why not."""
+        if sess is None:
+            return None
+        try:
+            got = sess.run(None, {"input": x})[0]
+        except Exception as e:
+            msg = str(e).strip().splitlines()[0]
+            return "onnxruntime fails too: " + msg[msg.find("Status Message"):][:160]
+        if got.shape != ref.shape or rel_err(got, ref) > args.tolerance:
+            return f"onnxruntime differs from PyTorch too ({rel_err(got, ref):.1e})"
+        return None
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     batches = [int(b) for b in args.batches.split(",")]
     seqs = [int(s) for s in args.seqs.split(",")]
     zoo = make_models(torch, torchvision, args.image_size)
-    rows, ok = [], True
+    rows, notes, ok = [], [], True
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = args.keep or tmp
         os.makedirs(out_dir, exist_ok=True)
@@ -165,6 +187,12 @@ def main():
                     rows.append((name, exporter, "-", "-", "error: " + str(e).strip()))
                     ok = False
                     continue
+                sess = None
+                if ort is not None:
+                    opts = ort.SessionOptions()
+                    opts.intra_op_num_threads = args.threads
+                    sess = ort.InferenceSession(path, opts,
+                                                providers=["CPUExecutionProvider"])
                 for batch in batches:
                     for seq in seqs if has_seq else [None]:
                         torch.manual_seed(batch * 100 + (seq or 0))
@@ -172,30 +200,39 @@ def main():
                         with torch.no_grad():
                             ref = model(x).numpy()
                         dims = f"batch {batch}" + (f", seq {seq}" if seq else "")
+                        broken = ort_verdict(sess, x.numpy(), ref)
                         try:
                             got = m.run({"input": x.numpy()})["output"]
+                            if got.shape != ref.shape:
+                                err, verdict = "-", (f"FAIL: shape {got.shape}, "
+                                                     f"torch {ref.shape}")
+                            else:
+                                rel = rel_err(got, ref)
+                                err = f"{rel:.1e}"
+                                verdict = "PASS" if rel <= args.tolerance else "FAIL"
                         except dlc.Error as e:
-                            rows.append((name, exporter, dims, "-",
-                                         "error: " + str(e).strip()))
-                            ok = False
-                            continue
-                        if got.shape != ref.shape:
-                            rows.append((name, exporter, dims, "-",
-                                         f"FAIL: shape {got.shape}, torch {ref.shape}"))
-                            ok = False
-                            continue
-                        rel = float(np.abs(got - ref).max() /
-                                    max(float(np.abs(ref).max()), 1e-30))
-                        good = rel <= args.tolerance
-                        ok &= good
-                        rows.append((name, exporter, dims, f"{rel:.1e}",
-                                     "PASS" if good else "FAIL"))
+                            err, verdict = "-", "error: " + str(e).strip()
+                        if broken:
+                            verdict = f"EXPORT BROKEN ({broken}); dlc: {verdict}"
+                        else:
+                            ok &= verdict == "PASS"
+                        rows.append((name, exporter, dims, err, verdict))
+                spec = m.specialization
+                if spec["inputs"]:
+                    notes.append(f"{name} ({exporter}): one dlc.Model, "
+                                 f"{spec['compiles']} variant(s) compiled for "
+                                 f"{', '.join(spec['inputs'])}, {spec['hits']} cache hit(s)")
+                else:
+                    notes.append(f"{name} ({exporter}): one dlc.Model, "
+                                 "compiled once for every shape")
                 print(f"{name} ({exporter}): {time.time() - start:.0f} s", file=sys.stderr,
                       flush=True)
     print(f"| model | exporter | shape | max rel err vs PyTorch {torch.__version__} | result |")
     print("|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(s.replace("\n", " ") for s in r) + " |")
+    print()
+    print("\n".join(notes))
     passed = sum(1 for r in rows if r[4] == "PASS")
     print(f"{passed} of {len(rows)} cases pass (tolerance {args.tolerance:g})")
     sys.exit(0 if ok else 1)

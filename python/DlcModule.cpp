@@ -154,6 +154,18 @@ public:
   std::vector<std::string> inputs() const { return texts(M.inputs()); }
   std::vector<std::string> outputs() const { return texts(M.outputs()); }
   std::string engine() const { return M.engine().str(); }
+  /// How a model compiled per run-time value or dim has fared: the inputs
+  /// (or "NAME dim K") it specializes on and its cache counts.
+  py::dict specialization() const {
+    SpecializationStats S = M.specialization();
+    py::dict D;
+    D["inputs"] = S.Inputs;
+    D["compiles"] = S.Compiles;
+    D["hits"] = S.Hits;
+    D["evictions"] = S.Evictions;
+    D["cached"] = S.Cached;
+    return D;
+  }
 
 private:
   static Model load(const std::string &Path, const std::string &Device,
@@ -308,7 +320,11 @@ PYBIND11_MODULE(dlc, m) {
            "returns a dict of outputs by name")
       .def_property_readonly("inputs", &PyModel::inputs)
       .def_property_readonly("outputs", &PyModel::outputs)
-      .def_property_readonly("engine", &PyModel::engine);
+      .def_property_readonly("engine", &PyModel::engine)
+      .def_property_readonly("specialization", &PyModel::specialization,
+                             "for a model compiled per run-time value or "
+                             "dim: what it specializes on and the variant "
+                             "cache's counts");
 
   m.def(
       "compile",
