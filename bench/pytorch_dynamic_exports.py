@@ -189,6 +189,7 @@ def main():
                     continue
                 sess = None
                 if ort is not None:
+                    ort.set_default_logger_severity(4)  # its errors are in the table
                     opts = ort.SessionOptions()
                     opts.intra_op_num_threads = args.threads
                     sess = ort.InferenceSession(path, opts,
