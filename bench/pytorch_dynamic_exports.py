@@ -1,8 +1,10 @@
 """PyTorch exports with dynamic batch (and sequence) dims through dlc.
 
-Exports an LSTM classifier (2-layer nn.LSTM + Linear), a transformer encoder
-layer (nn.TransformerEncoderLayer, batch_first; also under a causal mask
-built from the run-time length), MobileNetV3 (small) and EfficientNet-B0 with both of PyTorch's exporters: the torch.export-based one
+Exports an LSTM classifier (2-layer nn.LSTM + Linear; also bidirectional,
+and with nn.GRU), a transformer encoder layer (nn.TransformerEncoderLayer,
+batch_first; also under a causal mask built from the run-time length),
+MobileNetV3 (small) and EfficientNet-B0 with both of PyTorch's exporters:
+the torch.export-based one
 (`dynamo=True, dynamic_shapes=...`) and the TorchScript-based one
 (`dynamo=False, dynamic_axes=...`). Each file is loaded ONCE as a
 `dlc.Model` (the Python module over dlc::Model, the JIT) and that one object
@@ -15,7 +17,8 @@ exporter's (EXPORT BROKEN), reported but not counted against dlc.
 Needs the reference environment with torch and torchvision
 (scripts/reference-env.sh --torch) and dlc's Python module (build/python):
   build-ref/venv/bin/python3 bench/pytorch_dynamic_exports.py
-      [--models lstm,transformer,causal_transformer,mobilenet_v3,efficientnet_b0]
+      [--models lstm,bilstm,gru,transformer,causal_transformer,mobilenet_v3,
+                efficientnet_b0]
       [--exporters dynamo,legacy] [--image-size 224] [--keep DIR] [--check]
 --check (the test suite's mode) exits 1 when a case fails and 77 (skip) when
 torch, torchvision or the module is missing.
@@ -67,10 +70,11 @@ def make_models(torch, torchvision, image_size):
     nn = torch.nn
 
     class LstmClassifier(nn.Module):
-        def __init__(self):
+        def __init__(self, rnn=nn.LSTM, bidirectional=False):
             super().__init__()
-            self.lstm = nn.LSTM(16, 24, num_layers=2, batch_first=True)
-            self.fc = nn.Linear(24, 5)
+            self.lstm = rnn(16, 24, num_layers=2, batch_first=True,
+                            bidirectional=bidirectional)
+            self.fc = nn.Linear(48 if bidirectional else 24, 5)
 
         def forward(self, x):
             y, _ = self.lstm(x)
@@ -100,6 +104,8 @@ def make_models(torch, torchvision, image_size):
     # name: (constructor, per-example shape, has a sequence dim (dim 1))
     return {
         "lstm": (LstmClassifier, (None, 16), True),
+        "bilstm": (lambda: LstmClassifier(bidirectional=True), (None, 16), True),
+        "gru": (lambda: LstmClassifier(nn.GRU), (None, 16), True),
         "transformer": (Transformer, (None, 32), True),
         "causal_transformer": (CausalTransformer, (None, 32), True),
         "mobilenet_v3": (lambda: torchvision.models.mobilenet_v3_small(weights=None),
@@ -139,8 +145,8 @@ def export(torch, model, shape, has_seq, path, exporter):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="lstm,transformer,causal_transformer,"
-                    "mobilenet_v3,efficientnet_b0")
+    ap.add_argument("--models", default="lstm,bilstm,gru,transformer,"
+                    "causal_transformer,mobilenet_v3,efficientnet_b0")
     ap.add_argument("--exporters", default="dynamo,legacy")
     ap.add_argument("--batches", default="1,3")
     ap.add_argument("--seqs", default="5,11")
