@@ -2,7 +2,8 @@
 
 Exports an LSTM classifier (2-layer nn.LSTM + Linear; also bidirectional,
 and with nn.GRU), a transformer encoder layer (nn.TransformerEncoderLayer,
-batch_first; also under a causal mask built from the run-time length),
+batch_first; also under a causal mask built from the run-time length, and
+with a key padding mask as a second input),
 MobileNetV3 (small) and EfficientNet-B0 with both of PyTorch's exporters:
 the torch.export-based one
 (`dynamo=True, dynamic_shapes=...`) and the TorchScript-based one
@@ -17,8 +18,8 @@ exporter's (EXPORT BROKEN), reported but not counted against dlc.
 Needs the reference environment with torch and torchvision
 (scripts/reference-env.sh --torch) and dlc's Python module (build/python):
   build-ref/venv/bin/python3 bench/pytorch_dynamic_exports.py
-      [--models lstm,bilstm,gru,transformer,causal_transformer,mobilenet_v3,
-                efficientnet_b0]
+      [--models lstm,bilstm,gru,transformer,causal_transformer,
+                padded_transformer,mobilenet_v3,efficientnet_b0]
       [--exporters dynamo,legacy] [--image-size 224] [--keep DIR] [--check]
 --check (the test suite's mode) exits 1 when a case fails and 77 (skip) when
 torch, torchvision or the module is missing.
@@ -100,14 +101,22 @@ def make_models(torch, torchvision, image_size):
             mask = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
             return self.layer(x, src_mask=mask, is_causal=True)
 
+    class PaddedTransformer(Transformer):
+        # The layer with a key padding mask, a second input (bool [batch,
+        # seq], True where a position is padding).
+        def forward(self, x, mask):
+            return self.layer(x, src_key_padding_mask=mask)
+
     chw = (3, image_size, image_size)
-    # name: (constructor, per-example shape, has a sequence dim (dim 1))
+    # name: (constructor, per-example shape, has a sequence dim (dim 1)),
+    # and a padding mask as a second input when the tuple says True.
     return {
         "lstm": (LstmClassifier, (None, 16), True),
         "bilstm": (lambda: LstmClassifier(bidirectional=True), (None, 16), True),
         "gru": (lambda: LstmClassifier(nn.GRU), (None, 16), True),
         "transformer": (Transformer, (None, 32), True),
         "causal_transformer": (CausalTransformer, (None, 32), True),
+        "padded_transformer": (PaddedTransformer, (None, 32), True, True),
         "mobilenet_v3": (lambda: torchvision.models.mobilenet_v3_small(weights=None),
                          chw, False),
         "efficientnet_b0": (lambda: torchvision.models.efficientnet_b0(weights=None),
@@ -115,30 +124,43 @@ def make_models(torch, torchvision, image_size):
     }
 
 
-def example(torch, shape, batch, seq):
+def example(torch, shape, batch, seq, masked=False):
+    """The inputs: x, and with MASKED a padding mask whose row b pads its
+    last b % 3 positions (never a whole row)."""
     dims = [seq if d is None else d for d in shape]
-    return torch.randn(batch, *dims)
+    x = torch.randn(batch, *dims)
+    if not masked:
+        return (x,)
+    pos = torch.arange(seq).unsqueeze(0)
+    pad = (torch.arange(batch) % 3).unsqueeze(1)
+    return (x, pos >= seq - pad)
 
 
-def export(torch, model, shape, has_seq, path, exporter):
+def names(inputs):
+    return ["input", "mask"][:len(inputs)]
+
+
+def export(torch, model, shape, has_seq, masked, path, exporter):
     """Writes MODEL as ONNX with a dynamic batch dim (and sequence dim)."""
-    x = example(torch, shape, 2, 7)
+    x = example(torch, shape, 2, 7, masked)
     quiet = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), \
             contextlib.redirect_stderr(quiet):
         warnings.simplefilter("ignore")
         if exporter == "legacy":
             axes = {0: "batch", 1: "seq"} if has_seq else {0: "batch"}
-            torch.onnx.export(model, (x,), path, input_names=["input"],
-                              output_names=["output"],
-                              dynamic_axes={"input": axes, "output": {0: "batch"}},
+            dyn = {n: axes for n in names(x)}
+            dyn["output"] = {0: "batch"}
+            torch.onnx.export(model, x, path, input_names=names(x),
+                              output_names=["output"], dynamic_axes=dyn,
                               opset_version=17, dynamo=False)
         else:
             dims = {0: torch.export.Dim("batch", min=1, max=1024)}
             if has_seq:
                 dims[1] = torch.export.Dim("seq", min=2, max=512)
-            torch.onnx.export(model, (x,), path, input_names=["input"],
-                              output_names=["output"], dynamic_shapes=(dims,),
+            torch.onnx.export(model, x, path, input_names=names(x),
+                              output_names=["output"],
+                              dynamic_shapes=tuple(dims for _ in x),
                               dynamo=True, external_data=False)
 
 
@@ -146,7 +168,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="lstm,bilstm,gru,transformer,"
-                    "causal_transformer,mobilenet_v3,efficientnet_b0")
+                    "causal_transformer,padded_transformer,mobilenet_v3,"
+                    "efficientnet_b0")
     ap.add_argument("--exporters", default="dynamo,legacy")
     ap.add_argument("--batches", default="1,3")
     ap.add_argument("--seqs", default="5,11")
@@ -167,7 +190,7 @@ def main():
         if sess is None:
             return None
         try:
-            got = sess.run(None, {"input": x})[0]
+            got = sess.run(None, x)[0]
         except Exception as e:
             msg = str(e).strip().splitlines()[0]
             return "onnxruntime fails too: ..." + msg[-110:]
@@ -184,14 +207,15 @@ def main():
         out_dir = args.keep or tmp
         os.makedirs(out_dir, exist_ok=True)
         for name in args.models.split(","):
-            make, shape, has_seq = zoo[name]
+            make, shape, has_seq, *masked = zoo[name]
+            masked = bool(masked and masked[0])
             torch.manual_seed(0)
             model = make().eval()
             for exporter in args.exporters.split(","):
                 path = os.path.join(out_dir, f"{name}-{exporter}.onnx")
                 start = time.time()
                 try:
-                    export(torch, model, shape, has_seq, path, exporter)
+                    export(torch, model, shape, has_seq, masked, path, exporter)
                 except Exception as e:  # an exporter failure is PyTorch's, not dlc's
                     msg = str(e).strip().splitlines()[0][:100]
                     rows.append((name, exporter, "-", "-", f"EXPORT FAILED: {msg}"))
@@ -213,13 +237,14 @@ def main():
                 for batch in batches:
                     for seq in seqs if has_seq else [None]:
                         torch.manual_seed(batch * 100 + (seq or 0))
-                        x = example(torch, shape, batch, seq)
+                        x = example(torch, shape, batch, seq, masked)
                         with torch.no_grad():
-                            ref = model(x).numpy()
+                            ref = model(*x).numpy()
+                        feed = {n: t.numpy() for n, t in zip(names(x), x)}
                         dims = f"batch {batch}" + (f", seq {seq}" if seq else "")
-                        broken = ort_verdict(sess, x.numpy(), ref)
+                        broken = ort_verdict(sess, feed, ref)
                         try:
-                            got = m.run({"input": x.numpy()})["output"]
+                            got = m.run(feed)["output"]
                             if got.shape != ref.shape:
                                 err, verdict = "-", (f"FAIL: shape {got.shape}, "
                                                      f"torch {ref.shape}")
