@@ -124,10 +124,15 @@ llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
     return fromModule(std::move(M), Path, Opts, W.seconds());
   // Graph inputs that feed shape-like operands: compile per value at run
   // time (a problem unrelated to them shows at the first run).
+  // Likewise input dims the import needs known (an LSTM's sequence length).
   auto Spec = onnxShapeOperandInputs(Path);
-  if (!Spec || Spec->empty() || Opts.SpecializationCacheSize == 0) {
+  auto DimSpec = onnxStaticDimInputs(Path, IO);
+  if (!Spec || !DimSpec || (Spec->empty() && DimSpec->empty()) ||
+      Opts.SpecializationCacheSize == 0) {
     if (!Spec)
       llvm::consumeError(Spec.takeError());
+    if (!DimSpec)
+      llvm::consumeError(DimSpec.takeError());
     return M.takeError();
   }
   llvm::consumeError(M.takeError());
@@ -135,7 +140,8 @@ llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
     return makeError("engine must be 'auto', 'jit' or 'interp', got '" +
                      Opts.Engine + "'");
   auto I = std::make_unique<Impl>();
-  auto S = SpecializedModel::create(Path, Opts, std::move(*Spec), I->Inputs,
+  auto S = SpecializedModel::create(Path, Opts, std::move(*Spec),
+                                    std::move(*DimSpec), I->Inputs,
                                     I->Outputs);
   if (!S)
     return S.takeError();

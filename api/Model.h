@@ -52,7 +52,10 @@ struct ModelOptions {
   /// pads, sizes, scales, split, repeats, shape, depth, ...) that dlc needs
   /// as constants: the model compiles one variant per set of values of
   /// those inputs on first use and keeps the SpecializationCacheSize most
-  /// recently used ones. 0: no specialization (such a model then fails to
+  /// recently used ones. Likewise for input dims that the file leaves
+  /// symbolic but the import needs known (an LSTM's sequence length): one
+  /// variant per set of their run-time sizes, the other dims (the batch)
+  /// staying symbolic. 0: no specialization (such a model then fails to
   /// load with the importer's message naming the operand).
   unsigned SpecializationCacheSize = 8;
   /// Called with a message when something deserves a warning (for example
@@ -62,7 +65,9 @@ struct ModelOptions {
 
 /// How a model specialized on run-time values has fared so far.
 struct SpecializationStats {
-  std::vector<std::string> Inputs; // the inputs it specializes on
+  /// The inputs it specializes on: a name for an input's values, "NAME
+  /// dim K" for one of its dims.
+  std::vector<std::string> Inputs;
   unsigned Compiles = 0, Hits = 0, Evictions = 0, Cached = 0;
 };
 

@@ -1,15 +1,18 @@
 // SpecializedModel: one compiled variant per set of values of the inputs
-// that feed shape-like operands.
+// that feed shape-like operands, and of sizes of the input dims that the
+// import needs known.
 //
 // 1. At load, the signature comes from the ONNX graph (onnxSignature): every
 //    graph input stays an input of the model.
 // 2. At run, the specialized inputs are checked against it (element type,
-//    rank) and their type and bytes form the cache key.
+//    rank); their type and bytes, and the sizes of the specialized dims,
+//    form the cache key.
 // 3. A key not cached is compiled under the lock: the model is imported with
-//    those inputs bound as constants (the importer's checks then locate a
-//    bad value: an axis out of range, a negative size, k > n, ...),
-//    optimized and compiled; the least recently used variant beyond the
-//    capacity is dropped (a run still using it keeps it alive).
+//    those inputs bound as constants and those dims bound to their sizes
+//    (the importer's checks then locate a bad value: an axis out of range,
+//    a negative size, k > n, ...), optimized and compiled; the least
+//    recently used variant beyond the capacity is dropped (a run still
+//    using it keeps it alive).
 // 4. Compiling a key that was evicted before counts as a recompile; when the
 //    recompiles reach the capacity, OnWarning hears once that the cache
 //    thrashes.
@@ -38,13 +41,22 @@ SpecializedModel::~SpecializedModel() = default;
 llvm::Expected<std::unique_ptr<SpecializedModel>>
 SpecializedModel::create(llvm::StringRef Path, const ModelOptions &Opts,
                          std::vector<std::string> Spec,
+                         std::vector<std::pair<std::string, unsigned>> DimSpec,
                          std::vector<Port> &Inputs,
                          std::vector<Port> &Outputs) {
+  std::vector<std::string> Dims;
+  for (auto &[Name, K] : DimSpec)
+    Dims.push_back(Name + " dim " + std::to_string(K));
   if (Opts.Device != "cpu")
-    return makeError("model '" + Path + "': graph input(s) " +
-                     llvm::join(Spec, ", ") + " feed shape-like operands, so "
-                     "the model is compiled for their values at run time, "
-                     "which only device 'cpu' does yet");
+    return makeError(
+        "model '" + Path + "': " +
+        (Spec.empty() ? "" : "graph input(s) " + llvm::join(Spec, ", ") +
+                                 " feed shape-like operands") +
+        (Spec.empty() || Dims.empty() ? "" : " and ") +
+        (Dims.empty() ? "" : "input dim(s) " + llvm::join(Dims, ", ") +
+                                 " must be known at import time") +
+        ", so the model is compiled for their run-time values, which only "
+        "device 'cpu' does yet");
   OnnxImportOptions IO;
   IO.ForceDynamic = Opts.ForceDynamic;
   auto Sig = onnxSignature(Path, IO);
@@ -61,7 +73,13 @@ SpecializedModel::create(llvm::StringRef Path, const ModelOptions &Opts,
         S->SpecIndex.push_back(I);
         S->Stats.Inputs.push_back(N);
       }
-  if (S->SpecIndex.empty())
+  for (auto &[N, K] : DimSpec)
+    for (unsigned I = 0; I < S->Inputs.size(); ++I)
+      if (S->Inputs[I].Name == N && K < S->Inputs[I].Type.rank()) {
+        S->DimIndex.push_back({I, K});
+        S->Stats.Inputs.push_back(N + " dim " + std::to_string(K));
+      }
+  if (S->SpecIndex.empty() && S->DimIndex.empty())
     return makeError("model '" + Path + "': no graph input to specialize on");
   Inputs = S->Inputs;
   Outputs.clear();
@@ -94,6 +112,13 @@ SpecializedModel::compile(llvm::ArrayRef<Tensor> In) const {
   for (unsigned I : SpecIndex) {
     IO.Bind[Inputs[I].Name] = In[I];
     Values += (Values.empty() ? "" : ", ") + describe(Inputs[I].Name, In[I]);
+  }
+  for (auto [I, K] : DimIndex) {
+    std::vector<int64_t> &B = IO.BindDims[Inputs[I].Name];
+    B.resize(Inputs[I].Type.rank(), -1);
+    B[K] = In[I].shape()[K];
+    Values += (Values.empty() ? "" : ", ") + Inputs[I].Name + " dim " +
+              std::to_string(K) + " = " + std::to_string(B[K]);
   }
   auto Fail = [&](llvm::Error E) {
     return makeError(llvm::toString(std::move(E)) +
@@ -160,6 +185,13 @@ SpecializedModel::variantFor(llvm::ArrayRef<Tensor> In) const {
     else
       Key.append(reinterpret_cast<const char *>(T.data()), T.byteSize());
     Key += ";";
+  }
+  for (auto [I, K] : DimIndex) {
+    const Port &P = Inputs[I];
+    if (In[I].rank() != P.Type.rank())
+      return makeError("input '" + P.Name + "' must be " + P.Type.str() +
+                       ", got " + In[I].type().str());
+    Key += std::to_string(In[I].shape()[K]) + ",";
   }
   std::lock_guard<std::mutex> Lock(Mutex);
   auto It = ByKey.find(Key);

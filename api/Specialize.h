@@ -1,8 +1,10 @@
 // SpecializedModel: dlc::Model's engine for ONNX models whose graph inputs
 // feed shape-like operands (axes, k, pads, sizes, ...) that the graph IR
-// holds as attributes. The values of those inputs, given at run time, key a
-// compiled variant: imported with them bound, optimized and compiled on
-// first use, kept in a bounded least-recently-used cache.
+// holds as attributes, or whose input dims the importer needs known (an
+// LSTM's sequence length). The values of those inputs and the sizes of those
+// dims, given at run time, key a compiled variant: imported with them bound,
+// optimized and compiled on first use, kept in a bounded least-recently-used
+// cache.
 #ifndef DLC_API_SPECIALIZE_H
 #define DLC_API_SPECIALIZE_H
 
@@ -18,12 +20,15 @@ namespace dlc {
 
 class SpecializedModel {
 public:
-  /// Path: the ONNX model; Spec: its graph inputs to specialize on (from
-  /// onnxShapeOperandInputs). Fills the model's ports from the signature.
+  /// Path: the ONNX model; Spec: its graph inputs to specialize on by
+  /// value (from onnxShapeOperandInputs); DimSpec: input dims to specialize
+  /// on by size (from onnxStaticDimInputs). Fills the model's ports from
+  /// the signature.
   static llvm::Expected<std::unique_ptr<SpecializedModel>>
   create(llvm::StringRef Path, const ModelOptions &Opts,
-         std::vector<std::string> Spec, std::vector<Port> &Inputs,
-         std::vector<Port> &Outputs);
+         std::vector<std::string> Spec,
+         std::vector<std::pair<std::string, unsigned>> DimSpec,
+         std::vector<Port> &Inputs, std::vector<Port> &Outputs);
   ~SpecializedModel();
 
   /// Runs the variant for the values of the specialized inputs (compiling
@@ -45,6 +50,8 @@ private:
   ModelOptions Opts;
   std::vector<Port> Inputs;
   std::vector<unsigned> SpecIndex; // positions of the specialized inputs
+  /// (input position, dim) of the dims specialized by size.
+  std::vector<std::pair<unsigned, unsigned>> DimIndex;
 
   mutable std::mutex Mutex;
   /// Most recently used first.

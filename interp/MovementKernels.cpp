@@ -38,8 +38,9 @@ static llvm::Expected<Sizes> reshapeLikeShape(const Operation &Op,
     Sizes R;
     int64_t Known = 1;
     int Infer = -1;
+    bool AllowZero = Op.getBool("allowzero");
     for (int64_t S : Entries) {
-      if (S == 0) { // copies the input dim at this position
+      if (S == 0 && !AllowZero) { // copies the input dim at this position
         if (R.size() >= Rank)
           return opError(Op, "shape entry 0 at position " +
                                  std::to_string(R.size()) +

@@ -38,6 +38,8 @@ Result shape::inferReshape(const Ctx &C) {
         return C.err("shape has more than one -1");
       Infer = int(I);
       Out.push_back(Dim::unknown());
+    } else if (T == 0 && C.Op.getBool("allowzero")) {
+      Out.push_back(Dim::fixed(0));
     } else if (T == 0) {
       if (I >= X.rank())
         return C.err("shape entry 0 (copy) at position " + std::to_string(I) +

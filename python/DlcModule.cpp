@@ -94,7 +94,16 @@ py::array toArray(Tensor T) {
   py::capsule Free(Owned, [](void *P) { delete static_cast<Tensor *>(P); });
   std::vector<py::ssize_t> Shape(Owned->shape().begin(),
                                  Owned->shape().end());
-  return py::array(*NT, Shape, Owned->data(), Free);
+  // Explicit C-order strides: pybind11 before 2.12 computes them from the
+  // dtype's item size read at numpy 1's struct offset, which numpy 2 moved
+  // (every element then read the first one's bytes).
+  std::vector<py::ssize_t> Strides(Shape.size());
+  py::ssize_t Step = dtypeSize(Owned->elem());
+  for (size_t I = Shape.size(); I-- > 0;) {
+    Strides[I] = Step;
+    Step *= std::max<py::ssize_t>(Shape[I], 1);
+  }
+  return py::array(*NT, Shape, Strides, Owned->data(), Free);
 }
 
 std::string portText(const Port &P) { return P.Name + ": " + P.Type.str(); }
@@ -145,6 +154,18 @@ public:
   std::vector<std::string> inputs() const { return texts(M.inputs()); }
   std::vector<std::string> outputs() const { return texts(M.outputs()); }
   std::string engine() const { return M.engine().str(); }
+  /// How a model compiled per run-time value or dim has fared: the inputs
+  /// (or "NAME dim K") it specializes on and its cache counts.
+  py::dict specialization() const {
+    SpecializationStats S = M.specialization();
+    py::dict D;
+    D["inputs"] = S.Inputs;
+    D["compiles"] = S.Compiles;
+    D["hits"] = S.Hits;
+    D["evictions"] = S.Evictions;
+    D["cached"] = S.Cached;
+    return D;
+  }
 
 private:
   static Model load(const std::string &Path, const std::string &Device,
@@ -299,7 +320,11 @@ PYBIND11_MODULE(dlc, m) {
            "returns a dict of outputs by name")
       .def_property_readonly("inputs", &PyModel::inputs)
       .def_property_readonly("outputs", &PyModel::outputs)
-      .def_property_readonly("engine", &PyModel::engine);
+      .def_property_readonly("engine", &PyModel::engine)
+      .def_property_readonly("specialization", &PyModel::specialization,
+                             "for a model compiled per run-time value or "
+                             "dim: what it specializes on and the variant "
+                             "cache's counts");
 
   m.def(
       "compile",

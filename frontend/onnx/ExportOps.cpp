@@ -126,7 +126,10 @@ Why OpWriter::expand() {
   llvm::ArrayRef<int64_t> Shape = Op.getInts("shape");
   std::string X = in(0);
   if (Op.numOperands() == 2) {
-    std::string S = C.tmp("Shape", {in(1)}, Out[0] + "_like");
+    // by_value: the operand's values are the shape; else its dims are.
+    std::string S = Op.getBool("by_value")
+                        ? in(1)
+                        : C.tmp("Shape", {in(1)}, Out[0] + "_like");
     if (Shape.empty()) {
       C.node("Expand", {X, S}, Out);
       return std::nullopt;
@@ -452,13 +455,19 @@ Why OpWriter::write() {
     break;
   }
 
-  case OpKind::Reshape:
-    if (Op.numOperands() == 2) // the shape of a "like" operand
-      C.node("Reshape", {in(0), C.tmp("Shape", {in(1)}, Out[0] + "_shape")}, Out);
+  case OpKind::Reshape: {
+    std::string Shape;
+    if (Op.numOperands() == 2 && Op.getBool("by_value"))
+      Shape = in(1); // the shape's values
+    else if (Op.numOperands() == 2) // the shape of a "like" operand
+      Shape = C.tmp("Shape", {in(1)}, Out[0] + "_shape");
     else
-      C.node("Reshape", {in(0), C.ints(Op.getInts("shape"), Out[0] + "_shape")},
-             Out);
+      Shape = C.ints(Op.getInts("shape"), Out[0] + "_shape");
+    onnx::NodeProto &N = C.node("Reshape", {in(0), Shape}, Out);
+    if (Op.getBool("allowzero"))
+      attrInt(N, "allowzero", 1);
     break;
+  }
   case OpKind::ResizeCoords:
     resizeCoords();
     break;

@@ -19,6 +19,12 @@ void NodeContext::fail(const llvm::Twine &Msg) {
     Error = Msg.str();
 }
 
+void NodeContext::failNeedsStatic(const Dim &D, const llvm::Twine &Msg) {
+  if (VT.StaticDimNeeds)
+    VT.StaticDimNeeds->push_back(D);
+  fail(Msg);
+}
+
 bool NodeContext::has(unsigned I) const {
   return I < unsigned(Node.input_size()) && !Node.input(I).empty();
 }

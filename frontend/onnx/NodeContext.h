@@ -60,6 +60,9 @@ struct ValueTable {
   /// The most ops the function may hold (0: no bound); see
   /// OnnxImportOptions::MaxOps. Checked before and after each converter.
   uint64_t MaxOps = 0;
+  /// Where a converter records a dim it needs known at import time but
+  /// found symbolic or unknown (see OnnxImportOptions::StaticDimNeeds).
+  std::vector<Dim> *StaticDimNeeds = nullptr;
   /// Whether Name is defined (a tensor, a sequence or an empty optional).
   bool defines(llvm::StringRef Name) const {
     return Values.count(Name) || Sequences.count(Name) ||
@@ -168,6 +171,9 @@ public:
   /// Records the first problem of this node (later ones are dropped: they
   /// usually follow from the first).
   void fail(const llvm::Twine &Msg);
+  /// Fails with Msg, recording D as a dim that a specialized import could
+  /// bind (OnnxImportOptions::StaticDimNeeds).
+  void failNeedsStatic(const Dim &D, const llvm::Twine &Msg);
   bool failed() const { return !Error.empty(); }
   const std::string &error() const { return Error; }
 

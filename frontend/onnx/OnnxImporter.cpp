@@ -67,6 +67,7 @@ public:
                 const OnnxImportOptions &Opts)
       : MP(MP), G(MP.graph()), File(File), Opts(Opts) {
     VT.MaxOps = Opts.MaxOps;
+    VT.StaticDimNeeds = Opts.StaticDimNeeds;
     uint64_t Env = 0;
     if (!VT.MaxOps) {
       const char *S = std::getenv("DLC_MAX_IMPORT_OPS");
@@ -223,6 +224,27 @@ void GraphImporter::addInputs(Function &F) {
         S.push_back(Dim::symbol(symbolName(D.dim_param())));
       else
         S.push_back(Dim::unknown());
+    }
+    auto BoundDims = Opts.BindDims.find(In.name());
+    if (BoundDims != Opts.BindDims.end()) {
+      if (BoundDims->second.size() != S.size()) {
+        P.add(Where, "has rank " + llvm::Twine(S.size()) + ", but " +
+                         llvm::Twine(BoundDims->second.size()) +
+                         " dims are bound");
+        Bad = true;
+      }
+      for (size_t K = 0; K < S.size() && !Bad; ++K) {
+        int64_t N = BoundDims->second[K];
+        if (N < 0)
+          continue;
+        if (S[K].isStatic() && S[K].size() != N) {
+          P.add(Where, "dim " + llvm::Twine(K) + " is " +
+                           llvm::Twine(S[K].size()) + ", got " +
+                           llvm::Twine(N));
+          Bad = true;
+        }
+        S[K] = Dim::fixed(N);
+      }
     }
     if (Bad) {
       VT.Poisoned.insert(In.name());
@@ -478,5 +500,41 @@ std::vector<OnnxOpSupport> dlc::onnxSupportedOps() {
   llvm::sort(Out, [](const OnnxOpSupport &A, const OnnxOpSupport &B) {
     return A.Name < B.Name;
   });
+  return Out;
+}
+
+llvm::Expected<std::vector<std::pair<std::string, unsigned>>>
+dlc::onnxStaticDimInputs(llvm::StringRef Path, const OnnxImportOptions &Opts) {
+  std::vector<Dim> Needs;
+  OnnxImportOptions O = Opts;
+  O.StaticDimNeeds = &Needs;
+  auto M = importOnnxFile(Path, O);
+  std::vector<std::pair<std::string, unsigned>> Out;
+  if (M)
+    return Out;
+  llvm::consumeError(M.takeError());
+  if (Needs.empty())
+    return Out;
+  auto Sig = onnxSignature(Path, Opts);
+  if (!Sig)
+    return Sig.takeError();
+  // Symbols of input dims: bind exactly those; anything else (an unknown
+  // dim, a symbol made inside the graph): every non-static input dim.
+  bool All = false;
+  for (const Dim &D : Needs) {
+    bool Found = false;
+    for (auto &[Name, T] : Sig->Inputs)
+      for (const Dim &ID : T.dims())
+        Found |= D.isSymbol() && ID == D;
+    All |= !Found;
+  }
+  for (auto &[Name, T] : Sig->Inputs)
+    for (unsigned K = 0; K < T.rank(); ++K) {
+      const Dim &ID = T.dim(K);
+      if (ID.isStatic())
+        continue;
+      if (All || llvm::is_contained(Needs, ID))
+        Out.push_back({Name, K});
+    }
   return Out;
 }

@@ -20,6 +20,14 @@ struct OnnxImportOptions {
   /// Every dim of every remaining graph input becomes unknown ('?'), to test
   /// that a model compiles without static shapes.
   bool ForceDynamic = false;
+  /// Dims of graph inputs bound to sizes: per input, one entry per dim, a
+  /// size or -1 (kept as imported). For a model that needs a dim known at
+  /// import time that the file leaves symbolic (an LSTM's sequence length):
+  /// dlc::Model binds them per run (see onnxStaticDimInputs).
+  std::map<std::string, std::vector<int64_t>> BindDims;
+  /// When set, the importer appends each dim that a converter needed known
+  /// at import time but found symbolic or unknown (the import then fails).
+  std::vector<Dim> *StaticDimNeeds = nullptr;
   /// Where external data files are looked up; default: the model's folder.
   std::string BaseDir;
   /// Float initializers that the imported graph still reads become
@@ -58,6 +66,16 @@ bool isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes);
 llvm::Expected<std::vector<std::string>>
 onnxShapeOperandInputs(llvm::StringRef Path);
 
+/// The dims of graph inputs that the model in Path needs known at import
+/// time (an RNN's sequence length, its number of directions, ...) but which
+/// the file (or Opts.ForceDynamic) leaves symbolic: (input, dim) pairs to
+/// bind with OnnxImportOptions::BindDims (dlc::Model does it per run: one
+/// variant per set of their sizes, the other dims staying symbolic). When
+/// the needed dims are symbols of input dims, exactly the input dims with
+/// those symbols; when one cannot be traced to an input (an unknown '?'
+/// dim), every non-static input dim. Empty when the import needs none.
+llvm::Expected<std::vector<std::pair<std::string, unsigned>>>
+onnxStaticDimInputs(llvm::StringRef Path, const OnnxImportOptions &Opts = {});
 /// A model's signature as the importer sees it: the graph inputs that are
 /// not initializers (nor bound in Opts), typed as importOnnxFile types them
 /// (Opts.ForceDynamic applies), and the graph outputs with their declared

@@ -54,22 +54,25 @@ static void reshape(NodeContext &C) {
     if (auto E = C.symIn(1))
       if (reshapeSym(C, X, *E, AllowZero))
         return;
-    // dlc's 0 entries copy the input's dim, as with allowzero = 0.
-    if (AllowZero)
-      return C.fail("allowzero = 1 with a shape known only at run time is "
-                    "not supported");
+    // A run-time shape; dlc's reshape reads its 0 entries as ONNX does
+    // under the same allowzero.
     Value *S = C.shapeIn(1, "shape");
-    if (S)
-      C.setOutput(0, C.op(OpKind::Reshape, {X, S},
-                          {aInts("shape", {}), aBool("by_value", true)}));
+    if (!S)
+      return;
+    std::vector<NamedAttr> Attrs = {aInts("shape", {}),
+                                    aBool("by_value", true)};
+    if (AllowZero)
+      Attrs.push_back(aBool("allowzero", true));
+    C.setOutput(0, C.op(OpKind::Reshape, {X, S}, Attrs));
     return;
   }
   auto S = C.intsIn(1, "shape");
   if (!S)
     return;
-  if (C.attrInt("allowzero", 0) && llvm::is_contained(*S, 0))
-    return C.fail("allowzero = 1 with a 0 in the shape is not supported");
-  C.setOutput(0, C.op(OpKind::Reshape, {C.in(0)}, {aInts("shape", *S)}));
+  std::vector<NamedAttr> Attrs = {aInts("shape", *S)};
+  if (AllowZero && llvm::is_contained(*S, 0))
+    Attrs.push_back(aBool("allowzero", true));
+  C.setOutput(0, C.op(OpKind::Reshape, {C.in(0)}, Attrs));
 }
 
 static void transpose(NodeContext &C) {

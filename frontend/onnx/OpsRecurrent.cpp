@@ -1,7 +1,11 @@
 // ONNX RNN, GRU and LSTM, unrolled over a sequence length known at import
 // time into matmuls and elementwise gate math (forward, reverse and
 // bidirectional; layout; clip; sequence_lens; LSTM peepholes and
-// input_forget; GRU linear_before_reset).
+// input_forget; GRU linear_before_reset). A sequence length that the file
+// leaves symbolic (a dynamic sequence axis) is reported as a dim the import
+// needs static: dlc::Model then imports the model once per run-time length
+// with that input dim bound (onnxStaticDimInputs), the batch dim and the
+// others staying symbolic.
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
@@ -98,7 +102,11 @@ template <Cell K> static void recurrent(NodeContext &C) {
       Direction != "bidirectional")
     return C.fail("unknown direction '" + Direction + "'");
   unsigned NumDir = Direction == "bidirectional" ? 2 : 1;
-  if (!W->Type.dim(0).isStatic() || W->Type.dim(0).size() != NumDir)
+  if (!W->Type.dim(0).isStatic())
+    return C.failNeedsStatic(W->Type.dim(0),
+                             "W's first dim (the number of directions) must "
+                             "be known at import time, got " + W->Type.str());
+  if (W->Type.dim(0).size() != NumDir)
     return C.fail("W's first dim must be the number of directions " +
                   llvm::Twine(NumDir) + ", got " + W->Type.str());
   // W [dirs, G*H, I], R [dirs, G*H, H] (static dims are checked here, the
@@ -144,8 +152,9 @@ template <Cell K> static void recurrent(NodeContext &C) {
     X = C.op(OpKind::Transpose, {X}, {aInts("perm", {1, 0, 2})});
   const Dim &TD = X->Type.dim(0);
   if (!TD.isStatic())
-    return C.fail("needs a sequence length known at import time, got " +
-                  X->Type.str());
+    return C.failNeedsStatic(
+        TD, "needs a sequence length known at import time, got " +
+                X->Type.str());
   int64_t T = TD.size();
   Value *B = C.has(3) ? C.in(3) : nullptr;
   Value *Lens = C.has(4) ? C.in(4) : nullptr;

@@ -1,6 +1,7 @@
 // Shape computations whose values are only known at run time (the dims of
 // a value with unknown sizes), tracked entry by entry through Shape,
-// Gather, Slice, Concat, Unsqueeze, Squeeze, Cast and Identity, so that
+// Gather, Slice, Concat, Unsqueeze, Squeeze, Reshape, Cast, Identity and
+// Mul (by constants), so that
 // Reshape, Expand and ConstantOfShape can take such a shape: as attribute
 // entries where they resolve, else through a like operand built from the
 // values whose dims they are. Shapes beyond that (arithmetic on dims, data
@@ -123,12 +124,29 @@ void NodeContext::trackShapes() {
                       ? SymDim{nullptr, 0, X->Type.dim(D).size()}
                       : SymDim{X, unsigned(D), 0});
   } else if (T == "Identity" || T == "Cast" || T == "Unsqueeze" ||
-             T == "Squeeze") {
+             T == "Squeeze" || T == "Reshape") {
     auto A = entriesOf(VT, In(0));
     if (!A || !isInteger(Out->Type.elem()) || Out->Type.rank() > 1 ||
         Out->Type.numElements() != In(0)->Type.numElements())
       return;
     R = *A;
+  } else if (T == "Mul") {
+    // Entry by entry (equal lengths): a product of constants, or an entry
+    // times a constant 1 (the exporter's product of trailing dims).
+    auto A = entriesOf(VT, In(0)), B = entriesOf(VT, In(1));
+    if (!A || !B || A->size() != B->size() || !isInteger(Out->Type.elem()))
+      return;
+    for (size_t K = 0; K < A->size(); ++K) {
+      const SymDim &X = (*A)[K], &Y = (*B)[K];
+      if (!X.Of && !Y.Of)
+        R.push_back({nullptr, 0, X.Const * Y.Const});
+      else if (!X.Of && X.Const == 1)
+        R.push_back(Y);
+      else if (!Y.Of && Y.Const == 1)
+        R.push_back(X);
+      else
+        return;
+    }
   } else if (T == "Concat") {
     for (unsigned I = 0; I < numInputs(); ++I) {
       auto A = entriesOf(VT, In(I));

@@ -153,8 +153,27 @@ static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
 static llvm::Expected<std::unique_ptr<Module>>
 loadOptimized(llvm::StringRef Path) {
   auto M = loadModelFile(Path);
-  if (!M)
-    return M.takeError();
+  if (!M) {
+    // Input dims the import needs known (an LSTM's sequence length): a
+    // JIT compiles per run-time size, an artifact cannot.
+    auto Dims = llvm::sys::path::extension(Path) == ".onnx"
+                    ? onnxStaticDimInputs(Path)
+                    : std::vector<std::pair<std::string, unsigned>>();
+    if (!Dims || Dims->empty()) {
+      if (!Dims)
+        llvm::consumeError(Dims.takeError());
+      return M.takeError();
+    }
+    std::vector<std::string> Names;
+    for (auto &[Name, K] : *Dims)
+      Names.push_back("'" + Name + "' dim " + std::to_string(K));
+    return llvm::joinErrors(
+        M.takeError(),
+        makeError("an ahead-of-time artifact is compiled before its inputs "
+                  "are known: fix input " + llvm::join(Names, ", ") +
+                  " in the model (dlc run and dlc::Model compile the model "
+                  "per run-time size)"));
+  }
   PassManager PM;
   if (auto E = PM.addPipeline("optimize"))
     return std::move(E);

@@ -174,22 +174,29 @@ static void printPreview(llvm::StringRef Name, const Tensor &T) {
 }
 
 /// An ONNX model whose graph inputs feed shape-like operands that the
-/// importer needs as constants: dlc::Model compiles it for the values each
-/// run gives. Else the import error E.
+/// importer needs as constants, or whose input dims it needs known (an
+/// LSTM's sequence length): dlc::Model compiles it for the values each run
+/// gives. Else the import error E.
 static llvm::Expected<Model> specializedModel(const RunOptions &Opts,
                                               llvm::Error E) {
   auto Spec = onnxShapeOperandInputs(Opts.Model);
-  if (!Spec || Spec->empty()) {
+  auto DimSpec = onnxStaticDimInputs(Opts.Model);
+  if (!Spec || !DimSpec || (Spec->empty() && DimSpec->empty())) {
     if (!Spec)
       llvm::consumeError(Spec.takeError());
+    if (!DimSpec)
+      llvm::consumeError(DimSpec.takeError());
     return std::move(E);
   }
   llvm::consumeError(std::move(E));
+  std::vector<std::string> What = *Spec;
+  for (auto &[Name, K] : *DimSpec)
+    What.push_back(Name + " dim " + std::to_string(K));
   if (Opts.PrintIR || Opts.PrintLLVM || !Opts.MaxMemory.empty())
     return makeError("--print-ir, --print-llvm and --max-memory need a model "
                      "compiled before its inputs are known, but this one is "
                      "compiled for the values of input(s) " +
-                     llvm::join(*Spec, ", ") + " at run time");
+                     llvm::join(What, ", ") + " at run time");
   ModelOptions MO;
   MO.Engine = Opts.Engine;
   MO.OptLevel = Opts.OptLevel;
