@@ -88,7 +88,7 @@ public:
                        epilogue(), PO);
       else
         buildBlockedMatMul(B, MM, Arg[MM.operand(0)], Bm, Arg[P.Outputs.back()],
-                           VectorBytes, epilogue(), PO);
+                           VectorBytes, epilogue(), PO, longEpilogue());
       return llvm::Error::success();
     }
     case GroupKind::Conv: {
@@ -268,6 +268,22 @@ private:
   }
 
   /// Step 2: the epilogue of the anchor P.Ops[0].
+  /// Whether the epilogue has an op costlier than an add, a multiply or a
+  /// comparison (an exp, a division): its code is long.
+  bool longEpilogue() const {
+    for (size_t I = 1; I < P.Ops.size(); ++I)
+      switch (P.Ops[I]->kind()) {
+      case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Max:
+      case OpKind::Min: case OpKind::Relu: case OpKind::LeakyRelu:
+      case OpKind::Clip: case OpKind::Neg: case OpKind::Abs:
+      case OpKind::Identity:
+        break;
+      default:
+        return true;
+      }
+    return false;
+  }
+
   Epilogue epilogue() {
     return [this](KBuilder &, KValue *Acc, llvm::ArrayRef<KValue *> Idx,
                   unsigned Lanes) {

@@ -118,7 +118,8 @@ dlc::lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
 
 void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
                              KValue *Bm, KValue *Out, unsigned VectorBytes,
-                             const Epilogue &Epi, const PatchOperand *Patches) {
+                             const Epilogue &Epi, const PatchOperand *Patches,
+                             bool EpilogueInLoop) {
   const TensorType &BT = Op.operand(1)->Type;
   DType E = Op.result()->Type.elem();
   // b (and the result) may have one batch dim that a does not: a
@@ -263,13 +264,26 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
                        VT));
     }
     B.endFor(); // k
+    bool Looped = Last && Epi && EpilogueInLoop;
     for (unsigned R = 0; R < MRb; ++R)
       for (unsigned V = 0; V < NVb; ++V) {
         KValue *Val = B.get(Acc[R][V]);
-        if (Last)
+        if (Last && !Looped)
           Val = final(Val, at({Rows[R], Cols[V]}), L);
         B.store(Val, Out, at({Rows[R], Cols[V]}));
       }
+    if (!Looped)
+      return;
+    // The block is still in L1: one loop (not unrolled) passes it through
+    // the epilogue in place.
+    KValue *R = B.beginFor(Zero, B.constIndex(MRb));
+    KValue *Row = B.index(IndexOp::Add, I0, R);
+    KValue *V = B.beginFor(Zero, B.constIndex(NVb));
+    KValue *Col = B.index(IndexOp::Add, J0, B.index(IndexOp::Mul, V, B.constIndex(L)));
+    B.store(final(B.load(Out, at({Row, Col}), L), at({Row, Col}), L), Out,
+            at({Row, Col}));
+    B.endFor()->Marks.Unroll = 1;
+    B.endFor()->Marks.Unroll = 1;
   };
 
   // The strip of NVb vectors from column J0 for rows [RLo, RHi), of which

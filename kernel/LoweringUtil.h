@@ -77,9 +77,13 @@ private:
 /// The register-blocked matmul of Op on existing arguments, with an
 /// optional epilogue (see lowerMatMulBlocked). With Patches, Bm is null and
 /// b comes from an image (Op's a must then have at least 16 static rows).
+/// EpilogueInLoop: the epilogue is long (a sigmoid, say): each finished
+/// block is stored and then passed through it by one loop, instead of the
+/// epilogue's code once per register of every block variant.
 void buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
                         KValue *Out, unsigned VectorBytes, const Epilogue &Epi,
-                        const PatchOperand *Patches = nullptr);
+                        const PatchOperand *Patches = nullptr,
+                        bool EpilogueInLoop = false);
 
 /// The CPU's GEMM of a convolution: Op, a blocked matmul whose b is the
 /// patches of Im2Col (ir/FusionPlan.h windowIm2Col), computed on shifted

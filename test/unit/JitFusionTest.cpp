@@ -141,6 +141,15 @@ TEST(JitFusion, MatMulBiasActivation) {
              "  %m = matmul %a, %w\n  %mb = add %m, %b\n  %y = relu %mb\n"
              "  return %y\n}\n",
              301, 1, 7);
+  // A long epilogue (swish) runs over each stored block in a loop: full
+  // panels, a panel of two vectors and a partial vector (100 columns), the
+  // rows past the last full block, and an intermediate output of the
+  // epilogue stored from that loop too.
+  checkFused("func @f(%a: f32[N,300], %w: f32[300,100], %b: f32[100]) -> "
+             "(y: f32[N,100], mb: f32[N,100]) {\n"
+             "  %m = matmul %a, %w\n  %mb = add %m, %b\n  %s = sigmoid %mb\n"
+             "  %y = mul %mb, %s\n  return %y, %mb\n}\n",
+             301, 1, 8);
 }
 
 TEST(JitFusion, ConvBiasReluDirectAndThroughGemm) {
