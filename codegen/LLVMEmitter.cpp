@@ -422,7 +422,12 @@ llvm::Error KernelEmitter::loop(const KOp &Op) {
   auto i32 = [&](unsigned N) {
     return llvm::ConstantAsMetadata::get(B.getInt32(N));
   };
-  if (Op.Marks.Vectorize) {
+  if (Op.Marks.Vectorize == 1) {
+    // Kept scalar: a width of 1 and no interleaving, not forced (a forced
+    // transformation LLVM declines is a warning).
+    flag("llvm.loop.vectorize.width", i32(1));
+    flag("llvm.loop.interleave.count", i32(1));
+  } else if (Op.Marks.Vectorize) {
     flag("llvm.loop.vectorize.enable", llvm::ConstantAsMetadata::get(B.getTrue()));
     flag("llvm.loop.vectorize.width", i32(Op.Marks.Vectorize));
   }
