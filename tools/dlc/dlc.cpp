@@ -96,15 +96,16 @@ static cl::opt<unsigned> CompileThreads(
     cl::init(0), cl::sub(CompileCmd));
 static cl::opt<std::string> CompileTarget(
     "target",
-    cl::desc("cpu (the host, default) or nvptx (PTX for NVIDIA GPUs: "
-             "--emit=ptx, kernel-ir or llvm)"),
+    cl::desc("cpu (the host, default) or nvptx (NVIDIA GPUs: -o NAME.so|"
+             "NAME.o with embedded PTX, run through the driver; or -o "
+             "NAME.ptx, --emit=ptx, kernel-ir or llvm)"),
     cl::init("cpu"), cl::sub(CompileCmd));
 static cl::opt<std::string> CompileGpuArch(
     "gpu-arch", cl::desc("With --target nvptx: the GPU (sm_80, sm_90, ...)"),
     cl::init("sm_80"), cl::sub(CompileCmd));
 static cl::opt<std::string> CompilePrecision(
     "precision",
-    cl::desc("With --target nvptx: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs; sm_80 or newer)"),
+    cl::desc("With --target nvptx: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs; sm_80 or newer; a tf32 library carries fp32 kernels too)"),
     cl::init("fp32"), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
@@ -373,7 +374,8 @@ int main(int argc, char **argv) {
       "dlc: deep-learning graph compiler\n\n"
       "  dlc compile MODEL -o NAME.so|NAME.o   (or --emit=ir|kernel-ir|llvm|asm;\n"
       "              --target nvptx --gpu-arch sm_80 [--precision fp32|tf32]\n"
-      "              --emit=ptx for NVIDIA GPUs)\n"
+      "              for NVIDIA GPUs: NAME.so|NAME.o with embedded PTX, or\n"
+      "              NAME.ptx / --emit=ptx)\n"
       "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR] "
       "[--engine=jit|interp]\n"
       "          [--device cpu|cuda|cuda-emu] [--precision fp32|tf32]\n"
