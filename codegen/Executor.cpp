@@ -157,6 +157,11 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
       K = lowerConvForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else if (O.Gpu && S.Op->kind() == OpKind::MaxPool) {
       K = lowerPoolForGpu(*S.Op, Name + S.Op->mnemonic().str());
+    } else if (O.Gpu && (S.Op->kind() == OpKind::ArgMax ||
+                         S.Op->kind() == OpKind::ArgMin) &&
+               S.Op->operand(0)->Type.elem() != DType::Bool) {
+      K = lowerArgReduceForGpu(*S.Op, Name + S.Op->mnemonic().str(),
+                               O.RowThreads);
     } else if (O.Gpu && S.Op->kind() == OpKind::MaxPoolGrad) {
       K = lowerMaxPoolGradForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else {

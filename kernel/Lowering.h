@@ -91,6 +91,13 @@ lowerMaxPoolGradForGpu(const Operation &Op, llvm::StringRef Name);
 /// interpreter). The axis must not be empty at run time.
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerArgReduce(const Operation &Op, llvm::StringRef Name);
+/// The same for the GPU, as GPU-mapped kernel IR: one block of Threads
+/// (a power of two in 2..1024; fewer for a short static axis) per output
+/// element, partial results combined by warp shuffles
+/// (kernel/GpuArgReduce.cpp).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerArgReduceForGpu(const Operation &Op, llvm::StringRef Name,
+                     unsigned Threads = 256);
 
 /// Lowers concat, split, slice, pad (constant, reflect, edge), gather, expand,
 /// tile and shape to a kernel with arguments (inputs..., results...).
