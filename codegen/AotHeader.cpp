@@ -77,11 +77,11 @@ std::string dlc::aotHeader(const Function &F, const AotOptions &Opts) {
          << (Opts.Precisions[I] == GpuPrecision::Tf32 ? "tf32" : "fp32")
          << (I ? "" : " (the default)");
     OS << ". " << P << "_create runs it on GPU 0\n"
-       << " * through the NVIDIA driver (libcuda.so.1, loaded at run time: no "
-          "CUDA is needed\n * to build); without a driver or a GPU it returns "
-          "DLC_ERR_DEVICE with a\n * message. " << P
-       << "_create_with also offers DLC_DEVICE_CUDA_EMU (its kernels\n"
-       << " * emulated on the CPU) and the precision. ";
+       << " * through the NVIDIA driver (libcuda.so.1, loaded at run time: "
+          "building\n * needs no CUDA); without a driver or a GPU it returns "
+          "DLC_ERR_DEVICE\n * with a message. " << P
+       << "_create_with also offers DLC_DEVICE_CUDA_EMU (its\n"
+       << " * kernels emulated on the CPU) and the precision. ";
   } else {
     OS << "this CPU. ";
   }
