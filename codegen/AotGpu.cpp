@@ -46,6 +46,8 @@ static const char *precisionTag(GpuPrecision P) {
     return "fp32";
   case GpuPrecision::Tf32:
     return "tf32";
+  case GpuPrecision::Bf16:
+    return "bf16";
   }
   llvm_unreachable("bad precision");
 }
@@ -56,6 +58,8 @@ static int32_t cPrecision(GpuPrecision P) {
     return DLC_PRECISION_FP32;
   case GpuPrecision::Tf32:
     return DLC_PRECISION_TF32;
+  case GpuPrecision::Bf16:
+    return DLC_PRECISION_BF16;
   }
   llvm_unreachable("bad precision");
 }
@@ -66,6 +70,7 @@ gpuProgram(const Function &F, const AotOptions &Opts, GpuPrecision P,
            const std::vector<LoweredStep> &RuntimeSteps) {
   GpuOptions G;
   G.Tf32 = P == GpuPrecision::Tf32;
+  G.Bf16 = P == GpuPrecision::Bf16;
   auto L = lowerFunctionForGpu(F, G);
   if (!L)
     return L.takeError();

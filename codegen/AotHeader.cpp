@@ -74,7 +74,9 @@ std::string dlc::aotHeader(const Function &F, const AotOptions &Opts) {
        << " * matmuls at ";
     for (size_t I = 0; I < Opts.Precisions.size(); ++I)
       OS << (I ? " or " : "")
-         << (Opts.Precisions[I] == GpuPrecision::Tf32 ? "tf32" : "fp32")
+         << (Opts.Precisions[I] == GpuPrecision::Tf32   ? "tf32"
+             : Opts.Precisions[I] == GpuPrecision::Bf16 ? "bf16"
+                                                        : "fp32")
          << (I ? "" : " (the default)");
     OS << ". " << P << "_create runs it on GPU 0\n"
        << " * through the NVIDIA driver (libcuda.so.1, loaded at run time: "

@@ -154,11 +154,11 @@ static int createModel(const dlc_aot_image *Img, const dlc_aot_gpu_image *Gpu,
     return fail(DLC_ERR_INVALID_ARGUMENT, "model pointer is NULL", Err, ErrLen);
   *Out = nullptr;
   if (Opts.precision < DLC_PRECISION_DEFAULT ||
-      Opts.precision > DLC_PRECISION_TF32)
+      Opts.precision > DLC_PRECISION_BF16)
     return fail(DLC_ERR_INVALID_ARGUMENT,
                 "unknown precision " + std::to_string(Opts.precision) +
                     " (DLC_PRECISION_DEFAULT is 0, DLC_PRECISION_FP32 1, "
-                    "DLC_PRECISION_TF32 2)",
+                    "DLC_PRECISION_TF32 2, DLC_PRECISION_BF16 3)",
                 Err, ErrLen);
   if (Opts.device != DLC_DEVICE_CPU && Opts.device != DLC_DEVICE_CUDA &&
       Opts.device != DLC_DEVICE_CUDA_EMU)
@@ -169,8 +169,11 @@ static int createModel(const dlc_aot_image *Img, const dlc_aot_gpu_image *Gpu,
                 Err, ErrLen);
   if (Opts.device == DLC_DEVICE_CPU && Opts.precision > DLC_PRECISION_FP32)
     return fail(DLC_ERR_INVALID_ARGUMENT,
-                "precision tf32 is for GPU tensor cores: use DLC_DEVICE_CUDA "
-                "(or DLC_DEVICE_CUDA_EMU), or DLC_PRECISION_FP32 on the CPU",
+                std::string("precision ") +
+                    (Opts.precision == DLC_PRECISION_BF16 ? "bf16" : "tf32") +
+                    " is for GPU tensor cores: use DLC_DEVICE_CUDA "
+                    "(or DLC_DEVICE_CUDA_EMU), or DLC_PRECISION_FP32 on the "
+                    "CPU",
                 Err, ErrLen);
   auto *Model = new (std::nothrow) dlc_model;
   if (!Model)

@@ -20,7 +20,9 @@ using namespace dlc;
 using capi::fail;
 
 static const char *precisionName(int32_t P) {
-  return P == DLC_PRECISION_TF32 ? "tf32" : "fp32";
+  return P == DLC_PRECISION_TF32   ? "tf32"
+         : P == DLC_PRECISION_BF16 ? "bf16"
+                                   : "fp32";
 }
 
 int capi::createGpuModel(const dlc_aot_image *Img,
@@ -73,9 +75,10 @@ int capi::createGpuModel(const dlc_aot_image *Img,
                     std::to_string(P->sm) +
                     ", which this model's PTX was compiled for: compile it "
                     "with dlc compile --target nvptx --gpu-arch for this GPU" +
-                    (P->precision == DLC_PRECISION_TF32
-                         ? " (tf32 needs sm_80 or newer: --precision fp32)"
-                         : ""),
+                    (P->precision != DLC_PRECISION_FP32
+                         ? std::string(" (") + precisionName(P->precision) +
+                               " needs sm_80 or newer: --precision fp32)"
+                         : std::string()),
                 Err, ErrLen);
   std::vector<LoweredStep> Steps;
   if (int S = loadGraph(Img, Model, Steps, Err, ErrLen))

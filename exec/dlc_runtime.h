@@ -80,7 +80,10 @@ typedef enum dlc_precision {
   DLC_PRECISION_FP32 = 1,    /* fp32 FMAs: the CPU's numerics */
   /* tensor cores with inputs rounded to tf32 (10-bit mantissas, about 1e-3
      relative), f32 accumulation; needs sm_80 or newer */
-  DLC_PRECISION_TF32 = 2
+  DLC_PRECISION_TF32 = 2,
+  /* tensor cores with inputs rounded to bf16 (7-bit mantissas, about 1e-2
+     relative), f32 accumulation; needs sm_80 or newer */
+  DLC_PRECISION_BF16 = 3
 } dlc_precision;
 
 #define DLC_MAX_RANK 8
@@ -191,7 +194,7 @@ typedef struct dlc_aot_gpu_kernel {
 /* The model's kernels at one precision: one PTX module (NUL-terminated)
  * and the kernels in kernel-number order. */
 typedef struct dlc_aot_gpu_program {
-  int32_t precision; /* DLC_PRECISION_FP32 or _TF32 */
+  int32_t precision; /* DLC_PRECISION_FP32, _TF32 or _BF16 */
   uint32_t sm;       /* the PTX's target: 80 for sm_80 */
   const char *ptx;
   uint64_t ptx_len;

@@ -38,9 +38,10 @@ lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
 /// tiles of 16 x 16 threads, 4 x 4 results each, k steps of 16 staged in
 /// shared memory), already GPU-mapped.
 /// Tf32: f32 matmuls on tensor cores with tf32 inputs instead
-/// (kernel/GpuGemmTf32.cpp).
+/// (kernel/GpuGemmTf32.cpp); Bf16: with bf16 inputs.
 llvm::Expected<std::unique_ptr<kir::Kernel>>
-lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32 = false);
+lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32 = false,
+               bool Bf16 = false);
 
 /// Lowers transpose to a copy kernel with arguments (input, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
@@ -112,7 +113,7 @@ lowerCopy(const Operation &Op, llvm::StringRef Name);
 /// Tf32 too, an f32 matmul group runs on tensor cores (lowerGpuMatMul).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name, unsigned VectorBytes,
-                bool Gpu = false, bool Tf32 = false);
+                bool Gpu = false, bool Tf32 = false, bool Bf16 = false);
 
 } // namespace dlc
 

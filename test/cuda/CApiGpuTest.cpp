@@ -73,6 +73,7 @@ struct Images {
       T.Arch = "sm_" + std::to_string(Sm);
       GpuOptions G;
       G.Tf32 = Prec == DLC_PRECISION_TF32;
+      G.Bf16 = Prec == DLC_PRECISION_BF16;
       auto C = GpuCompilation::compile(*M->Functions[0], &T, 1, G);
       ASSERT_TRUE(bool(C)) << llvm::toString(C.takeError());
       P->C = std::move(*C);
@@ -252,6 +253,59 @@ TEST_F(CApiGpu, PrecisionPicksTheProgram) {
   }
 }
 
+/// The interpreter on In with the matmul operands (inputs 0 and 1) rounded
+/// by Round.
+template <typename Fn>
+std::vector<Tensor> roundedReference(const Images &I, int64_t N, Fn Round) {
+  auto In = inputs(N);
+  for (size_t K = 0; K < 2; ++K)
+    for (int64_t E = 0; E < In[K].numElements(); ++E) {
+      float &X = In[K].as<float>()[E];
+      uint32_t U;
+      std::memcpy(&U, &X, 4);
+      U = Round(U);
+      std::memcpy(&X, &U, 4);
+    }
+  auto W = interpret(*I.M->Functions[0], In);
+  EXPECT_TRUE(bool(W));
+  return W ? std::move(*W) : std::vector<Tensor>{};
+}
+
+TEST_F(CApiGpu, Bf16ProgramByPrecision) {
+  Images I;
+  I.build({DLC_PRECISION_FP32, DLC_PRECISION_BF16});
+  auto In = inputs(6);
+  auto Want = interpret(*I.M->Functions[0], In);
+  ASSERT_TRUE(bool(Want));
+  auto WantBf16 = roundedReference(I, 6, [](uint32_t U) {
+    return (U + 0x7fffu + ((U >> 16) & 1u)) & 0xffff0000u;
+  });
+  ASSERT_EQ(WantBf16.size(), 2u);
+  I.registerWithFake(1);
+  for (int Dev : {DLC_DEVICE_CUDA_EMU, DLC_DEVICE_CUDA}) {
+    dlc_model *M = create(I, Dev, DLC_PRECISION_BF16);
+    ASSERT_NE(M, nullptr);
+    auto Got = runC(M, In);
+    ASSERT_EQ(Got.size(), 2u);
+    EXPECT_LT(maxRelDiff(Got[0], WantBf16[0]), 1e-5) << Dev;
+    EXPECT_GT(maxRelDiff(Got[0], (*Want)[0]), 1e-3) << Dev;
+    dlc_model_destroy(M);
+  }
+  // The default is the first program: fp32.
+  dlc_model *M = create(I, DLC_DEVICE_CUDA_EMU, DLC_PRECISION_DEFAULT);
+  ASSERT_NE(M, nullptr);
+  auto Got = runC(M, In);
+  ASSERT_EQ(Got.size(), 2u);
+  EXPECT_LT(maxRelDiff(Got[0], (*Want)[0]), 1e-5);
+  dlc_model_destroy(M);
+  dlc_model_options O = options(DLC_DEVICE_CUDA_EMU, DLC_PRECISION_TF32);
+  auto R = refuse(I, &O, &I.Gpu);
+  EXPECT_EQ(R.first, DLC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(R.second, "this compiled model has no tf32 kernels (it has fp32, "
+                      "bf16): compile it with dlc compile --target nvptx "
+                      "--precision tf32");
+}
+
 TEST_F(CApiGpu, Refusals) {
   Images I;
   I.build({DLC_PRECISION_FP32});
@@ -279,10 +333,10 @@ TEST_F(CApiGpu, Refusals) {
   EXPECT_EQ(R.second, "this compiled model has no GPU kernels: compile it "
                       "with dlc compile --target nvptx, or use "
                       "DLC_DEVICE_CPU");
-  O = options(DLC_DEVICE_CUDA_EMU, 3);
+  O = options(DLC_DEVICE_CUDA_EMU, 9);
   R = refuse(I, &O, &I.Gpu);
   EXPECT_EQ(R.first, DLC_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(R.second.rfind("unknown precision 3", 0), 0u) << R.second;
+  EXPECT_EQ(R.second.rfind("unknown precision 9", 0), 0u) << R.second;
   O = options(3, DLC_PRECISION_DEFAULT);
   R = refuse(I, &O, &I.Gpu);
   EXPECT_EQ(R.first, DLC_ERR_INVALID_ARGUMENT);

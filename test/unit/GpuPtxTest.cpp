@@ -274,9 +274,9 @@ TEST(GpuPtx, ArgReductionsUseWarpShuffles) {
                     "DLC_PTXAS): the PTX was generated but not assembled";
 }
 
-// --precision tf32: matmuls (with a fused epilogue, batched, and a conv's
-// implicit GEMM) on tensor cores pass ptxas for sm_80 and sm_90, with
-// mma.sync m16n8k8 and cvt.rna.tf32 in the PTX.
+// --precision tf32 and bf16: matmuls (with a fused epilogue, batched, and a
+// conv's implicit GEMM) on tensor cores pass ptxas for sm_80 and sm_90, with
+// mma.sync m16n8k8 and cvt.rna.tf32 (tf32) or m16n8k16 (bf16) in the PTX.
 TEST(GpuPtx, Tf32MatMulsPassPtxas) {
   std::string Exe = findPtxas();
   const char *Texts[] = {
@@ -295,23 +295,35 @@ TEST(GpuPtx, Tf32MatMulsPassPtxas) {
     PassManager PM;
     ASSERT_FALSE(bool(PM.addPipeline("optimize")));
     ASSERT_FALSE(bool(PM.run(**M)));
-    GpuOptions G;
-    G.Tf32 = true;
-    auto L = lowerFunctionForGpu(*(*M)->Functions[0], G);
-    ASSERT_TRUE(bool(L)) << errText(L.takeError());
-    std::vector<const kir::Kernel *> Ks;
-    for (auto &K : L->Kernels)
-      Ks.push_back(K.get());
-    for (const char *Arch : {"sm_80", "sm_90"}) {
-      GpuTarget T;
-      T.Arch = Arch;
-      auto Ptx = emitPtx(Ks, T);
-      ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
-      EXPECT_EQ(occurrences(*Ptx, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"),
-                16u);
-      EXPECT_GE(occurrences(*Ptx, "cvt.rna.tf32.f32"), 2u);
-      if (!Exe.empty()) {
-        EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+    for (bool Bf16 : {false, true}) {
+      GpuOptions G;
+      G.Tf32 = !Bf16;
+      G.Bf16 = Bf16;
+      auto L = lowerFunctionForGpu(*(*M)->Functions[0], G);
+      ASSERT_TRUE(bool(L)) << errText(L.takeError());
+      std::vector<const kir::Kernel *> Ks;
+      for (auto &K : L->Kernels)
+        Ks.push_back(K.get());
+      for (const char *Arch : {"sm_80", "sm_90"}) {
+        GpuTarget T;
+        T.Arch = Arch;
+        auto Ptx = emitPtx(Ks, T);
+        ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
+        if (Bf16) {
+          // One m16n8k16 per tile per 16 of k: 2 x 4 tiles.
+          EXPECT_EQ(occurrences(*Ptx, "mma.sync.aligned.m16n8k16.row.col.f32."
+                                      "bf16.bf16.f32"),
+                    8u);
+          EXPECT_EQ(occurrences(*Ptx, "tf32"), 0u);
+        } else {
+          EXPECT_EQ(occurrences(*Ptx, "mma.sync.aligned.m16n8k8.row.col.f32."
+                                      "tf32.tf32.f32"),
+                    16u);
+          EXPECT_GE(occurrences(*Ptx, "cvt.rna.tf32.f32"), 2u);
+        }
+        if (!Exe.empty()) {
+          EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch << " bf16 " << Bf16;
+        }
       }
     }
   }

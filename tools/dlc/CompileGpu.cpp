@@ -39,17 +39,23 @@ llvm::Error dlc::compileNvptx(const CompileOptions &Opts, const Module &M) {
   GpuOptions G;
   if (Opts.Precision == "tf32")
     G.Tf32 = true;
+  else if (Opts.Precision == "bf16")
+    G.Bf16 = true;
   else if (Opts.Precision != "fp32")
-    return makeError("--precision must be fp32 or tf32, got '" + Opts.Precision +
-                     "'");
-  if (G.Tf32 && llvm::StringRef(T.Arch).substr(3) < "80")
-    return makeError("--precision tf32 needs sm_80 or newer (tensor cores "
-                     "with tf32), got --gpu-arch " + T.Arch);
+    return makeError("--precision must be fp32, tf32 or bf16, got '" +
+                     Opts.Precision + "'");
+  if ((G.Tf32 || G.Bf16) && llvm::StringRef(T.Arch).substr(3) < "80")
+    return makeError("--precision " + Opts.Precision + " needs sm_80 or newer "
+                     "(tensor cores with " + Opts.Precision + "), got "
+                     "--gpu-arch " + T.Arch);
   if (Aot) {
-    // tf32 artifacts carry fp32 kernels too: the C API chooses at run time.
+    // tf32 and bf16 artifacts carry fp32 kernels too: the C API chooses at
+    // run time.
     llvm::SmallVector<GpuPrecision, 2> Precs;
     if (G.Tf32)
       Precs.push_back(GpuPrecision::Tf32);
+    if (G.Bf16)
+      Precs.push_back(GpuPrecision::Bf16);
     Precs.push_back(GpuPrecision::Fp32);
     auto F = entryFunction(M);
     if (!F)
