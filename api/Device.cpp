@@ -32,13 +32,29 @@ llvm::Expected<GpuPrecision> dlc::parsePrecision(llvm::StringRef Name) {
     return GpuPrecision::Fp32;
   if (Name == "tf32")
     return GpuPrecision::Tf32;
-  return makeError("precision must be 'fp32' or 'tf32', got '" + Name + "'");
+  if (Name == "bf16")
+    return GpuPrecision::Bf16;
+  return makeError("precision must be 'fp32', 'tf32' or 'bf16', got '" + Name +
+                   "'");
+}
+
+llvm::StringRef dlc::precisionName(GpuPrecision P) {
+  switch (P) {
+  case GpuPrecision::Fp32:
+    return "fp32";
+  case GpuPrecision::Tf32:
+    return "tf32";
+  case GpuPrecision::Bf16:
+    return "bf16";
+  }
+  llvm_unreachable("bad precision");
 }
 
 llvm::Error dlc::checkPrecision(DeviceKind D, GpuPrecision P) {
-  if (P == GpuPrecision::Tf32 && D == DeviceKind::Cpu)
-    return makeError("precision 'tf32' is for GPU tensor cores: use device "
-                     "'cuda' or 'cuda-emu', or precision 'fp32' on the CPU");
+  if (P != GpuPrecision::Fp32 && D == DeviceKind::Cpu)
+    return makeError("precision '" + precisionName(P) + "' is for GPU tensor "
+                     "cores: use device 'cuda' or 'cuda-emu', or precision "
+                     "'fp32' on the CPU");
   return llvm::Error::success();
 }
 
@@ -92,8 +108,9 @@ dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
     if (Arch.empty())
       return makeError("the GPU " + Drv->describe() + " is older than sm_60, "
                        "the oldest dlc compiles for: use --device cpu");
-    if (P == GpuPrecision::Tf32 && Cc < 80)
-      return makeError("precision 'tf32' needs tensor cores with tf32 (sm_80 "
+    if (P != GpuPrecision::Fp32 && Cc < 80)
+      return makeError("precision '" + precisionName(P) + "' needs tensor "
+                       "cores with " + precisionName(P) + " (sm_80 "
                        "or newer); the GPU " + Drv->describe() +
                        " has none: use precision 'fp32'");
   }

@@ -21,9 +21,11 @@ enum class DeviceKind {
 llvm::Expected<DeviceKind> parseDevice(llvm::StringRef Name);
 llvm::StringRef deviceName(DeviceKind D);
 
-/// "fp32" or "tf32" (exec/GpuAbi.h's GpuPrecision); anything else is an
+/// "fp32", "tf32" or "bf16" (exec/GpuAbi.h's GpuPrecision); anything else is an
 /// error saying so.
 llvm::Expected<GpuPrecision> parsePrecision(llvm::StringRef Name);
+/// "fp32", "tf32" or "bf16".
+llvm::StringRef precisionName(GpuPrecision P);
 /// Whether precision P can run on device D: tf32 needs a GPU device (the
 /// CPU has no tensor cores; it is refused, never ignored).
 llvm::Error checkPrecision(DeviceKind D, GpuPrecision P);

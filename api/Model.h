@@ -41,9 +41,9 @@ struct ModelOptions {
   /// or "cuda-emu" (the GPU kernels emulated on the CPU). A GPU device
   /// needs engine "auto" or "jit".
   std::string Device = "cpu";
-  /// How a GPU device multiplies f32 matrices: "fp32" (default) or "tf32"
-  /// (tensor cores with tf32 inputs, about 1e-3 relative; exec/GpuAbi.h).
-  /// "tf32" with device "cpu" is an error.
+  /// How a GPU device multiplies f32 matrices: "fp32" (default), "tf32"
+  /// (tensor cores with tf32 inputs, about 1e-3 relative; exec/GpuAbi.h) or
+  /// "bf16" (bf16 inputs, about 1e-2). Either with device "cpu" is an error.
   std::string Precision = "fp32";
   /// ONNX models: every dim of every graph input unknown ('?'), to check
   /// that a model runs without static shapes.

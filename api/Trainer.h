@@ -38,7 +38,7 @@ struct TrainerOptions {
   /// parameters and optimizer state stay in device memory between steps:
   /// only batches go in and the loss and count come out.
   std::string Device = "cpu";
-  /// "fp32" (default) or "tf32" (see ModelOptions::Precision).
+  /// "fp32" (default), "tf32" or "bf16" (see ModelOptions::Precision).
   std::string Precision = "fp32";
   unsigned OptLevel = 3;
   unsigned Threads = 0; // 0: every hardware thread

@@ -111,13 +111,8 @@ static void addForwarder(llvm::Module &M, llvm::StringRef Runtime,
     B.CreateRet(C);
 }
 
-llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
-                               llvm::raw_pwrite_stream &OS) {
-  assert(isCIdentifier(Opts.Prefix) && "prefix must be a C identifier");
-  auto Lowered = lowerFunction(F);
-  if (!Lowered)
-    return Lowered.takeError();
-  for (const LoweredStep &S : Lowered->Steps)
+llvm::Error dlc::checkAotSteps(const std::vector<LoweredStep> &Steps) {
+  for (const LoweredStep &S : Steps)
     if (S.K == LoweredStep::Kind::Host)
       return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
                                     (S.Op->info().has(Collective)
@@ -127,6 +122,17 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
                                     ", which compiled artifacts do not "
                                     "support yet (run the model with the "
                                     "JIT)");
+  return llvm::Error::success();
+}
+
+llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
+                               llvm::raw_pwrite_stream &OS) {
+  assert(isCIdentifier(Opts.Prefix) && "prefix must be a C identifier");
+  auto Lowered = lowerFunction(F);
+  if (!Lowered)
+    return Lowered.takeError();
+  if (auto E = checkAotSteps(Lowered->Steps))
+    return E;
   std::vector<const kir::Kernel *> Kernels = Lowered->kernelList();
   auto TM = hostTargetMachine(Opts.OptLevel);
   if (!TM)
@@ -137,9 +143,7 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
     return MOr.takeError();
   llvm::Module &M = **MOr;
   const std::string &P = Opts.Prefix;
-
-  llvm::Type *I8 = llvm::Type::getInt8Ty(Ctx), *I32 = llvm::Type::getInt32Ty(Ctx),
-             *I64 = llvm::Type::getInt64Ty(Ctx), *Ptr = llvm::PointerType::get(Ctx, 0);
+  llvm::Type *I8 = llvm::Type::getInt8Ty(Ctx);
   std::vector<llvm::Constant *> Fns, Par;
   for (const kir::Kernel *K : Kernels) {
     llvm::Function *Fn = M.getFunction(K->Name);
@@ -149,6 +153,19 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
     Fns.push_back(Fn);
     Par.push_back(llvm::ConstantInt::get(I8, K->isParallel()));
   }
+  return finishAotObject(F, Opts, M, **TM, Fns, Par, nullptr, OS);
+}
+
+llvm::Error dlc::finishAotObject(const Function &F, const AotOptions &Opts,
+                                 llvm::Module &M, llvm::TargetMachine &TM,
+                                 llvm::ArrayRef<llvm::Constant *> Fns,
+                                 llvm::ArrayRef<llvm::Constant *> Par,
+                                 llvm::GlobalVariable *GpuImage,
+                                 llvm::raw_pwrite_stream &OS) {
+  llvm::LLVMContext &Ctx = M.getContext();
+  const std::string &P = Opts.Prefix;
+  llvm::Type *I8 = llvm::Type::getInt8Ty(Ctx), *I32 = llvm::Type::getInt32Ty(Ctx),
+             *I64 = llvm::Type::getInt64Ty(Ctx), *Ptr = llvm::PointerType::get(Ctx, 0);
   auto global = [&](llvm::Constant *Init, const std::string &Name) {
     return new llvm::GlobalVariable(M, Init->getType(), /*isConstant=*/true,
                                     llvm::GlobalValue::PrivateLinkage, Init,
@@ -201,19 +218,54 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
                     llvm::ConstantInt::get(I64, Blobs.size())}),
       "image");
 
-  // int P_create(dlc_model **, int threads, char *err, size_t err_len)
-  // calls dlc_model_create(&image, threads, model, err, err_len).
+  llvm::Constant *Gpu = GpuImage ? static_cast<llvm::Constant *>(GpuImage)
+                                  : llvm::ConstantPointerNull::get(
+                                        llvm::PointerType::get(Ctx, 0));
+  llvm::FunctionCallee CreateWith = M.getOrInsertFunction(
+      "dlc_model_create_with",
+      llvm::FunctionType::get(I32, {Ptr, Ptr, Ptr, Ptr, Ptr, I64}, false));
+  // int P_create(dlc_model **, int threads, char *err, size_t err_len):
+  // dlc_model_create(&image, threads, model, err, err_len) on the CPU; on
+  // the GPU, dlc_model_create_with with the options {sizeof, CUDA, threads,
+  // the default precision}.
   {
     auto *Own = llvm::FunctionType::get(I32, {Ptr, I32, Ptr, I64}, false);
     auto *Fn = llvm::Function::Create(Own, llvm::GlobalValue::ExternalLinkage,
                                       P + "_create", M);
     Fn->addFnAttr(llvm::Attribute::NoUnwind);
     llvm::IRBuilder<> B(llvm::BasicBlock::Create(Ctx, "entry", Fn));
-    llvm::FunctionCallee Create = M.getOrInsertFunction(
-        "dlc_model_create",
-        llvm::FunctionType::get(I32, {Ptr, I32, Ptr, Ptr, I64}, false));
-    B.CreateRet(B.CreateCall(Create, {Image, Fn->getArg(1), Fn->getArg(0),
-                                      Fn->getArg(2), Fn->getArg(3)}));
+    if (!GpuImage) {
+      llvm::FunctionCallee Create = M.getOrInsertFunction(
+          "dlc_model_create",
+          llvm::FunctionType::get(I32, {Ptr, I32, Ptr, Ptr, I64}, false));
+      B.CreateRet(B.CreateCall(Create, {Image, Fn->getArg(1), Fn->getArg(0),
+                                        Fn->getArg(2), Fn->getArg(3)}));
+    } else {
+      // dlc_model_options: struct_size, device, threads, precision.
+      auto *OptTy = llvm::StructType::get(Ctx, {I32, I32, I32, I32});
+      auto *O = B.CreateAlloca(OptTy);
+      B.CreateStore(llvm::ConstantInt::get(I32, sizeof(dlc_model_options)),
+                    B.CreateStructGEP(OptTy, O, 0));
+      B.CreateStore(llvm::ConstantInt::get(I32, DLC_DEVICE_CUDA),
+                    B.CreateStructGEP(OptTy, O, 1));
+      B.CreateStore(Fn->getArg(1), B.CreateStructGEP(OptTy, O, 2));
+      B.CreateStore(llvm::ConstantInt::get(I32, DLC_PRECISION_DEFAULT),
+                    B.CreateStructGEP(OptTy, O, 3));
+      B.CreateRet(B.CreateCall(CreateWith, {Image, Gpu, O, Fn->getArg(0),
+                                            Fn->getArg(2), Fn->getArg(3)}));
+    }
+  }
+  // int P_create_with(const dlc_model_options *, dlc_model **, char *err,
+  //                   size_t err_len): the device and precision chosen.
+  {
+    auto *Own = llvm::FunctionType::get(I32, {Ptr, Ptr, Ptr, I64}, false);
+    auto *Fn = llvm::Function::Create(Own, llvm::GlobalValue::ExternalLinkage,
+                                      P + "_create_with", M);
+    Fn->addFnAttr(llvm::Attribute::NoUnwind);
+    llvm::IRBuilder<> B(llvm::BasicBlock::Create(Ctx, "entry", Fn));
+    B.CreateRet(B.CreateCall(CreateWith, {Image, Gpu, Fn->getArg(0),
+                                          Fn->getArg(1), Fn->getArg(2),
+                                          Fn->getArg(3)}));
   }
   // int P_run(dlc_model *, const dlc_tensor *, size_t, dlc_tensor *, size_t,
   //           char *, size_t)
@@ -225,6 +277,6 @@ llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
   addForwarder(M, "dlc_model_destroy",
                llvm::FunctionType::get(llvm::Type::getVoidTy(Ctx), {Ptr}, false),
                P + "_destroy");
-  assert(!llvm::verifyModule(M) && "AOT module does not verify");
-  return writeMachineCode(M, **TM, EmitKind::Object, OS);
+  assert(!llvm::verifyModule(M, &llvm::errs()) && "AOT module does not verify");
+  return writeMachineCode(M, TM, EmitKind::Object, OS);
 }

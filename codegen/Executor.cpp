@@ -150,13 +150,20 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
     if (S.Plan) {
       for (const Operation *GOp : S.Plan->Ops)
         Name += GOp->mnemonic().str() + (GOp == S.Op ? "" : "_");
-      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.Gpu, O.Tf32);
+      K = lowerFusedGroup(*S.Plan, Name, hostVectorBytes(), O.Gpu, O.Tf32,
+                          O.Bf16);
     } else if (O.Gpu && isBlockedMatMul(*S.Op)) {
-      K = lowerGpuMatMul(*S.Op, Name + S.Op->mnemonic().str(), O.Tf32);
+      K = lowerGpuMatMul(*S.Op, Name + S.Op->mnemonic().str(), O.Tf32,
+                         O.Bf16);
     } else if (O.Gpu && S.Op->kind() == OpKind::Conv) {
       K = lowerConvForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else if (O.Gpu && S.Op->kind() == OpKind::MaxPool) {
       K = lowerPoolForGpu(*S.Op, Name + S.Op->mnemonic().str());
+    } else if (O.Gpu && (S.Op->kind() == OpKind::ArgMax ||
+                         S.Op->kind() == OpKind::ArgMin) &&
+               S.Op->operand(0)->Type.elem() != DType::Bool) {
+      K = lowerArgReduceForGpu(*S.Op, Name + S.Op->mnemonic().str(),
+                               O.RowThreads);
     } else if (O.Gpu && S.Op->kind() == OpKind::MaxPoolGrad) {
       K = lowerMaxPoolGradForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else {

@@ -34,6 +34,10 @@ struct LowerOptions {
   bool Gpu = false;
   /// With Gpu: matmuls on tensor cores with tf32 inputs (--precision tf32).
   bool Tf32 = false;
+  /// With Gpu: matmuls on tensor cores with bf16 inputs (--precision bf16).
+  bool Bf16 = false;
+  /// With Gpu: threads per block of argmax / argmin (--kir-gpu-rows' N).
+  unsigned RowThreads = 256;
 };
 
 /// Lowers every op of F to kernel IR, one kernel per fusion group; ops

@@ -108,6 +108,7 @@ dlc::nvptxCodegen(const Function &F, const std::vector<LoweredStep> &Steps,
     T.Arch = Arch.str();
   GpuOptions G;
   G.Tf32 = Prec == GpuPrecision::Tf32;
+  G.Bf16 = Prec == GpuPrecision::Bf16;
   auto C = GpuCompilation::compile(F, Arch.empty() ? nullptr : &T,
                                    std::min(OptLevel, 2u), G);
   if (!C)

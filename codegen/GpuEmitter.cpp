@@ -131,8 +131,36 @@ protected:
       return llvm::Error::success();
     case KOpKind::Mma: {
       if (!Tf32Ok)
-        return fail("mma_m16n8k8_tf32 needs sm_80 or newer");
+        return fail(std::string(Op.IntValue ? "mma_m16n8k16_bf16"
+                                            : "mma_m16n8k8_tf32") +
+                    " needs sm_80 or newer");
       llvm::SmallVector<llvm::Value *, 10> Args;
+      if (Op.IntValue) {
+        // bf16: a's and b's values (bf16 already, as f32) packed two per
+        // 32-bit register, the lower k index in the low half.
+        for (unsigned I = 0; I < 2; ++I) {
+          llvm::Value *V = get(Op.Operands[I]);
+          unsigned N = unsigned(Op.Operands[I]->Type.Lanes);
+          for (unsigned L = 0; L < N; L += 2) {
+            auto bits = [&](unsigned E) {
+              return B.CreateLShr(
+                  B.CreateBitCast(B.CreateExtractElement(V, uint64_t(E)),
+                                  B.getInt32Ty()),
+                  16);
+            };
+            Args.push_back(B.CreateOr(bits(L), B.CreateShl(bits(L + 1), 16)));
+          }
+        }
+        llvm::Value *Cv = get(Op.Operands[2]);
+        for (unsigned L = 0; L < 4; ++L)
+          Args.push_back(B.CreateExtractElement(Cv, uint64_t(L)));
+        llvm::Value *D = B.CreateIntrinsic(
+            llvm::Intrinsic::nvvm_mma_m16n8k16_row_col_bf16, {}, Args);
+        R = llvm::PoisonValue::get(computeType(Op.Result->Type));
+        for (unsigned L = 0; L < 4; ++L)
+          R = B.CreateInsertElement(R, B.CreateExtractValue(D, L), uint64_t(L));
+        return llvm::Error::success();
+      }
       for (unsigned I = 0; I < 3; ++I) {
         llvm::Value *V = get(Op.Operands[I]);
         unsigned N = unsigned(Op.Operands[I]->Type.Lanes);

@@ -324,6 +324,8 @@ dlc::lowerFunctionForGpu(const Function &F, const GpuOptions &G) {
   LowerOptions O;
   O.Gpu = true;
   O.Tf32 = G.Tf32;
+  O.Bf16 = G.Bf16;
+  O.RowThreads = G.RowThreads;
   auto L = lowerFunction(F, O);
   if (!L)
     return L.takeError();

@@ -20,6 +20,9 @@ struct GpuOptions {
   /// Matmuls on tensor cores with tf32 inputs (--precision tf32) instead of
   /// fp32 FMAs (kernel/GpuGemmTf32.cpp).
   bool Tf32 = false;
+  /// Matmuls on tensor cores with bf16 inputs (--precision bf16;
+  /// m16n8k16, f32 sums).
+  bool Bf16 = false;
 };
 
 /// The names of the host functions emitted for GPU kernel K.

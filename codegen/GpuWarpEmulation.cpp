@@ -1,5 +1,5 @@
 // The CPU emulation of warp-collective ops (shfl_down, shfl_xor,
-// mma_m16n8k8_tf32): rewritten, still as GPU-mapped kernel IR, into
+// mma_m16n8k8_tf32, mma_m16n8k16_bf16): rewritten, still as GPU-mapped kernel IR, into
 // exchanges through shared memory between consecutive threads regions,
 // which the emulation (GpuEmulation.cpp) then runs one after the other.
 //
@@ -17,7 +17,8 @@
 // 3. An mma computes each of the thread's four D elements as its own C
 //    element plus the eight products of A's row and B's column, reading
 //    every A and B element from the lane and register that hold it in the
-//    m16n8k8 tf32 fragment layout (kernel/KernelIR.h), so a wrong fragment
+//    m16n8k8 tf32 fragment layout (sixteen products in the m16n8k16 bf16
+//    one; kernel/KernelIR.h), so a wrong fragment
 //    index in a kernel gives wrong results here as it would on the GPU.
 // 4. Values a later part uses: index arithmetic is recomputed there, other
 //    values pass through per-thread scratch; a local used by more than one
@@ -164,12 +165,24 @@ void WarpLowering::mmaResult(KBuilder &B, KOp &Op, KValue *ExA, KValue *ExB,
   KValue *G = I(IndexOp::Div, Lane, C(4)), *T = I(IndexOp::Rem, Lane, C(4));
   KValue *Zero = C(0);
   B.store(Cv, Tmp, {Zero});
+  bool Bf16 = Op.IntValue != 0;
   for (int64_t E = 0; E < 4; ++E) {
     // D element E: row g (+8 for E >= 2), column 2t + (E & 1).
     int64_t Half = E / 2;
     KValue *Col = I(IndexOp::Add, I(IndexOp::Mul, T, C(2)), C(E & 1));
     KValue *Acc = B.load(Tmp, {C(E)});
-    for (int64_t Kk = 0; Kk < 8; ++Kk) {
+    for (int64_t Kk = 0; Bf16 && Kk < 16; ++Kk) {
+      // A[row][Kk]: lane g * 4 + (Kk % 8) / 2, register (Kk & 1) + 2 Half
+      // + 4 (Kk >= 8).
+      int64_t TK = (Kk % 8) / 2;
+      KValue *ALane = I(IndexOp::Add, Base, I(IndexOp::Add, I(IndexOp::Mul, G, C(4)), C(TK)));
+      KValue *Av = B.load(ExA, {ALane, C((Kk & 1) + 2 * Half + 4 * (Kk / 8))});
+      // B[Kk][col]: lane col * 4 + (Kk % 8) / 2, register (Kk & 1) + 2 (Kk >= 8).
+      KValue *BLane = I(IndexOp::Add, Base, I(IndexOp::Add, I(IndexOp::Mul, Col, C(4)), C(TK)));
+      KValue *Bv = B.load(ExB, {BLane, C((Kk & 1) + 2 * (Kk / 8))});
+      Acc = B.scalar(OpKind::Add, {Acc, B.scalar(OpKind::Mul, {Av, Bv}, F32)}, F32);
+    }
+    for (int64_t Kk = 0; !Bf16 && Kk < 8; ++Kk) {
       // A[row][Kk]: lane g * 4 + Kk % 4, register Half + 2 * (Kk >= 4).
       KValue *ALane = I(IndexOp::Add, Base, I(IndexOp::Add, I(IndexOp::Mul, G, C(4)), C(Kk % 4)));
       KValue *Av = B.load(ExA, {ALane, C(Half + 2 * (Kk / 4))});
@@ -286,9 +299,11 @@ llvm::Error WarpLowering::split(KOp &Region, OpList &Out) {
       Ex.push_back({Decl.shared(TensorType(W->Result->Type.Elem, {Dim::fixed(NT)})),
                     nullptr});
     else
-      Ex.push_back(
-          {Decl.shared(TensorType(DType::F32, {Dim::fixed(NT), Dim::fixed(4)})),
-           Decl.shared(TensorType(DType::F32, {Dim::fixed(NT), Dim::fixed(2)}))});
+      Ex.push_back( // bf16: [threads, 8] and [threads, 4]
+          {Decl.shared(TensorType(DType::F32, {Dim::fixed(NT),
+                                               Dim::fixed(W->IntValue ? 8 : 4)})),
+           Decl.shared(TensorType(DType::F32, {Dim::fixed(NT),
+                                               Dim::fixed(W->IntValue ? 4 : 2)}))});
   }
 
   // A recomputed index's original: the ops moved into a region have their

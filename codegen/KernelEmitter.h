@@ -29,6 +29,8 @@ protected:
   virtual llvm::Error gpuOp(const kir::KOp &Op, llvm::Value *&R);
   /// An f32 value rounded to tf32 (round_tf32), as an f32.
   virtual llvm::Value *roundTf32(llvm::Value *X);
+  /// An f32 value rounded to bf16 (round_bf16), as an f32.
+  llvm::Value *roundBf16(llvm::Value *X);
   /// A buffer's data pointer as loaded from its BufferArg (targets may move
   /// it to another address space).
   virtual llvm::Value *dataPointer(llvm::Value *P) { return P; }

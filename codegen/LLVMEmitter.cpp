@@ -67,6 +67,25 @@ llvm::Value *KernelEmitter::roundTf32(llvm::Value *X) {
   return B.CreateBitCast(B.CreateSelect(Finite, Rounded, U), X->getType());
 }
 
+llvm::Value *KernelEmitter::roundBf16(llvm::Value *X) {
+  // Round to nearest, ties to even, at the 17th bit (cvt.rn.bf16.f32):
+  // add 0x7fff plus the kept part's lowest bit, clear the dropped half.
+  // NaN stays NaN (its payload's top bits kept, made quiet); infinities
+  // stay; values rounding past the largest bf16 become infinities.
+  llvm::Type *IT = B.getInt32Ty();
+  if (auto *VT = llvm::dyn_cast<llvm::VectorType>(X->getType()))
+    IT = llvm::VectorType::get(IT, VT->getElementCount());
+  llvm::Value *U = B.CreateBitCast(X, IT);
+  auto C = [&](uint32_t V) { return llvm::ConstantInt::get(IT, V); };
+  llvm::Value *Odd = B.CreateAnd(B.CreateLShr(U, C(16)), C(1));
+  llvm::Value *Rounded = B.CreateAnd(
+      B.CreateAdd(U, B.CreateAdd(C(0x7fff), Odd)), C(0xffff0000));
+  llvm::Value *NaN = B.CreateICmpUGT(B.CreateAnd(U, C(0x7fffffff)),
+                                     C(0x7f800000));
+  llvm::Value *Quiet = B.CreateAnd(B.CreateOr(U, C(0x00400000)), C(0xffff0000));
+  return B.CreateBitCast(B.CreateSelect(NaN, Quiet, Rounded), X->getType());
+}
+
 llvm::Error KernelEmitter::run() {
   llvm::Type *Ptr = B.getPtrTy();
   llvm::Value *ArgsPtr = makeFunction();
@@ -298,7 +317,8 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
   case KOpKind::For:
     return loop(Op);
   case KOpKind::RoundTf32:
-    R = roundTf32(get(Op.Operands[0]));
+    R = Op.IntValue ? roundBf16(get(Op.Operands[0]))
+                    : roundTf32(get(Op.Operands[0]));
     break;
   case KOpKind::GpuIndex: case KOpKind::Barrier: case KOpKind::Shared:
   case KOpKind::Threads: case KOpKind::Launch: case KOpKind::Shuffle:

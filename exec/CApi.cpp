@@ -1,11 +1,11 @@
 // The C API of libdlc_runtime (dlc_runtime.h): loads an AOT image (parses
 // its graph, copies its tensors from their raw bytes, rebuilds the steps,
-// takes its kernel table) and runs it on C tensors, with every error turned
-// into a status and a message.
+// takes its kernel table, or hands its GPU kernels to the GPU executor:
+// CApiGpu.cpp) and runs it on C tensors, with every error turned into a
+// status and a message.
 #include "ir/LowPrecision.h"
-#include "exec/dlc_runtime.h"
+#include "exec/CApiModel.h"
 
-#include "exec/Executable.h"
 #include "runtime/SizeMath.h"
 #include "ir/Parser.h"
 #include "runtime/CudaDriver.h"
@@ -16,11 +16,7 @@
 #include <new>
 
 using namespace dlc;
-
-struct dlc_model {
-  std::unique_ptr<Module> M;
-  std::unique_ptr<Executable> X;
-};
+using capi::fail;
 
 static_assert(int(DType::F32) == DLC_F32 && int(DType::F64) == DLC_F64 &&
                   int(DType::F16) == DLC_F16 && int(DType::BF16) == DLC_BF16 &&
@@ -40,7 +36,7 @@ static_assert(int(DType::F32) == DLC_F32 && int(DType::F64) == DLC_F64 &&
               "dlc_dtype and DType disagree");
 
 /// Writes Msg into Err (truncated, NUL-terminated) and returns Status.
-static int fail(int Status, llvm::StringRef Msg, char *Err, size_t ErrLen) {
+int dlc::capi::fail(int Status, llvm::StringRef Msg, char *Err, size_t ErrLen) {
   if (Err && ErrLen) {
     Msg.consume_front("error: ");
     size_t N = std::min(Msg.size(), ErrLen - 1);
@@ -50,7 +46,7 @@ static int fail(int Status, llvm::StringRef Msg, char *Err, size_t ErrLen) {
   return Status;
 }
 
-static int fail(int Status, llvm::Error E, char *Err, size_t ErrLen) {
+int dlc::capi::fail(int Status, llvm::Error E, char *Err, size_t ErrLen) {
   return fail(Status, llvm::toString(std::move(E)), Err, ErrLen);
 }
 
@@ -70,11 +66,9 @@ extern "C" const char *dlc_dtype_name(int32_t D) {
   return D >= 0 && D < int32_t(NumDTypes) ? Names[D] : "?";
 }
 
-static int createModel(const dlc_aot_image *Img, int Threads, dlc_model **Out,
-                       char *Err, size_t ErrLen) {
-  if (!Out)
-    return fail(DLC_ERR_INVALID_ARGUMENT, "model pointer is NULL", Err, ErrLen);
-  *Out = nullptr;
+int dlc::capi::loadGraph(const dlc_aot_image *Img, dlc_model &Model,
+                         std::vector<LoweredStep> &Steps, char *Err,
+                         size_t ErrLen) {
   if (!Img || Img->abi_version != DLC_AOT_ABI_VERSION)
     return fail(DLC_ERR_BAD_IMAGE,
                 "the compiled model was made for another runtime version "
@@ -82,11 +76,6 @@ static int createModel(const dlc_aot_image *Img, int Threads, dlc_model **Out,
                     ", this runtime has " +
                     std::to_string(DLC_AOT_ABI_VERSION) +
                     "): compile it again with the dlc of this runtime",
-                Err, ErrLen);
-  if (Threads < 0)
-    return fail(DLC_ERR_INVALID_ARGUMENT,
-                "threads must be 0 (the default) or more, got " +
-                    std::to_string(Threads),
                 Err, ErrLen);
   llvm::StringMap<llvm::StringRef> Blobs;
   for (uint64_t I = 0; I < Img->n_blobs; ++I) {
@@ -110,59 +99,153 @@ static int createModel(const dlc_aot_image *Img, int Threads, dlc_model **Out,
   if ((*M)->Functions.size() != 1)
     return fail(DLC_ERR_BAD_IMAGE, "the compiled model holds no function",
                 Err, ErrLen);
-  const Function &F = *(*M)->Functions.front();
-  auto Steps = planSteps(F);
-  if (!Steps)
-    return fail(DLC_ERR_BAD_IMAGE, Steps.takeError(), Err, ErrLen);
+  auto S = planSteps(*(*M)->Functions.front());
+  if (!S)
+    return fail(DLC_ERR_BAD_IMAGE, S.takeError(), Err, ErrLen);
+  Model.M = std::move(*M);
+  Steps = std::move(*S);
+  return DLC_OK;
+}
+
+/// Loads Img's CPU kernels into Model.
+static int createCpuModel(const dlc_aot_image *Img, bool HasGpu, int Threads,
+                          dlc_model &Model, char *Err, size_t ErrLen) {
+  if (Threads < 0)
+    return fail(DLC_ERR_INVALID_ARGUMENT,
+                "threads must be 0 (the default) or more, got " +
+                    std::to_string(Threads),
+                Err, ErrLen);
+  std::vector<LoweredStep> Steps;
+  if (int S = capi::loadGraph(Img, Model, Steps, Err, ErrLen))
+    return S;
   std::vector<KernelEntry> Table;
   for (uint64_t I = 0; I < Img->n_kernels; ++I)
     Table.push_back({reinterpret_cast<KernelFn>(Img->kernels[I]),
                      Img->parallel[I] != 0});
   size_t Used = 0;
-  for (const LoweredStep &S : *Steps)
+  for (const LoweredStep &S : Steps)
     Used += S.K == LoweredStep::Kind::Kernel;
+  if (Used && Table.empty() && HasGpu)
+    return fail(DLC_ERR_DEVICE,
+                "this model was compiled for the GPU (dlc compile --target "
+                "nvptx) and has no CPU kernels: use DLC_DEVICE_CUDA (or "
+                "DLC_DEVICE_CUDA_EMU), or compile it for the CPU",
+                Err, ErrLen);
   if (Used != Table.size())
     return fail(DLC_ERR_BAD_IMAGE,
                 "the graph needs " + std::to_string(Used) +
                     " kernels but the compiled model has " +
                     std::to_string(Table.size()),
                 Err, ErrLen);
-  auto X = Executable::create(F, std::move(*Steps), std::move(Table),
+  const Function &F = *Model.M->Functions.front();
+  auto X = Executable::create(F, std::move(Steps), std::move(Table),
                               Threads ? Threads : Img->default_threads);
   if (!X)
     return fail(DLC_ERR_BAD_IMAGE, X.takeError(), Err, ErrLen);
+  Model.X = std::move(*X);
+  return DLC_OK;
+}
+
+/// Checks Opts, then loads the model on its device.
+static int createModel(const dlc_aot_image *Img, const dlc_aot_gpu_image *Gpu,
+                       const dlc_model_options &Opts, dlc_model **Out,
+                       char *Err, size_t ErrLen) {
+  if (!Out)
+    return fail(DLC_ERR_INVALID_ARGUMENT, "model pointer is NULL", Err, ErrLen);
+  *Out = nullptr;
+  if (Opts.precision < DLC_PRECISION_DEFAULT ||
+      Opts.precision > DLC_PRECISION_BF16)
+    return fail(DLC_ERR_INVALID_ARGUMENT,
+                "unknown precision " + std::to_string(Opts.precision) +
+                    " (DLC_PRECISION_DEFAULT is 0, DLC_PRECISION_FP32 1, "
+                    "DLC_PRECISION_TF32 2, DLC_PRECISION_BF16 3)",
+                Err, ErrLen);
+  if (Opts.device != DLC_DEVICE_CPU && Opts.device != DLC_DEVICE_CUDA &&
+      Opts.device != DLC_DEVICE_CUDA_EMU)
+    return fail(DLC_ERR_INVALID_ARGUMENT,
+                "unknown device " + std::to_string(Opts.device) +
+                    " (DLC_DEVICE_CPU is 0, DLC_DEVICE_CUDA 1, "
+                    "DLC_DEVICE_CUDA_EMU 2)",
+                Err, ErrLen);
+  if (Opts.device == DLC_DEVICE_CPU && Opts.precision > DLC_PRECISION_FP32)
+    return fail(DLC_ERR_INVALID_ARGUMENT,
+                std::string("precision ") +
+                    (Opts.precision == DLC_PRECISION_BF16 ? "bf16" : "tf32") +
+                    " is for GPU tensor cores: use DLC_DEVICE_CUDA "
+                    "(or DLC_DEVICE_CUDA_EMU), or DLC_PRECISION_FP32 on the "
+                    "CPU",
+                Err, ErrLen);
   auto *Model = new (std::nothrow) dlc_model;
   if (!Model)
     return fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
-  Model->M = std::move(*M);
-  Model->X = std::move(*X);
+  int S = Opts.device == DLC_DEVICE_CPU
+              ? createCpuModel(Img, Gpu != nullptr, Opts.threads, *Model, Err,
+                               ErrLen)
+              : capi::createGpuModel(Img, Gpu, Opts, *Model, Err, ErrLen);
+  if (S != DLC_OK) {
+    delete Model;
+    return S;
+  }
   *Out = Model;
   return DLC_OK;
 }
 
 extern "C" void dlc_model_destroy(dlc_model *Model) { delete Model; }
 
+extern "C" void dlc_model_options_init(dlc_model_options *O) {
+  if (!O)
+    return;
+  std::memset(O, 0, sizeof *O);
+  O->struct_size = sizeof *O;
+  O->device = DLC_DEVICE_CPU;
+  O->precision = DLC_PRECISION_DEFAULT;
+}
+
+/// The caller's options: the fields its struct_size covers, the defaults
+/// for the rest.
+static dlc_model_options readOptions(const dlc_model_options *O) {
+  dlc_model_options R;
+  dlc_model_options_init(&R);
+  if (O && O->struct_size > sizeof(uint32_t))
+    std::memcpy(reinterpret_cast<char *>(&R) + sizeof(uint32_t),
+                reinterpret_cast<const char *>(O) + sizeof(uint32_t),
+                std::min<size_t>(O->struct_size, sizeof R) - sizeof(uint32_t));
+  R.struct_size = sizeof R;
+  return R;
+}
+
+// No C++ exception crosses the C API: running out of memory (the arena of
+// a large batch, for instance) becomes a status.
+extern "C" int dlc_model_create_with(const dlc_aot_image *Img,
+                                     const dlc_aot_gpu_image *Gpu,
+                                     const dlc_model_options *Options,
+                                     dlc_model **Out, char *Err,
+                                     size_t ErrLen) {
+  try {
+    return createModel(Img, Gpu, readOptions(Options), Out, Err, ErrLen);
+  } catch (const std::bad_alloc &) {
+    if (Out)
+      *Out = nullptr;
+    return fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
+  }
+}
+
+extern "C" int dlc_model_create(const dlc_aot_image *Img, int Threads,
+                                dlc_model **Out, char *Err, size_t ErrLen) {
+  dlc_model_options O;
+  dlc_model_options_init(&O);
+  O.threads = Threads;
+  return dlc_model_create_with(Img, nullptr, &O, Out, Err, ErrLen);
+}
+
 extern "C" int dlc_model_create_on(const dlc_aot_image *Img, int Device,
                                    int Threads, dlc_model **Out, char *Err,
                                    size_t ErrLen) {
-  if (Out)
-    *Out = nullptr;
-  if (Device == DLC_DEVICE_CPU)
-    return dlc_model_create(Img, Threads, Out, Err, ErrLen);
-  if (Device != DLC_DEVICE_CUDA)
-    return fail(DLC_ERR_INVALID_ARGUMENT,
-                "unknown device " + std::to_string(Device) +
-                    " (DLC_DEVICE_CPU is 0, DLC_DEVICE_CUDA 1)",
-                Err, ErrLen);
-  auto D = rt::CudaDriver::get();
-  if (!D)
-    return fail(DLC_ERR_DEVICE, D.takeError(), Err, ErrLen);
-  // Images of ABI 2 hold CPU kernels only.
-  return fail(DLC_ERR_DEVICE,
-              "this compiled model has no GPU kernels (GPU artifacts, "
-              "dlc compile --target nvptx, are not supported yet): use "
-              "DLC_DEVICE_CPU",
-              Err, ErrLen);
+  dlc_model_options O;
+  dlc_model_options_init(&O);
+  O.device = Device;
+  O.threads = Threads;
+  return dlc_model_create_with(Img, nullptr, &O, Out, Err, ErrLen);
 }
 
 /// Checks what the signature check cannot see (a dtype or rank out of
@@ -212,7 +295,8 @@ static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
                     char *Err, size_t ErrLen) {
   if (!Model)
     return fail(DLC_ERR_INVALID_ARGUMENT, "model is NULL", Err, ErrLen);
-  const Function &F = Model->X->function();
+  const Executable &X = Model->G ? Model->G->planner() : *Model->X;
+  const Function &F = X.function();
   if (NumInputs != F.Inputs.size() || (NumInputs && !Inputs))
     return fail(DLC_ERR_INVALID_ARGUMENT,
                 "'@" + F.Name + "' takes " + std::to_string(F.Inputs.size()) +
@@ -236,7 +320,7 @@ static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
     Specs.push_back({DType(Inputs[I].dtype),
                      llvm::ArrayRef<int64_t>(Inputs[I].shape, Inputs[I].rank)});
   }
-  if (auto E = Model->X->checkInputSpecs(Specs))
+  if (auto E = X.checkInputSpecs(Specs))
     return fail(DLC_ERR_INVALID_ARGUMENT, std::move(E), Err, ErrLen);
   std::vector<Tensor> In;
   for (size_t I = 0; I < NumInputs; ++I) {
@@ -245,7 +329,8 @@ static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
       return fail(DLC_ERR_INVALID_ARGUMENT, T.takeError(), Err, ErrLen);
     In.push_back(std::move(*T));
   }
-  llvm::Expected<std::vector<Tensor>> Out = Model->X->run(In);
+  llvm::Expected<std::vector<Tensor>> Out =
+      Model->G ? Model->G->run(In) : Model->X->run(In);
   if (!Out)
     return fail(DLC_ERR_RUNTIME, Out.takeError(), Err, ErrLen);
   for (size_t I = 0; I < NumOutputs; ++I) {
@@ -271,17 +356,6 @@ static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
       std::memcpy(C.data, T.data(), T.byteSize());
   }
   return DLC_OK;
-}
-
-// No C++ exception crosses the C API: running out of memory (the arena of
-// a large batch, for instance) becomes a status.
-extern "C" int dlc_model_create(const dlc_aot_image *Img, int Threads,
-                                dlc_model **Out, char *Err, size_t ErrLen) {
-  try {
-    return createModel(Img, Threads, Out, Err, ErrLen);
-  } catch (const std::bad_alloc &) {
-    return fail(DLC_ERR_OUT_OF_MEMORY, "out of memory", Err, ErrLen);
-  }
 }
 
 extern "C" int dlc_model_run(dlc_model *Model, const dlc_tensor *Inputs,

@@ -33,8 +33,9 @@ namespace dlc {
 
 /// How GPU kernels multiply f32 matrices: fp32 FMAs (the default), or
 /// tensor cores with inputs rounded to tf32 (10-bit mantissas; an opt-in
-/// precision, about 1e-3 relative, never chosen silently).
-enum class GpuPrecision { Fp32, Tf32 };
+/// precision, about 1e-3 relative, never chosen silently), or with inputs
+/// rounded to bf16 (7-bit mantissas, about 1e-2 relative).
+enum class GpuPrecision { Fp32, Tf32, Bf16 };
 
 struct GpuLaunch {
   uint32_t Grid[3] = {0, 1, 1};  // blocks in x, y, z

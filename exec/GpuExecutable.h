@@ -54,6 +54,8 @@ public:
   llvm::Expected<Tensor> download(const DeviceTensor &T) const;
 
   const Function &function() const { return Planner->function(); }
+  /// The CPU planner that checks its inputs (Executable::checkInputSpecs).
+  const Executable &planner() const { return *Planner; }
   GpuDevice &device() const { return Pool->device(); }
   const std::shared_ptr<GpuMemoryPool> &pool() const { return Pool; }
   /// How many parameter-block images were written to the device: once per

@@ -67,8 +67,24 @@ enum {
 /* Where a model runs. */
 typedef enum dlc_device {
   DLC_DEVICE_CPU = 0,
-  DLC_DEVICE_CUDA = 1 /* an NVIDIA GPU: needs only the driver, at run time */
+  DLC_DEVICE_CUDA = 1, /* an NVIDIA GPU: needs only the driver, at run time */
+  /* The GPU kernels of a model compiled with `dlc compile --target nvptx`
+     run on the CPU through their emulation (every block and thread of the
+     grid, in turn): slow, for checking an artifact without a GPU. */
+  DLC_DEVICE_CUDA_EMU = 2
 } dlc_device;
+
+/* How a GPU model multiplies f32 matrices (`dlc compile --precision`). */
+typedef enum dlc_precision {
+  DLC_PRECISION_DEFAULT = 0, /* the one the model was compiled with */
+  DLC_PRECISION_FP32 = 1,    /* fp32 FMAs: the CPU's numerics */
+  /* tensor cores with inputs rounded to tf32 (10-bit mantissas, about 1e-3
+     relative), f32 accumulation; needs sm_80 or newer */
+  DLC_PRECISION_TF32 = 2,
+  /* tensor cores with inputs rounded to bf16 (7-bit mantissas, about 1e-2
+     relative), f32 accumulation; needs sm_80 or newer */
+  DLC_PRECISION_BF16 = 3
+} dlc_precision;
 
 #define DLC_MAX_RANK 8
 
@@ -142,6 +158,69 @@ DLC_API void dlc_model_destroy(dlc_model *model);
 DLC_API int dlc_model_create_on(const dlc_aot_image *image, int device,
                                 int threads, dlc_model **model, char *err,
                                 size_t err_len);
+
+/* --- Device and precision (added later; nothing above changed) -------- */
+
+/* How dlc_model_create_with loads a model. Fill it with
+ * dlc_model_options_init and then set what you need: struct_size tells the
+ * runtime which fields the caller knows, so fields can be added at the end
+ * without breaking compiled programs. */
+typedef struct dlc_model_options {
+  uint32_t struct_size; /* sizeof(dlc_model_options) */
+  int32_t device;       /* a dlc_device; DLC_DEVICE_CPU by default */
+  int32_t threads;      /* CPU threads; 0: the image's default */
+  int32_t precision;    /* a dlc_precision; DLC_PRECISION_DEFAULT */
+} dlc_model_options;
+
+DLC_API void dlc_model_options_init(dlc_model_options *options);
+
+/* The GPU half of an artifact of `dlc compile --target nvptx`. */
+#define DLC_AOT_GPU_ABI_VERSION 1
+
+/* Host functions of a GPU kernel (exec/GpuAbi.h): its launch geometry from
+ * the buffers' sizes, and the CPU emulation of one block. */
+typedef void (*dlc_gpu_launch_fn)(const void *args, void *launch);
+typedef void (*dlc_gpu_emulate_fn)(const void *args, const void *launch,
+                                   uint32_t bx, uint32_t by, uint32_t bz);
+
+typedef struct dlc_aot_gpu_kernel {
+  const char *name; /* its PTX .entry */
+  uint32_t n_args;  /* buffers in its parameter block */
+  uint32_t reserved;
+  dlc_gpu_launch_fn launch;
+  dlc_gpu_emulate_fn emulate;
+} dlc_aot_gpu_kernel;
+
+/* The model's kernels at one precision: one PTX module (NUL-terminated)
+ * and the kernels in kernel-number order. */
+typedef struct dlc_aot_gpu_program {
+  int32_t precision; /* DLC_PRECISION_FP32, _TF32 or _BF16 */
+  uint32_t sm;       /* the PTX's target: 80 for sm_80 */
+  const char *ptx;
+  uint64_t ptx_len;
+  const dlc_aot_gpu_kernel *kernels;
+  uint64_t n_kernels;
+} dlc_aot_gpu_program;
+
+typedef struct dlc_aot_gpu_image {
+  uint32_t abi_version; /* DLC_AOT_GPU_ABI_VERSION */
+  uint32_t n_programs;
+  const dlc_aot_gpu_program *programs; /* the first: the default precision */
+} dlc_aot_gpu_image;
+
+/* Loads image on options->device (options NULL: every default). gpu holds
+ * the image's GPU kernels (NULL for a CPU artifact); on DLC_DEVICE_CUDA the
+ * NVIDIA driver is loaded (libcuda.so.1, or the file $DLC_CUDA_DRIVER
+ * names) and the PTX is compiled by it here. Fails with
+ * DLC_ERR_DEVICE and a message when the driver, a GPU, or the image's GPU
+ * kernels are missing, or the GPU is older than the PTX's target; with
+ * DLC_ERR_INVALID_ARGUMENT for an unknown device or precision, or a
+ * precision the image has no kernels for (tf32 on the CPU among them). */
+DLC_API int dlc_model_create_with(const dlc_aot_image *image,
+                                  const dlc_aot_gpu_image *gpu,
+                                  const dlc_model_options *options,
+                                  dlc_model **model, char *err,
+                                  size_t err_len);
 
 #ifdef __cplusplus
 }

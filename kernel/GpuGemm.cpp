@@ -156,7 +156,8 @@ void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
 }
 
 llvm::Expected<std::unique_ptr<Kernel>>
-dlc::lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32) {
+dlc::lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32,
+                    bool Bf16) {
   const TensorType &AT = Op.operand(0)->Type, &BT = Op.operand(1)->Type,
                    &RT = Op.result()->Type;
   if (!isBlockedMatMul(Op))
@@ -166,8 +167,8 @@ dlc::lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32) {
   KBuilder B(*K);
   KValue *A = B.arg("a", dynamicLike(AT)), *Bm = B.arg("b", dynamicLike(BT)),
          *Out = B.arg("out", dynamicLike(RT));
-  if (Tf32 && RT.elem() == DType::F32)
-    buildGpuMatMulTf32(B, Op, A, Bm, Out, nullptr);
+  if ((Tf32 || Bf16) && RT.elem() == DType::F32)
+    buildGpuMatMulTf32(B, Op, A, Bm, Out, nullptr, nullptr, Bf16);
   else
     buildGpuMatMul(B, Op, A, Bm, Out, nullptr);
   return finishKernel(std::move(K));

@@ -20,6 +20,10 @@
 // 4. The results inside the matrix go through the epilogue and are stored.
 // Products use tf32 inputs (10-bit mantissas) and f32 sums: results differ
 // from fp32's by about 1e-3 relative, which is why it is opt-in.
+// With Bf16 (--precision bf16) the operands are rounded to bf16 (7-bit
+// mantissas, nearest even) and each warp runs one mma_m16n8k16_bf16 per
+// tile per 16 of k, with fragments of 8 (a) and 4 (b) values: about 1e-2
+// relative.
 #include "kernel/Lowering.h"
 #include "kernel/LoweringUtil.h"
 
@@ -36,7 +40,7 @@ constexpr int64_t TileM = 64, TileN = 64, TileK = 16, Threads = 128,
 
 void kir::buildGpuMatMulTf32(KBuilder &B, const Operation &Op, KValue *A,
                              KValue *Bm, KValue *Out, const Epilogue &Epi,
-                             const PatchOperand *Patches) {
+                             const PatchOperand *Patches, bool Bf16) {
   const DType E = DType::F32;
   auto C = [&](int64_t V) { return B.constIndex(V); };
   auto I = [&](IndexOp O, KValue *X, KValue *Y) { return B.index(O, X, Y); };
@@ -53,8 +57,11 @@ void kir::buildGpuMatMulTf32(KBuilder &B, const Operation &Op, KValue *A,
   KValue *Bs = B.shared(TensorType(E, {Dim::fixed(TileK), Dim::fixed(TileN)}));
   KValue *Acc = B.scratch(TensorType(
       E, {Dim::fixed(MTiles), Dim::fixed(NTiles), Dim::fixed(4)}));
-  KValue *AF = B.scratch(TensorType(E, {Dim::fixed(MTiles), Dim::fixed(4)}));
-  KValue *BF = B.scratch(TensorType(E, {Dim::fixed(NTiles), Dim::fixed(2)}));
+  // Fragments: tf32 a 4, b 2 per 8 of k; bf16 a 8, b 4 per 16 of k.
+  const int64_t AFrag = Bf16 ? 8 : 4, BFrag = Bf16 ? 4 : 2;
+  KValue *AF = B.scratch(TensorType(E, {Dim::fixed(MTiles), Dim::fixed(AFrag)}));
+  KValue *BF = B.scratch(TensorType(E, {Dim::fixed(NTiles), Dim::fixed(BFrag)}));
+  auto round = [&](KValue *V) { return Bf16 ? B.roundBf16(V) : B.roundTf32(V); };
   KValue *Row0 = I(IndexOp::Mul, B.gpuIndex(GpuIdKind::BlockId, 1), C(TileM));
   KValue *Col0 = I(IndexOp::Mul, B.gpuIndex(GpuIdKind::BlockId, 0), C(TileN));
   auto at = [&](std::initializer_list<KValue *> RC) {
@@ -108,7 +115,7 @@ void kir::buildGpuMatMulTf32(KBuilder &B, const Operation &Op, KValue *A,
     KValue *GR = I(IndexOp::Add, Row0, Ar), *GK = I(IndexOp::Add, K0, Ac);
     beginGuard(GR, M);
     beginGuard(GK, K);
-    B.store(B.roundTf32(B.load(A, {GR, GK})), As, {Ar, Ac});
+    B.store(round(B.load(A, {GR, GK})), As, {Ar, Ac});
     B.endFor();
     B.endFor();
     // B: element (r, c) of the 16 x 64 tile, c fastest.
@@ -119,7 +126,7 @@ void kir::buildGpuMatMulTf32(KBuilder &B, const Operation &Op, KValue *A,
     beginGuard(BC, N);
     KValue *V = Patches ? Patches->element(B, B.gpuIndex(GpuIdKind::BlockId, 2), BK, BC)
                         : B.load(Bm, at({BK, BC}));
-    B.store(B.roundTf32(V), Bs, {Br, Bc});
+    B.store(round(V), Bs, {Br, Bc});
     B.endFor();
     B.endFor();
     endFixed(TileM * TileK / Threads);
@@ -129,7 +136,34 @@ void kir::buildGpuMatMulTf32(KBuilder &B, const Operation &Op, KValue *A,
   B.beginThreads(); // the warps' mma, straight-line
   {
     Lane Ln = lane();
-    for (int64_t Kk = 0; Kk < TileK; Kk += 8) {
+    for (int64_t Kk = 0; Bf16 && Kk < TileK; Kk += 16) {
+      // a: (row g or g+8, column 2t + (i & 1) (+8 for i >= 4)); b: (k 2t +
+      // (i & 1) (+8 for i >= 2), column g).
+      KValue *T2 = I(IndexOp::Add, I(IndexOp::Mul, Ln.T, C(2)), C(Kk));
+      for (int64_t Mi = 0; Mi < MTiles; ++Mi) {
+        KValue *R0 = I(IndexOp::Add, Ln.RowBase, I(IndexOp::Add, Ln.G, C(Mi * 16)));
+        for (int64_t F = 0; F < 8; ++F) {
+          KValue *Row = (F / 2) % 2 ? I(IndexOp::Add, R0, C(8)) : R0;
+          KValue *Col = I(IndexOp::Add, T2, C((F & 1) + 8 * (F / 4)));
+          B.store(B.load(As, {Row, Col}), AF, {C(Mi), C(F)});
+        }
+      }
+      for (int64_t Nj = 0; Nj < NTiles; ++Nj) {
+        KValue *Cn = I(IndexOp::Add, Ln.ColBase, I(IndexOp::Add, Ln.G, C(Nj * 8)));
+        for (int64_t F = 0; F < 4; ++F)
+          B.store(B.load(Bs, {I(IndexOp::Add, T2, C((F & 1) + 8 * (F / 2))), Cn}),
+                  BF, {C(Nj), C(F)});
+      }
+      for (int64_t Mi = 0; Mi < MTiles; ++Mi) {
+        KValue *Av = B.load(AF, {C(Mi), Zero}, 8);
+        for (int64_t Nj = 0; Nj < NTiles; ++Nj) {
+          KValue *Bv = B.load(BF, {C(Nj), Zero}, 4);
+          KValue *Cv = B.load(Acc, {C(Mi), C(Nj), Zero}, 4);
+          B.store(B.mmaBf16(Av, Bv, Cv), Acc, {C(Mi), C(Nj), Zero});
+        }
+      }
+    }
+    for (int64_t Kk = 0; !Bf16 && Kk < TileK; Kk += 8) {
       KValue *KA = I(IndexOp::Add, Ln.T, C(Kk)), *KB = I(IndexOp::Add, Ln.T, C(Kk + 4));
       for (int64_t Mi = 0; Mi < MTiles; ++Mi) {
         KValue *R0 = I(IndexOp::Add, Ln.RowBase, I(IndexOp::Add, Ln.G, C(Mi * 16)));

@@ -86,8 +86,9 @@ private:
     case KOpKind::Broadcast: return "broadcast";
     case KOpKind::Scratch: return "scratch";
     case KOpKind::Shuffle: return shflName(Op.Shfl).str();
-    case KOpKind::Mma: return "mma_m16n8k8_tf32";
-    case KOpKind::RoundTf32: return "round_tf32";
+    case KOpKind::Mma:
+      return Op.IntValue ? "mma_m16n8k16_bf16" : "mma_m16n8k8_tf32";
+    case KOpKind::RoundTf32: return Op.IntValue ? "round_bf16" : "round_tf32";
     default: return "op";
     }
   }

@@ -216,6 +216,20 @@ KValue *KBuilder::roundTf32(KValue *X) {
   return result(Op, X->Type);
 }
 
+KValue *KBuilder::mmaBf16(KValue *A, KValue *Bf, KValue *C) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::Mma));
+  Op->Operands = {A, Bf, C};
+  Op->IntValue = 1;
+  return result(Op, SType::vec(DType::F32, 4));
+}
+
+KValue *KBuilder::roundBf16(KValue *X) {
+  KOp *Op = add(std::make_unique<KOp>(KOpKind::RoundTf32));
+  Op->Operands = {X};
+  Op->IntValue = 1;
+  return result(Op, X->Type);
+}
+
 void KBuilder::beginThreads() {
   KOp *Op = add(std::make_unique<KOp>(KOpKind::Threads));
   Open.push_back({Op, Ops});
@@ -351,12 +365,14 @@ static void printOps(const std::vector<std::unique_ptr<KOp>> &Ops,
          << Op.IntValue << " : " << Op.Result->Type.str();
       break;
     case KOpKind::Mma:
-      OS << "mma_m16n8k8_tf32 " << name(Op.Operands[0]) << ", "
+      OS << (Op.IntValue ? "mma_m16n8k16_bf16 " : "mma_m16n8k8_tf32 ")
+         << name(Op.Operands[0]) << ", "
          << name(Op.Operands[1]) << ", " << name(Op.Operands[2]) << " : "
          << Op.Result->Type.str();
       break;
     case KOpKind::RoundTf32:
-      OS << "round_tf32 " << name(Op.Operands[0]) << " : "
+      OS << (Op.IntValue ? "round_bf16 " : "round_tf32 ")
+         << name(Op.Operands[0]) << " : "
          << Op.Result->Type.str();
       break;
     }
@@ -525,9 +541,11 @@ private:
       break;
     }
     case KOpKind::Mma:
-      if (auto E = scalarOperand(Op.Operands[0], SType::vec(DType::F32, 4)))
+      if (auto E = scalarOperand(Op.Operands[0],
+                                 SType::vec(DType::F32, Op.IntValue ? 8 : 4)))
         return E;
-      if (auto E = scalarOperand(Op.Operands[1], SType::vec(DType::F32, 2)))
+      if (auto E = scalarOperand(Op.Operands[1],
+                                 SType::vec(DType::F32, Op.IntValue ? 4 : 2)))
         return E;
       if (auto E = scalarOperand(Op.Operands[2], SType::vec(DType::F32, 4)))
         return E;

@@ -42,6 +42,13 @@
 // a = (A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]), b = (B[t][g], B[t+4][g])
 // and c, d = (C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1]); the products
 // use a and b as given (round them with round_tf32 first), sums are f32.
+// `mma_m16n8k16_bf16 %a, %b, %c` is mma.sync.aligned.m16n8k16.row.col.f32.
+// bf16.bf16.f32: D[16x8] = A[16x16] * B[16x8] + C with a f32x8 =
+// (A[g][2t], A[g][2t+1], A[g+8][2t], A[g+8][2t+1], the same at columns
+// 2t+8, 2t+9), b f32x4 = (B[2t][g], B[2t+1][g], B[2t+8][g], B[2t+9][g]) and
+// c, d as above; a and b must hold bf16 values (round_bf16: nearest, ties
+// to even), carried as f32. The variant is the op's IntValue (0: tf32,
+// 1: bf16), for round_tf32 / round_bf16 too.
 #ifndef DLC_KERNEL_KERNELIR_H
 #define DLC_KERNEL_KERNELIR_H
 
@@ -259,8 +266,13 @@ public:
   KValue *shuffle(ShflMode M, KValue *V, unsigned Offset);
   /// A warp's m16n8k8 tf32 tensor-core product: A f32x4, B f32x2, C f32x4.
   KValue *mma(KValue *A, KValue *Bf, KValue *C);
+  /// A warp's m16n8k16 bf16 product: A f32x8, B f32x4, C f32x4 (bf16
+  /// values carried as f32).
+  KValue *mmaBf16(KValue *A, KValue *Bf, KValue *C);
   /// X (f32) rounded to tf32.
   KValue *roundTf32(KValue *X);
+  /// X (f32) rounded to bf16 (nearest, ties to even), as an f32.
+  KValue *roundBf16(KValue *X);
   /// Opens a `threads` region; ops built until endThreads() go into it.
   void beginThreads();
   KOp *endThreads() { return endFor(); }

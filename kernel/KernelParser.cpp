@@ -576,6 +576,17 @@ private:
         return err(At, "round_tf32 takes one value");
       return typed(B.roundTf32(Args[0]), *T, At);
     }
+    if (Mn == "mma_m16n8k16_bf16") {
+      if (Args.size() != 3 || Args[0]->IsBuffer || Args[1]->IsBuffer ||
+          Args[2]->IsBuffer)
+        return err(At, "mma_m16n8k16_bf16 takes three fragments: a, b and c");
+      return typed(B.mmaBf16(Args[0], Args[1], Args[2]), *T, At);
+    }
+    if (Mn == "round_bf16") {
+      if (Args.size() != 1 || Args[0]->IsBuffer)
+        return err(At, "round_bf16 takes one value");
+      return typed(B.roundBf16(Args[0]), *T, At);
+    }
     if (Mn == "get") {
       if (!Args[0]->Def || Args[0]->Def->kind() != KOpKind::Local)
         return err(At, "get of a value that is not a local");

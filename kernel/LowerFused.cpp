@@ -52,7 +52,7 @@ class FusedLowering {
 public:
   FusedLowering(const FusionPlan &P, Kernel &K) : P(P), B(K) {}
 
-  llvm::Error run(unsigned VectorBytes, bool Gpu, bool Tf32) {
+  llvm::Error run(unsigned VectorBytes, bool Gpu, bool Tf32, bool Bf16) {
     for (size_t I = 0; I < P.Inputs.size(); ++I)
       Arg[P.Inputs[I]] = B.arg("in" + std::to_string(I), dynamicLike(P.Inputs[I]->Type));
     for (size_t I = 0; I < P.Outputs.size(); ++I)
@@ -80,9 +80,9 @@ public:
       else
         Bm = Arg[MM.operand(1)];
       const PatchOperand *PO = Patches ? &*Patches : nullptr;
-      if (Gpu && Tf32 && MM.result()->Type.elem() == DType::F32)
+      if (Gpu && (Tf32 || Bf16) && MM.result()->Type.elem() == DType::F32)
         buildGpuMatMulTf32(B, MM, Arg[MM.operand(0)], Bm, Arg[P.Outputs.back()],
-                           epilogue(), PO);
+                           epilogue(), PO, Bf16);
       else if (Gpu)
         buildGpuMatMul(B, MM, Arg[MM.operand(0)], Bm, Arg[P.Outputs.back()],
                        epilogue(), PO);
@@ -315,9 +315,10 @@ private:
 
 llvm::Expected<std::unique_ptr<Kernel>>
 dlc::lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name,
-                     unsigned VectorBytes, bool Gpu, bool Tf32) {
+                     unsigned VectorBytes, bool Gpu, bool Tf32,
+                     bool Bf16) {
   auto K = newKernel(Name);
-  if (auto E = FusedLowering(P, *K).run(VectorBytes, Gpu, Tf32))
+  if (auto E = FusedLowering(P, *K).run(VectorBytes, Gpu, Tf32, Bf16))
     return std::move(E);
   return finishKernel(std::move(K));
 }

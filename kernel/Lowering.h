@@ -38,9 +38,10 @@ lowerMatMulBlocked(const Operation &Op, llvm::StringRef Name,
 /// tiles of 16 x 16 threads, 4 x 4 results each, k steps of 16 staged in
 /// shared memory), already GPU-mapped.
 /// Tf32: f32 matmuls on tensor cores with tf32 inputs instead
-/// (kernel/GpuGemmTf32.cpp).
+/// (kernel/GpuGemmTf32.cpp); Bf16: with bf16 inputs.
 llvm::Expected<std::unique_ptr<kir::Kernel>>
-lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32 = false);
+lowerGpuMatMul(const Operation &Op, llvm::StringRef Name, bool Tf32 = false,
+               bool Bf16 = false);
 
 /// Lowers transpose to a copy kernel with arguments (input, result).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
@@ -91,6 +92,13 @@ lowerMaxPoolGradForGpu(const Operation &Op, llvm::StringRef Name);
 /// interpreter). The axis must not be empty at run time.
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerArgReduce(const Operation &Op, llvm::StringRef Name);
+/// The same for the GPU, as GPU-mapped kernel IR: one block of Threads
+/// (a power of two in 2..1024; fewer for a short static axis) per output
+/// element, partial results combined by warp shuffles
+/// (kernel/GpuArgReduce.cpp).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerArgReduceForGpu(const Operation &Op, llvm::StringRef Name,
+                     unsigned Threads = 256);
 
 /// Lowers concat, split, slice, pad (constant, reflect, edge), gather, expand,
 /// tile and shape to a kernel with arguments (inputs..., results...).
@@ -105,7 +113,7 @@ lowerCopy(const Operation &Op, llvm::StringRef Name);
 /// Tf32 too, an f32 matmul group runs on tensor cores (lowerGpuMatMul).
 llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerFusedGroup(const FusionPlan &P, llvm::StringRef Name, unsigned VectorBytes,
-                bool Gpu = false, bool Tf32 = false);
+                bool Gpu = false, bool Tf32 = false, bool Bf16 = false);
 
 } // namespace dlc
 

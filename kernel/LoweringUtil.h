@@ -104,7 +104,8 @@ void buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A, KValue *Bm,
 /// only): 64 x 64 tiles of 4 warps, each 2 x 4 m16n8k8 mma per 8 of k.
 void buildGpuMatMulTf32(KBuilder &B, const Operation &Op, KValue *A,
                         KValue *Bm, KValue *Out, const Epilogue &Epi,
-                        const PatchOperand *Patches = nullptr);
+                        const PatchOperand *Patches = nullptr,
+                        bool Bf16 = false);
 
 /// The direct convolution of Op on existing arguments (Bias may be null),
 /// with an optional epilogue (see lowerConv), and optionally followed by

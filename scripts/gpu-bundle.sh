@@ -11,7 +11,9 @@
 # libstdc++ and libgcc_s, used only if the device's glibc is older than
 # the one dlc was built against), examples/ (every op's example, from
 # dlc-op-examples), onnx-backend-tests/ (node and simple), fashion-mnist/
-# (Debian's dataset-fashion-mnist) and BUILD (what was bundled). The
+# (Debian's dataset-fashion-mnist), aot/ (a GPU artifact of the tutorial
+# CNN, a C program on it and reference outputs) and BUILD (what was
+# bundled). The
 # working tree that travels to a device is limited to 64 MiB, so the
 # tarball must stay under 60 MiB; the script fails if it does not.
 #
@@ -57,6 +59,23 @@ for name in libc.so.6 libm.so.6 libstdc++.so.6 libgcc_s.so.1 libdl.so.2 libpthre
 done
 [ -e "$B/glibc/ld-linux-x86-64.so.2" ] || cp "$(readlink -f /lib64/ld-linux-x86-64.so.2)" "$B/glibc/ld-linux-x86-64.so.2"
 
+# AOT: the tutorial CNN compiled for the GPU (tf32, with fp32 beside it), a
+# C program on its header (test/aot/gpu_main.c), libdlc_runtime.so next to
+# them ($ORIGIN), examples/aot/main.c for its --compare, and the outputs the
+# CPU emulation of the same kernels gives at batch 8: the references
+# gpu-check.sh's aot part compares the GPU with.
+A=$B/aot
+mkdir -p "$A/ref-tf32" "$A/ref-fp32"
+"$BUILD/tools/dlc" compile "$ROOT/examples/mnist_cnn.dlc" --target nvptx \
+  --precision tf32 -o "$A/cnn.so"
+cp "$BUILD/exec/libdlc_runtime.so" "$A/"
+for prog in test/aot/gpu_main.c:gpu_main examples/aot/main.c:compare; do
+  cc -std=c99 -O2 -I"$ROOT/exec" -I"$A" -DMODEL=cnn -DMODEL_UPPER=CNN \
+    -DMODEL_HEADER='"cnn.h"' "$ROOT/${prog%%:*}" "$A/cnn.so" -L"$A" \
+    -ldlc_runtime -lm -Wl,-rpath,'$ORIGIN' -o "$A/${prog##*:}"
+done
+"$A/gpu_main" run cuda-emu tf32 8 "$A/ref-tf32" >/dev/null
+"$A/gpu_main" run cuda-emu fp32 8 "$A/ref-fp32" >/dev/null
 cp -r "$DATA/node" "$DATA/simple" "$B/onnx-backend-tests/"
 cp "$FMNIST"/*-ubyte.gz "$B/fashion-mnist/"
 {

@@ -13,6 +13,9 @@
 #   gemm    4096^3 fp32 (and tf32/bf16 when dlc has --precision) vs torch.mm
 #   models  ResNet-18 and MobileNetV2 at batch 1 and 64 vs PyTorch CUDA eager
 #   train   the Keras tutorial CNN (a), one epoch, vs PyTorch CUDA
+#   aot     the tutorial CNN compiled ahead of time (dlc compile --target
+#           nvptx, tf32 and fp32) run by a C program through
+#           libdlc_runtime on the GPU, against the CPU emulation's outputs
 # Results: $OUT/gpu.txt (the GPU and the bundle), one $OUT/<part>.txt each,
 # and $OUT/summary.txt (every RESULT line). Record them in BENCHMARKS.md,
 # naming the GPU. GPU_CHECK_PARTS="ops onnx" runs only those parts.
@@ -57,7 +60,7 @@ WORK=$(mktemp -d)
 part() { # NAME SECONDS ARGS...
   local name=$1 secs=$2
   shift 2
-  case " ${GPU_CHECK_PARTS:-ops onnx gemm models train} " in *" $name "*) ;; *) return ;; esac
+  case " ${GPU_CHECK_PARTS:-ops onnx gemm models train aot} " in *" $name "*) ;; *) return ;; esac
   echo "== $name (at most ${secs}s)"
   timeout "$secs" $PY "$name" --dlc "$DLC" --work "$WORK" "$@" > "$OUT/$name.txt" 2>&1
   local rc=$?
@@ -70,6 +73,35 @@ part onnx 120 --data "$B/onnx-backend-tests" -v
 part gemm 45 --runs 10
 part models 100 --runs 20
 part train 160 --data "$B/fashion-mnist"
+aot() { # the aot part: C programs, no python
+  case " ${GPU_CHECK_PARTS:-ops onnx gemm models train aot} " in *" aot "*) ;; *) return ;; esac
+  echo "== aot (at most 60s per run)"
+  local A=$B/aot RUN=() p ref d ok i
+  # A usage error (exit 2) means it starts here; otherwise the device's
+  # glibc is older: use the bundled loader.
+  "$A/gpu_main" >/dev/null 2>&1
+  [ $? -eq 2 ] || RUN=("$B/glibc/ld-linux-x86-64.so.2" --library-path "$A:$B/lib:$B/glibc")
+  {
+    for p in default fp32; do
+      ref=$A/ref-fp32
+      [ $p = default ] && ref=$A/ref-tf32
+      d=$WORK/aot-$p
+      mkdir -p "$d"
+      if timeout 60 "${RUN[@]}" "$A/gpu_main" run cuda $p 8 "$d"; then
+        ok=1
+        for i in 0 1; do
+          "${RUN[@]}" "$A/compare" --compare "$d/output$i.npy" "$ref/output$i.npy" 1e-4 || ok=0
+        done
+        [ $ok = 1 ] && echo "RESULT aot $p: the GPU matches the CPU emulation (batch 8)" ||
+          echo "RESULT aot $p: the GPU DIFFERS from the CPU emulation (batch 8)"
+      else
+        echo "RESULT aot $p: failed"
+      fi
+    done
+  } > "$OUT/aot.txt" 2>&1
+  grep '^RESULT' "$OUT/aot.txt"
+}
+aot
 grep -h '^RESULT' "$OUT"/*.txt > "$OUT/summary.txt"
 echo "== summary ($OUT/summary.txt)"
 cat "$OUT/summary.txt"

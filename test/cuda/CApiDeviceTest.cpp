@@ -1,7 +1,7 @@
 // dlc_model_create_on, the C API's device choice: the CPU runs an image;
 // CUDA fails with DLC_ERR_DEVICE and a message, with no driver (ctest runs
 // the NoDriver tests with DLC_CUDA_DRIVER naming a missing file) and with
-// the fake driver (images have no GPU kernels yet).
+// the fake driver (this image has no GPU kernels; CApiGpuTest has some).
 #include "exec/dlc_runtime.h"
 
 #include "gtest/gtest.h"
@@ -42,7 +42,8 @@ TEST(CApiDevice, UnknownDevice) {
   EXPECT_EQ(dlc_model_create_on(&I, 7, 0, &M, Err, sizeof Err),
             DLC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(M, nullptr);
-  EXPECT_STREQ(Err, "unknown device 7 (DLC_DEVICE_CPU is 0, DLC_DEVICE_CUDA 1)");
+  EXPECT_STREQ(Err, "unknown device 7 (DLC_DEVICE_CPU is 0, DLC_DEVICE_CUDA "
+                    "1, DLC_DEVICE_CUDA_EMU 2)");
 }
 
 TEST(CApiDevice, CudaNeedsGpuKernels) {
@@ -52,9 +53,8 @@ TEST(CApiDevice, CudaNeedsGpuKernels) {
   EXPECT_EQ(dlc_model_create_on(&I, DLC_DEVICE_CUDA, 0, &M, Err, sizeof Err),
             DLC_ERR_DEVICE);
   EXPECT_EQ(M, nullptr);
-  EXPECT_STREQ(Err, "this compiled model has no GPU kernels (GPU artifacts, "
-                    "dlc compile --target nvptx, are not supported yet): use "
-                    "DLC_DEVICE_CPU");
+  EXPECT_STREQ(Err, "this compiled model has no GPU kernels: compile it with "
+                    "dlc compile --target nvptx, or use DLC_DEVICE_CPU");
 }
 
 TEST(CApiNoDriver, CudaSaysWhatIsMissing) {

@@ -5,6 +5,7 @@
 #include "FakeCudaState.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <functional>
@@ -221,7 +222,11 @@ FAKE_API CUresult cuDeviceGetName(char *Name, int Len, int) {
 }
 FAKE_API CUresult cuDeviceGetAttribute(int *V, int Attr, int) {
   ENTER("cuDeviceGetAttribute");
-  *V = Attr == 75 ? 9 : Attr == 76 ? 0 : 0;
+  // sm_90, or what $DLC_FAKE_CUDA_CC says ("75": an older GPU).
+  int Cc = 90;
+  if (const char *E = std::getenv("DLC_FAKE_CUDA_CC"))
+    Cc = std::atoi(E);
+  *V = Attr == 75 ? Cc / 10 : Attr == 76 ? Cc % 10 : 0;
   return 0;
 }
 FAKE_API CUresult cuDevicePrimaryCtxRetain(void **Ctx, int) {

@@ -22,6 +22,7 @@
 //    a kernel registered by name runs by calling its emulation for every
 //    block, on the host copies of the buffers; unregistered ones are only
 //    recorded.
+//  - The device is sm_90, or what $DLC_FAKE_CUDA_CC says (75 for sm_75).
 #ifndef DLC_TEST_CUDA_FAKECUDA_H
 #define DLC_TEST_CUDA_FAKECUDA_H
 

@@ -228,9 +228,55 @@ TEST(GpuPtx, RowReductionsUseWarpShuffles) {
                     "DLC_PTXAS): the PTX was generated but not assembled";
 }
 
-// --precision tf32: matmuls (with a fused epilogue, batched, and a conv's
-// implicit GEMM) on tensor cores pass ptxas for sm_80 and sm_90, with
-// mma.sync m16n8k8 and cvt.rna.tf32 in the PTX.
+// argmax / argmin (kernel/GpuArgReduce.cpp) shuffle the value and the index
+// (64 bits: two halves each) in each warp and across the warps, with one
+// barrier for 256 threads and none for a short axis (one warp); ptxas
+// accepts them for sm_80 and sm_90.
+TEST(GpuPtx, ArgReductionsUseWarpShuffles) {
+  std::string Exe = findPtxas();
+  struct Case {
+    std::string Op, Ty, Len;
+    size_t Barriers, Shuffles; // shfl.sync.bfly.b32 instructions
+  };
+  // Value and index per step: 32-bit values 2 shuffles, 64-bit ones 3 or 4.
+  const Case Cases[] = {{"argmax", "f32", "L", 1, 8 * 3},
+                        {"argmin", "f64", "L", 1, 8 * 4},
+                        {"argmax", "i64", "1000", 1, 8 * 4},
+                        {"argmin", "f16", "L", 1, 8 * 3},
+                        {"argmax", "f32", "10", 0, 5 * 3}};
+  for (const Case &C : Cases) {
+    std::string Text = "func @f(%x: " + C.Ty + "[N," + C.Len +
+                       "]) -> (y: i64[N]) {\n  %y = " + C.Op +
+                       " %x {axis = 1, keepdims = false}\n  return %y\n}\n";
+    SCOPED_TRACE(Text);
+    auto M = parseModule(Text, "<test>");
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    PassManager PM;
+    ASSERT_FALSE(bool(PM.addPipeline("optimize")));
+    ASSERT_FALSE(bool(PM.run(**M)));
+    auto L = lowerFunctionForGpu(*(*M)->Functions[0]);
+    ASSERT_TRUE(bool(L)) << errText(L.takeError());
+    ASSERT_EQ(L->Kernels.size(), 1u);
+    for (const char *Arch : {"sm_80", "sm_90"}) {
+      GpuTarget T;
+      T.Arch = Arch;
+      auto Ptx = emitPtx({L->Kernels[0].get()}, T);
+      ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
+      EXPECT_EQ(occurrences(*Ptx, "shfl.sync.bfly.b32"), C.Shuffles) << *Ptx;
+      EXPECT_EQ(occurrences(*Ptx, "bar.sync"), C.Barriers) << *Ptx;
+      if (!Exe.empty()) {
+        EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+      }
+    }
+  }
+  if (Exe.empty())
+    GTEST_SKIP() << "no ptxas (run scripts/reference-env.sh, or set "
+                    "DLC_PTXAS): the PTX was generated but not assembled";
+}
+
+// --precision tf32 and bf16: matmuls (with a fused epilogue, batched, and a
+// conv's implicit GEMM) on tensor cores pass ptxas for sm_80 and sm_90, with
+// mma.sync m16n8k8 and cvt.rna.tf32 (tf32) or m16n8k16 (bf16) in the PTX.
 TEST(GpuPtx, Tf32MatMulsPassPtxas) {
   std::string Exe = findPtxas();
   const char *Texts[] = {
@@ -249,23 +295,35 @@ TEST(GpuPtx, Tf32MatMulsPassPtxas) {
     PassManager PM;
     ASSERT_FALSE(bool(PM.addPipeline("optimize")));
     ASSERT_FALSE(bool(PM.run(**M)));
-    GpuOptions G;
-    G.Tf32 = true;
-    auto L = lowerFunctionForGpu(*(*M)->Functions[0], G);
-    ASSERT_TRUE(bool(L)) << errText(L.takeError());
-    std::vector<const kir::Kernel *> Ks;
-    for (auto &K : L->Kernels)
-      Ks.push_back(K.get());
-    for (const char *Arch : {"sm_80", "sm_90"}) {
-      GpuTarget T;
-      T.Arch = Arch;
-      auto Ptx = emitPtx(Ks, T);
-      ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
-      EXPECT_EQ(occurrences(*Ptx, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"),
-                16u);
-      EXPECT_GE(occurrences(*Ptx, "cvt.rna.tf32.f32"), 2u);
-      if (!Exe.empty()) {
-        EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch;
+    for (bool Bf16 : {false, true}) {
+      GpuOptions G;
+      G.Tf32 = !Bf16;
+      G.Bf16 = Bf16;
+      auto L = lowerFunctionForGpu(*(*M)->Functions[0], G);
+      ASSERT_TRUE(bool(L)) << errText(L.takeError());
+      std::vector<const kir::Kernel *> Ks;
+      for (auto &K : L->Kernels)
+        Ks.push_back(K.get());
+      for (const char *Arch : {"sm_80", "sm_90"}) {
+        GpuTarget T;
+        T.Arch = Arch;
+        auto Ptx = emitPtx(Ks, T);
+        ASSERT_TRUE(bool(Ptx)) << errText(Ptx.takeError());
+        if (Bf16) {
+          // One m16n8k16 per tile per 16 of k: 2 x 4 tiles.
+          EXPECT_EQ(occurrences(*Ptx, "mma.sync.aligned.m16n8k16.row.col.f32."
+                                      "bf16.bf16.f32"),
+                    8u);
+          EXPECT_EQ(occurrences(*Ptx, "tf32"), 0u);
+        } else {
+          EXPECT_EQ(occurrences(*Ptx, "mma.sync.aligned.m16n8k8.row.col.f32."
+                                      "tf32.tf32.f32"),
+                    16u);
+          EXPECT_GE(occurrences(*Ptx, "cvt.rna.tf32.f32"), 2u);
+        }
+        if (!Exe.empty()) {
+          EXPECT_EQ(ptxas(Exe, *Ptx, Arch), "") << Arch << " bf16 " << Bf16;
+        }
       }
     }
   }

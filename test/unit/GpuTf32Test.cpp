@@ -148,7 +148,7 @@ TEST(GpuTf32, ModelPrecisionSwitch) {
             "'cuda' or 'cuda-emu', or precision 'fp32' on the CPU");
   auto Bad2 = Run("cuda-emu", "bf8");
   ASSERT_FALSE(bool(Bad2));
-  EXPECT_NE(errText(Bad2.takeError()).find("precision must be 'fp32' or 'tf32'"),
+  EXPECT_NE(errText(Bad2.takeError()).find("precision must be 'fp32', 'tf32' or 'bf16'"),
             std::string::npos);
 }
 

@@ -2,6 +2,9 @@
 #ifndef DLC_TOOLS_DLC_COMMANDS_H
 #define DLC_TOOLS_DLC_COMMANDS_H
 
+#include "exec/GpuAbi.h"
+
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -11,6 +14,7 @@
 namespace dlc {
 
 class Module;
+class Function;
 
 /// `dlc --list-ops`: per op, which of shape inference, interpreter,
 /// gradient, CPU and GPU lowering exist, probed from the implementations.
@@ -76,6 +80,11 @@ int compileCommand(const CompileOptions &Opts);
 llvm::Error compileModel(const CompileOptions &Opts);
 /// `dlc compile --target nvptx` on the optimized module (CompileGpu.cpp).
 llvm::Error compileNvptx(const CompileOptions &Opts, const Module &M);
+/// `dlc compile -o NAME.so|NAME.o` of F: the artifact and NAME.h; with
+/// --target nvptx a GPU artifact holding kernels at Precs (the default
+/// first).
+llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
+                       bool Shared, llvm::ArrayRef<GpuPrecision> Precs);
 
 /// `dlc export`: a model file or a tutorial model (built with Seed) as ONNX.
 struct ExportOptions {

@@ -98,10 +98,17 @@ static llvm::Error linkShared(llvm::StringRef Object, llvm::StringRef Out,
   return llvm::Error::success();
 }
 
-/// `-o NAME.so` / `-o NAME.o`: the library or object plus NAME.h.
-static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
-                              bool Shared) {
+/// `-o NAME.so` / `-o NAME.o`: the library or object plus NAME.h; for the
+/// GPU with --target nvptx (Precs: the precisions it holds, the default
+/// first).
+llvm::Error dlc::compileAot(const CompileOptions &Opts, const Function &F,
+                            bool Shared,
+                            llvm::ArrayRef<GpuPrecision> Precs) {
   AotOptions A;
+  if (Opts.Target == "nvptx") {
+    A.GpuArch = Opts.GpuArch;
+    A.Precisions.assign(Precs.begin(), Precs.end());
+  }
   A.Prefix = Opts.Name.empty() ? prefixFromOutput(Opts.Output) : Opts.Name;
   if (!isCIdentifier(A.Prefix))
     return makeError("--name must be a C identifier, got '" + A.Prefix + "'");
@@ -110,7 +117,8 @@ static llvm::Error compileAot(const CompileOptions &Opts, const Function &F,
   A.Threads = Opts.Threads;
   llvm::SmallVector<char, 0> Object;
   llvm::raw_svector_ostream OS(Object);
-  if (auto E = emitAotObject(F, A, OS))
+  if (auto E = A.GpuArch.empty() ? emitAotObject(F, A, OS)
+                                 : emitGpuAotObject(F, A, OS))
     return E;
   llvm::SmallString<256> Header(Opts.Output);
   llvm::sys::path::replace_extension(Header, "h");
@@ -213,7 +221,7 @@ llvm::Error dlc::compileModel(const CompileOptions &Opts) {
     auto F = entryFunction(**M);
     if (!F)
       return F.takeError();
-    return compileAot(Opts, **F, Ext == ".so");
+    return compileAot(Opts, **F, Ext == ".so", {});
   }
   // Produce everything before opening the output, so that an error leaves
   // no file behind.

@@ -1,7 +1,10 @@
 // `dlc compile --target nvptx`: the model's kernels mapped to the GPU and
-// emitted as PTX (the default), GPU-mapped kernel IR or NVPTX LLVM IR. The
+// emitted as a library (or object) with embedded PTX and its C header
+// (codegen/AotGpu.cpp), as PTX, GPU-mapped kernel IR or NVPTX LLVM IR. The
 // output is produced in memory first, so an error leaves no file behind.
 #include "Commands.h"
+
+#include "ModelGraph.h"
 
 #include "codegen/GpuEmitter.h"
 #include "codegen/GpuEmulation.h"
@@ -15,14 +18,17 @@ using namespace dlc;
 
 llvm::Error dlc::compileNvptx(const CompileOptions &Opts, const Module &M) {
   std::string Emit = Opts.Emit;
-  if (Emit.empty()) {
-    if (llvm::sys::path::extension(Opts.Output) != ".ptx" && Opts.Output != "-")
-      return makeError("--target nvptx writes PTX (-o NAME.ptx) or, with "
-                       "--emit, kernel-ir or llvm; an AOT library with "
-                       "embedded PTX is not built yet");
+  llvm::StringRef Ext = llvm::sys::path::extension(Opts.Output);
+  bool Aot = Emit.empty() && (Ext == ".so" || Ext == ".o");
+  if (Emit.empty() && !Aot) {
+    if (Ext != ".ptx" && Opts.Output != "-")
+      return makeError("--target nvptx writes a library with embedded PTX "
+                       "(-o NAME.so, or an object file -o NAME.o, each with "
+                       "NAME.h), PTX (-o NAME.ptx) or, with --emit, "
+                       "kernel-ir or llvm");
     Emit = "ptx";
   }
-  if (Emit != "ptx" && Emit != "kernel-ir" && Emit != "llvm")
+  if (!Aot && Emit != "ptx" && Emit != "kernel-ir" && Emit != "llvm")
     return makeError("with --target nvptx, --emit must be ptx, kernel-ir or "
                      "llvm, got '" + Emit + "'");
   GpuTarget T;
@@ -33,12 +39,29 @@ llvm::Error dlc::compileNvptx(const CompileOptions &Opts, const Module &M) {
   GpuOptions G;
   if (Opts.Precision == "tf32")
     G.Tf32 = true;
+  else if (Opts.Precision == "bf16")
+    G.Bf16 = true;
   else if (Opts.Precision != "fp32")
-    return makeError("--precision must be fp32 or tf32, got '" + Opts.Precision +
-                     "'");
-  if (G.Tf32 && llvm::StringRef(T.Arch).substr(3) < "80")
-    return makeError("--precision tf32 needs sm_80 or newer (tensor cores "
-                     "with tf32), got --gpu-arch " + T.Arch);
+    return makeError("--precision must be fp32, tf32 or bf16, got '" +
+                     Opts.Precision + "'");
+  if ((G.Tf32 || G.Bf16) && llvm::StringRef(T.Arch).substr(3) < "80")
+    return makeError("--precision " + Opts.Precision + " needs sm_80 or newer "
+                     "(tensor cores with " + Opts.Precision + "), got "
+                     "--gpu-arch " + T.Arch);
+  if (Aot) {
+    // tf32 and bf16 artifacts carry fp32 kernels too: the C API chooses at
+    // run time.
+    llvm::SmallVector<GpuPrecision, 2> Precs;
+    if (G.Tf32)
+      Precs.push_back(GpuPrecision::Tf32);
+    if (G.Bf16)
+      Precs.push_back(GpuPrecision::Bf16);
+    Precs.push_back(GpuPrecision::Fp32);
+    auto F = entryFunction(M);
+    if (!F)
+      return F.takeError();
+    return compileAot(Opts, **F, Ext == ".so", Precs);
+  }
   std::vector<std::unique_ptr<kir::Kernel>> Owned;
   std::vector<const kir::Kernel *> Kernels;
   for (auto &F : M.Functions) {

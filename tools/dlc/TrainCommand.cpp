@@ -111,9 +111,9 @@ llvm::Expected<Setup> prepare(const TrainOptions &O,
   if (O.Device != "cpu" && O.Device != "cuda" && O.Device != "cuda-emu")
     return makeError("--device must be cpu, cuda or cuda-emu, got '" +
                      O.Device + "'");
-  if (O.Precision != "fp32" && O.Precision != "tf32")
-    return makeError("--precision must be fp32 or tf32, got '" + O.Precision +
-                     "'");
+  if (O.Precision != "fp32" && O.Precision != "tf32" && O.Precision != "bf16")
+    return makeError("--precision must be fp32, tf32 or bf16, got '" +
+                     O.Precision + "'");
   if (O.Precision != "fp32" && O.Device == "cpu")
     return makeError("--precision " + O.Precision + " is for GPU tensor cores: "
                      "use --device cuda or cuda-emu, or --precision fp32");

@@ -60,7 +60,7 @@ static cl::opt<std::string> RunDevice(
     cl::init("cpu"), cl::sub(RunCmd));
 static cl::opt<std::string> RunPrecision(
     "precision",
-    cl::desc("With a GPU device: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative)"),
+    cl::desc("With a GPU device: fp32 (default), tf32 or bf16 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative, or bf16 inputs, about 1e-2)"),
     cl::init("fp32"), cl::sub(RunCmd));
 static cl::opt<bool> RunPrintIR("print-ir",
                                 cl::desc("Print the optimized IR before running"),
@@ -96,15 +96,16 @@ static cl::opt<unsigned> CompileThreads(
     cl::init(0), cl::sub(CompileCmd));
 static cl::opt<std::string> CompileTarget(
     "target",
-    cl::desc("cpu (the host, default) or nvptx (PTX for NVIDIA GPUs: "
-             "--emit=ptx, kernel-ir or llvm)"),
+    cl::desc("cpu (the host, default) or nvptx (NVIDIA GPUs: -o NAME.so|"
+             "NAME.o with embedded PTX, run through the driver; or -o "
+             "NAME.ptx, --emit=ptx, kernel-ir or llvm)"),
     cl::init("cpu"), cl::sub(CompileCmd));
 static cl::opt<std::string> CompileGpuArch(
     "gpu-arch", cl::desc("With --target nvptx: the GPU (sm_80, sm_90, ...)"),
     cl::init("sm_80"), cl::sub(CompileCmd));
 static cl::opt<std::string> CompilePrecision(
     "precision",
-    cl::desc("With --target nvptx: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs; sm_80 or newer)"),
+    cl::desc("With --target nvptx: fp32 (default), tf32 or bf16 (f32 matmuls on tensor cores with tf32 or bf16 inputs; sm_80 or newer; such a library carries fp32 kernels too)"),
     cl::init("fp32"), cl::sub(CompileCmd));
 static cl::opt<unsigned> CompileOpt("O", cl::desc("Optimization level 0-3"),
                                     cl::init(3), cl::Prefix, cl::sub(CompileCmd));
@@ -226,7 +227,7 @@ static cl::opt<std::string> TrainDevice(
     cl::init("cpu"), cl::sub(TrainCmd));
 static cl::opt<std::string> TrainPrecision(
     "precision",
-    cl::desc("With a GPU device: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative)"),
+    cl::desc("With a GPU device: fp32 (default), tf32 or bf16 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative, or bf16 inputs, about 1e-2)"),
     cl::init("fp32"), cl::sub(TrainCmd));
 static cl::opt<bool> TrainPrintIR(
     "print-ir", cl::desc("Print the training step's graph IR"),
@@ -291,7 +292,7 @@ static cl::opt<std::string> BenchDevice(
 
 static cl::opt<std::string> BenchPrecision(
     "precision",
-    cl::desc("With a GPU device: fp32 (default) or tf32 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative)"),
+    cl::desc("With a GPU device: fp32 (default), tf32 or bf16 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative, or bf16 inputs, about 1e-2)"),
     cl::init("fp32"), cl::sub(BenchCmd));
 
 static cl::SubCommand TestOnnxCmd(
@@ -372,11 +373,12 @@ int main(int argc, char **argv) {
       argc, argv,
       "dlc: deep-learning graph compiler\n\n"
       "  dlc compile MODEL -o NAME.so|NAME.o   (or --emit=ir|kernel-ir|llvm|asm;\n"
-      "              --target nvptx --gpu-arch sm_80 [--precision fp32|tf32]\n"
-      "              --emit=ptx for NVIDIA GPUs)\n"
+      "              --target nvptx --gpu-arch sm_80 [--precision fp32|tf32|bf16]\n"
+      "              for NVIDIA GPUs: NAME.so|NAME.o with embedded PTX, or\n"
+      "              NAME.ptx / --emit=ptx)\n"
       "  dlc run MODEL [--input NAME=FILE.npy]... [--out DIR] "
       "[--engine=jit|interp]\n"
-      "          [--device cpu|cuda|cuda-emu] [--precision fp32|tf32]\n"
+      "          [--device cpu|cuda|cuda-emu] [--precision fp32|tf32|bf16]\n"
       "  dlc bench MODEL [--batch B] [--runs R] [--threads T] [--device D]\n"
       "  dlc test-onnx DIR... [--dynamic] [--engine=jit|interp|auto]\n"
       "  dlc train (MODEL.dlc | MODEL.onnx | --model NAME) "
