@@ -46,7 +46,8 @@ Result shape::inferReshape(const Ctx &C) {
                      " is beyond the input rank");
       Out.push_back(X.dim(I));
     } else if (T < 0 || T > MaxElements) {
-      return C.err("invalid shape entry " + std::to_string(T));
+      return C.err("invalid shape entry " + std::to_string(T) +
+                   " (an entry is -1, 0 or a size in [1, 2^40])");
     } else {
       Out.push_back(Dim::fixed(T));
     }
@@ -390,7 +391,8 @@ Result shape::inferExpand(const Ctx &C) {
   }
   for (int64_t S : Sizes) {
     if (S < 0 || S > MaxElements)
-      return C.err("invalid shape entry " + std::to_string(S));
+      return C.err("invalid shape entry " + std::to_string(S) +
+                   " (a size in [0, 2^40])");
     Target.push_back(Dim::fixed(S));
   }
   if (C.In.size() == 2 && !ByValue) {

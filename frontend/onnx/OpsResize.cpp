@@ -5,6 +5,9 @@
 // gathers along that axis (1 tap for nearest, 2 for linear, 4 for cubic).
 #include "frontend/onnx/NodeContext.h"
 #include "ir/ShapeInference.h"
+#include "ir/TensorLimits.h"
+
+#include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
 
@@ -26,6 +29,14 @@ static double cubicWeight(double D, double A) {
   if (D < 2)
     return ((A * D - 5 * A) * D + 8 * A) * D - 4 * A;
   return 0;
+}
+
+/// The most output samples a static resized axis may have: its index and
+/// weight tables (Taps of each, i64 and f64 at most) are import-time
+/// constants, bounded like a literal's splat (MaxSplatBytes).
+static int64_t maxResizeSamples(const ResizeAttrs &A) {
+  int Taps = A.Mode == "nearest" ? 1 : A.Mode == "linear" ? 2 : 4;
+  return int64_t(MaxSplatBytes / (uint64_t(Taps) * 16));
 }
 
 /// Resizes X along Axis from In to Out samples.
@@ -186,16 +197,32 @@ static void resizeWith(NodeContext &C, const ResizeAttrs &A,
         return C.fail("empty resize along dim " + llvm::Twine(D));
       Y = resizeAxisDynamic(C, A, Y, D, Sizes.empty() ? 0 : Sizes[D],
                             Sizes.empty() ? Scales[D] : 1.0);
+      if (!Y || C.failed())
+        return;
       continue;
     }
     int64_t In = X->Type.dim(D).size();
-    int64_t Out = Sizes.empty() ? int64_t(std::floor(In * Scales[D])) : Sizes[D];
+    // In double first: a huge scale must not overflow the conversion.
+    double OutD = Sizes.empty() ? std::floor(double(In) * Scales[D])
+                                : double(Sizes[D]);
+    int64_t Limit = maxResizeSamples(A);
+    if (OutD > double(Limit))
+      return C.fail(llvm::Twine(Sizes.empty() ? "scales" : "sizes") + "[" +
+                    llvm::Twine(D) + "] = " +
+                    (Sizes.empty() ? llvm::formatv("{0}", Scales[D]).str()
+                                   : std::to_string(Sizes[D])) +
+                    " resizes dim " + llvm::Twine(D) + " of " +
+                    X->Type.str() + " to more than " + llvm::Twine(Limit) +
+                    " samples (the most a static resized dim may have)");
+    int64_t Out = OutD >= 0 ? int64_t(OutD) : 0;
     if (Out == In && Sizes.size())
       continue;
     double Scale = Sizes.empty() ? Scales[D] : double(Out) / double(In);
     if (Out <= 0 || In <= 0)
       return C.fail("empty resize along dim " + llvm::Twine(D));
     Y = resizeAxis(C, A, Y, D, In, Out, Scale);
+    if (!Y || C.failed()) // an axis' ops failed (a result too big, ...)
+      return;
   }
   C.setOutput(0, Y == X ? C.op(OpKind::Identity, {X}) : Y);
 }
@@ -225,8 +252,14 @@ static void resize(NodeContext &C) {
     const Tensor *T = C.constIn(ScalesIn);
     if (!T)
       return C.fail("operand 'scales' must be known at import time");
-    for (int64_t I = 0; I < T->numElements(); ++I)
-      Scales.push_back(T->getF(I));
+    for (int64_t I = 0; I < T->numElements(); ++I) {
+      double V = T->getF(I);
+      if (!std::isfinite(V) || V <= 0)
+        return C.fail("scales[" + llvm::Twine(I) + "] = " +
+                      llvm::formatv("{0}", V).str() +
+                      ": scales must be finite and positive");
+      Scales.push_back(V);
+    }
   }
   if (Scales.empty() && C.has(3)) {
     auto S = C.intsIn(3, "sizes");
@@ -275,8 +308,15 @@ static void resize(NodeContext &C) {
       S = Policy == "not_larger" ? std::min(S, Si) : std::max(S, Si);
     }
     for (int64_t I = 0; I < R; ++I)
-      if (Sizes[I] >= 0)
-        Sizes[I] = int64_t(std::round(S * X->Type.dim(I).size()));
+      if (Sizes[I] >= 0) {
+        double N = std::round(S * double(X->Type.dim(I).size()));
+        if (!(N <= double(maxResizeSamples(A))))
+          return C.fail("sizes resize dim " + llvm::Twine(I) + " of " +
+                        X->Type.str() + " to more than " +
+                        llvm::Twine(maxResizeSamples(A)) +
+                        " samples (the most a static resized dim may have)");
+        Sizes[I] = int64_t(N);
+      }
   }
   resizeWith(C, A, Scales, Sizes);
 }

@@ -3,6 +3,9 @@
 // flattened input, AffineGrid as a matmul against the base grid,
 // CenterCropPad as a slice and a pad, Col2Im as a transposed convolution.
 #include "frontend/onnx/NodeContext.h"
+#include "ir/TensorLimits.h"
+
+#include "llvm/ADT/StringExtras.h"
 
 #include <algorithm>
 #include <cmath>
@@ -217,12 +220,27 @@ static void affineGrid(NodeContext &C) {
   if (Theta->Type.rank() != 3 || !isFloat(Theta->Type.elem()))
     return C.fail("theta must be a float [N, " + llvm::Twine(S) + ", " +
                   llvm::Twine(S + 1) + "] tensor, got " + Theta->Type.str());
-  int64_t Count = 1;
-  for (size_t K = 2; K < Size->size(); ++K) {
+  // The base grid is an import-time constant: bounded like a literal's
+  // splat (MaxSplatBytes), its element count overflow-checked.
+  int64_t Count = 1, Elems;
+  for (size_t K = 0; K < Size->size(); ++K)
     if ((*Size)[K] <= 0)
-      return C.fail("size entries must be positive");
-    Count *= (*Size)[K];
-  }
+      return C.fail("size[" + llvm::Twine(K) + "] = " +
+                    llvm::Twine((*Size)[K]) + ": size entries must be positive");
+  for (size_t K = 2; K < Size->size(); ++K)
+    if (!mulSize(Count, (*Size)[K], Count))
+      Count = INT64_MAX;
+  if (!mulSize(Count, int64_t(S + 1), Elems) ||
+      tensorHostBytes(Theta->Type.elem(), Elems) > MaxSplatBytes)
+    return C.fail("size = [" + llvm::join(llvm::map_range(*Size, [](int64_t V) {
+                    return std::to_string(V);
+                  }), ", ") + "] makes a grid of more than " +
+                  llvm::Twine(MaxSplatBytes) +
+                  " bytes (the most an import-time constant may fill); "
+                  "each spatial size must be in [1, " +
+                  llvm::Twine(int64_t(MaxSplatBytes) /
+                              (int64_t(S + 1) * dtypeSize(Theta->Type.elem()))) +
+                  "] and their product too");
   auto Coord = [&](int64_t I, int64_t N) {
     if (Align)
       return N == 1 ? -1.0 : -1.0 + 2.0 * double(I) / double(N - 1);
