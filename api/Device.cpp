@@ -39,15 +39,7 @@ llvm::Expected<GpuPrecision> dlc::parsePrecision(llvm::StringRef Name) {
 }
 
 llvm::StringRef dlc::precisionName(GpuPrecision P) {
-  switch (P) {
-  case GpuPrecision::Fp32:
-    return "fp32";
-  case GpuPrecision::Tf32:
-    return "tf32";
-  case GpuPrecision::Bf16:
-    return "bf16";
-  }
-  llvm_unreachable("bad precision");
+  return gpuPrecisionName(P);
 }
 
 llvm::Error dlc::checkPrecision(DeviceKind D, GpuPrecision P) {

@@ -40,18 +40,6 @@ struct Program {
 };
 } // namespace
 
-static const char *precisionTag(GpuPrecision P) {
-  switch (P) {
-  case GpuPrecision::Fp32:
-    return "fp32";
-  case GpuPrecision::Tf32:
-    return "tf32";
-  case GpuPrecision::Bf16:
-    return "bf16";
-  }
-  llvm_unreachable("bad precision");
-}
-
 static int32_t cPrecision(GpuPrecision P) {
   switch (P) {
   case GpuPrecision::Fp32:
@@ -78,7 +66,7 @@ gpuProgram(const Function &F, const AotOptions &Opts, GpuPrecision P,
     return std::move(E);
   Program R{P, {}, {}, {}};
   for (auto &K : L->Kernels) {
-    K->Name = Opts.Prefix + "_" + precisionTag(P) + "_" + K->Name;
+    K->Name = Opts.Prefix + "_" + gpuPrecisionName(P) + "_" + K->Name;
     R.Kernels.push_back(std::move(K));
   }
   size_t Next = 0;
@@ -178,7 +166,7 @@ llvm::Error dlc::emitGpuAotObject(const Function &F, const AotOptions &Opts,
   auto *ProgTy = llvm::StructType::get(Ctx, {I32, I32, Ptr, I64, Ptr, I64});
   std::vector<llvm::Constant *> ProgList;
   for (const Program &R : Progs) {
-    std::string Tag = precisionTag(R.Prec);
+    std::string Tag = gpuPrecisionName(R.Prec);
     std::vector<llvm::Constant *> Table;
     for (auto &K : R.Kernels) {
       llvm::Function *Launch = M.getFunction(gpuLaunchName(K->Name));

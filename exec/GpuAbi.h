@@ -37,6 +37,19 @@ namespace dlc {
 /// rounded to bf16 (7-bit mantissas, about 1e-2 relative).
 enum class GpuPrecision { Fp32, Tf32, Bf16 };
 
+/// The precision's name in options, messages and artifact symbols.
+inline const char *gpuPrecisionName(GpuPrecision P) {
+  switch (P) {
+  case GpuPrecision::Tf32:
+    return "tf32";
+  case GpuPrecision::Bf16:
+    return "bf16";
+  case GpuPrecision::Fp32:
+    break;
+  }
+  return "fp32";
+}
+
 struct GpuLaunch {
   uint32_t Grid[3] = {0, 1, 1};  // blocks in x, y, z
   uint32_t Block[3] = {1, 1, 1}; // threads per block in x, y, z

@@ -8,7 +8,8 @@
 #   scripts/sanitize.sh --subset   what CI runs: the importer (malformed
 #                                  models, control flow, scale), the parsers
 #                                  (.npy, .pb, graph and kernel IR), fusion,
-#                                  memory bounds, the C API and the fuzz
+#                                  memory bounds, the C API (GPU artifacts
+#                                  on the fake driver too) and the fuzz
 #                                  corpora; builds only what those need
 #   scripts/sanitize.sh [--subset] -R REGEX ...   extra ctest arguments
 set -euo pipefail
@@ -32,7 +33,8 @@ if [ $subset = 1 ]; then
   ninja -C build-san -j"$jobs" dlc dlc-opt dlc_runtime OnnxMalformedTest \
     OnnxImportTest OnnxControlTest OnnxScaleTest SerializationTest \
     KernelIRTest JitFusionTest JitMemoryTest npy-replay ir-replay \
-    kernel-ir-replay onnx-replay pb-replay aot-replay compile-replay
+    kernel-ir-replay onnx-replay pb-replay aot-replay compile-replay \
+    dlc_fake_cuda
   cd build-san
   ctest --output-on-failure -j"$jobs" -R \
     'OnnxMalformed|OnnxImport|OnnxControl|OnnxScale|Serialization|Npy|KernelIR|JitFusion|JitMemory|aot-|fuzz-replay' \
