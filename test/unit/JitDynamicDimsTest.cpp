@@ -22,20 +22,6 @@ using namespace onnx_test;
 
 namespace {
 
-/// M written to a temporary .onnx file (removed by the destructor).
-struct TempModel {
-  std::string Path;
-  explicit TempModel(const onnx::ModelProto &M) {
-    llvm::SmallString<128> P;
-    EXPECT_FALSE(llvm::sys::fs::createTemporaryFile("dyn", "onnx", P));
-    Path = P.str().str();
-    std::error_code EC;
-    llvm::raw_fd_ostream OS(Path, EC);
-    OS << M.SerializeAsString();
-  }
-  ~TempModel() { llvm::sys::fs::remove(Path); }
-};
-
 using DimSpec = std::variant<int64_t, std::string>;
 
 /// A graph input with fixed and symbolic dims in any order.

@@ -18,34 +18,6 @@ using namespace onnx_test;
 
 namespace {
 
-Tensor i64s(std::vector<int64_t> V) {
-  Tensor T(DType::I64, {int64_t(V.size())});
-  for (size_t I = 0; I < V.size(); ++I)
-    T.setI(I, V[I]);
-  return T;
-}
-
-Tensor f32s(std::vector<int64_t> Shape, std::vector<double> V) {
-  Tensor T(DType::F32, Shape);
-  for (size_t I = 0; I < V.size(); ++I)
-    T.setF(I, V[I]);
-  return T;
-}
-
-/// M written to a temporary .onnx file (removed by the destructor).
-struct TempModel {
-  std::string Path;
-  explicit TempModel(const onnx::ModelProto &M) {
-    llvm::SmallString<128> P;
-    EXPECT_FALSE(llvm::sys::fs::createTemporaryFile("spec", "onnx", P));
-    Path = P.str().str();
-    std::error_code EC;
-    llvm::raw_fd_ostream OS(Path, EC);
-    OS << M.SerializeAsString();
-  }
-  ~TempModel() { llvm::sys::fs::remove(Path); }
-};
-
 /// Y, I = TopK(X, k) on X: f32[6].
 onnx::ModelProto topKModel() {
   onnx::ModelProto M = baseModel(17);

@@ -22,13 +22,6 @@ using namespace onnx_test;
 
 namespace {
 
-Tensor i64s(std::vector<int64_t> V) {
-  Tensor T(DType::I64, {int64_t(V.size())});
-  for (size_t I = 0; I < V.size(); ++I)
-    T.setI(I, V[I]);
-  return T;
-}
-
 struct Loaded {
   std::unique_ptr<Module> Mod;
   std::unique_ptr<CompiledFunction> CF;

@@ -10,6 +10,10 @@
 
 #include "onnx/onnx_pb.h"
 
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -18,6 +22,36 @@
 #include <vector>
 
 namespace onnx_test {
+
+/// An i64 vector tensor of V.
+inline dlc::Tensor i64s(std::vector<int64_t> V) {
+  dlc::Tensor T(dlc::DType::I64, {int64_t(V.size())});
+  for (size_t I = 0; I < V.size(); ++I)
+    T.setI(I, V[I]);
+  return T;
+}
+
+/// An f32 tensor of Shape holding V.
+inline dlc::Tensor f32s(std::vector<int64_t> Shape, std::vector<double> V) {
+  dlc::Tensor T(dlc::DType::F32, Shape);
+  for (size_t I = 0; I < V.size(); ++I)
+    T.setF(I, V[I]);
+  return T;
+}
+
+/// M written to a temporary .onnx file (removed by the destructor).
+struct TempModel {
+  std::string Path;
+  explicit TempModel(const onnx::ModelProto &M) {
+    llvm::SmallString<128> P;
+    EXPECT_FALSE(llvm::sys::fs::createTemporaryFile("onnx-test", "onnx", P));
+    Path = P.str().str();
+    std::error_code EC;
+    llvm::raw_fd_ostream OS(Path, EC);
+    OS << M.SerializeAsString();
+  }
+  ~TempModel() { llvm::sys::fs::remove(Path); }
+};
 
 /// Adds a tensor graph input with fixed dims Dims, then a symbolic dim
 /// Param when it is not empty.
