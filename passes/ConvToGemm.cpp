@@ -78,13 +78,19 @@ Value *lowerPositionsFirst(Operation &Op, OpBuilder &B, int64_t M, int64_t CK,
   for (const char *Name : {"strides", "pads", "dilations"})
     if (const Attribute *A = Op.findAttr(Name))
       Attrs.push_back({Name, *A});
-  Value *Cols = B.create(OpKind::Im2Col, {Op.operand(0)}, Attrs);
+  // A pointwise conv of a one-position image reads that position's channels
+  // in order: no patch gather.
+  Value *Cols = P == 1 && isPointwise(Op) ? Op.operand(0)
+                                          : B.create(OpKind::Im2Col, {Op.operand(0)}, Attrs);
   Value *Flat = B.create(OpKind::Reshape, {Cols}, {intsAttr("shape", {-1, CK})});
   Value *Wm = B.create(OpKind::Reshape, {Op.operand(1)}, {intsAttr("shape", {M, CK})});
   Value *Wt = B.create(OpKind::Transpose, {Wm}, {intsAttr("perm", {1, 0})});
   Value *Y = B.create(OpKind::MatMul, {Flat, Wt});
   if (Op.numOperands() == 3)
     Y = B.create(OpKind::Add, {Y, Op.operand(2)});
+  // With one position, positions-first and channels-first are one layout.
+  if (P == 1)
+    return B.create(OpKind::Reshape, {Y}, {intsAttr("shape", OutSpatial)});
   Value *Y3 = B.create(OpKind::Reshape, {Y}, {intsAttr("shape", {-1, P, M})});
   Value *Yt = B.create(OpKind::Transpose, {Y3}, {intsAttr("perm", {0, 2, 1})});
   return B.create(OpKind::Reshape, {Yt}, {intsAttr("shape", OutSpatial)});

@@ -5,7 +5,8 @@
 //
 // 1. An elementwise op qualifies when at least one operand is
 //    reshape(a) : T of a source type S = [N, M, P] that T refines by
-//    splitting P (T's leading two dims equal S's), and every other operand
+//    splitting P (T's leading two dims equal S's), or S = [N, M] that T
+//    refines by splitting M into M and ones, and every other operand
 //    is either such a reshape of the same S to the same T, another value
 //    of type T (a residual: viewed as S), a rank-0 value, or a value that
 //    broadcasts over every dim the split makes (1 there: a per-channel
@@ -24,13 +25,14 @@ namespace {
 
 /// The reshape behind V when it splits the last dim of its operand, a
 /// batch of matrices [N, M, P] (a convolution's matmul result) into
-/// [N, M, spatial...].
+/// [N, M, spatial...], or a matrix [N, M] (a one-position convolution's)
+/// into [N, M, 1...].
 const Operation *splittingReshape(const Value *V) {
   const Operation *R = V->Def;
   if (!R || R->kind() != OpKind::Reshape)
     return nullptr;
   const TensorType &S = R->operand(0)->Type, &T = V->Type;
-  if (S.rank() != 3 || T.rank() <= S.rank() || S.elem() != T.elem())
+  if (S.rank() < 2 || S.rank() > 3 || T.rank() <= S.rank() || S.elem() != T.elem())
     return nullptr;
   for (unsigned D = 0; D + 1 < S.rank(); ++D)
     if (S.dim(D) != T.dim(D) || S.dim(D).isUnknown())

@@ -435,6 +435,24 @@ TEST(JitConv, ConvEpiloguesFuseThroughReshapes) {
   EXPECT_EQ(Marked, 8u); // matmul, bias add, scale, shift, sigmoid, two muls, add
 }
 
+TEST(JitConv, SqueezeExcitationOnOnePosition) {
+  // EfficientNet's and MobileNetV3's gate: pointwise convs of the pooled
+  // [N, C, 1, 1] image. They run as plain matmuls with their activations
+  // fused, without a patch gather or a transpose back to NCHW.
+  const std::string Text =
+      "func @f(%x: f32[N,7,5,3], %w1: f32[3,7,1,1], %b1: f32[3], "
+      "%w2: f32[7,3,1,1], %b2: f32[7]) -> (y: f32[N,7,5,3]) {\n"
+      "  %p = reduce_mean %x {axes = [2, 3]}\n  %c = conv %p, %w1, %b1\n"
+      "  %s = sigmoid %c\n  %h = mul %c, %s\n  %e = conv %h, %w2, %b2\n"
+      "  %g = sigmoid %e\n  %y = mul %x, %g\n  return %y\n}\n";
+  std::vector<OpKind> Kinds = optimizedMatchesInterpreter(
+      Text, {{3, 7, 5, 3}, {3, 7, 1, 1}, {3}, {7, 3, 1, 1}, {7}});
+  EXPECT_EQ(std::count(Kinds.begin(), Kinds.end(), OpKind::MatMul), 2);
+  EXPECT_FALSE(has(Kinds, OpKind::Im2Col));
+  // Only the weights' transposes (parameters here, folded when constant).
+  EXPECT_EQ(std::count(Kinds.begin(), Kinds.end(), OpKind::Transpose), 2);
+}
+
 TEST(JitConv, TutorialCnnEndToEnd) {
   // examples/mnist_cnn.dlc at batch 2: conv, relu, pools, flatten, dense,
   // softmax and argmax... except argmax, which is checked by the executor's
