@@ -213,18 +213,30 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   // Row groups: every unit packs its panel's slices of b again, so groups
   // are as tall as the parallelism allows (a 256-row GEMM packed b six
   // times with 48-row groups and ran at 64% of peak on 2 threads, 73% with
-  // two groups). With a static m: at most 192 rows, at least 8 units (when
-  // groups of 4 blocks allow it), and groups of equal height; else 8
-  // blocks.
+  // two groups): at most 192 rows, at least 8 units (when groups of 4
+  // blocks allow it), and groups of equal height. With a run-time m (a
+  // dense layer's batch) the same rule runs at run time: fixed 48-row
+  // groups gave a 64-row batch groups of 48 and 16, and one thread three
+  // quarters of the work.
   const int64_t KC = 128;
-  int64_t RowGroup = 8 * MR;
-  if (RowParallel && MDim.isStatic() && MDim.size() > 0) {
-    int64_t Blocks = (MDim.size() + MR - 1) / MR;
+  auto ceilDiv = [&](KValue *X, KValue *D) {
+    return B.index(IndexOp::Div, B.index(IndexOp::Add, X, B.index(IndexOp::Sub, D, B.constIndex(1))),
+                   D);
+  };
+  KValue *RowGroup = nullptr;
+  if (RowParallel) {
     int64_t NPanels = (NDim.size() + NR - 1) / NR;
-    int64_t Groups = std::max<int64_t>(
-        {(MDim.size() + 191) / 192,
-         std::min<int64_t>((8 + NPanels - 1) / NPanels, (Blocks + 3) / 4), 1});
-    RowGroup = MR * ((Blocks + Groups - 1) / Groups);
+    KValue *Blocks = ceilDiv(M, B.constIndex(MR));
+    KValue *Groups = B.index(
+        IndexOp::Max,
+        B.index(IndexOp::Max, ceilDiv(M, B.constIndex(192)),
+                B.index(IndexOp::Min, B.constIndex((8 + NPanels - 1) / NPanels),
+                        ceilDiv(Blocks, B.constIndex(4)))),
+        B.constIndex(1));
+    // At least one block: an empty m still divides by it.
+    RowGroup = B.index(IndexOp::Max,
+                       B.index(IndexOp::Mul, B.constIndex(MR), ceilDiv(Blocks, Groups)),
+                       B.constIndex(MR));
   }
   const unsigned NVR = NDim.isStatic() ? unsigned((NDim.size() % NR) / L) : 0;
   KValue *NRc = B.constIndex(NR);
@@ -466,9 +478,8 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     // Units are (row group, panel) pairs, row group major: a thread's
     // contiguous share of them keeps its rows of a, and a result of few
     // rows (a dense layer at batch 1) still splits, by panels.
-    KValue *RG = B.constIndex(RowGroup);
-    KValue *Groups = B.index(IndexOp::Div,
-                             B.index(IndexOp::Add, M, B.constIndex(RowGroup - 1)), RG);
+    KValue *RG = RowGroup;
+    KValue *Groups = ceilDiv(M, RG);
     KValue *U = units(B.index(IndexOp::Mul, Groups, Panels));
     KValue *G = B.index(IndexOp::Div, U, Panels);
     KValue *P = B.index(IndexOp::Sub, U, B.index(IndexOp::Mul, G, Panels));
