@@ -78,7 +78,7 @@ bool isFusible(const Operation &Op);
 
 /// An im2col that a matmul group may take as its prologue: channel major,
 /// a float image [batch, C, H, W] of static C, H and W, and either unit
-/// strides with output rows at least 12 wide (windowIm2Col), or stride 1
+/// strides with output rows at least 10 wide (windowIm2Col), or stride 1
 /// along W with rows at least 32 wide. Each row of such patches is a run
 /// of an image row per output row.
 bool isPackableIm2Col(const Operation &Op);
@@ -92,7 +92,7 @@ struct Im2ColGeometry {
 
 /// The geometry of Op if it is a packable im2col whose matmul reads b as
 /// shifted windows of the padded image, split into stride phases (the
-/// CPU's window GEMM, kernel/WindowGemm.cpp): output rows at least 12 wide
+/// CPU's window GEMM, kernel/WindowGemm.cpp): output rows at least 10 wide
 /// and a scratch for one output row within windowScratchBudget.
 std::optional<Im2ColGeometry> windowIm2Col(const Operation &Op);
 

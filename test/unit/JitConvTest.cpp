@@ -279,7 +279,7 @@ bool im2colFused(const std::string &Text) {
 }
 
 // Convs whose GEMM reads the patches from the image instead of storing
-// them (output rows of 12 or more): as shifted windows of a padded copy
+// them (output rows of 10 or more): as shifted windows of a padded copy
 // split into its stride phases (the window GEMM). Taps that fall
 // off every edge, asymmetric pads, no pads, dilations in both dims, result
 // rows that are not multiples of any register block, strides of 2 and 3
@@ -287,7 +287,7 @@ bool im2colFused(const std::string &Text) {
 // position counts that
 // end in a partial vector, blocks that straddle output rows, images split
 // into bands (C x H x W beyond the scratch), batch 1 split by weight rows;
-// with a fused bias, relu and residual add. Rows of 10 positions, and
+// with a fused bias, relu and residual add. Rows of 9 positions, and
 // patch rows of 27 taps in rows of 31, keep the stored patches.
 TEST(JitConv, ImplicitGemmMatchesDirect) {
   struct Case {
@@ -320,6 +320,10 @@ TEST(JitConv, ImplicitGemmMatchesDirect) {
       {"%x: f32[N,7,14,14], %w: f32[50,7,3,3], %b: f32[50], %r: f32[N,50,14,14]",
        "pads = [1, 1, 1, 1]", "f32[N,50,14,14]",
        {{1, 7, 14, 14}, {50, 7, 3, 3}, {50}, {1, 50, 14, 14}}, true},
+      // An 11-wide output row (the Keras CNN's second layer), at batch 5.
+      {"%x: f32[N,32,13,13], %w: f32[24,32,3,3], %b: f32[24], %r: f32[N,24,11,11]",
+       "", "f32[N,24,11,11]",
+       {{5, 32, 13, 13}, {24, 32, 3, 3}, {24}, {5, 24, 11, 11}}, true},
       // The same at batch 5: one group of weight rows per band.
       {"%x: f32[N,7,14,14], %w: f32[50,7,3,3], %b: f32[50], %r: f32[N,50,14,14]",
        "pads = [1, 1, 1, 1]", "f32[N,50,14,14]",
@@ -342,9 +346,9 @@ TEST(JitConv, ImplicitGemmMatchesDirect) {
       {"%x: f32[N,40,14,26], %w: f32[20,40,1,1], %b: f32[20], %r: f32[N,20,7,13]",
        "strides = [2, 2]", "f32[N,20,7,13]",
        {{2, 40, 14, 26}, {20, 40, 1, 1}, {20}, {2, 20, 7, 13}}, true},
-      {"%x: f32[N,4,9,10], %w: f32[16,4,3,3], %b: f32[16], %r: f32[N,16,9,10]",
-       "pads = [1, 1, 1, 1]", "f32[N,16,9,10]",
-       {{2, 4, 9, 10}, {16, 4, 3, 3}, {16}, {2, 16, 9, 10}}, false},
+      {"%x: f32[N,4,9,9], %w: f32[16,4,3,3], %b: f32[16], %r: f32[N,16,9,9]",
+       "pads = [1, 1, 1, 1]", "f32[N,16,9,9]",
+       {{2, 4, 9, 9}, {16, 4, 3, 3}, {16}, {2, 16, 9, 9}}, false},
   };
   for (const Case &C : Cases) {
     std::string Text = std::string("func @f(") + C.Args + ") -> (y: " + C.Out +
