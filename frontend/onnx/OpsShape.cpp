@@ -245,10 +245,10 @@ static void eyeLike(NodeContext &C) {
 static void oneHot(NodeContext &C) {
   C.allowAttrs({"axis"});
   Value *Idx = C.in(0), *Vals = C.in(2);
-  auto Depth = C.scalarIn(1, "depth");
+  auto Depth = C.intScalarIn(1, "depth");
   if (!Idx || !Vals || !Depth)
     return;
-  int64_t D = int64_t(*Depth);
+  int64_t D = *Depth;
   int64_t R = Idx->Type.rank() + 1;
   int64_t Axis = normAxis(C.attrInt("axis", -1), R);
   if (Axis < 0)
@@ -293,10 +293,10 @@ static void trilu(NodeContext &C) {
     return;
   int64_t K = 0;
   if (C.has(1)) {
-    auto V = C.scalarIn(1, "k");
+    auto V = C.intScalarIn(1, "k");
     if (!V)
       return;
-    K = int64_t(*V);
+    K = *V;
   }
   unsigned R = X->Type.rank();
   if (R < 2)
@@ -349,11 +349,11 @@ static Value *cumulativeGrid(NodeContext &C, Value *X, int64_t Axis, bool Ex,
 static void cumSum(NodeContext &C) {
   C.allowAttrs({"exclusive", "reverse"});
   Value *X = C.in(0);
-  auto A = C.scalarIn(1, "axis");
+  auto A = C.intScalarIn(1, "axis");
   if (!X || !A)
     return;
   int64_t R = X->Type.rank();
-  int64_t Axis = normAxis(int64_t(*A), R);
+  int64_t Axis = normAxis(*A, R);
   if (Axis < 0)
     return C.fail("axis is out of range for " + X->Type.str());
   bool Ex = C.attrInt("exclusive", 0), Rev = C.attrInt("reverse", 0);
@@ -381,10 +381,10 @@ static void cumSum(NodeContext &C) {
 static void cumProd(NodeContext &C) {
   C.allowAttrs({"exclusive", "reverse"});
   Value *X = C.in(0);
-  auto A = C.scalarIn(1, "axis");
+  auto A = C.intScalarIn(1, "axis");
   if (!X || !A)
     return;
-  int64_t Axis = normAxis(int64_t(*A), X->Type.rank());
+  int64_t Axis = normAxis(*A, X->Type.rank());
   if (Axis < 0)
     return C.fail("axis is out of range for " + X->Type.str());
   C.setOutput(0, cumulativeGrid(C, X, Axis, C.attrInt("exclusive", 0),
