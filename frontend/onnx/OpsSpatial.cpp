@@ -16,7 +16,7 @@ using namespace dlc::onnximp;
 
 namespace {
 /// Expression helpers in one floating-point type F.
-struct Ex : Arith {
+struct SpatialEx : Arith {
   DType F;
   Value *s(double V) { return C.scalar(F, V); }
   Value *clamp(Value *X, Value *Lo, Value *Hi) {
@@ -48,7 +48,7 @@ struct Tap {
 
 /// ONNX's cubic convolution weights (A = -0.75) of the 4 taps around a
 /// point at fractional offset T from the second tap.
-static std::vector<Value *> cubicWeights(Ex &E, Value *T) {
+static std::vector<Value *> cubicWeights(SpatialEx &E, Value *T) {
   const double A = -0.75;
   auto Far = [&](Value *D) { // |d| in [1, 2]
     Value *P = E.sub(E.mul(E.s(A), D), E.s(5 * A));
@@ -91,7 +91,7 @@ static void gridSample(NodeContext &C) {
   if (Pad != "zeros" && Pad != "border" && Pad != "reflection")
     return C.fail("unknown padding_mode '" + Pad + "'");
   bool Align = C.attrInt("align_corners", 0) != 0;
-  Ex E{C, G->Type.elem()};
+  SpatialEx E{C, G->Type.elem()};
 
   // Taps per spatial dim k (X dim 2 + k; grid component S - 1 - k).
   std::vector<std::vector<Tap>> Taps(S);
