@@ -9,8 +9,8 @@
 #                                ASan + UBSan, assertions on, in build-san/
 # Both run every ctest test (the fuzz corpus replays fuzz-replay-* too),
 # except the MPI ones, which run only in the normal build. On 2 cores from
-# an empty compiler cache the whole run takes about 25 minutes
-# (BENCHMARKS.md, RELIABILITY).
+# an empty compiler cache the whole run takes about 22 minutes, plus
+# package installs (BENCHMARKS.md, RELIABILITY).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-default}
