@@ -243,11 +243,8 @@ static uint64_t byteSize(DType E, llvm::ArrayRef<int64_t> Shape) {
   return B;
 }
 
-/// Calls generated code. Kernels from the JIT or an AOT object carry no
-/// UBSan type signature, so the `function` check is off for this one call.
-#if defined(__clang__)
-__attribute__((no_sanitize("function")))
-#endif
+/// Calls generated code (see DLC_CALLS_GENERATED_CODE).
+DLC_CALLS_GENERATED_CODE
 static void callKernel(KernelFn Fn, const BufferArg *Args, int64_t Chunk,
                        int64_t Chunks) {
   Fn(Args, Chunk, Chunks);

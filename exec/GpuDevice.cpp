@@ -80,6 +80,14 @@ GpuBuffer::~GpuBuffer() { Pool->release(Addr, Size); }
 
 // --- Emulation --------------------------------------------------------------
 
+/// Runs one block of a generated emulation function.
+DLC_CALLS_GENERATED_CODE
+static void emulateBlock(GpuEmulateFn Fn, const BufferArg *Args,
+                         const GpuLaunch &L, uint32_t X, uint32_t Y,
+                         uint32_t Z) {
+  Fn(Args, &L, X, Y, Z);
+}
+
 namespace {
 
 class EmulatedModule : public GpuModule {
@@ -92,7 +100,7 @@ public:
     for (uint32_t Z = 0; Z < L.Grid[2]; ++Z)
       for (uint32_t Y = 0; Y < L.Grid[1]; ++Y)
         for (uint32_t X = 0; X < L.Grid[0]; ++X)
-          Fn(Args, &L, X, Y, Z);
+          emulateBlock(Fn, Args, L, X, Y, Z);
     return llvm::Error::success();
   }
 

@@ -14,6 +14,14 @@
 
 using namespace dlc;
 
+/// Runs a generated launch function: the kernel's grid and block for the
+/// shapes in Args.
+DLC_CALLS_GENERATED_CODE
+static void computeLaunch(GpuLaunchFn Fn, const BufferArg *Args,
+                          GpuLaunch *Out) {
+  Fn(Args, Out);
+}
+
 llvm::Expected<std::shared_ptr<GpuExecutable::GpuPlan>>
 GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
                           std::vector<bool> DeviceIn,
@@ -91,7 +99,7 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
       add(S.Space);
     GpuPlan::Launch Ln;
     Ln.Step = I;
-    K.Launch(Args.data(), &Ln.L);
+    computeLaunch(K.Launch, Args.data(), &Ln.L);
     const uint32_t *B = Ln.L.Block, *Gr = Ln.L.Grid;
     Ln.Skip = !Gr[0] || !Gr[1] || !Gr[2];
     if (!Ln.Skip && (!B[0] || !B[1] || !B[2] ||

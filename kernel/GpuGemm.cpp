@@ -21,14 +21,12 @@
 using namespace dlc;
 using namespace dlc::kir;
 
-namespace {
-constexpr int64_t TileM = 64, TileN = 64, TileK = 16, Threads = 16,
-                  PerThread = 4; // TileM = Threads * PerThread
-} // namespace
-
 void kir::buildGpuMatMul(KBuilder &B, const Operation &Op, KValue *A,
                          KValue *Bm, KValue *Out, const Epilogue &Epi,
                          const PatchOperand *Patches) {
+  // Tile sizes: local to this builder (a unity build shares file scope).
+  static constexpr int64_t TileM = 64, TileN = 64, TileK = 16, Threads = 16,
+                           PerThread = 4; // TileM = Threads * PerThread
   DType E = Op.result()->Type.elem();
   SType ST = SType::of(E);
   auto C = [&](int64_t V) { return B.constIndex(V); };

@@ -32,15 +32,13 @@
 using namespace dlc;
 using namespace dlc::kir;
 
-namespace {
-constexpr int64_t TileM = 64, TileN = 64, TileK = 16, Threads = 128,
-                  WarpM = 32, WarpN = 32, MTiles = WarpM / 16,
-                  NTiles = WarpN / 8;
-} // namespace
-
 void kir::buildGpuMatMulTf32(KBuilder &B, const Operation &Op, KValue *A,
                              KValue *Bm, KValue *Out, const Epilogue &Epi,
                              const PatchOperand *Patches, bool Bf16) {
+  // Tile sizes: local to this builder (a unity build shares file scope).
+  static constexpr int64_t TileM = 64, TileN = 64, TileK = 16, Threads = 128,
+                           WarpM = 32, WarpN = 32, MTiles = WarpM / 16,
+                           NTiles = WarpN / 8;
   const DType E = DType::F32;
   auto C = [&](int64_t V) { return B.constIndex(V); };
   auto I = [&](IndexOp O, KValue *X, KValue *Y) { return B.index(O, X, Y); };

@@ -26,6 +26,11 @@ inline NamedAttr boolAttr(llvm::StringRef N, bool V) {
   return {N.str(), Attribute::getBool(V)};
 }
 
+/// Whether every entry of V is X (true for an empty V).
+inline bool allEqual(llvm::ArrayRef<int64_t> V, int64_t X) {
+  return llvm::all_of(V, [&](int64_t E) { return E == X; });
+}
+
 } // namespace dlc
 
 #endif

@@ -47,10 +47,6 @@ static llvm::Error matmulGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need
   return llvm::Error::success();
 }
 
-static bool allEqual(llvm::ArrayRef<int64_t> V, int64_t X) {
-  return llvm::all_of(V, [&](int64_t E) { return E == X; });
-}
-
 static llvm::Error convGrad(Operation &Op, Value *G, llvm::ArrayRef<bool> Need,
                             OpBuilder &B, llvm::SmallVectorImpl<Value *> &Out) {
   Value *X = Op.operand(0), *W = Op.operand(1);

@@ -43,10 +43,6 @@ static Window readWindow(const Operation &Op, llvm::ArrayRef<int64_t> Kernel) {
   return W;
 }
 
-static bool allEqual(llvm::ArrayRef<int64_t> V, int64_t X) {
-  return llvm::all_of(V, [&](int64_t E) { return E == X; });
-}
-
 static int64_t product(llvm::ArrayRef<int64_t> V) {
   int64_t P = 1;
   for (int64_t E : V)

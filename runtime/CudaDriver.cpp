@@ -13,7 +13,7 @@
 
 using namespace dlc::rt;
 
-static llvm::Error fail(const llvm::Twine &Msg) {
+static llvm::Error driverError(const llvm::Twine &Msg) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), Msg);
 }
 
@@ -59,8 +59,8 @@ llvm::Error CudaDriver::check(CUresult R, llvm::StringRef Call,
   if (R == CudaSuccess)
     return llvm::Error::success();
   std::string W = What.str();
-  return fail(Call + " failed" + (W.empty() ? "" : " (" + W + ")") + ": " +
-              errorText(R));
+  return driverError(Call + " failed" + (W.empty() ? "" : " (" + W + ")") +
+                     ": " + errorText(R));
 }
 
 llvm::Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(llvm::StringRef P,
@@ -80,9 +80,9 @@ llvm::Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(llvm::StringRef P,
   D->Handle = dlopen(Lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!D->Handle) {
     const char *Why = dlerror();
-    return fail("no NVIDIA driver found (" + Origin + Lib + ": " +
-                (Why ? Why : "cannot be loaded") +
-                "): install the NVIDIA driver or use --device cpu");
+    return driverError("no NVIDIA driver found (" + Origin + Lib + ": " +
+                       (Why ? Why : "cannot be loaded") +
+                       "): install the NVIDIA driver or use --device cpu");
   }
   std::string Missing;
   auto sym = [&](auto &Slot, const char *Name) {
@@ -119,14 +119,15 @@ llvm::Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(llvm::StringRef P,
   sym(F.GetErrorName, "cuGetErrorName");
   sym(F.GetErrorString, "cuGetErrorString");
   if (!Missing.empty())
-    return fail("the NVIDIA driver " + Origin + Lib + " lacks " + Missing +
-                ": it is too old for dlc (update the driver to CUDA 11 or "
-                "newer, or use --device cpu)");
+    return driverError(
+        "the NVIDIA driver " + Origin + Lib + " lacks " + Missing +
+        ": it is too old for dlc (update the driver to CUDA 11 or "
+        "newer, or use --device cpu)");
   if (CUresult R = F.Init(0))
-    return fail("the NVIDIA driver " + Origin + Lib +
-                " did not initialize (cuInit: " + D->errorText(R) +
-                "): check that a GPU is visible (nvidia-smi) or use "
-                "--device cpu");
+    return driverError("the NVIDIA driver " + Origin + Lib +
+                       " did not initialize (cuInit: " + D->errorText(R) +
+                       "): check that a GPU is visible (nvidia-smi) or use "
+                       "--device cpu");
   int Count = 0;
   if (auto E = D->check(F.DeviceGetCount(&Count), "cuDeviceGetCount", ""))
     return std::move(E);
@@ -134,8 +135,9 @@ llvm::Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(llvm::StringRef P,
     Ordinal = localRankOrdinal(Count);
   D->Ordinal = Ordinal;
   if (Ordinal < 0 || Ordinal >= Count)
-    return fail("no CUDA device " + llvm::Twine(Ordinal) + " (the driver sees " +
-                llvm::Twine(Count) + "): use --device cpu");
+    return driverError("no CUDA device " + llvm::Twine(Ordinal) +
+                       " (the driver sees " + llvm::Twine(Count) +
+                       "): use --device cpu");
   if (auto E = D->check(F.DeviceGet(&D->Dev, Ordinal), "cuDeviceGet", ""))
     return std::move(E);
   char Name[256] = {0};
@@ -172,7 +174,7 @@ llvm::Expected<CudaDriver &> CudaDriver::get() {
       Err = new std::string(llvm::toString(D.takeError()));
   });
   if (!Shared)
-    return fail(*Err);
+    return driverError(*Err);
   return *Shared;
 }
 
@@ -232,9 +234,9 @@ llvm::Expected<CUdeviceptr> CudaDriver::alloc(uint64_t Bytes) {
     std::string Have = Fn.MemGetInfo(&F, &T) == CudaSuccess
                            ? humanBytes(F) + " free of " + humanBytes(T)
                            : "free memory unknown";
-    return fail("out of device memory on " + Name + ": asked for " +
-                humanBytes(Bytes) + ", " + Have + " (cuMemAlloc_v2: " +
-                errorText(R) + "); try a smaller batch");
+    return driverError("out of device memory on " + Name + ": asked for " +
+                       humanBytes(Bytes) + ", " + Have + " (cuMemAlloc_v2: " +
+                       errorText(R) + "); try a smaller batch");
   }
   if (auto E = check(R, "cuMemAlloc_v2",
                      "allocating " + humanBytes(Bytes) + " on " + Name))
@@ -316,11 +318,12 @@ llvm::Error CudaDriver::syncResult(CUresult R, llvm::StringRef Call,
     return llvm::Error::success();
   if (R == CudaErrorIllegalAddress || R == CudaErrorLaunchFailed ||
       (R >= 700 && R < 800))
-    return fail("a kernel failed on " + Name +
-                (Running.empty() ? "" : " while running " + Running) + ": " +
-                errorText(R) +
-                "; the CUDA context cannot be used again in this process "
-                "(set DLC_CUDA_SYNC=1 to name the kernel)");
+    return driverError(
+        "a kernel failed on " + Name +
+        (Running.empty() ? "" : " while running " + Running) + ": " +
+        errorText(R) +
+        "; the CUDA context cannot be used again in this process "
+        "(set DLC_CUDA_SYNC=1 to name the kernel)");
   return check(R, Call, Running);
 }
 
@@ -371,11 +374,11 @@ llvm::Expected<CUmodule> CudaDriver::loadModule(llvm::StringRef Ptx) {
   llvm::StringRef L(Log.data());
   L = L.trim();
   std::string Entry = ptxEntryAtLine(Ptx, firstLogLine(L));
-  return fail("the CUDA driver on " + Name + " rejected the PTX" +
-              (Entry.empty() ? "" : " of kernel '" + Entry + "'") + ": " +
-              errorText(R) +
-              (L.empty() ? llvm::Twine("; the driver wrote no log")
-                         : "; driver log:\n" + L));
+  return driverError("the CUDA driver on " + Name + " rejected the PTX" +
+                     (Entry.empty() ? "" : " of kernel '" + Entry + "'") +
+                     ": " + errorText(R) +
+                     (L.empty() ? llvm::Twine("; the driver wrote no log")
+                                : "; driver log:\n" + L));
 }
 
 llvm::Error CudaDriver::unloadModule(CUmodule M) {
@@ -392,8 +395,8 @@ llvm::Expected<CUfunction> CudaDriver::function(CUmodule M,
   std::string S = N.str();
   CUresult R = Fn.ModuleGetFunction(&F, M, S.c_str());
   if (R == CudaErrorNotFound)
-    return fail("the PTX has no kernel '" + N + "' (cuModuleGetFunction: " +
-                errorText(R) + ")");
+    return driverError("the PTX has no kernel '" + N +
+                       "' (cuModuleGetFunction: " + errorText(R) + ")");
   if (auto E = check(R, "cuModuleGetFunction", "kernel '" + N + "'"))
     return std::move(E);
   return F;
@@ -418,9 +421,9 @@ llvm::Error CudaDriver::launch(CUfunction F, llvm::StringRef N,
                                S, Params, nullptr);
   if (R == CudaSuccess)
     return llvm::Error::success();
-  return fail("launching kernel '" + N + "' (grid " + llvm::Twine(G[0]) + "x" +
-              llvm::Twine(G[1]) + "x" + llvm::Twine(G[2]) + ", block " +
-              llvm::Twine(B[0]) + "x" + llvm::Twine(B[1]) + "x" +
-              llvm::Twine(B[2]) + ", " + llvm::Twine(Shared) +
-              " bytes of shared memory) failed: " + errorText(R));
+  return driverError("launching kernel '" + N + "' (grid " + llvm::Twine(G[0]) +
+                     "x" + llvm::Twine(G[1]) + "x" + llvm::Twine(G[2]) +
+                     ", block " + llvm::Twine(B[0]) + "x" + llvm::Twine(B[1]) +
+                     "x" + llvm::Twine(B[2]) + ", " + llvm::Twine(Shared) +
+                     " bytes of shared memory) failed: " + errorText(R));
 }

@@ -14,7 +14,7 @@ const char *const dlc::rt::NcclInstallHint =
     "package (libnccl2), or point DLC_NCCL_LIBRARY at libnccl.so.2; or use "
     "--comm mpi";
 
-static llvm::Error fail(const llvm::Twine &Msg) {
+static llvm::Error ncclError(const llvm::Twine &Msg) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), Msg);
 }
 
@@ -33,8 +33,9 @@ llvm::Expected<std::unique_ptr<Nccl>> Nccl::load(llvm::StringRef P) {
   N->Handle = dlopen(Lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!N->Handle) {
     const char *Why = dlerror();
-    return fail("NCCL not found (" + Origin + Lib + ": " +
-                (Why ? Why : "cannot be loaded") + "): " + NcclInstallHint);
+    return ncclError("NCCL not found (" + Origin + Lib + ": " +
+                     (Why ? Why : "cannot be loaded") +
+                     "): " + NcclInstallHint);
   }
   std::string Missing;
   auto sym = [&](auto &Slot, const char *Name) {
@@ -57,9 +58,9 @@ llvm::Expected<std::unique_ptr<Nccl>> Nccl::load(llvm::StringRef P) {
   if (!Missing.empty()) {
     // The handle stays open: unloading a library that may have started
     // threads is not safe.
-    return fail("NCCL " + Origin + Lib + " lacks " + Missing +
-                ": it is too old for dlc (NCCL 2.11 or newer is needed; " +
-                NcclInstallHint + ")");
+    return ncclError("NCCL " + Origin + Lib + " lacks " + Missing +
+                     ": it is too old for dlc (NCCL 2.11 or newer is needed; " +
+                     NcclInstallHint + ")");
   }
   if (NcclResult R = F.GetVersion(&N->Version))
     return N->check(R, "ncclGetVersion", Origin + Lib);
@@ -79,7 +80,7 @@ llvm::Expected<Nccl &> Nccl::get() {
       Err = new std::string(llvm::toString(N.takeError()));
   });
   if (!Shared)
-    return fail(*Err);
+    return ncclError(*Err);
   return *Shared;
 }
 
@@ -117,6 +118,6 @@ llvm::Error Nccl::check(NcclResult R, llvm::StringRef Call,
   if (R == NcclSuccess)
     return llvm::Error::success();
   std::string W = What.str();
-  return fail(Call + " failed" + (W.empty() ? "" : " (" + W + ")") + ": " +
-              errorText(R));
+  return ncclError(Call + " failed" + (W.empty() ? "" : " (" + W + ")") + ": " +
+                   errorText(R));
 }

@@ -7,7 +7,7 @@ PKGS=(
   cmake ninja-build g++ python3 python3-venv
   llvm-19-dev llvm-19-tools libzstd-dev zlib1g-dev libedit-dev libxml2-dev libffi-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libgtest-dev ccache
+  libgtest-dev ccache lld
   clang-19 libclang-rt-19-dev
   dataset-fashion-mnist
   graphviz

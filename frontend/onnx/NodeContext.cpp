@@ -7,6 +7,8 @@
 #include "interp/Interpreter.h"
 #include "ir/TensorLimits.h"
 
+#include "llvm/Support/raw_ostream.h"
+
 using namespace dlc;
 using namespace dlc::onnximp;
 
@@ -119,6 +121,25 @@ std::optional<double> NodeContext::scalarIn(unsigned I, llvm::StringRef What) {
     return std::nullopt;
   }
   return T->getF(0);
+}
+
+std::optional<int64_t> NodeContext::intScalarIn(unsigned I,
+                                                llvm::StringRef What) {
+  if (!scalarIn(I, What)) // missing, not a constant or not one element
+    return std::nullopt;
+  const Tensor &T = *constIn(I);
+  if (!isFloat(T.elem()))
+    return T.getI(0);
+  double V = T.getF(0);
+  // The int64 range, [-2^63, 2^63): both bounds are exact doubles.
+  if (!(V >= -9223372036854775808.0 && V < 9223372036854775808.0)) {
+    std::string Text;
+    llvm::raw_string_ostream(Text) << V;
+    fail("operand '" + What + "' = " + Text +
+         " is not an integer in the int64 range");
+    return std::nullopt;
+  }
+  return int64_t(V);
 }
 
 const onnx::AttributeProto *NodeContext::findAttr(llvm::StringRef Name) const {

@@ -106,6 +106,10 @@ public:
   ValueTable &values() { return VT; }
   /// Input I as one number (a scalar or one-element constant).
   std::optional<double> scalarIn(unsigned I, llvm::StringRef What);
+  /// Input I as one integer: an integer constant exactly, a float one when it
+  /// is finite and within int64 (truncated toward zero, as a cast); anything
+  /// else fails with its value.
+  std::optional<int64_t> intScalarIn(unsigned I, llvm::StringRef What);
 
   // ----- Attributes (a wrong attribute type fails) --------------------------
   bool hasAttr(llvm::StringRef Name) const;

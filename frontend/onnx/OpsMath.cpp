@@ -11,7 +11,7 @@ using namespace dlc::onnximp;
 
 namespace {
 /// Small expression helpers over one node's context.
-struct Ex : Arith {
+struct MathEx : Arith {
   Value *s(Value *Like, double V) {
     return Like ? C.scalar(Like->Type.elem(), V) : nullptr;
   }
@@ -20,7 +20,7 @@ struct Ex : Arith {
 
 static void hardSigmoid(NodeContext &C) {
   C.allowAttrs({"alpha", "beta"});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *Y = E.add(E.mul(X, E.s(X, C.attrFloat("alpha", 0.2))),
                    E.s(X, C.attrFloat("beta", 0.5)));
@@ -29,7 +29,7 @@ static void hardSigmoid(NodeContext &C) {
 
 static void hardSwish(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *Y = E.add(E.mul(X, E.s(X, 1.0 / 6)), E.s(X, 0.5));
   Y = C.op(OpKind::Clip, {Y}, {aFloat("min", 0), aFloat("max", 1)});
@@ -38,7 +38,7 @@ static void hardSwish(NodeContext &C) {
 
 static void selu(NodeContext &C) {
   C.allowAttrs({"alpha", "gamma"});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *Y = C.op(OpKind::Elu, {X},
                   {aFloat("alpha", C.attrFloat("alpha", 1.67326319217681884765625))});
@@ -47,7 +47,7 @@ static void selu(NodeContext &C) {
 
 static void celu(NodeContext &C) {
   C.allowAttrs({"alpha"});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   double A = C.attrFloat("alpha", 1.0);
   // max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) == alpha * elu(x / alpha)
@@ -57,21 +57,21 @@ static void celu(NodeContext &C) {
 
 static void mish(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   C.setOutput(0, E.mul(X, E.un(OpKind::Tanh, E.un(OpKind::Softplus, X))));
 }
 
 static void softsign(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   C.setOutput(0, E.div(X, E.add(E.s(X, 1), E.un(OpKind::Abs, X))));
 }
 
 static void thresholdedRelu(NodeContext &C) {
   C.allowAttrs({"alpha"});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *Gt = E.bin(OpKind::Greater, X, E.s(X, C.attrFloat("alpha", 1.0)));
   C.setOutput(0, E.where(Gt, X, E.s(X, 0)));
@@ -79,7 +79,7 @@ static void thresholdedRelu(NodeContext &C) {
 
 static void shrink(NodeContext &C) {
   C.allowAttrs({"bias", "lambd"});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   double B = C.attrFloat("bias", 0), L = C.attrFloat("lambd", 0.5);
   if (X && !isFloat(X->Type.elem()) && !isSigned(X->Type.elem()) && B != 0)
@@ -92,7 +92,7 @@ static void shrink(NodeContext &C) {
 
 static void prelu(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0), *Slope = C.in(1);
   // Before opset 7 a 1-D slope of more than one value is per channel (dim
   // 1 of X), not numpy-broadcast against X's last dim.
@@ -109,7 +109,7 @@ static void prelu(NodeContext &C) {
 
 static void swish(NodeContext &C) {
   C.allowAttrs({"alpha"});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *S = E.un(OpKind::Sigmoid, E.mul(X, E.s(X, C.attrFloat("alpha", 1.0))));
   C.setOutput(0, E.mul(X, S));
@@ -117,7 +117,7 @@ static void swish(NodeContext &C) {
 
 static void tan(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   C.setOutput(0, E.div(E.un(OpKind::Sin, X), E.un(OpKind::Cos, X)));
 }
@@ -126,7 +126,7 @@ static void tan(NodeContext &C) {
 /// +-inf and atan gives +-pi/2; |x| > 1 gives NaN through the sqrt.
 static void asin(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *One = E.s(X, 1.0);
   Value *Q = E.mul(E.sub(One, X), E.add(One, X));
@@ -137,7 +137,7 @@ static void asin(NodeContext &C) {
 /// pi/2 - asin(x) would cancel); x = -1 gives 2 atan(inf) = pi.
 static void acos(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *One = E.s(X, 1.0);
   Value *R = E.un(OpKind::Sqrt, E.div(E.sub(One, X), E.add(One, X)));
@@ -146,7 +146,7 @@ static void acos(NodeContext &C) {
 
 template <bool Cosh> static void hyperbolic(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *P = E.un(OpKind::Exp, X), *N = E.un(OpKind::Exp, E.un(OpKind::Neg, X));
   C.setOutput(0, E.mul(Cosh ? E.add(P, N) : E.sub(P, N), E.s(X, 0.5)));
@@ -156,7 +156,7 @@ template <bool Cosh> static void hyperbolic(NodeContext &C) {
 /// sqrt(x^2 - 1)) (NaN below 1), atanh(x) = log((1 + x) / (1 - x)) / 2.
 static void asinh(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *A = E.un(OpKind::Abs, X);
   Value *R = E.un(OpKind::Sqrt, E.add(E.mul(X, X), E.s(X, 1)));
@@ -165,7 +165,7 @@ static void asinh(NodeContext &C) {
 
 static void acosh(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *R = E.un(OpKind::Sqrt, E.sub(E.mul(X, X), E.s(X, 1)));
   C.setOutput(0, E.un(OpKind::Log, E.add(X, R)));
@@ -173,7 +173,7 @@ static void acosh(NodeContext &C) {
 
 static void atanh(NodeContext &C) {
   C.allowAttrs({});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   Value *Q = E.div(E.add(E.s(X, 1), X), E.sub(E.s(X, 1), X));
   C.setOutput(0, E.mul(E.un(OpKind::Log, Q), E.s(X, 0.5)));
@@ -187,7 +187,7 @@ static void isNaN(NodeContext &C) {
 
 static void isInf(NodeContext &C) {
   C.allowAttrs({"detect_positive", "detect_negative"});
-  Ex E{C};
+  MathEx E{C};
   Value *X = C.in(0);
   bool Pos = C.attrInt("detect_positive", 1), Neg = C.attrInt("detect_negative", 1);
   Value *P = E.bin(OpKind::Equal, X, E.s(X, INFINITY));
@@ -224,7 +224,7 @@ static void bitShift(NodeContext &C) {
 
 static void mod(NodeContext &C) {
   C.allowAttrs({"fmod"});
-  Ex E{C};
+  MathEx E{C};
   Value *A = C.in(0), *B = C.in(1);
   if (!A || !B)
     return;

@@ -125,7 +125,12 @@ static void rangeByValue(NodeContext &C) {
   DType E = S->Type.elem();
   auto F64 = [&](Value *V) { return C.cast(V, DType::F64); };
   Value *N = C.op(OpKind::Div, {C.op(OpKind::Sub, {F64(L), F64(S)}), F64(D)});
+  // A NaN count (a NaN operand, or inf - inf) would cast to 0, an empty
+  // range: make it -1, which the by-value Expand below refuses with this
+  // node's location (an infinite one saturates and is refused as too large).
+  Value *Defined = C.op(OpKind::Equal, {N, N});
   N = C.op(OpKind::Max, {C.op(OpKind::Ceil, {N}), C.scalar(DType::F64, 0)});
+  N = C.op(OpKind::Where, {Defined, N, C.scalar(DType::F64, -1)});
   N = C.op(OpKind::Reshape, {C.cast(N, DType::I64)}, {aInts("shape", {1})});
   Value *Like = C.op(OpKind::Expand, {C.scalar(DType::I64, 0), N},
                      {aBool("by_value", true)});
@@ -133,27 +138,75 @@ static void rangeByValue(NodeContext &C) {
   C.setOutput(0, C.op(OpKind::Add, {S, C.op(OpKind::Mul, {Steps, D})}));
 }
 
+/// The element count of a constant Range, max(ceil((limit - start) / delta),
+/// 0), or an error naming the operand that makes it undefined or too large.
+/// Integer ranges count in 128 bits: limit - start may not fit 64.
+static std::optional<int64_t> rangeCount(NodeContext &C, const Tensor &S,
+                                         const Tensor &L, const Tensor &D) {
+  const int64_t MaxCount = int64_t(1) << 26;
+  if (!isFloat(S.elem())) {
+    __int128 Start = S.getI(0), Limit = L.getI(0), Delta = D.getI(0);
+    if (Delta == 0) {
+      C.fail("delta must not be 0");
+      return std::nullopt;
+    }
+    __int128 Span = Limit - Start;
+    // ceil(Span / Delta) with C++ division truncating toward zero.
+    __int128 N =
+        Span / Delta + (Span % Delta != 0 && (Span < 0) == (Delta < 0));
+    if (N > MaxCount) {
+      C.fail("the range has too many elements");
+      return std::nullopt;
+    }
+    return int64_t(std::max<__int128>(N, 0));
+  }
+  const char *Names[] = {"start", "limit", "delta"};
+  const Tensor *Ops[] = {&S, &L, &D};
+  for (int I = 0; I < 3; ++I) {
+    double V = Ops[I]->getF(0);
+    if (!std::isfinite(V)) {
+      const char *Text = std::isnan(V) ? "nan" : V > 0 ? "inf" : "-inf";
+      C.fail(llvm::Twine(Names[I]) + " = " + Text +
+             ": start, limit and delta must be finite");
+      return std::nullopt;
+    }
+  }
+  if (D.getF(0) == 0) {
+    C.fail("delta must not be 0");
+    return std::nullopt;
+  }
+  // Finite operands can still give an infinite quotient (1e308 / 1e-308).
+  double N = std::ceil((L.getF(0) - S.getF(0)) / D.getF(0));
+  if (!(N <= double(MaxCount))) {
+    C.fail("the range has too many elements");
+    return std::nullopt;
+  }
+  return N > 0 ? int64_t(N) : 0;
+}
+
 static void range(NodeContext &C) {
   C.allowAttrs({});
   if (!C.constIn(0) || !C.constIn(1) || !C.constIn(2))
     return rangeByValue(C);
-  auto S = C.scalarIn(0, "start"), L = C.scalarIn(1, "limit"),
-       D = C.scalarIn(2, "delta");
-  if (!S || !L || !D)
-    return;
-  if (*D == 0)
-    return C.fail("delta must not be 0");
   DType E = C.in(0)->Type.elem();
-  double N = std::ceil((*L - *S) / *D);
-  if (N > double(1 << 26))
-    return C.fail("the range has too many elements");
-  int64_t Count = std::max<int64_t>(int64_t(N), 0);
-  Tensor T(E, {Count});
-  for (int64_t I = 0; I < Count; ++I) {
+  if (C.in(1)->Type.elem() != E || C.in(2)->Type.elem() != E ||
+      !(isFloat(E) || isInteger(E)))
+    return C.fail("start, limit and delta must be numbers of one type, got " +
+                  C.in(0)->Type.str() + ", " + C.in(1)->Type.str() + ", " +
+                  C.in(2)->Type.str());
+  if (!C.scalarIn(0, "start") || !C.scalarIn(1, "limit") ||
+      !C.scalarIn(2, "delta"))
+    return;
+  const Tensor &S = *C.constIn(0), &L = *C.constIn(1), &D = *C.constIn(2);
+  auto Count = rangeCount(C, S, L, D);
+  if (!Count)
+    return;
+  Tensor T(E, {*Count});
+  for (int64_t I = 0; I < *Count; ++I) {
     if (isFloat(E))
-      T.setF(I, *S + I * *D);
-    else
-      T.setI(I, int64_t(*S) + I * int64_t(*D));
+      T.setF(I, S.getF(0) + I * D.getF(0));
+    else // within [start, limit): no overflow
+      T.setI(I, S.getI(0) + I * D.getI(0));
   }
   C.setOutput(0, C.constant(std::move(T)));
 }
@@ -192,10 +245,10 @@ static void eyeLike(NodeContext &C) {
 static void oneHot(NodeContext &C) {
   C.allowAttrs({"axis"});
   Value *Idx = C.in(0), *Vals = C.in(2);
-  auto Depth = C.scalarIn(1, "depth");
+  auto Depth = C.intScalarIn(1, "depth");
   if (!Idx || !Vals || !Depth)
     return;
-  int64_t D = int64_t(*Depth);
+  int64_t D = *Depth;
   int64_t R = Idx->Type.rank() + 1;
   int64_t Axis = normAxis(C.attrInt("axis", -1), R);
   if (Axis < 0)
@@ -240,10 +293,10 @@ static void trilu(NodeContext &C) {
     return;
   int64_t K = 0;
   if (C.has(1)) {
-    auto V = C.scalarIn(1, "k");
+    auto V = C.intScalarIn(1, "k");
     if (!V)
       return;
-    K = int64_t(*V);
+    K = *V;
   }
   unsigned R = X->Type.rank();
   if (R < 2)
@@ -296,11 +349,11 @@ static Value *cumulativeGrid(NodeContext &C, Value *X, int64_t Axis, bool Ex,
 static void cumSum(NodeContext &C) {
   C.allowAttrs({"exclusive", "reverse"});
   Value *X = C.in(0);
-  auto A = C.scalarIn(1, "axis");
+  auto A = C.intScalarIn(1, "axis");
   if (!X || !A)
     return;
   int64_t R = X->Type.rank();
-  int64_t Axis = normAxis(int64_t(*A), R);
+  int64_t Axis = normAxis(*A, R);
   if (Axis < 0)
     return C.fail("axis is out of range for " + X->Type.str());
   bool Ex = C.attrInt("exclusive", 0), Rev = C.attrInt("reverse", 0);
@@ -328,10 +381,10 @@ static void cumSum(NodeContext &C) {
 static void cumProd(NodeContext &C) {
   C.allowAttrs({"exclusive", "reverse"});
   Value *X = C.in(0);
-  auto A = C.scalarIn(1, "axis");
+  auto A = C.intScalarIn(1, "axis");
   if (!X || !A)
     return;
-  int64_t Axis = normAxis(int64_t(*A), X->Type.rank());
+  int64_t Axis = normAxis(*A, X->Type.rank());
   if (Axis < 0)
     return C.fail("axis is out of range for " + X->Type.str());
   C.setOutput(0, cumulativeGrid(C, X, Axis, C.attrInt("exclusive", 0),

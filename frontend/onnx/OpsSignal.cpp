@@ -39,10 +39,10 @@ static void dft(NodeContext &C) {
   bool Complex = CD.size() == 2;
   int64_t Axis = C.Opset >= 20 ? -2 : C.attrInt("axis", 1);
   if (C.Opset >= 20 && C.has(2)) {
-    std::optional<double> A = C.scalarIn(2, "axis");
+    std::optional<int64_t> A = C.intScalarIn(2, "axis");
     if (!A)
       return;
-    Axis = int64_t(*A);
+    Axis = *A;
   }
   if (Axis < -R || Axis >= R - 1 || Axis == -1)
     return C.fail("axis " + llvm::Twine(Axis) + " is out of range for " +

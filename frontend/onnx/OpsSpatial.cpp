@@ -4,6 +4,7 @@
 // CenterCropPad as a slice and a pad, Col2Im as a transposed convolution.
 #include "frontend/onnx/NodeContext.h"
 #include "ir/TensorLimits.h"
+#include "runtime/SizeMath.h"
 
 #include "llvm/ADT/StringExtras.h"
 
@@ -15,7 +16,7 @@ using namespace dlc::onnximp;
 
 namespace {
 /// Expression helpers in one floating-point type F.
-struct Ex : Arith {
+struct SpatialEx : Arith {
   DType F;
   Value *s(double V) { return C.scalar(F, V); }
   Value *clamp(Value *X, Value *Lo, Value *Hi) {
@@ -47,7 +48,7 @@ struct Tap {
 
 /// ONNX's cubic convolution weights (A = -0.75) of the 4 taps around a
 /// point at fractional offset T from the second tap.
-static std::vector<Value *> cubicWeights(Ex &E, Value *T) {
+static std::vector<Value *> cubicWeights(SpatialEx &E, Value *T) {
   const double A = -0.75;
   auto Far = [&](Value *D) { // |d| in [1, 2]
     Value *P = E.sub(E.mul(E.s(A), D), E.s(5 * A));
@@ -90,7 +91,7 @@ static void gridSample(NodeContext &C) {
   if (Pad != "zeros" && Pad != "border" && Pad != "reflection")
     return C.fail("unknown padding_mode '" + Pad + "'");
   bool Align = C.attrInt("align_corners", 0) != 0;
-  Ex E{C, G->Type.elem()};
+  SpatialEx E{C, G->Type.elem()};
 
   // Taps per spatial dim k (X dim 2 + k; grid component S - 1 - k).
   std::vector<std::vector<Tap>> Taps(S);
@@ -333,13 +334,19 @@ static void col2Im(NodeContext &C) {
   int64_t K = 1, L = 1;
   std::vector<int64_t> Shape = {0, -1}, OutPad;
   for (size_t I = 0; I < S; ++I) {
-    int64_t Span = (*Img)[I] + P[I] + P[S + I] - ((*Blk)[I] - 1) * Dl[I] - 1;
-    if ((*Blk)[I] <= 0 || St[I] <= 0 || Dl[I] <= 0 || Span < 0)
+    // Span = image + pads - (block - 1) * dilation - 1, overflow-checked.
+    int64_t Padded = 0, Reach = 0, Span = -1;
+    if ((*Img)[I] >= 0 && (*Blk)[I] > 0 && St[I] > 0 && Dl[I] > 0 &&
+        addSize((*Img)[I], P[I], Padded) && addSize(Padded, P[S + I], Padded) &&
+        mulSize((*Blk)[I] - 1, Dl[I], Reach) && Reach < Padded)
+      Span = Padded - Reach - 1;
+    if (Span < 0)
       return C.fail("the blocks do not fit the image");
     Shape.push_back(Span / St[I] + 1);
     OutPad.push_back(Span % St[I]); // image rows no block reaches
-    L *= Span / St[I] + 1;
-    K *= (*Blk)[I];
+    if (!mulSize(L, Span / St[I] + 1, L) || !mulSize(K, (*Blk)[I], K))
+      return C.fail("image_shape and block_shape give more than 2^63 "
+                    "blocks or block elements");
   }
   const Dim &CK = X->Type.dim(1), &LD = X->Type.dim(2);
   if (!CK.isStatic() || CK.size() % K)

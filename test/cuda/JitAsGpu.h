@@ -26,8 +26,8 @@ inline std::array<KernelFn, MaxKernels> &table() {
 }
 
 template <size_t I>
-void emulate(const BufferArg *A, const GpuLaunch *, uint32_t, uint32_t,
-             uint32_t) {
+DLC_CALLS_GENERATED_CODE void emulate(const BufferArg *A, const GpuLaunch *,
+                                      uint32_t, uint32_t, uint32_t) {
   table()[I](A, 0, 1);
 }
 

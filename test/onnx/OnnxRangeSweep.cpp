@@ -16,17 +16,24 @@
 //    out-of-memory error (names the largest value), unlocated error, crash
 //    (signal), hang (timeout). Print every bad case and the
 //    totals; exit 1 when a case crashed, hung or gave an unlocated error.
+// Under AddressSanitizer (the sanitized suite) the address-space limit is
+// on top of the sanitizer's reservation, a child's stderr is kept and shown
+// when it crashed (an ASan or UBSan report is a crash), and ASan's own
+// out-of-memory report counts as the out-of-memory outcome (its operator
+// new cannot throw std::bad_alloc).
 #include "api/Model.h"
 #include "frontend/onnx/OnnxImporter.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
 #include <cmath>
+#include <fcntl.h>
 #include <limits>
 #include <map>
 #include <poll.h>
@@ -133,9 +140,53 @@ void floatMutations(const Tensor &T,
   }
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define DLC_SWEEP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DLC_SWEEP_ASAN 1
+#endif
+#endif
+
+#ifdef DLC_SWEEP_ASAN
+/// The address space this process has mapped already, in bytes (0 when
+/// /proc does not say).
+rlim_t mappedBytes() {
+  // /proc files have no size: read them as a stream.
+  auto Status = llvm::MemoryBuffer::getFileAsStream("/proc/self/status");
+  if (!Status)
+    return 0;
+  llvm::StringRef S = (*Status)->getBuffer();
+  size_t At = S.find("VmSize:");
+  if (At == llvm::StringRef::npos)
+    return 0;
+  llvm::StringRef Value = S.substr(At + 7).ltrim();
+  unsigned long long KiB = 0;
+  if (Value.consumeInteger(10, KiB))
+    return 0;
+  return rlim_t(KiB) << 10;
+}
+
+/// Whether a child's stderr holds AddressSanitizer's out-of-memory report.
+/// ASan's operator new cannot throw std::bad_alloc: where the normal build
+/// refuses the run with an out-of-memory error, a sanitized child dies with
+/// this report, which is the same bounded outcome.
+bool sanitizerOutOfMemory(llvm::StringRef Err) {
+  return Err.contains("AddressSanitizer: out of memory") ||
+         Err.contains("AddressSanitizer: requested allocation size") ||
+         Err.contains("AddressSanitizer: allocation-size-too-big");
+}
+#endif
+
 /// In a child: load and run; write "o" or "e<message>" to Fd.
 void runCase(const Case &C, int Fd) {
-  rlimit L{rlim_t(MemGiB) << 30, rlim_t(MemGiB) << 30};
+  rlim_t Limit = rlim_t(MemGiB) << 30;
+#ifdef DLC_SWEEP_ASAN
+  // AddressSanitizer reserves terabytes of shadow address space at start:
+  // the bound is what the case may map on top of that.
+  Limit += mappedBytes();
+#endif
+  rlimit L{Limit, Limit};
   setrlimit(RLIMIT_AS, &L);
   ModelOptions MO;
   MO.Engine = "jit";
@@ -177,6 +228,7 @@ void runAll(std::vector<Case> &Cases) {
     size_t Index;
     std::string Out;
     std::chrono::steady_clock::time_point Start;
+    std::string ErrPath; // the child's stderr (sanitized builds)
   };
   std::vector<Running> Live;
   size_t Next = 0;
@@ -188,14 +240,23 @@ void runAll(std::vector<Case> &Cases) {
         exit(2);
       }
       llvm::outs().flush();
+      llvm::SmallString<128> ErrPath;
+#ifdef DLC_SWEEP_ASAN
+      if (llvm::sys::fs::createTemporaryFile("range-sweep", "err", ErrPath))
+        ErrPath.clear();
+#endif
       pid_t Pid = fork();
       if (Pid == 0) {
         close(P[0]);
+        int Err = ErrPath.empty() ? -1 : open(ErrPath.c_str(), O_WRONLY);
+        if (Err >= 0)
+          dup2(Err, 2);
         runCase(Cases[Next], P[1]);
         _exit(0);
       }
       close(P[1]);
-      Live.push_back({Pid, P[0], Next++, "", std::chrono::steady_clock::now()});
+      Live.push_back({Pid, P[0], Next++, "", std::chrono::steady_clock::now(),
+                      ErrPath.str().str()});
     }
     std::vector<pollfd> Fds;
     for (Running &R : Live)
@@ -239,6 +300,19 @@ void runAll(std::vector<Case> &Cases) {
         C.Kind = 'c';
         C.Result = "exited " + std::to_string(WEXITSTATUS(Status)) +
                    " without a result";
+      }
+      if (!R.ErrPath.empty()) {
+#ifdef DLC_SWEEP_ASAN
+        auto Err = llvm::MemoryBuffer::getFile(R.ErrPath);
+        llvm::StringRef Text = Err ? (*Err)->getBuffer() : "";
+        if (C.Kind == 'c' && sanitizerOutOfMemory(Text)) {
+          C.Kind = 'm';
+          C.Result = "the sanitizer's out-of-memory report";
+        } else if (C.Kind == 'c') {
+          llvm::errs() << Text; // the sanitizer's report, if any
+        }
+#endif
+        llvm::sys::fs::remove(R.ErrPath);
       }
       bool Good = C.Kind == 'o' || C.Kind == 'e' || C.Kind == 'm';
       if (Verbose || !Good)

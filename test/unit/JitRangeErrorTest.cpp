@@ -59,6 +59,34 @@ onnx::ModelProto resizeModel(bool BySizes) {
   return M;
 }
 
+/// y = Range(start, limit, delta), three scalar inputs of ONNX type Type,
+/// node 'r'. WithResize adds z = Resize(x: f32[1,1,2,2], scales), whose
+/// scales must be known at import: dlc::Model then compiles a variant per
+/// value of every shape-like input, so Range's operands reach the importer
+/// as constants; without it Range computes its length at run time.
+onnx::ModelProto rangeModel(int Type, bool WithResize) {
+  onnx::ModelProto M = baseModel(19);
+  auto &G = *M.mutable_graph();
+  for (const char *Name : {"start", "limit", "delta"})
+    addTensorInput(G, Name, {}, Type);
+  addNode(G, "Range", {"start", "limit", "delta"}, {"y"}, "r");
+  G.add_output()->set_name("y");
+  if (WithResize) {
+    addTensorInput(G, "x", {1, 1, 2, 2});
+    addTensorInput(G, "scales", {4});
+    addNode(G, "Resize", {"x", "", "scales"}, {"z"}, "up");
+    G.add_output()->set_name("z");
+  }
+  return M;
+}
+
+/// A scalar of DType E holding V.
+Tensor scalar(DType E, double V) {
+  Tensor T(E, {});
+  T.setF(0, V);
+  return T;
+}
+
 const Tensor Theta = f32s({1, 2, 3}, {1, 0, 0, 0, 1, 0});
 const Tensor X = f32s({1, 1, 2, 2}, {1, 2, 3, 4});
 
@@ -147,4 +175,86 @@ TEST(JitRangeError, ResizeBadScalesAreLocated) {
   EXPECT_NE(E.find("resizes dim 2 of f32[1,1,2,2] to more than"),
             std::string::npos)
       << E;
+}
+
+// Range's operands known only at run time: a NaN count cast to 0 and gave
+// an empty range; now the length's Expand refuses it, located at the node.
+TEST(JitRangeError, RangeNaNOperandsAtRunTimeAreLocated) {
+  TempModel T(rangeModel(onnx::TensorProto::FLOAT, false));
+  auto M = Model::fromFile(T.Path, jit());
+  ASSERT_TRUE(!!M) << llvm::toString(M.takeError());
+  auto F = [](double V) { return scalar(DType::F32, V); };
+  auto R = M->run({F(1), F(2.5), F(0.5)});
+  ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
+  ASSERT_EQ((*R)[0].shape(), llvm::ArrayRef<int64_t>({3}));
+  EXPECT_EQ((*R)[0].getF(2), 2);
+  R = M->run({F(4), F(0), F(1)}); // reversed: empty, not an error
+  ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
+  EXPECT_EQ((*R)[0].numElements(), 0);
+  struct Bad {
+    double S, L, D;
+    const char *Message;
+  } Cases[] = {{0, NAN, 1, "invalid shape entry -1"},
+               {NAN, 4, 1, "invalid shape entry -1"},
+               {0, 4, NAN, "invalid shape entry -1"},
+               {0, INFINITY, INFINITY, "invalid shape entry -1"},
+               {0, INFINITY, 1, "invalid shape entry 9223372036854775807"}};
+  for (const Bad &B : Cases) {
+    std::string E = runError(*M, {F(B.S), F(B.L), F(B.D)});
+    EXPECT_NE(E.find("node 'r' (Range"), std::string::npos) << E;
+    EXPECT_NE(E.find(B.Message), std::string::npos) << E;
+  }
+}
+
+// Range's operands bound as constants (the model is specialized on them): a
+// NaN or infinite operand reached an undefined float-to-integer conversion
+// of the element count, and an integer range whose limit - start overflows
+// int64 wrapped.
+TEST(JitRangeError, RangeNonFiniteConstantOperandsAreLocated) {
+  TempModel T(rangeModel(onnx::TensorProto::FLOAT, true));
+  auto M = Model::fromFile(T.Path, jit());
+  ASSERT_TRUE(!!M) << llvm::toString(M.takeError());
+  auto F = [](double V) { return scalar(DType::F32, V); };
+  const Tensor Scales = f32s({4}, {1, 1, 1, 1});
+  auto R = M->run({F(1), F(2.5), F(0.5), X, Scales});
+  ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
+  ASSERT_EQ((*R)[0].shape(), llvm::ArrayRef<int64_t>({3}));
+  EXPECT_EQ((*R)[0].getF(0), 1);
+  EXPECT_EQ((*R)[0].getF(2), 2);
+  struct Bad {
+    double S, L, D;
+    const char *Message;
+  } Cases[] = {
+      {0, NAN, 1, "limit = nan: start, limit and delta must be finite"},
+      {0, INFINITY, 1, "limit = inf: "},
+      {0, -INFINITY, 1, "limit = -inf: "},
+      {0, 4, NAN, "delta = nan: "},
+      {NAN, 4, 1, "start = nan: "},
+      {0, 4, 0, "delta must not be 0"},
+      {0, 3e38, 1e-38, "the range has too many elements"}};
+  for (const Bad &B : Cases) {
+    std::string E = runError(*M, {F(B.S), F(B.L), F(B.D), X, Scales});
+    EXPECT_NE(E.find("node 'r' (Range"), std::string::npos) << E;
+    EXPECT_NE(E.find(B.Message), std::string::npos) << E;
+  }
+  R = M->run({F(4), F(0), F(1), X, Scales}); // reversed: empty
+  ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
+  EXPECT_EQ((*R)[0].numElements(), 0);
+
+  TempModel TI(rangeModel(onnx::TensorProto::INT64, true));
+  auto MI = Model::fromFile(TI.Path, jit());
+  ASSERT_TRUE(!!MI) << llvm::toString(MI.takeError());
+  auto I = [](int64_t V) { return i64s({V}).reshaped({}); };
+  R = MI->run({I(INT64_MAX - 2), I(INT64_MAX), I(1), X, Scales});
+  ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
+  ASSERT_EQ((*R)[0].numElements(), 2);
+  EXPECT_EQ((*R)[0].getI(1), INT64_MAX - 1);
+  for (auto [S, L, D] :
+       {std::tuple<int64_t, int64_t, int64_t>{INT64_MIN, INT64_MAX, 1},
+        {INT64_MAX, INT64_MIN, -3}}) {
+    std::string E = runError(*MI, {I(S), I(L), I(D), X, Scales});
+    EXPECT_NE(E.find("node 'r' (Range"), std::string::npos) << E;
+    EXPECT_NE(E.find("the range has too many elements"), std::string::npos)
+        << E;
+  }
 }
