@@ -12,6 +12,7 @@
 #   onnx    the ONNX node and simple tests with --device cuda
 #   gemm    4096^3 fp32 (and tf32/bf16 when dlc has --precision) vs torch.mm
 #   models  ResNet-18 and MobileNetV2 at batch 1 and 64 vs PyTorch CUDA eager
+#           (batch 1 also with --cuda-graphs=false: the launch overhead)
 #   train   the Keras tutorial CNN (a), one epoch, vs PyTorch CUDA
 #   aot     the tutorial CNN compiled ahead of time (dlc compile --target
 #           nvptx, tf32 and fp32) run by a C program through
