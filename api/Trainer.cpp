@@ -48,10 +48,6 @@ llvm::Expected<Trainer> Trainer::create(const Function &Forward,
                "use comm \"mpi\" or \"auto\""
              : "; use comm \"mpi\" or \"auto\" on the CPU"));
   bool Parallel = Opts.Comm && Opts.Comm->size() > 1;
-  if (Parallel && Opts.SyncBatchNorm && *Device != DeviceKind::Cpu)
-    return makeError("synchronized batch norm runs on the CPU only: its "
-                     "sums over the ranks are host steps, which the GPU "
-                     "executor does not run");
   auto G = buildTrainingGraphs(Forward, Opts.Loss, Opts.Optimizer, Opts.Seed,
                                Opts.BatchNormMomentum, Parallel,
                                Parallel && Opts.SyncBatchNorm);

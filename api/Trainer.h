@@ -88,7 +88,9 @@ struct TrainerOptions {
   /// global batch's statistics (summed over the ranks in the forward and
   /// the backward pass) instead of the local ones, so N ranks at batch B
   /// train like one process at batch N x B. Every rank then needs at least
-  /// one example per step. CPU only. No effect in one process.
+  /// one example per step. On a GPU device the sums run on the device
+  /// with NCCL (comm "nccl", or "auto" when it loads), else through the
+  /// host. No effect in one process.
   bool SyncBatchNorm = false;
   /// With several ranks: start summing each bucket of gradients as soon as
   /// the backward pass has written its last gradient (MPI_Iallreduce),

@@ -17,19 +17,32 @@ using namespace dlc;
 
 namespace {
 /// The communicator as the collective ops of a graph see it (synchronized
-/// batch norm's all_reduce_sum).
+/// batch norm's all_reduce_sum). With NCCL, the GPU executor's sums of
+/// device buffers stay on the device.
 class CommunicatorHook final : public CollectiveHook {
 public:
-  explicit CommunicatorHook(Communicator &C) : C(C) {}
+  explicit CommunicatorHook(Communicator &C, NcclCommunicator *N = nullptr)
+      : C(C), Nccl(N) {}
   llvm::Error allReduceSum(llvm::MutableArrayRef<float> Data) override {
     return C.allReduceSum(Data);
   }
   llvm::Error allReduceSum(llvm::MutableArrayRef<double> Data) override {
     return C.allReduceSum(Data);
   }
+  llvm::Expected<bool> allReduceSumOnDevice(uint64_t Addr, size_t Count,
+                                            DType Elem) override {
+    if (!Nccl)
+      return false;
+    if (auto E = Nccl->allReduceScaled(Addr, Count, Elem, 1.0))
+      return std::move(E);
+    if (auto E = Nccl->wait("the sums of synchronized batch norm"))
+      return std::move(E);
+    return true;
+  }
 
 private:
   Communicator &C;
+  NcclCommunicator *Nccl;
 };
 } // namespace
 
@@ -97,6 +110,9 @@ Trainer::Impl::localGradients(const Tensor &X, Tensor Labels, double Sums[2],
       In.push_back(GArgs[2 + K]);
     In.push_back(std::move(Seed));
     llvm::SmallVector<bool, 16> Keep(NumParams + 2, false); // all to the host
+    // Synchronized batch norm's sums: through the host (MPI).
+    CommunicatorHook Hook(*Comm);
+    CollectiveScope Scope(&Hook);
     auto R = GradG->run(In, Keep);
     if (!R)
       return R.takeError();
@@ -206,6 +222,9 @@ Trainer::Impl::deviceGradients(const Tensor &X, Tensor Labels,
   In.push_back(std::move(Seed));
   llvm::SmallVector<bool, 16> Keep(NumParams + 2, true);
   Keep[0] = Keep[1] = false; // the loss and count come to the host
+  // Synchronized batch norm's sums: with NCCL, on the device.
+  CommunicatorHook Hook(*Comm, Nccl.get());
+  CollectiveScope Scope(&Hook);
   auto R = GradG->run(In, Keep);
   if (!R)
     return R.takeError();

@@ -7,6 +7,7 @@ drives the `dlc` binary only (the device has no compiler).
   onnx   ONNX backend node/simple tests through `dlc run --device cuda`
   gemm   4096^3 fp32 matmul: `dlc bench --device cuda` vs torch.mm (TF32 off)
   models ResNet-18 and MobileNetV2, batch 1 and 64: dlc vs PyTorch CUDA eager
+         (batch 1 also without CUDA graphs)
   train  the Keras tutorial CNN (a), one epoch of Fashion-MNIST, both sides
 
 Each prints one summary line starting with "RESULT".
@@ -220,8 +221,14 @@ def part_models(a):
             d_ms, why = dlc_bench_ms(a, path, batch)
             ratio = f"{t_ms / d_ms:.2f}x PyTorch's speed" if d_ms else f"dlc bench failed: {why}"
             d_txt = f"{d_ms:.3f}" if d_ms else "-"
+            graphs = ""
+            if batch == 1 and "--cuda-graphs" in sh([a.dlc, "bench", "--help"]).stdout:
+                # Launch overhead: the same bench with every kernel launched
+                # directly instead of replayed as CUDA graphs.
+                n_ms, _ = dlc_bench_ms(a, path, batch, ["--cuda-graphs=false"])
+                graphs = f"; without CUDA graphs {n_ms:.3f} ms" if n_ms else ""
             print(f"RESULT {name} batch {batch}: dlc {d_txt} ms, PyTorch CUDA eager "
-                  f"{t_ms:.3f} ms ({ratio}); {err}")
+                  f"{t_ms:.3f} ms ({ratio}){graphs}; {err}")
 
 
 def read_idx(path):

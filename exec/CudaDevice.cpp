@@ -2,12 +2,13 @@
 // through runtime/CudaDriver, the program's PTX loaded as one module, and a
 // launch passing the parameter block's address as the kernel's only
 // parameter. DLC_CUDA_SYNC=1 waits after every launch, so that a faulting
-// kernel is named.
+// kernel is named. CUDA graphs through the driver when it has them.
 #include "exec/GpuDevice.h"
 
 #include "ir/IR.h"
 #include "runtime/CudaDriver.h"
 
+#include <atomic>
 #include <cstdlib>
 
 using namespace dlc;
@@ -103,6 +104,31 @@ public:
     return Driver->done(static_cast<rt::CUstream>(S), Running);
   }
   CudaDriver *driver() const override { return Driver.get(); }
+  bool graphs() const override {
+    return cudaGraphsEnabled() && Driver->hasGraphs() && !syncEachLaunch() &&
+           !GraphsFailed;
+  }
+  llvm::Error beginCapture(void *S) override {
+    return Driver->beginCapture(static_cast<rt::CUstream>(S));
+  }
+  llvm::Expected<void *> endCapture(void *S) override {
+    auto G = Driver->endCapture(static_cast<rt::CUstream>(S));
+    if (!G)
+      return G.takeError();
+    return static_cast<void *>(*G);
+  }
+  llvm::Error launchGraph(void *S, void *G, llvm::StringRef Running) override {
+    if (auto E = Driver->launchGraph(static_cast<rt::CUgraphExec>(G),
+                                     static_cast<rt::CUstream>(S), Running))
+      return E;
+    if (syncEachLaunch())
+      return Driver->sync(static_cast<rt::CUstream>(S), Running);
+    return llvm::Error::success();
+  }
+  void destroyGraph(void *G) override {
+    Driver->destroyGraph(static_cast<rt::CUgraphExec>(G));
+  }
+  void disableGraphs() override { GraphsFailed = true; }
   llvm::Expected<std::unique_ptr<GpuModule>>
   load(const GpuProgram &P) override {
     auto M = Driver->loadModule(P.Ptx);
@@ -120,6 +146,7 @@ public:
 
 private:
   std::shared_ptr<CudaDriver> Driver;
+  std::atomic<bool> GraphsFailed{false};
 };
 
 } // namespace

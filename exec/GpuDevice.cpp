@@ -6,6 +6,7 @@
 
 #include "ir/IR.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -13,6 +14,27 @@ using namespace dlc;
 
 GpuModule::~GpuModule() = default;
 GpuDevice::~GpuDevice() = default;
+
+llvm::Error GpuDevice::beginCapture(void *) {
+  return makeError("internal error: " + describe() + " has no CUDA graphs");
+}
+llvm::Expected<void *> GpuDevice::endCapture(void *) {
+  return makeError("internal error: " + describe() + " has no CUDA graphs");
+}
+llvm::Error GpuDevice::launchGraph(void *, void *, llvm::StringRef) {
+  return makeError("internal error: " + describe() + " has no CUDA graphs");
+}
+void GpuDevice::destroyGraph(void *) {}
+
+static std::atomic<bool> &graphsSwitch() {
+  static std::atomic<bool> On{[] {
+    const char *E = std::getenv("DLC_CUDA_GRAPHS");
+    return !E || (std::string(E) != "0" && std::string(E) != "off");
+  }()};
+  return On;
+}
+void dlc::setCudaGraphs(bool On) { graphsSwitch() = On; }
+bool dlc::cudaGraphsEnabled() { return graphsSwitch(); }
 
 uint64_t DeviceTensor::byteSize() const {
   uint64_t N = dtypeSize(Elem);

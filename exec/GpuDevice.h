@@ -87,7 +87,28 @@ public:
   /// emulation functions under emulation.
   virtual llvm::Expected<std::unique_ptr<GpuModule>>
   load(const GpuProgram &P) = 0;
+
+  /// CUDA graphs: whether the launches queued on a stream can be recorded
+  /// once and replayed with one call. Only a CUDA device whose driver has
+  /// them, unless turned off (setCudaGraphs, DLC_CUDA_GRAPHS=0; and
+  /// DLC_CUDA_SYNC=1, which waits after every launch) or after a capture
+  /// failed on this device (disableGraphs).
+  virtual bool graphs() const { return false; }
+  /// Records the launches queued on S from here, instead of running them.
+  virtual llvm::Error beginCapture(void *S);
+  /// Ends the recording on S: the graph, ready to launch (destroyGraph).
+  virtual llvm::Expected<void *> endCapture(void *S);
+  /// Queues graph G on S; Running names the work.
+  virtual llvm::Error launchGraph(void *S, void *G, llvm::StringRef Running);
+  virtual void destroyGraph(void *G);
+  virtual void disableGraphs() {}
 };
+
+/// Whether GPU executors replay their launches as CUDA graphs where the
+/// device has them (default on; DLC_CUDA_GRAPHS=0 or off turns the default
+/// off; `dlc run|bench|train --cuda-graphs=off`). Process-wide.
+void setCudaGraphs(bool On);
+bool cudaGraphsEnabled();
 
 class GpuMemoryPool;
 

@@ -15,6 +15,12 @@
 // 4. The run copies host inputs in, launches, copies host outputs out (or
 //    hands kept ones over), and waits once at the end. On any failure it
 //    still waits for the queued work before anything is freed.
+// 5. Launch overhead: an image's launches are the same in every run (its
+//    plan's geometry, its parameter blocks), so from its second run on
+//    each segment of launches (GpuPlan.cpp) is recorded once as a CUDA
+//    graph and replayed with one call, where the device has graphs. A new
+//    shape is a new plan and a new binding a new image: each records its
+//    own. A driver that fails to record turns graphs off for the device.
 #include "exec/GpuExecutable.h"
 #include "exec/GpuPlan.h"
 
@@ -27,6 +33,15 @@ using namespace dlc;
 
 GpuExecutable::~GpuExecutable() = default;
 
+/// The planner's host kernel: never called (it only plans), and the only
+/// host steps the GPU executor takes are collectives, which runCollective
+/// runs on device buffers.
+static llvm::Expected<std::vector<Tensor>>
+collectivesRunOnDevice(const Operation &Op, llvm::ArrayRef<const Tensor *>) {
+  return makeError(Op.L, "internal error: the GPU executor's planner ran '" +
+                             Op.mnemonic() + "' on the host");
+}
+
 /// The buffers a kernel step passes: inputs, outputs, then the space.
 static unsigned numArgs(const LoweredStep &S) {
   return S.Ins.size() + S.Outs.size() + (S.Space ? 1 : 0);
@@ -37,14 +52,10 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
                       GpuProgram Prog, std::shared_ptr<GpuMemoryPool> Pool) {
   size_t KernelSteps = 0;
   for (const LoweredStep &S : Steps) {
-    if (S.K == LoweredStep::Kind::Host)
+    if (S.K == LoweredStep::Kind::Host && !S.Op->info().has(Collective))
       return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
-                                    (S.Op->info().has(Collective)
-                                         ? "' is a collective (synchronized "
-                                           "batch norm)"
-                                         : "' works on str tensors") +
-                                    ", which the GPU does not run: use "
-                                    "--device cpu");
+                                    "' works on str tensors, which the GPU "
+                                    "does not run: use --device cpu");
     if (S.K != LoweredStep::Kind::Kernel)
       continue;
     ++KernelSteps;
@@ -66,7 +77,8 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
                      " kernel steps but its GPU program " +
                      std::to_string(Prog.Kernels.size()) + " kernels");
   std::unique_ptr<GpuExecutable> X(new GpuExecutable());
-  auto Planner = Executable::createPlanner(F, std::move(Steps));
+  auto Planner =
+      Executable::createPlanner(F, std::move(Steps), &collectivesRunOnDevice);
   if (!Planner)
     return Planner.takeError();
   X->Planner = std::move(*Planner);
@@ -189,6 +201,56 @@ llvm::Error GpuExecutable::checkGather(const GpuPlan &G,
   return checkGatherIndices(*S.Op, DShape[Axis], T);
 }
 
+llvm::Error GpuExecutable::launchSegment(const GpuPlan &G, Instance &I,
+                                         Image &Img, size_t Seg,
+                                         unsigned Kernels) const {
+  auto direct = [&]() -> llvm::Error {
+    for (unsigned A = G.Segments[Seg].first; A < G.Segments[Seg].second; ++A) {
+      const GpuPlan::Launch &Ln = G.Launches[A];
+      if (Ln.Skip || Ln.Collective)
+        continue;
+      if (auto E = Module->launch(I.Stream, Planner->steps()[Ln.Step].Kernel,
+                                  Ln.L, Img.Blocks->addr() + Ln.BlockOffset))
+        return E;
+    }
+    return llvm::Error::success();
+  };
+  GpuDevice &D = device();
+  void *Graph = Img.Graphs ? Img.Graphs->G[Seg] : nullptr;
+  // From the image's second run on (a one-off run is not worth recording),
+  // segments of two or more kernels are recorded once and replayed.
+  if (!Graph && Kernels >= 2 && Img.Runs >= 2 && D.graphs()) {
+    if (!Img.Graphs)
+      Img.Graphs = std::make_unique<GpuGraphs>(Pool->deviceRef(),
+                                               G.Segments.size());
+    if (auto E = D.beginCapture(I.Stream)) {
+      // The driver cannot: plain launches from now on, on this device.
+      llvm::consumeError(std::move(E));
+      D.disableGraphs();
+      return direct();
+    }
+    llvm::Error Recorded = direct(); // queued into the graph, not run
+    auto X = D.endCapture(I.Stream);
+    if (Recorded) {
+      if (X)
+        D.destroyGraph(*X);
+      else
+        llvm::consumeError(X.takeError());
+      return Recorded;
+    }
+    if (!X) {
+      llvm::consumeError(X.takeError());
+      D.disableGraphs();
+      return direct();
+    }
+    Graph = Img.Graphs->G[Seg] = *X;
+    ++GraphsCaptured;
+  }
+  if (Graph)
+    return D.launchGraph(I.Stream, Graph, describeRun());
+  return direct();
+}
+
 llvm::Expected<std::vector<GpuTensor>>
 GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
                        uint64_t *PeakBytes) const {
@@ -287,7 +349,7 @@ GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
     Binding.push_back(R.Dev ? R.Dev->Buf->addr() : 0);
   for (auto &B : PinBufs)
     Binding.push_back(B->addr());
-  Instance::Image *Img = nullptr;
+  Image *Img = nullptr;
   for (auto &Im : I->Images)
     if (Im.Binding == Binding)
       Img = &Im;
@@ -308,7 +370,7 @@ GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
       DeviceAddr Base = (*B)->addr();
       std::vector<uint8_t> Image(G.BlockBytes);
       for (const GpuPlan::Launch &Ln : G.Launches) {
-        if (Ln.Skip)
+        if (Ln.Skip || Ln.Collective)
           continue;
         const LoweredStep &S = Planner->steps()[Ln.Step];
         llvm::SmallVector<const Value *, 8> Vals(S.Ins.begin(), S.Ins.end());
@@ -339,20 +401,35 @@ GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
       ++ImagesWritten;
     }
     Img->Used = ++I->Clock;
+    ++Img->Runs;
     for (size_t K = 0; K < In.size(); ++K) // host inputs that are read
       if (In[K].Host && G.Offset.count(F.Inputs[K].get()))
         if (auto E = device().copyIn(I->Stream, addr(F.Inputs[K].get()),
                                      In[K].Host->data(), In[K].Host->byteSize()))
           return E;
-    for (const GpuPlan::Launch &Ln : G.Launches) {
-      const LoweredStep &S = Planner->steps()[Ln.Step];
-      if (!S.Plan && S.Op->kind() == OpKind::Gather)
-        if (auto E = checkGather(G, In, S, *I, addr(S.Ins[1])))
-          return E;
-      if (!Ln.Skip)
-        if (auto E = Module->launch(I->Stream, S.Kernel, Ln.L,
-                                    Img->Blocks->addr() + Ln.BlockOffset))
-          return E;
+    for (size_t Seg = 0; Seg < G.Segments.size(); ++Seg) {
+      unsigned Kernels = 0;
+      // The host's part first: a segment's collective or device-checked
+      // gather is its first entry (after the earlier segments' launches);
+      // other gathers check host data.
+      for (unsigned A = G.Segments[Seg].first; A < G.Segments[Seg].second;
+           ++A) {
+        const GpuPlan::Launch &Ln = G.Launches[A];
+        const LoweredStep &S = Planner->steps()[Ln.Step];
+        if (Ln.Collective) {
+          if (!Ln.Skip)
+            if (auto E =
+                    runCollective(S, P, *I, addr(S.Ins[0]), addr(S.Outs[0])))
+              return E;
+          continue;
+        }
+        if (!S.Plan && S.Op->kind() == OpKind::Gather)
+          if (auto E = checkGather(G, In, S, *I, addr(S.Ins[1])))
+            return E;
+        Kernels += !Ln.Skip;
+      }
+      if (auto E = launchSegment(G, *I, *Img, Seg, Kernels))
+        return E;
     }
     for (size_t K = 0; K < F.Outputs.size(); ++K) {
       const Value *V = F.Outputs[K];

@@ -61,9 +61,13 @@ public:
   /// How many parameter-block images were written to the device: once per
   /// plan and set of device buffers bound to it.
   uint64_t blockImagesWritten() const { return ImagesWritten; }
+  /// How many CUDA graphs were recorded (one per image and segment of
+  /// launches, from the image's second run on, where the device has them).
+  uint64_t graphsCaptured() const { return GraphsCaptured; }
 
   struct GpuPlan;
   struct Instance;
+  struct Image;
 
 private:
   GpuExecutable() = default;
@@ -81,6 +85,17 @@ private:
   llvm::Error checkGather(const GpuPlan &G, llvm::ArrayRef<RunInput> In,
                           const LoweredStep &S, Instance &I,
                           DeviceAddr IndexAddr) const;
+  /// A collective host step (all_reduce_sum, GpuCollective.cpp): Out
+  /// gets In summed over the ranks of the thread's CollectiveHook (In
+  /// itself without one).
+  llvm::Error runCollective(const LoweredStep &S,
+                            const Executable::RunPlan &P, Instance &I,
+                            DeviceAddr In, DeviceAddr Out) const;
+  /// Launches segment Seg of G's launches (Kernels of them not skipped):
+  /// directly, or as the image's CUDA graph (recorded now if due).
+  llvm::Error launchSegment(const GpuPlan &G, Instance &I,
+                            Image &Img, size_t Seg,
+                            unsigned Kernels) const;
   std::string describeRun() const;
 
   std::unique_ptr<Executable> Planner; // input checks and run plans
@@ -94,6 +109,7 @@ private:
   mutable std::mutex PlanMutex;
   mutable std::map<std::vector<uintptr_t>, std::shared_ptr<GpuPlan>> Plans;
   mutable std::atomic<uint64_t> ImagesWritten{0};
+  mutable std::atomic<uint64_t> GraphsCaptured{0};
 };
 
 } // namespace dlc

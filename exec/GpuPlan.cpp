@@ -8,7 +8,12 @@
 // 2. Launch geometry comes from each kernel's launch function over the
 //    sizes; a grid with a zero dimension means no work (the launch is
 //    skipped), an impossible block is an internal error naming the kernel.
-// 3. Each launch gets a slot in one buffer of parameter blocks: its
+// 3. A collective host step (all_reduce_sum) is an entry among the
+//    launches, with no kernel: the run sums its buffers there.
+// 4. The launches are cut into segments where the host must look at the
+//    device's results (a collective, a gather whose indices the device
+//    computed): each may be replayed as one CUDA graph.
+// 5. Each launch gets a slot in one buffer of parameter blocks: its
 //    BufferArgs, then their sizes arrays (GpuAbi.h), 16-byte aligned.
 #include "exec/GpuPlan.h"
 
@@ -50,7 +55,8 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
       InputLast[R] = std::max(InputLast.lookup(R), At);
   };
   for (unsigned I = 0; I < Steps.size(); ++I)
-    if (Steps[I].K == LoweredStep::Kind::Kernel)
+    if (Steps[I].K == LoweredStep::Kind::Kernel ||
+        Steps[I].K == LoweredStep::Kind::Host)
       for (const Value *V : Steps[I].Ins)
         readAt(V, I);
   for (size_t K = 0; K < F.Outputs.size(); ++K) {
@@ -81,6 +87,15 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
   // Launch geometry from the sizes, and the parameter blocks' layout.
   for (unsigned I = 0; I < Steps.size(); ++I) {
     const LoweredStep &S = Steps[I];
+    if (S.K == LoweredStep::Kind::Host) { // a collective (create checked)
+      GpuPlan::Launch Ln;
+      Ln.Step = I;
+      Ln.Collective = true;
+      Ln.Skip = valueBytes(S.Outs[0]->Type.elem(),
+                           P->Shapes.find(S.Outs[0])->second) == 0;
+      G->Launches.push_back(Ln);
+      continue;
+    }
     if (S.K != LoweredStep::Kind::Kernel)
       continue;
     const GpuKernelEntry &K = Kernels[S.Kernel];
@@ -120,6 +135,24 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
     }
     G->Launches.push_back(Ln);
   }
+  // Segments: cut before collectives and device-checked gathers.
+  unsigned Begin = 0;
+  for (unsigned A = 0; A < G->Launches.size(); ++A) {
+    const LoweredStep &S = Steps[G->Launches[A].Step];
+    bool Cut = G->Launches[A].Collective;
+    if (!S.Plan && S.Op->kind() == OpKind::Gather) {
+      const Value *R = P->Storage.lookup(S.Ins[1]);
+      bool OnHost = HostCopy.count(R) ||
+                    (InputIndex.count(R) && !DeviceIn[InputIndex.lookup(R)]);
+      Cut |= !OnHost;
+    }
+    if (Cut && A > Begin) {
+      G->Segments.push_back({Begin, A});
+      Begin = A;
+    }
+  }
+  if (Begin < G->Launches.size())
+    G->Segments.push_back({Begin, unsigned(G->Launches.size())});
   std::lock_guard<std::mutex> Lock(PlanMutex);
   if (Plans.size() >= 16) // many shapes: keep the cache bounded
     Plans.clear();

@@ -28,27 +28,58 @@ struct GpuExecutable::GpuPlan {
     GpuLaunch L;
     uint64_t BlockOffset = 0;
     bool Skip = false;
+    /// A collective host step (all_reduce_sum): no kernel, runCollective.
+    bool Collective = false;
   };
-  std::vector<Launch> Launches; // one per kernel step
+  std::vector<Launch> Launches; // one per kernel step and collective
+  /// [begin, end) ranges of Launches that run without the host in between:
+  /// a new one starts at each collective and at each gather whose indices
+  /// are checked on the host after the device computed them. Each may be
+  /// replayed as one CUDA graph.
+  std::vector<std::pair<unsigned, unsigned>> Segments;
   uint64_t BlockBytes = 0;
   std::mutex M;
   std::vector<std::unique_ptr<Instance>> Free;
 };
 
-/// What one run at a time uses: an arena, a stream, and the parameter
-/// block images written for the device addresses bound to them.
+/// CUDA graphs of one image, one per segment of the plan (null: not
+/// captured), destroyed with it.
+struct GpuGraphs {
+  std::shared_ptr<GpuDevice> Dev;
+  std::vector<void *> G;
+  GpuGraphs(std::shared_ptr<GpuDevice> D, size_t N)
+      : Dev(std::move(D)), G(N, nullptr) {}
+  ~GpuGraphs() {
+    for (void *X : G)
+      if (X)
+        Dev->destroyGraph(X);
+  }
+  GpuGraphs(const GpuGraphs &) = delete;
+  GpuGraphs &operator=(const GpuGraphs &) = delete;
+};
+
+/// The parameter blocks of an instance's launches, written for one
+/// binding of device addresses. Its launches (the plan's geometry, these
+/// blocks) are the same in every run: from its second run on they are
+/// replayed as CUDA graphs where the device has them.
+struct GpuExecutable::Image {
+  std::vector<DeviceAddr> Binding;
+  std::shared_ptr<GpuBuffer> Blocks;
+  uint64_t Used = 0;
+  uint64_t Runs = 0;
+  std::unique_ptr<GpuGraphs> Graphs;
+};
+
+/// What one run at a time uses: an arena, a stream, and the images of
+/// parameter blocks written for the device addresses bound to them.
 struct GpuExecutable::Instance {
   std::shared_ptr<GpuDevice> Dev;
   std::shared_ptr<GpuBuffer> Arena;
   void *Stream = nullptr;
-  struct Image {
-    std::vector<DeviceAddr> Binding;
-    std::shared_ptr<GpuBuffer> Blocks;
-    uint64_t Used = 0;
-  };
   std::vector<Image> Images;
   uint64_t Clock = 0;
   ~Instance() {
+    Images.clear(); // their graphs first
     if (Stream)
       Dev->destroyStream(Stream);
   }

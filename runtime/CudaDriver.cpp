@@ -24,6 +24,7 @@ enum {
   AttrCcMajor = 75,               // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
   AttrCcMinor = 76,               // ..._MINOR
   FuncAttrMaxDynamicShared = 8,   // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+  CaptureModeThreadLocal = 1,     // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
 };
 
 /// Which driver each thread made current last (by id: a new driver at an
@@ -118,6 +119,18 @@ llvm::Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(llvm::StringRef P,
   sym(F.StreamQuery, "cuStreamQuery");
   sym(F.GetErrorName, "cuGetErrorName");
   sym(F.GetErrorString, "cuGetErrorString");
+  // CUDA graphs are optional: without all of them, runs launch directly.
+  std::string Required = Missing;
+  sym(F.StreamBeginCapture, "cuStreamBeginCapture_v2");
+  sym(F.StreamEndCapture, "cuStreamEndCapture");
+  sym(F.GraphInstantiate, "cuGraphInstantiateWithFlags");
+  sym(F.GraphLaunch, "cuGraphLaunch");
+  sym(F.GraphExecDestroy, "cuGraphExecDestroy");
+  sym(F.GraphDestroy, "cuGraphDestroy");
+  if (Missing != Required) {
+    F.StreamBeginCapture = nullptr;
+    Missing = Required;
+  }
   if (!Missing.empty())
     return driverError(
         "the NVIDIA driver " + Origin + Lib + " lacks " + Missing +
@@ -325,6 +338,49 @@ llvm::Error CudaDriver::syncResult(CUresult R, llvm::StringRef Call,
         "; the CUDA context cannot be used again in this process "
         "(set DLC_CUDA_SYNC=1 to name the kernel)");
   return check(R, Call, Running);
+}
+
+llvm::Error CudaDriver::beginCapture(CUstream S) {
+  if (!hasGraphs())
+    return fail("the NVIDIA driver " + Path + " has no CUDA graphs");
+  if (auto E = makeCurrent())
+    return E;
+  return check(Fn.StreamBeginCapture(S, CaptureModeThreadLocal),
+               "cuStreamBeginCapture_v2", "");
+}
+
+llvm::Expected<CUgraphExec> CudaDriver::endCapture(CUstream S) {
+  if (auto E = makeCurrent())
+    return std::move(E);
+  CUgraph G = nullptr;
+  CUresult End = Fn.StreamEndCapture(S, &G);
+  if (End != CudaSuccess && G)
+    Fn.GraphDestroy(G);
+  if (auto E = check(End, "cuStreamEndCapture", ""))
+    return std::move(E);
+  CUgraphExec X = nullptr;
+  CUresult R = Fn.GraphInstantiate(&X, G, 0);
+  Fn.GraphDestroy(G); // the instance does not need it
+  if (auto E = check(R, "cuGraphInstantiateWithFlags", ""))
+    return std::move(E);
+  return X;
+}
+
+llvm::Error CudaDriver::launchGraph(CUgraphExec G, CUstream S,
+                                    llvm::StringRef Name) {
+  if (auto E = makeCurrent())
+    return E;
+  return check(Fn.GraphLaunch(G, S), "cuGraphLaunch", Name);
+}
+
+void CudaDriver::destroyGraph(CUgraphExec G) {
+  if (!G)
+    return;
+  if (auto E = makeCurrent()) {
+    llvm::consumeError(std::move(E));
+    return;
+  }
+  Fn.GraphExecDestroy(G);
 }
 
 std::string dlc::rt::ptxEntryAtLine(llvm::StringRef Ptx, unsigned Line) {

@@ -31,6 +31,10 @@ using CUcontext = CUctx_st *;
 using CUmodule = CUmod_st *;
 using CUfunction = CUfunc_st *;
 using CUstream = CUstream_st *;
+struct CUgraph_st;
+struct CUgraphExec_st;
+using CUgraph = CUgraph_st *;
+using CUgraphExec = CUgraphExec_st *;
 
 /// The driver result codes dlc looks at.
 enum : CUresult {
@@ -77,6 +81,13 @@ struct CudaDriverFns {
   CUresult (*StreamQuery)(CUstream);
   CUresult (*GetErrorName)(CUresult, const char **);
   CUresult (*GetErrorString)(CUresult, const char **);
+  // CUDA graphs (optional: null when the driver lacks them).
+  CUresult (*StreamBeginCapture)(CUstream, int);
+  CUresult (*StreamEndCapture)(CUstream, CUgraph *);
+  CUresult (*GraphInstantiate)(CUgraphExec *, CUgraph, unsigned long long);
+  CUresult (*GraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*GraphExecDestroy)(CUgraphExec);
+  CUresult (*GraphDestroy)(CUgraph);
 };
 
 /// A loaded driver with the primary context of one device retained. The
@@ -151,6 +162,19 @@ public:
   llvm::Error launch(CUfunction F, llvm::StringRef Name, const uint32_t Grid[3],
                      const uint32_t Block[3], uint32_t SharedBytes,
                      CUstream S, void **Params);
+
+  /// CUDA graphs: whether the driver has the entry points (stream capture,
+  /// cuGraphInstantiateWithFlags, cuGraphLaunch; CUDA 11.4 or newer).
+  bool hasGraphs() const { return Fn.StreamBeginCapture != nullptr; }
+  /// Starts recording S's work into a graph instead of running it (in the
+  /// calling thread's capture mode: other threads are not restricted).
+  llvm::Error beginCapture(CUstream S);
+  /// Ends the recording on S and instantiates what it recorded. A failure
+  /// still ends the capture: S runs work again.
+  llvm::Expected<CUgraphExec> endCapture(CUstream S);
+  /// Queues G on S; Name is for the error message.
+  llvm::Error launchGraph(CUgraphExec G, CUstream S, llvm::StringRef Name);
+  void destroyGraph(CUgraphExec G);
 
   /// "CUDA_ERROR_OUT_OF_MEMORY (out of memory)".
   std::string errorText(CUresult R) const;

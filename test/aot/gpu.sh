@@ -79,6 +79,7 @@ run() {
   mkdir -p "$dir"
   env "$@" "$work/faked" run "$dev" "$prec" "$batch" "$dir" | tee "$dir/log"
   grep -q 'wrong dtype: status 1' "$dir/log"
+  grep -q '^run 3: the same outputs' "$dir/log" || fail "$4: runs 2 and 3 differ from run 1"
 }
 # ref NAME DEVICE PREC: dlc run (JIT) on NAME's input, into NAME/DEVICE-PREC.
 ref() {
@@ -110,6 +111,11 @@ cmp_npy "$work/emu-fp32/output1.npy" "$work/emu-fp32/cpu-fp32/label.npy" 0
 # launched from the loaded PTX module.
 run cuda default 3 fake-tf32 "${fake_env[@]}"
 grep -q '^launches: [1-9]' "$work/fake-tf32/log"
+# Runs 2 and 3 replay CUDA graphs (recorded in run 2); without graphs none.
+grep -q '^graph launches: [1-9]' "$work/fake-tf32/log" || fail "no CUDA graph replayed"
+run cuda default 3 fake-nographs "${fake_env[@]}" DLC_CUDA_GRAPHS=0
+grep -q '^graph launches: 0$' "$work/fake-nographs/log" || fail "DLC_CUDA_GRAPHS=0 replayed graphs"
+cmp_npy "$work/fake-nographs/output0.npy" "$work/fake-tf32/output0.npy" 0
 cmp_npy "$work/fake-tf32/output0.npy" "$work/emu-tf32/cuda-emu-tf32/probs.npy" 1e-6
 run cuda fp32 5 fake-fp32 "${fake_env[@]}"
 cmp_npy "$work/fake-fp32/output0.npy" "$work/emu-fp32/cpu-fp32/probs.npy" 1e-4

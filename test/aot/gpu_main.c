@@ -11,7 +11,9 @@
  *                               fp32|tf32: creates with NAME_create_with
  *                               (cuda default: NAME_create), runs on
  *                               deterministic input (named dims = BATCH),
- *                               writes DIR/input.npy and DIR/output<i>.npy
+ *                               writes DIR/input.npy and DIR/output<i>.npy,
+ *                               runs twice more and says whether the
+ *                               outputs are the same
  *   gpu_main create             NAME_create; prints its status and message
  */
 #include MODEL_HEADER
@@ -30,6 +32,7 @@
 void dlcFakeCudaRegisterKernel(const char *name, unsigned n_args,
                                dlc_gpu_emulate_fn fn);
 size_t dlcFakeCudaLaunchCount(void);
+uint64_t dlcFakeCudaCalls(const char *fn);
 #endif
 
 static const char *prec_name(int32_t p) {
@@ -98,7 +101,7 @@ static int run(const char *device, const char *prec, long long batch,
   char err[512], path[1024];
   size_t i, n = 1;
   float *x;
-  int status;
+  int status, r;
   dlc_model_options_init(&o);
   o.device = strcmp(device, "cuda") == 0       ? DLC_DEVICE_CUDA
              : strcmp(device, "cuda-emu") == 0 ? DLC_DEVICE_CUDA_EMU
@@ -144,14 +147,38 @@ static int run(const char *device, const char *prec, long long batch,
   for (i = 0; i < DEF(_NUM_OUTPUTS); ++i) {
     sprintf(path, "%s/output%zu.npy", dir, i);
     status |= !write_npy(path, &out[i]);
-    dlc_tensor_free(&out[i]);
   }
+  /* Two more runs of the same input: on a CUDA device the second records
+   * the launches as CUDA graphs and replays them, the third replays; the
+   * outputs must be the first run's, bit for bit. */
+  for (r = 0; r < 2 && status == DLC_OK; ++r) {
+    dlc_tensor again[DEF(_NUM_OUTPUTS)];
+    int same = 1;
+    status = FN(_run)(model, &in, 1, again, DEF(_NUM_OUTPUTS), err, sizeof err);
+    if (status != DLC_OK) {
+      printf("run %d: status %d: %s\n", r + 2, status, err);
+      break;
+    }
+    for (i = 0; i < DEF(_NUM_OUTPUTS); ++i) {
+      size_t bytes = again[i].dtype == DLC_I64 ? 8 : 4, m = 1;
+      int d;
+      for (d = 0; d < again[i].rank; ++d)
+        m *= (size_t)again[i].shape[d];
+      same &= memcmp(again[i].data, out[i].data, m * bytes) == 0;
+      dlc_tensor_free(&again[i]);
+    }
+    printf("run %d: %s outputs\n", r + 2, same ? "the same" : "DIFFERENT");
+  }
+  for (i = 0; i < DEF(_NUM_OUTPUTS); ++i)
+    dlc_tensor_free(&out[i]);
   /* A wrong dtype is refused before anything reaches the device. */
   in.dtype = DLC_I32;
   printf("wrong dtype: status %d\n",
          FN(_run)(model, &in, 1, out, DEF(_NUM_OUTPUTS), err, sizeof err));
 #ifdef FAKE_CUDA
   printf("launches: %zu\n", dlcFakeCudaLaunchCount());
+  printf("graph launches: %llu\n",
+         (unsigned long long)dlcFakeCudaCalls("cuGraphLaunch"));
 #endif
   free(x);
   FN(_destroy)(model);

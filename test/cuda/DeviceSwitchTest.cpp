@@ -142,7 +142,8 @@ TEST_F(DeviceSwitch, ModelOnTheFakeDriver) {
 
 /// Training on Device follows the CPU trainer step for step; on the fake
 /// driver only the batch, labels and step count go in and the loss and
-/// count come out.
+/// count come out, and from the fifth step on the launches are CUDA graph
+/// replays.
 void trainsLikeTheCpu(const char *Device) {
   auto Mod = cnnModule();
   TrainerOptions O;
@@ -154,13 +155,26 @@ void trainsLikeTheCpu(const char *Device) {
   O.Device = Device;
   auto Gpu = Trainer::create(*Mod->Functions[0], O);
   ASSERT_TRUE(bool(Gpu)) << errText(Gpu.takeError());
-  for (int S = 0; S < 4; ++S) {
+  uint64_t FirstLaunches = 0;
+  for (int S = 0; S < 6; ++S) {
     auto [X, Y] = batch(6, 40 + S);
     uint64_t In = dlcFakeCudaBytes(0), Out = dlcFakeCudaBytes(1);
     auto A = Cpu->step(X, Y);
     ASSERT_TRUE(bool(A)) << errText(A.takeError());
+    uint64_t Launches = dlcFakeCudaCalls("cuLaunchKernel"),
+             Graphs = dlcFakeCudaCalls("cuGraphLaunch");
     auto B = Gpu->step(X, Y);
     ASSERT_TRUE(bool(B)) << errText(B.takeError());
+    Launches = dlcFakeCudaCalls("cuLaunchKernel") - Launches;
+    Graphs = dlcFakeCudaCalls("cuGraphLaunch") - Graphs;
+    if (S == 0)
+      FirstLaunches = Launches;
+    // The step's two parameter bindings alternate: each is recorded as
+    // CUDA graphs at its second run (steps 2 and 3), then replayed.
+    if (std::string(Device) == "cuda" && S >= 4) {
+      EXPECT_GE(Graphs, 1u) << S;
+      EXPECT_LT(Launches, FirstLaunches / 2) << S;
+    }
     EXPECT_NEAR(A->Loss, B->Loss, 1e-5 * std::fabs(A->Loss)) << S;
     EXPECT_EQ(A->Correct, B->Correct) << S;
     if (std::string(Device) == "cuda" && S >= 2) {

@@ -50,10 +50,8 @@ uint8_t *fakecuda::translate(uint64_t Addr, uint64_t Bytes,
   return nullptr;
 }
 
-namespace {
-
 /// Counts the call and applies injected failures and the sticky fault.
-CUresult enter(const char *Fn) {
+CUresult fakecuda::enter(const char *Fn) {
   State &S = st();
   ++S.Calls[Fn];
   if (S.Sticky)
@@ -67,7 +65,7 @@ CUresult enter(const char *Fn) {
   return 0;
 }
 
-bool validStream(void *H) {
+bool fakecuda::validStream(void *H) {
   if (!H)
     return true; // the legacy default stream
   for (auto &P : st().Streams)
@@ -77,13 +75,17 @@ bool validStream(void *H) {
   return false;
 }
 
-/// Queues Op on stream H, or runs it now on the default stream.
-CUresult enqueue(void *H, std::function<CUresult()> Op) {
+/// Queues Op on stream H (records it while H captures a graph), or runs
+/// it now on the default stream.
+CUresult fakecuda::enqueue(void *H, std::function<CUresult()> Op) {
   if (!H)
     return Op();
-  static_cast<Stream *>(H)->Queue.push_back(std::move(Op));
+  Stream &Q = *static_cast<Stream *>(H);
+  (Q.Capturing ? Q.Captured : Q.Queue).push_back(std::move(Op));
   return 0;
 }
+
+namespace {
 
 /// Runs Q's work in order until an op is not ready (CUDA_ERROR_NOT_READY:
 /// it and what follows stay queued) or fails (what follows is dropped).
@@ -177,6 +179,11 @@ const std::map<int, std::pair<const char *, const char *>> &errorTable() {
       {218, {"CUDA_ERROR_INVALID_PTX",
              "a PTX JIT compilation failed"}},
       {400, {"CUDA_ERROR_INVALID_HANDLE", "invalid resource handle"}},
+      {801, {"CUDA_ERROR_NOT_SUPPORTED", "operation not supported"}},
+      {900, {"CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED",
+             "operation not permitted when stream is capturing"}},
+      {901, {"CUDA_ERROR_STREAM_CAPTURE_INVALIDATED",
+             "operation failed due to a previous error during capture"}},
       {500, {"CUDA_ERROR_NOT_FOUND", "named symbol not found"}},
       {700, {"CUDA_ERROR_ILLEGAL_ADDRESS",
              "an illegal memory access was encountered"}},
@@ -186,11 +193,6 @@ const std::map<int, std::pair<const char *, const char *>> &errorTable() {
 
 } // namespace
 
-#define FAKE_API extern "C" __attribute__((visibility("default")))
-#define ENTER(Name)                                                            \
-  std::lock_guard<std::recursive_mutex> Lock(st().M);                          \
-  if (CUresult Injected = enter(Name))                                         \
-    return Injected;
 
 // --- Driver API -------------------------------------------------------------
 
@@ -457,12 +459,16 @@ FAKE_API CUresult cuStreamSynchronize(void *H) {
   ENTER("cuStreamSynchronize");
   if (!validStream(H))
     return 400;
+  if (capturing(H, "cuStreamSynchronize"))
+    return 900;
   return H ? drainWaiting(*static_cast<Stream *>(H)) : 0;
 }
 FAKE_API CUresult cuStreamQuery(void *H) {
   ENTER("cuStreamQuery");
   if (!validStream(H))
     return 400;
+  if (capturing(H, "cuStreamQuery"))
+    return 900;
   return H ? drain(*static_cast<Stream *>(H)) : 0;
 }
 FAKE_API CUresult dlcFakeCudaEnqueue(void *H, int (*Op)(void *), void *Ctx) {

@@ -22,6 +22,11 @@
 //    a kernel registered by name runs by calling its emulation for every
 //    block, on the host copies of the buffers; unregistered ones are only
 //    recorded.
+//  - CUDA graphs: stream capture records what is queued on the stream
+//    (launches with their parameters as they were) instead of running it;
+//    synchronizing or querying a capturing stream is refused and spoils
+//    the capture (cuStreamEndCapture then fails); cuGraphLaunch queues the
+//    recorded work as one op. Unknown or destroyed handles are violations.
 //  - The device is sm_90, or what $DLC_FAKE_CUDA_CC says (75 for sm_75).
 #ifndef DLC_TEST_CUDA_FAKECUDA_H
 #define DLC_TEST_CUDA_FAKECUDA_H
@@ -59,6 +64,10 @@ const char *dlcFakeCudaViolations();
 size_t dlcFakeCudaLaunchCount();
 const char *dlcFakeCudaLaunchName(size_t I);
 void dlcFakeCudaLaunchGeometry(size_t I, dlc::GpuLaunch *Out);
+/// Graphs and graph instances alive (created and not yet destroyed).
+size_t dlcFakeCudaLiveGraphs();
+/// Recorded ops (launches, copies) that graph launches have run.
+uint64_t dlcFakeCudaGraphOps();
 /// The host copy of device memory at Addr (nullptr when it is not inside
 /// a live allocation of Bytes bytes): for tests that inspect parameter
 /// blocks.

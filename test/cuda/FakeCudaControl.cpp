@@ -3,7 +3,6 @@
 
 using namespace fakecuda;
 
-#define FAKE_API extern "C" __attribute__((visibility("default")))
 
 FAKE_API void dlcFakeCudaReset() {
   std::lock_guard<std::recursive_mutex> Lock(st().M);
@@ -18,6 +17,9 @@ FAKE_API void dlcFakeCudaReset() {
   S.Modules.clear();
   S.Functions.clear();
   S.Streams.clear();
+  S.Graphs.clear();
+  S.Execs.clear();
+  S.GraphLaunches = 0;
   S.Limit = 16ull << 30;
   S.Live = 0;
   S.Devices = 1;
@@ -53,6 +55,10 @@ FAKE_API const char *dlcFakeCudaLaunchName(size_t I) {
 FAKE_API void dlcFakeCudaLaunchGeometry(size_t I, dlc::GpuLaunch *Out) {
   *Out = st().Launches[I].L;
 }
+FAKE_API size_t dlcFakeCudaLiveGraphs() {
+  return st().Graphs.size() + st().Execs.size();
+}
+FAKE_API uint64_t dlcFakeCudaGraphOps() { return st().GraphLaunches; }
 FAKE_API const void *dlcFakeCudaHostView(uint64_t Addr, uint64_t Bytes) {
   std::lock_guard<std::recursive_mutex> Lock(st().M);
   std::string Saved = st().Violations;

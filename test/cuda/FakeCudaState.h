@@ -38,6 +38,15 @@ struct Function {
 
 struct Stream {
   std::vector<std::function<CUresult()>> Queue;
+  /// Between cuStreamBeginCapture_v2 and cuStreamEndCapture: what was
+  /// queued, recorded instead of run; Invalidated by a forbidden call.
+  bool Capturing = false, Invalidated = false;
+  std::vector<std::function<CUresult()>> Captured;
+};
+
+/// A captured graph, or an instance of one (CUgraph, CUgraphExec).
+struct Graph {
+  std::vector<std::function<CUresult()>> Ops;
 };
 
 struct Registered {
@@ -65,6 +74,8 @@ struct State {
   std::vector<std::unique_ptr<Module>> Modules;
   std::vector<std::unique_ptr<Function>> Functions;
   std::vector<std::unique_ptr<Stream>> Streams;
+  std::vector<std::unique_ptr<Graph>> Graphs, Execs;
+  uint64_t GraphLaunches = 0; // recorded ops run by graph launches
   int Ctx = 0; // its address is the context handle
 };
 
@@ -72,6 +83,24 @@ struct State {
 State &st();
 /// Records misuse (dlcFakeCudaViolations).
 void violation(const std::string &What);
+/// Counts the call to Fn and applies injected failures and the sticky
+/// fault: nonzero is the result to return.
+CUresult enter(const char *Fn);
+/// Whether H is the default stream or a live one (else a violation).
+bool validStream(void *H);
+/// Queues Op on stream H (recorded while H captures), or runs it now on
+/// the default stream.
+CUresult enqueue(void *H, std::function<CUresult()> Op);
+/// Whether H is capturing a graph; then the call Who, which a capturing
+/// stream does not allow, invalidates the capture (and is a violation).
+bool capturing(void *H, const char *Who);
+
+#define FAKE_API extern "C" __attribute__((visibility("default")))
+#define ENTER(Name)                                                            \
+  std::lock_guard<std::recursive_mutex> Lock(fakecuda::st().M);                \
+  if (fakecuda::CUresult Injected = fakecuda::enter(Name))                     \
+    return Injected;
+
 /// The host bytes of [Addr, Addr + Bytes), which must lie in one live
 /// allocation; else nullptr and a violation naming Who.
 uint8_t *translate(uint64_t Addr, uint64_t Bytes, const std::string &Who);

@@ -6,6 +6,7 @@
 #include "FakeCuda.h"
 #include "GpuFixtures.h"
 #include "exec/GpuExecutable.h"
+#include "interp/Collective.h"
 #include "interp/Interpreter.h"
 #include "ir/Parser.h"
 #include "runtime/CudaDriver.h"
@@ -281,6 +282,115 @@ TEST_P(GpuExecutableTest, ImpossibleLaunchNamesTheKernel) {
             "an impossible launch: grid 1x1x1, block 2048x1x1");
 }
 
+/// Stands for Ranks ranks holding the same values, plus Offset on every
+/// element (a skipped sum shows): sum = Ranks * x + Offset. With OnDevice,
+/// it sums device buffers of the fake driver in place (as NCCL would).
+class FakeRanks final : public CollectiveHook {
+public:
+  FakeRanks(int Ranks, double Offset, bool OnDevice = false)
+      : Ranks(Ranks), Offset(Offset), OnDevice(OnDevice) {}
+  llvm::Error allReduceSum(llvm::MutableArrayRef<float> D) override {
+    ++HostCalls;
+    if (Fail)
+      return makeError("the network is down");
+    for (float &V : D)
+      V = V * float(Ranks) + float(Offset);
+    return llvm::Error::success();
+  }
+  llvm::Error allReduceSum(llvm::MutableArrayRef<double> D) override {
+    ++HostCalls;
+    for (double &V : D)
+      V = V * Ranks + Offset;
+    return llvm::Error::success();
+  }
+  llvm::Expected<bool> allReduceSumOnDevice(uint64_t Addr, size_t Count,
+                                            DType Elem) override {
+    if (!OnDevice)
+      return false;
+    ++DeviceCalls;
+    if (Elem != DType::F32)
+      return makeError("only f32 here");
+    // The executor waited for the kernels before: the bytes are there.
+    auto *P = static_cast<const float *>(
+        dlcFakeCudaHostView(Addr, Count * sizeof(float)));
+    if (!P)
+      return makeError("not a device buffer");
+    float *W = const_cast<float *>(P);
+    for (size_t I = 0; I < Count; ++I)
+      W[I] = W[I] * float(Ranks) + float(Offset);
+    return true;
+  }
+  int Ranks;
+  double Offset;
+  bool OnDevice, Fail = false;
+  int HostCalls = 0, DeviceCalls = 0;
+};
+
+const char *SumStep = "func @s(%x: f32[N,3], %y: f32[N,3]) -> (r: f32[N,3], "
+                      "t: f32[N,3]) {\n"
+                      "  %a = add %x, %y\n"
+                      "  %s = all_reduce_sum %a\n"
+                      "  %m = mul %s, %x\n"
+                      "  %t = all_reduce_sum %m\n"
+                      "  %r = sub %t, %s\n"
+                      "  return %r, %t\n"
+                      "}\n";
+
+TEST_P(GpuExecutableTest, AllReduceSumMatchesTheInterpreter) {
+  auto C = compile(SumStep);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  for (bool Device : {false, true}) {
+    if (Device && !fake())
+      continue; // the emulation sums through the host
+    for (int64_t N : {1, 7, 33, 0}) {
+      std::vector<Tensor> In = {values(DType::F32, {N, 3}, 1),
+                                values(DType::F32, {N, 3}, 2)};
+      FakeRanks Ref(3, 0.5), Run(3, 0.5, Device);
+      std::vector<Tensor> Want, Got, Alone;
+      {
+        CollectiveScope S(&Ref);
+        Want = llvm::cantFail(interpret(*C->F, In));
+      }
+      {
+        CollectiveScope S(&Run);
+        auto R = C->X->run(In);
+        ASSERT_TRUE(bool(R)) << errText(R.takeError());
+        Got = std::move(*R);
+      }
+      std::string What = (Device ? "device sum, N=" : "host sum, N=") +
+                         std::to_string(N);
+      expectSame(Want[0], Got[0], "r, " + What);
+      expectSame(Want[1], Got[1], "t, " + What);
+      int Sums = N ? 2 : 0; // nothing to sum in an empty batch
+      EXPECT_EQ(Run.HostCalls + Run.DeviceCalls, Sums) << What;
+      EXPECT_EQ(Run.DeviceCalls, Device ? Sums : 0) << What;
+      // Without a hook: one process, the identity.
+      auto R = C->X->run(In);
+      ASSERT_TRUE(bool(R)) << errText(R.takeError());
+      Want = llvm::cantFail(interpret(*C->F, In));
+      expectSame(Want[1], (*R)[1], "t without a hook, N=" + std::to_string(N));
+    }
+  }
+  FakeRanks Down(2, 0);
+  Down.Fail = true;
+  CollectiveScope S(&Down);
+  auto R = C->X->run({values(DType::F32, {2, 3}, 1), values(DType::F32, {2, 3}, 2)});
+  ASSERT_FALSE(bool(R));
+  EXPECT_EQ(errText(R.takeError()),
+            "<test>:3:8: error: all_reduce_sum: the network is down");
+  EXPECT_EQ(Down.HostCalls, 1) << "the run stops at the first error";
+}
+
+TEST_P(GpuExecutableTest, StrTensorsAreRefused) {
+  auto C = compile("func @s(%x: str[2]) -> (y: str[2]) {\n"
+                   "  %y = string_normalizer %x {case_change_action = "
+                   "\"UPPER\"}\n  return %y\n}\n");
+  ASSERT_FALSE(bool(C));
+  EXPECT_EQ(errText(C.takeError()),
+            "<test>:2:8: error: 'string_normalizer' works on str tensors, "
+            "which the GPU does not run: use --device cpu");
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, GpuExecutableTest, ::testing::Bool(),
                          [](const auto &I) {
                            return I.param ? "FakeCuda" : "Emulation";
@@ -395,6 +505,133 @@ TEST_F(FakeCudaExecutableTest, LaunchFailureNamesTheKernel) {
             "shared memory) failed: CUDA error 701");
   auto Again = C->X->run(chainInputs(4));
   EXPECT_TRUE(bool(Again)) << errText(Again.takeError());
+}
+
+/// Driver calls made by F().
+template <typename Fn> uint64_t callsIn(const char *Call, Fn F) {
+  uint64_t Before = dlcFakeCudaCalls(Call);
+  F();
+  return dlcFakeCudaCalls(Call) - Before;
+}
+
+/// Runs C's executable on Chain's inputs of N rows (values from Seed) and
+/// checks the result against the interpreter.
+void runChain(Compiled &C, int64_t N, int Seed, const std::string &What) {
+  std::vector<Tensor> In = {values(DType::F32, {N, 4}, Seed),
+                            values(DType::F32, {N, 4}, Seed + 1)};
+  auto Want = interpret(*C.F, In);
+  ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+  auto Got = C.X->run(In);
+  ASSERT_TRUE(bool(Got)) << What << ": " << errText(Got.takeError());
+  expectSame((*Want)[0], (*Got)[0], "r, " + What);
+  expectSame((*Want)[1], (*Got)[1], "s, " + What);
+}
+
+TEST_F(FakeCudaExecutableTest, GraphsReplayTheLaunches) {
+  setCudaGraphs(true);
+  {
+    auto C = compile(Chain);
+    ASSERT_TRUE(bool(C)) << errText(C.takeError());
+    // First run of a plan and binding: plain launches.
+    EXPECT_EQ(callsIn("cuLaunchKernel", [&] { runChain(*C, 10, 1, "run 1"); }),
+              5u);
+    EXPECT_EQ(dlcFakeCudaCalls("cuStreamBeginCapture_v2"), 0u);
+    // Second: the five launches are recorded (not run), then replayed.
+    EXPECT_EQ(callsIn("cuLaunchKernel", [&] { runChain(*C, 10, 2, "run 2"); }),
+              5u);
+    EXPECT_EQ(dlcFakeCudaCalls("cuStreamBeginCapture_v2"), 1u);
+    EXPECT_EQ(dlcFakeCudaCalls("cuGraphLaunch"), 1u);
+    EXPECT_EQ(dlcFakeCudaGraphOps(), 5u);
+    // Then one graph launch a run, on new values each time.
+    for (int K = 3; K <= 5; ++K)
+      EXPECT_EQ(callsIn("cuLaunchKernel",
+                        [&] { runChain(*C, 10, K, "run " + std::to_string(K)); }),
+                0u);
+    EXPECT_EQ(dlcFakeCudaCalls("cuGraphLaunch"), 4u);
+    EXPECT_EQ(dlcFakeCudaGraphOps(), 20u);
+    EXPECT_EQ(C->X->graphsCaptured(), 1u);
+    // A new shape is a new plan: launched, then recorded on its own.
+    runChain(*C, 7, 6, "N=7, run 1");
+    runChain(*C, 7, 7, "N=7, run 2");
+    EXPECT_EQ(C->X->graphsCaptured(), 2u);
+    GpuLaunch L;
+    dlcFakeCudaLaunchGeometry(dlcFakeCudaLaunchCount() - 5, &L);
+    EXPECT_EQ(L.Grid[0], 1u) << "the replay has N=7's geometry";
+    // The old shape replays its own graph.
+    EXPECT_EQ(callsIn("cuGraphLaunch", [&] { runChain(*C, 10, 8, "N=10"); }),
+              1u);
+    EXPECT_EQ(C->X->graphsCaptured(), 2u);
+    EXPECT_EQ(dlcFakeCudaLiveGraphs(), 2u) << "two instances, no graphs left";
+  }
+  EXPECT_EQ(dlcFakeCudaLiveGraphs(), 0u) << "destroyed with the executable";
+}
+
+TEST_F(FakeCudaExecutableTest, GraphsOffOrRefusedLaunchDirectly) {
+  auto C = compile(Chain);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  setCudaGraphs(false);
+  for (int K = 0; K < 3; ++K)
+    runChain(*C, 10, K, "graphs off");
+  EXPECT_EQ(dlcFakeCudaCalls("cuStreamBeginCapture_v2"), 0u);
+  setCudaGraphs(true);
+  // A driver that cannot record (CUDA_ERROR_NOT_SUPPORTED): plain launches
+  // from then on, on that device.
+  dlcFakeCudaFailCall("cuStreamBeginCapture_v2", 1, 801);
+  for (int K = 0; K < 3; ++K)
+    EXPECT_EQ(callsIn("cuLaunchKernel", [&] { runChain(*C, 10, K, "refused"); }),
+              5u);
+  EXPECT_EQ(dlcFakeCudaCalls("cuStreamBeginCapture_v2"), 1u);
+  EXPECT_EQ(dlcFakeCudaCalls("cuGraphLaunch"), 0u);
+  EXPECT_EQ(C->X->graphsCaptured(), 0u);
+}
+
+TEST_F(FakeCudaExecutableTest, LaunchFailureWhileRecording) {
+  setCudaGraphs(true);
+  auto C = compile(Chain);
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  runChain(*C, 4, 1, "run 1");
+  dlcFakeCudaFailCall("cuLaunchKernel", 2, 701);
+  auto R = C->X->run(chainInputs(4));
+  ASSERT_FALSE(bool(R));
+  EXPECT_EQ(errText(R.takeError()),
+            "launching kernel 'k1_mul' (grid 1x1x1, block 32x1x1, 0 bytes of "
+            "shared memory) failed: CUDA error 701");
+  EXPECT_EQ(dlcFakeCudaLiveGraphs(), 0u) << "the spoilt recording is gone";
+  // The capture was ended: the stream works, and the next run records.
+  runChain(*C, 4, 2, "after the failure");
+  EXPECT_EQ(C->X->graphsCaptured(), 1u);
+  EXPECT_EQ(dlcFakeCudaCalls("cuGraphLaunch"), 1u);
+}
+
+TEST_F(FakeCudaExecutableTest, GraphsStopAtCollectives) {
+  setCudaGraphs(true);
+  auto C = compile("func @c(%x: f32[N,3], %y: f32[N,3]) -> (r: f32[N,3]) {\n"
+                   "  %a = add %x, %y\n"
+                   "  %b = mul %a, %x\n"
+                   "  %s = all_reduce_sum %b\n"
+                   "  %m = mul %s, %x\n"
+                   "  %r = sub %m, %y\n"
+                   "  return %r\n"
+                   "}\n");
+  ASSERT_TRUE(bool(C)) << errText(C.takeError());
+  for (int K = 0; K < 4; ++K) {
+    std::vector<Tensor> In = {values(DType::F32, {5, 3}, K),
+                              values(DType::F32, {5, 3}, K + 7)};
+    FakeRanks Ref(2, 0.25), Run(2, 0.25, K % 2 == 1);
+    std::vector<Tensor> Want;
+    {
+      CollectiveScope S(&Ref);
+      Want = llvm::cantFail(interpret(*C->F, In));
+    }
+    CollectiveScope S(&Run);
+    auto Got = C->X->run(In);
+    ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+    expectSame(Want[0], (*Got)[0], "run " + std::to_string(K));
+    EXPECT_EQ(Run.HostCalls + Run.DeviceCalls, 1);
+  }
+  // Two graphs (before and after the sum), replayed from the third run on.
+  EXPECT_EQ(C->X->graphsCaptured(), 2u);
+  EXPECT_EQ(dlcFakeCudaCalls("cuGraphLaunch"), 6u);
 }
 
 TEST(GpuEmulation, NeedsEmulationFunctions) {

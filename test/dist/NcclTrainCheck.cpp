@@ -11,6 +11,13 @@
 //            trainer's, the same loss; the NCCL step downloads only the
 //            loss and count (no gradient), makes one ncclAllReduce per
 //            bucket, and the MPI step does download the gradients.
+//   sync-bn  a CNN with two batch norms, synchronized, 2 ranks on cuda with
+//            NCCL, on cuda and cuda-emu through the host (MPI), and on the
+//            CPU, over 4 global batches (one split 16/17): every GPU
+//            trainer within 1e-5 of the CPU's after every step, the NCCL
+//            one's parameters bit-identical on both ranks; its batch norm
+//            sums go through ncclAllReduce on the device (only the loss
+//            and count come to the host), the MPI one's through the host.
 //   error    rank 1's third ncclAllReduce fails (ncclSystemError): rank 1
 //            ends with an error naming it, and the launcher ends rank 0.
 //   async    from rank 0's third ncclAllReduce on, NCCL reports an
@@ -177,6 +184,95 @@ void match(std::shared_ptr<Communicator> C) {
          "fake NCCL violations: " + llvm::Twine(dlcFakeNcclViolations()));
 }
 
+/// Synchronized batch norm on the GPU: see the file comment.
+void syncBatchNorm(std::shared_ptr<Communicator> C) {
+  auto M = Check(dist_test::bnCnn());
+  const Function &F = *M->Functions[0];
+  auto opts = [&](const char *Device, const char *Backend) {
+    TrainerOptions O = options(C, Device, Backend);
+    O.SyncBatchNorm = true;
+    O.BucketBytes = 4 << 10;
+    return O;
+  };
+  Trainer Nccl = Check(Trainer::create(F, opts("cuda", "nccl")));
+  Trainer Host = Check(Trainer::create(F, opts("cuda", "mpi")));
+  Trainer Emu = Check(Trainer::create(F, opts("cuda-emu", "mpi")));
+  Trainer Cpu = Check(Trainer::create(F, opts("cpu", "mpi")));
+  std::vector<TensorType> Types;
+  for (const auto &P : F.Params)
+    Types.push_back(P->Type);
+  // Running statistics are not summed under sync-bn: only the gradients.
+  std::vector<TensorType> Grads;
+  for (const auto &P : F.Params)
+    if (!llvm::StringRef(P->Name).starts_with("m") &&
+        !llvm::StringRef(P->Name).starts_with("v"))
+      Grads.push_back(P->Type);
+  size_t Buckets = gradientBuckets(Grads, 4 << 10).size();
+  const int64_t Sizes[] = {64, 33, 64, 64};
+  auto [X, Y] = data(225, 12, 21);
+  int64_t Begin = 0;
+  for (int Step = 1; Step <= 4; ++Step) {
+    auto [B, E] = shardRange(Begin, Begin + Sizes[Step - 1], C->rank(),
+                             C->size());
+    Tensor XS = rows(X, B, E), YS = rows(Y, B, E);
+    Begin += Sizes[Step - 1];
+    uint64_t Calls0 = dlcFakeNcclCalls("ncclAllReduce"),
+             Down0 = dlcFakeCudaBytes(1);
+    StepResult RN = Check(Nccl.step(XS, YS));
+    uint64_t Calls = dlcFakeNcclCalls("ncclAllReduce") - Calls0,
+             Down = dlcFakeCudaBytes(1) - Down0;
+    uint64_t HDown0 = dlcFakeCudaBytes(1);
+    StepResult RH = Check(Host.step(XS, YS));
+    uint64_t HDown = dlcFakeCudaBytes(1) - HDown0;
+    StepResult RE = Check(Emu.step(XS, YS));
+    StepResult RC = Check(Cpu.step(XS, YS));
+    std::vector<Tensor> SC = Check(Cpu.trainingState());
+    double Diff[3] = {0, 0, 0};
+    const Trainer *Ts[3] = {&Nccl, &Host, &Emu};
+    for (int T = 0; T < 3; ++T) {
+      std::vector<Tensor> S = Check(Ts[T]->trainingState());
+      for (size_t K = 0; K < F.Params.size(); ++K)
+        for (int64_t I = 0; I < S[K].numElements(); ++I)
+          Diff[T] = std::max(Diff[T], std::fabs(S[K].getF(I) - SC[K].getF(I)));
+    }
+    bool Same = sameOnEveryRank(*C, Check(Nccl.trainingState()));
+    expect(Same, "sync-bn step " + llvm::Twine(Step) + ": ranks differ");
+    for (int T = 0; T < 3; ++T)
+      expect(Diff[T] <= 1e-5, "sync-bn step " + llvm::Twine(Step) +
+                                  ": trainer " + llvm::Twine(T) +
+                                  " differs from the CPU by " +
+                                  std::to_string(Diff[T]));
+    for (const StepResult *R : {&RN, &RH, &RE})
+      expect(std::fabs(R->Loss - RC.Loss) <= 1e-5 * std::fabs(RC.Loss),
+             "sync-bn step " + llvm::Twine(Step) + ": loss");
+    // The batch norms' sums went through NCCL too, on the device: more
+    // sums than gradient buckets, and only the loss and count came down.
+    expect(Calls > Buckets, "sync-bn step " + llvm::Twine(Step) + ": " +
+                                llvm::Twine(Calls) + " ncclAllReduce for " +
+                                llvm::Twine(Buckets) + " buckets");
+    expect(Down <= 16, "sync-bn step " + llvm::Twine(Step) +
+                           ": the NCCL step downloaded " + llvm::Twine(Down) +
+                           " bytes");
+    expect(HDown > Down, "the MPI step brings the sums to the host");
+    if (C->rank() == 0)
+      llvm::outs() << "sync-bn step " << Step << ": global batch "
+                   << Sizes[Step - 1] << ", loss "
+                   << llvm::format("%.6f", RN.Loss) << " (cpu "
+                   << llvm::format("%.6f", RC.Loss)
+                   << "), max |gpu - cpu| nccl "
+                   << llvm::format("%.3g", Diff[0]) << ", mpi "
+                   << llvm::format("%.3g", Diff[1]) << ", emu "
+                   << llvm::format("%.3g", Diff[2]) << ", " << Calls
+                   << " ncclAllReduce, " << Down << " bytes down"
+                   << (Same ? ", ranks bit-identical" : ", RANKS DIFFER")
+                   << "\n";
+  }
+  expect(std::string(dlcFakeCudaViolations()).empty(),
+         "fake CUDA violations: " + llvm::Twine(dlcFakeCudaViolations()));
+  expect(std::string(dlcFakeNcclViolations()).empty(),
+         "fake NCCL violations: " + llvm::Twine(dlcFakeNcclViolations()));
+}
+
 /// Trains with NCCL until a step fails: prints the error and ends every
 /// rank, as dlc train does.
 void failing(std::shared_ptr<Communicator> C, const char *Case) {
@@ -276,6 +372,8 @@ int main(int Argc, char **Argv) {
   std::shared_ptr<Communicator> C = Check(createMpiCommunicator(MO));
   if (Case == "match")
     match(C);
+  else if (Case == "sync-bn")
+    syncBatchNorm(C);
   else if (Case == "error" || Case == "async" || Case == "hang" ||
            Case == "init-hang")
     failing(C, Case.c_str());

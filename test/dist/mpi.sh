@@ -24,6 +24,9 @@
 #   nccl-match    2 ranks sum with NCCL: parameters bit-identical on both
 #                 ranks after each of 6 steps and within 1e-6 of the
 #                 host path (MPI); no gradient download; a sum per bucket
+#   nccl-sync-bn  synchronized batch norm on the GPU: NCCL sums the batch
+#                 norms' statistics on the device; it, the host path and
+#                 the emulation match the CPU within 1e-5
 #   nccl-error    rank 1's ncclAllReduce fails: both ranks end, within
 #                 seconds, the error names ncclAllReduce and rank 1
 #   nccl-async    NCCL reports an asynchronous error on rank 0: both end
@@ -158,6 +161,11 @@ nccl-*)
     [ "$(grep -Ec "^nccl step .*ranks bit-identical$" "$work/out")" -eq 6 ] || fail "6 steps"
     grep -q "^nccl trainer: gradient sums: NCCL 2.99.0 (.*libdlc_fake_nccl.so) on the GPU" \
       "$work/out" || fail "no NCCL note"
+    grep -q "^all checks passed on 2 ranks" "$work/out" || fail "checks"
+    ;;
+  nccl-sync-bn)
+    run2 "${envs[@]}" -n 2 "$ncheck" sync-bn | tee "$work/out"
+    [ "$(grep -Ec "^sync-bn step .*ranks bit-identical$" "$work/out")" -eq 4 ] || fail "4 steps"
     grep -q "^all checks passed on 2 ranks" "$work/out" || fail "checks"
     ;;
   nccl-error)

@@ -3,8 +3,9 @@
 // the interpreter are run on the op's example from Ops.def.
 #include "Commands.h"
 
-#include "interp/Interpreter.h"
+#include "api/Device.h"
 #include "codegen/Executor.h"
+#include "interp/Interpreter.h"
 #include "codegen/GpuEmitter.h"
 #include "codegen/GpuEmulation.h"
 #include "ir/OpExample.h"
@@ -57,13 +58,22 @@ static bool cpuLoweringWorks(const OpInfo &I) {
 }
 
 /// GPU lowering "exists" for an op when its optimized example lowers, maps
-/// to the GPU and compiles to PTX.
+/// to the GPU and compiles to PTX. A collective is a host step of the GPU
+/// executor: it exists when the executor takes the example (on the
+/// emulation).
 static bool gpuLoweringWorks(const OpInfo &I) {
-  if (I.has(Collective)) // a host step the GPU executor does not run
-    return false;
   auto M = optimizedExample(I);
   if (!M)
     return false;
+  if (I.has(Collective)) {
+    auto X = compileForGpu(*M->Functions[0], DeviceKind::CudaEmu, 0,
+                           GpuMemoryPool::create(GpuDevice::emulator()));
+    if (!X) {
+      llvm::consumeError(X.takeError());
+      return false;
+    }
+    return true;
+  }
   auto L = lowerFunctionForGpu(*M->Functions[0]);
   if (!L) {
     llvm::consumeError(L.takeError());

@@ -1,6 +1,8 @@
 // dlc: the user-facing driver (compile, run, train, bench, --list-ops).
 #include "Commands.h"
 
+#include "exec/GpuDevice.h"
+
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
@@ -295,6 +297,15 @@ static cl::opt<std::string> BenchPrecision(
     cl::desc("With a GPU device: fp32 (default), tf32 or bf16 (f32 matmuls on tensor cores with tf32 inputs, about 1e-3 relative, or bf16 inputs, about 1e-2)"),
     cl::init("fp32"), cl::sub(BenchCmd));
 
+// One switch for run, bench and train: set only when given, so that
+// DLC_CUDA_GRAPHS=0 still sets the default.
+static cl::opt<bool> CudaGraphs(
+    "cuda-graphs",
+    cl::desc("With --device cuda: replay each run's kernel launches as CUDA "
+             "graphs, recorded on the second run of a shape (default true; "
+             "DLC_CUDA_GRAPHS=0 makes the default false)"),
+    cl::init(true), cl::sub(RunCmd), cl::sub(BenchCmd), cl::sub(TrainCmd));
+
 static cl::SubCommand TestOnnxCmd(
     "test-onnx", "Run ONNX test folders (model.onnx + test_data_set_N) and "
                  "compare with their expected outputs");
@@ -395,6 +406,8 @@ int main(int argc, char **argv) {
     listOps(llvm::outs(), Markdown);
     return 0;
   }
+  if (CudaGraphs.getNumOccurrences())
+    setCudaGraphs(CudaGraphs);
   if (RunCmd) {
     RunOptions O;
     O.Model = RunModel;
