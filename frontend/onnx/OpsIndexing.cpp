@@ -73,7 +73,11 @@ static void gatherND(NodeContext &C) {
     return C.fail("batch_dims other than 0 is not supported");
   int64_t R = X->Type.rank(), Q = Idx->Type.rank();
   if (Q < 1 || !Idx->Type.dim(Q - 1).isStatic())
-    return C.fail("indices need a static last dim, got " + Idx->Type.str());
+    return Q < 1 ? C.fail("indices need a static last dim, got " +
+                          Idx->Type.str())
+                 : C.failNeedsStatic(Idx->Type.dim(Q - 1),
+                                     "indices need a static last dim, got " +
+                                         Idx->Type.str());
   int64_t K = Idx->Type.dim(Q - 1).size();
   if (K < 1 || K > R || !isInteger(Idx->Type.elem()))
     return C.fail("indices " + Idx->Type.str() + " do not fit data " +
@@ -82,7 +86,9 @@ static void gatherND(NodeContext &C) {
   std::vector<int64_t> Flat = {-1};
   for (int64_t D = K; D < R; ++D) {
     if (!X->Type.dim(D).isStatic())
-      return C.fail("needs static data dims after the indexed ones, got " +
+      return C.failNeedsStatic(X->Type.dim(D),
+                               "needs static data dims after the indexed "
+                               "ones, got " +
                     X->Type.str());
     Flat.push_back(X->Type.dim(D).size());
   }

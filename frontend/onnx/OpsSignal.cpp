@@ -33,7 +33,10 @@ static void dft(NodeContext &C) {
   if (R < 2 || !isFloat(X->Type.elem()))
     return C.fail("needs a float input of rank >= 2, got " + X->Type.str());
   const Dim &CD = X->Type.dim(R - 1);
-  if (!CD.isStatic() || (CD.size() != 1 && CD.size() != 2))
+  if (!CD.isStatic())
+    return C.failNeedsStatic(CD, "the last dim must be 1 (real) or 2 "
+                                 "(complex), got " + X->Type.str());
+  if (CD.size() != 1 && CD.size() != 2)
     return C.fail("the last dim must be 1 (real) or 2 (complex), got " +
                   X->Type.str());
   bool Complex = CD.size() == 2;
@@ -54,7 +57,8 @@ static void dft(NodeContext &C) {
     return C.fail("onesided needs a real input");
   const Dim &LD = X->Type.dim(Axis);
   if (!LD.isStatic())
-    return C.fail("needs a signal length known at import time, got " +
+    return C.failNeedsStatic(LD, "needs a signal length known at import "
+                                 "time, got " +
                   X->Type.str());
   int64_t L = LD.size();
   int64_t N = Inverse && OneSided ? 2 * (L - 1) : L;
