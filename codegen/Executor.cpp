@@ -114,6 +114,8 @@ static LowerFn kernelLowering(const Operation &Op) {
   case OpKind::StringNormalizer: case OpKind::StringConcat:
   case OpKind::StringSplit: case OpKind::RegexFullMatch:
   case OpKind::LabelEncoder:
+  // Ops whose result sizes come from the data run as host steps too.
+  case OpKind::NonZero: case OpKind::Unique: case OpKind::NonMaxSuppression:
   // Collectives call the run's communicator from a host step.
   case OpKind::AllReduceSum:
     return nullptr;

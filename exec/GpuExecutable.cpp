@@ -42,6 +42,8 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
                                     (S.Op->info().has(Collective)
                                          ? "' is a collective (synchronized "
                                            "batch norm)"
+                                         : S.Op->info().has(DataShape)
+                                         ? "' has results sized by the data"
                                          : "' works on str tensors") +
                                     ", which the GPU does not run: use "
                                     "--device cpu");

@@ -526,6 +526,12 @@ static Result dispatch(const Ctx &C) {
     return inferRegexFullMatch(C);
   case OpKind::LabelEncoder:
     return inferLabelEncoder(C);
+  case OpKind::NonZero:
+    return inferNonZero(C);
+  case OpKind::Unique:
+    return inferUnique(C);
+  case OpKind::NonMaxSuppression:
+    return inferNonMaxSuppression(C);
   case OpKind::AllReduceSum:
     return C.one(C.In[0]);
   }
@@ -573,6 +579,8 @@ dlc::inferResultTypes(const Operation &Op) {
 }
 
 bool dlc::isShapeValueOperand(const Operation &Op, unsigned I) {
+  if (Op.info().has(DataShape))
+    return true; // the executor evaluates the op to size its results
   return I == 1 && Op.numOperands() == 2 &&
          (Op.kind() == OpKind::Reshape || Op.kind() == OpKind::Expand) &&
          Op.getBool("by_value");

@@ -452,6 +452,7 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addEinsumOps(All);
     addRecurrentOps(All);
     addSignalOps(All);
+    addDataShapeOps(All);
     addStringOps(All);
     addControlOps(All);
     llvm::StringMap<OpEntry> M;

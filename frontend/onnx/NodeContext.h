@@ -248,6 +248,7 @@ void addSpatialOps(std::vector<OpEntry> &T);
 void addEinsumOps(std::vector<OpEntry> &T);
 void addRecurrentOps(std::vector<OpEntry> &T);
 void addSignalOps(std::vector<OpEntry> &T);
+void addDataShapeOps(std::vector<OpEntry> &T);
 void addStringOps(std::vector<OpEntry> &T);
 void addControlOps(std::vector<OpEntry> &T);
 
