@@ -99,6 +99,7 @@ static LowerFn kernelLowering(const Operation &Op) {
   // Views and constants need no kernel (see isView and run()).
   case OpKind::Identity: case OpKind::Reshape: case OpKind::Flatten:
   case OpKind::Squeeze: case OpKind::Unsqueeze: case OpKind::Constant:
+  case OpKind::BitCast:
   case OpKind::RandomUniform: case OpKind::RandomNormal:
     return lowerRandom;
   // Not lowered yet: range (constant folding handles it).

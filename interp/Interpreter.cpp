@@ -241,6 +241,13 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
   case OpKind::RegexFullMatch:
   case OpKind::LabelEncoder:
     return evalString(Op, In, Out);
+  case OpKind::BitCast:
+    if (Out[0].byteSize() != In[0]->byteSize())
+      return opError(Op, "result has " + std::to_string(Out[0].byteSize()) +
+                             " bytes, the operand " +
+                             std::to_string(In[0]->byteSize()));
+    std::memcpy(Out[0].data(), In[0]->data(), In[0]->byteSize());
+    return llvm::Error::success();
   case OpKind::NonZero:
   case OpKind::Unique:
   case OpKind::NonMaxSuppression:

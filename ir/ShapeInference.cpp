@@ -526,6 +526,19 @@ static Result dispatch(const Ctx &C) {
     return inferRegexFullMatch(C);
   case OpKind::LabelEncoder:
     return inferLabelEncoder(C);
+  case OpKind::BitCast: {
+    DType To = C.Op.getType("to");
+    DType From = C.In[0].elem();
+    auto Bits = [](DType E) {
+      return isNarrow(E) ? narrowBits(E) : 8 * dtypeSize(E);
+    };
+    if (Bits(To) == 0 || Bits(To) != Bits(From) || Bits(To) % 8 ||
+        From == DType::Str || To == DType::Str)
+      return C.err("cannot read " + std::string(dtypeName(From)) + " as " +
+                   dtypeName(To) + ": element sizes must be equal (and "
+                   "whole bytes)");
+    return C.one(TensorType(To, C.In[0].dims()));
+  }
   case OpKind::NonZero:
     return inferNonZero(C);
   case OpKind::Unique:

@@ -598,6 +598,9 @@ Why OpWriter::write() {
   case OpKind::RegexFullMatch:
     attrString(same("RegexFullMatch"), "pattern", Op.getString("pattern"));
     break;
+  case OpKind::BitCast:
+    return std::string("bitcast has no ONNX equivalent before opset 26 (the "
+                       "exporter writes opset 21)");
   case OpKind::NonZero: same("NonZero"); break;
   case OpKind::Unique: {
     onnx::NodeProto &N = same("Unique");

@@ -453,6 +453,7 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addRecurrentOps(All);
     addSignalOps(All);
     addDataShapeOps(All);
+    addQLinearOps(All);
     addStringOps(All);
     addControlOps(All);
     llvm::StringMap<OpEntry> M;

@@ -102,19 +102,22 @@ static void conv(NodeContext &C) {
   Value *X = C.in(0), *W = C.in(1);
   if (!X || !W)
     return;
+  C.setOutput(0, onnximp::convOf(C, X, W, C.has(2) ? C.in(2) : nullptr));
+}
+
+Value *onnximp::convOf(NodeContext &C, Value *X, Value *W, Value *B) {
   std::string Auto = C.attrStr("auto_pad", "NOTSET");
   auto K = kernelShape(C, X, W, Auto == "SAME_UPPER" || Auto == "SAME_LOWER");
   auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
   auto P = windowPads(C, X, K, St, Dl);
   if (!P)
-    return;
+    return nullptr;
   std::vector<Value *> Ops = {X, W};
-  if (C.has(2))
-    Ops.push_back(C.in(2));
-  C.setOutput(0, C.op(OpKind::Conv, Ops,
-                      {aInts("strides", St), aInts("pads", *P),
-                       aInts("dilations", Dl),
-                       aInt("group", C.attrInt("group", 1))}));
+  if (B)
+    Ops.push_back(B);
+  return C.op(OpKind::Conv, Ops,
+              {aInts("strides", St), aInts("pads", *P), aInts("dilations", Dl),
+               aInt("group", C.attrInt("group", 1))});
 }
 
 static void convTranspose(NodeContext &C) {
