@@ -5,6 +5,7 @@
 // element by comparing it with every other one along the axis (an N x N
 // grid), picks ranks 0..k-1 with one_hot, and gathers their values.
 // GatherND gathers from the data with its indexed dims flattened.
+// ReverseSequence is a gather along the time axis.
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;

@@ -2,8 +2,8 @@
 // to its `training` attribute);
 // LayerNormalization (with its Mean and InvStdDev outputs),
 // InstanceNormalization, GroupNormalization, RMSNormalization,
-// MeanVarianceNormalization and LpNormalization are composed of reductions
-// and elementwise ops.
+// MeanVarianceNormalization, LpNormalization and LRN are composed of
+// reductions, slices and elementwise ops.
 #include "frontend/onnx/NodeContext.h"
 #include "ir/Printer.h"
 
