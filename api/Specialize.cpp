@@ -17,6 +17,10 @@
 //    recompiles reach the capacity, OnWarning hears once that the cache
 //    thrashes.
 // 5. The variant runs on the other inputs, outside the lock.
+// 6. When an import with the values bound needs dims known that the import
+//    without them never reached (a converter behind the shape-like
+//    operand), every later variant binds every input dim the signature
+//    leaves unknown, and its key holds them.
 #include "api/Specialize.h"
 
 #include "codegen/Executor.h"
@@ -104,6 +108,18 @@ static std::string describe(const std::string &Name, const Tensor &T) {
   return S + (T.numElements() > 8 ? ", ...]" : "]");
 }
 
+std::vector<std::pair<unsigned, unsigned>>
+SpecializedModel::dimsToBind() const {
+  if (!AllDims)
+    return DimIndex;
+  std::vector<std::pair<unsigned, unsigned>> R;
+  for (unsigned I = 0; I < Inputs.size(); ++I)
+    for (unsigned K = 0; K < Inputs[I].Type.rank(); ++K)
+      if (!Inputs[I].Type.dim(K).isStatic())
+        R.push_back({I, K});
+  return R;
+}
+
 llvm::Expected<std::shared_ptr<const SpecializedModel::Variant>>
 SpecializedModel::compile(llvm::ArrayRef<Tensor> In) const {
   OnnxImportOptions IO;
@@ -113,19 +129,29 @@ SpecializedModel::compile(llvm::ArrayRef<Tensor> In) const {
     IO.Bind[Inputs[I].Name] = In[I];
     Values += (Values.empty() ? "" : ", ") + describe(Inputs[I].Name, In[I]);
   }
-  for (auto [I, K] : DimIndex) {
+  for (auto [I, K] : dimsToBind()) {
     std::vector<int64_t> &B = IO.BindDims[Inputs[I].Name];
     B.resize(Inputs[I].Type.rank(), -1);
     B[K] = In[I].shape()[K];
     Values += (Values.empty() ? "" : ", ") + Inputs[I].Name + " dim " +
               std::to_string(K) + " = " + std::to_string(B[K]);
   }
+  std::vector<Dim> Needs;
+  IO.StaticDimNeeds = &Needs;
   auto Fail = [&](llvm::Error E) {
     return makeError(llvm::toString(std::move(E)) +
                      "\n  (the model was compiled for the run-time value(s) " +
                      Values + ")");
   };
   auto M = importOnnxFile(Path, IO);
+  if (!M && !Needs.empty() && !AllDims) {
+    // With the values bound, a converter needs dims known that the import
+    // without them never reached: from now on every variant binds every
+    // input dim the signature leaves unknown.
+    llvm::consumeError(M.takeError());
+    AllDims = true;
+    return compile(In);
+  }
   if (!M)
     return Fail(M.takeError());
   auto V = std::make_shared<Variant>();
@@ -186,23 +212,30 @@ SpecializedModel::variantFor(llvm::ArrayRef<Tensor> In) const {
       Key.append(reinterpret_cast<const char *>(T.data()), T.byteSize());
     Key += ";";
   }
-  for (auto [I, K] : DimIndex) {
-    const Port &P = Inputs[I];
-    if (In[I].rank() != P.Type.rank())
-      return makeError("input '" + P.Name + "' must be " + P.Type.str() +
-                       ", got " + In[I].type().str());
-    Key += std::to_string(In[I].shape()[K]) + ",";
-  }
+  for (unsigned I = 0; I < Inputs.size(); ++I)
+    if (In[I].rank() != Inputs[I].Type.rank())
+      return makeError("input '" + Inputs[I].Name + "' must be " +
+                       Inputs[I].Type.str() + ", got " + In[I].type().str());
   std::lock_guard<std::mutex> Lock(Mutex);
+  std::string Base = Key;
+  auto keyDims = [&] {
+    Key = Base;
+    for (auto [I, K] : dimsToBind())
+      Key += std::to_string(In[I].shape()[K]) + ",";
+  };
+  keyDims();
   auto It = ByKey.find(Key);
   if (It != ByKey.end()) {
     ++Stats.Hits;
     Lru.splice(Lru.begin(), Lru, It->second);
     return Lru.front().second;
   }
+  bool WasAll = AllDims;
   auto V = compile(In);
   if (!V)
     return V.takeError();
+  if (AllDims != WasAll) // compiled with every dim bound: key them all
+    keyDims();
   ++Stats.Compiles;
   unsigned Capacity = std::max(1u, Opts.SpecializationCacheSize);
   if (Evicted.count(Key) && ++Recompiles >= Capacity && !Warned &&

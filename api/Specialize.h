@@ -62,6 +62,11 @@ private:
   mutable SpecializationStats Stats;
   mutable unsigned Recompiles = 0;
   mutable bool Warned = false;
+  /// Set when a variant's import needed more dims than DimIndex (see 6. in
+  /// Specialize.cpp): every unknown input dim is then bound. Under Mutex.
+  mutable bool AllDims = false;
+  /// The (input, dim) pairs a variant binds: DimIndex, or all unknown ones.
+  std::vector<std::pair<unsigned, unsigned>> dimsToBind() const;
 };
 
 } // namespace dlc

@@ -118,6 +118,8 @@ llvm::Error dlc::checkAotSteps(const std::vector<LoweredStep> &Steps) {
                                     (S.Op->info().has(Collective)
                                          ? "' is a collective of data-parallel "
                                            "training"
+                                         : S.Op->info().has(DataShape)
+                                         ? "' has results sized by the data"
                                          : "' works on str tensors") +
                                     ", which compiled artifacts do not "
                                     "support yet (run the model with the "

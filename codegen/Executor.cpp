@@ -99,6 +99,7 @@ static LowerFn kernelLowering(const Operation &Op) {
   // Views and constants need no kernel (see isView and run()).
   case OpKind::Identity: case OpKind::Reshape: case OpKind::Flatten:
   case OpKind::Squeeze: case OpKind::Unsqueeze: case OpKind::Constant:
+  case OpKind::BitCast:
   case OpKind::RandomUniform: case OpKind::RandomNormal:
     return lowerRandom;
   // Not lowered yet: range (constant folding handles it).
@@ -114,6 +115,8 @@ static LowerFn kernelLowering(const Operation &Op) {
   case OpKind::StringNormalizer: case OpKind::StringConcat:
   case OpKind::StringSplit: case OpKind::RegexFullMatch:
   case OpKind::LabelEncoder:
+  // Ops whose result sizes come from the data run as host steps too.
+  case OpKind::NonZero: case OpKind::Unique: case OpKind::NonMaxSuppression:
   // Collectives call the run's communicator from a host step.
   case OpKind::AllReduceSum:
     return nullptr;

@@ -78,7 +78,9 @@ Executable::build(const Function &F, std::vector<LoweredStep> Steps,
                              (S.Op->info().has(Collective)
                                   ? "' is a collective of data-parallel "
                                     "training"
-                                  : "' works on str tensors") +
+                                  : S.Op->info().has(DataShape)
+                                         ? "' has results sized by the data"
+                                         : "' works on str tensors") +
                              ", which only the JIT runs (as a host step)");
       for (const Value *V : S.Outs)
         X->Root[V] = V;
@@ -382,6 +384,21 @@ Executable::planFor(llvm::ArrayRef<TensorType> Types,
     auto RT = inferResultTypes(*Op, Types, OpVals);
     if (!RT)
       return RT.takeError();
+    if (Op->info().has(DataShape)) {
+      // Result sizes from the data: evaluate the op on its operands (all
+      // in the cone, so known now) and plan with what came out; the host
+      // step computes it again in the run.
+      if (llvm::is_contained(OpVals, nullptr))
+        return makeError(Op->L, "internal error: an operand of '" +
+                                    Op->mnemonic() + "' has no value");
+      auto R = evaluateOp(*Op, OpVals);
+      if (!R)
+        return R.takeError();
+      for (unsigned I = 0; I < R->size(); ++I) {
+        (*RT)[I] = (*R)[I].type();
+        Vals[Op->result(I)] = &Owned.emplace_back(std::move((*R)[I]));
+      }
+    }
     for (unsigned I = 0; I < RT->size(); ++I) {
       if ((*RT)[I].isStatic())
         Shapes[Op->result(I)] = (*RT)[I].staticSizes();
@@ -400,7 +417,7 @@ Executable::planFor(llvm::ArrayRef<TensorType> Types,
         for (size_t D = 0; D < Sh.size(); ++D)
           T.setI(D, Sh[D]);
         Vals[Op->result()] = &T;
-      } else {
+      } else if (!Op->info().has(DataShape)) { // (evaluated above)
         if (llvm::is_contained(OpVals, nullptr))
           return makeError(Op->L, "internal error: an operand of a shape "
                                   "computation has no value");

@@ -54,8 +54,11 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
   for (const LoweredStep &S : Steps) {
     if (S.K == LoweredStep::Kind::Host && !S.Op->info().has(Collective))
       return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
-                                    "' works on str tensors, which the GPU "
-                                    "does not run: use --device cpu");
+                                    (S.Op->info().has(DataShape)
+                                         ? "' has results sized by the data"
+                                         : "' works on str tensors") +
+                                    ", which the GPU does not run: use "
+                                    "--device cpu");
     if (S.K != LoweredStep::Kind::Kernel)
       continue;
     ++KernelSteps;

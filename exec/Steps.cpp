@@ -18,7 +18,7 @@ using namespace dlc;
 bool dlc::isViewOp(OpKind K) {
   return K == OpKind::Reshape || K == OpKind::Flatten ||
          K == OpKind::Squeeze || K == OpKind::Unsqueeze ||
-         K == OpKind::Identity;
+         K == OpKind::Identity || K == OpKind::BitCast;
 }
 
 /// The fusion group of Op (0: none).

@@ -241,6 +241,17 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
   case OpKind::RegexFullMatch:
   case OpKind::LabelEncoder:
     return evalString(Op, In, Out);
+  case OpKind::BitCast:
+    if (Out[0].byteSize() != In[0]->byteSize())
+      return opError(Op, "result has " + std::to_string(Out[0].byteSize()) +
+                             " bytes, the operand " +
+                             std::to_string(In[0]->byteSize()));
+    std::memcpy(Out[0].data(), In[0]->data(), In[0]->byteSize());
+    return llvm::Error::success();
+  case OpKind::NonZero:
+  case OpKind::Unique:
+  case OpKind::NonMaxSuppression:
+    return evalDataShape(Op, In, Out);
   case OpKind::AllReduceSum:
     return evalCollective(Op, In, Out);
   }
@@ -268,8 +279,10 @@ dlc::evaluateOp(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
     return Types.takeError();
   std::vector<Tensor> Results;
   for (const TensorType &T : *Types) {
-    // Only string ops may size a result from the data (see evalString).
-    if (!T.isStatic() && Op.info().has(Strings)) {
+    // Only string ops and DataShape ops may size a result from the data
+    // (see evalString, evalDataShape).
+    if (!T.isStatic() &&
+        (Op.info().has(Strings) || Op.info().has(DataShape))) {
       Results.emplace_back(T.elem(), llvm::ArrayRef<int64_t>{0});
       continue;
     }

@@ -41,6 +41,9 @@ llvm::Error evalSource(const Operation &Op, TensorList In, ResultList Out);
 /// shape inference has a `?`) come in as empty placeholders of the right
 /// element type; the kernel gives them their shape.
 llvm::Error evalString(const Operation &Op, TensorList In, ResultList Out);
+/// nonzero, unique, non_max_suppression: as evalString, the results sized
+/// by the data come in as empty placeholders and leave with their shape.
+llvm::Error evalDataShape(const Operation &Op, TensorList In, ResultList Out);
 /// all_reduce_sum: the sum over the ranks of the thread's CollectiveHook
 /// (interp/Collective.h), or the operand itself without one.
 llvm::Error evalCollective(const Operation &Op, TensorList In, ResultList Out);

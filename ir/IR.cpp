@@ -216,7 +216,8 @@ Value *OpBuilder::scalar(DType E, double V) {
 }
 
 bool dlc::runsOnHost(const Operation &Op) {
-  return Op.info().has(Collective) || touchesStrings(Op);
+  return Op.info().has(Collective) || Op.info().has(DataShape) ||
+         touchesStrings(Op);
 }
 
 bool dlc::touchesStrings(const Operation &Op) {

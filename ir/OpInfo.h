@@ -34,6 +34,8 @@ enum OpTrait : unsigned {
   Strings = 1u << 13,     // may take or make `str` tensors (no other op may)
   Collective = 1u << 14,  // communicates with the other ranks: a host step,
                           // never folded, fused or merged with a copy
+  DataShape = 1u << 15,   // result sizes come from operand values: a host
+                          // step, planned once those values are known
 };
 
 struct AttrSpec {

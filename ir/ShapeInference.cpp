@@ -526,6 +526,25 @@ static Result dispatch(const Ctx &C) {
     return inferRegexFullMatch(C);
   case OpKind::LabelEncoder:
     return inferLabelEncoder(C);
+  case OpKind::BitCast: {
+    DType To = C.Op.getType("to");
+    DType From = C.In[0].elem();
+    auto Bits = [](DType E) {
+      return isNarrow(E) ? narrowBits(E) : 8 * dtypeSize(E);
+    };
+    if (Bits(To) == 0 || Bits(To) != Bits(From) || Bits(To) % 8 ||
+        From == DType::Str || To == DType::Str)
+      return C.err("cannot read " + std::string(dtypeName(From)) + " as " +
+                   dtypeName(To) + ": element sizes must be equal (and "
+                   "whole bytes)");
+    return C.one(TensorType(To, C.In[0].dims()));
+  }
+  case OpKind::NonZero:
+    return inferNonZero(C);
+  case OpKind::Unique:
+    return inferUnique(C);
+  case OpKind::NonMaxSuppression:
+    return inferNonMaxSuppression(C);
   case OpKind::AllReduceSum:
     return C.one(C.In[0]);
   }
@@ -573,6 +592,8 @@ dlc::inferResultTypes(const Operation &Op) {
 }
 
 bool dlc::isShapeValueOperand(const Operation &Op, unsigned I) {
+  if (Op.info().has(DataShape))
+    return true; // the executor evaluates the op to size its results
   return I == 1 && Op.numOperands() == 2 &&
          (Op.kind() == OpKind::Reshape || Op.kind() == OpKind::Expand) &&
          Op.getBool("by_value");

@@ -21,7 +21,8 @@ llvm::Expected<llvm::SmallVector<TensorType, 1>>
 inferResultTypes(const Operation &Op, llvm::ArrayRef<TensorType> OperandTypes,
                  llvm::ArrayRef<const Tensor *> OperandValues = {});
 /// Whether operand I of Op is read by value when the run-time plan is built
-/// (the shape operand of a by_value reshape or expand).
+/// (the shape operand of a by_value reshape or expand, and every operand
+/// of an op whose result sizes come from the data: DataShape).
 bool isShapeValueOperand(const Operation &Op, unsigned I);
 
 /// Numpy broadcasting of two shapes; symbolic dims broadcast with 1 and with

@@ -51,6 +51,8 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::StringNormalizer: case OpKind::StringConcat:
   case OpKind::StringSplit: case OpKind::RegexFullMatch:
   case OpKind::LabelEncoder:
+  case OpKind::NonZero: case OpKind::Unique: case OpKind::NonMaxSuppression:
+  case OpKind::BitCast:
     return RuleFamily::NoGradient;
   case OpKind::Neg: case OpKind::Abs: case OpKind::Exp: case OpKind::Log:
   case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Reciprocal:

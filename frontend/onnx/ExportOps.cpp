@@ -598,6 +598,28 @@ Why OpWriter::write() {
   case OpKind::RegexFullMatch:
     attrString(same("RegexFullMatch"), "pattern", Op.getString("pattern"));
     break;
+  case OpKind::BitCast:
+    return std::string("bitcast has no ONNX equivalent before opset 26 (the "
+                       "exporter writes opset 21)");
+  case OpKind::NonZero: same("NonZero"); break;
+  case OpKind::Unique: {
+    onnx::NodeProto &N = same("Unique");
+    attrInt(N, "sorted", Op.getBool("sorted"));
+    if (const Attribute *A = Op.findAttr("axis"))
+      attrInt(N, "axis", A->getInt());
+    break;
+  }
+  case OpKind::NonMaxSuppression: {
+    std::vector<std::string> Ins = {
+        in(0), in(1),
+        C.scalar(DType::I64, double(Op.getInt("max_output")), Out[0] + "_max"),
+        C.scalar(DType::F32, Op.getFloat("iou_threshold"), Out[0] + "_iou")};
+    if (const Attribute *A = Op.findAttr("score_threshold"))
+      Ins.push_back(C.scalar(DType::F32, A->getFloat(), Out[0] + "_score"));
+    attrInt(C.node("NonMaxSuppression", Ins, Out), "center_point_box",
+            Op.getBool("center_point_box"));
+    break;
+  }
   case OpKind::LabelEncoder: {
     onnx::NodeProto &N = same("LabelEncoder");
     N.set_domain("ai.onnx.ml");

@@ -3,10 +3,13 @@
 #include "frontend/onnx/NodeContext.h"
 
 #include "frontend/onnx/ImportConstant.h"
+#include "frontend/onnx/OnnxImporter.h"
 #include "frontend/onnx/OnnxTensor.h"
 #include "interp/Interpreter.h"
 #include "ir/TensorLimits.h"
 
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace dlc;
@@ -80,6 +83,29 @@ bool NodeContext::isSequence(llvm::StringRef Name) const {
   return VT.Sequences.count(Name) || VT.RunSequences.count(Name);
 }
 
+/// Whether V is computed from constants and the shapes of values only
+/// (through shape_of), never from the data of an input or parameter.
+static bool dependsOnlyOnShapes(const Value *V) {
+  llvm::SmallVector<const Value *, 16> Work = {V};
+  llvm::SmallPtrSet<const Value *, 16> Seen;
+  bool SawShape = false;
+  while (!Work.empty()) {
+    const Value *W = Work.pop_back_val();
+    if (!W || !Seen.insert(W).second)
+      continue;
+    if (!W->Def || runsOnHost(*W->Def) ||
+        W->Def->info().has(OpTrait::Random) || Seen.size() > 4096)
+      return false;
+    if (W->Def->kind() == OpKind::ShapeOf) {
+      SawShape = true;
+      continue;
+    }
+    for (const Value *O : W->Def->Operands)
+      Work.push_back(O);
+  }
+  return SawShape;
+}
+
 const Tensor *NodeContext::constIn(unsigned I) {
   if (!has(I))
     return nullptr;
@@ -94,6 +120,15 @@ std::optional<std::vector<int64_t>> NodeContext::intsIn(unsigned I,
   if (!in(I))
     return std::nullopt;
   const Tensor *T = constIn(I);
+  if (!T && dependsOnlyOnShapes(VT.Values.lookup(Node.input(I)))) {
+    // Computed from input shapes that the import leaves unknown: a variant
+    // with those dims bound folds it (OnnxImportOptions::StaticDimNeeds).
+    failNeedsStatic(Dim::unknown(),
+                    "operand '" + What + "' ('" + Node.input(I) +
+                        "') must be known at import time, but it is computed "
+                        "at run time from input dims not known at import time");
+    return std::nullopt;
+  }
   if (!T) {
     fail("operand '" + What + "' ('" + Node.input(I) +
          "') must be known at import time (an initializer or a Constant "
@@ -437,6 +472,8 @@ const llvm::StringMap<OpEntry> &onnximp::opTable() {
     addEinsumOps(All);
     addRecurrentOps(All);
     addSignalOps(All);
+    addDataShapeOps(All);
+    addQLinearOps(All);
     addStringOps(All);
     addControlOps(All);
     llvm::StringMap<OpEntry> M;
@@ -461,6 +498,16 @@ const OpEntry *onnximp::findConverter(const onnx::NodeProto &N,
     Why = "op type '" + N.op_type() + "'" +
           (Default ? "" : " of domain '" + N.domain() + "'") +
           " is not supported";
+    return nullptr;
+  }
+  // Before opset 6 (legacy attributes such as consumed_inputs and
+  // broadcast), only ops whose definition has not changed since opset 1.
+  static const llvm::StringSet<> Unchanged = {"Not"};
+  if (Default && Opset < OnnxMinOpset && !Unchanged.count(N.op_type())) {
+    Why = "'" + N.op_type() + "' before opset " +
+          std::to_string(OnnxMinOpset) +
+          " is not supported (of opsets 1 to 5, only ops unchanged since "
+          "opset 1 are read: Not)";
     return nullptr;
   }
   if (Default && Opset < It->second.MinOpset) {

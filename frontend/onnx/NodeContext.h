@@ -252,6 +252,13 @@ void addSpatialOps(std::vector<OpEntry> &T);
 void addEinsumOps(std::vector<OpEntry> &T);
 void addRecurrentOps(std::vector<OpEntry> &T);
 void addSignalOps(std::vector<OpEntry> &T);
+void addDataShapeOps(std::vector<OpEntry> &T);
+void addQLinearOps(std::vector<OpEntry> &T);
+
+/// Conv of X and W (and bias B, or null) with the node's Conv attributes
+/// (auto_pad, dilations, group, kernel_shape, pads, strides); null after a
+/// failure. For the converters of Conv, ConvInteger and QLinearConv.
+Value *convOf(NodeContext &C, Value *X, Value *W, Value *B);
 void addStringOps(std::vector<OpEntry> &T);
 void addControlOps(std::vector<OpEntry> &T);
 

@@ -115,7 +115,7 @@ void GraphImporter::checkOpsets() {
     P.add(File, "the model imports no opset of the default domain");
     return;
   }
-  if (Opset < OnnxMinOpset || Opset > OnnxMaxOpset)
+  if (Opset < 1 || Opset > OnnxMaxOpset)
     P.add(File, "opset " + llvm::Twine(Opset) +
                     " of the default domain is not supported (supported: " +
                     llvm::Twine(OnnxMinOpset) + " to " +

@@ -176,7 +176,9 @@ static void rotaryEmbedding(NodeContext &C) {
                   In->Type.str());
   }
   if (!X || !X->Type.dim(3).isStatic())
-    return C.fail("needs a head size known at import time");
+    return X ? C.failNeedsStatic(X->Type.dim(3), "needs a head size known at "
+                                                   "import time")
+             : C.fail("needs a head size known at import time");
   int64_t D = X->Type.dim(3).size();
   int64_t RD = C.attrInt("rotary_embedding_dim", 0);
   if (RD == 0)

@@ -329,7 +329,10 @@ runScan(NodeContext &C, const onnx::GraphProto &Body,
     }
     const Dim &D = Xs[J]->Type.dim(Axis);
     if (!D.isStatic() || (Len >= 0 && D.size() != Len)) {
-      C.fail("scan input " + llvm::Twine(J) + " (" + Xs[J]->Type.str() +
+      auto Fail = [&](const llvm::Twine &M) {
+        D.isStatic() ? C.fail(M) : C.failNeedsStatic(D, M);
+      };
+      Fail("scan input " + llvm::Twine(J) + " (" + Xs[J]->Type.str() +
              ") needs a static scan length equal for every scan input along "
              "axis " + llvm::Twine(Axis) + " (dlc unrolls scans at import "
              "time)");
@@ -454,8 +457,12 @@ void scanOp(NodeContext &C) {
   for (Value *V : Ins) {
     if (!V->Type.rank() || !V->Type.dim(0).isStatic() ||
         (Batch >= 0 && V->Type.dim(0).size() != Batch))
-      return C.fail("every input needs the same static batch dim 0, got " +
-                    V->Type.str());
+      return V->Type.rank() && !V->Type.dim(0).isStatic()
+                 ? C.failNeedsStatic(V->Type.dim(0),
+                                     "every input needs the same static "
+                                     "batch dim 0, got " + V->Type.str())
+                 : C.fail("every input needs the same static batch dim 0, "
+                          "got " + V->Type.str());
     Batch = V->Type.dim(0).size();
     PerBatch.push_back(slices(C, V, 0, Batch));
   }

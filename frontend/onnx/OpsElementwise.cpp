@@ -99,6 +99,20 @@ static void castTo(NodeContext &C, DType E) {
   C.setOutput(0, C.op(OpKind::Cast, {X}, Attrs));
 }
 
+/// BitCast: the same bytes as another element type of the same size.
+static void bitCast(NodeContext &C) {
+  C.allowAttrs({"to"});
+  Value *X = C.in(0);
+  auto E = dtypeFromOnnx(int32_t(C.attrInt("to", 0)));
+  if (!X)
+    return;
+  if (!E)
+    return C.fail("'to' is not a supported element type");
+  C.setOutput(0, X->Type.elem() == *E
+                     ? C.op(OpKind::Identity, {X})
+                     : C.op(OpKind::BitCast, {X}, {aType("to", *E)}));
+}
+
 static void cast(NodeContext &C) {
   C.allowAttrs({"to", "saturate", "round_mode"});
   int64_t To = C.attrInt("to", 0);
@@ -258,6 +272,7 @@ void onnximp::addElementwiseOps(std::vector<OpEntry> &T) {
       {"Elu", 1, elu, {}},
       {"Gelu", 20, gelu, {}},
       {"Cast", 1, cast, {}},
+      {"BitCast", 26, bitCast, {}},
       {"CastLike", 15, castLike, {}},
       {"Add", 1, binary<OpKind::Add>, {}},
       {"Sub", 1, binary<OpKind::Sub>, {}},

@@ -5,6 +5,7 @@
 // element by comparing it with every other one along the axis (an N x N
 // grid), picks ranks 0..k-1 with one_hot, and gathers their values.
 // GatherND gathers from the data with its indexed dims flattened.
+// ReverseSequence is a gather along the time axis.
 #include "frontend/onnx/NodeContext.h"
 
 using namespace dlc;
@@ -62,6 +63,34 @@ static void gatherElements(NodeContext &C) {
   C.setOutput(0, gatherAlong(C, X, Idx, Axis));
 }
 
+/// ReverseSequence: along time_axis, the first sequence_lens[b] entries of
+/// each batch entry b reversed, the rest kept: a gather along time_axis at
+/// t < len ? len - 1 - t : t.
+static void reverseSequence(NodeContext &C) {
+  C.allowAttrs({"batch_axis", "time_axis"});
+  Value *X = C.in(0), *Len = C.in(1);
+  if (!X || !Len)
+    return;
+  int64_t BA = C.attrInt("batch_axis", 1), TA = C.attrInt("time_axis", 0);
+  if (X->Type.rank() < 2 || (BA != 0 && BA != 1) || (TA != 0 && TA != 1) ||
+      BA == TA)
+    return C.fail("batch_axis and time_axis must be 0 and 1 or 1 and 0 of "
+                  "an input of rank >= 2, got " + llvm::Twine(BA) + ", " +
+                  llvm::Twine(TA) + " and " + X->Type.str());
+  if (Len->Type.rank() != 1 || !isInteger(Len->Type.elem()))
+    return C.fail("sequence_lens must be a 1-D integer tensor, got " +
+                  Len->Type.str());
+  std::vector<int64_t> Shape(X->Type.rank(), 1);
+  Shape[BA] = -1;
+  Value *L = C.op(OpKind::Reshape, {C.cast(Len, DType::I64)},
+                  {aInts("shape", Shape)});
+  Value *T = C.iota(X, TA);
+  Value *Rev = C.op(OpKind::Sub, {C.op(OpKind::Sub, {L, T}),
+                                  C.scalar(DType::I64, 1)});
+  Value *Idx = C.op(OpKind::Where, {C.op(OpKind::Less, {T, L}), Rev, T});
+  C.setOutput(0, gatherAlong(C, X, Idx, TA));
+}
+
 /// GatherND (batch_dims = 0): the first K dims of the data flattened into
 /// one, indexed by the linear index of each index row.
 static void gatherND(NodeContext &C) {
@@ -73,7 +102,11 @@ static void gatherND(NodeContext &C) {
     return C.fail("batch_dims other than 0 is not supported");
   int64_t R = X->Type.rank(), Q = Idx->Type.rank();
   if (Q < 1 || !Idx->Type.dim(Q - 1).isStatic())
-    return C.fail("indices need a static last dim, got " + Idx->Type.str());
+    return Q < 1 ? C.fail("indices need a static last dim, got " +
+                          Idx->Type.str())
+                 : C.failNeedsStatic(Idx->Type.dim(Q - 1),
+                                     "indices need a static last dim, got " +
+                                         Idx->Type.str());
   int64_t K = Idx->Type.dim(Q - 1).size();
   if (K < 1 || K > R || !isInteger(Idx->Type.elem()))
     return C.fail("indices " + Idx->Type.str() + " do not fit data " +
@@ -82,7 +115,9 @@ static void gatherND(NodeContext &C) {
   std::vector<int64_t> Flat = {-1};
   for (int64_t D = K; D < R; ++D) {
     if (!X->Type.dim(D).isStatic())
-      return C.fail("needs static data dims after the indexed ones, got " +
+      return C.failNeedsStatic(X->Type.dim(D),
+                               "needs static data dims after the indexed "
+                               "ones, got " +
                     X->Type.str());
     Flat.push_back(X->Type.dim(D).size());
   }
@@ -181,6 +216,7 @@ static void topK(NodeContext &C) {
 void onnximp::addIndexingOps(std::vector<OpEntry> &T) {
   T.insert(T.end(), {
       {"GatherElements", 11, gatherElements, {}},
+      {"ReverseSequence", 10, reverseSequence, {}},
       {"TopK", 1, topK, {1}},
       {"GatherND", 11, gatherND, {}},
   });

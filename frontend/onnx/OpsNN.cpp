@@ -62,7 +62,7 @@ windowPads(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Kernel,
     int64_t Total = (Kernel[I] - 1) * Dl;
     if (St != 1) {
       if (!D.isStatic()) {
-        C.fail("auto_pad " + Auto + " with stride " + llvm::Twine(St) +
+        C.failNeedsStatic(D, "auto_pad " + Auto + " with stride " + llvm::Twine(St) +
                " needs static spatial dims, got " + X->Type.str());
         return std::nullopt;
       }
@@ -87,7 +87,8 @@ static std::vector<int64_t> kernelShape(NodeContext &C, Value *X, Value *W,
   if (K.empty() && W)
     for (unsigned I = 2; I < W->Type.rank(); ++I) {
       if (!W->Type.dim(I).isStatic()) {
-        C.fail("the weight's spatial dims must be static");
+        C.failNeedsStatic(W->Type.dim(I),
+                          "the weight's spatial dims must be static");
         return {};
       }
       K.push_back(W->Type.dim(I).size());
@@ -101,19 +102,22 @@ static void conv(NodeContext &C) {
   Value *X = C.in(0), *W = C.in(1);
   if (!X || !W)
     return;
+  C.setOutput(0, onnximp::convOf(C, X, W, C.has(2) ? C.in(2) : nullptr));
+}
+
+Value *onnximp::convOf(NodeContext &C, Value *X, Value *W, Value *B) {
   std::string Auto = C.attrStr("auto_pad", "NOTSET");
   auto K = kernelShape(C, X, W, Auto == "SAME_UPPER" || Auto == "SAME_LOWER");
   auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
   auto P = windowPads(C, X, K, St, Dl);
   if (!P)
-    return;
+    return nullptr;
   std::vector<Value *> Ops = {X, W};
-  if (C.has(2))
-    Ops.push_back(C.in(2));
-  C.setOutput(0, C.op(OpKind::Conv, Ops,
-                      {aInts("strides", St), aInts("pads", *P),
-                       aInts("dilations", Dl),
-                       aInt("group", C.attrInt("group", 1))}));
+  if (B)
+    Ops.push_back(B);
+  return C.op(OpKind::Conv, Ops,
+              {aInts("strides", St), aInts("pads", *P), aInts("dilations", Dl),
+               aInt("group", C.attrInt("group", 1))});
 }
 
 static void convTranspose(NodeContext &C) {
@@ -150,7 +154,8 @@ static void convTranspose(NodeContext &C) {
     for (size_t I = 0; I < S; ++I) {
       const Dim &D = X->Type.dim(2 + I);
       if (!D.isStatic())
-        return C.fail("output_shape / auto_pad need static spatial dims");
+        return C.failNeedsStatic(
+            D, "output_shape / auto_pad need static spatial dims");
       int64_t Stv = I < St.size() ? St[I] : 1, Dlv = I < Dl.size() ? Dl[I] : 1;
       int64_t Op = I < OutPad.size() ? OutPad[I] : 0;
       int64_t Want = OutShape.empty() ? D.size() * Stv : OutShape[I];
@@ -197,7 +202,9 @@ static Value *dilatedAvgPool(NodeContext &C, Value *X,
   Dl.resize(S, 1);
   for (size_t I = 1; I < S + 2; ++I)
     if (!X->Type.dim(I).isStatic())
-      return C.fail("dilated AveragePool needs static channel and spatial "
+      return C.failNeedsStatic(X->Type.dim(I),
+                               "dilated AveragePool needs static channel and "
+                               "spatial "
                     "dims, got " + X->Type.str()),
              nullptr;
   int64_t Ch = X->Type.dim(1).size(), Positions = 1, KSize = 1;
@@ -266,7 +273,13 @@ template <bool Max> static void pool(NodeContext &C) {
                               aInts("pads", *P), aBool("ceil_mode", Ceil)};
   if (Max) {
     A.push_back(aInts("dilations", Dl));
-    return C.setOutput(0, C.op(OpKind::MaxPool, {X}, A));
+    // Integers of up to 32 bits: exactly through f64 (padding never wins a
+    // max, so the result converts back exactly).
+    DType E = X->Type.elem();
+    bool Int = isInteger(E) && E != DType::I64 && E != DType::U64 &&
+               E != DType::Bool;
+    Value *Y = C.op(OpKind::MaxPool, {Int ? C.cast(X, DType::F64) : X}, A);
+    return C.setOutput(0, Int ? C.cast(Y, E) : Y);
   }
   if (llvm::any_of(Dl, [](int64_t D) { return D != 1; }))
     return C.setOutput(0, dilatedAvgPool(C, X, K, St, Dl, *P, Ceil,
@@ -285,8 +298,10 @@ static void lpPool(NodeContext &C) {
     return;
   auto K = C.attrInts("kernel_shape");
   auto St = C.attrInts("strides"), Dl = C.attrInts("dilations");
-  if (llvm::any_of(Dl, [](int64_t D) { return D != 1; }))
-    return C.fail("dilations are not supported for LpPool");
+  bool Dilated = llvm::any_of(Dl, [](int64_t D) { return D != 1; });
+  bool Ceil = C.attrInt("ceil_mode", 0);
+  if (Dilated && Ceil)
+    return C.fail("dilations with ceil_mode are not supported for LpPool");
   auto P = windowPads(C, X, K, St, Dl);
   if (!P)
     return;
@@ -298,10 +313,16 @@ static void lpPool(NodeContext &C) {
     Size *= double(N);
   DType E = X->Type.elem();
   Value *A = C.op(OpKind::Pow, {C.op(OpKind::Abs, {X}), C.scalar(E, Pw)});
-  Value *S = C.op(OpKind::AvgPool, {A}, {aInts("kernel", K), aInts("strides", St),
-                                         aInts("pads", *P),
-                                         aBool("ceil_mode", C.attrInt("ceil_mode", 0)),
-                                         aBool("count_include_pad", true)});
+  // The window sum as an average that counts the zero padding, times the
+  // window size.
+  Value *S =
+      Dilated ? dilatedAvgPool(C, A, K, St, Dl, *P, false, true)
+              : C.op(OpKind::AvgPool, {A},
+                     {aInts("kernel", K), aInts("strides", St),
+                      aInts("pads", *P), aBool("ceil_mode", Ceil),
+                      aBool("count_include_pad", true)});
+  if (!S)
+    return;
   S = C.op(OpKind::Mul, {S, C.scalar(E, Size)});
   C.setOutput(0, C.op(OpKind::Pow, {S, C.scalar(E, 1.0 / Pw)}));
 }
@@ -362,7 +383,9 @@ static void softmaxFamily(NodeContext &C) {
   Flat.push_back(-1);
   for (int64_t I = Axis; I < R; ++I) {
     if (!X->Type.dim(I).isStatic())
-      return C.fail("axis " + llvm::Twine(Axis) + " before opset 13 needs "
+      return C.failNeedsStatic(X->Type.dim(I),
+                               "axis " + llvm::Twine(Axis) +
+                                   " before opset 13 needs "
                     "static dims from the axis on, got " + X->Type.str());
     Back.push_back(X->Type.dim(I).size());
   }

@@ -2,10 +2,12 @@
 // to its `training` attribute);
 // LayerNormalization (with its Mean and InvStdDev outputs),
 // InstanceNormalization, GroupNormalization, RMSNormalization,
-// MeanVarianceNormalization and LpNormalization are composed of reductions
-// and elementwise ops.
+// MeanVarianceNormalization, LpNormalization and LRN are composed of
+// reductions, slices and elementwise ops.
 #include "frontend/onnx/NodeContext.h"
 #include "ir/Printer.h"
+
+#include <cstdint>
 
 using namespace dlc;
 using namespace dlc::onnximp;
@@ -269,8 +271,45 @@ static void lpNorm(NodeContext &C) {
   C.setOutput(0, C.op(OpKind::Div, {X, N}));
 }
 
+/// LRN: x / (bias + alpha / size * sum of x^2 over the channels c - (size -
+/// 1) / 2 to c + size / 2)^beta, the sum over `size` shifted slices of the
+/// squares zero-padded along the channels.
+static void lrn(NodeContext &C) {
+  C.allowAttrs({"alpha", "beta", "bias", "size"});
+  Value *X = C.in(0);
+  if (!X)
+    return;
+  int64_t N = C.attrInt("size", 0);
+  unsigned R = X->Type.rank();
+  if (N < 1 || N > 4096)
+    return C.fail("size must be in 1 to 4096, got " + llvm::Twine(N));
+  if (R < 3 || !isFloat(X->Type.elem()))
+    return C.fail("needs a float input of rank >= 3, got " + X->Type.str());
+  DType E = X->Type.elem();
+  int64_t Before = (N - 1) / 2, After = N - 1 - Before;
+  std::vector<int64_t> Pads(2 * R, 0);
+  Pads[1] = Before;
+  Pads[R + 1] = After;
+  Value *Sq = C.op(OpKind::Pad, {C.op(OpKind::Mul, {X, X})},
+                   {aInts("pads", Pads)});
+  Value *Sum = nullptr;
+  for (int64_t K = 0; K < N; ++K) {
+    // Channels K to K + C of the padded squares (end counted from the end).
+    int64_t End = K == N - 1 ? INT64_MAX : K - (N - 1);
+    Value *S = C.op(OpKind::Slice, {Sq},
+                    {aInts("starts", {K}), aInts("ends", {End}),
+                     aInts("axes", {1}), aInts("steps", {1})});
+    Sum = Sum ? C.op(OpKind::Add, {Sum, S}) : S;
+  }
+  double Alpha = C.attrFloat("alpha", 1e-4), Beta = C.attrFloat("beta", 0.75);
+  Value *D = C.op(OpKind::Add, {C.scalar(E, C.attrFloat("bias", 1.0)),
+                                C.op(OpKind::Mul, {Sum, C.scalar(E, Alpha / double(N))})});
+  C.setOutput(0, C.op(OpKind::Div, {X, C.op(OpKind::Pow, {D, C.scalar(E, Beta)})}));
+}
+
 void onnximp::addNormOps(std::vector<OpEntry> &T) {
   T.insert(T.end(), {
+      {"LRN", 1, lrn, {}},
       {"BatchNormalization", 6, batchNorm, {}},
       {"LayerNormalization", 17, layerNorm, {}},
       {"RMSNormalization", 23, rmsNorm, {}},

@@ -39,8 +39,16 @@ template <Red R> static void reduce(NodeContext &C) {
   switch (R) {
   case Red::Sum: Y = C.op(OpKind::ReduceSum, {X}, A); break;
   case Red::Mean: Y = C.op(OpKind::ReduceMean, {X}, A); break;
-  case Red::Max: Y = C.op(OpKind::ReduceMax, {X}, A); break;
-  case Red::Min: Y = C.op(OpKind::ReduceMin, {X}, A); break;
+  case Red::Max:
+  case Red::Min: {
+    // bool: any / all, as a max / min over 0 and 1.
+    bool B = X->Type.elem() == DType::Bool;
+    Y = C.op(R == Red::Max ? OpKind::ReduceMax : OpKind::ReduceMin,
+             {B ? C.cast(X, DType::I32) : X}, A);
+    if (B)
+      Y = C.cast(Y, DType::Bool);
+    break;
+  }
   case Red::Prod: Y = C.op(OpKind::ReduceProd, {X}, A); break;
   case Red::LogSumExp: Y = C.op(OpKind::ReduceLogSumExp, {X}, A); break;
   case Red::L1:

@@ -302,7 +302,9 @@ static void resize(NodeContext &C) {
       if (Sizes[I] < 0)
         continue;
       if (!X->Type.dim(I).isStatic())
-        return C.fail("keep_aspect_ratio_policy '" + Policy + "' needs "
+        return C.failNeedsStatic(X->Type.dim(I),
+                                 "keep_aspect_ratio_policy '" + Policy +
+                                     "' needs "
                       "static resized dims, got " + X->Type.str());
       double Si = double(Sizes[I]) / double(X->Type.dim(I).size());
       S = Policy == "not_larger" ? std::min(S, Si) : std::max(S, Si);

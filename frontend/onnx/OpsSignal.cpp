@@ -1,9 +1,11 @@
 // ONNX DFT composed of dlc ops: the signal axis is moved last and multiplied
 // by cosine / sine matrices built at import time (forward, inverse, one-sided
 // forward and one-sided inverse, i.e. irfft), with dft_length truncating or
-// zero-padding the signal.
+// zero-padding the signal; and the window functions (Hann, Hamming,
+// Blackman) as constants built at import time.
 #include "frontend/onnx/ImportConstant.h"
 #include "frontend/onnx/NodeContext.h"
+#include "frontend/onnx/OnnxTensor.h"
 
 #include <cmath>
 
@@ -33,7 +35,10 @@ static void dft(NodeContext &C) {
   if (R < 2 || !isFloat(X->Type.elem()))
     return C.fail("needs a float input of rank >= 2, got " + X->Type.str());
   const Dim &CD = X->Type.dim(R - 1);
-  if (!CD.isStatic() || (CD.size() != 1 && CD.size() != 2))
+  if (!CD.isStatic())
+    return C.failNeedsStatic(CD, "the last dim must be 1 (real) or 2 "
+                                 "(complex), got " + X->Type.str());
+  if (CD.size() != 1 && CD.size() != 2)
     return C.fail("the last dim must be 1 (real) or 2 (complex), got " +
                   X->Type.str());
   bool Complex = CD.size() == 2;
@@ -54,7 +59,8 @@ static void dft(NodeContext &C) {
     return C.fail("onesided needs a real input");
   const Dim &LD = X->Type.dim(Axis);
   if (!LD.isStatic())
-    return C.fail("needs a signal length known at import time, got " +
+    return C.failNeedsStatic(LD, "needs a signal length known at import "
+                                 "time, got " +
                   X->Type.str());
   int64_t L = LD.size();
   int64_t N = Inverse && OneSided ? 2 * (L - 1) : L;
@@ -123,6 +129,45 @@ static void dft(NodeContext &C) {
                         {aInt("axis", R - 1)}));
 }
 
+/// HannWindow, HammingWindow, BlackmanWindow: sum over k of
+/// (-1)^k a_k cos(2 pi k n / N), N = size (periodic) or size - 1
+/// (symmetric), computed in f64 at import time (size is known then; a
+/// size given at run time makes dlc::Model compile per value).
+template <int Kind> static void window(NodeContext &C) {
+  C.allowAttrs({"output_datatype", "periodic"});
+  auto Size = C.intsIn(0, "size");
+  if (!Size)
+    return;
+  if (Size->size() != 1)
+    return C.fail("size must be one integer, got " +
+                  llvm::Twine(Size->size()) + " values");
+  int64_t L = (*Size)[0];
+  if (L < 0 || L > (int64_t(1) << 28))
+    return C.fail("size " + llvm::Twine(L) +
+                  " is out of range (0 to 2^28)");
+  auto E = dtypeFromOnnx(int32_t(C.attrInt("output_datatype", 1)));
+  if (!E || !(isFloat(*E) || isInteger(*E)))
+    return C.fail("output_datatype " +
+                  llvm::Twine(C.attrInt("output_datatype", 1)) +
+                  " is not a numeric element type");
+  double N = double(C.attrInt("periodic", 1) ? L : L - 1);
+  // Coefficients a_0, a_1, a_2.
+  double A[3] = {0.5, 0.5, 0};
+  if (Kind == 1)
+    A[0] = 25.0 / 46.0, A[1] = 1 - 25.0 / 46.0;
+  if (Kind == 2)
+    A[0] = 0.42, A[1] = 0.5, A[2] = 0.08;
+  Tensor W(DType::F64, {L});
+  for (int64_t I = 0; I < L; ++I) {
+    double X = N == 0 ? 0 : 2 * M_PI * double(I) / N;
+    W.setF(I, A[0] - A[1] * std::cos(X) + A[2] * std::cos(2 * X));
+  }
+  C.setOutput(0, C.cast(C.constant(std::move(W)), *E));
+}
+
 void onnximp::addSignalOps(std::vector<OpEntry> &T) {
   T.push_back({"DFT", 17, dft, {1, 2}});
+  T.push_back({"HannWindow", 17, window<0>, {0}});
+  T.push_back({"HammingWindow", 17, window<1>, {0}});
+  T.push_back({"BlackmanWindow", 17, window<2>, {0}});
 }

@@ -289,7 +289,8 @@ static void centerCropPad(NodeContext &C) {
       return C.fail("axis " + llvm::Twine(Axes[I]) + " is out of range");
     const Dim &D = X->Type.dim(A);
     if (!D.isStatic())
-      return C.fail("needs a static size along axis " + llvm::Twine(A) +
+      return C.failNeedsStatic(D, "needs a static size along axis " +
+                                      llvm::Twine(A) +
                     ", got " + X->Type.str());
     int64_t Want = (*Shape)[I], Have = D.size();
     if (Want < 0)
@@ -349,7 +350,10 @@ static void col2Im(NodeContext &C) {
                     "blocks or block elements");
   }
   const Dim &CK = X->Type.dim(1), &LD = X->Type.dim(2);
-  if (!CK.isStatic() || CK.size() % K)
+  if (!CK.isStatic())
+    return C.failNeedsStatic(CK, "the input's dim 1 must be static, got " +
+                                     X->Type.str());
+  if (CK.size() % K)
     return C.fail("the input's dim 1 must be a static multiple of the block "
                   "size " + llvm::Twine(K) + ", got " + X->Type.str());
   if (LD.isStatic() && LD.size() != L)

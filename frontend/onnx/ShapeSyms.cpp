@@ -74,7 +74,12 @@ Value *NodeContext::shapeIn(unsigned I, llvm::StringRef What) {
   if (!V)
     return nullptr;
   const TensorType &T = V->Type;
-  if (!isInteger(T.elem()) || T.rank() != 1 || !T.dim(0).isStatic()) {
+  if (isInteger(T.elem()) && T.rank() == 1 && !T.dim(0).isStatic()) {
+    failNeedsStatic(T.dim(0), "operand '" + What + "' must be an integer "
+                              "vector of static length, got " + T.str());
+    return nullptr;
+  }
+  if (!isInteger(T.elem()) || T.rank() != 1) {
     fail("operand '" + What + "' must be an integer vector of static length, "
          "got " + T.str());
     return nullptr;

@@ -177,8 +177,13 @@ TEST(OnnxImport, AllUnsupportedOpsAtOnce) {
             "not supported");
   onnx::ModelProto Old = reluModel();
   Old.mutable_opset_import(0)->set_version(3);
-  EXPECT_EQ(importError(Old), "m.onnx: error: opset 3 of the default domain is "
-                              "not supported (supported: 6 to 28)");
+  EXPECT_EQ(importError(Old),
+            "m.onnx: node 'relu1' (Relu, opset 3): error: 'Relu' before opset "
+            "6 is not supported (of opsets 1 to 5, only ops unchanged since "
+            "opset 1 are read: Not)");
+  Old.mutable_opset_import(0)->set_version(29);
+  EXPECT_EQ(importError(Old), "m.onnx: error: opset 29 of the default domain "
+                              "is not supported (supported: 6 to 28)");
 }
 
 TEST(OnnxImport, DynamicShapeOperandIsReported) {

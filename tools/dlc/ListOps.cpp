@@ -58,14 +58,15 @@ static bool cpuLoweringWorks(const OpInfo &I) {
 }
 
 /// GPU lowering "exists" for an op when its optimized example lowers, maps
-/// to the GPU and compiles to PTX. A collective is a host step of the GPU
-/// executor: it exists when the executor takes the example (on the
-/// emulation).
+/// to the GPU and compiles to PTX. An example with a host step (a
+/// collective, results sized by the data, strings) exists when the GPU
+/// executor takes it (on the emulation).
 static bool gpuLoweringWorks(const OpInfo &I) {
   auto M = optimizedExample(I);
   if (!M)
     return false;
-  if (I.has(Collective)) {
+  if (llvm::any_of(M->Functions[0]->Body,
+                   [](const auto &Op) { return runsOnHost(*Op); })) {
     auto X = compileForGpu(*M->Functions[0], DeviceKind::CudaEmu, 0,
                            GpuMemoryPool::create(GpuDevice::emulator()));
     if (!X) {
