@@ -20,7 +20,7 @@ long double key(const Tensor &T, int64_t I) {
   return isFloat(T.elem()) ? (long double)T.getF(I) : (long double)T.getI(I);
 }
 
-void copyElem(const Tensor &From, int64_t I, Tensor &To, int64_t J) {
+void copyValue(const Tensor &From, int64_t I, Tensor &To, int64_t J) {
   if (isFloat(From.elem()))
     To.setF(J, From.getF(I));
   else
@@ -105,7 +105,7 @@ llvm::Error unique(const Operation &Op, const Tensor &X, ResultList Out) {
     int64_t K = First[Order[P]];
     for (int64_t O = 0; O < Outer; ++O)
       for (int64_t I = 0; I < Inner; ++I)
-        copyElem(X, at(O, K, I), Out[0], (O * U + P) * Inner + I);
+        copyValue(X, at(O, K, I), Out[0], (O * U + P) * Inner + I);
     Out[1].setI(P, K);
     Out[3].setI(P, Counts[Order[P]]);
   }

@@ -342,7 +342,7 @@ llvm::Error CudaDriver::syncResult(CUresult R, llvm::StringRef Call,
 
 llvm::Error CudaDriver::beginCapture(CUstream S) {
   if (!hasGraphs())
-    return fail("the NVIDIA driver " + Path + " has no CUDA graphs");
+    return driverError("the NVIDIA driver " + Path + " has no CUDA graphs");
   if (auto E = makeCurrent())
     return E;
   return check(Fn.StreamBeginCapture(S, CaptureModeThreadLocal),
