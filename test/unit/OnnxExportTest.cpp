@@ -81,9 +81,10 @@ TEST_P(ExportEveryOp, ReimportsWithTheSameResults) {
   ASSERT_TRUE(M);
   const Function &F = *M->Functions[0];
   if (GetParam() == OpKind::Im2Col || GetParam() == OpKind::MaxPoolGrad ||
-      GetParam() == OpKind::AllReduceSum) {
+      GetParam() == OpKind::AllReduceSum || GetParam() == OpKind::BitCast) {
     // Ops the compiler makes (conv-to-gemm, autodiff, data-parallel
-    // training): no ONNX form.
+    // training): no ONNX form; bitcast has one only from opset 26, past
+    // the opset the exporter writes.
     auto Bytes = exportOnnx(F);
     ASSERT_FALSE(bool(Bytes)) << I.Mnemonic.str() << " has no ONNX form";
     EXPECT_NE(errText(Bytes.takeError()).find("has no ONNX equivalent"),
