@@ -174,10 +174,14 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
     }
     if (!K)
       return K.takeError();
-    // Long vector loops over the contiguous trailing dims.
-    if (!O.Gpu)
+    // Long vector loops over the contiguous trailing dims, and a parallel
+    // loop with iterations for every thread at batch 1.
+    if (!O.Gpu) {
       if (auto E = kir::collapseLoops(**K, 8))
         return std::move(E);
+      if (auto E = kir::spreadParallel(**K, 2))
+        return std::move(E);
+    }
     if (S.InPlaceIn >= 0)
       (*K)->MayAlias.push_back(
           {unsigned(S.InPlaceIn), unsigned(S.Ins.size() + S.InPlaceOut)});

@@ -9,9 +9,13 @@
 //    are unit-step from 0 to a static extent, with no parallel mark, and
 //    whose induction variables the innermost body uses only as the trailing
 //    indices, in loop order, of scalar loads and stores of kernel
-//    arguments whose trailing dims are static and equal the extents.
+//    arguments whose trailing dims are static and equal the extents, or
+//    not at all: a load whose indices use none of them (an operand
+//    broadcast along the merged dims: a per-channel scale [N, C, 1, 1]
+//    times [N, C, H, W]) stays as it is, and so does its argument.
 // 3. Every argument accessed there must be accessed only in such nests,
-//    merging the same extents (else none of them merges): its type loses
+//    merging the same extents (else none of them merges), and never
+//    by a load that stays as it is: its type loses
 //    the merged dims for one static dim of their product. Its leading
 //    dims keep their positions, so the run-time sizes the executor passes
 //    still describe them (static dims are never read from there), and a
@@ -81,6 +85,7 @@ struct Candidate {
   std::vector<int64_t> Ext;
   std::vector<KOp *> Body;                   // every op of the innermost body
   llvm::DenseSet<KValue *> Bufs;             // the arguments it accesses
+  llvm::DenseSet<const KOp *> Kept;          // loads left as they are
   bool Live = true;
 };
 
@@ -101,12 +106,16 @@ public:
     for (bool Changed = true; Changed;) {
       Changed = false;
       llvm::DenseMap<const KValue *, const std::vector<int64_t> *> Want;
-      llvm::DenseSet<const KValue *> Bad;
+      llvm::DenseSet<const KValue *> Bad, Kept;
       for (KOp *A : All) {
-        const KValue *Buf = A->Operands[bufferPos(*A)];
+        KValue *Buf = A->Operands[bufferPos(*A)];
         if (Buf->Def || Buf->BufType.rank() == 0)
           continue;
         Candidate *C = Owner.lookup(A);
+        if (C && C->Live && C->Kept.contains(A)) {
+          Kept.insert(Buf);
+          continue;
+        }
         if (!C || !C->Live || !C->Bufs.contains(Buf)) {
           Bad.insert(Buf);
           continue;
@@ -115,6 +124,9 @@ public:
         if (!New && *It->second != C->Ext)
           Bad.insert(Buf);
       }
+      for (const KValue *Buf : Kept) // read as it is and merged elsewhere
+        if (Want.count(Buf))
+          Bad.insert(Buf);
       for (Candidate &C : Cands)
         if (C.Live && llvm::any_of(C.Bufs, [&](KValue *B) { return Bad.contains(B); })) {
           C.Live = false;
@@ -183,6 +195,13 @@ private:
           return false;
         size_t R = Buf->BufType.rank();
         From = BP + 1;
+        bool UsesMerged = false;
+        for (size_t J = BP + 1; J < Op->Operands.size(); ++J)
+          UsesMerged |= Merged.contains(Op->Operands[J]);
+        if (R > 0 && BP == 0 && !UsesMerged) { // a broadcast operand
+          C.Kept.insert(Op);
+          continue;
+        }
         if (R > 0) {
           if (R < M)
             return false;

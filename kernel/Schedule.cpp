@@ -11,6 +11,8 @@ llvm::ArrayRef<KernelPass> kir::allKernelPasses() {
       {"unroll", "Mark innermost loops unroll(N)", unrollLoops},
       {"collapse", "Merge up to N innermost loops over contiguous static dims",
        collapseLoops},
+      {"spread", "Merge the parallel loop with up to N-1 loops nested in it",
+       spreadParallel},
       {"gpu-rows", "Map row reductions to one block of N threads per row",
        gpuRows},
       {"gpu-map", "Map parallel loops to a GPU grid of N-thread blocks",

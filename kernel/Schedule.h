@@ -31,6 +31,10 @@ llvm::Error unrollLoops(Kernel &K, unsigned N);
 /// static trailing dims of every buffer they touch into one loop (and those
 /// buffers' dims into one); see kernel/CollapseLoops.cpp.
 llvm::Error collapseLoops(Kernel &K, unsigned N);
+/// Merges the top-level parallel loop with up to N - 1 loops perfectly
+/// nested in it (never the innermost) into one parallel loop, so a batch of
+/// one still splits across threads; see kernel/SpreadParallel.cpp.
+llvm::Error spreadParallel(Kernel &K, unsigned N);
 
 /// Maps the parallel loop (and the loops perfectly nested in it) to a grid
 /// of blocks of N threads, one thread per iteration (kernel/GpuMap.cpp).
