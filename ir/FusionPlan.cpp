@@ -109,10 +109,12 @@ std::optional<Im2ColGeometry> dlc::windowIm2Col(const Operation &Op) {
   // its row (the Keras CNN's second layer, 13x13 to 11x11: 0.227 ms at
   // batch 8 with stored patches, 0.197 ms here; 2.27 and 1.58 ms at batch
   // 64). ResNet-18's 7-wide rows measured no faster than stored patches. Patch rows of at least
-  // 32 taps: with fewer (the Keras CNN's first layer: 9), copying each
-  // block out costs more than computing it, and the stored patches were
-  // 15% faster.
-  if (!G || G->Out[1] < 10 || G->C * G->Kernel[0] * G->Kernel[1] < 32)
+  // 27 taps (3x3 over 3 channels: the stride-2 first layer of MobileNet
+  // and EfficientNet, whose stored patches were 10.8 MB at batch 8;
+  // MobileNetV3-small ran 6-8% faster at batch 1 and 8, the others 1%):
+  // with fewer (the Keras CNN's first layer: 9), copying each block out
+  // costs more than computing it, and the stored patches were 15% faster.
+  if (!G || G->Out[1] < 10 || G->C * G->Kernel[0] * G->Kernel[1] < 27)
     return std::nullopt;
   int64_t Bytes = int64_t(dtypeSize(Op.operand(0)->Type.elem()));
   if (windowScratchElems(*G, 1, 64 / Bytes) * Bytes > windowScratchBudget)
