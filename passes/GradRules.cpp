@@ -139,8 +139,10 @@ llvm::Error grad::elementwiseGrad(Operation &Op, Value *G, OpBuilder &B,
   case OpKind::Sigmoid: // y (1 - y)
     Out[0] = Mul(G, Mul(Y, Mk(OpKind::Sub, {C(1.0), Y})));
     return llvm::Error::success();
-  case OpKind::Relu:
-    Out[0] = Mk(OpKind::Where, {Mk(OpKind::Greater, {X, Zero()}), G, Zero()});
+  case OpKind::Relu: // y > 0 exactly where x > 0: reading y, not x, lets
+    // x die inside a fused producer (a GEMM stores relu(x) only; the Keras
+    // CNN's training step stored both and ran relu as its own pass).
+    Out[0] = Mk(OpKind::Where, {Mk(OpKind::Greater, {Y, Zero()}), G, Zero()});
     return llvm::Error::success();
   case OpKind::LeakyRelu:
     Out[0] = Mk(OpKind::Where, {Mk(OpKind::GreaterEqual, {X, Zero()}), G,
