@@ -12,7 +12,6 @@
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/Target/TargetMachine.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -30,17 +29,6 @@ static void initTargets() {
   std::call_once(Once, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
-    // Loop strength reduction took a quarter of the code generator's time
-    // (0.93 of 3.9 s of CPU time compiling EfficientNet-B0, superlinear in
-    // the address uses of the GEMM micro-kernels) and changed no model's
-    // speed measurably (ResNet-18, MobileNetV2/V3, EfficientNet-B0, the
-    // tutorial CNNs, 1 thread, within 0.5%): the kernels' address
-    // arithmetic is already in strength-reduced form. Off, unless set on
-    // the command line (-disable-lsr=false).
-    auto &Opts = llvm::cl::getRegisteredOptions();
-    if (llvm::cl::Option *O = Opts.lookup("disable-lsr"))
-      if (O->getNumOccurrences() == 0)
-        O->addOccurrence(0, "disable-lsr", "true");
   });
 }
 
