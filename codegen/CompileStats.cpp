@@ -1,5 +1,6 @@
 // The compile-time report printed by `dlc bench --profile`.
 #include "codegen/CompileStats.h"
+#include "codegen/Jit.h"
 
 #include "llvm/Support/Format.h"
 
@@ -29,7 +30,8 @@ void CompileStats::print(llvm::raw_ostream &OS, bool Phases) const {
         std::to_string(CacheHits) + " hits, " + std::to_string(CacheMisses) +
             " misses");
   else
-    Row("disk cache", Cache, "off");
+    Row("disk cache", Cache,
+        llvmOptionsGiven() ? "off (LLVM options given on the command line)" : "off");
   Row("LLVM IR emission", Emit, "CPU time, all threads");
   Row("LLVM optimization", Optimize, "CPU time, all threads");
   Row("machine code", Codegen, "CPU time, all threads");

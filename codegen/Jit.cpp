@@ -12,6 +12,7 @@
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/Target/TargetMachine.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -30,6 +31,18 @@ static void initTargets() {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
+}
+
+bool dlc::llvmOptionsGiven() {
+  // LLVM's internal options live in the general category of the top level;
+  // tools put their own options in categories of their own.
+  for (auto &Entry : llvm::cl::getRegisteredOptions()) {
+    const llvm::cl::Option *O = Entry.second;
+    if (O->getNumOccurrences() > 0 &&
+        llvm::is_contained(O->Categories, &llvm::cl::getGeneralCategory()))
+      return true;
+  }
+  return false;
 }
 
 JitModule::~JitModule() = default;
@@ -317,9 +330,12 @@ JitModule::compile(llvm::ArrayRef<const kir::Kernel *> Kernels,
   S.Distinct += Units.size();
   S.Keys += KeysW.seconds();
 
-  // 2. Objects stored by earlier compiles.
+  // 2. Objects stored by earlier compiles, unless one of LLVM's own
+  // options was given (-time-passes, -disable-lsr, ...): the key cannot
+  // hold what they change, and a kernel built without them must not stand
+  // in for one built with them (nor the reverse).
   std::unique_ptr<KernelCache> Cache;
-  if (Opts.UseCache) {
+  if (Opts.UseCache && !llvmOptionsGiven()) {
     StopWatch CacheW;
     auto C = KernelCache::open(Opts.CacheDir.empty() ? KernelCache::defaultDir()
                                                      : Opts.CacheDir,

@@ -48,6 +48,11 @@ buildHostModule(llvm::ArrayRef<const kir::Kernel *> Kernels, unsigned OptLevel,
 llvm::Error writeMachineCode(llvm::Module &M, llvm::TargetMachine &TM,
                              EmitKind Kind, llvm::raw_pwrite_stream &OS);
 
+/// Whether one of LLVM's own command-line options (code generation
+/// internals such as -time-passes) was given to this process: the disk
+/// kernel cache is then bypassed, since its keys do not record them.
+bool llvmOptionsGiven();
+
 /// How the JIT compiles a set of kernels.
 struct JitOptions {
   unsigned OptLevel = 3; // -O0..-O3

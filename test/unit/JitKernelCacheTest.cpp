@@ -6,11 +6,13 @@
 
 #include "api/Model.h"
 #include "codegen/Executor.h"
+#include "codegen/Jit.h"
 #include "codegen/KernelCache.h"
 #include "interp/Interpreter.h"
 #include "ir/Parser.h"
 #include "kernel/KernelParser.h"
 
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -230,6 +232,34 @@ TEST(KernelCache, KeysDependOnTargetAndCodeNotName) {
   fs::create_directories(llvm::sys::path::parent_path((*C)->entryPath(Other)));
   ASSERT_FALSE(fs::copy_file((*C)->entryPath(Key), (*C)->entryPath(Other)));
   EXPECT_FALSE((*C)->load(Other));
+}
+
+// One of LLVM's own options given to the process (as `dlc bench ...
+// -disable-lsr` would): the cache is neither read nor written, so a
+// kernel compiled under other options never stands in for this one.
+TEST(KernelCache, LlvmOptionsBypassTheCache) {
+  TempDir D;
+  auto Cold = compile(D.Path);
+  ASSERT_TRUE(bool(Cold)) << errText(Cold.takeError());
+  ASSERT_TRUE(Cold->compileStats().CacheEnabled);
+  llvm::cl::Option *Lsr = llvm::cl::getRegisteredOptions().lookup("disable-lsr");
+  ASSERT_NE(Lsr, nullptr);
+  ASSERT_FALSE(llvmOptionsGiven());
+  ASSERT_FALSE(Lsr->addOccurrence(0, "disable-lsr", "true"));
+  EXPECT_TRUE(llvmOptionsGiven());
+  auto With = compile(D.Path);
+  Lsr->reset();
+  ASSERT_TRUE(bool(With)) << errText(With.takeError());
+  EXPECT_FALSE(With->compileStats().CacheEnabled);
+  EXPECT_EQ(With->compileStats().CacheHits, 0u);
+  auto Out = With->run({input(2)});
+  ASSERT_TRUE(bool(Out)) << errText(Out.takeError());
+  expectClose(reference(input(2)), (*Out)[0]);
+  // Back without the option: the cache serves every kernel again.
+  EXPECT_FALSE(llvmOptionsGiven());
+  auto Warm = compile(D.Path);
+  ASSERT_TRUE(bool(Warm)) << errText(Warm.takeError());
+  EXPECT_EQ(Warm->compileStats().CacheHits, Warm->compileStats().Distinct);
 }
 
 TEST(KernelCache, TwoProcessesAtOnce) {
