@@ -84,11 +84,13 @@ dlc::lowerNonZeroForGpu(const Operation &Op, llvm::StringRef Name,
   auto element = [&](KValue *J) {
     std::vector<KValue *> Idx(R);
     KValue *Rest = J;
-    for (unsigned D = R; D-- > 0;) {
+    for (unsigned D = R; D-- > 1;) {
       KValue *Size = B.dim(In, D);
       Idx[D] = I(IndexOp::Rem, Rest, Size);
       Rest = I(IndexOp::Div, Rest, Size);
     }
+    if (R)
+      Idx[0] = Rest; // J < T: no remainder needed
     return Idx;
   };
   auto segment = [&](KValue *T) -> std::pair<KValue *, KValue *> {
