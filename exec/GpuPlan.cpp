@@ -2,7 +2,8 @@
 // outputs:
 //
 // 1. The arena holds the kernels' roots (from the CPU planner's requests)
-//    and the host inputs, alive from the start to their last read. Roots
+//    and the host inputs that kernels or collectives read (host steps read
+//    them on the host), alive from the start to their last read. Roots
 //    of outputs kept on the device are left out: each gets a buffer of its
 //    own per run, which the caller then owns.
 // 2. Launch geometry comes from each kernel's launch function over the
@@ -55,9 +56,11 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
     if (InputIndex.count(R) && !DeviceIn[InputIndex.lookup(R)])
       InputLast[R] = std::max(InputLast.lookup(R), At);
   };
+  // (Host steps other than collectives read host inputs on the host.)
   for (unsigned I = 0; I < Steps.size(); ++I)
     if (Steps[I].K == LoweredStep::Kind::Kernel ||
-        Steps[I].K == LoweredStep::Kind::Host)
+        (Steps[I].K == LoweredStep::Kind::Host &&
+         Steps[I].Op->info().has(Collective)))
       for (const Value *V : Steps[I].Ins)
         readAt(V, I);
   for (size_t K = 0; K < F.Outputs.size(); ++K) {
