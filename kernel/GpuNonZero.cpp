@@ -107,9 +107,9 @@ dlc::lowerNonZeroForGpu(const Operation &Op, llvm::StringRef Name,
     KValue *J = B.beginFor(Lo, Hi);
     KValue *NZ = isNonZero(B, B.load(In, element(J)), E);
     KValue *Cnt = B.load(Own, {Zero});
-    B.store(B.scalar(OpKind::Add, {Cnt, B.scalar(OpKind::Cast, {NZ}, I64)},
-                     I64),
-            Own, {Zero});
+    B.store(
+        B.scalar(OpKind::Add, {Cnt, B.scalar(OpKind::Cast, {NZ}, I64)}, I64),
+        Own, {Zero});
     B.endFor();
     B.store(B.load(Own, {Zero}), Sh[0], {T});
   }
@@ -125,12 +125,12 @@ dlc::lowerNonZeroForGpu(const Operation &Op, llvm::StringRef Name,
     // Slot t - Off when there is one (the index clamped at 0 otherwise).
     KValue *From = I(IndexOp::Max, I(IndexOp::Sub, T, C(Off)), Zero);
     KValue *Other = B.load(Sh[Cur], {From});
-    KValue *Has = B.scalar(OpKind::GreaterEqual,
-                           {B.scalar(OpKind::Cast, {T}, I64),
-                            B.constFloat(DType::I64, Off)},
-                           SType::of(DType::Bool));
-    KValue *Add = B.scalar(OpKind::Where,
-                           {Has, Other, B.constFloat(DType::I64, 0)}, I64);
+    KValue *Has = B.scalar(
+        OpKind::GreaterEqual,
+        {B.scalar(OpKind::Cast, {T}, I64), B.constFloat(DType::I64, Off)},
+        SType::of(DType::Bool));
+    KValue *Add =
+        B.scalar(OpKind::Where, {Has, Other, B.constFloat(DType::I64, 0)}, I64);
     B.store(B.scalar(OpKind::Add, {Mine, Add}, I64), Sh[Cur ^ 1], {T});
     B.endThreads();
     B.barrier();
@@ -147,10 +147,10 @@ dlc::lowerNonZeroForGpu(const Operation &Op, llvm::StringRef Name,
     KValue *J = B.beginFor(Lo, Hi);
     std::vector<KValue *> Idx = element(J);
     KValue *NZ = isNonZero(B, B.load(In, Idx), E);
-    KValue *Trips = B.scalar(OpKind::Where,
-                             {NZ, B.constFloat(DType::I64, 1),
-                              B.constFloat(DType::I64, 0)},
-                             SType::index());
+    KValue *Trips =
+        B.scalar(OpKind::Where,
+                 {NZ, B.constFloat(DType::I64, 1), B.constFloat(DType::I64, 0)},
+                 SType::index());
     B.beginFor(Zero, Trips); // if nonzero
     KValue *Cl = B.load(Col, {Zero});
     KValue *ClIdx = B.scalar(OpKind::Cast, {Cl}, SType::index());

@@ -32,8 +32,7 @@ std::string errText(llvm::Error E) { return llvm::toString(std::move(E)); }
 llvm::Expected<GpuProgram> codegenOnFake(const Function &F,
                                          const std::vector<LoweredStep> &Steps,
                                          unsigned OptLevel,
-                                         llvm::StringRef Arch,
-                                         GpuPrecision P) {
+                                         llvm::StringRef Arch, GpuPrecision P) {
   auto Prog = nvptxCodegen(F, Steps, OptLevel, Arch, P);
   if (Prog)
     for (const GpuKernelEntry &K : Prog->Kernels)
@@ -107,8 +106,12 @@ TEST_P(GpuHostSteps, NonZeroIsAGpuKernel) {
   ASSERT_TRUE(M);
   // Rows of one element, odd sizes, and 1000 x 9 (more elements than the
   // block's 256 threads take one at a time).
-  for (auto [N, C] : {std::pair<int64_t, int64_t>{1, 1}, {7, 1}, {1, 7},
-                      {33, 3}, {1000, 9}, {5, 0}}) {
+  for (auto [N, C] : {std::pair<int64_t, int64_t>{1, 1},
+                      {7, 1},
+                      {1, 7},
+                      {33, 3},
+                      {1000, 9},
+                      {5, 0}}) {
     for (int Every : {1, 3, 50}) {
       std::vector<Tensor> In = {sparse({N, C}, Every, int(N + C + Every))};
       auto Got = M->run(In);
