@@ -3,6 +3,7 @@
 #include "api/Device.h"
 
 #include "codegen/GpuEmulation.h"
+#include "interp/Interpreter.h"
 #include "runtime/CudaDriver.h"
 
 #include <atomic>
@@ -83,7 +84,7 @@ dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
                      "' is not supported yet: this dlc has no GPU code "
                      "generator (kernel IR to NVPTX, issue 11); use --device "
                      "cpu");
-  auto Steps = planSteps(F);
+  auto Steps = planSteps(F, /*Gpu=*/true);
   if (!Steps)
     return Steps.takeError();
   // PTX for the device's architecture (dlc's newest, sm_90, for newer
@@ -109,6 +110,8 @@ dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
   auto Prog = Gen(F, *Steps, OptLevel, Arch, P);
   if (!Prog)
     return Prog.takeError();
+  // Host steps (strings, unique, non_max_suppression) run the reference
+  // interpreter's kernels on the host, between launches.
   return GpuExecutable::create(F, std::move(*Steps), std::move(*Prog),
-                               std::move(Pool));
+                               std::move(Pool), &evaluateOp);
 }

@@ -55,8 +55,9 @@ struct GraphImage {
 };
 } // namespace
 
-/// Names every tensor of (a copy of) F, parameter initial values and tensor
-/// attributes alike, so the text holds no numbers: the artifact keeps the
+/// Names every numeric tensor of (a copy of) F, parameter initial values and
+/// tensor attributes alike, so the text holds no numbers (str tensors stay
+/// in the text, as the printer writes them): the artifact keeps the
 /// tensors as raw bytes, which load fast and exactly (NaN payloads, -0.0,
 /// f16/bf16 and one-byte types as they are). A tensor used twice is stored
 /// once.
@@ -67,8 +68,7 @@ static llvm::Expected<GraphImage> graphImage(const Function &F) {
   auto name = [&](Attribute &A, const Loc &L) -> llvm::Error {
     const TensorRef &T = A.getTensor();
     if (T->elem() == DType::Str)
-      return makeError(L, "str tensors are not supported in compiled "
-                          "artifacts yet (run the model with the JIT)");
+      return llvm::Error::success(); // its strings stay in the text
     auto [It, New] = Seen.try_emplace(T.get(), R.Blobs.size());
     if (New)
       R.Blobs.push_back({"t" + std::to_string(R.Blobs.size()), T});
@@ -111,30 +111,12 @@ static void addForwarder(llvm::Module &M, llvm::StringRef Runtime,
     B.CreateRet(C);
 }
 
-llvm::Error dlc::checkAotSteps(const std::vector<LoweredStep> &Steps) {
-  for (const LoweredStep &S : Steps)
-    if (S.K == LoweredStep::Kind::Host)
-      return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
-                                    (S.Op->info().has(Collective)
-                                         ? "' is a collective of data-parallel "
-                                           "training"
-                                         : S.Op->info().has(DataShape)
-                                         ? "' has results sized by the data"
-                                         : "' works on str tensors") +
-                                    ", which compiled artifacts do not "
-                                    "support yet (run the model with the "
-                                    "JIT)");
-  return llvm::Error::success();
-}
-
 llvm::Error dlc::emitAotObject(const Function &F, const AotOptions &Opts,
                                llvm::raw_pwrite_stream &OS) {
   assert(isCIdentifier(Opts.Prefix) && "prefix must be a C identifier");
   auto Lowered = lowerFunction(F);
   if (!Lowered)
     return Lowered.takeError();
-  if (auto E = checkAotSteps(Lowered->Steps))
-    return E;
   std::vector<const kir::Kernel *> Kernels = Lowered->kernelList();
   auto TM = hostTargetMachine(Opts.OptLevel);
   if (!TM)

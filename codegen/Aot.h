@@ -35,9 +35,6 @@ struct AotOptions {
 /// Whether S is a C identifier (and not one of C's keywords).
 bool isCIdentifier(llvm::StringRef S);
 
-/// Refuses steps an artifact cannot run (host steps: collectives, str).
-llvm::Error checkAotSteps(const std::vector<LoweredStep> &Steps);
-
 /// Lowers and compiles F into an object file with <Prefix>_create,
 /// <Prefix>_run and <Prefix>_destroy; kernels and data are internal.
 llvm::Error emitAotObject(const Function &F, const AotOptions &Opts,

@@ -62,8 +62,6 @@ gpuProgram(const Function &F, const AotOptions &Opts, GpuPrecision P,
   auto L = lowerFunctionForGpu(F, G);
   if (!L)
     return L.takeError();
-  if (auto E = checkAotSteps(L->Steps))
-    return std::move(E);
   Program R{P, {}, {}, {}};
   for (auto &K : L->Kernels) {
     K->Name = Opts.Prefix + "_" + gpuPrecisionName(P) + "_" + K->Name;
@@ -110,7 +108,7 @@ llvm::Error dlc::emitGpuAotObject(const Function &F, const AotOptions &Opts,
     return E;
   unsigned Sm = 0;
   llvm::StringRef(Opts.GpuArch).substr(3).getAsInteger(10, Sm);
-  auto RuntimeSteps = planSteps(F);
+  auto RuntimeSteps = planSteps(F, /*Gpu=*/true);
   if (!RuntimeSteps)
     return RuntimeSteps.takeError();
   std::vector<Program> Progs;

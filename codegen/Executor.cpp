@@ -141,7 +141,7 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
     return makeError("'@" + F.Name +
                      "' has ops without a CPU lowering yet (run it with the "
                      "interpreter instead):" + Unsupported);
-  auto Steps = planSteps(F);
+  auto Steps = planSteps(F, O.Gpu);
   if (!Steps)
     return Steps.takeError();
   LoweredFunction L;
@@ -167,6 +167,8 @@ llvm::Expected<LoweredFunction> dlc::lowerFunction(const Function &F,
                S.Op->operand(0)->Type.elem() != DType::Bool) {
       K = lowerArgReduceForGpu(*S.Op, Name + S.Op->mnemonic().str(),
                                O.RowThreads);
+    } else if (O.Gpu && S.Op->kind() == OpKind::NonZero) {
+      K = lowerNonZeroForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else if (O.Gpu && S.Op->kind() == OpKind::MaxPoolGrad) {
       K = lowerMaxPoolGradForGpu(*S.Op, Name + S.Op->mnemonic().str());
     } else {

@@ -7,6 +7,7 @@
 #include "exec/CApiModel.h"
 
 #include "runtime/SizeMath.h"
+#include "interp/Interpreter.h"
 #include "ir/Parser.h"
 #include "runtime/CudaDriver.h"
 
@@ -32,7 +33,7 @@ static_assert(int(DType::F32) == DLC_F32 && int(DType::F64) == DLC_F64 &&
                   int(DType::F8E8M0) == DLC_F8E8M0 &&
                   int(DType::F4E2M1) == DLC_F4E2M1 && int(DType::I4) == DLC_I4 &&
                   int(DType::U4) == DLC_U4 && int(DType::I2) == DLC_I2 &&
-                  int(DType::U2) == DLC_U2 && int(DType::Str) == 23 && NumDTypes == 24,
+                  int(DType::U2) == DLC_U2 && int(DType::Str) == DLC_STR && NumDTypes == 24,
               "dlc_dtype and DType disagree");
 
 /// Writes Msg into Err (truncated, NUL-terminated) and returns Status.
@@ -68,7 +69,7 @@ extern "C" const char *dlc_dtype_name(int32_t D) {
 
 int dlc::capi::loadGraph(const dlc_aot_image *Img, dlc_model &Model,
                          std::vector<LoweredStep> &Steps, char *Err,
-                         size_t ErrLen) {
+                         size_t ErrLen, bool Gpu) {
   if (!Img || Img->abi_version != DLC_AOT_ABI_VERSION)
     return fail(DLC_ERR_BAD_IMAGE,
                 "the compiled model was made for another runtime version "
@@ -99,7 +100,7 @@ int dlc::capi::loadGraph(const dlc_aot_image *Img, dlc_model &Model,
   if ((*M)->Functions.size() != 1)
     return fail(DLC_ERR_BAD_IMAGE, "the compiled model holds no function",
                 Err, ErrLen);
-  auto S = planSteps(*(*M)->Functions.front());
+  auto S = planSteps(*(*M)->Functions.front(), Gpu);
   if (!S)
     return fail(DLC_ERR_BAD_IMAGE, S.takeError(), Err, ErrLen);
   Model.M = std::move(*M);
@@ -138,8 +139,11 @@ static int createCpuModel(const dlc_aot_image *Img, bool HasGpu, int Threads,
                     std::to_string(Table.size()),
                 Err, ErrLen);
   const Function &F = *Model.M->Functions.front();
+  // Host steps (strings, data-sized results) run the reference
+  // interpreter's kernels, which this library holds for planning anyway.
   auto X = Executable::create(F, std::move(Steps), std::move(Table),
-                              Threads ? Threads : Img->default_threads);
+                              Threads ? Threads : Img->default_threads,
+                              &evaluateOp);
   if (!X)
     return fail(DLC_ERR_BAD_IMAGE, X.takeError(), Err, ErrLen);
   Model.X = std::move(*X);
@@ -252,8 +256,7 @@ extern "C" int dlc_model_create_on(const dlc_aot_image *Img, int Device,
 /// range, a shape whose byte count overflows), before any byte is read.
 static llvm::Error checkCInput(const dlc_tensor &T, const Value &In) {
   std::string What = "input '" + In.Name + "'";
-  // str tensors are not part of the C API (AOT artifacts reject them).
-  if (T.dtype < 0 || T.dtype >= int32_t(DType::Str))
+  if (T.dtype < 0 || T.dtype > int32_t(DType::Str))
     return makeError(What + ": unknown dtype " + std::to_string(T.dtype));
   if (T.rank < 0 || T.rank > DLC_MAX_RANK)
     return makeError(What + ": rank " + std::to_string(T.rank) +
@@ -266,7 +269,10 @@ static llvm::Error checkCInput(const dlc_tensor &T, const Value &In) {
   int64_t N;
   size_t Bytes;
   if (!productOf(T.shape, size_t(T.rank), N) ||
-      !bytesOf(N, dtypeSize(DType(T.dtype)), Bytes) ||
+      !bytesOf(N,
+               T.dtype == DLC_STR ? sizeof(const char *)
+                                  : dtypeSize(DType(T.dtype)),
+               Bytes) ||
       Bytes > (size_t(1) << 62))
     return makeError(What + ": its shape is too large");
   return llvm::Error::success();
@@ -276,6 +282,19 @@ static llvm::Error checkCInput(const dlc_tensor &T, const Value &In) {
 /// tensor.
 static llvm::Expected<Tensor> toTensor(const dlc_tensor &T, const Value &In) {
   Tensor R(DType(T.dtype), llvm::ArrayRef<int64_t>(T.shape, T.rank));
+  if (R.elem() == DType::Str) { // an array of C strings
+    std::vector<std::string> &S = R.strings();
+    if (!S.empty() && !T.data)
+      return makeError("input '" + In.Name + "': data is NULL");
+    const char *const *P = static_cast<const char *const *>(T.data);
+    for (size_t I = 0; I < S.size(); ++I) {
+      if (!P[I])
+        return makeError("input '" + In.Name + "': string " +
+                         std::to_string(I) + " is NULL");
+      S[I] = P[I];
+    }
+    return R;
+  }
   if (R.byteSize() && !T.data)
     return makeError("input '" + In.Name + "': data is NULL");
   if (R.byteSize())
@@ -337,7 +356,11 @@ static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
     const Tensor &T = (*Out)[I];
     dlc_tensor &C = Outputs[I];
     C.data = nullptr;
-    if (T.rank() > DLC_MAX_RANK || !(C.data = std::malloc(T.byteSize() + 1))) {
+    // str: the pointers, then the strings (see DLC_STR).
+    size_t Bytes = T.byteSize();
+    for (const std::string &S : T.strings())
+      Bytes += sizeof(char *) + S.size() + 1;
+    if (T.rank() > DLC_MAX_RANK || !(C.data = std::malloc(Bytes + 1))) {
       for (size_t J = 0; J <= I; ++J)
         dlc_tensor_free(&Outputs[J]);
       return T.rank() > DLC_MAX_RANK
@@ -354,6 +377,16 @@ static int runModel(dlc_model *Model, const dlc_tensor *Inputs,
     std::copy(T.shape().begin(), T.shape().end(), C.shape);
     if (T.byteSize())
       std::memcpy(C.data, T.data(), T.byteSize());
+    if (T.elem() == DType::Str) {
+      char **Ptrs = static_cast<char **>(C.data);
+      char *Text = reinterpret_cast<char *>(Ptrs + T.strings().size());
+      for (size_t K = 0; K < T.strings().size(); ++K) {
+        const std::string &S = T.strings()[K];
+        Ptrs[K] = Text;
+        std::memcpy(Text, S.c_str(), S.size() + 1);
+        Text += S.size() + 1;
+      }
+    }
   }
   return DLC_OK;
 }

@@ -14,6 +14,7 @@
 //    it against the graph's steps and loads it.
 #include "exec/CApiModel.h"
 
+#include "interp/Interpreter.h"
 #include "runtime/CudaDriver.h"
 
 using namespace dlc;
@@ -81,7 +82,7 @@ int capi::createGpuModel(const dlc_aot_image *Img,
                          : std::string()),
                 Err, ErrLen);
   std::vector<LoweredStep> Steps;
-  if (int S = loadGraph(Img, Model, Steps, Err, ErrLen))
+  if (int S = loadGraph(Img, Model, Steps, Err, ErrLen, /*Gpu=*/true))
     return S;
   GpuProgram Prog;
   Prog.Ptx.assign(P->ptx, P->ptx_len);
@@ -111,7 +112,8 @@ int capi::createGpuModel(const dlc_aot_image *Img,
   }
   auto X = GpuExecutable::create(*Model.M->Functions.front(), std::move(Steps),
                                  std::move(Prog),
-                                 GpuMemoryPool::create(std::move(Dev)));
+                                 GpuMemoryPool::create(std::move(Dev)),
+                                 &evaluateOp);
   if (!X)
     return fail(DLC_ERR_DEVICE, X.takeError(), Err, ErrLen);
   Model.G = std::move(*X);

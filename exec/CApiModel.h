@@ -21,9 +21,10 @@ namespace capi {
 int fail(int Status, llvm::StringRef Msg, char *Err, size_t ErrLen);
 int fail(int Status, llvm::Error E, char *Err, size_t ErrLen);
 
-/// Parses Img's graph (with its tensors) into Model.M and plans its steps.
+/// Parses Img's graph (with its tensors) into Model.M and plans its steps
+/// (for the GPU executor when Gpu: exec/Steps.h).
 int loadGraph(const dlc_aot_image *Img, dlc_model &Model,
-              std::vector<LoweredStep> &Steps, char *Err, size_t ErrLen);
+              std::vector<LoweredStep> &Steps, char *Err, size_t ErrLen, bool Gpu = false);
 
 /// Loads Img with the GPU kernels of Gpu on Opts.device (CUDA or its
 /// emulation) at Opts.precision into Model.G.

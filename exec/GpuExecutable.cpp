@@ -14,7 +14,10 @@
 //    images it wrote, by those addresses, so steady runs write none.
 // 4. The run copies host inputs in, launches, copies host outputs out (or
 //    hands kept ones over), and waits once at the end. On any failure it
-//    still waits for the queued work before anything is freed.
+//    still waits for the queued work before anything is freed. A host step
+//    (GpuHostStep.cpp) waits for the launches before it and runs on the
+//    host between two segments of launches; `str` values live on the host
+//    for the whole run.
 // 5. Launch overhead: an image's launches are the same in every run (its
 //    plan's geometry, its parameter blocks), so from its second run on
 //    each segment of launches (GpuPlan.cpp) is recorded once as a CUDA
@@ -33,11 +36,10 @@ using namespace dlc;
 
 GpuExecutable::~GpuExecutable() = default;
 
-/// The planner's host kernel: never called (it only plans), and the only
-/// host steps the GPU executor takes are collectives, which runCollective
-/// runs on device buffers.
+/// The planner's host kernel: never called (it only plans; the GPU
+/// executor runs host steps itself).
 static llvm::Expected<std::vector<Tensor>>
-collectivesRunOnDevice(const Operation &Op, llvm::ArrayRef<const Tensor *>) {
+plannerRunsNothing(const Operation &Op, llvm::ArrayRef<const Tensor *>) {
   return makeError(Op.L, "internal error: the GPU executor's planner ran '" +
                              Op.mnemonic() + "' on the host");
 }
@@ -49,16 +51,18 @@ static unsigned numArgs(const LoweredStep &S) {
 
 llvm::Expected<std::unique_ptr<GpuExecutable>>
 GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
-                      GpuProgram Prog, std::shared_ptr<GpuMemoryPool> Pool) {
+                      GpuProgram Prog, std::shared_ptr<GpuMemoryPool> Pool,
+                      HostKernelFn Host) {
   size_t KernelSteps = 0;
   for (const LoweredStep &S : Steps) {
-    if (S.K == LoweredStep::Kind::Host && !S.Op->info().has(Collective))
+    if (S.K == LoweredStep::Kind::Host && !S.Op->info().has(Collective) &&
+        !Host)
       return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
                                     (S.Op->info().has(DataShape)
                                          ? "' has results sized by the data"
                                          : "' works on str tensors") +
-                                    ", which the GPU does not run: use "
-                                    "--device cpu");
+                                    ": a host step, and this GPU executor "
+                                    "has no host kernels: use --device cpu");
     if (S.K != LoweredStep::Kind::Kernel)
       continue;
     ++KernelSteps;
@@ -81,10 +85,11 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
                      std::to_string(Prog.Kernels.size()) + " kernels");
   std::unique_ptr<GpuExecutable> X(new GpuExecutable());
   auto Planner =
-      Executable::createPlanner(F, std::move(Steps), &collectivesRunOnDevice);
+      Executable::createPlanner(F, std::move(Steps), &plannerRunsNothing);
   if (!Planner)
     return Planner.takeError();
   X->Planner = std::move(*Planner);
+  X->Host = Host;
   X->Pool = std::move(Pool);
   auto M = X->device().load(Prog);
   if (!M)
@@ -94,7 +99,7 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
   X->ProgramOwner = std::move(Prog.Owner);
   // Parameters and constants: on the device for the executable's life.
   for (size_t I = 0; I < F.Params.size() && I < F.ParamInits.size(); ++I)
-    if (F.ParamInits[I])
+    if (F.ParamInits[I] && F.Params[I]->Type.elem() != DType::Str)
       X->HostCopy[F.Params[I].get()] = F.ParamInits[I]->getTensor().get();
   for (const LoweredStep &S : X->Planner->steps())
     if (S.K == LoweredStep::Kind::Constant &&
@@ -110,6 +115,9 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
 }
 
 llvm::Expected<DeviceTensor> GpuExecutable::upload(const Tensor &T) const {
+  if (T.elem() == DType::Str)
+    return makeError("a str tensor cannot go to the device: str values "
+                     "stay on the host");
   auto B = Pool->acquire(T.byteSize());
   if (!B)
     return B.takeError();
@@ -210,7 +218,7 @@ llvm::Error GpuExecutable::launchSegment(const GpuPlan &G, Instance &I,
   auto direct = [&]() -> llvm::Error {
     for (unsigned A = G.Segments[Seg].first; A < G.Segments[Seg].second; ++A) {
       const GpuPlan::Launch &Ln = G.Launches[A];
-      if (Ln.Skip || Ln.Collective)
+      if (Ln.Skip || Ln.Host)
         continue;
       if (auto E = Module->launch(I.Stream, Planner->steps()[Ln.Step].Kernel,
                                   Ln.L, Img.Blocks->addr() + Ln.BlockOffset))
@@ -345,6 +353,27 @@ GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
       return B->addr();
     return 0; // an input that nothing reads
   };
+  // The host bytes of V's storage, when it is a host input, a parameter or
+  // a constant (or a view of one); else null.
+  auto onHost = [&](const Value *V) -> const Tensor * {
+    const Value *R = P.Storage.lookup(V);
+    if (auto It = InputIndex.find(R); It != InputIndex.end())
+      return In[It->second].Host;
+    return HostCopy.lookup(R);
+  };
+  // The run's str values (inputs, parameters and constants borrowed) and
+  // the host steps' results, alive until the run has waited for its copies.
+  HostValues HV;
+  for (size_t K = 0; K < In.size(); ++K)
+    if (F.Inputs[K]->Type.elem() == DType::Str)
+      HV.Strs[F.Inputs[K].get()] = In[K].Host;
+  for (size_t K = 0; K < F.Params.size() && K < F.ParamInits.size(); ++K)
+    if (F.Params[K]->Type.elem() == DType::Str && F.ParamInits[K])
+      HV.Strs[F.Params[K].get()] = F.ParamInits[K]->getTensor().get();
+  for (const LoweredStep &S : Planner->steps())
+    if (S.K == LoweredStep::Kind::Constant &&
+        S.Op->result()->Type.elem() == DType::Str)
+      HV.Strs[S.Op->result()] = S.Op->attr("value").getTensor().get();
 
   // The parameter blocks for these device addresses: written before, or now.
   std::vector<DeviceAddr> Binding;
@@ -373,7 +402,7 @@ GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
       DeviceAddr Base = (*B)->addr();
       std::vector<uint8_t> Image(G.BlockBytes);
       for (const GpuPlan::Launch &Ln : G.Launches) {
-        if (Ln.Skip || Ln.Collective)
+        if (Ln.Skip || Ln.Host)
           continue;
         const LoweredStep &S = Planner->steps()[Ln.Step];
         llvm::SmallVector<const Value *, 8> Vals(S.Ins.begin(), S.Ins.end());
@@ -419,11 +448,14 @@ GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
            ++A) {
         const GpuPlan::Launch &Ln = G.Launches[A];
         const LoweredStep &S = Planner->steps()[Ln.Step];
-        if (Ln.Collective) {
-          if (!Ln.Skip)
-            if (auto E =
-                    runCollective(S, P, *I, addr(S.Ins[0]), addr(S.Outs[0])))
-              return E;
+        if (Ln.Host) {
+          if (Ln.Skip)
+            continue;
+          if (auto E = S.Op->info().has(Collective)
+                           ? runCollective(S, P, *I, addr(S.Ins[0]),
+                                           addr(S.Outs[0]))
+                           : runHostStep(S, P, *I, addr, onHost, HV))
+            return E;
           continue;
         }
         if (!S.Plan && S.Op->kind() == OpKind::Gather)
@@ -436,6 +468,14 @@ GpuExecutable::runImpl(llvm::ArrayRef<RunInput> In, llvm::ArrayRef<bool> Keep,
     }
     for (size_t K = 0; K < F.Outputs.size(); ++K) {
       const Value *V = F.Outputs[K];
+      if (V->Type.elem() == DType::Str) { // on the host, whatever Keep says
+        const Tensor *T = HV.Strs.lookup(V);
+        if (!T)
+          return makeError(F.L, "internal error: output '" + V->Name +
+                                    "' (str) was not computed");
+        Outs.emplace_back(*T);
+        continue;
+      }
       const auto &Sh = P.Shapes.find(V)->second;
       if (!KeepAll[K]) {
         Tensor T(V->Type.elem(), Sh);

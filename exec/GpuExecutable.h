@@ -1,8 +1,11 @@
 // Runs a graph function's steps on a GPU (or on the CPU emulation of one):
 // the kernels of a GpuProgram launched in step order on one stream per
 // run, every intermediate in one device arena placed by liveness, copies
-// only at the graph boundary. Inputs and outputs may stay on the device
-// between runs (a training step's parameters and optimizer state).
+// only at the graph boundary and around host steps (ops on strings, and
+// those whose results the device does not size: they run on the host
+// between launches, on copies of what they read). Inputs and outputs may
+// stay on the device between runs (a training step's parameters and
+// optimizer state).
 #ifndef DLC_EXEC_GPUEXECUTABLE_H
 #define DLC_EXEC_GPUEXECUTABLE_H
 
@@ -31,10 +34,15 @@ public:
   /// then a fused group's space) in its parameter block. Parameters and
   /// constants are copied to the device here, once. Device memory comes
   /// from Pool (executables of one model share it). F must outlive the
-  /// executable. Steps on str tensors (host steps) are refused.
+  /// executable. Host runs the host steps other than collectives (ops on
+  /// str tensors, data-sized results: the JIT and the C API pass the
+  /// reference interpreter's evaluateOp) on host copies of their numeric
+  /// operands; without it a function that has any is an error. `str`
+  /// values never go to the device: str inputs and outputs stay host
+  /// tensors.
   static llvm::Expected<std::unique_ptr<GpuExecutable>>
   create(const Function &F, std::vector<LoweredStep> Steps, GpuProgram Prog,
-         std::shared_ptr<GpuMemoryPool> Pool);
+         std::shared_ptr<GpuMemoryPool> Pool, HostKernelFn Host = nullptr);
   ~GpuExecutable();
 
   /// Runs on host inputs, returning host outputs; see Executable::run.
@@ -68,6 +76,7 @@ public:
   struct GpuPlan;
   struct Instance;
   struct Image;
+  struct HostValues;
 
 private:
   GpuExecutable() = default;
@@ -91,6 +100,16 @@ private:
   llvm::Error runCollective(const LoweredStep &S,
                             const Executable::RunPlan &P, Instance &I,
                             DeviceAddr In, DeviceAddr Out) const;
+  /// A host step other than a collective (GpuHostStep.cpp): waits for the
+  /// launches before it, copies the numeric operands the op reads to the
+  /// host (or takes their host bytes: OnHost), runs Host on them, and
+  /// queues the copies of its numeric results into their device buffers
+  /// (Addr); str values stay in V.
+  llvm::Error
+  runHostStep(const LoweredStep &S, const Executable::RunPlan &P,
+              Instance &I, llvm::function_ref<DeviceAddr(const Value *)> Addr,
+              llvm::function_ref<const Tensor *(const Value *)> OnHost,
+              HostValues &V) const;
   /// Launches segment Seg of G's launches (Kernels of them not skipped):
   /// directly, or as the image's CUDA graph (recorded now if due).
   llvm::Error launchSegment(const GpuPlan &G, Instance &I,
@@ -99,6 +118,7 @@ private:
   std::string describeRun() const;
 
   std::unique_ptr<Executable> Planner; // input checks and run plans
+  HostKernelFn Host = nullptr;
   std::shared_ptr<GpuMemoryPool> Pool;
   std::unique_ptr<GpuModule> Module;
   std::vector<GpuKernelEntry> Kernels;

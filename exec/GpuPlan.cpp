@@ -2,16 +2,18 @@
 // outputs:
 //
 // 1. The arena holds the kernels' roots (from the CPU planner's requests)
-//    and the host inputs, alive from the start to their last read. Roots
+//    and the host inputs that kernels or collectives read (host steps read
+//    them on the host), alive from the start to their last read. Roots
 //    of outputs kept on the device are left out: each gets a buffer of its
 //    own per run, which the caller then owns.
 // 2. Launch geometry comes from each kernel's launch function over the
 //    sizes; a grid with a zero dimension means no work (the launch is
 //    skipped), an impossible block is an internal error naming the kernel.
-// 3. A collective host step (all_reduce_sum) is an entry among the
-//    launches, with no kernel: the run sums its buffers there.
+// 3. A host step (a collective, an op on strings or one whose results the
+//    device does not size) is an entry among the launches, with no kernel:
+//    the run sums its buffers there, or runs the op on the host.
 // 4. The launches are cut into segments where the host must look at the
-//    device's results (a collective, a gather whose indices the device
+//    device's results (a host step, a gather whose indices the device
 //    computed): each may be replayed as one CUDA graph.
 // 5. Each launch gets a slot in one buffer of parameter blocks: its
 //    BufferArgs, then their sizes arrays (GpuAbi.h), 16-byte aligned.
@@ -54,9 +56,11 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
     if (InputIndex.count(R) && !DeviceIn[InputIndex.lookup(R)])
       InputLast[R] = std::max(InputLast.lookup(R), At);
   };
+  // (Host steps other than collectives read host inputs on the host.)
   for (unsigned I = 0; I < Steps.size(); ++I)
     if (Steps[I].K == LoweredStep::Kind::Kernel ||
-        Steps[I].K == LoweredStep::Kind::Host)
+        (Steps[I].K == LoweredStep::Kind::Host &&
+         Steps[I].Op->info().has(Collective)))
       for (const Value *V : Steps[I].Ins)
         readAt(V, I);
   for (size_t K = 0; K < F.Outputs.size(); ++K) {
@@ -75,7 +79,7 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
       Requests.push_back(P->Requests[I]);
     }
   for (auto &In : F.Inputs)
-    if (InputLast.count(In.get())) {
+    if (InputLast.count(In.get()) && In->Type.elem() != DType::Str) {
       Roots.push_back(In.get());
       Requests.push_back({valueBytes(In->Type.elem(), P->Shapes.lookup(In.get())),
                           0, InputLast.lookup(In.get())});
@@ -87,11 +91,14 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
   // Launch geometry from the sizes, and the parameter blocks' layout.
   for (unsigned I = 0; I < Steps.size(); ++I) {
     const LoweredStep &S = Steps[I];
-    if (S.K == LoweredStep::Kind::Host) { // a collective (create checked)
+    if (S.K == LoweredStep::Kind::Host) {
       GpuPlan::Launch Ln;
       Ln.Step = I;
-      Ln.Collective = true;
-      Ln.Skip = valueBytes(S.Outs[0]->Type.elem(),
+      Ln.Host = true;
+      // A collective of nothing has nothing to sum; other host steps run
+      // (a str result may be sized by its data).
+      Ln.Skip = S.Op->info().has(Collective) &&
+                valueBytes(S.Outs[0]->Type.elem(),
                            P->Shapes.find(S.Outs[0])->second) == 0;
       G->Launches.push_back(Ln);
       continue;
@@ -135,11 +142,11 @@ GpuExecutable::gpuPlanFor(std::shared_ptr<const Executable::RunPlan> P,
     }
     G->Launches.push_back(Ln);
   }
-  // Segments: cut before collectives and device-checked gathers.
+  // Segments: cut before host steps and device-checked gathers.
   unsigned Begin = 0;
   for (unsigned A = 0; A < G->Launches.size(); ++A) {
     const LoweredStep &S = Steps[G->Launches[A].Step];
-    bool Cut = G->Launches[A].Collective;
+    bool Cut = G->Launches[A].Host;
     if (!S.Plan && S.Op->kind() == OpKind::Gather) {
       const Value *R = P->Storage.lookup(S.Ins[1]);
       bool OnHost = HostCopy.count(R) ||

@@ -5,6 +5,8 @@
 
 #include "exec/GpuExecutable.h"
 
+#include <deque>
+
 namespace dlc {
 
 /// Bytes of a tensor of element type E and shape Shape.
@@ -28,18 +30,29 @@ struct GpuExecutable::GpuPlan {
     GpuLaunch L;
     uint64_t BlockOffset = 0;
     bool Skip = false;
-    /// A collective host step (all_reduce_sum): no kernel, runCollective.
-    bool Collective = false;
+    /// A host step, no kernel: a collective (all_reduce_sum, which
+    /// runCollective sums on device buffers) or an op run on the host
+    /// (runHostStep: strings, results sized by the data).
+    bool Host = false;
   };
-  std::vector<Launch> Launches; // one per kernel step and collective
+  std::vector<Launch> Launches; // one per kernel step and host step
   /// [begin, end) ranges of Launches that run without the host in between:
-  /// a new one starts at each collective and at each gather whose indices
+  /// a new one starts at each host step and at each gather whose indices
   /// are checked on the host after the device computed them. Each may be
   /// replayed as one CUDA graph.
   std::vector<std::pair<unsigned, unsigned>> Segments;
   uint64_t BlockBytes = 0;
   std::mutex M;
   std::vector<std::unique_ptr<Instance>> Free;
+};
+
+/// A run's values on the host: its str values (inputs, parameters and
+/// constants borrowed; host steps' results owned), and the numeric results
+/// of host steps, whose queued copies to the device read them until the
+/// run has waited for its stream.
+struct GpuExecutable::HostValues {
+  llvm::DenseMap<const Value *, const Tensor *> Strs;
+  std::deque<Tensor> Owned;
 };
 
 /// CUDA graphs of one image, one per segment of the plan (null: not

@@ -52,7 +52,12 @@ static void findInPlace(LoweredStep &S) {
     }
 }
 
-llvm::Expected<std::vector<LoweredStep>> dlc::planSteps(const Function &F) {
+bool dlc::hasGpuDataShapeKernel(const Operation &Op) {
+  return Op.kind() == OpKind::NonZero && !touchesStrings(Op);
+}
+
+llvm::Expected<std::vector<LoweredStep>> dlc::planSteps(const Function &F,
+                                                        bool Gpu) {
   std::vector<LoweredStep> Steps;
   std::map<int64_t, std::vector<const Operation *>> Groups;
   for (auto &Op : F.Body)
@@ -81,7 +86,8 @@ llvm::Expected<std::vector<LoweredStep>> dlc::planSteps(const Function &F) {
       S.Outs = P->Outputs;
       S.Space = P->SpaceValue;
       S.Plan = std::make_shared<const FusionPlan>(std::move(*P));
-    } else if (runsOnHost(*Op) && Op->kind() != OpKind::Constant) {
+    } else if (runsOnHost(*Op) && Op->kind() != OpKind::Constant &&
+               !(Gpu && hasGpuDataShapeKernel(*Op))) {
       S.K = LoweredStep::Kind::Host;
       S.Ins.assign(Op->Operands.begin(), Op->Operands.end());
       for (auto &R : Op->Results)

@@ -3,6 +3,9 @@
 // steps (ops on strings, and collectives: all_reduce_sum calls the run's
 // communicator through interp/Collective.h; runsOnHost says which).
 //
+// On the GPU, nonzero is a kernel step (hasGpuDataShapeKernel); the other
+// host steps run on the host between launches (exec/GpuHostStep.cpp).
+//
 // Strings: a `str` tensor never lives in the arena or reaches generated
 // code. Every op that takes or makes one (touchesStrings) is a host step,
 // views included: the executor calls a host kernel (the reference
@@ -47,9 +50,17 @@ struct LoweredStep {
 /// Ops that only reinterpret the bytes of their operand (they share them).
 bool isViewOp(OpKind K);
 
-/// The steps of F (fusion groups as marked by --fuse). It does not check
-/// that each kernel step has a lowering: the code generator does.
-llvm::Expected<std::vector<LoweredStep>> planSteps(const Function &F);
+/// Whether the GPU computes Op, an op with data-sized results, with a
+/// kernel of its own (nonzero: kernel/GpuNonZero.cpp): its step is then a
+/// kernel step for the GPU, a host step for the CPU. Its result sizes are
+/// planned as on the CPU (the planner evaluates the op first).
+bool hasGpuDataShapeKernel(const Operation &Op);
+
+/// The steps of F (fusion groups as marked by --fuse) for the CPU, or for
+/// the GPU (Gpu: hasGpuDataShapeKernel ops are kernel steps). It does not
+/// check that each kernel step has a lowering: the code generator does.
+llvm::Expected<std::vector<LoweredStep>> planSteps(const Function &F,
+                                                   bool Gpu = false);
 
 } // namespace dlc
 

@@ -51,7 +51,12 @@ typedef enum dlc_dtype {
   DLC_I4 = 19,
   DLC_U4 = 20,
   DLC_I2 = 21,
-  DLC_U2 = 22
+  DLC_U2 = 22,
+  /* Strings (UTF-8, NUL-terminated). An input's data is an array of
+     shape[0] * ... * shape[rank-1] `const char *`, none NULL; an output's
+     data is one allocation holding that many `char *` followed by the
+     strings they point at (dlc_tensor_free frees it all). */
+  DLC_STR = 23
 } dlc_dtype;
 
 /* Status codes. */

@@ -100,6 +100,14 @@ llvm::Expected<std::unique_ptr<kir::Kernel>>
 lowerArgReduceForGpu(const Operation &Op, llvm::StringRef Name,
                      unsigned Threads = 256);
 
+/// nonzero for the GPU, as GPU-mapped kernel IR with arguments (x, the
+/// planned i64[rank, count] result): one block of Threads (a power of two
+/// in 2..1024) counting, scanning the counts in shared memory and
+/// scattering the coordinates (kernel/GpuNonZero.cpp).
+llvm::Expected<std::unique_ptr<kir::Kernel>>
+lowerNonZeroForGpu(const Operation &Op, llvm::StringRef Name,
+                   unsigned Threads = 256);
+
 /// Lowers concat, split, slice, pad (constant, reflect, edge), gather, expand,
 /// tile and shape to a kernel with arguments (inputs..., results...).
 llvm::Expected<std::unique_ptr<kir::Kernel>>

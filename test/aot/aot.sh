@@ -72,4 +72,12 @@ $CC "${cflags[@]}" -DMODEL=byval -DMODEL_UPPER=BYVAL -DMODEL_HEADER='"byval.h"' 
   -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime -lm -o "$work/byval_so"
 check byval_so "$src/test/aot/Inputs/by-value.dlc" 2 x y
 check byval_so "$src/test/aot/Inputs/by-value.dlc" 5 x y
+# Results sized by the data (unique, nonzero): host steps, which the
+# runtime library runs with the reference interpreter's kernels.
+"$dlc" compile "$src/test/aot/Inputs/data-sized.dlc" -o "$work/dsz.so"
+$CC "${cflags[@]}" -DMODEL=dsz -DMODEL_UPPER=DSZ -DMODEL_HEADER='"dsz.h"' \
+  "$src/examples/aot/main.c" "$work/dsz.so" -Wl,-rpath,"$work" \
+  -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime -lm -o "$work/dsz_so"
+check dsz_so "$src/test/aot/Inputs/data-sized.dlc" 4 x u c i s
+check dsz_so "$src/test/aot/Inputs/data-sized.dlc" 9 x u c i s
 echo "aot.sh: all checks passed"

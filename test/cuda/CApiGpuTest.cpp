@@ -54,9 +54,11 @@ struct Images {
   std::vector<dlc_aot_gpu_program> List;
   dlc_aot_gpu_image Gpu{};
 
-  /// Programs at Precs (the first is the default), PTX for sm_Sm.
-  void build(std::initializer_list<int32_t> Precs, unsigned Sm = 80) {
-    auto Mod = parseModule(Text, "<test>");
+  /// Programs at Precs (the first is the default), PTX for sm_Sm, of
+  /// Model's function.
+  void build(std::initializer_list<int32_t> Precs, unsigned Sm = 80,
+             const char *Model = Text) {
+    auto Mod = parseModule(Model, "<test>");
     ASSERT_TRUE(bool(Mod)) << llvm::toString(Mod.takeError());
     M = std::move(*Mod);
     PassManager PM;
@@ -387,6 +389,91 @@ TEST_F(CApiGpu, ShortOptionStructsKeepDefaults) {
   EXPECT_EQ(D.device, DLC_DEVICE_CPU);
   EXPECT_EQ(D.threads, 0);
   EXPECT_EQ(D.precision, DLC_PRECISION_DEFAULT);
+}
+
+/// Host steps in a GPU artifact: unique and string ops run on the host
+/// between the launches (the runtime library's interpreter kernels), nonzero
+/// is a GPU kernel, str inputs and outputs cross the C API (DLC_STR).
+const char HostSteps[] = R"(func @h(%x: f32[N], %s: str[N]) -> (y: f32[?], i: i64[1,?], e: f32[N], t: str[N]) {
+  %r = relu %x
+  %u, %first, %inv, %c = unique %r
+  %y = mul %u, %u
+  %i = nonzero %r
+  %l = label_encoder %s {default = dense<i64[]>[-1], keys = dense<str[3]>["a", "b", "c"], values = dense<i64[3]>[10, 20, 30]}
+  %lf = cast %l {to = f32}
+  %e = add %lf, %x
+  %t = string_normalizer %s {case_change_action = "UPPER"}
+  return %y, %i, %e, %t
+}
+)";
+
+TEST_F(CApiGpu, HostStepsAndStringsInAGpuArtifact) {
+  Images I;
+  I.build({DLC_PRECISION_FP32}, 80, HostSteps);
+  I.registerWithFake(0);
+  bool NonZeroKernel = false;
+  for (const dlc_aot_gpu_kernel &K : I.Progs[0]->Table)
+    NonZeroKernel |= llvm::StringRef(K.name).contains("nonzero");
+  EXPECT_TRUE(NonZeroKernel);
+  const char *Words[] = {"a", "b", "c", "Dd", ""};
+  for (int64_t N : {1, 7, 33}) {
+    Tensor X(DType::F32, {N}), S(DType::Str, {N});
+    std::vector<const char *> Ptrs;
+    for (int64_t K = 0; K < N; ++K) {
+      X.as<float>()[K] = float(int64_t(7 * std::sin(1.7 * double(K))) - 1);
+      S.strings()[K] = Words[K % 5];
+      Ptrs.push_back(Words[K % 5]);
+    }
+    auto Want = interpret(*I.M->Functions[0], {X, S});
+    ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+    dlc_tensor In[2] = {};
+    In[0].dtype = DLC_F32, In[0].rank = 1, In[0].shape[0] = N;
+    In[0].data = X.data();
+    In[1].dtype = DLC_STR, In[1].rank = 1, In[1].shape[0] = N;
+    In[1].data = Ptrs.data();
+    for (int Dev : {DLC_DEVICE_CUDA_EMU, DLC_DEVICE_CUDA}) {
+      dlc_model *M = create(I, Dev, DLC_PRECISION_DEFAULT);
+      ASSERT_NE(M, nullptr);
+      dlc_tensor Out[4] = {};
+      char Err[512] = "";
+      ASSERT_EQ(dlc_model_run(M, In, 2, Out, 4, Err, sizeof Err), DLC_OK)
+          << Err;
+      for (size_t K = 0; K < 3; ++K) {
+        const Tensor &W = (*Want)[K];
+        ASSERT_EQ(Out[K].dtype, int32_t(W.elem())) << K;
+        ASSERT_EQ(llvm::ArrayRef<int64_t>(Out[K].shape, Out[K].rank),
+                  W.shape())
+            << K;
+        EXPECT_EQ(std::memcmp(Out[K].data, W.data(), W.byteSize()), 0)
+            << "output " << K << " N=" << N << " device " << Dev;
+      }
+      ASSERT_EQ(Out[3].dtype, DLC_STR);
+      ASSERT_EQ(Out[3].rank, 1);
+      ASSERT_EQ(Out[3].shape[0], N);
+      for (int64_t K = 0; K < N; ++K)
+        EXPECT_EQ(std::string(static_cast<char **>(Out[3].data)[K]),
+                  (*Want)[3].strings()[K]);
+      for (dlc_tensor &T : Out)
+        dlc_tensor_free(&T);
+      // A NULL string is the caller's error.
+      Ptrs.push_back(nullptr);
+      In[1].shape[0] = In[0].shape[0] = N + 1;
+      std::vector<float> X1(N + 1, 1.0f);
+      In[0].data = X1.data();
+      In[1].data = Ptrs.data();
+      EXPECT_EQ(dlc_model_run(M, In, 2, Out, 4, Err, sizeof Err),
+                DLC_ERR_INVALID_ARGUMENT);
+      EXPECT_EQ(std::string(Err), "input 's': string " + std::to_string(N) +
+                                      " is NULL");
+      Ptrs.pop_back();
+      In[1].shape[0] = In[0].shape[0] = N;
+      In[0].data = X.data();
+      In[1].data = Ptrs.data();
+      dlc_model_destroy(M);
+    }
+  }
+  EXPECT_STREQ(dlcFakeCudaViolations(), "");
+  EXPECT_EQ(dlcFakeCudaLiveAllocations(), 0u);
 }
 
 // Run with DLC_FAKE_CUDA_CC=75 (ctest's capi-gpu-sm75).

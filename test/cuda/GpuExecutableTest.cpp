@@ -381,14 +381,17 @@ TEST_P(GpuExecutableTest, AllReduceSumMatchesTheInterpreter) {
   EXPECT_EQ(Down.HostCalls, 1) << "the run stops at the first error";
 }
 
-TEST_P(GpuExecutableTest, StrTensorsAreRefused) {
+// Without host kernels (create's Host), host steps are refused; dlc::Model
+// and the C API pass the interpreter's (GpuHostStepTest.cpp).
+TEST_P(GpuExecutableTest, HostStepsNeedHostKernels) {
   auto C = compile("func @s(%x: str[2]) -> (y: str[2]) {\n"
                    "  %y = string_normalizer %x {case_change_action = "
                    "\"UPPER\"}\n  return %y\n}\n");
   ASSERT_FALSE(bool(C));
   EXPECT_EQ(errText(C.takeError()),
-            "<test>:2:8: error: 'string_normalizer' works on str tensors, "
-            "which the GPU does not run: use --device cpu");
+            "<test>:2:8: error: 'string_normalizer' works on str tensors: "
+            "a host step, and this GPU executor has no host kernels: use "
+            "--device cpu");
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, GpuExecutableTest, ::testing::Bool(),

@@ -57,35 +57,47 @@ static bool cpuLoweringWorks(const OpInfo &I) {
   return true;
 }
 
-/// GPU lowering "exists" for an op when its optimized example lowers, maps
-/// to the GPU and compiles to PTX. An example with a host step (a
-/// collective, results sized by the data, strings) exists when the GPU
-/// executor takes it (on the emulation).
-static bool gpuLoweringWorks(const OpInfo &I) {
+/// How the GPU runs an op.
+enum class GpuSupport { None, Kernel, Host };
+
+/// A GPU lowering "exists" (Kernel) for an op when its optimized example
+/// lowers, maps to the GPU and compiles to PTX, or, for a collective, when
+/// the GPU executor takes it (on the emulation). An op the GPU executor
+/// runs as a host step (strings, data-sized results without a GPU kernel)
+/// is Host when the executor takes it: it runs with --device cuda, but on
+/// the CPU, between launches.
+static GpuSupport gpuLowering(const OpInfo &I) {
   auto M = optimizedExample(I);
   if (!M)
-    return false;
-  if (llvm::any_of(M->Functions[0]->Body,
-                   [](const auto &Op) { return runsOnHost(*Op); })) {
-    auto X = compileForGpu(*M->Functions[0], DeviceKind::CudaEmu, 0,
+    return GpuSupport::None;
+  const Function &F = *M->Functions[0];
+  bool HostStep = false, Collectives = false;
+  for (const auto &Op : F.Body) {
+    Collectives |= Op->info().has(Collective);
+    HostStep |= runsOnHost(*Op) && !Op->info().has(Collective) &&
+                !hasGpuDataShapeKernel(*Op);
+  }
+  if (HostStep || Collectives) {
+    auto X = compileForGpu(F, DeviceKind::CudaEmu, 0,
                            GpuMemoryPool::create(GpuDevice::emulator()));
     if (!X) {
       llvm::consumeError(X.takeError());
-      return false;
+      return GpuSupport::None;
     }
-    return true;
+    if (HostStep)
+      return GpuSupport::Host;
   }
-  auto L = lowerFunctionForGpu(*M->Functions[0]);
+  auto L = lowerFunctionForGpu(F);
   if (!L) {
     llvm::consumeError(L.takeError());
-    return false;
+    return GpuSupport::None;
   }
   auto Ptx = emitPtx(L->kernelList(), GpuTarget());
   if (!Ptx) {
     llvm::consumeError(Ptx.takeError());
-    return false;
+    return GpuSupport::None;
   }
-  return true;
+  return GpuSupport::Kernel;
 }
 
 /// A gradient "exists" for a primitive with a rule (non-differentiable ops
@@ -122,12 +134,17 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
                        (const char *)"cpu", (const char *)"gpu",
                        (const char *)"kind");
   }
-  unsigned Counts[6] = {0, 0, 0, 0, 0, 0};
+  unsigned Counts[7] = {0, 0, 0, 0, 0, 0, 0};
   for (const OpInfo &I : allOps()) {
     bool Shape = shapeInferenceWorks(I), Interp = interpreterSupports(I.Kind);
-    bool Grad = gradientWorks(I), Cpu = cpuLoweringWorks(I),
-         Gpu = gpuLoweringWorks(I);
-    Counts[5] += Gpu;
+    bool Grad = gradientWorks(I), Cpu = cpuLoweringWorks(I);
+    GpuSupport G = gpuLowering(I);
+    // "host": runs with a GPU device, as a host step between launches.
+    const char *Gpu = G == GpuSupport::Kernel ? Yes
+                      : G == GpuSupport::Host ? "host"
+                                              : No;
+    Counts[5] += G == GpuSupport::Kernel;
+    Counts[6] += G == GpuSupport::Host;
     Counts[4] += Grad;
     Counts[0] += Shape;
     Counts[1] += Interp;
@@ -137,17 +154,18 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
     if (Markdown)
       OS << "| `" << I.Mnemonic << "` | " << (Shape ? Yes : No) << " | "
          << (Interp ? Yes : No) << " | " << (Grad ? Yes : No) << " | "
-         << (Cpu ? Yes : No) << " | " << (Gpu ? Yes : No) << " | " << Kind
+         << (Cpu ? Yes : No) << " | " << Gpu << " | " << Kind
          << " | " << I.Summary << " |\n";
     else
       OS << llvm::format("%-24s %-6s %-6s %-6s %-6s %-6s %s\n",
                          I.Mnemonic.str().c_str(), Shape ? Yes : No,
                          Interp ? Yes : No, Grad ? Yes : No, Cpu ? Yes : No,
-                         Gpu ? Yes : No, Kind);
+                         Gpu, Kind);
   }
   if (!Markdown)
     OS << allOps().size() << " ops (" << Counts[2] << " composite): shape "
        << Counts[0] << ", interp " << Counts[1]
        << ", grad " << Counts[4] << ", cpu " << Counts[3] << ", gpu "
-       << Counts[5] << "\n";
+       << Counts[5] << " (+" << Counts[6]
+       << " as host steps of the GPU executor)\n";
 }
