@@ -56,6 +56,8 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
       return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
                                     (S.Op->info().has(DataShape)
                                          ? "' has results sized by the data"
+                                     : S.Op->info().has(ControlFlow)
+                                         ? "' is control flow with regions"
                                          : "' works on str tensors") +
                                     ", which the GPU does not run: use "
                                     "--device cpu");

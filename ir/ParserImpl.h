@@ -72,6 +72,8 @@ private:
   }
 
   llvm::Error parseFunction(Module &M);
+  /// A function or region after its name: arguments, results and body.
+  llvm::Error parseFunctionRest(Function &F);
   llvm::Error parseOp(Function &F);
   llvm::Error parseAttrDict(Operation &Op);
   llvm::Expected<Attribute> parseDense();
