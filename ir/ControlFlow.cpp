@@ -242,7 +242,8 @@ Result inferLoop(const Ctx &C) {
   Dim Iters = Dim::unknown();
   const Tensor *Trip = C.value(0), *Cond = C.value(1);
   if (Trip && Cond && Cond->numElements() == 1 && Cond->getI(0) &&
-      Trip->numElements() == 1 && cfCondPassesThrough(Body))
+      Trip->numElements() == 1 && Trip->getI(0) <= MaxElements &&
+      cfCondPassesThrough(Body))
     Iters = Dim::fixed(std::max<int64_t>(0, Trip->getI(0)));
   for (size_t K = 1 + NC; K < Body.Outputs.size(); ++K) {
     TensorType T = B.subst(Body.Outputs[K]->Type);
