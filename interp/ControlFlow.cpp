@@ -14,6 +14,7 @@
 #include "ir/ControlFlow.h"
 #include "ir/ShapeInference.h"
 
+#include <climits>
 #include <cstring>
 
 using namespace dlc;
@@ -152,13 +153,16 @@ runLoop(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands,
   bool Cond = *Cond0 != 0;
   int64_t Max = maxLoopIterations();
   for (int64_t I = 0; I < *Trip && Cond; ++I) {
-    if (I >= Max)
+    if (I >= Max) {
+      std::string TripText = *Trip == INT64_MAX
+                                 ? std::string("no trip count")
+                                 : "trip count " + std::to_string(*Trip);
       return cfError(Op, "the loop ran " + llvm::Twine(Max) +
-                             " iterations and its condition still holds "
-                             "(trip count " + llvm::Twine(*Trip) +
-                             "); loops are bounded by "
+                             " iterations and its condition still holds (" +
+                             TripText + "); loops are bounded by "
                              "DLC_MAX_LOOP_ITERATIONS (default 2^24): set "
                              "it higher if this loop is meant to run longer");
+    }
     In[0].setI(0, I);
     In[1].setI(0, 1);
     auto Out = cfRun(Op, Run, Body, In);

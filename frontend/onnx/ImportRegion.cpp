@@ -343,3 +343,62 @@ void onnximp::importScanRegion(NodeContext &C, const onnx::GraphProto &Body,
   for (unsigned I = 0; I < Op->numResults(); ++I)
     C.setOutput(I, Op->result(I));
 }
+
+void onnximp::importScan8Region(NodeContext &C, const onnx::GraphProto &Body,
+                                llvm::ArrayRef<Value *> States,
+                                llvm::ArrayRef<Value *> Xs,
+                                llvm::ArrayRef<int64_t> Dirs) {
+  // Per batch entry (axis 0 of every input) one scan along axis 1: an
+  // outer scan over the batch whose body is the inner scan.
+  auto dropFront = [](const TensorType &T, unsigned N) {
+    Shape S(T.dims().begin() + std::min<unsigned>(N, T.rank()),
+            T.dims().end());
+    return TensorType(T.elem(), S);
+  };
+  for (Value *V : llvm::concat<Value *const>(States, Xs))
+    if (V->Type.rank() < 1 + unsigned(llvm::is_contained(Xs, V)))
+      return C.fail("every input needs a batch dim 0 (and scan inputs a "
+                    "sequence dim 1), got " + V->Type.str());
+  std::vector<TensorType> Formal;
+  for (Value *S : States)
+    Formal.push_back(dropFront(S->Type, 1));
+  for (Value *X : Xs)
+    Formal.push_back(dropFront(X->Type, 2));
+  auto R = buildIterated(C, Body, Formal, 0, 0, States.size(), "state");
+  if (!R)
+    return;
+  // The outer body: per-entry states and sequences, then the captures.
+  auto Outer = std::make_unique<Function>();
+  Outer->Name = "body";
+  Outer->L = C.L;
+  std::vector<Value *> InnerOps;
+  for (Value *V : llvm::concat<Value *const>(States, Xs))
+    InnerOps.push_back(Outer->addInput(V->Name, dropFront(V->Type, 1)));
+  for (Value *V : R->Captures)
+    InnerOps.push_back(Outer->addInput(V->Name, V->Type));
+  NodeContext Inner(*Outer, C.values(), C.Node, C.Opset, C.L);
+  std::vector<std::unique_ptr<Function>> InnerRegions;
+  InnerRegions.push_back(std::move(R->F));
+  Operation *In = buildOp(Inner, OpKind::Scan, InnerOps,
+                          std::move(InnerRegions),
+                          {aInt("num_states", int64_t(States.size())),
+                           aInt("num_scan_inputs", int64_t(Xs.size())),
+                           aInts("scan_input_directions", Dirs)});
+  if (!In)
+    return C.fail(Inner.error());
+  for (unsigned I = 0; I < In->numResults(); ++I)
+    Outer->addOutput("out" + std::to_string(I), In->result(I));
+  std::vector<Value *> Operands(States.begin(), States.end());
+  Operands.insert(Operands.end(), Xs.begin(), Xs.end());
+  Operands.insert(Operands.end(), R->Captures.begin(), R->Captures.end());
+  std::vector<std::unique_ptr<Function>> Regions;
+  Regions.push_back(std::move(Outer));
+  Operation *Op = buildOp(
+      C, OpKind::Scan, Operands, std::move(Regions),
+      {aInt("num_states", 0),
+       aInt("num_scan_inputs", int64_t(States.size() + Xs.size()))});
+  if (!Op)
+    return;
+  for (unsigned I = 0; I < Op->numResults(); ++I)
+    C.setOutput(I, Op->result(I));
+}

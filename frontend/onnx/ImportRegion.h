@@ -31,6 +31,14 @@ void importScanRegion(NodeContext &C, const onnx::GraphProto &Body,
                       llvm::ArrayRef<int64_t> OutDirs,
                       llvm::ArrayRef<int64_t> OutAxes);
 
+/// Scan of opset 8 (a batch dim 0 in front of every state and scan input,
+/// the scan along dim 1) as a `scan` over the batch whose body is the
+/// `scan` of one batch entry. Sets C's outputs or fails.
+void importScan8Region(NodeContext &C, const onnx::GraphProto &Body,
+                       llvm::ArrayRef<Value *> States,
+                       llvm::ArrayRef<Value *> Xs,
+                       llvm::ArrayRef<int64_t> Dirs);
+
 } // namespace onnximp
 } // namespace dlc
 

@@ -483,7 +483,24 @@ void scanOp(NodeContext &C) {
         C.setOutput(K, (*R)[K]);
     return;
   }
-  // Opset 8: one scan per batch entry, results stacked along axis 0.
+  // Opset 8: one scan per batch entry, results stacked along axis 0;
+  // a scan op of scan ops when the batch or the lengths are not static.
+  bool Static = true;
+  for (Value *V : Ins)
+    Static &= V && V->Type.rank() && V->Type.dim(0).isStatic();
+  if (Static) {
+    std::vector<Value *> Seq;
+    for (size_t K = N; K < Ins.size(); ++K)
+      Seq.push_back(V8 && Ins[K]->Type.rank() > 1 ? Ins[K] : nullptr);
+    std::vector<int64_t> Ones(Seq.size(), 1);
+    if (!llvm::is_contained(Seq, nullptr))
+      Static = staticScan(*Body, Seq, Ones) &&
+               Ins[0]->Type.dim(0).size() <=
+                   MaxUnrolledNodes / std::max(1, Body->node_size());
+  }
+  if (!Static)
+    return importScan8Region(C, *Body, llvm::ArrayRef(Ins).take_front(N),
+                             llvm::ArrayRef(Ins).drop_front(N), *InDirs);
   int64_t Batch = -1;
   std::vector<std::vector<Value *>> PerBatch;
   for (Value *V : Ins) {

@@ -31,10 +31,10 @@ def if_model():
     # y = cond ? x * 2 : x[0:2] (different lengths), then y + 1.
     then = helper.make_graph(
         [helper.make_node("Mul", ["x", "two"], ["t"])], "then", [],
-        [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)])
+        [helper.make_tensor_value_info("t", TensorProto.FLOAT, ["m"])])
     els = helper.make_graph(
         [helper.make_node("Slice", ["x", "s0", "s2"], ["e"])], "else", [],
-        [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)])
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, ["m"])])
     g = helper.make_graph(
         [helper.make_node("If", ["cond"], ["y"], then_branch=then,
                           else_branch=els),
@@ -42,7 +42,7 @@ def if_model():
         "if_model",
         [helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
          helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["m"])],
         [helper.make_tensor("two", TensorProto.FLOAT, [], [2.0]),
          helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
          helper.make_tensor("s0", TensorProto.INT64, [1], [0]),
@@ -60,9 +60,9 @@ def loop_model():
         "body",
         [helper.make_tensor_value_info("i", TensorProto.INT64, []),
          helper.make_tensor_value_info("c", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("v", TensorProto.FLOAT, None)],
+         helper.make_tensor_value_info("v", TensorProto.FLOAT, [3])],
         [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [3]),
          helper.make_tensor_value_info("s", TensorProto.FLOAT, [])])
     g = helper.make_graph(
         [helper.make_node("Loop", ["M", "", "v0"], ["v", "sums"], body=body)],
@@ -72,7 +72,7 @@ def loop_model():
          helper.make_tensor_value_info("x", TensorProto.FLOAT, [3]),
          helper.make_tensor_value_info("limit", TensorProto.FLOAT, [])],
         [helper.make_tensor_value_info("v", TensorProto.FLOAT, [3]),
-         helper.make_tensor_value_info("sums", TensorProto.FLOAT, None)],
+         helper.make_tensor_value_info("sums", TensorProto.FLOAT, ["k"])],
         [helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])])
     return model(g)
 

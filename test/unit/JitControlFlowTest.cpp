@@ -164,6 +164,21 @@ TEST(ControlFlowModel, LoopBoundStopsALoopThatNeverEnds) {
   }
 }
 
+TEST(ControlFlowModel, GpuRefusesControlFlowClearly) {
+  // The GPU executor (here its CPU emulation) has no host steps for
+  // regions: it says so instead of failing later.
+  ModelOptions O;
+  O.Device = "cuda-emu";
+  O.Cache = false;
+  auto M = Model::fromText(LoopText, "loop.dlc", O);
+  ASSERT_FALSE(bool(M));
+  std::string E = errText(M.takeError());
+  EXPECT_NE(E.find("loop.dlc:4:15: error: 'loop' is control flow with "
+                   "regions, which the GPU does not run: use --device cpu"),
+            std::string::npos)
+      << E;
+}
+
 /// Branches of different shapes, a reversed scan along axis 1 with a
 /// capture, and a loop growing its carried value: JIT against interpreter.
 const char *MixedText = R"(func @main(%c: bool[], %x: f32[N,4], %s0: f32[N], %k: f32[]) -> (a: f32[?,4], b: f32[N], d: f32[N,4], g: f32[?]) {

@@ -404,6 +404,63 @@ TEST(OnnxControl, ScanWithRunTimeLengthRunsAsAScanOp) {
   }
 }
 
+TEST(OnnxControl, Opset8ScanWithRunTimeBatchAndLength) {
+  // Opset 8: batch dim 0, scan along dim 1 (in reverse here); a scan over
+  // the batch of scans when neither is static.
+  onnx::ModelProto M = baseModel(8);
+  auto &G = *M.mutable_graph();
+  auto *In = G.add_input();
+  In->set_name("s0");
+  auto *T = In->mutable_type()->mutable_tensor_type();
+  T->set_elem_type(onnx::TensorProto::FLOAT);
+  T->mutable_shape()->add_dim()->set_dim_param("B");
+  T->mutable_shape()->add_dim()->set_dim_value(2);
+  In = G.add_input();
+  In->set_name("x");
+  T = In->mutable_type()->mutable_tensor_type();
+  T->set_elem_type(onnx::TensorProto::FLOAT);
+  T->mutable_shape()->add_dim()->set_dim_param("B");
+  T->mutable_shape()->add_dim()->set_dim_param("L");
+  T->mutable_shape()->add_dim()->set_dim_value(2);
+  auto *S = addNode(G, "Scan", {"", "s0", "x"}, {"s", "y"});
+  addIntAttr(S, "num_scan_inputs", 1);
+  addIntsAttr(S, "directions", {1});
+  auto *B = addGraphAttr(S, "body");
+  addTensorInput(*B, "acc", {2});
+  addTensorInput(*B, "e", {2});
+  addNode(*B, "Add", {"acc", "e"}, {"d"});
+  B->add_output()->set_name("d");
+  B->add_output()->set_name("d");
+  G.add_output()->set_name("s");
+  G.add_output()->set_name("y");
+  std::unique_ptr<Module> Mod;
+  auto CF = compileModel(M, Mod);
+  ASSERT_TRUE(CF);
+  EXPECT_EQ(countOps(*Mod, OpKind::Scan), 1u);
+  for (int64_t Bt : {1, 3})
+    for (int64_t L : {2, 5}) {
+      std::vector<float> S0, X;
+      for (int64_t I = 0; I < Bt * 2; ++I)
+        S0.push_back(float(I) - 1);
+      for (int64_t I = 0; I < Bt * L * 2; ++I)
+        X.push_back(float(I % 7) * 0.5f);
+      auto Out = CF->run({floats({Bt, 2}, S0), floats({Bt, L, 2}, X)});
+      ASSERT_TRUE(!!Out) << llvm::toString(Out.takeError());
+      ASSERT_EQ((*Out)[1].type().str(), "f32[" + std::to_string(Bt) + "," +
+                                            std::to_string(L) + ",2]");
+      for (int64_t Bi = 0; Bi < Bt; ++Bi)
+        for (int64_t C = 0; C < 2; ++C) {
+          float Acc = S0[Bi * 2 + C];
+          for (int64_t T2 = 0; T2 < L; ++T2) {
+            int64_t Src = L - 1 - T2; // reverse direction
+            Acc += X[(Bi * L + Src) * 2 + C];
+            EXPECT_EQ((*Out)[1].as<float>()[(Bi * L + T2) * 2 + C], Acc);
+          }
+          EXPECT_EQ((*Out)[0].as<float>()[Bi * 2 + C], Acc);
+        }
+    }
+}
+
 /// SequenceMap over a constructed sequence and a tensor, then optionals:
 /// Optional(x) has an element, Optional(type) does not.
 TEST(OnnxControl, SequenceMapAndOptionals) {
