@@ -10,6 +10,7 @@
 // A loop or scan that runs zero times gives scan outputs of length 0 with
 // the other dims from shape inference (0 where they are unknown).
 #include "interp/ControlFlow.h"
+#include "interp/Interpreter.h"
 
 #include "ir/ControlFlow.h"
 #include "ir/ShapeInference.h"
@@ -106,12 +107,17 @@ cfResultTypes(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
   return Declared;
 }
 
+/// Runs region R; its errors are prefixed with Op's location, the region
+/// and the iteration (Iter >= 0), so that they point into the model.
 llvm::Expected<std::vector<Tensor>>
 cfRun(const Operation &Op, RegionRunFn Run, const Function &R,
-      llvm::ArrayRef<Tensor> In) {
+      llvm::ArrayRef<Tensor> In, int64_t Iter = -1) {
   auto Out = Run(R, In);
   if (!Out)
-    return Out.takeError();
+    return cfError(Op, (Iter >= 0 ? "iteration " + std::to_string(Iter) +
+                                        " of region '"
+                                  : std::string("region '")) +
+                           R.Name + "': " + llvm::toString(Out.takeError()));
   if (Out->size() != R.Outputs.size())
     return cfError(Op, "region '" + R.Name + "' returned " +
                            llvm::Twine(Out->size()) + " values, expected " +
@@ -152,6 +158,7 @@ runLoop(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands,
   std::vector<std::vector<Tensor>> Scans(NScan);
   bool Cond = *Cond0 != 0;
   int64_t Max = maxLoopIterations();
+  uint64_t ScanBytes = 0;
   for (int64_t I = 0; I < *Trip && Cond; ++I) {
     if (I >= Max) {
       std::string TripText = *Trip == INT64_MAX
@@ -160,12 +167,12 @@ runLoop(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands,
       return cfError(Op, "the loop ran " + llvm::Twine(Max) +
                              " iterations and its condition still holds (" +
                              TripText + "); loops are bounded by "
-                             "DLC_MAX_LOOP_ITERATIONS (default 2^24): set "
+                             "DLC_MAX_LOOP_ITERATIONS (default 2^20): set "
                              "it higher if this loop is meant to run longer");
     }
     In[0].setI(0, I);
     In[1].setI(0, 1);
-    auto Out = cfRun(Op, Run, Body, In);
+    auto Out = cfRun(Op, Run, Body, In, I);
     if (!Out)
       return Out.takeError();
     auto Next = cfScalarValue(Op, (*Out)[0], "the body's condition result");
@@ -174,8 +181,14 @@ runLoop(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands,
     Cond = *Next != 0;
     for (unsigned K = 0; K < NC; ++K)
       In[2 + K] = std::move((*Out)[1 + K]);
-    for (unsigned K = 0; K < NScan; ++K)
+    for (unsigned K = 0; K < NScan; ++K) {
+      ScanBytes += (*Out)[1 + NC + K].byteSize();
       Scans[K].push_back(std::move((*Out)[1 + NC + K]));
+    }
+    // A runaway loop's scan outputs must not exhaust memory first.
+    if (ScanBytes > InterpreterTensorLimit)
+      return cfError(Op, "the scan outputs grow past 4 GiB after " +
+                             llvm::Twine(I + 1) + " iterations");
   }
   std::vector<Tensor> R;
   for (unsigned K = 0; K < NC; ++K)
@@ -230,7 +243,7 @@ runScan(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands,
     for (unsigned J = 0; J < M; ++J)
       In[NS + J] = cfSliceAt(*Operands[NS + J], InAxes[J],
                              InDirs[J] ? Len - 1 - T : T);
-    auto Out = cfRun(Op, Run, Body, In);
+    auto Out = cfRun(Op, Run, Body, In, T);
     if (!Out)
       return Out.takeError();
     for (unsigned K = 0; K < NS; ++K)

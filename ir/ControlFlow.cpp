@@ -44,7 +44,7 @@ int64_t dlc::maxLoopIterations() {
     int64_t V = 0;
     if (S && !llvm::StringRef(S).getAsInteger(10, V) && V > 0)
       return V;
-    return int64_t(1) << 24;
+    return int64_t(1) << 20;
   }();
   return Max;
 }

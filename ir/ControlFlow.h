@@ -49,7 +49,7 @@ llvm::StringRef regionName(OpKind K, unsigned I);
 
 /// The most iterations a `loop` runs (its trip count and condition aside):
 /// DLC_MAX_LOOP_ITERATIONS from the environment when set to a positive
-/// integer, else 2^24. A loop that reaches it stops with an error, so a
+/// integer, else 2^20. A loop that reaches it stops with an error, so a
 /// data-dependent loop that never ends cannot hang a run.
 int64_t maxLoopIterations();
 

@@ -25,6 +25,9 @@
 using namespace dlc;
 using namespace dlc::detail;
 
+/// How deeply regions may nest in the text form.
+static constexpr unsigned MaxRegionDepth = 64;
+
 llvm::Expected<int64_t> Parser::parseInt(const Token &T) {
   int64_t V;
   if (llvm::StringRef(T.Text).getAsInteger(10, V))
@@ -160,12 +163,19 @@ llvm::Error Parser::parseOp(Function &F) {
     Loc RegionLoc = here();
     if (auto E = expectKeyword(Want))
       return E;
+    // Bounded so that hostile input cannot exhaust the stack.
+    if (RegionDepth >= MaxRegionDepth)
+      return makeError(RegionLoc, "regions nested more than " +
+                                      std::to_string(MaxRegionDepth) +
+                                      " deep");
     auto Region = std::make_unique<Function>();
     Region->Name = Want.str();
     Region->L = RegionLoc;
     llvm::StringMap<Value *> Outer = std::move(Names);
     Names.clear();
+    ++RegionDepth;
     llvm::Error E = parseFunctionRest(*Region);
+    --RegionDepth;
     Names = std::move(Outer);
     if (E)
       return E;

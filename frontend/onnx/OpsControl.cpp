@@ -171,16 +171,22 @@ void ifOp(NodeContext &C) {
 /// Whether a Loop node's iteration count is known at import time and small
 /// enough to unroll: a constant trip count, a constant or absent initial
 /// condition, and a body whose condition output is its condition input.
+/// Loops that carry sequences (which regions do not) unroll whenever the
+/// trip count is a small constant: a run-time condition then freezes the
+/// carried values once it turns false (`where`).
 bool unrollsLoop(NodeContext &C, const onnx::GraphProto &Body) {
   if (!C.has(0) || Body.input_size() < 2 || Body.output_size() < 1)
     return false;
   const Tensor *T = C.constIn(0);
   if (!T || T->numElements() != 1)
     return false;
-  if (C.has(1) && !C.constIn(1))
-    return false;
   int64_t Nodes = std::max<int64_t>(1, Body.node_size());
   if (std::max<int64_t>(0, T->getI(0)) > MaxUnrolledNodes / Nodes)
+    return false;
+  for (unsigned I = 2; I < C.numInputs(); ++I)
+    if (C.has(I) && C.isSequence(C.Node.input(I)))
+      return true;
+  if (C.has(1) && !C.constIn(1))
     return false;
   const std::string &In = Body.input(1).name(), &Out = Body.output(0).name();
   if (In == Out)

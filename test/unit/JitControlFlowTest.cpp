@@ -91,6 +91,34 @@ TEST(ControlFlowText, RoundTripsAndClones) {
   EXPECT_NE(Orig.Regions[0]->Inputs[0].get(), Copy.Regions[0]->Inputs[0].get());
 }
 
+/// Ifs nested Depth deep inside @f, each passing %c and %x down.
+std::string nestedIfs(int Depth) {
+  std::string Close = "return %x\n}\n";
+  std::string T = Close;
+  for (int D = 0; D < Depth; ++D)
+    T = "%y = if %c, %c, %x\nthen(%c: bool[], %x: f32[2]) -> (r: f32[2]) {\n" +
+        T + "else(%c: bool[], %x: f32[2]) -> (r: f32[2]) {\nreturn %x\n}\n" +
+        "return %y\n}\n";
+  return "func @f(%c: bool[], %x: f32[2]) -> (y: f32[2]) {\n" + T;
+}
+
+TEST(ControlFlowText, NestingIsBounded) {
+  auto Ok = parseModule(nestedIfs(10), "nested.dlc");
+  ASSERT_TRUE(bool(Ok)) << errText(Ok.takeError());
+  // Interpreted through all ten levels.
+  Tensor C(DType::Bool, {});
+  C.setI(0, 1);
+  auto R = interpret(*(*Ok)->Functions[0], {C, f32s({2}, {3, 4})});
+  ASSERT_TRUE(bool(R)) << errText(R.takeError());
+  EXPECT_EQ((*R)[0].getF(1), 4);
+  auto Deep = parseModule(nestedIfs(70), "nested.dlc");
+  ASSERT_FALSE(bool(Deep));
+  std::string E = errText(Deep.takeError());
+  EXPECT_NE(E.find("nested.dlc:131:1: error: regions nested more than 64 deep"),
+            std::string::npos)
+      << E;
+}
+
 /// The loop of LoopText by hand: final x and the sums before each step.
 std::pair<std::vector<float>, std::vector<float>>
 handLoop(int64_t N, float Limit, std::vector<float> X) {
