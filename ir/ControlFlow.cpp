@@ -52,8 +52,15 @@ int64_t dlc::maxLoopIterations() {
 bool dlc::controlFlowNeedsValues(const Operation &Op) {
   if (!Op.info().has(ControlFlow))
     return false;
-  for (auto &R : Op.Results)
-    for (const Dim &D : R->Type.dims())
+  // The inferred types, not the results' (an annotation may have refined
+  // a '?' that only running the op can size).
+  auto Types = inferResultTypes(Op);
+  if (!Types) {
+    llvm::consumeError(Types.takeError());
+    return true;
+  }
+  for (const TensorType &T : *Types)
+    for (const Dim &D : T.dims())
       if (D.isUnknown())
         return true;
   return false;
