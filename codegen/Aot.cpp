@@ -120,8 +120,6 @@ llvm::Error dlc::checkAotSteps(const std::vector<LoweredStep> &Steps) {
                                            "training"
                                          : S.Op->info().has(DataShape)
                                          ? "' has results sized by the data"
-                                         : S.Op->info().has(ControlFlow)
-                                         ? "' is control flow with regions"
                                          : "' works on str tensors") +
                                     ", which compiled artifacts do not "
                                     "support yet (run the model with the "
