@@ -10,6 +10,7 @@
 // 4. The JIT compiles the kernels and fills the executor's table.
 #include "codegen/Executor.h"
 #include "interp/Interpreter.h"
+#include "interp/ControlFlow.h"
 
 #include "codegen/ScalarOps.h"
 #include "ir/ShapeInference.h"
@@ -119,6 +120,8 @@ static LowerFn kernelLowering(const Operation &Op) {
   case OpKind::NonZero: case OpKind::Unique: case OpKind::NonMaxSuppression:
   // Collectives call the run's communicator from a host step.
   case OpKind::AllReduceSum:
+  // Control flow runs its compiled regions from a host step.
+  case OpKind::If: case OpKind::Loop: case OpKind::Scan:
     return nullptr;
   }
   llvm_unreachable("bad op kind");
@@ -225,6 +228,32 @@ CompiledFunction::compile(const Function &F, const JitOptions &Opts,
   if (!X)
     return X.takeError();
   C->Exec = std::move(*X);
+  // Control flow: each region is compiled once, as a function of its own
+  // (its fused kernels included), and run per branch taken or iteration.
+  for (auto &Op : F.Body)
+    for (auto &R : Op->Regions) {
+      auto RC = compile(*R, Opts, Threads);
+      if (!RC)
+        return RC.takeError();
+      C->RegionOf[R.get()] = RC->get();
+      C->Regions.push_back(std::move(*RC));
+    }
+  if (!C->Regions.empty()) {
+    const CompiledFunction *Self = C.get();
+    C->Exec->setControlFlow(
+        [Self](const Operation &Op, llvm::ArrayRef<const Tensor *> Args) {
+          return runControlFlow(
+              Op, Args,
+              [Self](const Function &R, llvm::ArrayRef<Tensor> In)
+                  -> llvm::Expected<std::vector<Tensor>> {
+                const CompiledFunction *RC = Self->RegionOf.lookup(&R);
+                if (!RC)
+                  return makeError(R.L, "internal error: region '" + R.Name +
+                                            "' was not compiled");
+                return RC->run(In);
+              });
+        });
+  }
   return C;
 }
 

@@ -92,6 +92,9 @@ private:
   std::unique_ptr<JitModule> Jit;
   std::vector<std::unique_ptr<kir::Kernel>> Kernels;
   std::unique_ptr<Executable> Exec;
+  /// The compiled regions of F's control-flow ops.
+  std::vector<std::unique_ptr<CompiledFunction>> Regions;
+  llvm::DenseMap<const Function *, const CompiledFunction *> RegionOf;
   unsigned OptLevel = 3;
 };
 

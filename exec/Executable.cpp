@@ -80,6 +80,8 @@ Executable::build(const Function &F, std::vector<LoweredStep> Steps,
                                     "training"
                                   : S.Op->info().has(DataShape)
                                          ? "' has results sized by the data"
+                                  : S.Op->info().has(ControlFlow)
+                                         ? "' is control flow with regions"
                                          : "' works on str tensors") +
                              ", which only the JIT runs (as a host step)");
       for (const Value *V : S.Outs)
@@ -135,6 +137,14 @@ Executable::build(const Function &F, std::vector<LoweredStep> Steps,
   X->Steps = std::move(Steps);
   X->Kernels = std::move(Kernels);
   return X;
+}
+
+llvm::Expected<std::vector<Tensor>>
+Executable::evalHost(const Operation &Op,
+                     llvm::ArrayRef<const Tensor *> Args) const {
+  if (CF && Op.info().has(ControlFlow))
+    return CF(Op, Args);
+  return evaluateOp(Op, Args);
 }
 
 static std::vector<TensorType> typesOf(llvm::ArrayRef<Tensor> In) {
@@ -384,14 +394,20 @@ Executable::planFor(llvm::ArrayRef<TensorType> Types,
     auto RT = inferResultTypes(*Op, Types, OpVals);
     if (!RT)
       return RT.takeError();
-    if (Op->info().has(DataShape)) {
+    bool Sized = Op->info().has(DataShape);
+    if (Op->info().has(ControlFlow))
+      for (const TensorType &T : *RT)
+        Sized |= !T.isStatic();
+    if (Sized) {
       // Result sizes from the data: evaluate the op on its operands (all
       // in the cone, so known now) and plan with what came out; the host
-      // step computes it again in the run.
+      // step computes it again in the run. Control flow counts when a
+      // result's shape is only known by running it (a loop's scan outputs
+      // under a run-time trip count, branches of different shapes).
       if (llvm::is_contained(OpVals, nullptr))
         return makeError(Op->L, "internal error: an operand of '" +
                                     Op->mnemonic() + "' has no value");
-      auto R = evaluateOp(*Op, OpVals);
+      auto R = evalHost(*Op, OpVals);
       if (!R)
         return R.takeError();
       for (unsigned I = 0; I < R->size(); ++I) {
@@ -417,11 +433,11 @@ Executable::planFor(llvm::ArrayRef<TensorType> Types,
         for (size_t D = 0; D < Sh.size(); ++D)
           T.setI(D, Sh[D]);
         Vals[Op->result()] = &T;
-      } else if (!Op->info().has(DataShape)) { // (evaluated above)
+      } else if (!Sized) { // (evaluated above)
         if (llvm::is_contained(OpVals, nullptr))
           return makeError(Op->L, "internal error: an operand of a shape "
                                   "computation has no value");
-        auto R = evaluateOp(*Op, OpVals);
+        auto R = evalHost(*Op, OpVals);
         if (!R)
           return R.takeError();
         for (unsigned I = 0; I < R->size(); ++I)
@@ -538,7 +554,8 @@ llvm::Error Executable::runHost(const LoweredStep &S, const RunPlan &P,
       std::memcpy(Copies.back().data(), Ptr(V), Copies.back().byteSize());
     Args.push_back(&Copies.back());
   }
-  auto R = Host(*S.Op, Args);
+  auto R = CF && S.Op->info().has(ControlFlow) ? CF(*S.Op, Args)
+                                               : Host(*S.Op, Args);
   if (!R)
     return R.takeError();
   for (size_t I = 0; I < S.Outs.size() && I < R->size(); ++I) {

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -32,6 +33,12 @@ struct KernelEntry {
 /// come back with their actual shape.
 using HostKernelFn = llvm::Expected<std::vector<Tensor>> (*)(
     const Operation &Op, llvm::ArrayRef<const Tensor *> Operands);
+
+/// Runs a control-flow op (if, loop, scan) on Tensors: the JIT runs the
+/// op's compiled regions (interp/ControlFlow.h); without one the host
+/// kernel interprets them.
+using ControlFlowFn = std::function<llvm::Expected<std::vector<Tensor>>(
+    const Operation &Op, llvm::ArrayRef<const Tensor *> Operands)>;
 
 /// Wall time per step, summed over the runs made with it (for profiles:
 /// `dlc bench --profile`). Seconds has one entry per step of steps().
@@ -96,6 +103,10 @@ public:
   /// The same check on the inputs' types (for inputs that live elsewhere).
   llvm::Error checkInputTypes(llvm::ArrayRef<TensorType> Types) const;
 
+  /// How control-flow host steps run (see ControlFlowFn); set once, before
+  /// the first run.
+  void setControlFlow(ControlFlowFn Fn) { CF = std::move(Fn); }
+
   /// Refuses runs whose intermediates need more than Bytes (0: no limit)
   /// with an error instead of allocating them.
   void setMemoryLimit(uint64_t Bytes) { MemoryLimit = Bytes; }
@@ -145,7 +156,12 @@ private:
                       llvm::DenseMap<const Value *, const Tensor *> &Strs,
                       std::deque<Tensor> &Owned, PtrFn Ptr) const;
 
+  /// A host op's results: control flow through CF when set, else Host.
+  llvm::Expected<std::vector<Tensor>>
+  evalHost(const Operation &Op, llvm::ArrayRef<const Tensor *> Args) const;
+
   const Function *F = nullptr;
+  ControlFlowFn CF;
   std::vector<LoweredStep> Steps;
   std::vector<KernelEntry> Kernels;
   HostKernelFn Host = nullptr;

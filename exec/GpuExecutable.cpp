@@ -54,6 +54,13 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
                       GpuProgram Prog, std::shared_ptr<GpuMemoryPool> Pool,
                       HostKernelFn Host) {
   size_t KernelSteps = 0;
+  // Control flow (if, loop, scan) runs its regions as host steps of the
+  // CPU executor only.
+  for (const LoweredStep &S : Steps)
+    if (S.K == LoweredStep::Kind::Host && S.Op->info().has(ControlFlow))
+      return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
+                                    "' is control flow with regions, which "
+                                    "the GPU does not run: use --device cpu");
   for (const LoweredStep &S : Steps) {
     if (S.K == LoweredStep::Kind::Host && !S.Op->info().has(Collective) &&
         !Host)

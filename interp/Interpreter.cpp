@@ -2,6 +2,7 @@
 // input checking and symbolic dim binding, and the shared index helpers.
 #include "interp/Interpreter.h"
 #include "interp/Kernels.h"
+#include "interp/ControlFlow.h"
 
 #include "ir/ShapeInference.h"
 #include "ir/TensorLimits.h"
@@ -254,6 +255,8 @@ static llvm::Error dispatch(const Operation &Op, TensorList In,
     return evalDataShape(Op, In, Out);
   case OpKind::AllReduceSum:
     return evalCollective(Op, In, Out);
+  case OpKind::If: case OpKind::Loop: case OpKind::Scan:
+    return opError(Op, "internal error: control flow runs in evaluateOp");
   }
   llvm_unreachable("bad op kind");
 }
@@ -271,6 +274,12 @@ dlc::evaluateOp(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands) {
                            std::to_string(Operands.size()));
   if (llvm::Error E = verifyOpStructure(Op))
     return E;
+  // if, loop and scan interpret their regions (results sized by them).
+  if (Op.info().has(ControlFlow))
+    return runControlFlow(Op, Operands,
+                          [](const Function &R, llvm::ArrayRef<Tensor> In) {
+                            return interpret(R, In);
+                          });
   llvm::SmallVector<TensorType, 4> OperandTypes;
   for (const Tensor *T : Operands)
     OperandTypes.push_back(T->type());

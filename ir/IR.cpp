@@ -10,6 +10,8 @@
 
 using namespace dlc;
 
+Operation::~Operation() = default;
+
 Value *Operation::addResult(TensorType T) {
   auto V = std::make_unique<Value>();
   V->Type = std::move(T);
@@ -107,6 +109,8 @@ std::unique_ptr<Function> Function::clone(llvm::StringRef NewName) const {
       New->Operands.push_back(Map.lookup(V));
     for (const NamedAttr &A : Op->attrs())
       New->setAttr(A.Name, A.Value);
+    for (auto &R : Op->Regions)
+      New->Regions.push_back(R->clone(R->Name));
     for (auto &R : Op->Results) {
       Value *NR = New->addResult(R->Type);
       NR->Name = R->Name;
@@ -217,7 +221,7 @@ Value *OpBuilder::scalar(DType E, double V) {
 
 bool dlc::runsOnHost(const Operation &Op) {
   return Op.info().has(Collective) || Op.info().has(DataShape) ||
-         touchesStrings(Op);
+         Op.info().has(ControlFlow) || touchesStrings(Op);
 }
 
 bool dlc::touchesStrings(const Operation &Op) {

@@ -15,6 +15,7 @@
 namespace dlc {
 
 class Operation;
+class Function;
 
 /// An SSA value: a function input, a parameter (trainable weight), or an
 /// op result.
@@ -31,6 +32,7 @@ public:
 class Operation {
 public:
   Operation(OpKind K, Loc Where = {}) : L(std::move(Where)), Kind(K) {}
+  ~Operation();
 
   OpKind kind() const { return Kind; }
   const OpInfo &info() const { return getOpInfo(Kind); }
@@ -63,6 +65,10 @@ public:
 
   llvm::SmallVector<Value *, 4> Operands;
   llvm::SmallVector<std::unique_ptr<Value>, 1> Results;
+  /// The regions of a control-flow op (if: then, else; loop, scan: body):
+  /// closed nested functions that see only their own inputs, which the op
+  /// binds from its operands (see ir/ControlFlow.h). Empty for other ops.
+  std::vector<std::unique_ptr<Function>> Regions;
   Loc L;
 
 private:

@@ -29,11 +29,15 @@ std::string dlc::exampleText(const OpInfo &I) {
   T += ") {\n  " + list(Res.size(), "%r") + " = " + I.Mnemonic.str();
   if (!Ops.empty())
     T += " " + list(Ops.size(), "%a");
-  if (!I.ExampleAttrs.empty())
-    T += " " + I.ExampleAttrs.str();
+  // Regions (control-flow ops) follow the attributes after a newline.
+  auto [Attrs, Regions] = I.ExampleAttrs.split('\n');
+  if (!Attrs.empty())
+    T += " " + Attrs.str();
   T += " : ";
   for (size_t K = 0; K < Res.size(); ++K)
     T += (K ? ", " : "") + Res[K].str();
+  if (!Regions.empty())
+    T += "\n" + Regions.str();
   T += "\n  return " + list(Res.size(), "%r") + "\n}\n";
   return T;
 }

@@ -36,6 +36,8 @@ enum OpTrait : unsigned {
                           // never folded, fused or merged with a copy
   DataShape = 1u << 15,   // result sizes come from operand values: a host
                           // step, planned once those values are known
+  ControlFlow = 1u << 16, // has regions (ir/ControlFlow.h): a host step that
+                          // runs them; never folded, fused or CSE'd
 };
 
 struct AttrSpec {

@@ -7,7 +7,9 @@
 //   arg      ::= %name ':' type            param ::= arg ('=' tensor-attr)?
 //   out      ::= (ident | string) ':' type
 //   op       ::= %r (',' %r)* '=' mnemonic (%v (',' %v)*)? attr-dict?
-//                (':' type (',' type)*)?
+//                (':' type (',' type)*)? region*
+//   region   ::= ('then' | 'else' | 'body') signature-and-body-of-a-func
+//                (as many as the op has: ir/ControlFlow.h)
 //   type     ::= dtype '[' (dim (',' dim)*)? ']'     dim ::= int | ident | '?'
 //
 // Each op is checked against the op table and shape inference as soon as it
@@ -16,11 +18,15 @@
 #include "ir/Parser.h"
 #include "ir/Lexer.h"
 #include "ir/ParserImpl.h"
+#include "ir/ControlFlow.h"
 #include "ir/ShapeInference.h"
 #include "ir/Verifier.h"
 
 using namespace dlc;
 using namespace dlc::detail;
+
+/// How deeply regions may nest in the text form.
+static constexpr unsigned MaxRegionDepth = 64;
 
 llvm::Expected<int64_t> Parser::parseInt(const Token &T) {
   int64_t V;
@@ -151,6 +157,30 @@ llvm::Error Parser::parseOp(Function &F) {
         break;
     }
   }
+  // Regions: closed functions, each with a value scope of its own.
+  for (unsigned R = 0; R < numRegions(*Kind); ++R) {
+    llvm::StringRef Want = regionName(*Kind, R);
+    Loc RegionLoc = here();
+    if (auto E = expectKeyword(Want))
+      return E;
+    // Bounded so that hostile input cannot exhaust the stack.
+    if (RegionDepth >= MaxRegionDepth)
+      return makeError(RegionLoc, "regions nested more than " +
+                                      std::to_string(MaxRegionDepth) +
+                                      " deep");
+    auto Region = std::make_unique<Function>();
+    Region->Name = Want.str();
+    Region->L = RegionLoc;
+    llvm::StringMap<Value *> Outer = std::move(Names);
+    Names.clear();
+    ++RegionDepth;
+    llvm::Error E = parseFunctionRest(*Region);
+    --RegionDepth;
+    Names = std::move(Outer);
+    if (E)
+      return E;
+    Op->Regions.push_back(std::move(Region));
+  }
   if (auto E = verifyOpStructure(*Op))
     return E;
   auto Types = inferResultTypes(*Op);
@@ -195,6 +225,10 @@ llvm::Error Parser::parseFunction(Module &M) {
   F.L = here();
   consume();
   Names.clear();
+  return parseFunctionRest(F);
+}
+
+llvm::Error Parser::parseFunctionRest(Function &F) {
   auto parseArgs = [&](bool IsParam) -> llvm::Error {
     if (auto E = expect(Tok::LParen, "'('"))
       return E;

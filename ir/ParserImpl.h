@@ -72,6 +72,8 @@ private:
   }
 
   llvm::Error parseFunction(Module &M);
+  /// A function or region after its name: arguments, results and body.
+  llvm::Error parseFunctionRest(Function &F);
   llvm::Error parseOp(Function &F);
   llvm::Error parseAttrDict(Operation &Op);
   llvm::Expected<Attribute> parseDense();
@@ -88,6 +90,7 @@ private:
   Token Cur;
   std::string File;
   llvm::StringMap<Value *> Names; // per function
+  unsigned RegionDepth = 0;        // regions open around the current op
   std::optional<llvm::StringMap<TensorRef>> Weights;
   /// Raw tensor bytes by resource name (parseModuleWithBlobs), or null.
   const llvm::StringMap<llvm::StringRef> *Blobs = nullptr;

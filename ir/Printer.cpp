@@ -244,14 +244,21 @@ private:
 };
 } // namespace
 
-void dlc::printFunction(const Function &F, llvm::raw_ostream &OS,
-                        const PrintOptions &Opts) {
+/// F's header, body and closing brace. A region (Indent > 0) prints its
+/// name without `func @` and every line indented by Indent spaces.
+static void printFunctionAt(const Function &F, llvm::raw_ostream &OS,
+                            const PrintOptions &Opts, unsigned Indent) {
   Namer N(F);
-  OS << "func @";
-  if (isPlainName(F.Name))
+  std::string Pad(Indent, ' ');
+  if (Indent) {
     OS << F.Name;
-  else
-    printQuoted(F.Name, OS);
+  } else {
+    OS << "func @";
+    if (isPlainName(F.Name))
+      OS << F.Name;
+    else
+      printQuoted(F.Name, OS);
+  }
   OS << '(';
   for (size_t I = 0; I < F.Inputs.size(); ++I) {
     if (I)
@@ -283,7 +290,7 @@ void dlc::printFunction(const Function &F, llvm::raw_ostream &OS,
   }
   OS << ") {\n";
   for (auto &Op : F.Body) {
-    OS << "  ";
+    OS << Pad << "  ";
     for (unsigned I = 0; I < Op->numResults(); ++I) {
       if (I)
         OS << ", ";
@@ -313,13 +320,22 @@ void dlc::printFunction(const Function &F, llvm::raw_ostream &OS,
       OS << Op->result(I)->Type.str();
     }
     OS << '\n';
+    for (auto &R : Op->Regions) {
+      OS << Pad << "    ";
+      printFunctionAt(*R, OS, Opts, Indent + 4);
+    }
   }
-  OS << "  return";
+  OS << Pad << "  return";
   for (size_t I = 0; I < F.Outputs.size(); ++I) {
     OS << (I ? ", " : " ");
     N.print(F.Outputs[I], OS);
   }
-  OS << "\n}\n";
+  OS << "\n" << Pad << "}\n";
+}
+
+void dlc::printFunction(const Function &F, llvm::raw_ostream &OS,
+                        const PrintOptions &Opts) {
+  printFunctionAt(F, OS, Opts, 0);
 }
 
 void dlc::printModule(const Module &M, llvm::raw_ostream &OS,

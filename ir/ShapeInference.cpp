@@ -4,6 +4,7 @@
 // movement ops in ShapeRulesMovement.cpp.
 #include "ir/LowPrecision.h"
 #include "ir/ShapeRules.h"
+#include "ir/ControlFlow.h"
 
 #include "llvm/ADT/SmallSet.h"
 
@@ -116,7 +117,8 @@ static bool acceptsNarrow(OpKind K) {
          K == OpKind::Unsqueeze || K == OpKind::Concat ||
          K == OpKind::Split || K == OpKind::Slice || K == OpKind::Gather ||
          K == OpKind::Expand || K == OpKind::Tile || K == OpKind::ShapeOf ||
-         K == OpKind::Constant;
+         K == OpKind::Constant || K == OpKind::If || K == OpKind::Loop ||
+         K == OpKind::Scan;
 }
 
 static llvm::Error narrowError(const Ctx &C, llvm::StringRef What, DType E) {
@@ -547,6 +549,8 @@ static Result dispatch(const Ctx &C) {
     return inferNonMaxSuppression(C);
   case OpKind::AllReduceSum:
     return C.one(C.In[0]);
+  case OpKind::If: case OpKind::Loop: case OpKind::Scan:
+    return inferControlFlow(C);
   }
   llvm_unreachable("bad op kind");
 }
@@ -592,7 +596,7 @@ dlc::inferResultTypes(const Operation &Op) {
 }
 
 bool dlc::isShapeValueOperand(const Operation &Op, unsigned I) {
-  if (Op.info().has(DataShape))
+  if (Op.info().has(DataShape) || controlFlowNeedsValues(Op))
     return true; // the executor evaluates the op to size its results
   return I == 1 && Op.numOperands() == 2 &&
          (Op.kind() == OpKind::Reshape || Op.kind() == OpKind::Expand) &&

@@ -78,6 +78,8 @@ Result inferGather(const Ctx &C);
 Result inferExpand(const Ctx &C);
 Result inferTile(const Ctx &C);
 Result inferResizeCoords(const Ctx &C);
+/// if, loop and scan (ir/ControlFlow.cpp), with their region signatures.
+Result inferControlFlow(const Ctx &C);
 
 } // namespace shape
 } // namespace dlc

@@ -2,6 +2,7 @@
 // types against shape inference.
 #include "ir/Verifier.h"
 #include "ir/ShapeInference.h"
+#include "ir/ControlFlow.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
@@ -34,6 +35,11 @@ llvm::Error dlc::verifyOpStructure(const Operation &Op) {
     if (!S.Default && !Op.findAttr(S.Name))
       return makeError(Op.L, "'" + I.Mnemonic + "' requires attribute '" +
                                  S.Name + "' (" + attrKindName(S.Kind) + ")");
+  if (Op.Regions.size() != numRegions(Op.kind()))
+    return makeError(Op.L, "'" + I.Mnemonic + "' has " +
+                               std::to_string(Op.Regions.size()) +
+                               " region(s), expected " +
+                               std::to_string(numRegions(Op.kind())));
   return llvm::Error::success();
 }
 
@@ -73,6 +79,10 @@ llvm::Error dlc::verifyFunction(const Function &F) {
   for (auto &Op : F.Body) {
     if (auto E = verifyOpStructure(*Op))
       return E;
+    // Regions are closed: each verifies as a function of its own.
+    for (auto &R : Op->Regions)
+      if (auto E = verifyFunction(*R))
+        return E;
     for (Value *O : Op->Operands)
       if (!O || !Defined.count(O))
         return makeError(Op->L, "'" + Op->mnemonic() +

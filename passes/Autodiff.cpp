@@ -39,6 +39,9 @@ static RuleFamily ruleFamily(OpKind K) {
   case OpKind::MseLoss: case OpKind::BceLoss:
   // A gradient's gradient (second order through max pooling): not yet.
   case OpKind::MaxPoolGrad:
+  // Control flow: training through run-time branches and loops is not
+  // supported (gradients() says so with the op's location).
+  case OpKind::If: case OpKind::Loop: case OpKind::Scan:
     return RuleFamily::None;
   case OpKind::Sign: case OpKind::Floor: case OpKind::Ceil:
   case OpKind::Round: case OpKind::Not: case OpKind::And: case OpKind::Or:
@@ -119,7 +122,13 @@ dlc::gradients(Function &F, Value *Out, llvm::ArrayRef<Value *> Wrt) {
   std::string Missing;
   for (Operation *Op : Path)
     if (!hasGradientRule(Op->kind()))
-      Missing += "\n  " + Op->L.str() + ": '" + Op->mnemonic().str() + "'";
+      Missing += "\n  " + Op->L.str() + ": '" + Op->mnemonic().str() + "'" +
+                 (Op->info().has(ControlFlow)
+                      ? " (training through control flow decided at run "
+                        "time is not supported; an ONNX Loop or Scan with "
+                        "a count known at import time, or an If with a "
+                        "constant condition, is unrolled and trains)"
+                      : "");
   if (!Missing.empty())
     return makeError(F.L, "autodiff: no gradient rule for these ops on the "
                           "path to the output:" + Missing);
@@ -235,6 +244,7 @@ public:
     return "append d(output 0)/d(params) (or inputs) as grad.* outputs";
   }
   llvm::Error run(Function &F) override { return differentiate(F); }
+  bool runsOnRegions() const override { return false; }
 };
 } // namespace
 

@@ -92,6 +92,11 @@ public:
     for (auto It = F.Body.begin(); It != F.Body.end();) {
       Operation &Op = **It;
       R.remapOperands(Op);
+      // Ops with regions differ by their regions, which the key omits.
+      if (!Op.Regions.empty()) {
+        ++It;
+        continue;
+      }
       Key K{Op.kind(), Op.Operands, &Op};
       if (Op.info().has(Commutative) && K.Operands.size() == 2 &&
           std::less<Value *>()(K.Operands[1], K.Operands[0]))

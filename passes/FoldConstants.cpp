@@ -33,7 +33,9 @@ public:
       Operation &Op = **It;
       R.remapOperands(Op);
       // A collective's value depends on the other ranks: never folded.
-      if (Op.kind() == OpKind::Constant || Op.info().has(Collective))
+      // Control flow is not folded either (a loop may run long).
+      if (Op.kind() == OpKind::Constant || Op.info().has(Collective) ||
+          Op.info().has(ControlFlow))
         continue;
       OpBuilder B(F, It, Op.L);
       if (Op.kind() == OpKind::ShapeOf && Op.operand(0)->Type.isStatic()) {

@@ -19,6 +19,9 @@ public:
   virtual llvm::StringRef name() const = 0;
   virtual llvm::StringRef description() const = 0;
   virtual llvm::Error run(Function &F) = 0;
+  /// Whether the pass manager also runs it on the regions of control-flow
+  /// ops (closed functions: see ir/ControlFlow.h), innermost first.
+  virtual bool runsOnRegions() const { return true; }
 };
 
 using PassFactory = std::function<std::unique_ptr<Pass>()>;

@@ -56,6 +56,16 @@ llvm::Error PassManager::addPipeline(llvm::StringRef Pipeline) {
   return llvm::Error::success();
 }
 
+/// Runs P on the regions of F's ops (innermost first), then on F.
+static llvm::Error runWithRegions(Pass &P, Function &F) {
+  if (P.runsOnRegions())
+    for (auto &Op : F.Body)
+      for (auto &R : Op->Regions)
+        if (auto E = runWithRegions(P, *R))
+          return E;
+  return P.run(F);
+}
+
 llvm::Error PassManager::run(Module &M) {
   llvm::raw_ostream &OS = Opts.DiagOS ? *Opts.DiagOS : llvm::errs();
   std::vector<double> Seconds(Passes.size(), 0.0);
@@ -63,7 +73,7 @@ llvm::Error PassManager::run(Module &M) {
     for (size_t I = 0; I < Passes.size(); ++I) {
       Pass &P = *Passes[I];
       auto T0 = std::chrono::steady_clock::now();
-      if (auto E = P.run(*F))
+      if (auto E = runWithRegions(P, *F))
         return E;
       Seconds[I] += std::chrono::duration<double>(
                         std::chrono::steady_clock::now() - T0)

@@ -25,6 +25,10 @@ void tensorToProto(const Tensor &T, llvm::StringRef Name,
 class ExportContext {
 public:
   explicit ExportContext(onnx::GraphProto &G) : G(G) {}
+  /// A subgraph's context: it writes into G and takes names unused in the
+  /// whole model (ONNX names are unique across a graph and its subgraphs).
+  ExportContext(onnx::GraphProto &G, ExportContext &Parent)
+      : G(G), Used(Parent.Used) {}
 
   /// Claims Name exactly if it is free, else Name with a numeric suffix.
   std::string unique(llvm::StringRef Name);
@@ -47,9 +51,15 @@ public:
 
 private:
   onnx::GraphProto &G;
-  llvm::StringSet<> Used;
+  llvm::StringSet<> OwnUsed;
+  llvm::StringSet<> &Used = OwnUsed;
   llvm::DenseMap<const Value *, std::string> Names;
 };
+
+/// if, loop and scan as ONNX If, Loop and Scan with their regions as
+/// subgraphs (ExportControl.cpp); why not, or none on success.
+std::optional<std::string> exportControlFlow(ExportContext &C,
+                                             const Operation &Op);
 
 void attrInt(onnx::NodeProto &N, llvm::StringRef Name, int64_t V);
 void attrFloat(onnx::NodeProto &N, llvm::StringRef Name, double V);

@@ -403,6 +403,8 @@ Why OpWriter::write() {
     attrInt(N, "group", Op.getInt("group"));
     break;
   }
+  case OpKind::If: case OpKind::Loop: case OpKind::Scan:
+    return exportControlFlow(C, Op);
   case OpKind::AllReduceSum:
     return std::string("all_reduce_sum (synchronized batch norm in "
                        "data-parallel training) has no ONNX equivalent");

@@ -1,26 +1,24 @@
 // ONNX control flow (If, Loop, Scan, SequenceMap) and optionals (Optional,
-// OptionalHasElement, OptionalGetElement), all resolved at import time:
-// dlc's IR has no regions, so a subgraph is imported inline (Subgraph.h).
+// OptionalHasElement, OptionalGetElement). What is known at import time is
+// resolved then (a subgraph imported inline, Subgraph.h); the rest becomes
+// dlc's if / loop / scan ops with regions (ImportRegion.h).
 //
 // - If with a condition known at import time (often the case after constant
 //   folding, e.g. in expanded functions that test a rank) imports only the
-//   taken branch. With a run-time condition both branches are imported and
-//   each output is a `where` between them, which is exact because dlc ops
-//   have no side effects; it needs outputs of equal types in both branches
-//   (else the result's shape would depend on run-time data). One caveat: an
-//   op that reports an error at run time (an out-of-range gather index) in
-//   the branch not taken still reports it.
-// - Loop is unrolled: it needs a trip count known at import time, or a
-//   condition that becomes false at import time. A condition computed at run
-//   time is honoured exactly under a known trip count by running every
-//   iteration and freezing the loop-carried values (`where`) once it turned
-//   false; scan outputs would then have a data-dependent length, which is
-//   reported as unsupported.
-// - Scan is unrolled over its scan length, which must be a static dim.
+//   taken branch. With a run-time condition it is an `if` op: only the
+//   taken branch runs, and the branches may differ in shape.
+// - Loop is unrolled when its iteration count is known at import time (a
+//   constant trip count, a constant or absent initial condition, a body
+//   that passes its condition through) and small (MaxUnrolledNodes). Else
+//   it is a `loop` op: trip count and condition at run time, loop-carried
+//   values and scan outputs of run-time lengths.
+// - Scan is unrolled over a static scan length (within MaxUnrolledNodes);
+//   else (opset 9 and later) it is a `scan` op.
 // - SequenceMap applies its body to each element of static-length sequences.
 // - An optional is its element when it has one, or a name recorded as empty
 //   (ValueTable::Nones), so OptionalHasElement is a constant.
 // Unrolling stops with an error beyond MaxUnrolledNodes imported body nodes.
+#include "frontend/onnx/ImportRegion.h"
 #include "frontend/onnx/Subgraph.h"
 
 using namespace dlc;
@@ -167,19 +165,37 @@ void ifOp(NodeContext &C) {
       setItemOutput(C, I, (*Out)[I]);
     return;
   }
-  auto A = importSubgraph(C, "then_branch", *Then, {});
-  if (!A)
-    return;
-  auto B = importSubgraph(C, "else_branch", *Else, {});
-  if (!B)
-    return;
-  for (unsigned I = 0; I < A->size(); ++I) {
-    auto R = select(C, Cond->Dyn, (*A)[I], (*B)[I],
-                    "output " + llvm::Twine(I) + " of the two branches");
-    if (!R)
-      return;
-    setItemOutput(C, I, *R);
-  }
+  importIfRegion(C, Cond->Dyn, *Then, *Else);
+}
+
+/// Whether a Loop node's iteration count is known at import time and small
+/// enough to unroll: a constant trip count, a constant or absent initial
+/// condition, and a body whose condition output is its condition input.
+/// Loops that carry sequences (which regions do not) unroll whenever the
+/// trip count is a small constant: a run-time condition then freezes the
+/// carried values once it turns false (`where`).
+bool unrollsLoop(NodeContext &C, const onnx::GraphProto &Body) {
+  if (!C.has(0) || Body.input_size() < 2 || Body.output_size() < 1)
+    return false;
+  const Tensor *T = C.constIn(0);
+  if (!T || T->numElements() != 1)
+    return false;
+  int64_t Nodes = std::max<int64_t>(1, Body.node_size());
+  if (std::max<int64_t>(0, T->getI(0)) > MaxUnrolledNodes / Nodes)
+    return false;
+  for (unsigned I = 2; I < C.numInputs(); ++I)
+    if (C.has(I) && C.isSequence(C.Node.input(I)))
+      return true;
+  if (C.has(1) && !C.constIn(1))
+    return false;
+  const std::string &In = Body.input(1).name(), &Out = Body.output(0).name();
+  if (In == Out)
+    return true;
+  for (const auto &N : Body.node())
+    if (N.op_type() == "Identity" && N.output_size() == 1 &&
+        N.output(0) == Out && N.input_size() == 1 && N.input(0) == In)
+      return true;
+  return false;
 }
 
 void loopOp(NodeContext &C) {
@@ -198,16 +214,14 @@ void loopOp(NodeContext &C) {
                   " loop-carried values it needs " + llvm::Twine(2 + NCarried) +
                   " inputs and at least " + llvm::Twine(1 + NCarried) +
                   " outputs");
+  if (!unrollsLoop(C, *Body))
+    return importLoopRegion(C, *Body, NCarried);
   std::optional<int64_t> Trip;
   if (C.has(0)) {
     Value *M = C.in(0);
     const Tensor *T = C.constIn(0);
-    if (!M)
+    if (!M || !T)
       return;
-    if (!T)
-      return C.fail("the trip count ('" + C.Node.input(0) + "') is computed "
-                    "at run time; dlc unrolls loops at import time and needs "
-                    "it known then (bind it, or compute it from constants)");
     if (T->numElements() != 1)
       return C.fail("the trip count must have one element, got " +
                     M->Type.str());
@@ -404,6 +418,26 @@ std::optional<std::vector<int64_t>> perItem(NodeContext &C,
   return V;
 }
 
+/// Whether the scan inputs Xs have one static, nonzero length along their
+/// axes that is small enough to unroll (else the scan runs at run time).
+bool staticScan(const onnx::GraphProto &Body, llvm::ArrayRef<Value *> Xs,
+                llvm::ArrayRef<int64_t> Axes) {
+  int64_t Len = -1;
+  for (size_t J = 0; J < Xs.size(); ++J) {
+    if (!Xs[J])
+      return true; // reported by the unrolling path
+    int64_t A = normAxis(Axes[J], Xs[J]->Type.rank());
+    if (A < 0)
+      return true;
+    const Dim &D = Xs[J]->Type.dim(A);
+    if (!D.isStatic() || (Len >= 0 && D.size() != Len))
+      return false;
+    Len = D.size();
+  }
+  int64_t Nodes = std::max<int64_t>(1, Body.node_size());
+  return Len > 0 && Len <= MaxUnrolledNodes / Nodes;
+}
+
 void scanOp(NodeContext &C) {
   bool V8 = C.Opset < 9;
   if (V8)
@@ -442,6 +476,10 @@ void scanOp(NodeContext &C) {
     Ins.push_back(C.in(I));
   if (!InDirs || !InAxes || !OutDirs || !OutAxes || C.failed())
     return;
+  if (!V8 && !staticScan(*Body, llvm::ArrayRef(Ins).drop_front(N), *InAxes))
+    return importScanRegion(C, *Body, llvm::ArrayRef(Ins).take_front(N),
+                            llvm::ArrayRef(Ins).drop_front(N), *InDirs,
+                            *InAxes, *OutDirs, *OutAxes);
   if (!V8) {
     auto R = runScan(C, *Body, {Ins.begin(), Ins.begin() + N},
                      llvm::ArrayRef(Ins).drop_front(N), *InDirs, *InAxes,
@@ -451,7 +489,24 @@ void scanOp(NodeContext &C) {
         C.setOutput(K, (*R)[K]);
     return;
   }
-  // Opset 8: one scan per batch entry, results stacked along axis 0.
+  // Opset 8: one scan per batch entry, results stacked along axis 0;
+  // a scan op of scan ops when the batch or the lengths are not static.
+  bool Static = true;
+  for (Value *V : Ins)
+    Static &= V && V->Type.rank() && V->Type.dim(0).isStatic();
+  if (Static) {
+    std::vector<Value *> Seq;
+    for (size_t K = N; K < Ins.size(); ++K)
+      Seq.push_back(V8 && Ins[K]->Type.rank() > 1 ? Ins[K] : nullptr);
+    std::vector<int64_t> Ones(Seq.size(), 1);
+    if (!llvm::is_contained(Seq, nullptr))
+      Static = staticScan(*Body, Seq, Ones) &&
+               Ins[0]->Type.dim(0).size() <=
+                   MaxUnrolledNodes / std::max(1, Body->node_size());
+  }
+  if (!Static)
+    return importScan8Region(C, *Body, llvm::ArrayRef(Ins).take_front(N),
+                             llvm::ArrayRef(Ins).drop_front(N), *InDirs);
   int64_t Batch = -1;
   std::vector<std::vector<Value *>> PerBatch;
   for (Value *V : Ins) {

@@ -132,7 +132,9 @@ std::string nodeName(const onnx::NodeProto &N, int Index) {
 
 std::optional<std::vector<Item>>
 onnximp::importSubgraph(NodeContext &C, llvm::StringRef Attr,
-                        const onnx::GraphProto &G, llvm::ArrayRef<Item> Args) {
+                        const onnx::GraphProto &G, llvm::ArrayRef<Item> Args,
+                        Function *Into) {
+  Function &Target = Into ? *Into : C.function();
   std::string In = "in subgraph '" + Attr.str() + "'";
   if (G.input_size() != int(Args.size())) {
     C.fail(In + ": it has " + llvm::Twine(G.input_size()) +
@@ -155,6 +157,7 @@ onnximp::importSubgraph(NodeContext &C, llvm::StringRef Attr,
 
   for (int K = 0; K < G.input_size(); ++K)
     bindItem(VT, G.input(K).name(), Args[K]);
+  NodeContext Init(Target, VT, C.Node, C.Opset, C.L);
   for (const auto &I : G.initializer()) {
     auto T = tensorFromProto(I, ".");
     if (!T) {
@@ -162,7 +165,7 @@ onnximp::importSubgraph(NodeContext &C, llvm::StringRef Attr,
              "': " + llvm::toString(T.takeError()));
       return std::nullopt;
     }
-    VT.Values[I.name()] = C.constant(std::move(*T));
+    VT.Values[I.name()] = Init.constant(std::move(*T));
   }
 
   int Index = 0;
@@ -179,7 +182,7 @@ onnximp::importSubgraph(NodeContext &C, llvm::StringRef Attr,
         C.fail(Where + "output '" + O + "' is already defined");
         return std::nullopt;
       }
-    NodeContext Sub(C.function(), VT, N, C.Opset, C.L);
+    NodeContext Sub(Target, VT, N, C.Opset, C.L);
     runConverter(Sub, *E);
     if (Sub.failed()) {
       C.fail(Where + Sub.error());

@@ -37,10 +37,12 @@ void setItemOutput(NodeContext &C, unsigned I, const Item &It);
 
 /// Imports subgraph G (attribute Attr of C's node) with its formal inputs
 /// bound to Args and returns its outputs. A node of G that fails fails C's
-/// node with the message prefixed by where it is in the subgraph.
+/// node with the message prefixed by where it is in the subgraph. Its ops
+/// go into Into when given (a region being built: ImportRegion.h), else
+/// into C's function.
 std::optional<std::vector<Item>>
 importSubgraph(NodeContext &C, llvm::StringRef Attr, const onnx::GraphProto &G,
-               llvm::ArrayRef<Item> Args);
+               llvm::ArrayRef<Item> Args, Function *Into = nullptr);
 
 /// Unrolling limit: iterations times nodes per iteration.
 constexpr int64_t MaxUnrolledNodes = 1 << 16;
