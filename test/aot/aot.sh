@@ -24,6 +24,13 @@ check() {
   grep -q "wrong dtype: status 1: input '$input' must be f32" "$dir/log"
   grep -q "wrong shape: status 1: input '$input' dim .* must be" "$dir/log"
   grep -q "no inputs: status 1: '@.*' takes 1 input(s), got 0" "$dir/log"
+  same "$@"
+}
+
+# The outputs of the run above against `dlc run` with the JIT and with the
+# interpreter.
+same() {
+  local name=$1 model=$2 batch=$3 input=$4 dir=$work/$1-$3
   for engine in jit interp; do
     "$dlc" run "$model" --engine=$engine --input "$input=$dir/input.npy" \
       --out "$dir/$engine" >/dev/null
@@ -80,4 +87,18 @@ $CC "${cflags[@]}" -DMODEL=dsz -DMODEL_UPPER=DSZ -DMODEL_HEADER='"dsz.h"' \
   -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime -lm -o "$work/dsz_so"
 check dsz_so "$src/test/aot/Inputs/data-sized.dlc" 4 x u c i s
 check dsz_so "$src/test/aot/Inputs/data-sized.dlc" 9 x u c i s
+# Control flow with regions (a loop whose trip count is the input's
+# length, an if on a run-time condition): host steps too, whose regions the
+# runtime library runs with the reference interpreter.
+"$dlc" compile "$src/test/tools/Inputs/control-flow.dlc" -o "$work/cf.so"
+$CC "${cflags[@]}" -DMODEL=cf -DMODEL_UPPER=CF -DMODEL_HEADER='"cf.h"' \
+  "$src/examples/aot/main.c" "$work/cf.so" -Wl,-rpath,"$work" \
+  -L"$rtdir" -Wl,-rpath,"$rtdir" -ldlc_runtime -lm -o "$work/cf_so"
+# Any length is a valid x here, so there is no wrong shape to refuse.
+for n in 2 5; do
+  mkdir -p "$work/cf_so-$n"
+  "$work/cf_so" "$n" "$work/cf_so-$n" | tee "$work/cf_so-$n/log"
+  grep -q "wrong dtype: status 1: input 'x' must be f32" "$work/cf_so-$n/log"
+  same cf_so "$src/test/tools/Inputs/control-flow.dlc" "$n" x y s z
+done
 echo "aot.sh: all checks passed"
