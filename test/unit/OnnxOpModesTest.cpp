@@ -1,5 +1,6 @@
-// ONNX Attention with nonpad_kv_seqlen, softcap and a short mask, and
-// Resize's tf_crop_and_resize, half_pixel_symmetric and antialias modes:
+// ONNX op modes: Attention with nonpad_kv_seqlen, softcap and a short mask;
+// Resize's tf_crop_and_resize, half_pixel_symmetric and antialias; Pad's
+// wrap:
 // through dlc::Model with every input given at run time (static and
 // forced-dynamic dims, the JIT and the interpreter), at odd sizes, against
 // the ONNX semantics written out here as plain loops.
@@ -397,4 +398,29 @@ TEST(OnnxResize, BadRoiIsALocatedError) {
   std::string E = llvm::toString(R.takeError());
   EXPECT_NE(E.find("node 'resize' (Resize"), std::string::npos) << E;
   EXPECT_NE(E.find("roi must have 8 values"), std::string::npos) << E;
+}
+
+// ----- Pad -------------------------------------------------------------------
+
+TEST(OnnxPad, WrapRepeatsAndCrops) {
+  // X [3, 5]: rows padded 4 before (more than the dim: it repeats) and 1
+  // after; columns cropped by 2 before and padded 6 after.
+  const int64_t H = 3, W = 5;
+  const std::vector<int64_t> Pads = {4, -2, 1, 6};
+  onnx::ModelProto M = baseModel(19);
+  auto &G = *M.mutable_graph();
+  addTensorInput(G, "x", {H, W});
+  addTensorInput(G, "pads", {4}, onnx::TensorProto::INT64);
+  auto *N = addNode(G, "Pad", {"x", "pads"}, {"y"}, "pad");
+  addAttr(N, "mode", "wrap");
+  G.add_output()->set_name("y");
+  Tensor X = wave({H, W}, 0.4);
+  int64_t OH = H + Pads[0] + Pads[2], OW = W + Pads[1] + Pads[3];
+  Tensor Want(DType::F32, {OH, OW});
+  auto wrap = [](int64_t I, int64_t N) { return ((I % N) + N) % N; };
+  for (int64_t I = 0; I < OH; ++I)
+    for (int64_t J = 0; J < OW; ++J)
+      Want.setF(I * OW + J, X.getF(wrap(I - Pads[0], H) * W +
+                                   wrap(J - Pads[1], W)));
+  expectRuns(M, {X, i64s(Pads)}, {Want});
 }
