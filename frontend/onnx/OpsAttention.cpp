@@ -218,15 +218,19 @@ static void attention(NodeContext &C) {
   if (Bias)
     S = C.op(OpKind::Add, {S, Bias});
   Value *Masked = S;
-  Value *P = C.op(OpKind::Softmax, {S}, {aInt("axis", -1)});
-  // A query row whose bias excludes every key has no weights: it is 0 (not
-  // the softmax's 0/0).
+  // A query row whose bias excludes every key has no weights: it is 0, not
+  // the softmax's 0/0. Its scores enter the softmax as 0s, so neither the
+  // result nor the gradient sees a NaN.
+  Value *None = nullptr;
   if (Bias) {
     Value *Top = C.op(OpKind::ReduceMax, {Bias},
                       {aInts("axes", {-1}), aBool("keepdims", true)});
-    Value *None = C.op(OpKind::Equal, {Top, C.scalar(E, -INFINITY)});
-    P = C.op(OpKind::Where, {None, C.scalar(E, 0), P});
+    None = C.op(OpKind::Equal, {Top, C.scalar(E, -INFINITY)});
+    S = C.op(OpKind::Where, {None, C.scalar(E, 0), S});
   }
+  Value *P = C.op(OpKind::Softmax, {S}, {aInt("axis", -1)});
+  if (None)
+    P = C.op(OpKind::Where, {None, C.scalar(E, 0), P});
   Value *Y = C.op(OpKind::MatMul, {P, V});
   if (ThreeD) {
     Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", {0, 2, 1, 3})});

@@ -1,12 +1,14 @@
 // ONNX op modes: Attention with nonpad_kv_seqlen, softcap and a short mask;
 // Resize's tf_crop_and_resize, half_pixel_symmetric and antialias; Pad's
-// wrap:
-// through dlc::Model with every input given at run time (static and
+// wrap. Through dlc::Model with every input given at run time (static and
 // forced-dynamic dims, the JIT and the interpreter), at odd sizes, against
-// the ONNX semantics written out here as plain loops.
+// the ONNX semantics written out here as plain loops; their gradients
+// (autodiff over the imported ops) against central differences.
 #include "OnnxTestUtil.h"
 
 #include "api/Model.h"
+#include "interp/Interpreter.h"
+#include "passes/Autodiff.h"
 
 #include <gtest/gtest.h>
 
@@ -19,8 +21,8 @@ using namespace onnx_test;
 namespace {
 
 /// A tensor of Shape with deterministic values in [-1, 1).
-Tensor wave(std::vector<int64_t> Shape, double Phase) {
-  Tensor T(DType::F32, Shape);
+Tensor wave(std::vector<int64_t> Shape, double Phase, DType E = DType::F32) {
+  Tensor T(E, Shape);
   for (int64_t I = 0; I < T.numElements(); ++I)
     T.setF(I, std::sin(0.7 * double(I) + Phase));
   return T;
@@ -142,13 +144,13 @@ std::vector<Tensor> attentionRef(const Tensor &Q, const Tensor &K,
   return {Y, QK};
 }
 
-onnx::ModelProto attentionModel() {
+onnx::ModelProto attentionModel(int Type = onnx::TensorProto::FLOAT) {
   onnx::ModelProto M = baseModel(24);
   auto &G = *M.mutable_graph();
-  addTensorInput(G, "q", {B, Hq, Sq, D});
-  addTensorInput(G, "k", {B, Hkv, L, D});
-  addTensorInput(G, "v", {B, Hkv, L, D});
-  addTensorInput(G, "mask", {Sq, ML});
+  addTensorInput(G, "q", {B, Hq, Sq, D}, Type);
+  addTensorInput(G, "k", {B, Hkv, L, D}, Type);
+  addTensorInput(G, "v", {B, Hkv, L, D}, Type);
+  addTensorInput(G, "mask", {Sq, ML}, Type);
   addTensorInput(G, "nonpad", {B}, onnx::TensorProto::INT64);
   auto *N = addNode(G, "Attention", {"q", "k", "v", "mask", "", "", "nonpad"},
                     {"y", "", "", "qk"}, "attn");
@@ -160,7 +162,62 @@ onnx::ModelProto attentionModel() {
   return M;
 }
 
+/// The imported model's gradient (the sum of output 0's elements, with
+/// respect to every float input; autodiff over the ops the converter
+/// built) against central differences, in the interpreter, in f64.
+void expectGradient(const onnx::ModelProto &MP, const std::vector<Tensor> &In) {
+  auto Fwd = importOnnx(MP.SerializeAsString(), "m.onnx");
+  auto Grad = importOnnx(MP.SerializeAsString(), "m.onnx");
+  ASSERT_TRUE(Fwd && Grad);
+  Function &GF = *(*Grad)->Functions.front();
+  size_t First = GF.Outputs.size();
+  AutodiffOptions O;
+  O.WrtInputs = true;
+  llvm::Error E = differentiate(GF, O);
+  ASSERT_FALSE(!!E) << llvm::toString(std::move(E));
+  auto Analytic = interpret(GF, In);
+  ASSERT_TRUE(!!Analytic) << llvm::toString(Analytic.takeError());
+  auto LossAt = [&](const std::vector<Tensor> &X) {
+    auto R = interpret(*(*Fwd)->Functions.front(), X);
+    EXPECT_TRUE(!!R);
+    double Sum = 0;
+    if (R)
+      for (int64_t I = 0; I < (*R)[0].numElements(); ++I)
+        Sum += (*R)[0].getF(I);
+    return Sum;
+  };
+  size_t Slot = First;
+  unsigned Checked = 0;
+  for (size_t I = 0; I < In.size(); ++I) {
+    if (!isFloat(In[I].elem()))
+      continue;
+    const Tensor &G = (*Analytic)[Slot++];
+    ASSERT_EQ(G.shape(), In[I].shape());
+    int64_t N = In[I].numElements(), Step = std::max<int64_t>(1, N / 40);
+    for (int64_t Idx = 0; Idx < N; Idx += Step) {
+      std::vector<Tensor> Plus = In, Minus = In;
+      const double H = 1e-6;
+      Plus[I].setF(Idx, In[I].getF(Idx) + H);
+      Minus[I].setF(Idx, In[I].getF(Idx) - H);
+      double Numeric = (LossAt(Plus) - LossAt(Minus)) / (2 * H);
+      ASSERT_NEAR(G.getF(Idx), Numeric, 1e-6 + 1e-5 * std::fabs(Numeric))
+          << "d sum(y) / d input " << I << "[" << Idx << "]";
+      Checked += Numeric != 0;
+    }
+  }
+  EXPECT_GT(Checked, 0u); // some entries have a gradient
+}
+
 } // namespace
+
+TEST(OnnxAttention, NonPadKvSeqLenGradient) {
+  std::vector<Tensor> In = {wave({B, Hq, Sq, D}, 0.1, DType::F64),
+                            wave({B, Hkv, L, D}, 1.3, DType::F64),
+                            wave({B, Hkv, L, D}, 2.9, DType::F64),
+                            wave({Sq, ML}, 0.5, DType::F64),
+                            i64s({L, 4, 2})};
+  expectGradient(attentionModel(onnx::TensorProto::DOUBLE), In);
+}
 
 TEST(OnnxAttention, NonPadKvSeqLenWithCausalSoftcapAndShortMask) {
   Tensor Q = wave({B, Hq, Sq, D}, 0.1), K = wave({B, Hkv, L, D}, 1.3),
@@ -423,4 +480,43 @@ TEST(OnnxPad, WrapRepeatsAndCrops) {
       Want.setF(I * OW + J, X.getF(wrap(I - Pads[0], H) * W +
                                    wrap(J - Pads[1], W)));
   expectRuns(M, {X, i64s(Pads)}, {Want});
+}
+
+TEST(OnnxResize, AntialiasAndCropGradients) {
+  // Cubic antialias by scales, and linear tf_crop_and_resize by sizes and
+  // roi, their operands as initializers; f64 data.
+  for (bool Crop : {false, true}) {
+    onnx::ModelProto M = resizeModel(9, 11, Crop, Crop);
+    auto &G = *M.mutable_graph();
+    auto *X = G.mutable_input(0)->mutable_type()->mutable_tensor_type();
+    X->set_elem_type(onnx::TensorProto::DOUBLE);
+    // The operands become initializers (graph inputs 1.. are dropped).
+    while (G.input_size() > 1)
+      G.mutable_input()->RemoveLast();
+    auto init = [&](const char *Name, int Type, std::vector<double> V) {
+      auto *T = G.add_initializer();
+      T->set_name(Name);
+      T->set_data_type(Type);
+      T->add_dims(int64_t(V.size()));
+      for (double D : V) {
+        if (Type == onnx::TensorProto::INT64)
+          T->add_int64_data(int64_t(D));
+        else
+          T->add_float_data(float(D));
+      }
+    };
+    if (Crop) {
+      init("roi", onnx::TensorProto::FLOAT, {0, 0, 0.2, -0.1, 1, 1, 0.9, 1.3});
+      init("sizes", onnx::TensorProto::INT64, {1, 1, 4, 9});
+      addAttr(resizeNode(M), "mode", "linear");
+      addAttr(resizeNode(M), "coordinate_transformation_mode",
+              "tf_crop_and_resize");
+    } else {
+      init("scales", onnx::TensorProto::FLOAT, {1, 1, 0.45, 0.3});
+      addAttr(resizeNode(M), "mode", "cubic");
+      addAttr(resizeNode(M), "antialias", int64_t(1));
+    }
+    SCOPED_TRACE(Crop ? "crop" : "antialias");
+    expectGradient(M, {wave({1, 1, 9, 11}, 0.7, DType::F64)});
+  }
 }
