@@ -40,8 +40,7 @@ double dlc::resizeSourceCoord(llvm::StringRef Mode, double I, double Scale,
            RoiStart * double(In - 1);
   }
   if (Mode == "half_pixel_symmetric") // centered when Out rounds Width down
-    return double(In) / 2 * (1 - double(Out) / Width) + (I + 0.5) / Scale -
-           0.5;
+    return double(In) / 2 * (1 - double(Out) / Width) + (I + 0.5) / Scale - 0.5;
   return (I + 0.5) / Scale - 0.5; // half_pixel
 }
 

@@ -309,7 +309,8 @@ Result shape::inferResizeCoords(const Ctx &C) {
   if (!isResizeCoordMode(Mode))
     return C.err("mode must be half_pixel, asymmetric, align_corners, "
                  "pytorch_half_pixel, half_pixel_symmetric or "
-                 "tf_crop_and_resize, got \"" + Mode.str() + "\"");
+                 "tf_crop_and_resize, got \"" +
+                 Mode.str() + "\"");
   if (!std::isfinite(C.Op.getFloat("roi_start")) ||
       !std::isfinite(C.Op.getFloat("roi_end")))
     return C.err("roi_start and roi_end must be finite");

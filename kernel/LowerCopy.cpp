@@ -238,8 +238,9 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
       S = Bin(OpKind::Add, S, Bin(OpKind::Mul, Num(R0), Last));
     } else if (Mode == "half_pixel_symmetric") {
       KValue *Width = Bin(OpKind::Mul, In, Scale);
-      KValue *Shift = Bin(OpKind::Mul, Bin(OpKind::Div, In, Num(2)),
-                          Bin(OpKind::Sub, Num(1), Bin(OpKind::Div, OutN, Width)));
+      KValue *Shift =
+          Bin(OpKind::Mul, Bin(OpKind::Div, In, Num(2)),
+              Bin(OpKind::Sub, Num(1), Bin(OpKind::Div, OutN, Width)));
       S = Bin(OpKind::Add, Shift,
               Bin(OpKind::Sub,
                   Bin(OpKind::Div, Bin(OpKind::Add, I, Num(0.5)), Scale),

@@ -55,9 +55,9 @@ static Value *repeatHeads(NodeContext &C, Value *X, Value *Q) {
 /// The key positions along the last axis of S ([B, H, Sq, L]) as an i64
 /// vector [L].
 static Value *keyPositions(NodeContext &C, Value *K) {
-  Value *One = C.op(OpKind::Slice, {K}, {aInts("starts", {0, 0, 0}),
-                                         aInts("ends", {1, 1, 1}),
-                                         aInts("axes", {0, 1, 3})});
+  Value *One = C.op(OpKind::Slice, {K},
+                    {aInts("starts", {0, 0, 0}), aInts("ends", {1, 1, 1}),
+                     aInts("axes", {0, 1, 3})});
   return C.op(OpKind::Reshape, {C.iota(One, 2)}, {aInts("shape", {-1})});
 }
 
@@ -77,8 +77,8 @@ static Value *padMaskKeys(NodeContext &C, Value *M, Value *K, DType E) {
   Value *Last = C.op(OpKind::Sub, {Have, C.scalar(DType::I64, 1)});
   Value *G = C.op(OpKind::Gather, {M, C.op(OpKind::Min, {J, Last})},
                   {aInt("axis", int64_t(R) - 1)});
-  return C.op(OpKind::Where, {C.op(OpKind::Less, {J, Have}), G,
-                              C.scalar(E, -INFINITY)});
+  return C.op(OpKind::Where,
+              {C.op(OpKind::Less, {J, Have}), G, C.scalar(E, -INFINITY)});
 }
 
 /// Q, K, V [B, H, S, D] after head splitting; the additive bias: attn_mask
@@ -126,8 +126,9 @@ static Value *attentionBias(NodeContext &C, Value *Q, Value *K, Value *S,
       Value *Off = Past    ? C.dimOf(PastLen, 2)
                    : Valid ? C.op(OpKind::Sub, {Valid, C.dimOf(Q, 2)})
                            : C.scalar(DType::I64, 0);
-      Value *Keep = C.op(OpKind::LessEqual,
-                         {C.iota(S, 3), C.op(OpKind::Add, {C.iota(S, 2), Off})});
+      Value *Keep =
+          C.op(OpKind::LessEqual,
+               {C.iota(S, 3), C.op(OpKind::Add, {C.iota(S, 2), Off})});
       addBias(C.op(OpKind::Where, {Keep, Zero, NegInf}));
     }
   }

@@ -275,8 +275,8 @@ static void lpNorm(NodeContext &C) {
   DType E = N->Type.elem();
   Value *Zero = C.op(OpKind::Equal, {N, C.scalar(E, 0)});
   Value *Safe = C.op(OpKind::Where, {Zero, C.scalar(E, 1), N});
-  C.setOutput(0, C.op(OpKind::Where, {Zero, C.scalar(E, 0),
-                                      C.op(OpKind::Div, {X, Safe})}));
+  C.setOutput(0, C.op(OpKind::Where,
+                      {Zero, C.scalar(E, 0), C.op(OpKind::Div, {X, Safe})}));
 }
 
 /// LRN: x / (bias + alpha / size * sum of x^2 over the channels c - (size -

@@ -46,8 +46,7 @@ static bool perTensor(Value *S) {
 /// 1-D zero point (whose length may be known only at run time) is its one
 /// element.
 static Value *zeroPointAlong(NodeContext &C, Value *ZP, Value *S, Value *X) {
-  if (ZP && perTensor(S) && ZP->Type.rank() == 1 &&
-      !ZP->Type.dim(0).isStatic())
+  if (ZP && perTensor(S) && ZP->Type.rank() == 1 && !ZP->Type.dim(0).isStatic())
     return C.op(OpKind::Squeeze, {ZP}, {aInts("axes", {0})});
   return alongAxis(C, ZP, X);
 }

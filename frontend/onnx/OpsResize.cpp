@@ -26,7 +26,9 @@ struct ResizeAttrs {
   double Extrapolation = 0;
   /// tf_crop_and_resize: per dim, the region [start, end] (empty: [0, 1]).
   std::vector<double> RoiStart, RoiEnd;
-  double roiStart(int64_t D) const { return RoiStart.empty() ? 0 : RoiStart[D]; }
+  double roiStart(int64_t D) const {
+    return RoiStart.empty() ? 0 : RoiStart[D];
+  }
   double roiEnd(int64_t D) const { return RoiEnd.empty() ? 1 : RoiEnd[D]; }
   bool crops() const { return Coord == "tf_crop_and_resize"; }
 };
@@ -46,9 +48,6 @@ static std::pair<int64_t, int> resizeTaps(const ResizeAttrs &A, double Scale) {
   int64_t Start = int64_t(std::floor(-Support / S)) + 1;
   return {Start, int(2 - 2 * Start)};
 }
-
-namespace {
-} // namespace
 
 static double cubicWeight(double D, double A) {
   D = std::fabs(D);
@@ -155,10 +154,11 @@ static Value *resizeAxis(NodeContext &C, const ResizeAttrs &A, Value *X,
 static Value *resizeAxisDynamic(NodeContext &C, const ResizeAttrs &A, Value *X,
                                 int64_t Axis, int64_t Size, double Scale) {
   const DType F = DType::F64, I64 = DType::I64;
-  Value *S = C.op(OpKind::ResizeCoords, {X},
-                  {aInt("axis", Axis), aFloat("scale", Scale), aInt("size", Size),
-                   aStr("mode", A.Coord), aFloat("roi_start", A.roiStart(Axis)),
-                   aFloat("roi_end", A.roiEnd(Axis))});
+  Value *S =
+      C.op(OpKind::ResizeCoords, {X},
+           {aInt("axis", Axis), aFloat("scale", Scale), aInt("size", Size),
+            aStr("mode", A.Coord), aFloat("roi_start", A.roiStart(Axis)),
+            aFloat("roi_end", A.roiEnd(Axis))});
   Value *Last = C.op(OpKind::Sub, {C.dimOf(X, unsigned(Axis)), C.scalar(I64, 1)});
   // tf_crop_and_resize: samples outside the input take extrapolation_value.
   Value *Outside = nullptr;
@@ -197,7 +197,8 @@ static Value *resizeAxisDynamic(NodeContext &C, const ResizeAttrs &A, Value *X,
     Value *T = Bin(OpKind::Sub, S, Base);
     Value *I0 = C.cast(Base, I64);
     Value *I1 = Bin(OpKind::Min, Bin(OpKind::Add, I0, C.scalar(I64, 1)), Last);
-    return Done(Bin(OpKind::Add, Weighted(Take(I0), Bin(OpKind::Sub, Num(1), T)),
+    return Done(Bin(OpKind::Add,
+                    Weighted(Take(I0), Bin(OpKind::Sub, Num(1), T)),
                     Weighted(Take(I1), T)));
   }
   // Cubic: taps at Base - 1 .. Base + 2, at distances 1 + T, T, 1 - T,
@@ -267,10 +268,9 @@ static void resizeWith(NodeContext &C, const ResizeAttrs &A,
     if (!Sizes.empty() && Sizes[D] < 0) // an axis that is not resized
       continue;
     if (!X->Type.dim(D).isStatic() && A.Antialias)
-      return C.failNeedsStatic(X->Type.dim(D),
-                               "antialias needs dim " + llvm::Twine(D) +
-                                   " known at import time, got " +
-                                   X->Type.str());
+      return C.failNeedsStatic(
+          X->Type.dim(D), "antialias needs dim " + llvm::Twine(D) +
+                              " known at import time, got " + X->Type.str());
     if (!X->Type.dim(D).isStatic()) {
       if (Sizes.empty() ? !(Scales[D] > 0) : Sizes[D] == 0)
         return C.fail("empty resize along dim " + llvm::Twine(D));

@@ -225,8 +225,7 @@ TEST(JitSpecialize, InputsFeedingAShapeThroughAComputationAreBound) {
   EXPECT_EQ(M->specialization().Inputs, std::vector<std::string>{"s"});
   auto R = M->run({X, i64s({1, 2})});
   ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
-  EXPECT_EQ(values((*R)[0]),
-            (std::vector<double>{0, 3, 9, -1, 7, 0, 5, 0, 0}));
+  EXPECT_EQ(values((*R)[0]), (std::vector<double>{0, 3, 9, -1, 7, 0, 5, 0, 0}));
   // Negative entries of s are clamped to 0 by the Max.
   R = M->run({X, i64s({-1, 0})});
   ASSERT_TRUE(!!R) << llvm::toString(R.takeError());

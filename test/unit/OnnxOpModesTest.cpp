@@ -46,7 +46,8 @@ void expectRuns(const onnx::ModelProto &MP, const std::vector<Tensor> &In,
     O.OptLevel = 1;
     O.Threads = 1;
     O.ForceDynamic = E.Dynamic;
-    std::string What = std::string(E.Name) + (E.Dynamic ? " dynamic" : " static");
+    std::string What =
+        std::string(E.Name) + (E.Dynamic ? " dynamic" : " static");
     auto M = Model::fromFile(T.Path, O);
     ASSERT_TRUE(!!M) << What << ": " << llvm::toString(M.takeError());
     auto R = M->run(In);
@@ -214,8 +215,7 @@ TEST(OnnxAttention, NonPadKvSeqLenGradient) {
   std::vector<Tensor> In = {wave({B, Hq, Sq, D}, 0.1, DType::F64),
                             wave({B, Hkv, L, D}, 1.3, DType::F64),
                             wave({B, Hkv, L, D}, 2.9, DType::F64),
-                            wave({Sq, ML}, 0.5, DType::F64),
-                            i64s({L, 4, 2})};
+                            wave({Sq, ML}, 0.5, DType::F64), i64s({L, 4, 2})};
   expectGradient(attentionModel(onnx::TensorProto::DOUBLE), In);
 }
 
@@ -344,10 +344,10 @@ onnx::ModelProto resizeModel(int64_t H, int64_t W, bool Roi, bool Sizes,
     addTensorInput(G, "sizes", {N}, onnx::TensorProto::INT64);
   else
     addTensorInput(G, "scales", {N});
-  auto *Node = addNode(G, "Resize",
-                       {"x", Roi ? "roi" : "", Sizes ? "" : "scales",
-                        Sizes ? "sizes" : ""},
-                       {"y"}, "resize");
+  auto *Node = addNode(
+      G, "Resize",
+      {"x", Roi ? "roi" : "", Sizes ? "" : "scales", Sizes ? "sizes" : ""},
+      {"y"}, "resize");
   if (!Axes.empty())
     addAttr(Node, "axes", Axes);
   G.add_output()->set_name("y");
@@ -365,7 +365,8 @@ TEST(OnnxResize, TfCropAndResizeWithExtrapolation) {
   const double R0h = 0.2, R1h = 0.9, R0w = -0.1, R1w = 1.3;
   onnx::ModelProto M = resizeModel(H, W, true, true, {2, 3});
   addAttr(resizeNode(M), "mode", "linear");
-  addAttr(resizeNode(M), "coordinate_transformation_mode", "tf_crop_and_resize");
+  addAttr(resizeNode(M), "coordinate_transformation_mode",
+          "tf_crop_and_resize");
   addAttr(resizeNode(M), "extrapolation_value", 10.0f);
   Tensor X = wave({1, 1, H, W}, 0.3);
   auto crop = [](double R0, double R1, int64_t In, int64_t Out) {
@@ -379,7 +380,8 @@ TEST(OnnxResize, TfCropAndResizeWithExtrapolation) {
     A.Extrapolation = 10;
     return A;
   };
-  Tensor Want = resize2d(X, OH, OW, crop(R0h, R1h, H, OH), crop(R0w, R1w, W, OW));
+  Tensor Want =
+      resize2d(X, OH, OW, crop(R0h, R1h, H, OH), crop(R0w, R1w, W, OW));
   // Columns left of 0 and right of W - 1 take the extrapolation value.
   EXPECT_EQ(Want.getF(0), 10.0);
   EXPECT_EQ(Want.getF(OW - 1), 10.0);
@@ -442,7 +444,8 @@ TEST(OnnxResize, AntialiasLinearAndCubicDownsampling) {
 TEST(OnnxResize, BadRoiIsALocatedError) {
   onnx::ModelProto M = resizeModel(4, 4, true, true);
   addAttr(resizeNode(M), "mode", "linear");
-  addAttr(resizeNode(M), "coordinate_transformation_mode", "tf_crop_and_resize");
+  addAttr(resizeNode(M), "coordinate_transformation_mode",
+          "tf_crop_and_resize");
   TempModel T(M);
   ModelOptions O;
   O.Engine = "jit";
@@ -477,8 +480,8 @@ TEST(OnnxPad, WrapRepeatsAndCrops) {
   auto wrap = [](int64_t I, int64_t N) { return ((I % N) + N) % N; };
   for (int64_t I = 0; I < OH; ++I)
     for (int64_t J = 0; J < OW; ++J)
-      Want.setF(I * OW + J, X.getF(wrap(I - Pads[0], H) * W +
-                                   wrap(J - Pads[1], W)));
+      Want.setF(I * OW + J,
+                X.getF(wrap(I - Pads[0], H) * W + wrap(J - Pads[1], W)));
   expectRuns(M, {X, i64s(Pads)}, {Want});
 }
 
