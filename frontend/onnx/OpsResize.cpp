@@ -33,7 +33,8 @@ struct ResizeAttrs {
   bool crops() const { return Coord == "tf_crop_and_resize"; }
 };
 
-/// The most taps antialias may use along one dim (scales down to 1 / 31).
+/// The most taps antialias may use along one dim (linear down to scale
+/// 1 / 32, cubic to 1 / 16).
 constexpr int MaxAntialiasTaps = 64;
 } // namespace
 
