@@ -99,7 +99,9 @@ static llvm::Error resizeCoords(const Operation &Op, const Tensor &X,
   if (Size)
     Scale = double(Out) / double(In);
   for (int64_t I = 0; I < Out; ++I)
-    R.setF(I, resizeSourceCoord(Op.getString("mode"), double(I), Scale, In, Out));
+    R.setF(I,
+           resizeSourceCoord(Op.getString("mode"), double(I), Scale, In, Out,
+                             Op.getFloat("roi_start"), Op.getFloat("roi_end")));
   return llvm::Error::success();
 }
 

@@ -26,14 +26,29 @@ int64_t dlc::resizedSize(int64_t N, double Scale) {
 }
 
 double dlc::resizeSourceCoord(llvm::StringRef Mode, double I, double Scale,
-                              int64_t In, int64_t Out) {
+                              int64_t In, int64_t Out, double RoiStart,
+                              double RoiEnd) {
+  double Width = double(In) * Scale; // the unrounded output length
   if (Mode == "asymmetric")
     return I / Scale;
-  if (Mode == "align_corners") // over the unrounded output length In * Scale
-    return Out == 1 ? 0 : I * double(In - 1) / (double(In) * Scale - 1);
+  if (Mode == "align_corners")
+    return Out == 1 ? 0 : I * double(In - 1) / (Width - 1);
   if (Mode == "pytorch_half_pixel" && Out == 1)
     return 0;
+  if (Mode == "tf_crop_and_resize") {
+    double Span = (RoiEnd - RoiStart) * double(In - 1);
+    return (Width == 1 ? Span / 2 : I * Span / (Width - 1)) +
+           RoiStart * double(In - 1);
+  }
+  if (Mode == "half_pixel_symmetric") // centered when Out rounds Width down
+    return double(In) / 2 * (1 - double(Out) / Width) + (I + 0.5) / Scale - 0.5;
   return (I + 0.5) / Scale - 0.5; // half_pixel
+}
+
+bool dlc::isResizeCoordMode(llvm::StringRef Mode) {
+  return Mode == "half_pixel" || Mode == "asymmetric" ||
+         Mode == "align_corners" || Mode == "pytorch_half_pixel" ||
+         Mode == "half_pixel_symmetric" || Mode == "tf_crop_and_resize";
 }
 
 llvm::Expected<unsigned> dlc::normalizeAxis(int64_t Axis, unsigned Rank,

@@ -42,9 +42,15 @@ std::vector<int64_t> splitParts(int64_t N, int64_t Parts);
 int64_t resizedSize(int64_t N, double Scale);
 
 /// The source coordinate of output sample I of resize_coords along a dim of
-/// In samples resized to Out (Scale as the op has it: given, or Out / In).
+/// In samples resized to Out (Scale as the op has it: given, or Out / In);
+/// tf_crop_and_resize samples the region [RoiStart, RoiEnd] of the dim (as
+/// fractions of In - 1).
 double resizeSourceCoord(llvm::StringRef Mode, double I, double Scale,
-                         int64_t In, int64_t Out);
+                         int64_t In, int64_t Out, double RoiStart = 0,
+                         double RoiEnd = 1);
+
+/// Whether Mode is a coordinate mode of resize_coords.
+bool isResizeCoordMode(llvm::StringRef Mode);
 
 } // namespace dlc
 

@@ -306,10 +306,14 @@ Result shape::inferResizeCoords(const Ctx &C) {
   if (!A)
     return A.takeError();
   llvm::StringRef Mode = C.Op.getString("mode");
-  if (Mode != "half_pixel" && Mode != "asymmetric" && Mode != "align_corners" &&
-      Mode != "pytorch_half_pixel")
-    return C.err("mode must be half_pixel, asymmetric, align_corners or "
-                 "pytorch_half_pixel, got \"" + Mode.str() + "\"");
+  if (!isResizeCoordMode(Mode))
+    return C.err("mode must be half_pixel, asymmetric, align_corners, "
+                 "pytorch_half_pixel, half_pixel_symmetric or "
+                 "tf_crop_and_resize, got \"" +
+                 Mode.str() + "\"");
+  if (!std::isfinite(C.Op.getFloat("roi_start")) ||
+      !std::isfinite(C.Op.getFloat("roi_end")))
+    return C.err("roi_start and roi_end must be finite");
   int64_t Size = C.Op.getInt("size");
   double Scale = C.Op.getFloat("scale");
   if (Size < 0 || Size > MaxElements)

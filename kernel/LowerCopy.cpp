@@ -224,6 +224,27 @@ dlc::lowerCopy(const Operation &Op, llvm::StringRef Name) {
     } else if (Mode == "align_corners") {
       S = Bin(OpKind::Div, Bin(OpKind::Mul, I, Bin(OpKind::Sub, In, Num(1))),
               Bin(OpKind::Sub, Bin(OpKind::Mul, In, Scale), Num(1)));
+    } else if (Mode == "tf_crop_and_resize") {
+      double R0 = Op.getFloat("roi_start"), R1 = Op.getFloat("roi_end");
+      KValue *Last = Bin(OpKind::Sub, In, Num(1));
+      KValue *Span = Bin(OpKind::Mul, Num(R1 - R0), Last);
+      KValue *Width = Bin(OpKind::Mul, In, Scale);
+      S = B.scalar(OpKind::Where,
+                   {B.scalar(OpKind::Equal, {Width, Num(1)}, Bool),
+                    Bin(OpKind::Div, Span, Num(2)),
+                    Bin(OpKind::Div, Bin(OpKind::Mul, I, Span),
+                        Bin(OpKind::Sub, Width, Num(1)))},
+                   F);
+      S = Bin(OpKind::Add, S, Bin(OpKind::Mul, Num(R0), Last));
+    } else if (Mode == "half_pixel_symmetric") {
+      KValue *Width = Bin(OpKind::Mul, In, Scale);
+      KValue *Shift =
+          Bin(OpKind::Mul, Bin(OpKind::Div, In, Num(2)),
+              Bin(OpKind::Sub, Num(1), Bin(OpKind::Div, OutN, Width)));
+      S = Bin(OpKind::Add, Shift,
+              Bin(OpKind::Sub,
+                  Bin(OpKind::Div, Bin(OpKind::Add, I, Num(0.5)), Scale),
+                  Num(0.5)));
     } else {
       S = Bin(OpKind::Sub,
               Bin(OpKind::Div, Bin(OpKind::Add, I, Num(0.5)), Scale), Num(0.5));

@@ -215,7 +215,9 @@ void OpWriter::resizeCoords() {
     double Scale = Size ? double(OutN) / double(InN) : Op.getFloat("scale");
     Tensor T(DType::F64, {OutN});
     for (int64_t I = 0; I < OutN; ++I)
-      T.setF(I, resizeSourceCoord(Mode, double(I), Scale, InN, OutN));
+      T.setF(I, resizeSourceCoord(Mode, double(I), Scale, InN, OutN,
+                                  Op.getFloat("roi_start"),
+                                  Op.getFloat("roi_end")));
     C.node("Identity", {C.constant(T, H + "_coords")}, Out);
     return;
   }
@@ -259,7 +261,23 @@ void OpWriter::resizeCoords() {
   else if (Mode == "align_corners")
     S = Bin("Div", Bin("Mul", I, Bin("Sub", In, Num(1))),
             Bin("Sub", Bin("Mul", In, Scale), Num(1)));
-  else
+  else if (Mode == "tf_crop_and_resize") {
+    double R0 = Op.getFloat("roi_start"), R1 = Op.getFloat("roi_end");
+    std::string Last = Bin("Sub", In, Num(1));
+    std::string Span = Bin("Mul", Num(R1 - R0), Last);
+    std::string Width = Bin("Mul", In, Scale);
+    S = C.tmp("Where",
+              {Bin("Equal", Width, Num(1)), Bin("Div", Span, Num(2)),
+               Bin("Div", Bin("Mul", I, Span), Bin("Sub", Width, Num(1)))},
+              H + "_t");
+    S = Bin("Add", S, Bin("Mul", Num(R0), Last));
+  } else if (Mode == "half_pixel_symmetric") {
+    std::string Width = Bin("Mul", In, Scale);
+    std::string Shift = Bin("Mul", Bin("Div", In, Num(2)),
+                            Bin("Sub", Num(1), Bin("Div", OutN, Width)));
+    S = Bin("Add", Shift,
+            Bin("Sub", Bin("Div", Bin("Add", I, Num(0.5)), Scale), Num(0.5)));
+  } else
     S = Bin("Sub", Bin("Div", Bin("Add", I, Num(0.5)), Scale), Num(0.5));
   if (Mode == "align_corners" || Mode == "pytorch_half_pixel")
     C.node("Where", {Bin("Equal", OutN, Num(1)), Num(0), S}, Out);

@@ -445,19 +445,56 @@ dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
   if (auto E = readModelProto(Path, MP))
     return std::move(E);
   llvm::StringSet<> Inputs, Seen;
-  for (const auto &I : MP.graph().input())
+  // Integer vectors (rank <= 1): the graph inputs that may feed a
+  // shape-like operand through a computation (CenterCropPad's expansion
+  // pads by Max / Sub / Div of its `shape` input).
+  llvm::StringSet<> ShapeLike;
+  for (const auto &I : MP.graph().input()) {
     Inputs.insert(I.name());
+    const auto &T = I.type().tensor_type();
+    int E = T.elem_type();
+    bool Int = E == onnx::TensorProto::INT64 || E == onnx::TensorProto::INT32;
+    if (Int && T.has_shape() && T.shape().dim_size() <= 1)
+      ShapeLike.insert(I.name());
+  }
   for (const auto &I : MP.graph().initializer())
     Inputs.erase(I.name());
   std::vector<std::string> Out;
+  auto Add = [&](const std::string &Name) {
+    if (Inputs.count(Name) && Seen.insert(Name).second)
+      Out.push_back(Name);
+  };
+  llvm::StringMap<const onnx::NodeProto *> Producer;
+  for (const auto &N : MP.graph().node())
+    for (const auto &O : N.output())
+      Producer[O] = &N;
+  // The shape-like operands' cones, back to graph inputs; Shape and Size
+  // read only their input's dims, so the walk stops there.
+  std::vector<std::string> Work;
+  llvm::StringSet<> Visited;
   for (const auto &N : MP.graph().node()) {
     auto It = opTable().find(opKey(N));
     if (It == opTable().end())
       continue;
     for (unsigned I : It->second.ShapeInputs)
-      if (int(I) < N.input_size() && Inputs.count(N.input(I)) &&
-          Seen.insert(N.input(I)).second)
-        Out.push_back(N.input(I));
+      if (int(I) < N.input_size() && !N.input(I).empty()) {
+        Add(N.input(I));
+        Work.push_back(N.input(I));
+      }
+  }
+  while (!Work.empty()) {
+    std::string Name = Work.back();
+    Work.pop_back();
+    if (!Visited.insert(Name).second)
+      continue;
+    if (ShapeLike.count(Name))
+      Add(Name);
+    const onnx::NodeProto *P = Producer.lookup(Name);
+    if (!P || P->op_type() == "Shape" || P->op_type() == "Size")
+      continue;
+    for (const auto &In : P->input())
+      if (!In.empty())
+        Work.push_back(In);
   }
   return Out;
 }

@@ -62,7 +62,9 @@ bool isOnnxModel(llvm::StringRef Path, llvm::StringRef Bytes);
 /// The graph inputs (not initializers) of the model in Path that feed a
 /// shape-like operand (Reshape's shape, Slice's starts, ...), which must be
 /// known at import time: bind them with OnnxImportOptions::Bind (dlc::Model
-/// does it per run: it compiles one variant per set of their values).
+/// does it per run: it compiles one variant per set of their values). Also
+/// the integer vector inputs that feed one through a computation (not
+/// through Shape or Size, which read only dims).
 llvm::Expected<std::vector<std::string>>
 onnxShapeOperandInputs(llvm::StringRef Path);
 

@@ -3,8 +3,9 @@
 // scaled Q K^T, additive or boolean mask, causal mask, softcap, softmax and
 // the product with V. Head counts, head size and sequence lengths that are
 // not static are read from the shapes at run time (the causal mask and the
-// head repetition are built from positions, iota). Also RotaryEmbedding and
-// SwiGLU.
+// head repetition are built from positions, iota). nonpad_kv_seqlen (an
+// external cache) masks the padded keys of each batch and moves its causal
+// frontier. Also RotaryEmbedding and SwiGLU.
 #include "frontend/onnx/ImportConstant.h"
 #include "frontend/onnx/NodeContext.h"
 
@@ -51,12 +52,97 @@ static Value *repeatHeads(NodeContext &C, Value *X, Value *Q) {
   return C.op(OpKind::Gather, {X, divide(C, H, Group)}, {aInt("axis", 1)});
 }
 
+/// The key positions along the last axis of S ([B, H, Sq, L]) as an i64
+/// vector [L].
+static Value *keyPositions(NodeContext &C, Value *K) {
+  Value *One = C.op(OpKind::Slice, {K},
+                    {aInts("starts", {0, 0, 0}), aInts("ends", {1, 1, 1}),
+                     aInts("axes", {0, 1, 3})});
+  return C.op(OpKind::Reshape, {C.iota(One, 2)}, {aInts("shape", {-1})});
+}
+
+/// An additive mask M (E) whose last dim may be shorter than the L keys:
+/// the missing keys get -inf (the spec pads it).
+static Value *padMaskKeys(NodeContext &C, Value *M, Value *K, DType E) {
+  unsigned R = M->Type.rank();
+  if (R == 0)
+    return M;
+  const Dim &Md = M->Type.dim(R - 1), &Kd = K->Type.dim(2);
+  if (Md.isStatic() && Kd.isStatic() && Md.size() == Kd.size())
+    return M;
+  if (Md.isStatic() && Md.size() == 0)
+    return C.fail("attn_mask has no key positions"), nullptr;
+  Value *J = keyPositions(C, K);
+  Value *Have = C.dimOf(M, R - 1);
+  Value *Last = C.op(OpKind::Sub, {Have, C.scalar(DType::I64, 1)});
+  Value *G = C.op(OpKind::Gather, {M, C.op(OpKind::Min, {J, Last})},
+                  {aInt("axis", int64_t(R) - 1)});
+  return C.op(OpKind::Where,
+              {C.op(OpKind::Less, {J, Have}), G, C.scalar(E, -INFINITY)});
+}
+
+/// Q, K, V [B, H, S, D] after head splitting; the additive bias: attn_mask
+/// (padded to the keys), the bottom-right causal frontier j <= i + offset
+/// and the padding of keys at or past nonpad_kv_seqlen[b]. Null when there is
+/// none.
+static Value *attentionBias(NodeContext &C, Value *Q, Value *K, Value *S,
+                            DType E, Value *NonPad) {
+  Value *Bias = nullptr;
+  auto addBias = [&](Value *B) {
+    Bias = Bias ? C.op(OpKind::Add, {Bias, B}) : B;
+  };
+  Value *NegInf = C.scalar(E, -INFINITY), *Zero = C.scalar(E, 0);
+  if (C.has(3)) {
+    Value *M = C.in(3);
+    if (!M)
+      return nullptr;
+    if (M->Type.elem() == DType::Bool)
+      M = C.op(OpKind::Where, {M, Zero, NegInf});
+    addBias(padMaskKeys(C, C.cast(M, E), K, E));
+  }
+  // [B, 1, 1, 1]: the per-batch count of valid keys.
+  Value *Valid = NonPad ? C.op(OpKind::Reshape, {C.cast(NonPad, DType::I64)},
+                               {aInts("shape", {-1, 1, 1, 1})})
+                        : nullptr;
+  if (C.attrInt("is_causal", 0)) {
+    bool Past = C.has(4);
+    // With a past, the queries follow its keys: offset is its length.
+    Value *PastLen = Past ? C.in(4) : nullptr;
+    if (Past && !PastLen)
+      return nullptr;
+    if (!Valid && isStaticDim(Q, 2) && isStaticDim(K, 2) &&
+        (!Past || isStaticDim(PastLen, 2)) &&
+        withinFoldLimit(Q->Type.dim(2).size(), K->Type.dim(2).size())) {
+      int64_t Sq = Q->Type.dim(2).size(), L = K->Type.dim(2).size();
+      int64_t Off = Past ? PastLen->Type.dim(2).size() : 0;
+      Tensor T(E, {Sq, L});
+      for (int64_t I = 0; I < Sq; ++I)
+        for (int64_t J = 0; J < L; ++J)
+          T.setF(I * L + J, J <= I + Off ? 0.0 : -INFINITY);
+      addBias(C.constant(std::move(T)));
+    } else {
+      // Key position j is visible to query i when j <= i + offset: the
+      // past's length, or nonpad_kv_seqlen[b] - Sq for an external cache.
+      Value *Off = Past    ? C.dimOf(PastLen, 2)
+                   : Valid ? C.op(OpKind::Sub, {Valid, C.dimOf(Q, 2)})
+                           : C.scalar(DType::I64, 0);
+      Value *Keep =
+          C.op(OpKind::LessEqual,
+               {C.iota(S, 3), C.op(OpKind::Add, {C.iota(S, 2), Off})});
+      addBias(C.op(OpKind::Where, {Keep, Zero, NegInf}));
+    }
+  }
+  if (Valid) {
+    Value *Keep = C.op(OpKind::Less, {keyPositions(C, K), Valid});
+    addBias(C.op(OpKind::Where, {Keep, Zero, NegInf}));
+  }
+  return Bias;
+}
+
 static void attention(NodeContext &C) {
   C.allowAttrs({"is_causal", "kv_num_heads", "q_num_heads",
                 "qk_matmul_output_mode", "scale", "softcap",
                 "softmax_precision"});
-  if (C.has(6))
-    return C.fail("nonpad_kv_seqlen is not supported");
   Value *Q = C.in(0), *K = C.in(1), *V = C.in(2);
   if (!Q || !K || !V)
     return;
@@ -64,6 +150,18 @@ static void attention(NodeContext &C) {
     if (!isFloat(X->Type.elem()))
       return C.fail("query, key and value must be float tensors, got " +
                     X->Type.str());
+  Value *NonPad = nullptr;
+  if (C.has(6)) {
+    if (C.has(4) || C.has(5))
+      return C.fail("nonpad_kv_seqlen cannot be combined with past_key / "
+                    "past_value");
+    NonPad = C.in(6);
+    if (!NonPad)
+      return;
+    if (NonPad->Type.rank() != 1 || !isInteger(NonPad->Type.elem()))
+      return C.fail("nonpad_kv_seqlen must be an integer vector [batch], got " +
+                    NonPad->Type.str());
+  }
   bool ThreeD = Q->Type.rank() == 3;
   int64_t Hq = C.attrInt("q_num_heads", 0), Hkv = C.attrInt("kv_num_heads", 0);
   Q = splitHeads(C, Q, Hq);
@@ -103,43 +201,37 @@ static void attention(NodeContext &C) {
   Value *KT = C.op(OpKind::Transpose, {K}, {aInts("perm", {0, 1, 3, 2})});
   Value *S = C.op(OpKind::Mul, {C.op(OpKind::MatMul, {Q, KT}), Scale});
   int64_t Mode = C.attrInt("qk_matmul_output_mode", 0);
+  if (Mode < 0 || Mode > 3)
+    return C.fail("qk_matmul_output_mode " + llvm::Twine(Mode) +
+                  " is not supported");
   Value *Raw = S;
-  if (C.has(3)) {
-    Value *M = C.in(3);
-    if (M && M->Type.elem() == DType::Bool)
-      M = C.op(OpKind::Where, {M, C.scalar(E, 0), C.scalar(E, -INFINITY)});
-    S = C.op(OpKind::Add, {S, C.cast(M, E)});
-  }
-  if (C.attrInt("is_causal", 0)) {
-    if (isStaticDim(Q, 2) && isStaticDim(K, 2) &&
-        withinFoldLimit(Q->Type.dim(2).size(), K->Type.dim(2).size())) {
-      int64_t Sq = Q->Type.dim(2).size(), L = K->Type.dim(2).size();
-      // With a past, the queries are the last Sq positions.
-      int64_t Past = C.has(4) ? L - Sq : 0;
-      Tensor T(E, {Sq, L});
-      for (int64_t I = 0; I < Sq; ++I)
-        for (int64_t J = 0; J < L; ++J)
-          T.setF(I * L + J, J <= I + Past ? 0.0 : -INFINITY);
-      S = C.op(OpKind::Add, {S, C.constant(std::move(T))});
-    } else {
-      // Key position j is visible to query i when j <= i + past.
-      Value *Past = C.has(4) ? C.op(OpKind::Sub, {C.dimOf(K, 2), C.dimOf(Q, 2)})
-                             : C.scalar(DType::I64, 0);
-      Value *Keep = C.op(OpKind::LessEqual,
-                         {C.iota(S, 3), C.op(OpKind::Add, {C.iota(S, 2), Past})});
-      S = C.op(OpKind::Where, {Keep, S, C.scalar(E, -INFINITY)});
-    }
-  }
-  Value *Masked = S;
+  // The softcap bounds the scores before the mask is added (a -inf of the
+  // mask stays -inf).
   double Cap = C.attrFloat("softcap", 0);
   if (Cap > 0) {
     Value *Cs = C.scalar(E, Cap);
     S = C.op(OpKind::Mul, {C.op(OpKind::Tanh, {C.op(OpKind::Div, {S, Cs})}), Cs});
   }
   Value *Capped = S;
+  Value *Bias = attentionBias(C, Q, K, S, E, NonPad);
+  if (C.failed())
+    return;
+  if (Bias)
+    S = C.op(OpKind::Add, {S, Bias});
+  Value *Masked = S;
+  // A query row whose bias excludes every key has no weights: it is 0, not
+  // the softmax's 0/0. Its scores enter the softmax as 0s, so neither the
+  // result nor the gradient sees a NaN.
+  Value *None = nullptr;
+  if (Bias) {
+    Value *Top = C.op(OpKind::ReduceMax, {Bias},
+                      {aInts("axes", {-1}), aBool("keepdims", true)});
+    None = C.op(OpKind::Equal, {Top, C.scalar(E, -INFINITY)});
+    S = C.op(OpKind::Where, {None, C.scalar(E, 0), S});
+  }
   Value *P = C.op(OpKind::Softmax, {S}, {aInt("axis", -1)});
-  // A fully masked row gives 0/0: its weights are 0.
-  P = C.op(OpKind::Where, {C.op(OpKind::Equal, {P, P}), P, C.scalar(E, 0)});
+  if (None)
+    P = C.op(OpKind::Where, {None, C.scalar(E, 0), P});
   Value *Y = C.op(OpKind::MatMul, {P, V});
   if (ThreeD) {
     Y = C.op(OpKind::Transpose, {Y}, {aInts("perm", {0, 2, 1, 3})});
@@ -147,10 +239,7 @@ static void attention(NodeContext &C) {
   }
   C.setOutput(0, C.cast(Y, OutE));
   if (C.wantsOutput(3)) {
-    if (Mode < 0 || Mode > 3)
-      return C.fail("qk_matmul_output_mode " + llvm::Twine(Mode) +
-                    " is not supported");
-    Value *Out[] = {Raw, Masked, Capped, P}; // modes 0..3
+    Value *Out[] = {Raw, Capped, Masked, P}; // modes 0..3
     C.setOutput(3, C.cast(Out[Mode], OutE));
   }
 }

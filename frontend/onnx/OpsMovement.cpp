@@ -3,6 +3,7 @@
 // later; dlc keeps them as attributes where they are import-time constants.
 // The shapes of Reshape and Expand, and Tile's repeats, may also be computed
 // at run time (see ShapeSyms.cpp): by_value operands of reshape / expand.
+#include "frontend/onnx/ImportConstant.h"
 #include "frontend/onnx/NodeContext.h"
 #include "ir/ShapeInference.h"
 
@@ -265,12 +266,45 @@ static void slice(NodeContext &C) {
                        aInts("axes", Axes), aInts("steps", Steps)}));
 }
 
+/// Pad's wrap mode: per padded dim a gather of the positions (i - begin)
+/// mod size, so the dim continues periodically on both sides (pads larger
+/// than the dim repeat it; negative pads crop). Needs the padded dims known.
+static void wrapPad(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Pads) {
+  int64_t R = X->Type.rank();
+  Value *Y = X;
+  for (int64_t D = 0; D < R; ++D) {
+    int64_t Begin = Pads[D], End = Pads[D + R];
+    if (!Begin && !End)
+      continue;
+    const Dim &Dm = X->Type.dim(D);
+    if (!Dm.isStatic())
+      return C.failNeedsStatic(Dm, "mode 'wrap' needs dim " + llvm::Twine(D) +
+                                       " known at import time, got " +
+                                       X->Type.str());
+    int64_t N = Dm.size(), Out = N + Begin + End;
+    if (Out < 0 || (N == 0 && Out > 0))
+      return C.fail("pads " + llvm::Twine(Begin) + ", " + llvm::Twine(End) +
+                    " cannot wrap dim " + llvm::Twine(D) + " of " +
+                    X->Type.str());
+    if (!withinFoldLimit(Out, 1))
+      return C.fail("mode 'wrap' pads dim " + llvm::Twine(D) + " to " +
+                    llvm::Twine(Out) + " elements, too many");
+    Tensor Idx(DType::I64, {Out});
+    for (int64_t I = 0; I < Out; ++I)
+      Idx.setI(I, (((I - Begin) % N) + N) % N);
+    Y = C.op(OpKind::Gather, {Y, C.constant(std::move(Idx))},
+             {aInt("axis", D)});
+  }
+  C.setOutput(0, Y == X ? C.op(OpKind::Identity, {X}) : Y);
+}
+
 static void pad(NodeContext &C) {
   Value *X = C.in(0);
   if (!X)
     return;
   std::string Mode = C.attrStr("mode", "constant");
-  if (Mode != "constant" && Mode != "reflect" && Mode != "edge")
+  if (Mode != "constant" && Mode != "reflect" && Mode != "edge" &&
+      !(Mode == "wrap" && C.Opset >= 19))
     return C.fail("mode '" + Mode + "' is not supported");
   std::vector<int64_t> Pads;
   double V = 0;
@@ -306,6 +340,13 @@ static void pad(NodeContext &C) {
       }
       Pads = Full;
     }
+  }
+  if (Mode == "wrap") {
+    if (int64_t(Pads.size()) != 2 * int64_t(X->Type.rank()))
+      return C.fail("pads must have " + llvm::Twine(2 * X->Type.rank()) +
+                    " values for " + X->Type.str() + ", got " +
+                    llvm::Twine(Pads.size()));
+    return wrapPad(C, X, Pads);
   }
   C.setOutput(0, C.op(OpKind::Pad, {X}, {aInts("pads", Pads),
                                          aStr("mode", Mode),

@@ -268,7 +268,15 @@ static void lpNorm(NodeContext &C) {
                     : C.op(OpKind::Sqrt,
                            {C.op(OpKind::ReduceSum,
                                  {C.op(OpKind::Mul, {X, X})}, A)});
-  C.setOutput(0, C.op(OpKind::Div, {X, N}));
+  if (!N)
+    return;
+  // A slice whose norm is 0 stays 0 (not 0 / 0); the divisor there is 1 so
+  // the division's gradient stays finite too.
+  DType E = N->Type.elem();
+  Value *Zero = C.op(OpKind::Equal, {N, C.scalar(E, 0)});
+  Value *Safe = C.op(OpKind::Where, {Zero, C.scalar(E, 1), N});
+  C.setOutput(0, C.op(OpKind::Where,
+                      {Zero, C.scalar(E, 0), C.op(OpKind::Div, {X, Safe})}));
 }
 
 /// LRN: x / (bias + alpha / size * sum of x^2 over the channels c - (size -

@@ -35,6 +35,22 @@ static Value *alongAxis(NodeContext &C, Value *S, Value *X) {
   return Axes.empty() ? S : C.op(OpKind::Unsqueeze, {S}, {aInts("axes", Axes)});
 }
 
+/// Whether the scale S is per tensor (a scalar or a 1-element vector).
+static bool perTensor(Value *S) {
+  return S && (S->Type.rank() == 0 ||
+               (S->Type.rank() == 1 && S->Type.dim(0).isStatic() &&
+                S->Type.dim(0).size() == 1));
+}
+
+/// The zero point ZP laid out as the scale S is: with a per-tensor scale, a
+/// 1-D zero point (whose length may be known only at run time) is its one
+/// element.
+static Value *zeroPointAlong(NodeContext &C, Value *ZP, Value *S, Value *X) {
+  if (ZP && perTensor(S) && ZP->Type.rank() == 1 && !ZP->Type.dim(0).isStatic())
+    return C.op(OpKind::Squeeze, {ZP}, {aInts("axes", {0})});
+  return alongAxis(C, ZP, X);
+}
+
 static void dequantizeLinear(NodeContext &C) {
   C.allowAttrs({"axis", "block_size", "output_dtype"});
   if (C.attrInt("block_size", 0))
@@ -53,7 +69,7 @@ static void dequantizeLinear(NodeContext &C) {
   DType W = E == DType::F64 ? E : DType::F32;
   Value *Y = C.cast(X, W);
   if (C.has(2))
-    Y = C.op(OpKind::Sub, {Y, C.cast(alongAxis(C, C.in(2), X), W)});
+    Y = C.op(OpKind::Sub, {Y, C.cast(zeroPointAlong(C, C.in(2), S, X), W)});
   Y = C.op(OpKind::Mul, {Y, C.cast(alongAxis(C, S, X), W)});
   C.setOutput(0, C.cast(Y, E));
 }
@@ -100,7 +116,8 @@ static void quantizeLinear(NodeContext &C) {
   if ((!isInteger(E) && !isNarrow(E)) || E == DType::F8E8M0)
     return C.fail("quantizing to " + dtypeName(E) + " is not supported");
   bool Sat = C.attrInt("saturate", 1) != 0;
-  C.setOutput(0, quantize(C, X, alongAxis(C, S, X), alongAxis(C, ZP, X), E, Sat));
+  C.setOutput(0, quantize(C, X, alongAxis(C, S, X), zeroPointAlong(C, ZP, S, X),
+                          E, Sat));
 }
 
 /// scale = (max(x, 0) - min(x, 0)) / 255, zero point = saturate(round(-min /

@@ -194,3 +194,41 @@ TEST(JitSpecialize, NoSpecializationKeepsTheImportError) {
   std::string E = llvm::toString(M.takeError());
   EXPECT_NE(E.find("must be known at import time"), std::string::npos) << E;
 }
+
+TEST(JitSpecialize, InputsFeedingAShapeThroughAComputationAreBound) {
+  // y = Pad(x, Max(s, (Shape(x) ++ Shape(x)) - [6, 6])): the pads come from
+  // s through Max; x reaches them only through Shape, so x stays a plain
+  // run-time input.
+  onnx::ModelProto MP = baseModel(17);
+  auto &G = *MP.mutable_graph();
+  addTensorInput(G, "x", {6});
+  addTensorInput(G, "s", {2}, onnx::TensorProto::INT64);
+  auto *C = G.add_initializer();
+  C->set_name("six");
+  C->set_data_type(onnx::TensorProto::INT64);
+  C->add_dims(2);
+  C->add_int64_data(6);
+  C->add_int64_data(6);
+  addNode(G, "Shape", {"x"}, {"xs"});
+  auto *Cat = addNode(G, "Concat", {"xs", "xs"}, {"xs2"});
+  auto *A = Cat->add_attribute();
+  A->set_name("axis");
+  A->set_type(onnx::AttributeProto::INT);
+  A->set_i(0);
+  addNode(G, "Sub", {"xs2", "six"}, {"zeros"});
+  addNode(G, "Max", {"s", "zeros"}, {"pads"});
+  addNode(G, "Pad", {"x", "pads"}, {"y"});
+  G.add_output()->set_name("y");
+  TempModel T(MP);
+  auto M = Model::fromFile(T.Path, jit());
+  ASSERT_TRUE(!!M) << llvm::toString(M.takeError());
+  EXPECT_EQ(M->specialization().Inputs, std::vector<std::string>{"s"});
+  auto R = M->run({X, i64s({1, 2})});
+  ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
+  EXPECT_EQ(values((*R)[0]), (std::vector<double>{0, 3, 9, -1, 7, 0, 5, 0, 0}));
+  // Negative entries of s are clamped to 0 by the Max.
+  R = M->run({X, i64s({-1, 0})});
+  ASSERT_TRUE(!!R) << llvm::toString(R.takeError());
+  EXPECT_EQ(values((*R)[0]), values(X));
+  EXPECT_EQ(M->specialization().Compiles, 2u);
+}
