@@ -444,7 +444,8 @@ TEST_F(CApiGpu, HostStepsAndStringsInAGpuArtifact) {
         ASSERT_EQ(llvm::ArrayRef<int64_t>(Out[K].shape, Out[K].rank),
                   W.shape())
             << K;
-        EXPECT_EQ(std::memcmp(Out[K].data, W.data(), W.byteSize()), 0)
+        EXPECT_TRUE(W.byteSize() == 0 ||
+                    std::memcmp(Out[K].data, W.data(), W.byteSize()) == 0)
             << "output " << K << " N=" << N << " device " << Dev;
       }
       ASSERT_EQ(Out[3].dtype, DLC_STR);
