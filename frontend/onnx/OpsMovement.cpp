@@ -281,6 +281,10 @@ static void wrapPad(NodeContext &C, Value *X, llvm::ArrayRef<int64_t> Pads) {
       return C.failNeedsStatic(Dm, "mode 'wrap' needs dim " + llvm::Twine(D) +
                                        " known at import time, got " +
                                        X->Type.str());
+    const int64_t Huge = int64_t(1) << 40; // beyond any tensor: no overflow below
+    if (Begin > Huge || Begin < -Huge || End > Huge || End < -Huge)
+      return C.fail("mode 'wrap' pads " + llvm::Twine(Begin) + ", " + llvm::Twine(End) +
+                    " of dim " + llvm::Twine(D) + " are out of range");
     int64_t N = Dm.size(), Out = N + Begin + End;
     if (Out < 0 || (N == 0 && Out > 0))
       return C.fail("pads " + llvm::Twine(Begin) + ", " + llvm::Twine(End) +
