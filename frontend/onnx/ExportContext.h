@@ -61,6 +61,9 @@ private:
 std::optional<std::string> exportControlFlow(ExportContext &C,
                                              const Operation &Op);
 
+/// Element type and dims of T into an ONNX ValueInfoProto named Name.
+void setValueInfo(onnx::ValueInfoProto &VI, llvm::StringRef Name,
+                  const TensorType &T);
 void attrInt(onnx::NodeProto &N, llvm::StringRef Name, int64_t V);
 void attrFloat(onnx::NodeProto &N, llvm::StringRef Name, double V);
 void attrString(onnx::NodeProto &N, llvm::StringRef Name, llvm::StringRef V);

@@ -12,20 +12,6 @@ using namespace dlc::onnxexp;
 
 namespace {
 
-void cfValueInfo(onnx::ValueInfoProto &VI, const std::string &Name,
-                 const TensorType &T) {
-  VI.set_name(Name);
-  auto &TT = *VI.mutable_type()->mutable_tensor_type();
-  TT.set_elem_type(onnxTypeCode(T.elem()));
-  auto &S = *TT.mutable_shape();
-  for (const Dim &D : T.dims()) {
-    auto &OD = *S.add_dim();
-    if (D.isStatic())
-      OD.set_dim_value(D.size());
-    else if (D.isSymbol())
-      OD.set_dim_param(D.sym().str());
-  }
-}
 
 /// Writes region R into G: its first NFormal inputs become G's inputs, the
 /// others are the outer values named Outer.
@@ -43,7 +29,7 @@ std::optional<std::string> writeRegion(ExportContext &Parent,
     }
     std::string N = C.unique(V->Name.empty() ? "in" : V->Name);
     C.bind(V, N);
-    cfValueInfo(*G.add_input(), N, V->Type);
+    setValueInfo(*G.add_input(), N, V->Type);
   }
   // The ops the region's results depend on, in order.
   llvm::DenseSet<const Value *> Live(R.Outputs.begin(), R.Outputs.end());
@@ -76,7 +62,7 @@ std::optional<std::string> writeRegion(ExportContext &Parent,
     const Value *V = R.Outputs[I];
     if (C.name(V) != OutNames[I])
       C.node("Identity", {C.name(V)}, {OutNames[I]});
-    cfValueInfo(*G.add_output(), OutNames[I], V->Type);
+    setValueInfo(*G.add_output(), OutNames[I], V->Type);
   }
   return std::nullopt;
 }

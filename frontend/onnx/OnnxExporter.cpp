@@ -184,8 +184,8 @@ void onnxexp::attrIntsIfAny(onnx::NodeProto &N, llvm::StringRef Name,
 }
 
 /// Element type and dims of V's type into an ONNX ValueInfoProto.
-static void setValueInfo(onnx::ValueInfoProto &VI, llvm::StringRef Name,
-                         const TensorType &T) {
+void onnxexp::setValueInfo(onnx::ValueInfoProto &VI, llvm::StringRef Name,
+                           const TensorType &T) {
   VI.set_name(Name.str());
   auto &TT = *VI.mutable_type()->mutable_tensor_type();
   TT.set_elem_type(onnxTypeCode(T.elem()));
