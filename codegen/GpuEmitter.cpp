@@ -189,6 +189,14 @@ protected:
         B.getFloatTy());
   }
 
+  /// PTX converts to bf16 itself (cvt.rn.bf16.f32, sm_80 and later).
+  llvm::Value *truncBf16(llvm::Value *X) override {
+    llvm::Type *T = B.getBFloatTy();
+    if (auto *VT = llvm::dyn_cast<llvm::VectorType>(X->getType()))
+      T = llvm::VectorType::get(T, VT->getElementCount());
+    return B.CreateFPTrunc(X, T);
+  }
+
   /// A shuffle over the warp (the whole block when it is smaller): mask of
   /// its lanes, clamp at its last lane (segment mask 0).
   llvm::Value *shuffle(const KOp &Op) {

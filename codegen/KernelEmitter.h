@@ -31,6 +31,8 @@ protected:
   virtual llvm::Value *roundTf32(llvm::Value *X);
   /// An f32 value rounded to bf16 (round_bf16), as an f32.
   llvm::Value *roundBf16(llvm::Value *X);
+  /// X (f32, scalar or vector) rounded to bf16 storage, without libcalls.
+  virtual llvm::Value *truncBf16(llvm::Value *X);
   /// A buffer's data pointer as loaded from its BufferArg (targets may move
   /// it to another address space).
   virtual llvm::Value *dataPointer(llvm::Value *P) { return P; }

@@ -90,6 +90,22 @@ llvm::Value *KernelEmitter::roundBf16(llvm::Value *X) {
   return B.CreateBitCast(B.CreateSelect(NaN, Quiet, Rounded), X->getType());
 }
 
+llvm::Value *KernelEmitter::truncBf16(llvm::Value *X) {
+  // The upper half of the rounded value. LLVM's fptrunc to bfloat becomes a
+  // call of __truncsfbf2 on CPUs without AVX512-BF16 (Zen 3, most of
+  // x86-64), which the JIT does not provide; this is the same rounding in
+  // integer operations, on every target.
+  llvm::Type *IT = B.getInt32Ty(), *HT = B.getInt16Ty(), *BT = B.getBFloatTy();
+  if (auto *VT = llvm::dyn_cast<llvm::VectorType>(X->getType())) {
+    IT = llvm::VectorType::get(IT, VT->getElementCount());
+    HT = llvm::VectorType::get(HT, VT->getElementCount());
+    BT = llvm::VectorType::get(BT, VT->getElementCount());
+  }
+  llvm::Value *U = B.CreateBitCast(roundBf16(X), IT);
+  llvm::Value *High = B.CreateTrunc(B.CreateLShr(U, llvm::ConstantInt::get(IT, 16)), HT);
+  return B.CreateBitCast(High, BT);
+}
+
 llvm::Error KernelEmitter::run() {
   llvm::Type *Ptr = B.getPtrTy();
   llvm::Value *ArgsPtr = makeFunction();
@@ -259,7 +275,9 @@ llvm::Error KernelEmitter::op(const KOp &Op) {
     auto lanes = [&](llvm::Type *T) -> llvm::Type * {
       return Lanes > 1 ? llvm::FixedVectorType::get(T, Lanes) : T;
     };
-    if (E == DType::F16 || E == DType::BF16)
+    if (E == DType::BF16)
+      V = truncBf16(V);
+    else if (E == DType::F16)
       V = B.CreateFPTrunc(V, lanes(storageType(E)));
     else if (E == DType::Bool)
       V = B.CreateZExt(V, lanes(B.getInt8Ty()));
