@@ -142,14 +142,15 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   if (NDim.isStatic())
     while (L > 4 && NDim.size() < int64_t(L))
       L /= 2;
-  // Register block MR x NR (NV vectors wide): 6 x 4 vectors, or for a b
-  // narrower than that (static, as in the gradients of narrow convolutions)
-  // fewer vectors and more rows, so full blocks exist: 12 x 2, 8 x 3, 16 x 1
-  // keep about 24 accumulators in the 32 AVX-512 registers.
-  unsigned NV = 4;
+  // Register block MR x NR (NV vectors wide): the widest block the vector
+  // registers hold (blockRows), or for a b narrower than that (static, as
+  // in the gradients of narrow convolutions) fewer vectors and more rows,
+  // so full blocks exist.
+  const unsigned MaxNV = maxBlockVectors(VectorBytes);
+  unsigned NV = MaxNV;
   if (NDim.isStatic())
-    NV = unsigned(std::clamp<int64_t>(NDim.size() / L, 1, 4));
-  const unsigned MR = NV == 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 16;
+    NV = unsigned(std::clamp<int64_t>(NDim.size() / L, 1, MaxNV));
+  const unsigned MR = blockRows(NV, VectorBytes);
   const unsigned NR = NV * L;
   SType VT = SType::vec(E, L), ST = SType::of(E);
   // The value stored at the end: the accumulator, or the epilogue of it.
@@ -218,7 +219,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   // dense layer's batch) the same rule runs at run time: fixed 48-row
   // groups gave a 64-row batch groups of 48 and 16, and one thread three
   // quarters of the work.
-  const int64_t KC = 128;
+  const int64_t KC = VectorBytes >= 64 ? 128 : 256;
   auto ceilDiv = [&](KValue *X, KValue *D) {
     return B.index(IndexOp::Div, B.index(IndexOp::Add, X, B.index(IndexOp::Sub, D, B.constIndex(1))),
                    D);

@@ -21,6 +21,21 @@ inline TensorType dynamicLike(const TensorType &T) {
 }
 
 /// A new kernel named Name.
+/// The GEMM micro-kernels' register blocks: MR rows x NV vectors of
+/// accumulators, plus NV vectors of b and one broadcast of a, must fit the
+/// vector registers: 32 with AVX-512 (6 x 4, 8 x 3, 12 x 2, 16 x 1), 16
+/// with AVX2 or SSE (6 x 2, 12 x 1). Wider blocks on 16 registers spill
+/// accumulators in the inner loop (a 6 x 4 block ran a 1024^3 GEMM at 29%
+/// of an AVX2 core's peak).
+inline unsigned maxBlockVectors(unsigned VectorBytes) {
+  return VectorBytes >= 64 ? 4 : 2;
+}
+inline unsigned blockRows(unsigned NV, unsigned VectorBytes) {
+  if (VectorBytes >= 64)
+    return NV >= 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 16;
+  return NV >= 2 ? 6 : 12;
+}
+
 inline std::unique_ptr<Kernel> newKernel(llvm::StringRef Name) {
   auto K = std::make_unique<Kernel>();
   K->Name = Name.str();

@@ -69,17 +69,19 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
     BR = (OH + Bands) / (Bands + 1);
     Bands = (OH + BR - 1) / BR;
   }
-  // Register blocks MR x NV vectors (24 accumulators): of 6 x 4, 8 x 3 and
-  // 12 x 2, the one that computes the fewest positions past the end of a
-  // full band's Nb = (BR - 1) * Wq + OW, the widest on a tie.
+  // Register blocks MR x NV vectors (blockRows: 6 x 4, 8 x 3 and 12 x 2
+  // with AVX-512, 6 x 2 and 12 x 1 with 16 registers): the one that
+  // computes the fewest positions past the end of a full band's
+  // Nb = (BR - 1) * Wq + OW, the widest on a tie.
   const int64_t NbFull = (BR - 1) * Wq + OW;
-  int64_t NV = 4;
-  for (int64_t V : {3, 2}) {
+  const int64_t MaxNV = maxBlockVectors(VectorBytes);
+  int64_t NV = MaxNV;
+  for (int64_t V = MaxNV - 1; V >= std::max<int64_t>(1, MaxNV - 2); --V) {
     auto over = [&](int64_t NVc) { return (NbFull + NVc * L - 1) / (NVc * L) * NVc * L; };
     if (over(V) < over(NV))
       NV = V;
   }
-  const int64_t MR = NV == 4 ? 6 : NV == 3 ? 8 : 12, NR = NV * L;
+  const int64_t MR = blockRows(unsigned(NV), VectorBytes), NR = NV * L;
   // At least 4 units per batch where the weights allow, so that batch 1
   // keeps a few threads busy: fewer than 4 bands are split further by
   // groups of weight rows. Each group pads the band again, which cost 7%
