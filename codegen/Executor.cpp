@@ -23,15 +23,23 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <cstdlib>
 #include <map>
 
 using namespace dlc;
 
 CompiledFunction::~CompiledFunction() = default;
 
-/// The host's widest vector register in bytes (64 with AVX-512).
+/// The host's widest vector register in bytes (64 with AVX-512, 32 with
+/// AVX2). DLC_VECTOR_BYTES=16|32|64 overrides it, so that kernel IR can be
+/// compared across machines (the lit tests that check it).
 unsigned dlc::hostVectorBytes() {
   static const unsigned Bytes = [] {
+    if (const char *S = std::getenv("DLC_VECTOR_BYTES")) {
+      llvm::StringRef V(S);
+      if (V == "16" || V == "32" || V == "64")
+        return unsigned(std::stoi(S));
+    }
     llvm::StringMap<bool> F = llvm::sys::getHostCPUFeatures();
     return F.lookup("avx512f") ? 64u : F.lookup("avx") ? 32u : 16u;
   }();
