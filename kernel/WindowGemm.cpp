@@ -72,13 +72,16 @@ bool kir::buildWindowGemm(KBuilder &B, const Operation &Op,
   // Register blocks MR x NV vectors (blockRows: 6 x 4, 8 x 3 and 12 x 2
   // with AVX-512, 6 x 2 and 12 x 1 with 16 registers): the one that
   // computes the fewest positions past the end of a full band's
-  // Nb = (BR - 1) * Wq + OW, the widest on a tie.
+  // Nb = (BR - 1) * Wq + OW, the widest on a tie. A 12 x 1 block loads
+  // more than it multiplies (12 broadcasts and a vector per 12 FMAs, where
+  // 6 x 2 loads 8), so with 16 registers it must save a tenth of the
+  // positions.
   const int64_t NbFull = (BR - 1) * Wq + OW;
   const int64_t MaxNV = maxBlockVectors(VectorBytes);
   int64_t NV = MaxNV;
   for (int64_t V = MaxNV - 1; V >= std::max<int64_t>(1, MaxNV - 2); --V) {
     auto over = [&](int64_t NVc) { return (NbFull + NVc * L - 1) / (NVc * L) * NVc * L; };
-    if (over(V) < over(NV))
+    if (MaxNV == 2 ? 10 * over(V) < 9 * over(NV) : over(V) < over(NV))
       NV = V;
   }
   const int64_t MR = blockRows(unsigned(NV), VectorBytes), NR = NV * L;
