@@ -109,9 +109,10 @@ static void wholeCnn(const char *Path, unsigned Threads) {
 
 int main(int argc, char **argv) {
   const char *Cnn = argc > 1 ? argv[1] : "examples/mnist_cnn.dlc";
-  double Peak = rt::measureFmaPeakGflops(1.0);
+  unsigned Width = 0;
+  double Peak = rt::measureFmaPeakGflops(1.0, &Width);
   unsigned All = rt::ThreadPool::hardwareThreads();
-  std::printf("fp32 FMA peak (1 core, AVX-512 probe): %.1f GFLOP/s\n", Peak);
+  std::printf("fp32 FMA peak (1 core, %u-wide FMA probe): %.1f GFLOP/s\n", Width, Peak);
   std::printf("%-8s %8s %12s %18s\n", "size", "threads", "GFLOP/s",
               "of peak x threads");
   for (unsigned T : {1u, All}) {
