@@ -306,10 +306,15 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   // from zero and the slices are laid out at compile time; otherwise the
   // strip is zeroed first and every slice adds to it.
   const Dim &KDim = Op.operand(0)->Type.dim(1);
-  auto strip = [&](unsigned NVb, KValue *J0, KValue *Packed, KValue *RLo,
-                   KValue *RFull, KValue *RHi) {
+  // ForJ(F) emits F(J0) for the strip's first column: once, or for each
+  // panel of a group (panelGroups below), inside every k slice.
+  using PanelBody = std::function<void(KValue *)>;
+  using PanelLoop = std::function<void(const PanelBody &)>;
+  auto strip = [&](unsigned NVb, const PanelLoop &ForJ, KValue *Packed,
+                   KValue *RLo, KValue *RFull, KValue *RHi) {
     KValue *REdge = B.index(IndexOp::Max, RLo, MF);
     auto slice = [&](KValue *KLo, KValue *KHi, bool First, bool Last) {
+      ForJ([&](KValue *J0) {
       if (Patches) {
         KValue *JEnd = B.index(IndexOp::Min,
                                B.index(IndexOp::Add, J0, B.constIndex(NVb * L)), N);
@@ -332,12 +337,15 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
       KValue *I1 = B.beginFor(REdge, RHi, MRem > 1 ? MRem : 1);
       block(MRem > 1 ? MRem : 1, NVb, I1, J0, Packed, KLo, KHi, First, Last);
       B.endFor();
+      });
     };
     auto zeroStrip = [&] {
-      KValue *I = B.beginFor(RLo, RHi);
-      for (unsigned V = 0; V < NVb; ++V)
-        B.store(ZeroV, Out, at({I, B.index(IndexOp::Add, J0, B.constIndex(V * L))}));
-      B.endFor();
+      ForJ([&](KValue *J0) {
+        KValue *I = B.beginFor(RLo, RHi);
+        for (unsigned V = 0; V < NVb; ++V)
+          B.store(ZeroV, Out, at({I, B.index(IndexOp::Add, J0, B.constIndex(V * L))}));
+        B.endFor();
+      });
     };
     if (KDim.isStatic() && KDim.size() > 0) {
       // One or two slices each start from zero; with more, the strip is
@@ -419,18 +427,24 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
   // A strip through packed slices of b when there is at least one full
   // block of rows, else the direct rows (loops of one or no iteration).
   KValue *HasBlock = B.index(IndexOp::Min, MF, B.constIndex(1));
-  auto stripOrDirect = [&](unsigned NVb, KValue *J0, KValue *Packed,
-                           KValue *RLo, KValue *RFull, KValue *RHi) {
+  auto stripOrDirectIn = [&](unsigned NVb, const PanelLoop &ForJ, KValue *Packed,
+                             KValue *RLo, KValue *RFull, KValue *RHi) {
     if (Patches) // at least 16 rows: every block is full
-      return strip(NVb, J0, Packed, RLo, RFull, RHi);
+      return strip(NVb, ForJ, Packed, RLo, RFull, RHi);
     B.beginFor(Zero, HasBlock);
-    strip(NVb, J0, Packed, RLo, RFull, RHi);
+    strip(NVb, ForJ, Packed, RLo, RFull, RHi);
     B.endFor();
     B.beginFor(HasBlock, B.constIndex(1));
-    KValue *I = B.beginFor(RLo, RHi);
-    direct(NVb, I, J0);
+    ForJ([&](KValue *J0) {
+      KValue *I = B.beginFor(RLo, RHi);
+      direct(NVb, I, J0);
+      B.endFor();
+    });
     B.endFor();
-    B.endFor();
+  };
+  auto stripOrDirect = [&](unsigned NVb, KValue *J0, KValue *Packed,
+                           KValue *RLo, KValue *RFull, KValue *RHi) {
+    stripOrDirectIn(NVb, [&](const PanelBody &F) { F(J0); }, Packed, RLo, RFull, RHi);
   };
 
   auto panel = [&](KValue *P, KValue *RLo, KValue *RFull, KValue *RHi) {
@@ -489,9 +503,51 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     KValue *RFull = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), MF);
     panel(P, RLo, RFull, RHi);
     B.endFor()->Marks.Parallel = true; // (row group, panel) pairs
-  } else {
+  } else if (Patches) {
     KValue *P = units(Panels);
     panel(P, Zero, MF, M);
     B.endFor()->Marks.Parallel = true; // panels
+  } else {
+    // Panel groups. Every panel reads all of a once per k slice; when a is
+    // larger than half an L2 (ResNet-18's last layers as positions-first
+    // GEMMs: 49 x 4608, 900 KB), a panel at a time streamed it from L3 once
+    // per 16 columns (39-53% of peak against 64-71% for a 49 x 1152 a on
+    // Zen 3). A unit then takes a group of panels and runs the k slices
+    // outside them, so each slice of a serves the whole group from L2. A
+    // group is at most an eighth of the panels (units for the threads) and
+    // its block of the result stays within 128 KB.
+    const int64_t Bytes = dtypeSize(E);
+    KValue *One = B.constIndex(1);
+    KValue *Big = B.index(IndexOp::Min,
+                          B.index(IndexOp::Div, B.index(IndexOp::Mul, M, Kx),
+                                  B.constIndex((256 << 10) / Bytes + 1)),
+                          One);
+    KValue *CRows = B.index(IndexOp::Max, B.index(IndexOp::Mul, M, NRc), One);
+    KValue *Cand = B.index(
+        IndexOp::Max, One,
+        B.index(IndexOp::Min, ceilDiv(Panels, B.constIndex(8)),
+                B.index(IndexOp::Div, B.constIndex((128 << 10) / Bytes), CRows)));
+    KValue *G = B.index(IndexOp::Add, One,
+                        B.index(IndexOp::Mul, Big, B.index(IndexOp::Sub, Cand, One)));
+    KValue *U = units(ceilDiv(Panels, G));
+    KValue *GLo = B.index(IndexOp::Mul, U, G);
+    KValue *GHi = B.index(IndexOp::Min, B.index(IndexOp::Add, GLo, G), Panels);
+    KValue *FullPanels = B.index(IndexOp::Div, NF, NRc);
+    KValue *Packed = B.scratch(TensorType(E, {Dim::fixed(KC), Dim::fixed(NR)}));
+    // The group's full panels, k slices outside...
+    stripOrDirectIn(
+        NV,
+        [&](const PanelBody &F) {
+          KValue *P = B.beginFor(GLo, B.index(IndexOp::Min, GHi, FullPanels));
+          F(B.index(IndexOp::Mul, P, NRc));
+          B.endFor();
+        },
+        Packed, Zero, MF, M);
+    // ... then its partial last panel, if it has it (whose full-width part
+    // is empty).
+    KValue *P = B.beginFor(B.index(IndexOp::Max, GLo, FullPanels), GHi);
+    panel(P, Zero, MF, M);
+    B.endFor();
+    B.endFor()->Marks.Parallel = true; // panel groups
   }
 }
