@@ -447,11 +447,12 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     stripOrDirectIn(NVb, [&](const PanelBody &F) { F(J0); }, Packed, RLo, RFull, RHi);
   };
 
-  auto panel = [&](KValue *P, KValue *RLo, KValue *RFull, KValue *RHi) {
+  auto newPacked = [&] { return B.scratch(TensorType(E, {Dim::fixed(KC), Dim::fixed(NR)})); };
+  auto panel = [&](KValue *P, KValue *RLo, KValue *RFull, KValue *RHi,
+                   KValue *Packed) {
     KValue *PLo = B.index(IndexOp::Mul, P, NRc);
     KValue *PHi = B.index(IndexOp::Min, B.index(IndexOp::Add, PLo, NRc), N);
     KValue *FullHi = B.index(IndexOp::Min, B.index(IndexOp::Add, PLo, NRc), NF);
-    KValue *Packed = B.scratch(TensorType(E, {Dim::fixed(KC), Dim::fixed(NR)}));
     // Full-width part of this panel: one iteration, or none in the last one.
     KValue *J0 = B.beginFor(PLo, FullHi, NR);
     stripOrDirect(NV, J0, Packed, RLo, RFull, RHi);
@@ -501,11 +502,11 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     KValue *RLo = B.index(IndexOp::Mul, G, RG);
     KValue *RHi = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), M);
     KValue *RFull = B.index(IndexOp::Min, B.index(IndexOp::Add, RLo, RG), MF);
-    panel(P, RLo, RFull, RHi);
+    panel(P, RLo, RFull, RHi, newPacked());
     B.endFor()->Marks.Parallel = true; // (row group, panel) pairs
   } else if (Patches) {
     KValue *P = units(Panels);
-    panel(P, Zero, MF, M);
+    panel(P, Zero, MF, M, newPacked());
     B.endFor()->Marks.Parallel = true; // panels
   } else {
     // Panel groups. Every panel reads all of a once per k slice; when a is
@@ -533,7 +534,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     KValue *GLo = B.index(IndexOp::Mul, U, G);
     KValue *GHi = B.index(IndexOp::Min, B.index(IndexOp::Add, GLo, G), Panels);
     KValue *FullPanels = B.index(IndexOp::Div, NF, NRc);
-    KValue *Packed = B.scratch(TensorType(E, {Dim::fixed(KC), Dim::fixed(NR)}));
+    KValue *Packed = newPacked();
     // The group's full panels, k slices outside...
     stripOrDirectIn(
         NV,
@@ -546,7 +547,7 @@ void kir::buildBlockedMatMul(KBuilder &B, const Operation &Op, KValue *A,
     // ... then its partial last panel, if it has it (whose full-width part
     // is empty).
     KValue *P = B.beginFor(B.index(IndexOp::Max, GLo, FullPanels), GHi);
-    panel(P, Zero, MF, M);
+    panel(P, Zero, MF, M, Packed);
     B.endFor();
     B.endFor()->Marks.Parallel = true; // panel groups
   }
