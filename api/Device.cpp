@@ -112,6 +112,19 @@ dlc::compileForGpu(const Function &F, DeviceKind D, unsigned OptLevel,
     return Prog.takeError();
   // Host steps (strings, unique, non_max_suppression) run the reference
   // interpreter's kernels on the host, between launches.
-  return GpuExecutable::create(F, std::move(*Steps), std::move(*Prog),
-                               std::move(Pool), &evaluateOp);
+  auto X = GpuExecutable::create(F, std::move(*Steps), std::move(*Prog),
+                                 std::move(Pool), &evaluateOp);
+  if (!X)
+    return X.takeError();
+  // Control flow: each region compiled once for the device, as a function
+  // of its own (its kernels, fusion groups and nested control flow), and
+  // launched per branch taken or iteration (exec/GpuControlFlow.cpp).
+  for (auto &Op : F.Body)
+    for (auto &R : Op->Regions) {
+      auto RX = compileForGpu(*R, D, OptLevel, (*X)->pool(), P);
+      if (!RX)
+        return RX.takeError();
+      (*X)->setRegion(*R, std::move(*RX));
+    }
+  return X;
 }

@@ -98,7 +98,10 @@ void GpuMemoryPool::release(DeviceAddr A, uint64_t Size) {
   Free[Size].push_back(A);
 }
 
-GpuBuffer::~GpuBuffer() { Pool->release(Addr, Size); }
+GpuBuffer::~GpuBuffer() {
+  if (Pool) // a view borrows its bytes
+    Pool->release(Addr, Size);
+}
 
 // --- Emulation --------------------------------------------------------------
 

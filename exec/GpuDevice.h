@@ -112,7 +112,9 @@ bool cudaGraphsEnabled();
 
 class GpuMemoryPool;
 
-/// Device bytes from a pool, given back to it when the last owner lets go.
+/// Device bytes from a pool, given back to it when the last owner lets go;
+/// or, without a pool, a view of bytes owned elsewhere (a run's arena, read
+/// by a control-flow region while the run holds it), given back to nobody.
 class GpuBuffer {
 public:
   GpuBuffer(std::shared_ptr<GpuMemoryPool> Pool, DeviceAddr A, uint64_t Size)

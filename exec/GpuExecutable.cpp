@@ -54,19 +54,16 @@ GpuExecutable::create(const Function &F, std::vector<LoweredStep> Steps,
                       GpuProgram Prog, std::shared_ptr<GpuMemoryPool> Pool,
                       HostKernelFn Host) {
   size_t KernelSteps = 0;
-  // Control flow (if, loop, scan) runs its regions as host steps of the
-  // CPU executor only.
-  for (const LoweredStep &S : Steps)
-    if (S.K == LoweredStep::Kind::Host && S.Op->info().has(ControlFlow))
-      return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
-                                    "' is control flow with regions, which "
-                                    "the GPU does not run: use --device cpu");
+  // Control flow (if, loop, scan) is a host step too: its regions run on
+  // the device once setRegion gave them, else through Host.
   for (const LoweredStep &S : Steps) {
     if (S.K == LoweredStep::Kind::Host && !S.Op->info().has(Collective) &&
         !Host)
       return makeError(S.Op->L, "'" + S.Op->mnemonic().str() +
                                     (S.Op->info().has(DataShape)
                                          ? "' has results sized by the data"
+                                     : S.Op->info().has(ControlFlow)
+                                         ? "' is control flow with regions"
                                          : "' works on str tensors") +
                                     ": a host step, and this GPU executor "
                                     "has no host kernels: use --device cpu");

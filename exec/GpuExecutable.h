@@ -3,7 +3,8 @@
 // run, every intermediate in one device arena placed by liveness, copies
 // only at the graph boundary and around host steps (ops on strings, and
 // those whose results the device does not size: they run on the host
-// between launches, on copies of what they read). Inputs and outputs may
+// between launches, on copies of what they read; control flow, whose
+// regions run as GPU executables of their own). Inputs and outputs may
 // stay on the device between runs (a training step's parameters and
 // optimizer state).
 #ifndef DLC_EXEC_GPUEXECUTABLE_H
@@ -56,6 +57,15 @@ public:
   llvm::Expected<std::vector<GpuTensor>>
   run(llvm::ArrayRef<GpuTensor> Inputs, llvm::ArrayRef<bool> KeepOnDevice,
       uint64_t *PeakBytes = nullptr) const;
+
+  /// Control flow (if, loop, scan): R, a region of one of F's control-flow
+  /// ops, runs as X (compiled for the same device, memory from the same
+  /// pool) per branch taken or iteration, its values staying on the device
+  /// (GpuControlFlow.cpp). Set before the first run. An op whose regions
+  /// are not all set runs through the host kernel (the interpreter, as in
+  /// the C API's GPU images), its operands copied to the host and its
+  /// results back.
+  void setRegion(const Function &R, std::unique_ptr<GpuExecutable> X);
 
   /// Copies between the host and the device (and waits for the copy).
   llvm::Expected<DeviceTensor> upload(const Tensor &T) const;
@@ -110,6 +120,16 @@ private:
               Instance &I, llvm::function_ref<DeviceAddr(const Value *)> Addr,
               llvm::function_ref<const Tensor *(const Value *)> OnHost,
               HostValues &V) const;
+  /// A control-flow host step whose regions are set (GpuControlFlow.cpp):
+  /// the op's logic on the host, its regions on the device, values on the
+  /// device; the arguments are runHostStep's.
+  llvm::Error
+  runRegions(const LoweredStep &S, const Executable::RunPlan &P, Instance &I,
+             llvm::function_ref<DeviceAddr(const Value *)> Addr,
+             llvm::function_ref<const Tensor *(const Value *)> OnHost,
+             HostValues &V) const;
+  /// Whether every region of Op runs on the device (setRegion).
+  bool regionsSet(const Operation &Op) const;
   /// Launches segment Seg of G's launches (Kernels of them not skipped):
   /// directly, or as the image's CUDA graph (recorded now if due).
   llvm::Error launchSegment(const GpuPlan &G, Instance &I,
@@ -126,6 +146,8 @@ private:
   /// Parameters and constants on the device, for the executable's life.
   llvm::DenseMap<const Value *, std::shared_ptr<GpuBuffer>> Resident;
   llvm::DenseMap<const Value *, const Tensor *> HostCopy; // their host data
+  /// The compiled regions of F's control-flow ops (setRegion).
+  llvm::DenseMap<const Function *, std::unique_ptr<GpuExecutable>> Regions;
   mutable std::mutex PlanMutex;
   mutable std::map<std::vector<uintptr_t>, std::shared_ptr<GpuPlan>> Plans;
   mutable std::atomic<uint64_t> ImagesWritten{0};

@@ -1,6 +1,8 @@
-// The GPU executor's host steps other than collectives: ops on strings and
-// ops whose results the device does not size (unique, non_max_suppression),
-// run on the host between two segments of launches.
+// The GPU executor's host steps other than collectives: ops on strings,
+// ops whose results the device does not size (unique, non_max_suppression)
+// and control flow whose regions have no GPU executables (the C API's GPU
+// images: the interpreter runs them), run on the host between two segments
+// of launches. Control flow with GPU regions goes to GpuControlFlow.cpp.
 //
 // 1. The numeric operands come to the host: from the host bytes of a host
 //    input, a parameter or a constant (no copy from the device), else from
@@ -26,6 +28,8 @@ llvm::Error GpuExecutable::runHostStep(
     llvm::function_ref<const Tensor *(const Value *)> OnHost,
     HostValues &V) const {
   const Operation &Op = *S.Op;
+  if (Op.info().has(ControlFlow) && regionsSet(Op))
+    return runRegions(S, P, I, Addr, OnHost, V);
   if (!Host)
     return makeError(Op.L, "internal error: no host kernel for '" +
                                Op.mnemonic() + "'");

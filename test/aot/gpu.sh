@@ -152,4 +152,27 @@ cmp_npy "$work/obj/output0.npy" "$work/obj/cpu-fp32/probs.npy" 1e-4
 out=$("$work/net" run cuda-emu tf32 1 "$work/obj" || true)
 echo "$out"
 grep -q '^create: status 1: this compiled model has no tf32 kernels (it has fp32)' <<<"$out"
+
+# Control flow in a GPU artifact (test/tools/Inputs/control-flow.dlc: a loop
+# whose trip count is the input's length, an if on it): libdlc_runtime.so
+# runs the control-flow ops as host steps through its interpreter, regions
+# included, as a CPU artifact does, between the launches of the other
+# kernels; on the emulation and the fake driver, against `dlc run` on the CPU.
+cf=$src/test/tools/Inputs/control-flow.dlc
+"$dlc" compile "$cf" --target nvptx -o "$work/cf.so"
+$CC "${cflags[@]}" -DMODEL=cf -DMODEL_UPPER=CF -DMODEL_HEADER='"cf.h"' \
+  -DFAKE_CUDA "$src/test/aot/gpu_main.c" "$work/cf.so" "$fake" \
+  -Wl,-rpath,"$work" -Wl,-rpath,"$(dirname "$fake")" "${link[@]}" -o "$work/cf"
+for dev in cuda-emu cuda; do
+  for n in 2 5; do
+    dir=$work/cf-$dev-$n
+    mkdir -p "$dir"
+    env "${fake_env[@]}" "$work/cf" run $dev fp32 $n "$dir" | tee "$dir/log"
+    grep -q '^run 3: the same outputs' "$dir/log" || fail "cf $dev $n: runs differ"
+    "$dlc" run "$cf" --input "x=$dir/input.npy" --out "$dir/cpu" >/dev/null
+    cmp_npy "$dir/output0.npy" "$dir/cpu/y.npy" 0
+    cmp_npy "$dir/output1.npy" "$dir/cpu/s.npy" 0
+    cmp_npy "$dir/output2.npy" "$dir/cpu/z.npy" 0
+  done
+done
 echo "gpu.sh: all checks passed"

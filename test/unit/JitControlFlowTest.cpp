@@ -4,7 +4,7 @@
 // against a hand computation), the JIT agrees with the interpreter on
 // branches of different shapes and reversed scans, the loop bound stops a
 // loop that never ends, and autodiff refuses control flow with a located
-// error.
+// error; the GPU emulation runs the same models.
 #include "TestUtil.h"
 
 #include "api/Model.h"
@@ -192,21 +192,6 @@ TEST(ControlFlowModel, LoopBoundStopsALoopThatNeverEnds) {
   }
 }
 
-TEST(ControlFlowModel, GpuRefusesControlFlowClearly) {
-  // The GPU executor (here its CPU emulation) has no host steps for
-  // regions: it says so instead of failing later.
-  ModelOptions O;
-  O.Device = "cuda-emu";
-  O.Cache = false;
-  auto M = Model::fromText(LoopText, "loop.dlc", O);
-  ASSERT_FALSE(bool(M));
-  std::string E = errText(M.takeError());
-  EXPECT_NE(E.find("loop.dlc:4:15: error: 'loop' is control flow with "
-                   "regions, which the GPU does not run: use --device cpu"),
-            std::string::npos)
-      << E;
-}
-
 /// Branches of different shapes, a reversed scan along axis 1 with a
 /// capture, and a loop growing its carried value: JIT against interpreter.
 const char *MixedText = R"(func @main(%c: bool[], %x: f32[N,4], %s0: f32[N], %k: f32[]) -> (a: f32[?,4], b: f32[N], d: f32[N,4], g: f32[?]) {
@@ -267,6 +252,47 @@ TEST(ControlFlowJit, AgreesWithTheInterpreter) {
               << "output " << K << " element " << E << " N=" << N;
       }
     }
+}
+
+TEST(ControlFlowModel, RunsOnTheGpuEmulation) {
+  // The GPU executor (here its CPU emulation) runs control flow on the host
+  // and its regions as GPU kernels (exec/GpuControlFlow.cpp): the
+  // interpreter's results for branches of different shapes, a reversed
+  // scan, a carried value that grows, a loop stopped by its body's
+  // condition and one that does not start.
+  ModelOptions O;
+  O.Device = "cuda-emu";
+  O.Cache = false;
+  for (const char *Text : {MixedText, LoopText}) {
+    bool Loop = Text == LoopText;
+    auto M = Model::fromText(Text, "cf.dlc", O);
+    ASSERT_TRUE(bool(M)) << errText(M.takeError());
+    auto Ref = parseModule(Text, "cf.dlc");
+    ASSERT_TRUE(bool(Ref)) << errText(Ref.takeError());
+    const Function &F = *(*Ref)->Functions[0];
+    for (int64_t N : {1, 7})
+      for (bool Cond : {true, false}) {
+        auto In = functionInputs(F, N, 17);
+        if (Loop) { // trip count 6 or 0, stopped by the sum at 100
+          In[0].setI(0, Cond ? 6 : 0);
+          In[1].setF(0, 100);
+        } else {
+          In[0].setI(0, Cond);
+        }
+        auto Want = interpret(F, In);
+        ASSERT_TRUE(bool(Want)) << errText(Want.takeError());
+        auto Got = M->run(In);
+        ASSERT_TRUE(bool(Got)) << errText(Got.takeError());
+        ASSERT_EQ(Want->size(), Got->size());
+        for (size_t K = 0; K < Want->size(); ++K) {
+          ASSERT_EQ((*Want)[K].type(), (*Got)[K].type()) << K;
+          for (int64_t E = 0; E < (*Want)[K].numElements(); ++E)
+            EXPECT_NEAR((*Want)[K].getF(E), (*Got)[K].getF(E),
+                        1e-5 * (1 + std::abs((*Want)[K].getF(E))))
+                << "output " << K << " element " << E << " N=" << N;
+        }
+      }
+  }
 }
 
 TEST(ControlFlowAutodiff, RefusesWithALocatedError) {

@@ -58,19 +58,67 @@ static bool cpuLoweringWorks(const OpInfo &I) {
 }
 
 /// How the GPU runs an op.
-enum class GpuSupport { None, Kernel, Host };
+enum class GpuSupport { None, Kernel, Host, Regions };
+
+/// Control flow runs on the GPU (Regions: the op's logic on the host, its
+/// regions as GPU executables of their own) when its optimized example,
+/// compiled for the emulation, gives the interpreter's results: run with
+/// the condition true and then false, trip counts of 3, '?' dims of 4.
+static bool controlFlowRunsOnGpu(const Function &F) {
+  auto X = compileForGpu(F, DeviceKind::CudaEmu, 0,
+                         GpuMemoryPool::create(GpuDevice::emulator()));
+  if (!X) {
+    llvm::consumeError(X.takeError());
+    return false;
+  }
+  for (int Flag : {1, 0}) {
+    std::vector<Tensor> In;
+    for (auto &V : F.Inputs) {
+      llvm::SmallVector<int64_t, 4> S;
+      for (const Dim &D : V->Type.dims())
+        S.push_back(D.isStatic() ? D.size() : 4);
+      Tensor T(V->Type.elem(), S);
+      for (int64_t K = 0; K < T.numElements(); ++K)
+        T.setF(K, V->Type.elem() == DType::Bool  ? Flag
+                  : V->Type.elem() == DType::I64 ? 3
+                                                 : 0.25 * K - 1);
+      In.push_back(std::move(T));
+    }
+    auto Want = interpret(F, In);
+    auto Got = (*X)->run(In);
+    if (!Want || !Got) {
+      llvm::consumeError(Want.takeError());
+      llvm::consumeError(Got.takeError());
+      return false;
+    }
+    if (Want->size() != Got->size())
+      return false;
+    for (size_t K = 0; K < Want->size(); ++K) {
+      const Tensor &A = (*Want)[K], &B = (*Got)[K];
+      if (A.type() != B.type())
+        return false;
+      for (int64_t E = 0; E < A.numElements(); ++E)
+        if (A.getF(E) != B.getF(E))
+          return false;
+    }
+  }
+  return true;
+}
 
 /// A GPU lowering "exists" (Kernel) for an op when its optimized example
 /// lowers, maps to the GPU and compiles to PTX, or, for a collective, when
 /// the GPU executor takes it (on the emulation). An op the GPU executor
 /// runs as a host step (strings, data-sized results without a GPU kernel)
 /// is Host when the executor takes it: it runs with --device cuda, but on
-/// the CPU, between launches.
+/// the CPU, between launches. Control flow is Regions when it really runs
+/// (controlFlowRunsOnGpu).
 static GpuSupport gpuLowering(const OpInfo &I) {
   auto M = optimizedExample(I);
   if (!M)
     return GpuSupport::None;
   const Function &F = *M->Functions[0];
+  if (I.has(ControlFlow))
+    return controlFlowRunsOnGpu(F) ? GpuSupport::Regions : GpuSupport::None;
   bool HostStep = false, Collectives = false;
   for (const auto &Op : F.Body) {
     Collectives |= Op->info().has(Collective);
@@ -134,17 +182,20 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
                        (const char *)"cpu", (const char *)"gpu",
                        (const char *)"kind");
   }
-  unsigned Counts[7] = {0, 0, 0, 0, 0, 0, 0};
+  unsigned Counts[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (const OpInfo &I : allOps()) {
     bool Shape = shapeInferenceWorks(I), Interp = interpreterSupports(I.Kind);
     bool Grad = gradientWorks(I), Cpu = cpuLoweringWorks(I);
     GpuSupport G = gpuLowering(I);
     // "host": runs with a GPU device, as a host step between launches.
-    const char *Gpu = G == GpuSupport::Kernel ? Yes
-                      : G == GpuSupport::Host ? "host"
-                                              : No;
+    // "region": control flow whose regions run as GPU kernels.
+    const char *Gpu = G == GpuSupport::Kernel    ? Yes
+                      : G == GpuSupport::Host    ? "host"
+                      : G == GpuSupport::Regions ? "region"
+                                                 : No;
     Counts[5] += G == GpuSupport::Kernel;
     Counts[6] += G == GpuSupport::Host;
+    Counts[7] += G == GpuSupport::Regions;
     Counts[4] += Grad;
     Counts[0] += Shape;
     Counts[1] += Interp;
@@ -167,5 +218,6 @@ void dlc::listOps(llvm::raw_ostream &OS, bool Markdown) {
        << Counts[0] << ", interp " << Counts[1]
        << ", grad " << Counts[4] << ", cpu " << Counts[3] << ", gpu "
        << Counts[5] << " (+" << Counts[6]
-       << " as host steps of the GPU executor)\n";
+       << " as host steps of the GPU executor, +" << Counts[7]
+       << " as control flow with GPU regions)\n";
 }
