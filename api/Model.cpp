@@ -125,9 +125,16 @@ llvm::Expected<Model> Model::fromFile(llvm::StringRef Path,
   // Graph inputs that feed shape-like operands: compile per value at run
   // time (a problem unrelated to them shows at the first run).
   // Likewise input dims the import needs known (an LSTM's sequence length).
+  // Likewise sequence and optional inputs and outputs: compile per
+  // structure of the inputs.
   auto Spec = onnxShapeOperandInputs(Path);
   auto DimSpec = onnxStaticDimInputs(Path, IO);
-  if (!Spec || !DimSpec || (Spec->empty() && DimSpec->empty()) ||
+  auto Sig = onnxSignature(Path, IO);
+  bool Structured = Sig && Sig->structured();
+  if (!Sig)
+    llvm::consumeError(Sig.takeError());
+  if (!Spec || !DimSpec ||
+      (Spec->empty() && DimSpec->empty() && !Structured) ||
       Opts.SpecializationCacheSize == 0) {
     if (!Spec)
       llvm::consumeError(Spec.takeError());
@@ -161,6 +168,26 @@ Model::run(llvm::ArrayRef<Tensor> Inputs, uint64_t *PeakBytes) const {
   if (PeakBytes)
     *PeakBytes = 0;
   return interpret(*P->F, Inputs);
+}
+
+llvm::Expected<std::vector<RunValue>>
+Model::runValues(llvm::ArrayRef<RunValue> Inputs) const {
+  if (P->Spec)
+    return P->Spec->runValues(Inputs, nullptr);
+  std::vector<Tensor> Ts;
+  for (size_t I = 0; I < Inputs.size(); ++I) {
+    if (!Inputs[I].isTensor())
+      return makeError("input " +
+                       (I < P->Inputs.size() ? "'" + P->Inputs[I].Name + "'"
+                                             : std::to_string(I)) +
+                       " is a tensor, got " + Inputs[I].str());
+    Ts.push_back(Inputs[I].T);
+  }
+  auto Out = run(Ts);
+  if (!Out)
+    return Out.takeError();
+  return std::vector<RunValue>(std::make_move_iterator(Out->begin()),
+                               std::make_move_iterator(Out->end()));
 }
 
 llvm::Expected<RunProfile> Model::profile(llvm::ArrayRef<Tensor> Inputs,

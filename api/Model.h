@@ -8,6 +8,7 @@
 #define DLC_API_MODEL_H
 
 #include "codegen/CompileStats.h"
+#include "ir/RunValue.h"
 #include "ir/Tensor.h"
 
 #include "llvm/Support/Error.h"
@@ -87,10 +88,21 @@ struct RunProfile {
   unsigned Runs = 0;
 };
 
-/// A graph input or output: its name and type (dims may be symbolic).
+/// A graph input or output: its name and type (dims may be symbolic). An
+/// ONNX sequence or optional port has its element's type in Type; Sequence
+/// and Optional say what wraps it (run such models with Model::runValues).
 struct Port {
   std::string Name;
   TensorType Type;
+  bool Sequence = false, Optional = false;
+  bool structured() const { return Sequence || Optional; }
+  /// "f32[2,?]", "sequence of f32[?]", "optional sequence of i64[]".
+  std::string typeStr() const {
+    std::string W = Optional ? (Sequence ? "optional sequence of "
+                                         : "optional ")
+                             : (Sequence ? "sequence of " : "");
+    return W + Type.str();
+  }
 };
 
 class Model {
@@ -113,6 +125,17 @@ public:
   /// interpreter, which does not measure it).
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
                                           uint64_t *PeakBytes = nullptr) const;
+
+  /// Runs a model whose inputs or outputs may be ONNX sequences or
+  /// optionals (Port::Sequence / Port::Optional): a sequence input is a
+  /// RunValue::sequence, an empty optional RunValue::none(), a present one
+  /// its element. Such a model compiles one variant per structure of its
+  /// sequence and optional inputs (lengths, element types and ranks,
+  /// presence), and per value of the inputs that drive a Loop carrying a
+  /// sequence or an If returning one (see SpecializationCacheSize). Works
+  /// for every model (tensors in, tensors out otherwise).
+  llvm::Expected<std::vector<RunValue>>
+  runValues(llvm::ArrayRef<RunValue> Inputs) const;
 
   /// Runs the model Runs times on Inputs (after one warm-up run) and times
   /// every kernel. Needs the JIT on the CPU and a model compiled once for

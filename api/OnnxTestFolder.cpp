@@ -43,6 +43,28 @@ llvm::Error dlc::compareOnnxOutput(const Tensor &Got, const Tensor &Want,
   return llvm::Error::success();
 }
 
+OnnxPortForm dlc::portForm(const Port &P) {
+  OnnxPortForm F;
+  F.Sequence = P.Sequence;
+  F.Optional = P.Optional;
+  return F;
+}
+
+llvm::Error dlc::compareOnnxValue(const RunValue &Got, const RunValue &Want,
+                                  unsigned K) {
+  std::string O = "output " + std::to_string(K);
+  if (Got.K != Want.K ||
+      (Got.isSequence() && Got.Seq.size() != Want.Seq.size()))
+    return makeError(O + " is " + Got.str() + ", expected " + Want.str());
+  if (Got.isTensor())
+    return compareOnnxOutput(Got.T, Want.T, K);
+  for (size_t I = 0; I < Want.Seq.size(); ++I)
+    if (auto E = compareOnnxOutput(Got.Seq[I], Want.Seq[I], K))
+      return makeError("element " + std::to_string(I) + " of " +
+                       llvm::toString(std::move(E)));
+  return llvm::Error::success();
+}
+
 bool dlc::isOnnxTestFolder(llvm::StringRef Dir) {
   return llvm::sys::fs::is_regular_file(Dir + "/model.onnx");
 }
@@ -66,18 +88,19 @@ llvm::Error dlc::runOnnxTestFolder(llvm::StringRef Dir,
       return makeError("test_data_set_" + std::to_string(Set) + ": " +
                        llvm::toString(std::move(E)));
     };
-    std::vector<Tensor> Args;
+    std::vector<RunValue> Args;
     for (size_t K = 0; K < M->inputs().size(); ++K) {
+      const Port &In = M->inputs()[K];
       std::string F = SetDir + "/input_" + std::to_string(K) + ".pb";
       if (!llvm::sys::fs::exists(F))
-        return InSet(makeError("no data for input '" + M->inputs()[K].Name +
-                               "' (" + F + ")"));
-      auto T = readOnnxTensorFile(F);
+        return InSet(makeError("no data for input '" + In.Name + "' (" + F +
+                               ")"));
+      auto T = readOnnxValueFile(F, portForm(In));
       if (!T)
         return InSet(T.takeError());
       Args.push_back(std::move(*T));
     }
-    auto Out = M->run(Args);
+    auto Out = M->runValues(Args);
     if (!Out)
       return InSet(Out.takeError());
     size_t NOut = M->outputs().size();
@@ -85,11 +108,12 @@ llvm::Error dlc::runOnnxTestFolder(llvm::StringRef Dir,
       return InSet(makeError("got " + std::to_string(Out->size()) +
                              " outputs, expected " + std::to_string(NOut)));
     for (unsigned K = 0; K < NOut; ++K) {
-      auto Want = readOnnxTensorFile(SetDir + "/output_" + std::to_string(K) +
-                                     ".pb");
+      auto Want = readOnnxValueFile(SetDir + "/output_" + std::to_string(K) +
+                                        ".pb",
+                                    portForm(M->outputs()[K]));
       if (!Want)
         return InSet(Want.takeError());
-      if (auto E = compareOnnxOutput((*Out)[K], *Want, K))
+      if (auto E = compareOnnxValue((*Out)[K], *Want, K))
         return InSet(std::move(E));
     }
     if (DataSets)

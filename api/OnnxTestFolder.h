@@ -7,6 +7,7 @@
 #define DLC_API_ONNXTESTFOLDER_H
 
 #include "api/Model.h"
+#include "frontend/onnx/OnnxImporter.h"
 
 namespace dlc {
 
@@ -16,6 +17,14 @@ namespace dlc {
 /// exactly.
 llvm::Error compareOnnxOutput(const Tensor &Got, const Tensor &Want,
                               unsigned K);
+
+/// The same for sequences (element by element) and optionals (both empty,
+/// or both holding equal elements).
+llvm::Error compareOnnxValue(const RunValue &Got, const RunValue &Want,
+                             unsigned K);
+
+/// The importer's form of a port (for readOnnxValueFile).
+OnnxPortForm portForm(const Port &P);
 
 /// Whether Dir holds an ONNX test (a model.onnx file).
 bool isOnnxTestFolder(llvm::StringRef Dir);

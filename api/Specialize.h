@@ -35,6 +35,10 @@ public:
   /// it first when it is not cached). Thread-safe.
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs,
                                           uint64_t *PeakBytes) const;
+  /// The same with sequence and optional inputs and outputs: the structure
+  /// of each such input is part of the variant's key.
+  llvm::Expected<std::vector<RunValue>>
+  runValues(llvm::ArrayRef<RunValue> Inputs, uint64_t *PeakBytes) const;
   SpecializationStats stats() const;
 
   struct Variant;
@@ -42,13 +46,17 @@ public:
 private:
   SpecializedModel() = default;
   llvm::Expected<std::shared_ptr<const Variant>>
-  variantFor(llvm::ArrayRef<Tensor> Inputs) const;
+  variantFor(llvm::ArrayRef<RunValue> Inputs) const;
   llvm::Expected<std::shared_ptr<const Variant>>
-  compile(llvm::ArrayRef<Tensor> Inputs) const;
+  compile(llvm::ArrayRef<RunValue> Inputs) const;
+  /// The function input type of a sequence or optional input's element
+  /// (declared static dims kept, the others unknown unless AllDims).
+  TensorType elemType(unsigned Input, const Tensor &T) const;
 
   std::string Path;
   ModelOptions Opts;
-  std::vector<Port> Inputs;
+  std::vector<Port> Inputs, Outputs;
+  std::vector<bool> HasShape; // per input: whether the file gives a shape
   std::vector<unsigned> SpecIndex; // positions of the specialized inputs
   /// (input position, dim) of the dims specialized by size.
   std::vector<std::pair<unsigned, unsigned>> DimIndex;

@@ -15,6 +15,7 @@
 
 #include "frontend/onnx/NodeContext.h"
 #include "frontend/onnx/OnnxTensor.h"
+#include "frontend/onnx/OnnxValues.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
@@ -91,11 +92,19 @@ private:
   std::vector<Value *> Initializers;
   bool Training = false; // imports the ai.onnx.preview.training domain
   bool Ml = false;       // imports the ai.onnx.ml domain
+  /// Every graph input as declared (sequences and optionals included, with
+  /// their element types), for signature().
+  std::vector<std::pair<std::string, TensorType>> SigInputs;
+  std::vector<OnnxPortForm> SigForms;
+  bool SignatureOnly = false; // unbound sequences are no error
 
   void checkOpsets();
   void checkNodes();
   void addInitializers(Function &F);
   void addInputs(Function &F);
+  void bindStructured(Function &F, const std::string &Name,
+                      const std::string &Where, const OnnxPortForm &Form,
+                      const TensorType &Declared, const OnnxStructBind &B);
   void convertNodes(Function &F);
   void addOutputs(Function &F);
   void initializersToParams(Function &F);
@@ -190,13 +199,15 @@ void GraphImporter::addInputs(Function &F) {
       VT.Values[In.name()] = B.constant(Bound->second);
       continue;
     }
-    if (!In.type().has_tensor_type()) {
-      P.add(Where, "only tensor inputs are supported (not sequences, maps "
-                   "or optionals)");
+    OnnxPortForm Form;
+    const onnx::TypeProto_Tensor *TTP = nullptr;
+    std::string Why;
+    if (!portForm(In.type(), Form, TTP, Why)) {
+      P.add(Where, Why);
       VT.Poisoned.insert(In.name());
       continue;
     }
-    const auto &TT = In.type().tensor_type();
+    const auto &TT = *TTP;
     auto E = dtypeFromOnnx(TT.elem_type());
     if (!E) {
       P.add(Where, "element type " + onnxTypeName(TT.elem_type()) +
@@ -204,7 +215,7 @@ void GraphImporter::addInputs(Function &F) {
       VT.Poisoned.insert(In.name());
       continue;
     }
-    if (!TT.has_shape()) {
+    if (!TT.has_shape() && !Form.structured()) {
       P.add(Where, "has no shape (unknown rank is not supported)");
       VT.Poisoned.insert(In.name());
       continue;
@@ -220,7 +231,8 @@ void GraphImporter::addInputs(Function &F) {
         S.push_back(Dim::unknown());
       else if (D.has_dim_value())
         S.push_back(Dim::fixed(D.dim_value()));
-      else if (D.has_dim_param() && !D.dim_param().empty())
+      else if (D.has_dim_param() && !D.dim_param().empty() &&
+               !Form.Sequence) // a sequence's elements may differ in size
         S.push_back(Dim::symbol(symbolName(D.dim_param())));
       else
         S.push_back(Dim::unknown());
@@ -250,10 +262,82 @@ void GraphImporter::addInputs(Function &F) {
       VT.Poisoned.insert(In.name());
       continue;
     }
+    SigInputs.push_back({In.name(), TensorType(*E, S)});
+    SigForms.push_back(Form);
+    if (Form.structured()) {
+      auto B = Opts.BindStruct.find(In.name());
+      if (B != Opts.BindStruct.end()) {
+        bindStructured(F, In.name(), Where, Form, TensorType(*E, S),
+                       B->second);
+        continue;
+      }
+      if (!SignatureOnly)
+        P.add(Where, "is " + std::string(Form.Optional ? "an " : "a ") +
+                         Form.str() + " of " + TensorType(*E, S).str() +
+                         "; the importer needs its structure (length, "
+                         "element types, presence) bound "
+                         "(OnnxImportOptions::BindStruct); dlc::Model, "
+                         "`dlc run` and `dlc test-onnx` bind it per run");
+      VT.Poisoned.insert(In.name());
+      continue;
+    }
     Value *V = F.addInput(In.name(), TensorType(*E, S));
     V->L = Loc::named(Where);
     VT.Values[In.name()] = V;
   }
+}
+
+/// A sequence or optional input bound to one run's structure: an empty
+/// optional, one function input per element ("NAME[K]"), or one for a
+/// present optional tensor. Elements must match the declared type.
+void GraphImporter::bindStructured(Function &F, const std::string &Name,
+                                   const std::string &Where,
+                                   const OnnxPortForm &Form,
+                                   const TensorType &Declared,
+                                   const OnnxStructBind &B) {
+  auto Fail = [&](const llvm::Twine &Msg) {
+    P.add(Where, Msg);
+    VT.Poisoned.insert(Name);
+  };
+  if (B.None) {
+    if (!Form.Optional)
+      return Fail("is a " + Form.str() + ", which cannot be empty (only an "
+                  "optional can)");
+    VT.Nones.insert(Name);
+    return;
+  }
+  if (B.Sequence != Form.Sequence)
+    return Fail("is " + std::string(Form.Optional ? "an " : "a ") +
+                Form.str() + ", but was given " +
+                (B.Sequence ? "a sequence" : "a tensor"));
+  if (!B.Sequence && B.Elems.size() != 1)
+    return Fail("an optional tensor is bound to one tensor");
+  std::vector<Value *> Elems;
+  for (size_t K = 0; K < B.Elems.size(); ++K) {
+    const TensorType &T = B.Elems[K];
+    std::string What = B.Sequence ? "element " + std::to_string(K) + " is "
+                                  : "is given ";
+    if (T.elem() != Declared.elem())
+      return Fail(What + T.str() + ", but the model declares elements of " +
+                  Declared.str());
+    if (Form.HasShape) {
+      bool Ok = T.rank() == Declared.rank();
+      for (unsigned D = 0; Ok && D < T.rank(); ++D)
+        Ok = !Declared.dim(D).isStatic() || !T.dim(D).isStatic() ||
+             T.dim(D).size() == Declared.dim(D).size();
+      if (!Ok)
+        return Fail(What + T.str() + ", but the model declares " +
+                    Declared.str());
+    }
+    std::string In = B.Sequence ? Name + "[" + std::to_string(K) + "]" : Name;
+    Value *V = F.addInput(In, T);
+    V->L = Loc::named(Where);
+    Elems.push_back(V);
+  }
+  if (B.Sequence)
+    VT.Sequences[Name] = std::move(Elems);
+  else
+    VT.Values[Name] = Elems[0];
 }
 
 void GraphImporter::convertNodes(Function &F) {
@@ -291,22 +375,60 @@ void GraphImporter::addOutputs(Function &F) {
     if (VT.Poisoned.count(O.name()))
       continue;
     Value *V = VT.Values.lookup(O.name());
+    std::string Where = File + ": output '" + O.name() + "'";
+    std::vector<OnnxOutputForm> *Forms = Opts.OutputForms;
+    const char *Outside = "; the importer alone returns tensors (dlc::Model, "
+                          "`dlc run` and `dlc test-onnx` return sequences and "
+                          "optionals)";
     if (!V && VT.Nones.count(O.name())) {
-      P.add(File + ": output '" + O.name() + "'",
-            "is an empty optional; only tensor outputs are supported");
+      if (!Forms) {
+        P.add(Where, "is an empty optional" + llvm::Twine(Outside));
+        continue;
+      }
+      Forms->push_back({RunValue::NoneK, 0});
       continue;
     }
-    if (!V && (VT.Sequences.count(O.name()) ||
-               VT.RunSequences.count(O.name()))) {
-      P.add(File + ": output '" + O.name() + "'",
-            "is a sequence; only tensor outputs are supported");
+    if (!V && VT.RunSequences.count(O.name())) {
+      // Its length is a dim of the split value: with that dim known at
+      // import time (dlc::Model binds it per run) the pieces are a list.
+      const RunSeq &RS = VT.RunSequences[O.name()];
+      if (Opts.StaticDimNeeds && RS.Source &&
+          !RS.Source->Type.dim(RS.Axis).isStatic())
+        Opts.StaticDimNeeds->push_back(RS.Source->Type.dim(RS.Axis));
+      P.add(Where, "is a sequence whose length is known only at run time "
+                   "(a SplitToSequence along dim " + llvm::Twine(RS.Axis) +
+                   " of " + RS.Source->Type.str() + "), which cannot be a "
+                   "graph output unless that dim is known at import time");
+      continue;
+    }
+    if (!V && VT.Sequences.count(O.name())) {
+      if (!Forms) {
+        P.add(Where, "is a sequence" + llvm::Twine(Outside));
+        continue;
+      }
+      const std::vector<Value *> &S = VT.Sequences[O.name()];
+      bool Ok = true;
+      for (size_t K = 0; K < S.size() && Ok; ++K)
+        if (!S[K]) {
+          P.add(Where, "element " + llvm::Twine(K) + " is a piece of a split "
+                       "at run-time sizes, whose shape is data-dependent "
+                       "(not supported)");
+          Ok = false;
+        }
+      if (!Ok)
+        continue;
+      for (size_t K = 0; K < S.size(); ++K)
+        F.addOutput(O.name() + "[" + std::to_string(K) + "]", S[K]);
+      Forms->push_back({RunValue::SequenceK, unsigned(S.size())});
       continue;
     }
     if (!V) {
-      P.add(File + ": output '" + O.name() + "'", "no node defines it");
+      P.add(Where, "no node defines it");
       continue;
     }
     F.addOutput(O.name(), V);
+    if (Forms)
+      Forms->push_back({RunValue::TensorK, 1});
   }
 }
 
@@ -333,6 +455,8 @@ llvm::Expected<std::unique_ptr<Module>> GraphImporter::run() {
   checkNodes();
   if (!P.Lines.empty())
     return P.take();
+  if (Opts.OutputForms)
+    Opts.OutputForms->clear();
   auto M = std::make_unique<Module>();
   Function *F = M->addFunction("main");
   F->L = Loc::named(File);
@@ -356,17 +480,23 @@ llvm::Expected<OnnxSignature> GraphImporter::signature() {
   Function *F = M.addFunction("main");
   for (const auto &I : G.initializer()) // not inputs; their data is not read
     VT.Poisoned.insert(I.name());
+  SignatureOnly = true;
   addInputs(*F);
   if (!P.Lines.empty())
     return P.take();
   OnnxSignature S;
-  for (auto &V : F->Inputs)
-    S.Inputs.push_back({V->Name, V->Type});
+  S.Inputs = SigInputs;
+  S.InputForms = SigForms;
   for (const auto &O : G.output()) {
     DType E = DType::F32;
     Shape Dims;
-    if (O.type().has_tensor_type()) {
-      const auto &TT = O.type().tensor_type();
+    OnnxPortForm Form;
+    const onnx::TypeProto_Tensor *TTP = nullptr;
+    std::string Why;
+    bool Typed = portForm(O.type(), Form, TTP, Why);
+    S.OutputForms.push_back(Form);
+    if (Typed) {
+      const auto &TT = *TTP;
       if (auto D = dtypeFromOnnx(TT.elem_type()))
         E = *D;
       for (const auto &D : TT.shape().dim())
@@ -450,6 +580,8 @@ dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
   // pads by Max / Sub / Div of its `shape` input).
   llvm::StringSet<> ShapeLike;
   for (const auto &I : MP.graph().input()) {
+    if (!I.type().has_tensor_type())
+      continue; // a sequence or optional: bound by structure, not by value
     Inputs.insert(I.name());
     const auto &T = I.type().tensor_type();
     int E = T.elem_type();
@@ -472,6 +604,29 @@ dlc::onnxShapeOperandInputs(llvm::StringRef Path) {
   // read only their input's dims, so the walk stops there.
   std::vector<std::string> Work;
   llvm::StringSet<> Visited;
+  // A Loop that carries a sequence or optional, and an If that returns
+  // one, are resolved at import time (unrolled, or the taken branch only):
+  // their trip count, condition and branch condition are shape-like.
+  auto NotTensor = [](const onnx::ValueInfoProto &V) {
+    return V.has_type() && !V.type().has_tensor_type();
+  };
+  for (const auto &N : MP.graph().node()) {
+    std::vector<unsigned> Control;
+    for (const auto &A : N.attribute()) {
+      if (!A.has_g())
+        continue;
+      if (N.op_type() == "Loop" && A.name() == "body" &&
+          llvm::any_of(A.g().input(), NotTensor))
+        Control = {0, 1};
+      if (N.op_type() == "If" && llvm::any_of(A.g().output(), NotTensor))
+        Control = {0};
+    }
+    for (unsigned I : Control)
+      if (int(I) < N.input_size() && !N.input(I).empty()) {
+        Add(N.input(I));
+        Work.push_back(N.input(I));
+      }
+  }
   for (const auto &N : MP.graph().node()) {
     auto It = opTable().find(opKey(N));
     if (It == opTable().end())
@@ -565,7 +720,10 @@ dlc::onnxStaticDimInputs(llvm::StringRef Path, const OnnxImportOptions &Opts) {
         Found |= D.isSymbol() && ID == D;
     All |= !Found;
   }
-  for (auto &[Name, T] : Sig->Inputs)
+  for (size_t I = 0; I < Sig->Inputs.size(); ++I) {
+    if (Sig->InputForms[I].structured())
+      continue; // bound by structure (dlc::Model)
+    auto &[Name, T] = Sig->Inputs[I];
     for (unsigned K = 0; K < T.rank(); ++K) {
       const Dim &ID = T.dim(K);
       if (ID.isStatic())
@@ -573,5 +731,6 @@ dlc::onnxStaticDimInputs(llvm::StringRef Path, const OnnxImportOptions &Opts) {
       if (All || llvm::is_contained(Needs, ID))
         Out.push_back({Name, K});
     }
+  }
   return Out;
 }

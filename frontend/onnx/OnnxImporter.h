@@ -7,10 +7,43 @@
 #define DLC_FRONTEND_ONNX_ONNXIMPORTER_H
 
 #include "ir/IR.h"
+#include "ir/RunValue.h"
 
 #include <map>
 
 namespace dlc {
+
+/// A graph input or output that is not a plain tensor: an ONNX sequence of
+/// tensors, an optional tensor or an optional sequence. For an input, Elem
+/// is the declared element type ('?' for undeclared dims; rank 0 and
+/// HasShape false when the file gives no shape).
+struct OnnxPortForm {
+  bool Sequence = false, Optional = false, HasShape = true;
+  bool structured() const { return Sequence || Optional; }
+  /// "sequence", "optional", "optional sequence" or "tensor".
+  std::string str() const {
+    return Optional ? (Sequence ? "optional sequence" : "optional")
+                    : (Sequence ? "sequence" : "tensor");
+  }
+};
+
+/// The structure a sequence or optional graph input has in one run: empty
+/// (None), a sequence of Elems.size() tensors, or (not Sequence) one tensor
+/// Elems[0]. The importer makes each element a function input named
+/// "NAME[K]" (a present optional tensor keeps the name NAME).
+struct OnnxStructBind {
+  bool None = false;
+  bool Sequence = false;
+  std::vector<TensorType> Elems;
+};
+
+/// How a graph output maps onto the function's outputs: a tensor (one
+/// output), a sequence (Count outputs, its elements) or an empty optional
+/// (none).
+struct OnnxOutputForm {
+  RunValue::Kind Kind = RunValue::TensorK;
+  unsigned Count = 1;
+};
 
 struct OnnxImportOptions {
   /// Graph inputs bound to known tensors: they become constants and are
@@ -28,6 +61,15 @@ struct OnnxImportOptions {
   /// When set, the importer appends each dim that a converter needed known
   /// at import time but found symbolic or unknown (the import then fails).
   std::vector<Dim> *StaticDimNeeds = nullptr;
+  /// Sequence and optional graph inputs bound to a structure (see
+  /// OnnxStructBind); unbound ones fail the import. dlc::Model binds them
+  /// per run: one variant per structure.
+  std::map<std::string, OnnxStructBind> BindStruct;
+  /// When set, graph outputs may be sequences (of a length known at import
+  /// time) and empty optionals: the importer appends each graph output's
+  /// form here, and a sequence's elements become function outputs named
+  /// "NAME[K]". When null, such outputs fail the import.
+  std::vector<OnnxOutputForm> *OutputForms = nullptr;
   /// Where external data files are looked up; default: the model's folder.
   std::string BaseDir;
   /// Float initializers that the imported graph still reads become
@@ -84,8 +126,20 @@ onnxStaticDimInputs(llvm::StringRef Path, const OnnxImportOptions &Opts = {});
 /// types ('?' for undeclared dims, f32 for an undeclared element type).
 /// For models whose body depends on run-time values of some inputs (see
 /// onnxShapeOperandInputs): the signature exists before any value does.
+/// For sequences and optionals, the type is the element's and the form
+/// (InputForms / OutputForms, one per entry) says what wraps it.
 struct OnnxSignature {
   std::vector<std::pair<std::string, TensorType>> Inputs, Outputs;
+  std::vector<OnnxPortForm> InputForms, OutputForms;
+  bool structured() const {
+    for (const OnnxPortForm &F : InputForms)
+      if (F.structured())
+        return true;
+    for (const OnnxPortForm &F : OutputForms)
+      if (F.structured())
+        return true;
+    return false;
+  }
 };
 llvm::Expected<OnnxSignature>
 onnxSignature(llvm::StringRef Path, const OnnxImportOptions &Opts = {});
@@ -96,6 +150,12 @@ llvm::Expected<std::string> onnxModelInfo(llvm::StringRef Path);
 
 /// Reads a serialized onnx.TensorProto (for example a test's input_0.pb).
 llvm::Expected<Tensor> readOnnxTensorFile(llvm::StringRef Path);
+
+/// Reads a value of the given form: a TensorProto for a tensor, a
+/// SequenceProto (of tensors) for a sequence, an OptionalProto for an
+/// optional (empty, a tensor or a sequence of tensors).
+llvm::Expected<RunValue> readOnnxValueFile(llvm::StringRef Path,
+                                           const OnnxPortForm &Form);
 
 /// One supported ONNX op type and the first opset its converter handles.
 struct OnnxOpSupport {

@@ -1,6 +1,7 @@
 // ONNX elementwise ops that map one to one onto dlc ops (unary, binary with
 // broadcasting, comparisons, logic, Where, Cast), and the variadic ones.
 #include "frontend/onnx/NodeContext.h"
+#include "frontend/onnx/Subgraph.h"
 #include "ir/LowPrecision.h"
 #include "frontend/onnx/OnnxTensor.h"
 #include "ir/Printer.h"
@@ -20,6 +21,20 @@ Value *onnximp::divide(NodeContext &C, Value *A, Value *B) {
 template <OpKind K> static void unary(NodeContext &C) {
   C.allowAttrs({});
   C.setOutput(0, C.op(K, {C.in(0)}));
+}
+
+/// Identity also passes a sequence or an empty optional through (opsets 14
+/// and 16).
+static void identity(NodeContext &C) {
+  if (C.numInputs() > 0 && C.has(0) &&
+      (C.isSequence(C.Node.input(0)) ||
+       C.values().Nones.count(C.Node.input(0)))) {
+    C.allowAttrs({});
+    if (auto It = itemIn(C, 0))
+      setItemOutput(C, 0, *It);
+    return;
+  }
+  unary<OpKind::Identity>(C);
 }
 
 /// B aligned for the broadcasting of opsets before 7: with `broadcast` = 1
@@ -267,7 +282,7 @@ void onnximp::addElementwiseOps(std::vector<OpEntry> &T) {
       {"Cos", 1, unary<OpKind::Cos>, {}},
       {"Atan", 7, unary<OpKind::Atan>, {}},
       {"Not", 1, unary<OpKind::Not>, {}},
-      {"Identity", 1, unary<OpKind::Identity>, {}},
+      {"Identity", 1, identity, {}},
       {"LeakyRelu", 1, leakyRelu, {}},
       {"Elu", 1, elu, {}},
       {"Gelu", 20, gelu, {}},

@@ -378,11 +378,15 @@ void onnximp::addSequenceOps(std::vector<OpEntry> &T) {
   T.insert(T.end(), {
       {"SequenceEmpty", 11, sequenceEmpty, {}},
       {"SequenceConstruct", 11, sequenceConstruct, {}},
-      {"SequenceInsert", 11, sequenceInsert, {}},
-      {"SequenceErase", 11, sequenceErase, {}},
-      {"SequenceAt", 11, sequenceAt, {}},
+      // Positions known at import time work for elements of any shapes:
+      // when the import fails (a sequence graph input, say), dlc::Model
+      // takes a position that is a graph input per run-time value.
+      {"SequenceInsert", 11, sequenceInsert, {2}},
+      {"SequenceErase", 11, sequenceErase, {1}},
+      {"SequenceAt", 11, sequenceAt, {1}},
       {"SequenceLength", 11, sequenceLength, {}},
-      {"SplitToSequence", 11, splitToSequence, {}},
+      // A split that is a graph input fixes the pieces per run-time value.
+      {"SplitToSequence", 11, splitToSequence, {1}},
       {"ConcatFromSequence", 11, concatFromSequence, {}},
   });
 }

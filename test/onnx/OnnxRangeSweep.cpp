@@ -65,7 +65,7 @@ static cl::opt<std::string> OnlyCase("case",
 namespace {
 struct Case {
   std::string Test, Dir, What;
-  std::vector<Tensor> Inputs;
+  std::vector<RunValue> Inputs; // sequences and optionals as given
   std::string Input; // the mutated input
   std::string Result; // "ok", "error: ...", "crash ...", "hang"
   char Kind = '?';    // o, e (located), u (unlocated), c, h
@@ -200,7 +200,7 @@ void runCase(const Case &C, int Fd) {
   if (!M) {
     Msg = "e" + oneLine(llvm::toString(M.takeError()));
   } else {
-    auto R = M->run(C.Inputs);
+    auto R = M->runValues(C.Inputs);
     Msg = R ? "o" : "e" + oneLine(llvm::toString(R.takeError()));
   }
   (void)!write(Fd, Msg.data(), Msg.size());
@@ -370,10 +370,11 @@ int main(int argc, char **argv) {
       llvm::consumeError(Sig.takeError());
       continue;
     }
-    std::vector<Tensor> Ins;
+    std::vector<RunValue> Ins;
     for (size_t K = 0; K < Sig->Inputs.size(); ++K) {
-      auto T = readOnnxTensorFile(Dir + "/test_data_set_0/input_" +
-                                  std::to_string(K) + ".pb");
+      auto T = readOnnxValueFile(Dir + "/test_data_set_0/input_" +
+                                     std::to_string(K) + ".pb",
+                                 Sig->InputForms[K]);
       if (!T) {
         llvm::consumeError(T.takeError());
         break;
@@ -385,20 +386,21 @@ int main(int argc, char **argv) {
     ++Models;
     unsigned Rank = 0;
     int64_t MaxDim = 1;
-    for (const Tensor &T : Ins)
-      for (int64_t D : T.shape()) {
-        Rank = std::max(Rank, T.rank());
+    for (const RunValue &V : Ins)
+      for (int64_t D : V.T.shape()) {
+        Rank = std::max(Rank, V.T.rank());
         MaxDim = std::max(MaxDim, D);
       }
     for (size_t K = 0; K < Ins.size(); ++K) {
       const std::string &Name = Sig->Inputs[K].first;
-      if (!llvm::is_contained(*Spec, Name))
+      if (!llvm::is_contained(*Spec, Name) || !Ins[K].isTensor())
         continue;
+      const Tensor &In = Ins[K].T;
       std::vector<std::pair<std::string, Tensor>> Muts;
-      if (isFloat(Ins[K].elem()))
-        floatMutations(Ins[K], Muts);
-      else if (Ins[K].elem() != DType::Str && Ins[K].elem() != DType::Bool)
-        intMutations(Ins[K], MaxDim, Rank, Muts);
+      if (isFloat(In.elem()))
+        floatMutations(In, Muts);
+      else if (In.elem() != DType::Str && In.elem() != DType::Bool)
+        intMutations(In, MaxDim, Rank, Muts);
       for (auto &[What, T] : Muts) {
         if (!OnlyCase.empty() && What.find(OnlyCase) == std::string::npos)
           continue;
@@ -408,7 +410,7 @@ int main(int argc, char **argv) {
         C.What = What;
         C.Input = Name;
         C.Inputs = Ins;
-        C.Inputs[K] = std::move(T);
+        C.Inputs[K] = RunValue(std::move(T));
         Cases.push_back(std::move(C));
       }
     }

@@ -219,10 +219,13 @@ TEST(OnnxSequence, SequenceGraphInputAndOutputAreReported) {
   G.add_output()->set_name("n");
   G.add_output()->set_name("s");
   EXPECT_EQ(importError(M),
-            "m.onnx: input 'seq': error: only tensor inputs are supported "
-            "(not sequences, maps or optionals)\n"
-            "m.onnx: output 's': error: is a sequence; only tensor outputs are "
-            "supported");
+            "m.onnx: input 'seq': error: is a sequence of f32[]; the importer "
+            "needs its structure (length, element types, presence) bound "
+            "(OnnxImportOptions::BindStruct); dlc::Model, `dlc run` and `dlc "
+            "test-onnx` bind it per run\n"
+            "m.onnx: output 's': error: is a sequence; the importer alone "
+            "returns tensors (dlc::Model, `dlc run` and `dlc test-onnx` return "
+            "sequences and optionals)");
 }
 
 /// A run-time 'split' of static length fixes the sequence's length (usable)

@@ -1,7 +1,9 @@
 // `dlc run`: loads a model, optimizes it, runs it on .npy or ONNX TensorProto
 // (.pb) inputs (or seeded random ones) and writes one .npy per output. ONNX
 // models whose inputs feed shape-like operands run through dlc::Model, which
-// compiles them for the values given.
+// compiles them for the values given; so do ONNX models with sequence or
+// optional inputs or outputs (SequenceProto / OptionalProto .pb inputs; a
+// sequence output writes one NAME.K.npy per element).
 #include "Commands.h"
 
 #include "api/Device.h"
@@ -181,7 +183,12 @@ static llvm::Expected<Model> specializedModel(const RunOptions &Opts,
                                               llvm::Error E) {
   auto Spec = onnxShapeOperandInputs(Opts.Model);
   auto DimSpec = onnxStaticDimInputs(Opts.Model);
-  if (!Spec || !DimSpec || (Spec->empty() && DimSpec->empty())) {
+  auto Sig = onnxSignature(Opts.Model);
+  bool Structured = Sig && Sig->structured(); // sequences, optionals
+  if (!Sig)
+    llvm::consumeError(Sig.takeError());
+  if (!Spec || !DimSpec ||
+      (Spec->empty() && DimSpec->empty() && !Structured)) {
     if (!Spec)
       llvm::consumeError(Spec.takeError());
     if (!DimSpec)
@@ -192,6 +199,8 @@ static llvm::Expected<Model> specializedModel(const RunOptions &Opts,
   std::vector<std::string> What = *Spec;
   for (auto &[Name, K] : *DimSpec)
     What.push_back(Name + " dim " + std::to_string(K));
+  if (Structured)
+    What.push_back("(the structure of its sequences and optionals)");
   if (Opts.PrintIR || Opts.PrintLLVM || !Opts.MaxMemory.empty())
     return makeError("--print-ir, --print-llvm and --max-memory need a model "
                      "compiled before its inputs are known, but this one is "
@@ -273,12 +282,45 @@ static llvm::Error run(const RunOptions &Opts) {
     Dims[Sym] = N;
   }
   // Inputs from files first: their sizes also fix symbolic dims for the
-  // random ones.
+  // random ones. Sequences and optionals come from SequenceProto and
+  // OptionalProto files.
   std::vector<std::optional<Tensor>> Loaded(Ins.size());
+  std::vector<RunValue> Values(Ins.size());
+  bool Structured = false;
   for (size_t I = 0; I < Ins.size(); ++I) {
     const Port &In = Ins[I];
     auto It = Files.find(In.Name);
+    if (!In.structured())
+      continue;
+    Structured = true;
     if (It == Files.end())
+      return makeError("missing input '" + In.Name + "' (" +
+                       (In.Optional ? "an " : "a ") + In.typeStr() +
+                       "): pass --input " + In.Name +
+                       "=FILE.pb (an onnx." +
+                       (In.Optional ? "OptionalProto" : "SequenceProto") +
+                       "); random inputs are tensors only");
+    if (!llvm::StringRef(It->second).ends_with(".pb"))
+      return makeError("input '" + In.Name + "' is " +
+                       (In.Optional ? "an " : "a ") + In.typeStr() +
+                       ": pass it as an onnx." +
+                       (In.Optional ? "OptionalProto" : "SequenceProto") +
+                       " file (.pb), got '" + It->second + "'");
+    OnnxPortForm Form;
+    Form.Sequence = In.Sequence;
+    Form.Optional = In.Optional;
+    auto V = readOnnxValueFile(It->second, Form);
+    if (!V)
+      return makeError("input '" + In.Name + "': " +
+                       llvm::toString(V.takeError()));
+    Values[I] = std::move(*V);
+  }
+  for (const Port &P : SM ? SM->outputs() : std::vector<Port>())
+    Structured |= P.structured();
+  for (size_t I = 0; I < Ins.size(); ++I) {
+    const Port &In = Ins[I];
+    auto It = Files.find(In.Name);
+    if (It == Files.end() || In.structured())
       continue;
     auto T = loadInput(In, It->second);
     if (!T)
@@ -291,6 +333,10 @@ static llvm::Error run(const RunOptions &Opts) {
   std::vector<Tensor> Inputs;
   for (size_t I = 0; I < Ins.size(); ++I) {
     const Port &In = Ins[I];
+    if (In.structured()) {
+      Inputs.push_back(Tensor()); // in Values
+      continue;
+    }
     if (Loaded[I]) {
       Inputs.push_back(std::move(*Loaded[I]));
       continue;
@@ -326,7 +372,37 @@ static llvm::Error run(const RunOptions &Opts) {
   if (SM && *Device != DeviceKind::Cpu)
     return makeError("--device " + Opts.Device + ": models compiled per "
                      "run-time value run on the CPU only for now");
-  if (SM) {
+  // What is printed and written: one entry per tensor (a sequence's
+  // elements are NAME[K], written to NAME.K.npy); an empty optional only
+  // prints.
+  struct OutEntry {
+    std::string Name, Stem; // Stem: the file's, or (T null) what it is
+    const Tensor *T = nullptr;
+  };
+  std::vector<OutEntry> Entries;
+  std::vector<RunValue> ValueOuts;
+  if (SM && Structured) {
+    for (size_t I = 0; I < Ins.size(); ++I)
+      if (!Ins[I].structured())
+        Values[I] = RunValue(std::move(Inputs[I]));
+    auto VO = SM->runValues(Values);
+    if (!VO)
+      return VO.takeError();
+    ValueOuts = std::move(*VO);
+    for (size_t I = 0; I < ValueOuts.size(); ++I) {
+      const RunValue &V = ValueOuts[I];
+      if (V.isTensor())
+        Entries.push_back({OutNames[I], sanitize(OutNames[I]), &V.T});
+      else if (V.isNone())
+        Entries.push_back({OutNames[I], "none (an empty optional)", nullptr});
+      for (size_t K = 0; K < V.Seq.size(); ++K)
+        Entries.push_back({OutNames[I] + "[" + std::to_string(K) + "]",
+                           sanitize(OutNames[I]) + "." + std::to_string(K),
+                           &V.Seq[K]});
+      if (V.isSequence() && V.Seq.empty())
+        Entries.push_back({OutNames[I], "an empty sequence", nullptr});
+    }
+  } else if (SM) {
     Outs = SM->run(Inputs);
   } else if (*Device != DeviceKind::Cpu) {
     auto Mem = gpuMemory(*Device);
@@ -363,34 +439,41 @@ static llvm::Error run(const RunOptions &Opts) {
   }
   if (!Outs)
     return Outs.takeError();
+  for (size_t I = 0; I < Outs->size(); ++I)
+    Entries.push_back({OutNames[I], sanitize(OutNames[I]), &(*Outs)[I]});
   // Check everything that could stop the writing before anything is written.
   llvm::StringMap<std::string> FileOwner;
-  for (size_t I = 0; I < Outs->size(); ++I) {
+  for (const OutEntry &E : Entries) {
     if (Opts.OutDir.empty())
       break;
-    if (!npyDescr((*Outs)[I].elem()))
-      return makeError("output '" + OutNames[I] + "' has type " +
-                       dtypeName((*Outs)[I].elem()) +
+    if (!E.T)
+      continue;
+    if (!npyDescr(E.T->elem()))
+      return makeError("output '" + E.Name + "' has type " +
+                       dtypeName(E.T->elem()) +
                        ", which .npy cannot hold; nothing was written");
-    auto [It, New] = FileOwner.try_emplace(sanitize(OutNames[I]),
-                                           OutNames[I]);
+    auto [It, New] = FileOwner.try_emplace(E.Stem, E.Name);
     if (!New)
-      return makeError("outputs '" + It->second + "' and '" +
-                       OutNames[I] + "' would both be written to " +
-                       It->getKey() + ".npy; nothing was written");
+      return makeError("outputs '" + It->second + "' and '" + E.Name +
+                       "' would both be written to " + It->getKey() +
+                       ".npy; nothing was written");
   }
   if (!Opts.OutDir.empty())
     if (auto EC = llvm::sys::fs::create_directories(Opts.OutDir))
       return makeError("cannot create '" + Opts.OutDir + "': " + EC.message());
-  for (size_t I = 0; I < Outs->size(); ++I) {
-    const Tensor &T = (*Outs)[I];
-    printPreview(OutNames[I], T);
+  for (const OutEntry &E : Entries) {
+    if (!E.T) {
+      llvm::outs() << E.Name << ": " << E.Stem << "\n";
+      continue;
+    }
+    const Tensor &T = *E.T;
+    printPreview(E.Name, T);
     if (Opts.OutDir.empty())
       continue;
     const char *Descr = npyDescr(T.elem());
     rt::NpyArray A{Descr, {T.shape().begin(), T.shape().end()}, T.bytes()};
     llvm::SmallString<128> Path(Opts.OutDir);
-    llvm::sys::path::append(Path, sanitize(OutNames[I]) + ".npy");
+    llvm::sys::path::append(Path, E.Stem + ".npy");
     std::string Err;
     if (!rt::writeNpy(Path.str().str(), A, Err))
       return makeError(Err);

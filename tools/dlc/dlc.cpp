@@ -24,7 +24,9 @@ static cl::opt<bool> Markdown("markdown",
 static cl::SubCommand RunCmd("run", "Run a model on .npy inputs");
 static cl::opt<std::string> RunModel(cl::Positional, cl::desc("<model.dlc>"),
                                      cl::Required, cl::sub(RunCmd));
-static cl::list<std::string> RunInputs("input", cl::desc("NAME=FILE.npy, or NAME=FILE.pb (onnx.TensorProto)"),
+static cl::list<std::string> RunInputs("input", cl::desc("NAME=FILE.npy, or NAME=FILE.pb (onnx.TensorProto; "
+                                                "SequenceProto or OptionalProto for an "
+                                                "ONNX sequence or optional input)"),
                                        cl::sub(RunCmd));
 static cl::opt<std::string> RunOut("out",
                                    cl::desc("Write DIR/<output>.npy per output"),
