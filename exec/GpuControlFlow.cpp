@@ -332,15 +332,7 @@ llvm::Error GpuExecutable::runRegions(
     const Function &Body = *Op.Regions[0];
     unsigned NS = Op.getInt("num_states"), M = Op.getInt("num_scan_inputs");
     unsigned NOut = Body.Outputs.size() - NS;
-    auto list = [&](llvm::StringRef Name, unsigned N) {
-      llvm::ArrayRef<int64_t> L = Op.getInts(Name);
-      return L.empty() ? std::vector<int64_t>(N, 0)
-                       : std::vector<int64_t>(L.begin(), L.end());
-    };
-    std::vector<int64_t> InAxes = list("scan_input_axes", M),
-                         InDirs = list("scan_input_directions", M),
-                         OutAxes = list("scan_output_axes", NOut),
-                         OutDirs = list("scan_output_directions", NOut);
+    auto [InAxes, InDirs, OutAxes, OutDirs] = scanLayout(Op);
     int64_t Len = -1;
     for (unsigned J = 0; J < M; ++J) {
       const GpuTensor &X = Args[NS + J];

@@ -209,15 +209,7 @@ runScan(const Operation &Op, llvm::ArrayRef<const Tensor *> Operands,
   const Function &Body = *Op.Regions[0];
   unsigned NS = Op.getInt("num_states"), M = Op.getInt("num_scan_inputs");
   unsigned NOut = Body.Outputs.size() - NS;
-  auto list = [&](llvm::StringRef Name, unsigned N) {
-    llvm::ArrayRef<int64_t> V = Op.getInts(Name);
-    return V.empty() ? std::vector<int64_t>(N, 0)
-                     : std::vector<int64_t>(V.begin(), V.end());
-  };
-  std::vector<int64_t> InAxes = list("scan_input_axes", M),
-                       InDirs = list("scan_input_directions", M),
-                       OutAxes = list("scan_output_axes", NOut),
-                       OutDirs = list("scan_output_directions", NOut);
+  auto [InAxes, InDirs, OutAxes, OutDirs] = scanLayout(Op);
   int64_t Len = -1;
   for (unsigned J = 0; J < M; ++J) {
     const Tensor &X = *Operands[NS + J];

@@ -365,3 +365,15 @@ Result shape::inferControlFlow(const Ctx &C) {
     return inferScan(C);
   }
 }
+
+ScanLayout dlc::scanLayout(const Operation &Op) {
+  unsigned NS = Op.getInt("num_states"), M = Op.getInt("num_scan_inputs");
+  unsigned NOut = Op.Regions[0]->Outputs.size() - NS;
+  auto list = [&](llvm::StringRef Name, unsigned N) {
+    llvm::ArrayRef<int64_t> V = Op.getInts(Name);
+    return V.empty() ? std::vector<int64_t>(N, 0)
+                     : std::vector<int64_t>(V.begin(), V.end());
+  };
+  return {list("scan_input_axes", M), list("scan_input_directions", M),
+          list("scan_output_axes", NOut), list("scan_output_directions", NOut)};
+}

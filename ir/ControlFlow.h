@@ -58,6 +58,13 @@ int64_t maxLoopIterations();
 /// then evaluates it while planning.
 bool controlFlowNeedsValues(const Operation &Op);
 
+/// A scan op's axis and direction per scan input and per scan output, 0
+/// where the attribute is absent (axes not yet normalized).
+struct ScanLayout {
+  std::vector<int64_t> InAxes, InDirs, OutAxes, OutDirs;
+};
+ScanLayout scanLayout(const Operation &Op);
+
 } // namespace dlc
 
 #endif
